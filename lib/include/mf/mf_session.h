@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The session model: what a session is asked to do, as a fixed-size C structure that
+ * crosses the shared-memory channel as it is, and its strict JSON codec.
+ *
+ * A session has one ingress (a dataplane port, a local address and UDP port, a kind, who may
+ * send, clock rates and optional SRTP) and up to MF_SESS_MAX_OUTPUTS outputs (a port, a
+ * destination, rewrites, optional SRTP, paused), plus limits. See docs/control-api.md for
+ * the JSON schema.
+ */
+#ifndef MF_SESSION_H
+#define MF_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MF_SESS_ID_MAX		48	/* with its NUL */
+#define MF_OUT_ID_MAX		16	/* with its NUL */
+#define MF_SESS_MAX_OUTPUTS	64
+#define MF_SESS_MAX_CLOCKS	16
+#define MF_SESS_MAX_PT_MAP	8
+#define MF_SESS_MAX_PIDS	32
+#define MF_MAX_PORTS		32
+#define MF_SRTP_MAX_KEY		32
+#define MF_SRTP_MAX_SALT	14
+
+enum mf_sess_kind {
+	MF_SESS_RTP = 1,	/* RTP on udp_port, RTCP on udp_port + 1 */
+	MF_SESS_RTP_MUX,	/* RTP and RTCP on one port (RFC 5761) */
+	MF_SESS_MPEGTS,		/* MPEG-TS straight over UDP */
+	MF_SESS_RTP_MPEGTS,	/* RTP carrying MPEG-TS (RFC 2250, PT 33) */
+	MF_SESS_UDP,		/* any UDP payload, relayed as it is */
+};
+
+enum mf_src_mode {
+	MF_SRC_ANY = 0,		/* accept any sender */
+	MF_SRC_FIXED,		/* only the given address (and port, unless 0) */
+	MF_SRC_LATCH,		/* the first sender, then only it */
+};
+
+enum mf_srtp_suite {
+	MF_SRTP_NONE = 0,
+	MF_SRTP_AES_CM_128_HMAC_SHA1_80,
+	MF_SRTP_AES_CM_128_HMAC_SHA1_32,
+	MF_SRTP_AEAD_AES_128_GCM,
+	MF_SRTP_AEAD_AES_256_GCM,
+	MF_SRTP_SUITE_MAX
+};
+
+struct mf_addr {
+	uint8_t family;		/* 0 none, 4 or 6 */
+	uint8_t reserved[3];
+	uint8_t a[16];		/* IPv4 in the first 4 bytes, network order */
+};
+
+struct mf_srtp_params {
+	uint8_t suite;		/* enum mf_srtp_suite; MF_SRTP_NONE = plain RTP */
+	uint8_t key_len;
+	uint8_t salt_len;
+	uint8_t reserved;
+	uint32_t roc;		/* initial rollover counter */
+	uint8_t key[MF_SRTP_MAX_KEY];
+	uint8_t salt[MF_SRTP_MAX_SALT];
+	uint8_t reserved2[2];
+};
+
+struct mf_clock_rate {
+	uint8_t pt;
+	uint8_t reserved[3];
+	uint32_t rate;		/* Hz */
+};
+
+struct mf_sess_ingress {
+	uint16_t port;		/* dataplane port index */
+	uint16_t udp_port;	/* local UDP port */
+	struct mf_addr local;	/* local address, one of the port's */
+	uint8_t src_mode;	/* enum mf_src_mode */
+	uint8_t nb_clock;
+	uint16_t src_port;	/* MF_SRC_FIXED: 0 = any port */
+	struct mf_addr src;	/* MF_SRC_FIXED */
+	struct mf_clock_rate clock[MF_SESS_MAX_CLOCKS];
+	struct mf_srtp_params srtp;
+};
+
+#define MF_OUT_F_PAUSED		0x01
+#define MF_OUT_F_SSRC		0x02	/* rewrite the SSRC to ssrc */
+#define MF_OUT_F_DROP_NULL	0x04	/* MPEG-TS: remove null packets */
+
+struct mf_pt_map {
+	uint8_t from;
+	uint8_t to;
+};
+
+struct mf_sess_output {
+	char id[MF_OUT_ID_MAX];
+	uint16_t port;		/* dataplane port index */
+	uint16_t src_port;	/* UDP source port; 0 = the ingress udp_port */
+	uint16_t dst_port;
+	uint8_t flags;		/* MF_OUT_F_* */
+	uint8_t nb_pt_map;
+	struct mf_addr dst;
+	uint32_t ssrc;
+	uint8_t pt_allow[16];	/* bitmap of the payload types forwarded */
+	struct mf_pt_map pt_map[MF_SESS_MAX_PT_MAP];
+	uint8_t nb_pids;	/* 0 = every PID */
+	uint8_t reserved;
+	uint16_t pids[MF_SESS_MAX_PIDS];
+	uint8_t reserved2[6];
+	struct mf_srtp_params srtp;
+};
+
+struct mf_sess_limits {
+	uint32_t idle_timeout_ms;	/* no ingress this long: an idle event; 0 = never */
+	uint32_t timeout_s;		/* removed this long after creation; 0 = never */
+	uint32_t max_kbps;		/* ingress rate above which packets drop; 0 = no limit */
+};
+
+struct mf_sess_spec {
+	char id[MF_SESS_ID_MAX];
+	uint8_t kind;		/* enum mf_sess_kind */
+	uint8_t nb_outputs;
+	uint8_t reserved[2];
+	struct mf_sess_ingress ingress;
+	struct mf_sess_limits limits;
+	struct mf_sess_output outputs[MF_SESS_MAX_OUTPUTS];
+};
+
+_Static_assert(sizeof(struct mf_addr) == 20, "session layout is ABI");
+_Static_assert(sizeof(struct mf_srtp_params) == 56, "session layout is ABI");
+_Static_assert(sizeof(struct mf_sess_output) == 208, "session layout is ABI");
+_Static_assert(sizeof(struct mf_sess_spec) % 4 == 0, "session layout is ABI");
+
+/* ---- errors of the codec ---- */
+
+#define MF_SESS_ERRORS(X) \
+	X(BAD_JSON,	"bad_json",	"not valid JSON") \
+	X(WRONG_TYPE,	"wrong_type",	"wrong JSON type") \
+	X(UNKNOWN_KEY,	"unknown_key",	"unknown key") \
+	X(MISSING,	"missing",	"required field missing") \
+	X(RANGE,	"out_of_range",	"value out of range") \
+	X(BAD_VALUE,	"bad_value",	"value not allowed") \
+	X(DUPLICATE,	"duplicate",	"duplicate value") \
+	X(TOO_MANY,	"too_many",	"too many elements")
+
+enum mf_sess_errcode {
+	MF_SESS_E_NONE = 0,
+#define X(name, code, desc) MF_SESS_E_##name,
+	MF_SESS_ERRORS(X)
+#undef X
+};
+
+struct mf_sess_err {
+	int code;		/* enum mf_sess_errcode */
+	char path[128];		/* JSON path of the offending field, e.g. outputs[2].ssrc */
+	char msg[192];		/* what is wrong, for a human */
+};
+
+/** Stable error code string ("unknown_key") for replies. */
+const char *mf_sess_errcode_str(int code);
+
+/* ---- names ---- */
+
+const char *mf_sess_kind_str(unsigned int kind);
+const char *mf_srtp_suite_str(unsigned int suite);
+/** Key and salt lengths of a suite. @return false for an unknown suite. */
+bool mf_srtp_suite_lens(unsigned int suite, uint8_t *key_len, uint8_t *salt_len);
+/** RTP-based kinds (RTP, RTP-mux, RTP/MPEG-TS). */
+bool mf_sess_kind_is_rtp(unsigned int kind);
+bool mf_sess_kind_is_ts(unsigned int kind);
+
+/** Address to text. @return @p buf. */
+const char *mf_addr_str(const struct mf_addr *a, char *buf, size_t len);
+/** Text to address. @return 0 or -EINVAL. */
+int mf_addr_parse(const char *s, struct mf_addr *a);
+bool mf_addr_equal(const struct mf_addr *x, const struct mf_addr *y);
+
+/* ---- JSON codec ---- */
+
+struct json_t;
+
+/**
+ * Decode and validate a session spec. Strict: unknown keys, wrong types, out-of-range and
+ * inconsistent values are refused; @p err names the JSON path of the first offender.
+ * @return 0, or -EINVAL with @p err filled. @p spec is zeroed first and undefined on error.
+ */
+int mf_sess_from_json(const struct json_t *root, struct mf_sess_spec *spec,
+		      struct mf_sess_err *err);
+/** Same, from text. */
+int mf_sess_from_text(const char *text, size_t len, struct mf_sess_spec *spec,
+		      struct mf_sess_err *err);
+
+/** Decode one output object (session.update adds outputs one by one). */
+int mf_sess_output_from_json(const struct json_t *obj, unsigned int kind,
+			     struct mf_sess_output *out, struct mf_sess_err *err);
+
+#define MF_SESS_JSON_KEYS	0x1	/* include SRTP keys (journal only; never in replies) */
+
+/** Encode a spec. @return a new reference, or NULL on allocation failure. */
+struct json_t *mf_sess_to_json(const struct mf_sess_spec *spec, unsigned int flags);
+struct json_t *mf_sess_output_to_json(const struct mf_sess_output *o, unsigned int kind,
+				      unsigned int flags);
+
+/** Wipe the key material of a spec (before freeing or reusing it). */
+void mf_sess_wipe_keys(struct mf_sess_spec *spec);
+
+/** Base64 (RFC 4648, padded). @return bytes decoded, or -EINVAL. */
+int mf_base64_decode(const char *in, size_t in_len, uint8_t *out, size_t cap);
+/** @return characters written (NUL excluded), or -ENOSPC. */
+int mf_base64_encode(const uint8_t *in, size_t len, char *out, size_t cap);
+
+#endif /* MF_SESSION_H */

@@ -1,0 +1,927 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The strict JSON codec of session specs. Each JSON object is decoded by a table of its
+ * keys: a handler per key, plain integer fields by one generic handler with the field's
+ * offset, width and range. The decoder keeps the JSON path of the value it is on, so any
+ * error names it (outputs[2].srtp.key).
+ */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "mf/mf_session.h"
+
+struct dctx {
+	struct mf_sess_err *err;
+	unsigned int kind;	/* the session's kind, known before fields that depend on it */
+	char path[128];
+	size_t plen;
+};
+
+struct field;
+typedef int (*field_fn)(const json_t *v, void *obj, const struct field *f, struct dctx *c);
+
+struct field {
+	const char *name;
+	field_fn fn;
+	bool required;
+	size_t off;		/* int_field: where the value goes in obj */
+	uint8_t width;		/* int_field: bytes, 1 2 or 4 */
+	long long min, max;	/* int_field: inclusive range */
+};
+
+#define INT_FIELD(n, type, member, lo, hi, req) \
+	{ .name = n, .fn = int_field, .required = req, .off = offsetof(type, member), \
+	  .width = sizeof(((type *)0)->member), .min = lo, .max = hi }
+
+static int __attribute__((format(printf, 3, 4)))
+fail(struct dctx *c, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->err == NULL)
+		return -EINVAL;
+	c->err->code = code;
+	snprintf(c->err->path, sizeof(c->err->path), "%s", c->plen ? c->path : "$");
+	va_start(ap, fmt);
+	vsnprintf(c->err->msg, sizeof(c->err->msg), fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static size_t
+push_key(struct dctx *c, const char *key)
+{
+	size_t old = c->plen;
+	int n = snprintf(c->path + old, sizeof(c->path) - old, "%s%s", old ? "." : "", key);
+
+	c->plen = n < 0 ? old : (size_t)n + old >= sizeof(c->path) ? sizeof(c->path) - 1 :
+								       old + (size_t)n;
+	return old;
+}
+
+static size_t
+push_idx(struct dctx *c, size_t i)
+{
+	size_t old = c->plen;
+	int n = snprintf(c->path + old, sizeof(c->path) - old, "[%zu]", i);
+
+	c->plen = n < 0 ? old : (size_t)n + old >= sizeof(c->path) ? sizeof(c->path) - 1 :
+								       old + (size_t)n;
+	return old;
+}
+
+static void
+pop(struct dctx *c, size_t old)
+{
+	c->plen = old;
+	c->path[old] = '\0';
+}
+
+static const char *
+type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a real number";
+	case JSON_TRUE:
+	case JSON_FALSE: return "a boolean";
+	default: return "null";
+	}
+}
+
+static int
+decode_fields(const json_t *o, const struct field *tab, size_t n, void *obj, struct dctx *c)
+{
+	const char *key;
+	json_t *v;
+	size_t i, old;
+	int rc;
+
+	if (!json_is_object(o))
+		return fail(c, MF_SESS_E_WRONG_TYPE, "expected an object, got %s", type_name(o));
+	json_object_foreach((json_t *)o, key, v) {
+		for (i = 0; i < n && strcmp(tab[i].name, key) != 0; i++)
+			;
+		old = push_key(c, key);
+		if (i == n)
+			return fail(c, MF_SESS_E_UNKNOWN_KEY, "unknown key \"%s\"", key);
+		rc = tab[i].fn(v, obj, &tab[i], c);
+		if (rc != 0)
+			return rc;
+		pop(c, old);
+	}
+	for (i = 0; i < n; i++) {
+		if (tab[i].required && json_object_get(o, tab[i].name) == NULL) {
+			push_key(c, tab[i].name);
+			return fail(c, MF_SESS_E_MISSING, "\"%s\" is required", tab[i].name);
+		}
+	}
+	return 0;
+}
+
+static int
+get_int(const json_t *v, long long lo, long long hi, long long *out, struct dctx *c)
+{
+	if (!json_is_integer(v))
+		return fail(c, MF_SESS_E_WRONG_TYPE, "expected an integer, got %s", type_name(v));
+	*out = json_integer_value(v);
+	if (*out < lo || *out > hi)
+		return fail(c, MF_SESS_E_RANGE, "%lld is outside %lld..%lld", *out, lo, hi);
+	return 0;
+}
+
+static int
+int_field(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	uint8_t *dst = (uint8_t *)obj + f->off;
+	long long x;
+	int rc = get_int(v, f->min, f->max, &x, c);
+
+	if (rc != 0)
+		return rc;
+	if (f->width == 1)
+		*dst = (uint8_t)x;
+	else if (f->width == 2)
+		*(uint16_t *)dst = (uint16_t)x;
+	else
+		*(uint32_t *)dst = (uint32_t)x;
+	return 0;
+}
+
+static int
+get_bool(const json_t *v, bool *out, struct dctx *c)
+{
+	if (!json_is_boolean(v))
+		return fail(c, MF_SESS_E_WRONG_TYPE, "expected a boolean, got %s", type_name(v));
+	*out = json_is_true(v);
+	return 0;
+}
+
+static int
+get_str(const json_t *v, const char **out, struct dctx *c)
+{
+	if (!json_is_string(v))
+		return fail(c, MF_SESS_E_WRONG_TYPE, "expected a string, got %s", type_name(v));
+	*out = json_string_value(v);
+	return 0;
+}
+
+/* Identifiers are printable and safe in topics and file names. */
+static int
+get_ident(const json_t *v, char *dst, size_t cap, struct dctx *c)
+{
+	const char *s = NULL;
+	size_t i, n;
+	int rc = get_str(v, &s, c);
+
+	if (rc != 0)
+		return rc;
+	n = strlen(s);
+	if (n == 0 || n >= cap || n != json_string_length(v))
+		return fail(c, MF_SESS_E_RANGE, "length must be 1..%zu", cap - 1);
+	for (i = 0; i < n; i++) {
+		char ch = s[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' || ch == ':'))
+			return fail(c, MF_SESS_E_BAD_VALUE,
+				    "only letters, digits and - _ . : are allowed");
+	}
+	memcpy(dst, s, n + 1);
+	return 0;
+}
+
+static int
+get_addr(const json_t *v, struct mf_addr *a, struct dctx *c)
+{
+	const char *s = NULL;
+	int rc = get_str(v, &s, c);
+
+	if (rc != 0)
+		return rc;
+	if (mf_addr_parse(s, a) != 0)
+		return fail(c, MF_SESS_E_BAD_VALUE, "not an IPv4 or IPv6 address");
+	return 0;
+}
+
+/* A JSON object key that must be a payload type number, "0".."127". */
+static int
+pt_key(const char *key, struct dctx *c)
+{
+	char *end;
+	long pt;
+
+	errno = 0;
+	pt = strtol(key, &end, 10);
+	if (errno != 0 || end == key || *end != '\0' || pt < 0 || pt > 127 ||
+	    (key[0] == '0' && key[1] != '\0'))
+		return fail(c, MF_SESS_E_BAD_VALUE, "key must be a payload type 0..127");
+	return (int)pt;
+}
+
+/* ---- SRTP parameters, shared by the ingress and outputs ---- */
+
+/* The key arrives as the SDP a=crypto inline form, base64 of key || salt; the suite, which
+ * says how to split it, may come before or after it in the object. */
+struct srtp_in {
+	struct mf_srtp_params p;
+	uint8_t raw[MF_SRTP_MAX_KEY + MF_SRTP_MAX_SALT + 3];
+	int raw_len;
+};
+
+static int
+srtp_suite(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	struct mf_srtp_params *p = &((struct srtp_in *)obj)->p;
+	const char *s = NULL;
+	unsigned int i;
+	int rc = get_str(v, &s, c);
+
+	(void)f;
+	if (rc != 0)
+		return rc;
+	for (i = 1; i < MF_SRTP_SUITE_MAX; i++) {
+		if (strcmp(s, mf_srtp_suite_str(i)) == 0) {
+			p->suite = (uint8_t)i;
+			mf_srtp_suite_lens(i, &p->key_len, &p->salt_len);
+			return 0;
+		}
+	}
+	return fail(c, MF_SESS_E_BAD_VALUE, "unknown suite \"%s\"", s);
+}
+
+static int
+srtp_key(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	struct srtp_in *in = obj;
+	const char *s = NULL;
+	int rc = get_str(v, &s, c);
+
+	(void)f;
+	if (rc != 0)
+		return rc;
+	in->raw_len = mf_base64_decode(s, json_string_length(v), in->raw, sizeof(in->raw));
+	if (in->raw_len < 0)	/* the value itself is never echoed */
+		return fail(c, MF_SESS_E_BAD_VALUE, "not base64 key material");
+	return 0;
+}
+
+static const struct field srtp_fields[] = {
+	{ .name = "suite", .fn = srtp_suite, .required = true },
+	{ .name = "key", .fn = srtp_key, .required = true },
+	INT_FIELD("roc", struct srtp_in, p.roc, 0, UINT32_MAX, false),
+};
+
+static int
+srtp_params(const json_t *v, struct mf_srtp_params *out, struct dctx *c)
+{
+	struct srtp_in in;
+	size_t old;
+	int rc;
+
+	if (!mf_sess_kind_is_rtp(c->kind))
+		return fail(c, MF_SESS_E_BAD_VALUE, "SRTP needs an RTP kind, not \"%s\"",
+			    mf_sess_kind_str(c->kind));
+	memset(&in, 0, sizeof(in));
+	rc = decode_fields(v, srtp_fields, sizeof(srtp_fields) / sizeof(srtp_fields[0]), &in, c);
+	if (rc == 0 && (size_t)in.raw_len != (size_t)in.p.key_len + in.p.salt_len) {
+		old = push_key(c, "key");
+		rc = fail(c, MF_SESS_E_BAD_VALUE, "%s needs %u bytes of key and salt, got %d",
+			  mf_srtp_suite_str(in.p.suite), in.p.key_len + in.p.salt_len,
+			  in.raw_len);
+		pop(c, old);
+	}
+	if (rc == 0) {
+		memcpy(in.p.key, in.raw, in.p.key_len);
+		memcpy(in.p.salt, in.raw + in.p.key_len, in.p.salt_len);
+		*out = in.p;
+	}
+	explicit_bzero(&in, sizeof(in));
+	return rc;
+}
+
+/* ---- ingress ---- */
+
+static int
+in_addr(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	(void)f;
+	return get_addr(v, &((struct mf_sess_ingress *)obj)->local, c);
+}
+
+static int
+source_addr(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	(void)f;
+	return get_addr(v, &((struct mf_sess_ingress *)obj)->src, c);
+}
+
+static const struct field source_fields[] = {
+	{ .name = "addr", .fn = source_addr, .required = true },
+	INT_FIELD("port", struct mf_sess_ingress, src_port, 0, 65535, false),
+};
+
+static int
+in_source(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	struct mf_sess_ingress *in = obj;
+
+	(void)f;
+	if (json_is_string(v)) {
+		if (strcmp(json_string_value(v), "any") == 0)
+			in->src_mode = MF_SRC_ANY;
+		else if (strcmp(json_string_value(v), "latch") == 0)
+			in->src_mode = MF_SRC_LATCH;
+		else
+			return fail(c, MF_SESS_E_BAD_VALUE,
+				    "expected \"any\", \"latch\" or {\"addr\", \"port\"}");
+		return 0;
+	}
+	in->src_mode = MF_SRC_FIXED;
+	return decode_fields(v, source_fields, sizeof(source_fields) / sizeof(source_fields[0]),
+			     in, c);
+}
+
+static int
+in_clock_rates(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	struct mf_sess_ingress *in = obj;
+	const char *key;
+	json_t *rate;
+	long long x;
+	size_t old;
+	int pt, rc;
+
+	(void)f;
+	if (!json_is_object(v))
+		return fail(c, MF_SESS_E_WRONG_TYPE, "expected an object of payload type: Hz");
+	if (json_object_size(v) > MF_SESS_MAX_CLOCKS)
+		return fail(c, MF_SESS_E_TOO_MANY, "at most %d clock rates", MF_SESS_MAX_CLOCKS);
+	json_object_foreach((json_t *)v, key, rate) {
+		old = push_key(c, key);
+		pt = pt_key(key, c);
+		if (pt < 0)
+			return pt;
+		rc = get_int(rate, 1, 10000000, &x, c);
+		if (rc != 0)
+			return rc;
+		in->clock[in->nb_clock].pt = (uint8_t)pt;
+		in->clock[in->nb_clock].rate = (uint32_t)x;
+		in->nb_clock++;
+		pop(c, old);
+	}
+	return 0;
+}
+
+static int
+in_srtp(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	(void)f;
+	return srtp_params(v, &((struct mf_sess_ingress *)obj)->srtp, c);
+}
+
+static const struct field ingress_fields[] = {
+	INT_FIELD("port", struct mf_sess_ingress, port, 0, MF_MAX_PORTS - 1, true),
+	{ .name = "addr", .fn = in_addr, .required = true },
+	INT_FIELD("udp_port", struct mf_sess_ingress, udp_port, 1, 65535, true),
+	{ .name = "source", .fn = in_source },
+	{ .name = "clock_rates", .fn = in_clock_rates },
+	{ .name = "srtp", .fn = in_srtp },
+};
+
+/* ---- outputs ---- */
+
+static int
+out_id(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	(void)f;
+	return get_ident(v, ((struct mf_sess_output *)obj)->id, MF_OUT_ID_MAX, c);
+}
+
+static int
+out_addr(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	(void)f;
+	return get_addr(v, &((struct mf_sess_output *)obj)->dst, c);
+}
+
+static int
+need_rtp(struct dctx *c)
+{
+	if (mf_sess_kind_is_rtp(c->kind))
+		return 0;
+	return fail(c, MF_SESS_E_BAD_VALUE, "only for RTP kinds, not \"%s\"",
+		    mf_sess_kind_str(c->kind));
+}
+
+static int
+need_ts(struct dctx *c)
+{
+	if (mf_sess_kind_is_ts(c->kind))
+		return 0;
+	return fail(c, MF_SESS_E_BAD_VALUE, "only for MPEG-TS kinds, not \"%s\"",
+		    mf_sess_kind_str(c->kind));
+}
+
+static int
+out_ssrc(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	struct mf_sess_output *o = obj;
+	long long x;
+	int rc = need_rtp(c);
+
+	(void)f;
+	if (rc == 0)
+		rc = get_int(v, 0, UINT32_MAX, &x, c);
+	if (rc != 0)
+		return rc;
+	o->ssrc = (uint32_t)x;
+	o->flags |= MF_OUT_F_SSRC;
+	return 0;
+}
+
+static int
+out_pt_map(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	struct mf_sess_output *o = obj;
+	const char *key;
+	json_t *to;
+	long long x;
+	size_t old;
+	int pt, rc = need_rtp(c);
+
+	(void)f;
+	if (rc != 0)
+		return rc;
+	if (!json_is_object(v))
+		return fail(c, MF_SESS_E_WRONG_TYPE, "expected an object of payload type: type");
+	if (json_object_size(v) > MF_SESS_MAX_PT_MAP)
+		return fail(c, MF_SESS_E_TOO_MANY, "at most %d mappings", MF_SESS_MAX_PT_MAP);
+	json_object_foreach((json_t *)v, key, to) {
+		old = push_key(c, key);
+		pt = pt_key(key, c);
+		if (pt < 0)
+			return pt;
+		rc = get_int(to, 0, 127, &x, c);
+		if (rc != 0)
+			return rc;
+		o->pt_map[o->nb_pt_map].from = (uint8_t)pt;
+		o->pt_map[o->nb_pt_map].to = (uint8_t)x;
+		o->nb_pt_map++;
+		pop(c, old);
+	}
+	return 0;
+}
+
+static int
+out_pt_allow(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	struct mf_sess_output *o = obj;
+	size_t i, old;
+	long long x;
+	int rc = need_rtp(c);
+
+	(void)f;
+	if (rc != 0)
+		return rc;
+	if (!json_is_array(v))
+		return fail(c, MF_SESS_E_WRONG_TYPE, "expected an array of payload types");
+	if (json_array_size(v) == 0)
+		return fail(c, MF_SESS_E_RANGE, "an empty list would forward nothing");
+	memset(o->pt_allow, 0, sizeof(o->pt_allow));
+	for (i = 0; i < json_array_size(v); i++) {
+		old = push_idx(c, i);
+		rc = get_int(json_array_get(v, i), 0, 127, &x, c);
+		if (rc != 0)
+			return rc;
+		o->pt_allow[x >> 3] |= (uint8_t)(1u << (x & 7));
+		pop(c, old);
+	}
+	return 0;
+}
+
+static int
+out_pids(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	struct mf_sess_output *o = obj;
+	size_t i, j, old;
+	long long x;
+	int rc = need_ts(c);
+
+	(void)f;
+	if (rc != 0)
+		return rc;
+	if (!json_is_array(v))
+		return fail(c, MF_SESS_E_WRONG_TYPE, "expected an array of PIDs");
+	if (json_array_size(v) == 0 || json_array_size(v) > MF_SESS_MAX_PIDS)
+		return fail(c, MF_SESS_E_RANGE, "1..%d PIDs", MF_SESS_MAX_PIDS);
+	for (i = 0; i < json_array_size(v); i++) {
+		old = push_idx(c, i);
+		rc = get_int(json_array_get(v, i), 0, 8191, &x, c);
+		if (rc != 0)
+			return rc;
+		for (j = 0; j < o->nb_pids; j++)
+			if (o->pids[j] == x)
+				return fail(c, MF_SESS_E_DUPLICATE, "PID %lld listed twice", x);
+		o->pids[o->nb_pids++] = (uint16_t)x;
+		pop(c, old);
+	}
+	return 0;
+}
+
+static int
+out_flag(const json_t *v, struct mf_sess_output *o, uint8_t flag, struct dctx *c)
+{
+	bool b = false;
+	int rc = get_bool(v, &b, c);
+
+	if (rc != 0)
+		return rc;
+	if (b)
+		o->flags |= flag;
+	else
+		o->flags &= (uint8_t)~flag;
+	return 0;
+}
+
+static int
+out_drop_null(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	int rc = need_ts(c);
+
+	(void)f;
+	return rc != 0 ? rc : out_flag(v, obj, MF_OUT_F_DROP_NULL, c);
+}
+
+static int
+out_paused(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	(void)f;
+	return out_flag(v, obj, MF_OUT_F_PAUSED, c);
+}
+
+static int
+out_srtp(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	(void)f;
+	return srtp_params(v, &((struct mf_sess_output *)obj)->srtp, c);
+}
+
+static const struct field output_fields[] = {
+	{ .name = "id", .fn = out_id },
+	INT_FIELD("port", struct mf_sess_output, port, 0, MF_MAX_PORTS - 1, true),
+	{ .name = "addr", .fn = out_addr, .required = true },
+	INT_FIELD("udp_port", struct mf_sess_output, dst_port, 1, 65535, true),
+	INT_FIELD("src_port", struct mf_sess_output, src_port, 0, 65535, false),
+	{ .name = "ssrc", .fn = out_ssrc },
+	{ .name = "pt_map", .fn = out_pt_map },
+	{ .name = "pt_allow", .fn = out_pt_allow },
+	{ .name = "pids", .fn = out_pids },
+	{ .name = "drop_null", .fn = out_drop_null },
+	{ .name = "srtp", .fn = out_srtp },
+	{ .name = "paused", .fn = out_paused },
+};
+
+static int
+decode_output(const json_t *v, struct mf_sess_output *o, struct dctx *c)
+{
+	memset(o, 0, sizeof(*o));
+	memset(o->pt_allow, 0xff, sizeof(o->pt_allow));
+	return decode_fields(v, output_fields, sizeof(output_fields) / sizeof(output_fields[0]),
+			     o, c);
+}
+
+static int
+outputs(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	struct mf_sess_spec *s = obj;
+	size_t i, j, old;
+	int rc;
+
+	(void)f;
+	if (!json_is_array(v))
+		return fail(c, MF_SESS_E_WRONG_TYPE, "expected an array, got %s", type_name(v));
+	if (json_array_size(v) > MF_SESS_MAX_OUTPUTS)
+		return fail(c, MF_SESS_E_TOO_MANY, "at most %d outputs", MF_SESS_MAX_OUTPUTS);
+	for (i = 0; i < json_array_size(v); i++) {
+		struct mf_sess_output *o = &s->outputs[i];
+
+		old = push_idx(c, i);
+		rc = decode_output(json_array_get(v, i), o, c);
+		if (rc != 0)
+			return rc;
+		if (o->id[0] == '\0')
+			snprintf(o->id, sizeof(o->id), "%u", (unsigned int)i);
+		for (j = 0; j < i; j++) {
+			if (strcmp(s->outputs[j].id, o->id) == 0) {
+				push_key(c, "id");
+				return fail(c, MF_SESS_E_DUPLICATE, "output id \"%s\" used twice",
+					    o->id);
+			}
+		}
+		s->nb_outputs = (uint8_t)(i + 1);
+		pop(c, old);
+	}
+	return 0;
+}
+
+/* ---- limits and the root ---- */
+
+static const struct field limits_fields[] = {
+	INT_FIELD("idle_timeout_ms", struct mf_sess_limits, idle_timeout_ms, 0, 86400000, false),
+	INT_FIELD("timeout_s", struct mf_sess_limits, timeout_s, 0, 31536000, false),
+	INT_FIELD("max_kbps", struct mf_sess_limits, max_kbps, 0, 100000000, false),
+};
+
+static int
+limits(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	(void)f;
+	return decode_fields(v, limits_fields, sizeof(limits_fields) / sizeof(limits_fields[0]),
+			     &((struct mf_sess_spec *)obj)->limits, c);
+}
+
+static int
+ingress(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	struct mf_sess_spec *s = obj;
+	int rc;
+
+	(void)f;
+	rc = decode_fields(v, ingress_fields, sizeof(ingress_fields) / sizeof(ingress_fields[0]),
+			   &s->ingress, c);
+	if (rc != 0)
+		return rc;
+	/* RTCP takes the next port up, so the RTP port must leave room for it. */
+	if (s->kind == MF_SESS_RTP && s->ingress.udp_port == 65535) {
+		push_key(c, "udp_port");
+		return fail(c, MF_SESS_E_RANGE, "kind \"rtp\" needs udp_port + 1 for RTCP");
+	}
+	return 0;
+}
+
+static int
+sess_id(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	(void)f;
+	return get_ident(v, ((struct mf_sess_spec *)obj)->id, MF_SESS_ID_MAX, c);
+}
+
+static int
+kind_of(const json_t *v, unsigned int *kind)
+{
+	unsigned int k;
+
+	if (!json_is_string(v))
+		return -EINVAL;
+	for (k = MF_SESS_RTP; k <= MF_SESS_UDP; k++) {
+		if (strcmp(json_string_value(v), mf_sess_kind_str(k)) == 0) {
+			*kind = k;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int
+sess_kind(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	unsigned int k;
+	const char *s = NULL;
+	int rc = get_str(v, &s, c);
+
+	(void)f;
+	if (rc != 0)
+		return rc;
+	if (kind_of(v, &k) != 0)
+		return fail(c, MF_SESS_E_BAD_VALUE,
+			    "expected rtp, rtp-mux, mpegts, rtp-mpegts or udp");
+	((struct mf_sess_spec *)obj)->kind = (uint8_t)k;
+	return 0;
+}
+
+static const struct field root_fields[] = {
+	{ .name = "id", .fn = sess_id, .required = true },
+	{ .name = "kind", .fn = sess_kind, .required = true },
+	{ .name = "ingress", .fn = ingress, .required = true },
+	{ .name = "outputs", .fn = outputs },
+	{ .name = "limits", .fn = limits },
+};
+
+int
+mf_sess_from_json(const json_t *root, struct mf_sess_spec *spec, struct mf_sess_err *err)
+{
+	struct dctx c = { .err = err };
+	int rc;
+
+	memset(spec, 0, sizeof(*spec));
+	if (err != NULL)
+		memset(err, 0, sizeof(*err));
+	/* Fields such as srtp depend on the kind wherever it stands in the object. */
+	if (json_is_object(root) && kind_of(json_object_get(root, "kind"), &c.kind) == 0)
+		spec->kind = (uint8_t)c.kind;
+	rc = decode_fields(root, root_fields, sizeof(root_fields) / sizeof(root_fields[0]), spec,
+			   &c);
+	if (rc != 0)
+		mf_sess_wipe_keys(spec);
+	return rc;
+}
+
+int
+mf_sess_from_text(const char *text, size_t len, struct mf_sess_spec *spec,
+		  struct mf_sess_err *err)
+{
+	json_error_t jerr;
+	json_t *root;
+	int rc;
+
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		memset(spec, 0, sizeof(*spec));
+		if (err != NULL) {
+			err->code = MF_SESS_E_BAD_JSON;
+			snprintf(err->path, sizeof(err->path), "$");
+			snprintf(err->msg, sizeof(err->msg), "line %d column %d: %s", jerr.line,
+				 jerr.column, jerr.text);
+		}
+		return -EINVAL;
+	}
+	rc = mf_sess_from_json(root, spec, err);
+	json_decref(root);
+	return rc;
+}
+
+int
+mf_sess_output_from_json(const json_t *obj, unsigned int kind, struct mf_sess_output *out,
+			 struct mf_sess_err *err)
+{
+	struct dctx c = { .err = err, .kind = kind };
+	int rc;
+
+	if (err != NULL)
+		memset(err, 0, sizeof(*err));
+	rc = decode_output(obj, out, &c);
+	if (rc != 0)
+		explicit_bzero(&out->srtp, sizeof(out->srtp));
+	return rc;
+}
+
+/* ---- encoder ---- */
+
+static json_t *
+addr_json(const struct mf_addr *a)
+{
+	char buf[64];
+
+	return json_string(mf_addr_str(a, buf, sizeof(buf)));
+}
+
+static json_t *
+srtp_json(const struct mf_srtp_params *p, unsigned int flags)
+{
+	uint8_t raw[MF_SRTP_MAX_KEY + MF_SRTP_MAX_SALT];
+	char b64[80];
+	json_t *o;
+
+	o = json_pack("{s:s}", "suite", mf_srtp_suite_str(p->suite));
+	if (o == NULL)
+		return NULL;
+	if (p->roc != 0)
+		json_object_set_new(o, "roc", json_integer(p->roc));
+	if (flags & MF_SESS_JSON_KEYS) {
+		memcpy(raw, p->key, p->key_len);
+		memcpy(raw + p->key_len, p->salt, p->salt_len);
+		mf_base64_encode(raw, (size_t)p->key_len + p->salt_len, b64, sizeof(b64));
+		json_object_set_new(o, "key", json_string(b64));
+		explicit_bzero(raw, sizeof(raw));
+		explicit_bzero(b64, sizeof(b64));
+	}
+	return o;
+}
+
+static json_t *
+ingress_json(const struct mf_sess_spec *s, unsigned int flags)
+{
+	const struct mf_sess_ingress *in = &s->ingress;
+	json_t *o, *rates;
+	unsigned int i;
+	char pt[8];
+
+	o = json_pack("{s:i, s:o, s:i}", "port", in->port, "addr", addr_json(&in->local),
+		      "udp_port", in->udp_port);
+	if (o == NULL)
+		return NULL;
+	if (in->src_mode == MF_SRC_FIXED) {
+		json_t *src = json_pack("{s:o}", "addr", addr_json(&in->src));
+
+		if (in->src_port != 0)
+			json_object_set_new(src, "port", json_integer(in->src_port));
+		json_object_set_new(o, "source", src);
+	} else {
+		json_object_set_new(o, "source",
+				    json_string(in->src_mode == MF_SRC_LATCH ? "latch" : "any"));
+	}
+	if (in->nb_clock > 0) {
+		rates = json_object();
+		for (i = 0; i < in->nb_clock; i++) {
+			snprintf(pt, sizeof(pt), "%u", in->clock[i].pt);
+			json_object_set_new(rates, pt, json_integer(in->clock[i].rate));
+		}
+		json_object_set_new(o, "clock_rates", rates);
+	}
+	if (in->srtp.suite != MF_SRTP_NONE)
+		json_object_set_new(o, "srtp", srtp_json(&in->srtp, flags));
+	return o;
+}
+
+static bool
+pt_allow_all(const struct mf_sess_output *o)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(o->pt_allow); i++)
+		if (o->pt_allow[i] != 0xff)
+			return false;
+	return true;
+}
+
+static void
+output_rtp_json(json_t *o, const struct mf_sess_output *out)
+{
+	unsigned int i;
+	json_t *a;
+	char pt[8];
+
+	if (out->flags & MF_OUT_F_SSRC)
+		json_object_set_new(o, "ssrc", json_integer(out->ssrc));
+	if (out->nb_pt_map > 0) {
+		a = json_object();
+		for (i = 0; i < out->nb_pt_map; i++) {
+			snprintf(pt, sizeof(pt), "%u", out->pt_map[i].from);
+			json_object_set_new(a, pt, json_integer(out->pt_map[i].to));
+		}
+		json_object_set_new(o, "pt_map", a);
+	}
+	if (!pt_allow_all(out)) {
+		a = json_array();
+		for (i = 0; i < 128; i++)
+			if (out->pt_allow[i >> 3] & (1u << (i & 7)))
+				json_array_append_new(a, json_integer(i));
+		json_object_set_new(o, "pt_allow", a);
+	}
+}
+
+json_t *
+mf_sess_output_to_json(const struct mf_sess_output *out, unsigned int kind, unsigned int flags)
+{
+	unsigned int i;
+	json_t *o, *a;
+
+	o = json_pack("{s:s, s:i, s:o, s:i, s:b}", "id", out->id, "port", out->port, "addr",
+		      addr_json(&out->dst), "udp_port", out->dst_port, "paused",
+		      (out->flags & MF_OUT_F_PAUSED) != 0);
+	if (o == NULL)
+		return NULL;
+	if (out->src_port != 0)
+		json_object_set_new(o, "src_port", json_integer(out->src_port));
+	if (mf_sess_kind_is_rtp(kind))
+		output_rtp_json(o, out);
+	if (mf_sess_kind_is_ts(kind)) {
+		if (out->nb_pids > 0) {
+			a = json_array();
+			for (i = 0; i < out->nb_pids; i++)
+				json_array_append_new(a, json_integer(out->pids[i]));
+			json_object_set_new(o, "pids", a);
+		}
+		if (out->flags & MF_OUT_F_DROP_NULL)
+			json_object_set_new(o, "drop_null", json_true());
+	}
+	if (out->srtp.suite != MF_SRTP_NONE)
+		json_object_set_new(o, "srtp", srtp_json(&out->srtp, flags));
+	return o;
+}
+
+json_t *
+mf_sess_to_json(const struct mf_sess_spec *s, unsigned int flags)
+{
+	json_t *root, *outs;
+	unsigned int i;
+
+	outs = json_array();
+	for (i = 0; i < s->nb_outputs && i < MF_SESS_MAX_OUTPUTS; i++)
+		json_array_append_new(outs, mf_sess_output_to_json(&s->outputs[i], s->kind, flags));
+	root = json_pack("{s:s, s:s, s:o, s:o, s:{s:i, s:i, s:i}}", "id", s->id, "kind",
+			 mf_sess_kind_str(s->kind), "ingress", ingress_json(s, flags), "outputs",
+			 outs, "limits", "idle_timeout_ms", s->limits.idle_timeout_ms,
+			 "timeout_s", s->limits.timeout_s, "max_kbps", s->limits.max_kbps);
+	return root;
+}

@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Unit tests of the session model and its strict JSON codec. */
+
+#include <errno.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "mf/mf_session.h"
+#include "mf_test.h"
+
+/* 30 bytes of key || salt for the AES_CM suites, base64. */
+#define KEY30 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
+
+static const char full_doc[] =
+	"{\"id\": \"cam-42\", \"kind\": \"rtp\","
+	" \"ingress\": {\"port\": 0, \"addr\": \"10.99.1.2\", \"udp_port\": 5004,"
+	"   \"source\": {\"addr\": \"10.99.1.1\", \"port\": 4000},"
+	"   \"clock_rates\": {\"96\": 90000, \"0\": 8000},"
+	"   \"srtp\": {\"suite\": \"AES_CM_128_HMAC_SHA1_80\", \"key\": \"" KEY30 "\", \"roc\": 3}},"
+	" \"outputs\": ["
+	"   {\"id\": \"v1\", \"port\": 1, \"addr\": \"10.99.2.1\", \"udp_port\": 6000,"
+	"    \"src_port\": 7000, \"ssrc\": 305419896, \"pt_map\": {\"96\": 97},"
+	"    \"pt_allow\": [96, 0], \"paused\": true},"
+	"   {\"port\": 1, \"addr\": \"fd00::1\", \"udp_port\": 6002,"
+	"    \"srtp\": {\"suite\": \"AEAD_AES_256_GCM\","
+	"              \"key\": \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKis=\"}}],"
+	" \"limits\": {\"idle_timeout_ms\": 5000, \"timeout_s\": 3600, \"max_kbps\": 8000}}";
+
+static int
+test_decode_full(void)
+{
+	struct mf_sess_spec s;
+	struct mf_sess_err err;
+	char buf[64];
+	int rc = 0, i;
+
+	MF_TEST_EQ(mf_sess_from_text(full_doc, sizeof(full_doc) - 1, &s, &err), 0);
+	MF_TEST_ASSERT(strcmp(s.id, "cam-42") == 0, "id %s", s.id);
+	MF_TEST_EQ(s.kind, MF_SESS_RTP);
+	MF_TEST_EQ(s.ingress.udp_port, 5004);
+	MF_TEST_EQ(s.ingress.src_mode, MF_SRC_FIXED);
+	MF_TEST_EQ(s.ingress.src_port, 4000);
+	MF_TEST_ASSERT(strcmp(mf_addr_str(&s.ingress.src, buf, sizeof(buf)), "10.99.1.1") == 0,
+		       "source %s", buf);
+	MF_TEST_EQ(s.ingress.nb_clock, 2);
+	MF_TEST_EQ(s.ingress.clock[1].pt, 0);
+	MF_TEST_EQ(s.ingress.clock[1].rate, 8000);
+	MF_TEST_EQ(s.ingress.srtp.suite, MF_SRTP_AES_CM_128_HMAC_SHA1_80);
+	MF_TEST_EQ(s.ingress.srtp.key_len, 16);
+	MF_TEST_EQ(s.ingress.srtp.salt_len, 14);
+	MF_TEST_EQ(s.ingress.srtp.roc, 3);
+	for (i = 0; i < 16; i++)
+		MF_TEST_EQ(s.ingress.srtp.key[i], i);
+	for (i = 0; i < 14; i++)
+		MF_TEST_EQ(s.ingress.srtp.salt[i], 16 + i);
+	MF_TEST_EQ(s.nb_outputs, 2);
+	MF_TEST_ASSERT(strcmp(s.outputs[0].id, "v1") == 0, "output id");
+	MF_TEST_ASSERT(strcmp(s.outputs[1].id, "1") == 0, "default output id is the index");
+	MF_TEST_EQ(s.outputs[0].flags, MF_OUT_F_PAUSED | MF_OUT_F_SSRC);
+	MF_TEST_EQ(s.outputs[0].ssrc, 305419896);
+	MF_TEST_EQ(s.outputs[0].nb_pt_map, 1);
+	MF_TEST_EQ(s.outputs[0].pt_map[0].to, 97);
+	MF_TEST_EQ(s.outputs[0].pt_allow[12], 1);	/* PT 96 */
+	MF_TEST_EQ(s.outputs[0].pt_allow[0], 1);	/* PT 0 */
+	MF_TEST_EQ(s.outputs[0].pt_allow[1], 0);
+	MF_TEST_EQ(s.outputs[1].dst.family, 6);
+	MF_TEST_EQ(s.outputs[1].pt_allow[5], 0xff);	/* no filter: all allowed */
+	MF_TEST_EQ(s.outputs[1].srtp.key_len, 32);
+	MF_TEST_EQ(s.outputs[1].srtp.salt_len, 12);
+	MF_TEST_EQ(s.outputs[1].srtp.salt[11], 43);
+	MF_TEST_EQ(s.limits.max_kbps, 8000);
+	mf_sess_wipe_keys(&s);
+	MF_TEST_EQ(s.ingress.srtp.key[5], 0);
+	MF_TEST_EQ(s.outputs[1].srtp.suite, 0);
+out:
+	return rc;
+}
+
+/* Encode, decode, compare: every field survives; keys only when asked for. */
+static int
+test_round_trip(void)
+{
+	struct mf_sess_spec a, b;
+	struct mf_sess_err err;
+	json_t *j = NULL;
+	char *text = NULL;
+	int rc = 0;
+
+	MF_TEST_EQ(mf_sess_from_text(full_doc, sizeof(full_doc) - 1, &a, &err), 0);
+	j = mf_sess_to_json(&a, MF_SESS_JSON_KEYS);
+	MF_TEST_ASSERT(j != NULL, "encode");
+	MF_TEST_EQ(mf_sess_from_json(j, &b, &err), 0);
+	MF_TEST_ASSERT(memcmp(&a, &b, sizeof(a)) == 0, "decode(encode(x)) == x");
+	json_decref(j);
+	/* Without the flag no key leaves: the suite stays, the material does not. */
+	j = mf_sess_to_json(&a, 0);
+	text = json_dumps(j, JSON_COMPACT);
+	MF_TEST_ASSERT(strstr(text, "AES_CM_128_HMAC_SHA1_80") != NULL, "suite shown");
+	MF_TEST_ASSERT(strstr(text, KEY30) == NULL && strstr(text, "\"key\"") == NULL,
+		       "key hidden: %s", text);
+	MF_TEST_EQ(mf_sess_from_json(j, &b, &err), -EINVAL);
+	MF_TEST_ASSERT(strcmp(err.path, "ingress.srtp.key") == 0, "path %s", err.path);
+	MF_TEST_EQ(err.code, MF_SESS_E_MISSING);
+out:
+	free(text);
+	json_decref(j);
+	return rc;
+}
+
+static int
+test_minimal_kinds(void)
+{
+	static const char *const docs[] = {
+		"{\"id\":\"a\",\"kind\":\"udp\",\"ingress\":{\"port\":0,\"addr\":\"::1\","
+		"\"udp_port\":9}}",
+		"{\"id\":\"b\",\"kind\":\"mpegts\",\"ingress\":{\"port\":2,\"addr\":\"10.0.0.1\","
+		"\"udp_port\":1234,\"source\":\"latch\"},\"outputs\":[{\"port\":0,"
+		"\"addr\":\"10.0.0.2\",\"udp_port\":1234,\"pids\":[0,256,257],"
+		"\"drop_null\":true}]}",
+		"{\"id\":\"c\",\"kind\":\"rtp-mux\",\"ingress\":{\"port\":0,\"addr\":\"10.0.0.1\","
+		"\"udp_port\":65535}}",
+	};
+	struct mf_sess_spec s, t;
+	struct mf_sess_err err;
+	json_t *j = NULL;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		MF_TEST_ASSERT(mf_sess_from_text(docs[i], strlen(docs[i]), &s, &err) == 0,
+			       "doc %zu: %s at %s", i, err.msg, err.path);
+		j = mf_sess_to_json(&s, MF_SESS_JSON_KEYS);
+		MF_TEST_EQ(mf_sess_from_json(j, &t, &err), 0);
+		MF_TEST_ASSERT(memcmp(&s, &t, sizeof(s)) == 0, "round trip of doc %zu", i);
+		json_decref(j);
+		j = NULL;
+	}
+	MF_TEST_EQ(s.ingress.udp_port, 65535);
+	MF_TEST_ASSERT(mf_sess_from_text(docs[1], strlen(docs[1]), &s, &err) == 0, "doc 1");
+	MF_TEST_EQ(s.ingress.src_mode, MF_SRC_LATCH);
+	MF_TEST_EQ(s.outputs[0].nb_pids, 3);
+	MF_TEST_EQ(s.outputs[0].pids[2], 257);
+	MF_TEST_EQ(s.outputs[0].flags, MF_OUT_F_DROP_NULL);
+out:
+	json_decref(j);
+	return rc;
+}
+
+#define BASE_IN "\"ingress\":{\"port\":0,\"addr\":\"10.0.0.1\",\"udp_port\":5000"
+#define DOC(kind, ingress_extra, rest) \
+	"{\"id\":\"s\",\"kind\":\"" kind "\"," BASE_IN ingress_extra "}" rest "}"
+#define OUT1(extra) \
+	",\"outputs\":[{\"port\":1,\"addr\":\"10.0.0.2\",\"udp_port\":6000" extra "}]"
+
+static const struct {
+	const char *doc;
+	int code;
+	const char *path;
+} bad[] = {
+	{ "{", MF_SESS_E_BAD_JSON, "$" },
+	{ "[]", MF_SESS_E_WRONG_TYPE, "$" },
+	{ "{\"id\":\"s\",\"id\":\"t\"}", MF_SESS_E_BAD_JSON, "$" },
+	{ DOC("rtp", "", ",\"colour\":1"), MF_SESS_E_UNKNOWN_KEY, "colour" },
+	{ "{\"kind\":\"rtp\"," BASE_IN "}}", MF_SESS_E_MISSING, "id" },
+	{ "{\"id\":\"s\"," BASE_IN "}}", MF_SESS_E_MISSING, "kind" },
+	{ "{\"id\":\"s\",\"kind\":\"rtp\"}", MF_SESS_E_MISSING, "ingress" },
+	{ DOC("rtsp", "", ""), MF_SESS_E_BAD_VALUE, "kind" },
+	{ "{\"id\":7,\"kind\":\"rtp\"," BASE_IN "}}", MF_SESS_E_WRONG_TYPE, "id" },
+	{ "{\"id\":\"a b\",\"kind\":\"rtp\"," BASE_IN "}}", MF_SESS_E_BAD_VALUE, "id" },
+	{ "{\"id\":\"\",\"kind\":\"rtp\"," BASE_IN "}}", MF_SESS_E_RANGE, "id" },
+	{ "{\"id\":\"0123456789012345678901234567890123456789012345678\",\"kind\":\"rtp\","
+	  BASE_IN "}}", MF_SESS_E_RANGE, "id" },
+	{ "{\"id\":\"s\",\"kind\":\"rtp\",\"ingress\":{\"port\":0,\"udp_port\":5000}}",
+	  MF_SESS_E_MISSING, "ingress.addr" },
+	{ "{\"id\":\"s\",\"kind\":\"rtp\",\"ingress\":{\"port\":32,\"addr\":\"10.0.0.1\","
+	  "\"udp_port\":5000}}", MF_SESS_E_RANGE, "ingress.port" },
+	{ "{\"id\":\"s\",\"kind\":\"rtp\",\"ingress\":{\"port\":0,\"addr\":\"10.0.0.1\","
+	  "\"udp_port\":0}}", MF_SESS_E_RANGE, "ingress.udp_port" },
+	{ "{\"id\":\"s\",\"kind\":\"rtp\",\"ingress\":{\"port\":0,\"addr\":\"10.0.0.1\","
+	  "\"udp_port\":65536}}", MF_SESS_E_RANGE, "ingress.udp_port" },
+	{ "{\"id\":\"s\",\"kind\":\"rtp\",\"ingress\":{\"port\":0,\"addr\":\"10.0.0.1\","
+	  "\"udp_port\":65535}}", MF_SESS_E_RANGE, "ingress.udp_port" },
+	{ "{\"id\":\"s\",\"kind\":\"rtp\",\"ingress\":{\"port\":0,\"addr\":\"10.0.0.1\","
+	  "\"udp_port\":\"5000\"}}", MF_SESS_E_WRONG_TYPE, "ingress.udp_port" },
+	{ "{\"id\":\"s\",\"kind\":\"rtp\",\"ingress\":{\"port\":0,\"addr\":\"10.0.0.1\","
+	  "\"udp_port\":5000.5}}", MF_SESS_E_WRONG_TYPE, "ingress.udp_port" },
+	{ "{\"id\":\"s\",\"kind\":\"rtp\",\"ingress\":{\"port\":0,\"addr\":\"10.0.0.256\","
+	  "\"udp_port\":5000}}", MF_SESS_E_BAD_VALUE, "ingress.addr" },
+	{ DOC("rtp", ",\"source\":\"anyone\"", ""), MF_SESS_E_BAD_VALUE, "ingress.source" },
+	{ DOC("rtp", ",\"source\":{\"port\":5}", ""), MF_SESS_E_MISSING, "ingress.source.addr" },
+	{ DOC("rtp", ",\"source\":{\"addr\":\"1.2.3.4\",\"port\":-1}", ""), MF_SESS_E_RANGE,
+	  "ingress.source.port" },
+	{ DOC("rtp", ",\"clock_rates\":{\"128\":90000}", ""), MF_SESS_E_BAD_VALUE,
+	  "ingress.clock_rates.128" },
+	{ DOC("rtp", ",\"clock_rates\":{\"096\":90000}", ""), MF_SESS_E_BAD_VALUE,
+	  "ingress.clock_rates.096" },
+	{ DOC("rtp", ",\"clock_rates\":{\"96\":0}", ""), MF_SESS_E_RANGE,
+	  "ingress.clock_rates.96" },
+	{ DOC("rtp", ",\"srtp\":{\"suite\":\"NULL_CIPHER\",\"key\":\"" KEY30 "\"}", ""),
+	  MF_SESS_E_BAD_VALUE, "ingress.srtp.suite" },
+	{ DOC("rtp", ",\"srtp\":{\"suite\":\"AEAD_AES_128_GCM\",\"key\":\"" KEY30 "\"}", ""),
+	  MF_SESS_E_BAD_VALUE, "ingress.srtp.key" },
+	{ DOC("rtp", ",\"srtp\":{\"suite\":\"AES_CM_128_HMAC_SHA1_80\",\"key\":\"!!!!\"}", ""),
+	  MF_SESS_E_BAD_VALUE, "ingress.srtp.key" },
+	{ DOC("rtp", ",\"srtp\":{\"key\":\"" KEY30 "\"}", ""), MF_SESS_E_MISSING,
+	  "ingress.srtp.suite" },
+	{ DOC("rtp", ",\"srtp\":{\"suite\":\"AES_CM_128_HMAC_SHA1_80\",\"key\":\"" KEY30
+	  "\",\"mki\":1}", ""), MF_SESS_E_UNKNOWN_KEY, "ingress.srtp.mki" },
+	{ DOC("mpegts", ",\"srtp\":{\"suite\":\"AES_CM_128_HMAC_SHA1_80\",\"key\":\"" KEY30
+	  "\"}", ""), MF_SESS_E_BAD_VALUE, "ingress.srtp" },
+	{ DOC("rtp", "", ",\"outputs\":{}"), MF_SESS_E_WRONG_TYPE, "outputs" },
+	{ DOC("rtp", "", OUT1(",\"colour\":1")), MF_SESS_E_UNKNOWN_KEY, "outputs[0].colour" },
+	{ DOC("rtp", "", ",\"outputs\":[{\"port\":1,\"addr\":\"10.0.0.2\"}]"), MF_SESS_E_MISSING,
+	  "outputs[0].udp_port" },
+	{ DOC("rtp", "", OUT1(",\"ssrc\":4294967296")), MF_SESS_E_RANGE, "outputs[0].ssrc" },
+	{ DOC("rtp", "", OUT1(",\"ssrc\":-1")), MF_SESS_E_RANGE, "outputs[0].ssrc" },
+	{ DOC("udp", "", OUT1(",\"ssrc\":1")), MF_SESS_E_BAD_VALUE, "outputs[0].ssrc" },
+	{ DOC("rtp", "", OUT1(",\"pt_map\":{\"96\":128}")), MF_SESS_E_RANGE,
+	  "outputs[0].pt_map.96" },
+	{ DOC("rtp", "", OUT1(",\"pt_allow\":[]")), MF_SESS_E_RANGE, "outputs[0].pt_allow" },
+	{ DOC("rtp", "", OUT1(",\"pt_allow\":[1,\"2\"]")), MF_SESS_E_WRONG_TYPE,
+	  "outputs[0].pt_allow[1]" },
+	{ DOC("rtp", "", OUT1(",\"pids\":[256]")), MF_SESS_E_BAD_VALUE, "outputs[0].pids" },
+	{ DOC("mpegts", "", OUT1(",\"pids\":[256,8192]")), MF_SESS_E_RANGE,
+	  "outputs[0].pids[1]" },
+	{ DOC("mpegts", "", OUT1(",\"pids\":[256,256]")), MF_SESS_E_DUPLICATE,
+	  "outputs[0].pids[1]" },
+	{ DOC("mpegts", "", OUT1(",\"drop_null\":1")), MF_SESS_E_WRONG_TYPE,
+	  "outputs[0].drop_null" },
+	{ DOC("rtp", "", OUT1(",\"paused\":\"yes\"")), MF_SESS_E_WRONG_TYPE,
+	  "outputs[0].paused" },
+	{ DOC("rtp", "", ",\"outputs\":[{\"id\":\"x\",\"port\":1,\"addr\":\"10.0.0.2\","
+	  "\"udp_port\":6000},{\"id\":\"x\",\"port\":1,\"addr\":\"10.0.0.3\",\"udp_port\":6000}]"),
+	  MF_SESS_E_DUPLICATE, "outputs[1].id" },
+	{ DOC("rtp", "", ",\"limits\":{\"idle_timeout_ms\":86400001}"), MF_SESS_E_RANGE,
+	  "limits.idle_timeout_ms" },
+	{ DOC("rtp", "", ",\"limits\":{\"burst\":1}"), MF_SESS_E_UNKNOWN_KEY, "limits.burst" },
+	{ DOC("rtp", "", ",\"limits\":[]"), MF_SESS_E_WRONG_TYPE, "limits" },
+};
+
+static int
+test_malformed(void)
+{
+	struct mf_sess_spec s;
+	struct mf_sess_err err;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int r = mf_sess_from_text(bad[i].doc, strlen(bad[i].doc), &s, &err);
+
+		MF_TEST_ASSERT(r == -EINVAL, "bad[%zu] accepted: %s", i, bad[i].doc);
+		MF_TEST_ASSERT(err.code == bad[i].code && strcmp(err.path, bad[i].path) == 0,
+			       "bad[%zu]: got %s at %s (%s), expected %s at %s", i,
+			       mf_sess_errcode_str(err.code), err.path, err.msg,
+			       mf_sess_errcode_str(bad[i].code), bad[i].path);
+		MF_TEST_ASSERT(strlen(err.msg) > 0, "bad[%zu] has a message", i);
+		MF_TEST_ASSERT(strstr(err.msg, KEY30) == NULL, "no key in messages");
+	}
+out:
+	return rc;
+}
+
+/* 65 outputs is one too many; 64 is fine. */
+static int
+test_output_limit(void)
+{
+	struct mf_sess_spec s;
+	struct mf_sess_err err;
+	json_t *root = NULL, *outs;
+	int i, rc = 0;
+
+	root = json_pack("{s:s, s:s, s:{s:i, s:s, s:i}}", "id", "fan", "kind", "rtp", "ingress",
+			 "port", 0, "addr", "10.0.0.1", "udp_port", 5000);
+	outs = json_array();
+	json_object_set_new(root, "outputs", outs);
+	for (i = 0; i < MF_SESS_MAX_OUTPUTS; i++)
+		json_array_append_new(outs, json_pack("{s:i, s:s, s:i}", "port", 1, "addr",
+						      "10.0.0.2", "udp_port", 6000 + 2 * i));
+	MF_TEST_EQ(mf_sess_from_json(root, &s, &err), 0);
+	MF_TEST_EQ(s.nb_outputs, MF_SESS_MAX_OUTPUTS);
+	MF_TEST_EQ(s.outputs[63].dst_port, 6126);
+	json_array_append_new(outs, json_pack("{s:i, s:s, s:i}", "port", 1, "addr", "10.0.0.2",
+					      "udp_port", 7000));
+	MF_TEST_EQ(mf_sess_from_json(root, &s, &err), -EINVAL);
+	MF_TEST_EQ(err.code, MF_SESS_E_TOO_MANY);
+	MF_TEST_ASSERT(strcmp(err.path, "outputs") == 0, "path %s", err.path);
+out:
+	json_decref(root);
+	return rc;
+}
+
+static int
+test_base64(void)
+{
+	uint8_t out[16];
+	char enc[32];
+	int rc = 0;
+
+	MF_TEST_EQ(mf_base64_decode("TWFu", 4, out, sizeof(out)), 3);
+	MF_TEST_EQ(out[0], 'M');
+	MF_TEST_EQ(mf_base64_decode("TWE=", 4, out, sizeof(out)), 2);
+	MF_TEST_EQ(mf_base64_decode("TQ==", 4, out, sizeof(out)), 1);
+	MF_TEST_EQ(mf_base64_decode("", 0, out, sizeof(out)), 0);
+	MF_TEST_EQ(mf_base64_decode("TQ=", 3, out, sizeof(out)), -EINVAL);
+	MF_TEST_EQ(mf_base64_decode("T=Q=", 4, out, sizeof(out)), -EINVAL);
+	MF_TEST_EQ(mf_base64_decode("TQ==TWFu", 8, out, sizeof(out)), -EINVAL);
+	MF_TEST_EQ(mf_base64_decode("TW-u", 4, out, sizeof(out)), -EINVAL);
+	MF_TEST_EQ(mf_base64_decode("TWFuTWFu", 8, out, 5), -EINVAL);
+	MF_TEST_EQ(mf_base64_encode((const uint8_t *)"Ma", 2, enc, sizeof(enc)), 4);
+	MF_TEST_ASSERT(strcmp(enc, "TWE=") == 0, "encode %s", enc);
+	MF_TEST_EQ(mf_base64_encode((const uint8_t *)"Man", 3, enc, 4), -ENOSPC);
+out:
+	return rc;
+}
+
+static int
+test_output_decode(void)
+{
+	struct mf_sess_output o;
+	struct mf_sess_err err;
+	json_t *j = NULL;
+	int rc = 0;
+
+	j = json_pack("{s:s, s:i, s:s, s:i, s:[i]}", "id", "edge", "port", 3, "addr", "10.1.1.1",
+		      "udp_port", 6000, "pids", 256);
+	MF_TEST_EQ(mf_sess_output_from_json(j, MF_SESS_RTP_MPEGTS, &o, &err), 0);
+	MF_TEST_EQ(o.pids[0], 256);
+	MF_TEST_EQ(mf_sess_output_from_json(j, MF_SESS_RTP, &o, &err), -EINVAL);
+	MF_TEST_ASSERT(strcmp(err.path, "pids") == 0, "path %s", err.path);
+out:
+	json_decref(j);
+	return rc;
+}
+
+static const struct mf_test_case cases[] = {
+	{ "decode_full", test_decode_full },
+	{ "round_trip", test_round_trip },
+	{ "minimal_kinds", test_minimal_kinds },
+	{ "malformed", test_malformed },
+	{ "output_limit", test_output_limit },
+	{ "base64", test_base64 },
+	{ "output_decode", test_output_decode },
+};
+
+MF_TEST_MAIN("session", cases)
