@@ -261,14 +261,14 @@ mf_pkt_parse_udp(const uint8_t *p, size_t len, struct mf_pkt_l4 *out)
 	else if (out->eth.ethertype == MF_ETHER_TYPE_IPV6)
 		rc = mf_ipv6_parse(l3, len - out->l3_off, &out->ip);
 	else
-		return out->eth.ethertype;
+		return MF_PKT_NON_IP;
 	if (rc != 0)
 		return rc;
 	/* Only a first fragment carries the UDP header; the rest are not ours to parse. */
 	if (out->ip.frag_off != 0)
 		return MF_PKT_FRAGMENT;
 	if (out->ip.proto != MF_IPPROTO_UDP)
-		return out->ip.proto;
+		return MF_PKT_NON_UDP;
 	out->l4_off = (uint16_t)(out->l3_off + out->ip.hdr_len);
 	rc = mf_udp_parse(p + out->l4_off, out->ip.total_len - out->ip.hdr_len, &out->udp);
 	if (rc != 0)

@@ -301,10 +301,16 @@ test_parse_udp_chain(void)
 	/* Not UDP: ARP by ethertype, ICMP by protocol, a later fragment. */
 	len = frame4(f, 20);
 	pb_w16(f + 12, MF_ETHER_TYPE_ARP);
-	MF_TEST_EQ(mf_pkt_parse_udp(f, len, &p), MF_ETHER_TYPE_ARP);
+	MF_TEST_EQ(mf_pkt_parse_udp(f, len, &p), MF_PKT_NON_IP);
+	MF_TEST_EQ(p.eth.ethertype, MF_ETHER_TYPE_ARP);
+	pb_w16(f + 12, 0x0000);	/* an 802.3 length field is no success */
+	MF_TEST_EQ(mf_pkt_parse_udp(f, len, &p), MF_PKT_NON_IP);
 	pb_w16(f + 12, MF_ETHER_TYPE_IPV4);
 	f[14 + 9] = MF_IPPROTO_ICMP;
-	MF_TEST_EQ(mf_pkt_parse_udp(f, len, &p), MF_IPPROTO_ICMP);
+	MF_TEST_EQ(mf_pkt_parse_udp(f, len, &p), MF_PKT_NON_UDP);
+	MF_TEST_EQ(p.ip.proto, MF_IPPROTO_ICMP);
+	f[14 + 9] = 0;		/* IPv4 protocol 0 (HOPOPT) is no success either */
+	MF_TEST_EQ(mf_pkt_parse_udp(f, len, &p), MF_PKT_NON_UDP);
 	f[14 + 9] = MF_IPPROTO_UDP;
 	pb_w16(f + 14 + 6, 0x0003);
 	MF_TEST_EQ(mf_pkt_parse_udp(f, len, &p), MF_PKT_FRAGMENT);

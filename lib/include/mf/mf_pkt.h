@@ -124,13 +124,14 @@ struct mf_pkt_l4 {
 	uint16_t payload_off;	/* UDP payload */
 	uint16_t payload_len;
 };
-#define MF_PKT_FRAGMENT		0x10000	/* a non-first IP fragment: no L4 header */
+/* What mf_pkt_parse_udp() found when the frame is not a UDP datagram it can parse. */
+#define MF_PKT_NON_IP		0x10000	/* eth filled: see eth.ethertype (ARP, LLC...) */
+#define MF_PKT_NON_UDP		0x10001	/* eth and ip filled: see ip.proto */
+#define MF_PKT_FRAGMENT		0x10002	/* a non-first IP fragment: no L4 header */
 /**
  * Ethernet -> IPv4/IPv6 -> UDP in one call.
- * @return 0 when the frame is UDP (all of @p out filled); when it is not, a positive value
- *   with the layers reached filled: the ethertype (>= 0x600) of a non-IP frame, the IP
- *   protocol number (< 256) of a non-UDP packet, or MF_PKT_FRAGMENT; or a negative
- *   mf_pkt_err.
+ * @return 0 when the frame is UDP (all of @p out filled); MF_PKT_NON_IP, MF_PKT_NON_UDP or
+ *   MF_PKT_FRAGMENT (positive) with the layers reached filled; or a negative mf_pkt_err.
  */
 int mf_pkt_parse_udp(const uint8_t *p, size_t len, struct mf_pkt_l4 *out);
 

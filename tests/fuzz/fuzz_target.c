@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * libFuzzer targets, one per parser, chosen at compile time by MF_FUZZ_<NAME>. Each feeds
+ * the fuzzer's bytes (an exact-size buffer, so ASan sees any read past the end) to one
+ * parser and, when the parser accepts, checks that what it reports stays inside the input.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "mf/mf_pkt.h"
+#include "mf/mf_rtp.h"
+#include "mf/mf_session.h"
+#include "mf/mf_ts.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(cond) \
+	do { \
+		if (!(cond)) \
+			abort(); \
+	} while (0)
+
+static void
+fuzz_eth(const uint8_t *d, size_t n)
+{
+	struct mf_eth e;
+
+	if (mf_eth_parse(d, n, &e) == 0)
+		CHECK(e.hdr_len <= n && e.nb_vlan <= MF_ETH_MAX_VLAN);
+}
+
+static void
+fuzz_arp(const uint8_t *d, size_t n)
+{
+	struct mf_arp a;
+
+	if (mf_arp_parse(d, n, &a) == 0)
+		CHECK(n >= MF_ARP_LEN);
+}
+
+static void
+fuzz_ip(const uint8_t *d, size_t n, int v)
+{
+	struct mf_ip ip;
+	int rc = v == 4 ? mf_ipv4_parse(d, n, &ip) : mf_ipv6_parse(d, n, &ip);
+
+	if (rc == 0)
+		CHECK(ip.hdr_len <= ip.total_len && ip.total_len <= n && ip.version == v);
+}
+
+static void
+fuzz_udp(const uint8_t *d, size_t n)
+{
+	struct mf_udp u;
+
+	if (mf_udp_parse(d, n, &u) == 0)
+		CHECK(u.len >= MF_UDP_HDR_LEN && u.len <= n);
+}
+
+static void
+fuzz_icmp(const uint8_t *d, size_t n)
+{
+	struct mf_icmp ic;
+
+	if (n > 0 && mf_icmp_parse(d + 1, n - 1, d[0] & 1, &ic) == 0)
+		CHECK(n - 1 >= 8);
+}
+
+static void
+fuzz_chain(const uint8_t *d, size_t n)
+{
+	struct mf_pkt_l4 p;
+
+	if (mf_pkt_parse_udp(d, n, &p) == 0)
+		CHECK((size_t)p.payload_off + p.payload_len <= n && p.l4_off + 8u == p.payload_off);
+}
+
+static void
+fuzz_rtp(const uint8_t *d, size_t n)
+{
+	struct mf_rtp r;
+
+	if (mf_rtp_parse(d, n, &r) == 0)
+		CHECK((size_t)r.hdr_len + r.payload_len + r.pad_len == n);
+	if (mf_rtp_parse_hdr(d, n, &r) == 0)
+		CHECK((size_t)r.hdr_len + r.payload_len == n && r.hdr_len >= MF_RTP_HDR_LEN);
+}
+
+static void
+fuzz_rtcp(const uint8_t *d, size_t n)
+{
+	struct mf_rtcp c;
+	size_t end = 0;
+	unsigned int i;
+
+	if (mf_rtcp_parse(d, n, &c) != 0)
+		return;
+	for (i = 0; i < c.nb; i++) {
+		CHECK(c.pkts[i].off == end && c.pkts[i].len >= 4);
+		end += c.pkts[i].len;
+	}
+	CHECK(end == n && c.nb > 0);
+}
+
+static void
+fuzz_ts(const uint8_t *d, size_t n)
+{
+	struct mf_ts t;
+	unsigned int i;
+	int rc = mf_ts_parse(d, n, &t);
+
+	CHECK(t.nb <= MF_TS_MAX_PKTS);
+	for (i = 0; i < t.nb; i++)
+		CHECK(t.pkts[i].payload_off <= MF_TS_PKT_LEN && t.pkts[i].pid < 8192);
+	if (rc == 0)
+		CHECK(t.nb * MF_TS_PKT_LEN == n);
+}
+
+static void
+fuzz_demux(const uint8_t *d, size_t n)
+{
+	int k = mf_demux_classify(d, n);
+
+	CHECK(k == -MF_PKT_E_DEMUX_EMPTY || (k >= MF_DEMUX_STUN && k <= MF_DEMUX_UNKNOWN));
+}
+
+static void
+fuzz_session(const uint8_t *d, size_t n)
+{
+	struct mf_sess_spec s;
+	struct mf_sess_err err;
+
+	if (mf_sess_from_text((const char *)d, n, &s, &err) == 0) {
+		CHECK(s.nb_outputs <= MF_SESS_MAX_OUTPUTS && s.id[0] != '\0');
+		CHECK(s.kind >= MF_SESS_RTP && s.kind <= MF_SESS_UDP);
+	} else {
+		CHECK(err.code != MF_SESS_E_NONE && err.path[0] != '\0' && err.msg[0] != '\0');
+	}
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+#if defined(MF_FUZZ_ETH)
+	fuzz_eth(data, size);
+#elif defined(MF_FUZZ_ARP)
+	fuzz_arp(data, size);
+#elif defined(MF_FUZZ_IPV4)
+	fuzz_ip(data, size, 4);
+#elif defined(MF_FUZZ_IPV6)
+	fuzz_ip(data, size, 6);
+#elif defined(MF_FUZZ_UDP)
+	fuzz_udp(data, size);
+#elif defined(MF_FUZZ_ICMP)
+	fuzz_icmp(data, size);
+#elif defined(MF_FUZZ_CHAIN)
+	fuzz_chain(data, size);
+#elif defined(MF_FUZZ_RTP)
+	fuzz_rtp(data, size);
+#elif defined(MF_FUZZ_RTCP)
+	fuzz_rtcp(data, size);
+#elif defined(MF_FUZZ_TS)
+	fuzz_ts(data, size);
+#elif defined(MF_FUZZ_DEMUX)
+	fuzz_demux(data, size);
+#elif defined(MF_FUZZ_SESSION)
+	fuzz_session(data, size);
+#else
+#error "define MF_FUZZ_<target>"
+#endif
+	return 0;
+}
