@@ -358,13 +358,18 @@ entry_in_bounds(const struct mf_stats_reader *r, const struct mf_stats_entry *e)
 }
 
 static void
-sum_values(const struct mf_stats_reader *r, const struct mf_stats_entry *e, uint64_t *vals)
+sum_values(const struct mf_stats_reader *r, const struct mf_stats_entry *e, uint32_t lcore,
+	   uint64_t *vals)
 {
 	const uint8_t *v = r->base + e->values_off;
-	uint32_t l, f, nl = e->type == MF_STATS_COUNTERS ? r->hdr->nb_lcores : 1;
+	uint32_t l = 0, f, nl = e->type == MF_STATS_COUNTERS ? r->hdr->nb_lcores : 1;
 
 	memset(vals, 0, sizeof(*vals) * e->nb_fields);
-	for (l = 0; l < nl; l++) {
+	if (lcore != MF_STATS_ALL_LCORES && e->type == MF_STATS_COUNTERS) {
+		l = lcore;
+		nl = lcore + 1;
+	}
+	for (; l < nl; l++) {
 		const volatile uint64_t *blk = (const volatile uint64_t *)(v +
 							(uint64_t)l * e->lcore_stride);
 
@@ -385,12 +390,21 @@ int
 mf_stats_read(const struct mf_stats_reader *r, uint32_t idx, struct mf_stats_view *v,
 	      uint64_t *vals, uint32_t cap)
 {
+	return mf_stats_read_lcore(r, idx, MF_STATS_ALL_LCORES, v, vals, cap);
+}
+
+int
+mf_stats_read_lcore(const struct mf_stats_reader *r, uint32_t idx, uint32_t lcore,
+		    struct mf_stats_view *v, uint64_t *vals, uint32_t cap)
+{
 	const struct mf_stats_entry *e;
 	struct mf_stats_entry copy;
 	uint32_t g1, g2, tries;
 
 	if (idx >= r->hdr->max_entries)
 		return -ENOENT;
+	if (lcore != MF_STATS_ALL_LCORES && lcore >= r->hdr->nb_lcores)
+		return -ERANGE;
 	e = dir_entry(r, idx);
 	for (tries = 0; tries < READ_RETRIES; tries++) {
 		g1 = atomic_load_explicit(&e->gen, memory_order_acquire);
@@ -404,7 +418,7 @@ mf_stats_read(const struct mf_stats_reader *r, uint32_t idx, struct mf_stats_vie
 		else if (!entry_in_bounds(r, &copy))
 			copy.type = MF_STATS_SCHEMA + 1;	/* judged after the gen check */
 		else if (copy.nb_fields <= cap)
-			sum_values(r, &copy, vals);
+			sum_values(r, &copy, lcore, vals);
 		atomic_thread_fence(memory_order_acquire);
 		g2 = atomic_load_explicit(&e->gen, memory_order_relaxed);
 		if (g1 == g2)

@@ -57,6 +57,9 @@ test_basic(void)
 	MF_TEST_EQ(vals[1], 3000);
 	MF_TEST_EQ(vals[2], 3);
 	MF_TEST_ASSERT(mf_stats_view_get(&v, "tx_pkts", &x) && x == 3, "by name");
+	MF_TEST_EQ(mf_stats_read_lcore(&r, (uint32_t)e1, 1, &v, vals, 8), 0);
+	MF_TEST_EQ(vals[0], 20);
+	MF_TEST_EQ(mf_stats_read_lcore(&r, (uint32_t)e1, 3, &v, vals, 8), -ERANGE);
 	MF_TEST_ASSERT(!mf_stats_view_get(&v, "nope", &x), "unknown field");
 	MF_TEST_EQ(mf_stats_read(&r, (uint32_t)e1, &v, vals, 2), -ENOSPC);
 	MF_TEST_EQ(mf_stats_read(&r, (uint32_t)e2, &v, vals, 8), 0);

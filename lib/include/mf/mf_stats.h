@@ -139,6 +139,13 @@ int mf_stats_reader_attach(struct mf_stats_reader *r, const void *mem, size_t si
 int mf_stats_read(const struct mf_stats_reader *r, uint32_t idx, struct mf_stats_view *v,
 		  uint64_t *vals, uint32_t cap);
 
+#define MF_STATS_ALL_LCORES UINT32_MAX
+
+/** Same as mf_stats_read(), but only lcore @p lcore's block of a COUNTERS entry
+ *  (MF_STATS_ALL_LCORES sums them all). @return also -ERANGE for an lcore out of range. */
+int mf_stats_read_lcore(const struct mf_stats_reader *r, uint32_t idx, uint32_t lcore,
+			struct mf_stats_view *v, uint64_t *vals, uint32_t cap);
+
 /** Current epoch; it moves whenever an entry is added or removed. */
 uint64_t mf_stats_epoch(const struct mf_stats_reader *r);
 

@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * mfwd-dataplane internals shared by its files.
+ *
+ * Threads: lcore index 0 is the control lcore (the EAL main lcore): it alone changes the
+ * session table, the neighbour table and the stats directory, and it sleeps when idle.
+ * Lcore indexes 1..nb_workers are workers: they run to completion on bursts, read the
+ * session table lock-free (liburcu QSBR) and never lock, allocate, log or make a system
+ * call. Packets move between lcores only through single-producer single-consumer rings.
+ */
+#ifndef DP_H
+#define DP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_dev.h>
+#include <rte_ether.h>
+#include <rte_log.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include <urcu/urcu-qsbr.h>
+#include <urcu/rculfhash.h>
+
+#include "mf/mf_chan.h"
+#include "mf/mf_pkt.h"
+#include "mf/mf_proto.h"
+#include "mf/mf_session.h"
+#include "mf/mf_shm.h"
+#include "mf/mf_stats.h"
+
+#define DP_MAX_WORKERS		16
+#define DP_MAX_LCORES		(DP_MAX_WORKERS + 1)
+#define DP_BURST		32
+#define DP_PORT_MAX_ADDRS	MF_NODE_MAX_ADDRS
+#define DP_MAX_RXQ		16
+#define DP_RING_SIZE		1024
+#define DP_HDR_MAX		(RTE_ETHER_HDR_LEN + 40 + 8)	/* Ethernet, IPv6, UDP */
+
+extern int dp_logtype;
+#define DP_LOG(level, ...) \
+	rte_log(RTE_LOG_##level, dp_logtype, "mfwd: " __VA_ARGS__)
+
+/* ---- counters ---- */
+
+enum dp_ctr {
+#define X(name, desc) DP_CTR_##name,
+#include "dp_counters.inc"
+#undef X
+	DP_CTR_PKT_ERR_BASE,	/* then one per mf_pkt_err, from 1 */
+	DP_CTR_MAX = DP_CTR_PKT_ERR_BASE + MF_PKT_E_MAX - 1
+};
+
+enum dp_sess_ctr {
+#define X(name, desc) DP_SC_##name,
+#define G(name, desc) DP_SC_##name,
+#include "dp_sess_counters.inc"
+#undef X
+#undef G
+	DP_SC_MAX
+};
+
+enum dp_out_ctr {
+#define X(name, desc) DP_OC_##name,
+#include "dp_out_counters.inc"
+#undef X
+	DP_OC_MAX
+};
+
+enum dp_port_ctr {
+#define X(name, desc) DP_PC_##name,
+#define E(name, desc) DP_PC_##name,
+#include "dp_port_counters.inc"
+#undef X
+#undef E
+	DP_PC_MAX
+};
+
+/* ---- configuration ---- */
+
+struct dp_addr4 {
+	uint8_t a[4];
+	uint8_t prefix;
+};
+
+struct dp_addr6 {
+	uint8_t a[16];
+	uint8_t prefix;
+};
+
+struct dp_static_neigh {
+	struct mf_addr ip;
+	struct rte_ether_addr mac;
+};
+
+#define DP_MAX_STATIC_NEIGH 16
+
+struct dp_port_conf {
+	bool present;
+	char vdev[256];		/* vdev name and args, or */
+	char pci[64];		/* a PCI address, with */
+	char devargs[192];	/* its devargs */
+	uint16_t nb_rxq;
+	uint16_t rx_desc;
+	uint16_t tx_desc;
+	uint16_t mtu;
+	bool promiscuous;
+	bool offloads;		/* use TX checksum offloads when the port has them */
+	uint8_t nb_v4, nb_v6;
+	struct dp_addr4 v4[DP_PORT_MAX_ADDRS];
+	struct dp_addr6 v6[DP_PORT_MAX_ADDRS];
+	bool has_gw4, has_gw6;
+	uint8_t gw4[4];
+	uint8_t gw6[16];
+	uint8_t nb_neigh;
+	struct dp_static_neigh neigh[DP_MAX_STATIC_NEIGH];
+};
+
+struct dp_config {
+	char instance[MF_SHM_NAME_MAX];
+	char ports_file[256];
+	char sessions_file[256];
+	uint32_t max_sessions;
+	uint32_t nb_mbufs;
+	uint32_t idle_sleep_us;
+	uint16_t nb_ports;
+	struct dp_port_conf ports[MF_MAX_PORTS];
+};
+
+int dp_config_parse_args(struct dp_config *cfg, int argc, char **argv);
+int dp_config_load_ports(struct dp_config *cfg);
+
+/* ---- ports ---- */
+
+struct dp_port {
+	uint16_t port_id;	/* ethdev */
+	uint16_t index;		/* ours, as in the profile and session specs */
+	bool up;
+	bool tx_ip_csum;	/* offloaded */
+	bool tx_udp_csum;
+	bool tx_multiseg;
+	uint16_t nb_rxq;
+	uint16_t nb_txq;
+	struct rte_ether_addr mac;
+	char name[RTE_DEV_NAME_MAX_LEN];
+	int stats_idx;
+	uint64_t *ctr;			/* lcore 0's block of the port counters */
+	const struct dp_port_conf *conf;
+};
+
+int dp_ports_init(void);
+void dp_ports_close(void);
+struct dp_port *dp_port_by_index(uint16_t index);
+/** Is @p ip (4 or 16 bytes by @p family) one of the port's addresses? */
+bool dp_port_owns(const struct dp_port *p, uint8_t family, const uint8_t *ip);
+/** Source address of the port for @p family, or NULL. */
+const uint8_t *dp_port_src_addr(const struct dp_port *p, uint8_t family);
+/** Next hop towards @p dst: dst itself when on-link, else the gateway. @return 0, -EHOSTUNREACH. */
+int dp_port_next_hop(const struct dp_port *p, const struct mf_addr *dst, struct mf_addr *nh);
+
+/* ---- neighbours ---- */
+
+#define DP_NEIGH_VALID	(UINT64_C(1) << 63)
+#define DP_MAX_NEIGH	16384
+
+struct dp_neigh_pub {
+	_Atomic uint64_t mac;	/* 48-bit MAC | DP_NEIGH_VALID; read by workers */
+};
+
+extern struct dp_neigh_pub *dp_neigh_pub;
+
+int dp_neigh_init(void);
+void dp_neigh_fini(void);
+/** Find or create the neighbour entry for @p ip on @p port, taking a reference. */
+int dp_neigh_get(uint16_t port, const struct mf_addr *ip, uint32_t *idx);
+void dp_neigh_put(uint32_t idx);
+/** A worker could not send to an unresolved neighbour: queue the frame (control lcore). */
+void dp_neigh_queue(uint32_t idx, struct rte_mbuf *m);
+void dp_neigh_learn(uint16_t port, const struct mf_addr *ip, const uint8_t mac[6], bool create);
+void dp_neigh_timer(uint64_t now);
+void dp_neigh_announce(void);
+
+static inline bool
+dp_neigh_mac(uint32_t idx, struct rte_ether_addr *mac)
+{
+	uint64_t v = atomic_load_explicit(&dp_neigh_pub[idx].mac, memory_order_acquire);
+
+	memcpy(mac->addr_bytes, &v, RTE_ETHER_ADDR_LEN);
+	return (v & DP_NEIGH_VALID) != 0;
+}
+
+/* ---- sessions ---- */
+
+struct dp_sess_key {
+	uint16_t port;
+	uint16_t udp_port;
+	uint8_t family;
+	uint8_t reserved[3];
+	uint8_t addr[16];
+};
+
+/* What one output's packets need to leave, besides its config. Mutable state it keeps
+ * across packets (sequence rewrite) is in *ost, shared by the entries that replace it. */
+struct dp_out_state {
+	uint32_t last_in_ssrc;
+	uint16_t seq_off;
+	uint16_t last_seq;
+	uint32_t ts_off;
+	uint32_t last_ts;
+	uint64_t last_tsc;
+	bool started;
+};
+
+struct dp_out {
+	struct mf_sess_output cfg;
+	struct dp_port *port;
+	uint32_t neigh;
+	uint16_t src_port;		/* UDP source port, resolved */
+	uint16_t rtcp_src_port;
+	uint16_t rtcp_dst_port;
+	uint8_t family;
+	uint8_t src_ip[16];
+	struct dp_out_state *ost;	/* owned by the session's worker */
+	int stats_idx;
+	uint64_t *ctr;			/* lcore 0's block; lcore l at ctr + l * ctr_stride */
+};
+
+struct dp_rtp_rx {
+	bool init;
+	uint32_t ssrc;
+	uint16_t max_seq;
+	uint32_t cycles;
+	uint32_t base_seq;
+	uint64_t received;
+	uint64_t window;		/* bit i: max_seq - i received */
+	int64_t transit;
+	uint32_t jitter_q4;		/* RTP units, times 16 */
+	uint32_t rate;			/* Hz of the last packet's payload type */
+};
+
+#define DP_TS_TRACK	32
+
+struct dp_ts_rx {
+	uint8_t nb;
+	uint8_t nb_pmt;
+	bool pat_seen;
+	bool pmt_seen;
+	uint16_t pid[DP_TS_TRACK];
+	uint8_t cc[DP_TS_TRACK];
+	uint16_t pmt_pid[8];
+};
+
+/* Per-session mutable state: written only by the owning worker (last_rx_tsc is read by
+ * the control lcore for idle detection). It outlives entry replacement. */
+struct dp_sess_state {
+	_Atomic uint64_t last_rx_tsc;
+	bool latched;
+	uint16_t src_port;
+	struct mf_addr src;
+	uint64_t rate_tokens;		/* bytes allowed now (token bucket) */
+	uint64_t rate_tsc;
+	struct dp_rtp_rx rx;
+	struct dp_ts_rx ts;
+};
+
+/* A session's place in the lookup table: kind rtp has two (RTP and RTCP ports). */
+struct dp_sess_node {
+	struct cds_lfht_node lfht;
+	struct dp_sess_key key;
+	bool rtcp;
+};
+
+/* An installed session: immutable once published; replaced by copy-and-swap. */
+struct dp_sess {
+	struct dp_sess_node n[2];
+	char id[MF_SESS_ID_MAX];
+	uint8_t kind;
+	uint8_t nb_out;
+	uint16_t worker;		/* lcore index of the owner, 1..nb_workers */
+	struct mf_sess_ingress ingress;
+	struct mf_sess_limits limits;
+	uint64_t created_ns;
+	uint64_t created_tsc;
+	bool idle;			/* control lcore only */
+	struct dp_sess_state *st;
+	int stats_idx;
+	uint64_t *ctr;			/* lcore 0's block of the session counters */
+	struct dp_port *port;
+	struct dp_out out[];		/* nb_out */
+};
+
+/** Context: worker, QSBR online. The entry stays valid until the next quiescent state. */
+struct dp_sess *dp_sess_lookup(const struct dp_sess_key *key, bool *is_rtcp);
+int dp_sess_table_init(void);
+void dp_sess_table_fini(void);
+/* Control lcore: apply a command. Each returns 0 or a negative errno with detail set. */
+int dp_sess_add(const struct mf_sess_spec *spec, char *detail, size_t len);
+int dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len);
+int dp_sess_del(const char *id, enum mf_event_kind why, char *detail, size_t len);
+struct dp_sess *dp_sess_find(const char *id);
+uint32_t dp_sess_count(void);
+int dp_sess_list(uint32_t offset, uint32_t limit, struct mf_msg_list *out);
+void dp_sess_info(const struct dp_sess *s, struct mf_msg_sess_info *info);
+void dp_sess_timer(uint64_t now_tsc);
+void dp_sess_reclaim(void);
+
+/* ---- lcores ---- */
+
+struct dp_rxq {
+	uint16_t port;		/* dp port index */
+	uint16_t queue;
+};
+
+struct dp_txbuf {
+	uint16_t n;
+	struct rte_mbuf *pkts[DP_BURST];
+};
+
+/* Per-lcore state. Workers: written by their own lcore only. */
+struct __rte_cache_aligned dp_lcore {
+	uint16_t index;			/* 0 control, 1..N workers */
+	uint16_t lcore_id;
+	uint16_t nb_rxq;
+	struct dp_rxq rxq[DP_MAX_RXQ];
+	uint16_t txq;			/* this worker's TX queue on every port */
+	uint64_t *ctr;			/* node counters block of this lcore */
+	struct rte_ring *handoff[DP_MAX_LCORES];	/* to worker i (SP: us, SC: i) */
+	struct rte_ring *punt;		/* to the control lcore */
+	struct rte_ring *ctrl_tx;	/* frames from the control lcore to send */
+	struct rte_ring *events;	/* struct mf_msg_event * to the control lcore */
+	struct rte_ring *neighq;	/* built frames waiting for a next hop's MAC */
+	struct dp_txbuf tx[MF_MAX_PORTS];
+	uint64_t start_tsc;
+};
+
+struct dp_main {
+	struct dp_config cfg;
+	struct dp_port ports[MF_MAX_PORTS];
+	uint16_t nb_ports;
+	uint16_t nb_workers;
+	struct dp_lcore lcores[DP_MAX_LCORES];
+	struct rte_mempool *pool;	/* packets */
+	struct rte_mempool *hdr_pool;	/* private headers of fan-out copies */
+	struct rte_mempool *clone_pool;	/* indirect mbufs sharing a payload */
+	struct rte_mempool *event_pool;	/* struct mf_msg_event for worker events */
+	struct mf_shm shm;
+	struct mf_chan cmd, reply, event;
+	struct mf_stats_writer *stats;
+	int schema_node, schema_sess, schema_out, schema_port;
+	int node_stats_idx;
+	uint64_t *node_ctr;		/* lcore 0's block */
+	/* uint64_t words between the lcore blocks of an entry, by schema */
+	uint32_t stride_node, stride_sess, stride_out, stride_port;
+	uint64_t start_tsc;
+	uint64_t tsc_hz;
+	uint64_t tsc_per_ms;
+	_Atomic bool quit;
+};
+
+extern struct dp_main dp;
+
+/* The block of lcore @p lcore_index in an entry whose lcore 0 block is @p base. */
+static inline uint64_t *
+dp_ctr_of(uint64_t *base, uint32_t stride_words, uint16_t lcore_index)
+{
+	return base + (size_t)lcore_index * stride_words;
+}
+
+int dp_stats_init(void);
+void dp_stats_fini(void);
+/** Add a counters entry of @p schema named @p name; returns its index, sets lcore 0's block. */
+int dp_stats_add(const char *name, int schema, uint64_t **ctr);
+void dp_stats_remove(int idx);
+void dp_stats_ports_update(void);
+size_t dp_stats_area_bytes(uint32_t max_sessions, uint32_t nb_lcores);
+
+int dp_chan_init(void);
+void dp_chan_poll(void);
+void dp_event(enum mf_event_kind kind, const char *id, const struct mf_addr *src,
+	      uint16_t src_port, uint32_t ssrc);
+
+int dp_worker_main(void *arg);
+void dp_worker_tx_flush(struct dp_lcore *lc);
+void dp_slow_input(struct rte_mbuf *m);
+void dp_ctrl_loop(void);
+void dp_ctrl_send(uint16_t port, struct rte_mbuf *m);
+
+/* Per-packet processing (dp_pipeline.c), called by workers on their own sessions. */
+void dp_pipeline_burst(struct dp_lcore *lc, uint16_t port, struct rte_mbuf **pkts, uint16_t n,
+		       bool handed_off);
+
+#endif /* DP_H */

@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The neighbour table: next hops of outputs and their MAC addresses.
+ *
+ * Control lcore only, except dp_neigh_pub[]: one 64-bit word per entry (MAC and a valid
+ * bit) that workers read with an acquire load per frame, so a MAC learnt or changed takes
+ * effect at once without rebuilding any session entry. An output holds a reference; an
+ * unreferenced entry is freed (its index reused only after the session entries that named
+ * it are gone: puts are deferred past a grace period by dp_session.c).
+ *
+ * Resolution: an entry starts INCOMPLETE and sends ARP requests (IPv6: neighbour
+ * solicitations) once a second, three times, then every 5 s; a few frames wait meanwhile.
+ * A reachable entry is refreshed every 30 s and keeps its MAC until a new one is learnt.
+ * Static entries come from the port profile and never change.
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_hash.h>
+#include <rte_hash_crc.h>
+#include <rte_lcore.h>
+
+#include "dp.h"
+
+#define NEIGH_QUEUE	4
+#define PROBE_S		1
+#define RETRY_S		5
+#define REFRESH_S	30
+
+enum neigh_state {
+	N_FREE = 0,
+	N_INCOMPLETE,
+	N_REACHABLE,
+	N_STATIC,
+};
+
+struct neigh_key {
+	uint16_t port;
+	uint8_t family;
+	uint8_t reserved;
+	uint8_t ip[16];
+};
+
+struct neigh {
+	uint8_t state;
+	uint8_t probes;
+	uint8_t nq;
+	uint32_t refs;
+	uint64_t next_tsc;
+	struct neigh_key key;
+	struct rte_mbuf *q[NEIGH_QUEUE];
+};
+
+struct dp_neigh_pub *dp_neigh_pub;
+static struct neigh *tab;
+static uint32_t *free_idx;
+static uint32_t nb_free;
+static struct rte_hash *index_of;
+
+void dp_slow_solicit(uint16_t port, const struct mf_addr *ip, bool gratuitous);
+
+static void
+make_key(uint16_t port, const struct mf_addr *ip, struct neigh_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->port = port;
+	k->family = ip->family;
+	memcpy(k->ip, ip->a, ip->family == 4 ? 4 : 16);
+}
+
+static void
+key_addr(const struct neigh_key *k, struct mf_addr *ip)
+{
+	memset(ip, 0, sizeof(*ip));
+	ip->family = k->family;
+	memcpy(ip->a, k->ip, sizeof(ip->a));
+}
+
+static void
+publish_mac(uint32_t idx, const uint8_t mac[6], bool valid)
+{
+	uint64_t v = 0;
+
+	memcpy(&v, mac, 6);
+	if (valid)
+		v |= DP_NEIGH_VALID;
+	atomic_store_explicit(&dp_neigh_pub[idx].mac, v, memory_order_release);
+}
+
+static int
+neigh_alloc(uint16_t port, const struct mf_addr *ip, uint32_t *idx)
+{
+	struct neigh *n;
+	int rc;
+
+	if (nb_free == 0)
+		return -ENOSPC;
+	*idx = free_idx[--nb_free];
+	n = &tab[*idx];
+	memset(n, 0, sizeof(*n));
+	make_key(port, ip, &n->key);
+	rc = rte_hash_add_key_data(index_of, &n->key, (void *)(uintptr_t)*idx);
+	if (rc != 0) {
+		free_idx[nb_free++] = *idx;
+		return rc;
+	}
+	n->state = N_INCOMPLETE;
+	return 0;
+}
+
+int
+dp_neigh_init(void)
+{
+	struct rte_hash_parameters hp = {
+		.name = "mfwd_neigh",
+		.entries = DP_MAX_NEIGH,
+		.key_len = sizeof(struct neigh_key),
+		.hash_func = rte_hash_crc,
+		.socket_id = (int)rte_socket_id(),
+	};
+	uint32_t i, idx;
+	uint16_t p;
+
+	dp_neigh_pub = calloc(DP_MAX_NEIGH, sizeof(*dp_neigh_pub));
+	tab = calloc(DP_MAX_NEIGH, sizeof(*tab));
+	free_idx = calloc(DP_MAX_NEIGH, sizeof(*free_idx));
+	index_of = rte_hash_create(&hp);
+	if (dp_neigh_pub == NULL || tab == NULL || free_idx == NULL || index_of == NULL)
+		return -ENOMEM;
+	for (i = 0; i < DP_MAX_NEIGH; i++)
+		free_idx[i] = DP_MAX_NEIGH - 1 - i;
+	nb_free = DP_MAX_NEIGH;
+	for (p = 0; p < dp.nb_ports; p++) {
+		const struct dp_port_conf *c = dp.ports[p].conf;
+
+		for (i = 0; i < c->nb_neigh; i++) {
+			if (neigh_alloc(p, &c->neigh[i].ip, &idx) != 0)
+				return -ENOSPC;
+			tab[idx].state = N_STATIC;
+			tab[idx].refs = 1;	/* never freed */
+			publish_mac(idx, c->neigh[i].mac.addr_bytes, true);
+		}
+	}
+	return 0;
+}
+
+void
+dp_neigh_fini(void)
+{
+	uint32_t i;
+
+	for (i = 0; tab != NULL && i < DP_MAX_NEIGH; i++)
+		while (tab[i].nq > 0)
+			rte_pktmbuf_free(tab[i].q[--tab[i].nq]);
+	rte_hash_free(index_of);
+	free(tab);
+	free(free_idx);
+	free(dp_neigh_pub);
+	tab = NULL;
+}
+
+static int
+neigh_find(uint16_t port, const struct mf_addr *ip, uint32_t *idx)
+{
+	struct neigh_key k;
+	void *data;
+
+	make_key(port, ip, &k);
+	if (rte_hash_lookup_data(index_of, &k, &data) < 0)
+		return -ENOENT;
+	*idx = (uint32_t)(uintptr_t)data;
+	return 0;
+}
+
+int
+dp_neigh_get(uint16_t port, const struct mf_addr *ip, uint32_t *idx)
+{
+	int rc;
+
+	if (neigh_find(port, ip, idx) == 0) {
+		tab[*idx].refs++;
+		return 0;
+	}
+	rc = neigh_alloc(port, ip, idx);
+	if (rc != 0)
+		return rc;
+	tab[*idx].refs = 1;
+	tab[*idx].probes = 1;
+	tab[*idx].next_tsc = rte_rdtsc() + PROBE_S * dp.tsc_hz;
+	dp_slow_solicit(port, ip, false);
+	return 0;
+}
+
+static void
+drop_queue(struct neigh *n)
+{
+	while (n->nq > 0) {
+		rte_pktmbuf_free(n->q[--n->nq]);
+		dp.node_ctr[DP_CTR_drop_neigh]++;
+	}
+}
+
+void
+dp_neigh_put(uint32_t idx)
+{
+	struct neigh *n = &tab[idx];
+
+	if (n->state == N_FREE || n->state == N_STATIC || --n->refs > 0)
+		return;
+	drop_queue(n);
+	rte_hash_del_key(index_of, &n->key);
+	n->state = N_FREE;
+	atomic_store_explicit(&dp_neigh_pub[idx].mac, 0, memory_order_release);
+	free_idx[nb_free++] = idx;
+}
+
+static void
+send_with_mac(struct rte_mbuf *m, uint32_t idx)
+{
+	struct rte_ether_addr mac;
+
+	dp_neigh_mac(idx, &mac);
+	rte_ether_addr_copy(&mac, rte_pktmbuf_mtod(m, struct rte_ether_addr *));
+	dp_ctrl_send(m->port, m);
+}
+
+void
+dp_neigh_queue(uint32_t idx, struct rte_mbuf *m)
+{
+	struct neigh *n = idx < DP_MAX_NEIGH ? &tab[idx] : NULL;
+
+	if (n == NULL || n->state == N_FREE) {
+		rte_pktmbuf_free(m);
+		dp.node_ctr[DP_CTR_drop_neigh]++;
+		return;
+	}
+	if (n->state == N_REACHABLE || n->state == N_STATIC) {
+		send_with_mac(m, idx);	/* resolved while the frame was in the ring */
+		return;
+	}
+	if (n->nq == NEIGH_QUEUE) {
+		/* Keep the newest: drop the oldest. */
+		rte_pktmbuf_free(n->q[0]);
+		memmove(n->q, n->q + 1, sizeof(n->q[0]) * (NEIGH_QUEUE - 1));
+		n->nq--;
+		dp.node_ctr[DP_CTR_drop_neigh]++;
+	}
+	n->q[n->nq++] = m;
+}
+
+void
+dp_neigh_learn(uint16_t port, const struct mf_addr *ip, const uint8_t mac[6], bool create)
+{
+	struct neigh *n;
+	uint32_t idx, i;
+
+	if (neigh_find(port, ip, &idx) != 0) {
+		(void)create;	/* entries exist only for next hops in use */
+		return;
+	}
+	n = &tab[idx];
+	if (n->state == N_STATIC)
+		return;
+	publish_mac(idx, mac, true);
+	n->state = N_REACHABLE;
+	n->probes = 0;
+	n->next_tsc = rte_rdtsc() + REFRESH_S * dp.tsc_hz;
+	for (i = 0; i < n->nq; i++)
+		send_with_mac(n->q[i], idx);
+	n->nq = 0;
+}
+
+void
+dp_neigh_timer(uint64_t now)
+{
+	struct mf_addr ip;
+	uint32_t i;
+
+	for (i = 0; i < DP_MAX_NEIGH; i++) {
+		struct neigh *n = &tab[i];
+
+		if ((n->state != N_INCOMPLETE && n->state != N_REACHABLE) || now < n->next_tsc)
+			continue;
+		key_addr(&n->key, &ip);
+		dp_slow_solicit(n->key.port, &ip, false);
+		if (n->state == N_REACHABLE) {
+			n->next_tsc = now + REFRESH_S * dp.tsc_hz;
+		} else if (++n->probes < 3) {
+			n->next_tsc = now + PROBE_S * dp.tsc_hz;
+		} else {
+			drop_queue(n);
+			n->probes = 0;
+			n->next_tsc = now + RETRY_S * dp.tsc_hz;
+		}
+	}
+}
+
+void
+dp_neigh_announce(void)
+{
+	struct mf_addr ip;
+	uint16_t p;
+	uint8_t i;
+
+	for (p = 0; p < dp.nb_ports; p++) {
+		const struct dp_port_conf *c = dp.ports[p].conf;
+
+		for (i = 0; i < c->nb_v4; i++) {
+			memset(&ip, 0, sizeof(ip));
+			ip.family = 4;
+			memcpy(ip.a, c->v4[i].a, 4);
+			dp_slow_solicit(p, &ip, true);
+		}
+		for (i = 0; i < c->nb_v6; i++) {
+			ip.family = 6;
+			memcpy(ip.a, c->v6[i].a, 16);
+			dp_slow_solicit(p, &ip, true);
+		}
+	}
+}

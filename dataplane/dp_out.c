@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Fan-out: one input packet to each eligible output of its session.
+ *
+ * Each output frame is new headers (Ethernet, IP, UDP), then a private part (bytes that
+ * differ per output: a rewritten RTP header, a rewritten RTCP compound, a PID-filtered TS
+ * payload), then the shared part (bytes every output sends as they are). The shared part
+ * is never copied when the port sends chained mbufs: a small header mbuf is chained to an
+ * indirect clone of the input. The last output takes the input mbuf itself when writing
+ * its headers in place cannot touch bytes another output still shares.
+ *
+ * UDP checksums are offloaded where the port can; otherwise the shared bytes are summed
+ * once per input packet and each output adds only its own headers to that sum.
+ */
+
+#include <rte_byteorder.h>
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_udp.h>
+
+#include "dp.h"
+#include "dp_pkt.h"
+#include "mf/mf_ts.h"
+
+#define PRIV_MAX	(MF_TS_MAX_PKTS * MF_TS_PKT_LEN + 64)
+
+static inline void
+wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline void
+wr32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static inline uint32_t
+rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* ---- what differs per output ---- */
+
+static inline bool
+rtp_rewrites(const struct dp_out *o)
+{
+	return (o->cfg.flags & MF_OUT_F_SSRC) || o->cfg.nb_pt_map > 0;
+}
+
+static inline bool
+ts_filters(const struct dp_out *o)
+{
+	return o->cfg.nb_pids > 0 || (o->cfg.flags & MF_OUT_F_DROP_NULL);
+}
+
+static inline bool
+pt_allowed(const struct dp_out *o, uint8_t pt)
+{
+	return (o->cfg.pt_allow[pt >> 3] & (1u << (pt & 7))) != 0;
+}
+
+/* Where the bytes this output shares with the input begin. */
+static uint16_t
+shared_off(const struct dp_pkt *p, const struct dp_sess *s, const struct dp_out *o)
+{
+	uint16_t pl = p->l4.payload_off, end = (uint16_t)(pl + p->l4.payload_len);
+
+	switch (p->what) {
+	case DP_WHAT_RTP:
+		if (s->kind == MF_SESS_RTP_MPEGTS && ts_filters(o))
+			return end;
+		return rtp_rewrites(o) ? (uint16_t)(pl + MF_RTP_HDR_LEN) : pl;
+	case DP_WHAT_RTCP:
+		return (o->cfg.flags & MF_OUT_F_SSRC) ? end : pl;
+	case DP_WHAT_TS:
+		return ts_filters(o) ? end : pl;
+	default:
+		return pl;
+	}
+}
+
+/* SimpleConsumer-style continuity: when the input SSRC changes, new offsets make the
+ * output's sequence numbers follow on by one and its timestamps by the time elapsed. */
+static void
+rtp_rewrite(uint8_t *h, const struct mf_rtp *r, const struct dp_sess *s, struct dp_out *o,
+	    uint64_t now)
+{
+	struct dp_out_state *os = o->ost;
+	uint16_t seq;
+	uint32_t ts, rate;
+	unsigned int i;
+
+	for (i = 0; i < o->cfg.nb_pt_map; i++)
+		if (o->cfg.pt_map[i].from == r->pt)
+			h[1] = (uint8_t)((h[1] & 0x80) | o->cfg.pt_map[i].to);
+	if (!(o->cfg.flags & MF_OUT_F_SSRC))
+		return;
+	if (unlikely(!os->started || os->last_in_ssrc != r->ssrc)) {
+		if (os->started) {
+			rate = s->st->rx.rate ? s->st->rx.rate : 90000;
+			os->seq_off = (uint16_t)(os->last_seq + 1 - r->seq);
+			os->ts_off = os->last_ts + (uint32_t)RTE_MAX(UINT64_C(1),
+				(now - os->last_tsc) * rate / dp.tsc_hz) - r->ts;
+		}
+		os->last_in_ssrc = r->ssrc;
+		os->started = true;
+		os->last_seq = (uint16_t)(r->seq + os->seq_off - 1);
+	}
+	seq = (uint16_t)(r->seq + os->seq_off);
+	ts = r->ts + os->ts_off;
+	if ((int16_t)(seq - os->last_seq) > 0) {
+		os->last_seq = seq;
+		os->last_ts = ts;
+		os->last_tsc = now;
+	}
+	wr16(h + 2, seq);
+	wr32(h + 4, ts);
+	wr32(h + 8, o->cfg.ssrc);
+}
+
+/* RTCP from the media sender: its SSRC (the word after every header) becomes the output's;
+ * an SR's RTP timestamp follows the output's timestamp offset. */
+static uint16_t
+rtcp_rewrite(uint8_t *buf, const struct dp_pkt *p, const struct dp_out *o)
+{
+	const uint8_t *pl = p->data + p->l4.payload_off;
+	unsigned int i;
+
+	memcpy(buf, pl, p->l4.payload_len);
+	for (i = 0; i < p->rtcp_info.nb; i++) {
+		const struct mf_rtcp_pkt *k = &p->rtcp_info.pkts[i];
+
+		if (k->len >= 8)
+			wr32(buf + k->off + 4, o->cfg.ssrc);
+		if (k->pt == MF_RTCP_SR && k->len >= 20 && o->ost->started)
+			wr32(buf + k->off + 16, rd32(buf + k->off + 16) + o->ost->ts_off);
+	}
+	return p->l4.payload_len;
+}
+
+static uint16_t
+ts_filter(uint8_t *out, const uint8_t *ts, uint16_t len, const struct dp_out *o)
+{
+	uint16_t n = 0, i, j;
+
+	for (i = 0; i + MF_TS_PKT_LEN <= len; i += MF_TS_PKT_LEN) {
+		uint16_t pid = (uint16_t)((ts[i + 1] & 0x1f) << 8 | ts[i + 2]);
+		bool keep = o->cfg.nb_pids == 0;
+
+		if (pid == MF_TS_PID_NULL && (o->cfg.flags & MF_OUT_F_DROP_NULL))
+			continue;
+		for (j = 0; j < o->cfg.nb_pids && !keep; j++)
+			keep = o->cfg.pids[j] == pid;
+		if (!keep)
+			continue;
+		memcpy(out + n, ts + i, MF_TS_PKT_LEN);
+		n += MF_TS_PKT_LEN;
+	}
+	return n;
+}
+
+/* The private part of output @p o into @p priv. @return its length; 0 with *empty set when a
+ * filter left nothing to send. */
+static uint16_t
+build_priv(uint8_t *priv, const struct dp_pkt *p, const struct dp_sess *s, struct dp_out *o,
+	   uint64_t now, bool *empty)
+{
+	const uint8_t *pl = p->data + p->l4.payload_off;
+	uint16_t n;
+
+	*empty = false;
+	switch (p->what) {
+	case DP_WHAT_RTP:
+		if (s->kind == MF_SESS_RTP_MPEGTS && ts_filters(o)) {
+			memcpy(priv, pl, p->rtp.hdr_len);
+			priv[0] &= (uint8_t)~0x20;	/* padding is not carried over */
+			rtp_rewrite(priv, &p->rtp, s, o, now);
+			n = ts_filter(priv + p->rtp.hdr_len, pl + p->rtp.hdr_len,
+				      p->rtp.payload_len, o);
+			*empty = n == 0;
+			return (uint16_t)(p->rtp.hdr_len + n);
+		}
+		if (!rtp_rewrites(o))
+			return 0;
+		memcpy(priv, pl, MF_RTP_HDR_LEN);
+		rtp_rewrite(priv, &p->rtp, s, o, now);
+		return MF_RTP_HDR_LEN;
+	case DP_WHAT_RTCP:
+		return (o->cfg.flags & MF_OUT_F_SSRC) ? rtcp_rewrite(priv, p, o) : 0;
+	case DP_WHAT_TS:
+		if (!ts_filters(o))
+			return 0;
+		n = ts_filter(priv, pl, p->l4.payload_len, o);
+		*empty = n == 0;
+		return n;
+	default:
+		return 0;
+	}
+}
+
+/* ---- headers and checksums ---- */
+
+static uint32_t
+shared_sum(struct dp_pkt *p, uint16_t off, uint16_t len)
+{
+	if (p->sum_off != off || p->sum_len != len) {
+		p->sum = rte_raw_cksum(p->data + off, len);
+		p->sum_off = off;
+		p->sum_len = len;
+	}
+	return p->sum;
+}
+
+static void
+write_headers(struct rte_mbuf *m, uint8_t *h, const struct dp_out *o, bool rtcp,
+	      uint16_t udp_len, uint32_t tail_sum)
+{
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)h;
+	struct rte_udp_hdr *udp;
+	uint32_t sum;
+
+	dp_neigh_mac(o->neigh, &eth->dst_addr);
+	rte_ether_addr_copy(&o->port->mac, &eth->src_addr);
+	m->l2_len = RTE_ETHER_HDR_LEN;
+	if (o->family == 4) {
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+
+		eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+		ip->version_ihl = RTE_IPV4_VHL_DEF;
+		ip->type_of_service = 0;
+		ip->total_length = rte_cpu_to_be_16((uint16_t)(udp_len + sizeof(*ip)));
+		ip->packet_id = 0;
+		ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+		ip->time_to_live = 64;
+		ip->next_proto_id = IPPROTO_UDP;
+		ip->hdr_checksum = 0;
+		memcpy(&ip->src_addr, o->src_ip, 4);
+		memcpy(&ip->dst_addr, o->cfg.dst.a, 4);
+		m->l3_len = sizeof(*ip);
+		m->ol_flags |= RTE_MBUF_F_TX_IPV4;
+		if (o->port->tx_ip_csum)
+			m->ol_flags |= RTE_MBUF_F_TX_IP_CKSUM;
+		else
+			ip->hdr_checksum = rte_ipv4_cksum(ip);
+		udp = (struct rte_udp_hdr *)(ip + 1);
+	} else {
+		struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(eth + 1);
+
+		eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);
+		ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
+		ip->payload_len = rte_cpu_to_be_16(udp_len);
+		ip->proto = IPPROTO_UDP;
+		ip->hop_limits = 64;
+		memcpy(ip->src_addr, o->src_ip, 16);
+		memcpy(ip->dst_addr, o->cfg.dst.a, 16);
+		m->l3_len = sizeof(*ip);
+		m->ol_flags |= RTE_MBUF_F_TX_IPV6;
+		udp = (struct rte_udp_hdr *)(ip + 1);
+	}
+	udp->src_port = rte_cpu_to_be_16(rtcp ? o->rtcp_src_port : o->src_port);
+	udp->dst_port = rte_cpu_to_be_16(rtcp ? o->rtcp_dst_port : o->cfg.dst_port);
+	udp->dgram_len = rte_cpu_to_be_16(udp_len);
+	udp->dgram_cksum = 0;
+	if (o->port->tx_udp_csum) {
+		m->ol_flags |= RTE_MBUF_F_TX_UDP_CKSUM;
+		udp->dgram_cksum = o->family == 4 ?
+			rte_ipv4_phdr_cksum((struct rte_ipv4_hdr *)(eth + 1), m->ol_flags) :
+			rte_ipv6_phdr_cksum((struct rte_ipv6_hdr *)(eth + 1), m->ol_flags);
+		return;
+	}
+	sum = o->family == 4 ? rte_ipv4_phdr_cksum((struct rte_ipv4_hdr *)(eth + 1), 0) :
+			       rte_ipv6_phdr_cksum((struct rte_ipv6_hdr *)(eth + 1), 0);
+	sum += rte_raw_cksum(udp, sizeof(*udp)) + tail_sum;
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	udp->dgram_cksum = (uint16_t)~sum == 0 ? 0xffff : (uint16_t)~sum;
+}
+
+/* An mbuf holding @p hdr_len + @p priv_len bytes of headers, then the shared bytes. */
+static struct rte_mbuf *
+frame_alloc(struct dp_pkt *p, const struct dp_out *o, bool reuse, uint16_t room,
+	    uint16_t off, uint16_t len, uint8_t **h)
+{
+	struct rte_mbuf *m, *c;
+
+	if (reuse) {
+		m = p->m;
+		rte_pktmbuf_adj(m, off);
+		rte_pktmbuf_trim(m, (uint16_t)(m->data_len - len));
+		m->ol_flags = 0;
+		*h = (uint8_t *)rte_pktmbuf_prepend(m, room);
+		return *h == NULL ? NULL : m;
+	}
+	if (len > 0 && o->port->tx_multiseg) {
+		m = rte_pktmbuf_alloc(dp.hdr_pool);
+		c = m == NULL ? NULL : rte_pktmbuf_clone(p->m, dp.clone_pool);
+		if (c == NULL) {
+			rte_pktmbuf_free(m);
+			return NULL;
+		}
+		rte_pktmbuf_adj(c, off);
+		rte_pktmbuf_trim(c, (uint16_t)(c->data_len - len));
+		*h = (uint8_t *)rte_pktmbuf_append(m, room);
+		rte_pktmbuf_chain(m, c);
+		return m;
+	}
+	m = rte_pktmbuf_alloc(dp.pool);
+	if (m == NULL)
+		return NULL;
+	*h = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(room + len));
+	if (*h == NULL) {
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	memcpy(*h + room, p->data + off, len);
+	return m;
+}
+
+static void
+send_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out *o,
+	 bool reuse, uint64_t now, uint64_t *sc)
+{
+	uint64_t *oc = dp_ctr_of(o->ctr, dp.stride_out, lc->index);
+	uint16_t hdr_len = (uint16_t)(RTE_ETHER_HDR_LEN + (o->family == 4 ? 20 : 40) + 8);
+	uint16_t off = shared_off(p, s, o), end = p->l4.payload_off + p->l4.payload_len;
+	uint16_t len = (uint16_t)(end - off), priv_len;
+	uint8_t priv[PRIV_MAX], *h;
+	struct rte_mbuf *m;
+	uint32_t tail = 0;
+	bool empty;
+
+	priv_len = build_priv(priv, p, s, o, now, &empty);
+	if (empty) {
+		oc[DP_OC_drop_ts_filtered]++;
+		if (reuse)
+			rte_pktmbuf_free(p->m);
+		return;
+	}
+	if (!o->port->tx_udp_csum) {
+		tail = rte_raw_cksum(priv, priv_len);
+		if (len > 0) {
+			uint32_t ss = shared_sum(p, off, len);
+
+			/* Behind an odd number of bytes the shared sum's bytes swap places. */
+			tail += (priv_len & 1) ? ((ss & 0xff) << 8 | (ss >> 8 & 0xff)) : ss;
+		}
+	}
+	m = frame_alloc(p, o, reuse, (uint16_t)(hdr_len + priv_len), off, len, &h);
+	if (unlikely(m == NULL)) {
+		oc[DP_OC_drop_no_mbuf]++;
+		lc->ctr[DP_CTR_drop_no_mbuf]++;
+		if (reuse)
+			rte_pktmbuf_free(p->m);
+		return;
+	}
+	memcpy(h + hdr_len, priv, priv_len);
+	write_headers(m, h, o, p->what == DP_WHAT_RTCP, (uint16_t)(8 + priv_len + len), tail);
+	if (unlikely(!(atomic_load_explicit(&dp_neigh_pub[o->neigh].mac, memory_order_relaxed) &
+		       DP_NEIGH_VALID))) {
+		/* The control lcore holds a few frames per next hop while it resolves. */
+		m->hash.usr = o->neigh;
+		m->port = o->port->index;
+		if (rte_ring_sp_enqueue(lc->neighq, m) != 0) {
+			oc[DP_OC_drop_neigh]++;
+			lc->ctr[DP_CTR_drop_neigh]++;
+			rte_pktmbuf_free(m);
+		}
+		return;
+	}
+	oc[DP_OC_tx_pkts]++;
+	oc[DP_OC_tx_bytes] += priv_len + len;
+	sc[DP_SC_tx_pkts]++;
+	sc[DP_SC_tx_bytes] += priv_len + len;
+	dp_tx(lc, o->port->index, m);
+}
+
+/* Which outputs send this packet; counts the ones that do not. */
+static uint64_t
+eligible(const struct dp_sess *s, const struct dp_pkt *p, uint16_t *reuse_off, int *last,
+	 uint16_t *min_off)
+{
+	uint64_t mask = 0;
+	unsigned int i;
+
+	*last = -1;
+	*min_off = UINT16_MAX;
+	for (i = 0; i < s->nb_out; i++) {
+		const struct dp_out *o = &s->out[i];
+		uint64_t *oc;
+
+		if (o->cfg.flags & MF_OUT_F_PAUSED) {
+			oc = dp_ctr_of(o->ctr, dp.stride_out, s->worker);
+			oc[DP_OC_drop_paused]++;
+			continue;
+		}
+		if (p->what == DP_WHAT_RTP && !pt_allowed(o, p->rtp.pt)) {
+			oc = dp_ctr_of(o->ctr, dp.stride_out, s->worker);
+			oc[DP_OC_drop_pt]++;
+			continue;
+		}
+		mask |= UINT64_C(1) << i;
+		if (*last >= 0)
+			*min_off = RTE_MIN(*min_off, *reuse_off);
+		*last = (int)i;
+		*reuse_off = shared_off(p, s, o);
+	}
+	return mask;
+}
+
+void
+dp_fanout(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc)
+{
+	uint16_t last_off = 0, min_off;
+	uint64_t mask;
+	bool reuse;
+	int last;
+
+	p->sum_len = 0;
+	p->sum_off = 0;
+	mask = eligible(s, p, &last_off, &last, &min_off);
+	if (last < 0) {
+		rte_pktmbuf_free(p->m);
+		return;
+	}
+	/* The last output may write its headers into the input only if no other output
+	 * shares the bytes it writes over. */
+	reuse = last_off <= min_off;
+	while (mask != 0) {
+		int i = __builtin_ctzll(mask);
+
+		mask &= mask - 1;
+		send_one(lc, s, p, &s->out[i], reuse && i == last, now, sc);
+	}
+	if (!reuse)
+		rte_pktmbuf_free(p->m);
+}
+
+void
+dp_tx(struct dp_lcore *lc, uint16_t port, struct rte_mbuf *m)
+{
+	struct dp_txbuf *b = &lc->tx[port];
+
+	b->pkts[b->n++] = m;
+	if (b->n == DP_BURST)
+		dp_worker_tx_flush(lc);
+}

@@ -1,0 +1,458 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The packet path of a worker, for one burst:
+ *
+ *   classify   Ethernet/VLAN -> IPv4/IPv6 -> UDP (lib parsers); ARP, ICMP echo and ND go
+ *              to the control lcore (punt); anything else is counted by reason and dropped
+ *   lookup     (port, destination address, destination port) in the RCU session table;
+ *              a packet of another worker's session is handed to that worker, in order
+ *   admit      source check (fixed, or latched on the first packet), rate limit
+ *   inspect    by kind: RTP (receive figures, jitter), RTCP (compound check), MPEG-TS
+ *              (sync, continuity counters, PAT/PMT), UDP (nothing)
+ *   fan out    per output: pause and payload-type filter, RTP SSRC/sequence/timestamp
+ *              rewrite, TS PID filter, then new Ethernet/IP/UDP headers (dp_out.c) and
+ *              the TX buffer of the output's port
+ *
+ * Nothing here allocates from the heap, locks, logs or makes a system call; every drop is
+ * counted by reason.
+ */
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_prefetch.h>
+
+#include "dp.h"
+#include "dp_pkt.h"
+#include "mf/mf_rtp.h"
+#include "mf/mf_ts.h"
+
+static inline void
+count_drop(struct dp_lcore *lc, struct rte_mbuf *m, unsigned int ctr)
+{
+	lc->ctr[ctr]++;
+	rte_pktmbuf_free(m);
+}
+
+/* ---- classify ---- */
+
+static inline bool
+is_slow_path(const struct dp_pkt *p, int rc)
+{
+	if (rc == MF_PKT_NON_IP)
+		return p->l4.eth.ethertype == MF_ETHER_TYPE_ARP;
+	if (rc == MF_PKT_NON_UDP)
+		return p->l4.ip.proto == MF_IPPROTO_ICMP || p->l4.ip.proto == MF_IPPROTO_ICMPV6;
+	return false;
+}
+
+/* @return true when the packet goes on to the lookup; otherwise it was consumed. */
+static inline bool
+classify(struct dp_lcore *lc, struct dp_pkt *p)
+{
+	struct rte_mbuf *m = p->m;
+	int rc;
+
+	if (unlikely(m->nb_segs != 1)) {
+		count_drop(lc, m, DP_CTR_drop_multiseg);
+		return false;
+	}
+	p->data = rte_pktmbuf_mtod(m, uint8_t *);
+	rc = mf_pkt_parse_udp(p->data, m->data_len, &p->l4);
+	if (likely(rc == 0))
+		return true;
+	if (rc < 0) {
+		count_drop(lc, m, DP_CTR_PKT_ERR_BASE + (unsigned int)(-rc) - 1);
+	} else if (is_slow_path(p, rc)) {
+		if (rte_ring_sp_enqueue(lc->punt, m) != 0)
+			count_drop(lc, m, DP_CTR_punt_full);
+		else
+			lc->ctr[DP_CTR_punted]++;
+	} else {
+		count_drop(lc, m, rc == MF_PKT_FRAGMENT ? DP_CTR_drop_fragment : DP_CTR_drop_not_udp);
+	}
+	return false;
+}
+
+static inline struct dp_sess *
+lookup(struct dp_pkt *p, uint16_t port)
+{
+	struct dp_sess_key k;
+
+	k.port = port;
+	k.udp_port = p->l4.udp.dport;
+	k.family = p->l4.ip.version;
+	memset(k.reserved, 0, sizeof(k.reserved));
+	memcpy(k.addr, p->l4.ip.dst, sizeof(k.addr));
+	return dp_sess_lookup(&k, &p->rtcp);
+}
+
+/* ---- admit ---- */
+
+static inline bool
+source_ok(struct dp_sess *s, const struct dp_pkt *p)
+{
+	const struct mf_sess_ingress *in = &s->ingress;
+	struct dp_sess_state *st = s->st;
+	size_t alen = p->l4.ip.version == 4 ? 4 : 16;
+
+	switch (in->src_mode) {
+	case MF_SRC_FIXED:
+		return in->src.family == p->l4.ip.version &&
+		       memcmp(in->src.a, p->l4.ip.src, alen) == 0 &&
+		       (in->src_port == 0 || in->src_port == p->l4.udp.sport);
+	case MF_SRC_LATCH:
+		if (!st->latched) {
+			st->src.family = p->l4.ip.version;
+			memcpy(st->src.a, p->l4.ip.src, sizeof(st->src.a));
+			st->src_port = p->l4.udp.sport;
+			st->latched = true;
+			dp_worker_event(MF_EV_SOURCE_LATCHED, s, &st->src, st->src_port, 0);
+			return true;
+		}
+		/* RTCP comes from the sender's next port up; the address is what is latched. */
+		return st->src.family == p->l4.ip.version &&
+		       memcmp(st->src.a, p->l4.ip.src, alen) == 0 &&
+		       (p->rtcp || st->src_port == p->l4.udp.sport);
+	default:
+		return true;
+	}
+}
+
+static inline bool
+rate_ok(struct dp_sess *s, uint64_t now, uint32_t bytes)
+{
+	struct dp_sess_state *st = s->st;
+	uint64_t cap, add;
+
+	if (s->limits.max_kbps == 0)
+		return true;
+	cap = (uint64_t)s->limits.max_kbps * 125;	/* one second's worth of bytes */
+	add = (now - st->rate_tsc) * cap / dp.tsc_hz;
+	if (add > 0) {
+		st->rate_tokens = RTE_MIN(st->rate_tokens + add, cap);
+		st->rate_tsc = now;
+	}
+	if (st->rate_tokens < bytes)
+		return false;
+	st->rate_tokens -= bytes;
+	return true;
+}
+
+/* ---- inspect: RTP ---- */
+
+static uint32_t
+clock_rate(const struct dp_sess *s, uint8_t pt)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->ingress.nb_clock; i++)
+		if (s->ingress.clock[i].pt == pt)
+			return s->ingress.clock[i].rate;
+	/* RFC 3551 static payload types; dynamic ones need the spec's clock_rates. */
+	if (pt <= 8 || pt == 13 || pt == 18)
+		return 8000;
+	if (pt == 9)
+		return 8000;
+	if (pt == 10 || pt == 11)
+		return 44100;
+	if (pt == 14 || pt == 25 || pt == 26 || pt == 28 || (pt >= 31 && pt <= 34))
+		return 90000;
+	return 0;
+}
+
+static void
+rtp_rx_reset(struct dp_rtp_rx *rx, const struct mf_rtp *r)
+{
+	memset(rx, 0, sizeof(*rx));
+	rx->init = true;
+	rx->ssrc = r->ssrc;
+	rx->max_seq = r->seq;
+	rx->base_seq = r->seq;
+}
+
+/* RFC 3550 A.1 and A.8: sequence tracking with duplicates and reordering, and jitter. */
+static void
+rtp_rx(struct dp_sess *s, const struct mf_rtp *r, uint64_t now, uint64_t *sc)
+{
+	struct dp_rtp_rx *rx = &s->st->rx;
+	uint16_t delta;
+	bool dup = false;
+
+	if (unlikely(!rx->init || rx->ssrc != r->ssrc)) {
+		if (rx->init) {
+			sc[DP_SC_ssrc_changes]++;
+			dp_worker_event(MF_EV_SSRC_CHANGED, s, NULL, 0, r->ssrc);
+		}
+		rtp_rx_reset(rx, r);
+		rx->window = 1;
+		rx->received = 1;
+		goto jitter;
+	}
+	delta = (uint16_t)(r->seq - rx->max_seq);
+	if (delta == 0) {
+		dup = true;
+	} else if (delta < 0x8000) {
+		if (r->seq < rx->max_seq)
+			rx->cycles += 65536;
+		rx->window = delta >= 64 ? 1 : (rx->window << delta) | 1;
+		rx->max_seq = r->seq;
+	} else {
+		uint16_t back = (uint16_t)(rx->max_seq - r->seq);
+
+		if (back < 64 && (rx->window & (UINT64_C(1) << back)))
+			dup = true;
+		else if (back < 64)
+			rx->window |= UINT64_C(1) << back;
+		if (!dup)
+			sc[DP_SC_reorder]++;
+	}
+	if (dup) {
+		sc[DP_SC_dup]++;
+		return;
+	}
+	rx->received++;
+jitter:
+	{
+		uint64_t expected = rx->cycles + rx->max_seq - rx->base_seq + 1;
+
+		sc[DP_SC_rtp_expected] = expected;
+		sc[DP_SC_rtp_lost] = expected > rx->received ? expected - rx->received : 0;
+	}
+	rx->rate = clock_rate(s, r->pt);
+	if (rx->rate != 0) {
+		int64_t arrival = (int64_t)((unsigned __int128)now * rx->rate / dp.tsc_hz);
+		int64_t transit = arrival - (int64_t)r->ts, d;
+
+		if (rx->transit != 0) {
+			d = transit - rx->transit;
+			if (d < 0)
+				d = -d;
+			rx->jitter_q4 += (uint32_t)d - ((rx->jitter_q4 + 8) >> 4);
+			sc[DP_SC_jitter_us] = (uint64_t)rx->jitter_q4 * 1000000 / 16 / rx->rate;
+		}
+		rx->transit = transit;
+	}
+}
+
+/* ---- inspect: MPEG-TS ---- */
+
+static void
+ts_note_pat(struct dp_ts_rx *ts, const uint8_t *pkt, const struct mf_ts_pkt *k)
+{
+	unsigned int off = k->payload_off, end, i;
+	uint16_t section_len;
+
+	if (!k->pusi || off >= MF_TS_PKT_LEN)
+		return;
+	off += 1u + pkt[off];		/* pointer_field */
+	if (off + 8 > MF_TS_PKT_LEN || pkt[off] != 0)	/* table_id 0: PAT */
+		return;
+	section_len = (uint16_t)((pkt[off + 1] & 0x0f) << 8 | pkt[off + 2]);
+	end = RTE_MIN(off + 3u + section_len - 4u, (unsigned int)MF_TS_PKT_LEN);
+	if (section_len < 9)
+		return;
+	for (i = off + 8; i + 4 <= end && ts->nb_pmt < RTE_DIM(ts->pmt_pid); i += 4) {
+		uint16_t prog = (uint16_t)(pkt[i] << 8 | pkt[i + 1]);
+		uint16_t pid = (uint16_t)((pkt[i + 2] & 0x1f) << 8 | pkt[i + 3]);
+
+		if (prog != 0)
+			ts->pmt_pid[ts->nb_pmt++] = pid;
+	}
+}
+
+static void
+ts_cc(struct dp_ts_rx *ts, const struct mf_ts_pkt *k, uint64_t *sc)
+{
+	unsigned int i;
+
+	for (i = 0; i < ts->nb; i++)
+		if (ts->pid[i] == k->pid)
+			break;
+	if (i == ts->nb) {
+		if (ts->nb < DP_TS_TRACK) {
+			ts->pid[ts->nb] = k->pid;
+			ts->cc[ts->nb++] = k->cc;
+		}
+		return;
+	}
+	/* With a payload the counter advances by one; a single repeat is a legal duplicate. */
+	if (mf_ts_has_payload(k) && !k->discontinuity && k->cc != ts->cc[i] &&
+	    k->cc != ((ts->cc[i] + 1) & 0x0f))
+		sc[DP_SC_ts_cc_err]++;
+	ts->cc[i] = k->cc;
+}
+
+static bool
+ts_rx(struct dp_sess *s, const uint8_t *d, uint16_t len, uint64_t *sc)
+{
+	struct dp_ts_rx *ts = &s->st->ts;
+	struct mf_ts t;
+	unsigned int i, j;
+	int rc = mf_ts_parse(d, len, &t);
+
+	if (rc == -MF_PKT_E_TS_SYNC)
+		sc[DP_SC_ts_sync_err]++;
+	if (rc != 0)
+		return false;
+	sc[DP_SC_ts_pkts] += t.nb;
+	for (i = 0; i < t.nb; i++) {
+		const struct mf_ts_pkt *k = &t.pkts[i];
+
+		if (k->pid == MF_TS_PID_NULL)
+			continue;
+		ts_cc(ts, k, sc);
+		if (k->pid == MF_TS_PID_PAT) {
+			ts->pat_seen = true;
+			ts_note_pat(ts, d + i * MF_TS_PKT_LEN, k);
+		}
+		for (j = 0; j < ts->nb_pmt; j++)
+			if (ts->pmt_pid[j] == k->pid)
+				ts->pmt_seen = true;
+	}
+	sc[DP_SC_ts_pat_seen] = ts->pat_seen;
+	sc[DP_SC_ts_pmt_seen] = ts->pmt_seen;
+	return true;
+}
+
+/* ---- the session stage ---- */
+
+/* Decide what the packet is within its session and inspect it. @return false: dropped. */
+static bool
+inspect(struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc)
+{
+	const uint8_t *pl = p->data + p->l4.payload_off;
+	uint16_t len = p->l4.payload_len;
+
+	p->what = DP_WHAT_UDP;
+	if (s->kind == MF_SESS_UDP)
+		return true;
+	if (s->kind == MF_SESS_MPEGTS) {
+		p->what = DP_WHAT_TS;
+		return ts_rx(s, pl, len, sc);
+	}
+	if (s->kind == MF_SESS_RTP_MUX && !p->rtcp)
+		p->rtcp = mf_demux_classify(pl, len) == MF_DEMUX_RTCP;
+	if (p->rtcp) {
+		p->what = DP_WHAT_RTCP;
+		sc[DP_SC_rtcp_pkts]++;
+		return mf_rtcp_parse(pl, len, &p->rtcp_info) == 0;
+	}
+	p->what = DP_WHAT_RTP;
+	if (mf_rtp_parse(pl, len, &p->rtp) != 0)
+		return false;
+	rtp_rx(s, &p->rtp, now, sc);
+	if (s->kind == MF_SESS_RTP_MPEGTS)
+		return ts_rx(s, pl + p->rtp.hdr_len, p->rtp.payload_len, sc);
+	return true;
+}
+
+static void
+session_packet(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now)
+{
+	uint64_t *sc = dp_ctr_of(s->ctr, dp.stride_sess, lc->index);
+
+	if (unlikely(!source_ok(s, p))) {
+		sc[DP_SC_drop_src]++;
+		count_drop(lc, p->m, DP_CTR_drop_src);
+		return;
+	}
+	atomic_store_explicit(&s->st->last_rx_tsc, now, memory_order_relaxed);
+	if (unlikely(!rate_ok(s, now, p->l4.payload_len))) {
+		sc[DP_SC_drop_rate]++;
+		rte_pktmbuf_free(p->m);
+		return;
+	}
+	if (unlikely(!inspect(s, p, now, sc))) {
+		sc[DP_SC_drop_parse]++;
+		rte_pktmbuf_free(p->m);
+		return;
+	}
+	sc[DP_SC_rx_pkts]++;
+	sc[DP_SC_rx_bytes] += p->l4.payload_len;
+	sc[DP_SC_last_rx_ms] = (now - dp.start_tsc) / dp.tsc_per_ms;
+	dp_fanout(lc, s, p, now, sc);
+}
+
+/* ---- the burst ---- */
+
+static inline void
+rx_counters(struct dp_lcore *lc, uint16_t port, struct rte_mbuf **pkts, uint16_t n)
+{
+	uint64_t *pc = dp_ctr_of(dp.ports[port].ctr, dp.stride_port, lc->index);
+	uint64_t bytes = 0;
+	uint16_t i;
+
+	for (i = 0; i < n; i++)
+		bytes += pkts[i]->pkt_len;
+	pc[DP_PC_rx_pkts] += n;
+	pc[DP_PC_rx_bytes] += bytes;
+	lc->ctr[DP_CTR_rx_pkts] += n;
+	lc->ctr[DP_CTR_rx_bytes] += bytes;
+}
+
+static inline void
+handoff(struct dp_lcore *lc, struct rte_mbuf **held, uint16_t *nb_held)
+{
+	uint16_t w;
+
+	for (w = 1; w <= dp.nb_workers; w++) {
+		unsigned int sent;
+
+		if (nb_held[w] == 0)
+			continue;
+		sent = rte_ring_sp_enqueue_burst(lc->handoff[w], (void **)held + w * DP_BURST,
+						 nb_held[w], NULL);
+		lc->ctr[DP_CTR_handoff_out] += sent;
+		if (sent < nb_held[w]) {
+			lc->ctr[DP_CTR_handoff_full] += nb_held[w] - sent;
+			rte_pktmbuf_free_bulk(held + w * DP_BURST + sent, nb_held[w] - sent);
+		}
+	}
+}
+
+void
+dp_pipeline_burst(struct dp_lcore *lc, uint16_t port, struct rte_mbuf **pkts, uint16_t n,
+		  bool handed_off)
+{
+	struct rte_mbuf *held[(DP_MAX_WORKERS + 1) * DP_BURST];
+	uint16_t nb_held[DP_MAX_WORKERS + 1] = { 0 };
+	uint64_t now = rte_rdtsc();
+	struct dp_pkt p;
+	uint16_t i;
+
+	if (!handed_off)
+		rx_counters(lc, port, pkts, n);
+	for (i = 0; i < n; i++) {
+		struct dp_sess *s;
+		uint16_t in_port;
+
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		p.m = pkts[i];
+		/* A handed-off packet carries its arrival port (our index) in m->port. */
+		in_port = handed_off ? p.m->port : port;
+		if (!classify(lc, &p))
+			continue;
+		s = lookup(&p, in_port);
+		if (unlikely(s == NULL)) {
+			count_drop(lc, p.m, dp_port_owns(&dp.ports[in_port], p.l4.ip.version,
+							  p.l4.ip.dst) ? DP_CTR_drop_sess_miss
+								       : DP_CTR_drop_not_ours);
+			continue;
+		}
+		if (s->worker != lc->index) {
+			/* Owners never change, but a session deleted and created again may have
+			 * a new one while its packets are in a handoff ring: drop those. */
+			if (handed_off) {
+				count_drop(lc, p.m, DP_CTR_drop_sess_miss);
+				continue;
+			}
+			p.m->port = in_port;
+			held[s->worker * DP_BURST + nb_held[s->worker]++] = p.m;
+			continue;
+		}
+		session_packet(lc, s, &p, now);
+	}
+	if (!handed_off)
+		handoff(lc, held, nb_held);
+}

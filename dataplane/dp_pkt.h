@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The per-packet context of the worker pipeline: inputs (the mbuf and what the parsers
+ * found), verdicts (what the packet is within its session), and scratch the fan-out
+ * reuses across outputs.
+ */
+#ifndef DP_PKT_H
+#define DP_PKT_H
+
+#include "dp.h"
+#include "mf/mf_rtp.h"
+
+enum dp_what {
+	DP_WHAT_UDP = 0,
+	DP_WHAT_RTP,
+	DP_WHAT_RTCP,
+	DP_WHAT_TS,
+};
+
+struct dp_pkt {
+	/* inputs */
+	struct rte_mbuf *m;
+	uint8_t *data;
+	struct mf_pkt_l4 l4;
+	/* verdicts */
+	bool rtcp;			/* arrived on the RTCP port, or demuxed as RTCP */
+	uint8_t what;			/* enum dp_what */
+	struct mf_rtp rtp;
+	struct mf_rtcp rtcp_info;
+	/* scratch: the one's-complement sum of the shared bytes, once per packet */
+	uint16_t sum_off;
+	uint16_t sum_len;
+	uint32_t sum;
+};
+
+/** Send @p p to every output of @p s; consumes p->m. Context: the session's worker. */
+void dp_fanout(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now,
+	       uint64_t *sc);
+/** Queue a frame for the TX burst of @p port. */
+void dp_tx(struct dp_lcore *lc, uint16_t port, struct rte_mbuf *m);
+/** Tell the control lcore something happened to a session (no allocation: a mempool). */
+void dp_worker_event(enum mf_event_kind kind, const struct dp_sess *s,
+		     const struct mf_addr *src, uint16_t src_port, uint32_t ssrc);
+
+#endif /* DP_PKT_H */

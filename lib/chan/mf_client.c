@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The client end of the channel (see mf_client.h). */
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "mf/mf_client.h"
+
+static uint64_t
+now_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int
+attach_ring(struct mf_client *c, enum mf_shm_region_id id, struct mf_chan *ch)
+{
+	uint64_t sz;
+	void *mem = mf_shm_region(&c->shm, id, &sz);
+
+	return mem == NULL ? -EBADMSG : mf_chan_attach(ch, mem, sz);
+}
+
+int
+mf_client_open(struct mf_client *c, const char *instance)
+{
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	rc = mf_shm_open(&c->shm, instance, true);
+	if (rc != 0)
+		return rc;
+	if ((rc = attach_ring(c, MF_SHM_REGION_CMD, &c->cmd)) != 0 ||
+	    (rc = attach_ring(c, MF_SHM_REGION_REPLY, &c->reply)) != 0 ||
+	    (rc = attach_ring(c, MF_SHM_REGION_EVENT, &c->event)) != 0) {
+		mf_shm_close(&c->shm);
+		return rc;
+	}
+	/* Wall-clock nanoseconds: a restarted client's seqs are above its predecessor's. */
+	c->next_seq = now_ns(CLOCK_REALTIME);
+	c->generation = c->shm.hdr->generation;
+	return 0;
+}
+
+void
+mf_client_close(struct mf_client *c)
+{
+	mf_shm_close(&c->shm);
+	memset(c, 0, sizeof(*c));
+}
+
+static void
+pause_us(long us)
+{
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = us * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+int
+mf_client_call(struct mf_client *c, uint16_t type, const void *payload, uint32_t len,
+	       struct mf_msg_reply *reply, void *buf, uint32_t cap, unsigned int timeout_ms)
+{
+	uint64_t seq = c->next_seq++, deadline;
+	const struct mf_chan_msg_hdr *h;
+	uint32_t rlen;
+	long wait = 20;
+	int rc;
+
+	rc = mf_chan_send(&c->cmd, type, MF_PROTO_VERSION, seq, payload, len);
+	if (rc != 0)
+		return rc;
+	deadline = now_ns(CLOCK_MONOTONIC) + (uint64_t)timeout_ms * 1000000u;
+	for (;;) {
+		h = mf_chan_peek(&c->reply, &rlen);
+		if (h != NULL && h->seq != seq) {
+			mf_chan_consume(&c->reply);	/* a reply to an older command */
+			continue;
+		}
+		if (h != NULL)
+			break;
+		if (now_ns(CLOCK_MONOTONIC) > deadline)
+			return mf_shm_creator_alive(&c->shm) ? -ETIMEDOUT : -EOWNERDEAD;
+		pause_us(wait);
+		if (wait < 1000)
+			wait *= 2;
+	}
+	if (rlen < sizeof(*reply) || h->type != MF_MSG_REPLY) {
+		mf_chan_consume(&c->reply);
+		return -EBADMSG;
+	}
+	memcpy(reply, h + 1, sizeof(*reply));
+	reply->detail[sizeof(reply->detail) - 1] = '\0';
+	rlen -= (uint32_t)sizeof(*reply);
+	if (rlen > cap) {
+		mf_chan_consume(&c->reply);
+		return -EMSGSIZE;
+	}
+	if (rlen > 0)
+		memcpy(buf, (const uint8_t *)(h + 1) + sizeof(*reply), rlen);
+	mf_chan_consume(&c->reply);
+	return (int)rlen;
+}
+
+int
+mf_client_event(struct mf_client *c, struct mf_msg_event *ev)
+{
+	struct mf_chan_msg_hdr h;
+	int n;
+
+	do {
+		n = mf_chan_recv(&c->event, &h, ev, sizeof(*ev));
+	} while (n >= 0 && (h.type != MF_MSG_EVENT || n != (int)sizeof(*ev)));
+	return n < 0 ? n : 0;
+}

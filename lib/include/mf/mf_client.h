@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The client end of the channel, for the control plane and mfwd-ctl: open a dataplane's
+ * segment, send a command, wait (bounded) for its reply, read events.
+ *
+ * Context: one thread per client handle; the command ring has one producer, so only one
+ * client may run against a dataplane at a time (the control plane, or mfwd-ctl when no
+ * control plane runs).
+ */
+#ifndef MF_CLIENT_H
+#define MF_CLIENT_H
+
+#include <stdint.h>
+
+#include "mf/mf_chan.h"
+#include "mf/mf_proto.h"
+#include "mf/mf_shm.h"
+
+struct mf_client {
+	struct mf_shm shm;
+	struct mf_chan cmd;
+	struct mf_chan reply;
+	struct mf_chan event;
+	uint64_t next_seq;
+	uint64_t generation;	/* of the segment we hold */
+};
+
+/**
+ * Open the segment of @p instance read-write and attach its three rings.
+ * @return 0 or a negative code of mf_shm_open() (see mf_shm_strerror()), or -EBADMSG when
+ *   a ring is missing.
+ */
+int mf_client_open(struct mf_client *c, const char *instance);
+void mf_client_close(struct mf_client *c);
+
+/**
+ * Send one command and wait up to @p timeout_ms for its reply. Replies to older commands
+ * (a previous client's) are discarded on the way.
+ * @param reply set to the reply header; the command's result follows it in @p buf.
+ * @return bytes of result after the reply header (>= 0; the command's own status is in
+ *   reply->status), -ENOSPC (command ring full), -ETIMEDOUT, -EOWNERDEAD (the dataplane
+ *   went away), -EMSGSIZE (@p cap too small).
+ */
+int mf_client_call(struct mf_client *c, uint16_t type, const void *payload, uint32_t len,
+		   struct mf_msg_reply *reply, void *buf, uint32_t cap, unsigned int timeout_ms);
+
+/** Next event, or -EAGAIN. */
+int mf_client_event(struct mf_client *c, struct mf_msg_event *ev);
+
+#endif /* MF_CLIENT_H */

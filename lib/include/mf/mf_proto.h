@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The protocol over the shared-memory channel between the control plane (or mfwd-ctl) and
+ * the dataplane: command types and payloads, replies, events. Fixed-size binary structures,
+ * versioned by MF_PROTO_VERSION in every message header.
+ *
+ * Every command gets exactly one reply with the command's seq. A command the dataplane
+ * refuses changes nothing.
+ */
+#ifndef MF_PROTO_H
+#define MF_PROTO_H
+
+#include <stdint.h>
+
+#include "mf/mf_session.h"
+#include "mf/mf_shm.h"
+
+#define MF_PROTO_VERSION	1
+#define MF_CHAN_SLOT_SIZE	16384	/* command and reply slots: a whole spec fits */
+#define MF_CHAN_CMD_SLOTS	64
+#define MF_CHAN_REPLY_SLOTS	64
+#define MF_CHAN_EVENT_SLOT_SIZE	256
+#define MF_CHAN_EVENT_SLOTS	4096
+
+enum mf_msg_type {
+	MF_MSG_SESSION_ADD = 1,		/* struct mf_sess_spec -> reply only */
+	MF_MSG_SESSION_REPLACE,		/* struct mf_sess_spec, same id -> reply only */
+	MF_MSG_SESSION_DEL,		/* struct mf_msg_sess_ref -> reply only */
+	MF_MSG_SESSION_GET,		/* struct mf_msg_sess_ref -> struct mf_msg_sess_info */
+	MF_MSG_SESSION_LIST,		/* struct mf_msg_list_req -> struct mf_msg_list */
+	MF_MSG_NODE_INFO,		/* nothing -> struct mf_msg_node_info */
+	MF_MSG_REPLY = 0x100,		/* struct mf_msg_reply, then the command's result */
+	MF_MSG_EVENT = 0x200,		/* struct mf_msg_event */
+};
+
+struct mf_msg_sess_ref {
+	char id[MF_SESS_ID_MAX];
+};
+
+/* Replies start with this; status is 0 or a negative errno, detail a sentence on error. */
+struct mf_msg_reply {
+	int32_t status;
+	uint16_t cmd_type;
+	uint16_t reserved;
+	char detail[120];
+};
+
+/* What the dataplane knows live of a session, besides its spec. */
+struct mf_msg_sess_live {
+	uint32_t worker;		/* lcore index serving it */
+	uint8_t src_latched;
+	uint8_t reserved[3];
+	struct mf_addr latched_src;
+	uint16_t latched_port;
+	uint16_t reserved2;
+	uint32_t last_ssrc;
+	uint64_t created_ns;		/* CLOCK_REALTIME */
+	uint64_t idle_ms;		/* since the last ingress packet (or since creation) */
+	uint64_t rx_pkts;
+	uint64_t rx_bytes;
+	uint64_t tx_pkts;
+	uint64_t dropped;
+};
+
+struct mf_msg_sess_info {
+	struct mf_msg_sess_live live;
+	struct mf_sess_spec spec;	/* SRTP key material zeroed */
+};
+
+struct mf_msg_list_req {
+	uint32_t offset;
+	uint32_t limit;
+};
+
+#define MF_LIST_MAX 256
+
+struct mf_msg_list {
+	uint32_t total;
+	uint32_t count;
+	char ids[MF_LIST_MAX][MF_SESS_ID_MAX];
+};
+
+#define MF_NODE_MAX_ADDRS 4
+
+struct mf_msg_port_info {
+	uint16_t port;
+	uint8_t nb_addrs;
+	uint8_t up;
+	uint8_t mac[6];
+	uint8_t prefix[MF_NODE_MAX_ADDRS];
+	uint8_t reserved[2];
+	struct mf_addr addrs[MF_NODE_MAX_ADDRS];
+	char name[32];
+};
+
+struct mf_msg_node_info {
+	char version[16];
+	uint32_t nb_ports;
+	uint32_t nb_workers;
+	uint32_t sessions;
+	uint32_t max_sessions;
+	uint64_t start_time_ns;
+	uint64_t generation;
+	struct mf_msg_port_info ports[MF_MAX_PORTS];
+};
+
+enum mf_event_kind {
+	MF_EV_SESSION_IDLE = 1,		/* no ingress for idle_timeout_ms */
+	MF_EV_SESSION_ACTIVE,		/* ingress again after idle */
+	MF_EV_SESSION_TIMEOUT,		/* lifetime over: removed */
+	MF_EV_SESSION_REMOVED,		/* deleted by command */
+	MF_EV_SOURCE_LATCHED,		/* latch: the first sender was taken */
+	MF_EV_SSRC_CHANGED,		/* the ingress SSRC changed */
+	MF_EV_DATAPLANE_UP,
+	MF_EV_DATAPLANE_DOWN,
+};
+
+struct mf_msg_event {
+	uint16_t kind;			/* enum mf_event_kind */
+	uint16_t src_port;
+	uint32_t ssrc;
+	uint64_t time_ns;		/* CLOCK_REALTIME */
+	char id[MF_SESS_ID_MAX];
+	struct mf_addr src;
+};
+
+_Static_assert(sizeof(struct mf_msg_event) + 16 <= MF_CHAN_EVENT_SLOT_SIZE, "event slot");
+_Static_assert(sizeof(struct mf_msg_reply) + sizeof(struct mf_msg_sess_info) + 16 <=
+	       MF_CHAN_SLOT_SIZE, "reply slot");
+_Static_assert(sizeof(struct mf_msg_reply) + sizeof(struct mf_msg_list) + 16 <=
+	       MF_CHAN_SLOT_SIZE, "reply slot");
+_Static_assert(sizeof(struct mf_msg_reply) + sizeof(struct mf_msg_node_info) + 16 <=
+	       MF_CHAN_SLOT_SIZE, "reply slot");
+_Static_assert(sizeof(struct mf_sess_spec) + 16 <= MF_CHAN_SLOT_SIZE, "command slot");
+
+const char *mf_event_kind_str(unsigned int kind);
+const char *mf_msg_type_str(unsigned int type);
+
+#endif /* MF_PROTO_H */
