@@ -230,6 +230,8 @@ struct dp_out {
 
 struct dp_rtp_rx {
 	bool init;
+	uint64_t prior_expected;	/* of the SSRCs before this one: figures stay cumulative */
+	uint64_t prior_received;
 	uint32_t ssrc;
 	uint16_t max_seq;
 	uint32_t cycles;

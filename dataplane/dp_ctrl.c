@@ -270,10 +270,12 @@ dp_ctrl_loop(void)
 		if (work > 0) {
 			lc->ctr[DP_CTR_busy_iterations]++;
 			lc->ctr[DP_CTR_busy_cycles] += rte_rdtsc() - t0;
+			lc->ctr[DP_CTR_total_cycles] += rte_rdtsc() - t0;
 			continue;
 		}
 		urcu_qsbr_thread_offline();
 		usleep(dp.cfg.idle_sleep_us);
 		urcu_qsbr_thread_online();
+		lc->ctr[DP_CTR_total_cycles] += rte_rdtsc() - t0;
 	}
 }

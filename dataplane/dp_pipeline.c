@@ -163,7 +163,15 @@ clock_rate(const struct dp_sess *s, uint8_t pt)
 static void
 rtp_rx_reset(struct dp_rtp_rx *rx, const struct mf_rtp *r)
 {
+	uint64_t pe = rx->prior_expected, pr = rx->prior_received;
+
+	if (rx->init) {
+		pe += rx->cycles + rx->max_seq - rx->base_seq + 1;
+		pr += rx->received;
+	}
 	memset(rx, 0, sizeof(*rx));
+	rx->prior_expected = pe;
+	rx->prior_received = pr;
 	rx->init = true;
 	rx->ssrc = r->ssrc;
 	rx->max_seq = r->seq;
@@ -213,10 +221,11 @@ rtp_rx(struct dp_sess *s, const struct mf_rtp *r, uint64_t now, uint64_t *sc)
 	rx->received++;
 jitter:
 	{
-		uint64_t expected = rx->cycles + rx->max_seq - rx->base_seq + 1;
+		uint64_t expected = rx->prior_expected + rx->cycles + rx->max_seq - rx->base_seq + 1;
+		uint64_t received = rx->prior_received + rx->received;
 
 		sc[DP_SC_rtp_expected] = expected;
-		sc[DP_SC_rtp_lost] = expected > rx->received ? expected - rx->received : 0;
+		sc[DP_SC_rtp_lost] = expected > received ? expected - received : 0;
 	}
 	rx->rate = clock_rate(s, r->pt);
 	if (rx->rate != 0) {

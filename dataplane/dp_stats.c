@@ -21,6 +21,14 @@ static const char *const sess_fields[] = {
 #undef G
 };
 
+static const uint8_t sess_kinds[] = {
+#define X(name, desc) MF_STATS_FIELD_COUNTER,
+#define G(name, desc) MF_STATS_FIELD_GAUGE,
+#include "dp_sess_counters.inc"
+#undef X
+#undef G
+};
+
 static const char *const out_fields[] = {
 #define X(name, desc) #name,
 #include "dp_out_counters.inc"
@@ -30,6 +38,15 @@ static const char *const out_fields[] = {
 static const char *const port_fields[] = {
 #define X(name, desc) #name,
 #define E(name, desc) #name,
+#include "dp_port_counters.inc"
+#undef X
+#undef E
+};
+
+/* ethdev figures are copied, not added: gauges of the ethdev's own counters. */
+static const uint8_t port_kinds[] = {
+#define X(name, desc) MF_STATS_FIELD_COUNTER,
+#define E(name, desc) MF_STATS_FIELD_GAUGE,
 #include "dp_port_counters.inc"
 #undef X
 #undef E
@@ -72,10 +89,14 @@ static int
 add_schemas(void)
 {
 	build_node_fields();
-	dp.schema_node = mf_stats_schema_add(dp.stats, "schema/node", node_fields, DP_CTR_MAX);
-	dp.schema_sess = mf_stats_schema_add(dp.stats, "schema/session", sess_fields, DP_SC_MAX);
-	dp.schema_out = mf_stats_schema_add(dp.stats, "schema/output", out_fields, DP_OC_MAX);
-	dp.schema_port = mf_stats_schema_add(dp.stats, "schema/port", port_fields, DP_PC_MAX);
+	dp.schema_node = mf_stats_schema_add(dp.stats, "schema/node", node_fields, NULL,
+					     DP_CTR_MAX);
+	dp.schema_sess = mf_stats_schema_add(dp.stats, "schema/session", sess_fields, sess_kinds,
+					     DP_SC_MAX);
+	dp.schema_out = mf_stats_schema_add(dp.stats, "schema/output", out_fields, NULL,
+					    DP_OC_MAX);
+	dp.schema_port = mf_stats_schema_add(dp.stats, "schema/port", port_fields, port_kinds,
+					     DP_PC_MAX);
 	if (dp.schema_node < 0 || dp.schema_sess < 0 || dp.schema_out < 0 || dp.schema_port < 0)
 		return -ENOSPC;
 	dp.stride_node = stride_words(DP_CTR_MAX);

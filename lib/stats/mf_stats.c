@@ -228,7 +228,7 @@ entry_add(struct mf_stats_writer *w, const char *name, uint32_t type, uint32_t n
 
 int
 mf_stats_schema_add(struct mf_stats_writer *w, const char *name, const char *const *fields,
-		    uint32_t nb_fields)
+		    const uint8_t *kinds, uint32_t nb_fields)
 {
 	char *names;
 	uint32_t i;
@@ -237,13 +237,16 @@ mf_stats_schema_add(struct mf_stats_writer *w, const char *name, const char *con
 	if (nb_fields == 0 || nb_fields > 4096)
 		return -EINVAL;
 	for (i = 0; i < nb_fields; i++)
-		if (fields[i] == NULL || strlen(fields[i]) >= MF_STATS_FIELD_MAX)
+		if (fields[i] == NULL || strlen(fields[i]) > MF_STATS_FIELD_NAME_MAX)
 			return -EINVAL;
 	names = calloc(nb_fields, MF_STATS_FIELD_MAX);
 	if (names == NULL)
 		return -ENOMEM;
-	for (i = 0; i < nb_fields; i++)
+	for (i = 0; i < nb_fields; i++) {
 		strcpy(names + (size_t)i * MF_STATS_FIELD_MAX, fields[i]);
+		names[(size_t)i * MF_STATS_FIELD_MAX + MF_STATS_FIELD_MAX - 1] =
+			(char)(kinds != NULL ? kinds[i] : MF_STATS_FIELD_COUNTER);
+	}
 	idx = entry_add(w, name, MF_STATS_SCHEMA, nb_fields, 0, names,
 			(size_t)nb_fields * MF_STATS_FIELD_MAX);
 	free(names);
@@ -469,7 +472,7 @@ mf_stats_view_get(const struct mf_stats_view *v, const char *field, uint64_t *ou
 	uint32_t i;
 
 	for (i = 0; i < v->nb_fields; i++) {
-		if (strncmp(v->fields[i], field, MF_STATS_FIELD_MAX) == 0) {
+		if (strncmp(v->fields[i], field, MF_STATS_FIELD_NAME_MAX + 1) == 0) {
 			*out = v->values[i];
 			return true;
 		}

@@ -32,8 +32,9 @@ test_basic(void)
 	w = mf_stats_writer_create(mem, sizeof(mem), 3, 16);
 	MF_TEST_ASSERT(w != NULL, "writer");
 	MF_TEST_EQ(mf_stats_reader_attach(&r, mem, sizeof(mem)), 0);
-	sp = mf_stats_schema_add(w, "schema/port", port_fields, 3);
-	sg = mf_stats_schema_add(w, "schema/sess", gauge_fields, 2);
+	sp = mf_stats_schema_add(w, "schema/port", port_fields, NULL, 3);
+	sg = mf_stats_schema_add(w, "schema/sess", gauge_fields,
+				 (const uint8_t[]){ MF_STATS_FIELD_GAUGE, MF_STATS_FIELD_GAUGE }, 2);
 	MF_TEST_ASSERT(sp >= 0 && sg >= 0, "schemas");
 	e1 = mf_stats_add(w, "port/0", MF_STATS_COUNTERS, sp, NULL);
 	e2 = mf_stats_add(w, "sess/a", MF_STATS_GAUGES, sg, init);
@@ -65,6 +66,9 @@ test_basic(void)
 	MF_TEST_EQ(mf_stats_read(&r, (uint32_t)e2, &v, vals, 8), 0);
 	MF_TEST_EQ(vals[0], 77);
 	MF_TEST_EQ(vals[1], 1234);
+	MF_TEST_ASSERT(mf_stats_view_is_gauge(&v, 1), "gauge kind kept");
+	MF_TEST_EQ(mf_stats_read(&r, (uint32_t)e1, &v, vals, 8), 0);
+	MF_TEST_ASSERT(!mf_stats_view_is_gauge(&v, 0), "counter kind");
 	MF_TEST_EQ(mf_stats_read(&r, (uint32_t)sp, &v, vals, 8), -ENOENT);	/* a schema */
 	MF_TEST_EQ(mf_stats_read(&r, 15, &v, vals, 8), -ENOENT);
 	MF_TEST_EQ(mf_stats_read(&r, 16, &v, vals, 8), -ENOENT);
@@ -114,7 +118,7 @@ test_reader_refusals(void)
 	/* An entry whose offsets point outside the area is refused, not followed. */
 	{
 		const char *f[] = { "a" };
-		int s = mf_stats_schema_add(w, "s", f, 1);
+		int s = mf_stats_schema_add(w, "s", f, NULL, 1);
 		int e = mf_stats_add(w, "e", MF_STATS_COUNTERS, s, NULL);
 		struct mf_stats_entry *de = (struct mf_stats_entry *)(mem + h->dir_off) + e;
 		struct mf_stats_view v;
@@ -154,7 +158,7 @@ churn_writer(struct mf_stats_writer *w, volatile int *done)
 	int s, slot;
 
 	for (s = 0; s < NB_SCHEMAS; s++)
-		schema[s] = mf_stats_schema_add(w, names[s], names, (uint32_t)s + 1);
+		schema[s] = mf_stats_schema_add(w, names[s], names, NULL, (uint32_t)s + 1);
 	for (slot = 0; slot < CHURN_LIVE; slot++)
 		live[slot] = -1;
 	for (k = 0; k < CHURN_OPS; k++) {

@@ -26,7 +26,11 @@
 #define MF_STATS_MAGIC		0x4d465354u	/* "MFST" */
 #define MF_STATS_VERSION	1u
 #define MF_STATS_NAME_MAX	96	/* entry name with its NUL */
-#define MF_STATS_FIELD_MAX	32	/* field name with its NUL */
+#define MF_STATS_FIELD_MAX	32	/* field name with its NUL, and a kind byte */
+#define MF_STATS_FIELD_NAME_MAX	30	/* characters of a field name */
+/* The last byte of a field's slot in a schema: what the field is. */
+#define MF_STATS_FIELD_COUNTER	0
+#define MF_STATS_FIELD_GAUGE	1
 #define MF_STATS_UNIT		64u	/* allocation unit and alignment of value blocks */
 
 enum mf_stats_type {
@@ -82,11 +86,13 @@ struct mf_stats_writer *mf_stats_writer_create(void *mem, size_t mem_size,
 void mf_stats_writer_destroy(struct mf_stats_writer *w);
 
 /**
- * Publish a schema: the names of the fields of a block.
+ * Publish a schema: the names of the fields of a block, and optionally their kinds
+ * (MF_STATS_FIELD_COUNTER or _GAUGE; NULL: all counters). A gauge in a COUNTERS entry is a
+ * field only one lcore writes, so the readers' sum is its value.
  * @return the schema's entry index (>= 0), or -EINVAL, -ENOSPC (no entry or data left).
  */
 int mf_stats_schema_add(struct mf_stats_writer *w, const char *name,
-			const char *const *fields, uint32_t nb_fields);
+			const char *const *fields, const uint8_t *kinds, uint32_t nb_fields);
 
 /**
  * Add a block of counters (per lcore) or gauges with the fields of @p schema. The values
@@ -151,6 +157,13 @@ uint64_t mf_stats_epoch(const struct mf_stats_reader *r);
 
 /** Index of the entry named @p name, or -ENOENT. */
 int mf_stats_find(const struct mf_stats_reader *r, const char *name);
+
+/** Is field @p i of a view a gauge? */
+static inline bool
+mf_stats_view_is_gauge(const struct mf_stats_view *v, uint32_t i)
+{
+	return v->fields[i][MF_STATS_FIELD_MAX - 1] == MF_STATS_FIELD_GAUGE;
+}
 
 /** Value of field @p field of a view, or false when the view has no such field. */
 bool mf_stats_view_get(const struct mf_stats_view *v, const char *field, uint64_t *out);

@@ -1,0 +1,519 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * mfwd-stat: the dataplane's figures from its stats area, mapped read-only: it never writes
+ * to the segment and never slows the dataplane (readers only copy and retry).
+ *
+ *   mfwd-stat [-i INSTANCE]                 live view, refreshed every second (a terminal)
+ *   mfwd-stat [-i INSTANCE] --once          one text snapshot
+ *   mfwd-stat [-i INSTANCE] --json          one JSON snapshot
+ *   mfwd-stat [-i INSTANCE] --prometheus    one Prometheus text exposition
+ *   mfwd-stat [-i INSTANCE] --session ID    every figure of one session and its outputs
+ *
+ * Exit status 2 and a sentence when no dataplane runs, or one of another version.
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "mf/mf_shm.h"
+#include "mf/mf_stats.h"
+
+#define MAX_FIELDS 128
+
+/* One entry of a snapshot: its name, field names and summed values. */
+struct item {
+	char name[MF_STATS_NAME_MAX];
+	uint32_t idx;
+	uint32_t nb;
+	const char (*fields)[MF_STATS_FIELD_MAX];
+	uint64_t vals[MAX_FIELDS];
+};
+
+struct snap {
+	struct item *items;
+	uint32_t n, cap;
+	uint64_t t_ns;
+};
+
+static struct mf_shm shm;
+static struct mf_stats_reader rd;
+static const char *instance = "mfwd";
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int
+attach(void)
+{
+	uint64_t sz;
+	const void *mem;
+	int rc = mf_shm_open(&shm, instance, false);
+
+	if (rc != 0) {
+		fprintf(stderr, "mfwd-stat: instance \"%s\": %s\n", instance, mf_shm_strerror(rc));
+		return rc;
+	}
+	mem = mf_shm_region(&shm, MF_SHM_REGION_STATS, &sz);
+	rc = mf_stats_reader_attach(&rd, mem, mem == NULL ? 0 : sz);
+	if (rc != 0)
+		fprintf(stderr, "mfwd-stat: instance \"%s\": stats area: %s\n", instance,
+			rc == -EPROTO ? "another version: use the mfwd-stat of the dataplane's"
+				      : "not readable");
+	return rc;
+}
+
+/* Every entry whose name starts with @p prefix (NULL: all). */
+static int
+take(struct snap *s, const char *prefix)
+{
+	uint32_t i, max = rd.hdr->max_entries;
+	struct mf_stats_view v;
+
+	s->n = 0;
+	s->t_ns = now_ns();
+	for (i = 0; i < max; i++) {
+		struct item *it;
+
+		if (s->n == s->cap) {
+			uint32_t cap = s->cap ? s->cap * 2 : 256;
+			struct item *n = realloc(s->items, sizeof(*n) * cap);
+
+			if (n == NULL)
+				return -ENOMEM;
+			s->items = n;
+			s->cap = cap;
+		}
+		it = &s->items[s->n];
+		if (mf_stats_read(&rd, i, &v, it->vals, MAX_FIELDS) != 0)
+			continue;
+		if (prefix != NULL && strncmp(v.name, prefix, strlen(prefix)) != 0)
+			continue;
+		memcpy(it->name, v.name, sizeof(it->name));
+		it->idx = i;
+		it->nb = v.nb_fields;
+		it->fields = v.fields;
+		s->n++;
+	}
+	return 0;
+}
+
+static const struct item *
+find(const struct snap *s, const char *name)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (strcmp(s->items[i].name, name) == 0)
+			return &s->items[i];
+	return NULL;
+}
+
+static uint64_t
+get(const struct item *it, const char *field)
+{
+	uint32_t i;
+
+	for (i = 0; it != NULL && i < it->nb; i++)
+		if (strncmp(it->fields[i], field, MF_STATS_FIELD_NAME_MAX + 1) == 0)
+			return it->vals[i];
+	return 0;
+}
+
+static bool
+is_gauge(const struct item *it, uint32_t i)
+{
+	return it->fields[i][MF_STATS_FIELD_MAX - 1] == MF_STATS_FIELD_GAUGE;
+}
+
+/* ---- JSON ---- */
+
+static json_t *
+fields_json(const struct item *it)
+{
+	json_t *o = json_object();
+	uint32_t i;
+
+	for (i = 0; i < it->nb; i++)
+		json_object_set_new(o, it->fields[i], json_integer((json_int_t)it->vals[i]));
+	return o;
+}
+
+static json_t *
+lcores_json(uint32_t node_idx)
+{
+	json_t *a = json_array();
+	struct mf_stats_view v;
+	uint64_t vals[MAX_FIELDS];
+	uint32_t l;
+
+	for (l = 0; l < rd.hdr->nb_lcores; l++) {
+		struct item it = { .nb = 0 };
+		json_t *o;
+		double busy;
+
+		if (mf_stats_read_lcore(&rd, node_idx, l, &v, vals, MAX_FIELDS) != 0)
+			continue;
+		it.nb = v.nb_fields;
+		it.fields = v.fields;
+		memcpy(it.vals, vals, sizeof(uint64_t) * v.nb_fields);
+		o = fields_json(&it);
+		busy = get(&it, "total_cycles") ?
+			(double)get(&it, "busy_cycles") / (double)get(&it, "total_cycles") : 0;
+		json_object_set_new(o, "lcore", json_integer(l));
+		json_object_set_new(o, "role", json_string(l == 0 ? "control" : "worker"));
+		json_object_set_new(o, "busy_ratio", json_real(busy));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+static int
+print_json(const struct snap *s)
+{
+	json_t *root, *ports = json_object(), *sess = json_object();
+	const struct item *node = find(s, "node");
+	uint32_t i;
+	char *out;
+
+	for (i = 0; i < s->n; i++) {
+		const struct item *it = &s->items[i];
+		char sid[MF_STATS_NAME_MAX], *slash;
+
+		if (strncmp(it->name, "port/", 5) == 0) {
+			json_object_set_new(ports, it->name + 5, fields_json(it));
+			continue;
+		}
+		if (strncmp(it->name, "session/", 8) != 0)
+			continue;
+		snprintf(sid, sizeof(sid), "%s", it->name + 8);
+		slash = strstr(sid, "/out/");
+		if (slash == NULL) {
+			json_t *o = fields_json(it);
+
+			if (json_object_get(sess, sid) == NULL)
+				json_object_set_new(o, "outputs", json_object());
+			else
+				json_object_set(o, "outputs",
+						json_object_get(json_object_get(sess, sid), "outputs"));
+			json_object_set_new(sess, sid, o);
+		} else {
+			json_t *o;
+
+			*slash = '\0';
+			o = json_object_get(sess, sid);
+			if (o == NULL) {
+				o = json_pack("{s:{}}", "outputs");
+				json_object_set_new(sess, sid, o);
+			}
+			json_object_set_new(json_object_get(o, "outputs"), slash + 5,
+					    fields_json(it));
+		}
+	}
+	root = json_pack("{s:s, s:I, s:I, s:I, s:i}", "instance", instance, "generation",
+			 (json_int_t)shm.hdr->generation, "time_ns", (json_int_t)s->t_ns,
+			 "uptime_ms", (json_int_t)((s->t_ns - shm.hdr->start_time_ns) / 1000000),
+			 "lcores_count", rd.hdr->nb_lcores);
+	json_object_set_new(root, "node", node ? fields_json(node) : json_object());
+	json_object_set_new(root, "lcores", node ? lcores_json(node->idx) : json_array());
+	json_object_set_new(root, "ports", ports);
+	json_object_set_new(root, "sessions", sess);
+	out = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
+	printf("%s\n", out);
+	free(out);
+	json_decref(root);
+	return 0;
+}
+
+/* ---- Prometheus text exposition ---- */
+
+/* Label values escape backslash, quote and newline. */
+static void
+label(const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			putchar('\\');
+		if (*v == '\n') {
+			fputs("\\n", stdout);
+			continue;
+		}
+		putchar(*v);
+	}
+}
+
+static void
+prom_item(const struct item *it, const char *kind, const char *labels_key1, const char *v1,
+	  const char *labels_key2, const char *v2)
+{
+	uint32_t i;
+
+	for (i = 0; i < it->nb; i++) {
+		printf("mfwd_%s_%s{instance=\"", kind, it->fields[i]);
+		label(instance);
+		printf("\",%s=\"", labels_key1);
+		label(v1);
+		if (labels_key2 != NULL) {
+			printf("\",%s=\"", labels_key2);
+			label(v2);
+		}
+		printf("\"} %llu\n", (unsigned long long)it->vals[i]);
+	}
+}
+
+static void
+prom_types(const struct item *it, const char *kind, bool *done)
+{
+	uint32_t i;
+
+	if (*done)
+		return;
+	*done = true;
+	for (i = 0; i < it->nb; i++)
+		printf("# TYPE mfwd_%s_%s %s\n", kind, it->fields[i],
+		       is_gauge(it, i) ? "gauge" : "counter");
+}
+
+static int
+print_prometheus(const struct snap *s)
+{
+	bool t_port = false, t_sess = false, t_out = false, t_node = false;
+	const struct item *node = find(s, "node");
+	struct mf_stats_view v;
+	struct item it;
+	char lc[16];
+	uint32_t i, l;
+
+	if (node != NULL) {
+		for (l = 0; l < rd.hdr->nb_lcores; l++) {
+			if (mf_stats_read_lcore(&rd, node->idx, l, &v, it.vals, MAX_FIELDS) != 0)
+				continue;
+			it.nb = v.nb_fields;
+			it.fields = v.fields;
+			prom_types(&it, "node", &t_node);
+			snprintf(lc, sizeof(lc), "%u", l);
+			prom_item(&it, "node", "lcore", lc, NULL, NULL);
+		}
+	}
+	for (i = 0; i < s->n; i++) {
+		const struct item *x = &s->items[i];
+		char sid[MF_STATS_NAME_MAX], *slash;
+
+		if (strncmp(x->name, "port/", 5) == 0) {
+			prom_types(x, "port", &t_port);
+			prom_item(x, "port", "port", x->name + 5, NULL, NULL);
+		} else if (strncmp(x->name, "session/", 8) == 0) {
+			snprintf(sid, sizeof(sid), "%s", x->name + 8);
+			slash = strstr(sid, "/out/");
+			if (slash == NULL) {
+				prom_types(x, "session", &t_sess);
+				prom_item(x, "session", "session", sid, NULL, NULL);
+			} else {
+				*slash = '\0';
+				prom_types(x, "output", &t_out);
+				prom_item(x, "output", "session", sid, "output", slash + 5);
+			}
+		}
+	}
+	return 0;
+}
+
+/* ---- text: snapshot and live view ---- */
+
+static double
+rate(const struct snap *cur, const struct snap *prev, const struct item *it, const char *f)
+{
+	const struct item *p = prev ? find(prev, it->name) : NULL;
+	double dt = prev ? (double)(cur->t_ns - prev->t_ns) * 1e-9 : 0;
+
+	if (p == NULL || dt <= 0)
+		return 0;
+	return (double)(get(it, f) - get(p, f)) / dt;
+}
+
+static void
+print_drops(const struct item *node)
+{
+	uint32_t i;
+	bool any = false;
+
+	for (i = 0; i < node->nb; i++) {
+		if (strncmp(node->fields[i], "drop_", 5) != 0 || node->vals[i] == 0)
+			continue;
+		printf("%s %s=%llu", any ? "," : "  drops:", node->fields[i] + 5,
+		       (unsigned long long)node->vals[i]);
+		any = true;
+	}
+	printf("%s\n", any ? "" : "  drops: none");
+}
+
+static void
+print_text(const struct snap *s, const struct snap *prev)
+{
+	const struct item *node = find(s, "node");
+	struct mf_stats_view v;
+	uint64_t vals[MAX_FIELDS];
+	uint32_t i, l, nsess = 0;
+
+	printf("mfwd %s  generation %llu  up %.0f s\n", instance,
+	       (unsigned long long)shm.hdr->generation,
+	       (double)(s->t_ns - shm.hdr->start_time_ns) * 1e-9);
+	if (node != NULL) {
+		printf("node: rx %llu pkts (%.0f pps)  tx %llu pkts (%.0f pps)\n",
+		       (unsigned long long)get(node, "rx_pkts"), rate(s, prev, node, "rx_pkts"),
+		       (unsigned long long)get(node, "tx_pkts"), rate(s, prev, node, "tx_pkts"));
+		print_drops(node);
+		for (l = 0; l < rd.hdr->nb_lcores; l++) {
+			struct item it = { .nb = 0 };
+
+			if (mf_stats_read_lcore(&rd, node->idx, l, &v, vals, MAX_FIELDS) != 0)
+				continue;
+			it.nb = v.nb_fields;
+			it.fields = v.fields;
+			memcpy(it.vals, vals, sizeof(uint64_t) * v.nb_fields);
+			printf("lcore %u %-7s busy %5.1f%%  rx %llu  tx %llu  iterations %llu\n", l,
+			       l == 0 ? "control" : "worker", get(&it, "total_cycles") ?
+			       100.0 * (double)get(&it, "busy_cycles") /
+			       (double)get(&it, "total_cycles") : 0.0,
+			       (unsigned long long)get(&it, "rx_pkts"),
+			       (unsigned long long)get(&it, "tx_pkts"),
+			       (unsigned long long)get(&it, "iterations"));
+		}
+	}
+	for (i = 0; i < s->n; i++) {
+		const struct item *it = &s->items[i];
+
+		if (strncmp(it->name, "port/", 5) == 0)
+			printf("%-8s rx %10llu (%9.0f pps)  tx %10llu (%9.0f pps)  missed %llu\n",
+			       it->name, (unsigned long long)get(it, "rx_pkts"),
+			       rate(s, prev, it, "rx_pkts"), (unsigned long long)get(it, "tx_pkts"),
+			       rate(s, prev, it, "tx_pkts"), (unsigned long long)get(it, "imissed"));
+	}
+	printf("%-24s %10s %9s %10s %9s %7s %9s %7s %5s %7s\n", "session", "rx", "rx pps", "tx",
+	       "tx pps", "lost", "jitter us", "reorder", "dup", "cc err");
+	for (i = 0; i < s->n; i++) {
+		const struct item *it = &s->items[i];
+
+		if (strncmp(it->name, "session/", 8) != 0 || strstr(it->name + 8, "/out/"))
+			continue;
+		if (++nsess > 50)
+			continue;
+		printf("%-24.24s %10llu %9.0f %10llu %9.0f %7llu %9llu %7llu %5llu %7llu\n",
+		       it->name + 8, (unsigned long long)get(it, "rx_pkts"),
+		       rate(s, prev, it, "rx_pkts"), (unsigned long long)get(it, "tx_pkts"),
+		       rate(s, prev, it, "tx_pkts"), (unsigned long long)get(it, "rtp_lost"),
+		       (unsigned long long)get(it, "jitter_us"),
+		       (unsigned long long)get(it, "reorder"), (unsigned long long)get(it, "dup"),
+		       (unsigned long long)get(it, "ts_cc_err"));
+	}
+	if (nsess > 50)
+		printf("... and %u more sessions (--json for all)\n", nsess - 50);
+}
+
+static int
+print_session(const struct snap *s, const char *id)
+{
+	uint32_t i, k, shown = 0;
+	size_t n = strlen("session/") + strlen(id);
+
+	for (i = 0; i < s->n; i++) {
+		const struct item *it = &s->items[i];
+
+		/* The prefix also matches longer ids: keep the session and its outputs only. */
+		if (it->name[n] != '\0' && it->name[n] != '/')
+			continue;
+		printf("%s\n", it->name);
+		for (k = 0; k < it->nb; k++)
+			printf("  %-22s %llu\n", it->fields[k], (unsigned long long)it->vals[k]);
+		shown++;
+	}
+	if (shown == 0) {
+		fprintf(stderr, "mfwd-stat: no session \"%s\"\n", id);
+		return 1;
+	}
+	return 0;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: mfwd-stat [-i INSTANCE] [--once | --json | --prometheus | "
+			"--session ID] [--interval SECONDS]\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "instance", required_argument, NULL, 'i' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "prometheus", no_argument, NULL, 'p' },
+		{ "once", no_argument, NULL, 'o' },
+		{ "session", required_argument, NULL, 's' },
+		{ "interval", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct snap a = { 0 }, b = { 0 }, *cur = &a, *prev = NULL, *t;
+	const char *session = NULL;
+	char prefix[MF_STATS_NAME_MAX];
+	int c, mode = 0, rc;
+	double interval = 1;
+
+	while ((c = getopt_long(argc, argv, "i:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i': instance = optarg; break;
+		case 'j': case 'p': case 'o': mode = c; break;
+		case 's': session = optarg; mode = 's'; break;
+		case 'n': interval = strtod(optarg, NULL); break;
+		default: usage(); return 2;
+		}
+	}
+	if (optind != argc || interval < 0.1) {
+		usage();
+		return 2;
+	}
+	if (attach() != 0)
+		return 2;
+	if (mode == 0 && !isatty(STDOUT_FILENO))
+		mode = 'o';
+	if (session != NULL)
+		snprintf(prefix, sizeof(prefix), "session/%s", session);
+	rc = take(cur, session ? prefix : NULL);
+	if (rc != 0)
+		return 2;
+	switch (mode) {
+	case 'j': return print_json(cur);
+	case 'p': return print_prometheus(cur);
+	case 'o': print_text(cur, NULL); return 0;
+	case 's': return print_session(cur, session);
+	default: break;
+	}
+	for (;;) {
+		printf("\033[H\033[2J");
+		print_text(cur, prev);
+		fflush(stdout);
+		usleep((useconds_t)(interval * 1e6));
+		if (!mf_shm_creator_alive(&shm)) {
+			printf("mfwd-stat: the dataplane is gone\n");
+			return 2;
+		}
+		prev = cur;
+		t = cur == &a ? &b : &a;
+		cur = t;
+		if (take(cur, NULL) != 0)
+			return 2;
+	}
+}
