@@ -101,18 +101,23 @@ source_ok(struct dp_sess *s, const struct dp_pkt *p)
 		       memcmp(in->src.a, p->l4.ip.src, alen) == 0 &&
 		       (in->src_port == 0 || in->src_port == p->l4.udp.sport);
 	case MF_SRC_LATCH:
+		/* The address latches on the first packet, the port on the first that is not
+		 * RTCP: senders often send a report from port + 1 before any media. */
 		if (!st->latched) {
 			st->src.family = p->l4.ip.version;
 			memcpy(st->src.a, p->l4.ip.src, sizeof(st->src.a));
-			st->src_port = p->l4.udp.sport;
+			st->src_port = p->rtcp ? 0 : p->l4.udp.sport;
 			st->latched = true;
-			dp_worker_event(MF_EV_SOURCE_LATCHED, s, &st->src, st->src_port, 0);
+			dp_worker_event(MF_EV_SOURCE_LATCHED, s, &st->src, p->l4.udp.sport, 0);
 			return true;
 		}
-		/* RTCP comes from the sender's next port up; the address is what is latched. */
-		return st->src.family == p->l4.ip.version &&
-		       memcmp(st->src.a, p->l4.ip.src, alen) == 0 &&
-		       (p->rtcp || st->src_port == p->l4.udp.sport);
+		if (st->src.family != p->l4.ip.version || memcmp(st->src.a, p->l4.ip.src, alen) != 0)
+			return false;
+		if (p->rtcp)
+			return true;
+		if (st->src_port == 0)
+			st->src_port = p->l4.udp.sport;
+		return st->src_port == p->l4.udp.sport;
 	default:
 		return true;
 	}
@@ -368,12 +373,12 @@ session_packet(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_
 	atomic_store_explicit(&s->st->last_rx_tsc, now, memory_order_relaxed);
 	if (unlikely(!rate_ok(s, now, p->l4.payload_len))) {
 		sc[DP_SC_drop_rate]++;
-		rte_pktmbuf_free(p->m);
+		count_drop(lc, p->m, DP_CTR_drop_rate);
 		return;
 	}
 	if (unlikely(!inspect(s, p, now, sc))) {
 		sc[DP_SC_drop_parse]++;
-		rte_pktmbuf_free(p->m);
+		count_drop(lc, p->m, DP_CTR_drop_media);
 		return;
 	}
 	sc[DP_SC_rx_pkts]++;

@@ -6,7 +6,7 @@
  *
  *   mfwd-ctl [-i INSTANCE] [-t MS] add FILE|-       a session spec, or an array of them
  *   mfwd-ctl [-i INSTANCE] [-t MS] replace FILE|-
- *   mfwd-ctl [-i INSTANCE] [-t MS] del ID
+ *   mfwd-ctl [-i INSTANCE] [-t MS] del ID [ID...]
  *   mfwd-ctl [-i INSTANCE] [-t MS] get ID
  *   mfwd-ctl [-i INSTANCE] [-t MS] list [OFFSET [LIMIT]]
  *   mfwd-ctl [-i INSTANCE] [-t MS] info
@@ -183,7 +183,7 @@ usage(void)
 {
 	fprintf(stderr,
 		"usage: mfwd-ctl [-i INSTANCE] [-t TIMEOUT_MS] COMMAND [ARGS]\n"
-		"  add FILE|-  replace FILE|-  del ID  get ID  list [OFFSET [LIMIT]]  info\n"
+		"  add FILE|-  replace FILE|-  del ID...  get ID  list [OFFSET [LIMIT]]  info\n"
 		"  events [SECONDS]   (0: print what is queued and exit)\n");
 }
 
@@ -218,7 +218,8 @@ main(int argc, char **argv)
 	else if (strcmp(cmd, "replace") == 0 && optind < argc)
 		rc = cmd_spec(MF_MSG_SESSION_REPLACE, argv[optind]);
 	else if (strcmp(cmd, "del") == 0 && optind < argc)
-		rc = cmd_ref(MF_MSG_SESSION_DEL, argv[optind]);
+		for (rc = 0; optind < argc && rc == 0; optind++)
+			rc = cmd_ref(MF_MSG_SESSION_DEL, argv[optind]);
 	else if (strcmp(cmd, "get") == 0 && optind < argc)
 		rc = cmd_ref(MF_MSG_SESSION_GET, argv[optind]);
 	else if (strcmp(cmd, "list") == 0)

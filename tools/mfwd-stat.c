@@ -491,29 +491,33 @@ main(int argc, char **argv)
 		mode = 'o';
 	if (session != NULL)
 		snprintf(prefix, sizeof(prefix), "session/%s", session);
-	rc = take(cur, session ? prefix : NULL);
-	if (rc != 0)
-		return 2;
-	switch (mode) {
-	case 'j': return print_json(cur);
-	case 'p': return print_prometheus(cur);
-	case 'o': print_text(cur, NULL); return 0;
-	case 's': return print_session(cur, session);
-	default: break;
-	}
-	for (;;) {
+	rc = take(cur, session ? prefix : NULL) != 0 ? 2 : 0;
+	if (rc == 0 && mode == 'j')
+		rc = print_json(cur);
+	else if (rc == 0 && mode == 'p')
+		rc = print_prometheus(cur);
+	else if (rc == 0 && mode == 'o')
+		print_text(cur, NULL);
+	else if (rc == 0 && mode == 's')
+		rc = print_session(cur, session);
+	while (rc == 0 && mode == 0) {
 		printf("\033[H\033[2J");
 		print_text(cur, prev);
 		fflush(stdout);
 		usleep((useconds_t)(interval * 1e6));
 		if (!mf_shm_creator_alive(&shm)) {
 			printf("mfwd-stat: the dataplane is gone\n");
-			return 2;
+			rc = 2;
+			break;
 		}
 		prev = cur;
 		t = cur == &a ? &b : &a;
 		cur = t;
 		if (take(cur, NULL) != 0)
-			return 2;
+			rc = 2;
 	}
+	free(a.items);
+	free(b.items);
+	mf_shm_close(&shm);
+	return rc;
 }

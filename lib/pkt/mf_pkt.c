@@ -264,8 +264,8 @@ mf_pkt_parse_udp(const uint8_t *p, size_t len, struct mf_pkt_l4 *out)
 		return MF_PKT_NON_IP;
 	if (rc != 0)
 		return rc;
-	/* Only a first fragment carries the UDP header; the rest are not ours to parse. */
-	if (out->ip.frag_off != 0)
+	/* Even a first fragment holds only part of the datagram: nothing to forward whole. */
+	if (out->ip.flags & MF_IP_F_FRAGMENT)
 		return MF_PKT_FRAGMENT;
 	if (out->ip.proto != MF_IPPROTO_UDP)
 		return MF_PKT_NON_UDP;

@@ -314,6 +314,8 @@ test_parse_udp_chain(void)
 	f[14 + 9] = MF_IPPROTO_UDP;
 	pb_w16(f + 14 + 6, 0x0003);
 	MF_TEST_EQ(mf_pkt_parse_udp(f, len, &p), MF_PKT_FRAGMENT);
+	pb_w16(f + 14 + 6, 0x2000);	/* a first fragment is refused too */
+	MF_TEST_EQ(mf_pkt_parse_udp(f, len, &p), MF_PKT_FRAGMENT);
 	/* A UDP length that lies beyond the IP payload. */
 	len = frame4(f, 20);
 	pb_w16(f + 34 + 4, 29);

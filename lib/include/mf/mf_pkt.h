@@ -127,7 +127,7 @@ struct mf_pkt_l4 {
 /* What mf_pkt_parse_udp() found when the frame is not a UDP datagram it can parse. */
 #define MF_PKT_NON_IP		0x10000	/* eth filled: see eth.ethertype (ARP, LLC...) */
 #define MF_PKT_NON_UDP		0x10001	/* eth and ip filled: see ip.proto */
-#define MF_PKT_FRAGMENT		0x10002	/* a non-first IP fragment: no L4 header */
+#define MF_PKT_FRAGMENT		0x10002	/* an IP fragment, first or not: eth and ip filled */
 /**
  * Ethernet -> IPv4/IPv6 -> UDP in one call.
  * @return 0 when the frame is UDP (all of @p out filled); MF_PKT_NON_IP, MF_PKT_NON_UDP or

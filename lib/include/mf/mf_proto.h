@@ -90,7 +90,7 @@ struct mf_msg_port_info {
 	uint8_t prefix[MF_NODE_MAX_ADDRS];
 	uint8_t reserved[2];
 	struct mf_addr addrs[MF_NODE_MAX_ADDRS];
-	char name[32];
+	char name[64];		/* the ethdev's name (RTE_DEV_NAME_MAX_LEN) */
 };
 
 struct mf_msg_node_info {

@@ -1,0 +1,219 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Exact pcap test of the RTP path: net_pcap ports read a pcap the test builds and write
+what mfwd sends; every output packet and every counter is compared with what must be.
+
+Input on port 0 (10.99.1.2/24), session "cam" (kind rtp, source latch) on 5004/5005:
+  SSRC A seq 1000..1019 without 1005 and 1006, 1010 after 1011, 1012 twice;
+  SSRC B seq 500..504 (a source switch); RTCP SR; an RTP packet from another host;
+  malformed and stray packets; an ARP request and an ICMP echo request for 10.99.1.2.
+Input on port 1 (IPv4 10.99.2.2/24, IPv6 fd00:2::2/64): UDP over IPv6 for session "v6".
+Outputs of "cam": o1 rewrites SSRC and maps PT 96 to 97; o2 forwards PT 0 only; o3 is
+paused; o4 goes out over IPv6.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Checks, Dataplane  # noqa: E402
+from scapy.all import (ARP, ICMP, IP, UDP, Ether, IPv6, Raw, rdpcap,  # noqa: E402
+                       wrpcap)
+from scapy.layers.rtp import RTP  # noqa: E402
+
+T = Checks("pcap_rtp")
+SRC_MAC, DP_MAC = "02:00:00:00:01:01", "02:00:00:00:00:aa"
+SRC, DST = "10.99.1.1", "10.99.1.2"
+SSRC_A, SSRC_B, SSRC_OUT = 0x11111111, 0x22222222, 0xABCDEF
+
+
+def rtp(seq, ts, ssrc, src=SRC, pt=96, payload=None):
+    return (Ether(src=SRC_MAC, dst=DP_MAC) / IP(src=src, dst=DST) / UDP(sport=4000, dport=5004)
+            / RTP(version=2, payload_type=pt, sequence=seq, timestamp=ts, sourcesync=ssrc)
+            / Raw(payload if payload is not None else bytes([seq & 0xff]) * 160))
+
+
+def rtcp_sr(ssrc):
+    body = (bytes([0x80, 200, 0, 6]) + ssrc.to_bytes(4, "big") + bytes(8)
+            + (123456).to_bytes(4, "big") + (25).to_bytes(4, "big") + (4000).to_bytes(4, "big"))
+    return Ether(src=SRC_MAC, dst=DP_MAC) / IP(src=SRC, dst=DST) / UDP(sport=4001, dport=5005) / Raw(body)
+
+
+def build_inputs(d):
+    a_seqs = [1000, 1001, 1002, 1003, 1004, 1007, 1008, 1009, 1011, 1010, 1012, 1012] + \
+        list(range(1013, 1020))
+    pkts = [rtp(s, (s - 1000) * 3000, SSRC_A) for s in a_seqs]
+    pkts.append(rtcp_sr(SSRC_A))
+    pkts += [rtp(500 + i, 777000 + 3000 * i, SSRC_B) for i in range(5)]
+    pkts.append(rtp(2000, 0, 0x33333333, src="10.99.1.9"))          # not the latched source
+    bad = rtp(1, 0, SSRC_B)
+    raw = bytearray(bytes(bad))
+    raw[42] = 0x40                                                   # RTP version 1
+    pkts.append(Ether(bytes(raw)))
+    pkts.append(Ether(src=SRC_MAC, dst=DP_MAC) / IP(src=SRC, dst=DST) / UDP(sport=1, dport=5010) / Raw(b"x"))
+    pkts.append(Ether(src=SRC_MAC, dst=DP_MAC) / IP(src=SRC, dst="10.99.1.77") / UDP(sport=1, dport=5004) / Raw(b"x"))
+    trunc = bytearray(bytes(rtp(3, 0, SSRC_B)))
+    trunc[16:18] = (1400).to_bytes(2, "big")                         # IPv4 total length lies
+    pkts.append(Ether(bytes(trunc)))
+    pkts.append(Ether(src=SRC_MAC, dst=DP_MAC) / IP(src=SRC, dst=DST, flags="MF") / UDP(sport=1, dport=5004) / Raw(b"y" * 20))
+    pkts.append(Ether(src=SRC_MAC, dst="ff:ff:ff:ff:ff:ff") /
+                ARP(op=1, hwsrc=SRC_MAC, psrc=SRC, pdst=DST))
+    pkts.append(Ether(src=SRC_MAC, dst=DP_MAC) / IP(src=SRC, dst=DST) / ICMP(type=8, id=7, seq=3) / Raw(b"ping"))
+    wrpcap(os.path.join(d, "in0.pcap"), pkts)
+    v6 = [Ether(src="02:00:00:00:02:01", dst=DP_MAC) / IPv6(src="fd00:2::1", dst="fd00:2::2")
+          / UDP(sport=9000, dport=7000) / Raw(b"v6-%d" % i) for i in range(3)]
+    wrpcap(os.path.join(d, "in1.pcap"), v6)
+    return len(pkts), len(v6)
+
+
+def sessions():
+    return [
+        {"id": "cam", "kind": "rtp",
+         "ingress": {"port": 0, "addr": DST, "udp_port": 5004, "source": "latch",
+                     "clock_rates": {"96": 90000}},
+         "outputs": [
+             {"id": "o1", "port": 1, "addr": "10.99.2.1", "udp_port": 6000, "src_port": 7000,
+              "ssrc": SSRC_OUT, "pt_map": {"96": 97}},
+             {"id": "o2", "port": 1, "addr": "10.99.2.1", "udp_port": 6002, "pt_allow": [0]},
+             {"id": "o3", "port": 1, "addr": "10.99.2.1", "udp_port": 6004, "paused": True},
+             {"id": "o4", "port": 1, "addr": "fd00:2::1", "udp_port": 6006}]},
+        {"id": "v6", "kind": "udp",
+         "ingress": {"port": 1, "addr": "fd00:2::2", "udp_port": 7000},
+         "outputs": [{"port": 0, "addr": SRC, "udp_port": 7001}]},
+    ]
+
+
+def udp_ok(p):
+    """The UDP (and IPv4 header) checksum mfwd wrote is what scapy computes."""
+    got_udp = p[UDP].chksum
+    q = p.copy()
+    del q[UDP].chksum
+    if IP in q:
+        got_ip = p[IP].chksum
+        del q[IP].chksum
+        q = Ether(bytes(q))
+        return q[UDP].chksum == got_udp and q[IP].chksum == got_ip
+    q = Ether(bytes(q))
+    return q[UDP].chksum == got_udp
+
+
+def check_o1(out):
+    """SSRC rewritten, PT mapped, sequence continuous across the source switch."""
+    o1 = [p for p in out if UDP in p and p[UDP].dport == 6000]
+    T.eq(len(o1), 24, "o1 RTP packets (19 + dup 1 + 5 after the switch - 1 malformed)")
+    rtps = [RTP(bytes(p[UDP].payload)) for p in o1]
+    T.check(all(r.sourcesync == SSRC_OUT for r in rtps), "o1 SSRC rewritten")
+    T.check(all(r.payload_type == 97 for r in rtps), "o1 PT 96 mapped to 97")
+    T.check(all(p[UDP].sport == 7000 and p[IP].src == "10.99.2.2" for p in o1), "o1 source")
+    T.check(all(p[Ether].dst == "02:00:00:00:02:01" for p in o1), "o1 next-hop MAC")
+    T.check(all(udp_ok(p) for p in o1), "o1 checksums")
+    seqs = [r.sequence for r in rtps]
+    T.eq(seqs[:19], [1000, 1001, 1002, 1003, 1004, 1007, 1008, 1009, 1011, 1010, 1012, 1012]
+         + list(range(1013, 1020)), "o1 sequence of SSRC A unchanged")
+    T.eq(seqs[19:], list(range(1020, 1025)), "o1 sequence continues after the switch")
+    ts = [r.timestamp for r in rtps]
+    T.check(ts[19] > ts[18] and ts[20] - ts[19] == 3000, "o1 timestamps continue: %s" % ts[17:22])
+    T.eq(bytes(o1[0][UDP].payload)[12:], bytes([1000 & 0xff]) * 160, "o1 payload intact")
+    rtcp = [p for p in out if UDP in p and p[UDP].dport == 6001]
+    T.eq(len(rtcp), 1, "o1 RTCP to port + 1")
+    if rtcp:
+        b = bytes(rtcp[0][UDP].payload)
+        T.eq(int.from_bytes(b[4:8], "big"), SSRC_OUT, "o1 RTCP SR sender SSRC rewritten")
+        T.eq(rtcp[0][UDP].sport, 7001, "o1 RTCP source port")
+        T.check(udp_ok(rtcp[0]), "o1 RTCP checksum")
+
+
+def check_outputs(out0, out1):
+    check_o1(out1)
+    o2 = [p for p in out1 if UDP in p and p[UDP].dport in (6002, 6003)]
+    T.eq([p[UDP].dport for p in o2], [6003], "o2: PT 96 filtered, RTCP passes")
+    if o2:
+        T.eq(int.from_bytes(bytes(o2[0][UDP].payload)[4:8], "big"), SSRC_A, "o2 RTCP as sent")
+    T.eq(len([p for p in out1 if UDP in p and p[UDP].dport in (6004, 6005)]), 0, "o3 paused")
+    o4 = [p for p in out1 if IPv6 in p and UDP in p and p[UDP].dport == 6006]
+    T.eq(len(o4), 24, "o4 over IPv6")
+    T.check(all(p[IPv6].src == "fd00:2::2" and p[Ether].dst == "02:00:00:00:02:06"
+                and udp_ok(p) for p in o4), "o4 addresses, MAC, checksum")
+    if o4:
+        T.eq(RTP(bytes(o4[0][UDP].payload)).sourcesync, SSRC_A, "o4 keeps the SSRC")
+    v6 = [p for p in out0 if UDP in p and p[UDP].dport == 7001]
+    T.eq([bytes(p[UDP].payload) for p in v6], [b"v6-0", b"v6-1", b"v6-2"], "v6 session to IPv4")
+    T.check(all(udp_ok(p) and p[UDP].sport == 7000 for p in v6), "v6 output headers")
+    arp = [p for p in out0 if ARP in p and p[ARP].op == 2]
+    T.eq(len(arp), 1, "ARP reply")
+    if arp:
+        T.eq((arp[0][ARP].psrc, arp[0][ARP].pdst, arp[0][Ether].dst), (DST, SRC, SRC_MAC),
+             "ARP reply addresses")
+    icmp = [p for p in out0 if ICMP in p and p[ICMP].type == 0]
+    T.eq(len(icmp), 1, "ICMP echo reply")
+    if icmp:
+        q = icmp[0].copy()
+        del q[ICMP].chksum
+        del q[IP].chksum
+        q = Ether(bytes(q))
+        T.check(q[ICMP].chksum == icmp[0][ICMP].chksum and q[IP].chksum == icmp[0][IP].chksum,
+                "ICMP reply checksums")
+        T.eq((icmp[0][IP].dst, icmp[0][ICMP].id, bytes(icmp[0][ICMP].payload)), (SRC, 7, b"ping"),
+             "ICMP reply content")
+    garp = [p for p in out0 if ARP in p and p[ARP].op == 1 and p[ARP].psrc == p[ARP].pdst == DST]
+    T.eq(len(garp), 1, "gratuitous ARP at start")
+
+
+def check_stats(st):
+    s = st["sessions"]["cam"]
+    T.eq(s["rx_pkts"], 25, "cam rx (RTP 24 + RTCP 1)")
+    T.eq(s["rtcp_pkts"], 1, "cam RTCP")
+    T.eq(s["dup"], 1, "cam duplicates")
+    T.eq(s["reorder"], 1, "cam reordered")
+    T.eq(s["ssrc_changes"], 1, "cam SSRC changes")
+    T.eq(s["rtp_lost"], 2, "cam lost (cumulative over SSRCs)")
+    T.eq(s["rtp_expected"], 25, "cam expected")
+    T.eq(s["drop_src"], 1, "cam source drops")
+    T.eq(s["drop_parse"], 1, "cam malformed RTP")
+    outs = s["outputs"]
+    T.eq(outs["o1"]["tx_pkts"], 25, "o1 tx (24 RTP + 1 RTCP)")
+    T.eq(outs["o2"]["drop_pt"], 24, "o2 PT filtered")
+    T.eq(outs["o2"]["tx_pkts"], 1, "o2 tx")
+    T.eq(outs["o3"]["drop_paused"], 25, "o3 paused")
+    T.eq(outs["o4"]["tx_pkts"], 25, "o4 tx")
+    n = st["node"]
+    T.eq(n["drop_sess_miss"], 1, "node: no session on the port")
+    T.eq(n["drop_not_ours"], 1, "node: not our address")
+    T.eq(n["drop_ip4_totlen"], 1, "node: IPv4 total length lies")
+    T.eq(n["drop_fragment"], 1, "node: fragment")
+    T.eq(n["drop_src"], 1, "node: source")
+    T.eq(n["drop_media"], 1, "node: malformed RTP")
+    T.eq(n["arp_reply_tx"], 1, "node: ARP replies")
+    T.eq(n["icmp_echo_tx"], 1, "node: echo replies")
+    T.eq(st["sessions"]["v6"]["rx_pkts"], 3, "v6 rx")
+
+
+def main():
+    ports = """
+[port 0]
+vdev = net_pcap_r0,rx_pcap={d}/in0.pcap,tx_pcap={d}/out0.pcap
+ipv4 = 10.99.1.2/24
+neighbour = 10.99.1.1 02:00:00:00:01:01
+[port 1]
+vdev = net_pcap_r1,rx_pcap={d}/in1.pcap,tx_pcap={d}/out1.pcap
+ipv4 = 10.99.2.2/24
+ipv6 = fd00:2::2/64
+neighbour = 10.99.2.1 02:00:00:00:02:01
+neighbour = fd00:2::1 02:00:00:00:02:06
+"""
+    dpl = Dataplane("pcaprtp", "", sessions=sessions())
+    n0, n1 = build_inputs(dpl.dir)
+    with open(dpl.ports_file, "w") as f:
+        f.write(ports.format(d=dpl.dir))
+    with dpl:
+        st = dpl.wait_for(lambda s: s["ports"]["0"]["rx_pkts"] == n0 and
+                          s["ports"]["1"]["rx_pkts"] == n1, what="all input read")
+        st = dpl.wait_for(lambda s: s["node"]["arp_reply_tx"] >= 1 and
+                          s["node"]["icmp_echo_tx"] >= 1, what="slow path done")
+        check_stats(st)
+    T.eq(dpl.rc, 0, "dataplane exited cleanly")
+    check_outputs(rdpcap(dpl.path("out0.pcap")), rdpcap(dpl.path("out1.pcap")))
+    T.done()
+
+
+if __name__ == "__main__":
+    main()

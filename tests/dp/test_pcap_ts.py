@@ -1,0 +1,162 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Exact pcap test of the MPEG-TS path.
+
+Session "ts" (MPEG-TS over UDP, 10.99.1.2:1234) receives 20 datagrams of 7 packets: PAT,
+PMT (PID 0x100), video 0x101, audio 0x200 and null packets, with two continuity errors on
+the video PID, a discontinuity-flagged jump that is no error, and one datagram whose sync
+byte is lost. Outputs: t1 unfiltered, t2 PIDs 0/0x100/0x101 without nulls, t3 PID 0x300
+only (never present). Session "rts" (RTP/MP2T on 1236) drops nulls and rewrites SSRC.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Checks, Dataplane  # noqa: E402
+from scapy.all import IP, UDP, Ether, Raw, rdpcap, wrpcap  # noqa: E402
+from scapy.layers.rtp import RTP  # noqa: E402
+
+T = Checks("pcap_ts")
+NULL = 0x1FFF
+
+
+def crc32_mpeg(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else crc << 1
+            crc &= 0xFFFFFFFF
+    return crc
+
+
+def psi(pid, cc, table):
+    sec = table + crc32_mpeg(table).to_bytes(4, "big")
+    body = b"\x00" + sec
+    return bytes([0x47, 0x40 | pid >> 8, pid & 0xFF, 0x10 | cc]) + body + b"\xff" * (184 - len(body))
+
+
+def pat(cc):
+    # table_id 0, section_length 13, tsid 1, version 0 current, program 1 -> PMT PID 0x100
+    return psi(0, cc, bytes([0x00, 0xB0, 13, 0, 1, 0xC1, 0, 0, 0, 1, 0xE1, 0x00]))
+
+
+def pmt(cc):
+    # program 1, PCR PID 0x101, stream type 0x1b on 0x101
+    return psi(0x100, cc, bytes([0x02, 0xB0, 18, 0, 1, 0xC1, 0, 0, 0xE1, 0x01, 0xF0, 0,
+                                 0x1B, 0xE1, 0x01, 0xF0, 0]))
+
+
+def es(pid, cc, fill, disc=False):
+    if disc:
+        af = bytes([1, 0x80])
+        return bytes([0x47, pid >> 8, pid & 0xFF, 0x30 | cc]) + af + bytes([fill]) * (184 - len(af))
+    return bytes([0x47, pid >> 8, pid & 0xFF, 0x10 | cc]) + bytes([fill]) * 184
+
+
+def null():
+    return bytes([0x47, 0x1F, 0xFF, 0x10]) + b"\xff" * 184
+
+
+def pid_of(p):
+    return (p[1] & 0x1F) << 8 | p[2]
+
+
+def datagrams():
+    """20 datagrams; video CC skips at datagrams 5 and 11; a flagged jump at 15."""
+    out, vcc, acc = [], 0, 0
+    for d in range(20):
+        pkts = [pat(d & 15), pmt(d & 15)]
+        for _ in range(3):
+            if (d, _) in ((5, 0), (11, 1)):
+                vcc = (vcc + 1) & 15          # a lost packet: the counter jumps by two
+            disc = (d, _) == (15, 0)
+            if disc:
+                vcc = (vcc + 7) & 15
+            pkts.append(es(0x101, vcc, d, disc))
+            vcc = (vcc + 1) & 15
+        pkts.append(es(0x200, acc, 0xA0 + d))
+        acc = (acc + 1) & 15
+        pkts.append(null())
+        out.append(b"".join(pkts))
+    return out
+
+
+def frame(dport, payload):
+    return (Ether(src="02:00:00:00:01:01", dst="02:00:00:00:00:aa") /
+            IP(src="10.99.1.1", dst="10.99.1.2") / UDP(sport=4000, dport=dport) / Raw(payload))
+
+
+def main():
+    dgs = datagrams()
+    sessions = [
+        {"id": "ts", "kind": "mpegts", "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 1234},
+         "outputs": [
+             {"id": "t1", "port": 1, "addr": "10.99.2.1", "udp_port": 2000},
+             {"id": "t2", "port": 1, "addr": "10.99.2.1", "udp_port": 2002,
+              "pids": [0, 0x100, 0x101], "drop_null": True},
+             {"id": "t3", "port": 1, "addr": "10.99.2.1", "udp_port": 2004, "pids": [0x300]}]},
+        {"id": "rts", "kind": "rtp-mpegts",
+         "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 1236},
+         "outputs": [{"id": "r1", "port": 1, "addr": "10.99.2.1", "udp_port": 2010,
+                      "ssrc": 77, "drop_null": True}]},
+    ]
+    dpl = Dataplane("pcapts", "", sessions=sessions)
+    pkts = [frame(1234, d) for d in dgs]
+    bad = bytearray(dgs[0])
+    bad[188] = 0x48
+    pkts.append(frame(1234, bytes(bad)))
+    rtp_in = [frame(1236, bytes(RTP(version=2, payload_type=33, sequence=10 + i,
+                                    timestamp=i * 3600, sourcesync=5)) + dgs[i]) for i in range(4)]
+    pkts += rtp_in
+    wrpcap(dpl.path("in0.pcap"), pkts)
+    wrpcap(dpl.path("in1.pcap"), [])
+    with open(dpl.ports_file, "w") as f:
+        f.write("""
+[port 0]
+vdev = net_pcap_t0,rx_pcap={d}/in0.pcap,tx_pcap={d}/out0.pcap
+ipv4 = 10.99.1.2/24
+[port 1]
+vdev = net_pcap_t1,rx_pcap={d}/in1.pcap,tx_pcap={d}/out1.pcap
+ipv4 = 10.99.2.2/24
+neighbour = 10.99.2.1 02:00:00:00:02:01
+""".format(d=dpl.dir))
+    with dpl:
+        st = dpl.wait_for(lambda s: s["ports"]["0"]["rx_pkts"] == len(pkts), what="input read")
+    T.eq(dpl.rc, 0, "dataplane exited cleanly")
+    s = st["sessions"]["ts"]
+    T.eq(s["rx_pkts"], 20, "ts datagrams accepted")
+    T.eq(s["ts_pkts"], 140, "ts packets")
+    T.eq(s["ts_cc_err"], 2, "continuity errors (the flagged jump is none)")
+    T.eq(s["ts_sync_err"], 1, "sync loss")
+    T.eq(s["drop_parse"], 1, "datagram with a lost sync byte dropped")
+    T.eq(st["node"]["drop_media"], 1, "node counts it too")
+    T.eq((s["ts_pat_seen"], s["ts_pmt_seen"]), (1, 1), "PAT and PMT seen")
+    o = s["outputs"]
+    T.eq(o["t1"]["tx_pkts"], 20, "t1 sent")
+    T.eq(o["t3"]["drop_ts_filtered"], 20, "t3 had nothing to send")
+    T.eq(o["t3"]["tx_pkts"], 0, "t3 sent nothing")
+    r = st["sessions"]["rts"]
+    T.eq((r["rx_pkts"], r["ts_pkts"], r["ts_cc_err"]), (4, 28, 0), "rts figures")
+
+    out = rdpcap(dpl.path("out1.pcap"))
+    t1 = [bytes(p[UDP].payload) for p in out if UDP in p and p[UDP].dport == 2000]
+    T.eq(t1, dgs, "t1 payloads identical to the input")
+    t2 = [bytes(p[UDP].payload) for p in out if UDP in p and p[UDP].dport == 2002]
+    want = [b"".join(d[i:i + 188] for i in range(0, len(d), 188)
+                     if pid_of(d[i:i + 188]) in (0, 0x100, 0x101)) for d in dgs]
+    T.eq(t2, want, "t2 keeps PAT, PMT and video, drops audio and nulls")
+    T.eq(len([p for p in out if UDP in p and p[UDP].dport == 2004]), 0, "t3 sends nothing")
+    r1 = [p for p in out if UDP in p and p[UDP].dport == 2010]
+    T.eq(len(r1), 4, "r1 sent")
+    for i, p in enumerate(r1):
+        b = bytes(p[UDP].payload)
+        h = RTP(b[:12])
+        T.check(h.sourcesync == 77 and h.sequence == 10 + i and h.payload_type == 33,
+                "r1[%d] RTP header rewritten" % i)
+        T.eq(b[12:], dgs[i][:6 * 188], "r1[%d] payload without the null packet" % i)
+    T.done()
+
+
+if __name__ == "__main__":
+    main()
