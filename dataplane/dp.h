@@ -359,6 +359,7 @@ struct dp_main {
 	uint64_t start_tsc;
 	uint64_t tsc_hz;
 	uint64_t tsc_per_ms;
+	bool rcu_registered;		/* the main lcore, with liburcu QSBR */
 	_Atomic bool quit;
 };
 

@@ -214,6 +214,7 @@ setup(int argc, char **argv)
 	    (rc = dp_neigh_init()) != 0 || (rc = dp_sess_table_init()) != 0)
 		return rc;
 	urcu_qsbr_register_thread();
+	dp.rcu_registered = true;
 	if (dp.cfg.sessions_file[0] != '\0' && (rc = sessions_load(dp.cfg.sessions_file)) != 0)
 		return rc;
 	mf_shm_publish(&dp.shm);
@@ -228,7 +229,9 @@ teardown(void)
 	dp_neigh_fini();
 	dp_stats_fini();
 	mf_shm_destroy(&dp.shm);
-	urcu_qsbr_unregister_thread();
+	if (dp.rcu_registered)
+		urcu_qsbr_unregister_thread();
+	dp.rcu_registered = false;
 }
 
 int

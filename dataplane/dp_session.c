@@ -711,6 +711,12 @@ dp_sess_table_fini(void)
 
 	if (table == NULL)
 		return;
+	if (!dp.rcu_registered) {
+		cds_lfht_destroy(table, NULL);	/* empty: nothing was added before registering */
+		table = NULL;
+		rte_hash_free(by_id);
+		return;
+	}
 	cds_lfht_for_each(table, &it, node) {
 		struct dp_sess *s = sess_of(node, &rtcp);
 

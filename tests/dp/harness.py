@@ -56,7 +56,7 @@ class Checks:
 
 
 class Dataplane:
-    def __init__(self, name, ports_conf, sessions=None, lcores="0,1", max_sessions=1024,
+    def __init__(self, name, ports_conf, sessions=None, lcores=None, max_sessions=1024,
                  mbufs=8191, extra_args=()):
         if os.geteuid() != 0:
             print("skip: needs root")
@@ -65,12 +65,14 @@ class Dataplane:
             print("skip: needs hugepages (tools/setup-host)")
             sys.exit(SKIP)
         self.name = name
+        # MFWD_LCORES="0@0,1@1,2@1" runs two workers (on one cpu) to exercise handoff.
+        lcores = lcores or os.environ.get("MFWD_LCORES", "0,1")
         self.instance = "%s-%d" % (name, os.getpid())
         self.dir = tempfile.mkdtemp(prefix="mfwd-%s-" % name)
         self.ports_file = os.path.join(self.dir, "ports.conf")
         with open(self.ports_file, "w") as f:
             f.write(ports_conf)
-        self.args = [DATAPLANE, "-l", lcores, "--file-prefix", self.instance, "--no-pci",
+        self.args = [DATAPLANE, "--lcores", lcores, "--file-prefix", self.instance, "--no-pci",
                      "--huge-unlink", "--log-level", "user.mf.dp:info", "--",
                      "--ports", self.ports_file, "--instance", self.instance,
                      "--max-sessions", str(max_sessions), "--mbufs", str(mbufs)]
@@ -93,11 +95,13 @@ class Dataplane:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
+                self.stop()
                 raise RuntimeError("dataplane exited: %s" % self.tail())
             r = subprocess.run([STAT, "-i", self.instance, "--json"], capture_output=True)
             if r.returncode == 0:
                 return self
             time.sleep(0.1)
+        self.stop()
         raise RuntimeError("dataplane did not come up: %s" % self.tail())
 
     def tail(self, n=30):

@@ -58,6 +58,8 @@ def build_inputs(d):
     pkts.append(Ether(src=SRC_MAC, dst="ff:ff:ff:ff:ff:ff") /
                 ARP(op=1, hwsrc=SRC_MAC, psrc=SRC, pdst=DST))
     pkts.append(Ether(src=SRC_MAC, dst=DP_MAC) / IP(src=SRC, dst=DST) / ICMP(type=8, id=7, seq=3) / Raw(b"ping"))
+    pkts += [Ether(src=SRC_MAC, dst=DP_MAC) / IP(src=SRC, dst=DST) / UDP(sport=4000, dport=8000)
+             / Raw(b"fan-%d" % i * 20) for i in range(3)]
     wrpcap(os.path.join(d, "in0.pcap"), pkts)
     v6 = [Ether(src="02:00:00:00:02:01", dst=DP_MAC) / IPv6(src="fd00:2::1", dst="fd00:2::2")
           / UDP(sport=9000, dport=7000) / Raw(b"v6-%d" % i) for i in range(3)]
@@ -76,6 +78,9 @@ def sessions():
              {"id": "o2", "port": 1, "addr": "10.99.2.1", "udp_port": 6002, "pt_allow": [0]},
              {"id": "o3", "port": 1, "addr": "10.99.2.1", "udp_port": 6004, "paused": True},
              {"id": "o4", "port": 1, "addr": "fd00:2::1", "udp_port": 6006}]},
+        {"id": "fan64", "kind": "udp",
+         "ingress": {"port": 0, "addr": DST, "udp_port": 8000},
+         "outputs": [{"port": 1, "addr": "10.99.2.1", "udp_port": 8100 + i} for i in range(64)]},
         {"id": "v6", "kind": "udp",
          "ingress": {"port": 1, "addr": "fd00:2::2", "udp_port": 7000},
          "outputs": [{"port": 0, "addr": SRC, "udp_port": 7001}]},
@@ -138,6 +143,11 @@ def check_outputs(out0, out1):
     v6 = [p for p in out0 if UDP in p and p[UDP].dport == 7001]
     T.eq([bytes(p[UDP].payload) for p in v6], [b"v6-0", b"v6-1", b"v6-2"], "v6 session to IPv4")
     T.check(all(udp_ok(p) and p[UDP].sport == 7000 for p in v6), "v6 output headers")
+    fan = [p for p in out1 if UDP in p and 8100 <= p[UDP].dport < 8164]
+    T.eq(sorted(set(p[UDP].dport for p in fan)), list(range(8100, 8164)), "fan64: all 64 outputs")
+    T.check(len(fan) == 192 and all(bytes(p[UDP].payload) == b"fan-%d" % (k // 64) * 20 and
+                                    udp_ok(p) for k, p in enumerate(fan)),
+            "fan64: each of 3 packets on each output, intact, in order")
     arp = [p for p in out0 if ARP in p and p[ARP].op == 2]
     T.eq(len(arp), 1, "ARP reply")
     if arp:
@@ -185,6 +195,7 @@ def check_stats(st):
     T.eq(n["arp_reply_tx"], 1, "node: ARP replies")
     T.eq(n["icmp_echo_tx"], 1, "node: echo replies")
     T.eq(st["sessions"]["v6"]["rx_pkts"], 3, "v6 rx")
+    T.eq(st["sessions"]["fan64"]["tx_pkts"], 192, "fan64 tx")
 
 
 def main():
@@ -210,6 +221,12 @@ neighbour = fd00:2::1 02:00:00:00:02:06
         st = dpl.wait_for(lambda s: s["node"]["arp_reply_tx"] >= 1 and
                           s["node"]["icmp_echo_tx"] >= 1, what="slow path done")
         check_stats(st)
+        rc, events = dpl.ctl("events")
+        kinds = [(e["event"], e.get("session")) for e in events]
+        T.check(("source.latched", "cam") in kinds, "event: source latched (%s)" % kinds)
+        T.check(("source.ssrc_changed", "cam") in kinds, "event: SSRC changed")
+        latch = [e for e in events if e["event"] == "source.latched"]
+        T.check(latch and latch[0]["source"] == {"addr": SRC, "port": 4000}, "latched source")
     T.eq(dpl.rc, 0, "dataplane exited cleanly")
     check_outputs(rdpcap(dpl.path("out0.pcap")), rdpcap(dpl.path("out1.pcap")))
     T.done()

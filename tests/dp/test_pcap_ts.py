@@ -111,16 +111,20 @@ def main():
     pkts += rtp_in
     wrpcap(dpl.path("in0.pcap"), pkts)
     wrpcap(dpl.path("in1.pcap"), [])
+    # One TX queue per worker, and net_pcap makes one TX queue per tx_pcap file.
+    workers = len(os.environ.get("MFWD_LCORES", "0,1").split(",")) - 1
+    tx = lambda p: ",".join("tx_pcap={d}/out%d-%d.pcap".format(d=dpl.dir) % (p, w)
+                            for w in range(workers))
     with open(dpl.ports_file, "w") as f:
         f.write("""
 [port 0]
-vdev = net_pcap_t0,rx_pcap={d}/in0.pcap,tx_pcap={d}/out0.pcap
+vdev = net_pcap_t0,rx_pcap={d}/in0.pcap,{tx0}
 ipv4 = 10.99.1.2/24
 [port 1]
-vdev = net_pcap_t1,rx_pcap={d}/in1.pcap,tx_pcap={d}/out1.pcap
+vdev = net_pcap_t1,rx_pcap={d}/in1.pcap,{tx1}
 ipv4 = 10.99.2.2/24
 neighbour = 10.99.2.1 02:00:00:00:02:01
-""".format(d=dpl.dir))
+""".format(d=dpl.dir, tx0=tx(0), tx1=tx(1)))
     with dpl:
         st = dpl.wait_for(lambda s: s["ports"]["0"]["rx_pkts"] == len(pkts), what="input read")
     T.eq(dpl.rc, 0, "dataplane exited cleanly")
@@ -138,8 +142,13 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
     T.eq(o["t3"]["tx_pkts"], 0, "t3 sent nothing")
     r = st["sessions"]["rts"]
     T.eq((r["rx_pkts"], r["ts_pkts"], r["ts_cc_err"]), (4, 28, 0), "rts figures")
+    if os.environ.get("MFWD_LCORES"):
+        lc = st["lcores"]
+        T.check(len(lc) == 3 and sum(l["handoff_out"] for l in lc) == 4 and
+                sum(l["handoff_in"] for l in lc) == 4, "rts packets handed to their worker")
 
-    out = rdpcap(dpl.path("out1.pcap"))
+    # A session's packets all leave from its worker's queue: one file, in order.
+    out = [p for w in range(workers) for p in rdpcap(dpl.path("out1-%d.pcap" % w))]
     t1 = [bytes(p[UDP].payload) for p in out if UDP in p and p[UDP].dport == 2000]
     T.eq(t1, dgs, "t1 payloads identical to the input")
     t2 = [bytes(p[UDP].payload) for p in out if UDP in p and p[UDP].dport == 2002]

@@ -1,0 +1,89 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Timers, events and refused commands, through the channel (mfwd-ctl), on idle ports.
+
+- a session with idle_timeout_ms raises session.idle once; one with timeout_s is removed
+  and raises session.timeout; session.removed follows a delete;
+- every refusal has its stable code and changes nothing: duplicate id, ingress address and
+  port in use (RTCP port included), address not on the port, unknown port, no route, SRTP
+  not yet supported, capacity, unknown session, an ingress change on replace.
+"""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Checks, Dataplane  # noqa: E402
+from scapy.all import wrpcap  # noqa: E402
+
+T = Checks("events")
+
+
+def spec(sid, port=5000, kind="udp", **kw):
+    s = {"id": sid, "kind": kind,
+         "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": port},
+         "outputs": [{"port": 0, "addr": "10.99.1.1", "udp_port": 6000}]}
+    s.update(kw)
+    return s
+
+
+def refused(dpl, s, code, what, cmd="add"):
+    rc, out = dpl.ctl(cmd, "-", stdin=__import__("json").dumps(s))
+    T.check(rc == 1 and out and out[-1].get("error", {}).get("code") == code,
+            "%s refused with %s: %s" % (what, code, out))
+
+
+def main():
+    dpl = Dataplane("events", "", max_sessions=4)
+    wrpcap(dpl.path("empty.pcap"), [])
+    with open(dpl.ports_file, "w") as f:
+        f.write("""
+[port 0]
+vdev = net_pcap_e0,rx_pcap={d}/empty.pcap,tx_pcap={d}/out.pcap
+ipv4 = 10.99.1.2/24
+neighbour = 10.99.1.1 02:00:00:00:01:01
+""".format(d=dpl.dir))
+    with dpl:
+        dpl.ctl("events")                       # drop dataplane.up
+        T.eq(dpl.add(spec("idle", limits={"idle_timeout_ms": 300}))[0], 0, "idle added")
+        T.eq(dpl.add(spec("tmo", 5002, limits={"timeout_s": 1}))[0], 0, "tmo added")
+        T.eq(dpl.add(spec("rtp", 5004, "rtp"))[0], 0, "rtp added")
+        refused(dpl, spec("idle", 5010), "exists", "duplicate id")
+        refused(dpl, spec("x", 5000), "address_in_use", "same ingress")
+        refused(dpl, spec("x", 5005), "address_in_use", "the RTCP port of session rtp")
+        refused(dpl, spec("x", 5010, ingress={"port": 0, "addr": "10.99.1.3", "udp_port": 1}),
+                "address_not_available", "address not on the port")
+        refused(dpl, spec("x", 5010, ingress={"port": 3, "addr": "10.99.1.2", "udp_port": 1}),
+                "no_such_port", "unknown port")
+        refused(dpl, spec("x", 5010, outputs=[{"port": 0, "addr": "10.1.1.1", "udp_port": 1}]),
+                "no_route", "destination without a gateway")
+        refused(dpl, spec("x", 5010, "rtp", ingress={
+            "port": 0, "addr": "10.99.1.2", "udp_port": 5010,
+            "srtp": {"suite": "AES_CM_128_HMAC_SHA1_80",
+                     "key": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"}}),
+                "not_supported", "SRTP")
+        refused(dpl, spec("x", 5010, colour=1), "unknown_key", "an unknown key")
+        refused(dpl, spec("idle", 5012), "invalid", "changing the ingress", "replace")
+        refused(dpl, spec("nobody"), "not_found", "replacing an unknown session", "replace")
+        T.eq(dpl.add(spec("fourth", 5020))[0], 0, "fourth session fills the capacity")
+        refused(dpl, spec("fifth", 5030), "capacity", "a fifth session")
+        rc, out = dpl.ctl("del", "nobody")
+        T.check(rc == 1 and out[0]["error"]["code"] == "not_found", "deleting an unknown one")
+        T.eq(dpl.ctl("del", "fourth")[0], 0, "delete")
+        time.sleep(1.6)
+        rc, out = dpl.ctl("list")
+        T.eq(sorted(out[0]["sessions"]), ["idle", "rtp"], "tmo expired, fourth deleted")
+        rc, out = dpl.ctl("get", "idle")
+        T.check(rc == 0 and out[0]["session"]["live"]["idle_ms"] >= 300, "idle time shown")
+        T.eq(out[0]["session"]["spec"]["limits"]["idle_timeout_ms"], 300, "spec returned")
+        rc, events = dpl.ctl("events")
+        got = [(e["event"], e.get("session")) for e in events]
+        T.eq(sorted(got), sorted([("session.idle", "idle"), ("session.removed", "fourth"),
+                                  ("session.timeout", "tmo")]), "events")
+        T.eq(dpl.stats()["node"]["commands"], 18, "every command answered once")
+    T.eq(dpl.rc, 0, "dataplane exited cleanly")
+    T.done()
+
+
+if __name__ == "__main__":
+    main()
