@@ -126,12 +126,14 @@ struct dp_config {
 	uint32_t max_sessions;
 	uint32_t nb_mbufs;
 	uint32_t idle_sleep_us;
+	bool check_only;
 	uint16_t nb_ports;
 	struct dp_port_conf ports[MF_MAX_PORTS];
 };
 
 int dp_config_parse_args(struct dp_config *cfg, int argc, char **argv);
 int dp_config_load_ports(struct dp_config *cfg);
+void dp_config_print(const struct dp_config *cfg);
 
 /* ---- ports ---- */
 

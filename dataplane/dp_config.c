@@ -57,7 +57,8 @@ usage(const char *prog)
 		"  --sessions FILE      JSON array of session specs installed at start\n"
 		"  --max-sessions N     session capacity (default 65536)\n"
 		"  --mbufs N            packet mbufs (default 16383)\n"
-		"  --idle-sleep-us N    control lcore sleep when idle (default 1000)\n",
+		"  --idle-sleep-us N    control lcore sleep when idle (default 1000)\n"
+		"  --check              read the port profile, print it, exit (no port is probed)\n",
 		prog);
 }
 
@@ -71,6 +72,7 @@ dp_config_parse_args(struct dp_config *cfg, int argc, char **argv)
 		{ "max-sessions", required_argument, NULL, 'm' },
 		{ "mbufs", required_argument, NULL, 'b' },
 		{ "idle-sleep-us", required_argument, NULL, 'u' },
+		{ "check", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -97,6 +99,9 @@ dp_config_parse_args(struct dp_config *cfg, int argc, char **argv)
 			break;
 		case 'u':
 			rc = parse_u32(optarg, 10, 1000000, &cfg->idle_sleep_us);
+			break;
+		case 'c':
+			cfg->check_only = true;
 			break;
 		default:
 			usage(argv[0]);
@@ -327,6 +332,34 @@ check_ports(struct dp_config *cfg)
 	}
 	cfg->nb_ports = n;
 	return 0;
+}
+
+void
+dp_config_print(const struct dp_config *cfg)
+{
+	char a[64];
+	uint16_t i, k;
+
+	for (i = 0; i < cfg->nb_ports; i++) {
+		const struct dp_port_conf *p = &cfg->ports[i];
+
+		printf("port %u: %s%s%s%s, %u RX queues, %u/%u descriptors%s\n", i,
+		       p->vdev[0] ? p->vdev : p->pci, p->devargs[0] ? " (" : "", p->devargs,
+		       p->devargs[0] ? ")" : "", p->nb_rxq, p->rx_desc, p->tx_desc,
+		       p->offloads ? ", checksum offloads when available" : "");
+		for (k = 0; k < p->nb_v4; k++)
+			printf("  ipv4 %s/%u\n", inet_ntop(AF_INET, p->v4[k].a, a, sizeof(a)),
+			       p->v4[k].prefix);
+		for (k = 0; k < p->nb_v6; k++)
+			printf("  ipv6 %s/%u\n", inet_ntop(AF_INET6, p->v6[k].a, a, sizeof(a)),
+			       p->v6[k].prefix);
+		if (p->has_gw4)
+			printf("  gateway %s\n", inet_ntop(AF_INET, p->gw4, a, sizeof(a)));
+		if (p->has_gw6)
+			printf("  gateway %s\n", inet_ntop(AF_INET6, p->gw6, a, sizeof(a)));
+		for (k = 0; k < p->nb_neigh; k++)
+			printf("  neighbour %s\n", mf_addr_str(&p->neigh[k].ip, a, sizeof(a)));
+	}
 }
 
 int

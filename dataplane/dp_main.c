@@ -200,6 +200,10 @@ setup(int argc, char **argv)
 		rc = dp_config_load_ports(&dp.cfg);
 	if (rc != 0)
 		return rc;
+	if (dp.cfg.check_only) {
+		dp_config_print(&dp.cfg);
+		return 1;	/* not an error: main() exits 0 without starting */
+	}
 	if (rte_lcore_count() < 2 || rte_lcore_count() - 1 > DP_MAX_WORKERS) {
 		DP_LOG(ERR, "needs the main lcore and 1 to %d worker lcores (EAL -l or --lcores)\n",
 		       DP_MAX_WORKERS);
@@ -251,7 +255,7 @@ main(int argc, char **argv)
 	if (rc != 0) {
 		teardown();
 		rte_eal_cleanup();
-		return EXIT_FAILURE;
+		return rc > 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 	}
 	RTE_LCORE_FOREACH_WORKER(lcore_id) {
 		for (n = 1; n <= dp.nb_workers; n++)

@@ -4,7 +4,7 @@
  * to the segment and never slows the dataplane (readers only copy and retry).
  *
  *   mfwd-stat [-i INSTANCE]                 live view, refreshed every second (a terminal)
- *   mfwd-stat [-i INSTANCE] --once          one text snapshot
+ *   mfwd-stat [-i INSTANCE] --once          one text view (rates over --interval seconds)
  *   mfwd-stat [-i INSTANCE] --json          one JSON snapshot
  *   mfwd-stat [-i INSTANCE] --prometheus    one Prometheus text exposition
  *   mfwd-stat [-i INSTANCE] --session ID    every figure of one session and its outputs
@@ -496,8 +496,13 @@ main(int argc, char **argv)
 		rc = print_json(cur);
 	else if (rc == 0 && mode == 'p')
 		rc = print_prometheus(cur);
-	else if (rc == 0 && mode == 'o')
-		print_text(cur, NULL);
+	else if (rc == 0 && mode == 'o') {
+		/* Rates need two snapshots. */
+		usleep((useconds_t)(interval * 1e6));
+		rc = take(&b, NULL) != 0 ? 2 : 0;
+		if (rc == 0)
+			print_text(&b, cur);
+	}
 	else if (rc == 0 && mode == 's')
 		rc = print_session(cur, session);
 	while (rc == 0 && mode == 0) {
