@@ -20,31 +20,10 @@
 
 #include "dp.h"
 #include "dp_pkt.h"
+#include "mf/mf_bytes.h"
 #include "mf/mf_ts.h"
 
 #define PRIV_MAX	(MF_TS_MAX_PKTS * MF_TS_PKT_LEN + 64)
-
-static inline void
-wr16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void
-wr32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static inline uint32_t
-rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 /* ---- what differs per output ---- */
 
@@ -120,9 +99,9 @@ rtp_rewrite(uint8_t *h, const struct mf_rtp *r, const struct dp_sess *s, struct 
 		os->last_ts = ts;
 		os->last_tsc = now;
 	}
-	wr16(h + 2, seq);
-	wr32(h + 4, ts);
-	wr32(h + 8, o->cfg.ssrc);
+	mf_wr16(h + 2, seq);
+	mf_wr32(h + 4, ts);
+	mf_wr32(h + 8, o->cfg.ssrc);
 }
 
 /* RTCP from the media sender: its SSRC (the word after every header) becomes the output's;
@@ -138,9 +117,9 @@ rtcp_rewrite(uint8_t *buf, const struct dp_pkt *p, const struct dp_out *o)
 		const struct mf_rtcp_pkt *k = &p->rtcp_info.pkts[i];
 
 		if (k->len >= 8)
-			wr32(buf + k->off + 4, o->cfg.ssrc);
+			mf_wr32(buf + k->off + 4, o->cfg.ssrc);
 		if (k->pt == MF_RTCP_SR && k->len >= 20 && o->ost->started)
-			wr32(buf + k->off + 16, rd32(buf + k->off + 16) + o->ost->ts_off);
+			mf_wr32(buf + k->off + 16, mf_rd32(buf + k->off + 16) + o->ost->ts_off);
 	}
 	return p->l4.payload_len;
 }

@@ -123,11 +123,17 @@ arp_request(struct dp_port *p, const uint8_t *target, bool gratuitous)
 
 /* ---- ICMP echo ---- */
 
+/* Send a reply built in the received frame back to where it came from. */
 static void
-swap_eth(struct rte_ether_hdr *eth, const struct dp_port *p)
+reply(struct dp_port *p, struct rte_mbuf *m, unsigned int ctr)
 {
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+
 	rte_ether_addr_copy(&eth->src_addr, &eth->dst_addr);
 	rte_ether_addr_copy(&p->mac, &eth->src_addr);
+	m->ol_flags = 0;
+	count(ctr);
+	dp_ctrl_send(p->index, m);
 }
 
 static void
@@ -148,7 +154,6 @@ icmp4_input(struct dp_port *p, struct rte_mbuf *m, const struct mf_eth *e)
 	ilen = (uint16_t)(info.total_len - info.hdr_len);
 	if (mf_icmp_parse(icmp, ilen, false, &ic) != 0 || !ic.is_echo_request)
 		goto ignore;
-	swap_eth(rte_pktmbuf_mtod(m, struct rte_ether_hdr *), p);
 	tmp = ip->src_addr;
 	ip->src_addr = ip->dst_addr;
 	ip->dst_addr = tmp;
@@ -159,9 +164,7 @@ icmp4_input(struct dp_port *p, struct rte_mbuf *m, const struct mf_eth *e)
 	icmp[2] = icmp[3] = 0;
 	tmp = (uint16_t)~rte_raw_cksum(icmp, ilen);
 	memcpy(icmp + 2, &tmp, 2);
-	m->ol_flags = 0;
-	count(DP_CTR_icmp_echo_tx);
-	dp_ctrl_send(p->index, m);
+	reply(p, m, DP_CTR_icmp_echo_tx);
 	return;
 ignore:
 	count(DP_CTR_slow_other);
@@ -211,7 +214,7 @@ static void
 nd_advertise(struct dp_port *p, struct rte_mbuf *m, struct rte_ipv6_hdr *ip, uint8_t *icmp,
 	     const uint8_t *target)
 {
-	const struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	const uint8_t *eth = rte_pktmbuf_mtod(m, const uint8_t *);
 	uint16_t len = 32;
 
 	memcpy(ip->dst_addr, ip->src_addr, 16);
@@ -226,12 +229,9 @@ nd_advertise(struct dp_port *p, struct rte_mbuf *m, struct rte_ipv6_hdr *ip, uin
 	icmp[24] = ND_OPT_TLL;
 	icmp[25] = 1;
 	memcpy(icmp + 26, p->mac.addr_bytes, 6);
-	rte_pktmbuf_trim(m, (uint16_t)(m->data_len - ((uint8_t *)icmp - (uint8_t *)eth) - len));
+	rte_pktmbuf_trim(m, (uint16_t)(m->data_len - (icmp - eth) - len));
 	icmp6_csum(ip, icmp);
-	swap_eth(rte_pktmbuf_mtod(m, struct rte_ether_hdr *), p);
-	m->ol_flags = 0;
-	count(DP_CTR_nd_tx);
-	dp_ctrl_send(p->index, m);
+	reply(p, m, DP_CTR_nd_tx);
 }
 
 static void
@@ -273,10 +273,7 @@ icmp6_input(struct dp_port *p, struct rte_mbuf *m, const struct mf_eth *e)
 		ip->hop_limits = 64;
 		icmp[0] = MF_ICMP6_ECHO_REPLY;
 		icmp6_csum(ip, icmp);
-		swap_eth(rte_pktmbuf_mtod(m, struct rte_ether_hdr *), p);
-		m->ol_flags = 0;
-		count(DP_CTR_icmp_echo_tx);
-		dp_ctrl_send(p->index, m);
+		reply(p, m, DP_CTR_icmp_echo_tx);
 		return;
 	}
 ignore:

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "mf/mf_bytes.h"
 #include "mf/mf_pkt.h"
 
 static const char *const err_names[MF_PKT_E_MAX] = {
@@ -35,12 +36,6 @@ mf_pkt_err_desc(int err)
 	return err < MF_PKT_E_MAX ? err_descs[err] : "unknown reason";
 }
 
-static inline uint16_t
-rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
 int
 mf_eth_parse(const uint8_t *p, size_t len, struct mf_eth *e)
 {
@@ -52,16 +47,16 @@ mf_eth_parse(const uint8_t *p, size_t len, struct mf_eth *e)
 	memcpy(e->dst, p, 6);
 	memcpy(e->src, p + 6, 6);
 	e->nb_vlan = 0;
-	type = rd16(p + off);
+	type = mf_rd16(p + off);
 	while (type == MF_ETHER_TYPE_VLAN || type == MF_ETHER_TYPE_QINQ ||
 	       type == MF_ETHER_TYPE_QINQ_OLD) {
 		if (e->nb_vlan == MF_ETH_MAX_VLAN)
 			return -MF_PKT_E_ETH_VLAN_DEPTH;
 		if (len < off + 6)
 			return -MF_PKT_E_ETH_TRUNC;
-		e->vlan_tci[e->nb_vlan++] = rd16(p + off + 2);
+		e->vlan_tci[e->nb_vlan++] = mf_rd16(p + off + 2);
 		off += 4;
-		type = rd16(p + off);
+		type = mf_rd16(p + off);
 	}
 	e->ethertype = type;
 	e->hdr_len = (uint16_t)(off + 2);
@@ -74,9 +69,9 @@ mf_arp_parse(const uint8_t *p, size_t len, struct mf_arp *a)
 	if (len < MF_ARP_LEN)
 		return -MF_PKT_E_ARP_TRUNC;
 	/* htype 1 (Ethernet), ptype IPv4, hlen 6, plen 4 */
-	if (rd16(p) != 1 || rd16(p + 2) != MF_ETHER_TYPE_IPV4 || p[4] != 6 || p[5] != 4)
+	if (mf_rd16(p) != 1 || mf_rd16(p + 2) != MF_ETHER_TYPE_IPV4 || p[4] != 6 || p[5] != 4)
 		return -MF_PKT_E_ARP_FORMAT;
-	a->op = rd16(p + 6);
+	a->op = mf_rd16(p + 6);
 	memcpy(a->sha, p + 8, 6);
 	memcpy(a->spa, p + 14, 4);
 	memcpy(a->tha, p + 18, 6);
@@ -119,7 +114,7 @@ mf_ipv4_parse(const uint8_t *p, size_t len, struct mf_ip *ip)
 	ihl = (size_t)(p[0] & 0x0f) * 4;
 	if (ihl < 20 || ihl > len)
 		return -MF_PKT_E_IP4_IHL;
-	ip->total_len = rd16(p + 2);
+	ip->total_len = mf_rd16(p + 2);
 	if (ip->total_len < ihl || ip->total_len > len)
 		return -MF_PKT_E_IP4_TOTLEN;
 	ip->flags = 0;
@@ -128,7 +123,7 @@ mf_ipv4_parse(const uint8_t *p, size_t len, struct mf_ip *ip)
 			return -MF_PKT_E_IP4_OPTIONS;
 		ip->flags |= MF_IP_F_OPTIONS;
 	}
-	frag = rd16(p + 6);
+	frag = mf_rd16(p + 6);
 	ip->frag_off = (uint16_t)((frag & 0x1fff) * 8);
 	if (frag & 0x2000)
 		ip->flags |= MF_IP_F_MORE_FRAGS;
@@ -165,7 +160,7 @@ mf_ipv6_parse(const uint8_t *p, size_t len, struct mf_ip *ip)
 		return -MF_PKT_E_IP6_TRUNC;
 	if (p[0] >> 4 != 6)
 		return -MF_PKT_E_IP6_VERSION;
-	end = 40 + (size_t)rd16(p + 4);
+	end = 40 + (size_t)mf_rd16(p + 4);
 	if (end > len)
 		return -MF_PKT_E_IP6_PLEN;
 	ip->flags = 0;
@@ -179,7 +174,7 @@ mf_ipv6_parse(const uint8_t *p, size_t len, struct mf_ip *ip)
 		if (off + 8 > end)
 			return -MF_PKT_E_IP6_EXT_TRUNC;
 		if (nh == 44) {
-			uint16_t fo = rd16(p + off + 2);
+			uint16_t fo = mf_rd16(p + off + 2);
 
 			ip->frag_off = fo & 0xfff8;
 			if (fo & 1)
@@ -222,10 +217,10 @@ mf_udp_parse(const uint8_t *p, size_t len, struct mf_udp *u)
 {
 	if (len < MF_UDP_HDR_LEN)
 		return -MF_PKT_E_UDP_TRUNC;
-	u->sport = rd16(p);
-	u->dport = rd16(p + 2);
-	u->len = rd16(p + 4);
-	u->csum = rd16(p + 6);
+	u->sport = mf_rd16(p);
+	u->dport = mf_rd16(p + 2);
+	u->len = mf_rd16(p + 4);
+	u->csum = mf_rd16(p + 6);
 	if (u->len < MF_UDP_HDR_LEN || u->len > len)
 		return -MF_PKT_E_UDP_LEN;
 	return 0;
@@ -238,8 +233,8 @@ mf_icmp_parse(const uint8_t *p, size_t len, bool v6, struct mf_icmp *ic)
 		return -MF_PKT_E_ICMP_TRUNC;
 	ic->type = p[0];
 	ic->code = p[1];
-	ic->id = rd16(p + 4);
-	ic->seq = rd16(p + 6);
+	ic->id = mf_rd16(p + 4);
+	ic->seq = mf_rd16(p + 6);
 	ic->is_echo_request = ic->code == 0 &&
 		ic->type == (v6 ? MF_ICMP6_ECHO_REQUEST : MF_ICMP_ECHO_REQUEST);
 	return 0;

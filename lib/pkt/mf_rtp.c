@@ -3,19 +3,8 @@
 
 #include <string.h>
 
+#include "mf/mf_bytes.h"
 #include "mf/mf_rtp.h"
-
-static inline uint16_t
-rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static inline uint32_t
-rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 int
 mf_rtp_parse_hdr(const uint8_t *p, size_t len, struct mf_rtp *r)
@@ -31,9 +20,9 @@ mf_rtp_parse_hdr(const uint8_t *p, size_t len, struct mf_rtp *r)
 	r->cc = p[0] & 0x0f;
 	r->marker = (p[1] & 0x80) != 0;
 	r->pt = p[1] & 0x7f;
-	r->seq = rd16(p + 2);
-	r->ts = rd32(p + 4);
-	r->ssrc = rd32(p + 8);
+	r->seq = mf_rd16(p + 2);
+	r->ts = mf_rd32(p + 4);
+	r->ssrc = mf_rd32(p + 8);
 	r->pad_len = 0;
 	r->ext_profile = 0;
 	r->ext_len = 0;
@@ -43,8 +32,8 @@ mf_rtp_parse_hdr(const uint8_t *p, size_t len, struct mf_rtp *r)
 	if (r->has_ext) {
 		if (off + 4 > len)
 			return -MF_PKT_E_RTP_EXT;
-		r->ext_profile = rd16(p + off);
-		r->ext_len = (uint16_t)(rd16(p + off + 2) * 4u);
+		r->ext_profile = mf_rd16(p + off);
+		r->ext_len = (uint16_t)(mf_rd16(p + off + 2) * 4u);
 		if (off + 4 + r->ext_len > len)
 			return -MF_PKT_E_RTP_EXT;
 		off += 4 + (size_t)r->ext_len;
@@ -129,10 +118,10 @@ note_sr(const uint8_t *p, struct mf_rtcp *c)
 	if (c->has_sr)
 		return;
 	c->has_sr = true;
-	c->sr_ntp = (uint64_t)rd32(p + 8) << 32 | rd32(p + 12);
-	c->sr_rtp_ts = rd32(p + 16);
-	c->sr_pkts = rd32(p + 20);
-	c->sr_octets = rd32(p + 24);
+	c->sr_ntp = (uint64_t)mf_rd32(p + 8) << 32 | mf_rd32(p + 12);
+	c->sr_rtp_ts = mf_rd32(p + 16);
+	c->sr_pkts = mf_rd32(p + 20);
+	c->sr_octets = mf_rd32(p + 24);
 }
 
 int
@@ -157,7 +146,7 @@ mf_rtcp_parse(const uint8_t *p, size_t len, struct mf_rtcp *c)
 			return -MF_PKT_E_RTCP_VERSION;
 		if (h[1] < 192 || h[1] > 223)
 			return -MF_PKT_E_RTCP_PT;
-		plen = ((size_t)rd16(h + 2) + 1) * 4;
+		plen = ((size_t)mf_rd16(h + 2) + 1) * 4;
 		if (plen > len - off)
 			return -MF_PKT_E_RTCP_LEN;
 		body = plen;
@@ -177,7 +166,7 @@ mf_rtcp_parse(const uint8_t *p, size_t len, struct mf_rtcp *c)
 		k->count = h[0] & 0x1f;
 		k->off = (uint16_t)off;
 		k->len = (uint16_t)plen;
-		k->ssrc = body >= 8 ? rd32(h + 4) : 0;
+		k->ssrc = body >= 8 ? mf_rd32(h + 4) : 0;
 		c->types_seen |= 1u << (h[1] - 192);
 		if (h[1] == MF_RTCP_SR)
 			note_sr(h, c);

@@ -11,23 +11,11 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "mf/mf_bytes.h"
 #include "mf/mf_pkt.h"
 
-static inline void
-pb_w16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void
-pb_w32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
+#define pb_w16 mf_wr16
+#define pb_w32 mf_wr32
 
 /* RTP header (no CSRC, no extension) + payload of @p plen bytes of a pattern. */
 static inline size_t

@@ -16,8 +16,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Checks, Dataplane  # noqa: E402
-from scapy.all import (ARP, ICMP, IP, UDP, Ether, IPv6, Raw, rdpcap,  # noqa: E402
-                       wrpcap)
+from scapy.all import (ARP, ICMP, IP, UDP, Ether, ICMPv6EchoReply,  # noqa: E402
+                       ICMPv6EchoRequest, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr,
+                       ICMPv6NDOptSrcLLAddr, IPv6, Raw, rdpcap, wrpcap)
 from scapy.layers.rtp import RTP  # noqa: E402
 
 T = Checks("pcap_rtp")
@@ -63,6 +64,11 @@ def build_inputs(d):
     wrpcap(os.path.join(d, "in0.pcap"), pkts)
     v6 = [Ether(src="02:00:00:00:02:01", dst=DP_MAC) / IPv6(src="fd00:2::1", dst="fd00:2::2")
           / UDP(sport=9000, dport=7000) / Raw(b"v6-%d" % i) for i in range(3)]
+    v6.append(Ether(src="02:00:00:00:02:06", dst="33:33:ff:00:00:02") /
+              IPv6(src="fd00:2::1", dst="ff02::1:ff00:2", hlim=255) / ICMPv6ND_NS(tgt="fd00:2::2") /
+              ICMPv6NDOptSrcLLAddr(lladdr="02:00:00:00:02:06"))
+    v6.append(Ether(src="02:00:00:00:02:06", dst=DP_MAC) / IPv6(src="fd00:2::1", dst="fd00:2::2") /
+              ICMPv6EchoRequest(id=9, seq=1, data=b"ping6"))
     wrpcap(os.path.join(d, "in1.pcap"), v6)
     return len(pkts), len(v6)
 
@@ -164,6 +170,24 @@ def check_outputs(out0, out1):
                 "ICMP reply checksums")
         T.eq((icmp[0][IP].dst, icmp[0][ICMP].id, bytes(icmp[0][ICMP].payload)), (SRC, 7, b"ping"),
              "ICMP reply content")
+    na = [p for p in out1 if ICMPv6ND_NA in p and p[IPv6].dst == "fd00:2::1"]
+    T.eq(len(na), 1, "NA answers the NS")
+    if na:
+        q = na[0].copy()
+        del q[ICMPv6ND_NA].cksum
+        q = Ether(bytes(q))
+        T.check(na[0][ICMPv6ND_NA].tgt == "fd00:2::2" and na[0][ICMPv6ND_NA].S == 1 and
+                na[0][ICMPv6NDOptDstLLAddr].lladdr == na[0][Ether].src and
+                q[ICMPv6ND_NA].cksum == na[0][ICMPv6ND_NA].cksum and na[0][IPv6].hlim == 255,
+                "NA target, flags, link-layer option, checksum")
+    e6 = [p for p in out1 if ICMPv6EchoReply in p]
+    T.check(len(e6) == 1 and e6[0][ICMPv6EchoReply].data == b"ping6" and
+            e6[0][IPv6].dst == "fd00:2::1", "ICMPv6 echo reply")
+    if e6:
+        q = e6[0].copy()
+        del q[ICMPv6EchoReply].cksum
+        T.eq(Ether(bytes(q))[ICMPv6EchoReply].cksum, e6[0][ICMPv6EchoReply].cksum,
+             "ICMPv6 echo checksum")
     garp = [p for p in out0 if ARP in p and p[ARP].op == 1 and p[ARP].psrc == p[ARP].pdst == DST]
     T.eq(len(garp), 1, "gratuitous ARP at start")
 
@@ -193,7 +217,8 @@ def check_stats(st):
     T.eq(n["drop_src"], 1, "node: source")
     T.eq(n["drop_media"], 1, "node: malformed RTP")
     T.eq(n["arp_reply_tx"], 1, "node: ARP replies")
-    T.eq(n["icmp_echo_tx"], 1, "node: echo replies")
+    T.eq(n["icmp_echo_tx"], 2, "node: echo replies (ICMP and ICMPv6)")
+    T.eq(n["nd_rx"], 1, "node: neighbour solicitations handled")
     T.eq(st["sessions"]["v6"]["rx_pkts"], 3, "v6 rx")
     T.eq(st["sessions"]["fan64"]["tx_pkts"], 192, "fan64 tx")
 
@@ -219,7 +244,7 @@ neighbour = fd00:2::1 02:00:00:00:02:06
         st = dpl.wait_for(lambda s: s["ports"]["0"]["rx_pkts"] == n0 and
                           s["ports"]["1"]["rx_pkts"] == n1, what="all input read")
         st = dpl.wait_for(lambda s: s["node"]["arp_reply_tx"] >= 1 and
-                          s["node"]["icmp_echo_tx"] >= 1, what="slow path done")
+                          s["node"]["icmp_echo_tx"] >= 2, what="slow path done")
         check_stats(st)
         rc, events = dpl.ctl("events")
         kinds = [(e["event"], e.get("session")) for e in events]
