@@ -283,6 +283,7 @@ struct dp_sess {
 	char id[MF_SESS_ID_MAX];
 	uint8_t kind;
 	uint8_t nb_out;
+	uint8_t flags;			/* MF_SESS_F_* */
 	uint16_t worker;		/* lcore index of the owner, 1..nb_workers */
 	struct mf_sess_ingress ingress;
 	struct mf_sess_limits limits;

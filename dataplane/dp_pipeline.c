@@ -365,6 +365,11 @@ session_packet(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_
 {
 	uint64_t *sc = dp_ctr_of(s->ctr, dp.stride_sess, lc->index);
 
+	if (unlikely(s->flags & MF_SESS_F_BLOCKED)) {
+		sc[DP_SC_drop_blocked]++;
+		count_drop(lc, p->m, DP_CTR_drop_blocked);
+		return;
+	}
 	if (unlikely(!source_ok(s, p))) {
 		sc[DP_SC_drop_src]++;
 		count_drop(lc, p->m, DP_CTR_drop_src);

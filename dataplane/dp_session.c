@@ -349,6 +349,7 @@ sess_alloc(const struct mf_sess_spec *spec)
 		return NULL;
 	snprintf(s->id, sizeof(s->id), "%s", spec->id);
 	s->kind = spec->kind;
+	s->flags = spec->flags;
 	s->nb_out = spec->nb_outputs;
 	s->ingress = spec->ingress;
 	s->limits = spec->limits;
@@ -610,6 +611,7 @@ dp_sess_info(const struct dp_sess *s, struct mf_msg_sess_info *info)
 	memset(info, 0, sizeof(*info));
 	snprintf(info->spec.id, sizeof(info->spec.id), "%s", s->id);
 	info->spec.kind = s->kind;
+	info->spec.flags = s->flags;
 	info->spec.ingress = s->ingress;
 	info->spec.limits = s->limits;
 	info->spec.nb_outputs = s->nb_out;
@@ -634,7 +636,8 @@ dp_sess_info(const struct dp_sess *s, struct mf_msg_sess_info *info)
 	info->live.rx_pkts = vals[DP_SC_rx_pkts];
 	info->live.rx_bytes = vals[DP_SC_rx_bytes];
 	info->live.tx_pkts = vals[DP_SC_tx_pkts];
-	info->live.dropped = vals[DP_SC_drop_src] + vals[DP_SC_drop_parse] + vals[DP_SC_drop_rate];
+	info->live.dropped = vals[DP_SC_drop_src] + vals[DP_SC_drop_parse] + vals[DP_SC_drop_rate] +
+			     vals[DP_SC_drop_blocked];
 }
 
 int

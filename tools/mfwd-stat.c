@@ -140,96 +140,20 @@ is_gauge(const struct item *it, uint32_t i)
 
 /* ---- JSON ---- */
 
-static json_t *
-fields_json(const struct item *it)
-{
-	json_t *o = json_object();
-	uint32_t i;
-
-	for (i = 0; i < it->nb; i++)
-		json_object_set_new(o, it->fields[i], json_integer((json_int_t)it->vals[i]));
-	return o;
-}
-
-static json_t *
-lcores_json(uint32_t node_idx)
-{
-	json_t *a = json_array();
-	struct mf_stats_view v;
-	uint64_t vals[MAX_FIELDS];
-	uint32_t l;
-
-	for (l = 0; l < rd.hdr->nb_lcores; l++) {
-		struct item it = { .nb = 0 };
-		json_t *o;
-		double busy;
-
-		if (mf_stats_read_lcore(&rd, node_idx, l, &v, vals, MAX_FIELDS) != 0)
-			continue;
-		it.nb = v.nb_fields;
-		it.fields = v.fields;
-		memcpy(it.vals, vals, sizeof(uint64_t) * v.nb_fields);
-		o = fields_json(&it);
-		busy = get(&it, "total_cycles") ?
-			(double)get(&it, "busy_cycles") / (double)get(&it, "total_cycles") : 0;
-		json_object_set_new(o, "lcore", json_integer(l));
-		json_object_set_new(o, "role", json_string(l == 0 ? "control" : "worker"));
-		json_object_set_new(o, "busy_ratio", json_real(busy));
-		json_array_append_new(a, o);
-	}
-	return a;
-}
-
 static int
-print_json(const struct snap *s)
+print_json(void)
 {
-	json_t *root, *ports = json_object(), *sess = json_object();
-	const struct item *node = find(s, "node");
-	uint32_t i;
+	json_t *root = mf_stats_to_json(&rd, NULL);
 	char *out;
 
-	for (i = 0; i < s->n; i++) {
-		const struct item *it = &s->items[i];
-		char sid[MF_STATS_NAME_MAX], *slash;
-
-		if (strncmp(it->name, "port/", 5) == 0) {
-			json_object_set_new(ports, it->name + 5, fields_json(it));
-			continue;
-		}
-		if (strncmp(it->name, "session/", 8) != 0)
-			continue;
-		snprintf(sid, sizeof(sid), "%s", it->name + 8);
-		slash = strstr(sid, "/out/");
-		if (slash == NULL) {
-			json_t *o = fields_json(it);
-
-			if (json_object_get(sess, sid) == NULL)
-				json_object_set_new(o, "outputs", json_object());
-			else
-				json_object_set(o, "outputs",
-						json_object_get(json_object_get(sess, sid), "outputs"));
-			json_object_set_new(sess, sid, o);
-		} else {
-			json_t *o;
-
-			*slash = '\0';
-			o = json_object_get(sess, sid);
-			if (o == NULL) {
-				o = json_pack("{s:{}}", "outputs");
-				json_object_set_new(sess, sid, o);
-			}
-			json_object_set_new(json_object_get(o, "outputs"), slash + 5,
-					    fields_json(it));
-		}
-	}
-	root = json_pack("{s:s, s:I, s:I, s:I, s:i}", "instance", instance, "generation",
-			 (json_int_t)shm.hdr->generation, "time_ns", (json_int_t)s->t_ns,
-			 "uptime_ms", (json_int_t)((s->t_ns - shm.hdr->start_time_ns) / 1000000),
-			 "lcores_count", rd.hdr->nb_lcores);
-	json_object_set_new(root, "node", node ? fields_json(node) : json_object());
-	json_object_set_new(root, "lcores", node ? lcores_json(node->idx) : json_array());
-	json_object_set_new(root, "ports", ports);
-	json_object_set_new(root, "sessions", sess);
+	if (root == NULL)
+		return 2;
+	json_object_set_new(root, "instance", json_string(instance));
+	json_object_set_new(root, "generation", json_integer((json_int_t)shm.hdr->generation));
+	json_object_set_new(root, "time_ns", json_integer((json_int_t)now_ns()));
+	json_object_set_new(root, "uptime_ms", json_integer((json_int_t)((now_ns() -
+							 shm.hdr->start_time_ns) / 1000000)));
+	json_object_set_new(root, "lcores_count", json_integer(rd.hdr->nb_lcores));
 	out = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
 	printf("%s\n", out);
 	free(out);
@@ -493,7 +417,7 @@ main(int argc, char **argv)
 		snprintf(prefix, sizeof(prefix), "session/%s", session);
 	rc = take(cur, session ? prefix : NULL) != 0 ? 2 : 0;
 	if (rc == 0 && mode == 'j')
-		rc = print_json(cur);
+		rc = print_json();
 	else if (rc == 0 && mode == 'p')
 		rc = print_prometheus(cur);
 	else if (rc == 0 && mode == 'o') {

@@ -709,8 +709,23 @@ sess_kind(const json_t *v, void *obj, const struct field *f, struct dctx *c)
 	return 0;
 }
 
+static int
+sess_blocked(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	struct mf_sess_spec *s = obj;
+	bool b = false;
+	int rc = get_bool(v, &b, c);
+
+	(void)f;
+	if (rc == 0)
+		s->flags = b ? (uint8_t)(s->flags | MF_SESS_F_BLOCKED) :
+			       (uint8_t)(s->flags & ~MF_SESS_F_BLOCKED);
+	return rc;
+}
+
 static const struct field root_fields[] = {
 	{ .name = "id", .fn = sess_id, .required = true },
+	{ .name = "blocked", .fn = sess_blocked },
 	{ .name = "kind", .fn = sess_kind, .required = true },
 	{ .name = "ingress", .fn = ingress, .required = true },
 	{ .name = "outputs", .fn = outputs },
@@ -923,5 +938,7 @@ mf_sess_to_json(const struct mf_sess_spec *s, unsigned int flags)
 			 mf_sess_kind_str(s->kind), "ingress", ingress_json(s, flags), "outputs",
 			 outs, "limits", "idle_timeout_ms", s->limits.idle_timeout_ms,
 			 "timeout_s", s->limits.timeout_s, "max_kbps", s->limits.max_kbps);
+	if (root != NULL && (s->flags & MF_SESS_F_BLOCKED))
+		json_object_set_new(root, "blocked", json_true());
 	return root;
 }

@@ -25,7 +25,8 @@ static const char full_doc[] =
 	"   {\"port\": 1, \"addr\": \"fd00::1\", \"udp_port\": 6002,"
 	"    \"srtp\": {\"suite\": \"AEAD_AES_256_GCM\","
 	"              \"key\": \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKis=\"}}],"
-	" \"limits\": {\"idle_timeout_ms\": 5000, \"timeout_s\": 3600, \"max_kbps\": 8000}}";
+	" \"limits\": {\"idle_timeout_ms\": 5000, \"timeout_s\": 3600, \"max_kbps\": 8000},"
+	" \"blocked\": true}";
 
 static int
 test_decode_full(void)
@@ -70,6 +71,7 @@ test_decode_full(void)
 	MF_TEST_EQ(s.outputs[1].srtp.salt_len, 12);
 	MF_TEST_EQ(s.outputs[1].srtp.salt[11], 43);
 	MF_TEST_EQ(s.limits.max_kbps, 8000);
+	MF_TEST_EQ(s.flags, MF_SESS_F_BLOCKED);
 	mf_sess_wipe_keys(&s);
 	MF_TEST_EQ(s.ingress.srtp.key[5], 0);
 	MF_TEST_EQ(s.outputs[1].srtp.suite, 0);

@@ -116,11 +116,14 @@ struct mf_sess_limits {
 	uint32_t max_kbps;		/* ingress rate above which packets drop; 0 = no limit */
 };
 
+#define MF_SESS_F_BLOCKED	0x01	/* ingress dropped (and counted), outputs kept */
+
 struct mf_sess_spec {
 	char id[MF_SESS_ID_MAX];
 	uint8_t kind;		/* enum mf_sess_kind */
 	uint8_t nb_outputs;
-	uint8_t reserved[2];
+	uint8_t flags;		/* MF_SESS_F_* */
+	uint8_t reserved;
 	struct mf_sess_ingress ingress;
 	struct mf_sess_limits limits;
 	struct mf_sess_output outputs[MF_SESS_MAX_OUTPUTS];

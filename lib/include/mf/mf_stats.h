@@ -168,4 +168,13 @@ mf_stats_view_is_gauge(const struct mf_stats_view *v, uint32_t i)
 /** Value of field @p field of a view, or false when the view has no such field. */
 bool mf_stats_view_get(const struct mf_stats_view *v, const char *field, uint64_t *out);
 
+struct json_t;
+
+/**
+ * Everything in the area as JSON: {"node", "lcores", "ports", "sessions": {id: {fields...,
+ * "outputs": {id: {...}}}}}; with @p session, only {"sessions": {that one}}.
+ * @return a new reference (NULL on allocation failure).
+ */
+struct json_t *mf_stats_to_json(const struct mf_stats_reader *r, const char *session);
+
 #endif /* MF_STATS_H */

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The control plane's JSON configuration. Every option has its default in
+ * cp_config_defaults(); unknown keys are refused with their line and column (jansson
+ * JSON_STRICT). docs/operations.md lists them all.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cp.h"
+
+void
+cp_config_defaults(struct cp_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (gethostname(c->node, sizeof(c->node)) != 0 || c->node[0] == '\0')
+		snprintf(c->node, sizeof(c->node), "node");
+	c->node[sizeof(c->node) - 1] = '\0';
+	snprintf(c->instance, sizeof(c->instance), "mfwd");
+	snprintf(c->prefix, sizeof(c->prefix), "mfwd");
+	snprintf(c->broker, sizeof(c->broker), "tcp://127.0.0.1:1883");
+	c->mqtt_version = 5;
+	c->session_expiry_s = 3600;
+	c->keepalive_s = 20;
+	snprintf(c->pool_group, sizeof(c->pool_group), "mfwd");
+	snprintf(c->journal_dir, sizeof(c->journal_dir), "/var/lib/mfwd");
+	c->status_interval_s = 10;
+	c->port_min = 20000;
+	c->port_max = 29999;
+	c->limits.max_outputs = 0;
+	c->limits.default_session_kbps = 2000;
+	c->reply_timeout_ms = 3000;
+	c->max_payload = 1 << 20;
+	snprintf(c->log_level, sizeof(c->log_level), "info");
+	c->tls.verify = true;
+}
+
+static int
+copy_str(char *dst, size_t cap, const char *src, const char *what)
+{
+	if (src == NULL)
+		return 0;
+	if (strlen(src) >= cap) {
+		fprintf(stderr, "mfwd-controlplane: %s is longer than %zu characters\n", what,
+			cap - 1);
+		return -EINVAL;
+	}
+	strcpy(dst, src);
+	return 0;
+}
+
+static bool
+topic_safe(const char *s)
+{
+	return s[0] != '\0' && strpbrk(s, "/+#") == NULL;
+}
+
+static int
+load_tls(struct cp_config *c, json_t *tls)
+{
+	const char *ca = NULL, *cert = NULL, *key = NULL;
+	int verify = 1;
+	json_error_t e;
+
+	if (tls == NULL)
+		return 0;
+	if (json_unpack_ex(tls, &e, JSON_STRICT, "{s?s, s?s, s?s, s?b}", "ca_file", &ca,
+			   "cert_file", &cert, "key_file", &key, "verify", &verify) != 0) {
+		fprintf(stderr, "mfwd-controlplane: config tls: %s\n", e.text);
+		return -EINVAL;
+	}
+	c->has_tls = true;
+	c->tls.verify = verify;
+	return copy_str(c->tls.ca_file, sizeof(c->tls.ca_file), ca, "tls.ca_file") ||
+	       copy_str(c->tls.cert_file, sizeof(c->tls.cert_file), cert, "tls.cert_file") ||
+	       copy_str(c->tls.key_file, sizeof(c->tls.key_file), key, "tls.key_file") ? -EINVAL : 0;
+}
+
+static int
+load_limits(struct cp_config *c, json_t *l)
+{
+	json_int_t ms = c->limits.max_sessions, mo = c->limits.max_outputs;
+	json_int_t mk = (json_int_t)c->limits.max_kbps, dk = c->limits.default_session_kbps;
+	json_error_t e;
+
+	if (l == NULL)
+		return 0;
+	if (json_unpack_ex(l, &e, JSON_STRICT, "{s?I, s?I, s?I, s?I}", "max_sessions", &ms,
+			   "max_outputs", &mo, "max_kbps", &mk, "default_session_kbps", &dk) != 0) {
+		fprintf(stderr, "mfwd-controlplane: config limits: %s\n", e.text);
+		return -EINVAL;
+	}
+	if (ms < 0 || ms > UINT32_MAX || mo < 0 || mo > UINT32_MAX || mk < 0 || dk < 0 ||
+	    dk > UINT32_MAX) {
+		fprintf(stderr, "mfwd-controlplane: config limits: values must be >= 0\n");
+		return -EINVAL;
+	}
+	c->limits.max_sessions = (uint32_t)ms;
+	c->limits.max_outputs = (uint32_t)mo;
+	c->limits.max_kbps = (uint64_t)mk;
+	c->limits.default_session_kbps = (uint32_t)dk;
+	return 0;
+}
+
+static int
+check(const struct cp_config *c, json_int_t ver, json_int_t pmin, json_int_t pmax)
+{
+	const char *bad = NULL;
+
+	if (!topic_safe(c->node))
+		bad = "node must be a non-empty name without / + #";
+	else if (!topic_safe(c->prefix))
+		bad = "prefix must be a non-empty name without / + #";
+	else if (c->pool_group[0] != '\0' && !topic_safe(c->pool_group))
+		bad = "pool_group must be a name without / + # (or empty)";
+	else if (ver != 5 && ver != 4)
+		bad = "mqtt_version must be 5 or 4 (MQTT 3.1.1)";
+	else if (pmin < 1 || pmax > 65534 || pmin > pmax)
+		bad = "port_range must be [min, max] within 1..65534";
+	else if (c->status_interval_s == 0 || c->reply_timeout_ms == 0 || c->max_payload == 0)
+		bad = "status_interval_s, reply_timeout_ms and max_payload must be above 0";
+	if (bad != NULL) {
+		fprintf(stderr, "mfwd-controlplane: config: %s\n", bad);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+cp_config_load(struct cp_config *c, const char *file)
+{
+	const char *node = NULL, *inst = NULL, *prefix = NULL, *broker = NULL, *cid = NULL;
+	const char *user = NULL, *pass = NULL, *pool = NULL, *journal = NULL, *lvl = NULL;
+	json_int_t ver = 5, expiry = -1, keepalive = -1, status = -1, pmin = -1, pmax = -1;
+	json_int_t rto = -1, maxp = -1;
+	json_t *root, *tls = NULL, *limits = NULL;
+	json_error_t e;
+	int rc;
+
+	cp_config_defaults(c);
+	pmin = c->port_min;
+	pmax = c->port_max;
+	root = json_load_file(file, JSON_REJECT_DUPLICATES, &e);
+	if (root == NULL) {
+		fprintf(stderr, "mfwd-controlplane: %s:%d:%d: %s\n", file, e.line, e.column, e.text);
+		return -EINVAL;
+	}
+	rc = json_unpack_ex(root, &e, JSON_STRICT,
+			    "{s?s, s?s, s?s, s?s, s?I, s?s, s?s, s?s, s?o, s?I, s?I, s?s, s?s, s?I,"
+			    " s?[II], s?o, s?I, s?I, s?s}",
+			    "node", &node, "instance", &inst, "prefix", &prefix, "broker", &broker,
+			    "mqtt_version", &ver, "client_id", &cid, "username", &user,
+			    "password", &pass, "tls", &tls, "session_expiry_s", &expiry,
+			    "keepalive_s", &keepalive, "pool_group", &pool, "journal_dir", &journal,
+			    "status_interval_s", &status, "port_range", &pmin, &pmax, "limits",
+			    &limits, "reply_timeout_ms", &rto, "max_payload", &maxp, "log_level",
+			    &lvl);
+	if (rc != 0) {
+		fprintf(stderr, "mfwd-controlplane: %s: %s (%s)\n", file, e.text, e.source);
+		json_decref(root);
+		return -EINVAL;
+	}
+	rc = copy_str(c->node, sizeof(c->node), node, "node") ||
+	     copy_str(c->instance, sizeof(c->instance), inst, "instance") ||
+	     copy_str(c->prefix, sizeof(c->prefix), prefix, "prefix") ||
+	     copy_str(c->broker, sizeof(c->broker), broker, "broker") ||
+	     copy_str(c->client_id, sizeof(c->client_id), cid, "client_id") ||
+	     copy_str(c->username, sizeof(c->username), user, "username") ||
+	     copy_str(c->password, sizeof(c->password), pass, "password") ||
+	     copy_str(c->pool_group, sizeof(c->pool_group), pool, "pool_group") ||
+	     copy_str(c->journal_dir, sizeof(c->journal_dir), journal, "journal_dir") ||
+	     copy_str(c->log_level, sizeof(c->log_level), lvl, "log_level") ||
+	     load_tls(c, tls) || load_limits(c, limits) ? -EINVAL : 0;
+	json_decref(root);
+	if (rc != 0)
+		return rc;
+	c->mqtt_version = (int)ver;
+	if (expiry >= 0)
+		c->session_expiry_s = (uint32_t)expiry;
+	if (keepalive >= 0)
+		c->keepalive_s = (uint32_t)keepalive;
+	if (status >= 0)
+		c->status_interval_s = (uint32_t)status;
+	if (rto >= 0)
+		c->reply_timeout_ms = (uint32_t)rto;
+	if (maxp >= 0)
+		c->max_payload = (uint32_t)maxp;
+	c->port_min = (uint16_t)(pmin > 0 && pmin < 65536 ? pmin : 0);
+	c->port_max = (uint16_t)(pmax > 0 && pmax < 65536 ? pmax : 0);
+	if (mf_log_level_parse(c->log_level) < 0) {
+		fprintf(stderr, "mfwd-controlplane: config log_level: error, warning, notice, "
+				"info or debug\n");
+		return -EINVAL;
+	}
+	return check(c, ver, pmin, pmax);
+}

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * mfwd-controlplane: takes JSON commands over MQTT and sets sessions up in a dataplane
+ * through its shared-memory channel. It never touches packets: killing it, restarting it,
+ * or losing the broker leaves media flowing.
+ *
+ *   mfwd-controlplane [--config FILE] [--log-level LEVEL] [--syslog]
+ */
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cp.h"
+
+#define POLL_MS		100
+#define DP_POLL_MS	200
+
+static volatile sig_atomic_t quit;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	quit = 1;
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+topics(struct cp *cp)
+{
+	const struct cp_config *c = &cp->cfg;
+
+	snprintf(cp->t_cmd, sizeof(cp->t_cmd), "%s/%s/cmd", c->prefix, c->node);
+	snprintf(cp->t_status, sizeof(cp->t_status), "%s/%s/status", c->prefix, c->node);
+	snprintf(cp->t_event, sizeof(cp->t_event), "%s/%s/event", c->prefix, c->node);
+	snprintf(cp->t_pool, sizeof(cp->t_pool), "%s/pool/cmd", c->prefix);
+}
+
+static void
+run(struct cp *cp)
+{
+	uint64_t next_dp = 0, next_status = 0, t;
+	struct cp_msg *msg;
+
+	while (!quit) {
+		msg = cp_mqtt_next(cp->mqtt, POLL_MS);
+		if (msg != NULL) {
+			cp_cmd_handle(cp, msg);
+			cp_msg_free(msg);
+		}
+		t = now_ms();
+		if (t >= next_dp) {
+			next_dp = t + DP_POLL_MS;
+			cp_dp_poll(cp);
+			cp_dp_events(cp);
+		}
+		if (cp_mqtt_take_reconnected(cp->mqtt) ||
+		    (t >= next_status && cp_mqtt_connected(cp->mqtt))) {
+			next_status = t + cp->cfg.status_interval_s * 1000ull;
+			cp_status_publish(cp, true);
+		}
+	}
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: mfwd-controlplane [--config FILE] [--log-level LEVEL] "
+			"[--syslog]\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "syslog", no_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct cp cp;
+	const char *config = NULL, *level = NULL;
+	bool use_syslog = false;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		if (c == 'c')
+			config = optarg;
+		else if (c == 'l')
+			level = optarg;
+		else if (c == 's')
+			use_syslog = true;
+		else {
+			usage();
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage();
+		return 2;
+	}
+	if (config != NULL ? cp_config_load(&cp.cfg, config) != 0 :
+			     (cp_config_defaults(&cp.cfg), 0))
+		return 2;
+	mf_log_init("mfwd-controlplane", use_syslog);
+	if (mf_log_set_level("all", mf_log_level_parse(level ? level : cp.cfg.log_level)) != 0) {
+		fprintf(stderr, "mfwd-controlplane: --log-level: error, warning, notice, info or "
+				"debug\n");
+		return 2;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	topics(&cp);
+	cp.journal = cp_journal_open(cp.cfg.journal_dir);
+	if (cp.journal == NULL)
+		return 1;
+	cp.mqtt = cp_mqtt_start(&cp.cfg);
+	if (cp.mqtt == NULL)
+		return 1;
+	MF_LOG(NOTICE, main, "node %s: commands on %s%s%s, dataplane \"%s\"", cp.cfg.node,
+	       cp.t_cmd, cp.cfg.pool_group[0] ? " and " : "",
+	       cp.cfg.pool_group[0] ? cp.t_pool : "", cp.cfg.instance);
+	run(&cp);
+	MF_LOG(NOTICE, main, "stopping");
+	cp_status_publish(&cp, false);
+	cp_mqtt_stop(cp.mqtt);
+	if (cp.dp_up)
+		mf_client_close(&cp.dp);
+	cp_journal_close(cp.journal);
+	return 0;
+}

@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * MQTT transport over paho.mqtt.c MQTTAsync (MQTT 5, or 3.1.1 when configured).
+ *
+ * A persistent session (clean start off, a session expiry) so QoS 1 commands sent while the
+ * control plane was away are delivered when it returns; a retained "offline" status as the
+ * will; paho's automatic reconnect once connected, and our own retry with backoff until the
+ * first connection succeeds. paho's thread only copies each request (bounded) into a queue;
+ * the main thread does the work.
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <MQTTAsync.h>
+
+#include "cp.h"
+
+#define QUEUE_MAX	4096
+
+struct cp_mqtt {
+	MQTTAsync client;
+	const struct cp_config *cfg;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct cp_msg *head, *tail;
+	unsigned int nq;
+	_Atomic bool connected;
+	_Atomic bool reconnected;
+	_Atomic bool connecting;
+	time_t next_attempt;
+	unsigned int backoff;
+	char t_cmd[CP_TOPIC_MAX], t_pool[CP_TOPIC_MAX], t_status[CP_TOPIC_MAX];
+	char will_payload[256];
+	MQTTAsync_willOptions will;
+	MQTTAsync_SSLOptions ssl;
+	MQTTProperties conn_props;
+};
+
+static void
+msg_free(struct cp_msg *msg)
+{
+	if (msg == NULL)
+		return;
+	free(msg->payload);
+	free(msg->corr);
+	free(msg);
+}
+
+void
+cp_msg_free(struct cp_msg *msg)
+{
+	msg_free(msg);
+}
+
+/* Copy the MQTT 5 request/response properties, bounded (they come from any client). */
+static void
+take_props(struct cp_msg *msg, MQTTProperties *props)
+{
+	MQTTProperty *p;
+
+	if (MQTTProperties_hasProperty(props, MQTTPROPERTY_CODE_RESPONSE_TOPIC)) {
+		p = MQTTProperties_getProperty(props, MQTTPROPERTY_CODE_RESPONSE_TOPIC);
+		if (p != NULL && p->value.data.len > 0 &&
+		    (size_t)p->value.data.len < sizeof(msg->response_topic)) {
+			memcpy(msg->response_topic, p->value.data.data, (size_t)p->value.data.len);
+			msg->response_topic[p->value.data.len] = '\0';
+		}
+	}
+	if (MQTTProperties_hasProperty(props, MQTTPROPERTY_CODE_CORRELATION_DATA)) {
+		p = MQTTProperties_getProperty(props, MQTTPROPERTY_CODE_CORRELATION_DATA);
+		if (p != NULL && p->value.data.len > 0 && p->value.data.len <= 1024) {
+			msg->corr = malloc((size_t)p->value.data.len);
+			if (msg->corr != NULL) {
+				memcpy(msg->corr, p->value.data.data, (size_t)p->value.data.len);
+				msg->corr_len = (size_t)p->value.data.len;
+			}
+		}
+	}
+}
+
+static int
+on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
+{
+	struct cp_mqtt *mq = ctx;
+	size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
+	struct cp_msg *msg = calloc(1, sizeof(*msg));
+
+	if (msg == NULL || tlen >= sizeof(msg->topic) || m->payloadlen < 0)
+		goto drop;
+	memcpy(msg->topic, topic, tlen);
+	/* Oversized payloads are kept only as a length: the command layer refuses them. */
+	msg->len = (size_t)m->payloadlen;
+	msg->payload = malloc(msg->len > mq->cfg->max_payload ? 1 : msg->len + 1);
+	if (msg->payload == NULL)
+		goto drop;
+	if (msg->len <= mq->cfg->max_payload)
+		memcpy(msg->payload, m->payload, msg->len);
+	msg->payload[msg->len <= mq->cfg->max_payload ? msg->len : 0] = '\0';
+	msg->pool = strcmp(msg->topic, mq->t_cmd) != 0;
+	take_props(msg, &m->properties);
+	pthread_mutex_lock(&mq->lock);
+	if (mq->nq < QUEUE_MAX) {
+		if (mq->tail != NULL)
+			mq->tail->next = msg;
+		else
+			mq->head = msg;
+		mq->tail = msg;
+		mq->nq++;
+		msg = NULL;
+		pthread_cond_signal(&mq->cond);
+	}
+	pthread_mutex_unlock(&mq->lock);
+drop:
+	if (msg != NULL)
+		MF_LOG(WARNING, mqtt, "request on %.*s dropped (queue full or unreadable)",
+		       (int)(tlen < 200 ? tlen : 200), topic);
+	msg_free(msg);
+	MQTTAsync_freeMessage(&m);
+	MQTTAsync_free(topic);
+	return 1;
+}
+
+struct cp_msg *
+cp_mqtt_next(struct cp_mqtt *mq, unsigned int timeout_ms)
+{
+	struct timespec ts;
+	struct cp_msg *msg;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	ts.tv_sec += timeout_ms / 1000 + ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&mq->lock);
+	while (mq->head == NULL &&
+	       pthread_cond_timedwait(&mq->cond, &mq->lock, &ts) == 0)
+		;
+	msg = mq->head;
+	if (msg != NULL) {
+		mq->head = msg->next;
+		if (mq->head == NULL)
+			mq->tail = NULL;
+		mq->nq--;
+		msg->next = NULL;
+	}
+	pthread_mutex_unlock(&mq->lock);
+	return msg;
+}
+
+static void
+subscribe(struct cp_mqtt *mq, const char *topic)
+{
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	int rc = MQTTAsync_subscribe(mq->client, topic, 1, &ro);
+
+	if (rc != MQTTASYNC_SUCCESS)
+		MF_LOG(ERR, mqtt, "subscribe %s: %s", topic, MQTTAsync_strerror(rc));
+}
+
+/* Connected, first time or again: subscribe (the broker may have kept the session, but a
+ * subscription twice is harmless) and have the main thread publish status. */
+static void
+on_connected(void *ctx, char *cause)
+{
+	struct cp_mqtt *mq = ctx;
+
+	(void)cause;
+	subscribe(mq, mq->t_cmd);
+	if (mq->t_pool[0] != '\0')
+		subscribe(mq, mq->t_pool);
+	mq->backoff = 1;
+	atomic_store(&mq->connected, true);
+	atomic_store(&mq->connecting, false);
+	atomic_store(&mq->reconnected, true);
+	MF_LOG(NOTICE, mqtt, "connected to %s", mq->cfg->broker);
+}
+
+static void
+on_lost(void *ctx, char *cause)
+{
+	struct cp_mqtt *mq = ctx;
+
+	atomic_store(&mq->connected, false);
+	MF_LOG(WARNING, mqtt, "connection to %s lost (%s); reconnecting", mq->cfg->broker,
+	       cause ? cause : "no reason given");
+}
+
+static void
+on_connect_failure5(void *ctx, MQTTAsync_failureData5 *r)
+{
+	struct cp_mqtt *mq = ctx;
+
+	MF_LOG(ERR, mqtt, "cannot connect to %s: %s%s%s; retry in %u s", mq->cfg->broker,
+	       MQTTAsync_strerror(r ? r->code : -1), r && r->reasonCode ? ", " : "",
+	       r && r->reasonCode ? MQTTReasonCode_toString(r->reasonCode) : "", mq->backoff);
+	atomic_store(&mq->connecting, false);
+}
+
+static void
+on_connect_failure(void *ctx, MQTTAsync_failureData *r)
+{
+	struct cp_mqtt *mq = ctx;
+
+	MF_LOG(ERR, mqtt, "cannot connect to %s: %s; retry in %u s", mq->cfg->broker,
+	       MQTTAsync_strerror(r ? r->code : -1), mq->backoff);
+	atomic_store(&mq->connecting, false);
+}
+
+static void
+setup_connect(struct cp_mqtt *mq, MQTTAsync_connectOptions *co)
+{
+	const struct cp_config *c = mq->cfg;
+
+	co->keepAliveInterval = (int)c->keepalive_s;
+	co->automaticReconnect = 1;
+	co->minRetryInterval = 1;
+	co->maxRetryInterval = 30;
+	co->context = mq;
+	co->username = c->username[0] ? c->username : NULL;
+	co->password = c->password[0] ? c->password : NULL;
+	mq->will = (MQTTAsync_willOptions)MQTTAsync_willOptions_initializer;
+	mq->will.topicName = mq->t_status;
+	mq->will.message = mq->will_payload;
+	mq->will.retained = 1;
+	mq->will.qos = 1;
+	co->will = &mq->will;
+	if (c->has_tls) {
+		mq->ssl = (MQTTAsync_SSLOptions)MQTTAsync_SSLOptions_initializer;
+		mq->ssl.trustStore = c->tls.ca_file[0] ? c->tls.ca_file : NULL;
+		mq->ssl.keyStore = c->tls.cert_file[0] ? c->tls.cert_file : NULL;
+		mq->ssl.privateKey = c->tls.key_file[0] ? c->tls.key_file : NULL;
+		mq->ssl.enableServerCertAuth = c->tls.verify;
+		mq->ssl.verify = c->tls.verify;
+		co->ssl = &mq->ssl;
+	}
+}
+
+static int
+connect_once(struct cp_mqtt *mq)
+{
+	MQTTAsync_connectOptions v5 = MQTTAsync_connectOptions_initializer5;
+	MQTTAsync_connectOptions v4 = MQTTAsync_connectOptions_initializer;
+	MQTTAsync_connectOptions *co = mq->cfg->mqtt_version == 5 ? &v5 : &v4;
+	int rc;
+
+	setup_connect(mq, co);
+	if (mq->cfg->mqtt_version == 5) {
+		co->cleanstart = 0;
+		co->connectProperties = &mq->conn_props;
+		co->onFailure5 = on_connect_failure5;
+	} else {
+		co->cleansession = 0;
+		co->onFailure = on_connect_failure;
+	}
+	atomic_store(&mq->connecting, true);
+	rc = MQTTAsync_connect(mq->client, co);
+	if (rc != MQTTASYNC_SUCCESS) {
+		atomic_store(&mq->connecting, false);
+		MF_LOG(ERR, mqtt, "connect to %s: %s", mq->cfg->broker, MQTTAsync_strerror(rc));
+	}
+	mq->next_attempt = time(NULL) + mq->backoff;
+	mq->backoff = mq->backoff < 30 ? mq->backoff * 2 : 30;
+	return rc == MQTTASYNC_SUCCESS ? 0 : -EIO;
+}
+
+bool
+cp_mqtt_take_reconnected(struct cp_mqtt *mq)
+{
+	/* Until the first connection, the main thread's calls here also retry it. */
+	if (!atomic_load(&mq->connected) && !atomic_load(&mq->connecting) &&
+	    !MQTTAsync_isConnected(mq->client) && time(NULL) >= mq->next_attempt)
+		connect_once(mq);
+	return atomic_exchange(&mq->reconnected, false);
+}
+
+bool
+cp_mqtt_connected(struct cp_mqtt *mq)
+{
+	return MQTTAsync_isConnected(mq->client);
+}
+
+struct cp_mqtt *
+cp_mqtt_start(const struct cp_config *c)
+{
+	MQTTAsync_createOptions opts = MQTTAsync_createOptions_initializer5;
+	MQTTProperty p = { .identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL };
+	struct cp_mqtt *mq = calloc(1, sizeof(*mq));
+	char cid[160];
+	int rc;
+
+	if (mq == NULL)
+		return NULL;
+	mq->cfg = c;
+	mq->backoff = 1;
+	pthread_mutex_init(&mq->lock, NULL);
+	pthread_cond_init(&mq->cond, NULL);
+	snprintf(mq->t_cmd, sizeof(mq->t_cmd), "%s/%s/cmd", c->prefix, c->node);
+	snprintf(mq->t_status, sizeof(mq->t_status), "%s/%s/status", c->prefix, c->node);
+	if (c->pool_group[0] != '\0')
+		snprintf(mq->t_pool, sizeof(mq->t_pool), "$share/%s/%s/pool/cmd", c->pool_group,
+			 c->prefix);
+	snprintf(mq->will_payload, sizeof(mq->will_payload),
+		 "{\"online\":false,\"node\":\"%s\",\"reason\":\"connection lost\"}", c->node);
+	snprintf(cid, sizeof(cid), "%s", c->client_id[0] ? c->client_id : "");
+	if (cid[0] == '\0')
+		snprintf(cid, sizeof(cid), "mfwd-cp-%s", c->node);
+	opts.MQTTVersion = c->mqtt_version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
+	opts.sendWhileDisconnected = 1;
+	opts.maxBufferedMessages = 1000;
+	rc = MQTTAsync_createWithOptions(&mq->client, c->broker, cid, MQTTCLIENT_PERSISTENCE_NONE,
+					 NULL, &opts);
+	if (rc != MQTTASYNC_SUCCESS) {
+		MF_LOG(ERR, mqtt, "client for %s: %s", c->broker, MQTTAsync_strerror(rc));
+		free(mq);
+		return NULL;
+	}
+	MQTTAsync_setCallbacks(mq->client, mq, on_lost, on_message, NULL);
+	MQTTAsync_setConnected(mq->client, mq, on_connected);
+	p.value.integer4 = c->session_expiry_s;
+	MQTTProperties_add(&mq->conn_props, &p);
+	connect_once(mq);
+	return mq;
+}
+
+int
+cp_mqtt_publish(struct cp_mqtt *mq, const char *topic, const char *payload, bool retain,
+		const uint8_t *corr, size_t corr_len)
+{
+	MQTTAsync_message m = MQTTAsync_message_initializer;
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	MQTTProperty p = { .identifier = MQTTPROPERTY_CODE_CORRELATION_DATA };
+	int rc;
+
+	m.payload = (void *)payload;
+	m.payloadlen = (int)strlen(payload);
+	m.qos = 1;
+	m.retained = retain;
+	if (corr != NULL && corr_len > 0 && mq->cfg->mqtt_version == 5) {
+		p.value.data.data = (char *)corr;
+		p.value.data.len = (int)corr_len;
+		MQTTProperties_add(&m.properties, &p);
+	}
+	rc = MQTTAsync_sendMessage(mq->client, topic, &m, &ro);
+	MQTTProperties_free(&m.properties);
+	if (rc != MQTTASYNC_SUCCESS) {
+		MF_LOG(WARNING, mqtt, "publish to %s: %s", topic, MQTTAsync_strerror(rc));
+		return -EIO;
+	}
+	return 0;
+}
+
+void
+cp_mqtt_stop(struct cp_mqtt *mq)
+{
+	MQTTAsync_disconnectOptions d5 = MQTTAsync_disconnectOptions_initializer5;
+	MQTTAsync_disconnectOptions d4 = MQTTAsync_disconnectOptions_initializer;
+	struct cp_msg *msg;
+
+	if (mq == NULL)
+		return;
+	if (MQTTAsync_isConnected(mq->client)) {
+		MQTTAsync_disconnect(mq->client, mq->cfg->mqtt_version == 5 ? &d5 : &d4);
+		for (int i = 0; i < 50 && MQTTAsync_isConnected(mq->client); i++) {
+			struct timespec ts = { 0, 10000000 };
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	MQTTAsync_destroy(&mq->client);
+	MQTTProperties_free(&mq->conn_props);
+	while ((msg = mq->head) != NULL) {
+		mq->head = msg->next;
+		msg_free(msg);
+	}
+	pthread_mutex_destroy(&mq->lock);
+	pthread_cond_destroy(&mq->cond);
+	free(mq);
+}
