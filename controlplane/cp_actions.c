@@ -225,11 +225,11 @@ cp_session_create(struct cp *cp, json_t *args, struct cp_err *err)
 		return NULL;
 	}
 	copy = json_deep_copy(args);
-	if (allocate_port(cp, copy, err) == 0 && decode_spec(copy, &spec, err) == 0 &&
-	    admit(cp, &spec, NULL, err) == 0) {
+	if (allocate_port(cp, copy, err) == 0 && decode_spec(copy, &spec, err) == 0) {
 		if (cp_sess_find(cp, spec.id) != NULL)
 			cp_err_set(err, "exists", "id", "session \"%s\" exists", spec.id);
-		else if (cp_dp_call(cp, MF_MSG_SESSION_ADD, &spec, sizeof(spec), res, sizeof(res),
+		else if (admit(cp, &spec, NULL, err) == 0 &&
+			 cp_dp_call(cp, MF_MSG_SESSION_ADD, &spec, sizeof(spec), res, sizeof(res),
 				    err) >= 0) {
 			if (commit(cp, NULL, &spec, err) == 0) {
 				out = created(cp, &spec);

@@ -55,6 +55,9 @@ run(struct cp *cp)
 	uint64_t next_dp = 0, next_status = 0, t;
 	struct cp_msg *msg;
 
+	/* Attach to the dataplane before the first request: commands the broker kept for us
+	 * while we were away are queued as soon as the connection is up. */
+	cp_dp_poll(cp);
 	while (!quit) {
 		msg = cp_mqtt_next(cp->mqtt, POLL_MS);
 		if (msg != NULL) {

@@ -1,0 +1,266 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Control-plane test harness: a real mosquitto on a free loopback port (its own config,
+optional password file and ACL), mfwd-controlplane processes with generated configs, and an
+MQTT 5 (or 3.1.1) request/response client (paho-mqtt, Debian's python3-paho-mqtt).
+"""
+import json
+import os
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "dp"))
+from harness import BUILD, SKIP, Checks, Dataplane  # noqa: E402,F401
+
+import paho.mqtt.client as mqtt  # noqa: E402
+from paho.mqtt.packettypes import PacketTypes  # noqa: E402
+from paho.mqtt.properties import Properties  # noqa: E402
+
+CONTROLPLANE = os.path.join(BUILD, "controlplane", "mfwd-controlplane")
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Broker:
+    """mosquitto on 127.0.0.1:<free port>. users: {name: password}; acl: mosquitto ACL text."""
+
+    def __init__(self, users=None, acl=None):
+        if not os.path.exists(MOSQUITTO):
+            print("skip: no mosquitto")
+            sys.exit(SKIP)
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="mfwd-broker-")
+        os.chmod(self.dir, 0o755)
+        conf = ["listener %d 127.0.0.1" % self.port, "persistence false",
+                "allow_anonymous %s" % ("false" if users else "true")]
+        if users:
+            pw = os.path.join(self.dir, "passwd")
+            open(pw, "w").close()
+            for u, p in users.items():
+                subprocess.run(["mosquitto_passwd", "-b", pw, u, p], check=True)
+            conf.append("password_file " + pw)
+        if acl:
+            path = os.path.join(self.dir, "acl")
+            with open(path, "w") as f:
+                f.write(acl)
+            conf.append("acl_file " + path)
+        for f in os.listdir(self.dir):
+            os.chmod(os.path.join(self.dir, f), 0o644)   # mosquitto drops to its own user
+        self.conf = os.path.join(self.dir, "mosquitto.conf")
+        with open(self.conf, "w") as f:
+            f.write("\n".join(conf) + "\n")
+        self.proc = None
+
+    def start(self):
+        self.log = open(os.path.join(self.dir, "mosquitto.log"), "a")
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", self.conf], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("mosquitto did not start")
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+            self.log.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+class ControlPlane:
+    def __init__(self, broker, node, instance, **cfg):
+        self.dir = tempfile.mkdtemp(prefix="mfwd-cp-%s-" % node)
+        self.node = node
+        self.cfg = {"node": node, "instance": instance,
+                    "broker": "tcp://127.0.0.1:%d" % broker.port,
+                    "journal_dir": os.path.join(self.dir, "journal"),
+                    "status_interval_s": 2, "log_level": "info"}
+        self.cfg.update(cfg)
+        self.cfg_file = os.path.join(self.dir, "cp.json")
+        with open(self.cfg_file, "w") as f:
+            json.dump(self.cfg, f)
+        self.proc = None
+        self.log = os.path.join(self.dir, "cp.log")
+
+    def start(self):
+        self.logf = open(self.log, "a")
+        self.proc = subprocess.Popen([CONTROLPLANE, "--config", self.cfg_file],
+                                     stdout=self.logf, stderr=subprocess.STDOUT)
+        return self
+
+    def kill(self, sig=signal.SIGKILL):
+        if self.proc is not None:
+            self.proc.send_signal(sig)
+            rc = self.proc.wait(timeout=20)
+            self.proc = None
+            self.logf.close()
+            return rc
+        return None
+
+    def stop(self):
+        return self.kill(signal.SIGTERM)
+
+    def tail(self, n=40):
+        with open(self.log) as f:
+            return "".join(f.readlines()[-n:])
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+class Client:
+    """A request/response client. v5: response topic + correlation data; v4: reply_to/seqid."""
+
+    def __init__(self, broker, v5=True, username=None, password=None, client_id=None):
+        self.v5 = v5
+        self.msgs = queue.Queue()
+        cid = client_id or "t-" + uuid.uuid4().hex[:8]
+        self.c = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311)
+        if username:
+            self.c.username_pw_set(username, password)
+        self.c.on_message = lambda c, u, m: self.msgs.put(m)
+        self.rc = None
+
+        def on_connect(c, u, flags, rc, props=None):
+            self.rc = rc
+        self.c.on_connect = on_connect
+        self.c.connect("127.0.0.1", broker.port)
+        self.c.loop_start()
+        for _ in range(100):
+            if self.rc is not None:
+                break
+            time.sleep(0.02)
+        self.reply_topic = "test/reply/" + cid
+        if self.connected():
+            self.subscribe(self.reply_topic)
+
+    def connected(self):
+        # paho gives v5 reason codes as objects, v3 return codes as ints.
+        rc = getattr(self.rc, "value", self.rc)
+        return rc is not None and int(rc) == 0
+
+    def subscribe(self, topic):
+        if self.v5:
+            self.c.subscribe(topic, qos=1)
+        else:
+            self.c.subscribe(topic, qos=1)
+        time.sleep(0.1)
+
+    def publish(self, topic, payload, corr=None, qos=1):
+        props = None
+        if self.v5 and corr is not None:
+            props = Properties(PacketTypes.PUBLISH)
+            props.ResponseTopic = self.reply_topic
+            props.CorrelationData = corr
+        data = payload if isinstance(payload, (bytes, str)) else json.dumps(payload)
+        return self.c.publish(topic, data, qos=qos, properties=props)
+
+    def request(self, topic, cmd, args=None, rid=None, timeout=5, raw=None, extra=None):
+        """Send one command; return (reply dict or None, correlation data seen)."""
+        corr = uuid.uuid4().bytes
+        body = {"v": 1, "id": rid or uuid.uuid4().hex, "cmd": cmd}
+        if args is not None:
+            body["args"] = args
+        if not self.v5:
+            body["reply_to"] = self.reply_topic
+            body["seqid"] = 77
+        if extra:
+            body.update(extra)
+        self.publish(topic, raw if raw is not None else body, corr=corr)
+        return self.wait_reply(corr, timeout)
+
+    def wait_reply(self, corr, timeout=5):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                m = self.msgs.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if m.topic != self.reply_topic:
+                continue
+            got = getattr(m.properties, "CorrelationData", None) if self.v5 else None
+            if self.v5 and got != corr:
+                continue
+            return json.loads(m.payload)
+        return None
+
+    def collect(self, topic_prefix, seconds):
+        """Messages on topics starting with topic_prefix for a while."""
+        out, deadline = [], time.time() + seconds
+        while time.time() < deadline:
+            try:
+                m = self.msgs.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            if m.topic.startswith(topic_prefix):
+                out.append((m.topic, json.loads(m.payload) if m.payload else None, m.retain))
+        return out
+
+    def close(self):
+        self.c.loop_stop()
+        self.c.disconnect()
+
+
+def wait_status(client, node, pred, timeout=15, prefix="mfwd"):
+    """Wait for a status of node for which pred(status) holds; subscribe first."""
+    topic = "%s/%s/status" % (prefix, node)
+    client.subscribe(topic)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            m = client.msgs.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        if m.topic == topic and m.payload:
+            st = json.loads(m.payload)
+            if pred(st):
+                return st
+    return None
+
+
+def pcap_dataplane(name, **kw):
+    """A dataplane on two pcap ports that read nothing: enough for the control API."""
+    dpl = Dataplane(name, "", **kw)
+    from scapy.all import wrpcap
+    wrpcap(dpl.path("empty.pcap"), [])
+    with open(dpl.ports_file, "w") as f:
+        f.write("""
+[port 0]
+vdev = net_pcap_{n}0,rx_pcap={d}/empty.pcap,tx_pcap={d}/out0.pcap
+ipv4 = 10.99.1.2/24
+ipv6 = fd00:1::2/64
+neighbour = 10.99.1.1 02:00:00:00:01:01
+[port 1]
+vdev = net_pcap_{n}1,rx_pcap={d}/empty.pcap,tx_pcap={d}/out1.pcap
+ipv4 = 10.99.2.2/24
+neighbour = 10.99.2.1 02:00:00:00:02:01
+""".format(d=dpl.dir, n=name))
+    return dpl

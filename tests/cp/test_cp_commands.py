@@ -1,0 +1,169 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Every command of the control plane and every error path, over a real mosquitto, with
+MQTT 5 request/response and with an MQTT 3.1.1 client (reply_to and seqid); events; the
+retained status; a repeated request id; a QoS 1 command sent while the control plane was
+stopped, delivered when it returns (persistent session).
+"""
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cpharness import Broker, Checks, Client, ControlPlane, pcap_dataplane, wait_status  # noqa
+
+T = Checks("cp_commands")
+CMD = "mfwd/n1/cmd"
+
+
+def spec(sid, port=None, **kw):
+    s = {"id": sid, "kind": "rtp",
+         "ingress": {"port": 0, "addr": "10.99.1.2", "clock_rates": {"96": 90000}},
+         "outputs": [{"id": "a", "port": 1, "addr": "10.99.2.1", "udp_port": 6000}]}
+    if port is not None:
+        s["ingress"]["udp_port"] = port
+    s.update(kw)
+    return s
+
+
+def ok(r, what):
+    T.check(r is not None and r.get("ok") is True, "%s: %s" % (what, r))
+    return r["result"] if r and r.get("ok") else {}
+
+
+def err(r, code, what, path=None):
+    good = r is not None and r.get("ok") is False and r["error"]["code"] == code
+    if path is not None:
+        good = good and r["error"].get("path") == path
+    T.check(good, "%s: want %s%s, got %s" % (what, code, " at " + path if path else "", r))
+
+
+def commands(c):
+    r = ok(c.request(CMD, "session.create", spec("s1", 5000)), "create with a port")
+    T.eq(r.get("ingress", {}).get("udp_port"), 5000, "the port asked for")
+    T.eq(r.get("node"), "n1", "reply says which node")
+    r = ok(c.request(CMD, "session.create", spec("s2")), "create, port allocated")
+    T.eq(r.get("ingress", {}).get("udp_port"), 20000, "first even port of the range")
+    err(c.request(CMD, "session.create", spec("s1", 5100)), "exists", "duplicate id")
+    err(c.request(CMD, "session.create", spec("sx", 5000)), "address_in_use", "same port")
+    err(c.request(CMD, "session.create", spec("sx", 5200, colour=1)), "unknown_key",
+        "unknown key", "colour")
+    err(c.request(CMD, "session.create", dict(spec("sx", 5200), kind=7)), "wrong_type",
+        "wrong type", "kind")
+    s = spec("sx", 5200)
+    del s["outputs"][0]["addr"]
+    err(c.request(CMD, "session.create", s), "missing", "missing field", "outputs[0].addr")
+    err(c.request(CMD, "session.create", spec("sx", 70000)), "out_of_range", "port range",
+        "ingress.udp_port")
+    err(c.request(CMD, "session.create", spec("sx", 5202, ingress={
+        "port": 0, "addr": "10.99.1.99", "udp_port": 5202})), "address_not_available",
+        "address not on the port")
+    r = ok(c.request(CMD, "session.create", spec("s3")), "create another")
+    T.eq(r.get("ingress", {}).get("udp_port"), 20002, "next even port (RTCP on 20001)")
+    err(c.request(CMD, "session.create", spec("s4")), "capacity", "admission: max_sessions")
+    err(c.request(CMD, "session.create", [1, 2]), "bad_args", "args not an object")
+    err(c.request(CMD, "session.frobnicate", {}), "unknown_command", "unknown command", "cmd")
+    err(c.request(CMD, "session.get", {"id": "nope"}), "not_found", "unknown session")
+    err(c.request(CMD, "session.get", {"id": "s1", "x": 1}), "bad_args", "unknown arg")
+    err(c.request(CMD, "session.delete", {}), "bad_args", "missing id")
+    err(c.request(CMD, None, raw="{\"cmd\": \"node.info\", \"colour\": 1}"), "bad_request",
+        "unknown envelope key")
+    err(c.request(CMD, None, raw="{\"v\": 2, \"cmd\": \"node.info\"}"), "unsupported_version",
+        "request version")
+    err(c.request(CMD, None, raw="{not json"), "bad_json", "malformed JSON")
+    err(c.request(CMD, None, raw="x" * (1024 * 1024 + 10)), "too_large", "payload over 1 MB")
+
+    r = ok(c.request(CMD, "session.get", {"id": "s1"}), "get")
+    T.eq(r.get("spec", {}).get("ingress", {}).get("udp_port"), 5000, "get: spec")
+    T.check("rx_pkts" in r.get("stats", {}) and "a" in r["stats"].get("outputs", {}),
+            "get: live figures of the session and its outputs")
+    r = ok(c.request(CMD, "session.list", {"limit": 2}), "list")
+    T.eq((r.get("total"), len(r.get("sessions", []))), (3, 2), "list pages")
+    r = ok(c.request(CMD, "session.list", {"offset": 2, "limit": 2}), "list page 2")
+    T.eq(len(r.get("sessions", [])), 1, "second page")
+    err(c.request(CMD, "session.list", {"limit": 0}), "out_of_range", "list limit", "limit")
+
+    r = ok(c.request(CMD, "session.update", {"id": "s1", "add_outputs": [
+        {"id": "b", "port": 1, "addr": "10.99.2.1", "udp_port": 6002}], "pause": ["a"]}),
+        "update: add an output, pause one")
+    T.eq(r.get("outputs"), 2, "two outputs")
+    r = ok(c.request(CMD, "session.get", {"id": "s1"}), "get after update")
+    outs = {o["id"]: o for o in r.get("spec", {}).get("outputs", [])}
+    T.check(outs.get("a", {}).get("paused") is True and "b" in outs, "update applied")
+    err(c.request(CMD, "session.update", {"id": "s1", "remove_outputs": ["zz"]}), "not_found",
+        "remove an unknown output", "remove_outputs")
+    err(c.request(CMD, "session.update", {"id": "s1", "add_outputs": [
+        {"id": "b", "port": 1, "addr": "10.99.2.1", "udp_port": 6004}]}), "duplicate",
+        "add an output id twice")
+    ok(c.request(CMD, "session.update", {"id": "s1", "remove_outputs": ["b"], "resume": ["a"],
+                                         "block": True}), "update: remove, resume, block")
+    r = ok(c.request(CMD, "session.get", {"id": "s1"}), "get after block")
+    T.check(r.get("spec", {}).get("blocked") is True and
+            len(r["spec"]["outputs"]) == 1 and r["spec"]["outputs"][0]["paused"] is False,
+            "blocked, one output, resumed")
+    ok(c.request(CMD, "session.update", {"id": "s1", "block": False}), "unblock")
+
+    r = ok(c.request(CMD, "node.info"), "node.info")
+    T.check(r.get("node") == "n1" and len(r.get("ports", [])) == 2, "node.info content")
+    r = ok(c.request(CMD, "node.stats"), "node.stats")
+    T.check("node" in r and "0" in r.get("ports", {}), "node.stats content")
+
+    # A repeated request id: the first reply again, the work done once.
+    r1 = c.request(CMD, "session.delete", {"id": "s3"}, rid="del-s3")
+    r2 = c.request(CMD, "session.delete", {"id": "s3"}, rid="del-s3")
+    ok(r1, "delete")
+    T.eq(r2, r1, "repeated request id answered with the same reply")
+    err(c.request(CMD, "session.delete", {"id": "s3"}), "not_found", "delete again, new id")
+
+    ok(c.request(CMD, "node.drain", {"drain": True}), "drain")
+    err(c.request(CMD, "session.create", spec("s5")), "draining", "create while draining")
+    ok(c.request(CMD, "node.drain", {"drain": False}), "undrain")
+
+
+def mqtt311(broker):
+    c = Client(broker, v5=False)
+    r = c.request(CMD, "node.info")
+    T.check(r is not None and r.get("ok") and r.get("seqid") == 77,
+            "MQTT 3.1.1: reply_to and seqid: %s" % r)
+    c.close()
+
+
+def main():
+    dpl = pcap_dataplane("cpcmd")
+    with dpl, Broker() as broker:
+        cp = ControlPlane(broker, "n1", dpl.instance, limits={"max_sessions": 3})
+        watcher = Client(broker)
+        watcher.subscribe("mfwd/n1/event/#")
+        with cp:
+            c = Client(broker)
+            T.check(wait_status(c, "n1", lambda s: s["online"] and s["dataplane"]["up"]),
+                    "retained status online with the dataplane up")
+            commands(c)
+            mqtt311(broker)
+            evs = watcher.collect("mfwd/n1/event/", 1)
+            T.check(any(t.endswith("session.removed") and e.get("session") == "s3"
+                        for t, e, _ in evs), "event session.removed published")
+            # Persistent session: a QoS 1 command while the control plane is away.
+            cp.stop()
+            st = wait_status(c, "n1", lambda s: not s["online"], timeout=5)
+            T.check(st is not None, "status offline after a clean stop")
+            corr = b"while-away"
+            c.publish(CMD, {"v": 1, "id": "away", "cmd": "session.list"}, corr=corr)
+            time.sleep(0.5)
+            cp.start()
+            r = c.wait_reply(corr, timeout=15)
+            T.check(r is not None and r.get("ok") and r["result"]["total"] == 2,
+                    "a command sent while stopped is answered after the restart: %s" % r)
+            T.check(wait_status(c, "n1", lambda s: s["online"] and s["sessions"] == 2),
+                    "status online again with its 2 sessions")
+            c.close()
+        watcher.close()
+        if T.failed:
+            print(cp.tail())
+    T.eq(dpl.rc, 0, "dataplane exited cleanly")
+    T.done()
+
+
+if __name__ == "__main__":
+    main()
