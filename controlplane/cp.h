@@ -103,6 +103,7 @@ struct cp {
 	struct mf_client dp;
 	bool dp_up;
 	uint64_t dp_generation;
+	uint64_t dp_start_ns;		/* identifies a dataplane: generations restart at 1 */
 	struct cp_journal *journal;
 	bool draining;
 	/* the installed sessions, as this control plane knows them */
@@ -168,8 +169,9 @@ int cp_journal_del(struct cp_journal *j, const char *id);
 /** Call @p fn for each journaled spec. @return the count or a negative errno. */
 int cp_journal_each(struct cp_journal *j, void (*fn)(void *ctx, struct mf_sess_spec *spec),
 		    void *ctx);
-/** The dataplane generation the journal was last synchronised with. */
-uint64_t cp_journal_generation(struct cp_journal *j);
-int cp_journal_set_generation(struct cp_journal *j, uint64_t gen);
+/** The dataplane (its start time, unique per run) the journal was last synchronised with;
+ *  0 when none. */
+uint64_t cp_journal_dataplane(struct cp_journal *j);
+int cp_journal_set_dataplane(struct cp_journal *j, uint64_t start_ns);
 
 #endif /* CP_H */

@@ -3,10 +3,10 @@
  * The control plane's link to its dataplane: the channel client, its (re)connection, and
  * what happens then. The dataplane is the source of truth for what is installed.
  *
- * - The control plane restarted, the dataplane did not (same generation as the journal):
+ * - The control plane restarted, the dataplane did not (the journal names this dataplane):
  *   the sessions are read back from the dataplane; journal entries it no longer has (they
  *   timed out meanwhile) are dropped, sessions it has that the journal lacks are adopted.
- * - The dataplane restarted (another generation): the journal is replayed into it.
+ * - The dataplane restarted (another start time): the journal is replayed into it.
  * Either way media never waits for the control plane.
  */
 
@@ -196,13 +196,14 @@ connected(struct cp *cp)
 
 	cp->dp_up = true;
 	cp->dp_generation = cp->dp.shm.hdr->generation;
+	cp->dp_start_ns = cp->dp.shm.hdr->start_time_ns;
 	if (cp_dp_call(cp, MF_MSG_NODE_INFO, NULL, 0, buf, sizeof(buf), &err) >= 0)
 		cp->dp_max_sessions = ni->max_sessions;
 	forget_all(cp);
 	cp_journal_each(cp->journal, journal_to_list, cp);
-	if (cp_journal_generation(cp->journal) != cp->dp_generation) {
+	if (cp_journal_dataplane(cp->journal) != cp->dp_start_ns) {
 		replay(cp);
-		cp_journal_set_generation(cp->journal, cp->dp_generation);
+		cp_journal_set_dataplane(cp->journal, cp->dp_start_ns);
 	} else {
 		reconcile(cp);
 	}
@@ -249,6 +250,9 @@ cp_dp_events(struct cp *cp)
 	struct mf_msg_event ev;
 
 	while (cp->dp_up && mf_client_event(&cp->dp, &ev) == 0) {
+		/* We publish our own dataplane.up and .down, with what we did about it. */
+		if (ev.kind == MF_EV_DATAPLANE_UP || ev.kind == MF_EV_DATAPLANE_DOWN)
+			continue;
 		/* A session the dataplane ended is no longer ours to replay. */
 		if (ev.kind == MF_EV_SESSION_TIMEOUT) {
 			ev.id[MF_SESS_ID_MAX - 1] = '\0';

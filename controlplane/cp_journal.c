@@ -3,7 +3,8 @@
  * The journal of installed sessions, so a restarted dataplane can be refilled: one file per
  * session (<dir>/<id>.json, the spec with its keys, mode 0600), written to a temporary file,
  * flushed, renamed into place and the directory flushed, before the command's reply goes
- * out. <dir>/generation holds the dataplane generation the journal matches.
+ * out. <dir>/dataplane holds the start time of the dataplane the journal matches (a
+ * dataplane's generation restarts at 1 after a clean exit; its start time never repeats).
  */
 
 #include <dirent.h>
@@ -171,10 +172,10 @@ cp_journal_each(struct cp_journal *j, void (*fn)(void *ctx, struct mf_sess_spec 
 }
 
 uint64_t
-cp_journal_generation(struct cp_journal *j)
+cp_journal_dataplane(struct cp_journal *j)
 {
 	char buf[32] = { 0 };
-	int fd = openat(j->dirfd, "generation", O_RDONLY | O_CLOEXEC);
+	int fd = openat(j->dirfd, "dataplane", O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
 	if (fd < 0)
@@ -185,10 +186,10 @@ cp_journal_generation(struct cp_journal *j)
 }
 
 int
-cp_journal_set_generation(struct cp_journal *j, uint64_t gen)
+cp_journal_set_dataplane(struct cp_journal *j, uint64_t start_ns)
 {
 	char buf[32];
-	int n = snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)gen);
+	int n = snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)start_ns);
 
-	return write_file(j, "generation", buf, (size_t)n);
+	return write_file(j, "dataplane", buf, (size_t)n);
 }
