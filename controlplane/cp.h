@@ -106,6 +106,7 @@ struct cp {
 	uint64_t dp_start_ns;		/* identifies a dataplane: generations restart at 1 */
 	struct cp_journal *journal;
 	bool draining;
+	bool status_dirty;		/* sessions changed: publish status soon */
 	/* the installed sessions, as this control plane knows them */
 	struct cp_sess *sessions;
 	uint32_t nb_sessions;

@@ -207,6 +207,9 @@ cp_cmd_handle(struct cp *cp, struct cp_msg *msg)
 		}
 		result = dispatch(cp, &rq, &err);
 	}
+	if (result != NULL && strncmp(rq.cmd, "session.", 8) == 0 &&
+	    strcmp(rq.cmd, "session.get") != 0 && strcmp(rq.cmd, "session.list") != 0)
+		cp->status_dirty = true;
 	text = reply_text(cp, &rq, result, &err);
 	if (result == NULL)
 		MF_LOG(INFO, cmd, "%s%s%s refused: %s%s%s: %s", rq.cmd ? rq.cmd : "request",

@@ -52,7 +52,7 @@ topics(struct cp *cp)
 static void
 run(struct cp *cp)
 {
-	uint64_t next_dp = 0, next_status = 0, t;
+	uint64_t next_dp = 0, next_status = 0, last_status = 0, t;
 	struct cp_msg *msg;
 
 	/* Attach to the dataplane before the first request: commands the broker kept for us
@@ -70,9 +70,14 @@ run(struct cp *cp)
 			cp_dp_poll(cp);
 			cp_dp_events(cp);
 		}
+		/* Status: on (re)connection, every status_interval_s, and at most twice a second
+		 * while sessions change. */
 		if (cp_mqtt_take_reconnected(cp->mqtt) ||
+		    (cp->status_dirty && t >= last_status + 500) ||
 		    (t >= next_status && cp_mqtt_connected(cp->mqtt))) {
 			next_status = t + cp->cfg.status_interval_s * 1000ull;
+			last_status = t;
+			cp->status_dirty = false;
 			cp_status_publish(cp, true);
 		}
 	}
