@@ -99,36 +99,42 @@ def main():
         with dpl:
             cp = ControlPlane(broker, "n1", dpl.instance)
             cp.start()
-            c = Client(broker)
-            T.check(wait_status(c, "n1", lambda s: s["online"] and s["dataplane"]["up"]),
-                    "control plane online")
-            for i in range(N):
-                r = c.request(CMD, "session.create", spec(i))
-                T.check(r and r["ok"], "create f%d: %s" % (i, r))
-            tr = Traffic(topo)
-            time.sleep(1)
-            restart_cp(cp, c)
-            c.close()
-            time.sleep(0.5)
-            c = restart_broker(broker, cp)
-            time.sleep(0.5)
-            sent, got = tr.finish()
-            T.check(sum(sent) > 1000, "traffic flowed: %d packets" % sum(sent))
-            T.eq(got["received"], sent, "(a)(c) not one packet lost across both restarts")
-            T.eq(got["dup"], [0] * N, "(a)(c) no duplicates")
-
-            restart_dataplane(dpl, broker)
-            tr = Traffic(topo)
-            time.sleep(2)
-            sent, got = tr.finish()
-            T.check(sum(sent) > 1000, "(b) traffic after the dataplane restart")
-            T.eq(got["received"], sent, "(b) every session forwards again, nothing lost")
-            c.close()
-            cp.stop()
+            try:
+                phases(topo, broker, dpl, cp)
+            finally:
+                cp.stop()
             if T.failed:
                 print(cp.tail())
         T.eq(dpl.rc, 0, "dataplane exited cleanly")
     T.done()
+
+
+def phases(topo, broker, dpl, cp):
+    c = Client(broker)
+    T.check(wait_status(c, "n1", lambda s: s["online"] and s["dataplane"]["up"]),
+            "control plane online")
+    for i in range(N):
+        r = c.request(CMD, "session.create", spec(i))
+        T.check(r and r["ok"], "create f%d: %s" % (i, r))
+    tr = Traffic(topo)
+    time.sleep(1)
+    restart_cp(cp, c)
+    c.close()
+    time.sleep(0.5)
+    c = restart_broker(broker, cp)
+    time.sleep(0.5)
+    sent, got = tr.finish()
+    T.check(sum(sent) > 1000, "traffic flowed: %d packets" % sum(sent))
+    T.eq(got["received"], sent, "(a)(c) not one packet lost across both restarts")
+    T.eq(got["dup"], [0] * N, "(a)(c) no duplicates")
+
+    restart_dataplane(dpl, broker)
+    tr = Traffic(topo)
+    time.sleep(2)
+    sent, got = tr.finish()
+    T.check(sum(sent) > 1000, "(b) traffic after the dataplane restart")
+    T.eq(got["received"], sent, "(b) every session forwards again, nothing lost")
+    c.close()
 
 
 if __name__ == "__main__":
