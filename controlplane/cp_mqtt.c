@@ -226,7 +226,9 @@ setup_connect(struct cp_mqtt *mq, MQTTAsync_connectOptions *co)
 	mq->will.retained = 1;
 	mq->will.qos = 1;
 	co->will = &mq->will;
-	if (c->has_tls) {
+	/* ssl:// means TLS even without a tls section: the system's CAs verify the broker. */
+	if (c->has_tls || strncmp(c->broker, "ssl://", 6) == 0 ||
+	    strncmp(c->broker, "mqtts://", 8) == 0) {
 		mq->ssl = (MQTTAsync_SSLOptions)MQTTAsync_SSLOptions_initializer;
 		mq->ssl.trustStore = c->tls.ca_file[0] ? c->tls.ca_file : NULL;
 		mq->ssl.keyStore = c->tls.cert_file[0] ? c->tls.cert_file : NULL;

@@ -34,10 +34,25 @@ def free_port():
     return p
 
 
+def make_certs(d):
+    """A CA and a server certificate for 127.0.0.1, made with the openssl command."""
+    def run(*a):
+        subprocess.run(["openssl"] + list(a), check=True, capture_output=True)
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=mfwd test CA",
+        "-keyout", d + "/ca.key", "-out", d + "/ca.pem")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout",
+        d + "/server.key", "-out", d + "/server.csr")
+    with open(d + "/ext", "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", d + "/server.csr", "-CA", d + "/ca.pem", "-CAkey", d + "/ca.key",
+        "-CAcreateserial", "-days", "2", "-extfile", d + "/ext", "-out", d + "/server.pem")
+    return d + "/ca.pem"
+
+
 class Broker:
     """mosquitto on 127.0.0.1:<free port>. users: {name: password}; acl: mosquitto ACL text."""
 
-    def __init__(self, users=None, acl=None):
+    def __init__(self, users=None, acl=None, tls=False):
         if not os.path.exists(MOSQUITTO):
             print("skip: no mosquitto")
             sys.exit(SKIP)
@@ -46,6 +61,10 @@ class Broker:
         os.chmod(self.dir, 0o755)
         conf = ["listener %d 127.0.0.1" % self.port, "persistence false",
                 "allow_anonymous %s" % ("false" if users else "true")]
+        if tls:
+            self.ca = make_certs(self.dir)
+            conf += ["cafile %s/ca.pem" % self.dir, "certfile %s/server.pem" % self.dir,
+                     "keyfile %s/server.key" % self.dir]
         if users:
             pw = os.path.join(self.dir, "passwd")
             open(pw, "w").close()
@@ -92,11 +111,11 @@ class Broker:
 
 
 class ControlPlane:
-    def __init__(self, broker, node, instance, **cfg):
+    def __init__(self, mqtt_broker, node, instance, **cfg):
         self.dir = tempfile.mkdtemp(prefix="mfwd-cp-%s-" % node)
         self.node = node
         self.cfg = {"node": node, "instance": instance,
-                    "broker": "tcp://127.0.0.1:%d" % broker.port,
+                    "broker": "tcp://127.0.0.1:%d" % mqtt_broker.port,
                     "journal_dir": os.path.join(self.dir, "journal"),
                     "status_interval_s": 2, "log_level": "info"}
         self.cfg.update(cfg)

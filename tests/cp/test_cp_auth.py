@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Authentication and authorisation at the broker, checked by what actually arrives:
 anonymous clients are refused; a control plane with a wrong password never comes online;
+over TLS, one that cannot verify the broker's certificate stays offline and one given the
+CA comes online and works;
 with its own credentials it does; a user allowed to command gets replies; a user whose ACL
 denies the command topic gets no reply and changes nothing (mosquitto accepts the publish
 and drops it, so only what arrives tells); a user denied the status topic receives none.
@@ -68,7 +70,44 @@ def main():
             eve.close()
         alice.close()
     T.eq(dpl.rc, 0, "dataplane exited cleanly")
+    tls()
     T.done()
+
+
+def tls():
+    dpl = pcap_dataplane("cptls")
+    with dpl, Broker(tls=True) as broker:
+        url = "ssl://127.0.0.1:%d" % broker.port
+        untrusting = ControlPlane(broker, "n1", dpl.instance, broker=url)
+        with untrusting:
+            time.sleep(3)
+        T.check("online" not in open(untrusting.log).read() and
+                "cannot connect" in untrusting.tail(), "TLS: a broker it cannot verify is "
+                "refused: %s" % untrusting.tail(2))
+        cp = ControlPlane(broker, "n1", dpl.instance, broker=url, tls={"ca_file": broker.ca})
+        with cp:
+            c = TlsClient(broker)
+            T.check(wait_status(c, "n1", lambda s: s["online"] and s["dataplane"]["up"])
+                    is not None, "TLS: with the CA it is online")
+            r = c.request(CMD, "session.create", SPEC)
+            T.check(r is not None and r["ok"], "TLS: commands answered: %s" % r)
+            c.close()
+    T.eq(dpl.rc, 0, "dataplane exited cleanly")
+
+
+class TlsClient(Client):
+    def __init__(self, broker):
+        import paho.mqtt.client as mqtt
+        orig = mqtt.Client.connect
+
+        def connect(c, host, port, *a, **kw):
+            c.tls_set(ca_certs=broker.ca)
+            return orig(c, host, port, *a, **kw)
+        mqtt.Client.connect = connect
+        try:
+            super().__init__(broker)
+        finally:
+            mqtt.Client.connect = orig
 
 
 if __name__ == "__main__":
