@@ -1,0 +1,465 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * mfwd-gen: a traffic generator and sink for RTP and MPEG-TS over UDP, on any two DPDK ports
+ * (the benchmarks use memif). pktgen cannot do this: its packets have no advancing RTP
+ * sequence numbers or timestamps, and a replayed pcap repeats them.
+ *
+ * TX port: N flows round robin, flow i to dst-port-base + 2i, RTP with an SSRC per flow
+ * (i + 1), sequence numbers and 90 kHz timestamps that advance, the sending TSC in the first
+ * payload bytes; or MPEG-TS (7 x 188 bytes, continuity counters that advance). Fixed rate,
+ * or as fast as the port takes.
+ * RX port: every packet is matched to its flow by (SSRC, UDP destination port), so fan-out
+ * copies count apart; per flow received, gaps (lost), reordered and duplicated sequence
+ * numbers; one-way latency from the TSC (same host) into a histogram.
+ *
+ *   mfwd-gen [EAL] -- [--flows N] [--size BYTES] [--rate PPS] [--duration S] [--kind rtp|ts]
+ *            [--dst-ip A] [--dst-port-base P] [--search] [--expect-copies K]
+ * One lcore sends and receives. Prints one JSON object per trial.
+ */
+
+#include <errno.h>
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_udp.h>
+
+#include "mf/mf_bytes.h"
+#include "mf/mf_pkt.h"
+
+#define BURST		32
+#define HIST_NS		50		/* histogram bin */
+#define HIST_BINS	40000		/* up to 2 ms */
+#define MAX_RX_FLOWS	(1 << 22)
+
+struct opts {
+	uint32_t flows;
+	uint32_t size;
+	double rate;
+	double duration;
+	bool ts;
+	bool search;
+	uint32_t copies;		/* outputs per input flow (fan-out) */
+	uint8_t dst_ip[4], src_ip[4];
+	uint16_t dst_port_base;
+	uint16_t tx_port, rx_port;
+};
+
+struct tx_flow {
+	uint32_t seq;
+	uint8_t cc;
+	uint8_t hdr[RTE_ETHER_HDR_LEN + 20 + 8 + 12];	/* Ethernet, IPv4, UDP, RTP */
+};
+
+struct rx_flow {
+	uint32_t ssrc;
+	uint16_t dport;
+	bool used;
+	uint16_t last;
+	uint64_t received;
+	uint64_t reorder;
+	uint64_t dup;
+};
+
+struct trial {
+	uint64_t tx, rx, reorder, dup, late_ns_max;
+	uint64_t hist[HIST_BINS + 1];
+	double seconds;
+};
+
+static struct opts o = {
+	.flows = 1, .size = 214, .rate = 0, .duration = 5, .copies = 1,
+	.dst_ip = { 10, 99, 1, 2 }, .src_ip = { 10, 99, 1, 1 }, .dst_port_base = 10000,
+	.tx_port = 0, .rx_port = 1,
+};
+static struct tx_flow *txf;
+static struct rx_flow *rxf;
+static uint32_t rx_mask;
+static struct rte_mempool *pool;
+static uint64_t hz;
+static volatile sig_atomic_t stop;
+
+static void
+on_signal(int s)
+{
+	(void)s;
+	stop = 1;
+}
+
+/* ---- building packets ---- */
+
+static void
+write_headers(uint8_t *p, uint32_t flow, uint16_t len)
+{
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)p;
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+
+	memset(eth, 0, sizeof(*eth));
+	eth->dst_addr.addr_bytes[0] = 0x02;
+	eth->dst_addr.addr_bytes[5] = 0xaa;
+	rte_eth_macaddr_get(o.tx_port, &eth->src_addr);
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	memset(ip, 0, sizeof(*ip));
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(len - sizeof(*eth)));
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_UDP;
+	memcpy(&ip->src_addr, o.src_ip, 4);
+	memcpy(&ip->dst_addr, o.dst_ip, 4);
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	udp->src_port = rte_cpu_to_be_16(4000);
+	udp->dst_port = rte_cpu_to_be_16((uint16_t)(o.dst_port_base + 2 * flow));
+	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(len - sizeof(*eth) - sizeof(*ip)));
+	udp->dgram_cksum = 0;
+}
+
+#define L4_OFF (RTE_ETHER_HDR_LEN + 20 + 8)
+
+/* Headers are built once per flow; a packet copies them and writes what advances. */
+static void
+build_templates(void)
+{
+	uint32_t i;
+
+	for (i = 0; i < o.flows; i++) {
+		uint8_t *rtp = txf[i].hdr + L4_OFF;
+
+		write_headers(txf[i].hdr, i, (uint16_t)o.size);
+		rtp[0] = 0x80;
+		rtp[1] = 96;
+		mf_wr32(rtp + 8, i + 1);
+	}
+}
+
+static void
+fill(struct rte_mbuf *m, uint32_t flow, uint64_t now)
+{
+	uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *), *pl = p + L4_OFF;
+	struct tx_flow *f = &txf[flow];
+	uint16_t len = (uint16_t)o.size;
+	int k;
+
+	m->data_len = m->pkt_len = len;
+	if (o.ts) {
+		memcpy(p, f->hdr, L4_OFF);
+		for (k = 0; k < 7; k++) {
+			uint8_t *t = pl + k * 188;
+
+			t[0] = 0x47;
+			t[1] = k == 6 ? 0x1f : 0x01;	/* the last one a null packet */
+			t[2] = k == 6 ? 0xff : 0x00;
+			t[3] = (uint8_t)(0x10 | (k == 6 ? 0 : f->cc++ & 0x0f));
+			memset(t + 4, 0xa5, 184);
+		}
+		memcpy(pl + 4, &flow, 4);
+		memcpy(pl + 8, &f->seq, 4);
+		memcpy(pl + 12, &now, 8);
+	} else {
+		memcpy(p, f->hdr, sizeof(f->hdr));
+		mf_wr16(pl + 2, (uint16_t)f->seq);
+		mf_wr32(pl + 4, f->seq * 3000u);
+		memcpy(pl + 12, &now, 8);
+	}
+	f->seq++;
+}
+
+/* ---- the sink ---- */
+
+static struct rx_flow *
+rx_flow(uint32_t ssrc, uint16_t dport)
+{
+	uint32_t h = (ssrc * 2654435761u ^ dport * 40503u) & rx_mask;
+
+	for (;;) {
+		struct rx_flow *f = &rxf[h];
+
+		if (!f->used) {
+			f->used = true;
+			f->ssrc = ssrc;
+			f->dport = dport;
+			f->last = 0xffff;
+			return f;
+		}
+		if (f->ssrc == ssrc && f->dport == dport)
+			return f;
+		h = (h + 1) & rx_mask;
+	}
+}
+
+static void
+sink(struct trial *t, struct rte_mbuf **pkts, uint16_t n, uint64_t now)
+{
+	uint16_t i;
+
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *), *pl = p + L4_OFF;
+		uint16_t dport, seq;
+		uint32_t ssrc;
+		uint64_t sent, lat;
+		struct rx_flow *f;
+
+		if (m->data_len < L4_OFF + 20 || mf_rd16(p + 12) != RTE_ETHER_TYPE_IPV4) {
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		dport = mf_rd16(p + RTE_ETHER_HDR_LEN + 20 + 2);
+		if (o.ts) {
+			uint32_t s32;
+
+			memcpy(&ssrc, pl + 4, 4);
+			memcpy(&s32, pl + 8, 4);
+			seq = (uint16_t)s32;
+			memcpy(&sent, pl + 12, 8);
+		} else {
+			ssrc = mf_rd32(pl + 8);
+			seq = mf_rd16(pl + 2);
+			memcpy(&sent, pl + 12, 8);
+		}
+		f = rx_flow(ssrc, dport);
+		if (f->received > 0 && seq == f->last)
+			f->dup++;
+		else if (f->received > 0 && (int16_t)(seq - f->last) < 0)
+			f->reorder++;
+		else
+			f->last = seq;
+		f->received++;
+		t->rx++;
+		lat = now > sent ? (now - sent) * 1000000000ull / hz : 0;
+		t->hist[RTE_MIN(lat / HIST_NS, (uint64_t)HIST_BINS)]++;
+		t->late_ns_max = RTE_MAX(t->late_ns_max, lat);
+		rte_pktmbuf_free(m);
+	}
+}
+
+static uint64_t
+percentile(const struct trial *t, double q)
+{
+	uint64_t want = (uint64_t)ceil((double)t->rx * q), acc = 0;
+	uint32_t b;
+
+	for (b = 0; b <= HIST_BINS && t->rx > 0; b++) {
+		acc += t->hist[b];
+		if (acc >= want)
+			return (uint64_t)b * HIST_NS + HIST_NS / 2;
+	}
+	return 0;
+}
+
+/* ---- a trial ---- */
+
+static void
+run_trial(struct trial *t, double rate)
+{
+	struct rte_mbuf *tx[BURST], *rx[BURST];
+	uint64_t t0 = rte_rdtsc(), now = t0, end = t0 + (uint64_t)(o.duration * (double)hz);
+	uint64_t drain, built = 0;
+	uint32_t next_flow = 0;
+	uint16_t n, k, off = 0, pending = 0;
+
+	memset(t, 0, sizeof(*t));
+	memset(rxf, 0, sizeof(*rxf) * (rx_mask + 1));
+	while (now < end && !stop) {
+		uint64_t due = rate > 0 ? (uint64_t)((double)(now - t0) * rate / (double)hz) : UINT64_MAX;
+
+		/* A burst the port did not take stays pending, in order: flows stay gap-free. */
+		n = (uint16_t)RTE_MIN((uint64_t)BURST, due > built ? due - built : 0);
+		if (pending == 0 && n > 0 && rte_pktmbuf_alloc_bulk(pool, tx, n) == 0) {
+			for (k = 0; k < n; k++) {
+				fill(tx[k], next_flow, now);
+				next_flow = next_flow + 1 == o.flows ? 0 : next_flow + 1;
+			}
+			built += n;
+			pending = n;
+			off = 0;
+		}
+		if (pending > 0) {
+			k = rte_eth_tx_burst(o.tx_port, 0, tx + off, pending);
+			off += k;
+			pending -= k;
+			t->tx += k;
+		}
+		n = rte_eth_rx_burst(o.rx_port, 0, rx, BURST);
+		now = rte_rdtsc();
+		sink(t, rx, n, now);
+	}
+	if (pending > 0)
+		rte_pktmbuf_free_bulk(tx + off, pending);
+	t->seconds = (double)(now - t0) / (double)hz;
+	/* What is still in flight arrives within a few milliseconds. */
+	drain = rte_rdtsc() + hz / 10;
+	while (rte_rdtsc() < drain) {
+		n = rte_eth_rx_burst(o.rx_port, 0, rx, BURST);
+		sink(t, rx, n, rte_rdtsc());
+	}
+}
+
+static void
+report(const struct trial *t, double rate, const char *phase)
+{
+	uint64_t expected = t->tx * o.copies, reorder = 0, dup = 0;
+	uint32_t i, flows = 0;
+
+	for (i = 0; i <= rx_mask; i++) {
+		if (!rxf[i].used)
+			continue;
+		flows++;
+		reorder += rxf[i].reorder;
+		dup += rxf[i].dup;
+	}
+	printf("{\"phase\":\"%s\",\"kind\":\"%s\",\"size\":%u,\"flows\":%u,\"copies\":%u,"
+	       "\"rate_asked\":%.0f,\"seconds\":%.3f,\"tx_pkts\":%" PRIu64 ",\"rx_pkts\":%" PRIu64
+	       ",\"tx_mpps\":%.4f,\"rx_mpps\":%.4f,\"rx_gbps\":%.4f,\"lost\":%" PRId64
+	       ",\"rx_flows\":%u,\"reorder\":%" PRIu64 ",\"dup\":%" PRIu64
+	       ",\"latency_ns\":{\"p50\":%" PRIu64 ",\"p99\":%" PRIu64 ",\"p999\":%" PRIu64
+	       ",\"max\":%" PRIu64 "}}\n",
+	       phase, o.ts ? "ts" : "rtp", o.size, o.flows, o.copies, rate, t->seconds, t->tx,
+	       t->rx, (double)t->tx / t->seconds / 1e6, (double)t->rx / t->seconds / 1e6,
+	       (double)t->rx * (o.size + 24) * 8 / t->seconds / 1e9,
+	       (int64_t)expected - (int64_t)t->rx, flows, reorder, dup, percentile(t, 0.5),
+	       percentile(t, 0.99), percentile(t, 0.999), t->late_ns_max);
+	fflush(stdout);
+}
+
+/* RFC 2544 style: the highest rate with no loss, by bisection below the maximum rate. */
+static void
+search(struct trial *t)
+{
+	double lo = 0, hi, rate;
+	int i;
+
+	run_trial(t, 0);
+	report(t, 0, "max");
+	hi = (double)t->tx / t->seconds;
+	for (i = 0; i < 7 && !stop; i++) {
+		rate = (lo + hi) / 2;
+		run_trial(t, rate);
+		report(t, rate, "search");
+		if ((int64_t)(t->tx * o.copies) - (int64_t)t->rx <= 0)
+			lo = rate;
+		else
+			hi = rate;
+	}
+	printf("{\"phase\":\"zero_loss\",\"rate_pps\":%.0f}\n", lo);
+}
+
+static int
+parse(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "flows", 1, NULL, 'f' }, { "size", 1, NULL, 's' }, { "rate", 1, NULL, 'r' },
+		{ "duration", 1, NULL, 'd' }, { "kind", 1, NULL, 'k' }, { "search", 0, NULL, 'S' },
+		{ "dst-ip", 1, NULL, 'i' }, { "dst-port-base", 1, NULL, 'p' },
+		{ "expect-copies", 1, NULL, 'c' }, { NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (c) {
+		case 'f': o.flows = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 's': o.size = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'r': o.rate = strtod(optarg, NULL); break;
+		case 'd': o.duration = strtod(optarg, NULL); break;
+		case 'k': o.ts = strcmp(optarg, "ts") == 0; break;
+		case 'S': o.search = true; break;
+		case 'i': if (inet_pton(AF_INET, optarg, o.dst_ip) != 1) return -EINVAL; break;
+		case 'p': o.dst_port_base = (uint16_t)strtoul(optarg, NULL, 0); break;
+		case 'c': o.copies = (uint32_t)strtoul(optarg, NULL, 0); break;
+		default: return -EINVAL;
+		}
+	}
+	if (o.ts)
+		o.size = L4_OFF + 7 * 188;
+	if (o.flows == 0 || o.flows > (1u << 20) || o.copies == 0 || o.size < 64 ||
+	    o.size > 1500 || o.duration <= 0)
+		return -EINVAL;
+	return 0;
+}
+
+static int
+port_start(uint16_t port)
+{
+	struct rte_eth_conf conf = { 0 };
+	int rc;
+
+	rc = rte_eth_dev_configure(port, 1, 1, &conf);
+	if (rc == 0)
+		rc = rte_eth_rx_queue_setup(port, 0, 1024, rte_socket_id(), NULL, pool);
+	if (rc == 0)
+		rc = rte_eth_tx_queue_setup(port, 0, 1024, rte_socket_id(), NULL);
+	return rc == 0 ? rte_eth_dev_start(port) : rc;
+}
+
+/* memif links come up when the peer connects: wait for both. */
+static int
+links_up(void)
+{
+	struct rte_eth_link a, b;
+	int i;
+
+	for (i = 0; i < 600 && !stop; i++) {
+		rte_eth_link_get_nowait(o.tx_port, &a);
+		rte_eth_link_get_nowait(o.rx_port, &b);
+		if (a.link_status && b.link_status)
+			return 0;
+		rte_delay_ms(100);
+	}
+	return -ETIMEDOUT;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct trial *t;
+	uint32_t rx_flows;
+	int n;
+
+	n = rte_eal_init(argc, argv);
+	if (n < 0)
+		rte_exit(1, "EAL: %s\n", rte_strerror(rte_errno));
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	if (parse(argc - n, argv + n) != 0 || rte_eth_dev_count_avail() < 2)
+		rte_exit(2, "usage: mfwd-gen [EAL with two ports] -- [--flows N] [--size B] "
+			    "[--rate PPS] [--duration S] [--kind rtp|ts] [--search] [--dst-ip A] "
+			    "[--dst-port-base P] [--expect-copies K]\n");
+	hz = rte_get_tsc_hz();
+	pool = rte_pktmbuf_pool_create("gen", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+				       rte_socket_id());
+	txf = calloc(o.flows, sizeof(*txf));
+	for (rx_flows = 1024; rx_flows < 2 * o.flows * o.copies && rx_flows < MAX_RX_FLOWS;)
+		rx_flows *= 2;
+	rxf = calloc(rx_flows, sizeof(*rxf));
+	rx_mask = rx_flows - 1;
+	t = calloc(1, sizeof(*t));
+	if (pool == NULL || txf == NULL || rxf == NULL || t == NULL)
+		rte_exit(1, "out of memory\n");
+	o.tx_port = 0;
+	o.rx_port = 1;
+	if (port_start(o.tx_port) != 0 || port_start(o.rx_port) != 0 || links_up() != 0)
+		rte_exit(1, "ports did not come up (is the forwarder connected?)\n");
+	build_templates();
+	rte_delay_ms(200);
+	if (o.search)
+		search(t);
+	else {
+		run_trial(t, o.rate);
+		report(t, o.rate, "run");
+	}
+	rte_eth_dev_stop(o.tx_port);
+	rte_eth_dev_stop(o.rx_port);
+	rte_eal_cleanup();
+	return 0;
+}
