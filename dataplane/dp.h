@@ -240,9 +240,13 @@ struct dp_rtp_rx {
 	uint32_t base_seq;
 	uint64_t received;
 	uint64_t window;		/* bit i: max_seq - i received */
-	int64_t transit;
+	uint64_t last_tsc;		/* arrival of the previous packet */
+	uint32_t last_ts;		/* its RTP timestamp */
 	uint32_t jitter_q4;		/* RTP units, times 16 */
 	uint32_t rate;			/* Hz of the last packet's payload type */
+	uint8_t pt;			/* that payload type (rate is looked up on a change) */
+	uint64_t rtp_per_tsc_q32;	/* rate / tsc_hz, times 2^32: no division per packet */
+	uint64_t us_per_q4_q32;		/* 1e6 / (16 rate), times 2^32 */
 };
 
 #define DP_TS_TRACK	32
@@ -290,6 +294,7 @@ struct dp_sess {
 	uint64_t created_ns;
 	uint64_t created_tsc;
 	bool idle;			/* control lcore only */
+	uint32_t timed_idx;		/* control lcore: place in the timed list, or UINT32_MAX */
 	struct dp_sess_state *st;
 	int stats_idx;
 	uint64_t *ctr;			/* lcore 0's block of the session counters */
@@ -362,6 +367,7 @@ struct dp_main {
 	uint64_t start_tsc;
 	uint64_t tsc_hz;
 	uint64_t tsc_per_ms;
+	uint64_t ms_per_tsc_q32;	/* 1000 / tsc_hz, times 2^32 */
 	bool rcu_registered;		/* the main lcore, with liburcu QSBR */
 	_Atomic bool quit;
 };

@@ -150,43 +150,86 @@ lcores_init(void)
 	return 0;
 }
 
-/* Sessions from a file at start: a JSON array of specs, all or nothing. */
+/* One spec of the sessions file; @p where names it in errors. */
+static int
+session_load(json_t *j, struct mf_sess_spec *spec, const char *file, const char *where)
+{
+	struct mf_sess_err err;
+	char detail[120];
+	int rc;
+
+	rc = mf_sess_from_json(j, spec, &err);
+	if (rc != 0) {
+		DP_LOG(ERR, "%s: %s: %s at %s: %s\n", file, where, mf_sess_errcode_str(err.code),
+		       err.path, err.msg);
+		return rc;
+	}
+	rc = dp_sess_add(spec, detail, sizeof(detail));
+	if (rc != 0)
+		DP_LOG(ERR, "%s: %s \"%s\": %s\n", file, where, spec->id, detail);
+	mf_sess_wipe_keys(spec);
+	return rc;
+}
+
+/*
+ * Sessions from a file at start, all or nothing: a JSON array of specs, or JSON Lines (one
+ * spec per line), read a line at a time so a million sessions need no more memory than one.
+ */
 static int
 sessions_load(const char *file)
 {
-	struct mf_sess_spec *spec = NULL;
-	struct mf_sess_err err;
+	struct mf_sess_spec *spec = malloc(sizeof(*spec));
+	char *line = NULL, where[48];
+	size_t cap = 0, i, n = 0;
 	json_error_t jerr;
-	json_t *root;
-	char detail[120];
-	size_t i;
-	int rc = 0;
+	json_t *j;
+	FILE *f = fopen(file, "r");
+	int c, rc = 0;
 
-	root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL || !json_is_array(root)) {
-		DP_LOG(ERR, "%s: %s\n", file, root == NULL ? jerr.text : "expected a JSON array");
-		json_decref(root);
-		return -EINVAL;
+	if (f == NULL || spec == NULL) {
+		DP_LOG(ERR, "%s: %s\n", file, f == NULL ? strerror(errno) : "out of memory");
+		rc = -ENOENT;
+		goto out;
 	}
-	spec = malloc(sizeof(*spec));
-	for (i = 0; spec != NULL && rc == 0 && i < json_array_size(root); i++) {
-		rc = mf_sess_from_json(json_array_get(root, i), spec, &err);
-		if (rc != 0) {
-			DP_LOG(ERR, "%s: session [%zu]: %s at %s: %s\n", file, i,
-			       mf_sess_errcode_str(err.code), err.path, err.msg);
+	while ((c = fgetc(f)) == ' ' || c == '\n' || c == '\t' || c == '\r')
+		;
+	ungetc(c, f);
+	if (c == '[') {
+		j = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
+		if (j == NULL || !json_is_array(j)) {
+			DP_LOG(ERR, "%s: %s\n", file, j == NULL ? jerr.text : "expected an array");
+			json_decref(j);
+			rc = -EINVAL;
+			goto out;
+		}
+		for (i = 0; rc == 0 && i < json_array_size(j); i++, n++) {
+			snprintf(where, sizeof(where), "session [%zu]", i);
+			rc = session_load(json_array_get(j, i), spec, file, where);
+		}
+		json_decref(j);
+		goto out;
+	}
+	for (i = 1; rc == 0 && getline(&line, &cap, f) > 0; i++) {
+		if (strspn(line, " \t\r\n") == strlen(line))
+			continue;
+		snprintf(where, sizeof(where), "line %zu", i);
+		j = json_loads(line, JSON_REJECT_DUPLICATES, &jerr);
+		if (j == NULL) {
+			DP_LOG(ERR, "%s: %s: %s\n", file, where, jerr.text);
+			rc = -EINVAL;
 			break;
 		}
-		rc = dp_sess_add(spec, detail, sizeof(detail));
-		if (rc != 0)
-			DP_LOG(ERR, "%s: session [%zu] \"%s\": %s\n", file, i, spec->id, detail);
-		mf_sess_wipe_keys(spec);
+		rc = session_load(j, spec, file, where);
+		json_decref(j);
+		n++;
 	}
-	if (spec == NULL)
-		rc = -ENOMEM;
-	else
-		DP_LOG(INFO, "%s: %u sessions installed\n", file, dp_sess_count());
+out:
+	if (rc == 0)
+		DP_LOG(INFO, "%s: %zu sessions installed\n", file, n);
+	free(line);
 	free(spec);
-	json_decref(root);
+	if (f != NULL)
+		fclose(f);
 	return rc;
 }
 
@@ -212,6 +255,7 @@ setup(int argc, char **argv)
 	dp.nb_workers = (uint16_t)(rte_lcore_count() - 1);
 	dp.tsc_hz = rte_get_tsc_hz();
 	dp.tsc_per_ms = dp.tsc_hz / 1000;
+	dp.ms_per_tsc_q32 = (UINT64_C(1000) << 32) / dp.tsc_hz;
 	dp.start_tsc = rte_rdtsc();
 	if ((rc = pools_init()) != 0 || (rc = shm_init()) != 0 || (rc = dp_ports_init()) != 0 ||
 	    (rc = dp_stats_init()) != 0 || (rc = lcores_init()) != 0 ||

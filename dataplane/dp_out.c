@@ -9,8 +9,12 @@
  * indirect clone of the input. The last output takes the input mbuf itself when writing
  * its headers in place cannot touch bytes another output still shares.
  *
- * UDP checksums are offloaded where the port can; otherwise the shared bytes are summed
- * once per input packet and each output adds only its own headers to that sum.
+ * UDP checksums are offloaded where the port can. Otherwise, when the input carried a UDP
+ * checksum and an output's payload is the input's but for a same-length rewrite (the RTP
+ * header), the output's checksum is the input's updated for what changed (RFC 1624:
+ * addresses, ports, rewritten bytes), without reading the payload; a wrong input checksum
+ * stays wrong, as through any NAT. Otherwise the shared bytes are summed once per input
+ * packet and each output adds its own headers and private bytes.
  */
 
 #include <rte_byteorder.h>
@@ -186,6 +190,37 @@ build_priv(uint8_t *priv, const struct dp_pkt *p, const struct dp_sess *s, struc
 
 /* ---- headers and checksums ---- */
 
+static inline uint32_t
+fold(uint32_t s)
+{
+	s = (s & 0xffff) + (s >> 16);
+	return (s & 0xffff) + (s >> 16);
+}
+
+static inline uint32_t
+negate(uint32_t s)
+{
+	return ~fold(s) & 0xffff;
+}
+
+/* The input's checksum less its pseudo-header and UDP header: what outputs build on. */
+static void
+incr_prepare(struct dp_pkt *p)
+{
+	const uint8_t *l3 = p->data + p->l4.l3_off, *udp = p->data + p->l4.l4_off;
+	uint16_t in_csum;
+	uint32_t ph;
+
+	memcpy(&in_csum, udp + 6, 2);
+	p->incr = in_csum != 0;
+	if (!p->incr)
+		return;
+	ph = p->l4.ip.version == 4 ? rte_ipv4_phdr_cksum((const struct rte_ipv4_hdr *)l3, 0) :
+				     rte_ipv6_phdr_cksum((const struct rte_ipv6_hdr *)l3, 0);
+	p->incr_base = fold((uint32_t)(uint16_t)~in_csum + negate(ph) +
+			    negate(rte_raw_cksum(udp, 6)));
+}
+
 static uint32_t
 shared_sum(struct dp_pkt *p, uint16_t off, uint16_t len)
 {
@@ -256,9 +291,8 @@ write_headers(struct rte_mbuf *m, uint8_t *h, const struct dp_out *o, bool rtcp,
 	}
 	sum = o->family == 4 ? rte_ipv4_phdr_cksum((struct rte_ipv4_hdr *)(eth + 1), 0) :
 			       rte_ipv6_phdr_cksum((struct rte_ipv6_hdr *)(eth + 1), 0);
-	sum += rte_raw_cksum(udp, sizeof(*udp)) + tail_sum;
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
+	/* The header with its checksum field still 0: its first 6 bytes are what count. */
+	sum = fold(sum + rte_raw_cksum(udp, 6) + tail_sum);
 	udp->dgram_cksum = (uint16_t)~sum == 0 ? 0xffff : (uint16_t)~sum;
 }
 
@@ -403,6 +437,7 @@ dp_fanout(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now
 
 	p->sum_len = 0;
 	p->sum_off = 0;
+	incr_prepare(p);
 	mask = eligible(s, p, &last_off, &last, &min_off);
 	if (last < 0) {
 		rte_pktmbuf_free(p->m);

@@ -183,6 +183,9 @@ rtp_rx_reset(struct dp_rtp_rx *rx, const struct mf_rtp *r)
 	rx->base_seq = r->seq;
 }
 
+static void rtp_jitter(const struct dp_sess *s, struct dp_rtp_rx *rx, const struct mf_rtp *r,
+		       uint64_t now, uint64_t *sc);
+
 /* RFC 3550 A.1 and A.8: sequence tracking with duplicates and reordering, and jitter. */
 static void
 rtp_rx(struct dp_sess *s, const struct mf_rtp *r, uint64_t now, uint64_t *sc)
@@ -232,20 +235,36 @@ jitter:
 		sc[DP_SC_rtp_expected] = expected;
 		sc[DP_SC_rtp_lost] = expected > received ? expected - received : 0;
 	}
-	rx->rate = clock_rate(s, r->pt);
-	if (rx->rate != 0) {
-		int64_t arrival = (int64_t)((unsigned __int128)now * rx->rate / dp.tsc_hz);
-		int64_t transit = arrival - (int64_t)r->ts, d;
+	rtp_jitter(s, rx, r, now, sc);
+}
 
-		if (rx->transit != 0) {
-			d = transit - rx->transit;
-			if (d < 0)
-				d = -d;
-			rx->jitter_q4 += (uint32_t)d - ((rx->jitter_q4 + 8) >> 4);
-			sc[DP_SC_jitter_us] = (uint64_t)rx->jitter_q4 * 1000000 / 16 / rx->rate;
-		}
-		rx->transit = transit;
+/* RFC 3550 A.8 from arrival deltas: D = (arrival delta) - (timestamp delta), in RTP units.
+ * The clock rate and the factors that replace divisions change only with the payload type. */
+static void
+rtp_jitter(const struct dp_sess *s, struct dp_rtp_rx *rx, const struct mf_rtp *r, uint64_t now,
+	   uint64_t *sc)
+{
+	int64_t d;
+
+	if (unlikely(r->pt != rx->pt || rx->rate == 0)) {
+		rx->pt = r->pt;
+		rx->rate = clock_rate(s, r->pt);
+		rx->last_tsc = 0;
+		if (rx->rate == 0)
+			return;
+		rx->rtp_per_tsc_q32 = ((uint64_t)rx->rate << 32) / dp.tsc_hz;
+		rx->us_per_q4_q32 = (UINT64_C(1000000) << 32) / (16ull * rx->rate);
 	}
+	if (rx->last_tsc != 0) {
+		d = (int64_t)(((unsigned __int128)(now - rx->last_tsc) * rx->rtp_per_tsc_q32) >> 32) -
+		    (int32_t)(r->ts - rx->last_ts);
+		if (d < 0)
+			d = -d;
+		rx->jitter_q4 += (uint32_t)d - ((rx->jitter_q4 + 8) >> 4);
+		sc[DP_SC_jitter_us] = ((uint64_t)rx->jitter_q4 * rx->us_per_q4_q32) >> 32;
+	}
+	rx->last_tsc = now;
+	rx->last_ts = r->ts;
 }
 
 /* ---- inspect: MPEG-TS ---- */
@@ -388,7 +407,7 @@ session_packet(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_
 	}
 	sc[DP_SC_rx_pkts]++;
 	sc[DP_SC_rx_bytes] += p->l4.payload_len;
-	sc[DP_SC_last_rx_ms] = (now - dp.start_tsc) / dp.tsc_per_ms;
+	sc[DP_SC_last_rx_ms] = ((unsigned __int128)(now - dp.start_tsc) * dp.ms_per_tsc_q32) >> 32;
 	dp_fanout(lc, s, p, now, sc);
 }
 

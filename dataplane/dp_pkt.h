@@ -31,6 +31,10 @@ struct dp_pkt {
 	uint16_t sum_off;
 	uint16_t sum_len;
 	uint32_t sum;
+	/* the input's UDP checksum minus its pseudo-header and UDP header (RFC 1624), valid
+	 * when the input carried a checksum: outputs update it instead of summing payload */
+	bool incr;
+	uint32_t incr_base;
 };
 
 /** Send @p p to every output of @p s; consumes p->m. Context: the session's worker. */

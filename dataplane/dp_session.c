@@ -31,6 +31,59 @@ static struct rte_hash *by_id;
 static uint32_t nb_sessions;
 static uint32_t per_worker[DP_MAX_LCORES];
 
+/* Sessions with an idle timeout or a lifetime: the timer looks at these only, so a million
+ * sessions without limits cost the control lcore nothing. */
+static struct dp_sess **timed;
+static uint32_t nb_timed, cap_timed;
+
+static bool
+has_timers(const struct dp_sess *s)
+{
+	return s->limits.idle_timeout_ms != 0 || s->limits.timeout_s != 0;
+}
+
+static void
+timed_remove(struct dp_sess *s)
+{
+	if (s->timed_idx == UINT32_MAX)
+		return;
+	timed[s->timed_idx] = timed[--nb_timed];
+	timed[s->timed_idx]->timed_idx = s->timed_idx;
+	s->timed_idx = UINT32_MAX;
+}
+
+static int
+timed_add(struct dp_sess *s)
+{
+	if (nb_timed == cap_timed) {
+		uint32_t cap = cap_timed ? cap_timed * 2 : 1024;
+		struct dp_sess **t = realloc(timed, sizeof(*t) * cap);
+
+		if (t == NULL)
+			return -ENOMEM;
+		timed = t;
+		cap_timed = cap;
+	}
+	s->timed_idx = nb_timed;
+	timed[nb_timed++] = s;
+	return 0;
+}
+
+/* @p s replaces @p old in the timed list, joins it, or leaves it, by its limits. */
+static int
+timed_update(struct dp_sess *old, struct dp_sess *s)
+{
+	if (old != NULL && old->timed_idx != UINT32_MAX && has_timers(s)) {
+		s->timed_idx = old->timed_idx;
+		timed[s->timed_idx] = s;
+		old->timed_idx = UINT32_MAX;
+		return 0;
+	}
+	if (old != NULL)
+		timed_remove(old);
+	return has_timers(s) ? timed_add(s) : 0;
+}
+
 struct deferred {
 	void (*fn)(void *arg, int idx);
 	void *arg;
@@ -355,6 +408,7 @@ sess_alloc(const struct mf_sess_spec *spec)
 	s->limits = spec->limits;
 	s->port = dp_port_by_index(spec->ingress.port);
 	s->stats_idx = -1;
+	s->timed_idx = UINT32_MAX;
 	make_key(&spec->ingress, spec->ingress.udp_port, &s->n[0].key);
 	make_key(&spec->ingress, (uint16_t)(spec->ingress.udp_port + 1), &s->n[1].key);
 	s->n[1].rtcp = true;
@@ -467,8 +521,11 @@ dp_sess_add(const struct mf_sess_spec *spec, char *detail, size_t len)
 		refuse(rc, detail, len, "session index full");
 		goto err;
 	}
-	rc = sess_publish(s);
+	rc = timed_update(NULL, s);
+	if (rc == 0)
+		rc = sess_publish(s);
 	if (rc != 0) {
+		timed_remove(s);
 		rte_hash_del_key(by_id, key);
 		sess_unbuild(s, NULL, s->nb_out);
 		refuse(rc, detail, len, "ingress address and port taken");
@@ -560,6 +617,12 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 		free(s);
 		return refuse(rc, detail, len, "cannot set up outputs: %s", strerror(-rc));
 	}
+	rc = timed_update(old, s);
+	if (rc != 0) {
+		sess_unbuild(s, old, s->nb_out);
+		free(s);
+		return refuse(rc, detail, len, "out of memory");
+	}
 	rc = replace_nodes(old, s);
 	if (rc != 0) {
 		free(s);
@@ -584,6 +647,7 @@ dp_sess_del(const char *id, enum mf_event_kind why, char *detail, size_t len)
 	cds_lfht_del(table, &s->n[0].lfht);
 	if (s->kind == MF_SESS_RTP)
 		cds_lfht_del(table, &s->n[1].lfht);
+	timed_remove(s);
 	id_key(id, key);
 	rte_hash_del_key(by_id, key);
 	for (i = 0; i < s->nb_out; i++) {
@@ -671,17 +735,13 @@ void
 dp_sess_timer(uint64_t now)
 {
 	char expired[64][MF_SESS_ID_MAX], detail[120];
-	struct cds_lfht_iter it;
-	struct cds_lfht_node *node;
 	unsigned int n = 0, i;
-	bool rtcp;
+	uint32_t k;
 
-	cds_lfht_for_each(table, &it, node) {
-		struct dp_sess *s = sess_of(node, &rtcp);
+	for (k = 0; k < nb_timed; k++) {
+		struct dp_sess *s = timed[k];
 		uint64_t last, idle_tsc;
 
-		if (rtcp)
-			continue;
 		if (s->limits.timeout_s != 0 &&
 		    now - s->created_tsc > (uint64_t)s->limits.timeout_s * dp.tsc_hz) {
 			if (n < 64)
@@ -731,4 +791,5 @@ dp_sess_table_fini(void)
 	table = NULL;
 	rte_hash_free(by_id);
 	free(defer_list);
+	free(timed);
 }
