@@ -35,7 +35,7 @@
 #define DP_MAX_WORKERS		16
 #define DP_MAX_LCORES		(DP_MAX_WORKERS + 1)
 #define DP_BURST		32
-#define DP_PORT_MAX_ADDRS	MF_NODE_MAX_ADDRS
+#define DP_PORT_MAX_ADDRS	64	/* per family; node info shows the first MF_NODE_MAX_ADDRS */
 #define DP_MAX_RXQ		16
 #define DP_RING_SIZE		1024
 #define DP_HDR_MAX		(RTE_ETHER_HDR_LEN + 40 + 8)	/* Ethernet, IPv6, UDP */

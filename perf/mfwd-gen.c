@@ -53,6 +53,7 @@ struct opts {
 	uint32_t copies;		/* outputs per input flow (fan-out) */
 	uint8_t dst_ip[4], src_ip[4];
 	uint16_t dst_port_base;
+	uint32_t flows_per_ip;		/* then the next destination address */
 	uint16_t tx_port, rx_port;
 };
 
@@ -81,7 +82,7 @@ struct trial {
 static struct opts o = {
 	.flows = 1, .size = 214, .rate = 0, .duration = 5, .copies = 1,
 	.dst_ip = { 10, 99, 1, 2 }, .src_ip = { 10, 99, 1, 1 }, .dst_port_base = 10000,
-	.tx_port = 0, .rx_port = 1,
+	.flows_per_ip = 25000, .tx_port = 0, .rx_port = 1,
 };
 static struct tx_flow *txf;
 static struct rx_flow *rxf;
@@ -118,9 +119,12 @@ write_headers(uint8_t *p, uint32_t flow, uint16_t len)
 	ip->next_proto_id = IPPROTO_UDP;
 	memcpy(&ip->src_addr, o.src_ip, 4);
 	memcpy(&ip->dst_addr, o.dst_ip, 4);
+	/* Flows beyond flows_per_ip go to the next addresses: one address has 64k ports. */
+	((uint8_t *)&ip->dst_addr)[3] = (uint8_t)(o.dst_ip[3] + flow / o.flows_per_ip);
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
 	udp->src_port = rte_cpu_to_be_16(4000);
-	udp->dst_port = rte_cpu_to_be_16((uint16_t)(o.dst_port_base + 2 * flow));
+	udp->dst_port = rte_cpu_to_be_16((uint16_t)(o.dst_port_base +
+						      2 * (flow % o.flows_per_ip)));
 	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(len - sizeof(*eth) - sizeof(*ip)));
 	udp->dgram_cksum = 0;
 }
@@ -362,7 +366,8 @@ parse(int argc, char **argv)
 		{ "flows", 1, NULL, 'f' }, { "size", 1, NULL, 's' }, { "rate", 1, NULL, 'r' },
 		{ "duration", 1, NULL, 'd' }, { "kind", 1, NULL, 'k' }, { "search", 0, NULL, 'S' },
 		{ "dst-ip", 1, NULL, 'i' }, { "dst-port-base", 1, NULL, 'p' },
-		{ "expect-copies", 1, NULL, 'c' }, { NULL, 0, NULL, 0 },
+		{ "expect-copies", 1, NULL, 'c' }, { "flows-per-ip", 1, NULL, 'F' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
@@ -377,12 +382,15 @@ parse(int argc, char **argv)
 		case 'i': if (inet_pton(AF_INET, optarg, o.dst_ip) != 1) return -EINVAL; break;
 		case 'p': o.dst_port_base = (uint16_t)strtoul(optarg, NULL, 0); break;
 		case 'c': o.copies = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'F': o.flows_per_ip = (uint32_t)strtoul(optarg, NULL, 0); break;
 		default: return -EINVAL;
 		}
 	}
 	if (o.ts)
 		o.size = L4_OFF + 7 * 188;
-	if (o.flows == 0 || o.flows > (1u << 20) || o.copies == 0 || o.size < 64 ||
+	if (o.flows == 0 || o.flows > (1u << 21) || o.copies == 0 || o.size < 64 ||
+	    o.flows_per_ip == 0 || o.dst_port_base + 2ull * (o.flows_per_ip - 1) > 65535 ||
+	    o.dst_ip[3] + (o.flows - 1) / o.flows_per_ip > 254 ||
 	    o.size > 1500 || o.duration <= 0)
 		return -EINVAL;
 	return 0;
