@@ -221,7 +221,9 @@ sessions_load(const char *file)
 		}
 		rc = session_load(j, spec, file, where);
 		json_decref(j);
-		n++;
+		/* Let deferred RCU work (table resizing, call_rcu) progress during long loads. */
+		if ((++n & 1023) == 0)
+			urcu_qsbr_quiescent_state();
 	}
 out:
 	if (rc == 0)

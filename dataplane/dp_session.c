@@ -194,7 +194,14 @@ dp_sess_table_init(void)
 		.socket_id = (int)rte_socket_id(),
 	};
 
-	table = cds_lfht_new_flavor(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
+	unsigned long buckets = 1024;
+
+	/* Sized for --max-sessions (two nodes for kind rtp) from the start: automatic resizing
+	 * runs in call_rcu and waits for grace periods, which a long load or a burst of
+	 * creates can hold off while lookups walk long chains. */
+	while (buckets < 2ul * dp.cfg.max_sessions && buckets < (1ul << 24))
+		buckets <<= 1;
+	table = cds_lfht_new_flavor(buckets, 1024, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
 				    &urcu_qsbr_flavor, NULL);
 	if (table == NULL)
 		return -ENOMEM;
