@@ -260,6 +260,19 @@ output_index(const struct mf_sess_spec *s, const char *id)
 	return -1;
 }
 
+/* The output named by element @p k of @p ids, or -ENOENT with @p err set. */
+static int
+named_output(const struct mf_sess_spec *s, json_t *ids, size_t k, const char *what,
+	     struct cp_err *err)
+{
+	const char *id = json_string_value(json_array_get(ids, k));
+	int i = id ? output_index(s, id) : -1;
+
+	if (i < 0)
+		cp_err_set(err, "not_found", what, "no output \"%s\"", id ? id : "(not a string)");
+	return i < 0 ? -ENOENT : i;
+}
+
 static int
 remove_outputs(struct mf_sess_spec *s, json_t *ids, struct cp_err *err)
 {
@@ -267,14 +280,9 @@ remove_outputs(struct mf_sess_spec *s, json_t *ids, struct cp_err *err)
 	int i;
 
 	for (k = 0; k < json_array_size(ids); k++) {
-		const char *id = json_string_value(json_array_get(ids, k));
-
-		i = id ? output_index(s, id) : -1;
-		if (i < 0) {
-			cp_err_set(err, "not_found", "remove_outputs", "no output \"%s\"",
-				   id ? id : "(not a string)");
-			return -ENOENT;
-		}
+		i = named_output(s, ids, k, "remove_outputs", err);
+		if (i < 0)
+			return i;
 		memmove(&s->outputs[i], &s->outputs[i + 1],
 			sizeof(s->outputs[0]) * (size_t)(s->nb_outputs - i - 1));
 		s->nb_outputs--;
@@ -321,14 +329,9 @@ set_paused(struct mf_sess_spec *s, json_t *ids, bool paused, const char *what,
 	int i;
 
 	for (k = 0; k < json_array_size(ids); k++) {
-		const char *id = json_string_value(json_array_get(ids, k));
-
-		i = id ? output_index(s, id) : -1;
-		if (i < 0) {
-			cp_err_set(err, "not_found", what, "no output \"%s\"",
-				   id ? id : "(not a string)");
-			return -ENOENT;
-		}
+		i = named_output(s, ids, k, what, err);
+		if (i < 0)
+			return i;
 		if (paused)
 			s->outputs[i].flags |= MF_OUT_F_PAUSED;
 		else
