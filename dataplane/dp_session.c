@@ -777,24 +777,35 @@ dp_sess_timer(uint64_t now)
 void
 dp_sess_table_fini(void)
 {
+	struct dp_sess **all;
 	struct cds_lfht_iter it;
 	struct cds_lfht_node *node;
+	uint32_t n = 0, k;
 	unsigned int i;
 	bool rtcp;
 
 	if (table == NULL)
 		return;
 	dp_sess_reclaim();
+	all = calloc(nb_sessions ? nb_sessions : 1, sizeof(*all));
+	/* cds_lfht_destroy() wants an empty table: unlink every node, then free after one
+	 * grace period (there are no readers left; liburcu's contract is kept all the same). */
 	cds_lfht_for_each(table, &it, node) {
 		struct dp_sess *s = sess_of(node, &rtcp);
 
-		if (rtcp)
-			continue;
-		for (i = 0; i < s->nb_out; i++)
-			free(s->out[i].ost);
-		free(s->st);
-		free(s);
+		cds_lfht_del(table, node);
+		if (!rtcp && all != NULL && n < nb_sessions)
+			all[n++] = s;
 	}
+	if (dp.rcu_registered)
+		urcu_qsbr_synchronize_rcu();
+	for (k = 0; k < n; k++) {
+		for (i = 0; i < all[k]->nb_out; i++)
+			free(all[k]->out[i].ost);
+		free(all[k]->st);
+		free(all[k]);
+	}
+	free(all);
 	cds_lfht_destroy(table, NULL);
 	table = NULL;
 	rte_hash_free(by_id);
