@@ -797,6 +797,10 @@ dp_sess_table_fini(void)
 		if (!rtcp && all != NULL && n < nb_sessions)
 			all[n++] = s;
 	}
+	/* Offline from here: cds_lfht_destroy() waits for resizes the deletions queued, and a
+	 * resize waits for a grace period that an online caller would hold off forever. */
+	if (dp.rcu_registered)
+		urcu_qsbr_thread_offline();
 	if (dp.rcu_registered)
 		urcu_qsbr_synchronize_rcu();
 	for (k = 0; k < n; k++) {
@@ -807,6 +811,8 @@ dp_sess_table_fini(void)
 	}
 	free(all);
 	cds_lfht_destroy(table, NULL);
+	if (dp.rcu_registered)
+		urcu_qsbr_thread_online();
 	table = NULL;
 	rte_hash_free(by_id);
 	free(defer_list);
