@@ -71,7 +71,6 @@ struct cp_msg {
 	char response_topic[CP_TOPIC_MAX];	/* MQTT 5 property; empty if none */
 	uint8_t *corr;			/* MQTT 5 correlation data */
 	size_t corr_len;
-	bool pool;			/* came through the shared pool subscription */
 };
 
 struct cp_mqtt;
@@ -113,8 +112,7 @@ struct cp {
 	uint32_t nb_outputs;
 	uint64_t kbps;
 	uint32_t dp_max_sessions;
-	char t_cmd[CP_TOPIC_MAX], t_pool[CP_TOPIC_MAX], t_status[CP_TOPIC_MAX];
-	char t_event[CP_TOPIC_MAX];
+	char t_status[CP_TOPIC_MAX];
 };
 
 /* An error for a reply: a stable code, a sentence, and the JSON path when there is one. */

@@ -41,12 +41,7 @@ now_ms(void)
 static void
 topics(struct cp *cp)
 {
-	const struct cp_config *c = &cp->cfg;
-
-	snprintf(cp->t_cmd, sizeof(cp->t_cmd), "%s/%s/cmd", c->prefix, c->node);
-	snprintf(cp->t_status, sizeof(cp->t_status), "%s/%s/status", c->prefix, c->node);
-	snprintf(cp->t_event, sizeof(cp->t_event), "%s/%s/event", c->prefix, c->node);
-	snprintf(cp->t_pool, sizeof(cp->t_pool), "%s/pool/cmd", c->prefix);
+	snprintf(cp->t_status, sizeof(cp->t_status), "%s/%s/status", cp->cfg.prefix, cp->cfg.node);
 }
 
 static void
@@ -140,9 +135,10 @@ main(int argc, char **argv)
 	cp.mqtt = cp_mqtt_start(&cp.cfg);
 	if (cp.mqtt == NULL)
 		return 1;
-	MF_LOG(NOTICE, main, "node %s: commands on %s%s%s, dataplane \"%s\"", cp.cfg.node,
-	       cp.t_cmd, cp.cfg.pool_group[0] ? " and " : "",
-	       cp.cfg.pool_group[0] ? cp.t_pool : "", cp.cfg.instance);
+	MF_LOG(NOTICE, main, "node %s: commands on %s/%s/cmd%s%s%s, dataplane \"%s\"",
+	       cp.cfg.node, cp.cfg.prefix, cp.cfg.node, cp.cfg.pool_group[0] ? " and " : "",
+	       cp.cfg.pool_group[0] ? cp.cfg.prefix : "",
+	       cp.cfg.pool_group[0] ? "/pool/cmd" : "", cp.cfg.instance);
 	run(&cp);
 	MF_LOG(NOTICE, main, "stopping");
 	cp_status_publish(&cp, false);

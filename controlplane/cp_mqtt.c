@@ -99,7 +99,6 @@ on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
 	if (msg->len <= mq->cfg->max_payload)
 		memcpy(msg->payload, m->payload, msg->len);
 	msg->payload[msg->len <= mq->cfg->max_payload ? msg->len : 0] = '\0';
-	msg->pool = strcmp(msg->topic, mq->t_cmd) != 0;
 	take_props(msg, &m->properties);
 	pthread_mutex_lock(&mq->lock);
 	if (mq->nq < QUEUE_MAX) {

@@ -181,7 +181,10 @@ int dp_neigh_get(uint16_t port, const struct mf_addr *ip, uint32_t *idx);
 void dp_neigh_put(uint32_t idx);
 /** A worker could not send to an unresolved neighbour: queue the frame (control lcore). */
 void dp_neigh_queue(uint32_t idx, struct rte_mbuf *m);
-void dp_neigh_learn(uint16_t port, const struct mf_addr *ip, const uint8_t mac[6], bool create);
+/** A MAC heard for @p ip (ARP, NA): updates an entry that exists; creates none. */
+void dp_neigh_learn(uint16_t port, const struct mf_addr *ip, const uint8_t mac[6]);
+/** Send an ARP request or neighbour solicitation; @p gratuitous announces @p ip (ours). */
+void dp_slow_solicit(uint16_t port, const struct mf_addr *ip, bool gratuitous);
 void dp_neigh_timer(uint64_t now);
 void dp_neigh_announce(void);
 
@@ -343,7 +346,6 @@ struct __rte_cache_aligned dp_lcore {
 	struct rte_ring *events;	/* struct mf_msg_event * to the control lcore */
 	struct rte_ring *neighq;	/* built frames waiting for a next hop's MAC */
 	struct dp_txbuf tx[MF_MAX_PORTS];
-	uint64_t start_tsc;
 };
 
 struct dp_main {
@@ -366,7 +368,6 @@ struct dp_main {
 	uint32_t stride_node, stride_sess, stride_out, stride_port;
 	uint64_t start_tsc;
 	uint64_t tsc_hz;
-	uint64_t tsc_per_ms;
 	uint64_t ms_per_tsc_q32;	/* 1000 / tsc_hz, times 2^32 */
 	bool rcu_registered;		/* the main lcore, with liburcu QSBR */
 	_Atomic bool quit;

@@ -256,7 +256,6 @@ setup(int argc, char **argv)
 	}
 	dp.nb_workers = (uint16_t)(rte_lcore_count() - 1);
 	dp.tsc_hz = rte_get_tsc_hz();
-	dp.tsc_per_ms = dp.tsc_hz / 1000;
 	dp.ms_per_tsc_q32 = (UINT64_C(1000) << 32) / dp.tsc_hz;
 	dp.start_tsc = rte_rdtsc();
 	if ((rc = pools_init()) != 0 || (rc = shm_init()) != 0 || (rc = dp_ports_init()) != 0 ||

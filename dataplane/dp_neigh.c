@@ -60,8 +60,6 @@ static uint32_t *free_idx;
 static uint32_t nb_free;
 static struct rte_hash *index_of;
 
-void dp_slow_solicit(uint16_t port, const struct mf_addr *ip, bool gratuitous);
-
 static void
 make_key(uint16_t port, const struct mf_addr *ip, struct neigh_key *k)
 {
@@ -252,15 +250,14 @@ dp_neigh_queue(uint32_t idx, struct rte_mbuf *m)
 }
 
 void
-dp_neigh_learn(uint16_t port, const struct mf_addr *ip, const uint8_t mac[6], bool create)
+dp_neigh_learn(uint16_t port, const struct mf_addr *ip, const uint8_t mac[6])
 {
 	struct neigh *n;
 	uint32_t idx, i;
 
-	if (neigh_find(port, ip, &idx) != 0) {
-		(void)create;	/* entries exist only for next hops in use */
+	/* Entries exist only for next hops in use. */
+	if (neigh_find(port, ip, &idx) != 0)
 		return;
-	}
 	n = &tab[idx];
 	if (n->state == N_STATIC)
 		return;

@@ -20,8 +20,6 @@
 #define ND_OPT_SLL	1
 #define ND_OPT_TLL	2
 
-void dp_slow_solicit(uint16_t port, const struct mf_addr *ip, bool gratuitous);
-
 static struct dp_port *
 port_of_mbuf(const struct rte_mbuf *m)
 {
@@ -57,7 +55,7 @@ arp_input(struct dp_port *p, struct rte_mbuf *m, uint16_t l3)
 	memset(&sender, 0, sizeof(sender));
 	sender.family = 4;
 	memcpy(sender.a, arp.spa, 4);
-	dp_neigh_learn(p->index, &sender, arp.sha, false);
+	dp_neigh_learn(p->index, &sender, arp.sha);
 	if (arp.op != MF_ARP_OP_REQUEST) {
 		rte_pktmbuf_free(m);
 		return;
@@ -206,7 +204,7 @@ nd_learn(struct dp_port *p, const uint8_t *ip, const uint8_t *mac)
 		return;
 	a.family = 6;
 	memcpy(a.a, ip, 16);
-	dp_neigh_learn(p->index, &a, mac, false);
+	dp_neigh_learn(p->index, &a, mac);
 }
 
 /* Reply in place to a solicitation for one of our addresses: a solicited advertisement. */
