@@ -30,6 +30,7 @@
 #include "mf/mf_proto.h"
 #include "mf/mf_session.h"
 #include "mf/mf_shm.h"
+#include "mf/mf_srtp.h"
 #include "mf/mf_stats.h"
 
 #define DP_MAX_WORKERS		16
@@ -229,6 +230,7 @@ struct dp_out {
 	uint8_t family;
 	uint8_t src_ip[16];
 	struct dp_out_state *ost;	/* owned by the session's worker */
+	struct mf_srtp *srtp;		/* SRTP/SRTCP protect, or NULL; used by the worker only */
 	int stats_idx;
 	uint64_t *ctr;			/* lcore 0's block; lcore l at ctr + l * ctr_stride */
 };
@@ -299,6 +301,11 @@ struct dp_sess {
 	bool idle;			/* control lcore only */
 	uint32_t timed_idx;		/* control lcore: place in the timed list, or UINT32_MAX */
 	struct dp_sess_state *st;
+	/* Ingress SRTP/SRTCP unprotect, or NULL; and the key before the last re-key, tried when
+	 * the current one fails, so packets sent under the old key still pass. Both are used by
+	 * the owning worker only and carried over by entries that keep their key. */
+	struct mf_srtp *srtp_in;
+	struct mf_srtp *srtp_in_prev;
 	int stats_idx;
 	uint64_t *ctr;			/* lcore 0's block of the session counters */
 	struct dp_port *port;

@@ -9,6 +9,9 @@
  * indirect clone of the input. The last output takes the input mbuf itself when writing
  * its headers in place cannot touch bytes another output still shares.
  *
+ * An SRTP output protects its own copy: its payload is made flat (private bytes and the
+ * shared ones in one segment) and encrypted in place, the trailer in the tailroom.
+ *
  * UDP checksums are offloaded where the port can. Otherwise, when the input carried a UDP
  * checksum and an output's payload is the input's but for a same-length rewrite (the RTP
  * header), the output's checksum is the input's updated for what changed (RFC 1624:
@@ -301,6 +304,9 @@ static struct rte_mbuf *
 frame_alloc(struct dp_pkt *p, const struct dp_out *o, bool reuse, uint16_t room,
 	    uint16_t off, uint16_t len, uint8_t **h)
 {
+	/* SRTP encrypts the whole payload in place: it must be in one segment of its own. */
+	bool flat = o->srtp != NULL;
+
 	struct rte_mbuf *m, *c;
 
 	if (reuse) {
@@ -311,7 +317,7 @@ frame_alloc(struct dp_pkt *p, const struct dp_out *o, bool reuse, uint16_t room,
 		*h = (uint8_t *)rte_pktmbuf_prepend(m, room);
 		return *h == NULL ? NULL : m;
 	}
-	if (len > 0 && o->port->tx_multiseg) {
+	if (len > 0 && o->port->tx_multiseg && !flat) {
 		m = rte_pktmbuf_alloc(dp.hdr_pool);
 		c = m == NULL ? NULL : rte_pktmbuf_clone(p->m, dp.clone_pool);
 		if (c == NULL) {
@@ -336,6 +342,25 @@ frame_alloc(struct dp_pkt *p, const struct dp_out *o, bool reuse, uint16_t room,
 	return m;
 }
 
+/* SRTP/SRTCP protect the payload @p pl of the flat frame @p m with the output's key: the
+ * trailer goes into the tailroom. The checksum of the payload is then summed here. */
+static int
+protect(struct rte_mbuf *m, uint8_t *pl, uint16_t *plen, bool rtcp, const struct dp_out *o,
+	uint32_t *tail)
+{
+	size_t n = *plen, cap = n + rte_pktmbuf_tailroom(m);
+	int rc;
+
+	rc = rtcp ? mf_srtcp_protect(o->srtp, pl, &n, cap) : mf_srtp_protect(o->srtp, pl, &n, cap);
+	if (unlikely(rc != 0))
+		return rc;
+	rte_pktmbuf_append(m, (uint16_t)(n - *plen));
+	*plen = (uint16_t)n;
+	if (!o->port->tx_udp_csum)
+		*tail = rte_raw_cksum(pl, n);
+	return 0;
+}
+
 static void
 send_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out *o,
 	 bool reuse, uint64_t now, uint64_t *sc)
@@ -343,7 +368,7 @@ send_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out
 	uint64_t *oc = dp_ctr_of(o->ctr, dp.stride_out, lc->index);
 	uint16_t hdr_len = (uint16_t)(RTE_ETHER_HDR_LEN + (o->family == 4 ? 20 : 40) + 8);
 	uint16_t off = shared_off(p, s, o), end = p->l4.payload_off + p->l4.payload_len;
-	uint16_t len = (uint16_t)(end - off), priv_len;
+	uint16_t len = (uint16_t)(end - off), priv_len, plen;
 	uint8_t priv[PRIV_MAX], *h;
 	struct rte_mbuf *m;
 	uint32_t tail = 0;
@@ -356,7 +381,7 @@ send_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out
 			rte_pktmbuf_free(p->m);
 		return;
 	}
-	if (!o->port->tx_udp_csum) {
+	if (!o->port->tx_udp_csum && o->srtp == NULL) {
 		tail = rte_raw_cksum(priv, priv_len);
 		if (len > 0) {
 			uint32_t ss = shared_sum(p, off, len);
@@ -374,7 +399,15 @@ send_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out
 		return;
 	}
 	memcpy(h + hdr_len, priv, priv_len);
-	write_headers(m, h, o, p->what == DP_WHAT_RTCP, (uint16_t)(8 + priv_len + len), tail);
+	plen = (uint16_t)(priv_len + len);
+	if (o->srtp != NULL &&
+	    protect(m, h + hdr_len, &plen, p->what == DP_WHAT_RTCP, o, &tail) != 0) {
+		oc[DP_OC_drop_srtp]++;
+		lc->ctr[DP_CTR_drop_srtp_tx]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	write_headers(m, h, o, p->what == DP_WHAT_RTCP, (uint16_t)(8 + plen), tail);
 	if (unlikely(!(atomic_load_explicit(&dp_neigh_pub[o->neigh].mac, memory_order_relaxed) &
 		       DP_NEIGH_VALID))) {
 		/* The control lcore holds a few frames per next hop while it resolves. */
@@ -388,17 +421,20 @@ send_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out
 		return;
 	}
 	oc[DP_OC_tx_pkts]++;
-	oc[DP_OC_tx_bytes] += priv_len + len;
+	oc[DP_OC_tx_bytes] += plen;
 	sc[DP_SC_tx_pkts]++;
-	sc[DP_SC_tx_bytes] += priv_len + len;
+	sc[DP_SC_tx_bytes] += plen;
 	dp_tx(lc, o->port->index, m);
 }
 
-/* Which outputs send this packet; counts the ones that do not. */
+/* Which outputs send this packet; counts the ones that do not. For the last, where its
+ * writes into the input would end (@p reuse_off); for the others, the lowest offset of the
+ * input bytes they read (@p min_off). */
 static uint64_t
 eligible(const struct dp_sess *s, const struct dp_pkt *p, uint16_t *reuse_off, int *last,
 	 uint16_t *min_off)
 {
+	uint16_t last_shared = 0;
 	uint64_t mask = 0;
 	unsigned int i;
 
@@ -420,9 +456,12 @@ eligible(const struct dp_sess *s, const struct dp_pkt *p, uint16_t *reuse_off, i
 		}
 		mask |= UINT64_C(1) << i;
 		if (*last >= 0)
-			*min_off = RTE_MIN(*min_off, *reuse_off);
+			*min_off = RTE_MIN(*min_off, last_shared);
 		*last = (int)i;
-		*reuse_off = shared_off(p, s, o);
+		last_shared = shared_off(p, s, o);
+		/* An SRTP output writes over its whole payload (it encrypts in place). */
+		*reuse_off = o->srtp != NULL ? (uint16_t)(p->l4.payload_off + p->l4.payload_len) :
+					       last_shared;
 	}
 	return mask;
 }

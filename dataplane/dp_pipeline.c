@@ -7,11 +7,12 @@
  *   lookup     (port, destination address, destination port) in the RCU session table;
  *              a packet of another worker's session is handed to that worker, in order
  *   admit      source check (fixed, or latched on the first packet), rate limit
+ *   unprotect  SRTP/SRTCP sessions: authenticate, check replay, decrypt in place (lib/srtp)
  *   inspect    by kind: RTP (receive figures, jitter), RTCP (compound check), MPEG-TS
  *              (sync, continuity counters, PAT/PMT), UDP (nothing)
  *   fan out    per output: pause and payload-type filter, RTP SSRC/sequence/timestamp
- *              rewrite, TS PID filter, then new Ethernet/IP/UDP headers (dp_out.c) and
- *              the TX buffer of the output's port
+ *              rewrite, TS PID filter, SRTP/SRTCP protect with the output's key, then new
+ *              Ethernet/IP/UDP headers (dp_out.c) and the TX buffer of the output's port
  *
  * Nothing here allocates from the heap, locks, logs or makes a system call; every drop is
  * counted by reason.
@@ -349,40 +350,78 @@ ts_rx(struct dp_sess *s, const uint8_t *d, uint16_t len, uint64_t *sc)
 
 /* ---- the session stage ---- */
 
-/* Decide what the packet is within its session and inspect it. @return false: dropped. */
-static bool
+/* SRTP/SRTCP unprotect in place: the payload loses its trailer. After a re-key, packets the
+ * sender protected under the previous key still pass. @return 0, or the session counter of
+ * the drop. */
+static int
+unprotect(struct dp_sess *s, struct dp_pkt *p, uint64_t *sc)
+{
+	uint8_t *pl = p->data + p->l4.payload_off;
+	size_t n = p->l4.payload_len;
+	int rc;
+
+	rc = p->rtcp ? mf_srtcp_unprotect(s->srtp_in, pl, &n) : mf_srtp_unprotect(s->srtp_in, pl, &n);
+	if (unlikely(rc == -MF_SRTP_E_AUTH && s->srtp_in_prev != NULL)) {
+		rc = p->rtcp ? mf_srtcp_unprotect(s->srtp_in_prev, pl, &n) :
+			       mf_srtp_unprotect(s->srtp_in_prev, pl, &n);
+		if (rc == 0)
+			sc[DP_SC_srtp_prev_key]++;
+	}
+	if (likely(rc == 0)) {
+		p->l4.payload_len = (uint16_t)n;
+		return 0;
+	}
+	if (rc == -MF_SRTP_E_AUTH)
+		return DP_SC_srtp_auth_fail;
+	return rc == -MF_SRTP_E_REPLAY ? DP_SC_srtp_replay_fail : DP_SC_drop_parse;
+}
+
+/* Decide what the packet is within its session, unprotect and inspect it. @return 0, or the
+ * session counter of the drop. */
+static int
 inspect(struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc)
 {
 	const uint8_t *pl = p->data + p->l4.payload_off;
-	uint16_t len = p->l4.payload_len;
+	int drop;
 
 	p->what = DP_WHAT_UDP;
 	if (s->kind == MF_SESS_UDP)
-		return true;
+		return 0;
 	if (s->kind == MF_SESS_MPEGTS) {
 		p->what = DP_WHAT_TS;
-		return ts_rx(s, pl, len, sc);
+		return ts_rx(s, pl, p->l4.payload_len, sc) ? 0 : DP_SC_drop_parse;
 	}
 	if (s->kind == MF_SESS_RTP_MUX && !p->rtcp)
-		p->rtcp = mf_demux_classify(pl, len) == MF_DEMUX_RTCP;
+		p->rtcp = mf_demux_classify(pl, p->l4.payload_len) == MF_DEMUX_RTCP;
+	if (s->srtp_in != NULL && (drop = unprotect(s, p, sc)) != 0)
+		return drop;
 	if (p->rtcp) {
 		p->what = DP_WHAT_RTCP;
 		sc[DP_SC_rtcp_pkts]++;
-		return mf_rtcp_parse(pl, len, &p->rtcp_info) == 0;
+		return mf_rtcp_parse(pl, p->l4.payload_len, &p->rtcp_info) == 0 ? 0 : DP_SC_drop_parse;
 	}
 	p->what = DP_WHAT_RTP;
-	if (mf_rtp_parse(pl, len, &p->rtp) != 0)
-		return false;
+	if (mf_rtp_parse(pl, p->l4.payload_len, &p->rtp) != 0)
+		return DP_SC_drop_parse;
 	rtp_rx(s, &p->rtp, now, sc);
-	if (s->kind == MF_SESS_RTP_MPEGTS)
-		return ts_rx(s, pl + p->rtp.hdr_len, p->rtp.payload_len, sc);
-	return true;
+	if (s->kind == MF_SESS_RTP_MPEGTS && !ts_rx(s, pl + p->rtp.hdr_len, p->rtp.payload_len, sc))
+		return DP_SC_drop_parse;
+	return 0;
+}
+
+static inline unsigned int
+node_drop(int sess_drop)
+{
+	if (sess_drop == DP_SC_srtp_auth_fail)
+		return DP_CTR_drop_srtp_auth;
+	return sess_drop == DP_SC_srtp_replay_fail ? DP_CTR_drop_srtp_replay : DP_CTR_drop_media;
 }
 
 static void
 session_packet(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now)
 {
 	uint64_t *sc = dp_ctr_of(s->ctr, dp.stride_sess, lc->index);
+	int drop;
 
 	if (unlikely(s->flags & MF_SESS_F_BLOCKED)) {
 		sc[DP_SC_drop_blocked]++;
@@ -400,9 +439,10 @@ session_packet(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_
 		count_drop(lc, p->m, DP_CTR_drop_rate);
 		return;
 	}
-	if (unlikely(!inspect(s, p, now, sc))) {
-		sc[DP_SC_drop_parse]++;
-		count_drop(lc, p->m, DP_CTR_drop_media);
+	drop = inspect(s, p, now, sc);
+	if (unlikely(drop != 0)) {
+		sc[drop]++;
+		count_drop(lc, p->m, node_drop(drop));
 		return;
 	}
 	sc[DP_SC_rx_pkts]++;

@@ -141,6 +141,33 @@ free_stats(void *arg, int idx)
 }
 
 static void
+free_srtp(void *arg, int idx)
+{
+	(void)idx;
+	mf_srtp_destroy(arg);
+}
+
+/* An SRTP context for @p p: @p keep when it holds the same key (the stream state goes on),
+ * a new one otherwise, or NULL for plain RTP. Keys are then wiped from the entry's copy of
+ * the spec: the context is their only holder. */
+static int
+srtp_take(struct mf_srtp_params *p, struct mf_srtp *keep, struct mf_srtp **out)
+{
+	int rc = 0;
+
+	*out = NULL;
+	if (p->suite != MF_SRTP_NONE) {
+		if (keep != NULL && mf_srtp_same_params(keep, p))
+			*out = keep;
+		else
+			rc = mf_srtp_create(p, out);
+	}
+	explicit_bzero(p->key, sizeof(p->key));
+	explicit_bzero(p->salt, sizeof(p->salt));
+	return rc;
+}
+
+static void
 free_neigh(void *arg, int idx)
 {
 	(void)arg;
@@ -293,9 +320,6 @@ check_output(const struct mf_sess_output *o, unsigned int i, char *detail, size_
 		return refuse(-EHOSTUNREACH, detail, len,
 			      "outputs[%u]: no route to the destination from port %u (no gateway)",
 			      i, o->port);
-	if (o->srtp.suite != MF_SRTP_NONE)
-		return refuse(-ENOTSUP, detail, len, "outputs[%u].srtp: SRTP is not supported yet",
-			      i);
 	return 0;
 }
 
@@ -320,8 +344,14 @@ check_spec(const struct mf_sess_spec *spec, char *detail, size_t len)
 			      "ingress.addr: not an address of port %u", in->port);
 	if (spec->kind == MF_SESS_RTP && in->udp_port == 65535)
 		return refuse(-EINVAL, detail, len, "ingress.udp_port: no room for RTCP above it");
-	if (in->srtp.suite != MF_SRTP_NONE)
-		return refuse(-ENOTSUP, detail, len, "ingress.srtp: SRTP is not supported yet");
+	if (!mf_sess_kind_is_rtp(spec->kind)) {
+		if (in->srtp.suite != MF_SRTP_NONE)
+			return refuse(-EINVAL, detail, len, "ingress.srtp: only for RTP kinds");
+		for (i = 0; i < spec->nb_outputs; i++)
+			if (spec->outputs[i].srtp.suite != MF_SRTP_NONE)
+				return refuse(-EINVAL, detail, len,
+					      "outputs[%u].srtp: only for RTP kinds", i);
+	}
 	for (i = 0; i < spec->nb_outputs; i++) {
 		rc = check_output(&spec->outputs[i], i, detail, len);
 		if (rc != 0)
@@ -375,7 +405,7 @@ out_build(struct dp_sess *s, struct dp_out *o, const struct mf_sess_output *cfg,
 		o->ctr = prev->ctr;
 		if (prev->cfg.port == cfg->port && mf_addr_equal(&prev->cfg.dst, &cfg->dst)) {
 			o->neigh = prev->neigh;
-			return 0;
+			goto srtp;
 		}
 	} else {
 		o->ost = calloc(1, sizeof(*o->ost));
@@ -386,7 +416,11 @@ out_build(struct dp_sess *s, struct dp_out *o, const struct mf_sess_output *cfg,
 			return rc;
 	}
 	dp_port_next_hop(o->port, &cfg->dst, &nh);
-	return dp_neigh_get(cfg->port, &nh, &o->neigh);
+	rc = dp_neigh_get(cfg->port, &nh, &o->neigh);
+	if (rc != 0)
+		return rc;
+srtp:
+	return srtp_take(&o->cfg.srtp, prev != NULL ? prev->srtp : NULL, &o->srtp);
 }
 
 static const struct dp_out *
@@ -434,6 +468,9 @@ sess_unbuild(struct dp_sess *s, const struct dp_sess *old, unsigned int built)
 		struct dp_out *o = &s->out[i];
 		const struct dp_out *p = prev_out(old, o->cfg.id);
 
+		if (p == NULL || p->srtp != o->srtp)
+			mf_srtp_destroy(o->srtp);
+		explicit_bzero(&o->cfg.srtp, sizeof(o->cfg.srtp));
 		if (p == NULL) {
 			free(o->ost);
 			dp_stats_remove(o->stats_idx);
@@ -510,6 +547,11 @@ dp_sess_add(const struct mf_sess_spec *spec, char *detail, size_t len)
 	s->created_tsc = rte_rdtsc();
 	atomic_store(&s->st->last_rx_tsc, s->created_tsc);
 	s->worker = pick_worker();
+	rc = srtp_take(&s->ingress.srtp, NULL, &s->srtp_in);
+	if (rc != 0) {
+		refuse(rc, detail, len, "ingress.srtp: cannot set up the key: %s", strerror(-rc));
+		goto err;
+	}
 	snprintf(name, sizeof(name), "session/%s", s->id);
 	s->stats_idx = dp_stats_add(name, dp.schema_sess, &s->ctr);
 	if (s->stats_idx < 0) {
@@ -547,6 +589,7 @@ err_nomem:
 err:
 	if (s != NULL) {
 		dp_stats_remove(s->stats_idx);
+		mf_srtp_destroy(s->srtp_in);
 		free(s->st);
 		free(s);
 	}
@@ -567,6 +610,8 @@ defer_dropped_outputs(const struct dp_sess *old, const struct dp_sess *s)
 		for (j = 0; j < s->nb_out; j++)
 			if (s->out[j].ost == o->ost)
 				kept = &s->out[j];
+		if (o->srtp != NULL && (kept == NULL || kept->srtp != o->srtp))
+			defer(free_srtp, o->srtp, 0);
 		if (kept == NULL) {
 			defer(free_mem, o->ost, 0);
 			defer(free_stats, NULL, o->stats_idx);
@@ -589,6 +634,27 @@ replace_nodes(struct dp_sess *old, struct dp_sess *s)
 			return -EIO;	/* cannot happen: the single writer found old there */
 	}
 	return 0;
+}
+
+static void
+sess_unbuild_ingress(struct dp_sess *s, const struct dp_sess *old)
+{
+	if (s->srtp_in != old->srtp_in)
+		mf_srtp_destroy(s->srtp_in);
+}
+
+/* A new ingress key: the one it replaces stays as the previous key (packets already on
+ * their way under it still pass); the one before that goes after a grace period. */
+static void
+sess_rekey_ingress(const struct dp_sess *old, struct dp_sess *s)
+{
+	if (s->srtp_in == old->srtp_in) {
+		s->srtp_in_prev = old->srtp_in_prev;
+		return;
+	}
+	s->srtp_in_prev = old->srtp_in;
+	if (old->srtp_in_prev != NULL)
+		defer(free_srtp, old->srtp_in_prev, 0);
 }
 
 int
@@ -619,17 +685,26 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 	s->idle = old->idle;
 	s->stats_idx = old->stats_idx;
 	s->ctr = old->ctr;
+	rc = srtp_take(&s->ingress.srtp, old->srtp_in, &s->srtp_in);
+	if (rc != 0) {
+		free(s);
+		return refuse(rc, detail, len, "ingress.srtp: cannot set up the key: %s",
+			      strerror(-rc));
+	}
 	rc = sess_build_outputs(s, spec, old);
 	if (rc != 0) {
+		sess_unbuild_ingress(s, old);
 		free(s);
 		return refuse(rc, detail, len, "cannot set up outputs: %s", strerror(-rc));
 	}
 	rc = timed_update(old, s);
 	if (rc != 0) {
 		sess_unbuild(s, old, s->nb_out);
+		sess_unbuild_ingress(s, old);
 		free(s);
 		return refuse(rc, detail, len, "out of memory");
 	}
+	sess_rekey_ingress(old, s);
 	rc = replace_nodes(old, s);
 	if (rc != 0) {
 		free(s);
@@ -657,7 +732,13 @@ dp_sess_del(const char *id, enum mf_event_kind why, char *detail, size_t len)
 	timed_remove(s);
 	id_key(id, key);
 	rte_hash_del_key(by_id, key);
+	if (s->srtp_in != NULL)
+		defer(free_srtp, s->srtp_in, 0);
+	if (s->srtp_in_prev != NULL)
+		defer(free_srtp, s->srtp_in_prev, 0);
 	for (i = 0; i < s->nb_out; i++) {
+		if (s->out[i].srtp != NULL)
+			defer(free_srtp, s->out[i].srtp, 0);
 		defer(free_mem, s->out[i].ost, 0);
 		defer(free_stats, NULL, s->out[i].stats_idx);
 		defer(free_neigh, NULL, (int)s->out[i].neigh);
@@ -708,7 +789,8 @@ dp_sess_info(const struct dp_sess *s, struct mf_msg_sess_info *info)
 	info->live.rx_bytes = vals[DP_SC_rx_bytes];
 	info->live.tx_pkts = vals[DP_SC_tx_pkts];
 	info->live.dropped = vals[DP_SC_drop_src] + vals[DP_SC_drop_parse] + vals[DP_SC_drop_rate] +
-			     vals[DP_SC_drop_blocked];
+			     vals[DP_SC_drop_blocked] + vals[DP_SC_srtp_auth_fail] +
+			     vals[DP_SC_srtp_replay_fail];
 }
 
 int
@@ -804,8 +886,12 @@ dp_sess_table_fini(void)
 	if (dp.rcu_registered)
 		urcu_qsbr_synchronize_rcu();
 	for (k = 0; k < n; k++) {
-		for (i = 0; i < all[k]->nb_out; i++)
+		for (i = 0; i < all[k]->nb_out; i++) {
+			mf_srtp_destroy(all[k]->out[i].srtp);
 			free(all[k]->out[i].ost);
+		}
+		mf_srtp_destroy(all[k]->srtp_in);
+		mf_srtp_destroy(all[k]->srtp_in_prev);
 		free(all[k]->st);
 		free(all[k]);
 	}

@@ -125,9 +125,12 @@ mf_sess_wipe_keys(struct mf_sess_spec *spec)
 {
 	unsigned int i;
 
-	wipe(&spec->ingress.srtp, sizeof(spec->ingress.srtp));
-	for (i = 0; i < MF_SESS_MAX_OUTPUTS; i++)
-		wipe(&spec->outputs[i].srtp, sizeof(spec->outputs[i].srtp));
+	wipe(spec->ingress.srtp.key, sizeof(spec->ingress.srtp.key));
+	wipe(spec->ingress.srtp.salt, sizeof(spec->ingress.srtp.salt));
+	for (i = 0; i < MF_SESS_MAX_OUTPUTS; i++) {
+		wipe(spec->outputs[i].srtp.key, sizeof(spec->outputs[i].srtp.key));
+		wipe(spec->outputs[i].srtp.salt, sizeof(spec->outputs[i].srtp.salt));
+	}
 }
 
 static const char b64_alphabet[] =

@@ -6,7 +6,7 @@
   and raises session.timeout; session.removed follows a delete;
 - every refusal has its stable code and changes nothing: duplicate id, ingress address and
   port in use (RTCP port included), address not on the port, unknown port, no route, SRTP
-  not yet supported, capacity, unknown session, an ingress change on replace.
+  on a kind without RTP, an SRTP key of the wrong length, capacity, unknown session, an ingress change on replace.
 """
 import os
 import sys
@@ -57,11 +57,15 @@ neighbour = 10.99.1.1 02:00:00:00:01:01
                 "no_such_port", "unknown port")
         refused(dpl, spec("x", 5010, outputs=[{"port": 0, "addr": "10.1.1.1", "udp_port": 1}]),
                 "no_route", "destination without a gateway")
+        key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"
+        refused(dpl, spec("x", 5010, "mpegts", ingress={
+            "port": 0, "addr": "10.99.1.2", "udp_port": 5010,
+            "srtp": {"suite": "AES_CM_128_HMAC_SHA1_80", "key": key}}),
+                "bad_value", "SRTP on an MPEG-TS session")
         refused(dpl, spec("x", 5010, "rtp", ingress={
             "port": 0, "addr": "10.99.1.2", "udp_port": 5010,
-            "srtp": {"suite": "AES_CM_128_HMAC_SHA1_80",
-                     "key": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd"}}),
-                "not_supported", "SRTP")
+            "srtp": {"suite": "AEAD_AES_128_GCM", "key": key}}),
+                "bad_value", "a 30-byte key for AEAD_AES_128_GCM (28)")
         refused(dpl, spec("x", 5010, colour=1), "unknown_key", "an unknown key")
         refused(dpl, spec("idle", 5012), "invalid", "changing the ingress", "replace")
         refused(dpl, spec("nobody"), "not_found", "replacing an unknown session", "replace")
@@ -80,7 +84,7 @@ neighbour = 10.99.1.1 02:00:00:00:01:01
         got = [(e["event"], e.get("session")) for e in events]
         T.eq(sorted(got), sorted([("session.idle", "idle"), ("session.removed", "fourth"),
                                   ("session.timeout", "tmo")]), "events")
-        T.eq(dpl.stats()["node"]["commands"], 18, "every command answered once")
+        T.eq(dpl.stats()["node"]["commands"], 17, "every command answered once")
     T.eq(dpl.rc, 0, "dataplane exited cleanly")
     T.done()
 

@@ -204,7 +204,8 @@ struct json_t *mf_sess_to_json(const struct mf_sess_spec *spec, unsigned int fla
 struct json_t *mf_sess_output_to_json(const struct mf_sess_output *o, unsigned int kind,
 				      unsigned int flags);
 
-/** Wipe the key material of a spec (before freeing or reusing it). */
+/** Wipe the key material of a spec (before freeing or reusing it): keys and salts; the
+ * suites and ROCs stay, so a reply can say what protects a session without saying how. */
 void mf_sess_wipe_keys(struct mf_sess_spec *spec);
 
 /** Base64 (RFC 4648, padded). @return bytes decoded, or -EINVAL. */
