@@ -147,6 +147,7 @@ struct dp_port {
 	bool tx_multiseg;
 	uint16_t nb_rxq;
 	uint16_t nb_txq;
+	uint16_t mtu;			/* IP bytes a frame may carry */
 	struct rte_ether_addr mac;
 	char name[RTE_DEV_NAME_MAX_LEN];
 	int stats_idx;

@@ -407,6 +407,13 @@ send_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out
 		rte_pktmbuf_free(m);
 		return;
 	}
+	/* What would not fit the link is counted here, not lost silently in the NIC. */
+	if (unlikely(hdr_len - RTE_ETHER_HDR_LEN + plen > o->port->mtu)) {
+		oc[DP_OC_drop_mtu]++;
+		lc->ctr[DP_CTR_drop_mtu]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
 	write_headers(m, h, o, p->what == DP_WHAT_RTCP, (uint16_t)(8 + plen), tail);
 	if (unlikely(!(atomic_load_explicit(&dp_neigh_pub[o->neigh].mac, memory_order_relaxed) &
 		       DP_NEIGH_VALID))) {

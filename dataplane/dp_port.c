@@ -139,6 +139,8 @@ port_init(struct dp_port *p)
 	if (p->conf->promiscuous)
 		rte_eth_promiscuous_enable(p->port_id);
 	rte_eth_macaddr_get(p->port_id, &p->mac);
+	if (rte_eth_dev_get_mtu(p->port_id, &p->mtu) != 0 || p->mtu == 0)
+		p->mtu = RTE_ETHER_MTU;
 	p->up = true;
 	DP_LOG(INFO, "port %u: %s, ethdev %u, %u RX / %u TX queues, tx offloads%s%s%s\n",
 	       p->index, p->name, p->port_id, p->nb_rxq, p->nb_txq,

@@ -8,7 +8,7 @@ Port 0 (10.99.1.2) reads in0.pcap; port 1 writes out1.pcap towards 10.99.2.1.
           0 -> 1), an SRTCP SR, one replayed packet, 7 packets under a wrong key and one
           with a cut tag. Output: the plaintext, byte for byte.
   "enc"   RTP -> SRTP, AEAD_AES_128_GCM: output byte-identical to libsrtp2's protect of
-          the same packets (SRTP and SRTCP).
+          the same packets (SRTP and SRTCP); a packet the tag pushes over the MTU is counted.
   "relay" SRTP (AEAD_AES_256_GCM) -> r1 SRTP AES_CM_128_HMAC_SHA1_32 with an SSRC rewrite,
           r2 SRTP AES_CM_128_HMAC_SHA1_80 (byte-identical to libsrtp2), r3 plain RTP.
 Counters: auth and replay failures per session and node; keys never in replies, stats or
@@ -92,6 +92,7 @@ def build_inputs(d):
     ref = session("B", True)
     pkts += [frame(5010, p) for p in plain]
     pkts.append(frame(5011, sr(0x2222)))
+    pkts.append(frame(5010, rtp(200, 0x2222, n=1458)))      # IP 1498 B; with the tag, 1514
     want["enc"] = [ref.protect(p) for p in plain]
     want["enc_rtcp"] = ref.protect_rtcp(sr(0x2222))
     # relay: GCM-256 in, three outputs
@@ -167,6 +168,8 @@ def check_stats(st):
     T.eq(s["dec"]["rx_pkts"], 21, "dec: accepted (20 SRTP + 1 SRTCP)")
     T.eq(s["dec"]["outputs"]["o1"]["tx_pkts"], 21, "dec o1 tx")
     T.eq(s["enc"]["outputs"]["o1"]["tx_pkts"], 11, "enc o1 tx")
+    T.eq(s["enc"]["outputs"]["o1"]["drop_mtu"], 1, "enc o1: the frame the tag makes too big")
+    T.eq(st["node"]["drop_mtu"], 1, "node: MTU drops")
     for o in ("r1", "r2", "r3"):
         T.eq(s["relay"]["outputs"][o]["tx_pkts"], 11, "relay %s tx" % o)
         T.eq(s["relay"]["outputs"][o]["drop_srtp"], 0, "relay %s protect failures" % o)
