@@ -340,18 +340,56 @@ set_paused(struct mf_sess_spec *s, json_t *ids, bool paused, const char *what,
 	return 0;
 }
 
+/* New SRTP parameters (a re-key, or SRTP on or off): "srtp" for the ingress, "output_srtp"
+ * by output id. The dataplane keeps the stream state where a key stays, and accepts the
+ * previous ingress key while senders switch. */
+static int
+rekey(struct mf_sess_spec *s, json_t *in, json_t *outs, struct cp_err *err)
+{
+	struct mf_sess_err se;
+	const char *oid;
+	char path[200];
+	json_t *v;
+	int i;
+
+	if (in != NULL && mf_srtp_params_from_json(in, s->kind, &s->ingress.srtp, &se) != 0) {
+		snprintf(path, sizeof(path), "srtp%s%s", se.path[0] ? "." : "", se.path);
+		cp_err_set(err, mf_sess_errcode_str(se.code), path, "%s", se.msg);
+		return -EINVAL;
+	}
+	if (outs != NULL && !json_is_object(outs)) {
+		cp_err_set(err, "wrong_type", "output_srtp", "an object: output id to SRTP parameters");
+		return -EINVAL;
+	}
+	json_object_foreach(outs, oid, v) {
+		i = output_index(s, oid);
+		if (i < 0) {
+			cp_err_set(err, "not_found", "output_srtp", "no output \"%s\"", oid);
+			return -ENOENT;
+		}
+		if (mf_srtp_params_from_json(v, s->kind, &s->outputs[i].srtp, &se) != 0) {
+			snprintf(path, sizeof(path), "output_srtp.%s%s%s", oid, se.path[0] ? "." : "",
+				 se.path);
+			cp_err_set(err, mf_sess_errcode_str(se.code), path, "%s", se.msg);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 json_t *
 cp_session_update(struct cp *cp, json_t *args, struct cp_err *err)
 {
 	static struct mf_sess_spec spec;
 	json_t *add = NULL, *rm = NULL, *pause = NULL, *resume = NULL, *out = NULL;
+	json_t *srtp = NULL, *out_srtp = NULL;
 	const char *id = NULL;
 	int block = -1;
 	struct cp_sess *s;
 
-	if (args_unpack(args, err, "{s:s, s?o, s?o, s?o, s?o, s?b}", "id", &id, "add_outputs",
-			&add, "remove_outputs", &rm, "pause", &pause, "resume", &resume, "block",
-			&block) != 0)
+	if (args_unpack(args, err, "{s:s, s?o, s?o, s?o, s?o, s?b, s?o, s?o}", "id", &id,
+			"add_outputs", &add, "remove_outputs", &rm, "pause", &pause, "resume",
+			&resume, "block", &block, "srtp", &srtp, "output_srtp", &out_srtp) != 0)
 		return NULL;
 	s = cp_sess_find(cp, id);
 	if (s == NULL) {
@@ -366,6 +404,7 @@ cp_session_update(struct cp *cp, json_t *args, struct cp_err *err)
 	else if (remove_outputs(&spec, rm, err) == 0 && add_outputs(&spec, add, err) == 0 &&
 		 set_paused(&spec, pause, true, "pause", err) == 0 &&
 		 set_paused(&spec, resume, false, "resume", err) == 0 &&
+		 rekey(&spec, srtp, out_srtp, err) == 0 &&
 		 admit(cp, &spec, &s->spec, err) == 0) {
 		if (block >= 0)
 			spec.flags = block ? (uint8_t)(spec.flags | MF_SESS_F_BLOCKED) :

@@ -790,6 +790,20 @@ mf_sess_output_from_json(const json_t *obj, unsigned int kind, struct mf_sess_ou
 	return rc;
 }
 
+int
+mf_srtp_params_from_json(const json_t *v, unsigned int kind, struct mf_srtp_params *out,
+			 struct mf_sess_err *err)
+{
+	struct dctx c = { .err = err, .kind = kind };
+
+	if (err != NULL)
+		memset(err, 0, sizeof(*err));
+	memset(out, 0, sizeof(*out));
+	if (json_is_null(v))
+		return 0;
+	return srtp_params(v, out, &c);
+}
+
 /* ---- encoder ---- */
 
 static json_t *

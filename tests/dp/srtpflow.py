@@ -39,6 +39,23 @@ def rtp(i):
             + SSRC.to_bytes(4, "big") + i.to_bytes(4, "big") + bytes(156))
 
 
+def decrypt(got, keys):
+    """Unprotect each datagram under the first of @keys ((suite, key bytes)) that takes it.
+    @return (the packet numbers decrypted, how many each key took)."""
+    rx = [session(suite, k.hex(), outbound=False) for suite, k in keys]
+    numbers, per_key = [], [0] * len(keys)
+    for g in got:
+        for i, s in enumerate(rx):
+            try:
+                p = s.unprotect(g)
+            except Exception:
+                continue
+            numbers.append(int.from_bytes(p[12:16], "big"))
+            per_key[i] += 1
+            break
+    return numbers, per_key
+
+
 def send(dst, port, suite, key, next_key, count, pps, switch_file):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     tx, after = session(suite, key), 0

@@ -197,6 +197,10 @@ int mf_sess_from_text(const char *text, size_t len, struct mf_sess_spec *spec,
 int mf_sess_output_from_json(const struct json_t *obj, unsigned int kind,
 			     struct mf_sess_output *out, struct mf_sess_err *err);
 
+/** Decode SRTP parameters alone (session.update re-keys with them); JSON null = no SRTP. */
+int mf_srtp_params_from_json(const struct json_t *v, unsigned int kind,
+			     struct mf_srtp_params *out, struct mf_sess_err *err);
+
 #define MF_SESS_JSON_KEYS	0x1	/* include SRTP keys (journal only; never in replies) */
 
 /** Encode a spec. @return a new reference, or NULL on allocation failure. */
