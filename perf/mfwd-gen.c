@@ -48,7 +48,7 @@
 #include "mf/mf_session.h"
 
 #ifdef MF_GEN_SRTP
-#include <srtp2/srtp.h>
+#include "mf/mf_srtp_ref.h"
 #endif
 
 #define BURST		32
@@ -218,29 +218,11 @@ fill(struct rte_mbuf *m, uint32_t flow, uint64_t now)
 #ifdef MF_GEN_SRTP
 static srtp_t srtp_sink;
 
-static const srtp_profile_t profiles[MF_SRTP_SUITE_MAX] = {
-	[MF_SRTP_AES_CM_128_HMAC_SHA1_80] = srtp_profile_aes128_cm_sha1_80,
-	[MF_SRTP_AES_CM_128_HMAC_SHA1_32] = srtp_profile_aes128_cm_sha1_32,
-	[MF_SRTP_AEAD_AES_128_GCM] = srtp_profile_aead_aes_128_gcm,
-	[MF_SRTP_AEAD_AES_256_GCM] = srtp_profile_aead_aes_256_gcm,
-};
-
+/* The sink samples: gaps, never replays; a wide window all the same. */
 static srtp_t
 srtp_session(const struct mf_srtp_params *p, bool outbound)
 {
-	uint8_t key[MF_SRTP_MAX_KEY + MF_SRTP_MAX_SALT];
-	srtp_policy_t pol;
-	srtp_t s = NULL;
-
-	memset(&pol, 0, sizeof(pol));
-	srtp_crypto_policy_set_from_profile_for_rtp(&pol.rtp, profiles[p->suite]);
-	srtp_crypto_policy_set_from_profile_for_rtcp(&pol.rtcp, profiles[p->suite]);
-	memcpy(key, p->key, p->key_len);
-	memcpy(key + p->key_len, p->salt, p->salt_len);
-	pol.key = key;
-	pol.ssrc.type = outbound ? ssrc_any_outbound : ssrc_any_inbound;
-	pol.window_size = 1024;		/* the sink samples: gaps, never replays */
-	return srtp_create(&s, &pol) == srtp_err_status_ok ? s : NULL;
+	return mf_srtp_ref_session(p, outbound, 0, 1024);
 }
 
 static void

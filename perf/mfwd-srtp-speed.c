@@ -26,10 +26,10 @@
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
-#include <srtp2/srtp.h>
 
 #include "mf/mf_bytes.h"
 #include "mf/mf_srtp.h"
+#include "mf/mf_srtp_ref.h"
 
 #define BATCH	4096
 #define SLOT	2048
@@ -229,35 +229,17 @@ mf_teardown(void *v)
 	mf_srtp_destroy(s->out);
 }
 
-static const srtp_profile_t profiles[MF_SRTP_SUITE_MAX] = {
-	[MF_SRTP_AES_CM_128_HMAC_SHA1_80] = srtp_profile_aes128_cm_sha1_80,
-	[MF_SRTP_AES_CM_128_HMAC_SHA1_32] = srtp_profile_aes128_cm_sha1_32,
-	[MF_SRTP_AEAD_AES_128_GCM] = srtp_profile_aead_aes_128_gcm,
-	[MF_SRTP_AEAD_AES_256_GCM] = srtp_profile_aead_aes_256_gcm,
-};
-
 struct ref_st {
 	srtp_t snd, in, out;
 };
 
 static srtp_t
-ref_new(unsigned int suite, uint8_t fill, srtp_ssrc_type_t dir)
+ref_new(unsigned int suite, uint8_t fill, bool outbound)
 {
 	struct mf_srtp_params p;
-	uint8_t key[64];
-	srtp_policy_t pol;
-	srtp_t s = NULL;
 
 	params(suite, fill, &p);
-	memcpy(key, p.key, p.key_len);
-	memcpy(key + p.key_len, p.salt, p.salt_len);
-	memset(&pol, 0, sizeof(pol));
-	srtp_crypto_policy_set_from_profile_for_rtp(&pol.rtp, profiles[suite]);
-	srtp_crypto_policy_set_from_profile_for_rtcp(&pol.rtcp, profiles[suite]);
-	pol.ssrc.type = dir;
-	pol.key = key;
-	pol.window_size = 128;
-	return srtp_create(&s, &pol) == srtp_err_status_ok ? s : NULL;
+	return mf_srtp_ref_session(&p, outbound, 0, 128);
 }
 
 static int
@@ -265,9 +247,9 @@ ref_setup(unsigned int suite, void *v)
 {
 	struct ref_st *s = v;
 
-	s->snd = ref_new(suite, 1, ssrc_any_outbound);
-	s->in = ref_new(suite, 1, ssrc_any_inbound);
-	s->out = ref_new(suite, 2, ssrc_any_outbound);
+	s->snd = ref_new(suite, 1, true);
+	s->in = ref_new(suite, 1, false);
+	s->out = ref_new(suite, 2, true);
 	return s->snd && s->in && s->out ? 0 : -1;
 }
 

@@ -158,30 +158,30 @@ def gst_to_plain(topo, d, clip, ref_md5, sdp):
     T.check(got == ref_md5, "GStreamer SRTP -> mfwd decrypts -> ffmpeg: every frame bit-exact")
 
 
-def plain_to_gst(topo, d, clip, ref, sdp):
-    out = os.path.join(d, "genc.yuv")
-    rx = gst_receiver(topo, KB, 6010, out, 4661, sdp)
+def to_gst(topo, d, clip, ref, sdp, what, key, port, ssrc, url, *extra):
+    """ffmpeg sends the clip to @url; mfwd sends it on, SRTP under @key, to a GStreamer
+    srtpdec receiver on @port; every frame must decode bit-exact."""
+    out = os.path.join(d, "gst%d.yuv" % port)
+    rx = gst_receiver(topo, key, port, out, ssrc, sdp)
     time.sleep(1.5)
+    r = ffmpeg_send(topo, clip, url, "-ssrc", str(ssrc), *extra)
+    T.eq(r.returncode, 0, "%s: ffmpeg sender ran: %s" % (what, r.stderr.decode()[-300:]))
+    got = gst_finish(rx, out)
+    T.eq(len(got), len(ref), "%s: frames" % what)
+    T.check(got == ref, "%s: every frame bit-exact" % what)
+
+
+def plain_to_gst(topo, d, clip, ref, sdp):
     # The sender leaves room for the 16-byte GCM tag mfwd adds (or the frames would exceed
     # the link's MTU: mfwd counts those, drop_mtu, checked below).
-    r = ffmpeg_send(topo, clip, "rtp://10.99.1.2:5010?localport=4000&pkt_size=1400", "-ssrc",
-                    "4661")
-    T.eq(r.returncode, 0, "ffmpeg RTP sender ran: %s" % r.stderr.decode()[-300:])
-    got = gst_finish(rx, out)
-    T.eq(len(got), len(ref), "RTP -> mfwd encrypts (GCM) -> GStreamer srtpdec: frames")
-    T.check(got == ref, "RTP -> mfwd encrypts (GCM) -> GStreamer srtpdec: every frame bit-exact")
+    to_gst(topo, d, clip, ref, sdp, "RTP -> mfwd encrypts (GCM) -> GStreamer srtpdec", KB, 6010,
+           4661, "rtp://10.99.1.2:5010?localport=4000&pkt_size=1400")
 
 
 def ffmpeg_to_gst(topo, d, clip, ref, sdp):
-    out = os.path.join(d, "grelay.yuv")
-    rx = gst_receiver(topo, KD, 6020, out, 4662, sdp)
-    time.sleep(1.5)
-    r = ffmpeg_send(topo, clip, "srtp://10.99.1.2:5020?localport=4010", "-ssrc", "4662",
-                    "-srtp_out_suite", KC[0], "-srtp_out_params", base64.b64encode(KC[1]).decode())
-    T.eq(r.returncode, 0, "ffmpeg SRTP sender ran: %s" % r.stderr.decode()[-300:])
-    got = gst_finish(rx, out)
-    T.eq(len(got), len(ref), "ffmpeg SRTP -> mfwd re-keys (SHA1_32) -> GStreamer: frames")
-    T.check(got == ref, "ffmpeg SRTP -> mfwd re-keys (SHA1_32) -> GStreamer: every frame bit-exact")
+    to_gst(topo, d, clip, ref, sdp, "ffmpeg SRTP -> mfwd re-keys (SHA1_32) -> GStreamer", KD,
+           6020, 4662, "srtp://10.99.1.2:5020?localport=4010", "-srtp_out_suite", KC[0],
+           "-srtp_out_params", base64.b64encode(KC[1]).decode())
 
 
 def flow_send(topo, port, k, next_k, count, pps, switch):

@@ -11,9 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <srtp2/srtp.h>
-
 #include "../../lib/srtp/mf_srtp.c"
+#include "mf/mf_srtp_ref.h"
 #include "mf_test.h"
 
 #define BUF 2048
@@ -209,13 +208,6 @@ test_rfc7714_gcm256(void)
 
 /* ---- against libsrtp2 ---- */
 
-static const srtp_profile_t profiles[MF_SRTP_SUITE_MAX] = {
-	[MF_SRTP_AES_CM_128_HMAC_SHA1_80] = srtp_profile_aes128_cm_sha1_80,
-	[MF_SRTP_AES_CM_128_HMAC_SHA1_32] = srtp_profile_aes128_cm_sha1_32,
-	[MF_SRTP_AEAD_AES_128_GCM] = srtp_profile_aead_aes_128_gcm,
-	[MF_SRTP_AEAD_AES_256_GCM] = srtp_profile_aead_aes_256_gcm,
-};
-
 static void
 random_params(unsigned int suite, uint32_t roc, struct mf_srtp_params *p)
 {
@@ -235,30 +227,7 @@ random_params(unsigned int suite, uint32_t roc, struct mf_srtp_params *p)
 static srtp_t
 ref_session(const struct mf_srtp_params *p, bool outbound, uint32_t ssrc)
 {
-	uint8_t key[64];
-	srtp_policy_t pol;
-	srtp_t s = NULL;
-
-	memset(&pol, 0, sizeof(pol));
-	srtp_crypto_policy_set_from_profile_for_rtp(&pol.rtp, profiles[p->suite]);
-	srtp_crypto_policy_set_from_profile_for_rtcp(&pol.rtcp, profiles[p->suite]);
-	memcpy(key, p->key, p->key_len);
-	memcpy(key + p->key_len, p->salt, p->salt_len);
-	pol.key = key;
-	pol.window_size = 128;
-	if (ssrc != 0) {
-		pol.ssrc.type = ssrc_specific;
-		pol.ssrc.value = ssrc;
-	} else {
-		pol.ssrc.type = outbound ? ssrc_any_outbound : ssrc_any_inbound;
-	}
-	if (srtp_create(&s, &pol) != srtp_err_status_ok)
-		return NULL;
-	if (ssrc != 0 && p->roc != 0 && srtp_set_stream_roc(s, ssrc, p->roc) != srtp_err_status_ok) {
-		srtp_dealloc(s);
-		return NULL;
-	}
-	return s;
+	return mf_srtp_ref_session(p, outbound, ssrc, 128);
 }
 
 /* A random RTP packet: sometimes CSRCs, an extension, padding. @return its length. */
