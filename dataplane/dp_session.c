@@ -644,17 +644,17 @@ sess_unbuild_ingress(struct dp_sess *s, const struct dp_sess *old)
 }
 
 /* A new ingress key: the one it replaces stays as the previous key (packets already on
- * their way under it still pass); the one before that goes after a grace period. */
-static void
+ * their way under it still pass). @return the key before that, which no entry will use once
+ * @p s is published, or NULL. */
+static struct mf_srtp *
 sess_rekey_ingress(const struct dp_sess *old, struct dp_sess *s)
 {
 	if (s->srtp_in == old->srtp_in) {
 		s->srtp_in_prev = old->srtp_in_prev;
-		return;
+		return NULL;
 	}
 	s->srtp_in_prev = old->srtp_in;
-	if (old->srtp_in_prev != NULL)
-		defer(free_srtp, old->srtp_in_prev, 0);
+	return old->srtp_in_prev;
 }
 
 int
@@ -662,6 +662,7 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 {
 	char key[MF_SESS_ID_MAX];
 	struct dp_sess *old, *s;
+	struct mf_srtp *retired;
 	int rc;
 
 	old = dp_sess_find(spec->id);
@@ -704,7 +705,7 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 		free(s);
 		return refuse(rc, detail, len, "out of memory");
 	}
-	sess_rekey_ingress(old, s);
+	retired = sess_rekey_ingress(old, s);
 	rc = replace_nodes(old, s);
 	if (rc != 0) {
 		free(s);
@@ -712,6 +713,8 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 	}
 	id_key(s->id, key);
 	rte_hash_add_key_data(by_id, key, s);
+	if (retired != NULL)
+		defer(free_srtp, retired, 0);
 	defer_dropped_outputs(old, s);
 	defer(free_mem, old, 0);
 	return 0;
