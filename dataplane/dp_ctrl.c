@@ -6,7 +6,6 @@
  */
 
 #include <errno.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -102,22 +101,6 @@ node_info(struct mf_msg_node_info *ni)
 	}
 }
 
-/* The command ring is shared memory that outlives the command: SRTP keys do not stay in
- * it once read. */
-static void
-wipe_ring_keys(void *spec, unsigned int nb_outputs)
-{
-	unsigned int i;
-
-	explicit_bzero((char *)spec + offsetof(struct mf_sess_spec, ingress.srtp),
-		       sizeof(struct mf_srtp_params));
-	for (i = 0; i < nb_outputs && i < MF_SESS_MAX_OUTPUTS; i++)
-		explicit_bzero((char *)spec + offsetof(struct mf_sess_spec, outputs) +
-			       i * sizeof(struct mf_sess_output) +
-			       offsetof(struct mf_sess_output, srtp),
-			       sizeof(struct mf_srtp_params));
-}
-
 /* Run one command; its result goes after the reply header in @p out. @return result bytes. */
 static uint32_t
 run_command(const struct mf_chan_msg_hdr *h, uint32_t len, struct mf_msg_reply *r, void *out)
@@ -141,7 +124,9 @@ run_command(const struct mf_chan_msg_hdr *h, uint32_t len, struct mf_msg_reply *
 			dp_sess_add(&spec, r->detail, sizeof(r->detail)) :
 			dp_sess_replace(&spec, r->detail, sizeof(r->detail));
 		mf_sess_wipe_keys(&spec);
-		wipe_ring_keys((void *)(uintptr_t)pl, spec.nb_outputs);
+		/* The ring is shared memory that outlives the command: no key stays in it. The
+		 * payload is 16-byte aligned in its slot. */
+		mf_sess_wipe_keys((struct mf_sess_spec *)(uintptr_t)pl);
 		break;
 	case MF_MSG_SESSION_DEL:
 	case MF_MSG_SESSION_GET:

@@ -206,16 +206,18 @@ negate(uint32_t s)
 	return ~fold(s) & 0xffff;
 }
 
-/* The input's checksum less its pseudo-header and UDP header: what outputs build on. */
+/* The input's checksum less its pseudo-header and UDP header: the sum of its payload, which
+ * outputs build on. Not when the payload is no longer what the checksum covered (decrypted
+ * in place: @p payload_intact false). */
 static void
-incr_prepare(struct dp_pkt *p)
+incr_prepare(struct dp_pkt *p, bool payload_intact)
 {
 	const uint8_t *l3 = p->data + p->l4.l3_off, *udp = p->data + p->l4.l4_off;
 	uint16_t in_csum;
 	uint32_t ph;
 
 	memcpy(&in_csum, udp + 6, 2);
-	p->incr = in_csum != 0;
+	p->incr = payload_intact && in_csum != 0;
 	if (!p->incr)
 		return;
 	ph = p->l4.ip.version == 4 ? rte_ipv4_phdr_cksum((const struct rte_ipv4_hdr *)l3, 0) :
@@ -233,6 +235,24 @@ shared_sum(struct dp_pkt *p, uint16_t off, uint16_t len)
 		p->sum_len = len;
 	}
 	return p->sum;
+}
+
+/* The sum of the shared bytes [off, off + len) behind @p priv_len private bytes. When the
+ * private bytes replace as many at the payload's start (an RTP header rewrite) and the input
+ * carried a checksum, it comes from that checksum less the replaced bytes (RFC 1624) and the
+ * payload is not read; otherwise the shared bytes are summed, once per input packet. */
+static uint32_t
+shared_part(struct dp_pkt *p, uint16_t off, uint16_t len, uint16_t priv_len)
+{
+	uint32_t ss;
+
+	if (p->incr && off - p->l4.payload_off == priv_len &&
+	    off + len == p->l4.payload_off + p->l4.payload_len)
+		return fold(p->incr_base +
+			    negate(rte_raw_cksum(p->data + p->l4.payload_off, priv_len)));
+	ss = shared_sum(p, off, len);
+	/* Behind an odd number of bytes the shared sum's bytes swap places. */
+	return (priv_len & 1) ? ((ss & 0xff) << 8 | (ss >> 8 & 0xff)) : ss;
 }
 
 static void
@@ -306,7 +326,6 @@ frame_alloc(struct dp_pkt *p, const struct dp_out *o, bool reuse, uint16_t room,
 {
 	/* SRTP encrypts the whole payload in place: it must be in one segment of its own. */
 	bool flat = o->srtp != NULL;
-
 	struct rte_mbuf *m, *c;
 
 	if (reuse) {
@@ -383,12 +402,8 @@ send_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out
 	}
 	if (!o->port->tx_udp_csum && o->srtp == NULL) {
 		tail = rte_raw_cksum(priv, priv_len);
-		if (len > 0) {
-			uint32_t ss = shared_sum(p, off, len);
-
-			/* Behind an odd number of bytes the shared sum's bytes swap places. */
-			tail += (priv_len & 1) ? ((ss & 0xff) << 8 | (ss >> 8 & 0xff)) : ss;
-		}
+		if (len > 0)
+			tail += shared_part(p, off, len, priv_len);
 	}
 	m = frame_alloc(p, o, reuse, (uint16_t)(hdr_len + priv_len), off, len, &h);
 	if (unlikely(m == NULL)) {
@@ -483,7 +498,7 @@ dp_fanout(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now
 
 	p->sum_len = 0;
 	p->sum_off = 0;
-	incr_prepare(p);
+	incr_prepare(p, s->srtp_in == NULL);
 	mask = eligible(s, p, &last_off, &last, &min_off);
 	if (last < 0) {
 		rte_pktmbuf_free(p->m);

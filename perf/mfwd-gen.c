@@ -43,6 +43,8 @@
 #include <rte_mbuf.h>
 #include <rte_udp.h>
 
+#include <jansson.h>
+
 #include "mf/mf_bytes.h"
 #include "mf/mf_pkt.h"
 #include "mf/mf_session.h"
@@ -166,17 +168,6 @@ build_templates(void)
 	}
 }
 
-/* The tag the suite adds to an RTP packet. */
-static uint32_t
-srtp_tag(unsigned int suite)
-{
-	if (suite == MF_SRTP_NONE)
-		return 0;
-	if (suite == MF_SRTP_AES_CM_128_HMAC_SHA1_32)
-		return 4;
-	return suite == MF_SRTP_AES_CM_128_HMAC_SHA1_80 ? 10 : 16;
-}
-
 static void
 fill(struct rte_mbuf *m, uint32_t flow, uint64_t now)
 {
@@ -243,7 +234,7 @@ static int
 srtp_pool_build(void)
 {
 	size_t bytes = o.srtp_pool * o.size;
-	uint32_t rtp_len = o.size - L4_OFF - srtp_tag(o.srtp_tx.suite), flow = 0;
+	uint32_t rtp_len = o.size - L4_OFF - mf_srtp_suite_tag_len(o.srtp_tx.suite), flow = 0;
 	FILE *f = o.srtp_cache ? fopen(o.srtp_cache, "rb") : NULL;
 	srtp_t tx;
 	uint64_t i;
@@ -271,7 +262,7 @@ srtp_pool_build(void)
 		memset(p + L4_OFF + 12, 0xa5, rtp_len - 12);
 		txf[flow].seq++;
 		if (srtp_protect(tx, p + L4_OFF, &n) != srtp_err_status_ok ||
-		    (uint32_t)n != rtp_len + srtp_tag(o.srtp_tx.suite)) {
+		    (uint32_t)n != rtp_len + mf_srtp_suite_tag_len(o.srtp_tx.suite)) {
 			srtp_dealloc(tx);
 			return -EIO;
 		}
@@ -505,28 +496,21 @@ search(struct trial *t)
 	printf("{\"phase\":\"zero_loss\",\"rate_pps\":%.0f}\n", lo);
 }
 
-/* SUITE:BASE64 (key || salt, as in SDP a=crypto). */
+/* SUITE:BASE64 (key || salt, as in SDP a=crypto), decoded as a session spec's srtp object. */
 static int
 srtp_arg(const char *arg, struct mf_srtp_params *p)
 {
 	const char *colon = strchr(arg, ':');
-	uint8_t raw[MF_SRTP_MAX_KEY + MF_SRTP_MAX_SALT + 3];
-	unsigned int i;
-	int n;
+	struct mf_sess_err err;
+	json_t *obj;
+	int rc;
 
-	memset(p, 0, sizeof(*p));
-	for (i = 1; colon != NULL && i < MF_SRTP_SUITE_MAX; i++)
-		if (strncmp(arg, mf_srtp_suite_str(i), (size_t)(colon - arg)) == 0 &&
-		    strlen(mf_srtp_suite_str(i)) == (size_t)(colon - arg))
-			p->suite = (uint8_t)i;
-	if (p->suite == MF_SRTP_NONE || !mf_srtp_suite_lens(p->suite, &p->key_len, &p->salt_len))
+	if (colon == NULL)
 		return -EINVAL;
-	n = mf_base64_decode(colon + 1, strlen(colon + 1), raw, sizeof(raw));
-	if (n != p->key_len + p->salt_len)
-		return -EINVAL;
-	memcpy(p->key, raw, p->key_len);
-	memcpy(p->salt, raw + p->key_len, p->salt_len);
-	return 0;
+	obj = json_pack("{s:s%, s:s}", "suite", arg, (size_t)(colon - arg), "key", colon + 1);
+	rc = obj == NULL ? -EINVAL : mf_srtp_params_from_json(obj, MF_SESS_RTP, p, &err);
+	json_decref(obj);
+	return rc;
 }
 
 static int
@@ -566,7 +550,7 @@ parse(int argc, char **argv)
 		o.size = L4_OFF + 7 * 188;
 	if ((o.srtp_tx.suite != MF_SRTP_NONE) != (o.srtp_rx.suite != MF_SRTP_NONE) ||
 	    (o.srtp_tx.suite != MF_SRTP_NONE && (o.ts || o.srtp_pool < BURST ||
-	     o.size < L4_OFF + 12 + 16 + srtp_tag(o.srtp_tx.suite))))
+	     o.size < L4_OFF + 12 + 16 + mf_srtp_suite_tag_len(o.srtp_tx.suite))))
 		return -EINVAL;
 	if (o.flows == 0 || o.flows > (1u << 21) || o.copies == 0 || o.size < 64 ||
 	    o.flows_per_ip == 0 || o.dst_port_base + 2ull * (o.flows_per_ip - 1) > 65535 ||

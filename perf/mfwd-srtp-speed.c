@@ -340,8 +340,7 @@ static int
 one(unsigned int suite, unsigned int frame, double secs)
 {
 	/* The frame is the SRTP packet as it arrives: headers, RTP, tag. */
-	size_t tag = suite >= MF_SRTP_AEAD_AES_128_GCM ? 16 :
-		     suite == MF_SRTP_AES_CM_128_HMAC_SHA1_32 ? 4 : 10;
+	size_t tag = mf_srtp_suite_tag_len(suite);
 	size_t rtp_len = frame - FRAME_OVERHEAD - tag;
 	struct run lim, mf, ref;
 

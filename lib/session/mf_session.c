@@ -20,11 +20,12 @@ static const struct {
 	const char *name;
 	uint8_t key_len;
 	uint8_t salt_len;
+	uint8_t tag_len;	/* SRTP authentication tag */
 } suites[MF_SRTP_SUITE_MAX] = {
-	[MF_SRTP_AES_CM_128_HMAC_SHA1_80] = { "AES_CM_128_HMAC_SHA1_80", 16, 14 },
-	[MF_SRTP_AES_CM_128_HMAC_SHA1_32] = { "AES_CM_128_HMAC_SHA1_32", 16, 14 },
-	[MF_SRTP_AEAD_AES_128_GCM] = { "AEAD_AES_128_GCM", 16, 12 },
-	[MF_SRTP_AEAD_AES_256_GCM] = { "AEAD_AES_256_GCM", 32, 12 },
+	[MF_SRTP_AES_CM_128_HMAC_SHA1_80] = { "AES_CM_128_HMAC_SHA1_80", 16, 14, 10 },
+	[MF_SRTP_AES_CM_128_HMAC_SHA1_32] = { "AES_CM_128_HMAC_SHA1_32", 16, 14, 4 },
+	[MF_SRTP_AEAD_AES_128_GCM] = { "AEAD_AES_128_GCM", 16, 12, 16 },
+	[MF_SRTP_AEAD_AES_256_GCM] = { "AEAD_AES_256_GCM", 32, 12, 16 },
 };
 
 static const char *const err_codes[] = {
@@ -66,6 +67,12 @@ mf_srtp_suite_lens(unsigned int suite, uint8_t *key_len, uint8_t *salt_len)
 	*key_len = suites[suite].key_len;
 	*salt_len = suites[suite].salt_len;
 	return true;
+}
+
+unsigned int
+mf_srtp_suite_tag_len(unsigned int suite)
+{
+	return suite == MF_SRTP_NONE || suite >= MF_SRTP_SUITE_MAX ? 0 : suites[suite].tag_len;
 }
 
 bool

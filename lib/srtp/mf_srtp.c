@@ -21,8 +21,7 @@
 #include "mf/mf_bytes.h"
 #include "mf/mf_srtp.h"
 
-#define CM_TAG_80	10
-#define CM_TAG_32	4
+#define CM_TAG_80	10	/* SRTCP's tag with both AES-CM suites (RFC 4568) */
 #define GCM_TAG		16
 #define SRTCP_E		0x80000000u
 #define KS_BLOCKS	64	/* AES blocks of key stream per OpenSSL call */
@@ -38,18 +37,19 @@ struct keys {
 	SHA_CTX ipad, opad;	/* CM: HMAC-SHA1 after the key's first block */
 };
 
+/* The highest index sent or received, and which of the 128 below it came. */
+struct replay {
+	bool init;
+	uint64_t top;
+	uint64_t win[2];	/* bit i of win[i / 64]: top - i seen */
+};
+
 struct stream {
 	bool used;
 	uint32_t ssrc;
 	uint64_t last_use;
-	/* RTP: the highest packet index (ROC << 16 | SEQ) and which of the 128 below it came */
-	bool rtp_init;
-	uint64_t index;
-	uint64_t win[2];	/* bit i of win[i / 64]: index - i seen */
-	/* SRTCP: the last index sent, or the highest received and its window */
-	bool rtcp_init;
-	uint32_t rtcp_index;
-	uint64_t rtcp_win[2];
+	struct replay rtp;	/* packet index: ROC << 16 | SEQ */
+	struct replay rtcp;	/* SRTCP index */
 };
 
 struct mf_srtp {
@@ -239,8 +239,7 @@ mf_srtp_create(const struct mf_srtp_params *p, struct mf_srtp **out)
 		return -ENOMEM;
 	c->params = *p;
 	c->gcm = p->suite == MF_SRTP_AEAD_AES_128_GCM || p->suite == MF_SRTP_AEAD_AES_256_GCM;
-	c->tag_len = c->gcm ? GCM_TAG :
-		     p->suite == MF_SRTP_AES_CM_128_HMAC_SHA1_32 ? CM_TAG_32 : CM_TAG_80;
+	c->tag_len = (uint8_t)mf_srtp_suite_tag_len(p->suite);
 	c->rtcp_tag_len = c->gcm ? GCM_TAG : CM_TAG_80;
 	c->salt_len = c->gcm ? 12 : 14;
 	rc = derive(c);
@@ -348,19 +347,21 @@ win_advance(uint64_t w[2], uint64_t d)
 static int64_t
 rtp_index(const struct mf_srtp *c, const struct stream *s, uint16_t seq, uint64_t *idx)
 {
+	uint64_t top;
 	uint32_t roc;
 	uint16_t lseq;
 
-	if (s == NULL || !s->rtp_init) {
+	if (s == NULL || !s->rtp.init) {
 		*idx = (uint64_t)c->params.roc << 16 | seq;
 		return 1;
 	}
-	if (s->index <= 0x8000) {
+	top = s->rtp.top;
+	if (top <= 0x8000) {
 		*idx = seq;
-		return (int64_t)seq - (int64_t)s->index;
+		return (int64_t)seq - (int64_t)top;
 	}
-	roc = (uint32_t)(s->index >> 16);
-	lseq = (uint16_t)s->index;
+	roc = (uint32_t)(top >> 16);
+	lseq = (uint16_t)top;
 	if (lseq < 0x8000) {
 		if (seq - lseq > 0x8000)
 			roc--;
@@ -368,35 +369,36 @@ rtp_index(const struct mf_srtp *c, const struct stream *s, uint16_t seq, uint64_
 		roc++;
 	}
 	*idx = (uint64_t)roc << 16 | seq;
-	return (int64_t)*idx - (int64_t)s->index;
+	return (int64_t)*idx - (int64_t)top;
 }
 
+/* Is an index @p delta from the highest new, or in the window and not seen? (NULL: a stream
+ * not seen yet.) */
 static int
-replay_check(const uint64_t w[2], int64_t delta)
+replay_check(const struct replay *r, int64_t delta)
 {
-	if (delta > 0)
+	if (r == NULL || !r->init || delta > 0)
 		return 0;
-	if (delta <= -MF_SRTP_REPLAY_WINDOW || win_get(w, (uint64_t)-delta))
+	if (delta <= -MF_SRTP_REPLAY_WINDOW || win_get(r->win, (uint64_t)-delta))
 		return -MF_SRTP_E_REPLAY;
 	return 0;
 }
 
+/* Record an accepted index: a new highest slides the window, an older one marks its bit. */
 static void
-rtp_commit(struct stream *s, uint64_t idx, int64_t delta)
+replay_commit(struct replay *r, uint64_t idx, int64_t delta)
 {
-	if (!s->rtp_init) {
-		s->rtp_init = true;
-		s->index = idx;
-		s->win[0] = 1;
-		s->win[1] = 0;
-		return;
-	}
-	if (delta > 0) {
-		win_advance(s->win, (uint64_t)delta);
-		s->index = idx;
-		win_set(s->win, 0);
+	if (!r->init) {
+		r->init = true;
+		r->top = idx;
+		r->win[0] = 1;
+		r->win[1] = 0;
+	} else if (delta > 0) {
+		win_advance(r->win, (uint64_t)delta);
+		r->top = idx;
+		win_set(r->win, 0);
 	} else {
-		win_set(s->win, (uint64_t)-delta);
+		win_set(r->win, (uint64_t)-delta);
 	}
 }
 
@@ -526,7 +528,7 @@ mf_srtp_protect(struct mf_srtp *c, uint8_t *pkt, size_t *len, size_t cap)
 	s = stream_find(c, ssrc);
 	delta = rtp_index(c, s, mf_rd16(pkt + 2), &idx);
 	/* As libsrtp2 without allow_repeat_tx: one index never encrypts two packets. */
-	if (s != NULL && s->rtp_init && replay_check(s->win, delta) != 0)
+	if (replay_check(s ? &s->rtp : NULL, delta) != 0)
 		return -MF_SRTP_E_REPLAY;
 	rc = rtp_crypt(c, 1, pkt, (size_t)hl, *len - (size_t)hl, ssrc, idx);
 	if (rc != 0)
@@ -539,8 +541,7 @@ mf_srtp_protect(struct mf_srtp *c, uint8_t *pkt, size_t *len, size_t cap)
 		memcpy(pkt + *len, mac, c->tag_len);
 	}
 	*len += c->tag_len;
-	s = stream_get(c, ssrc);
-	rtp_commit(s, idx, delta);
+	replay_commit(&stream_get(c, ssrc)->rtp, idx, delta);
 	return 0;
 }
 
@@ -561,7 +562,7 @@ mf_srtp_unprotect(struct mf_srtp *c, uint8_t *pkt, size_t *len)
 	ssrc = mf_rd32(pkt + 8);
 	s = stream_find(c, ssrc);
 	delta = rtp_index(c, s, mf_rd16(pkt + 2), &idx);
-	if (s != NULL && s->rtp_init && replay_check(s->win, delta) != 0)
+	if (replay_check(s ? &s->rtp : NULL, delta) != 0)
 		return -MF_SRTP_E_REPLAY;
 	if (!c->gcm) {
 		mf_wr32(roc, (uint32_t)(idx >> 16));
@@ -575,8 +576,7 @@ mf_srtp_unprotect(struct mf_srtp *c, uint8_t *pkt, size_t *len)
 	if (rc != 0)
 		return rc;
 	*len = body;
-	s = stream_get(c, ssrc);
-	rtp_commit(s, idx, delta);
+	replay_commit(&stream_get(c, ssrc)->rtp, idx, delta);
 	return 0;
 }
 
@@ -628,7 +628,7 @@ mf_srtcp_protect(struct mf_srtp *c, uint8_t *pkt, size_t *len, size_t cap)
 	ssrc = mf_rd32(pkt + 4);
 	s = stream_find(c, ssrc);
 	/* libsrtp2 sends 1 first: its replay database is incremented before use. */
-	index = s != NULL && s->rtcp_init ? (s->rtcp_index + 1) & ~SRTCP_E : 1;
+	index = s != NULL && s->rtcp.init ? (uint32_t)(s->rtcp.top + 1) & ~SRTCP_E : 1;
 	mf_wr32(eidx, index | SRTCP_E);
 	rc = rtcp_crypt(c, 1, pkt, body, ssrc, eidx, true);
 	if (rc != 0)
@@ -643,9 +643,7 @@ mf_srtcp_protect(struct mf_srtp *c, uint8_t *pkt, size_t *len, size_t cap)
 		memcpy(pkt + body + 4, mac, c->rtcp_tag_len);
 	}
 	*len = body + mf_srtp_overhead(c, true);
-	s = stream_get(c, ssrc);
-	s->rtcp_init = true;
-	s->rtcp_index = index;
+	replay_commit(&stream_get(c, ssrc)->rtcp, index, 1);
 	return 0;
 }
 
@@ -667,11 +665,10 @@ mf_srtcp_unprotect(struct mf_srtp *c, uint8_t *pkt, size_t *len)
 	memcpy(eidx, c->gcm ? pkt + body + GCM_TAG : pkt + body, 4);
 	index = mf_rd32(eidx) & ~SRTCP_E;
 	s = stream_find(c, ssrc);
-	if (s != NULL && s->rtcp_init) {
-		delta = (int64_t)index - (int64_t)s->rtcp_index;
-		if (replay_check(s->rtcp_win, delta) != 0)
-			return -MF_SRTP_E_REPLAY;
-	}
+	if (s != NULL && s->rtcp.init)
+		delta = (int64_t)index - (int64_t)s->rtcp.top;
+	if (replay_check(s ? &s->rtcp : NULL, delta) != 0)
+		return -MF_SRTP_E_REPLAY;
 	if (!c->gcm) {
 		rc = hmac(&c->rtcp, pkt, body + 4, NULL, mac);
 		if (rc != 0)
@@ -683,17 +680,6 @@ mf_srtcp_unprotect(struct mf_srtp *c, uint8_t *pkt, size_t *len)
 	if (rc != 0)
 		return rc;
 	*len = body;
-	s = stream_get(c, ssrc);
-	if (!s->rtcp_init || delta > 0) {
-		if (s->rtcp_init)
-			win_advance(s->rtcp_win, (uint64_t)delta);
-		else
-			s->rtcp_win[0] = s->rtcp_win[1] = 0;
-		s->rtcp_init = true;
-		s->rtcp_index = index;
-		win_set(s->rtcp_win, 0);
-	} else {
-		win_set(s->rtcp_win, (uint64_t)-delta);
-	}
+	replay_commit(&stream_get(c, ssrc)->rtcp, index, delta);
 	return 0;
 }

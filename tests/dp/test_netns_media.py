@@ -65,28 +65,38 @@ def receiver_sdp(d, sdp, addr, port, i):
     return path
 
 
+def rtp_receiver(topo, d, sdp, addr, port, i):
+    """ffmpeg in "dst" receiving H.264 over RTP on @addr:@port, frame hashes to a file."""
+    out = os.path.join(d, "rtp%d.md5" % i)
+    return out, topo.popen(
+        topo.dst, "ffmpeg", "-nostdin", "-v", "error", "-y", "-protocol_whitelist",
+        "file,udp,rtp", "-probesize", "300000", "-analyzeduration", "1000000",
+        "-listen_timeout", "3", "-i", receiver_sdp(d, sdp, addr, port, i),
+        "-f", "framemd5", out, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def receiver_frames(out, p, who):
+    """The frame hashes a receiver wrote, once it ended (input timeout)."""
+    try:
+        p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+    got = frame_hashes(out) if os.path.exists(out) else []
+    if not got:
+        print("receiver %s said: %s" % (who, p.stderr.read().decode()[-500:]))
+    return got
+
+
 def rtp_fanout(topo, d, clip, ref, sdp):
-    procs = []
-    for i, addr in enumerate(RECEIVERS):
-        out = os.path.join(d, "rtp%d.md5" % i)
-        procs.append((out, topo.popen(
-            topo.dst, "ffmpeg", "-nostdin", "-v", "error", "-y", "-protocol_whitelist",
-            "file,udp,rtp", "-probesize", "300000", "-analyzeduration", "1000000",
-            "-listen_timeout", "3", "-i", receiver_sdp(d, sdp, addr, RX_PORT[addr], i),
-            "-f", "framemd5", out, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)))
+    procs = [rtp_receiver(topo, d, sdp, addr, RX_PORT[addr], i)
+             for i, addr in enumerate(RECEIVERS)]
     time.sleep(1.5)
     r = topo.run(topo.src, "ffmpeg", "-nostdin", "-v", "error", "-re", "-i", clip, "-c",
                  "copy", "-f", "rtp", "-payload_type", "96", "-ssrc", "4660",
                  "rtp://10.99.1.2:5004?localport=4000", capture_output=True, timeout=60)
     T.eq(r.returncode, 0, "RTP sender ran: %s" % r.stderr.decode()[-300:])
     for i, (out, p) in enumerate(procs):
-        try:
-            p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            p.kill()
-        got = frame_hashes(out) if os.path.exists(out) else []
-        if len(got) != len(ref):
-            print("receiver %s said: %s" % (RECEIVERS[i], p.stderr.read().decode()[-500:]))
+        got = receiver_frames(out, p, RECEIVERS[i])
         T.eq(len(got), len(ref), "receiver %s: frames" % RECEIVERS[i])
         T.check(got == ref, "receiver %s: every frame bit-exact" % RECEIVERS[i])
 

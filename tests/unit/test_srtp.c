@@ -167,8 +167,7 @@ rfc7714_case(const char *key, const char *srtp, const char *srtcp)
 	n = pn;
 	en = unhex(srtcp, exp);
 	s = stream_get(c, 0x4d617273);
-	s->rtcp_init = true;
-	s->rtcp_index = 0x5d3;
+	replay_commit(&s->rtcp, 0x5d3, 1);
 	MF_TEST_EQ(mf_srtcp_protect(c, p, &n, sizeof(p)), 0);
 	MF_TEST_EQ(n, en);
 	MF_TEST_ASSERT(memcmp(p, exp, en) == 0, "SRTCP differs from RFC 7714");
@@ -318,8 +317,8 @@ compare_suite(unsigned int suite, uint32_t roc, uint16_t seq0, unsigned int coun
 	if ((uint32_t)seq0 + count > 65536) {
 		struct stream *s = stream_find(rx, ssrc);
 
-		MF_TEST_ASSERT(s != NULL && (s->index >> 16) == roc + 1, "ROC %u after rollover",
-			       s ? (unsigned int)(s->index >> 16) : 0);
+		MF_TEST_ASSERT(s != NULL && (s->rtp.top >> 16) == roc + 1, "ROC %u after rollover",
+			       s ? (unsigned int)(s->rtp.top >> 16) : 0);
 	}
 out:
 	mf_srtp_destroy(tx);
@@ -357,17 +356,15 @@ test_replay_window(void)
 	};
 	uint8_t pkt[BUF], q[BUF];
 	struct mf_srtp_params p;
-	struct mf_srtp *tx = NULL, *rx = NULL;
-	srtp_t rtx = NULL, rrx = NULL;
+	struct mf_srtp *rx = NULL;
+	srtp_t rrx = NULL;
 	unsigned int i;
 	int rc = 0;
 
 	random_params(MF_SRTP_AES_CM_128_HMAC_SHA1_80, 0, &p);
-	MF_TEST_EQ(mf_srtp_create(&p, &tx), 0);
 	MF_TEST_EQ(mf_srtp_create(&p, &rx), 0);
-	rtx = ref_session(&p, true, 0);
 	rrx = ref_session(&p, false, 0);
-	MF_TEST_ASSERT(rtx && rrx, "libsrtp2");
+	MF_TEST_ASSERT(rrx != NULL, "libsrtp2");
 	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
 		/* Our sender may not repeat an index either: each packet from a fresh one, with
 		 * the index's ROC as the initial ROC. */
@@ -394,10 +391,7 @@ test_replay_window(void)
 			MF_TEST_EQ(ours, -MF_SRTP_E_REPLAY);
 	}
 out:
-	mf_srtp_destroy(tx);
 	mf_srtp_destroy(rx);
-	if (rtx)
-		srtp_dealloc(rtx);
 	if (rrx)
 		srtp_dealloc(rrx);
 	return rc;
@@ -513,8 +507,8 @@ test_streams(void)
 		MF_TEST_EQ(mf_srtp_protect(tx, pkt, &n, sizeof(pkt)), 0);
 		MF_TEST_EQ(mf_srtp_unprotect(rx, pkt, &n), 0);
 	}
-	MF_TEST_EQ(stream_find(rx, 0xaaaa)->index >> 16, 1);
-	MF_TEST_EQ(stream_find(rx, 0xbbbb)->index >> 16, 0);
+	MF_TEST_EQ(stream_find(rx, 0xaaaa)->rtp.top >> 16, 1);
+	MF_TEST_EQ(stream_find(rx, 0xbbbb)->rtp.top >> 16, 0);
 	for (i = 0; i < MF_SRTP_MAX_STREAMS; i++) {
 		size_t n = random_rtp(pkt, 5, 0x100 + i);
 

@@ -168,6 +168,8 @@ const char *mf_sess_kind_str(unsigned int kind);
 const char *mf_srtp_suite_str(unsigned int suite);
 /** Key and salt lengths of a suite. @return false for an unknown suite. */
 bool mf_srtp_suite_lens(unsigned int suite, uint8_t *key_len, uint8_t *salt_len);
+/** Bytes of the SRTP authentication tag of a suite (0: none or unknown). */
+unsigned int mf_srtp_suite_tag_len(unsigned int suite);
 /** RTP-based kinds (RTP, RTP-mux, RTP/MPEG-TS). */
 bool mf_sess_kind_is_rtp(unsigned int kind);
 bool mf_sess_kind_is_ts(unsigned int kind);

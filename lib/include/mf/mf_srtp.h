@@ -23,8 +23,6 @@
 #include "mf/mf_session.h"
 
 #define MF_SRTP_MAX_STREAMS	8	/* SSRCs per context (BUNDLE: audio, video, RTX...) */
-#define MF_SRTP_MAX_TRAILER	16	/* bytes protect adds to RTP at most (GCM tag) */
-#define MF_SRTCP_MAX_TRAILER	20	/* to RTCP: tag and the E flag with the SRTCP index */
 #define MF_SRTP_REPLAY_WINDOW	128	/* packets, as libsrtp's default */
 
 #define MF_SRTP_ERRORS(X) \

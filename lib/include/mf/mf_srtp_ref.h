@@ -53,7 +53,7 @@ mf_srtp_ref_session(const struct mf_srtp_params *p, int outbound, uint32_t ssrc,
 		srtp_dealloc(s);
 		s = NULL;
 	}
-	memset(key, 0, sizeof(key));
+	explicit_bzero(key, sizeof(key));
 	return s;
 }
 
