@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "cp.h"
+#include "mf/mf_time.h"
 
 #define POLL_MS		100
 #define DP_POLL_MS	200
@@ -32,10 +33,7 @@ on_signal(int sig)
 static uint64_t
 now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return mf_time_ns(CLOCK_MONOTONIC) / 1000000u;
 }
 
 static void

@@ -39,7 +39,6 @@
 #define DP_PORT_MAX_ADDRS	64	/* per family; node info shows the first MF_NODE_MAX_ADDRS */
 #define DP_MAX_RXQ		16
 #define DP_RING_SIZE		1024
-#define DP_HDR_MAX		(RTE_ETHER_HDR_LEN + 40 + 8)	/* Ethernet, IPv6, UDP */
 
 extern int dp_logtype;
 #define DP_LOG(level, ...) \
@@ -297,6 +296,8 @@ struct dp_sess {
 	uint16_t worker;		/* lcore index of the owner, 1..nb_workers */
 	struct mf_sess_ingress ingress;
 	struct mf_sess_limits limits;
+	uint64_t rate_burst;		/* max_kbps: bytes a second, the bucket's size */
+	uint64_t rate_bytes_per_tsc_q32;	/* and its refill per TSC cycle, times 2^32 */
 	uint64_t created_ns;
 	uint64_t created_tsc;
 	bool idle;			/* control lcore only */
@@ -400,17 +401,15 @@ size_t dp_stats_area_bytes(uint32_t max_sessions, uint32_t nb_lcores);
 
 int dp_chan_init(void);
 void dp_chan_poll(void);
-void dp_event(enum mf_event_kind kind, const char *id, const struct mf_addr *src,
-	      uint16_t src_port, uint32_t ssrc);
 
 int dp_worker_main(void *arg);
-void dp_worker_tx_flush(struct dp_lcore *lc);
 void dp_slow_input(struct rte_mbuf *m);
 void dp_ctrl_loop(void);
-void dp_ctrl_send(uint16_t port, struct rte_mbuf *m);
 
-/* Per-packet processing (dp_pipeline.c), called by workers on their own sessions. */
-void dp_pipeline_burst(struct dp_lcore *lc, uint16_t port, struct rte_mbuf **pkts, uint16_t n,
-		       bool handed_off);
+/* The worker pipeline (dp_pipeline.c). A burst received on our port @p port: packets of
+ * another worker's sessions are handed to it. */
+void dp_pipeline_rx(struct dp_lcore *lc, uint16_t port, struct rte_mbuf **pkts, uint16_t n);
+/* A burst handed over by other workers: each mbuf carries its arrival port in m->port. */
+void dp_pipeline_handoff(struct dp_lcore *lc, struct rte_mbuf **pkts, uint16_t n);
 
 #endif /* DP_H */

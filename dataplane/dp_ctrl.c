@@ -15,55 +15,10 @@
 #include <rte_mempool.h>
 
 #include "dp.h"
+#include "dp_event.h"
 
 #define CMDS_PER_ITER	32
 #define TIMER_MS	100
-
-static uint64_t
-realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-void
-dp_ctrl_send(uint16_t port, struct rte_mbuf *m)
-{
-	m->port = port;
-	if (rte_ring_sp_enqueue(dp.lcores[1].ctrl_tx, m) != 0) {
-		dp.node_ctr[DP_CTR_tx_full]++;
-		rte_pktmbuf_free(m);
-	}
-}
-
-static void
-event_send(struct mf_msg_event *ev)
-{
-	ev->time_ns = realtime_ns();
-	if (mf_chan_send(&dp.event, MF_MSG_EVENT, MF_PROTO_VERSION, 0, ev, sizeof(*ev)) == 0)
-		dp.node_ctr[DP_CTR_events]++;
-	else
-		dp.node_ctr[DP_CTR_events_lost]++;
-}
-
-void
-dp_event(enum mf_event_kind kind, const char *id, const struct mf_addr *src, uint16_t src_port,
-	 uint32_t ssrc)
-{
-	struct mf_msg_event ev;
-
-	memset(&ev, 0, sizeof(ev));
-	ev.kind = (uint16_t)kind;
-	ev.src_port = src_port;
-	ev.ssrc = ssrc;
-	if (id != NULL)
-		snprintf(ev.id, sizeof(ev.id), "%s", id);
-	if (src != NULL)
-		ev.src = *src;
-	event_send(&ev);
-}
 
 /* ---- commands ---- */
 
@@ -232,13 +187,7 @@ poll_workers(void)
 
 			dp_neigh_queue(m->hash.usr, m);
 		}
-		total += n;
-		n = rte_ring_sc_dequeue_burst(lc->events, objs, DP_BURST, NULL);
-		for (i = 0; i < n; i++) {
-			event_send(objs[i]);
-			rte_mempool_put(dp.event_pool, objs[i]);
-		}
-		total += n;
+		total += n + dp_event_drain(lc);
 	}
 	return total;
 }

@@ -21,6 +21,7 @@
 #include <rte_mempool.h>
 
 #include "dp.h"
+#include "dp_event.h"
 
 struct dp_main dp;
 int dp_logtype;

@@ -24,6 +24,7 @@
 #include <rte_lcore.h>
 
 #include "dp.h"
+#include "dp_tx.h"
 
 #define NEIGH_QUEUE	4
 #define PROBE_S		1
@@ -222,7 +223,7 @@ send_with_mac(struct rte_mbuf *m, uint32_t idx)
 
 	dp_neigh_mac(idx, &mac);
 	rte_ether_addr_copy(&mac, rte_pktmbuf_mtod(m, struct rte_ether_addr *));
-	dp_ctrl_send(m->port, m);
+	dp_tx_from_ctrl(m->port, m);
 }
 
 void

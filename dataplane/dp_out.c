@@ -27,10 +27,29 @@
 
 #include "dp.h"
 #include "dp_pkt.h"
+#include "dp_tx.h"
 #include "mf/mf_bytes.h"
 #include "mf/mf_ts.h"
 
 #define PRIV_MAX	(MF_TS_MAX_PKTS * MF_TS_PKT_LEN + 64)
+#define IP4_HDR_LEN	((uint16_t)sizeof(struct rte_ipv4_hdr))
+#define IP6_HDR_LEN	((uint16_t)sizeof(struct rte_ipv6_hdr))
+#define UDP_HDR_LEN	((uint16_t)sizeof(struct rte_udp_hdr))
+#define OUT_TTL		64
+/* Until the input's payload type has a known clock, a new SSRC's timestamps follow on at
+ * the video clock (RFC 3551: every static video type is 90 kHz). */
+#define FALLBACK_CLOCK	90000
+
+/* The node counter of each output drop reason, under the same name. A packet that an
+ * output filters by its config (paused, payload type, PID) is not lost and has none: 0,
+ * which is rx_pkts, never a drop. */
+static const uint16_t dp_out_node_ctr[DP_OC_MAX] = {
+	[DP_OC_drop_neigh] = DP_CTR_drop_neigh,
+	[DP_OC_drop_no_mbuf] = DP_CTR_drop_no_mbuf,
+	[DP_OC_drop_srtp_protect] = DP_CTR_drop_srtp_protect,
+	[DP_OC_drop_mtu] = DP_CTR_drop_mtu,
+};
+_Static_assert(DP_CTR_rx_pkts == 0, "0 marks an output drop the node does not count");
 
 /* ---- what differs per output ---- */
 
@@ -90,7 +109,7 @@ rtp_rewrite(uint8_t *h, const struct mf_rtp *r, const struct dp_sess *s, struct 
 		return;
 	if (unlikely(!os->started || os->last_in_ssrc != r->ssrc)) {
 		if (os->started) {
-			rate = s->st->rx.rate ? s->st->rx.rate : 90000;
+			rate = s->st->rx.rate ? s->st->rx.rate : FALLBACK_CLOCK;
 			os->seq_off = (uint16_t)(os->last_seq + 1 - r->seq);
 			os->ts_off = os->last_ts + (uint32_t)RTE_MAX(UINT64_C(1),
 				(now - os->last_tsc) * rate / dp.tsc_hz) - r->ts;
@@ -255,15 +274,19 @@ shared_part(struct dp_pkt *p, uint16_t off, uint16_t len, uint16_t priv_len)
 	return (priv_len & 1) ? ((ss & 0xff) << 8 | (ss >> 8 & 0xff)) : ss;
 }
 
-static void
+/* Ethernet, IP and UDP headers at @p h. @return whether the destination MAC written is a
+ * resolved one: the neighbour entry is read once, so the frame sent and the decision to
+ * send it agree even if the entry changes meanwhile. */
+static bool
 write_headers(struct rte_mbuf *m, uint8_t *h, const struct dp_out *o, bool rtcp,
 	      uint16_t udp_len, uint32_t tail_sum)
 {
 	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)h;
 	struct rte_udp_hdr *udp;
+	bool resolved;
 	uint32_t sum;
 
-	dp_neigh_mac(o->neigh, &eth->dst_addr);
+	resolved = dp_neigh_mac(o->neigh, &eth->dst_addr);
 	rte_ether_addr_copy(&o->port->mac, &eth->src_addr);
 	m->l2_len = RTE_ETHER_HDR_LEN;
 	if (o->family == 4) {
@@ -275,7 +298,7 @@ write_headers(struct rte_mbuf *m, uint8_t *h, const struct dp_out *o, bool rtcp,
 		ip->total_length = rte_cpu_to_be_16((uint16_t)(udp_len + sizeof(*ip)));
 		ip->packet_id = 0;
 		ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
-		ip->time_to_live = 64;
+		ip->time_to_live = OUT_TTL;
 		ip->next_proto_id = IPPROTO_UDP;
 		ip->hdr_checksum = 0;
 		memcpy(&ip->src_addr, o->src_ip, 4);
@@ -294,7 +317,7 @@ write_headers(struct rte_mbuf *m, uint8_t *h, const struct dp_out *o, bool rtcp,
 		ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
 		ip->payload_len = rte_cpu_to_be_16(udp_len);
 		ip->proto = IPPROTO_UDP;
-		ip->hop_limits = 64;
+		ip->hop_limits = OUT_TTL;
 		memcpy(ip->src_addr, o->src_ip, 16);
 		memcpy(ip->dst_addr, o->cfg.dst.a, 16);
 		m->l3_len = sizeof(*ip);
@@ -310,13 +333,14 @@ write_headers(struct rte_mbuf *m, uint8_t *h, const struct dp_out *o, bool rtcp,
 		udp->dgram_cksum = o->family == 4 ?
 			rte_ipv4_phdr_cksum((struct rte_ipv4_hdr *)(eth + 1), m->ol_flags) :
 			rte_ipv6_phdr_cksum((struct rte_ipv6_hdr *)(eth + 1), m->ol_flags);
-		return;
+		return resolved;
 	}
 	sum = o->family == 4 ? rte_ipv4_phdr_cksum((struct rte_ipv4_hdr *)(eth + 1), 0) :
 			       rte_ipv6_phdr_cksum((struct rte_ipv6_hdr *)(eth + 1), 0);
 	/* The header with its checksum field still 0: its first 6 bytes are what count. */
 	sum = fold(sum + rte_raw_cksum(udp, 6) + tail_sum);
 	udp->dgram_cksum = (uint16_t)~sum == 0 ? 0xffff : (uint16_t)~sum;
+	return resolved;
 }
 
 /* An mbuf holding @p hdr_len + @p priv_len bytes of headers, then the shared bytes. */
@@ -380,25 +404,28 @@ protect(struct rte_mbuf *m, uint8_t *pl, uint16_t *plen, bool rtcp, const struct
 	return 0;
 }
 
+/* One output's copy of @p p: build, protect, check, address and queue it. Every way out
+ * that does not send goes through drop:, which counts the output's reason and the node's
+ * (one name for a reason everywhere) and frees what was made. */
 static void
 send_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out *o,
 	 bool reuse, uint64_t now, uint64_t *sc)
 {
 	uint64_t *oc = dp_ctr_of(o->ctr, dp.stride_out, lc->index);
-	uint16_t hdr_len = (uint16_t)(RTE_ETHER_HDR_LEN + (o->family == 4 ? 20 : 40) + 8);
+	uint16_t hdr_len = (uint16_t)(RTE_ETHER_HDR_LEN +
+				      (o->family == 4 ? IP4_HDR_LEN : IP6_HDR_LEN) + UDP_HDR_LEN);
 	uint16_t off = shared_off(p, s, o), end = p->l4.payload_off + p->l4.payload_len;
 	uint16_t len = (uint16_t)(end - off), priv_len, plen;
 	uint8_t priv[PRIV_MAX], *h;
-	struct rte_mbuf *m;
+	struct rte_mbuf *m = NULL;
+	unsigned int why;
 	uint32_t tail = 0;
 	bool empty;
 
 	priv_len = build_priv(priv, p, s, o, now, &empty);
 	if (empty) {
-		oc[DP_OC_drop_ts_filtered]++;
-		if (reuse)
-			rte_pktmbuf_free(p->m);
-		return;
+		why = DP_OC_drop_ts_filtered;
+		goto drop;
 	}
 	if (!o->port->tx_udp_csum && o->srtp == NULL) {
 		tail = rte_raw_cksum(priv, priv_len);
@@ -407,38 +434,31 @@ send_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out
 	}
 	m = frame_alloc(p, o, reuse, (uint16_t)(hdr_len + priv_len), off, len, &h);
 	if (unlikely(m == NULL)) {
-		oc[DP_OC_drop_no_mbuf]++;
-		lc->ctr[DP_CTR_drop_no_mbuf]++;
-		if (reuse)
-			rte_pktmbuf_free(p->m);
-		return;
+		why = DP_OC_drop_no_mbuf;
+		goto drop;
 	}
+	reuse = false;		/* the input is m now, or part of it */
 	memcpy(h + hdr_len, priv, priv_len);
 	plen = (uint16_t)(priv_len + len);
 	if (o->srtp != NULL &&
 	    protect(m, h + hdr_len, &plen, p->what == DP_WHAT_RTCP, o, &tail) != 0) {
-		oc[DP_OC_drop_srtp]++;
-		lc->ctr[DP_CTR_drop_srtp_tx]++;
-		rte_pktmbuf_free(m);
-		return;
+		why = DP_OC_drop_srtp_protect;
+		goto drop;
 	}
 	/* What would not fit the link is counted here, not lost silently in the NIC. */
 	if (unlikely(hdr_len - RTE_ETHER_HDR_LEN + plen > o->port->mtu)) {
-		oc[DP_OC_drop_mtu]++;
-		lc->ctr[DP_CTR_drop_mtu]++;
-		rte_pktmbuf_free(m);
-		return;
+		why = DP_OC_drop_mtu;
+		goto drop;
 	}
-	write_headers(m, h, o, p->what == DP_WHAT_RTCP, (uint16_t)(8 + plen), tail);
-	if (unlikely(!(atomic_load_explicit(&dp_neigh_pub[o->neigh].mac, memory_order_relaxed) &
-		       DP_NEIGH_VALID))) {
-		/* The control lcore holds a few frames per next hop while it resolves. */
+	if (unlikely(!write_headers(m, h, o, p->what == DP_WHAT_RTCP,
+				    (uint16_t)(UDP_HDR_LEN + plen), tail))) {
+		/* The control lcore holds a few frames per next hop while it resolves; it
+		 * rewrites the destination MAC when it sends them. */
 		m->hash.usr = o->neigh;
 		m->port = o->port->index;
-		if (rte_ring_sp_enqueue(lc->neighq, m) != 0) {
-			oc[DP_OC_drop_neigh]++;
-			lc->ctr[DP_CTR_drop_neigh]++;
-			rte_pktmbuf_free(m);
+		if (unlikely(rte_ring_sp_enqueue(lc->neighq, m) != 0)) {
+			why = DP_OC_drop_neigh;
+			goto drop;
 		}
 		return;
 	}
@@ -447,6 +467,14 @@ send_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out
 	sc[DP_SC_tx_pkts]++;
 	sc[DP_SC_tx_bytes] += plen;
 	dp_tx(lc, o->port->index, m);
+	return;
+drop:
+	oc[why]++;
+	if (dp_out_node_ctr[why] != 0)
+		lc->ctr[dp_out_node_ctr[why]]++;
+	rte_pktmbuf_free(m);		/* NULL is fine */
+	if (reuse)
+		rte_pktmbuf_free(p->m);
 }
 
 /* Which outputs send this packet; counts the ones that do not. For the last, where its
@@ -515,14 +543,4 @@ dp_fanout(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now
 	}
 	if (!reuse)
 		rte_pktmbuf_free(p->m);
-}
-
-void
-dp_tx(struct dp_lcore *lc, uint16_t port, struct rte_mbuf *m)
-{
-	struct dp_txbuf *b = &lc->tx[port];
-
-	b->pkts[b->n++] = m;
-	if (b->n == DP_BURST)
-		dp_worker_tx_flush(lc);
 }

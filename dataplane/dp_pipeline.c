@@ -23,6 +23,7 @@
 #include <rte_prefetch.h>
 
 #include "dp.h"
+#include "dp_event.h"
 #include "dp_pkt.h"
 #include "mf/mf_rtp.h"
 #include "mf/mf_ts.h"
@@ -109,7 +110,8 @@ source_ok(struct dp_sess *s, const struct dp_pkt *p)
 			memcpy(st->src.a, p->l4.ip.src, sizeof(st->src.a));
 			st->src_port = p->rtcp ? 0 : p->l4.udp.sport;
 			st->latched = true;
-			dp_worker_event(MF_EV_SOURCE_LATCHED, s, &st->src, p->l4.udp.sport, 0);
+			dp_event_post(&dp.lcores[s->worker], MF_EV_SOURCE_LATCHED, s->id, &st->src,
+				      p->l4.udp.sport, 0);
 			return true;
 		}
 		if (st->src.family != p->l4.ip.version || memcmp(st->src.a, p->l4.ip.src, alen) != 0)
@@ -128,14 +130,15 @@ static inline bool
 rate_ok(struct dp_sess *s, uint64_t now, uint32_t bytes)
 {
 	struct dp_sess_state *st = s->st;
-	uint64_t cap, add;
+	unsigned __int128 add;
 
 	if (s->limits.max_kbps == 0)
 		return true;
-	cap = (uint64_t)s->limits.max_kbps * 125;	/* one second's worth of bytes */
-	add = (now - st->rate_tsc) * cap / dp.tsc_hz;
+	/* Bytes earned since the last refill; the factor is the entry's, made once. */
+	add = ((unsigned __int128)(now - st->rate_tsc) * s->rate_bytes_per_tsc_q32) >> 32;
 	if (add > 0) {
-		st->rate_tokens = RTE_MIN(st->rate_tokens + add, cap);
+		st->rate_tokens = add >= s->rate_burst ? s->rate_burst :
+			RTE_MIN(st->rate_tokens + (uint64_t)add, s->rate_burst);
 		st->rate_tsc = now;
 	}
 	if (st->rate_tokens < bytes)
@@ -146,6 +149,35 @@ rate_ok(struct dp_sess *s, uint64_t now, uint32_t bytes)
 
 /* ---- inspect: RTP ---- */
 
+/* RFC 3551 tables 4 and 5, the static payload types; 0 where none is assigned. Dynamic
+ * types need the spec's clock_rates. */
+static const uint32_t rfc3551_rate[35] = {
+	[0] = 8000,	/* PCMU */
+	[3] = 8000,	/* GSM */
+	[4] = 8000,	/* G723 */
+	[5] = 8000,	/* DVI4 */
+	[6] = 16000,	/* DVI4 */
+	[7] = 8000,	/* LPC */
+	[8] = 8000,	/* PCMA */
+	[9] = 8000,	/* G722: 8000 by the RFC's note, though sampled at 16 kHz */
+	[10] = 44100,	/* L16 stereo */
+	[11] = 44100,	/* L16 mono */
+	[12] = 8000,	/* QCELP */
+	[13] = 8000,	/* CN */
+	[14] = 90000,	/* MPA */
+	[15] = 8000,	/* G728 */
+	[16] = 11025,	/* DVI4 */
+	[17] = 22050,	/* DVI4 */
+	[18] = 8000,	/* G729 */
+	[25] = 90000,	/* CelB */
+	[26] = 90000,	/* JPEG */
+	[28] = 90000,	/* nv */
+	[31] = 90000,	/* H261 */
+	[32] = 90000,	/* MPV */
+	[33] = 90000,	/* MP2T */
+	[34] = 90000,	/* H263 */
+};
+
 static uint32_t
 clock_rate(const struct dp_sess *s, uint8_t pt)
 {
@@ -154,16 +186,7 @@ clock_rate(const struct dp_sess *s, uint8_t pt)
 	for (i = 0; i < s->ingress.nb_clock; i++)
 		if (s->ingress.clock[i].pt == pt)
 			return s->ingress.clock[i].rate;
-	/* RFC 3551 static payload types; dynamic ones need the spec's clock_rates. */
-	if (pt <= 8 || pt == 13 || pt == 18)
-		return 8000;
-	if (pt == 9)
-		return 8000;
-	if (pt == 10 || pt == 11)
-		return 44100;
-	if (pt == 14 || pt == 25 || pt == 26 || pt == 28 || (pt >= 31 && pt <= 34))
-		return 90000;
-	return 0;
+	return pt < RTE_DIM(rfc3551_rate) ? rfc3551_rate[pt] : 0;
 }
 
 static void
@@ -198,7 +221,8 @@ rtp_rx(struct dp_sess *s, const struct mf_rtp *r, uint64_t now, uint64_t *sc)
 	if (unlikely(!rx->init || rx->ssrc != r->ssrc)) {
 		if (rx->init) {
 			sc[DP_SC_ssrc_changes]++;
-			dp_worker_event(MF_EV_SSRC_CHANGED, s, NULL, 0, r->ssrc);
+			dp_event_post(&dp.lcores[s->worker], MF_EV_SSRC_CHANGED, s->id, NULL, 0,
+				      r->ssrc);
 		}
 		rtp_rx_reset(rx, r);
 		rx->window = 1;
@@ -372,8 +396,8 @@ unprotect(struct dp_sess *s, struct dp_pkt *p, uint64_t *sc)
 		return 0;
 	}
 	if (rc == -MF_SRTP_E_AUTH)
-		return DP_SC_srtp_auth_fail;
-	return rc == -MF_SRTP_E_REPLAY ? DP_SC_srtp_replay_fail : DP_SC_drop_parse;
+		return DP_SC_drop_srtp_auth;
+	return rc == -MF_SRTP_E_REPLAY ? DP_SC_drop_srtp_replay : DP_SC_drop_media;
 }
 
 /* Decide what the packet is within its session, unprotect and inspect it. @return 0, or the
@@ -389,7 +413,7 @@ inspect(struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc)
 		return 0;
 	if (s->kind == MF_SESS_MPEGTS) {
 		p->what = DP_WHAT_TS;
-		return ts_rx(s, pl, p->l4.payload_len, sc) ? 0 : DP_SC_drop_parse;
+		return ts_rx(s, pl, p->l4.payload_len, sc) ? 0 : DP_SC_drop_media;
 	}
 	if (s->kind == MF_SESS_RTP_MUX && !p->rtcp)
 		p->rtcp = mf_demux_classify(pl, p->l4.payload_len) == MF_DEMUX_RTCP;
@@ -398,23 +422,23 @@ inspect(struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc)
 	if (p->rtcp) {
 		p->what = DP_WHAT_RTCP;
 		sc[DP_SC_rtcp_pkts]++;
-		return mf_rtcp_parse(pl, p->l4.payload_len, &p->rtcp_info) == 0 ? 0 : DP_SC_drop_parse;
+		return mf_rtcp_parse(pl, p->l4.payload_len, &p->rtcp_info) == 0 ? 0 : DP_SC_drop_media;
 	}
 	p->what = DP_WHAT_RTP;
 	if (mf_rtp_parse(pl, p->l4.payload_len, &p->rtp) != 0)
-		return DP_SC_drop_parse;
+		return DP_SC_drop_media;
 	rtp_rx(s, &p->rtp, now, sc);
 	if (s->kind == MF_SESS_RTP_MPEGTS && !ts_rx(s, pl + p->rtp.hdr_len, p->rtp.payload_len, sc))
-		return DP_SC_drop_parse;
+		return DP_SC_drop_media;
 	return 0;
 }
 
 static inline unsigned int
 node_drop(int sess_drop)
 {
-	if (sess_drop == DP_SC_srtp_auth_fail)
+	if (sess_drop == DP_SC_drop_srtp_auth)
 		return DP_CTR_drop_srtp_auth;
-	return sess_drop == DP_SC_srtp_replay_fail ? DP_CTR_drop_srtp_replay : DP_CTR_drop_media;
+	return sess_drop == DP_SC_drop_srtp_replay ? DP_CTR_drop_srtp_replay : DP_CTR_drop_media;
 }
 
 static void
@@ -488,9 +512,23 @@ handoff(struct dp_lcore *lc, struct rte_mbuf **held, uint16_t *nb_held)
 	}
 }
 
+/* Classify and look up one packet. @return its session, or NULL when it was consumed. */
+static inline struct dp_sess *
+find_session(struct dp_lcore *lc, struct dp_pkt *p, uint16_t in_port)
+{
+	struct dp_sess *s;
+
+	if (!classify(lc, p))
+		return NULL;
+	s = lookup(p, in_port);
+	if (unlikely(s == NULL))
+		count_drop(lc, p->m, dp_port_owns(&dp.ports[in_port], p->l4.ip.version, p->l4.ip.dst) ?
+				     DP_CTR_drop_sess_miss : DP_CTR_drop_not_ours);
+	return s;
+}
+
 void
-dp_pipeline_burst(struct dp_lcore *lc, uint16_t port, struct rte_mbuf **pkts, uint16_t n,
-		  bool handed_off)
+dp_pipeline_rx(struct dp_lcore *lc, uint16_t port, struct rte_mbuf **pkts, uint16_t n)
 {
 	struct rte_mbuf *held[(DP_MAX_WORKERS + 1) * DP_BURST];
 	uint16_t nb_held[DP_MAX_WORKERS + 1] = { 0 };
@@ -498,39 +536,49 @@ dp_pipeline_burst(struct dp_lcore *lc, uint16_t port, struct rte_mbuf **pkts, ui
 	struct dp_pkt p;
 	uint16_t i;
 
-	if (!handed_off)
-		rx_counters(lc, port, pkts, n);
+	rx_counters(lc, port, pkts, n);
 	for (i = 0; i < n; i++) {
 		struct dp_sess *s;
-		uint16_t in_port;
 
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 		p.m = pkts[i];
-		/* A handed-off packet carries its arrival port (our index) in m->port. */
-		in_port = handed_off ? p.m->port : port;
-		if (!classify(lc, &p))
+		s = find_session(lc, &p, port);
+		if (s == NULL)
 			continue;
-		s = lookup(&p, in_port);
-		if (unlikely(s == NULL)) {
-			count_drop(lc, p.m, dp_port_owns(&dp.ports[in_port], p.l4.ip.version,
-							  p.l4.ip.dst) ? DP_CTR_drop_sess_miss
-								       : DP_CTR_drop_not_ours);
-			continue;
-		}
-		if (s->worker != lc->index) {
-			/* Owners never change, but a session deleted and created again may have
-			 * a new one while its packets are in a handoff ring: drop those. */
-			if (handed_off) {
-				count_drop(lc, p.m, DP_CTR_drop_sess_miss);
-				continue;
-			}
-			p.m->port = in_port;
+		if (unlikely(s->worker != lc->index)) {
+			/* The owner learns the arrival port from the mbuf. */
+			p.m->port = port;
 			held[s->worker * DP_BURST + nb_held[s->worker]++] = p.m;
 			continue;
 		}
 		session_packet(lc, s, &p, now);
 	}
-	if (!handed_off)
-		handoff(lc, held, nb_held);
+	handoff(lc, held, nb_held);
+}
+
+void
+dp_pipeline_handoff(struct dp_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
+{
+	uint64_t now = rte_rdtsc();
+	struct dp_pkt p;
+	uint16_t i;
+
+	for (i = 0; i < n; i++) {
+		struct dp_sess *s;
+
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		p.m = pkts[i];
+		s = find_session(lc, &p, p.m->port);
+		if (s == NULL)
+			continue;
+		/* Owners never change, but a session deleted and created again may have a new
+		 * one while its packets are in a handoff ring: drop those. */
+		if (unlikely(s->worker != lc->index)) {
+			count_drop(lc, p.m, DP_CTR_drop_sess_miss);
+			continue;
+		}
+		session_packet(lc, s, &p, now);
+	}
 }

@@ -40,10 +40,5 @@ struct dp_pkt {
 /** Send @p p to every output of @p s; consumes p->m. Context: the session's worker. */
 void dp_fanout(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now,
 	       uint64_t *sc);
-/** Queue a frame for the TX burst of @p port. */
-void dp_tx(struct dp_lcore *lc, uint16_t port, struct rte_mbuf *m);
-/** Tell the control lcore something happened to a session (no allocation: a mempool). */
-void dp_worker_event(enum mf_event_kind kind, const struct dp_sess *s,
-		     const struct mf_addr *src, uint16_t src_port, uint32_t ssrc);
 
 #endif /* DP_PKT_H */

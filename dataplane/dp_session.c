@@ -25,6 +25,8 @@
 #include <rte_lcore.h>
 
 #include "dp.h"
+#include "dp_event.h"
+#include "mf/mf_time.h"
 
 static struct cds_lfht *table;
 static struct rte_hash *by_id;
@@ -282,15 +284,6 @@ pick_worker(void)
 	return best;
 }
 
-static uint64_t
-now_realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- validation: everything a command can get wrong, before anything changes ---- */
 
 static int __attribute__((format(printf, 4, 5)))
@@ -447,6 +440,9 @@ sess_alloc(const struct mf_sess_spec *spec)
 	s->nb_out = spec->nb_outputs;
 	s->ingress = spec->ingress;
 	s->limits = spec->limits;
+	s->rate_burst = (uint64_t)spec->limits.max_kbps * 125;
+	s->rate_bytes_per_tsc_q32 =
+		(uint64_t)(((unsigned __int128)s->rate_burst << 32) / dp.tsc_hz);
 	s->port = dp_port_by_index(spec->ingress.port);
 	s->stats_idx = -1;
 	s->timed_idx = UINT32_MAX;
@@ -543,7 +539,7 @@ dp_sess_add(const struct mf_sess_spec *spec, char *detail, size_t len)
 	s->st = calloc(1, sizeof(*s->st));
 	if (s->st == NULL)
 		goto err_nomem;
-	s->created_ns = now_realtime_ns();
+	s->created_ns = mf_time_ns(CLOCK_REALTIME);
 	s->created_tsc = rte_rdtsc();
 	atomic_store(&s->st->last_rx_tsc, s->created_tsc);
 	s->worker = pick_worker();
@@ -621,7 +617,7 @@ defer_dropped_outputs(const struct dp_sess *old, const struct dp_sess *s)
 	}
 }
 
-static int
+static void
 replace_nodes(struct dp_sess *old, struct dp_sess *s)
 {
 	struct cds_lfht_node *r;
@@ -630,10 +626,11 @@ replace_nodes(struct dp_sess *old, struct dp_sess *s)
 	for (i = 0; i < n; i++) {
 		r = cds_lfht_add_replace(table, key_hash(&s->n[i].key), match_key, &s->n[i].key,
 					 &s->n[i].lfht);
-		if (r != &old->n[i].lfht)
-			return -EIO;	/* cannot happen: the single writer found old there */
+		/* The control lcore is the table's only writer and found @p old by its id, whose
+		 * nodes are in the table under these keys: anything else is a broken invariant,
+		 * and no unwinding could make the table right again. */
+		RTE_VERIFY(r == &old->n[i].lfht);
 	}
-	return 0;
 }
 
 static void
@@ -706,11 +703,7 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 		return refuse(rc, detail, len, "out of memory");
 	}
 	retired = sess_rekey_ingress(old, s);
-	rc = replace_nodes(old, s);
-	if (rc != 0) {
-		free(s);
-		return refuse(rc, detail, len, "table inconsistent");
-	}
+	replace_nodes(old, s);
 	id_key(s->id, key);
 	rte_hash_add_key_data(by_id, key, s);
 	if (retired != NULL)
@@ -791,9 +784,9 @@ dp_sess_info(const struct dp_sess *s, struct mf_msg_sess_info *info)
 	info->live.rx_pkts = vals[DP_SC_rx_pkts];
 	info->live.rx_bytes = vals[DP_SC_rx_bytes];
 	info->live.tx_pkts = vals[DP_SC_tx_pkts];
-	info->live.dropped = vals[DP_SC_drop_src] + vals[DP_SC_drop_parse] + vals[DP_SC_drop_rate] +
-			     vals[DP_SC_drop_blocked] + vals[DP_SC_srtp_auth_fail] +
-			     vals[DP_SC_srtp_replay_fail];
+	info->live.dropped = vals[DP_SC_drop_src] + vals[DP_SC_drop_media] + vals[DP_SC_drop_rate] +
+			     vals[DP_SC_drop_blocked] + vals[DP_SC_drop_srtp_auth] +
+			     vals[DP_SC_drop_srtp_replay];
 }
 
 int

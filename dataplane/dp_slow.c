@@ -3,7 +3,7 @@
  * The slow path, on the control lcore: frames the workers punted (ARP, ICMP, ICMPv6) and
  * the frames it sends itself (ARP requests and replies, gratuitous ARP, IPv6 neighbour
  * solicitations and advertisements, echo replies). Replies are built in the received mbuf
- * where they can be; everything leaves through a worker's TX queue (dp_ctrl_send()).
+ * where they can be; everything leaves through a worker's TX queue (dp_tx_from_ctrl()).
  */
 
 #include <string.h>
@@ -14,6 +14,7 @@
 #include <rte_ip.h>
 
 #include "dp.h"
+#include "dp_tx.h"
 
 #define ND_NS		135
 #define ND_NA		136
@@ -69,7 +70,7 @@ arp_input(struct dp_port *p, struct rte_mbuf *m, uint16_t l3)
 	memcpy(a + 18, arp.sha, 6);
 	memcpy(a + 24, arp.spa, 4);
 	count(DP_CTR_arp_reply_tx);
-	dp_ctrl_send(p->index, m);
+	dp_tx_from_ctrl(p->index, m);
 }
 
 static struct rte_mbuf *
@@ -116,7 +117,7 @@ arp_request(struct dp_port *p, const uint8_t *target, bool gratuitous)
 	memcpy(a + 14, gratuitous ? target : src, 4);
 	memcpy(a + 24, target, 4);
 	count(DP_CTR_arp_request_tx);
-	dp_ctrl_send(p->index, m);
+	dp_tx_from_ctrl(p->index, m);
 }
 
 /* ---- ICMP echo ---- */
@@ -131,7 +132,7 @@ reply(struct dp_port *p, struct rte_mbuf *m, unsigned int ctr)
 	rte_ether_addr_copy(&p->mac, &eth->src_addr);
 	m->ol_flags = 0;
 	count(ctr);
-	dp_ctrl_send(p->index, m);
+	dp_tx_from_ctrl(p->index, m);
 }
 
 static void
@@ -326,7 +327,7 @@ nd_send(struct dp_port *p, const uint8_t *target, bool unsolicited_na)
 	memcpy(icmp + 26, p->mac.addr_bytes, 6);
 	icmp6_csum(ip, icmp);
 	count(DP_CTR_nd_tx);
-	dp_ctrl_send(p->index, m);
+	dp_tx_from_ctrl(p->index, m);
 }
 
 void

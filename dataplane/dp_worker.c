@@ -2,7 +2,7 @@
 /*
  * The worker lcore loop: RX bursts from its queues, packets handed over by other workers,
  * frames the control lcore asks it to send; then TX bursts, then one QSBR quiescent state.
- * Also the per-lcore TX buffers and the worker's end of events.
+ * It calls down only: dp_pipeline.c for packets, dp_tx.h for what is left to send.
  */
 
 #include <rte_cycles.h>
@@ -11,60 +11,7 @@
 #include <rte_mempool.h>
 
 #include "dp.h"
-#include "dp_pkt.h"
-
-void
-dp_worker_tx_flush(struct dp_lcore *lc)
-{
-	uint16_t port;
-
-	for (port = 0; port < dp.nb_ports; port++) {
-		struct dp_txbuf *b = &lc->tx[port];
-		uint64_t *pc, bytes = 0;
-		uint16_t sent, i;
-
-		if (b->n == 0)
-			continue;
-		sent = rte_eth_tx_burst(dp.ports[port].port_id, lc->txq, b->pkts, b->n);
-		for (i = 0; i < sent; i++)
-			bytes += b->pkts[i]->pkt_len;
-		pc = dp_ctr_of(dp.ports[port].ctr, dp.stride_port, lc->index);
-		pc[DP_PC_tx_pkts] += sent;
-		pc[DP_PC_tx_bytes] += bytes;
-		lc->ctr[DP_CTR_tx_pkts] += sent;
-		lc->ctr[DP_CTR_tx_bytes] += bytes;
-		if (unlikely(sent < b->n)) {
-			pc[DP_PC_tx_full] += b->n - sent;
-			lc->ctr[DP_CTR_tx_full] += b->n - sent;
-			rte_pktmbuf_free_bulk(b->pkts + sent, b->n - sent);
-		}
-		b->n = 0;
-	}
-}
-
-void
-dp_worker_event(enum mf_event_kind kind, const struct dp_sess *s, const struct mf_addr *src,
-		uint16_t src_port, uint32_t ssrc)
-{
-	struct dp_lcore *lc = &dp.lcores[s->worker];
-	struct mf_msg_event *ev;
-
-	if (rte_mempool_get(dp.event_pool, (void **)&ev) != 0) {
-		lc->ctr[DP_CTR_events_lost]++;
-		return;
-	}
-	memset(ev, 0, sizeof(*ev));
-	ev->kind = (uint16_t)kind;
-	ev->ssrc = ssrc;
-	ev->src_port = src_port;
-	if (src != NULL)
-		ev->src = *src;
-	memcpy(ev->id, s->id, sizeof(ev->id));
-	if (rte_ring_sp_enqueue(lc->events, ev) != 0) {
-		rte_mempool_put(dp.event_pool, ev);
-		lc->ctr[DP_CTR_events_lost]++;
-	}
-}
+#include "dp_tx.h"
 
 static inline void
 count_burst(struct dp_lcore *lc, uint16_t n)
@@ -88,7 +35,7 @@ poll_rx(struct dp_lcore *lc)
 		if (n == 0)
 			continue;
 		count_burst(lc, n);
-		dp_pipeline_burst(lc, rq->port, pkts, n, false);
+		dp_pipeline_rx(lc, rq->port, pkts, n);
 		total += n;
 	}
 	return total;
@@ -109,7 +56,7 @@ poll_rings(struct dp_lcore *lc)
 		if (n == 0)
 			continue;
 		lc->ctr[DP_CTR_handoff_in] += n;
-		dp_pipeline_burst(lc, 0, pkts, n, true);
+		dp_pipeline_handoff(lc, pkts, n);
 		total += n;
 	}
 	n = (uint16_t)rte_ring_sc_dequeue_burst(lc->ctrl_tx, (void **)pkts, DP_BURST, NULL);
@@ -131,7 +78,7 @@ dp_worker_main(void *arg)
 	while (!atomic_load_explicit(&dp.quit, memory_order_relaxed)) {
 		n = poll_rx(lc);
 		n += poll_rings(lc);
-		dp_worker_tx_flush(lc);
+		dp_tx_flush(lc);
 		/* The quiescent state is a full barrier: once per 64 iterations is often enough
 		 * (a grace period waits microseconds longer), and keeps idle polling light. */
 		if ((lc->ctr[DP_CTR_iterations] & 63) == 0)
@@ -147,7 +94,7 @@ dp_worker_main(void *arg)
 		}
 		t0 = t1;
 	}
-	dp_worker_tx_flush(lc);
+	dp_tx_flush(lc);
 	urcu_qsbr_unregister_thread();
 	return 0;
 }

@@ -24,6 +24,7 @@
 
 #include "mf/mf_shm.h"
 #include "mf/mf_stats.h"
+#include "mf/mf_time.h"
 
 #define MAX_FIELDS 128
 
@@ -45,15 +46,6 @@ struct snap {
 static struct mf_shm shm;
 static struct mf_stats_reader rd;
 static const char *instance = "mfwd";
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int
 attach(void)
@@ -83,7 +75,7 @@ take(struct snap *s, const char *prefix)
 	struct mf_stats_view v;
 
 	s->n = 0;
-	s->t_ns = now_ns();
+	s->t_ns = mf_time_ns(CLOCK_REALTIME);
 	for (i = 0; i < max; i++) {
 		struct item *it;
 
@@ -150,8 +142,8 @@ print_json(void)
 		return 2;
 	json_object_set_new(root, "instance", json_string(instance));
 	json_object_set_new(root, "generation", json_integer((json_int_t)shm.hdr->generation));
-	json_object_set_new(root, "time_ns", json_integer((json_int_t)now_ns()));
-	json_object_set_new(root, "uptime_ms", json_integer((json_int_t)((now_ns() -
+	json_object_set_new(root, "time_ns", json_integer((json_int_t)mf_time_ns(CLOCK_REALTIME)));
+	json_object_set_new(root, "uptime_ms", json_integer((json_int_t)((mf_time_ns(CLOCK_REALTIME) -
 							 shm.hdr->start_time_ns) / 1000000)));
 	json_object_set_new(root, "lcores_count", json_integer(rd.hdr->nb_lcores));
 	out = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);

@@ -3,18 +3,9 @@
 
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 
 #include "mf/mf_client.h"
-
-static uint64_t
-now_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+#include "mf/mf_time.h"
 
 static int
 attach_ring(struct mf_client *c, enum mf_shm_region_id id, struct mf_chan *ch)
@@ -41,7 +32,7 @@ mf_client_open(struct mf_client *c, const char *instance)
 		return rc;
 	}
 	/* Wall-clock nanoseconds: a restarted client's seqs are above its predecessor's. */
-	c->next_seq = now_ns(CLOCK_REALTIME);
+	c->next_seq = mf_time_ns(CLOCK_REALTIME);
 	c->generation = c->shm.hdr->generation;
 	return 0;
 }
@@ -74,7 +65,7 @@ mf_client_call(struct mf_client *c, uint16_t type, const void *payload, uint32_t
 	rc = mf_chan_send(&c->cmd, type, MF_PROTO_VERSION, seq, payload, len);
 	if (rc != 0)
 		return rc;
-	deadline = now_ns(CLOCK_MONOTONIC) + (uint64_t)timeout_ms * 1000000u;
+	deadline = mf_time_ns(CLOCK_MONOTONIC) + (uint64_t)timeout_ms * 1000000u;
 	for (;;) {
 		h = mf_chan_peek(&c->reply, &rlen);
 		if (h != NULL && h->seq != seq) {
@@ -83,7 +74,7 @@ mf_client_call(struct mf_client *c, uint16_t type, const void *payload, uint32_t
 		}
 		if (h != NULL)
 			break;
-		if (now_ns(CLOCK_MONOTONIC) > deadline)
+		if (mf_time_ns(CLOCK_MONOTONIC) > deadline)
 			return mf_shm_creator_alive(&c->shm) ? -ETIMEDOUT : -EOWNERDEAD;
 		pause_us(wait);
 		if (wait < 1000)

@@ -191,7 +191,7 @@ def check_stats(st):
     T.eq(s["rtp_lost"], 2, "cam lost (cumulative over SSRCs)")
     T.eq(s["rtp_expected"], 25, "cam expected")
     T.eq(s["drop_src"], 1, "cam source drops")
-    T.eq(s["drop_parse"], 1, "cam malformed RTP")
+    T.eq(s["drop_media"], 1, "cam malformed RTP")
     outs = s["outputs"]
     T.eq(outs["o1"]["tx_pkts"], 25, "o1 tx (24 RTP + 1 RTCP)")
     T.eq(outs["o2"]["drop_pt"], 24, "o2 PT filtered")

@@ -163,8 +163,8 @@ def check_outputs(out, want):
 
 def check_stats(st):
     s = st["sessions"]
-    T.eq(s["dec"]["srtp_auth_fail"], 8, "dec: auth failures (7 wrong key + 1 cut tag)")
-    T.eq(s["dec"]["srtp_replay_fail"], 1, "dec: replays")
+    T.eq(s["dec"]["drop_srtp_auth"], 8, "dec: auth failures (7 wrong key + 1 cut tag)")
+    T.eq(s["dec"]["drop_srtp_replay"], 1, "dec: replays")
     T.eq(s["dec"]["rx_pkts"], 21, "dec: accepted (20 SRTP + 1 SRTCP)")
     T.eq(s["dec"]["outputs"]["o1"]["tx_pkts"], 21, "dec o1 tx")
     T.eq(s["enc"]["outputs"]["o1"]["tx_pkts"], 11, "enc o1 tx")
@@ -172,8 +172,8 @@ def check_stats(st):
     T.eq(st["node"]["drop_mtu"], 1, "node: MTU drops")
     for o in ("r1", "r2", "r3"):
         T.eq(s["relay"]["outputs"][o]["tx_pkts"], 11, "relay %s tx" % o)
-        T.eq(s["relay"]["outputs"][o]["drop_srtp"], 0, "relay %s protect failures" % o)
-    T.eq(s["relay"]["srtp_auth_fail"], 0, "relay: no auth failure")
+        T.eq(s["relay"]["outputs"][o]["drop_srtp_protect"], 0, "relay %s protect failures" % o)
+    T.eq(s["relay"]["drop_srtp_auth"], 0, "relay: no auth failure")
     T.eq(st["node"]["drop_srtp_auth"], 8, "node: SRTP auth drops")
     T.eq(st["node"]["drop_srtp_replay"], 1, "node: SRTP replay drops")
 

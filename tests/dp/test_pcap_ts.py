@@ -133,7 +133,7 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
     T.eq(s["ts_pkts"], 140, "ts packets")
     T.eq(s["ts_cc_err"], 2, "continuity errors (the flagged jump is none)")
     T.eq(s["ts_sync_err"], 1, "sync loss")
-    T.eq(s["drop_parse"], 1, "datagram with a lost sync byte dropped")
+    T.eq(s["drop_media"], 1, "datagram with a lost sync byte dropped")
     T.eq(st["node"]["drop_media"], 1, "node counts it too")
     T.eq((s["ts_pat_seen"], s["ts_pmt_seen"]), (1, 1), "PAT and PMT seen")
     o = s["outputs"]
