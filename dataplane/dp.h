@@ -127,6 +127,7 @@ struct dp_config {
 	uint32_t nb_mbufs;
 	uint32_t idle_sleep_us;
 	bool check_only;
+	bool test_clock;	/* session timers move only by MF_MSG_CLOCK_ADVANCE */
 	uint16_t nb_ports;
 	struct dp_port_conf ports[MF_MAX_PORTS];
 };
@@ -327,6 +328,8 @@ uint32_t dp_sess_count(void);
 int dp_sess_list(uint32_t offset, uint32_t limit, struct mf_msg_list *out);
 void dp_sess_info(const struct dp_sess *s, struct mf_msg_sess_info *info);
 void dp_sess_timer(uint64_t now_tsc);
+/* Tests (--test-clock): make every timed session @p tsc cycles older. */
+void dp_sess_clock_advance(uint64_t tsc);
 void dp_sess_reclaim(void);
 
 /* ---- lcores ---- */

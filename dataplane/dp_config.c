@@ -58,7 +58,9 @@ usage(const char *prog)
 		"  --max-sessions N     session capacity (default 65536)\n"
 		"  --mbufs N            packet mbufs (default 16383)\n"
 		"  --idle-sleep-us N    control lcore sleep when idle (default 1000)\n"
-		"  --check              read the port profile, print it, exit (no port is probed)\n",
+		"  --check              read the port profile, print it, exit (no port is probed)\n"
+		"  --test-clock         session timers run only when a clock.advance command\n"
+		"                       moves their clock (tests; never in production)\n",
 		prog);
 }
 
@@ -73,6 +75,7 @@ dp_config_parse_args(struct dp_config *cfg, int argc, char **argv)
 		{ "mbufs", required_argument, NULL, 'b' },
 		{ "idle-sleep-us", required_argument, NULL, 'u' },
 		{ "check", no_argument, NULL, 'c' },
+		{ "test-clock", no_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -102,6 +105,9 @@ dp_config_parse_args(struct dp_config *cfg, int argc, char **argv)
 			break;
 		case 'c':
 			cfg->check_only = true;
+			break;
+		case 't':
+			cfg->test_clock = true;
 			break;
 		default:
 			usage(argv[0]);

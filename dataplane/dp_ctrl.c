@@ -56,78 +56,162 @@ node_info(struct mf_msg_node_info *ni)
 	}
 }
 
+/* Each command: its payload has exactly @c size bytes (checked before the handler runs);
+ * the handler sets r->status (and r->detail on error) and returns the result's bytes. */
+struct cmd {
+	uint32_t size;
+	uint32_t (*run)(const void *pl, struct mf_msg_reply *r, void *out);
+};
+
+/* Session specs are 13 KB: copied off the ring into the lcore's scratch, not the stack. */
+static struct mf_sess_spec *
+spec_copy(const void *pl)
+{
+	static struct mf_sess_spec spec;
+
+	memcpy(&spec, pl, sizeof(spec));
+	spec.id[MF_SESS_ID_MAX - 1] = '\0';
+	/* The ring is shared memory that outlives the command: no key stays in it. The
+	 * payload is 16-byte aligned in its slot. */
+	mf_sess_wipe_keys((struct mf_sess_spec *)(uintptr_t)pl);
+	return &spec;
+}
+
+static uint32_t
+cmd_add(const void *pl, struct mf_msg_reply *r, void *out)
+{
+	struct mf_sess_spec *spec = spec_copy(pl);
+
+	(void)out;
+	r->status = dp_sess_add(spec, r->detail, sizeof(r->detail));
+	mf_sess_wipe_keys(spec);
+	return 0;
+}
+
+static uint32_t
+cmd_replace(const void *pl, struct mf_msg_reply *r, void *out)
+{
+	struct mf_sess_spec *spec = spec_copy(pl);
+
+	(void)out;
+	r->status = dp_sess_replace(spec, r->detail, sizeof(r->detail));
+	mf_sess_wipe_keys(spec);
+	return 0;
+}
+
+static void
+ref_copy(const void *pl, struct mf_msg_sess_ref *ref)
+{
+	memcpy(ref, pl, sizeof(*ref));
+	ref->id[MF_SESS_ID_MAX - 1] = '\0';
+}
+
+static uint32_t
+cmd_del(const void *pl, struct mf_msg_reply *r, void *out)
+{
+	struct mf_msg_sess_ref ref;
+
+	(void)out;
+	ref_copy(pl, &ref);
+	r->status = dp_sess_del(ref.id, MF_EV_SESSION_REMOVED, r->detail, sizeof(r->detail));
+	return 0;
+}
+
+static uint32_t
+cmd_get(const void *pl, struct mf_msg_reply *r, void *out)
+{
+	struct mf_msg_sess_ref ref;
+	struct dp_sess *s;
+
+	ref_copy(pl, &ref);
+	s = dp_sess_find(ref.id);
+	if (s == NULL) {
+		r->status = -ENOENT;
+		snprintf(r->detail, sizeof(r->detail), "id: no session \"%s\"", ref.id);
+		return 0;
+	}
+	dp_sess_info(s, out);
+	return sizeof(struct mf_msg_sess_info);
+}
+
+static uint32_t
+cmd_list(const void *pl, struct mf_msg_reply *r, void *out)
+{
+	struct mf_msg_list_req req;
+
+	memcpy(&req, pl, sizeof(req));
+	r->status = dp_sess_list(req.offset, req.limit, out);
+	return sizeof(struct mf_msg_list);
+}
+
+static uint32_t
+cmd_node_info(const void *pl, struct mf_msg_reply *r, void *out)
+{
+	(void)pl;
+	(void)r;
+	node_info(out);
+	return sizeof(struct mf_msg_node_info);
+}
+
+/* Timers fire here, before the reply: the events they raise are on the channel when the
+ * test reads the reply. */
+static uint32_t
+cmd_clock(const void *pl, struct mf_msg_reply *r, void *out)
+{
+	struct mf_msg_clock c;
+
+	(void)out;
+	if (!dp.cfg.test_clock) {
+		r->status = -EPERM;
+		snprintf(r->detail, sizeof(r->detail), "clock.advance needs --test-clock");
+		return 0;
+	}
+	memcpy(&c, pl, sizeof(c));
+	if (c.advance_ms > UINT64_C(86400000) * 365) {
+		r->status = -ERANGE;
+		snprintf(r->detail, sizeof(r->detail), "advance_ms: at most a year");
+		return 0;
+	}
+	dp_sess_clock_advance(c.advance_ms * dp.tsc_hz / 1000);
+	dp_sess_timer(rte_rdtsc());
+	return 0;
+}
+
+static const struct cmd cmds[] = {
+	[MF_MSG_SESSION_ADD] = { sizeof(struct mf_sess_spec), cmd_add },
+	[MF_MSG_SESSION_REPLACE] = { sizeof(struct mf_sess_spec), cmd_replace },
+	[MF_MSG_SESSION_DEL] = { sizeof(struct mf_msg_sess_ref), cmd_del },
+	[MF_MSG_SESSION_GET] = { sizeof(struct mf_msg_sess_ref), cmd_get },
+	[MF_MSG_SESSION_LIST] = { sizeof(struct mf_msg_list_req), cmd_list },
+	[MF_MSG_NODE_INFO] = { 0, cmd_node_info },
+	[MF_MSG_CLOCK_ADVANCE] = { sizeof(struct mf_msg_clock), cmd_clock },
+};
+
 /* Run one command; its result goes after the reply header in @p out. @return result bytes. */
 static uint32_t
 run_command(const struct mf_chan_msg_hdr *h, uint32_t len, struct mf_msg_reply *r, void *out)
 {
-	static struct mf_sess_spec spec;	/* 13 KB: not on the stack */
-	const void *pl = h + 1;
-	struct mf_msg_sess_ref ref;
-	struct dp_sess *s;
-	uint32_t n = 0;
+	const struct cmd *c = h->type < RTE_DIM(cmds) ? &cmds[h->type] : NULL;
+	uint32_t n;
 
-	switch (h->type) {
-	case MF_MSG_SESSION_ADD:
-	case MF_MSG_SESSION_REPLACE:
-		if (len != sizeof(spec)) {
-			r->status = -EBADMSG;
-			break;
-		}
-		memcpy(&spec, pl, sizeof(spec));
-		spec.id[MF_SESS_ID_MAX - 1] = '\0';
-		r->status = h->type == MF_MSG_SESSION_ADD ?
-			dp_sess_add(&spec, r->detail, sizeof(r->detail)) :
-			dp_sess_replace(&spec, r->detail, sizeof(r->detail));
-		mf_sess_wipe_keys(&spec);
-		/* The ring is shared memory that outlives the command: no key stays in it. The
-		 * payload is 16-byte aligned in its slot. */
-		mf_sess_wipe_keys((struct mf_sess_spec *)(uintptr_t)pl);
-		break;
-	case MF_MSG_SESSION_DEL:
-	case MF_MSG_SESSION_GET:
-		if (len != sizeof(ref)) {
-			r->status = -EBADMSG;
-			break;
-		}
-		memcpy(&ref, pl, sizeof(ref));
-		ref.id[MF_SESS_ID_MAX - 1] = '\0';
-		if (h->type == MF_MSG_SESSION_DEL) {
-			r->status = dp_sess_del(ref.id, MF_EV_SESSION_REMOVED, r->detail,
-						sizeof(r->detail));
-			break;
-		}
-		s = dp_sess_find(ref.id);
-		if (s == NULL) {
-			r->status = -ENOENT;
-			snprintf(r->detail, sizeof(r->detail), "id: no session \"%s\"", ref.id);
-			break;
-		}
-		dp_sess_info(s, out);
-		n = sizeof(struct mf_msg_sess_info);
-		break;
-	case MF_MSG_SESSION_LIST: {
-		struct mf_msg_list_req req;
-
-		if (len != sizeof(req)) {
-			r->status = -EBADMSG;
-			break;
-		}
-		memcpy(&req, pl, sizeof(req));
-		r->status = dp_sess_list(req.offset, req.limit, out);
-		n = sizeof(struct mf_msg_list);
-		break;
+	if (h->version != MF_PROTO_VERSION) {
+		r->status = -EPROTO;
+		snprintf(r->detail, sizeof(r->detail), "protocol version %u, this dataplane speaks %u",
+			 h->version, MF_PROTO_VERSION);
+		return 0;
 	}
-	case MF_MSG_NODE_INFO:
-		node_info(out);
-		n = sizeof(struct mf_msg_node_info);
-		break;
-	default:
+	if (c == NULL || c->run == NULL) {
 		r->status = -EOPNOTSUPP;
 		snprintf(r->detail, sizeof(r->detail), "unknown command type %u", h->type);
+		return 0;
 	}
-	if (r->status == -EBADMSG && r->detail[0] == '\0')
+	if (len != c->size) {
+		r->status = -EBADMSG;
 		snprintf(r->detail, sizeof(r->detail), "%s: payload of %u bytes is malformed",
 			 mf_msg_type_str(h->type), len);
+		return 0;
+	}
+	n = c->run(h + 1, r, out);
 	return r->status == 0 ? n : 0;
 }
 
@@ -147,19 +231,12 @@ poll_commands(void)
 			break;
 		memset(r, 0, sizeof(*r));
 		r->cmd_type = h->type;
-		if (h->version != MF_PROTO_VERSION) {
-			r->status = -EPROTO;
-			snprintf(r->detail, sizeof(r->detail),
-				 "protocol version %u, this dataplane speaks %u", h->version,
-				 MF_PROTO_VERSION);
-			n = 0;
-		} else {
-			n = run_command(h, len, r, r + 1);
-		}
+		n = run_command(h, len, r, r + 1);
+		/* Counted before the reply is visible: whoever reads the reply sees it. */
+		dp.node_ctr[DP_CTR_commands]++;
 		mf_chan_commit(&dp.reply, MF_MSG_REPLY, MF_PROTO_VERSION, h->seq,
 			       (uint32_t)sizeof(*r) + n);
 		mf_chan_consume(&dp.cmd);
-		dp.node_ctr[DP_CTR_commands]++;
 		done++;
 	}
 	return done;
@@ -198,7 +275,8 @@ timers(uint64_t now, uint64_t *next, uint64_t *next_ports)
 	if (now < *next)
 		return;
 	*next = now + dp.tsc_hz * TIMER_MS / 1000;
-	dp_sess_timer(now);
+	if (!dp.cfg.test_clock)
+		dp_sess_timer(now);
 	dp_neigh_timer(now);
 	if (now >= *next_ports) {
 		*next_ports = now + dp.tsc_hz;

@@ -86,6 +86,9 @@ timed_update(struct dp_sess *old, struct dp_sess *s)
 	return has_timers(s) ? timed_add(s) : 0;
 }
 
+/* Sessions a timer tick removes at most; the rest go at the next tick. */
+#define DP_EXPIRE_PER_TICK	64
+
 struct deferred {
 	void (*fn)(void *arg, int idx);
 	void *arg;
@@ -817,9 +820,26 @@ dp_sess_list(uint32_t offset, uint32_t limit, struct mf_msg_list *out)
 
 /* Idle sessions raise an event once (and again when they come back); expired ones go. */
 void
+dp_sess_clock_advance(uint64_t tsc)
+{
+	uint32_t k;
+
+	for (k = 0; k < nb_timed; k++) {
+		struct dp_sess *s = timed[k];
+
+		s->created_tsc -= RTE_MIN(tsc, s->created_tsc);
+		/* Tests advance the clock of idle sessions; a packet arriving meanwhile may be
+		 * aged with them, which no test relies on. */
+		atomic_fetch_sub_explicit(&s->st->last_rx_tsc,
+					  RTE_MIN(tsc, atomic_load(&s->st->last_rx_tsc)),
+					  memory_order_relaxed);
+	}
+}
+
+void
 dp_sess_timer(uint64_t now)
 {
-	char expired[64][MF_SESS_ID_MAX], detail[120];
+	char expired[DP_EXPIRE_PER_TICK][MF_SESS_ID_MAX], detail[120];
 	unsigned int n = 0, i;
 	uint32_t k;
 
@@ -829,7 +849,7 @@ dp_sess_timer(uint64_t now)
 
 		if (s->limits.timeout_s != 0 &&
 		    now - s->created_tsc > (uint64_t)s->limits.timeout_s * dp.tsc_hz) {
-			if (n < 64)
+			if (n < DP_EXPIRE_PER_TICK)
 				snprintf(expired[n++], MF_SESS_ID_MAX, "%s", s->id);
 			continue;
 		}

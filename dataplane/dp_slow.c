@@ -16,8 +16,6 @@
 #include "dp.h"
 #include "dp_tx.h"
 
-#define ND_NS		135
-#define ND_NA		136
 #define ND_OPT_SLL	1
 #define ND_OPT_TLL	2
 
@@ -220,7 +218,7 @@ nd_advertise(struct dp_port *p, struct rte_mbuf *m, struct rte_ipv6_hdr *ip, uin
 	memcpy(ip->src_addr, target, 16);
 	ip->hop_limits = 255;
 	ip->payload_len = rte_cpu_to_be_16(len);
-	icmp[0] = ND_NA;
+	icmp[0] = MF_ICMP6_NA;
 	icmp[1] = 0;
 	icmp[4] = 0x60;		/* solicited, override */
 	icmp[5] = icmp[6] = icmp[7] = 0;
@@ -249,7 +247,7 @@ icmp6_input(struct dp_port *p, struct rte_mbuf *m, const struct mf_eth *e)
 	ilen = (uint16_t)(info.total_len - 40);
 	if (ilen < 8)
 		goto ignore;
-	if (icmp[0] == ND_NS && ilen >= 24) {
+	if (icmp[0] == MF_ICMP6_NS && ilen >= 24) {
 		count(DP_CTR_nd_rx);
 		/* Duplicate address detection comes from :: and is not ours to answer. */
 		if (memcmp(info.src, (const uint8_t[16]){ 0 }, 16) == 0)
@@ -260,7 +258,7 @@ icmp6_input(struct dp_port *p, struct rte_mbuf *m, const struct mf_eth *e)
 		nd_advertise(p, m, ip, icmp, icmp + 8);
 		return;
 	}
-	if (icmp[0] == ND_NA && ilen >= 24) {
+	if (icmp[0] == MF_ICMP6_NA && ilen >= 24) {
 		count(DP_CTR_nd_rx);
 		nd_learn(p, icmp + 8, nd_option(icmp + 24, ilen - 24, ND_OPT_TLL));
 		rte_pktmbuf_free(m);
@@ -319,7 +317,7 @@ nd_send(struct dp_port *p, const uint8_t *target, bool unsolicited_na)
 		memcpy(ip->dst_addr + 13, target + 13, 3);
 	}
 	icmp = l3 + 40;
-	icmp[0] = unsolicited_na ? ND_NA : ND_NS;
+	icmp[0] = unsolicited_na ? MF_ICMP6_NA : MF_ICMP6_NS;
 	icmp[4] = unsolicited_na ? 0x20 : 0;	/* override */
 	memcpy(icmp + 8, target, 16);
 	icmp[24] = unsolicited_na ? ND_OPT_TLL : ND_OPT_SLL;

@@ -27,6 +27,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "mf/mf_args.h"
 #include "mf/mf_bytes.h"
 #include "mf/mf_srtp.h"
 #include "mf/mf_srtp_ref.h"
@@ -369,14 +370,20 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *suite = "all";
-	unsigned int size = 214, s;
+	uint32_t size = 214;
+	unsigned int s;
 	double secs = 1.0;
 	int c, rc = 0;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 's': suite = optarg; break;
-		case 'z': size = (unsigned int)atoi(optarg); break;
+		case 'z':
+			if (mf_parse_u32(optarg, 64, 1500, &size) != 0) {
+				fprintf(stderr, "--size: a frame of 64 to 1500 bytes\n");
+				return 2;
+			}
+			break;
 		case 't': secs = atof(optarg); break;
 		default:
 			fprintf(stderr, "usage: %s [--suite NAME|all] [--size FRAME] [--seconds S]\n",

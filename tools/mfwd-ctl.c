@@ -26,12 +26,13 @@
 
 #include <jansson.h>
 
+#include "mf/mf_args.h"
 #include "mf/mf_client.h"
 #include "mf/mf_proto_json.h"
 #include "mf/mf_session.h"
 
 static struct mf_client cl;
-static unsigned int timeout_ms = 5000;
+static uint32_t timeout_ms = 5000;
 static uint8_t result[MF_CHAN_SLOT_SIZE];
 
 static int
@@ -131,10 +132,10 @@ cmd_list(int argc, char **argv)
 	json_t *j;
 	int rc;
 
-	if (argc > 0)
-		req.offset = (uint32_t)strtoul(argv[0], NULL, 10);
-	if (argc > 1)
-		req.limit = (uint32_t)strtoul(argv[1], NULL, 10);
+	if (argc > 0 && mf_parse_u32(argv[0], 0, UINT32_MAX, &req.offset) != 0)
+		return fail("invalid", "offset", "not a number");
+	if (argc > 1 && mf_parse_u32(argv[1], 1, MF_LIST_MAX, &req.limit) != 0)
+		return fail("invalid", "limit", "not a number from 1 to the list maximum");
 	if (call(MF_MSG_SESSION_LIST, &req, sizeof(req), &rc) < 0)
 		return rc;
 	j = mf_list_to_json((void *)result, req.offset);
@@ -153,6 +154,20 @@ cmd_info(void)
 	j = mf_node_info_to_json((void *)result);
 	json_object_set_new(j, "ok", json_true());
 	return print_json(j);
+}
+
+/* Tests: run the dataplane's session timers as if @p ms more had passed (--test-clock). */
+static int
+cmd_clock(const char *ms)
+{
+	struct mf_msg_clock c = { 0 };
+	int rc;
+
+	if (mf_parse_u64(ms, 0, UINT64_C(86400000) * 365, &c.advance_ms) != 0)
+		return fail("invalid", "advance_ms", "milliseconds from 0 to a year");
+	if (call(MF_MSG_CLOCK_ADVANCE, &c, sizeof(c), &rc) < 0)
+		return rc;
+	return print_json(json_pack("{s:b, s:I}", "ok", 1, "advanced_ms", (json_int_t)c.advance_ms));
 }
 
 static int
@@ -184,7 +199,8 @@ usage(void)
 	fprintf(stderr,
 		"usage: mfwd-ctl [-i INSTANCE] [-t TIMEOUT_MS] COMMAND [ARGS]\n"
 		"  add FILE|-  replace FILE|-  del ID...  get ID  list [OFFSET [LIMIT]]  info\n"
-		"  events [SECONDS]   (0: print what is queued and exit)\n");
+		"  events [SECONDS]   (0: print what is queued and exit)\n"
+		"  clock MS           tests: session timers run MS later (dataplane --test-clock)\n");
 }
 
 int
@@ -196,9 +212,12 @@ main(int argc, char **argv)
 	while ((c = getopt(argc, argv, "i:t:h")) != -1) {
 		if (c == 'i')
 			instance = optarg;
-		else if (c == 't')
-			timeout_ms = (unsigned int)strtoul(optarg, NULL, 10);
-		else {
+		else if (c == 't') {
+			if (mf_parse_u32(optarg, 1, 3600000, &timeout_ms) != 0) {
+				fprintf(stderr, "mfwd-ctl: -t: milliseconds from 1 to 3600000\n");
+				return 2;
+			}
+		} else {
 			usage();
 			return 2;
 		}
@@ -226,6 +245,8 @@ main(int argc, char **argv)
 		rc = cmd_list(argc - optind, argv + optind);
 	else if (strcmp(cmd, "info") == 0)
 		rc = cmd_info();
+	else if (strcmp(cmd, "clock") == 0 && optind < argc)
+		rc = cmd_clock(argv[optind]);
 	else if (strcmp(cmd, "events") == 0)
 		rc = cmd_events(argc - optind, argv + optind);
 	else {

@@ -32,6 +32,7 @@ mf_msg_type_str(unsigned int type)
 	case MF_MSG_SESSION_GET: return "session.get";
 	case MF_MSG_SESSION_LIST: return "session.list";
 	case MF_MSG_NODE_INFO: return "node.info";
+	case MF_MSG_CLOCK_ADVANCE: return "clock.advance";
 	case MF_MSG_REPLY: return "reply";
 	case MF_MSG_EVENT: return "event";
 	default: return "unknown";

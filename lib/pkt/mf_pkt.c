@@ -203,16 +203,6 @@ mf_ipv6_parse(const uint8_t *p, size_t len, struct mf_ip *ip)
 }
 
 int
-mf_ip_parse(const uint8_t *p, size_t len, struct mf_ip *ip)
-{
-	if (len < 1)
-		return -MF_PKT_E_IP4_TRUNC;
-	if (p[0] >> 4 == 6)
-		return mf_ipv6_parse(p, len, ip);
-	return mf_ipv4_parse(p, len, ip);
-}
-
-int
 mf_udp_parse(const uint8_t *p, size_t len, struct mf_udp *u)
 {
 	if (len < MF_UDP_HDR_LEN)

@@ -373,11 +373,12 @@ sum_values(const struct mf_stats_reader *r, const struct mf_stats_entry *e, uint
 		nl = lcore + 1;
 	}
 	for (; l < nl; l++) {
-		const volatile uint64_t *blk = (const volatile uint64_t *)(v +
-							(uint64_t)l * e->lcore_stride);
+		const uint64_t *blk = (const uint64_t *)(v + (uint64_t)l * e->lcore_stride);
 
+		/* Each word is written by one lcore as a plain store; a relaxed atomic load
+		 * reads it whole, and the epoch around this read orders the rest. */
 		for (f = 0; f < e->nb_fields; f++)
-			vals[f] += blk[f];
+			vals[f] += __atomic_load_n(&blk[f], __ATOMIC_RELAXED);
 	}
 }
 

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 
@@ -167,15 +168,23 @@ class Client:
             self.c.username_pw_set(username, password)
         self.c.on_message = lambda c, u, m: self.msgs.put(m)
         self.rc = None
+        self.subacks = set()
+        self.suback = threading.Condition()
 
         def on_connect(c, u, flags, rc, props=None):
             self.rc = rc
+
+        def on_subscribe(c, u, mid, *rest):
+            with self.suback:
+                self.subacks.add(mid)
+                self.suback.notify_all()
         self.c.on_connect = on_connect
+        self.c.on_subscribe = on_subscribe
         self.c.connect("127.0.0.1", broker.port)
         self.c.loop_start()
-        for _ in range(100):
-            if self.rc is not None:
-                break
+        # The broker's answer, however slow the machine; a refusal comes at once.
+        deadline = time.time() + 20
+        while self.rc is None and time.time() < deadline:
             time.sleep(0.02)
         self.reply_topic = "test/reply/" + cid
         if self.connected():
@@ -187,11 +196,11 @@ class Client:
         return rc is not None and int(rc) == 0
 
     def subscribe(self, topic):
-        if self.v5:
-            self.c.subscribe(topic, qos=1)
-        else:
-            self.c.subscribe(topic, qos=1)
-        time.sleep(0.1)
+        """Subscribe and wait for the broker's acknowledgement: what is published after
+        this returns reaches us."""
+        rc, mid = self.c.subscribe(topic, qos=1)
+        with self.suback:
+            self.suback.wait_for(lambda: mid in self.subacks, timeout=20)
 
     def publish(self, topic, payload, corr=None, qos=1):
         props = None
@@ -235,6 +244,19 @@ class Client:
         """Messages on topics starting with topic_prefix for a while."""
         out, deadline = [], time.time() + seconds
         while time.time() < deadline:
+            try:
+                m = self.msgs.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            if m.topic.startswith(topic_prefix):
+                out.append((m.topic, json.loads(m.payload) if m.payload else None, m.retain))
+        return out
+
+    def collect_until(self, topic_prefix, done, timeout=30):
+        """Messages on topics starting with topic_prefix until done(messages) holds (or
+        @timeout s): a wait for what must come, not for a guessed time."""
+        out, deadline = [], time.time() + timeout
+        while time.time() < deadline and not done(out):
             try:
                 m = self.msgs.get(timeout=0.05)
             except queue.Empty:

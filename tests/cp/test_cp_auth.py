@@ -80,7 +80,9 @@ def tls():
         url = "ssl://127.0.0.1:%d" % broker.port
         untrusting = ControlPlane(broker, "n1", dpl.instance, broker=url)
         with untrusting:
-            time.sleep(3)
+            deadline = time.time() + 30
+            while "cannot connect" not in untrusting.tail() and time.time() < deadline:
+                time.sleep(0.1)
         T.check("online" not in open(untrusting.log).read() and
                 "cannot connect" in untrusting.tail(), "TLS: a broker it cannot verify is "
                 "refused: %s" % untrusting.tail(2))

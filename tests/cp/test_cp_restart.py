@@ -84,7 +84,9 @@ def restart_dataplane(dpl, broker):
     dpl.stop()
     T.eq(dpl.rc, 0, "(b) dataplane stopped cleanly")
     dpl.start()
-    evs = watcher.collect("mfwd/n1/event/dataplane", 6)
+    evs = watcher.collect_until(
+        "mfwd/n1/event/dataplane",
+        lambda evs: any(e["event"] == "dataplane.up" and e["sessions"] == N for _, e, _ in evs))
     kinds = [e["event"] for _, e, _ in evs]
     T.check("dataplane.down" in kinds and "dataplane.up" in kinds,
             "(b) dataplane.down and dataplane.up published: %s" % kinds)

@@ -13,7 +13,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "dp"))
@@ -44,13 +43,14 @@ SPEC = {"id": "sec", "kind": "rtp",
                      "srtp": sj(KB)}]}
 
 
-def flow(topo, key, next_key, count, pps, switch, during=None):
-    """Send @count packets, call @during while they flow; return (sent, datagrams got)."""
+def flow(topo, key, next_key, count, pps, switch, during=None, stop=""):
+    """Send @count packets (fewer once @stop exists), call @during while they flow; return
+    (sent, datagrams got)."""
     rx = topo.popen(topo.dst, "/usr/bin/python3", FLOW, "recv", "6040", "2",
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(0.5)
+    srtpflow.wait_ready(rx)
     tx = topo.popen(topo.src, "/usr/bin/python3", FLOW, "send", "10.99.1.2", "5040", key[0],
-                    key[1].hex(), next_key[1].hex(), str(count), str(pps), switch,
+                    key[1].hex(), next_key[1].hex(), str(count), str(pps), switch, stop,
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     if during:
         during()
@@ -59,18 +59,26 @@ def flow(topo, key, next_key, count, pps, switch, during=None):
     return sent, got
 
 
-def rekey_live(topo, c, d):
-    switch = os.path.join(d, "switch")
+def rekey_live(dpl, topo, c, d):
+    """Each step waits for packets the dataplane counted: the update after 100, the
+    sender's switch 50 later, the end 100 after that."""
+    switch, stop = os.path.join(d, "switch"), os.path.join(d, "stop")
+
+    def reach(n, what):
+        return dpl.wait_for(lambda s: s["sessions"]["sec"]["rx_pkts"] >= n, timeout=60,
+                            what=what)["sessions"]["sec"]["rx_pkts"]
 
     def update():
-        time.sleep(1.0)
+        reach(100, "100 packets under the first keys")
         r = c.request(CMD, "session.update", {"id": "sec", "srtp": sj(KA2),
-                                              "output_srtp": {"o": sj(KB2)}})
+                                              "output_srtp": {"o": sj(KB2)}}, timeout=15)
         T.check(r and r["ok"], "session.update re-keys ingress and output: %s" % r)
-        time.sleep(0.3)
+        n = reach(dpl.session("sec")["rx_pkts"] + 50, "50 packets after the update")
         open(switch, "w").close()
+        reach(n + 100, "100 packets after the sender's switch")
+        open(stop, "w").close()
 
-    sent, got = flow(topo, KA, KA2, 1500, 500, switch, update)
+    sent, got = flow(topo, KA, KA2, 50000, 500, switch, update, stop)
     numbers, (old, new) = srtpflow.decrypt(got, [KB, KB2])
     T.eq(len(got), sent["sent"], "re-key over MQTT: every packet arrived")
     T.eq(sorted(numbers), list(range(sent["sent"])), "re-key over MQTT: every packet decrypts")
@@ -110,7 +118,7 @@ def main():
                 T.check(wait_status(c, "n1", lambda s: s["online"]), "control plane online")
                 r = c.request(CMD, "session.create", SPEC)
                 T.check(r and r["ok"], "SRTP session created over MQTT: %s" % r)
-                rekey_live(topo, c, d)
+                rekey_live(dpl, topo, c, d)
                 r = c.request(CMD, "session.get", {"id": "sec"})
                 spec = r["result"]["spec"] if r and r["ok"] else {}
                 T.eq(spec.get("ingress", {}).get("srtp"), {"suite": CM}, "get: suite, no key")
@@ -123,10 +131,14 @@ def main():
                 r = c.request(CMD, "session.update", {"id": "sec", "output_srtp": {"x": None}})
                 T.check(r and not r["ok"] and r["error"]["code"] == "not_found",
                         "re-keying an unknown output refused")
+                # A status says "up, 1 session" before the restart too: wait for the event
+                # the control plane publishes once it has replayed the journal.
+                c.subscribe("mfwd/n1/event/dataplane.up")
                 dpl.stop()
                 dpl.start()
-                T.check(wait_status(c, "n1", lambda s: s["dataplane"]["up"] and
-                                    s["sessions"] == 1, timeout=30), "dataplane back, replayed")
+                evs = c.collect_until("mfwd/n1/event/dataplane.up",
+                                      lambda evs: any(e["sessions"] == 1 for _, e, _ in evs))
+                T.check(evs and evs[-1][1]["sessions"] == 1, "dataplane back, replayed: %s" % evs)
                 sent, got = flow(topo, KA2, KA2, 300, 500, os.path.join(d, "never"))
                 numbers, _ = srtpflow.decrypt(got, [KB2])
                 T.eq(sorted(numbers), list(range(sent["sent"])),

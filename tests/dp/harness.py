@@ -97,8 +97,10 @@ class Dataplane:
             if self.proc.poll() is not None:
                 self.stop()
                 raise RuntimeError("dataplane exited: %s" % self.tail())
+            # The stats area comes first; the control loop (which answers commands) starts
+            # once the workers run and dataplane.up is sent: ready means both.
             r = subprocess.run([STAT, "-i", self.instance, "--json"], capture_output=True)
-            if r.returncode == 0:
+            if r.returncode == 0 and self.ctl("info")[0] == 0:
                 return self
             time.sleep(0.1)
         self.stop()

@@ -5,6 +5,7 @@ pairs; the dataplane takes the root-side ends with net_af_packet and owns 10.99.
 """
 import os
 import subprocess
+import time
 
 
 def sh(*args, check=True):
@@ -52,6 +53,20 @@ ipv4 = 10.99.2.2/24
 
     def run(self, ns, *args, **kw):
         return subprocess.run(["ip", "netns", "exec", ns] + list(args), **kw)
+
+    def wait_udp(self, ns, *ports, timeout=30):
+        """Wait until something in @ns listens on every UDP port of @ports: a receiver is
+        ready when its socket is bound, not after a guessed delay."""
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self.run(ns, "ss", "-Hlun", capture_output=True)
+            bound = {l.split()[3].rsplit(":", 1)[-1] for l in r.stdout.decode().splitlines()
+                     if len(l.split()) > 3}
+            if all(str(p) in bound for p in ports):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError("no UDP listener on %s in %s after %ss" % (ports, ns, timeout))
+            time.sleep(0.05)
 
     def popen(self, ns, *args, **kw):
         return subprocess.Popen(["ip", "netns", "exec", ns] + list(args), **kw)

@@ -3,13 +3,15 @@
 """SRTP over real sockets, for tests that run it inside a network namespace; libsrtp2
 (pylibsrtp) protects.
 
-  srtpflow.py send DST PORT SUITE KEY_HEX NEXT_KEY_HEX COUNT PPS SWITCH_FILE
-      COUNT RTP packets (SSRC 0x5eed, 160-byte payload carrying its number) at PPS; from
-      the moment SWITCH_FILE exists, under NEXT_KEY (a new libsrtp2 session, as a sender
-      that re-keys). Prints {"sent": N, "sent_after_switch": M}.
+  srtpflow.py send DST PORT SUITE KEY_HEX NEXT_KEY_HEX COUNT PPS SWITCH_FILE [STOP_FILE]
+      COUNT RTP packets (SSRC 0x5eed, 160-byte payload carrying its number) at PPS, or
+      fewer once STOP_FILE exists; from the moment SWITCH_FILE exists, under NEXT_KEY (a
+      new libsrtp2 session, as a sender that re-keys). Prints {"sent": N,
+      "sent_after_switch": M}.
   srtpflow.py recv PORT IDLE_S
-      Prints the hex of every datagram received, one JSON list, once nothing came for
-      IDLE_S seconds after the first.
+      Says "ready" on stderr once its socket is bound (wait_ready()), then prints the hex of
+      every datagram received, one JSON list, once nothing came for IDLE_S seconds after
+      the first.
 """
 import json
 import os
@@ -56,12 +58,22 @@ def decrypt(got, keys):
     return numbers, per_key
 
 
-def send(dst, port, suite, key, next_key, count, pps, switch_file):
+def wait_ready(rx):
+    """Wait until the receiver process @rx (recv, stderr piped) has bound its socket."""
+    line = rx.stderr.readline()
+    if line.strip() != b"ready":
+        raise RuntimeError("srtpflow recv did not start: %r" % line)
+
+
+def send(dst, port, suite, key, next_key, count, pps, switch_file, stop_file=None):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     tx, after = session(suite, key), 0
     switched = False
     t0 = time.monotonic()
     for i in range(count):
+        if stop_file and os.path.exists(stop_file):
+            count = i
+            break
         if not switched and os.path.exists(switch_file):
             tx, switched = session(suite, next_key), True
         s.sendto(tx.protect(rtp(i)), (dst, port))
@@ -75,6 +87,7 @@ def send(dst, port, suite, key, next_key, count, pps, switch_file):
 def recv(port, idle):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("0.0.0.0", port))
+    print("ready", file=sys.stderr, flush=True)
     s.settimeout(30)
     got = []
     try:
@@ -89,6 +102,7 @@ def recv(port, idle):
 if __name__ == "__main__":
     a = sys.argv[1:]
     if a[0] == "send":
-        send(a[1], int(a[2]), a[3], a[4], a[5], int(a[6]), float(a[7]), a[8])
+        send(a[1], int(a[2]), a[3], a[4], a[5], int(a[6]), float(a[7]), a[8],
+             a[9] if len(a) > 9 else None)
     else:
         recv(int(a[1]), float(a[2]))

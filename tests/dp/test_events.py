@@ -2,6 +2,11 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Timers, events and refused commands, through the channel (mfwd-ctl), on idle ports.
 
+The dataplane runs with --test-clock: its session timers run only when the test says
+(mfwd-ctl clock MS, which also ages the sessions by MS), so no timer fires between two
+checks. The limits are a minute and two, far beyond the wall-clock time the test takes, and
+the clock jumps past them.
+
 - a session with idle_timeout_ms raises session.idle once; one with timeout_s is removed
   and raises session.timeout; session.removed follows a delete;
 - every refusal has its stable code and changes nothing: duplicate id, ingress address and
@@ -10,7 +15,6 @@
 """
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Checks, Dataplane  # noqa: E402
@@ -34,7 +38,7 @@ def refused(dpl, s, code, what, cmd="add"):
 
 
 def main():
-    dpl = Dataplane("events", "", max_sessions=4)
+    dpl = Dataplane("events", "", max_sessions=4, extra_args=("--test-clock",))
     wrpcap(dpl.path("empty.pcap"), [])
     with open(dpl.ports_file, "w") as f:
         f.write("""
@@ -45,8 +49,9 @@ neighbour = 10.99.1.1 02:00:00:00:01:01
 """.format(d=dpl.dir))
     with dpl:
         dpl.ctl("events")                       # drop dataplane.up
-        T.eq(dpl.add(spec("idle", limits={"idle_timeout_ms": 300}))[0], 0, "idle added")
-        T.eq(dpl.add(spec("tmo", 5002, limits={"timeout_s": 1}))[0], 0, "tmo added")
+        base = dpl.stats()["node"]["commands"]  # the harness's own
+        T.eq(dpl.add(spec("idle", limits={"idle_timeout_ms": 60000}))[0], 0, "idle added")
+        T.eq(dpl.add(spec("tmo", 5002, limits={"timeout_s": 120}))[0], 0, "tmo added")
         T.eq(dpl.add(spec("rtp", 5004, "rtp"))[0], 0, "rtp added")
         refused(dpl, spec("idle", 5010), "exists", "duplicate id")
         refused(dpl, spec("x", 5000), "address_in_use", "same ingress")
@@ -74,19 +79,45 @@ neighbour = 10.99.1.1 02:00:00:00:01:01
         rc, out = dpl.ctl("del", "nobody")
         T.check(rc == 1 and out[0]["error"]["code"] == "not_found", "deleting an unknown one")
         T.eq(dpl.ctl("del", "fourth")[0], 0, "delete")
-        time.sleep(1.6)
+        rc, out = dpl.ctl("clock", "30000")
+        T.eq(rc, 0, "clock advanced 30 s")
         rc, out = dpl.ctl("list")
-        T.eq(sorted(out[0]["sessions"]), ["idle", "rtp"], "tmo expired, fourth deleted")
+        T.eq(sorted(out[0]["sessions"]), ["idle", "rtp", "tmo"], "nothing expired at 30 s")
+        T.eq([e["event"] for e in dpl.ctl("events")[1]], ["session.removed"],
+             "only the delete's event before the timers are due")
+        rc, out = dpl.ctl("clock", "100000")
+        rc, out = dpl.ctl("list")
+        T.eq(sorted(out[0]["sessions"]), ["idle", "rtp"], "tmo expired at 130 s")
         rc, out = dpl.ctl("get", "idle")
-        T.check(rc == 0 and out[0]["session"]["live"]["idle_ms"] >= 300, "idle time shown")
-        T.eq(out[0]["session"]["spec"]["limits"]["idle_timeout_ms"], 300, "spec returned")
+        T.check(rc == 0 and out[0]["session"]["live"]["idle_ms"] >= 130000, "idle time shown")
+        T.eq(out[0]["session"]["spec"]["limits"]["idle_timeout_ms"], 60000, "spec returned")
         rc, events = dpl.ctl("events")
         got = [(e["event"], e.get("session")) for e in events]
-        T.eq(sorted(got), sorted([("session.idle", "idle"), ("session.removed", "fourth"),
-                                  ("session.timeout", "tmo")]), "events")
-        T.eq(dpl.stats()["node"]["commands"], 17, "every command answered once")
+        T.eq(sorted(got), sorted([("session.idle", "idle"), ("session.timeout", "tmo")]),
+             "the timers' events, once each")
+        rc, out = dpl.ctl("clock", "x")
+        T.check(rc == 1 and out[0]["error"]["code"] == "invalid", "clock refuses a non-number")
+        T.eq(dpl.stats()["node"]["commands"] - base, 20, "every command answered once")
+    refuse_clock()
     T.eq(dpl.rc, 0, "dataplane exited cleanly")
     T.done()
+
+
+def refuse_clock():
+    """Without --test-clock the clock cannot be moved: timers belong to the wall clock."""
+    dpl = Dataplane("events-clock", "")
+    with open(dpl.ports_file, "w") as f:
+        f.write("""
+[port 0]
+vdev = net_pcap_e0,rx_pcap={d}/empty.pcap,tx_pcap={d}/out.pcap
+ipv4 = 10.99.1.2/24
+""".format(d=dpl.dir))
+    wrpcap(dpl.path("empty.pcap"), [])
+    with dpl:
+        rc, out = dpl.ctl("clock", "1000")
+        T.check(rc == 1 and "test-clock" in out[0]["error"].get("message", str(out)),
+                "clock.advance refused without --test-clock: %s" % out)
+    T.eq(dpl.rc, 0, "second dataplane exited cleanly")
 
 
 if __name__ == "__main__":

@@ -71,7 +71,7 @@ def rtp_receiver(topo, d, sdp, addr, port, i):
     return out, topo.popen(
         topo.dst, "ffmpeg", "-nostdin", "-v", "error", "-y", "-protocol_whitelist",
         "file,udp,rtp", "-probesize", "300000", "-analyzeduration", "1000000",
-        "-listen_timeout", "3", "-i", receiver_sdp(d, sdp, addr, port, i),
+        "-listen_timeout", "5", "-i", receiver_sdp(d, sdp, addr, port, i),
         "-f", "framemd5", out, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -90,7 +90,7 @@ def receiver_frames(out, p, who):
 def rtp_fanout(topo, d, clip, ref, sdp):
     procs = [rtp_receiver(topo, d, sdp, addr, RX_PORT[addr], i)
              for i, addr in enumerate(RECEIVERS)]
-    time.sleep(1.5)
+    topo.wait_udp(topo.dst, *(RX_PORT[a] for a in RECEIVERS))
     r = topo.run(topo.src, "ffmpeg", "-nostdin", "-v", "error", "-re", "-i", clip, "-c",
                  "copy", "-f", "rtp", "-payload_type", "96", "-ssrc", "4660",
                  "rtp://10.99.1.2:5004?localport=4000", capture_output=True, timeout=60)
@@ -105,9 +105,9 @@ def ts_relay(topo, d, clip, ref):
     out = os.path.join(d, "ts.md5")
     p = topo.popen(topo.dst, "ffmpeg", "-nostdin", "-v", "error", "-y", "-probesize",
                    "500000", "-analyzeduration", "1000000", "-i",
-                   "udp://10.99.2.1:2000?timeout=3000000&fifo_size=100000", "-f", "framemd5",
+                   "udp://10.99.2.1:2000?timeout=5000000&fifo_size=100000", "-f", "framemd5",
                    out, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    time.sleep(1.5)
+    topo.wait_udp(topo.dst, 2000)
     r = topo.run(topo.src, "ffmpeg", "-nostdin", "-v", "error", "-re", "-i", clip, "-c", "copy",
                  "-f", "mpegts", "udp://10.99.1.2:1234?pkt_size=1316&localport=4002",
                  capture_output=True, timeout=60)

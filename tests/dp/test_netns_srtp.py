@@ -104,8 +104,19 @@ def yuv_hashes(path):
     return [hashlib.md5(data[i:i + FRAME]).hexdigest() for i in range(0, len(data), FRAME)]
 
 
-def gst_finish(p, out):
-    time.sleep(1.0)
+def gst_finish(p, out, frames):
+    """Stop the GStreamer receiver once it has written @frames frames, or once its output
+    has not grown for 3 s (a shortfall the caller reports), at most 60 s."""
+    deadline, last, since = time.monotonic() + 60, -1, time.monotonic()
+    while time.monotonic() < deadline:
+        size = os.path.getsize(out) if os.path.exists(out) else 0
+        if size >= frames * FRAME:
+            break
+        if size != last:
+            last, since = size, time.monotonic()
+        elif time.monotonic() - since > 3:
+            break
+        time.sleep(0.1)
     p.send_signal(signal.SIGINT)
     try:
         p.wait(timeout=20)
@@ -136,7 +147,7 @@ def sprop(sdp):
 
 def gst_to_plain(topo, d, clip, ref_md5, sdp):
     out, rx = rtp_receiver(topo, d, sdp, "10.99.2.1", 6000, 9)
-    time.sleep(1.5)
+    topo.wait_udp(topo.dst, 6000)
     cipher, auth, rc_, ra = GST[KA[0]]
     r = topo.run(topo.src, "gst-launch-1.0", "-q", "filesrc", "location=" + clip, "!", "qtdemux",
                  "!", "h264parse", "!", "rtph264pay", "pt=96", "config-interval=-1", "!",
@@ -155,10 +166,10 @@ def to_gst(topo, d, clip, ref, sdp, what, key, port, ssrc, url, *extra):
     srtpdec receiver on @port; every frame must decode bit-exact."""
     out = os.path.join(d, "gst%d.yuv" % port)
     rx = gst_receiver(topo, key, port, out, ssrc, sdp)
-    time.sleep(1.5)
+    topo.wait_udp(topo.dst, port)
     r = ffmpeg_send(topo, clip, url, "-ssrc", str(ssrc), *extra)
     T.eq(r.returncode, 0, "%s: ffmpeg sender ran: %s" % (what, r.stderr.decode()[-300:]))
-    got = gst_finish(rx, out)
+    got = gst_finish(rx, out, len(ref))
     T.eq(len(got), len(ref), "%s: frames" % what)
     T.check(got == ref, "%s: every frame bit-exact" % what)
 
@@ -176,9 +187,9 @@ def ffmpeg_to_gst(topo, d, clip, ref, sdp):
            "-srtp_out_params", base64.b64encode(KC[1]).decode())
 
 
-def flow_send(topo, port, k, next_k, count, pps, switch):
+def flow_send(topo, port, k, next_k, count, pps, switch, stop=""):
     return topo.popen(topo.src, "/usr/bin/python3", FLOW, "send", "10.99.1.2", str(port), k[0],
-                      k[1].hex(), next_k[1].hex(), str(count), str(pps), switch,
+                      k[1].hex(), next_k[1].hex(), str(count), str(pps), switch, stop,
                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -198,16 +209,25 @@ def wrong_key(dpl, topo, d):
 
 
 def rekey(dpl, topo, d):
-    switch = os.path.join(d, "switch")
+    """Each step waits for packets counted by the dataplane, not for time: the replace comes
+    after 100 packets, the sender's switch 50 packets later (still under the old key: the
+    previous ingress key takes them), the end 100 packets after that."""
+    switch, stop = os.path.join(d, "switch"), os.path.join(d, "stop")
     rx = topo.popen(topo.dst, "/usr/bin/python3", FLOW, "recv", "6030", "2",
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(0.5)
-    tx = flow_send(topo, 5030, K1, K2, 2000, 500, switch)
-    time.sleep(1.5)
+    srtpflow.wait_ready(rx)
+    tx = flow_send(topo, 5030, K1, K2, 50000, 500, switch, stop)
+
+    def rx_pkts_reach(n, what):
+        return dpl.wait_for(lambda s: s["sessions"]["rekey"]["rx_pkts"] >= n, timeout=60,
+                            what=what)["sessions"]["rekey"]["rx_pkts"]
+    n = rx_pkts_reach(100, "100 packets under the first keys")
     rc, out = dpl.ctl("replace", "-", stdin=json.dumps(rekey_spec(K2, K4)))
     T.eq(rc, 0, "re-key by replace: %s" % out)
-    time.sleep(0.3)			# the sender still uses the old key for a while
+    n = rx_pkts_reach(dpl.session("rekey")["rx_pkts"] + 50, "50 packets after the replace")
     open(switch, "w").close()
+    rx_pkts_reach(n + 100, "100 packets after the sender's switch")
+    open(stop, "w").close()
     sent = json.loads(tx.communicate(timeout=60)[0])
     got = [bytes.fromhex(h) for h in json.loads(rx.communicate(timeout=60)[0])]
     numbers, (under_old, under_new) = srtpflow.decrypt(got, [K3, K4])

@@ -6,6 +6,7 @@
  */
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/wait.h>
@@ -161,6 +162,9 @@ churn_writer(struct mf_stats_writer *w, volatile int *done)
 		schema[s] = mf_stats_schema_add(w, names[s], names, NULL, (uint32_t)s + 1);
 	for (slot = 0; slot < CHURN_LIVE; slot++)
 		live[slot] = -1;
+	/* Churn only once the reader reads: otherwise a fast writer could be done first. */
+	while (!done[1])
+		sched_yield();
 	for (k = 0; k < CHURN_OPS; k++) {
 		slot = (int)((k * 2654435761u) % CHURN_LIVE);
 		if (live[slot] >= 0)
@@ -244,6 +248,7 @@ test_two_process_churn(void)
 		MF_TEST_EQ(mf_shm_open(&ro, inst, false), 0);
 		mem = mf_shm_region(&ro, MF_SHM_REGION_STATS, &sz);
 		MF_TEST_EQ(mf_stats_reader_attach(&r, mem, sz), 0);
+		done[1] = 1;		/* the writer may start */
 		rc = churn_reader(&r, (volatile int *)mf_shm_region(&ro, MF_SHM_REGION_CMD, NULL),
 				  &reads);
 		printf("stats: %d adds and removes in one process while another read %llu "

@@ -83,8 +83,6 @@ struct mf_ip {
 };
 int mf_ipv4_parse(const uint8_t *p, size_t len, struct mf_ip *ip);
 int mf_ipv6_parse(const uint8_t *p, size_t len, struct mf_ip *ip);
-/** IPv4 or IPv6 by the version nibble. */
-int mf_ip_parse(const uint8_t *p, size_t len, struct mf_ip *ip);
 
 #define MF_UDP_HDR_LEN		8
 

@@ -29,12 +29,18 @@ enum mf_msg_type {
 	MF_MSG_SESSION_GET,		/* struct mf_msg_sess_ref -> struct mf_msg_sess_info */
 	MF_MSG_SESSION_LIST,		/* struct mf_msg_list_req -> struct mf_msg_list */
 	MF_MSG_NODE_INFO,		/* nothing -> struct mf_msg_node_info */
+	MF_MSG_CLOCK_ADVANCE,		/* struct mf_msg_clock -> reply only; --test-clock only */
 	MF_MSG_REPLY = 0x100,		/* struct mf_msg_reply, then the command's result */
 	MF_MSG_EVENT = 0x200,		/* struct mf_msg_event */
 };
 
 struct mf_msg_sess_ref {
 	char id[MF_SESS_ID_MAX];
+};
+
+/* Tests drive the session timers: they run as if this much more time had passed. */
+struct mf_msg_clock {
+	uint64_t advance_ms;
 };
 
 /* Replies start with this; status is 0 or a negative errno, detail a sentence on error. */

@@ -48,9 +48,7 @@ int mf_rtp_parse(const uint8_t *p, size_t len, struct mf_rtp *r);
 #define MF_RTCP_APP		204
 #define MF_RTCP_RTPFB		205
 #define MF_RTCP_PSFB		206
-#define MF_RTCP_XR		207
 #define MF_RTCP_MAX_PKTS	16	/* packets in one compound that we parse */
-#define MF_RTCP_SDES_MAX_CHUNKS	31
 
 struct mf_rtcp_pkt {
 	uint8_t pt;

@@ -132,7 +132,7 @@ struct mf_sess_spec {
 _Static_assert(sizeof(struct mf_addr) == 20, "session layout is ABI");
 _Static_assert(sizeof(struct mf_srtp_params) == 56, "session layout is ABI");
 _Static_assert(sizeof(struct mf_sess_output) == 208, "session layout is ABI");
-_Static_assert(sizeof(struct mf_sess_spec) % 4 == 0, "session layout is ABI");
+_Static_assert(sizeof(struct mf_sess_spec) == 13608, "session layout is ABI");
 
 /* ---- errors of the codec ---- */
 
