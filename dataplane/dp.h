@@ -141,7 +141,15 @@ void dp_config_print(const struct dp_config *cfg);
 struct dp_port {
 	uint16_t port_id;	/* ethdev */
 	uint16_t index;		/* ours, as in the profile and session specs */
-	bool up;
+	bool up;		/* configured (started, or waiting to start) */
+	/* Workers burst on the port only while this is set (acquire). The control lcore
+	 * clears it, waits a grace period, and only then stops the device. */
+	_Atomic bool active;
+	/* A memif client: it connects only when started, and never again by itself, so the
+	 * control lcore restarts it when its peer has been gone a while (dp_ports_watch). */
+	bool restartable;
+	uint64_t down_since;		/* control lcore: TSC the link was first seen down */
+	uint32_t restarts;
 	bool tx_ip_csum;	/* offloaded */
 	bool tx_udp_csum;
 	bool tx_multiseg;
@@ -155,8 +163,13 @@ struct dp_port {
 	const struct dp_port_conf *conf;
 };
 
+/* The interrupt thread's munmap waits for a grace period (dp_intr_munmap.c). */
+void dp_intr_munmap_init(void);
+
 int dp_ports_init(void);
 void dp_ports_close(void);
+/** Control lcore, each timer tick: restart a restartable port whose link stayed down. */
+void dp_ports_watch(uint64_t now);
 struct dp_port *dp_port_by_index(uint16_t index);
 /** Is @p ip (4 or 16 bytes by @p family) one of the port's addresses? */
 bool dp_port_owns(const struct dp_port *p, uint8_t family, const uint8_t *ip);

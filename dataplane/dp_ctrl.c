@@ -278,6 +278,7 @@ timers(uint64_t now, uint64_t *next, uint64_t *next_ports)
 	if (!dp.cfg.test_clock)
 		dp_sess_timer(now);
 	dp_neigh_timer(now);
+	dp_ports_watch(now);
 	if (now >= *next_ports) {
 		*next_ports = now + dp.tsc_hz;
 		dp_stats_ports_update();

@@ -290,6 +290,7 @@ main(int argc, char **argv)
 	unsigned int lcore_id;
 	int n, rc;
 
+	dp_intr_munmap_init();
 	n = rte_eal_init(argc, argv);
 	if (n < 0)
 		rte_exit(EXIT_FAILURE, "EAL initialisation failed: %s\n", rte_strerror(rte_errno));

@@ -6,6 +6,13 @@
  *
  * Queues: the profile's rx_queues (RSS spreads flows over them when more than one), and one
  * TX queue per worker, so no two lcores ever share a TX queue.
+ *
+ * A memif client connects to its server only when started and does not reconnect when the
+ * server goes (DPDK 22.11): started before its server it would fail, and after the server
+ * restarts it would stay down. Such a port may start without its peer, and the control
+ * lcore restarts it once its link has been down a second: workers stop bursting on it
+ * (active cleared, a grace period so no burst is under way), then stop and start it. See
+ * drivers-config/README.md for the role to prefer.
  */
 
 #include <errno.h>
@@ -13,10 +20,13 @@
 #include <string.h>
 
 #include <rte_bus_vdev.h>
+#include <rte_cycles.h>
 #include <rte_dev.h>
 #include <rte_ethdev.h>
 
 #include "dp.h"
+
+#define DP_PORT_RESTART_MS	1000	/* link down this long: restart (memif client) */
 
 static int
 port_probe(const struct dp_port_conf *c, uint16_t *port_id, char *name, size_t len)
@@ -104,6 +114,17 @@ port_setup_queues(struct dp_port *p, const struct rte_eth_conf *conf)
 	return 0;
 }
 
+static bool
+is_memif_client(const struct dp_port *p)
+{
+	struct rte_eth_dev_info info;
+
+	return rte_eth_dev_info_get(p->port_id, &info) == 0 &&
+	       strcmp(info.driver_name, "net_memif") == 0 &&
+	       (strstr(p->conf->vdev, "role=client") != NULL ||
+		strstr(p->conf->devargs, "role=client") != NULL);
+}
+
 static int
 port_init(struct dp_port *p)
 {
@@ -133,15 +154,22 @@ port_init(struct dp_port *p)
 		goto fail;
 	if (p->conf->mtu != 0 && (rc = rte_eth_dev_set_mtu(p->port_id, p->conf->mtu)) != 0)
 		goto fail;
+	p->restartable = is_memif_client(p);
 	rc = rte_eth_dev_start(p->port_id);
-	if (rc != 0)
+	if (rc != 0 && p->restartable) {
+		DP_LOG(WARNING, "port %u (%s): its memif server is not there yet: retrying\n",
+		       p->index, p->name);
+		p->down_since = rte_get_tsc_cycles();
+	} else if (rc != 0) {
 		goto fail;
+	}
 	if (p->conf->promiscuous)
 		rte_eth_promiscuous_enable(p->port_id);
 	rte_eth_macaddr_get(p->port_id, &p->mac);
 	if (rte_eth_dev_get_mtu(p->port_id, &p->mtu) != 0 || p->mtu == 0)
 		p->mtu = RTE_ETHER_MTU;
 	p->up = true;
+	atomic_store_explicit(&p->active, true, memory_order_release);
 	DP_LOG(INFO, "port %u: %s, ethdev %u, %u RX / %u TX queues, tx offloads%s%s%s\n",
 	       p->index, p->name, p->port_id, p->nb_rxq, p->nb_txq,
 	       p->tx_ip_csum ? " ipv4-cksum" : "", p->tx_udp_csum ? " udp-cksum" : "",
@@ -183,6 +211,54 @@ dp_ports_close(void)
 		rte_eth_dev_stop(dp.ports[i].port_id);
 		rte_eth_dev_close(dp.ports[i].port_id);
 		dp.ports[i].up = false;
+	}
+}
+
+/* Stop bursting on @p p, wait until no worker is inside a burst on it, stop and start it.
+ * @return rte_eth_dev_start's result: a client whose server is absent fails, and is tried
+ * again a second later. */
+static int
+port_restart(struct dp_port *p)
+{
+	int rc;
+
+	atomic_store_explicit(&p->active, false, memory_order_release);
+	/* Workers pass a quiescent state only between bursts. */
+	urcu_qsbr_synchronize_rcu();
+	rte_eth_dev_stop(p->port_id);
+	rc = rte_eth_dev_start(p->port_id);
+	p->restarts++;
+	DP_LOG(NOTICE, "port %u (%s): link down %u ms: restarted%s\n", p->index, p->name,
+	       DP_PORT_RESTART_MS, rc == 0 ? "" : " (peer absent: retrying)");
+	return rc;
+}
+
+void
+dp_ports_watch(uint64_t now)
+{
+	struct rte_eth_link link;
+	uint16_t i;
+
+	for (i = 0; i < dp.nb_ports; i++) {
+		struct dp_port *p = &dp.ports[i];
+
+		if (!p->restartable || !p->up)
+			continue;
+		if (rte_eth_link_get_nowait(p->port_id, &link) == 0 &&
+		    link.link_status == RTE_ETH_LINK_UP) {
+			p->down_since = 0;
+			/* Bursts resume once the new connection is complete. */
+			atomic_store_explicit(&p->active, true, memory_order_release);
+			continue;
+		}
+		if (p->down_since == 0) {
+			p->down_since = now;
+			continue;
+		}
+		if (now - p->down_since < dp.tsc_hz / 1000 * DP_PORT_RESTART_MS)
+			continue;
+		port_restart(p);
+		p->down_since = now;
 	}
 }
 

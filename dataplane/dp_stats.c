@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <rte_ethdev.h>
 
@@ -21,7 +22,7 @@ static const char *const sess_fields[] = {
 #undef G
 };
 
-static const uint8_t sess_kinds[] = {
+static const uint8_t sess_gauges[] = {
 #define X(name, desc) MF_STATS_FIELD_COUNTER,
 #define G(name, desc) MF_STATS_FIELD_GAUGE,
 #include "dp_sess_counters.inc"
@@ -44,7 +45,7 @@ static const char *const port_fields[] = {
 };
 
 /* ethdev figures are copied, not added: gauges of the ethdev's own counters. */
-static const uint8_t port_kinds[] = {
+static const uint8_t port_gauges[] = {
 #define X(name, desc) MF_STATS_FIELD_COUNTER,
 #define E(name, desc) MF_STATS_FIELD_GAUGE,
 #include "dp_port_counters.inc"
@@ -79,6 +80,38 @@ build_node_fields(void)
 	}
 }
 
+/* Which fields count losses (MF_STATS_FIELD_LOSS), by one rule for every schema: a drop,
+ * a full ring or queue, a lost event, and what the NIC itself lost. An output's filters
+ * (paused, payload type, PIDs) do what its config says and lose nothing. */
+static bool
+is_loss(const char *f)
+{
+	static const char *const not_lost[] = { "drop_paused", "drop_pt", "drop_ts_filtered" };
+	static const char *const nic[] = { "imissed", "rx_nombuf", "ierrors", "oerrors" };
+	size_t n = strlen(f), i;
+
+	for (i = 0; i < RTE_DIM(not_lost); i++)
+		if (strcmp(f, not_lost[i]) == 0)
+			return false;
+	for (i = 0; i < RTE_DIM(nic); i++)
+		if (strcmp(f, nic[i]) == 0)
+			return true;
+	return strncmp(f, "drop_", 5) == 0 || (n > 5 && strcmp(f + n - 5, "_full") == 0) ||
+	       (n > 5 && strcmp(f + n - 5, "_lost") == 0);
+}
+
+/* The kinds of a schema's fields: gauges where @p gauges says (NULL: none), losses by rule. */
+static const uint8_t *
+kinds_of(uint8_t *kinds, const char *const *fields, const uint8_t *gauges, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		kinds[i] = (uint8_t)((gauges ? gauges[i] : MF_STATS_FIELD_COUNTER) |
+				     (is_loss(fields[i]) ? MF_STATS_FIELD_LOSS : 0));
+	return kinds;
+}
+
 static uint32_t
 stride_words(uint32_t nb_fields)
 {
@@ -88,15 +121,17 @@ stride_words(uint32_t nb_fields)
 static int
 add_schemas(void)
 {
+	uint8_t kinds[DP_CTR_MAX + DP_SC_MAX + DP_OC_MAX + DP_PC_MAX];
+
 	build_node_fields();
-	dp.schema_node = mf_stats_schema_add(dp.stats, "schema/node", node_fields, NULL,
-					     DP_CTR_MAX);
-	dp.schema_sess = mf_stats_schema_add(dp.stats, "schema/session", sess_fields, sess_kinds,
-					     DP_SC_MAX);
-	dp.schema_out = mf_stats_schema_add(dp.stats, "schema/output", out_fields, NULL,
-					    DP_OC_MAX);
-	dp.schema_port = mf_stats_schema_add(dp.stats, "schema/port", port_fields, port_kinds,
-					     DP_PC_MAX);
+	dp.schema_node = mf_stats_schema_add(dp.stats, "schema/node", node_fields,
+		kinds_of(kinds, node_fields, NULL, DP_CTR_MAX), DP_CTR_MAX);
+	dp.schema_sess = mf_stats_schema_add(dp.stats, "schema/session", sess_fields,
+		kinds_of(kinds, sess_fields, sess_gauges, DP_SC_MAX), DP_SC_MAX);
+	dp.schema_out = mf_stats_schema_add(dp.stats, "schema/output", out_fields,
+		kinds_of(kinds, out_fields, NULL, DP_OC_MAX), DP_OC_MAX);
+	dp.schema_port = mf_stats_schema_add(dp.stats, "schema/port", port_fields,
+		kinds_of(kinds, port_fields, port_gauges, DP_PC_MAX), DP_PC_MAX);
 	if (dp.schema_node < 0 || dp.schema_sess < 0 || dp.schema_out < 0 || dp.schema_port < 0)
 		return -ENOSPC;
 	dp.stride_node = stride_words(DP_CTR_MAX);

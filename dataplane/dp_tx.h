@@ -21,9 +21,11 @@ dp_tx_flush_port(struct dp_lcore *lc, uint16_t port)
 {
 	struct dp_txbuf *b = &lc->tx[port];
 	uint64_t *pc, bytes = 0;
-	uint16_t sent, i;
+	uint16_t sent = 0, i;
 
-	sent = rte_eth_tx_burst(dp.ports[port].port_id, lc->txq, b->pkts, b->n);
+	/* A port being restarted takes nothing: what was for it is counted below. */
+	if (likely(atomic_load_explicit(&dp.ports[port].active, memory_order_acquire)))
+		sent = rte_eth_tx_burst(dp.ports[port].port_id, lc->txq, b->pkts, b->n);
 	for (i = 0; i < sent; i++)
 		bytes += b->pkts[i]->pkt_len;
 	pc = dp_ctr_of(dp.ports[port].ctr, dp.stride_port, lc->index);

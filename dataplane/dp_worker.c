@@ -31,6 +31,9 @@ poll_rx(struct dp_lcore *lc)
 	for (q = 0; q < lc->nb_rxq; q++) {
 		const struct dp_rxq *rq = &lc->rxq[q];
 
+		if (unlikely(!atomic_load_explicit(&dp.ports[rq->port].active,
+						   memory_order_acquire)))
+			continue;
 		n = rte_eth_rx_burst(dp.ports[rq->port].port_id, rq->queue, pkts, DP_BURST);
 		if (n == 0)
 			continue;

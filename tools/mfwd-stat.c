@@ -127,7 +127,14 @@ get(const struct item *it, const char *field)
 static bool
 is_gauge(const struct item *it, uint32_t i)
 {
-	return it->fields[i][MF_STATS_FIELD_MAX - 1] == MF_STATS_FIELD_GAUGE;
+	return (it->fields[i][MF_STATS_FIELD_MAX - 1] & ~MF_STATS_FIELD_LOSS) ==
+	       MF_STATS_FIELD_GAUGE;
+}
+
+static bool
+is_loss(const struct item *it, uint32_t i)
+{
+	return (it->fields[i][MF_STATS_FIELD_MAX - 1] & MF_STATS_FIELD_LOSS) != 0;
 }
 
 /* ---- JSON ---- */
@@ -259,20 +266,38 @@ rate(const struct snap *cur, const struct snap *prev, const struct item *it, con
 	return (double)(get(it, f) - get(p, f)) / dt;
 }
 
-static void
-print_drops(const struct item *node)
+/* Every non-zero field the dataplane marks as a loss, of @p it, after @p prefix. */
+static bool
+print_losses(const struct item *it, const char *prefix, bool any)
 {
 	uint32_t i;
-	bool any = false;
 
-	for (i = 0; i < node->nb; i++) {
-		if (strncmp(node->fields[i], "drop_", 5) != 0 || node->vals[i] == 0)
+	for (i = 0; it != NULL && i < it->nb; i++) {
+		if (!is_loss(it, i) || it->vals[i] == 0)
 			continue;
-		printf("%s %s=%llu", any ? "," : "  drops:", node->fields[i] + 5,
-		       (unsigned long long)node->vals[i]);
+		printf("%s %s%s=%llu", any ? "," : "  lost:", prefix, it->fields[i],
+		       (unsigned long long)it->vals[i]);
 		any = true;
 	}
-	printf("%s\n", any ? "" : "  drops: none");
+	return any;
+}
+
+/* The node's losses and each port's (the NIC's own among them): "none" only when every
+ * one is zero. Sessions and outputs show theirs in --session and --json. */
+static void
+print_drops(const struct snap *s, const struct item *node)
+{
+	char prefix[MF_STATS_NAME_MAX + 2];
+	bool any = print_losses(node, "", false);
+	uint32_t i;
+
+	for (i = 0; i < s->n; i++) {
+		if (strncmp(s->items[i].name, "port/", 5) != 0)
+			continue;
+		snprintf(prefix, sizeof(prefix), "%s.", s->items[i].name);
+		any = print_losses(&s->items[i], prefix, any);
+	}
+	printf("%s\n", any ? "" : "  lost: none");
 }
 
 static void
@@ -290,7 +315,7 @@ print_text(const struct snap *s, const struct snap *prev)
 		printf("node: rx %llu pkts (%.0f pps)  tx %llu pkts (%.0f pps)\n",
 		       (unsigned long long)get(node, "rx_pkts"), rate(s, prev, node, "rx_pkts"),
 		       (unsigned long long)get(node, "tx_pkts"), rate(s, prev, node, "tx_pkts"));
-		print_drops(node);
+		print_drops(s, node);
 		for (l = 0; l < rd.hdr->nb_lcores; l++) {
 			struct item it = { .nb = 0 };
 

@@ -1,10 +1,10 @@
 -- SPDX-License-Identifier: BSD-3-Clause
 -- Pktgen-DPDK script for mfwd: replay a pcap made by perf/pktgen/make-pcap on port 0 and
 -- count what comes back on port 1. Run pktgen with the pcap on port 0, e.g.
---   pktgen -l 0,1 -n 4 --file-prefix pg --vdev net_memif0,role=server,id=0,socket=/run/mfwd-pg.sock \
---          --vdev net_memif1,role=server,id=1,socket=/run/mfwd-pg.sock -- \
+--   pktgen -l 0,1 -n 4 --file-prefix pg --vdev net_memif0,role=client,id=0,socket=/run/mfwd-memif.sock \
+--          --vdev net_memif1,role=client,id=1,socket=/run/mfwd-memif.sock -- \
 --          -P -m "1.[0-1]" -s 0:/tmp/mfwd-rtp.pcap -f perf/pktgen/mfwd.lua
--- and mfwd with drivers-config/memif.conf (role=client) and sessions for 10.99.1.2:10000+2i.
+-- after mfwd with drivers-config/memif.conf (role=server) and sessions for 10.99.1.2:10000+2i.
 package.path = package.path ..";?.lua;test/?.lua;app/?.lua;"
 require "Pktgen"
 

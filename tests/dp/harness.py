@@ -127,6 +127,12 @@ class Dataplane:
                            check=True)
         return json.loads(r.stdout)
 
+    def once(self, interval="0.1"):
+        """mfwd-stat's text view (--once), as a user reads it."""
+        r = subprocess.run([STAT, "-i", self.instance, "--once", "--interval", interval],
+                           capture_output=True, check=True)
+        return r.stdout.decode()
+
     def session(self, sid):
         return self.stats()["sessions"].get(sid, {})
 

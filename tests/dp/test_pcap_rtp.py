@@ -212,6 +212,26 @@ def check_stats(st):
     T.eq(st["sessions"]["fan64"]["tx_pkts"], 192, "fan64 tx")
 
 
+LOSSES = ("_full", "_lost", "imissed", "rx_nombuf", "ierrors", "oerrors")
+
+
+def check_losses_shown(dpl):
+    """mfwd-stat --once lists every node and port loss that is not zero, and never says
+    none while one is."""
+    text, st = dpl.once(), dpl.stats()
+    line = [l for l in text.splitlines() if l.strip().startswith("lost:")]
+    T.eq(len(line), 1, "one lost: line in\n%s" % text)
+    shown = dict(kv.split("=") for kv in line[0].split(":", 1)[1].replace(",", " ").split()
+                 if "=" in kv) if line else {}
+    want = {k: str(v) for k, v in st["node"].items()
+            if v and (k.startswith("drop_") or k.endswith(LOSSES))}
+    for p, fig in st["ports"].items():
+        want.update({"port/%s.%s" % (p, k): str(v) for k, v in fig.items()
+                     if v and k.endswith(LOSSES)})
+    T.check(len(want) >= 6, "this input makes losses of several kinds: %s" % want)
+    T.eq(shown, want, "every non-zero loss shown by mfwd-stat --once")
+
+
 def main():
     ports = """
 [port 0]
@@ -239,6 +259,7 @@ neighbour = fd00:2::1 02:00:00:00:02:06
                           s["sessions"]["fan64"]["tx_pkts"] >= 192 and
                           s["sessions"]["v6"]["rx_pkts"] >= 3, what="slow path and fan-out done")
         check_stats(st)
+        check_losses_shown(dpl)
         rc, events = dpl.ctl("events")
         kinds = [(e["event"], e.get("session")) for e in events]
         T.check(("source.latched", "cam") in kinds, "event: source latched (%s)" % kinds)

@@ -31,6 +31,9 @@
 /* The last byte of a field's slot in a schema: what the field is. */
 #define MF_STATS_FIELD_COUNTER	0
 #define MF_STATS_FIELD_GAUGE	1
+/* A flag beside the kind: the field counts packets (or events) lost. Readers list every
+ * such field that is not zero, so no loss hides behind a name they do not know. */
+#define MF_STATS_FIELD_LOSS	0x80
 #define MF_STATS_UNIT		64u	/* allocation unit and alignment of value blocks */
 
 enum mf_stats_type {
@@ -87,7 +90,7 @@ void mf_stats_writer_destroy(struct mf_stats_writer *w);
 
 /**
  * Publish a schema: the names of the fields of a block, and optionally their kinds
- * (MF_STATS_FIELD_COUNTER or _GAUGE; NULL: all counters). A gauge in a COUNTERS entry is a
+ * (MF_STATS_FIELD_COUNTER or _GAUGE, either with MF_STATS_FIELD_LOSS; NULL: all counters). A gauge in a COUNTERS entry is a
  * field only one lcore writes, so the readers' sum is its value.
  * @return the schema's entry index (>= 0), or -EINVAL, -ENOSPC (no entry or data left).
  */
@@ -162,7 +165,15 @@ int mf_stats_find(const struct mf_stats_reader *r, const char *name);
 static inline bool
 mf_stats_view_is_gauge(const struct mf_stats_view *v, uint32_t i)
 {
-	return v->fields[i][MF_STATS_FIELD_MAX - 1] == MF_STATS_FIELD_GAUGE;
+	return (v->fields[i][MF_STATS_FIELD_MAX - 1] & ~MF_STATS_FIELD_LOSS) ==
+	       MF_STATS_FIELD_GAUGE;
+}
+
+/** Does field @p i of a view count losses? */
+static inline bool
+mf_stats_view_is_loss(const struct mf_stats_view *v, uint32_t i)
+{
+	return (v->fields[i][MF_STATS_FIELD_MAX - 1] & MF_STATS_FIELD_LOSS) != 0;
 }
 
 /** Value of field @p field of a view, or false when the view has no such field. */
