@@ -199,6 +199,9 @@ void dp_neigh_queue(uint32_t idx, struct rte_mbuf *m);
 /** A MAC heard for @p ip (ARP, NA): updates an entry that exists; creates none. */
 void dp_neigh_learn(uint16_t port, const struct mf_addr *ip, const uint8_t mac[6]);
 /** Send an ARP request or neighbour solicitation; @p gratuitous announces @p ip (ours). */
+typedef void (*dp_neigh_probe_fn)(uint16_t port, const struct mf_addr *ip, bool gratuitous);
+/** Set what the table calls to resolve or announce an address (dp_slow_solicit). */
+void dp_neigh_register_probe(dp_neigh_probe_fn fn);
 void dp_slow_solicit(uint16_t port, const struct mf_addr *ip, bool gratuitous);
 void dp_neigh_timer(uint64_t now);
 void dp_neigh_announce(void);
@@ -341,9 +344,13 @@ uint32_t dp_sess_count(void);
 int dp_sess_list(uint32_t offset, uint32_t limit, struct mf_msg_list *out);
 void dp_sess_info(const struct dp_sess *s, struct mf_msg_sess_info *info);
 void dp_sess_timer(uint64_t now_tsc);
+/** Control lcore: free @p fn(@p arg, @p idx) after the next grace period. */
+int dp_defer(void (*fn)(void *arg, int idx), void *arg, int idx);
+/** Wait one grace period and run every deferred free (once per control loop). */
+void dp_defer_reclaim(void);
+void dp_defer_fini(void);
 /* Tests (--test-clock): make every timed session @p tsc cycles older. */
 void dp_sess_clock_advance(uint64_t tsc);
-void dp_sess_reclaim(void);
 
 /* ---- lcores ---- */
 
@@ -373,6 +380,29 @@ struct __rte_cache_aligned dp_lcore {
 	struct dp_txbuf tx[MF_MAX_PORTS];
 };
 
+/* The control lcore's session state (dp_sess_*.c). */
+struct dp_sess_db {
+	struct cds_lfht *table;		/* by key: read by workers */
+	struct rte_hash *by_id;		/* by id */
+	uint32_t nb;
+	uint32_t per_worker[DP_MAX_LCORES];
+	/* Sessions with an idle timeout or a lifetime: the timer looks at these only. */
+	struct dp_sess **timed;
+	uint32_t nb_timed, cap_timed;
+};
+
+struct dp_deferred {
+	void (*fn)(void *arg, int idx);
+	void *arg;
+	int idx;
+};
+
+/* Frees waiting for a grace period (dp_defer.c). */
+struct dp_defer_list {
+	struct dp_deferred *list;
+	uint32_t n, cap;
+};
+
 struct dp_main {
 	struct dp_config cfg;
 	struct dp_port ports[MF_MAX_PORTS];
@@ -395,6 +425,8 @@ struct dp_main {
 	uint64_t tsc_hz;
 	uint64_t ms_per_tsc_q32;	/* 1000 / tsc_hz, times 2^32 */
 	bool rcu_registered;		/* the main lcore, with liburcu QSBR */
+	struct dp_sess_db sess;
+	struct dp_defer_list defer;
 	_Atomic bool quit;
 };
 

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "dp.h"
+#include "mf/mf_args.h"
 
 static const struct dp_config defaults = {
 	.instance = "mfwd",
@@ -31,20 +32,11 @@ static const struct dp_port_conf port_defaults = {
 	.offloads = true,
 };
 
+/* The profile and the options want -EINVAL for every bad number. */
 static int
 parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 {
-	unsigned long long v;
-	char *end;
-
-	if (s == NULL || *s == '\0' || *s == '-')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -EINVAL;
-	*out = (uint32_t)v;
-	return 0;
+	return mf_parse_u32(s, min, max, out) == 0 ? 0 : -EINVAL;
 }
 
 static void

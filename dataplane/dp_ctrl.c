@@ -297,7 +297,7 @@ dp_ctrl_loop(void)
 		work = poll_commands() + poll_workers();
 		now = rte_rdtsc();
 		timers(now, &next, &next_ports);
-		dp_sess_reclaim();
+		dp_defer_reclaim();
 		lc->ctr[DP_CTR_iterations]++;
 		if (work > 0) {
 			lc->ctr[DP_CTR_busy_iterations]++;

@@ -259,6 +259,8 @@ setup(int argc, char **argv)
 	dp.tsc_hz = rte_get_tsc_hz();
 	dp.ms_per_tsc_q32 = (UINT64_C(1000) << 32) / dp.tsc_hz;
 	dp.start_tsc = rte_rdtsc();
+	/* The neighbour table resolves through ARP and ND without calling up into them. */
+	dp_neigh_register_probe(dp_slow_solicit);
 	if ((rc = pools_init()) != 0 || (rc = shm_init()) != 0 || (rc = dp_ports_init()) != 0 ||
 	    (rc = dp_stats_init()) != 0 || (rc = lcores_init()) != 0 ||
 	    (rc = dp_neigh_init()) != 0 || (rc = dp_sess_table_init()) != 0)

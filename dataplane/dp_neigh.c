@@ -60,6 +60,15 @@ static struct neigh *tab;
 static uint32_t *free_idx;
 static uint32_t nb_free;
 static struct rte_hash *index_of;
+/* The protocol that asks for a MAC (ARP, ND: dp_slow.c), registered at start as VPP's ARP
+ * registers with its neighbour table: the table never calls it by name. */
+static dp_neigh_probe_fn probe;
+
+void
+dp_neigh_register_probe(dp_neigh_probe_fn fn)
+{
+	probe = fn;
+}
 
 static void
 make_key(uint16_t port, const struct mf_addr *ip, struct neigh_key *k)
@@ -189,7 +198,7 @@ dp_neigh_get(uint16_t port, const struct mf_addr *ip, uint32_t *idx)
 	tab[*idx].refs = 1;
 	tab[*idx].probes = 1;
 	tab[*idx].next_tsc = rte_rdtsc() + PROBE_S * dp.tsc_hz;
-	dp_slow_solicit(port, ip, false);
+	probe(port, ip, false);
 	return 0;
 }
 
@@ -283,7 +292,7 @@ dp_neigh_timer(uint64_t now)
 		if ((n->state != N_INCOMPLETE && n->state != N_REACHABLE) || now < n->next_tsc)
 			continue;
 		key_addr(&n->key, &ip);
-		dp_slow_solicit(n->key.port, &ip, false);
+		probe(n->key.port, &ip, false);
 		if (n->state == N_REACHABLE) {
 			n->next_tsc = now + REFRESH_S * dp.tsc_hz;
 		} else if (++n->probes < 3) {
@@ -310,12 +319,12 @@ dp_neigh_announce(void)
 			memset(&ip, 0, sizeof(ip));
 			ip.family = 4;
 			memcpy(ip.a, c->v4[i].a, 4);
-			dp_slow_solicit(p, &ip, true);
+			probe(p, &ip, true);
 		}
 		for (i = 0; i < c->nb_v6; i++) {
 			ip.family = 6;
 			memcpy(ip.a, c->v6[i].a, 16);
-			dp_slow_solicit(p, &ip, true);
+			probe(p, &ip, true);
 		}
 	}
 }

@@ -241,16 +241,9 @@ class Client:
         return None
 
     def collect(self, topic_prefix, seconds):
-        """Messages on topics starting with topic_prefix for a while."""
-        out, deadline = [], time.time() + seconds
-        while time.time() < deadline:
-            try:
-                m = self.msgs.get(timeout=0.05)
-            except queue.Empty:
-                continue
-            if m.topic.startswith(topic_prefix):
-                out.append((m.topic, json.loads(m.payload) if m.payload else None, m.retain))
-        return out
+        """Messages on topics starting with topic_prefix for a while (to show that nothing
+        comes: waits for what must come use collect_until)."""
+        return self.collect_until(topic_prefix, lambda out: False, seconds)
 
     def collect_until(self, topic_prefix, done, timeout=30):
         """Messages on topics starting with topic_prefix until done(messages) holds (or

@@ -1,135 +1,27 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The session table: a liburcu lock-free hash table (cds_lfht, QSBR flavour) keyed by
- * (port, local address, local UDP port), read by workers without locks; and, on the
- * control lcore only, the index by session id and every change.
+ * Session entries, on the control lcore: check a spec, build the immutable entry (outputs,
+ * SRTP contexts, stats entries, neighbour references), and add, replace or remove it.
  *
- * Changes are copy-and-swap: a new immutable entry is built and published with
- * cds_lfht_add_replace(); the old one is freed after a grace period. What packets mutate
- * (latch, RTP receive state, per-output rewrite state, counters) lives in objects the new
- * entry takes over, so an update resets nothing. Frees are batched: the control lcore
- * collects them and, once per loop, waits one grace period and frees them all itself, so
- * the stats directory and neighbour table keep their single writer.
+ * Changes are copy-and-swap: a new entry is built and swapped into the table
+ * (dp_sess_table.c); the old one is freed after a grace period (dp_defer.c). What packets
+ * mutate (latch, RTP receive state, per-output rewrite state, counters) lives in objects
+ * the new entry takes over, so an update resets nothing.
  */
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <rte_cycles.h>
-#include <rte_errno.h>
-#include <rte_hash.h>
-#include <rte_hash_crc.h>
-#include <rte_lcore.h>
 
 #include "dp.h"
 #include "dp_event.h"
+#include "dp_sess.h"
 #include "mf/mf_time.h"
-
-static struct cds_lfht *table;
-static struct rte_hash *by_id;
-static uint32_t nb_sessions;
-static uint32_t per_worker[DP_MAX_LCORES];
-
-/* Sessions with an idle timeout or a lifetime: the timer looks at these only, so a million
- * sessions without limits cost the control lcore nothing. */
-static struct dp_sess **timed;
-static uint32_t nb_timed, cap_timed;
-
-static bool
-has_timers(const struct dp_sess *s)
-{
-	return s->limits.idle_timeout_ms != 0 || s->limits.timeout_s != 0;
-}
-
-static void
-timed_remove(struct dp_sess *s)
-{
-	if (s->timed_idx == UINT32_MAX)
-		return;
-	timed[s->timed_idx] = timed[--nb_timed];
-	timed[s->timed_idx]->timed_idx = s->timed_idx;
-	s->timed_idx = UINT32_MAX;
-}
-
-static int
-timed_add(struct dp_sess *s)
-{
-	if (nb_timed == cap_timed) {
-		uint32_t cap = cap_timed ? cap_timed * 2 : 1024;
-		struct dp_sess **t = realloc(timed, sizeof(*t) * cap);
-
-		if (t == NULL)
-			return -ENOMEM;
-		timed = t;
-		cap_timed = cap;
-	}
-	s->timed_idx = nb_timed;
-	timed[nb_timed++] = s;
-	return 0;
-}
-
-/* @p s replaces @p old in the timed list, joins it, or leaves it, by its limits. */
-static int
-timed_update(struct dp_sess *old, struct dp_sess *s)
-{
-	if (old != NULL && old->timed_idx != UINT32_MAX && has_timers(s)) {
-		s->timed_idx = old->timed_idx;
-		timed[s->timed_idx] = s;
-		old->timed_idx = UINT32_MAX;
-		return 0;
-	}
-	if (old != NULL)
-		timed_remove(old);
-	return has_timers(s) ? timed_add(s) : 0;
-}
-
-/* Sessions a timer tick removes at most; the rest go at the next tick. */
-#define DP_EXPIRE_PER_TICK	64
-
-struct deferred {
-	void (*fn)(void *arg, int idx);
-	void *arg;
-	int idx;
-};
-
-static struct deferred *defer_list;
-static uint32_t nb_defer, cap_defer;
-
-static int
-defer(void (*fn)(void *, int), void *arg, int idx)
-{
-	if (nb_defer == cap_defer) {
-		uint32_t cap = cap_defer ? cap_defer * 2 : 256;
-		struct deferred *d = realloc(defer_list, sizeof(*d) * cap);
-
-		if (d == NULL) {
-			/* Better late than unsafe: wait for readers now and free at once. */
-			urcu_qsbr_synchronize_rcu();
-			fn(arg, idx);
-			return 0;
-		}
-		defer_list = d;
-		cap_defer = cap;
-	}
-	defer_list[nb_defer++] = (struct deferred){ .fn = fn, .arg = arg, .idx = idx };
-	return 0;
-}
-
-void
-dp_sess_reclaim(void)
-{
-	uint32_t i;
-
-	if (nb_defer == 0)
-		return;
-	urcu_qsbr_synchronize_rcu();
-	for (i = 0; i < nb_defer; i++)
-		defer_list[i].fn(defer_list[i].arg, defer_list[i].idx);
-	nb_defer = 0;
-}
 
 static void
 free_mem(void *arg, int idx)
@@ -179,115 +71,16 @@ free_neigh(void *arg, int idx)
 	dp_neigh_put((uint32_t)idx);
 }
 
-static uint32_t
-key_hash(const struct dp_sess_key *k)
-{
-	return rte_hash_crc(k, sizeof(*k), 0x6d667764);
-}
-
-static int
-match_key(struct cds_lfht_node *node, const void *key)
-{
-	const struct dp_sess_node *n = caa_container_of(node, struct dp_sess_node, lfht);
-
-	return memcmp(&n->key, key, sizeof(n->key)) == 0;
-}
-
-static struct dp_sess *
-sess_of(struct cds_lfht_node *node, bool *is_rtcp)
-{
-	struct dp_sess_node *n = caa_container_of(node, struct dp_sess_node, lfht);
-
-	*is_rtcp = n->rtcp;
-	if (n->rtcp)
-		return (struct dp_sess *)((char *)n - offsetof(struct dp_sess, n[1]));
-	return caa_container_of(n, struct dp_sess, n[0]);
-}
-
-struct dp_sess *
-dp_sess_lookup(const struct dp_sess_key *key, bool *is_rtcp)
-{
-	struct cds_lfht_iter it;
-	struct cds_lfht_node *node;
-
-	cds_lfht_lookup(table, key_hash(key), match_key, key, &it);
-	node = cds_lfht_iter_get_node(&it);
-	return node == NULL ? NULL : sess_of(node, is_rtcp);
-}
-
-int
-dp_sess_table_init(void)
-{
-	struct rte_hash_parameters hp = {
-		.name = "mfwd_sess_id",
-		.entries = dp.cfg.max_sessions < 8 ? 8 : dp.cfg.max_sessions,
-		.key_len = MF_SESS_ID_MAX,
-		.hash_func = rte_hash_crc,
-		.socket_id = (int)rte_socket_id(),
-	};
-
-	unsigned long buckets = 1024;
-
-	/* Sized for --max-sessions (two nodes for kind rtp) from the start: automatic resizing
-	 * runs in call_rcu and waits for grace periods, which a long load or a burst of
-	 * creates can hold off while lookups walk long chains. */
-	while (buckets < 2ul * dp.cfg.max_sessions && buckets < (1ul << 24))
-		buckets <<= 1;
-	table = cds_lfht_new_flavor(buckets, 1024, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
-				    &urcu_qsbr_flavor, NULL);
-	if (table == NULL)
-		return -ENOMEM;
-	by_id = rte_hash_create(&hp);
-	if (by_id == NULL)
-		return -rte_errno;
-	return 0;
-}
-
-static void
-id_key(const char *id, char key[MF_SESS_ID_MAX])
-{
-	memset(key, 0, MF_SESS_ID_MAX);
-	snprintf(key, MF_SESS_ID_MAX, "%s", id);
-}
-
-struct dp_sess *
-dp_sess_find(const char *id)
-{
-	char key[MF_SESS_ID_MAX];
-	void *data;
-
-	id_key(id, key);
-	return rte_hash_lookup_data(by_id, key, &data) >= 0 ? data : NULL;
-}
-
-uint32_t
-dp_sess_count(void)
-{
-	return nb_sessions;
-}
-
-static void
-make_key(const struct mf_sess_ingress *in, uint16_t udp_port, struct dp_sess_key *k)
-{
-	memset(k, 0, sizeof(*k));
-	k->port = in->port;
-	k->udp_port = udp_port;
-	k->family = in->local.family;
-	memcpy(k->addr, in->local.a, sizeof(k->addr));
-}
-
 static uint16_t
 pick_worker(void)
 {
 	uint16_t w, best = 1;
 
 	for (w = 2; w <= dp.nb_workers; w++)
-		if (per_worker[w] < per_worker[best])
+		if (dp.sess.per_worker[w] < dp.sess.per_worker[best])
 			best = w;
 	return best;
 }
-
-/* ---- validation: everything a command can get wrong, before anything changes ---- */
 
 static int __attribute__((format(printf, 4, 5)))
 refuse(int rc, char *detail, size_t len, const char *fmt, ...)
@@ -355,18 +148,6 @@ check_spec(const struct mf_sess_spec *spec, char *detail, size_t len)
 	}
 	return 0;
 }
-
-static bool
-key_taken(const struct mf_sess_ingress *in, uint16_t udp_port)
-{
-	struct dp_sess_key k;
-	bool rtcp;
-
-	make_key(in, udp_port, &k);
-	return dp_sess_lookup(&k, &rtcp) != NULL;
-}
-
-/* ---- building entries ---- */
 
 static int
 out_stats(const char *sess_id, struct dp_out *o)
@@ -449,8 +230,8 @@ sess_alloc(const struct mf_sess_spec *spec)
 	s->port = dp_port_by_index(spec->ingress.port);
 	s->stats_idx = -1;
 	s->timed_idx = UINT32_MAX;
-	make_key(&spec->ingress, spec->ingress.udp_port, &s->n[0].key);
-	make_key(&spec->ingress, (uint16_t)(spec->ingress.udp_port + 1), &s->n[1].key);
+	dp_sess_make_key(&spec->ingress, spec->ingress.udp_port, &s->n[0].key);
+	dp_sess_make_key(&spec->ingress, (uint16_t)(spec->ingress.udp_port + 1), &s->n[1].key);
 	s->n[1].rtcp = true;
 	cds_lfht_node_init(&s->n[0].lfht);
 	cds_lfht_node_init(&s->n[1].lfht);
@@ -495,30 +276,10 @@ sess_build_outputs(struct dp_sess *s, const struct mf_sess_spec *spec, const str
 	return 0;
 }
 
-static int
-sess_publish(struct dp_sess *s)
-{
-	struct cds_lfht_node *r;
-
-	r = cds_lfht_add_unique(table, key_hash(&s->n[0].key), match_key, &s->n[0].key,
-				&s->n[0].lfht);
-	if (r != &s->n[0].lfht)
-		return -EADDRINUSE;
-	if (s->kind == MF_SESS_RTP) {
-		r = cds_lfht_add_unique(table, key_hash(&s->n[1].key), match_key, &s->n[1].key,
-					&s->n[1].lfht);
-		if (r != &s->n[1].lfht) {
-			cds_lfht_del(table, &s->n[0].lfht);
-			return -EADDRINUSE;
-		}
-	}
-	return 0;
-}
-
 int
 dp_sess_add(const struct mf_sess_spec *spec, char *detail, size_t len)
 {
-	char key[MF_SESS_ID_MAX], name[MF_STATS_NAME_MAX];
+	char name[MF_STATS_NAME_MAX];
 	struct dp_sess *s = NULL;
 	int rc;
 
@@ -527,12 +288,12 @@ dp_sess_add(const struct mf_sess_spec *spec, char *detail, size_t len)
 		return rc;
 	if (dp_sess_find(spec->id) != NULL)
 		return refuse(-EEXIST, detail, len, "id: session \"%s\" exists", spec->id);
-	if (nb_sessions >= dp.cfg.max_sessions)
+	if (dp.sess.nb >= dp.cfg.max_sessions)
 		return refuse(-ENOSPC, detail, len, "the dataplane holds its maximum of %u sessions",
 			      dp.cfg.max_sessions);
-	if (key_taken(&spec->ingress, spec->ingress.udp_port) ||
+	if (dp_sess_key_taken(&spec->ingress, spec->ingress.udp_port) ||
 	    (spec->kind == MF_SESS_RTP &&
-	     key_taken(&spec->ingress, (uint16_t)(spec->ingress.udp_port + 1))))
+	     dp_sess_key_taken(&spec->ingress, (uint16_t)(spec->ingress.udp_port + 1))))
 		return refuse(-EADDRINUSE, detail, len,
 			      "ingress: port %u address and UDP port already used by a session",
 			      spec->ingress.port);
@@ -562,25 +323,24 @@ dp_sess_add(const struct mf_sess_spec *spec, char *detail, size_t len)
 		refuse(rc, detail, len, "cannot set up outputs: %s", strerror(-rc));
 		goto err;
 	}
-	id_key(s->id, key);
-	rc = rte_hash_add_key_data(by_id, key, s);
+	rc = dp_sess_tab_index(s);
 	if (rc != 0) {
 		sess_unbuild(s, NULL, s->nb_out);
 		refuse(rc, detail, len, "session index full");
 		goto err;
 	}
-	rc = timed_update(NULL, s);
+	rc = dp_sess_timed_update(NULL, s);
 	if (rc == 0)
-		rc = sess_publish(s);
+		rc = dp_sess_tab_publish(s);
 	if (rc != 0) {
-		timed_remove(s);
-		rte_hash_del_key(by_id, key);
+		dp_sess_timed_remove(s);
+		dp_sess_tab_unindex(s);
 		sess_unbuild(s, NULL, s->nb_out);
 		refuse(rc, detail, len, "ingress address and port taken");
 		goto err;
 	}
-	per_worker[s->worker]++;
-	nb_sessions++;
+	dp.sess.per_worker[s->worker]++;
+	dp.sess.nb++;
 	return 0;
 
 err_nomem:
@@ -610,29 +370,13 @@ defer_dropped_outputs(const struct dp_sess *old, const struct dp_sess *s)
 			if (s->out[j].ost == o->ost)
 				kept = &s->out[j];
 		if (o->srtp != NULL && (kept == NULL || kept->srtp != o->srtp))
-			defer(free_srtp, o->srtp, 0);
+			dp_defer(free_srtp, o->srtp, 0);
 		if (kept == NULL) {
-			defer(free_mem, o->ost, 0);
-			defer(free_stats, NULL, o->stats_idx);
+			dp_defer(free_mem, o->ost, 0);
+			dp_defer(free_stats, NULL, o->stats_idx);
 		}
 		if (kept == NULL || kept->neigh != o->neigh)
-			defer(free_neigh, NULL, (int)o->neigh);
-	}
-}
-
-static void
-replace_nodes(struct dp_sess *old, struct dp_sess *s)
-{
-	struct cds_lfht_node *r;
-	int i, n = s->kind == MF_SESS_RTP ? 2 : 1;
-
-	for (i = 0; i < n; i++) {
-		r = cds_lfht_add_replace(table, key_hash(&s->n[i].key), match_key, &s->n[i].key,
-					 &s->n[i].lfht);
-		/* The control lcore is the table's only writer and found @p old by its id, whose
-		 * nodes are in the table under these keys: anything else is a broken invariant,
-		 * and no unwinding could make the table right again. */
-		RTE_VERIFY(r == &old->n[i].lfht);
+			dp_defer(free_neigh, NULL, (int)o->neigh);
 	}
 }
 
@@ -660,7 +404,6 @@ sess_rekey_ingress(const struct dp_sess *old, struct dp_sess *s)
 int
 dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 {
-	char key[MF_SESS_ID_MAX];
 	struct dp_sess *old, *s;
 	struct mf_srtp *retired;
 	int rc;
@@ -698,7 +441,7 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 		free(s);
 		return refuse(rc, detail, len, "cannot set up outputs: %s", strerror(-rc));
 	}
-	rc = timed_update(old, s);
+	rc = dp_sess_timed_update(old, s);
 	if (rc != 0) {
 		sess_unbuild(s, old, s->nb_out);
 		sess_unbuild_ingress(s, old);
@@ -706,47 +449,43 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 		return refuse(rc, detail, len, "out of memory");
 	}
 	retired = sess_rekey_ingress(old, s);
-	replace_nodes(old, s);
-	id_key(s->id, key);
-	rte_hash_add_key_data(by_id, key, s);
+	dp_sess_tab_replace(old, s);
+	/* The id's index entry now points at the new entry (same key: no allocation). */
+	dp_sess_tab_index(s);
 	if (retired != NULL)
-		defer(free_srtp, retired, 0);
+		dp_defer(free_srtp, retired, 0);
 	defer_dropped_outputs(old, s);
-	defer(free_mem, old, 0);
+	dp_defer(free_mem, old, 0);
 	return 0;
 }
 
 int
 dp_sess_del(const char *id, enum mf_event_kind why, char *detail, size_t len)
 {
-	char key[MF_SESS_ID_MAX];
 	struct dp_sess *s = dp_sess_find(id);
 	unsigned int i;
 
 	if (s == NULL)
 		return refuse(-ENOENT, detail, len, "id: no session \"%s\"", id);
-	cds_lfht_del(table, &s->n[0].lfht);
-	if (s->kind == MF_SESS_RTP)
-		cds_lfht_del(table, &s->n[1].lfht);
-	timed_remove(s);
-	id_key(id, key);
-	rte_hash_del_key(by_id, key);
+	dp_sess_tab_unlink(s);
+	dp_sess_timed_remove(s);
+	dp_sess_tab_unindex(s);
 	if (s->srtp_in != NULL)
-		defer(free_srtp, s->srtp_in, 0);
+		dp_defer(free_srtp, s->srtp_in, 0);
 	if (s->srtp_in_prev != NULL)
-		defer(free_srtp, s->srtp_in_prev, 0);
+		dp_defer(free_srtp, s->srtp_in_prev, 0);
 	for (i = 0; i < s->nb_out; i++) {
 		if (s->out[i].srtp != NULL)
-			defer(free_srtp, s->out[i].srtp, 0);
-		defer(free_mem, s->out[i].ost, 0);
-		defer(free_stats, NULL, s->out[i].stats_idx);
-		defer(free_neigh, NULL, (int)s->out[i].neigh);
+			dp_defer(free_srtp, s->out[i].srtp, 0);
+		dp_defer(free_mem, s->out[i].ost, 0);
+		dp_defer(free_stats, NULL, s->out[i].stats_idx);
+		dp_defer(free_neigh, NULL, (int)s->out[i].neigh);
 	}
-	defer(free_stats, NULL, s->stats_idx);
-	defer(free_mem, s->st, 0);
-	defer(free_mem, s, 0);
-	per_worker[s->worker]--;
-	nb_sessions--;
+	dp_defer(free_stats, NULL, s->stats_idx);
+	dp_defer(free_mem, s->st, 0);
+	dp_defer(free_mem, s, 0);
+	dp.sess.per_worker[s->worker]--;
+	dp.sess.nb--;
 	dp_event(why, s->id, NULL, 0, 0);
 	return 0;
 }
@@ -792,83 +531,6 @@ dp_sess_info(const struct dp_sess *s, struct mf_msg_sess_info *info)
 			     vals[DP_SC_drop_srtp_replay];
 }
 
-int
-dp_sess_list(uint32_t offset, uint32_t limit, struct mf_msg_list *out)
-{
-	struct cds_lfht_iter it;
-	struct cds_lfht_node *node;
-	uint32_t pos = 0;
-	bool rtcp;
-
-	memset(out, 0, sizeof(*out));
-	out->total = nb_sessions;
-	if (limit > MF_LIST_MAX)
-		limit = MF_LIST_MAX;
-	cds_lfht_for_each(table, &it, node) {
-		struct dp_sess *s = sess_of(node, &rtcp);
-
-		if (rtcp)
-			continue;
-		if (pos++ < offset)
-			continue;
-		if (out->count == limit)
-			break;
-		snprintf(out->ids[out->count++], MF_SESS_ID_MAX, "%s", s->id);
-	}
-	return 0;
-}
-
-/* Idle sessions raise an event once (and again when they come back); expired ones go. */
-void
-dp_sess_clock_advance(uint64_t tsc)
-{
-	uint32_t k;
-
-	for (k = 0; k < nb_timed; k++) {
-		struct dp_sess *s = timed[k];
-
-		s->created_tsc -= RTE_MIN(tsc, s->created_tsc);
-		/* Tests advance the clock of idle sessions; a packet arriving meanwhile may be
-		 * aged with them, which no test relies on. */
-		atomic_fetch_sub_explicit(&s->st->last_rx_tsc,
-					  RTE_MIN(tsc, atomic_load(&s->st->last_rx_tsc)),
-					  memory_order_relaxed);
-	}
-}
-
-void
-dp_sess_timer(uint64_t now)
-{
-	char expired[DP_EXPIRE_PER_TICK][MF_SESS_ID_MAX], detail[120];
-	unsigned int n = 0, i;
-	uint32_t k;
-
-	for (k = 0; k < nb_timed; k++) {
-		struct dp_sess *s = timed[k];
-		uint64_t last, idle_tsc;
-
-		if (s->limits.timeout_s != 0 &&
-		    now - s->created_tsc > (uint64_t)s->limits.timeout_s * dp.tsc_hz) {
-			if (n < DP_EXPIRE_PER_TICK)
-				snprintf(expired[n++], MF_SESS_ID_MAX, "%s", s->id);
-			continue;
-		}
-		if (s->limits.idle_timeout_ms == 0)
-			continue;
-		last = atomic_load_explicit(&s->st->last_rx_tsc, memory_order_relaxed);
-		idle_tsc = (uint64_t)s->limits.idle_timeout_ms * dp.tsc_hz / 1000;
-		if (!s->idle && now - last > idle_tsc) {
-			s->idle = true;
-			dp_event(MF_EV_SESSION_IDLE, s->id, NULL, 0, 0);
-		} else if (s->idle && now - last <= idle_tsc) {
-			s->idle = false;
-			dp_event(MF_EV_SESSION_ACTIVE, s->id, NULL, 0, 0);
-		}
-	}
-	for (i = 0; i < n; i++)
-		dp_sess_del(expired[i], MF_EV_SESSION_TIMEOUT, detail, sizeof(detail));
-}
-
 /* At shutdown the workers have stopped: free everything directly, without the events,
  * stats updates and grace periods a deletion by command needs (a million sessions would
  * take a minute that way). */
@@ -876,31 +538,20 @@ void
 dp_sess_table_fini(void)
 {
 	struct dp_sess **all;
-	struct cds_lfht_iter it;
-	struct cds_lfht_node *node;
-	uint32_t n = 0, k;
+	uint32_t n, k;
 	unsigned int i;
-	bool rtcp;
 
-	if (table == NULL)
+	if (dp.sess.table == NULL)
 		return;
-	dp_sess_reclaim();
-	all = calloc(nb_sessions ? nb_sessions : 1, sizeof(*all));
-	/* cds_lfht_destroy() wants an empty table: unlink every node, then free after one
-	 * grace period (there are no readers left; liburcu's contract is kept all the same). */
-	cds_lfht_for_each(table, &it, node) {
-		struct dp_sess *s = sess_of(node, &rtcp);
-
-		cds_lfht_del(table, node);
-		if (!rtcp && all != NULL && n < nb_sessions)
-			all[n++] = s;
-	}
+	dp_defer_reclaim();
+	all = dp_sess_tab_drain(&n);
 	/* Offline from here: cds_lfht_destroy() waits for resizes the deletions queued, and a
-	 * resize waits for a grace period that an online caller would hold off forever. */
-	if (dp.rcu_registered)
+	 * resize waits for a grace period that an online caller would hold off forever. There
+	 * are no readers left; liburcu's contract is kept all the same. */
+	if (dp.rcu_registered) {
 		urcu_qsbr_thread_offline();
-	if (dp.rcu_registered)
 		urcu_qsbr_synchronize_rcu();
+	}
 	for (k = 0; k < n; k++) {
 		for (i = 0; i < all[k]->nb_out; i++) {
 			mf_srtp_destroy(all[k]->out[i].srtp);
@@ -912,12 +563,9 @@ dp_sess_table_fini(void)
 		free(all[k]);
 	}
 	free(all);
-	cds_lfht_destroy(table, NULL);
+	dp_sess_tab_destroy();
 	if (dp.rcu_registered)
 		urcu_qsbr_thread_online();
-	table = NULL;
-	rte_hash_free(by_id);
-	free(defer_list);
-	free(timed);
-	nb_sessions = 0;
+	dp_defer_fini();
+	dp_sess_timers_fini();
 }
