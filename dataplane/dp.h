@@ -22,6 +22,8 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include <rte_ip_frag.h>
+
 #include <urcu/urcu-qsbr.h>
 #include <urcu/rculfhash.h>
 
@@ -39,6 +41,9 @@
 #define DP_PORT_MAX_ADDRS	64	/* per family; node info shows the first MF_NODE_MAX_ADDRS */
 #define DP_MAX_RXQ		16
 #define DP_RING_SIZE		1024
+/* Reassembled datagrams live in one mbuf each, of this many data bytes at most. */
+#define DP_FRAG_MAX_BYTES	(UINT16_MAX - RTE_PKTMBUF_HEADROOM - 256)
+#define DP_BIG_MBUFS		511	/* of that size: reassembled datagrams in flight */
 
 extern int dp_logtype;
 #define DP_LOG(level, ...) \
@@ -109,6 +114,7 @@ struct dp_port_conf {
 	uint16_t mtu;
 	bool promiscuous;
 	bool offloads;		/* use TX checksum offloads when the port has them */
+	bool fragment;		/* fragment output frames over the MTU (else drop_mtu) */
 	uint8_t nb_v4, nb_v6;
 	struct dp_addr4 v4[DP_PORT_MAX_ADDRS];
 	struct dp_addr6 v6[DP_PORT_MAX_ADDRS];
@@ -128,6 +134,9 @@ struct dp_config {
 	uint32_t idle_sleep_us;
 	bool check_only;
 	bool test_clock;	/* session timers move only by MF_MSG_CLOCK_ADVANCE */
+	uint32_t frag_timeout_ms;	/* reassembly: how long a datagram's fragments wait */
+	uint32_t frag_max_datagrams;	/* per worker */
+	uint32_t frag_max_bytes;	/* the largest datagram reassembled (IP header in) */
 	uint16_t nb_ports;
 	struct dp_port_conf ports[MF_MAX_PORTS];
 };
@@ -364,6 +373,17 @@ struct dp_txbuf {
 	struct rte_mbuf *pkts[DP_BURST];
 };
 
+/* A worker's IP fragments (dp_frag.c). */
+struct dp_frag_lcore {
+	struct rte_ip_frag_tbl *tbl;	/* datagrams in reassembly */
+	uint32_t held;			/* fragments the table holds */
+	uint32_t budget;		/* at most */
+	uint64_t next_sweep;		/* TSC of the next look for timed-out datagrams */
+	uint16_t ip4_id;		/* ids of the datagrams this worker fragments */
+	uint32_t ip6_id;
+	struct rte_ip_frag_death_row dr;	/* freed once per burst and loop */
+};
+
 /* Per-lcore state. Workers: written by their own lcore only. */
 struct __rte_cache_aligned dp_lcore {
 	uint16_t index;			/* 0 control, 1..N workers */
@@ -378,6 +398,7 @@ struct __rte_cache_aligned dp_lcore {
 	struct rte_ring *events;	/* struct mf_msg_event * to the control lcore */
 	struct rte_ring *neighq;	/* built frames waiting for a next hop's MAC */
 	struct dp_txbuf tx[MF_MAX_PORTS];
+	struct dp_frag_lcore frag;
 };
 
 /* The control lcore's session state (dp_sess_*.c). */
@@ -413,6 +434,7 @@ struct dp_main {
 	struct rte_mempool *hdr_pool;	/* private headers of fan-out copies */
 	struct rte_mempool *clone_pool;	/* indirect mbufs sharing a payload */
 	struct rte_mempool *event_pool;	/* struct mf_msg_event for worker events */
+	struct rte_mempool *frag_pool;	/* one mbuf per reassembled (or large) datagram */
 	struct mf_shm shm;
 	struct mf_chan cmd, reply, event;
 	struct mf_stats_writer *stats;
@@ -449,6 +471,16 @@ size_t dp_stats_area_bytes(uint32_t max_sessions, uint32_t nb_lcores);
 
 int dp_chan_init(void);
 void dp_chan_poll(void);
+
+/* IP fragments (dp_frag.c), on workers. */
+int dp_frag_init(struct dp_lcore *lc);
+void dp_frag_fini(struct dp_lcore *lc);
+/** Free what the table dropped; now and then, drop datagrams that timed out. */
+void dp_frag_poll(struct dp_lcore *lc, uint64_t now);
+/** Send @p m, a frame over its port's MTU, in fragments; consumes it.
+ * @return the fragments sent, or a negative errno. */
+int dp_frag_out(struct dp_lcore *lc, const struct dp_port *port, struct rte_mbuf *m,
+		uint8_t family);
 
 int dp_worker_main(void *arg);
 void dp_slow_input(struct rte_mbuf *m);

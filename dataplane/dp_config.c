@@ -22,6 +22,9 @@ static const struct dp_config defaults = {
 	.max_sessions = 65536,
 	.nb_mbufs = 16383,
 	.idle_sleep_us = 1000,
+	.frag_timeout_ms = 1000,
+	.frag_max_datagrams = 1024,
+	.frag_max_bytes = 9216,
 };
 
 static const struct dp_port_conf port_defaults = {
@@ -30,6 +33,7 @@ static const struct dp_port_conf port_defaults = {
 	.rx_desc = 1024,
 	.tx_desc = 1024,
 	.offloads = true,
+	.fragment = true,
 };
 
 /* The profile and the options want -EINVAL for every bad number. */
@@ -51,6 +55,10 @@ usage(const char *prog)
 		"  --mbufs N            packet mbufs (default 16383)\n"
 		"  --idle-sleep-us N    control lcore sleep when idle (default 1000)\n"
 		"  --check              read the port profile, print it, exit (no port is probed)\n"
+		"  --frag-timeout-ms N  a datagram's fragments wait at most this long (default 1000)\n"
+		"  --frag-max-datagrams N  datagrams in reassembly per worker (default 1024)\n"
+		"  --frag-max-bytes N   largest datagram reassembled, IP header included (default\n"
+		"                       9216; at most 8 fragments in any case)\n"
 		"  --test-clock         session timers run only when a clock.advance command\n"
 		"                       moves their clock (tests; never in production)\n",
 		prog);
@@ -68,6 +76,9 @@ dp_config_parse_args(struct dp_config *cfg, int argc, char **argv)
 		{ "idle-sleep-us", required_argument, NULL, 'u' },
 		{ "check", no_argument, NULL, 'c' },
 		{ "test-clock", no_argument, NULL, 't' },
+		{ "frag-timeout-ms", required_argument, NULL, 'T' },
+		{ "frag-max-datagrams", required_argument, NULL, 'D' },
+		{ "frag-max-bytes", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -100,6 +111,15 @@ dp_config_parse_args(struct dp_config *cfg, int argc, char **argv)
 			break;
 		case 't':
 			cfg->test_clock = true;
+			break;
+		case 'T':
+			rc = parse_u32(optarg, 10, 60000, &cfg->frag_timeout_ms);
+			break;
+		case 'D':
+			rc = parse_u32(optarg, 16, 1u << 20, &cfg->frag_max_datagrams);
+			break;
+		case 'B':
+			rc = parse_u32(optarg, 1280, DP_FRAG_MAX_BYTES, &cfg->frag_max_bytes);
 			break;
 		default:
 			usage(argv[0]);
@@ -247,6 +267,8 @@ port_key(struct dp_port_conf *p, const char *k, const char *v, const struct line
 		return key_bool(v, &p->promiscuous, l);
 	else if (strcmp(k, "offloads") == 0)
 		return key_bool(v, &p->offloads, l);
+	else if (strcmp(k, "fragment") == 0)
+		return key_bool(v, &p->fragment, l);
 	else if (strcmp(k, "ipv4") == 0)
 		return key_addr(p, v, l, AF_INET);
 	else if (strcmp(k, "ipv6") == 0)

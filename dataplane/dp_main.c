@@ -46,8 +46,12 @@ pools_init(void)
 	dp.clone_pool = rte_pktmbuf_pool_create("mfwd_clone", n, 256, 0, 0, socket);
 	dp.event_pool = rte_mempool_create("mfwd_event", 4095, sizeof(struct mf_msg_event), 32, 0,
 					   NULL, NULL, NULL, NULL, socket, 0);
+	/* Reassembled datagrams, and copies of frames larger than a packet mbuf; the tail
+	 * leaves room for an SRTP trailer. */
+	dp.frag_pool = rte_pktmbuf_pool_create("mfwd_big", DP_BIG_MBUFS, 32, 0,
+		(uint16_t)(RTE_PKTMBUF_HEADROOM + dp.cfg.frag_max_bytes + 64), socket);
 	if (dp.pool == NULL || dp.hdr_pool == NULL || dp.clone_pool == NULL ||
-	    dp.event_pool == NULL) {
+	    dp.event_pool == NULL || dp.frag_pool == NULL) {
 		DP_LOG(ERR, "cannot create mbuf pools of %u: %s (hugepages?)\n", n,
 		       rte_strerror(rte_errno));
 		return -ENOMEM;
@@ -138,7 +142,7 @@ lcores_init(void)
 		lc->events = ring_new("ev", i, 0);
 		lc->neighq = ring_new("nq", i, 0);
 		if (lc->punt == NULL || lc->ctrl_tx == NULL || lc->events == NULL ||
-		    lc->neighq == NULL)
+		    lc->neighq == NULL || dp_frag_init(lc) != 0)
 			return -ENOMEM;
 		for (w = 1; w <= dp.nb_workers && dp.nb_workers > 1; w++) {
 			if (w == i)
@@ -276,7 +280,11 @@ setup(int argc, char **argv)
 static void
 teardown(void)
 {
+	uint16_t i;
+
 	dp_sess_table_fini();
+	for (i = 1; i <= dp.nb_workers; i++)
+		dp_frag_fini(&dp.lcores[i]);
 	dp_ports_close();
 	dp_neigh_fini();
 	dp_stats_fini();

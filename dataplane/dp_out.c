@@ -36,6 +36,8 @@
 #define IP6_HDR_LEN	((uint16_t)sizeof(struct rte_ipv6_hdr))
 #define UDP_HDR_LEN	((uint16_t)sizeof(struct rte_udp_hdr))
 #define OUT_TTL		64
+/* The most an SRTP/SRTCP trailer adds (a 16-byte tag and SRTCP's 4-byte index). */
+#define SRTP_TRAILER_MAX	20
 /* Until the input's payload type has a known clock, a new SSRC's timestamps follow on at
  * the video clock (RFC 3551: every static video type is 90 kHz). */
 #define FALLBACK_CLOCK	90000
@@ -279,7 +281,7 @@ shared_part(struct dp_pkt *p, uint16_t off, uint16_t len, uint16_t priv_len)
  * send it agree even if the entry changes meanwhile. */
 static bool
 write_headers(struct rte_mbuf *m, uint8_t *h, const struct dp_out *o, bool rtcp,
-	      uint16_t udp_len, uint32_t tail_sum)
+	      uint16_t udp_len, uint32_t tail_sum, bool csum_offload)
 {
 	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)h;
 	struct rte_udp_hdr *udp;
@@ -328,7 +330,7 @@ write_headers(struct rte_mbuf *m, uint8_t *h, const struct dp_out *o, bool rtcp,
 	udp->dst_port = rte_cpu_to_be_16(rtcp ? o->rtcp_dst_port : o->cfg.dst_port);
 	udp->dgram_len = rte_cpu_to_be_16(udp_len);
 	udp->dgram_cksum = 0;
-	if (o->port->tx_udp_csum) {
+	if (csum_offload) {
 		m->ol_flags |= RTE_MBUF_F_TX_UDP_CKSUM;
 		udp->dgram_cksum = o->family == 4 ?
 			rte_ipv4_phdr_cksum((struct rte_ipv4_hdr *)(eth + 1), m->ol_flags) :
@@ -373,7 +375,11 @@ frame_alloc(struct dp_pkt *p, const struct dp_out *o, bool reuse, uint16_t room,
 		rte_pktmbuf_chain(m, c);
 		return m;
 	}
-	m = rte_pktmbuf_alloc(dp.pool);
+	/* A frame larger than a packet mbuf (a reassembled datagram's copy) takes a big one;
+	 * SRTP's trailer goes in the tailroom after it. */
+	m = rte_pktmbuf_alloc(room + len + SRTP_TRAILER_MAX <=
+			      rte_pktmbuf_data_room_size(dp.pool) - RTE_PKTMBUF_HEADROOM ?
+			      dp.pool : dp.frag_pool);
 	if (m == NULL)
 		return NULL;
 	*h = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(room + len));
@@ -389,7 +395,7 @@ frame_alloc(struct dp_pkt *p, const struct dp_out *o, bool reuse, uint16_t room,
  * trailer goes into the tailroom. The checksum of the payload is then summed here. */
 static int
 protect(struct rte_mbuf *m, uint8_t *pl, uint16_t *plen, bool rtcp, const struct dp_out *o,
-	uint32_t *tail)
+	bool sw_csum, uint32_t *tail)
 {
 	size_t n = *plen, cap = n + rte_pktmbuf_tailroom(m);
 	int rc;
@@ -399,7 +405,7 @@ protect(struct rte_mbuf *m, uint8_t *pl, uint16_t *plen, bool rtcp, const struct
 		return rc;
 	rte_pktmbuf_append(m, (uint16_t)(n - *plen));
 	*plen = (uint16_t)n;
-	if (!o->port->tx_udp_csum)
+	if (sw_csum)
 		*tail = rte_raw_cksum(pl, n);
 	return 0;
 }
@@ -418,16 +424,21 @@ send_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out
 	uint16_t len = (uint16_t)(end - off), priv_len, plen;
 	uint8_t priv[PRIV_MAX], *h;
 	struct rte_mbuf *m = NULL;
+	bool empty, over, sw_csum;
 	unsigned int why;
 	uint32_t tail = 0;
-	bool empty;
+	int n;
 
 	priv_len = build_priv(priv, p, s, o, now, &empty);
 	if (empty) {
 		why = DP_OC_drop_ts_filtered;
 		goto drop;
 	}
-	if (!o->port->tx_udp_csum && o->srtp == NULL) {
+	/* A frame that may be sent in fragments has its UDP checksum summed here: no NIC can
+	 * checksum a datagram it sends in pieces. */
+	sw_csum = !o->port->tx_udp_csum ||
+		  hdr_len - RTE_ETHER_HDR_LEN + priv_len + len + SRTP_TRAILER_MAX > o->port->mtu;
+	if (sw_csum && o->srtp == NULL) {
 		tail = rte_raw_cksum(priv, priv_len);
 		if (len > 0)
 			tail += shared_part(p, off, len, priv_len);
@@ -441,19 +452,25 @@ send_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out
 	memcpy(h + hdr_len, priv, priv_len);
 	plen = (uint16_t)(priv_len + len);
 	if (o->srtp != NULL &&
-	    protect(m, h + hdr_len, &plen, p->what == DP_WHAT_RTCP, o, &tail) != 0) {
+	    protect(m, h + hdr_len, &plen, p->what == DP_WHAT_RTCP, o, sw_csum, &tail) != 0) {
 		why = DP_OC_drop_srtp_protect;
 		goto drop;
 	}
-	/* What would not fit the link is counted here, not lost silently in the NIC. */
-	if (unlikely(hdr_len - RTE_ETHER_HDR_LEN + plen > o->port->mtu)) {
+	/* What would not fit the link goes in fragments where the port allows it, and is
+	 * counted otherwise, not lost silently in the NIC. */
+	over = hdr_len - RTE_ETHER_HDR_LEN + plen > o->port->mtu;
+	if (unlikely(over && (!o->port->conf->fragment ||
+			      hdr_len - RTE_ETHER_HDR_LEN + plen > UINT16_MAX))) {
 		why = DP_OC_drop_mtu;
 		goto drop;
 	}
 	if (unlikely(!write_headers(m, h, o, p->what == DP_WHAT_RTCP,
-				    (uint16_t)(UDP_HDR_LEN + plen), tail))) {
-		/* The control lcore holds a few frames per next hop while it resolves; it
-		 * rewrites the destination MAC when it sends them. */
+				    (uint16_t)(UDP_HDR_LEN + plen), tail, !sw_csum))) {
+		/* The control lcore holds a few frames per next hop while it resolves and
+		 * rewrites the destination MAC when it sends them; not one to fragment. */
+		why = DP_OC_drop_neigh;
+		if (over)
+			goto drop;
 		m->hash.usr = o->neigh;
 		m->port = o->port->index;
 		if (unlikely(rte_ring_sp_enqueue(lc->neighq, m) != 0)) {
@@ -462,11 +479,22 @@ send_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out
 		}
 		return;
 	}
+	if (likely(!over)) {
+		dp_tx(lc, o->port->index, m);
+	} else {
+		n = dp_frag_out(lc, o->port, m, o->family);	/* consumes m */
+		if (unlikely(n < 0)) {
+			m = NULL;
+			why = n == -ENOMEM ? DP_OC_drop_no_mbuf : DP_OC_drop_mtu;
+			goto drop;
+		}
+		oc[DP_OC_frag_tx] += (uint64_t)n;
+		lc->ctr[DP_CTR_frag_tx] += (uint64_t)n;
+	}
 	oc[DP_OC_tx_pkts]++;
 	oc[DP_OC_tx_bytes] += plen;
 	sc[DP_SC_tx_pkts]++;
 	sc[DP_SC_tx_bytes] += plen;
-	dp_tx(lc, o->port->index, m);
 	return;
 drop:
 	oc[why]++;

@@ -47,9 +47,29 @@ is_slow_path(const struct dp_pkt *p, int rc)
 	return false;
 }
 
+/* A fragment for us joins its datagram (dp_frag.c); the one that completes it brings the
+ * whole datagram back, parsed. @return the parse result of what p->m is now, or 1 when the
+ * fragment was consumed (held or dropped, counted). */
+static int
+reassemble(struct dp_lcore *lc, struct dp_pkt *p, uint16_t port, uint64_t now)
+{
+	struct rte_mbuf *m;
+
+	if (!dp_port_owns(&dp.ports[port], p->l4.ip.version, p->l4.ip.dst)) {
+		count_drop(lc, p->m, DP_CTR_drop_not_ours);
+		return 1;
+	}
+	m = dp_frag_in(lc, p, now);
+	if (m == NULL)
+		return 1;
+	p->m = m;
+	p->data = rte_pktmbuf_mtod(m, uint8_t *);
+	return mf_pkt_parse_udp(p->data, m->data_len, &p->l4);
+}
+
 /* @return true when the packet goes on to the lookup; otherwise it was consumed. */
 static inline bool
-classify(struct dp_lcore *lc, struct dp_pkt *p)
+classify(struct dp_lcore *lc, struct dp_pkt *p, uint16_t port, uint64_t now)
 {
 	struct rte_mbuf *m = p->m;
 	int rc;
@@ -62,6 +82,14 @@ classify(struct dp_lcore *lc, struct dp_pkt *p)
 	rc = mf_pkt_parse_udp(p->data, m->data_len, &p->l4);
 	if (likely(rc == 0))
 		return true;
+	if (rc == MF_PKT_FRAGMENT) {
+		rc = reassemble(lc, p, port, now);
+		if (rc == 1)
+			return false;
+		if (likely(rc == 0))
+			return true;
+		m = p->m;
+	}
 	if (rc < 0) {
 		count_drop(lc, m, DP_CTR_PKT_ERR_BASE + (unsigned int)(-rc) - 1);
 	} else if (is_slow_path(p, rc)) {
@@ -70,7 +98,8 @@ classify(struct dp_lcore *lc, struct dp_pkt *p)
 		else
 			lc->ctr[DP_CTR_punted]++;
 	} else {
-		count_drop(lc, m, rc == MF_PKT_FRAGMENT ? DP_CTR_drop_fragment : DP_CTR_drop_not_udp);
+		/* Not UDP (or, reassembled, a fragment still: the table never gives one). */
+		count_drop(lc, m, DP_CTR_drop_not_udp);
 	}
 	return false;
 }
@@ -514,11 +543,11 @@ handoff(struct dp_lcore *lc, struct rte_mbuf **held, uint16_t *nb_held)
 
 /* Classify and look up one packet. @return its session, or NULL when it was consumed. */
 static inline struct dp_sess *
-find_session(struct dp_lcore *lc, struct dp_pkt *p, uint16_t in_port)
+find_session(struct dp_lcore *lc, struct dp_pkt *p, uint16_t in_port, uint64_t now)
 {
 	struct dp_sess *s;
 
-	if (!classify(lc, p))
+	if (!classify(lc, p, in_port, now))
 		return NULL;
 	s = lookup(p, in_port);
 	if (unlikely(s == NULL))
@@ -543,7 +572,7 @@ dp_pipeline_rx(struct dp_lcore *lc, uint16_t port, struct rte_mbuf **pkts, uint1
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 		p.m = pkts[i];
-		s = find_session(lc, &p, port);
+		s = find_session(lc, &p, port, now);
 		if (s == NULL)
 			continue;
 		if (unlikely(s->worker != lc->index)) {
@@ -555,6 +584,7 @@ dp_pipeline_rx(struct dp_lcore *lc, uint16_t port, struct rte_mbuf **pkts, uint1
 		session_packet(lc, s, &p, now);
 	}
 	handoff(lc, held, nb_held);
+	dp_frag_poll(lc, now);
 }
 
 void
@@ -570,7 +600,7 @@ dp_pipeline_handoff(struct dp_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 		p.m = pkts[i];
-		s = find_session(lc, &p, p.m->port);
+		s = find_session(lc, &p, p.m->port, now);
 		if (s == NULL)
 			continue;
 		/* Owners never change, but a session deleted and created again may have a new

@@ -37,6 +37,9 @@ struct dp_pkt {
 	uint32_t incr_base;
 };
 
+/** An IP fragment for us joins its datagram; consumes p->m. @return the whole datagram in one
+ * mbuf when this fragment completed it, else NULL. Context: the worker that polled it. */
+struct rte_mbuf *dp_frag_in(struct dp_lcore *lc, struct dp_pkt *p, uint64_t now);
 /** Send @p p to every output of @p s; consumes p->m. Context: the session's worker. */
 void dp_fanout(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now,
 	       uint64_t *sc);

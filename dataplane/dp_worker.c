@@ -82,6 +82,8 @@ dp_worker_main(void *arg)
 		n = poll_rx(lc);
 		n += poll_rings(lc);
 		dp_tx_flush(lc);
+		/* Timed-out fragments go even when nothing arrives. */
+		dp_frag_poll(lc, t0);
 		/* The quiescent state is a full barrier: once per 64 iterations is often enough
 		 * (a grace period waits microseconds longer), and keeps idle polling light. */
 		if ((lc->ctr[DP_CTR_iterations] & 63) == 0)

@@ -231,6 +231,28 @@ mf_icmp_parse(const uint8_t *p, size_t len, bool v6, struct mf_icmp *ic)
 }
 
 int
+mf_frag_check(const struct mf_ip *ip, const uint8_t *l3, uint32_t max_datagram)
+{
+	uint32_t plen, end;
+
+	if (ip->total_len <= ip->hdr_len)
+		return -MF_PKT_E_FRAG_EMPTY;
+	plen = (uint32_t)ip->total_len - ip->hdr_len;
+	/* IPv6: the fixed header's next header must be the fragment header itself. */
+	if (ip->version == 6 && l3[6] != 44)
+		return -MF_PKT_E_FRAG_EXT;
+	if (ip->frag_off == 0 && ip->proto == MF_IPPROTO_UDP && plen < MF_UDP_HDR_LEN)
+		return -MF_PKT_E_FRAG_TINY;
+	if ((ip->flags & MF_IP_F_MORE_FRAGS) && (plen & 7) != 0)
+		return -MF_PKT_E_FRAG_ALIGN;
+	end = (uint32_t)ip->frag_off + plen;
+	/* The unfragmentable part: IPv4's header, IPv6's fixed one (the fragment header goes). */
+	if (end > 65535u || end + (ip->version == 4 ? ip->hdr_len : 40u) > max_datagram)
+		return -MF_PKT_E_FRAG_SIZE;
+	return 0;
+}
+
+int
 mf_pkt_parse_udp(const uint8_t *p, size_t len, struct mf_pkt_l4 *out)
 {
 	const uint8_t *l3;

@@ -202,7 +202,8 @@ def check_stats(st):
     T.eq(n["drop_sess_miss"], 1, "node: no session on the port")
     T.eq(n["drop_not_ours"], 1, "node: not our address")
     T.eq(n["drop_ip4_totlen"], 1, "node: IPv4 total length lies")
-    T.eq(n["drop_fragment"], 1, "node: fragment")
+    T.eq((n["frag_rx"], n["drop_frag_align"]), (1, 1),
+         "node: a first fragment of 28 bytes followed by more (not a multiple of 8)")
     T.eq(n["drop_src"], 1, "node: source")
     T.eq(n["drop_media"], 1, "node: malformed RTP")
     T.eq(n["arp_reply_tx"], 1, "node: ARP replies")

@@ -8,7 +8,8 @@ Port 0 (10.99.1.2) reads in0.pcap; port 1 writes out1.pcap towards 10.99.2.1.
           0 -> 1), an SRTCP SR, one replayed packet, 7 packets under a wrong key and one
           with a cut tag. Output: the plaintext, byte for byte.
   "enc"   RTP -> SRTP, AEAD_AES_128_GCM: output byte-identical to libsrtp2's protect of
-          the same packets (SRTP and SRTCP); a packet the tag pushes over the MTU is counted.
+          the same packets (SRTP and SRTCP); a packet the tag pushes over the MTU is counted
+          (its port says fragment = no).
   "relay" SRTP (AEAD_AES_256_GCM) -> r1 SRTP AES_CM_128_HMAC_SHA1_32 with an SSRC rewrite,
           r2 SRTP AES_CM_128_HMAC_SHA1_80 (byte-identical to libsrtp2), r3 plain RTP.
 Counters: auth and replay failures per session and node; keys never in replies, stats or
@@ -210,6 +211,8 @@ neighbour = 10.99.1.1 02:00:00:00:01:01
 vdev = net_pcap_s1,rx_pcap={d}/in1.pcap,tx_pcap={d}/out1.pcap
 ipv4 = 10.99.2.2/24
 neighbour = 10.99.2.1 02:00:00:00:02:01
+# A network that must never see fragments: over the MTU is dropped (drop_mtu).
+fragment = no
 """
     dpl = Dataplane("pcapsrtp", "", sessions=sessions())
     n0, want = build_inputs(dpl.dir)

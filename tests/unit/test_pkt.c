@@ -356,6 +356,59 @@ out:
 	return rc;
 }
 
+/* Each reason a fragment is refused before reassembly, at its bound. */
+static int
+test_frag_check(void)
+{
+	uint8_t f[1600];
+	uint8_t *ip = f + 14;
+	struct mf_ip info;
+	size_t len;
+	int rc = 0;
+
+	len = frame4(f, 1472);				/* 1480 bytes of IP payload */
+	pb_w16(ip + 6, 0x2000);				/* first of several */
+	MF_TEST_EQ(mf_ipv4_parse(ip, len - 14, &info), 0);
+	MF_TEST_EQ(mf_frag_check(&info, ip, 9000), 0);
+	MF_TEST_EQ(mf_frag_check(&info, ip, 1499), -MF_PKT_E_FRAG_SIZE);
+	MF_TEST_EQ(mf_frag_check(&info, ip, 1500), 0);	/* 20 + 1480 */
+	pb_w16(ip + 6, 0x2000 | (65528 / 8));		/* offset 65528, 1480 more: too far */
+	MF_TEST_EQ(mf_ipv4_parse(ip, len - 14, &info), 0);
+	MF_TEST_EQ(mf_frag_check(&info, ip, 1u << 20), -MF_PKT_E_FRAG_SIZE);
+	pb_w16(ip + 6, 64000 / 8);			/* last, ends at 65480: fits 64 KB */
+	MF_TEST_EQ(mf_ipv4_parse(ip, len - 14, &info), 0);
+	MF_TEST_EQ(mf_frag_check(&info, ip, 1u << 20), 0);
+
+	len = frame4(f, 0);				/* 8 bytes: the UDP header only */
+	pb_w16(ip + 2, 20 + 7);				/* a first fragment of 7 bytes */
+	pb_w16(ip + 6, 0x2000);
+	MF_TEST_EQ(mf_ipv4_parse(ip, len - 14, &info), 0);
+	MF_TEST_EQ(mf_frag_check(&info, ip, 9000), -MF_PKT_E_FRAG_TINY);
+	pb_w16(ip + 6, 0x2001);				/* the same at offset 8: misaligned */
+	MF_TEST_EQ(mf_ipv4_parse(ip, len - 14, &info), 0);
+	MF_TEST_EQ(mf_frag_check(&info, ip, 9000), -MF_PKT_E_FRAG_ALIGN);
+	pb_w16(ip + 6, 0x0001);				/* last: any length */
+	MF_TEST_EQ(mf_ipv4_parse(ip, len - 14, &info), 0);
+	MF_TEST_EQ(mf_frag_check(&info, ip, 9000), 0);
+	pb_w16(ip + 2, 20);				/* no payload at all */
+	MF_TEST_EQ(mf_ipv4_parse(ip, len - 14, &info), 0);
+	MF_TEST_EQ(mf_frag_check(&info, ip, 9000), -MF_PKT_E_FRAG_EMPTY);
+
+	len = frame6(f, 1);
+	ip[6] = 44;					/* fragment header first: fine */
+	pb_w16(ip + 42, 0x0008);			/* offset 8, last */
+	MF_TEST_EQ(mf_ipv6_parse(ip, len - 14, &info), 0);
+	MF_TEST_EQ(mf_frag_check(&info, ip, 9000), 0);
+	len = frame6(f, 2);				/* after a hop-by-hop header */
+	ip[40] = 44;
+	pb_w16(ip + 50, 0x0008);
+	MF_TEST_EQ(mf_ipv6_parse(ip, len - 14, &info), 0);
+	MF_TEST_EQ(info.flags & MF_IP_F_FRAGMENT, MF_IP_F_FRAGMENT);
+	MF_TEST_EQ(mf_frag_check(&info, ip, 9000), -MF_PKT_E_FRAG_EXT);
+out:
+	return rc;
+}
+
 static const struct mf_test_case cases[] = {
 	{ "eth", test_eth },
 	{ "arp", test_arp },
@@ -364,6 +417,7 @@ static const struct mf_test_case cases[] = {
 	{ "udp_icmp", test_udp_icmp },
 	{ "parse_udp_chain", test_parse_udp_chain },
 	{ "csum", test_csum },
+	{ "frag_check", test_frag_check },
 	{ "err_names", test_err_names },
 };
 

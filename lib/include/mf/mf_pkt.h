@@ -133,6 +133,18 @@ struct mf_pkt_l4 {
  */
 int mf_pkt_parse_udp(const uint8_t *p, size_t len, struct mf_pkt_l4 *out);
 
+/**
+ * Check one IP fragment (mf_pkt_parse_udp() said MF_PKT_FRAGMENT) before it may join a
+ * reassembly: it carries payload; a first fragment holds at least the UDP header; a
+ * fragment followed by more is a multiple of 8 bytes; it ends within 65,535 bytes of IP
+ * payload and within @p max_datagram bytes of datagram (IP header included); an IPv6
+ * fragment header comes right after the fixed header (@p l3: the IP header the parser
+ * read). What it does not see (overlaps, duplicates, a missing piece) is the reassembly's
+ * to refuse.
+ * @return 0, or a negative mf_pkt_err (MF_PKT_E_FRAG_*).
+ */
+int mf_frag_check(const struct mf_ip *ip, const uint8_t *l3, uint32_t max_datagram);
+
 /** Internet checksum: the one's-complement sum of @p len bytes, folded, starting at @p sum. */
 uint32_t mf_csum_partial(const void *p, size_t len, uint32_t sum);
 uint16_t mf_csum_fold(uint32_t sum);
