@@ -112,6 +112,7 @@ struct dp_port_conf {
 	uint16_t rx_desc;
 	uint16_t tx_desc;
 	uint16_t mtu;
+	uint16_t rx_buf_size;	/* data bytes per RX mbuf: a pool of its own; 0: the shared one */
 	bool promiscuous;
 	bool offloads;		/* use TX checksum offloads when the port has them */
 	bool fragment;		/* fragment output frames over the MTU (else drop_mtu) */
@@ -169,6 +170,7 @@ struct dp_port {
 	char name[RTE_DEV_NAME_MAX_LEN];
 	int stats_idx;
 	uint64_t *ctr;			/* lcore 0's block of the port counters */
+	struct rte_mempool *rx_pool;	/* what its RX queues fill: dp.pool, or its own */
 	const struct dp_port_conf *conf;
 };
 

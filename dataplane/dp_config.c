@@ -263,6 +263,8 @@ port_key(struct dp_port_conf *p, const char *k, const char *v, const struct line
 		return key_u16(v, 64, 16384, &p->tx_desc, l);
 	else if (strcmp(k, "mtu") == 0)
 		return key_u16(v, 576, 9600, &p->mtu, l);
+	else if (strcmp(k, "rx_buf_size") == 0)
+		return key_u16(v, 2048, 60000, &p->rx_buf_size, l);
 	else if (strcmp(k, "promiscuous") == 0)
 		return key_bool(v, &p->promiscuous, l);
 	else if (strcmp(k, "offloads") == 0)

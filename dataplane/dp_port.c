@@ -97,9 +97,21 @@ port_setup_queues(struct dp_port *p, const struct rte_eth_conf *conf)
 	rc = rte_eth_dev_info_get(p->port_id, &info);
 	if (rc != 0)
 		return rc;
+	p->rx_pool = dp.pool;
+	if (p->conf->rx_buf_size != 0) {
+		char name[RTE_MEMPOOL_NAMESIZE];
+
+		/* Frames larger than a packet mbuf arrive whole (af_packet hands IPv4 datagrams
+		 * over reassembled by the kernel). */
+		snprintf(name, sizeof(name), "mfwd_rx%u", p->index);
+		p->rx_pool = rte_pktmbuf_pool_create(name, 2u * nb_rxd * p->nb_rxq + 1023, 64, 0,
+			(uint16_t)(RTE_PKTMBUF_HEADROOM + p->conf->rx_buf_size), RTE_MAX(socket, 0));
+		if (p->rx_pool == NULL)
+			return -ENOMEM;
+	}
 	for (q = 0; q < p->nb_rxq; q++) {
 		rc = rte_eth_rx_queue_setup(p->port_id, q, nb_rxd, socket < 0 ? 0 : socket, NULL,
-					    dp.pool);
+					    p->rx_pool);
 		if (rc != 0)
 			return rc;
 	}

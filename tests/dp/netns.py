@@ -13,12 +13,17 @@ def sh(*args, check=True):
 
 
 class Topology:
-    def __init__(self, tag, dst_addrs=("10.99.2.1",)):
+    """@ipv6: the hosts also have fd00:1::1/64 and fd00:2::1/64, routed through mfwd's
+    fd00:1::2 and fd00:2::2 (otherwise IPv6 is off on the links, keeping counters free of
+    router solicitations)."""
+
+    def __init__(self, tag, dst_addrs=("10.99.2.1",), ipv6=False):
         n = os.getpid() % 100000
         self.src, self.dst = "mfs%d" % n, "mfd%d" % n
         self.vsrc, self.vdst = "vs%d" % n, "vd%d" % n
         self.dst_addrs = dst_addrs
         self.tag = tag
+        self.ipv6 = ipv6
 
     def up(self):
         self.down()
@@ -29,7 +34,8 @@ class Topology:
             sh("ip", "link", "add", veth, "type", "veth", "peer", "name", peer, "netns", ns)
             for dev, netns in ((veth, None), (peer, ns)):
                 pre = ["ip", "netns", "exec", netns] if netns else []
-                sh(*pre, "sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % dev)
+                off = 0 if self.ipv6 and netns else 1
+                sh(*pre, "sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=%d" % (dev, off))
             # The kernel would send partial UDP checksums that nobody completes.
             sh("ip", "netns", "exec", ns, "ethtool", "-K", peer, "tx", "off")
             sh("ip", "link", "set", veth, "up")
@@ -39,17 +45,31 @@ class Topology:
         for a in self.dst_addrs:
             sh("ip", "-n", self.dst, "addr", "add", a + "/24", "dev", "d0")
         sh("ip", "-n", self.dst, "route", "add", "10.99.1.0/24", "via", "10.99.2.2")
+        if self.ipv6:
+            for ns, dev, me, other, gw in ((self.src, "s0", "fd00:1::1", "fd00:2::/64",
+                                            "fd00:1::2"),
+                                           (self.dst, "d0", "fd00:2::1", "fd00:1::/64",
+                                            "fd00:2::2")):
+                sh("ip", "-n", ns, "addr", "add", me + "/64", "dev", dev, "nodad")
+                sh("ip", "-n", ns, "-6", "route", "add", other, "via", gw)
         return self
 
-    def ports_conf(self):
+    def ports_conf(self, big_frames=False):
+        """@big_frames: af_packet hands IPv4 datagrams over reassembled by the kernel
+        (PACKET_FANOUT_FLAG_DEFRAG), so frames up to 16 KB arrive: large rings and RX
+        mbufs to hold them."""
+        v6 = lambda a: "ipv6 = %s/64\n" % a if self.ipv6 else ""
+        big = ",blocksz=65536,framesz=16384,framecnt=512" if big_frames else ""
+        rx = "rx_buf_size = 16384\n" if big_frames else ""
         return """
 [port 0]
-vdev = net_af_packet_{t}0,iface={vs}
+vdev = net_af_packet_{t}0,iface={vs}{big}
 ipv4 = 10.99.1.2/24
-[port 1]
-vdev = net_af_packet_{t}1,iface={vd}
+{a}{rx}[port 1]
+vdev = net_af_packet_{t}1,iface={vd}{big}
 ipv4 = 10.99.2.2/24
-""".format(t=self.tag, vs=self.vsrc, vd=self.vdst)
+{b}{rx}""".format(t=self.tag, vs=self.vsrc, vd=self.vdst, a=v6("fd00:1::2"), b=v6("fd00:2::2"),
+                  big=big, rx=rx)
 
     def run(self, ns, *args, **kw):
         return subprocess.run(["ip", "netns", "exec", ns] + list(args), **kw)

@@ -63,15 +63,17 @@ out:
 static int
 test_ts_malformed(void)
 {
-	uint8_t d[8 * 188];
+	uint8_t d[(MF_TS_MAX_PKTS + 1) * 188];
 	struct mf_ts t;
 	unsigned char *c = NULL;
 	size_t n;
 	int i, rc = 0;
 
-	for (i = 0; i < 8; i++)
-		pb_ts(d + i * 188, 0x100, (uint8_t)i, 0);
-	MF_TEST_EQ(mf_ts_parse(d, 8 * 188, &t), -MF_PKT_E_TS_SIZE);
+	for (i = 0; i < MF_TS_MAX_PKTS + 1; i++)
+		pb_ts(d + i * 188, 0x100, (uint8_t)(i & 15), 0);
+	MF_TEST_EQ(mf_ts_parse(d, (MF_TS_MAX_PKTS + 1) * 188, &t), -MF_PKT_E_TS_SIZE);
+	MF_TEST_EQ(mf_ts_parse(d, MF_TS_MAX_PKTS * 188, &t), 0);	/* 48: 9,024 bytes */
+	MF_TEST_EQ(t.nb, MF_TS_MAX_PKTS);
 	MF_TEST_EQ(mf_ts_parse(d, 0, &t), -MF_PKT_E_TS_SIZE);
 	for (n = 1; n < 7 * 188; n++) {
 		if (n % 188 == 0)

@@ -12,7 +12,9 @@
 #include "mf/mf_pkt.h"
 
 #define MF_TS_PKT_LEN		188
-#define MF_TS_MAX_PKTS		7
+/* TS packets in one datagram: 7 fit an Ethernet frame; senders that leave it to IP
+ * fragmentation send more (21 is common: 3,948 bytes), up to a 9,216-byte datagram. */
+#define MF_TS_MAX_PKTS		48
 #define MF_TS_SYNC		0x47
 #define MF_TS_PID_PAT		0x0000
 #define MF_TS_PID_NULL		0x1fff
