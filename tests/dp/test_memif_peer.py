@@ -38,7 +38,21 @@ def peer(role, sock, n):
            "--no-pci", "--huge-unlink", "--log-level=pmd.net.memif:error"] + memif(role, sock) + \
         ["--", "--duration", "60", "--flows", str(FLOWS), "--flows-per-ip", "64",
          "--rate", "200000"]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def forwarding_again(dpl, p, rx0, tx0, timeout=60):
+    """Wait until mfwd received and sent 2,000 more packets; a peer that gave up (its links
+    never came up) or could not start ends the wait with what it said."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        st = dpl.stats()
+        if st["ports"]["0"]["rx_pkts"] >= rx0 + 2000 and st["ports"]["1"]["tx_pkts"] >= tx0 + 2000:
+            return None
+        if p.poll() is not None:
+            return "the peer exited (rc %d): %s" % (p.returncode, p.stderr.read().decode()[-300:])
+        time.sleep(0.05)
+    return "not forwarding after %d s" % timeout
 
 
 def figures(dpl):
@@ -64,13 +78,11 @@ neighbour = 10.99.2.1 02:00:00:00:00:aa
         for n in range(KILLS + 1):
             rx0, tx0 = figures(dpl)
             p = peer(peer_role, sock, n)
-            try:
-                dpl.wait_for(lambda s: s["ports"]["0"]["rx_pkts"] >= rx0 + 2000 and
-                             s["ports"]["1"]["tx_pkts"] >= tx0 + 2000, timeout=60,
-                             what="forwarding again after peer %d" % n)
+            why = forwarding_again(dpl, p, rx0, tx0)
+            if why is None:
                 forwarded += 1
-            except RuntimeError as e:
-                print("peer %d (%s): %s" % (n, peer_role, e))
+            else:
+                print("peer %d (%s): %s" % (n, peer_role, why))
             p.send_signal(signal.SIGKILL)
             p.wait()
             if not T.check(dpl.proc.poll() is None, "%s: mfwd alive after the peer's kill %d"
