@@ -12,6 +12,11 @@
  * copies count apart; per flow received, gaps (lost), reordered and duplicated sequence
  * numbers; one-way latency from the TSC (same host) into a histogram.
  *
+ * Fragments (--fragments): each RTP datagram (--size 1515 to 2994 bytes of frame) leaves
+ * as two IPv4 fragments, 1,480 bytes of IP payload and the rest; the sink counts a datagram
+ * when its first fragment (the one with the UDP and RTP headers) arrives, so rates, loss and
+ * order are in datagrams.
+ *
  * SRTP (--srtp SUITE:BASE64KEY): libsrtp2, the reference, protects the flows. It is far
  * slower than a forwarder (0.2-0.9 Mpps a core), so the packets are protected before the
  * clock starts, into a pool of --srtp-pool frames (cached in --srtp-cache, a file, for the
@@ -65,6 +70,7 @@ struct opts {
 	double duration;
 	bool ts;
 	bool search;
+	bool frag;			/* each datagram as two IPv4 fragments */
 	uint32_t copies;		/* outputs per input flow (fan-out) */
 	uint8_t dst_ip[4], src_ip[4];
 	uint16_t dst_port_base;
@@ -76,9 +82,10 @@ struct opts {
 };
 
 struct tx_flow {
+	/* Ethernet, IPv4, UDP, RTP; aligned as the header structs written through it need */
+	uint8_t hdr[RTE_ETHER_HDR_LEN + 20 + 8 + 12] __rte_aligned(8);
 	uint32_t seq;
 	uint8_t cc;
-	uint8_t hdr[RTE_ETHER_HDR_LEN + 20 + 8 + 12];	/* Ethernet, IPv4, UDP, RTP */
 };
 
 struct rx_flow {
@@ -168,15 +175,18 @@ build_templates(void)
 	}
 }
 
+#define FRAG_PART	1480	/* IP payload of a first fragment: a multiple of 8 */
+
+/* A frame of o.size bytes at @p p: what advances written, the rest from the flow's
+ * template. */
 static void
-fill(struct rte_mbuf *m, uint32_t flow, uint64_t now)
+fill_frame(uint8_t *p, uint32_t flow, uint64_t now)
 {
-	uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *), *pl = p + L4_OFF;
+	uint8_t *pl = p + L4_OFF;
 	struct tx_flow *f = &txf[flow];
 	uint16_t len = (uint16_t)o.size;
 	int k;
 
-	m->data_len = m->pkt_len = len;
 	if (srtp_frames != NULL) {
 		memcpy(p, srtp_frames + srtp_next++ * o.size, len);
 		return;
@@ -202,6 +212,44 @@ fill(struct rte_mbuf *m, uint32_t flow, uint64_t now)
 		memcpy(pl + 12, &now, 8);
 	}
 	f->seq++;
+}
+
+static void
+fill(struct rte_mbuf *m, uint32_t flow, uint64_t now)
+{
+	m->data_len = m->pkt_len = (uint16_t)o.size;
+	fill_frame(rte_pktmbuf_mtod(m, uint8_t *), flow, now);
+}
+
+/* One datagram as two fragments: @p a the first (MF), @p b the rest. */
+static void
+fill_frags(struct rte_mbuf *a, struct rte_mbuf *b, uint32_t flow, uint64_t now)
+{
+	static uint16_t id;
+	static uint8_t frame[3000];	/* one thread; the payload beyond the headers is zeros */
+	uint8_t *pa = rte_pktmbuf_mtod(a, uint8_t *), *pb = rte_pktmbuf_mtod(b, uint8_t *);
+	const uint16_t hdr = RTE_ETHER_HDR_LEN + 20, rest = (uint16_t)(o.size - hdr - FRAG_PART);
+	struct rte_ipv4_hdr *ip;
+
+	fill_frame(frame, flow, now);
+	memcpy(pa, frame, hdr + FRAG_PART);
+	memcpy(pb, frame, hdr);
+	memcpy(pb + hdr, frame + hdr + FRAG_PART, rest);
+	a->data_len = a->pkt_len = (uint16_t)(hdr + FRAG_PART);
+	b->data_len = b->pkt_len = (uint16_t)(hdr + rest);
+	id++;
+	ip = (struct rte_ipv4_hdr *)(pa + RTE_ETHER_HDR_LEN);
+	ip->total_length = rte_cpu_to_be_16(20 + FRAG_PART);
+	ip->packet_id = rte_cpu_to_be_16(id);
+	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG);
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	ip = (struct rte_ipv4_hdr *)(pb + RTE_ETHER_HDR_LEN);
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(20 + rest));
+	ip->packet_id = rte_cpu_to_be_16(id);
+	ip->fragment_offset = rte_cpu_to_be_16(FRAG_PART / 8);
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
 }
 
 /* ---- SRTP: the pool, and the sink's check (libsrtp2) ---- */
@@ -339,7 +387,9 @@ sink(struct trial *t, struct rte_mbuf **pkts, uint16_t n, uint64_t now)
 		uint64_t sent, lat;
 		struct rx_flow *f;
 
-		if (m->data_len < L4_OFF + 20 || mf_rd16(p + 12) != RTE_ETHER_TYPE_IPV4) {
+		/* Of a fragmented datagram only the first piece has the headers: it counts. */
+		if (m->data_len < L4_OFF + 20 || mf_rd16(p + 12) != RTE_ETHER_TYPE_IPV4 ||
+		    (mf_rd16(p + RTE_ETHER_HDR_LEN + 6) & RTE_IPV4_HDR_OFFSET_MASK) != 0) {
 			rte_pktmbuf_free(m);
 			continue;
 		}
@@ -414,13 +464,19 @@ run_trial(struct trial *t, double rate)
 				break;		/* the pool is spent: the trial ends here */
 			n = (uint16_t)RTE_MIN((uint64_t)n, o.srtp_pool - srtp_next);
 		}
-		if (pending == 0 && n > 0 && rte_pktmbuf_alloc_bulk(pool, tx, n) == 0) {
+		if (o.frag)
+			n = RTE_MIN(n, (uint16_t)(BURST / 2));
+		if (pending == 0 && n > 0 &&
+		    rte_pktmbuf_alloc_bulk(pool, tx, o.frag ? 2u * n : n) == 0) {
 			for (k = 0; k < n; k++) {
-				fill(tx[k], next_flow, now);
+				if (o.frag)
+					fill_frags(tx[2 * k], tx[2 * k + 1], next_flow, now);
+				else
+					fill(tx[k], next_flow, now);
 				next_flow = next_flow + 1 == o.flows ? 0 : next_flow + 1;
 			}
 			built += n;
-			pending = n;
+			pending = o.frag ? (uint16_t)(2 * n) : n;
 			off = 0;
 		}
 		if (pending > 0) {
@@ -435,6 +491,8 @@ run_trial(struct trial *t, double rate)
 	}
 	if (pending > 0)
 		rte_pktmbuf_free_bulk(tx + off, pending);
+	if (o.frag)
+		t->tx /= 2;	/* datagrams (a last one half sent counts as not sent) */
 	t->seconds = (double)(now - t0) / (double)hz;
 	/* What is still in flight arrives within a few milliseconds. */
 	drain = rte_rdtsc() + hz / 10;
@@ -523,6 +581,7 @@ parse(int argc, char **argv)
 		{ "expect-copies", 1, NULL, 'c' }, { "flows-per-ip", 1, NULL, 'F' },
 		{ "srtp", 1, NULL, 'x' }, { "srtp-sink", 1, NULL, 'y' },
 		{ "srtp-pool", 1, NULL, 'P' }, { "srtp-cache", 1, NULL, 'C' },
+		{ "fragments", 0, NULL, 'g' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -543,6 +602,7 @@ parse(int argc, char **argv)
 		case 'y': if (srtp_arg(optarg, &o.srtp_rx) != 0) return -EINVAL; break;
 		case 'P': o.srtp_pool = strtoull(optarg, NULL, 0); break;
 		case 'C': o.srtp_cache = optarg; break;
+		case 'g': o.frag = true; break;
 		default: return -EINVAL;
 		}
 	}
@@ -555,7 +615,8 @@ parse(int argc, char **argv)
 	if (o.flows == 0 || o.flows > (1u << 21) || o.copies == 0 || o.size < 64 ||
 	    o.flows_per_ip == 0 || o.dst_port_base + 2ull * (o.flows_per_ip - 1) > 65535 ||
 	    o.dst_ip[3] + (o.flows - 1) / o.flows_per_ip > 254 ||
-	    o.size > 1500 || o.duration <= 0)
+	    o.size > (o.frag ? 2994u : 1500u) || o.duration <= 0 ||
+	    (o.frag && (o.ts || o.srtp_tx.suite != MF_SRTP_NONE || o.size <= 1514)))
 		return -EINVAL;
 	return 0;
 }
@@ -606,7 +667,7 @@ main(int argc, char **argv)
 	if (parse(argc - n, argv + n) != 0 || rte_eth_dev_count_avail() < 2)
 		rte_exit(2, "usage: mfwd-gen [EAL with two ports] -- [--flows N] [--size B] "
 			    "[--rate PPS] [--duration S] [--kind rtp|ts] [--search] [--dst-ip A] "
-			    "[--dst-port-base P] [--expect-copies K]\n");
+			    "[--dst-port-base P] [--expect-copies K] [--fragments]\n");
 	hz = rte_get_tsc_hz();
 	pool = rte_pktmbuf_pool_create("gen", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 				       rte_socket_id());
@@ -636,5 +697,9 @@ main(int argc, char **argv)
 	rte_eth_dev_stop(o.tx_port);
 	rte_eth_dev_stop(o.rx_port);
 	rte_eal_cleanup();
+	free(t);
+	free(rxf);
+	free(txf);
+	free(srtp_frames);
 	return 0;
 }
