@@ -181,7 +181,8 @@ port_init(struct dp_port *p)
 	if (rte_eth_dev_get_mtu(p->port_id, &p->mtu) != 0 || p->mtu == 0)
 		p->mtu = RTE_ETHER_MTU;
 	p->up = true;
-	atomic_store_explicit(&p->active, true, memory_order_release);
+	/* A client not yet connected is burst on once dp_ports_watch() has started it. */
+	atomic_store_explicit(&p->active, rc == 0, memory_order_release);
 	DP_LOG(INFO, "port %u: %s, ethdev %u, %u RX / %u TX queues, tx offloads%s%s%s\n",
 	       p->index, p->name, p->port_id, p->nb_rxq, p->nb_txq,
 	       p->tx_ip_csum ? " ipv4-cksum" : "", p->tx_udp_csum ? " udp-cksum" : "",
