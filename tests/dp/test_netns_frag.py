@@ -31,7 +31,7 @@ except SystemExit:
     sys.exit(SKIP)
 
 T = Checks("netns_frag")
-srtp.T = T          # its helpers report here
+srtp.T = media.T = T          # their helpers report here
 
 
 def sessions():
@@ -76,22 +76,6 @@ def rtp_through(topo, d, clip, ref, sdp, what, family, dst, port, url):
     T.check(got == ref, "%s: every frame bit-exact" % what)
 
 
-def ts_through(topo, d, clip, ref):
-    out = os.path.join(d, "ts.md5")
-    rx = topo.popen(topo.dst, "ffmpeg", "-nostdin", "-v", "error", "-y", "-probesize",
-                    "500000", "-analyzeduration", "1000000", "-i",
-                    "udp://10.99.2.1:2000?timeout=5000000&fifo_size=100000", "-f", "framemd5",
-                    out, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    topo.wait_udp(topo.dst, 2000)
-    r = topo.run(topo.src, "ffmpeg", "-nostdin", "-v", "error", "-re", "-i", clip, "-c", "copy",
-                 "-f", "mpegts", "udp://10.99.1.2:1234?pkt_size=3948&localport=4002",
-                 capture_output=True, timeout=60)
-    T.eq(r.returncode, 0, "TS sender ran: %s" % r.stderr.decode()[-300:])
-    got = media.receiver_frames(out, rx, "ts")
-    T.eq(len(got), len(ref), "TS, 21 packets a datagram: frames")
-    T.check(got == ref, "TS, 21 packets a datagram: every frame bit-exact")
-
-
 def main():
     if subprocess.run(["gst-inspect-1.0", "srtpdec"], capture_output=True).returncode != 0:
         print("skip: GStreamer srtp plugin (gstreamer1.0-plugins-bad) not installed")
@@ -109,7 +93,7 @@ def main():
                         "rtp://[fd00:1::2]:5004?localport=4000")
             rtp_through(topo, d, clip, ref_md5, sdp, "ipv4-3000", 4, "10.99.2.1", 6010,
                         "rtp://10.99.1.2:5010?localport=4010&pkt_size=3000")
-            ts_through(topo, d, clip, ref_md5)
+            media.ts_relay(topo, d, clip, ref_md5, 3948, "TS, 21 packets a datagram")
             srtp.to_gst(topo, d, clip, ref, sdp, "RTP -> mfwd SRTP over the MTU -> fragments "
                         "-> GStreamer srtpdec", srtp.KB, 6020, 4661,
                         "rtp://10.99.1.2:5020?localport=4020")
