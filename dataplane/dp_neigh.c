@@ -6,7 +6,7 @@
  * bit) that workers read with an acquire load per frame, so a MAC learnt or changed takes
  * effect at once without rebuilding any session entry. An output holds a reference; an
  * unreferenced entry is freed (its index reused only after the session entries that named
- * it are gone: puts are deferred past a grace period by dp_session.c).
+ * it are gone: puts are deferred past a grace period by dp_defer.c).
  *
  * Resolution: an entry starts INCOMPLETE and sends ARP requests (IPv6: neighbour
  * solicitations) once a second, three times, then every 5 s; a few frames wait meanwhile.
