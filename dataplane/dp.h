@@ -159,7 +159,6 @@ struct dp_port {
 	 * control lcore restarts it when its peer has been gone a while (dp_ports_watch). */
 	bool restartable;
 	uint64_t down_since;		/* control lcore: TSC the link was first seen down */
-	uint32_t restarts;
 	bool tx_ip_csum;	/* offloaded */
 	bool tx_udp_csum;
 	bool tx_multiseg;

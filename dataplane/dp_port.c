@@ -20,7 +20,6 @@
 #include <string.h>
 
 #include <rte_bus_vdev.h>
-#include <rte_cycles.h>
 #include <rte_dev.h>
 #include <rte_ethdev.h>
 
@@ -171,7 +170,6 @@ port_init(struct dp_port *p)
 	if (rc != 0 && p->restartable) {
 		DP_LOG(WARNING, "port %u (%s): its memif server is not there yet: retrying\n",
 		       p->index, p->name);
-		p->down_since = rte_get_tsc_cycles();
 	} else if (rc != 0) {
 		goto fail;
 	}
@@ -227,10 +225,9 @@ dp_ports_close(void)
 	}
 }
 
-/* Stop bursting on @p p, wait until no worker is inside a burst on it, stop and start it.
- * @return rte_eth_dev_start's result: a client whose server is absent fails, and is tried
- * again a second later. */
-static int
+/* Stop bursting on @p p, wait until no worker is inside a burst on it, stop and start it. A
+ * client whose server is absent fails to start, and is tried again a second later. */
+static void
 port_restart(struct dp_port *p)
 {
 	int rc;
@@ -240,10 +237,8 @@ port_restart(struct dp_port *p)
 	urcu_qsbr_synchronize_rcu();
 	rte_eth_dev_stop(p->port_id);
 	rc = rte_eth_dev_start(p->port_id);
-	p->restarts++;
 	DP_LOG(NOTICE, "port %u (%s): link down %u ms: restarted%s\n", p->index, p->name,
 	       DP_PORT_RESTART_MS, rc == 0 ? "" : " (peer absent: retrying)");
-	return rc;
 }
 
 void
