@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "mf/mf_keyframe.h"
 #include "mf/mf_pkt.h"
 #include "mf/mf_rtp.h"
 #include "mf/mf_session.h"
@@ -195,6 +196,31 @@ fuzz_srtp(const uint8_t *d, size_t n)
 }
 #endif
 
+/* The first byte picks what the rest is: an RTP payload of codec 1..6, a TS packet, a PMT. */
+static void
+fuzz_keyframe(const uint8_t *d, size_t n)
+{
+	uint16_t pid;
+	uint8_t st;
+	int k;
+
+	if (n < 1)
+		return;
+	switch (d[0] % 8) {
+	case 7:
+		k = mf_kf_ts(d + 1, n - 1, d[0] & 0x80 ? MF_TS_STREAM_H265 : MF_TS_STREAM_H264);
+		break;
+	case 0:
+		if (mf_ts_pmt_video(d + 1, n - 1, &pid, &st) == 0)
+			CHECK(pid < 0x2000);
+		return;
+	default:
+		k = mf_kf_rtp(d[0] % 8, d + 1, n - 1);
+		break;
+	}
+	CHECK(k >= MF_KF_NO && k <= MF_KF_UNKNOWN);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -220,6 +246,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_ts(data, size);
 #elif defined(MF_FUZZ_DEMUX)
 	fuzz_demux(data, size);
+#elif defined(MF_FUZZ_KEYFRAME)
+	fuzz_keyframe(data, size);
 #elif defined(MF_FUZZ_SESSION)
 	fuzz_session(data, size);
 #elif defined(MF_FUZZ_SRTP)
