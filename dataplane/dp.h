@@ -70,8 +70,10 @@ enum dp_sess_ctr {
 
 enum dp_out_ctr {
 #define X(name, desc) DP_OC_##name,
+#define G(name, desc) DP_OC_##name,
 #include "dp_out_counters.inc"
 #undef X
+#undef G
 	DP_OC_MAX
 };
 
@@ -239,12 +241,26 @@ struct dp_sess_key {
  * across packets (sequence rewrite) is in *ost, shared by the entries that replace it. */
 struct dp_out_state {
 	uint32_t last_in_ssrc;
-	uint16_t seq_off;
+	uint16_t seq_off;		/* added to the input's sequence numbers */
 	uint16_t last_seq;
 	uint32_t ts_off;
 	uint32_t last_ts;
 	uint64_t last_tsc;
 	bool started;
+	/* Gapless: an RTP packet the output does not send moves seq_off back by one, so its
+	 * receiver sees no hole. Packets older than the run of skipped ones (reordered) keep
+	 * the offset from before it. */
+	bool renumber;			/* seq_off applies (an SSRC rewrite or a packet skipped) */
+	bool sent;			/* an RTP packet went out: there is a sequence to keep */
+	bool in_run;			/* the last packet seen was skipped */
+	uint16_t max_in_seq;		/* newest input sequence number seen */
+	uint16_t run_start;		/* first input sequence number of the last skipped run */
+	uint16_t prev_seq_off;		/* the offset before that run */
+	/* Start on a key frame: waiting since wait_tsc; wait_gen is the entry's value this
+	 * wait answered (a new value from the control lcore means wait again). */
+	bool waiting;
+	uint32_t wait_gen;
+	uint64_t wait_tsc;
 };
 
 struct dp_out {
@@ -257,6 +273,7 @@ struct dp_out {
 	uint8_t family;
 	uint8_t src_ip[16];
 	struct dp_out_state *ost;	/* owned by the session's worker */
+	uint32_t wait_gen;		/* start: keyframe: bumped when the output must wait again */
 	struct mf_srtp *srtp;		/* SRTP/SRTCP protect, or NULL; used by the worker only */
 	int stats_idx;
 	uint64_t *ctr;			/* lcore 0's block; lcore l at ctr + l * ctr_stride */
@@ -293,6 +310,20 @@ struct dp_ts_rx {
 	uint16_t pmt_pid[8];
 };
 
+/* Key-frame requests to the media source (dp_kfreq.c): one pending at a time, coalesced,
+ * at most one sent per interval, retried once. Where to send it is learnt from the media. */
+struct dp_kf_req {
+	bool pending;			/* someone waits for a key frame, none came yet */
+	uint8_t tries;			/* requests sent for this pending one */
+	uint8_t fir_seq;		/* RFC 5104 command sequence number */
+	bool src_known;
+	uint64_t sent_tsc;		/* the last request sent; 0 never */
+	struct mf_addr src;		/* the media source: address, RTP and RTCP ports, MAC */
+	uint16_t src_port;
+	uint16_t src_rtcp_port;		/* 0 until its RTCP is seen */
+	struct rte_ether_addr src_mac;	/* the frame's source MAC: the next hop back to it */
+};
+
 /* Per-session mutable state: written only by the owning worker (last_rx_tsc is read by
  * the control lcore for idle detection). It outlives entry replacement. */
 struct dp_sess_state {
@@ -304,6 +335,7 @@ struct dp_sess_state {
 	uint64_t rate_tsc;
 	struct dp_rtp_rx rx;
 	struct dp_ts_rx ts;
+	struct dp_kf_req kf;
 };
 
 /* A session's place in the lookup table: kind rtp has two (RTP and RTCP ports). */
@@ -323,6 +355,8 @@ struct dp_sess {
 	uint16_t worker;		/* lcore index of the owner, 1..nb_workers */
 	struct mf_sess_ingress ingress;
 	struct mf_sess_limits limits;
+	uint32_t fb_ssrc;		/* our SSRC in the feedback we send the source */
+	uint64_t kf_interval_tsc;	/* limits.keyframe_interval_ms in TSC cycles */
 	uint64_t rate_burst;		/* max_kbps: bytes a second, the bucket's size */
 	uint64_t rate_bytes_per_tsc_q32;	/* and its refill per TSC cycle, times 2^32 */
 	uint64_t created_ns;

@@ -58,7 +58,7 @@ _Static_assert(DP_CTR_rx_pkts == 0, "0 marks an output drop the node does not co
 static inline bool
 rtp_rewrites(const struct dp_out *o)
 {
-	return (o->cfg.flags & MF_OUT_F_SSRC) || o->cfg.nb_pt_map > 0;
+	return (o->cfg.flags & MF_OUT_F_SSRC) || o->cfg.nb_pt_map > 0 || o->ost->renumber;
 }
 
 static inline bool
@@ -93,34 +93,57 @@ shared_off(const struct dp_pkt *p, const struct dp_sess *s, const struct dp_out 
 	}
 }
 
+/* The offset of input sequence number @p seq: packets older than the last run of skipped
+ * ones (reordered past it) keep the offset from before the run. */
+static inline uint16_t
+seq_off_of(const struct dp_out_state *os, uint16_t seq)
+{
+	if ((int16_t)(seq - os->run_start) < 0 &&
+	    (uint16_t)(os->max_in_seq - os->run_start) < 0x4000)
+		return os->prev_seq_off;
+	return os->seq_off;
+}
+
 /* SimpleConsumer-style continuity: when the input SSRC changes, new offsets make the
  * output's sequence numbers follow on by one and its timestamps by the time elapsed. */
+static void
+ssrc_continuity(const struct mf_rtp *r, const struct dp_sess *s, struct dp_out_state *os,
+		uint64_t now)
+{
+	uint32_t rate;
+
+	if (os->started) {
+		rate = s->st->rx.rate ? s->st->rx.rate : FALLBACK_CLOCK;
+		os->seq_off = (uint16_t)(os->last_seq + 1 - r->seq);
+		os->ts_off = os->last_ts + (uint32_t)RTE_MAX(UINT64_C(1),
+			(now - os->last_tsc) * rate / dp.tsc_hz) - r->ts;
+	}
+	os->last_in_ssrc = r->ssrc;
+	os->started = true;
+	os->last_seq = (uint16_t)(r->seq + os->seq_off - 1);
+	os->prev_seq_off = os->seq_off;	/* nothing from before is renumbered apart */
+	os->run_start = r->seq;
+	os->max_in_seq = r->seq;
+}
+
 static void
 rtp_rewrite(uint8_t *h, const struct mf_rtp *r, const struct dp_sess *s, struct dp_out *o,
 	    uint64_t now)
 {
 	struct dp_out_state *os = o->ost;
+	bool ssrc = (o->cfg.flags & MF_OUT_F_SSRC) != 0;
 	uint16_t seq;
-	uint32_t ts, rate;
+	uint32_t ts;
 	unsigned int i;
 
 	for (i = 0; i < o->cfg.nb_pt_map; i++)
 		if (o->cfg.pt_map[i].from == r->pt)
 			h[1] = (uint8_t)((h[1] & 0x80) | o->cfg.pt_map[i].to);
-	if (!(o->cfg.flags & MF_OUT_F_SSRC))
+	if (!ssrc && !os->renumber)
 		return;
-	if (unlikely(!os->started || os->last_in_ssrc != r->ssrc)) {
-		if (os->started) {
-			rate = s->st->rx.rate ? s->st->rx.rate : FALLBACK_CLOCK;
-			os->seq_off = (uint16_t)(os->last_seq + 1 - r->seq);
-			os->ts_off = os->last_ts + (uint32_t)RTE_MAX(UINT64_C(1),
-				(now - os->last_tsc) * rate / dp.tsc_hz) - r->ts;
-		}
-		os->last_in_ssrc = r->ssrc;
-		os->started = true;
-		os->last_seq = (uint16_t)(r->seq + os->seq_off - 1);
-	}
-	seq = (uint16_t)(r->seq + os->seq_off);
+	if (ssrc && unlikely(!os->started || os->last_in_ssrc != r->ssrc))
+		ssrc_continuity(r, s, os, now);
+	seq = (uint16_t)(r->seq + seq_off_of(os, r->seq));
 	ts = r->ts + os->ts_off;
 	if ((int16_t)(seq - os->last_seq) > 0) {
 		os->last_seq = seq;
@@ -129,7 +152,90 @@ rtp_rewrite(uint8_t *h, const struct mf_rtp *r, const struct dp_sess *s, struct 
 	}
 	mf_wr16(h + 2, seq);
 	mf_wr32(h + 4, ts);
-	mf_wr32(h + 8, o->cfg.ssrc);
+	if (ssrc)
+		mf_wr32(h + 8, o->cfg.ssrc);
+}
+
+/* ---- which outputs send: filters, start on a key frame, gapless numbering ---- */
+
+/* An RTP packet this output sends: the newest input it has seen moves on. */
+static inline void
+seq_sent(struct dp_out_state *os, const struct mf_rtp *r)
+{
+	if (!os->sent || (int16_t)(r->seq - os->max_in_seq) > 0)
+		os->max_in_seq = r->seq;
+	os->sent = true;
+	os->in_run = false;
+}
+
+/* An RTP packet this output does not send takes no number of its own: later ones move down
+ * by one (mediasoup's SeqManager drop). One older than the newest seen already has its
+ * place, and before the first packet sent there is no sequence to keep. */
+static inline void
+seq_skip(struct dp_out_state *os, const struct mf_rtp *r)
+{
+	if (!os->sent || (int16_t)(r->seq - os->max_in_seq) <= 0)
+		return;
+	if (!os->in_run) {
+		os->prev_seq_off = os->seq_off;
+		os->run_start = r->seq;
+		os->in_run = true;
+	}
+	os->seq_off--;
+	os->max_in_seq = r->seq;
+	os->renumber = true;
+}
+
+/* start: keyframe. A new wait (output added or resumed) asks the source for a key frame;
+ * until one starts, RTP is held back (RTCP goes on: a sender report harms nobody).
+ * @return whether the output may send @p p. */
+static bool
+start_ok(struct dp_sess *s, struct dp_pkt *p, struct dp_out *o, uint64_t now, uint64_t *sc,
+	 uint64_t *oc)
+{
+	struct dp_out_state *os = o->ost;
+
+	if (unlikely(os->wait_gen != o->wait_gen)) {
+		os->wait_gen = o->wait_gen;
+		os->waiting = true;
+		os->wait_tsc = now;
+		oc[DP_OC_kf_waits]++;
+		dp_kf_want(s, sc);
+	}
+	if (likely(!os->waiting) || p->what != DP_WHAT_RTP)
+		return true;
+	if (dp_pkt_kf(s, p, sc) != MF_KF_START)
+		return false;
+	os->waiting = false;
+	oc[DP_OC_kf_wait_ms] = ((unsigned __int128)(now - os->wait_tsc) * dp.ms_per_tsc_q32) >> 32;
+	return true;
+}
+
+/* Does output @p o send @p p? Counts why not, and keeps its numbering gapless either way. */
+static bool
+output_sends(struct dp_sess *s, struct dp_pkt *p, struct dp_out *o, uint64_t now, uint64_t *sc)
+{
+	uint64_t *oc = dp_ctr_of(o->ctr, dp.stride_out, s->worker);
+	bool rtp = p->what == DP_WHAT_RTP;
+	unsigned int why;
+
+	if (o->cfg.flags & MF_OUT_F_PAUSED)
+		why = DP_OC_drop_paused;
+	else if (rtp && !pt_allowed(o, p->rtp.pt))
+		why = DP_OC_drop_pt;
+	else if (o->cfg.start == MF_OUT_START_KEYFRAME && !start_ok(s, p, o, now, sc, oc))
+		why = DP_OC_drop_kf_wait;
+	else
+		why = 0;
+	if (!rtp)
+		return why == 0 ? true : (oc[why]++, false);
+	if (why == 0) {
+		seq_sent(o->ost, &p->rtp);
+		return true;
+	}
+	oc[why]++;
+	seq_skip(o->ost, &p->rtp);
+	return false;
 }
 
 /* RTCP from the media sender: its SSRC (the word after every header) becomes the output's;
@@ -505,12 +611,12 @@ drop:
 		rte_pktmbuf_free(p->m);
 }
 
-/* Which outputs send this packet; counts the ones that do not. For the last, where its
- * writes into the input would end (@p reuse_off); for the others, the lowest offset of the
- * input bytes they read (@p min_off). */
+/* Which outputs send this packet. For the last, where its writes into the input would end
+ * (@p reuse_off); for the others, the lowest offset of the input bytes they read
+ * (@p min_off). */
 static uint64_t
-eligible(const struct dp_sess *s, const struct dp_pkt *p, uint16_t *reuse_off, int *last,
-	 uint16_t *min_off)
+eligible(struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc, uint16_t *reuse_off,
+	 int *last, uint16_t *min_off)
 {
 	uint16_t last_shared = 0;
 	uint64_t mask = 0;
@@ -520,18 +626,9 @@ eligible(const struct dp_sess *s, const struct dp_pkt *p, uint16_t *reuse_off, i
 	*min_off = UINT16_MAX;
 	for (i = 0; i < s->nb_out; i++) {
 		const struct dp_out *o = &s->out[i];
-		uint64_t *oc;
 
-		if (o->cfg.flags & MF_OUT_F_PAUSED) {
-			oc = dp_ctr_of(o->ctr, dp.stride_out, s->worker);
-			oc[DP_OC_drop_paused]++;
+		if (!output_sends(s, p, &s->out[i], now, sc))
 			continue;
-		}
-		if (p->what == DP_WHAT_RTP && !pt_allowed(o, p->rtp.pt)) {
-			oc = dp_ctr_of(o->ctr, dp.stride_out, s->worker);
-			oc[DP_OC_drop_pt]++;
-			continue;
-		}
 		mask |= UINT64_C(1) << i;
 		if (*last >= 0)
 			*min_off = RTE_MIN(*min_off, last_shared);
@@ -555,7 +652,7 @@ dp_fanout(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now
 	p->sum_len = 0;
 	p->sum_off = 0;
 	incr_prepare(p, s->srtp_in == NULL);
-	mask = eligible(s, p, &last_off, &last, &min_off);
+	mask = eligible(s, p, now, sc, &last_off, &last, &min_off);
 	if (last < 0) {
 		rte_pktmbuf_free(p->m);
 		return;

@@ -444,8 +444,6 @@ inspect(struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc)
 		p->what = DP_WHAT_TS;
 		return ts_rx(s, pl, p->l4.payload_len, sc) ? 0 : DP_SC_drop_media;
 	}
-	if (s->kind == MF_SESS_RTP_MUX && !p->rtcp)
-		p->rtcp = mf_demux_classify(pl, p->l4.payload_len) == MF_DEMUX_RTCP;
 	if (s->srtp_in != NULL && (drop = unprotect(s, p, sc)) != 0)
 		return drop;
 	if (p->rtcp) {
@@ -481,6 +479,12 @@ session_packet(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_
 		count_drop(lc, p->m, DP_CTR_drop_blocked);
 		return;
 	}
+	if (s->kind == MF_SESS_RTP_MUX && !p->rtcp)
+		p->rtcp = mf_demux_classify(p->data + p->l4.payload_off, p->l4.payload_len) ==
+			  MF_DEMUX_RTCP;
+	/* Receivers' reports come back to the RTCP port: read, not forwarded to the others. */
+	if (p->rtcp && mf_sess_kind_is_rtp(s->kind) && dp_fb_input(lc, s, p, sc))
+		return;
 	if (unlikely(!source_ok(s, p))) {
 		sc[DP_SC_drop_src]++;
 		count_drop(lc, p->m, DP_CTR_drop_src);
@@ -501,6 +505,11 @@ session_packet(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_
 	sc[DP_SC_rx_pkts]++;
 	sc[DP_SC_rx_bytes] += p->l4.payload_len;
 	sc[DP_SC_last_rx_ms] = ((unsigned __int128)(now - dp.start_tsc) * dp.ms_per_tsc_q32) >> 32;
+	p->kf = -1;
+	if (unlikely(p->rtcp && p->what == DP_WHAT_RTCP))
+		s->st->kf.src_rtcp_port = p->l4.udp.sport;	/* where the source reports from */
+	else if (unlikely(s->st->kf.pending))
+		dp_kf_poll(lc, s, p, now, sc);
 	dp_fanout(lc, s, p, now, sc);
 }
 

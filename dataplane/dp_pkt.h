@@ -8,6 +8,7 @@
 #define DP_PKT_H
 
 #include "dp.h"
+#include "mf/mf_keyframe.h"
 #include "mf/mf_rtp.h"
 
 enum dp_what {
@@ -27,6 +28,7 @@ struct dp_pkt {
 	uint8_t what;			/* enum dp_what */
 	struct mf_rtp rtp;
 	struct mf_rtcp rtcp_info;
+	int8_t kf;			/* enum mf_kf once asked (dp_pkt_kf), -1 before */
 	/* scratch: the one's-complement sum of the shared bytes, once per packet */
 	uint16_t sum_off;
 	uint16_t sum_len;
@@ -36,6 +38,35 @@ struct dp_pkt {
 	bool incr;
 	uint32_t incr_base;
 };
+
+/** Does this RTP packet start a key frame? Classified once per packet, and only when
+ * someone asks (a waiting output, a pending request): other sessions never pay for it. */
+static inline int
+dp_pkt_kf(const struct dp_sess *s, struct dp_pkt *p, uint64_t *sc)
+{
+	unsigned int codec;
+
+	if (p->kf >= 0)
+		return p->kf;
+	codec = p->what == DP_WHAT_RTP ? mf_sess_codec_of(&s->ingress, p->rtp.pt) : 0;
+	p->kf = (int8_t)(codec == 0 ? MF_KF_NO :
+		 mf_kf_rtp(codec, p->data + p->l4.payload_off + p->rtp.hdr_len, p->rtp.payload_len));
+	if (p->kf == MF_KF_START)
+		sc[DP_SC_keyframes]++;
+	return p->kf;
+}
+
+/* Key-frame requests to the media source (dp_kfreq.c), on the session's worker. */
+/** An output or a receiver wants a key frame: one request pending at a time. */
+void dp_kf_want(struct dp_sess *s, uint64_t *sc);
+/** With each RTP packet while a request is pending: done when a key frame starts, else send
+ * a request to where this packet came from, at most once per interval, retried once. */
+void dp_kf_poll(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now,
+		uint64_t *sc);
+
+/** RTCP from one of the session's outputs' receivers (dp_feedback.c): read its PLI and FIR
+ * and consume it. @return false when @p p is not from a receiver (left untouched). */
+bool dp_fb_input(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t *sc);
 
 /** An IP fragment for us joins its datagram; consumes p->m. @return the whole datagram in one
  * mbuf when this fragment completed it, else NULL. Context: the worker that polled it. */

@@ -145,6 +145,10 @@ check_spec(const struct mf_sess_spec *spec, char *detail, size_t len)
 		rc = check_output(&spec->outputs[i], i, detail, len);
 		if (rc != 0)
 			return rc;
+		if (spec->outputs[i].start == MF_OUT_START_KEYFRAME &&
+		    (!mf_sess_kind_is_rtp(spec->kind) || in->nb_codecs == 0))
+			return refuse(-EINVAL, detail, len, "outputs[%u].start: keyframe needs an "
+				      "RTP kind and ingress.codecs", i);
 	}
 	return 0;
 }
@@ -176,6 +180,12 @@ out_build(struct dp_sess *s, struct dp_out *o, const struct mf_sess_output *cfg,
 	o->rtcp_src_port = s->kind == MF_SESS_RTP ? (uint16_t)(o->src_port + 1) : o->src_port;
 	o->rtcp_dst_port = s->kind == MF_SESS_RTP ? (uint16_t)(cfg->dst_port + 1) : cfg->dst_port;
 	o->stats_idx = -1;
+	/* Added, resumed or switched to start on a key frame: wait for one (again). */
+	o->wait_gen = prev != NULL ? prev->wait_gen : 0;
+	if (cfg->start == MF_OUT_START_KEYFRAME &&
+	    (prev == NULL || prev->cfg.start != MF_OUT_START_KEYFRAME ||
+	     ((prev->cfg.flags & MF_OUT_F_PAUSED) && !(cfg->flags & MF_OUT_F_PAUSED))))
+		o->wait_gen++;
 	if (prev != NULL) {
 		o->ost = prev->ost;
 		o->stats_idx = prev->stats_idx;
@@ -211,6 +221,17 @@ prev_out(const struct dp_sess *old, const char *id)
 	return NULL;
 }
 
+/* Our SSRC in feedback to the source: stable for the session (FNV-1a of its id), never 0. */
+static uint32_t
+fb_ssrc_of(const char *id)
+{
+	uint32_t h = 2166136261u;
+
+	while (*id != '\0')
+		h = (h ^ (uint8_t)*id++) * 16777619u;
+	return h != 0 ? h : 1;
+}
+
 static struct dp_sess *
 sess_alloc(const struct mf_sess_spec *spec)
 {
@@ -228,6 +249,9 @@ sess_alloc(const struct mf_sess_spec *spec)
 	s->rate_bytes_per_tsc_q32 =
 		(uint64_t)(((unsigned __int128)s->rate_burst << 32) / dp.tsc_hz);
 	s->port = dp_port_by_index(spec->ingress.port);
+	s->kf_interval_tsc = (uint64_t)(spec->limits.keyframe_interval_ms ?
+		spec->limits.keyframe_interval_ms : MF_SESS_KF_INTERVAL_MS) * dp.tsc_hz / 1000;
+	s->fb_ssrc = fb_ssrc_of(spec->id);
 	s->stats_idx = -1;
 	s->timed_idx = UINT32_MAX;
 	dp_sess_make_key(&spec->ingress, spec->ingress.udp_port, &s->n[0].key);

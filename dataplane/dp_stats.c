@@ -32,8 +32,18 @@ static const uint8_t sess_gauges[] = {
 
 static const char *const out_fields[] = {
 #define X(name, desc) #name,
+#define G(name, desc) #name,
 #include "dp_out_counters.inc"
 #undef X
+#undef G
+};
+
+static const uint8_t out_gauges[] = {
+#define X(name, desc) MF_STATS_FIELD_COUNTER,
+#define G(name, desc) MF_STATS_FIELD_GAUGE,
+#include "dp_out_counters.inc"
+#undef X
+#undef G
 };
 
 static const char *const port_fields[] = {
@@ -86,7 +96,8 @@ build_node_fields(void)
 static bool
 is_loss(const char *f)
 {
-	static const char *const not_lost[] = { "drop_paused", "drop_pt", "drop_ts_filtered" };
+	static const char *const not_lost[] = { "drop_paused", "drop_pt", "drop_ts_filtered",
+						"drop_kf_wait" };
 	static const char *const nic[] = { "imissed", "rx_nombuf", "ierrors", "oerrors" };
 	size_t n = strlen(f), i;
 
@@ -129,7 +140,7 @@ add_schemas(void)
 	dp.schema_sess = mf_stats_schema_add(dp.stats, "schema/session", sess_fields,
 		kinds_of(kinds, sess_fields, sess_gauges, DP_SC_MAX), DP_SC_MAX);
 	dp.schema_out = mf_stats_schema_add(dp.stats, "schema/output", out_fields,
-		kinds_of(kinds, out_fields, NULL, DP_OC_MAX), DP_OC_MAX);
+		kinds_of(kinds, out_fields, out_gauges, DP_OC_MAX), DP_OC_MAX);
 	dp.schema_port = mf_stats_schema_add(dp.stats, "schema/port", port_fields,
 		kinds_of(kinds, port_fields, port_gauges, DP_PC_MAX), DP_PC_MAX);
 	if (dp.schema_node < 0 || dp.schema_sess < 0 || dp.schema_out < 0 || dp.schema_port < 0)

@@ -175,6 +175,69 @@ mf_rtcp_parse(const uint8_t *p, size_t len, struct mf_rtcp *c)
 	return 0;
 }
 
+/* The FCI of a PLI is empty; of a NACK, 4-byte words; of a FIR, 8-byte entries. */
+static int
+fb_fci(struct mf_rtcp_fb *fb, size_t fci_len, size_t unit)
+{
+	if (fci_len % unit != 0 || fci_len / unit > UINT16_MAX || (unit > 0 && fci_len == 0))
+		return -MF_PKT_E_RTCP_BODY;
+	fb->nb = (uint16_t)(fci_len / unit);
+	return 0;
+}
+
+/* REMB (draft-alvestrand-rmcat-remb): "REMB", number of SSRCs, a 6-bit exponent and an
+ * 18-bit mantissa, then the SSRCs. */
+static int
+fb_remb(const uint8_t *h, size_t len, struct mf_rtcp_fb *fb)
+{
+	const uint8_t *f = h + 12;
+
+	if (len < 20 || memcmp(f, "REMB", 4) != 0)
+		return 0;		/* another application-layer message: not ours to read */
+	if (20 + 4 * (size_t)f[4] > len)
+		return -MF_PKT_E_RTCP_BODY;
+	fb->kind = MF_RTCP_FB_REMB;
+	fb->nb = f[4];
+	fb->remb_bps = (uint64_t)((f[5] & 0x03) << 16 | f[6] << 8 | f[7]) << (f[5] >> 2);
+	return 0;
+}
+
+int
+mf_rtcp_fb_parse(const uint8_t *compound, const struct mf_rtcp_pkt *k, struct mf_rtcp_fb *fb)
+{
+	const uint8_t *h = compound + k->off;
+	size_t len = k->len;
+
+	memset(fb, 0, sizeof(*fb));
+	if ((k->pt != MF_RTCP_RTPFB && k->pt != MF_RTCP_PSFB) || len < 12)
+		return 0;
+	if (h[0] & 0x20)		/* padded: the FCI ends before the padding */
+		len -= h[len - 1];
+	if (len < 12)
+		return -MF_PKT_E_RTCP_BODY;
+	fb->sender_ssrc = mf_rd32(h + 4);
+	fb->media_ssrc = mf_rd32(h + 8);
+	fb->fci_off = 12;
+	if (k->pt == MF_RTCP_RTPFB && k->count == 1) {
+		fb->kind = MF_RTCP_FB_NACK;
+		return fb_fci(fb, len - 12, 4);
+	}
+	if (k->pt != MF_RTCP_PSFB)
+		return 0;
+	switch (k->count) {
+	case 1:
+		fb->kind = MF_RTCP_FB_PLI;
+		return 0;
+	case 4:
+		fb->kind = MF_RTCP_FB_FIR;
+		return fb_fci(fb, len - 12, 8);
+	case 15:
+		return fb_remb(h, len, fb);
+	default:
+		return 0;
+	}
+}
+
 int
 mf_demux_classify(const uint8_t *p, size_t len)
 {

@@ -51,6 +51,17 @@ mf_sess_kind_str(unsigned int kind)
 	return kind_names[kind];
 }
 
+unsigned int
+mf_sess_codec_of(const struct mf_sess_ingress *in, uint8_t pt)
+{
+	unsigned int i;
+
+	for (i = 0; i < in->nb_codecs && i < MF_SESS_MAX_CODECS; i++)
+		if (in->codecs[i].pt == pt)
+			return in->codecs[i].codec;
+	return 0;
+}
+
 const char *
 mf_srtp_suite_str(unsigned int suite)
 {

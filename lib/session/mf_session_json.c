@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "mf/mf_keyframe.h"
 #include "mf/mf_session.h"
 
 struct dctx {
@@ -228,6 +229,8 @@ pt_key(const char *key, struct dctx *c)
 	return (int)pt;
 }
 
+static int need_rtp(struct dctx *c);
+
 /* ---- SRTP parameters, shared by the ingress and outputs ---- */
 
 /* The key arrives as the SDP a=crypto inline form, base64 of key || salt; the suite, which
@@ -383,6 +386,68 @@ in_clock_rates(const json_t *v, void *obj, const struct field *f, struct dctx *c
 }
 
 static int
+in_codecs(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	struct mf_sess_ingress *in = obj;
+	const char *key, *name = NULL;
+	unsigned int codec;
+	json_t *cv;
+	size_t old;
+	int pt, rc = need_rtp(c);
+
+	(void)f;
+	if (rc != 0)
+		return rc;
+	if (!json_is_object(v))
+		return fail(c, MF_SESS_E_WRONG_TYPE, "expected an object of payload type: codec");
+	if (json_object_size(v) > MF_SESS_MAX_CODECS)
+		return fail(c, MF_SESS_E_TOO_MANY, "at most %d codecs", MF_SESS_MAX_CODECS);
+	json_object_foreach((json_t *)v, key, cv) {
+		old = push_key(c, key);
+		pt = pt_key(key, c);
+		if (pt < 0)
+			return pt;
+		rc = get_str(cv, &name, c);
+		if (rc != 0)
+			return rc;
+		codec = mf_codec_parse(name);
+		if (codec == MF_CODEC_NONE)
+			return fail(c, MF_SESS_E_BAD_VALUE,
+				    "expected h264, h265, h265-donl, vp8, vp9 or av1");
+		in->codecs[in->nb_codecs].pt = (uint8_t)pt;
+		in->codecs[in->nb_codecs].codec = (uint8_t)codec;
+		in->nb_codecs++;
+		pop(c, old);
+	}
+	return 0;
+}
+
+static const char *const kf_request_names[] = {
+	[MF_KF_REQ_PLI] = "pli", [MF_KF_REQ_FIR] = "fir", [MF_KF_REQ_NONE] = "none",
+};
+
+static int
+in_kf_request(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	const char *name = NULL;
+	unsigned int i;
+	int rc = need_rtp(c);
+
+	(void)f;
+	if (rc == 0)
+		rc = get_str(v, &name, c);
+	if (rc != 0)
+		return rc;
+	for (i = 0; i < sizeof(kf_request_names) / sizeof(kf_request_names[0]); i++) {
+		if (strcmp(name, kf_request_names[i]) == 0) {
+			((struct mf_sess_ingress *)obj)->kf_request = (uint8_t)i;
+			return 0;
+		}
+	}
+	return fail(c, MF_SESS_E_BAD_VALUE, "expected pli, fir or none");
+}
+
+static int
 in_srtp(const json_t *v, void *obj, const struct field *f, struct dctx *c)
 {
 	(void)f;
@@ -396,6 +461,8 @@ static const struct field ingress_fields[] = {
 	{ .name = "source", .fn = in_source },
 	{ .name = "clock_rates", .fn = in_clock_rates },
 	{ .name = "srtp", .fn = in_srtp },
+	{ .name = "codecs", .fn = in_codecs },
+	{ .name = "keyframe_request", .fn = in_kf_request },
 };
 
 /* ---- outputs ---- */
@@ -576,6 +643,31 @@ out_srtp(const json_t *v, void *obj, const struct field *f, struct dctx *c)
 	return srtp_params(v, &((struct mf_sess_output *)obj)->srtp, c);
 }
 
+static int
+out_start(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	struct mf_sess_output *o = obj;
+	const char *name = NULL;
+	int rc = get_str(v, &name, c);
+
+	(void)f;
+	if (rc != 0)
+		return rc;
+	if (strcmp(name, "immediate") == 0) {
+		o->start = MF_OUT_START_IMMEDIATE;
+		return 0;
+	}
+	if (strcmp(name, "gop") == 0)
+		return fail(c, MF_SESS_E_BAD_VALUE, "\"gop\" needs a GOP cache, not built yet");
+	if (strcmp(name, "keyframe") != 0)
+		return fail(c, MF_SESS_E_BAD_VALUE, "expected immediate or keyframe");
+	/* MPEG-TS outputs start on a key frame of the video the PMT names (not built yet). */
+	rc = need_rtp(c);
+	if (rc == 0)
+		o->start = MF_OUT_START_KEYFRAME;
+	return rc;
+}
+
 static const struct field output_fields[] = {
 	{ .name = "id", .fn = out_id },
 	INT_FIELD("port", struct mf_sess_output, port, 0, MF_MAX_PORTS - 1, true),
@@ -589,6 +681,7 @@ static const struct field output_fields[] = {
 	{ .name = "drop_null", .fn = out_drop_null },
 	{ .name = "srtp", .fn = out_srtp },
 	{ .name = "paused", .fn = out_paused },
+	{ .name = "start", .fn = out_start },
 };
 
 static int
@@ -640,6 +733,8 @@ static const struct field limits_fields[] = {
 	INT_FIELD("idle_timeout_ms", struct mf_sess_limits, idle_timeout_ms, 0, 86400000, false),
 	INT_FIELD("timeout_s", struct mf_sess_limits, timeout_s, 0, 31536000, false),
 	INT_FIELD("max_kbps", struct mf_sess_limits, max_kbps, 0, 100000000, false),
+	INT_FIELD("keyframe_interval_ms", struct mf_sess_limits, keyframe_interval_ms, 100,
+		  60000, false),
 };
 
 static int
@@ -732,6 +827,26 @@ static const struct field root_fields[] = {
 	{ .name = "limits", .fn = limits },
 };
 
+/* An output that starts on a key frame needs to know the codec of what it waits for. */
+static int
+check_keyframe_outputs(const struct mf_sess_spec *spec, struct dctx *c)
+{
+	unsigned int i;
+
+	if (spec->ingress.nb_codecs > 0)
+		return 0;
+	for (i = 0; i < spec->nb_outputs; i++) {
+		if (spec->outputs[i].start == MF_OUT_START_KEYFRAME) {
+			push_key(c, "outputs");
+			push_idx(c, i);
+			push_key(c, "start");
+			return fail(c, MF_SESS_E_BAD_VALUE,
+				    "\"keyframe\" needs ingress.codecs (the video's codec)");
+		}
+	}
+	return 0;
+}
+
 int
 mf_sess_from_json(const json_t *root, struct mf_sess_spec *spec, struct mf_sess_err *err)
 {
@@ -739,6 +854,7 @@ mf_sess_from_json(const json_t *root, struct mf_sess_spec *spec, struct mf_sess_
 	int rc;
 
 	memset(spec, 0, sizeof(*spec));
+	spec->limits.keyframe_interval_ms = MF_SESS_KF_INTERVAL_MS;
 	if (err != NULL)
 		memset(err, 0, sizeof(*err));
 	/* Fields such as srtp depend on the kind wherever it stands in the object. */
@@ -746,6 +862,8 @@ mf_sess_from_json(const json_t *root, struct mf_sess_spec *spec, struct mf_sess_
 		spec->kind = (uint8_t)c.kind;
 	rc = decode_fields(root, root_fields, sizeof(root_fields) / sizeof(root_fields[0]), spec,
 			   &c);
+	if (rc == 0)
+		rc = check_keyframe_outputs(spec, &c);
 	if (rc != 0)
 		mf_sess_wipe_keys(spec);
 	return rc;
@@ -869,6 +987,17 @@ ingress_json(const struct mf_sess_spec *s, unsigned int flags)
 	}
 	if (in->srtp.suite != MF_SRTP_NONE)
 		json_object_set_new(o, "srtp", srtp_json(&in->srtp, flags));
+	if (in->nb_codecs > 0) {
+		rates = json_object();
+		for (i = 0; i < in->nb_codecs && i < MF_SESS_MAX_CODECS; i++) {
+			snprintf(pt, sizeof(pt), "%u", in->codecs[i].pt);
+			json_object_set_new(rates, pt, json_string(mf_codec_str(in->codecs[i].codec)));
+		}
+		json_object_set_new(o, "codecs", rates);
+	}
+	if (mf_sess_kind_is_rtp(s->kind) && in->kf_request < 3)
+		json_object_set_new(o, "keyframe_request",
+				    json_string(kf_request_names[in->kf_request]));
 	return o;
 }
 
@@ -924,6 +1053,8 @@ mf_sess_output_to_json(const struct mf_sess_output *out, unsigned int kind, unsi
 		json_object_set_new(o, "src_port", json_integer(out->src_port));
 	if (mf_sess_kind_is_rtp(kind))
 		output_rtp_json(o, out);
+	json_object_set_new(o, "start", json_string(out->start == MF_OUT_START_KEYFRAME ?
+						     "keyframe" : "immediate"));
 	if (mf_sess_kind_is_ts(kind)) {
 		if (out->nb_pids > 0) {
 			a = json_array();
@@ -948,10 +1079,11 @@ mf_sess_to_json(const struct mf_sess_spec *s, unsigned int flags)
 	outs = json_array();
 	for (i = 0; i < s->nb_outputs && i < MF_SESS_MAX_OUTPUTS; i++)
 		json_array_append_new(outs, mf_sess_output_to_json(&s->outputs[i], s->kind, flags));
-	root = json_pack("{s:s, s:s, s:o, s:o, s:{s:i, s:i, s:i}}", "id", s->id, "kind",
+	root = json_pack("{s:s, s:s, s:o, s:o, s:{s:i, s:i, s:i, s:i}}", "id", s->id, "kind",
 			 mf_sess_kind_str(s->kind), "ingress", ingress_json(s, flags), "outputs",
 			 outs, "limits", "idle_timeout_ms", s->limits.idle_timeout_ms,
-			 "timeout_s", s->limits.timeout_s, "max_kbps", s->limits.max_kbps);
+			 "timeout_s", s->limits.timeout_s, "max_kbps", s->limits.max_kbps,
+			 "keyframe_interval_ms", s->limits.keyframe_interval_ms);
 	if (root != NULL && (s->flags & MF_SESS_F_BLOCKED))
 		json_object_set_new(root, "blocked", json_true());
 	return root;

@@ -76,6 +76,32 @@ struct mf_rtcp {
  */
 int mf_rtcp_parse(const uint8_t *p, size_t len, struct mf_rtcp *c);
 
+/* Feedback messages (RFC 4585 and RFC 5104) by transport-layer (RTPFB) or payload-specific
+ * (PSFB) type and FMT. */
+enum mf_rtcp_fb_kind {
+	MF_RTCP_FB_OTHER = 0,	/* any other feedback, or not feedback */
+	MF_RTCP_FB_NACK,	/* RTPFB 1: Generic NACK, entries of PID + BLP */
+	MF_RTCP_FB_PLI,		/* PSFB 1: Picture Loss Indication */
+	MF_RTCP_FB_FIR,		/* PSFB 4: Full Intra Request, entries of SSRC + seq */
+	MF_RTCP_FB_REMB,	/* PSFB 15 "REMB": receiver estimated maximum bitrate */
+};
+
+struct mf_rtcp_fb {
+	uint8_t kind;		/* enum mf_rtcp_fb_kind */
+	uint32_t sender_ssrc;
+	uint32_t media_ssrc;
+	uint16_t fci_off;	/* the FCI, from the start of this packet */
+	uint16_t nb;		/* NACK: PID/BLP words; FIR: 8-byte entries; REMB: SSRCs */
+	uint64_t remb_bps;	/* REMB: the bitrate (mantissa << exponent) */
+};
+
+/**
+ * What feedback packet @p k (from mf_rtcp_parse over @p compound) is. Lengths are checked
+ * against what each kind needs: a FIR or NACK whose FCI is not whole entries, or a REMB
+ * whose SSRC count does not fit, is -MF_PKT_E_RTCP_BODY.
+ */
+int mf_rtcp_fb_parse(const uint8_t *compound, const struct mf_rtcp_pkt *k, struct mf_rtcp_fb *fb);
+
 enum mf_demux_kind {
 	MF_DEMUX_STUN = 1,	/* first byte 0-3 */
 	MF_DEMUX_ZRTP,		/* 16-19 */

@@ -21,6 +21,8 @@
 #define MF_SESS_MAX_CLOCKS	16
 #define MF_SESS_MAX_PT_MAP	8
 #define MF_SESS_MAX_PIDS	32
+#define MF_SESS_MAX_CODECS	8
+#define MF_SESS_KF_INTERVAL_MS	1000	/* limits.keyframe_interval_ms by default */
 #define MF_MAX_PORTS		32
 #define MF_SRTP_MAX_KEY		32
 #define MF_SRTP_MAX_SALT	14
@@ -71,6 +73,18 @@ struct mf_clock_rate {
 	uint32_t rate;		/* Hz */
 };
 
+/* What the dataplane sends the media source when an output needs a key frame. */
+enum mf_kf_request {
+	MF_KF_REQ_PLI = 0,	/* RFC 4585 Picture Loss Indication (the default) */
+	MF_KF_REQ_FIR,		/* RFC 5104 Full Intra Request */
+	MF_KF_REQ_NONE,
+};
+
+struct mf_codec_pt {
+	uint8_t pt;
+	uint8_t codec;		/* enum mf_codec (mf_keyframe.h) */
+};
+
 struct mf_sess_ingress {
 	uint16_t port;		/* dataplane port index */
 	uint16_t udp_port;	/* local UDP port */
@@ -81,11 +95,21 @@ struct mf_sess_ingress {
 	struct mf_addr src;	/* MF_SRC_FIXED */
 	struct mf_clock_rate clock[MF_SESS_MAX_CLOCKS];
 	struct mf_srtp_params srtp;
+	uint8_t nb_codecs;
+	uint8_t kf_request;	/* enum mf_kf_request */
+	uint8_t reserved3[2];
+	struct mf_codec_pt codecs[MF_SESS_MAX_CODECS];	/* the video payload types' codecs */
 };
 
 #define MF_OUT_F_PAUSED		0x01
 #define MF_OUT_F_SSRC		0x02	/* rewrite the SSRC to ssrc */
 #define MF_OUT_F_DROP_NULL	0x04	/* MPEG-TS: remove null packets */
+
+/* When an output starts sending (and starts again after a pause). */
+enum mf_out_start {
+	MF_OUT_START_IMMEDIATE = 0,	/* with the next packet */
+	MF_OUT_START_KEYFRAME,		/* with the next key frame, asking the source for one */
+};
 
 struct mf_pt_map {
 	uint8_t from;
@@ -104,7 +128,7 @@ struct mf_sess_output {
 	uint8_t pt_allow[16];	/* bitmap of the payload types forwarded */
 	struct mf_pt_map pt_map[MF_SESS_MAX_PT_MAP];
 	uint8_t nb_pids;	/* 0 = every PID */
-	uint8_t reserved;
+	uint8_t start;		/* enum mf_out_start */
 	uint16_t pids[MF_SESS_MAX_PIDS];
 	uint8_t reserved2[6];
 	struct mf_srtp_params srtp;
@@ -114,6 +138,7 @@ struct mf_sess_limits {
 	uint32_t idle_timeout_ms;	/* no ingress this long: an idle event; 0 = never */
 	uint32_t timeout_s;		/* removed this long after creation; 0 = never */
 	uint32_t max_kbps;		/* ingress rate above which packets drop; 0 = no limit */
+	uint32_t keyframe_interval_ms;	/* at most one key-frame request a source this often */
 };
 
 #define MF_SESS_F_BLOCKED	0x01	/* ingress dropped (and counted), outputs kept */
@@ -132,7 +157,7 @@ struct mf_sess_spec {
 _Static_assert(sizeof(struct mf_addr) == 20, "session layout is ABI");
 _Static_assert(sizeof(struct mf_srtp_params) == 56, "session layout is ABI");
 _Static_assert(sizeof(struct mf_sess_output) == 208, "session layout is ABI");
-_Static_assert(sizeof(struct mf_sess_spec) == 13608, "session layout is ABI");
+_Static_assert(sizeof(struct mf_sess_spec) == 13632, "session layout is ABI");
 
 /* ---- errors of the codec ---- */
 
@@ -165,6 +190,8 @@ const char *mf_sess_errcode_str(int code);
 /* ---- names ---- */
 
 const char *mf_sess_kind_str(unsigned int kind);
+/** The codec of payload type @p pt in the ingress (enum mf_codec; 0 none). */
+unsigned int mf_sess_codec_of(const struct mf_sess_ingress *in, uint8_t pt);
 const char *mf_srtp_suite_str(unsigned int suite);
 /** Key and salt lengths of a suite. @return false for an unknown suite. */
 bool mf_srtp_suite_lens(unsigned int suite, uint8_t *key_len, uint8_t *salt_len);

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Key-frame requests to a session's media source, made by the worker that owns the session
+ * (ARCHITECTURE.md §6: only it knows the source it latched and holds the SRTCP context).
+ *
+ * One request is pending at a time per session, however many outputs and receivers want
+ * one (the rest are counted as coalesced). It is sent with the next RTP packet from the
+ * source, to where that packet came from (its RTCP port: the one its reports come from, else
+ * RTP + 1; the RTP port itself with rtcp-mux), back through the MAC it came from, so no
+ * neighbour lookup is needed. At most one request per limits.keyframe_interval_ms; if no
+ * key frame started within that time it is sent once more, then given up.
+ */
+
+#include <rte_ip.h>
+#include <rte_udp.h>
+
+#include "dp.h"
+#include "dp_pkt.h"
+#include "dp_tx.h"
+#include "mf/mf_bytes.h"
+
+#define KF_TRIES	2	/* the request and one retry */
+#define KF_TTL		64
+/* A PLI is 12 bytes, a FIR 20; SRTCP adds its index and a tag of at most 16. */
+#define KF_PAYLOAD_MAX	(20 + 4 + 16)
+
+void
+dp_kf_want(struct dp_sess *s, uint64_t *sc)
+{
+	struct dp_kf_req *kr = &s->st->kf;
+
+	if (s->ingress.kf_request == MF_KF_REQ_NONE || !mf_sess_kind_is_rtp(s->kind))
+		return;
+	if (kr->pending) {
+		sc[DP_SC_kf_req_coalesced]++;
+		return;
+	}
+	kr->pending = true;
+	kr->tries = 0;
+}
+
+/* RFC 4585 6.3.1 PLI, or RFC 5104 4.3.1 FIR: what the source is asked for. */
+static size_t
+kf_payload(struct dp_sess *s, uint32_t media_ssrc, uint8_t *b)
+{
+	if (s->ingress.kf_request == MF_KF_REQ_FIR) {
+		b[0] = 0x80 | 4;
+		b[1] = MF_RTCP_PSFB;
+		mf_wr16(b + 2, 4);
+		mf_wr32(b + 4, s->fb_ssrc);
+		mf_wr32(b + 8, 0);		/* media source: unused by FIR */
+		mf_wr32(b + 12, media_ssrc);
+		b[16] = s->st->kf.fir_seq++;
+		memset(b + 17, 0, 3);
+		return 20;
+	}
+	b[0] = 0x80 | 1;
+	b[1] = MF_RTCP_PSFB;
+	mf_wr16(b + 2, 2);
+	mf_wr32(b + 4, s->fb_ssrc);
+	mf_wr32(b + 8, media_ssrc);
+	return 12;
+}
+
+/* IPv4 or IPv6 and UDP back to the packet's source, from the address and RTCP port it was
+ * sent to. @return the UDP header. */
+static struct rte_udp_hdr *
+kf_ip_udp(uint8_t *l3, const struct dp_pkt *p, uint16_t udp_len)
+{
+	const struct mf_ip *in = &p->l4.ip;
+
+	if (in->version == 4) {
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)l3;
+
+		memset(ip, 0, sizeof(*ip));
+		ip->version_ihl = RTE_IPV4_VHL_DEF;
+		ip->total_length = rte_cpu_to_be_16((uint16_t)(sizeof(*ip) + udp_len));
+		ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+		ip->time_to_live = KF_TTL;
+		ip->next_proto_id = IPPROTO_UDP;
+		memcpy(&ip->src_addr, in->dst, 4);
+		memcpy(&ip->dst_addr, in->src, 4);
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		return (struct rte_udp_hdr *)(ip + 1);
+	}
+	struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)l3;
+
+	ip6->vtc_flow = rte_cpu_to_be_32(6u << 28);
+	ip6->payload_len = rte_cpu_to_be_16(udp_len);
+	ip6->proto = IPPROTO_UDP;
+	ip6->hop_limits = KF_TTL;
+	memcpy(ip6->src_addr, in->dst, 16);
+	memcpy(ip6->dst_addr, in->src, 16);
+	return (struct rte_udp_hdr *)(ip6 + 1);
+}
+
+/* Build the request toward the sender of @p p (an RTP packet from the media source) and
+ * queue it on the arrival port. @return 0, or the node counter of why it was not sent. */
+static int
+kf_send(struct dp_lcore *lc, struct dp_sess *s, const struct dp_pkt *p)
+{
+	uint16_t l2 = p->l4.l3_off, l3 = p->l4.ip.version == 4 ? 20 : 40;
+	uint8_t fb[KF_PAYLOAD_MAX], *h;
+	struct rte_udp_hdr *udp;
+	struct rte_mbuf *m;
+	size_t n;
+
+	n = kf_payload(s, p->rtp.ssrc, fb);
+	if (s->srtp_in != NULL && mf_srtcp_protect(s->srtp_in, fb, &n, sizeof(fb)) != 0)
+		return DP_CTR_drop_srtp_protect;
+	m = rte_pktmbuf_alloc(dp.pool);
+	if (m == NULL)
+		return DP_CTR_drop_no_mbuf;
+	h = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(l2 + l3 + 8 + n));
+	if (h == NULL) {
+		rte_pktmbuf_free(m);
+		return DP_CTR_drop_no_mbuf;
+	}
+	/* The arrival frame's link header, VLAN tags included, with its MACs swapped. */
+	memcpy(h, p->data, l2);
+	memcpy(h, p->data + 6, 6);
+	memcpy(h + 6, p->data, 6);
+	udp = kf_ip_udp(h + l2, p, (uint16_t)(8 + n));
+	udp->src_port = rte_cpu_to_be_16(s->kind == MF_SESS_RTP_MUX ? s->ingress.udp_port :
+					 (uint16_t)(s->ingress.udp_port + 1));
+	udp->dst_port = rte_cpu_to_be_16(s->kind == MF_SESS_RTP_MUX ? p->l4.udp.sport :
+		s->st->kf.src_rtcp_port ? s->st->kf.src_rtcp_port : (uint16_t)(p->l4.udp.sport + 1));
+	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(8 + n));
+	udp->dgram_cksum = 0;
+	memcpy(udp + 1, fb, n);
+	udp->dgram_cksum = p->l4.ip.version == 4 ?
+		rte_ipv4_udptcp_cksum((struct rte_ipv4_hdr *)(h + l2), udp) :
+		rte_ipv6_udptcp_cksum((struct rte_ipv6_hdr *)(h + l2), udp);
+	dp_tx(lc, s->ingress.port, m);
+	return 0;
+}
+
+void
+dp_kf_poll(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc)
+{
+	struct dp_kf_req *kr = &s->st->kf;
+	int why;
+
+	if (p->what != DP_WHAT_RTP)
+		return;
+	if (dp_pkt_kf(s, p, sc) == MF_KF_START) {
+		kr->pending = false;
+		return;
+	}
+	if (kr->sent_tsc != 0 && now - kr->sent_tsc < s->kf_interval_tsc)
+		return;
+	/* Without a codec no key frame can be seen: one request answers every want. */
+	if (kr->tries >= KF_TRIES || (kr->tries > 0 && s->ingress.nb_codecs == 0)) {
+		kr->pending = false;
+		return;
+	}
+	kr->tries++;
+	kr->sent_tsc = now;
+	why = kf_send(lc, s, p);
+	if (why != 0) {
+		lc->ctr[why]++;
+		return;
+	}
+	sc[DP_SC_kf_req_sent]++;
+	lc->ctr[DP_CTR_kf_req_tx]++;
+}
