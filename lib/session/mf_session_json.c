@@ -995,7 +995,7 @@ ingress_json(const struct mf_sess_spec *s, unsigned int flags)
 		}
 		json_object_set_new(o, "codecs", rates);
 	}
-	if (mf_sess_kind_is_rtp(s->kind) && in->kf_request < 3)
+	if (in->kf_request != MF_KF_REQ_PLI && in->kf_request < 3)
 		json_object_set_new(o, "keyframe_request",
 				    json_string(kf_request_names[in->kf_request]));
 	return o;
@@ -1053,8 +1053,8 @@ mf_sess_output_to_json(const struct mf_sess_output *out, unsigned int kind, unsi
 		json_object_set_new(o, "src_port", json_integer(out->src_port));
 	if (mf_sess_kind_is_rtp(kind))
 		output_rtp_json(o, out);
-	json_object_set_new(o, "start", json_string(out->start == MF_OUT_START_KEYFRAME ?
-						     "keyframe" : "immediate"));
+	if (out->start == MF_OUT_START_KEYFRAME)
+		json_object_set_new(o, "start", json_string("keyframe"));
 	if (mf_sess_kind_is_ts(kind)) {
 		if (out->nb_pids > 0) {
 			a = json_array();

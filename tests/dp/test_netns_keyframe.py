@@ -1,0 +1,221 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Media-aware outputs with real encoders and decoders, in network namespaces.
+
+1. Mid-stream join: ffmpeg sends H.264 with a 2 s GOP; once the stream runs, two outputs are
+   added: "kf" (start keyframe) and "imm" (immediate). The kf receiver (ffmpeg) prints no
+   decode error, its first frame is a key frame, and every frame it decodes is identical to
+   the local decode of the same frame. The imm receiver, for contrast, was sent the rest of
+   the GOP under way, which its decoder can only throw away.
+   Meanwhile output "base" is paused and resumed: tshark at its receiver counts 0 lost.
+2. PLI reaches a real encoder: GStreamer x264enc behind rtpbin with a 10 s GOP; an output
+   added in keyframe mode waits far less than the GOP, because mfwd's PLI made the encoder
+   send a key frame (rtpbin turns it into a force-key-unit event).
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import SKIP, Checks, Dataplane  # noqa: E402
+from netns import Topology  # noqa: E402
+
+T = Checks("netns_keyframe")
+RECEIVERS = ("10.99.2.1", "10.99.2.3", "10.99.2.4")
+BASE, KF, IMM = 6000, 6010, 6020
+FPS, GOP = 25, 50
+
+
+def ffmpeg(*args, **kw):
+    return subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y"] + list(args),
+                          capture_output=True, **kw)
+
+
+def frame_hashes(path):
+    with open(path) as f:
+        return [l.strip().split(",")[-1].strip() for l in f if not l.startswith("#")]
+
+
+def make_clip(d):
+    clip = os.path.join(d, "clip.mp4")
+    r = ffmpeg("-f", "lavfi", "-i", "testsrc=size=320x240:rate=%d" % FPS, "-t", "8", "-c:v",
+               "libx264", "-g", str(GOP), "-keyint_min", str(GOP), "-sc_threshold", "0",
+               "-bf", "0", "-pix_fmt", "yuv420p", clip)
+    if r.returncode != 0:
+        print(r.stderr.decode())
+        sys.exit(SKIP)
+    ref = os.path.join(d, "ref.md5")
+    ffmpeg("-i", clip, "-f", "framemd5", ref, check=True)
+    sdp = os.path.join(d, "send.sdp")
+    ffmpeg("-i", clip, "-t", "0.1", "-c", "copy", "-f", "rtp", "-payload_type", "96",
+           "rtp://127.0.0.1:9", "-sdp_file", sdp, check=True)
+    return clip, frame_hashes(ref), open(sdp).read()
+
+
+def receiver(topo, d, sdp, addr, port, name):
+    lines = []
+    for l in sdp.splitlines():
+        if l.startswith("c="):
+            l = "c=IN IP4 %s" % addr
+        elif l.startswith("m=video"):
+            l = "m=video %d RTP/AVP 96" % port
+        lines.append(l)
+    path = os.path.join(d, name + ".sdp")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    out = os.path.join(d, name + ".md5")
+    return out, topo.popen(
+        topo.dst, "ffmpeg", "-nostdin", "-v", "error", "-y", "-protocol_whitelist",
+        "file,udp,rtp", "-probesize", "300000", "-analyzeduration", "1000000",
+        "-listen_timeout", "5", "-i", path, "-f", "framemd5", out,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def finish(out, p):
+    """Frame hashes and what ffmpeg said, less how it ends (its input times out)."""
+    try:
+        p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+    said = [l for l in p.stderr.read().decode().splitlines()
+            if "Connection timed out" not in l and "Last message repeated" not in l]
+    return (frame_hashes(out) if os.path.exists(out) else []), "\n".join(said)
+
+
+def cam_session():
+    return {"id": "cam", "kind": "rtp",
+            "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5004, "source": "latch",
+                        "clock_rates": {"96": 90000}, "codecs": {"96": "h264"}},
+            "outputs": [{"id": "base", "port": 1, "addr": RECEIVERS[0], "udp_port": BASE}]}
+
+
+def update(dpl, spec):
+    rc, out = dpl.ctl("replace", "-", stdin=json.dumps(spec))
+    T.eq(rc, 0, "session update accepted: %s" % out)
+
+
+
+def mid_stream_join(topo, dpl, d, clip, ref, sdp):
+    spec = cam_session()
+    cap = os.path.join(d, "base.pcap")
+    tshark = topo.popen(topo.dst, "tshark", "-q", "-i", "d0", "-f", "udp dst port %d" % BASE,
+                        "-w", cap, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    kf_out, kf_p = receiver(topo, d, sdp, RECEIVERS[1], KF, "kf")
+    imm_out, imm_p = receiver(topo, d, sdp, RECEIVERS[2], IMM, "imm")
+    topo.wait_udp(topo.dst, KF, IMM)
+    time.sleep(1)			# tshark has no "listening" signal on a pcap file
+    sender = topo.popen(topo.src, "ffmpeg", "-nostdin", "-v", "error", "-re", "-i", clip, "-c",
+                        "copy", "-f", "rtp", "-payload_type", "96", "-ssrc", "4660",
+                        "rtp://10.99.1.2:5004?localport=4000", stdout=subprocess.DEVNULL,
+                        stderr=subprocess.PIPE)
+    # 0.7 s into the stream (mid-GOP): a viewer joins twice, once waiting for a key frame.
+    dpl.wait_for(lambda s: s["sessions"]["cam"]["rx_pkts"] >= 1, timeout=20, what="stream")
+    t0 = time.time()
+    time.sleep(0.7)
+    spec["outputs"] += [
+        {"id": "kf", "port": 1, "addr": RECEIVERS[1], "udp_port": KF, "start": "keyframe"},
+        {"id": "imm", "port": 1, "addr": RECEIVERS[2], "udp_port": IMM}]
+    spec["outputs"][0]["paused"] = True
+    update(dpl, spec)
+    time.sleep(0.5)
+    spec["outputs"][0]["paused"] = False
+    update(dpl, spec)
+    joined = time.time() - t0
+    sender.wait(timeout=60)
+    kf, kf_err = finish(kf_out, kf_p)
+    imm, imm_err = finish(imm_out, imm_p)
+    tshark.terminate()
+    tshark.wait(timeout=10)
+    T.check(kf_err.strip() == "", "kf: no decode error (%r)" % kf_err[-300:])
+    first = ref.index(kf[0]) if kf and kf[0] in ref else -1
+    T.check(first > 0 and first % GOP == 0,
+            "kf: first frame decoded is a key frame (frame %d of %d)" % (first, len(ref)))
+    T.check(first > 0 and kf == ref[first:first + len(kf)] and len(kf) >= len(ref) - first - 1,
+            "kf: every frame after it identical to the local decode (%d frames)" % len(kf))
+    imm_first = ref.index(imm[0]) if imm and imm[0] in ref else -1
+    print("imm (contrast): first frame %d, %d frames, stderr %r" %
+          (imm_first, len(imm), imm_err[-200:]))
+    st = dpl.stats()["sessions"]["cam"]
+    k = st["outputs"]["kf"]
+    # Added by one update, both saw the same packets: imm sent what kf held back, the rest
+    # of a GOP its decoder had to throw away.
+    T.check(k["drop_kf_wait"] > 0 and
+            st["outputs"]["imm"]["tx_pkts"] - k["tx_pkts"] == k["drop_kf_wait"],
+            "imm: sent the %d packets before the key frame that kf held back" %
+            k["drop_kf_wait"])
+    T.check(k["kf_waits"] == 1 and k["drop_kf_wait"] > 0,
+            "kf: waited once, held back %d packets, %d ms (joined at %.1f s)" %
+            (k["drop_kf_wait"], k["kf_wait_ms"], joined))
+    T.check(st["kf_req_sent"] >= 1, "cam: a PLI went to ffmpeg (it ignores it): %d" %
+            st["kf_req_sent"])
+    r = subprocess.run(["tshark", "-r", cap, "-q", "-d", "udp.port==%d,rtp" % BASE, "-z",
+                        "rtp,streams"], capture_output=True, text=True)
+    rows = [l for l in r.stdout.splitlines() if "0x00001234" in l]
+    T.check(len(rows) == 1, "base: tshark sees one RTP stream:\n%s" % r.stdout)
+    if rows:
+        # Columns from the right: ... Pkts Lost (pct) Min Delta ...; "Lost" follows Pkts.
+        f = rows[0].split()
+        i = next(i for i, x in enumerate(f) if x.startswith("0x"))
+        pkts, lost = int(f[i + 2]), int(f[i + 3])
+        T.check(pkts > 0 and lost == 0, "base: paused and resumed, tshark counts %d lost of %d"
+                % (lost, pkts))
+        T.check(st["outputs"]["base"]["drop_paused"] > 0, "base: was paused (%d)" %
+                st["outputs"]["base"]["drop_paused"])
+
+
+def pli_to_encoder(topo, dpl, d):
+    spec = {"id": "gst", "kind": "rtp",
+            "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5104, "source": "latch",
+                        "clock_rates": {"96": 90000}, "codecs": {"96": "h264"}},
+            "outputs": [{"id": "a", "port": 1, "addr": RECEIVERS[0], "udp_port": 6100}]}
+    rc, out = dpl.add(spec)
+    T.eq(rc, 0, "gst session: %s" % out)
+    # No sender reports: the PLI then goes to RTP port + 1, where rtpbin listens.
+    gst = topo.popen(
+        topo.src, "gst-launch-1.0", "-q", "rtpbin", "name=rb", "videotestsrc", "is-live=true",
+        "pattern=ball", "!", "video/x-raw,width=320,height=240,framerate=25/1", "!",
+        "x264enc", "key-int-max=250", "tune=zerolatency", "bitrate=500", "!",
+        "rtph264pay", "config-interval=-1", "pt=96", "!", "rb.send_rtp_sink_0",
+        "rb.send_rtp_src_0", "!", "udpsink", "host=10.99.1.2", "port=5104", "bind-port=4100",
+        "udpsrc", "port=4101", "!", "rb.recv_rtcp_sink_0",
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        dpl.wait_for(lambda s: s["sessions"]["gst"]["rx_pkts"] >= 50, timeout=30,
+                     what="GStreamer stream")
+        spec["outputs"].append({"id": "kf", "port": 1, "addr": RECEIVERS[1], "udp_port": 6110,
+                                "start": "keyframe"})
+        rc, out = dpl.ctl("replace", "-", stdin=json.dumps(spec))
+        T.eq(rc, 0, "gst: keyframe output added")
+        st = dpl.wait_for(lambda s: s["sessions"]["gst"]["outputs"]["kf"]["tx_pkts"] > 0,
+                          timeout=20, what="a key frame for the new output")
+        g = st["sessions"]["gst"]
+        k = g["outputs"]["kf"]
+        print("gst: waited %d ms for a key frame (GOP 10 s); requests sent %d" %
+              (k["kf_wait_ms"], g["kf_req_sent"]))
+        T.check(g["kf_req_sent"] >= 1 and g["keyframes"] >= 1, "gst: PLI sent, key frame seen")
+        T.check(k["kf_wait_ms"] < 5000, "gst: the encoder answered the PLI (%d ms, GOP 10 s)"
+                % k["kf_wait_ms"])
+    finally:
+        gst.terminate()
+        gst.wait(timeout=10)
+
+
+def main():
+    d = tempfile.mkdtemp(prefix="mfwd-kf-")
+    clip, ref, sdp = make_clip(d)
+    with Topology("kf", RECEIVERS) as topo:
+        dpl = Dataplane("netnskf", topo.ports_conf(), sessions=[cam_session()])
+        with dpl:
+            mid_stream_join(topo, dpl, d, clip, ref, sdp)
+            pli_to_encoder(topo, dpl, d)
+            if T.failed:
+                print(dpl.tail())
+    T.eq(dpl.rc, 0, "dataplane exited cleanly")
+    T.done()
+
+
+if __name__ == "__main__":
+    main()

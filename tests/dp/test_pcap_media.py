@@ -1,0 +1,224 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Exact pcap test of media-aware outputs: start on a key frame, gapless numbering, key-frame
+requests (PLI and FIR) and receivers' feedback.
+
+Input on port 0: real H.264 RTP from libx264 (tests/unit/kf/ffmpeg-x264.bin: a key frame
+every 10 frames), from frame 3 on, renumbered 1000.., with a PT 97 packet in the same
+sequence after every 4th video packet; after the first 6 packets, 64 receivers each send 10
+PLIs (640) to the session's RTCP port. Session "v" (codecs {"96": "h264"}):
+  all    immediate, every packet: the input's numbers as they are
+  video  pt_allow [96]: the PT 97 packets leave no hole
+  kf     start keyframe: nothing before frame 10's first packet, then numbered on
+  kf2    start keyframe, pt_allow [96], SSRC rewritten: both at once
+  r0..r63 paused outputs on port 0 whose receivers send the PLIs
+Session "f" asks with FIR (keyframe_request "fir") and sees no key frame: the request and
+its one retry only come with time (limits.keyframe_interval_ms), so exactly one FIR here.
+"""
+import os
+import struct
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Checks, Dataplane  # noqa: E402
+from scapy.all import IP, UDP, Ether, Raw, rdpcap, wrpcap  # noqa: E402
+
+T = Checks("pcap_media")
+SRC_MAC, DP_MAC = "02:00:00:00:01:01", "02:00:00:00:00:aa"
+SRC, DST, RX = "10.99.1.1", "10.99.1.2", "10.99.1.5"
+KF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "unit", "kf")
+SSRC_OUT = 0x0BADCAFE
+N_RX, PLI_EACH = 60, 10  # with the 4 media outputs: 64, the most a session has
+
+
+def capture(name):
+    """(expect, RTP packet bytes) of a key-frame capture (make-kf-fixtures' format)."""
+    b = open(os.path.join(KF, name), "rb").read()
+    off, out = 16, []
+    while off < len(b):
+        e, n = b[off], struct.unpack("!H", b[off + 1:off + 3])[0]
+        out.append((e, b[off + 3:off + 3 + n]))
+        off += 3 + n
+    return out
+
+
+def fnv1a(s):
+    h = 2166136261
+    for c in s.encode():
+        h = ((h ^ c) * 16777619) & 0xffffffff
+    return h or 1
+
+
+def udp(payload, sport, dport, src=SRC):
+    return Ether(src=SRC_MAC, dst=DP_MAC) / IP(src=src, dst=DST) / UDP(sport=sport, dport=dport) \
+        / Raw(payload)
+
+
+def build_inputs(d):
+    """@return the input pcap's length and, per input sequence number, (pt, key start,
+    frame index, RTP bytes)."""
+    pkts = capture("ffmpeg-x264.bin")
+    ssrc = struct.unpack("!I", pkts[0][1][8:12])[0]
+    frame, last_ts, media = -1, None, []
+    for e, p in pkts:
+        ts = struct.unpack("!I", p[4:8])[0]
+        if ts != last_ts:
+            frame, last_ts = frame + 1, ts
+        if frame >= 3:
+            media.append((e == 1, frame, p))
+    seq, table, frames = 1000, {}, []
+    for i, (key, fr, p) in enumerate(media):
+        b = bytearray(p)
+        b[2:4] = struct.pack("!H", seq)
+        table[seq] = (96, key, fr, bytes(b))
+        frames.append(udp(bytes(b), 4000, 5004))
+        seq += 1
+        if i % 4 == 3:
+            a = bytearray(b[:12]) + b"\x97" * 40
+            a[1] = (a[1] & 0x80) | 97
+            a[2:4] = struct.pack("!H", seq)
+            table[seq] = (97, False, fr, bytes(a))
+            frames.append(udp(bytes(a), 4000, 5004))
+            seq += 1
+    plis = []
+    for k in range(PLI_EACH):
+        for r in range(N_RX):
+            pli = bytes([0x81, 206, 0, 2]) + struct.pack("!II", 0x5000 + r, ssrc)
+            plis.append(Ether(src="02:00:00:00:01:05", dst=DP_MAC) / IP(src=RX, dst=DST)
+                        / UDP(sport=6101 + 2 * r, dport=5005) / Raw(pli))
+    # Session "f": P frames only (no key frame in them), to 5104.
+    fir_in = [udp(p, 4100, 5104) for e, p in pkts if e == 0][:12]
+    allp = frames[:6] + plis + frames[6:] + fir_in
+    wrpcap(os.path.join(d, "in0.pcap"), allp)
+    return len(allp), table, ssrc
+
+
+def sessions():
+    rx = [{"id": "r%d" % r, "port": 0, "addr": RX, "udp_port": 6100 + 2 * r, "paused": True}
+          for r in range(N_RX)]
+    return [
+        {"id": "v", "kind": "rtp",
+         "ingress": {"port": 0, "addr": DST, "udp_port": 5004, "source": "latch",
+                     "clock_rates": {"96": 90000, "97": 90000}, "codecs": {"96": "h264"}},
+         "outputs": [
+             {"id": "all", "port": 1, "addr": "10.99.2.1", "udp_port": 6000},
+             {"id": "video", "port": 1, "addr": "10.99.2.1", "udp_port": 6002, "pt_allow": [96]},
+             {"id": "kf", "port": 1, "addr": "10.99.2.1", "udp_port": 6004, "start": "keyframe"},
+             {"id": "kf2", "port": 1, "addr": "10.99.2.1", "udp_port": 6006, "start": "keyframe",
+              "pt_allow": [96], "ssrc": SSRC_OUT}] + rx},
+        {"id": "f", "kind": "rtp",
+         "ingress": {"port": 0, "addr": DST, "udp_port": 5104, "source": "latch",
+                     "codecs": {"96": "h264"}, "keyframe_request": "fir"},
+         "outputs": [{"id": "kf", "port": 1, "addr": "10.99.2.1", "udp_port": 6010,
+                      "start": "keyframe"}]},
+    ]
+
+
+def rtp_of(out, dport):
+    return [bytes(p[UDP].payload) for p in out if UDP in p and p[UDP].dport == dport]
+
+
+def seqs(rtps):
+    return [struct.unpack("!H", r[2:4])[0] for r in rtps]
+
+
+def contiguous(s):
+    return all((b - a) & 0xffff == 1 for a, b in zip(s, s[1:]))
+
+
+def check_outputs(out1, table):
+    ins = sorted(table)
+    first_key = min(s for s in ins if table[s][1])
+    got = rtp_of(out1, 6000)
+    T.eq(seqs(got), ins, "all: every packet, numbers unchanged")
+    video = rtp_of(out1, 6002)
+    T.eq(len(video), sum(1 for s in ins if table[s][0] == 96), "video: the PT 96 packets")
+    T.check(contiguous(seqs(video)), "video: no hole where PT 97 was (%s)" % seqs(video)[:12])
+    T.check(all(v[12:] == table[s][3][12:] for v, s in
+                zip(video, [s for s in ins if table[s][0] == 96])), "video: payloads intact")
+    kf = rtp_of(out1, 6004)
+    T.check(len(kf) > 0 and kf[0][12:] == table[first_key][3][12:],
+            "kf: the first packet sent is the key frame's first (frame %d)" % table[first_key][2])
+    T.eq(seqs(kf), [s for s in ins if s >= first_key], "kf: from the key frame on, in order")
+    kf2 = rtp_of(out1, 6006)
+    T.check(len(kf2) > 0 and kf2[0][12:] == table[first_key][3][12:], "kf2: starts on the key frame")
+    T.check(contiguous(seqs(kf2)), "kf2: gapless with PT 97 filtered")
+    T.check(all(struct.unpack("!I", r[8:12])[0] == SSRC_OUT for r in kf2), "kf2: SSRC rewritten")
+
+
+def check_requests(out0, ssrc):
+    fb = [p for p in out0 if UDP in p and p[IP].dst == SRC]
+    pli = [p for p in fb if p[UDP].sport == 5005]
+    T.eq(len(pli), 1, "one PLI for 2 waiting outputs and 640 receivers' PLIs")
+    if pli:
+        p = pli[0]
+        T.eq(bytes(p[UDP].payload), bytes([0x81, 206, 0, 2]) +
+             struct.pack("!II", fnv1a("v"), ssrc), "PLI bytes (RFC 4585 6.3.1)")
+        T.eq((p[UDP].dport, p[Ether].dst, p[Ether].src), (4001, SRC_MAC, DP_MAC),
+             "PLI to the source's RTP port + 1, back through its MAC")
+        q = Ether(bytes(p))
+        del q[IP].chksum
+        del q[UDP].chksum
+        q = Ether(bytes(q))
+        T.eq((q[IP].chksum, q[UDP].chksum), (p[IP].chksum, p[UDP].chksum), "PLI checksums")
+    fir = [p for p in fb if p[UDP].sport == 5105]
+    T.eq(len(fir), 1, "session f: one FIR (its retry needs the interval to pass)")
+    if fir:
+        b = bytes(fir[0][UDP].payload)
+        T.eq(b[:4], bytes([0x84, 206, 0, 4]), "FIR header (RFC 5104 4.3.1)")
+        T.eq(struct.unpack("!III", b[4:16])[::2], (fnv1a("f"), ssrc), "FIR sender and FCI SSRC")
+        T.eq(b[16:20], bytes(4), "FIR command sequence number 0")
+        T.eq(fir[0][UDP].dport, 4101, "FIR to RTP port + 1")
+
+
+def main():
+    ports = """
+[port 0]
+vdev = net_pcap_m0,rx_pcap={d}/in0.pcap,tx_pcap={d}/out0.pcap
+ipv4 = 10.99.1.2/24
+neighbour = 10.99.1.1 02:00:00:00:01:01
+neighbour = 10.99.1.5 02:00:00:00:01:05
+[port 1]
+vdev = net_pcap_m1,rx_pcap={d}/in1.pcap,tx_pcap={d}/out1.pcap
+ipv4 = 10.99.2.2/24
+neighbour = 10.99.2.1 02:00:00:00:02:01
+"""
+    dpl = Dataplane("pcapmedia", "", sessions=sessions())
+    n0, table, ssrc = build_inputs(dpl.dir)
+    wrpcap(dpl.path("in1.pcap"), [])
+    with open(dpl.ports_file, "w") as f:
+        f.write(ports.format(d=dpl.dir))
+    n_video = len(table)
+    with dpl:
+        st = dpl.wait_for(lambda s: s["ports"]["0"]["rx_pkts"] == n0, what="all input read")
+        st = dpl.wait_for(lambda s: s["sessions"]["v"]["outputs"]["all"]["tx_pkts"] == n_video
+                          and s["sessions"]["f"]["rx_pkts"] == 12, what="all handled")
+        v, f = st["sessions"]["v"], st["sessions"]["f"]
+        T.eq(v["kf_req_received"], N_RX * PLI_EACH, "v: receivers' PLIs counted")
+        T.eq(v["kf_req_coalesced"], N_RX * PLI_EACH + 1, "v: all but the first want coalesced")
+        T.eq(v["kf_req_sent"], 1, "v: one request sent")
+        T.eq(sum(o["fb_pli"] for o in v["outputs"].values()), N_RX * PLI_EACH,
+             "v: PLIs counted on the receivers' outputs")
+        T.eq(v["outputs"]["r7"]["fb_pli"], PLI_EACH, "v: r7's receiver sent 10")
+        T.check(v["keyframes"] >= 1, "v: key frames seen (%d)" % v["keyframes"])
+        k = v["outputs"]["kf"]
+        T.eq(k["kf_waits"], 1, "kf: waited once")
+        T.eq(k["drop_kf_wait"], sum(1 for s in table if s < min(x for x in table
+                                                                if table[x][1])),
+             "kf: held back every packet before the key frame")
+        T.eq(v["outputs"]["video"]["drop_pt"], sum(1 for x in table.values() if x[0] == 97),
+             "video: PT 97 counted as filtered")
+        T.eq(f["kf_req_sent"], 1, "f: one FIR")
+        T.eq(st["node"]["fb_rx"], N_RX * PLI_EACH, "node: feedback read")
+        T.eq(st["node"]["kf_req_tx"], 2, "node: requests sent")
+        lost = [l for l in dpl.once().splitlines() if l.strip().startswith("lost:")]
+        T.check(not lost or "kf_wait" not in lost[0], "waiting is not a loss: %s" % lost)
+        if T.failed:
+            print(dpl.tail())
+    check_outputs(rdpcap(dpl.path("out1.pcap")), table)
+    check_requests(rdpcap(dpl.path("out0.pcap")), ssrc)
+    T.done()
+
+
+if __name__ == "__main__":
+    main()
