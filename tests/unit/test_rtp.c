@@ -298,12 +298,59 @@ out:
 	return rc;
 }
 
+/* Feedback: PLI, FIR, NACK and REMB read; FCIs that are not whole entries refused. */
+static int
+test_rtcp_fb(void)
+{
+	uint8_t c[] = {
+		0x81, 206, 0, 2, 0, 0, 0, 1, 0, 0, 0, 2,			/* PLI */
+		0x84, 206, 0, 4, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9, 7, 0, 0, 0,	/* FIR */
+		0x81, 205, 0, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0x03, 0xe8, 0x00, 0x05,	/* NACK */
+		0x8f, 206, 0, 5, 0, 0, 0, 1, 0, 0, 0, 0, 'R', 'E', 'M', 'B',
+		1, 0x0a, 0x00, 0x01, 0, 0, 0, 2,				/* REMB */
+	};
+	struct mf_rtcp r;
+	struct mf_rtcp_fb fb;
+	int rc = 0;
+
+	MF_TEST_EQ(mf_rtcp_parse(c, sizeof(c), &r), 0);
+	MF_TEST_EQ(r.nb, 4);
+	MF_TEST_EQ(mf_rtcp_fb_parse(c, &r.pkts[0], &fb), 0);
+	MF_TEST_EQ(fb.kind, MF_RTCP_FB_PLI);
+	MF_TEST_EQ(fb.media_ssrc, 2);
+	MF_TEST_EQ(mf_rtcp_fb_parse(c, &r.pkts[1], &fb), 0);
+	MF_TEST_EQ(fb.kind, MF_RTCP_FB_FIR);
+	MF_TEST_EQ(fb.nb, 1);
+	MF_TEST_EQ(mf_rtcp_fb_parse(c, &r.pkts[2], &fb), 0);
+	MF_TEST_EQ(fb.kind, MF_RTCP_FB_NACK);
+	MF_TEST_EQ(fb.nb, 1);
+	MF_TEST_EQ(mf_rtcp_fb_parse(c, &r.pkts[3], &fb), 0);
+	MF_TEST_EQ(fb.kind, MF_RTCP_FB_REMB);
+	MF_TEST_EQ(fb.remb_bps, (uint64_t)((0x0a & 3) << 16 | 1) << (0x0a >> 2));
+	/* A FIR whose FCI is 4 bytes, not 8: its length says one word too few. */
+	c[15] = 3;
+	r.pkts[1].len = 16;
+	MF_TEST_EQ(mf_rtcp_fb_parse(c, &r.pkts[1], &fb), -MF_PKT_E_RTCP_BODY);
+	/* A REMB that claims 5 SSRCs in room for 1. */
+	c[64] = 5;
+	MF_TEST_EQ(mf_rtcp_fb_parse(c, &r.pkts[3], &fb), -MF_PKT_E_RTCP_BODY);
+	/* A NACK with no entry. */
+	r.pkts[2].len = 12;
+	MF_TEST_EQ(mf_rtcp_fb_parse(c, &r.pkts[2], &fb), -MF_PKT_E_RTCP_BODY);
+	/* Not feedback: nothing to read, no error. */
+	MF_TEST_EQ(mf_rtcp_fb_parse(c, &(struct mf_rtcp_pkt){ .pt = MF_RTCP_SR, .len = 28 }, &fb), 0);
+	MF_TEST_EQ(fb.kind, MF_RTCP_FB_OTHER);
+out:
+	return rc;
+}
+
 static const struct mf_test_case cases[] = {
 	{ "rtp_valid", test_rtp_valid },
 	{ "rtp_malformed", test_rtp_malformed },
 	{ "rtcp_valid", test_rtcp_valid },
 	{ "rtcp_malformed", test_rtcp_malformed },
 	{ "demux", test_demux },
+	{ "rtcp_fb", test_rtcp_fb },
 };
 
 MF_TEST_MAIN("rtp", cases)

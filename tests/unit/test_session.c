@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "mf/mf_keyframe.h"
 #include "mf/mf_session.h"
 #include "mf_test.h"
 
@@ -240,7 +241,54 @@ static const struct {
 	  "limits.idle_timeout_ms" },
 	{ DOC("rtp", "", ",\"limits\":{\"burst\":1}"), MF_SESS_E_UNKNOWN_KEY, "limits.burst" },
 	{ DOC("rtp", "", ",\"limits\":[]"), MF_SESS_E_WRONG_TYPE, "limits" },
+	{ DOC("rtp", ",\"codecs\":{\"96\":\"H264\"}", ""), MF_SESS_E_BAD_VALUE,
+	  "ingress.codecs.96" },
+	{ DOC("rtp", ",\"codecs\":{\"200\":\"vp8\"}", ""), MF_SESS_E_BAD_VALUE,
+	  "ingress.codecs.200" },
+	{ DOC("rtp", ",\"codecs\":[\"vp8\"]", ""), MF_SESS_E_WRONG_TYPE, "ingress.codecs" },
+	{ DOC("mpegts", ",\"codecs\":{\"96\":\"vp8\"}", ""), MF_SESS_E_BAD_VALUE,
+	  "ingress.codecs" },
+	{ DOC("rtp", ",\"keyframe_request\":\"nack\"", ""), MF_SESS_E_BAD_VALUE,
+	  "ingress.keyframe_request" },
+	{ DOC("rtp", "", OUT1(",\"start\":\"keyframe\"")), MF_SESS_E_BAD_VALUE,
+	  "outputs[0].start" },
+	{ DOC("rtp", ",\"codecs\":{\"96\":\"vp8\"}", OUT1(",\"start\":\"gop\"")),
+	  MF_SESS_E_BAD_VALUE, "outputs[0].start" },
+	{ DOC("rtp", ",\"codecs\":{\"96\":\"vp8\"}", OUT1(",\"start\":\"now\"")),
+	  MF_SESS_E_BAD_VALUE, "outputs[0].start" },
+	{ DOC("mpegts", "", OUT1(",\"start\":\"keyframe\"")), MF_SESS_E_BAD_VALUE,
+	  "outputs[0].start" },
+	{ DOC("rtp", "", ",\"limits\":{\"keyframe_interval_ms\":99}"), MF_SESS_E_RANGE,
+	  "limits.keyframe_interval_ms" },
 };
+
+/* The media fields decode, default and come back in JSON as given. */
+static int
+test_media_fields(void)
+{
+	static const char doc[] = DOC("rtp", ",\"codecs\":{\"96\":\"h264\",\"98\":\"av1\"},"
+				      "\"keyframe_request\":\"fir\"",
+				      OUT1(",\"start\":\"keyframe\""));
+	struct mf_sess_spec s, s2;
+	struct mf_sess_err err;
+	json_t *j = NULL;
+	int rc = 0;
+
+	MF_TEST_EQ(mf_sess_from_text(doc, strlen(doc), &s, &err), 0);
+	MF_TEST_EQ(s.ingress.nb_codecs, 2);
+	MF_TEST_EQ(mf_sess_codec_of(&s.ingress, 98), MF_CODEC_AV1);
+	MF_TEST_EQ(mf_sess_codec_of(&s.ingress, 97), MF_CODEC_NONE);
+	MF_TEST_EQ(s.ingress.kf_request, MF_KF_REQ_FIR);
+	MF_TEST_EQ(s.outputs[0].start, MF_OUT_START_KEYFRAME);
+	MF_TEST_EQ(s.limits.keyframe_interval_ms, MF_SESS_KF_INTERVAL_MS);
+	j = mf_sess_to_json(&s, 0);
+	MF_TEST_ASSERT(j != NULL && mf_sess_from_json(j, &s2, &err) == 0, "round trip: %s",
+		       err.msg);
+	MF_TEST_ASSERT(memcmp(&s, &s2, sizeof(s)) == 0, "round trip identical");
+out:
+	json_decref(j);
+	return rc;
+}
 
 static int
 test_malformed(void)
@@ -345,6 +393,7 @@ static const struct mf_test_case cases[] = {
 	{ "output_limit", test_output_limit },
 	{ "base64", test_base64 },
 	{ "output_decode", test_output_decode },
+	{ "media_fields", test_media_fields },
 };
 
 MF_TEST_MAIN("session", cases)
