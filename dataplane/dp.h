@@ -345,6 +345,15 @@ struct dp_sess_node {
 	bool rtcp;
 };
 
+/* Where a session's receivers send RTCP when it is not one of its ingress ports: an output's
+ * port, source address and RTCP source port (dp_sess_table.c's feedback index). */
+struct dp_fb_node {
+	struct cds_lfht_node lfht;
+	struct dp_sess_key key;
+	struct dp_sess *sess;
+	bool linked;			/* in the index (another session may hold the key) */
+};
+
 /* An installed session: immutable once published; replaced by copy-and-swap. */
 struct dp_sess {
 	struct dp_sess_node n[2];
@@ -372,11 +381,15 @@ struct dp_sess {
 	int stats_idx;
 	uint64_t *ctr;			/* lcore 0's block of the session counters */
 	struct dp_port *port;
+	struct dp_fb_node *fb;		/* distinct feedback keys of the outputs, or NULL */
+	uint8_t nb_fb;
 	struct dp_out out[];		/* nb_out */
 };
 
 /** Context: worker, QSBR online. The entry stays valid until the next quiescent state. */
 struct dp_sess *dp_sess_lookup(const struct dp_sess_key *key, bool *is_rtcp);
+/** The session whose receivers send RTCP to @p key, where no session's ingress is. */
+struct dp_sess *dp_sess_lookup_fb(const struct dp_sess_key *key);
 int dp_sess_table_init(void);
 void dp_sess_table_fini(void);
 /* Control lcore: apply a command. Each returns 0 or a negative errno with detail set. */
@@ -439,6 +452,7 @@ struct __rte_cache_aligned dp_lcore {
 /* The control lcore's session state (dp_sess_*.c). */
 struct dp_sess_db {
 	struct cds_lfht *table;		/* by key: read by workers */
+	struct cds_lfht *fb_table;	/* receivers' RTCP by key, looked in on a miss */
 	struct rte_hash *by_id;		/* by id */
 	uint32_t nb;
 	uint32_t per_worker[DP_MAX_LCORES];

@@ -104,17 +104,37 @@ classify(struct dp_lcore *lc, struct dp_pkt *p, uint16_t port, uint64_t now)
 	return false;
 }
 
+static inline void
+make_key(const struct dp_pkt *p, uint16_t port, struct dp_sess_key *k)
+{
+	k->port = port;
+	k->udp_port = p->l4.udp.dport;
+	k->family = p->l4.ip.version;
+	memset(k->reserved, 0, sizeof(k->reserved));
+	memcpy(k->addr, p->l4.ip.dst, sizeof(k->addr));
+}
+
 static inline struct dp_sess *
 lookup(struct dp_pkt *p, uint16_t port)
 {
 	struct dp_sess_key k;
 
-	k.port = port;
-	k.udp_port = p->l4.udp.dport;
-	k.family = p->l4.ip.version;
-	memset(k.reserved, 0, sizeof(k.reserved));
-	memcpy(k.addr, p->l4.ip.dst, sizeof(k.addr));
+	p->fb_only = false;
+	make_key(p, port, &k);
 	return dp_sess_lookup(&k, &p->rtcp);
+}
+
+/* No session receives there: RTCP from a session's receivers, to where its outputs send
+ * from (off the fast path: only packets no ingress wants get here). */
+static struct dp_sess *
+lookup_fb(struct dp_pkt *p, uint16_t port)
+{
+	struct dp_sess_key k;
+
+	make_key(p, port, &k);
+	p->rtcp = true;
+	p->fb_only = true;
+	return dp_sess_lookup_fb(&k);
 }
 
 /* ---- admit ---- */
@@ -485,6 +505,11 @@ session_packet(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_
 	/* Receivers' reports come back to the RTCP port: read, not forwarded to the others. */
 	if (p->rtcp && mf_sess_kind_is_rtp(s->kind) && dp_fb_input(lc, s, p, sc))
 		return;
+	if (unlikely(p->fb_only)) {
+		/* To where only receivers send, from someone else: no session's ingress. */
+		count_drop(lc, p->m, DP_CTR_drop_sess_miss);
+		return;
+	}
 	if (unlikely(!source_ok(s, p))) {
 		sc[DP_SC_drop_src]++;
 		count_drop(lc, p->m, DP_CTR_drop_src);
@@ -559,7 +584,10 @@ find_session(struct dp_lcore *lc, struct dp_pkt *p, uint16_t in_port, uint64_t n
 	if (!classify(lc, p, in_port, now))
 		return NULL;
 	s = lookup(p, in_port);
-	if (unlikely(s == NULL))
+	if (likely(s != NULL))
+		return s;
+	s = lookup_fb(p, in_port);
+	if (s == NULL)
 		count_drop(lc, p->m, dp_port_owns(&dp.ports[in_port], p->l4.ip.version, p->l4.ip.dst) ?
 				     DP_CTR_drop_sess_miss : DP_CTR_drop_not_ours);
 	return s;

@@ -25,6 +25,7 @@ struct dp_pkt {
 	struct mf_pkt_l4 l4;
 	/* verdicts */
 	bool rtcp;			/* arrived on the RTCP port, or demuxed as RTCP */
+	bool fb_only;			/* found by a receivers' RTCP key, not an ingress one */
 	uint8_t what;			/* enum dp_what */
 	struct mf_rtp rtp;
 	struct mf_rtcp rtcp_info;

@@ -22,6 +22,11 @@ void dp_sess_tab_unlink(struct dp_sess *s);
 int dp_sess_tab_index(struct dp_sess *s);
 void dp_sess_tab_unindex(const struct dp_sess *s);
 struct dp_sess **dp_sess_tab_drain(uint32_t *n);
+/** The feedback keys of @p s's outputs that are not its ingress ones. @return 0, -ENOMEM. */
+int dp_sess_fb_build(struct dp_sess *s);
+/** Link @p s's feedback keys, taking over those of @p old (or NULL); unlink old's others. */
+void dp_sess_fb_link(struct dp_sess *old, struct dp_sess *s);
+void dp_sess_fb_unlink(struct dp_sess *s);
 void dp_sess_tab_destroy(void);
 
 /* dp_sess_timer.c */

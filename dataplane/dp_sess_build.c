@@ -343,6 +343,8 @@ dp_sess_add(const struct mf_sess_spec *spec, char *detail, size_t len)
 		goto err;
 	}
 	rc = sess_build_outputs(s, spec, NULL);
+	if (rc == 0 && (rc = dp_sess_fb_build(s)) != 0)
+		sess_unbuild(s, NULL, s->nb_out);
 	if (rc != 0) {
 		refuse(rc, detail, len, "cannot set up outputs: %s", strerror(-rc));
 		goto err;
@@ -363,6 +365,7 @@ dp_sess_add(const struct mf_sess_spec *spec, char *detail, size_t len)
 		refuse(rc, detail, len, "ingress address and port taken");
 		goto err;
 	}
+	dp_sess_fb_link(NULL, s);
 	dp.sess.per_worker[s->worker]++;
 	dp.sess.nb++;
 	return 0;
@@ -373,6 +376,7 @@ err:
 	if (s != NULL) {
 		dp_stats_remove(s->stats_idx);
 		mf_srtp_destroy(s->srtp_in);
+		free(s->fb);
 		free(s->st);
 		free(s);
 	}
@@ -460,6 +464,8 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 			      strerror(-rc));
 	}
 	rc = sess_build_outputs(s, spec, old);
+	if (rc == 0 && (rc = dp_sess_fb_build(s)) != 0)
+		sess_unbuild(s, old, s->nb_out);
 	if (rc != 0) {
 		sess_unbuild_ingress(s, old);
 		free(s);
@@ -469,16 +475,19 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 	if (rc != 0) {
 		sess_unbuild(s, old, s->nb_out);
 		sess_unbuild_ingress(s, old);
+		free(s->fb);
 		free(s);
 		return refuse(rc, detail, len, "out of memory");
 	}
 	retired = sess_rekey_ingress(old, s);
 	dp_sess_tab_replace(old, s);
+	dp_sess_fb_link(old, s);
 	/* The id's index entry now points at the new entry (same key: no allocation). */
 	dp_sess_tab_index(s);
 	if (retired != NULL)
 		dp_defer(free_srtp, retired, 0);
 	defer_dropped_outputs(old, s);
+	dp_defer(free_mem, old->fb, 0);
 	dp_defer(free_mem, old, 0);
 	return 0;
 }
@@ -492,6 +501,7 @@ dp_sess_del(const char *id, enum mf_event_kind why, char *detail, size_t len)
 	if (s == NULL)
 		return refuse(-ENOENT, detail, len, "id: no session \"%s\"", id);
 	dp_sess_tab_unlink(s);
+	dp_sess_fb_unlink(s);
 	dp_sess_timed_remove(s);
 	dp_sess_tab_unindex(s);
 	if (s->srtp_in != NULL)
@@ -507,6 +517,7 @@ dp_sess_del(const char *id, enum mf_event_kind why, char *detail, size_t len)
 	}
 	dp_defer(free_stats, NULL, s->stats_idx);
 	dp_defer(free_mem, s->st, 0);
+	dp_defer(free_mem, s->fb, 0);
 	dp_defer(free_mem, s, 0);
 	dp.sess.per_worker[s->worker]--;
 	dp.sess.nb--;
@@ -583,6 +594,7 @@ dp_sess_table_fini(void)
 		}
 		mf_srtp_destroy(all[k]->srtp_in);
 		mf_srtp_destroy(all[k]->srtp_in_prev);
+		free(all[k]->fb);
 		free(all[k]->st);
 		free(all[k]);
 	}

@@ -2,7 +2,9 @@
 /*
  * The session table: a liburcu lock-free hash table (cds_lfht, QSBR flavour) keyed by
  * (port, local address, local UDP port), read by workers without locks; and, on the
- * control lcore only, the index by session id. Entries go in and out whole: published
+ * control lcore only, the index by session id. A second table, looked in only when the first
+ * has no session for a packet, finds a session by where its outputs' receivers send RTCP.
+ * Entries go in and out whole: published
  * (both nodes of an RTP session, or neither), swapped for their replacement, unlinked.
  * Building them is dp_sess_build.c's job, timing them dp_sess_timer.c's.
  */
@@ -56,6 +58,25 @@ dp_sess_lookup(const struct dp_sess_key *key, bool *is_rtcp)
 	return node == NULL ? NULL : sess_of(node, is_rtcp);
 }
 
+static int
+match_fb(struct cds_lfht_node *node, const void *key)
+{
+	const struct dp_fb_node *n = caa_container_of(node, struct dp_fb_node, lfht);
+
+	return memcmp(&n->key, key, sizeof(n->key)) == 0;
+}
+
+struct dp_sess *
+dp_sess_lookup_fb(const struct dp_sess_key *key)
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
+
+	cds_lfht_lookup(dp.sess.fb_table, key_hash(key), match_fb, key, &it);
+	node = cds_lfht_iter_get_node(&it);
+	return node == NULL ? NULL : caa_container_of(node, struct dp_fb_node, lfht)->sess;
+}
+
 int
 dp_sess_table_init(void)
 {
@@ -77,7 +98,9 @@ dp_sess_table_init(void)
 	dp.sess.table = cds_lfht_new_flavor(buckets, 1024, 0,
 					    CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
 					    &urcu_qsbr_flavor, NULL);
-	if (dp.sess.table == NULL)
+	dp.sess.fb_table = cds_lfht_new_flavor(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE, &urcu_qsbr_flavor,
+					       NULL);
+	if (dp.sess.table == NULL || dp.sess.fb_table == NULL)
 		return -ENOMEM;
 	dp.sess.by_id = rte_hash_create(&hp);
 	if (dp.sess.by_id == NULL)
@@ -216,6 +239,100 @@ dp_sess_tab_unlink(struct dp_sess *s)
 		cds_lfht_del(dp.sess.table, &s->n[1].lfht);
 }
 
+/* ---- the feedback index ---- */
+
+static bool
+fb_key_known(const struct dp_sess *s, const struct dp_sess_key *k, unsigned int nb)
+{
+	unsigned int i;
+
+	for (i = 0; i < nb; i++)
+		if (memcmp(&s->fb[i].key, k, sizeof(*k)) == 0)
+			return true;
+	return memcmp(&s->n[0].key, k, sizeof(*k)) == 0 ||
+	       (s->kind == MF_SESS_RTP && memcmp(&s->n[1].key, k, sizeof(*k)) == 0);
+}
+
+int
+dp_sess_fb_build(struct dp_sess *s)
+{
+	unsigned int i;
+
+	s->nb_fb = 0;
+	s->fb = NULL;
+	if (!mf_sess_kind_is_rtp(s->kind) || s->nb_out == 0)
+		return 0;
+	s->fb = calloc(s->nb_out, sizeof(*s->fb));
+	if (s->fb == NULL)
+		return -ENOMEM;
+	for (i = 0; i < s->nb_out; i++) {
+		const struct dp_out *o = &s->out[i];
+		struct dp_sess_key k;
+
+		memset(&k, 0, sizeof(k));
+		k.port = o->cfg.port;
+		k.udp_port = o->rtcp_src_port;
+		k.family = o->family;
+		memcpy(k.addr, o->src_ip, o->family == 4 ? 4 : 16);
+		if (fb_key_known(s, &k, s->nb_fb))
+			continue;
+		s->fb[s->nb_fb].key = k;
+		s->fb[s->nb_fb].sess = s;
+		cds_lfht_node_init(&s->fb[s->nb_fb].lfht);
+		s->nb_fb++;
+	}
+	return 0;
+}
+
+/* @p old's linked node of key @p k, or NULL. */
+static struct dp_fb_node *
+fb_node_of(struct dp_sess *old, const struct dp_sess_key *k)
+{
+	unsigned int i;
+
+	for (i = 0; old != NULL && i < old->nb_fb; i++)
+		if (old->fb[i].linked && memcmp(&old->fb[i].key, k, sizeof(*k)) == 0)
+			return &old->fb[i];
+	return NULL;
+}
+
+/* A key another session holds stays with it: its receivers' RTCP would otherwise change
+ * hands silently. Readers see either node of a replaced key, never none. */
+void
+dp_sess_fb_link(struct dp_sess *old, struct dp_sess *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->nb_fb; i++) {
+		struct dp_fb_node *n = &s->fb[i], *prev = fb_node_of(old, &n->key);
+		unsigned long h = key_hash(&n->key);
+
+		if (prev != NULL) {
+			RTE_VERIFY(cds_lfht_add_replace(dp.sess.fb_table, h, match_fb, &n->key,
+							&n->lfht) == &prev->lfht);
+			prev->linked = false;
+			n->linked = true;
+		} else {
+			n->linked = cds_lfht_add_unique(dp.sess.fb_table, h, match_fb, &n->key,
+							&n->lfht) == &n->lfht;
+		}
+	}
+	if (old != NULL)
+		dp_sess_fb_unlink(old);
+}
+
+void
+dp_sess_fb_unlink(struct dp_sess *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->nb_fb; i++) {
+		if (s->fb[i].linked)
+			cds_lfht_del(dp.sess.fb_table, &s->fb[i].lfht);
+		s->fb[i].linked = false;
+	}
+}
+
 /* Shutdown: unlink every node; @return the entries (one per session; free with free()),
  * their number in *n. cds_lfht_destroy() wants an empty table. */
 struct dp_sess **
@@ -231,8 +348,10 @@ dp_sess_tab_drain(uint32_t *n)
 		struct dp_sess *s = sess_of(node, &rtcp);
 
 		cds_lfht_del(dp.sess.table, node);
-		if (!rtcp && all != NULL && *n < dp.sess.nb)
+		if (!rtcp && all != NULL && *n < dp.sess.nb) {
+			dp_sess_fb_unlink(s);
 			all[(*n)++] = s;
+		}
 	}
 	return all;
 }
@@ -243,6 +362,8 @@ dp_sess_tab_destroy(void)
 {
 	cds_lfht_destroy(dp.sess.table, NULL);
 	dp.sess.table = NULL;
+	cds_lfht_destroy(dp.sess.fb_table, NULL);
+	dp.sess.fb_table = NULL;
 	rte_hash_free(dp.sess.by_id);
 	dp.sess.by_id = NULL;
 	dp.sess.nb = 0;

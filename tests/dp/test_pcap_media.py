@@ -11,7 +11,8 @@ PLIs (640) to the session's RTCP port. Session "v" (codecs {"96": "h264"}):
   video  pt_allow [96]: the PT 97 packets leave no hole
   kf     start keyframe: nothing before frame 10's first packet, then numbered on
   kf2    start keyframe, pt_allow [96], SSRC rewritten: both at once
-  r0..r63 paused outputs on port 0 whose receivers send the PLIs
+  r0..r59 paused outputs on port 0 whose receivers send the PLIs to the session's RTCP
+  port; kf's receiver sends 3 on port 1, where kf sends from
 Session "f" asks with FIR (keyframe_request "fir") and sees no key frame: the request and
 its one retry only come with time (limits.keyframe_interval_ms), so exactly one FIR here.
 """
@@ -28,6 +29,7 @@ SRC_MAC, DP_MAC = "02:00:00:00:01:01", "02:00:00:00:00:aa"
 SRC, DST, RX = "10.99.1.1", "10.99.1.2", "10.99.1.5"
 KF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "unit", "kf")
 SSRC_OUT = 0x0BADCAFE
+KF_PLIS = 3
 N_RX, PLI_EACH = 60, 10  # with the 4 media outputs: 64, the most a session has
 
 
@@ -90,7 +92,16 @@ def build_inputs(d):
     fir_in = [udp(p, 4100, 5104) for e, p in pkts if e == 0][:12]
     allp = frames[:6] + plis + frames[6:] + fir_in
     wrpcap(os.path.join(d, "in0.pcap"), allp)
-    return len(allp), table, ssrc
+    # Port 1: kf's receiver sends its PLIs where kf sends from (10.99.2.2:5005), and a
+    # stranger sends there too.
+    in1 = [Ether(src="02:00:00:00:02:01", dst=DP_MAC) / IP(src="10.99.2.1", dst="10.99.2.2")
+           / UDP(sport=6005, dport=5005) / Raw(bytes([0x81, 206, 0, 2]) +
+                                               struct.pack("!II", 0x77, ssrc))
+           for _ in range(KF_PLIS)]
+    in1.append(Ether(src="02:00:00:00:02:09", dst=DP_MAC) / IP(src="10.99.2.9", dst="10.99.2.2")
+               / UDP(sport=6005, dport=5005) / Raw(bytes([0x81, 206, 0, 2]) + bytes(8)))
+    wrpcap(os.path.join(d, "in1.pcap"), in1)
+    return len(allp), len(in1), table, ssrc
 
 
 def sessions():
@@ -184,20 +195,28 @@ ipv4 = 10.99.2.2/24
 neighbour = 10.99.2.1 02:00:00:00:02:01
 """
     dpl = Dataplane("pcapmedia", "", sessions=sessions())
-    n0, table, ssrc = build_inputs(dpl.dir)
-    wrpcap(dpl.path("in1.pcap"), [])
+    n0, n1, table, ssrc = build_inputs(dpl.dir)
     with open(dpl.ports_file, "w") as f:
         f.write(ports.format(d=dpl.dir))
     n_video = len(table)
     with dpl:
-        st = dpl.wait_for(lambda s: s["ports"]["0"]["rx_pkts"] == n0, what="all input read")
+        st = dpl.wait_for(lambda s: s["ports"]["0"]["rx_pkts"] == n0 and
+                          s["ports"]["1"]["rx_pkts"] == n1, what="all input read")
         st = dpl.wait_for(lambda s: s["sessions"]["v"]["outputs"]["all"]["tx_pkts"] == n_video
-                          and s["sessions"]["f"]["rx_pkts"] == 12, what="all handled")
+                          and s["sessions"]["f"]["rx_pkts"] == 12 and
+                          s["node"]["fb_rx"] == N_RX * PLI_EACH + KF_PLIS, what="all handled")
         v, f = st["sessions"]["v"], st["sessions"]["f"]
-        T.eq(v["kf_req_received"], N_RX * PLI_EACH, "v: receivers' PLIs counted")
-        T.eq(v["kf_req_coalesced"], N_RX * PLI_EACH + 1, "v: all but the first want coalesced")
+        T.eq(v["kf_req_received"], N_RX * PLI_EACH + KF_PLIS, "v: receivers' PLIs counted")
+        # Port 1's PLIs race port 0's key frame: each is coalesced, or one starts a new
+        # request that the interval holds back.
+        T.check(N_RX * PLI_EACH + 1 + KF_PLIS - 1 <= v["kf_req_coalesced"] <=
+                N_RX * PLI_EACH + 1 + KF_PLIS, "v: all but the first want coalesced (%d)" %
+                v["kf_req_coalesced"])
+        T.eq(v["outputs"]["kf"]["fb_pli"], KF_PLIS,
+             "kf: PLIs from its receiver on port 1, where it sends from")
+        T.eq(st["node"]["drop_sess_miss"], 1, "a stranger's RTCP to kf's source port dropped")
         T.eq(v["kf_req_sent"], 1, "v: one request sent")
-        T.eq(sum(o["fb_pli"] for o in v["outputs"].values()), N_RX * PLI_EACH,
+        T.eq(sum(o["fb_pli"] for o in v["outputs"].values()), N_RX * PLI_EACH + KF_PLIS,
              "v: PLIs counted on the receivers' outputs")
         T.eq(v["outputs"]["r7"]["fb_pli"], PLI_EACH, "v: r7's receiver sent 10")
         T.check(v["keyframes"] >= 1, "v: key frames seen (%d)" % v["keyframes"])
@@ -209,7 +228,7 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
         T.eq(v["outputs"]["video"]["drop_pt"], sum(1 for x in table.values() if x[0] == 97),
              "video: PT 97 counted as filtered")
         T.eq(f["kf_req_sent"], 1, "f: one FIR")
-        T.eq(st["node"]["fb_rx"], N_RX * PLI_EACH, "node: feedback read")
+        T.eq(st["node"]["fb_rx"], N_RX * PLI_EACH + KF_PLIS, "node: feedback read")
         T.eq(st["node"]["kf_req_tx"], 2, "node: requests sent")
         lost = [l for l in dpl.once().splitlines() if l.strip().startswith("lost:")]
         T.check(not lost or "kf_wait" not in lost[0], "waiting is not a loss: %s" % lost)
