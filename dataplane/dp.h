@@ -263,6 +263,20 @@ struct dp_out_state {
 	uint64_t wait_tsc;
 };
 
+/* The frames an output sent, by its own RTP sequence number, for NACK repair (dp_nack.c).
+ * Allocated and freed by the control lcore; its slots are the session's worker's. */
+struct dp_nack_slot {
+	struct rte_mbuf *m;		/* the frame as sent (headers, SRTP), or NULL */
+	uint64_t sent_tsc;
+	uint64_t resent_tsc;		/* 0: never resent */
+	uint16_t seq;
+};
+
+struct dp_nack_ring {
+	uint32_t mask;			/* slots - 1, a power of two */
+	struct dp_nack_slot slot[];
+};
+
 struct dp_out {
 	struct mf_sess_output cfg;
 	struct dp_port *port;
@@ -274,6 +288,9 @@ struct dp_out {
 	uint8_t src_ip[16];
 	struct dp_out_state *ost;	/* owned by the session's worker */
 	uint32_t wait_gen;		/* start: keyframe: bumped when the output must wait again */
+	struct dp_nack_ring *nack;	/* NACK repair, or NULL */
+	uint64_t nack_age_tsc;		/* nack_buffer_ms, and nack_rtt_ms, in TSC cycles */
+	uint64_t nack_rtt_tsc;
 	struct mf_srtp *srtp;		/* SRTP/SRTCP protect, or NULL; used by the worker only */
 	int stats_idx;
 	uint64_t *ctr;			/* lcore 0's block; lcore l at ctr + l * ctr_stride */

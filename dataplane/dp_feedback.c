@@ -4,7 +4,8 @@
  * the session's RTCP port (its ingress UDP port + 1, or the port itself with rtcp-mux), from
  * an output's destination address and RTCP port. It is read, not forwarded: a PLI or FIR for
  * the output's SSRC (or the source's, when the output keeps it) becomes a key-frame request
- * to the source (dp_kfreq.c); reports and other feedback are counted and consumed.
+ * to the source (dp_kfreq.c), a Generic NACK a resend from the output's buffer (dp_nack.c);
+ * reports and other feedback are counted and consumed.
  *
  * An SRTP output's receiver protects its RTCP with its own key, which SDES does not give us:
  * such RTCP is counted and consumed unread (DTLS-SRTP will bring both keys).
@@ -53,8 +54,8 @@ fir_for_output(const struct dp_sess *s, const struct dp_out *o, const uint8_t *p
 }
 
 static void
-read_feedback(struct dp_sess *s, struct dp_out *o, const uint8_t *pl, const struct mf_rtcp *c,
-	      uint64_t *sc, uint64_t *oc)
+read_feedback(struct dp_lcore *lc, struct dp_sess *s, struct dp_out *o, const uint8_t *pl,
+	      const struct mf_rtcp *c, uint64_t now, uint64_t *sc, uint64_t *oc)
 {
 	struct mf_rtcp_fb fb;
 	unsigned int i;
@@ -64,6 +65,10 @@ read_feedback(struct dp_sess *s, struct dp_out *o, const uint8_t *pl, const stru
 
 		if (mf_rtcp_fb_parse(pl, &c->pkts[i], &fb) != 0)
 			continue;
+		if (fb.kind == MF_RTCP_FB_NACK && o->nack != NULL && for_output(s, o, fb.media_ssrc)) {
+			dp_nack_input(lc, o, k, &fb, now, oc);
+			continue;
+		}
 		if (fb.kind == MF_RTCP_FB_PLI && for_output(s, o, fb.media_ssrc)) {
 			oc[DP_OC_fb_pli]++;
 		} else if (fb.kind == MF_RTCP_FB_FIR && fir_for_output(s, o, k, &fb)) {
@@ -77,7 +82,7 @@ read_feedback(struct dp_sess *s, struct dp_out *o, const uint8_t *pl, const stru
 }
 
 bool
-dp_fb_input(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t *sc)
+dp_fb_input(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc)
 {
 	const uint8_t *pl = p->data + p->l4.payload_off;
 	struct dp_out *o = from_receiver(s, p);
@@ -91,7 +96,7 @@ dp_fb_input(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t *
 		lc->ctr[DP_CTR_fb_rx]++;
 	} else if (mf_rtcp_parse(pl, p->l4.payload_len, &p->rtcp_info) == 0) {
 		lc->ctr[DP_CTR_fb_rx]++;
-		read_feedback(s, o, pl, &p->rtcp_info, sc, oc);
+		read_feedback(lc, s, o, pl, &p->rtcp_info, now, sc, oc);
 	} else {
 		sc[DP_SC_drop_media]++;
 		lc->ctr[DP_CTR_drop_media]++;

@@ -586,6 +586,8 @@ send_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out
 		return;
 	}
 	if (likely(!over)) {
+		if (o->nack != NULL && p->what == DP_WHAT_RTP)
+			dp_nack_keep(o, m, priv_len >= 4 ? mf_rd16(priv + 2) : p->rtp.seq, now);
 		dp_tx(lc, o->port->index, m);
 	} else {
 		n = dp_frag_out(lc, o->port, m, o->family);	/* consumes m */

@@ -503,7 +503,7 @@ session_packet(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_
 		p->rtcp = mf_demux_classify(p->data + p->l4.payload_off, p->l4.payload_len) ==
 			  MF_DEMUX_RTCP;
 	/* Receivers' reports come back to the RTCP port: read, not forwarded to the others. */
-	if (p->rtcp && mf_sess_kind_is_rtp(s->kind) && dp_fb_input(lc, s, p, sc))
+	if (p->rtcp && mf_sess_kind_is_rtp(s->kind) && dp_fb_input(lc, s, p, now, sc))
 		return;
 	if (unlikely(p->fb_only)) {
 		/* To where only receivers send, from someone else: no session's ingress. */

@@ -67,7 +67,19 @@ void dp_kf_poll(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64
 
 /** RTCP from one of the session's outputs' receivers (dp_feedback.c): read its PLI and FIR
  * and consume it. @return false when @p p is not from a receiver (left untouched). */
-bool dp_fb_input(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t *sc);
+bool dp_fb_input(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now,
+		 uint64_t *sc);
+
+/* NACK repair (dp_nack.c), on the session's worker. */
+/** Keep a reference to @p m, sent by @p o with its sequence number @p seq. */
+void dp_nack_keep(struct dp_out *o, struct rte_mbuf *m, uint16_t seq, uint64_t now);
+/** A Generic NACK from @p o's receiver: resend what it lists and the buffer has. */
+void dp_nack_input(struct dp_lcore *lc, struct dp_out *o, const uint8_t *pkt,
+		   const struct mf_rtcp_fb *fb, uint64_t now, uint64_t *oc);
+/* Control lcore. */
+struct dp_nack_ring *dp_nack_ring_new(uint16_t pkts);
+/** Free the ring and the frames it holds (after a grace period). */
+void dp_nack_ring_free(struct dp_nack_ring *r);
 
 /** An IP fragment for us joins its datagram; consumes p->m. @return the whole datagram in one
  * mbuf when this fragment completed it, else NULL. Context: the worker that polled it. */

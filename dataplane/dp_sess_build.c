@@ -20,6 +20,7 @@
 
 #include "dp.h"
 #include "dp_event.h"
+#include "dp_pkt.h"
 #include "dp_sess.h"
 #include "mf/mf_time.h"
 
@@ -62,6 +63,13 @@ srtp_take(struct mf_srtp_params *p, struct mf_srtp *keep, struct mf_srtp **out)
 	explicit_bzero(p->key, sizeof(p->key));
 	explicit_bzero(p->salt, sizeof(p->salt));
 	return rc;
+}
+
+static void
+free_nack(void *arg, int idx)
+{
+	(void)idx;
+	dp_nack_ring_free(arg);
 }
 
 static void
@@ -163,6 +171,24 @@ out_stats(const char *sess_id, struct dp_out *o)
 	return o->stats_idx < 0 ? o->stats_idx : 0;
 }
 
+/* The NACK ring: @p prev's when it has one of the same size (what it holds stays useful),
+ * else a new one. */
+static int
+nack_take(struct dp_out *o, const struct dp_out *prev)
+{
+	o->nack = NULL;
+	if (o->cfg.nack_pkts == 0)
+		return 0;
+	o->nack_age_tsc = (uint64_t)o->cfg.nack_buffer_ms * dp.tsc_hz / 1000;
+	o->nack_rtt_tsc = (uint64_t)o->cfg.nack_rtt_ms * dp.tsc_hz / 1000;
+	if (prev != NULL && prev->nack != NULL && prev->cfg.nack_pkts == o->cfg.nack_pkts) {
+		o->nack = prev->nack;
+		return 0;
+	}
+	o->nack = dp_nack_ring_new(o->cfg.nack_pkts);
+	return o->nack == NULL ? -ENOMEM : 0;
+}
+
 /* Fill what an output needs to send; new state, stats and neighbour unless @p prev has
  * them for the same output id (then they are taken over). */
 static int
@@ -180,6 +206,9 @@ out_build(struct dp_sess *s, struct dp_out *o, const struct mf_sess_output *cfg,
 	o->rtcp_src_port = s->kind == MF_SESS_RTP ? (uint16_t)(o->src_port + 1) : o->src_port;
 	o->rtcp_dst_port = s->kind == MF_SESS_RTP ? (uint16_t)(cfg->dst_port + 1) : cfg->dst_port;
 	o->stats_idx = -1;
+	rc = nack_take(o, prev);
+	if (rc != 0)
+		return rc;
 	/* Added, resumed or switched to start on a key frame: wait for one (again). */
 	o->wait_gen = prev != NULL ? prev->wait_gen : 0;
 	if (cfg->start == MF_OUT_START_KEYFRAME &&
@@ -274,6 +303,8 @@ sess_unbuild(struct dp_sess *s, const struct dp_sess *old, unsigned int built)
 
 		if (p == NULL || p->srtp != o->srtp)
 			mf_srtp_destroy(o->srtp);
+		if (p == NULL || p->nack != o->nack)
+			dp_nack_ring_free(o->nack);
 		explicit_bzero(&o->cfg.srtp, sizeof(o->cfg.srtp));
 		if (p == NULL) {
 			free(o->ost);
@@ -399,6 +430,8 @@ defer_dropped_outputs(const struct dp_sess *old, const struct dp_sess *s)
 				kept = &s->out[j];
 		if (o->srtp != NULL && (kept == NULL || kept->srtp != o->srtp))
 			dp_defer(free_srtp, o->srtp, 0);
+		if (o->nack != NULL && (kept == NULL || kept->nack != o->nack))
+			dp_defer(free_nack, o->nack, 0);
 		if (kept == NULL) {
 			dp_defer(free_mem, o->ost, 0);
 			dp_defer(free_stats, NULL, o->stats_idx);
@@ -511,6 +544,8 @@ dp_sess_del(const char *id, enum mf_event_kind why, char *detail, size_t len)
 	for (i = 0; i < s->nb_out; i++) {
 		if (s->out[i].srtp != NULL)
 			dp_defer(free_srtp, s->out[i].srtp, 0);
+		if (s->out[i].nack != NULL)
+			dp_defer(free_nack, s->out[i].nack, 0);
 		dp_defer(free_mem, s->out[i].ost, 0);
 		dp_defer(free_stats, NULL, s->out[i].stats_idx);
 		dp_defer(free_neigh, NULL, (int)s->out[i].neigh);
@@ -590,6 +625,7 @@ dp_sess_table_fini(void)
 	for (k = 0; k < n; k++) {
 		for (i = 0; i < all[k]->nb_out; i++) {
 			mf_srtp_destroy(all[k]->out[i].srtp);
+			dp_nack_ring_free(all[k]->out[i].nack);
 			free(all[k]->out[i].ost);
 		}
 		mf_srtp_destroy(all[k]->srtp_in);

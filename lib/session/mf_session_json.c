@@ -668,6 +668,29 @@ out_start(const json_t *v, void *obj, const struct field *f, struct dctx *c)
 	return rc;
 }
 
+static const struct field nack_fields[] = {
+	INT_FIELD("packets", struct mf_sess_output, nack_pkts, 16, 4096, false),
+	INT_FIELD("buffer_ms", struct mf_sess_output, nack_buffer_ms, 10, 10000, false),
+	INT_FIELD("rtt_ms", struct mf_sess_output, nack_rtt_ms, 1, 10000, false),
+};
+
+/* {"packets", "buffer_ms", "rtt_ms"}, each with its default; null turns NACK off. */
+static int
+out_nack(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	struct mf_sess_output *o = obj;
+	int rc = need_rtp(c);
+
+	(void)f;
+	o->nack_pkts = 0;
+	if (rc != 0 || json_is_null(v))
+		return rc;
+	o->nack_pkts = MF_NACK_PKTS;
+	o->nack_buffer_ms = MF_NACK_BUFFER_MS;
+	o->nack_rtt_ms = MF_NACK_RTT_MS;
+	return decode_fields(v, nack_fields, sizeof(nack_fields) / sizeof(nack_fields[0]), o, c);
+}
+
 static const struct field output_fields[] = {
 	{ .name = "id", .fn = out_id },
 	INT_FIELD("port", struct mf_sess_output, port, 0, MF_MAX_PORTS - 1, true),
@@ -682,6 +705,7 @@ static const struct field output_fields[] = {
 	{ .name = "srtp", .fn = out_srtp },
 	{ .name = "paused", .fn = out_paused },
 	{ .name = "start", .fn = out_start },
+	{ .name = "nack", .fn = out_nack },
 };
 
 static int
@@ -1055,6 +1079,11 @@ mf_sess_output_to_json(const struct mf_sess_output *out, unsigned int kind, unsi
 		output_rtp_json(o, out);
 	if (out->start == MF_OUT_START_KEYFRAME)
 		json_object_set_new(o, "start", json_string("keyframe"));
+	if (out->nack_pkts != 0)
+		json_object_set_new(o, "nack", json_pack("{s:i, s:i, s:i}", "packets",
+							 out->nack_pkts, "buffer_ms",
+							 out->nack_buffer_ms, "rtt_ms",
+							 out->nack_rtt_ms));
 	if (mf_sess_kind_is_ts(kind)) {
 		if (out->nb_pids > 0) {
 			a = json_array();

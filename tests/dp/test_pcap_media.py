@@ -11,8 +11,9 @@ PLIs (640) to the session's RTCP port. Session "v" (codecs {"96": "h264"}):
   video  pt_allow [96]: the PT 97 packets leave no hole
   kf     start keyframe: nothing before frame 10's first packet, then numbered on
   kf2    start keyframe, pt_allow [96], SSRC rewritten: both at once
-  r0..r59 paused outputs on port 0 whose receivers send the PLIs to the session's RTCP
+  r0..r58 paused outputs on port 0 whose receivers send the PLIs to the session's RTCP
   port; kf's receiver sends 3 on port 1, where kf sends from
+  rn     NACK repair: its receiver's Generic NACKs get frames resent as first sent
 Session "f" asks with FIR (keyframe_request "fir") and sees no key frame: the request and
 its one retry only come with time (limits.keyframe_interval_ms), so exactly one FIR here.
 """
@@ -30,7 +31,7 @@ SRC, DST, RX = "10.99.1.1", "10.99.1.2", "10.99.1.5"
 KF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "unit", "kf")
 SSRC_OUT = 0x0BADCAFE
 KF_PLIS = 3
-N_RX, PLI_EACH = 60, 10  # with the 4 media outputs: 64, the most a session has
+N_RX, PLI_EACH = 59, 10  # with the 5 media outputs: 64, the most a session has
 
 
 def capture(name):
@@ -90,7 +91,14 @@ def build_inputs(d):
                         / UDP(sport=6101 + 2 * r, dport=5005) / Raw(pli))
     # Session "f": P frames only (no key frame in them), to 5104.
     fir_in = [udp(p, 4100, 5104) for e, p in pkts if e == 0][:12]
-    allp = frames[:6] + plis + frames[6:] + fir_in
+    # Output rn's receiver NACKs 1003 with 1004 and 1006 (BLP bits 0 and 2), the same again
+    # (within rtt_ms: not resent twice), and 900 (never sent).
+    def nack(pid, blp):
+        return (Ether(src="02:00:00:00:01:05", dst=DP_MAC) / IP(src=RX, dst=DST)
+                / UDP(sport=6301, dport=5005) / Raw(bytes([0x81, 205, 0, 3]) +
+                                                    struct.pack("!IIHH", 0x99, ssrc, pid, blp)))
+    allp = frames[:6] + plis + frames[6:] + fir_in + [nack(1003, 0b101), nack(1003, 0b101),
+                                                        nack(900, 0)]
     wrpcap(os.path.join(d, "in0.pcap"), allp)
     # Port 1: kf's receiver sends its PLIs where kf sends from (10.99.2.2:5005), and a
     # stranger sends there too.
@@ -116,7 +124,8 @@ def sessions():
              {"id": "video", "port": 1, "addr": "10.99.2.1", "udp_port": 6002, "pt_allow": [96]},
              {"id": "kf", "port": 1, "addr": "10.99.2.1", "udp_port": 6004, "start": "keyframe"},
              {"id": "kf2", "port": 1, "addr": "10.99.2.1", "udp_port": 6006, "start": "keyframe",
-              "pt_allow": [96], "ssrc": SSRC_OUT}] + rx},
+              "pt_allow": [96], "ssrc": SSRC_OUT}] + rx +
+            [{"id": "rn", "port": 0, "addr": RX, "udp_port": 6300, "nack": {"rtt_ms": 5000}}]},
         {"id": "f", "kind": "rtp",
          "ingress": {"port": 0, "addr": DST, "udp_port": 5104, "source": "latch",
                      "codecs": {"96": "h264"}, "keyframe_request": "fir"},
@@ -155,6 +164,20 @@ def check_outputs(out1, table):
     T.check(len(kf2) > 0 and kf2[0][12:] == table[first_key][3][12:], "kf2: starts on the key frame")
     T.check(contiguous(seqs(kf2)), "kf2: gapless with PT 97 filtered")
     T.check(all(struct.unpack("!I", r[8:12])[0] == SSRC_OUT for r in kf2), "kf2: SSRC rewritten")
+
+
+def check_nack(out0, v):
+    rn = [bytes(p) for p in out0 if UDP in p and p[UDP].dport == 6300]
+    sent = {}
+    for b in rn[:-3]:
+        sent.setdefault(struct.unpack("!H", b[42 + 2:42 + 4])[0], b)
+    T.eq([struct.unpack("!H", b[44:46])[0] for b in rn[-3:]], [1003, 1004, 1006],
+         "rn: 1003, 1004 and 1006 resent once each, last")
+    T.check(all(b == sent.get(struct.unpack("!H", b[44:46])[0]) for b in rn[-3:]),
+            "rn: each resent frame identical to the one first sent")
+    o = v["outputs"]["rn"]
+    T.eq((o["nack_rx"], o["nack_resent"], o["nack_rtt_skip"], o["nack_miss"]), (3, 3, 3, 1),
+         "rn: NACKs received, resent, skipped within rtt_ms, missed")
 
 
 def check_requests(out0, ssrc):
@@ -204,7 +227,7 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
                           s["ports"]["1"]["rx_pkts"] == n1, what="all input read")
         st = dpl.wait_for(lambda s: s["sessions"]["v"]["outputs"]["all"]["tx_pkts"] == n_video
                           and s["sessions"]["f"]["rx_pkts"] == 12 and
-                          s["node"]["fb_rx"] == N_RX * PLI_EACH + KF_PLIS, what="all handled")
+                          s["node"]["fb_rx"] == N_RX * PLI_EACH + KF_PLIS + 3, what="all handled")
         v, f = st["sessions"]["v"], st["sessions"]["f"]
         T.eq(v["kf_req_received"], N_RX * PLI_EACH + KF_PLIS, "v: receivers' PLIs counted")
         # Port 1's PLIs race port 0's key frame: each is coalesced, or one starts a new
@@ -228,7 +251,7 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
         T.eq(v["outputs"]["video"]["drop_pt"], sum(1 for x in table.values() if x[0] == 97),
              "video: PT 97 counted as filtered")
         T.eq(f["kf_req_sent"], 1, "f: one FIR")
-        T.eq(st["node"]["fb_rx"], N_RX * PLI_EACH + KF_PLIS, "node: feedback read")
+        T.eq(st["node"]["fb_rx"], N_RX * PLI_EACH + KF_PLIS + 3, "node: feedback read")
         T.eq(st["node"]["kf_req_tx"], 2, "node: requests sent")
         lost = [l for l in dpl.once().splitlines() if l.strip().startswith("lost:")]
         T.check(not lost or "kf_wait" not in lost[0], "waiting is not a loss: %s" % lost)
@@ -236,6 +259,7 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
             print(dpl.tail())
     check_outputs(rdpcap(dpl.path("out1.pcap")), table)
     check_requests(rdpcap(dpl.path("out0.pcap")), ssrc)
+    check_nack(rdpcap(dpl.path("out0.pcap")), v)
     T.done()
 
 

@@ -23,6 +23,9 @@
 #define MF_SESS_MAX_PIDS	32
 #define MF_SESS_MAX_CODECS	8
 #define MF_SESS_KF_INTERVAL_MS	1000	/* limits.keyframe_interval_ms by default */
+#define MF_NACK_PKTS		256	/* outputs[].nack defaults */
+#define MF_NACK_BUFFER_MS	1000
+#define MF_NACK_RTT_MS		100
 #define MF_MAX_PORTS		32
 #define MF_SRTP_MAX_KEY		32
 #define MF_SRTP_MAX_SALT	14
@@ -130,7 +133,11 @@ struct mf_sess_output {
 	uint8_t nb_pids;	/* 0 = every PID */
 	uint8_t start;		/* enum mf_out_start */
 	uint16_t pids[MF_SESS_MAX_PIDS];
-	uint8_t reserved2[6];
+	/* NACK repair: the last nack_pkts packets sent, resent on a receiver's Generic NACK
+	 * while younger than nack_buffer_ms, a packet at most once per nack_rtt_ms; 0 = off. */
+	uint16_t nack_pkts;
+	uint16_t nack_buffer_ms;
+	uint16_t nack_rtt_ms;
 	struct mf_srtp_params srtp;
 };
 

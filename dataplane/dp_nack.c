@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * NACK repair (RFC 4585 Generic NACK): an output with `nack` keeps a reference to each RTP
+ * frame it sends, as it went out (headers, rewrite, SRTP), in a ring indexed by its own
+ * sequence number. A NACK from its receiver names lost numbers (a PID and a bitmask of the
+ * 16 after it); each one still in the ring and younger than buffer_ms is sent again as a
+ * clone of the kept frame (no copy), at most once per rtt_ms, so a receiver asking again
+ * before the resend could arrive does not double the traffic.
+ *
+ * A kept frame is a reference on every segment of it: the port frees the frame it sent,
+ * the ring keeps the bytes until a newer packet takes the slot.
+ */
+
+#include <rte_mbuf.h>
+
+#include "dp.h"
+#include "dp_pkt.h"
+#include "dp_tx.h"
+#include "mf/mf_bytes.h"
+
+static inline void
+hold(struct rte_mbuf *m)
+{
+	for (; m != NULL; m = m->next)
+		rte_mbuf_refcnt_update(m, 1);
+}
+
+void
+dp_nack_keep(struct dp_out *o, struct rte_mbuf *m, uint16_t seq, uint64_t now)
+{
+	struct dp_nack_slot *sl = &o->nack->slot[seq & o->nack->mask];
+
+	if (sl->m != NULL)
+		rte_pktmbuf_free(sl->m);
+	hold(m);
+	sl->m = m;
+	sl->seq = seq;
+	sl->sent_tsc = now;
+	sl->resent_tsc = 0;
+}
+
+static void
+resend(struct dp_lcore *lc, struct dp_out *o, uint16_t seq, uint64_t now, uint64_t *oc)
+{
+	struct dp_nack_slot *sl = &o->nack->slot[seq & o->nack->mask];
+	struct rte_mbuf *c;
+
+	if (sl->m == NULL || sl->seq != seq || now - sl->sent_tsc > o->nack_age_tsc) {
+		oc[DP_OC_nack_miss]++;
+		return;
+	}
+	if (sl->resent_tsc != 0 && now - sl->resent_tsc < o->nack_rtt_tsc) {
+		oc[DP_OC_nack_rtt_skip]++;
+		return;
+	}
+	c = rte_pktmbuf_clone(sl->m, dp.clone_pool);
+	if (c == NULL) {
+		oc[DP_OC_drop_no_mbuf]++;
+		lc->ctr[DP_CTR_drop_no_mbuf]++;
+		return;
+	}
+	sl->resent_tsc = now;
+	oc[DP_OC_nack_resent]++;
+	dp_tx(lc, o->port->index, c);
+}
+
+void
+dp_nack_input(struct dp_lcore *lc, struct dp_out *o, const uint8_t *pkt,
+	      const struct mf_rtcp_fb *fb, uint64_t now, uint64_t *oc)
+{
+	unsigned int i, b;
+
+	oc[DP_OC_nack_rx]++;
+	for (i = 0; i < fb->nb; i++) {
+		const uint8_t *e = pkt + fb->fci_off + 4 * i;
+		uint16_t pid = mf_rd16(e), blp = mf_rd16(e + 2);
+
+		resend(lc, o, pid, now, oc);
+		for (b = 0; b < 16; b++)
+			if (blp & (1u << b))
+				resend(lc, o, (uint16_t)(pid + b + 1), now, oc);
+	}
+}
+
+struct dp_nack_ring *
+dp_nack_ring_new(uint16_t pkts)
+{
+	uint32_t n = rte_align32pow2(pkts);
+	struct dp_nack_ring *r = calloc(1, sizeof(*r) + n * sizeof(r->slot[0]));
+
+	if (r != NULL)
+		r->mask = n - 1;
+	return r;
+}
+
+void
+dp_nack_ring_free(struct dp_nack_ring *r)
+{
+	uint32_t i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i <= r->mask; i++)
+		rte_pktmbuf_free(r->slot[i].m);
+	free(r);
+}
