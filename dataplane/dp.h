@@ -261,6 +261,10 @@ struct dp_out_state {
 	bool waiting;
 	uint32_t wait_gen;
 	uint64_t wait_tsc;
+	/* start: gop: sending the cache (of generation replay_gen) from replay_pos */
+	bool replaying;
+	uint32_t replay_gen;
+	uint32_t replay_pos;
 };
 
 /* The frames an output sent, by its own RTP sequence number, for NACK repair (dp_nack.c).
@@ -275,6 +279,26 @@ struct dp_nack_slot {
 struct dp_nack_ring {
 	uint32_t mask;			/* slots - 1, a power of two */
 	struct dp_nack_slot slot[];
+};
+
+/* A session's GOP cache (dp_gop.c): references to the packets since the last key frame, as
+ * received (decrypted). Allocated and freed by the control lcore; filled by the worker. */
+struct dp_gop_pkt {
+	struct rte_mbuf *m;
+	uint16_t payload_len;		/* UDP payload, any SRTP trailer removed */
+};
+
+struct dp_gop {
+	bool valid;			/* holds a key frame and what followed it */
+	uint32_t gen;			/* bumped each time it restarts or is dropped */
+	uint32_t n, cap;		/* packets held, most */
+	uint32_t frames;		/* RTP timestamps seen */
+	uint32_t last_ts;
+	uint64_t bytes;
+	uint64_t start_tsc;
+	uint64_t max_bytes, max_tsc;	/* the spec's limits */
+	uint32_t max_frames;
+	struct dp_gop_pkt pkt[];
 };
 
 struct dp_out {
@@ -399,6 +423,7 @@ struct dp_sess {
 	uint64_t *ctr;			/* lcore 0's block of the session counters */
 	struct dp_port *port;
 	struct dp_fb_node *fb;		/* distinct feedback keys of the outputs, or NULL */
+	struct dp_gop *gop;		/* GOP cache, or NULL */
 	uint8_t nb_fb;
 	struct dp_out out[];		/* nb_out */
 };

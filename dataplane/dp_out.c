@@ -41,6 +41,8 @@
 /* Until the input's payload type has a known clock, a new SSRC's timestamps follow on at
  * the video clock (RFC 3551: every static video type is 90 kHz). */
 #define FALLBACK_CLOCK	90000
+/* GOP cache packets an output is sent per packet of its session while it catches up. */
+#define GOP_BURST	32
 
 /* The node counter of each output drop reason, under the same name. A packet that an
  * output filters by its config (paused, payload type, PID) is not lost and has none: 0,
@@ -154,88 +156,6 @@ rtp_rewrite(uint8_t *h, const struct mf_rtp *r, const struct dp_sess *s, struct 
 	mf_wr32(h + 4, ts);
 	if (ssrc)
 		mf_wr32(h + 8, o->cfg.ssrc);
-}
-
-/* ---- which outputs send: filters, start on a key frame, gapless numbering ---- */
-
-/* An RTP packet this output sends: the newest input it has seen moves on. */
-static inline void
-seq_sent(struct dp_out_state *os, const struct mf_rtp *r)
-{
-	if (!os->sent || (int16_t)(r->seq - os->max_in_seq) > 0)
-		os->max_in_seq = r->seq;
-	os->sent = true;
-	os->in_run = false;
-}
-
-/* An RTP packet this output does not send takes no number of its own: later ones move down
- * by one (mediasoup's SeqManager drop). One older than the newest seen already has its
- * place, and before the first packet sent there is no sequence to keep. */
-static inline void
-seq_skip(struct dp_out_state *os, const struct mf_rtp *r)
-{
-	if (!os->sent || (int16_t)(r->seq - os->max_in_seq) <= 0)
-		return;
-	if (!os->in_run) {
-		os->prev_seq_off = os->seq_off;
-		os->run_start = r->seq;
-		os->in_run = true;
-	}
-	os->seq_off--;
-	os->max_in_seq = r->seq;
-	os->renumber = true;
-}
-
-/* start: keyframe. A new wait (output added or resumed) asks the source for a key frame;
- * until one starts, RTP is held back (RTCP goes on: a sender report harms nobody).
- * @return whether the output may send @p p. */
-static bool
-start_ok(struct dp_sess *s, struct dp_pkt *p, struct dp_out *o, uint64_t now, uint64_t *sc,
-	 uint64_t *oc)
-{
-	struct dp_out_state *os = o->ost;
-
-	if (unlikely(os->wait_gen != o->wait_gen)) {
-		os->wait_gen = o->wait_gen;
-		os->waiting = true;
-		os->wait_tsc = now;
-		oc[DP_OC_kf_waits]++;
-		dp_kf_want(s, sc);
-	}
-	if (likely(!os->waiting) || p->what != DP_WHAT_RTP)
-		return true;
-	if (dp_pkt_kf(s, p, sc) != MF_KF_START)
-		return false;
-	os->waiting = false;
-	oc[DP_OC_kf_wait_ms] = ((unsigned __int128)(now - os->wait_tsc) * dp.ms_per_tsc_q32) >> 32;
-	return true;
-}
-
-/* Does output @p o send @p p? Counts why not, and keeps its numbering gapless either way. */
-static bool
-output_sends(struct dp_sess *s, struct dp_pkt *p, struct dp_out *o, uint64_t now, uint64_t *sc)
-{
-	uint64_t *oc = dp_ctr_of(o->ctr, dp.stride_out, s->worker);
-	bool rtp = p->what == DP_WHAT_RTP;
-	unsigned int why;
-
-	if (o->cfg.flags & MF_OUT_F_PAUSED)
-		why = DP_OC_drop_paused;
-	else if (rtp && !pt_allowed(o, p->rtp.pt))
-		why = DP_OC_drop_pt;
-	else if (o->cfg.start == MF_OUT_START_KEYFRAME && !start_ok(s, p, o, now, sc, oc))
-		why = DP_OC_drop_kf_wait;
-	else
-		why = 0;
-	if (!rtp)
-		return why == 0 ? true : (oc[why]++, false);
-	if (why == 0) {
-		seq_sent(o->ost, &p->rtp);
-		return true;
-	}
-	oc[why]++;
-	seq_skip(o->ost, &p->rtp);
-	return false;
 }
 
 /* RTCP from the media sender: its SSRC (the word after every header) becomes the output's;
@@ -613,12 +533,193 @@ drop:
 		rte_pktmbuf_free(p->m);
 }
 
+/* ---- which outputs send: filters, start on a key frame, gapless numbering ---- */
+
+/* An RTP packet this output sends: the newest input it has seen moves on. */
+static inline void
+seq_sent(struct dp_out_state *os, const struct mf_rtp *r)
+{
+	if (!os->sent || (int16_t)(r->seq - os->max_in_seq) > 0)
+		os->max_in_seq = r->seq;
+	os->sent = true;
+	os->in_run = false;
+}
+
+/* An RTP packet this output does not send takes no number of its own: later ones move down
+ * by one (mediasoup's SeqManager drop). One older than the newest seen already has its
+ * place, and before the first packet sent there is no sequence to keep. */
+static inline void
+seq_skip(struct dp_out_state *os, const struct mf_rtp *r)
+{
+	if (!os->sent || (int16_t)(r->seq - os->max_in_seq) <= 0)
+		return;
+	if (!os->in_run) {
+		os->prev_seq_off = os->seq_off;
+		os->run_start = r->seq;
+		os->in_run = true;
+	}
+	os->seq_off--;
+	os->max_in_seq = r->seq;
+	os->renumber = true;
+}
+
+/* Start waiting for a key frame, asking the source for one. */
+static void
+wait_keyframe(struct dp_sess *s, struct dp_out_state *os, uint64_t now, uint64_t *sc,
+	      uint64_t *oc)
+{
+	os->waiting = true;
+	os->wait_tsc = now;
+	oc[DP_OC_kf_waits]++;
+	dp_kf_want(s, sc);
+}
+
+/* A new start (output added, resumed or switched): with the GOP cache when the output may
+ * and the cache holds a GOP, else by waiting for a key frame. */
+static void
+start_again(struct dp_sess *s, struct dp_out *o, uint64_t now, uint64_t *sc, uint64_t *oc)
+{
+	struct dp_out_state *os = o->ost;
+
+	os->wait_gen = o->wait_gen;
+	os->replaying = false;
+	os->waiting = false;
+	if (o->cfg.start == MF_OUT_START_GOP && s->gop != NULL && s->gop->valid) {
+		os->replaying = true;
+		os->replay_gen = s->gop->gen;
+		os->replay_pos = 0;
+		oc[DP_OC_gop_replays]++;
+		return;
+	}
+	wait_keyframe(s, os, now, sc, oc);
+}
+
+/* A GOP cache packet as a packet to send: parsed again, as it was when it came. */
+static int
+cached_pkt(struct dp_pkt *q, const struct dp_gop_pkt *gp)
+{
+	q->m = gp->m;
+	q->data = rte_pktmbuf_mtod(gp->m, uint8_t *);
+	if (mf_pkt_parse_udp(q->data, gp->m->data_len, &q->l4) != 0)
+		return -EINVAL;
+	q->l4.payload_len = gp->payload_len;
+	q->rtcp = false;
+	q->fb_only = false;
+	q->what = DP_WHAT_RTP;
+	q->kf = -1;
+	q->cached = true;
+	return mf_rtp_parse(q->data + q->l4.payload_off, q->l4.payload_len, &q->rtp);
+}
+
+/* The per-packet scratch every output's copy builds on. */
+static void
+out_prepare(const struct dp_sess *s, struct dp_pkt *p)
+{
+	p->sum_len = 0;
+	p->sum_off = 0;
+	incr_prepare(p, s->srtp_in == NULL);
+}
+
+/* Send output @p o up to GOP_BURST packets of the cache, so a long GOP goes out over
+ * several of the session's packets and other sessions are not held up.
+ * @return true when it reached the cache's end (which holds the current packet). */
+static bool
+gop_replay(struct dp_lcore *lc, struct dp_sess *s, struct dp_out *o, uint64_t now,
+	   uint64_t *sc, uint64_t *oc)
+{
+	struct dp_out_state *os = o->ost;
+	const struct dp_gop *g = s->gop;
+	unsigned int sent = 0;
+	struct dp_pkt q;
+
+	while (os->replay_pos < g->n && sent < GOP_BURST) {
+		if (cached_pkt(&q, &g->pkt[os->replay_pos++]) != 0)
+			continue;
+		if (!pt_allowed(o, q.rtp.pt)) {
+			seq_skip(os, &q.rtp);
+			continue;
+		}
+		seq_sent(os, &q.rtp);
+		out_prepare(s, &q);
+		send_one(lc, s, &q, o, false, now, sc);
+		oc[DP_OC_gop_replayed]++;
+		sent++;
+	}
+	return os->replay_pos == g->n;
+}
+
+enum start_verdict { START_SEND, START_HOLD, START_REPLAYED };
+
+/* start: keyframe or gop. Until a key frame starts (RTCP goes on: a sender report harms
+ * nobody), RTP is held back; while the cache is replayed, the live packet (the cache's
+ * last) is sent by the replay. */
+static enum start_verdict
+start_ok(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out *o,
+	 uint64_t now, uint64_t *sc, uint64_t *oc)
+{
+	struct dp_out_state *os = o->ost;
+
+	if (unlikely(os->wait_gen != o->wait_gen))
+		start_again(s, o, now, sc, oc);
+	if (likely(!os->waiting && !os->replaying) || p->what != DP_WHAT_RTP)
+		return START_SEND;
+	if (os->replaying) {
+		if (s->gop->gen == os->replay_gen) {
+			if (gop_replay(lc, s, o, now, sc, oc))
+				os->replaying = false;
+			return START_REPLAYED;
+		}
+		/* The cache restarted on this key frame: live from it. Or it was dropped at
+		 * a limit: wait for the next key frame. */
+		os->replaying = false;
+		if (s->gop->valid)
+			return START_SEND;
+		wait_keyframe(s, os, now, sc, oc);
+	}
+	if (dp_pkt_kf(s, p, sc) != MF_KF_START)
+		return START_HOLD;
+	os->waiting = false;
+	oc[DP_OC_kf_wait_ms] = ((unsigned __int128)(now - os->wait_tsc) * dp.ms_per_tsc_q32) >> 32;
+	return START_SEND;
+}
+
+/* Does output @p o send @p p? Counts why not, and keeps its numbering gapless either way. */
+static bool
+output_sends(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out *o,
+	     uint64_t now, uint64_t *sc)
+{
+	uint64_t *oc = dp_ctr_of(o->ctr, dp.stride_out, s->worker);
+	bool rtp = p->what == DP_WHAT_RTP;
+	enum start_verdict v = START_SEND;
+	unsigned int why = 0;
+
+	if (o->cfg.flags & MF_OUT_F_PAUSED)
+		why = DP_OC_drop_paused;
+	else if (rtp && !pt_allowed(o, p->rtp.pt))
+		why = DP_OC_drop_pt;
+	else if (o->cfg.start != MF_OUT_START_IMMEDIATE)
+		v = start_ok(lc, s, p, o, now, sc, oc);
+	if (v == START_REPLAYED)
+		return false;
+	if (v == START_HOLD)
+		why = DP_OC_drop_kf_wait;
+	if (!rtp)
+		return why == 0 ? true : (oc[why]++, false);
+	if (why == 0) {
+		seq_sent(o->ost, &p->rtp);
+		return true;
+	}
+	oc[why]++;
+	seq_skip(o->ost, &p->rtp);
+	return false;
+}
+
 /* Which outputs send this packet. For the last, where its writes into the input would end
  * (@p reuse_off); for the others, the lowest offset of the input bytes they read
  * (@p min_off). */
 static uint64_t
-eligible(struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc, uint16_t *reuse_off,
-	 int *last, uint16_t *min_off)
+eligible(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc,
+	 uint16_t *reuse_off, int *last, uint16_t *min_off)
 {
 	uint16_t last_shared = 0;
 	uint64_t mask = 0;
@@ -629,7 +730,7 @@ eligible(struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc, uint16
 	for (i = 0; i < s->nb_out; i++) {
 		const struct dp_out *o = &s->out[i];
 
-		if (!output_sends(s, p, &s->out[i], now, sc))
+		if (!output_sends(lc, s, p, &s->out[i], now, sc))
 			continue;
 		mask |= UINT64_C(1) << i;
 		if (*last >= 0)
@@ -651,17 +752,15 @@ dp_fanout(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now
 	bool reuse;
 	int last;
 
-	p->sum_len = 0;
-	p->sum_off = 0;
-	incr_prepare(p, s->srtp_in == NULL);
-	mask = eligible(s, p, now, sc, &last_off, &last, &min_off);
+	out_prepare(s, p);
+	mask = eligible(lc, s, p, now, sc, &last_off, &last, &min_off);
 	if (last < 0) {
 		rte_pktmbuf_free(p->m);
 		return;
 	}
 	/* The last output may write its headers into the input only if no other output
-	 * shares the bytes it writes over. */
-	reuse = last_off <= min_off;
+	 * shares the bytes it writes over, and the GOP cache does not keep it. */
+	reuse = last_off <= min_off && !p->cached;
 	while (mask != 0) {
 		int i = __builtin_ctzll(mask);
 

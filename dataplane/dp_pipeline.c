@@ -531,10 +531,13 @@ session_packet(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_
 	sc[DP_SC_rx_bytes] += p->l4.payload_len;
 	sc[DP_SC_last_rx_ms] = ((unsigned __int128)(now - dp.start_tsc) * dp.ms_per_tsc_q32) >> 32;
 	p->kf = -1;
+	p->cached = false;
 	if (unlikely(p->rtcp && p->what == DP_WHAT_RTCP))
 		s->st->kf.src_rtcp_port = p->l4.udp.sport;	/* where the source reports from */
 	else if (unlikely(s->st->kf.pending))
 		dp_kf_poll(lc, s, p, now, sc);
+	if (s->gop != NULL)
+		dp_gop_add(s, p, now, sc);
 	dp_fanout(lc, s, p, now, sc);
 }
 

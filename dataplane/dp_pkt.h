@@ -30,6 +30,7 @@ struct dp_pkt {
 	struct mf_rtp rtp;
 	struct mf_rtcp rtcp_info;
 	int8_t kf;			/* enum mf_kf once asked (dp_pkt_kf), -1 before */
+	bool cached;			/* the GOP cache holds it: no output may write into it */
 	/* scratch: the one's-complement sum of the shared bytes, once per packet */
 	uint16_t sum_off;
 	uint16_t sum_len;
@@ -80,6 +81,14 @@ void dp_nack_input(struct dp_lcore *lc, struct dp_out *o, const uint8_t *pkt,
 struct dp_nack_ring *dp_nack_ring_new(uint16_t pkts);
 /** Free the ring and the frames it holds (after a grace period). */
 void dp_nack_ring_free(struct dp_nack_ring *r);
+
+/* GOP cache (dp_gop.c). On the session's worker: */
+/** Restart the cache on a key frame, add to it after one, drop it at a limit. */
+void dp_gop_add(struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc);
+/* Control lcore. */
+struct dp_gop *dp_gop_new(const struct mf_sess_ingress *in);
+/** Free the cache and drop its references (after a grace period). */
+void dp_gop_free(struct dp_gop *g);
 
 /** An IP fragment for us joins its datagram; consumes p->m. @return the whole datagram in one
  * mbuf when this fragment completed it, else NULL. Context: the worker that polled it. */

@@ -73,6 +73,31 @@ free_nack(void *arg, int idx)
 }
 
 static void
+free_gop(void *arg, int idx)
+{
+	(void)idx;
+	dp_gop_free(arg);
+}
+
+/* The GOP cache: @p old's when the limits stay (what it holds stays good), else new. */
+static int
+gop_take(struct dp_sess *s, const struct dp_sess *old)
+{
+	const struct mf_sess_ingress *in = &s->ingress, *oin = old != NULL ? &old->ingress : NULL;
+
+	s->gop = NULL;
+	if (in->gop_max_frames == 0)
+		return 0;
+	if (old != NULL && old->gop != NULL && oin->gop_max_frames == in->gop_max_frames &&
+	    oin->gop_max_bytes == in->gop_max_bytes && oin->gop_max_ms == in->gop_max_ms) {
+		s->gop = old->gop;
+		return 0;
+	}
+	s->gop = dp_gop_new(in);
+	return s->gop == NULL ? -ENOMEM : 0;
+}
+
+static void
 free_neigh(void *arg, int idx)
 {
 	(void)arg;
@@ -153,10 +178,13 @@ check_spec(const struct mf_sess_spec *spec, char *detail, size_t len)
 		rc = check_output(&spec->outputs[i], i, detail, len);
 		if (rc != 0)
 			return rc;
-		if (spec->outputs[i].start == MF_OUT_START_KEYFRAME &&
+		if (spec->outputs[i].start != MF_OUT_START_IMMEDIATE &&
 		    (!mf_sess_kind_is_rtp(spec->kind) || in->nb_codecs == 0))
-			return refuse(-EINVAL, detail, len, "outputs[%u].start: keyframe needs an "
-				      "RTP kind and ingress.codecs", i);
+			return refuse(-EINVAL, detail, len, "outputs[%u].start: needs an RTP kind "
+				      "and ingress.codecs", i);
+		if (spec->outputs[i].start == MF_OUT_START_GOP && in->gop_max_frames == 0)
+			return refuse(-EINVAL, detail, len, "outputs[%u].start: gop needs "
+				      "ingress.gop_cache", i);
 	}
 	return 0;
 }
@@ -209,10 +237,10 @@ out_build(struct dp_sess *s, struct dp_out *o, const struct mf_sess_output *cfg,
 	rc = nack_take(o, prev);
 	if (rc != 0)
 		return rc;
-	/* Added, resumed or switched to start on a key frame: wait for one (again). */
+	/* Added, resumed or switched to start on a key frame or the GOP cache: start again. */
 	o->wait_gen = prev != NULL ? prev->wait_gen : 0;
-	if (cfg->start == MF_OUT_START_KEYFRAME &&
-	    (prev == NULL || prev->cfg.start != MF_OUT_START_KEYFRAME ||
+	if (cfg->start != MF_OUT_START_IMMEDIATE &&
+	    (prev == NULL || prev->cfg.start != cfg->start ||
 	     ((prev->cfg.flags & MF_OUT_F_PAUSED) && !(cfg->flags & MF_OUT_F_PAUSED))))
 		o->wait_gen++;
 	if (prev != NULL) {
@@ -367,6 +395,8 @@ dp_sess_add(const struct mf_sess_spec *spec, char *detail, size_t len)
 		refuse(rc, detail, len, "ingress.srtp: cannot set up the key: %s", strerror(-rc));
 		goto err;
 	}
+	if (gop_take(s, NULL) != 0)
+		goto err_nomem;
 	snprintf(name, sizeof(name), "session/%s", s->id);
 	s->stats_idx = dp_stats_add(name, dp.schema_sess, &s->ctr);
 	if (s->stats_idx < 0) {
@@ -407,6 +437,7 @@ err:
 	if (s != NULL) {
 		dp_stats_remove(s->stats_idx);
 		mf_srtp_destroy(s->srtp_in);
+		dp_gop_free(s->gop);
 		free(s->fb);
 		free(s->st);
 		free(s);
@@ -446,6 +477,8 @@ sess_unbuild_ingress(struct dp_sess *s, const struct dp_sess *old)
 {
 	if (s->srtp_in != old->srtp_in)
 		mf_srtp_destroy(s->srtp_in);
+	if (s->gop != old->gop)
+		dp_gop_free(s->gop);
 }
 
 /* A new ingress key: the one it replaces stays as the previous key (packets already on
@@ -496,6 +529,11 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 		return refuse(rc, detail, len, "ingress.srtp: cannot set up the key: %s",
 			      strerror(-rc));
 	}
+	if (gop_take(s, old) != 0) {
+		sess_unbuild_ingress(s, old);
+		free(s);
+		return refuse(-ENOMEM, detail, len, "out of memory");
+	}
 	rc = sess_build_outputs(s, spec, old);
 	if (rc == 0 && (rc = dp_sess_fb_build(s)) != 0)
 		sess_unbuild(s, old, s->nb_out);
@@ -520,6 +558,8 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 	if (retired != NULL)
 		dp_defer(free_srtp, retired, 0);
 	defer_dropped_outputs(old, s);
+	if (old->gop != NULL && old->gop != s->gop)
+		dp_defer(free_gop, old->gop, 0);
 	dp_defer(free_mem, old->fb, 0);
 	dp_defer(free_mem, old, 0);
 	return 0;
@@ -553,6 +593,8 @@ dp_sess_del(const char *id, enum mf_event_kind why, char *detail, size_t len)
 	dp_defer(free_stats, NULL, s->stats_idx);
 	dp_defer(free_mem, s->st, 0);
 	dp_defer(free_mem, s->fb, 0);
+	if (s->gop != NULL)
+		dp_defer(free_gop, s->gop, 0);
 	dp_defer(free_mem, s, 0);
 	dp.sess.per_worker[s->worker]--;
 	dp.sess.nb--;
@@ -630,6 +672,7 @@ dp_sess_table_fini(void)
 		}
 		mf_srtp_destroy(all[k]->srtp_in);
 		mf_srtp_destroy(all[k]->srtp_in_prev);
+		dp_gop_free(all[k]->gop);
 		free(all[k]->fb);
 		free(all[k]->st);
 		free(all[k]);

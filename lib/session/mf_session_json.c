@@ -447,6 +447,29 @@ in_kf_request(const json_t *v, void *obj, const struct field *f, struct dctx *c)
 	return fail(c, MF_SESS_E_BAD_VALUE, "expected pli, fir or none");
 }
 
+static const struct field gop_fields[] = {
+	INT_FIELD("max_frames", struct mf_sess_ingress, gop_max_frames, 1, 3000, false),
+	INT_FIELD("max_bytes", struct mf_sess_ingress, gop_max_bytes, 1500, 64 << 20, false),
+	INT_FIELD("max_ms", struct mf_sess_ingress, gop_max_ms, 100, 60000, false),
+};
+
+/* {"max_frames", "max_bytes", "max_ms"}, each with its default; null: no cache. */
+static int
+in_gop_cache(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	struct mf_sess_ingress *in = obj;
+	int rc = need_rtp(c);
+
+	(void)f;
+	in->gop_max_frames = 0;
+	if (rc != 0 || json_is_null(v))
+		return rc;
+	in->gop_max_frames = MF_GOP_MAX_FRAMES;
+	in->gop_max_bytes = MF_GOP_MAX_BYTES;
+	in->gop_max_ms = MF_GOP_MAX_MS;
+	return decode_fields(v, gop_fields, sizeof(gop_fields) / sizeof(gop_fields[0]), in, c);
+}
+
 static int
 in_srtp(const json_t *v, void *obj, const struct field *f, struct dctx *c)
 {
@@ -463,6 +486,7 @@ static const struct field ingress_fields[] = {
 	{ .name = "srtp", .fn = in_srtp },
 	{ .name = "codecs", .fn = in_codecs },
 	{ .name = "keyframe_request", .fn = in_kf_request },
+	{ .name = "gop_cache", .fn = in_gop_cache },
 };
 
 /* ---- outputs ---- */
@@ -657,14 +681,12 @@ out_start(const json_t *v, void *obj, const struct field *f, struct dctx *c)
 		o->start = MF_OUT_START_IMMEDIATE;
 		return 0;
 	}
-	if (strcmp(name, "gop") == 0)
-		return fail(c, MF_SESS_E_BAD_VALUE, "\"gop\" needs a GOP cache, not built yet");
-	if (strcmp(name, "keyframe") != 0)
-		return fail(c, MF_SESS_E_BAD_VALUE, "expected immediate or keyframe");
+	if (strcmp(name, "keyframe") != 0 && strcmp(name, "gop") != 0)
+		return fail(c, MF_SESS_E_BAD_VALUE, "expected immediate, keyframe or gop");
 	/* MPEG-TS outputs start on a key frame of the video the PMT names (not built yet). */
 	rc = need_rtp(c);
 	if (rc == 0)
-		o->start = MF_OUT_START_KEYFRAME;
+		o->start = name[0] == 'k' ? MF_OUT_START_KEYFRAME : MF_OUT_START_GOP;
 	return rc;
 }
 
@@ -851,20 +873,29 @@ static const struct field root_fields[] = {
 	{ .name = "limits", .fn = limits },
 };
 
-/* An output that starts on a key frame needs to know the codec of what it waits for. */
+/* An output that starts on a key frame needs to know the codec of what it waits for; one
+ * that starts with the GOP cache, the cache (whose key frames need the codec too). */
 static int
 check_keyframe_outputs(const struct mf_sess_spec *spec, struct dctx *c)
 {
+	const struct mf_sess_ingress *in = &spec->ingress;
 	unsigned int i;
 
-	if (spec->ingress.nb_codecs > 0)
-		return 0;
+	if (in->gop_max_frames != 0 && in->nb_codecs == 0) {
+		push_key(c, "ingress");
+		push_key(c, "gop_cache");
+		return fail(c, MF_SESS_E_BAD_VALUE, "needs ingress.codecs (the video's codec)");
+	}
 	for (i = 0; i < spec->nb_outputs; i++) {
-		if (spec->outputs[i].start == MF_OUT_START_KEYFRAME) {
+		uint8_t st = spec->outputs[i].start;
+
+		if ((st == MF_OUT_START_KEYFRAME && in->nb_codecs == 0) ||
+		    (st == MF_OUT_START_GOP && in->gop_max_frames == 0)) {
 			push_key(c, "outputs");
 			push_idx(c, i);
 			push_key(c, "start");
-			return fail(c, MF_SESS_E_BAD_VALUE,
+			return fail(c, MF_SESS_E_BAD_VALUE, st == MF_OUT_START_GOP ?
+				    "\"gop\" needs ingress.gop_cache" :
 				    "\"keyframe\" needs ingress.codecs (the video's codec)");
 		}
 	}
@@ -1019,6 +1050,11 @@ ingress_json(const struct mf_sess_spec *s, unsigned int flags)
 		}
 		json_object_set_new(o, "codecs", rates);
 	}
+	if (in->gop_max_frames != 0)
+		json_object_set_new(o, "gop_cache", json_pack("{s:i, s:i, s:i}", "max_frames",
+							      in->gop_max_frames, "max_bytes",
+							      (json_int_t)in->gop_max_bytes,
+							      "max_ms", (json_int_t)in->gop_max_ms));
 	if (in->kf_request != MF_KF_REQ_PLI && in->kf_request < 3)
 		json_object_set_new(o, "keyframe_request",
 				    json_string(kf_request_names[in->kf_request]));
@@ -1077,8 +1113,9 @@ mf_sess_output_to_json(const struct mf_sess_output *out, unsigned int kind, unsi
 		json_object_set_new(o, "src_port", json_integer(out->src_port));
 	if (mf_sess_kind_is_rtp(kind))
 		output_rtp_json(o, out);
-	if (out->start == MF_OUT_START_KEYFRAME)
-		json_object_set_new(o, "start", json_string("keyframe"));
+	if (out->start != MF_OUT_START_IMMEDIATE)
+		json_object_set_new(o, "start", json_string(out->start == MF_OUT_START_GOP ? "gop" :
+							     "keyframe"));
 	if (out->nack_pkts != 0)
 		json_object_set_new(o, "nack", json_pack("{s:i, s:i, s:i}", "packets",
 							 out->nack_pkts, "buffer_ms",

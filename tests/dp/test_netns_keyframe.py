@@ -8,7 +8,10 @@
    the local decode of the same frame. The imm receiver, for contrast, was sent the rest of
    the GOP under way, which its decoder can only throw away.
    Meanwhile output "base" is paused and resumed: tshark at its receiver counts 0 lost.
-2. PLI reaches a real encoder: GStreamer x264enc behind rtpbin with a 10 s GOP; an output
+2. GOP cache: 1.5 s into a 2 s GOP an output is added with "start": "gop"; its receiver's
+   first frame is the GOP's key frame, every frame bit-exact, no decode error: the cache
+   was sent first, then the live stream, with no gap between them.
+3. PLI reaches a real encoder: GStreamer x264enc behind rtpbin with a 10 s GOP; an output
    added in keyframe mode waits far less than the GOP, because mfwd's PLI made the encoder
    send a key frame (rtpbin turns it into a force-key-unit event).
 """
@@ -166,6 +169,42 @@ def mid_stream_join(topo, dpl, d, clip, ref, sdp):
                 st["outputs"]["base"]["drop_paused"])
 
 
+def gop_join(topo, dpl, d, clip, ref, sdp):
+    spec = {"id": "gopcam", "kind": "rtp",
+            "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5204, "source": "latch",
+                        "clock_rates": {"96": 90000}, "codecs": {"96": "h264"},
+                        "gop_cache": {"max_ms": 5000}},
+            "outputs": [{"id": "base", "port": 1, "addr": RECEIVERS[0], "udp_port": 6200}]}
+    rc, out = dpl.add(spec)
+    T.eq(rc, 0, "gopcam session: %s" % out)
+    g_out, g_p = receiver(topo, d, sdp, RECEIVERS[1], 6210, "gop")
+    topo.wait_udp(topo.dst, 6210)
+    sender = topo.popen(topo.src, "ffmpeg", "-nostdin", "-v", "error", "-re", "-i", clip, "-c",
+                        "copy", "-f", "rtp", "-payload_type", "96", "-ssrc", "4661",
+                        "rtp://10.99.1.2:5204?localport=4010", stdout=subprocess.DEVNULL,
+                        stderr=subprocess.PIPE)
+    dpl.wait_for(lambda s: s["sessions"]["gopcam"]["rx_pkts"] >= 1, timeout=20, what="stream")
+    time.sleep(1.5)
+    spec["outputs"].append({"id": "g", "port": 1, "addr": RECEIVERS[1], "udp_port": 6210,
+                            "start": "gop"})
+    update(dpl, spec)
+    sender.wait(timeout=60)
+    got, err = finish(g_out, g_p)
+    st = dpl.stats()["sessions"]["gopcam"]
+    g = st["outputs"]["g"]
+    print("gop: replayed %d packets; cache now %d packets %d bytes; %d frames decoded" %
+          (g["gop_replayed"], st["gop_pkts"], st["gop_bytes"], len(got)))
+    T.check(err.strip() == "", "gop: no decode error (%r)" % err[-300:])
+    first = ref.index(got[0]) if got and got[0] in ref else -1
+    T.check(first >= 0 and first % GOP == 0, "gop: first frame is a key frame (%d)" % first)
+    T.check(first >= 0 and got == ref[first:first + len(got)] and
+            first + len(got) >= len(ref) - 1,
+            "gop: every frame from it to the end identical to the local decode (%d)" % len(got))
+    T.check(g["gop_replays"] == 1 and g["gop_replayed"] > 0 and g["kf_waits"] == 0,
+            "gop: started from the cache, not by waiting (%s)" % g)
+    T.eq(g["drop_kf_wait"], 0, "gop: nothing held back")
+
+
 def pli_to_encoder(topo, dpl, d):
     spec = {"id": "gst", "kind": "rtp",
             "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5104, "source": "latch",
@@ -210,6 +249,7 @@ def main():
         dpl = Dataplane("netnskf", topo.ports_conf(), sessions=[cam_session()])
         with dpl:
             mid_stream_join(topo, dpl, d, clip, ref, sdp)
+            gop_join(topo, dpl, d, clip, ref, sdp)
             pli_to_encoder(topo, dpl, d)
             if T.failed:
                 print(dpl.tail())

@@ -254,6 +254,12 @@ static const struct {
 	  "outputs[0].start" },
 	{ DOC("rtp", ",\"codecs\":{\"96\":\"vp8\"}", OUT1(",\"start\":\"gop\"")),
 	  MF_SESS_E_BAD_VALUE, "outputs[0].start" },
+	{ DOC("rtp", ",\"gop_cache\":{}", ""), MF_SESS_E_BAD_VALUE, "ingress.gop_cache" },
+	{ DOC("rtp", ",\"codecs\":{\"96\":\"vp8\"},\"gop_cache\":{\"max_ms\":50}", ""),
+	  MF_SESS_E_RANGE, "ingress.gop_cache.max_ms" },
+	{ DOC("rtp", ",\"codecs\":{\"96\":\"vp8\"}", OUT1(",\"nack\":{\"packets\":8}")),
+	  MF_SESS_E_RANGE, "outputs[0].nack.packets" },
+	{ DOC("udp", "", OUT1(",\"nack\":{}")), MF_SESS_E_BAD_VALUE, "outputs[0].nack" },
 	{ DOC("rtp", ",\"codecs\":{\"96\":\"vp8\"}", OUT1(",\"start\":\"now\"")),
 	  MF_SESS_E_BAD_VALUE, "outputs[0].start" },
 	{ DOC("mpegts", "", OUT1(",\"start\":\"keyframe\"")), MF_SESS_E_BAD_VALUE,
@@ -267,8 +273,8 @@ static int
 test_media_fields(void)
 {
 	static const char doc[] = DOC("rtp", ",\"codecs\":{\"96\":\"h264\",\"98\":\"av1\"},"
-				      "\"keyframe_request\":\"fir\"",
-				      OUT1(",\"start\":\"keyframe\""));
+				      "\"keyframe_request\":\"fir\",\"gop_cache\":{\"max_ms\":2000}",
+				      OUT1(",\"start\":\"keyframe\",\"nack\":{\"rtt_ms\":50}"));
 	struct mf_sess_spec s, s2;
 	struct mf_sess_err err;
 	json_t *j = NULL;
@@ -281,6 +287,10 @@ test_media_fields(void)
 	MF_TEST_EQ(s.ingress.kf_request, MF_KF_REQ_FIR);
 	MF_TEST_EQ(s.outputs[0].start, MF_OUT_START_KEYFRAME);
 	MF_TEST_EQ(s.limits.keyframe_interval_ms, MF_SESS_KF_INTERVAL_MS);
+	MF_TEST_EQ(s.ingress.gop_max_ms, 2000);
+	MF_TEST_EQ(s.ingress.gop_max_frames, MF_GOP_MAX_FRAMES);
+	MF_TEST_EQ(s.outputs[0].nack_pkts, MF_NACK_PKTS);
+	MF_TEST_EQ(s.outputs[0].nack_rtt_ms, 50);
 	j = mf_sess_to_json(&s, 0);
 	MF_TEST_ASSERT(j != NULL && mf_sess_from_json(j, &s2, &err) == 0, "round trip: %s",
 		       err.msg);

@@ -23,6 +23,9 @@
 #define MF_SESS_MAX_PIDS	32
 #define MF_SESS_MAX_CODECS	8
 #define MF_SESS_KF_INTERVAL_MS	1000	/* limits.keyframe_interval_ms by default */
+#define MF_GOP_MAX_FRAMES	300	/* ingress.gop_cache defaults */
+#define MF_GOP_MAX_BYTES	(4u << 20)
+#define MF_GOP_MAX_MS		10000
 #define MF_NACK_PKTS		256	/* outputs[].nack defaults */
 #define MF_NACK_BUFFER_MS	1000
 #define MF_NACK_RTT_MS		100
@@ -100,8 +103,10 @@ struct mf_sess_ingress {
 	struct mf_srtp_params srtp;
 	uint8_t nb_codecs;
 	uint8_t kf_request;	/* enum mf_kf_request */
-	uint8_t reserved3[2];
+	uint16_t gop_max_frames;	/* GOP cache: 0 = none */
 	struct mf_codec_pt codecs[MF_SESS_MAX_CODECS];	/* the video payload types' codecs */
+	uint32_t gop_max_bytes;
+	uint32_t gop_max_ms;
 };
 
 #define MF_OUT_F_PAUSED		0x01
@@ -112,6 +117,7 @@ struct mf_sess_ingress {
 enum mf_out_start {
 	MF_OUT_START_IMMEDIATE = 0,	/* with the next packet */
 	MF_OUT_START_KEYFRAME,		/* with the next key frame, asking the source for one */
+	MF_OUT_START_GOP,		/* with the GOP cache, then live; else as KEYFRAME */
 };
 
 struct mf_pt_map {
@@ -164,7 +170,7 @@ struct mf_sess_spec {
 _Static_assert(sizeof(struct mf_addr) == 20, "session layout is ABI");
 _Static_assert(sizeof(struct mf_srtp_params) == 56, "session layout is ABI");
 _Static_assert(sizeof(struct mf_sess_output) == 208, "session layout is ABI");
-_Static_assert(sizeof(struct mf_sess_spec) == 13632, "session layout is ABI");
+_Static_assert(sizeof(struct mf_sess_spec) == 13640, "session layout is ABI");
 
 /* ---- errors of the codec ---- */
 

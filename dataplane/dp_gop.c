@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The GOP cache (seed 001: a viewer starts at once): the session's worker keeps references
+ * to the RTP packets since the last key frame, as received and decrypted, no copies. A new
+ * key frame restarts it; going over max_frames, max_bytes, max_ms or the packets it has
+ * room for drops it until the next key frame, so it never holds a partial GOP that a
+ * decoder could not start from. Outputs that start with it (dp_out.c) send it from the
+ * first packet, then go live.
+ *
+ * A held packet is read by later outputs, so no output may write into it: the fan-out
+ * never gives a cached input to its last output (dp_pkt.cached).
+ */
+
+#include <rte_mbuf.h>
+
+#include "dp.h"
+#include "dp_pkt.h"
+
+/* Packets a cache has room for: a generous number per frame, bounded. */
+#define GOP_PKTS_PER_FRAME	64
+#define GOP_MAX_PKTS		65536
+
+static void
+gop_clear(struct dp_gop *g)
+{
+	uint32_t i;
+
+	for (i = 0; i < g->n; i++)
+		rte_pktmbuf_free(g->pkt[i].m);
+	g->n = 0;
+	g->frames = 0;
+	g->bytes = 0;
+	g->valid = false;
+	g->gen++;
+}
+
+static bool
+gop_full(const struct dp_gop *g, const struct dp_pkt *p, uint64_t now)
+{
+	return g->n == g->cap || g->bytes + p->l4.payload_len > g->max_bytes ||
+	       now - g->start_tsc > g->max_tsc ||
+	       (g->frames >= g->max_frames && p->rtp.ts != g->last_ts);
+}
+
+void
+dp_gop_add(struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc)
+{
+	struct dp_gop *g = s->gop;
+
+	if (p->what != DP_WHAT_RTP)
+		return;
+	if (dp_pkt_kf(s, p, sc) == MF_KF_START) {
+		if (g->valid)
+			sc[DP_SC_gop_restarts]++;
+		gop_clear(g);
+		g->valid = true;
+		g->start_tsc = now;
+	} else if (!g->valid) {
+		return;
+	} else if (gop_full(g, p, now)) {
+		gop_clear(g);
+		sc[DP_SC_gop_dropped]++;
+		sc[DP_SC_gop_pkts] = 0;
+		sc[DP_SC_gop_bytes] = 0;
+		return;
+	}
+	if (g->n == 0 || p->rtp.ts != g->last_ts) {
+		g->frames++;
+		g->last_ts = p->rtp.ts;
+	}
+	rte_mbuf_refcnt_update(p->m, 1);
+	g->pkt[g->n].m = p->m;
+	g->pkt[g->n].payload_len = p->l4.payload_len;
+	g->n++;
+	g->bytes += p->l4.payload_len;
+	p->cached = true;
+	sc[DP_SC_gop_pkts] = g->n;
+	sc[DP_SC_gop_bytes] = g->bytes;
+}
+
+struct dp_gop *
+dp_gop_new(const struct mf_sess_ingress *in)
+{
+	uint32_t cap = RTE_MIN((uint32_t)in->gop_max_frames * GOP_PKTS_PER_FRAME,
+			       (uint32_t)GOP_MAX_PKTS);
+	struct dp_gop *g = calloc(1, sizeof(*g) + cap * sizeof(g->pkt[0]));
+
+	if (g == NULL)
+		return NULL;
+	g->cap = cap;
+	g->max_frames = in->gop_max_frames;
+	g->max_bytes = in->gop_max_bytes;
+	g->max_tsc = (uint64_t)in->gop_max_ms * dp.tsc_hz / 1000;
+	return g;
+}
+
+void
+dp_gop_free(struct dp_gop *g)
+{
+	if (g == NULL)
+		return;
+	gop_clear(g);
+	free(g);
+}
