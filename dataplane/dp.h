@@ -263,6 +263,7 @@ struct dp_out_state {
 	uint64_t wait_tsc;
 	/* start: gop: sending the cache (of generation replay_gen) from replay_pos */
 	bool replaying;
+	bool replay_psi;		/* MPEG-TS: the PAT and PMT go first */
 	uint32_t replay_gen;
 	uint32_t replay_pos;
 };
@@ -298,6 +299,9 @@ struct dp_gop {
 	uint64_t start_tsc;
 	uint64_t max_bytes, max_tsc;	/* the spec's limits */
 	uint32_t max_frames;
+	/* MPEG-TS: the last datagrams that carried the PAT and the PMT, sent before the
+	 * cache so a decoder knows the programme (kind mpegts). */
+	struct dp_gop_pkt psi[2];
 	struct dp_gop_pkt pkt[];
 };
 
@@ -349,6 +353,9 @@ struct dp_ts_rx {
 	uint16_t pid[DP_TS_TRACK];
 	uint8_t cc[DP_TS_TRACK];
 	uint16_t pmt_pid[8];
+	bool has_video;			/* a PMT named a video stream: */
+	uint8_t video_type;		/* its stream_type */
+	uint16_t video_pid;
 };
 
 /* Key-frame requests to the media source (dp_kfreq.c): one pending at a time, coalesced,

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The GOP cache (seed 001: a viewer starts at once): the session's worker keeps references
- * to the RTP packets since the last key frame, as received and decrypted, no copies. A new
+ * to the RTP packets (or MPEG-TS datagrams) since the last key frame, as received and
+ * decrypted, no copies; for MPEG-TS over UDP also the last datagrams with the PAT and the
+ * PMT, which a decoder needs first. A new
  * key frame restarts it; going over max_frames, max_bytes, max_ms or the packets it has
  * room for drops it until the next key frame, so it never holds a partial GOP that a
  * decoder could not start from. Outputs that start with it (dp_out.c) send it from the
@@ -15,6 +17,7 @@
 
 #include "dp.h"
 #include "dp_pkt.h"
+#include "mf/mf_ts.h"
 
 /* Packets a cache has room for: a generous number per frame, bounded. */
 #define GOP_PKTS_PER_FRAME	64
@@ -39,7 +42,38 @@ gop_full(const struct dp_gop *g, const struct dp_pkt *p, uint64_t now)
 {
 	return g->n == g->cap || g->bytes + p->l4.payload_len > g->max_bytes ||
 	       now - g->start_tsc > g->max_tsc ||
-	       (g->frames >= g->max_frames && p->rtp.ts != g->last_ts);
+	       (p->what == DP_WHAT_RTP && g->frames >= g->max_frames && p->rtp.ts != g->last_ts);
+}
+
+static void
+psi_keep(struct dp_gop_pkt *k, struct dp_pkt *p)
+{
+	if (k->m == p->m)
+		return;
+	rte_pktmbuf_free(k->m);		/* NULL is fine */
+	rte_mbuf_refcnt_update(p->m, 1);
+	k->m = p->m;
+	k->payload_len = p->l4.payload_len;
+}
+
+/* MPEG-TS over UDP: keep the last datagrams with a PAT and a PMT section start. */
+static void
+psi_note(struct dp_gop *g, const struct dp_sess *s, struct dp_pkt *p)
+{
+	const struct dp_ts_rx *ts = &s->st->ts;
+	const uint8_t *d = p->data + p->l4.payload_off;
+	uint16_t i, pid, j;
+
+	for (i = 0; i + MF_TS_PKT_LEN <= p->l4.payload_len; i += MF_TS_PKT_LEN) {
+		if (!(d[i + 1] & 0x40))
+			continue;
+		pid = (uint16_t)((d[i + 1] & 0x1f) << 8 | d[i + 2]);
+		if (pid == MF_TS_PID_PAT)
+			psi_keep(&g->psi[0], p);
+		for (j = 0; j < ts->nb_pmt; j++)
+			if (ts->pmt_pid[j] == pid)
+				psi_keep(&g->psi[1], p);
+	}
 }
 
 void
@@ -47,7 +81,9 @@ dp_gop_add(struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc)
 {
 	struct dp_gop *g = s->gop;
 
-	if (p->what != DP_WHAT_RTP)
+	if (p->what == DP_WHAT_TS)
+		psi_note(g, s, p);
+	else if (p->what != DP_WHAT_RTP)
 		return;
 	if (dp_pkt_kf(s, p, sc) == MF_KF_START) {
 		if (g->valid)
@@ -64,7 +100,7 @@ dp_gop_add(struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc)
 		sc[DP_SC_gop_bytes] = 0;
 		return;
 	}
-	if (g->n == 0 || p->rtp.ts != g->last_ts) {
+	if (p->what == DP_WHAT_RTP && (g->n == 0 || p->rtp.ts != g->last_ts)) {
 		g->frames++;
 		g->last_ts = p->rtp.ts;
 	}
@@ -100,5 +136,7 @@ dp_gop_free(struct dp_gop *g)
 	if (g == NULL)
 		return;
 	gop_clear(g);
+	rte_pktmbuf_free(g->psi[0].m);
+	rte_pktmbuf_free(g->psi[1].m);
 	free(g);
 }

@@ -89,7 +89,7 @@ shared_off(const struct dp_pkt *p, const struct dp_sess *s, const struct dp_out 
 	case DP_WHAT_RTCP:
 		return (o->cfg.flags & MF_OUT_F_SSRC) ? end : pl;
 	case DP_WHAT_TS:
-		return ts_filters(o) ? end : pl;
+		return ts_filters(o) || p->psi_only != NULL ? end : pl;
 	default:
 		return pl;
 	}
@@ -178,8 +178,10 @@ rtcp_rewrite(uint8_t *buf, const struct dp_pkt *p, const struct dp_out *o)
 	return p->l4.payload_len;
 }
 
+/* The TS packets output @p o sends; with @p psi, only the PAT and the PMTs it names. */
 static uint16_t
-ts_filter(uint8_t *out, const uint8_t *ts, uint16_t len, const struct dp_out *o)
+ts_filter(uint8_t *out, const uint8_t *ts, uint16_t len, const struct dp_out *o,
+	  const struct dp_ts_rx *psi)
 {
 	uint16_t n = 0, i, j;
 
@@ -191,6 +193,11 @@ ts_filter(uint8_t *out, const uint8_t *ts, uint16_t len, const struct dp_out *o)
 			continue;
 		for (j = 0; j < o->cfg.nb_pids && !keep; j++)
 			keep = o->cfg.pids[j] == pid;
+		if (psi != NULL) {
+			keep = pid == MF_TS_PID_PAT;
+			for (j = 0; j < psi->nb_pmt && !keep; j++)
+				keep = psi->pmt_pid[j] == pid;
+		}
 		if (!keep)
 			continue;
 		memcpy(out + n, ts + i, MF_TS_PKT_LEN);
@@ -216,7 +223,7 @@ build_priv(uint8_t *priv, const struct dp_pkt *p, const struct dp_sess *s, struc
 			priv[0] &= (uint8_t)~0x20;	/* padding is not carried over */
 			rtp_rewrite(priv, &p->rtp, s, o, now);
 			n = ts_filter(priv + p->rtp.hdr_len, pl + p->rtp.hdr_len,
-				      p->rtp.payload_len, o);
+				      p->rtp.payload_len, o, NULL);
 			*empty = n == 0;
 			return (uint16_t)(p->rtp.hdr_len + n);
 		}
@@ -228,9 +235,9 @@ build_priv(uint8_t *priv, const struct dp_pkt *p, const struct dp_sess *s, struc
 	case DP_WHAT_RTCP:
 		return (o->cfg.flags & MF_OUT_F_SSRC) ? rtcp_rewrite(priv, p, o) : 0;
 	case DP_WHAT_TS:
-		if (!ts_filters(o))
+		if (!ts_filters(o) && p->psi_only == NULL)
 			return 0;
-		n = ts_filter(priv, pl, p->l4.payload_len, o);
+		n = ts_filter(priv, pl, p->l4.payload_len, o, p->psi_only);
 		*empty = n == 0;
 		return n;
 	default:
@@ -586,29 +593,13 @@ start_again(struct dp_sess *s, struct dp_out *o, uint64_t now, uint64_t *sc, uin
 	os->waiting = false;
 	if (o->cfg.start == MF_OUT_START_GOP && s->gop != NULL && s->gop->valid) {
 		os->replaying = true;
+		os->replay_psi = s->kind == MF_SESS_MPEGTS;
 		os->replay_gen = s->gop->gen;
 		os->replay_pos = 0;
 		oc[DP_OC_gop_replays]++;
 		return;
 	}
 	wait_keyframe(s, os, now, sc, oc);
-}
-
-/* A GOP cache packet as a packet to send: parsed again, as it was when it came. */
-static int
-cached_pkt(struct dp_pkt *q, const struct dp_gop_pkt *gp)
-{
-	q->m = gp->m;
-	q->data = rte_pktmbuf_mtod(gp->m, uint8_t *);
-	if (mf_pkt_parse_udp(q->data, gp->m->data_len, &q->l4) != 0)
-		return -EINVAL;
-	q->l4.payload_len = gp->payload_len;
-	q->rtcp = false;
-	q->fb_only = false;
-	q->what = DP_WHAT_RTP;
-	q->kf = -1;
-	q->cached = true;
-	return mf_rtp_parse(q->data + q->l4.payload_off, q->l4.payload_len, &q->rtp);
 }
 
 /* The per-packet scratch every output's copy builds on. */
@@ -620,6 +611,52 @@ out_prepare(const struct dp_sess *s, struct dp_pkt *p)
 	incr_prepare(p, s->srtp_in == NULL);
 }
 
+/* A GOP cache packet as a packet to send: parsed again, as it was when it came. */
+static int
+cached_pkt(const struct dp_sess *s, struct dp_pkt *q, const struct dp_gop_pkt *gp)
+{
+	q->m = gp->m;
+	q->data = rte_pktmbuf_mtod(gp->m, uint8_t *);
+	if (mf_pkt_parse_udp(q->data, gp->m->data_len, &q->l4) != 0)
+		return -EINVAL;
+	q->l4.payload_len = gp->payload_len;
+	q->rtcp = false;
+	q->fb_only = false;
+	q->kf = -1;
+	q->cached = true;
+	q->psi_only = NULL;
+	if (s->kind == MF_SESS_MPEGTS) {
+		q->what = DP_WHAT_TS;
+		return 0;
+	}
+	q->what = DP_WHAT_RTP;
+	return mf_rtp_parse(q->data + q->l4.payload_off, q->l4.payload_len, &q->rtp);
+}
+
+/* One cached packet to output @p o; of a PSI datagram, only its PAT and PMT packets.
+ * @return whether it was sent (not filtered). */
+static bool
+replay_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_out *o,
+	   const struct dp_gop_pkt *gp, bool psi, uint64_t now, uint64_t *sc)
+{
+	struct dp_pkt q;
+
+	if (gp->m == NULL || cached_pkt(s, &q, gp) != 0)
+		return false;
+	if (psi)
+		q.psi_only = &s->st->ts;
+	if (q.what == DP_WHAT_RTP) {
+		if (!pt_allowed(o, q.rtp.pt)) {
+			seq_skip(o->ost, &q.rtp);
+			return false;
+		}
+		seq_sent(o->ost, &q.rtp);
+	}
+	out_prepare(s, &q);
+	send_one(lc, s, &q, o, false, now, sc);
+	return true;
+}
+
 /* Send output @p o up to GOP_BURST packets of the cache, so a long GOP goes out over
  * several of the session's packets and other sessions are not held up.
  * @return true when it reached the cache's end (which holds the current packet). */
@@ -629,22 +666,17 @@ gop_replay(struct dp_lcore *lc, struct dp_sess *s, struct dp_out *o, uint64_t no
 {
 	struct dp_out_state *os = o->ost;
 	const struct dp_gop *g = s->gop;
-	unsigned int sent = 0;
-	struct dp_pkt q;
+	unsigned int sent = 0, i;
 
-	while (os->replay_pos < g->n && sent < GOP_BURST) {
-		if (cached_pkt(&q, &g->pkt[os->replay_pos++]) != 0)
-			continue;
-		if (!pt_allowed(o, q.rtp.pt)) {
-			seq_skip(os, &q.rtp);
-			continue;
-		}
-		seq_sent(os, &q.rtp);
-		out_prepare(s, &q);
-		send_one(lc, s, &q, o, false, now, sc);
-		oc[DP_OC_gop_replayed]++;
-		sent++;
+	if (os->replay_psi) {
+		os->replay_psi = false;
+		for (i = 0; i < RTE_DIM(g->psi); i++)
+			if (i == 0 || g->psi[1].m != g->psi[0].m)
+				sent += replay_one(lc, s, o, &g->psi[i], true, now, sc);
 	}
+	while (os->replay_pos < g->n && sent < GOP_BURST)
+		sent += replay_one(lc, s, o, &g->pkt[os->replay_pos++], false, now, sc);
+	oc[DP_OC_gop_replayed] += sent;
 	return os->replay_pos == g->n;
 }
 
@@ -661,7 +693,8 @@ start_ok(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out
 
 	if (unlikely(os->wait_gen != o->wait_gen))
 		start_again(s, o, now, sc, oc);
-	if (likely(!os->waiting && !os->replaying) || p->what != DP_WHAT_RTP)
+	if (likely(!os->waiting && !os->replaying) ||
+	    (p->what != DP_WHAT_RTP && p->what != DP_WHAT_TS))
 		return START_SEND;
 	if (os->replaying) {
 		if (s->gop->gen == os->replay_gen) {

@@ -25,6 +25,7 @@
 #include "dp.h"
 #include "dp_event.h"
 #include "dp_pkt.h"
+#include "mf/mf_keyframe.h"
 #include "mf/mf_rtp.h"
 #include "mf/mf_ts.h"
 
@@ -412,9 +413,14 @@ ts_rx(struct dp_sess *s, const uint8_t *d, uint16_t len, uint64_t *sc)
 			ts->pat_seen = true;
 			ts_note_pat(ts, d + i * MF_TS_PKT_LEN, k);
 		}
-		for (j = 0; j < ts->nb_pmt; j++)
-			if (ts->pmt_pid[j] == k->pid)
-				ts->pmt_seen = true;
+		for (j = 0; j < ts->nb_pmt; j++) {
+			if (ts->pmt_pid[j] != k->pid)
+				continue;
+			ts->pmt_seen = true;
+			if (k->pusi && mf_ts_pmt_video(d + i * MF_TS_PKT_LEN, MF_TS_PKT_LEN,
+						       &ts->video_pid, &ts->video_type) == 0)
+				ts->has_video = true;
+		}
 	}
 	sc[DP_SC_ts_pat_seen] = ts->pat_seen;
 	sc[DP_SC_ts_pmt_seen] = ts->pmt_seen;
@@ -532,6 +538,7 @@ session_packet(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_
 	sc[DP_SC_last_rx_ms] = ((unsigned __int128)(now - dp.start_tsc) * dp.ms_per_tsc_q32) >> 32;
 	p->kf = -1;
 	p->cached = false;
+	p->psi_only = NULL;
 	if (unlikely(p->rtcp && p->what == DP_WHAT_RTCP))
 		s->st->kf.src_rtcp_port = p->l4.udp.sport;	/* where the source reports from */
 	else if (unlikely(s->st->kf.pending))

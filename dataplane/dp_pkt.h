@@ -10,6 +10,7 @@
 #include "dp.h"
 #include "mf/mf_keyframe.h"
 #include "mf/mf_rtp.h"
+#include "mf/mf_ts.h"
 
 enum dp_what {
 	DP_WHAT_UDP = 0,
@@ -31,6 +32,7 @@ struct dp_pkt {
 	struct mf_rtcp rtcp_info;
 	int8_t kf;			/* enum mf_kf once asked (dp_pkt_kf), -1 before */
 	bool cached;			/* the GOP cache holds it: no output may write into it */
+	const struct dp_ts_rx *psi_only; /* send only the PAT and these PMTs (GOP cache start) */
 	/* scratch: the one's-complement sum of the shared bytes, once per packet */
 	uint16_t sum_off;
 	uint16_t sum_len;
@@ -43,16 +45,43 @@ struct dp_pkt {
 
 /** Does this RTP packet start a key frame? Classified once per packet, and only when
  * someone asks (a waiting output, a pending request): other sessions never pay for it. */
+/* MPEG-TS: does a PES of the video the PMT named start a key frame in these packets? */
+static inline int
+dp_ts_kf(const struct dp_ts_rx *ts, const uint8_t *d, uint16_t len)
+{
+	uint16_t i;
+
+	if (!ts->has_video)
+		return MF_KF_NO;
+	for (i = 0; i + MF_TS_PKT_LEN <= len; i += MF_TS_PKT_LEN) {
+		const uint8_t *k = d + i;
+
+		if ((k[1] & 0x40) && ((k[1] & 0x1f) << 8 | k[2]) == ts->video_pid &&
+		    mf_kf_ts(k, MF_TS_PKT_LEN, ts->video_type) == MF_KF_START)
+			return MF_KF_START;
+	}
+	return MF_KF_NO;
+}
+
 static inline int
 dp_pkt_kf(const struct dp_sess *s, struct dp_pkt *p, uint64_t *sc)
 {
+	const uint8_t *pl = p->data + p->l4.payload_off;
 	unsigned int codec;
 
 	if (p->kf >= 0)
 		return p->kf;
-	codec = p->what == DP_WHAT_RTP ? mf_sess_codec_of(&s->ingress, p->rtp.pt) : 0;
-	p->kf = (int8_t)(codec == 0 ? MF_KF_NO :
-		 mf_kf_rtp(codec, p->data + p->l4.payload_off + p->rtp.hdr_len, p->rtp.payload_len));
+	if (p->what == DP_WHAT_TS) {
+		p->kf = (int8_t)dp_ts_kf(&s->st->ts, pl, p->l4.payload_len);
+	} else if (p->what != DP_WHAT_RTP) {
+		p->kf = MF_KF_NO;
+	} else if (s->kind == MF_SESS_RTP_MPEGTS) {
+		p->kf = (int8_t)dp_ts_kf(&s->st->ts, pl + p->rtp.hdr_len, p->rtp.payload_len);
+	} else {
+		codec = mf_sess_codec_of(&s->ingress, p->rtp.pt);
+		p->kf = (int8_t)(codec == 0 ? MF_KF_NO :
+				 mf_kf_rtp(codec, pl + p->rtp.hdr_len, p->rtp.payload_len));
+	}
 	if (p->kf == MF_KF_START)
 		sc[DP_SC_keyframes]++;
 	return p->kf;

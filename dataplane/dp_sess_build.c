@@ -179,9 +179,10 @@ check_spec(const struct mf_sess_spec *spec, char *detail, size_t len)
 		if (rc != 0)
 			return rc;
 		if (spec->outputs[i].start != MF_OUT_START_IMMEDIATE &&
+		    !mf_sess_kind_is_ts(spec->kind) &&
 		    (!mf_sess_kind_is_rtp(spec->kind) || in->nb_codecs == 0))
-			return refuse(-EINVAL, detail, len, "outputs[%u].start: needs an RTP kind "
-				      "and ingress.codecs", i);
+			return refuse(-EINVAL, detail, len, "outputs[%u].start: needs MPEG-TS, or "
+				      "RTP and ingress.codecs", i);
 		if (spec->outputs[i].start == MF_OUT_START_GOP && in->gop_max_frames == 0)
 			return refuse(-EINVAL, detail, len, "outputs[%u].start: gop needs "
 				      "ingress.gop_cache", i);

@@ -453,12 +453,22 @@ static const struct field gop_fields[] = {
 	INT_FIELD("max_ms", struct mf_sess_ingress, gop_max_ms, 100, 60000, false),
 };
 
+/* Key frames are found in RTP by the codec, in MPEG-TS by the PMT: not in plain UDP. */
+static int
+need_media(struct dctx *c)
+{
+	if (mf_sess_kind_is_rtp(c->kind) || mf_sess_kind_is_ts(c->kind))
+		return 0;
+	return fail(c, MF_SESS_E_BAD_VALUE, "only for RTP and MPEG-TS kinds, not \"%s\"",
+		    mf_sess_kind_str(c->kind));
+}
+
 /* {"max_frames", "max_bytes", "max_ms"}, each with its default; null: no cache. */
 static int
 in_gop_cache(const json_t *v, void *obj, const struct field *f, struct dctx *c)
 {
 	struct mf_sess_ingress *in = obj;
-	int rc = need_rtp(c);
+	int rc = need_media(c);
 
 	(void)f;
 	in->gop_max_frames = 0;
@@ -683,8 +693,7 @@ out_start(const json_t *v, void *obj, const struct field *f, struct dctx *c)
 	}
 	if (strcmp(name, "keyframe") != 0 && strcmp(name, "gop") != 0)
 		return fail(c, MF_SESS_E_BAD_VALUE, "expected immediate, keyframe or gop");
-	/* MPEG-TS outputs start on a key frame of the video the PMT names (not built yet). */
-	rc = need_rtp(c);
+	rc = need_media(c);
 	if (rc == 0)
 		o->start = name[0] == 'k' ? MF_OUT_START_KEYFRAME : MF_OUT_START_GOP;
 	return rc;
@@ -879,9 +888,11 @@ static int
 check_keyframe_outputs(const struct mf_sess_spec *spec, struct dctx *c)
 {
 	const struct mf_sess_ingress *in = &spec->ingress;
+	/* MPEG-TS finds its video in the PMT; RTP needs the codec of each payload type. */
+	bool codec_known = in->nb_codecs > 0 || mf_sess_kind_is_ts(spec->kind);
 	unsigned int i;
 
-	if (in->gop_max_frames != 0 && in->nb_codecs == 0) {
+	if (in->gop_max_frames != 0 && !codec_known) {
 		push_key(c, "ingress");
 		push_key(c, "gop_cache");
 		return fail(c, MF_SESS_E_BAD_VALUE, "needs ingress.codecs (the video's codec)");
@@ -889,7 +900,7 @@ check_keyframe_outputs(const struct mf_sess_spec *spec, struct dctx *c)
 	for (i = 0; i < spec->nb_outputs; i++) {
 		uint8_t st = spec->outputs[i].start;
 
-		if ((st == MF_OUT_START_KEYFRAME && in->nb_codecs == 0) ||
+		if ((st == MF_OUT_START_KEYFRAME && !codec_known) ||
 		    (st == MF_OUT_START_GOP && in->gop_max_frames == 0)) {
 			push_key(c, "outputs");
 			push_idx(c, i);
