@@ -16,7 +16,8 @@
    cache, after the last PAT and PMT); each receiver decodes from a key frame, bit-exact.
 4. PLI reaches a real encoder: GStreamer x264enc behind rtpbin with a 10 s GOP; an output
    added in keyframe mode waits far less than the GOP, because mfwd's PLI made the encoder
-   send a key frame (rtpbin turns it into a force-key-unit event).
+   send a key frame (rtpbin turns it into a force-key-unit event). Then 64 receivers, 62 of
+   them sending 10 PLIs a second for 4 s: the encoder's side sees at most one a second.
 """
 import json
 import os
@@ -33,6 +34,8 @@ T = Checks("netns_keyframe")
 RECEIVERS = ("10.99.2.1", "10.99.2.3", "10.99.2.4")
 BASE, KF, IMM = 6000, 6010, 6020
 FPS, GOP = 25, 50
+GST_SSRC = 0x5151
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def ffmpeg(*args, **kw):
@@ -257,6 +260,42 @@ def ts_join(topo, dpl, d, clip, ref):
             st["outputs"]["gop"]["gop_replayed"] > 0, "ts gop: started from the cache")
 
 
+def pli_storm(topo, dpl, d, spec):
+    """62 more receivers (64 outputs) each send 10 PLIs a second for 4 s; the sender, where
+    tshark counts them, gets at most one a second."""
+    n, secs = 62, 4
+    spec["outputs"] += [{"id": "r%d" % i, "port": 1, "addr": RECEIVERS[2],
+                         "udp_port": 6300 + 2 * i} for i in range(n)]
+    rc, out = dpl.ctl("replace", "-", stdin=json.dumps(spec))
+    T.eq(rc, 0, "gst: %d more outputs: %s" % (n, out))
+    before = dpl.stats()["sessions"]["gst"]
+    cap = os.path.join(d, "pli.pcap")
+    tshark = topo.popen(topo.src, "tshark", "-q", "-i", "s0", "-f", "udp dst port 4101",
+                        "-w", cap, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(1)			# tshark has no "listening" signal on a pcap file
+    t0 = time.time()
+    r = topo.run(topo.dst, "/usr/bin/python3", os.path.join(HERE, "pli_storm.py"), RECEIVERS[2],
+                 "6300", str(n), "10.99.2.2", "5105", str(GST_SSRC), "10", str(secs),
+                 capture_output=True, timeout=60)
+    took = time.time() - t0
+    sent = int(r.stdout.decode().strip() or 0)
+    time.sleep(0.5)
+    tshark.terminate()
+    tshark.wait(timeout=10)
+    after = dpl.stats()["sessions"]["gst"]
+    rd = subprocess.run(["tshark", "-r", cap, "-Y", "rtcp.pt == 206 && rtcp.psfb.fmt == 1"],
+                        capture_output=True, text=True)
+    at_sender = len([l for l in rd.stdout.splitlines() if l.strip()])
+    got = after["kf_req_received"] - before["kf_req_received"]
+    print("storm: %d PLIs from %d receivers in %.1f s; mfwd read %d, coalesced %d, sent %d; "
+          "the sender got %d" % (sent, n, took, got, after["kf_req_coalesced"] -
+                                 before["kf_req_coalesced"], after["kf_req_sent"] -
+                                 before["kf_req_sent"], at_sender))
+    T.eq(got, sent, "storm: every PLI read")
+    T.check(1 <= at_sender <= int(took) + 2,
+            "storm: the sender got at most one PLI a second (%d in %.1f s)" % (at_sender, took))
+
+
 def pli_to_encoder(topo, dpl, d):
     spec = {"id": "gst", "kind": "rtp",
             "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5104, "source": "latch",
@@ -269,7 +308,8 @@ def pli_to_encoder(topo, dpl, d):
         topo.src, "gst-launch-1.0", "-q", "rtpbin", "name=rb", "videotestsrc", "is-live=true",
         "pattern=ball", "!", "video/x-raw,width=320,height=240,framerate=25/1", "!",
         "x264enc", "key-int-max=250", "tune=zerolatency", "bitrate=500", "!",
-        "rtph264pay", "config-interval=-1", "pt=96", "!", "rb.send_rtp_sink_0",
+        "rtph264pay", "config-interval=-1", "pt=96", "ssrc=%d" % GST_SSRC, "!",
+        "rb.send_rtp_sink_0",
         "rb.send_rtp_src_0", "!", "udpsink", "host=10.99.1.2", "port=5104", "bind-port=4100",
         "udpsrc", "port=4101", "!", "rb.recv_rtcp_sink_0",
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -289,6 +329,7 @@ def pli_to_encoder(topo, dpl, d):
         T.check(g["kf_req_sent"] >= 1 and g["keyframes"] >= 1, "gst: PLI sent, key frame seen")
         T.check(k["kf_wait_ms"] < 5000, "gst: the encoder answered the PLI (%d ms, GOP 10 s)"
                 % k["kf_wait_ms"])
+        pli_storm(topo, dpl, d, spec)
     finally:
         gst.terminate()
         gst.wait(timeout=10)
