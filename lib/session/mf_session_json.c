@@ -354,72 +354,83 @@ in_source(const json_t *v, void *obj, const struct field *f, struct dctx *c)
 			     in, c);
 }
 
+/* An object keyed by payload type, "0".."127": each entry to @p fn, its path pushed. */
+typedef int (*pt_entry_fn)(const json_t *val, int pt, void *obj, struct dctx *c);
+
 static int
-in_clock_rates(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+pt_object(const json_t *v, size_t max, const char *what, pt_entry_fn fn, void *obj,
+	  struct dctx *c)
 {
-	struct mf_sess_ingress *in = obj;
 	const char *key;
-	json_t *rate;
-	long long x;
+	json_t *val;
 	size_t old;
 	int pt, rc;
 
-	(void)f;
 	if (!json_is_object(v))
-		return fail(c, MF_SESS_E_WRONG_TYPE, "expected an object of payload type: Hz");
-	if (json_object_size(v) > MF_SESS_MAX_CLOCKS)
-		return fail(c, MF_SESS_E_TOO_MANY, "at most %d clock rates", MF_SESS_MAX_CLOCKS);
-	json_object_foreach((json_t *)v, key, rate) {
+		return fail(c, MF_SESS_E_WRONG_TYPE, "expected an object of payload type: %s", what);
+	if (json_object_size(v) > max)
+		return fail(c, MF_SESS_E_TOO_MANY, "at most %zu entries", max);
+	json_object_foreach((json_t *)v, key, val) {
 		old = push_key(c, key);
 		pt = pt_key(key, c);
 		if (pt < 0)
 			return pt;
-		rc = get_int(rate, 1, 10000000, &x, c);
+		rc = fn(val, pt, obj, c);
 		if (rc != 0)
 			return rc;
-		in->clock[in->nb_clock].pt = (uint8_t)pt;
-		in->clock[in->nb_clock].rate = (uint32_t)x;
-		in->nb_clock++;
 		pop(c, old);
 	}
 	return 0;
 }
 
 static int
-in_codecs(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+clock_entry(const json_t *val, int pt, void *obj, struct dctx *c)
 {
 	struct mf_sess_ingress *in = obj;
-	const char *key, *name = NULL;
-	unsigned int codec;
-	json_t *cv;
-	size_t old;
-	int pt, rc = need_rtp(c);
+	long long x;
+	int rc = get_int(val, 1, 10000000, &x, c);
 
-	(void)f;
 	if (rc != 0)
 		return rc;
-	if (!json_is_object(v))
-		return fail(c, MF_SESS_E_WRONG_TYPE, "expected an object of payload type: codec");
-	if (json_object_size(v) > MF_SESS_MAX_CODECS)
-		return fail(c, MF_SESS_E_TOO_MANY, "at most %d codecs", MF_SESS_MAX_CODECS);
-	json_object_foreach((json_t *)v, key, cv) {
-		old = push_key(c, key);
-		pt = pt_key(key, c);
-		if (pt < 0)
-			return pt;
-		rc = get_str(cv, &name, c);
-		if (rc != 0)
-			return rc;
-		codec = mf_codec_parse(name);
-		if (codec == MF_CODEC_NONE)
-			return fail(c, MF_SESS_E_BAD_VALUE,
-				    "expected h264, h265, h265-donl, vp8, vp9 or av1");
-		in->codecs[in->nb_codecs].pt = (uint8_t)pt;
-		in->codecs[in->nb_codecs].codec = (uint8_t)codec;
-		in->nb_codecs++;
-		pop(c, old);
-	}
+	in->clock[in->nb_clock].pt = (uint8_t)pt;
+	in->clock[in->nb_clock].rate = (uint32_t)x;
+	in->nb_clock++;
 	return 0;
+}
+
+static int
+in_clock_rates(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	(void)f;
+	return pt_object(v, MF_SESS_MAX_CLOCKS, "Hz", clock_entry, obj, c);
+}
+
+static int
+codec_entry(const json_t *val, int pt, void *obj, struct dctx *c)
+{
+	struct mf_sess_ingress *in = obj;
+	const char *name = NULL;
+	unsigned int codec;
+	int rc = get_str(val, &name, c);
+
+	if (rc != 0)
+		return rc;
+	codec = mf_codec_parse(name);
+	if (codec == MF_CODEC_NONE)
+		return fail(c, MF_SESS_E_BAD_VALUE, "expected h264, h265, h265-donl, vp8, vp9 or av1");
+	in->codecs[in->nb_codecs].pt = (uint8_t)pt;
+	in->codecs[in->nb_codecs].codec = (uint8_t)codec;
+	in->nb_codecs++;
+	return 0;
+}
+
+static int
+in_codecs(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	int rc = need_rtp(c);
+
+	(void)f;
+	return rc != 0 ? rc : pt_object(v, MF_SESS_MAX_CODECS, "codec", codec_entry, obj, c);
 }
 
 static const char *const kf_request_names[] = {
@@ -551,36 +562,27 @@ out_ssrc(const json_t *v, void *obj, const struct field *f, struct dctx *c)
 }
 
 static int
-out_pt_map(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+pt_map_entry(const json_t *val, int pt, void *obj, struct dctx *c)
 {
 	struct mf_sess_output *o = obj;
-	const char *key;
-	json_t *to;
 	long long x;
-	size_t old;
-	int pt, rc = need_rtp(c);
+	int rc = get_int(val, 0, 127, &x, c);
 
-	(void)f;
 	if (rc != 0)
 		return rc;
-	if (!json_is_object(v))
-		return fail(c, MF_SESS_E_WRONG_TYPE, "expected an object of payload type: type");
-	if (json_object_size(v) > MF_SESS_MAX_PT_MAP)
-		return fail(c, MF_SESS_E_TOO_MANY, "at most %d mappings", MF_SESS_MAX_PT_MAP);
-	json_object_foreach((json_t *)v, key, to) {
-		old = push_key(c, key);
-		pt = pt_key(key, c);
-		if (pt < 0)
-			return pt;
-		rc = get_int(to, 0, 127, &x, c);
-		if (rc != 0)
-			return rc;
-		o->pt_map[o->nb_pt_map].from = (uint8_t)pt;
-		o->pt_map[o->nb_pt_map].to = (uint8_t)x;
-		o->nb_pt_map++;
-		pop(c, old);
-	}
+	o->pt_map[o->nb_pt_map].from = (uint8_t)pt;
+	o->pt_map[o->nb_pt_map].to = (uint8_t)x;
+	o->nb_pt_map++;
 	return 0;
+}
+
+static int
+out_pt_map(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	int rc = need_rtp(c);
+
+	(void)f;
+	return rc != 0 ? rc : pt_object(v, MF_SESS_MAX_PT_MAP, "type", pt_map_entry, obj, c);
 }
 
 static int

@@ -28,6 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import SKIP, Checks, Dataplane  # noqa: E402
+from media import ffmpeg, frame_hashes  # noqa: E402
 from netns import Topology  # noqa: E402
 
 T = Checks("netns_keyframe")
@@ -38,14 +39,6 @@ GST_SSRC = 0x5151
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def ffmpeg(*args, **kw):
-    return subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y"] + list(args),
-                          capture_output=True, **kw)
-
-
-def frame_hashes(path):
-    with open(path) as f:
-        return [l.strip().split(",")[-1].strip() for l in f if not l.startswith("#")]
 
 
 def make_clip(d):

@@ -13,10 +13,10 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import SKIP, Checks, Dataplane  # noqa: E402
+from media import ffmpeg, frame_hashes  # noqa: E402
 from netns import Topology  # noqa: E402
 
 T = Checks("netns_media")
@@ -25,14 +25,6 @@ RECEIVERS = ("10.99.2.1", "10.99.2.3", "10.99.2.4")
 RX_PORT = {a: 6000 + 10 * i for i, a in enumerate(RECEIVERS)}
 
 
-def ffmpeg(*args, **kw):
-    return subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y"] + list(args),
-                          capture_output=True, **kw)
-
-
-def frame_hashes(path):
-    with open(path) as f:
-        return [l.strip().split(",")[-1].strip() for l in f if not l.startswith("#")]
 
 
 def make_clip(d):

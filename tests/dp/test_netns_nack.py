@@ -18,6 +18,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import SKIP, Checks, Dataplane  # noqa: E402
+from media import decoded_hashes as frame_hashes, ffmpeg  # noqa: E402
 from netns import Topology  # noqa: E402
 
 T = Checks("netns_nack")
@@ -26,15 +27,6 @@ RX = "10.99.2.1"
 CAPS = "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
 
 
-def ffmpeg(*args, **kw):
-    return subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y"] + list(args),
-                          capture_output=True, **kw)
-
-
-def frame_hashes(path):
-    r = ffmpeg("-i", path, "-f", "framemd5", "-")
-    return [l.strip().split(",")[-1].strip() for l in r.stdout.decode().splitlines()
-            if l and not l.startswith("#")]
 
 
 def make_clip(d):
