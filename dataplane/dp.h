@@ -320,6 +320,7 @@ struct dp_out {
 	uint64_t nack_age_tsc;		/* nack_buffer_ms, and nack_rtt_ms, in TSC cycles */
 	uint64_t nack_rtt_tsc;
 	struct mf_srtp *srtp;		/* SRTP/SRTCP protect, or NULL; used by the worker only */
+	struct mf_srtp *srtp_rx;	/* the receiver's SRTCP, to read its feedback, or NULL */
 	int stats_idx;
 	uint64_t *ctr;			/* lcore 0's block; lcore l at ctr + l * ctr_stride */
 };
@@ -362,6 +363,8 @@ struct dp_ts_rx {
  * at most one sent per interval, retried once. Where to send it is learnt from the media. */
 struct dp_kf_req {
 	bool pending;			/* someone waits for a key frame, none came yet */
+	bool remb_pending;		/* a receiver's REMB to pass on, at remb_bps */
+	uint64_t remb_bps;
 	uint8_t tries;			/* requests sent for this pending one */
 	uint8_t fir_seq;		/* RFC 5104 command sequence number */
 	bool src_known;

@@ -4,11 +4,13 @@
  * the session's RTCP port (its ingress UDP port + 1, or the port itself with rtcp-mux), from
  * an output's destination address and RTCP port. It is read, not forwarded: a PLI or FIR for
  * the output's SSRC (or the source's, when the output keeps it) becomes a key-frame request
- * to the source (dp_kfreq.c), a Generic NACK a resend from the output's buffer (dp_nack.c);
- * reports and other feedback are counted and consumed.
+ * to the source (dp_kfreq.c), a REMB naming it a REMB to the source (the lowest asked for),
+ * a Generic NACK a resend from the output's buffer (dp_nack.c); reports and other feedback
+ * are counted and consumed.
  *
- * An SRTP output's receiver protects its RTCP with its own key, which SDES does not give us:
- * such RTCP is counted and consumed unread (DTLS-SRTP will bring both keys).
+ * An SRTP output's receiver protects its RTCP with its own key: with the output's
+ * receiver_srtp it is authenticated and decrypted here, without it counted and consumed
+ * unread.
  */
 
 #include "dp.h"
@@ -65,6 +67,11 @@ read_feedback(struct dp_lcore *lc, struct dp_sess *s, struct dp_out *o, const ui
 
 		if (mf_rtcp_fb_parse(pl, &c->pkts[i], &fb) != 0)
 			continue;
+		if (fb.kind == MF_RTCP_FB_REMB && fb.nb > 0 && for_output(s, o, mf_rd32(k + 20))) {
+			sc[DP_SC_remb_received]++;
+			dp_remb_want(s, fb.remb_bps);
+			continue;
+		}
 		if (fb.kind == MF_RTCP_FB_NACK && o->nack != NULL && for_output(s, o, fb.media_ssrc)) {
 			dp_nack_input(lc, o, k, &fb, now, oc);
 			continue;
@@ -84,17 +91,25 @@ read_feedback(struct dp_lcore *lc, struct dp_sess *s, struct dp_out *o, const ui
 bool
 dp_fb_input(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc)
 {
-	const uint8_t *pl = p->data + p->l4.payload_off;
+	uint8_t *pl = p->data + p->l4.payload_off;
 	struct dp_out *o = from_receiver(s, p);
+	size_t n = p->l4.payload_len;
 	uint64_t *oc;
+	int rc = 0;
 
 	if (o == NULL)
 		return false;
 	oc = dp_ctr_of(o->ctr, dp.stride_out, lc->index);
 	oc[DP_OC_fb_rtcp]++;
-	if (o->srtp != NULL) {
+	/* Consumed here, so decrypted in place. */
+	if (o->srtp_rx != NULL)
+		rc = mf_srtcp_unprotect(o->srtp_rx, pl, &n);
+	if (o->srtp != NULL && o->srtp_rx == NULL) {
 		lc->ctr[DP_CTR_fb_rx]++;
-	} else if (mf_rtcp_parse(pl, p->l4.payload_len, &p->rtcp_info) == 0) {
+	} else if (rc != 0) {
+		sc[rc == -MF_SRTP_E_REPLAY ? DP_SC_drop_srtp_replay : DP_SC_drop_srtp_auth]++;
+		lc->ctr[rc == -MF_SRTP_E_REPLAY ? DP_CTR_drop_srtp_replay : DP_CTR_drop_srtp_auth]++;
+	} else if (mf_rtcp_parse(pl, n, &p->rtcp_info) == 0) {
 		lc->ctr[DP_CTR_fb_rx]++;
 		read_feedback(lc, s, o, pl, &p->rtcp_info, now, sc, oc);
 	} else {

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Key-frame requests to a session's media source, made by the worker that owns the session
- * (ARCHITECTURE.md §6: only it knows the source it latched and holds the SRTCP context).
+ * Feedback to a session's media source, made by the worker that owns the session
+ * (ARCHITECTURE.md §6: only it knows the source it latched and holds the SRTCP context):
+ * key-frame requests, and the receivers' REMB (the lowest bitrate asked for since the last
+ * one sent, with the source's SSRC), each sent with the next RTP packet from the source.
  *
  * One request is pending at a time per session, however many outputs and receivers want
  * one (the rest are counted as coalesced). It is sent with the next RTP packet from the
@@ -21,8 +23,8 @@
 
 #define KF_TRIES	2	/* the request and one retry */
 #define KF_TTL		64
-/* A PLI is 12 bytes, a FIR 20; SRTCP adds its index and a tag of at most 16. */
-#define KF_PAYLOAD_MAX	(20 + 4 + 16)
+/* A PLI is 12 bytes, a FIR 20, a REMB 24; SRTCP adds its index and a tag of at most 16. */
+#define KF_PAYLOAD_MAX	(24 + 4 + 16)	/* REMB with one SSRC is the longest: 24 */
 
 void
 dp_kf_want(struct dp_sess *s, uint64_t *sc)
@@ -94,19 +96,42 @@ kf_ip_udp(uint8_t *l3, const struct dp_pkt *p, uint16_t udp_len)
 	return (struct rte_udp_hdr *)(ip6 + 1);
 }
 
-/* Build the request toward the sender of @p p (an RTP packet from the media source) and
- * queue it on the arrival port. @return 0, or the node counter of why it was not sent. */
+/* REMB (draft-alvestrand-rmcat-remb) for the source's SSRC: the lowest bitrate the
+ * receivers asked for since the last one, as an 18-bit mantissa and a 6-bit exponent. */
+static size_t
+remb_payload(struct dp_sess *s, uint32_t media_ssrc, uint64_t bps, uint8_t *b)
+{
+	uint8_t exp = 0;
+
+	while (bps >= (1u << 18) && exp < 63) {
+		bps >>= 1;
+		exp++;
+	}
+	b[0] = 0x80 | 15;
+	b[1] = MF_RTCP_PSFB;
+	mf_wr16(b + 2, 5);
+	mf_wr32(b + 4, s->fb_ssrc);
+	mf_wr32(b + 8, 0);
+	memcpy(b + 12, "REMB", 4);
+	b[16] = 1;
+	b[17] = (uint8_t)(exp << 2 | (bps >> 16 & 3));
+	mf_wr16(b + 18, (uint16_t)bps);
+	mf_wr32(b + 20, media_ssrc);
+	return 24;
+}
+
+/* Send the RTCP payload @p fb (@p n bytes, room for SRTCP's trailer) toward the sender of
+ * @p p (an RTP packet from the media source), queued on the arrival port.
+ * @return 0, or the node counter of why it was not sent. */
 static int
-kf_send(struct dp_lcore *lc, struct dp_sess *s, const struct dp_pkt *p)
+fb_send(struct dp_lcore *lc, struct dp_sess *s, const struct dp_pkt *p, uint8_t *fb, size_t n)
 {
 	uint16_t l2 = p->l4.l3_off, l3 = p->l4.ip.version == 4 ? 20 : 40;
-	uint8_t fb[KF_PAYLOAD_MAX], *h;
 	struct rte_udp_hdr *udp;
 	struct rte_mbuf *m;
-	size_t n;
+	uint8_t *h;
 
-	n = kf_payload(s, p->rtp.ssrc, fb);
-	if (s->srtp_in != NULL && mf_srtcp_protect(s->srtp_in, fb, &n, sizeof(fb)) != 0)
+	if (s->srtp_in != NULL && mf_srtcp_protect(s->srtp_in, fb, &n, KF_PAYLOAD_MAX) != 0)
 		return DP_CTR_drop_srtp_protect;
 	m = rte_pktmbuf_alloc(dp.pool);
 	if (m == NULL)
@@ -136,12 +161,43 @@ kf_send(struct dp_lcore *lc, struct dp_sess *s, const struct dp_pkt *p)
 }
 
 void
+dp_remb_want(struct dp_sess *s, uint64_t bps)
+{
+	struct dp_kf_req *kr = &s->st->kf;
+
+	if (!kr->remb_pending || bps < kr->remb_bps)
+		kr->remb_bps = bps;
+	kr->remb_pending = true;
+}
+
+/* A REMB waiting: to the source with this packet. */
+static void
+remb_poll(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t *sc)
+{
+	struct dp_kf_req *kr = &s->st->kf;
+	uint8_t fb[KF_PAYLOAD_MAX];
+	int why;
+
+	kr->remb_pending = false;
+	why = fb_send(lc, s, p, fb, remb_payload(s, p->rtp.ssrc, kr->remb_bps, fb));
+	if (why != 0)
+		lc->ctr[why]++;
+	else
+		sc[DP_SC_remb_sent]++;
+}
+
+void
 dp_kf_poll(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc)
 {
 	struct dp_kf_req *kr = &s->st->kf;
+	uint8_t fb[KF_PAYLOAD_MAX];
 	int why;
 
 	if (p->what != DP_WHAT_RTP)
+		return;
+	if (kr->remb_pending)
+		remb_poll(lc, s, p, sc);
+	if (!kr->pending)
 		return;
 	if (dp_pkt_kf(s, p, sc) == MF_KF_START) {
 		kr->pending = false;
@@ -156,7 +212,7 @@ dp_kf_poll(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t no
 	}
 	kr->tries++;
 	kr->sent_tsc = now;
-	why = kf_send(lc, s, p);
+	why = fb_send(lc, s, p, fb, kf_payload(s, p->rtp.ssrc, fb));
 	if (why != 0) {
 		lc->ctr[why]++;
 		return;

@@ -90,8 +90,11 @@ dp_pkt_kf(const struct dp_sess *s, struct dp_pkt *p, uint64_t *sc)
 /* Key-frame requests to the media source (dp_kfreq.c), on the session's worker. */
 /** An output or a receiver wants a key frame: one request pending at a time. */
 void dp_kf_want(struct dp_sess *s, uint64_t *sc);
-/** With each RTP packet while a request is pending: done when a key frame starts, else send
- * a request to where this packet came from, at most once per interval, retried once. */
+/** A receiver's REMB for the source, passed on with its next packet. */
+void dp_remb_want(struct dp_sess *s, uint64_t bps);
+/** With each RTP packet while a request or a REMB is pending: a REMB goes to where this
+ * packet came from; a request is done when a key frame starts, else sent there, at most
+ * once per interval, retried once. */
 void dp_kf_poll(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now,
 		uint64_t *sc);
 

@@ -265,7 +265,11 @@ out_build(struct dp_sess *s, struct dp_out *o, const struct mf_sess_output *cfg,
 	if (rc != 0)
 		return rc;
 srtp:
-	return srtp_take(&o->cfg.srtp, prev != NULL ? prev->srtp : NULL, &o->srtp);
+	rc = srtp_take(&o->cfg.srtp, prev != NULL ? prev->srtp : NULL, &o->srtp);
+	if (rc == 0)
+		rc = srtp_take(&o->cfg.receiver_srtp, prev != NULL ? prev->srtp_rx : NULL,
+			       &o->srtp_rx);
+	return rc;
 }
 
 static const struct dp_out *
@@ -332,9 +336,12 @@ sess_unbuild(struct dp_sess *s, const struct dp_sess *old, unsigned int built)
 
 		if (p == NULL || p->srtp != o->srtp)
 			mf_srtp_destroy(o->srtp);
+		if (p == NULL || p->srtp_rx != o->srtp_rx)
+			mf_srtp_destroy(o->srtp_rx);
 		if (p == NULL || p->nack != o->nack)
 			dp_nack_ring_free(o->nack);
 		explicit_bzero(&o->cfg.srtp, sizeof(o->cfg.srtp));
+		explicit_bzero(&o->cfg.receiver_srtp, sizeof(o->cfg.receiver_srtp));
 		if (p == NULL) {
 			free(o->ost);
 			dp_stats_remove(o->stats_idx);
@@ -462,6 +469,8 @@ defer_dropped_outputs(const struct dp_sess *old, const struct dp_sess *s)
 				kept = &s->out[j];
 		if (o->srtp != NULL && (kept == NULL || kept->srtp != o->srtp))
 			dp_defer(free_srtp, o->srtp, 0);
+		if (o->srtp_rx != NULL && (kept == NULL || kept->srtp_rx != o->srtp_rx))
+			dp_defer(free_srtp, o->srtp_rx, 0);
 		if (o->nack != NULL && (kept == NULL || kept->nack != o->nack))
 			dp_defer(free_nack, o->nack, 0);
 		if (kept == NULL) {
@@ -585,6 +594,8 @@ dp_sess_del(const char *id, enum mf_event_kind why, char *detail, size_t len)
 	for (i = 0; i < s->nb_out; i++) {
 		if (s->out[i].srtp != NULL)
 			dp_defer(free_srtp, s->out[i].srtp, 0);
+		if (s->out[i].srtp_rx != NULL)
+			dp_defer(free_srtp, s->out[i].srtp_rx, 0);
 		if (s->out[i].nack != NULL)
 			dp_defer(free_nack, s->out[i].nack, 0);
 		dp_defer(free_mem, s->out[i].ost, 0);
@@ -668,6 +679,7 @@ dp_sess_table_fini(void)
 	for (k = 0; k < n; k++) {
 		for (i = 0; i < all[k]->nb_out; i++) {
 			mf_srtp_destroy(all[k]->out[i].srtp);
+			mf_srtp_destroy(all[k]->out[i].srtp_rx);
 			dp_nack_ring_free(all[k]->out[i].nack);
 			free(all[k]->out[i].ost);
 		}

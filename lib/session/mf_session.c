@@ -148,6 +148,9 @@ mf_sess_wipe_keys(struct mf_sess_spec *spec)
 	for (i = 0; i < MF_SESS_MAX_OUTPUTS; i++) {
 		wipe(spec->outputs[i].srtp.key, sizeof(spec->outputs[i].srtp.key));
 		wipe(spec->outputs[i].srtp.salt, sizeof(spec->outputs[i].srtp.salt));
+		wipe(spec->outputs[i].receiver_srtp.key, sizeof(spec->outputs[i].receiver_srtp.key));
+		wipe(spec->outputs[i].receiver_srtp.salt,
+		     sizeof(spec->outputs[i].receiver_srtp.salt));
 	}
 }
 

@@ -724,6 +724,13 @@ out_nack(const json_t *v, void *obj, const struct field *f, struct dctx *c)
 	return decode_fields(v, nack_fields, sizeof(nack_fields) / sizeof(nack_fields[0]), o, c);
 }
 
+static int
+out_receiver_srtp(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	(void)f;
+	return srtp_params(v, &((struct mf_sess_output *)obj)->receiver_srtp, c);
+}
+
 static const struct field output_fields[] = {
 	{ .name = "id", .fn = out_id },
 	INT_FIELD("port", struct mf_sess_output, port, 0, MF_MAX_PORTS - 1, true),
@@ -739,6 +746,7 @@ static const struct field output_fields[] = {
 	{ .name = "paused", .fn = out_paused },
 	{ .name = "start", .fn = out_start },
 	{ .name = "nack", .fn = out_nack },
+	{ .name = "receiver_srtp", .fn = out_receiver_srtp },
 };
 
 static int
@@ -1146,6 +1154,8 @@ mf_sess_output_to_json(const struct mf_sess_output *out, unsigned int kind, unsi
 	}
 	if (out->srtp.suite != MF_SRTP_NONE)
 		json_object_set_new(o, "srtp", srtp_json(&out->srtp, flags));
+	if (out->receiver_srtp.suite != MF_SRTP_NONE)
+		json_object_set_new(o, "receiver_srtp", srtp_json(&out->receiver_srtp, flags));
 	return o;
 }
 

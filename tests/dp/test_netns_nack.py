@@ -8,8 +8,11 @@ rtpjitterbuffer do-retransmission) on loopback; the receiver's RTCP (its Generic
 back through the relay to where mfwd sends from. Every frame the receiver writes decodes
 bit-exact against the local decode of the clip, and mfwd counts the NACKs and resends.
 Without NACK repair (the same run's second output, through a second relay with the same
-loss) frames are lost or damaged: the contrast that shows the link really loses.
+loss) frames are lost or damaged: the contrast that shows the link really loses. A third
+output does the same under SRTP: the receiver decrypts with srtpdec and protects its RTCP
+with srtpenc under its own key, which the output knows as receiver_srtp.
 """
+import base64
 import os
 import subprocess
 import sys
@@ -25,6 +28,14 @@ T = Checks("netns_nack")
 HERE = os.path.dirname(os.path.abspath(__file__))
 RX = "10.99.2.1"
 CAPS = "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
+SUITE = "AES_CM_128_HMAC_SHA1_80"
+KEY_OUT, KEY_RX = bytes(range(1, 31)), bytes(range(101, 131))	# key || salt
+GST_SRTP = ("srtp-cipher=(string)aes-128-icm, srtp-auth=(string)hmac-sha1-80, "
+            "srtcp-cipher=(string)aes-128-icm, srtcp-auth=(string)hmac-sha1-80")
+
+
+def srtp_json(k):
+    return {"suite": SUITE, "key": base64.b64encode(k).decode()}
 
 
 
@@ -46,23 +57,41 @@ def sessions():
              "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5004, "source": "latch",
                          "clock_rates": {"96": 90000}},
              "outputs": [dict(out, id="nack", udp_port=7000, nack={"buffer_ms": 2000}),
-                         dict(out, id="plain", udp_port=7010)]}]
+                         dict(out, id="plain", udp_port=7010),
+                         dict(out, id="srtp", udp_port=7020, nack={"buffer_ms": 2000},
+                              srtp=srtp_json(KEY_OUT), receiver_srtp=srtp_json(KEY_RX))]}]
 
 
-def receiver(topo, d, name, rtp_port, rtcp_back):
+def receiver(topo, d, name, rtp_port, rtcp_back, srtp=False):
     """GStreamer: RTP on 127.0.0.1:rtp_port, its RTCP to the relay's back port; the H.264
-    it depayloads, in a file."""
+    it depayloads, in a file. With @srtp: srtpdec under the output's key in front of rtpbin,
+    srtpenc under its own key behind it."""
     out = os.path.join(d, name + ".h264")
+    if srtp:
+        key = "ssrc=(uint)4660, roc=(uint)0, srtp-key=(buffer)%s, %s" % (KEY_OUT.hex(),
+                                                                          GST_SRTP)
+        rx = ["udpsrc", "address=127.0.0.1", "port=%d" % rtp_port,
+              "caps=application/x-srtp, media=(string)video, clock-rate=(int)90000, "
+              "encoding-name=(string)H264, payload=(int)96, " + key, "!", "srtpdec", "name=dec",
+              "!", "rb.recv_rtp_sink_0",
+              "udpsrc", "address=127.0.0.1", "port=%d" % (rtp_port + 1),
+              "caps=application/x-srtcp, " + key, "!", "dec.rtcp_sink",
+              "dec.rtcp_src", "!", "rb.recv_rtcp_sink_0"]
+        tx = ["rb.send_rtcp_src_0", "!", "enc.rtcp_sink_0", "srtpenc", "name=enc",
+              "key=" + KEY_RX.hex(), "rtp-cipher=aes-128-icm", "rtp-auth=hmac-sha1-80",
+              "rtcp-cipher=aes-128-icm", "rtcp-auth=hmac-sha1-80", "enc.rtcp_src_0", "!"]
+    else:
+        rx = ["udpsrc", "address=127.0.0.1", "port=%d" % rtp_port, "caps=" + CAPS, "!",
+              "rb.recv_rtp_sink_0",
+              "udpsrc", "address=127.0.0.1", "port=%d" % (rtp_port + 1), "!",
+              "rb.recv_rtcp_sink_0"]
+        tx = ["rb.send_rtcp_src_0", "!"]
     p = topo.popen(
         topo.dst, "gst-launch-1.0", "-e", "-q", "rtpbin", "name=rb", "rtp-profile=avpf",
-        "do-retransmission=true", "latency=1000",
-        "udpsrc", "address=127.0.0.1", "port=%d" % rtp_port, "caps=" + CAPS, "!",
-        "rb.recv_rtp_sink_0",
-        "udpsrc", "address=127.0.0.1", "port=%d" % (rtp_port + 1), "!", "rb.recv_rtcp_sink_0",
+        "do-retransmission=true", "latency=1000", *rx,
         "rb.", "!", "rtph264depay", "!", "h264parse", "!",
         "video/x-h264,stream-format=byte-stream", "!", "filesink", "location=" + out,
-        "rb.send_rtcp_src_0", "!", "udpsink", "host=127.0.0.1", "port=%d" % rtcp_back,
-        "sync=false", "async=false",
+        *tx, "udpsink", "host=127.0.0.1", "port=%d" % rtcp_back, "sync=false", "async=false",
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     return out, p
 
@@ -82,9 +111,11 @@ def main():
     with Topology("nk", (RX,)) as topo:
         dpl = Dataplane("netnsnack", topo.ports_conf(), sessions=sessions())
         with dpl:
-            relays = [relay(topo, d, 7000, 7100, 7200, 1), relay(topo, d, 7010, 7110, 7210, 1)]
-            rxs = [receiver(topo, d, "nack", 7100, 7200), receiver(topo, d, "plain", 7110, 7210)]
-            topo.wait_udp(topo.dst, 7100, 7110)
+            relays = [relay(topo, d, 7000 + 10 * i, 7100 + 10 * i, 7200 + 10 * i, 1)
+                      for i in range(3)]
+            rxs = [receiver(topo, d, "nack", 7100, 7200), receiver(topo, d, "plain", 7110, 7210),
+                   receiver(topo, d, "srtp", 7120, 7220, srtp=True)]
+            topo.wait_udp(topo.dst, 7100, 7110, 7120)
             r = topo.run(topo.src, "ffmpeg", "-nostdin", "-v", "error", "-re", "-i", clip, "-c",
                          "copy", "-f", "rtp", "-payload_type", "96", "-ssrc", "4660",
                          "rtp://10.99.1.2:5004?localport=4000", capture_output=True, timeout=60)
@@ -112,6 +143,12 @@ def main():
             T.check(plain != ref, "plain (no NACK), same loss: %d of %d frames, not all "
                     "bit-exact" % (len(plain), len(ref)))
             T.eq(st["plain"]["nack_rx"], 0, "plain: its NACKs are not acted on")
+            got = frame_hashes(rxs[2][0])
+            T.eq(len(got), len(ref), "srtp: every frame decoded")
+            T.check(got == ref, "srtp: every frame bit-exact")
+            T.check(st["srtp"]["nack_rx"] > 0 and st["srtp"]["nack_resent"] > 0,
+                    "srtp: NACKs read under the receiver's key (%d), packets resent (%d)" %
+                    (st["srtp"]["nack_rx"], st["srtp"]["nack_resent"]))
             if T.failed:
                 print(dpl.tail())
     T.eq(dpl.rc, 0, "dataplane exited cleanly")

@@ -13,7 +13,8 @@ PLIs (640) to the session's RTCP port. Session "v" (codecs {"96": "h264"}):
   kf2    start keyframe, pt_allow [96], SSRC rewritten: both at once
   r0..r58 paused outputs on port 0 whose receivers send the PLIs to the session's RTCP
   port; kf's receiver sends 3 on port 1, where kf sends from
-  rn     NACK repair: its receiver's Generic NACKs get frames resent as first sent
+  rn     NACK repair: its receiver's Generic NACKs get frames resent as first sent; its
+         REMBs (500, then 300 kbit/s) go on to the source as one, the lower
 Session "f" asks with FIR (keyframe_request "fir") and sees no key frame: the request and
 its one retry only come with time (limits.keyframe_interval_ms), so exactly one FIR here.
 """
@@ -97,8 +98,18 @@ def build_inputs(d):
         return (Ether(src="02:00:00:00:01:05", dst=DP_MAC) / IP(src=RX, dst=DST)
                 / UDP(sport=6301, dport=5005) / Raw(bytes([0x81, 205, 0, 3]) +
                                                     struct.pack("!IIHH", 0x99, ssrc, pid, blp)))
-    allp = frames[:6] + plis + frames[6:] + fir_in + [nack(1003, 0b101), nack(1003, 0b101),
-                                                        nack(900, 0)]
+    # rn's receiver estimates 500 and then 300 kbit/s (REMB): the lower goes to the source.
+    def remb(bps):
+        exp = 0
+        while bps >= 1 << 18:
+            bps, exp = bps >> 1, exp + 1
+        body = (bytes([0x8f, 206, 0, 5]) + struct.pack("!II", 0x99, 0) + b"REMB" +
+                bytes([1, exp << 2 | bps >> 16, bps >> 8 & 0xff, bps & 0xff]) +
+                struct.pack("!I", ssrc))
+        return (Ether(src="02:00:00:00:01:05", dst=DP_MAC) / IP(src=RX, dst=DST)
+                / UDP(sport=6301, dport=5005) / Raw(body))
+    allp = frames[:6] + plis + [remb(500000), remb(300000)] + frames[6:] + fir_in + \
+        [nack(1003, 0b101), nack(1003, 0b101), nack(900, 0)]
     wrpcap(os.path.join(d, "in0.pcap"), allp)
     # Port 1: kf's receiver sends its PLIs where kf sends from (10.99.2.2:5005), and a
     # stranger sends there too.
@@ -182,7 +193,13 @@ def check_nack(out0, v):
 
 def check_requests(out0, ssrc):
     fb = [p for p in out0 if UDP in p and p[IP].dst == SRC]
-    pli = [p for p in fb if p[UDP].sport == 5005]
+    pli = [p for p in fb if p[UDP].sport == 5005 and bytes(p[UDP].payload)[0] == 0x81]
+    remb = [bytes(p[UDP].payload) for p in fb if p[UDP].sport == 5005 and
+            bytes(p[UDP].payload)[0] == 0x8f]
+    T.eq(remb, [bytes([0x8f, 206, 0, 5]) + struct.pack("!II", fnv1a("v"), 0) + b"REMB" +
+                bytes([1, 1 << 2 | (150000 >> 16), 150000 >> 8 & 0xff, 150000 & 0xff]) +
+                struct.pack("!I", ssrc)],
+         "one REMB to the source: the lower of the two, 300 kbit/s, for its SSRC")
     T.eq(len(pli), 1, "one PLI for 2 waiting outputs and 640 receivers' PLIs")
     if pli:
         p = pli[0]
@@ -227,7 +244,7 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
                           s["ports"]["1"]["rx_pkts"] == n1, what="all input read")
         st = dpl.wait_for(lambda s: s["sessions"]["v"]["outputs"]["all"]["tx_pkts"] == n_video
                           and s["sessions"]["f"]["rx_pkts"] == 12 and
-                          s["node"]["fb_rx"] == N_RX * PLI_EACH + KF_PLIS + 3, what="all handled")
+                          s["node"]["fb_rx"] == N_RX * PLI_EACH + KF_PLIS + 5, what="all handled")
         v, f = st["sessions"]["v"], st["sessions"]["f"]
         T.eq(v["kf_req_received"], N_RX * PLI_EACH + KF_PLIS, "v: receivers' PLIs counted")
         # Port 1's PLIs race port 0's key frame: each is coalesced, or one starts a new
@@ -251,7 +268,8 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
         T.eq(v["outputs"]["video"]["drop_pt"], sum(1 for x in table.values() if x[0] == 97),
              "video: PT 97 counted as filtered")
         T.eq(f["kf_req_sent"], 1, "f: one FIR")
-        T.eq(st["node"]["fb_rx"], N_RX * PLI_EACH + KF_PLIS + 3, "node: feedback read")
+        T.eq(st["node"]["fb_rx"], N_RX * PLI_EACH + KF_PLIS + 5, "node: feedback read")
+        T.eq((v["remb_received"], v["remb_sent"]), (2, 1), "v: REMBs received, passed on")
         T.eq(st["node"]["kf_req_tx"], 2, "node: requests sent")
         lost = [l for l in dpl.once().splitlines() if l.strip().startswith("lost:")]
         T.check(not lost or "kf_wait" not in lost[0], "waiting is not a loss: %s" % lost)

@@ -12,6 +12,8 @@ Port 0 (10.99.1.2) reads in0.pcap; port 1 writes out1.pcap towards 10.99.2.1.
           (its port says fragment = no).
   "relay" SRTP (AEAD_AES_256_GCM) -> r1 SRTP AES_CM_128_HMAC_SHA1_32 with an SSRC rewrite,
           r2 SRTP AES_CM_128_HMAC_SHA1_80 (byte-identical to libsrtp2), r3 plain RTP.
+  "kf"    SRTP H.264 P slices to an output waiting for a key frame: the PLI mfwd sends the
+          source is SRTCP under the ingress key, which libsrtp2 opens.
 Counters: auth and replay failures per session and node; keys never in replies, stats or
 the log; SRTP on a non-RTP kind is refused.
 """
@@ -42,10 +44,10 @@ PROFILES = {
 KEYS = {name: os.urandom(PROFILES[suite][1]) for name, suite in (
     ("A", "AES_CM_128_HMAC_SHA1_80"), ("B", "AEAD_AES_128_GCM"), ("C", "AEAD_AES_256_GCM"),
     ("D", "AES_CM_128_HMAC_SHA1_32"), ("E", "AES_CM_128_HMAC_SHA1_80"),
-    ("W", "AES_CM_128_HMAC_SHA1_80"))}
+    ("W", "AES_CM_128_HMAC_SHA1_80"), ("K", "AES_CM_128_HMAC_SHA1_80"))}
 SUITE = {"A": "AES_CM_128_HMAC_SHA1_80", "B": "AEAD_AES_128_GCM", "C": "AEAD_AES_256_GCM",
          "D": "AES_CM_128_HMAC_SHA1_32", "E": "AES_CM_128_HMAC_SHA1_80",
-         "W": "AES_CM_128_HMAC_SHA1_80"}
+         "W": "AES_CM_128_HMAC_SHA1_80", "K": "AES_CM_128_HMAC_SHA1_80"}
 
 
 def srtp_json(k):
@@ -105,9 +107,36 @@ def build_inputs(d):
     want["relay_plain"] = plain
     want["r2"] = [ref.protect(p) for p in plain]
     want["r2_rtcp"] = ref.protect_rtcp(sr(0x3333))
+    # kf: H.264 P slices (NAL header 0x41), none a key frame
+    tx = session("K", True)
+    for i in range(5):
+        p = bytearray(rtp(300 + i, 0x4444))
+        p[12] = 0x41
+        pkts.append(frame(5040, tx.protect(bytes(p))))
     wrpcap(os.path.join(d, "in0.pcap"), pkts)
     wrpcap(os.path.join(d, "in1.pcap"), [])
     return len(pkts), want
+
+
+def fnv1a(s):
+    h = 2166136261
+    for c in s.encode():
+        h = ((h ^ c) * 16777619) & 0xffffffff
+    return h or 1
+
+
+def check_pli(out0):
+    """The PLI to the kf source: SRTCP under the ingress key, from 5041 to 4001."""
+    got = [p for p in out0 if UDP in p and p[UDP].sport == 5041]
+    T.eq(len(got), 1, "kf: one PLI to the source")
+    if got:
+        T.eq((got[0][IP].dst, got[0][UDP].dport), (SRC, 4001), "kf: to its RTP port + 1")
+        try:
+            plain = session("K", False).unprotect_rtcp(bytes(got[0][UDP].payload))
+        except SrtpError as e:
+            plain = repr(e)
+        T.eq(plain, bytes([0x81, 206, 0, 2]) + fnv1a("kf").to_bytes(4, "big") +
+             (0x4444).to_bytes(4, "big"), "kf: libsrtp2 opens the PLI (SRTCP, ingress key)")
 
 
 def sessions():
@@ -124,6 +153,10 @@ def sessions():
          "outputs": [out("r1", 6020, srtp=srtp_json("D"), ssrc=0xABCDEF),
                      out("r2", 6030, srtp=srtp_json("E")),
                      out("r3", 6040)]},
+        {"id": "kf", "kind": "rtp",
+         "ingress": {"port": 0, "addr": DST, "udp_port": 5040, "srtp": srtp_json("K"),
+                     "codecs": {"96": "h264"}},
+         "outputs": [out("late", 6050, start="keyframe")]},
     ]
 
 
@@ -220,11 +253,13 @@ fragment = no
         f.write(ports.format(d=dpl.dir))
     with dpl:
         st = dpl.wait_for(lambda s: s["ports"]["0"]["rx_pkts"] == n0, what="all input read")
-        st = dpl.wait_for(lambda s: s["sessions"]["relay"]["tx_pkts"] == 33, what="relay sent")
+        st = dpl.wait_for(lambda s: s["sessions"]["relay"]["tx_pkts"] == 33 and
+                          s["sessions"]["kf"]["rx_pkts"] == 5, what="relay sent")
         check_stats(st)
         check_secrets(dpl, st)
     T.eq(dpl.rc, 0, "dataplane exited cleanly")
     check_outputs(rdpcap(dpl.path("out1.pcap")), want)
+    check_pli(rdpcap(dpl.path("out0.pcap")))
     T.done()
 
 

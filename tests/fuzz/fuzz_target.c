@@ -104,8 +104,17 @@ fuzz_rtcp(const uint8_t *d, size_t n)
 	if (mf_rtcp_parse(d, n, &c) != 0)
 		return;
 	for (i = 0; i < c.nb; i++) {
+		struct mf_rtcp_fb fb;
+
 		CHECK(c.pkts[i].off == end && c.pkts[i].len >= 4);
 		end += c.pkts[i].len;
+		/* Feedback entries, when read, lie inside their packet. */
+		if (mf_rtcp_fb_parse(d, &c.pkts[i], &fb) != 0 || fb.kind == MF_RTCP_FB_OTHER)
+			continue;
+		CHECK(fb.fci_off == 12);
+		CHECK(fb.kind == MF_RTCP_FB_PLI || fb.kind == MF_RTCP_FB_REMB ||
+		      12 + (size_t)fb.nb * (fb.kind == MF_RTCP_FB_FIR ? 8 : 4) <= c.pkts[i].len);
+		CHECK(fb.kind != MF_RTCP_FB_REMB || 20 + 4 * (size_t)fb.nb <= c.pkts[i].len);
 	}
 	CHECK(end == n && c.nb > 0);
 }

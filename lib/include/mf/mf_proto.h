@@ -16,7 +16,7 @@
 #include "mf/mf_shm.h"
 
 #define MF_PROTO_VERSION	1
-#define MF_CHAN_SLOT_SIZE	16384	/* command and reply slots: a whole spec fits */
+#define MF_CHAN_SLOT_SIZE	32768	/* command and reply slots: a whole spec fits */
 #define MF_CHAN_CMD_SLOTS	64
 #define MF_CHAN_REPLY_SLOTS	64
 #define MF_CHAN_EVENT_SLOT_SIZE	256

@@ -145,6 +145,8 @@ struct mf_sess_output {
 	uint16_t nack_buffer_ms;
 	uint16_t nack_rtt_ms;
 	struct mf_srtp_params srtp;
+	/* What the receiver protects its RTCP with (its own SDES key): to read its feedback. */
+	struct mf_srtp_params receiver_srtp;
 };
 
 struct mf_sess_limits {
@@ -169,8 +171,8 @@ struct mf_sess_spec {
 
 _Static_assert(sizeof(struct mf_addr) == 20, "session layout is ABI");
 _Static_assert(sizeof(struct mf_srtp_params) == 56, "session layout is ABI");
-_Static_assert(sizeof(struct mf_sess_output) == 208, "session layout is ABI");
-_Static_assert(sizeof(struct mf_sess_spec) == 13640, "session layout is ABI");
+_Static_assert(sizeof(struct mf_sess_output) == 264, "session layout is ABI");
+_Static_assert(sizeof(struct mf_sess_spec) == 17224, "session layout is ABI");
 
 /* ---- errors of the codec ---- */
 
