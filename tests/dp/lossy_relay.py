@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """A lossy link in front of a receiver, run in its network namespace.
 
-  relay RTP  LISTEN:PORT     -> 127.0.0.1:RX_PORT       dropping a seeded random fraction
+  relay RTP  LISTEN:PORT     -> 127.0.0.1:RX_PORT       dropping a seeded random fraction of
+                                the first sendings of each RTP sequence number (never the
+                                first 10, which the receiver could not know it missed;
+                                a second sending of a number always passes)
   relay RTCP LISTEN:PORT+1   -> 127.0.0.1:RX_PORT+1     (the sender's reports)
   relay RTCP 127.0.0.1:BACK  -> SENDER:SENDER_RTCP, from LISTEN:PORT+1 (the receiver's
                                 reports and NACKs, back where the sender's reports come from)
@@ -21,7 +24,7 @@ import sys
 def main():
     listen, port, rx_port, back = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     sender = (sys.argv[5], int(sys.argv[6]))
-    loss, rng, stop = float(sys.argv[7]) / 100, random.Random(int(sys.argv[8])), sys.argv[9]
+    loss, seed, stop = float(sys.argv[7]) / 100, int(sys.argv[8]), sys.argv[9]
     rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rtp.bind((listen, port))
     rtcp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -29,7 +32,8 @@ def main():
     fb = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     fb.bind(("127.0.0.1", back))
     out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    n = {"rtp": 0, "dropped": 0, "rtcp_in": 0, "rtcp_back": 0}
+    n = {"rtp": 0, "dropped": 0, "again": 0, "rtcp_in": 0, "rtcp_back": 0}
+    seen, first = set(), None
     print("ready", file=sys.stderr, flush=True)
     while not os.path.exists(stop):
         r, _, _ = select.select([rtp, rtcp, fb], [], [], 0.2)
@@ -37,9 +41,19 @@ def main():
             data, addr = s.recvfrom(65536)
             if s is rtp:
                 n["rtp"] += 1
-                if rng.random() < loss:
-                    n["dropped"] += 1
-                    continue
+                seq = int.from_bytes(data[2:4], "big") if len(data) >= 4 else 0
+                if first is None:
+                    first = seq
+                if seq in seen:
+                    n["again"] += 1
+                else:
+                    seen.add(seq)
+                    # Decided by the number, not the arrival order: the same packets are
+                    # lost in every run.
+                    lose = random.Random(seed * 65536 + seq).random() < loss
+                    if (seq - first) & 0xffff >= 10 and lose:
+                        n["dropped"] += 1
+                        continue
                 out.sendto(data, ("127.0.0.1", rx_port))
             elif s is rtcp:
                 n["rtcp_in"] += 1
