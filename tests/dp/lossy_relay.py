@@ -48,10 +48,11 @@ def main():
                     n["again"] += 1
                 else:
                     seen.add(seq)
-                    # Decided by the number, not the arrival order: the same packets are
-                    # lost in every run.
-                    lose = random.Random(seed * 65536 + seq).random() < loss
-                    if (seq - first) & 0xffff >= 10 and lose:
+                    # Decided by the number from the first, not by the arrival order: the
+                    # same packets of the stream are lost in every run.
+                    k = (seq - first) & 0xffff
+                    lose = random.Random(seed * 65536 + k).random() < loss
+                    if k >= 10 and lose:
                         n["dropped"] += 1
                         continue
                 out.sendto(data, ("127.0.0.1", rx_port))

@@ -56,9 +56,9 @@ def sessions():
     return [{"id": "cam", "kind": "rtp",
              "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5004, "source": "latch",
                          "clock_rates": {"96": 90000}},
-             "outputs": [dict(out, id="nack", udp_port=7000, nack={"buffer_ms": 2000}),
+             "outputs": [dict(out, id="nack", udp_port=7000, nack={"buffer_ms": 3000}),
                          dict(out, id="plain", udp_port=7010),
-                         dict(out, id="srtp", udp_port=7020, nack={"buffer_ms": 2000},
+                         dict(out, id="srtp", udp_port=7020, nack={"buffer_ms": 3000},
                               srtp=srtp_json(KEY_OUT), receiver_srtp=srtp_json(KEY_RX))]}]
 
 
@@ -88,7 +88,7 @@ def receiver(topo, d, name, rtp_port, rtcp_back, srtp=False):
         tx = ["rb.send_rtcp_src_0", "!"]
     p = topo.popen(
         topo.dst, "gst-launch-1.0", "-e", "-q", "rtpbin", "name=rb", "rtp-profile=avpf",
-        "do-retransmission=true", "latency=1000", *rx,
+        "do-retransmission=true", "latency=2000", *rx,
         "rb.", "!", "rtph264depay", "!", "h264parse", "!",
         "video/x-h264,stream-format=byte-stream", "!", "filesink", "location=" + out,
         *tx, "udpsink", "host=127.0.0.1", "port=%d" % rtcp_back, "sync=false", "async=false",
@@ -103,6 +103,12 @@ def relay(topo, d, port, rx_port, back, seed):
                    stop, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     T.check(p.stderr.readline().decode().strip() == "ready", "relay on %d ready" % port)
     return p
+
+
+def first_bad(got, ref):
+    """Where a receiver's frames first differ from the reference (for the log)."""
+    return next((i for i, (a, b) in enumerate(zip(got, ref)) if a != b), min(len(got),
+                                                                           len(ref)))
 
 
 def main():
@@ -120,7 +126,7 @@ def main():
                          "copy", "-f", "rtp", "-payload_type", "96", "-ssrc", "4660",
                          "rtp://10.99.1.2:5004?localport=4000", capture_output=True, timeout=60)
             T.eq(r.returncode, 0, "sender ran: %s" % r.stderr.decode()[-300:])
-            time.sleep(2)		# the jitter buffer's latency: the last resends
+            time.sleep(3)		# the jitter buffer's latency: the last resends
             for _, p in rxs:
                 p.send_signal(2)	# -e: end of stream, the file is complete
             for _, p in rxs:
@@ -140,7 +146,8 @@ def main():
             print("nack: %d frames, first %d" % (len(got), ref.index(got[0]) if got and
                                                  got[0] in ref else -1))
             T.check(len(got) >= judged, "nack: every frame decoded (%d)" % len(got))
-            T.check(got[:judged] == ref[:judged], "nack: every frame bit-exact")
+            T.check(got[:judged] == ref[:judged], "nack: every frame bit-exact (first "
+                    "difference at frame %d)" % first_bad(got, ref))
             T.check(st["nack"]["nack_rx"] > 0 and st["nack"]["nack_resent"] > 0,
                     "nack: NACKs received (%d), packets resent (%d)" %
                     (st["nack"]["nack_rx"], st["nack"]["nack_resent"]))
@@ -150,7 +157,8 @@ def main():
             T.eq(st["plain"]["nack_rx"], 0, "plain: its NACKs are not acted on")
             got = frame_hashes(rxs[2][0])
             T.check(len(got) >= judged, "srtp: every frame decoded (%d)" % len(got))
-            T.check(got[:judged] == ref[:judged], "srtp: every frame bit-exact")
+            T.check(got[:judged] == ref[:judged], "srtp: every frame bit-exact (first "
+                    "difference at frame %d)" % first_bad(got, ref))
             T.check(st["srtp"]["nack_rx"] > 0 and st["srtp"]["nack_resent"] > 0,
                     "srtp: NACKs read under the receiver's key (%d), packets resent (%d)" %
                     (st["srtp"]["nack_rx"], st["srtp"]["nack_resent"]))
