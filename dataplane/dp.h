@@ -250,14 +250,14 @@ struct dp_out_state {
 	/* Gapless: an RTP packet the output does not send moves seq_off back by one, so its
 	 * receiver sees no hole. Packets older than the run of skipped ones (reordered) keep
 	 * the offset from before it. */
-	bool renumber;			/* seq_off applies (an SSRC rewrite or a packet skipped) */
+	bool renumber;			/* a packet was skipped: seq_off applies from now on */
 	bool sent;			/* an RTP packet went out: there is a sequence to keep */
 	bool in_run;			/* the last packet seen was skipped */
 	uint16_t max_in_seq;		/* newest input sequence number seen */
 	uint16_t run_start;		/* first input sequence number of the last skipped run */
 	uint16_t prev_seq_off;		/* the offset before that run */
-	/* Start on a key frame: waiting since wait_tsc; wait_gen is the entry's value this
-	 * wait answered (a new value from the control lcore means wait again). */
+	/* start: keyframe or gop: waiting since wait_tsc; wait_gen is the entry's value this
+	 * start answered (a new value from the control lcore means start again). */
 	bool waiting;
 	uint32_t wait_gen;
 	uint64_t wait_tsc;
@@ -315,7 +315,7 @@ struct dp_out {
 	uint8_t family;
 	uint8_t src_ip[16];
 	struct dp_out_state *ost;	/* owned by the session's worker */
-	uint32_t wait_gen;		/* start: keyframe: bumped when the output must wait again */
+	uint32_t wait_gen;		/* bumped when the output must start again (keyframe, gop) */
 	struct dp_nack_ring *nack;	/* NACK repair, or NULL */
 	uint64_t nack_age_tsc;		/* nack_buffer_ms, and nack_rtt_ms, in TSC cycles */
 	uint64_t nack_rtt_tsc;
@@ -359,20 +359,17 @@ struct dp_ts_rx {
 	uint16_t video_pid;
 };
 
-/* Key-frame requests to the media source (dp_kfreq.c): one pending at a time, coalesced,
- * at most one sent per interval, retried once. Where to send it is learnt from the media. */
+/* Feedback to the media source (dp_kfreq.c): a key-frame request, one pending at a time,
+ * coalesced, at most one sent per interval, retried once; a REMB. Each goes with the
+ * source's next RTP packet, back to where that came from. */
 struct dp_kf_req {
 	bool pending;			/* someone waits for a key frame, none came yet */
 	bool remb_pending;		/* a receiver's REMB to pass on, at remb_bps */
 	uint64_t remb_bps;
 	uint8_t tries;			/* requests sent for this pending one */
 	uint8_t fir_seq;		/* RFC 5104 command sequence number */
-	bool src_known;
 	uint64_t sent_tsc;		/* the last request sent; 0 never */
-	struct mf_addr src;		/* the media source: address, RTP and RTCP ports, MAC */
-	uint16_t src_port;
-	uint16_t src_rtcp_port;		/* 0 until its RTCP is seen */
-	struct rte_ether_addr src_mac;	/* the frame's source MAC: the next hop back to it */
+	uint16_t src_rtcp_port;		/* where the source's reports come from; 0 none seen */
 };
 
 /* Per-session mutable state: written only by the owning worker (last_rx_tsc is read by

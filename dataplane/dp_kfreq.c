@@ -13,16 +13,13 @@
  * key frame started within that time it is sent once more, then given up.
  */
 
-#include <rte_ip.h>
-#include <rte_udp.h>
-
 #include "dp.h"
+#include "dp_hdr.h"
 #include "dp_pkt.h"
 #include "dp_tx.h"
 #include "mf/mf_bytes.h"
 
 #define KF_TRIES	2	/* the request and one retry */
-#define KF_TTL		64
 /* A PLI is 12 bytes, a FIR 20, a REMB 24; SRTCP adds its index and a tag of at most 16. */
 #define KF_PAYLOAD_MAX	(24 + 4 + 16)	/* REMB with one SSRC is the longest: 24 */
 
@@ -62,38 +59,6 @@ kf_payload(struct dp_sess *s, uint32_t media_ssrc, uint8_t *b)
 	mf_wr32(b + 4, s->fb_ssrc);
 	mf_wr32(b + 8, media_ssrc);
 	return 12;
-}
-
-/* IPv4 or IPv6 and UDP back to the packet's source, from the address and RTCP port it was
- * sent to. @return the UDP header. */
-static struct rte_udp_hdr *
-kf_ip_udp(uint8_t *l3, const struct dp_pkt *p, uint16_t udp_len)
-{
-	const struct mf_ip *in = &p->l4.ip;
-
-	if (in->version == 4) {
-		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)l3;
-
-		memset(ip, 0, sizeof(*ip));
-		ip->version_ihl = RTE_IPV4_VHL_DEF;
-		ip->total_length = rte_cpu_to_be_16((uint16_t)(sizeof(*ip) + udp_len));
-		ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
-		ip->time_to_live = KF_TTL;
-		ip->next_proto_id = IPPROTO_UDP;
-		memcpy(&ip->src_addr, in->dst, 4);
-		memcpy(&ip->dst_addr, in->src, 4);
-		ip->hdr_checksum = rte_ipv4_cksum(ip);
-		return (struct rte_udp_hdr *)(ip + 1);
-	}
-	struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)l3;
-
-	ip6->vtc_flow = rte_cpu_to_be_32(6u << 28);
-	ip6->payload_len = rte_cpu_to_be_16(udp_len);
-	ip6->proto = IPPROTO_UDP;
-	ip6->hop_limits = KF_TTL;
-	memcpy(ip6->src_addr, in->dst, 16);
-	memcpy(ip6->dst_addr, in->src, 16);
-	return (struct rte_udp_hdr *)(ip6 + 1);
 }
 
 /* REMB (draft-alvestrand-rmcat-remb) for the source's SSRC: the lowest bitrate the
@@ -145,13 +110,16 @@ fb_send(struct dp_lcore *lc, struct dp_sess *s, const struct dp_pkt *p, uint8_t 
 	memcpy(h, p->data, l2);
 	memcpy(h, p->data + 6, 6);
 	memcpy(h + 6, p->data, 6);
-	udp = kf_ip_udp(h + l2, p, (uint16_t)(8 + n));
-	udp->src_port = rte_cpu_to_be_16(s->kind == MF_SESS_RTP_MUX ? s->ingress.udp_port :
-					 (uint16_t)(s->ingress.udp_port + 1));
-	udp->dst_port = rte_cpu_to_be_16(s->kind == MF_SESS_RTP_MUX ? p->l4.udp.sport :
-		s->st->kf.src_rtcp_port ? s->st->kf.src_rtcp_port : (uint16_t)(p->l4.udp.sport + 1));
-	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(8 + n));
-	udp->dgram_cksum = 0;
+	/* Back to the source, from the address and RTCP port it sends to. */
+	udp = dp_hdr_ip_udp(h + l2, p->l4.ip.version, p->l4.ip.dst, p->l4.ip.src,
+			    s->kind == MF_SESS_RTP_MUX ? s->ingress.udp_port :
+			    (uint16_t)(s->ingress.udp_port + 1),
+			    s->kind == MF_SESS_RTP_MUX ? p->l4.udp.sport :
+			    s->st->kf.src_rtcp_port ? s->st->kf.src_rtcp_port :
+			    (uint16_t)(p->l4.udp.sport + 1), (uint16_t)(8 + n));
+	if (p->l4.ip.version == 4)
+		((struct rte_ipv4_hdr *)(h + l2))->hdr_checksum =
+			rte_ipv4_cksum((struct rte_ipv4_hdr *)(h + l2));
 	memcpy(udp + 1, fb, n);
 	udp->dgram_cksum = p->l4.ip.version == 4 ?
 		rte_ipv4_udptcp_cksum((struct rte_ipv4_hdr *)(h + l2), udp) :

@@ -26,6 +26,7 @@
 #include <rte_udp.h>
 
 #include "dp.h"
+#include "dp_hdr.h"
 #include "dp_pkt.h"
 #include "dp_tx.h"
 #include "mf/mf_bytes.h"
@@ -35,7 +36,6 @@
 #define IP4_HDR_LEN	((uint16_t)sizeof(struct rte_ipv4_hdr))
 #define IP6_HDR_LEN	((uint16_t)sizeof(struct rte_ipv6_hdr))
 #define UDP_HDR_LEN	((uint16_t)sizeof(struct rte_udp_hdr))
-#define OUT_TTL		64
 /* The most an SRTP/SRTCP trailer adds (a 16-byte tag and SRTCP's 4-byte index). */
 #define SRTP_TRAILER_MAX	20
 /* Until the input's payload type has a known clock, a new SSRC's timestamps follow on at
@@ -324,45 +324,24 @@ write_headers(struct rte_mbuf *m, uint8_t *h, const struct dp_out *o, bool rtcp,
 	resolved = dp_neigh_mac(o->neigh, &eth->dst_addr);
 	rte_ether_addr_copy(&o->port->mac, &eth->src_addr);
 	m->l2_len = RTE_ETHER_HDR_LEN;
+	udp = dp_hdr_ip_udp((uint8_t *)(eth + 1), o->family, o->src_ip, o->cfg.dst.a,
+			    rtcp ? o->rtcp_src_port : o->src_port,
+			    rtcp ? o->rtcp_dst_port : o->cfg.dst_port, udp_len);
 	if (o->family == 4) {
 		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
 
 		eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-		ip->version_ihl = RTE_IPV4_VHL_DEF;
-		ip->type_of_service = 0;
-		ip->total_length = rte_cpu_to_be_16((uint16_t)(udp_len + sizeof(*ip)));
-		ip->packet_id = 0;
-		ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
-		ip->time_to_live = OUT_TTL;
-		ip->next_proto_id = IPPROTO_UDP;
-		ip->hdr_checksum = 0;
-		memcpy(&ip->src_addr, o->src_ip, 4);
-		memcpy(&ip->dst_addr, o->cfg.dst.a, 4);
 		m->l3_len = sizeof(*ip);
 		m->ol_flags |= RTE_MBUF_F_TX_IPV4;
 		if (o->port->tx_ip_csum)
 			m->ol_flags |= RTE_MBUF_F_TX_IP_CKSUM;
 		else
 			ip->hdr_checksum = rte_ipv4_cksum(ip);
-		udp = (struct rte_udp_hdr *)(ip + 1);
 	} else {
-		struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(eth + 1);
-
 		eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);
-		ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
-		ip->payload_len = rte_cpu_to_be_16(udp_len);
-		ip->proto = IPPROTO_UDP;
-		ip->hop_limits = OUT_TTL;
-		memcpy(ip->src_addr, o->src_ip, 16);
-		memcpy(ip->dst_addr, o->cfg.dst.a, 16);
-		m->l3_len = sizeof(*ip);
+		m->l3_len = sizeof(struct rte_ipv6_hdr);
 		m->ol_flags |= RTE_MBUF_F_TX_IPV6;
-		udp = (struct rte_udp_hdr *)(ip + 1);
 	}
-	udp->src_port = rte_cpu_to_be_16(rtcp ? o->rtcp_src_port : o->src_port);
-	udp->dst_port = rte_cpu_to_be_16(rtcp ? o->rtcp_dst_port : o->cfg.dst_port);
-	udp->dgram_len = rte_cpu_to_be_16(udp_len);
-	udp->dgram_cksum = 0;
 	if (csum_offload) {
 		m->ol_flags |= RTE_MBUF_F_TX_UDP_CKSUM;
 		udp->dgram_cksum = o->family == 4 ?

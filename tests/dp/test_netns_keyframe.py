@@ -27,53 +27,18 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SKIP, Checks, Dataplane  # noqa: E402
-from media import ffmpeg, frame_hashes  # noqa: E402
+from harness import Checks, Dataplane  # noqa: E402
+from media import frame_hashes, make_clip, rtp_receiver  # noqa: E402
 from netns import Topology  # noqa: E402
 
 T = Checks("netns_keyframe")
 RECEIVERS = ("10.99.2.1", "10.99.2.3", "10.99.2.4")
 BASE, KF, IMM = 6000, 6010, 6020
-FPS, GOP = 25, 50
+GOP = 50  # frames, at make_clip's 25 fps: 2 s
 GST_SSRC = 0x5151
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-
-
-def make_clip(d):
-    clip = os.path.join(d, "clip.mp4")
-    r = ffmpeg("-f", "lavfi", "-i", "testsrc=size=320x240:rate=%d" % FPS, "-t", "8", "-c:v",
-               "libx264", "-g", str(GOP), "-keyint_min", str(GOP), "-sc_threshold", "0",
-               "-bf", "0", "-pix_fmt", "yuv420p", clip)
-    if r.returncode != 0:
-        print(r.stderr.decode())
-        sys.exit(SKIP)
-    ref = os.path.join(d, "ref.md5")
-    ffmpeg("-i", clip, "-f", "framemd5", ref, check=True)
-    sdp = os.path.join(d, "send.sdp")
-    ffmpeg("-i", clip, "-t", "0.1", "-c", "copy", "-f", "rtp", "-payload_type", "96",
-           "rtp://127.0.0.1:9", "-sdp_file", sdp, check=True)
-    return clip, frame_hashes(ref), open(sdp).read()
-
-
-def receiver(topo, d, sdp, addr, port, name):
-    lines = []
-    for l in sdp.splitlines():
-        if l.startswith("c="):
-            l = "c=IN IP4 %s" % addr
-        elif l.startswith("m=video"):
-            l = "m=video %d RTP/AVP 96" % port
-        lines.append(l)
-    path = os.path.join(d, name + ".sdp")
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    out = os.path.join(d, name + ".md5")
-    return out, topo.popen(
-        topo.dst, "ffmpeg", "-nostdin", "-v", "error", "-y", "-protocol_whitelist",
-        "file,udp,rtp", "-probesize", "300000", "-analyzeduration", "1000000",
-        "-listen_timeout", "5", "-i", path, "-f", "framemd5", out,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def finish(out, p):
@@ -106,8 +71,8 @@ def mid_stream_join(topo, dpl, d, clip, ref, sdp):
     cap = os.path.join(d, "base.pcap")
     tshark = topo.popen(topo.dst, "tshark", "-q", "-i", "d0", "-f", "udp dst port %d" % BASE,
                         "-w", cap, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    kf_out, kf_p = receiver(topo, d, sdp, RECEIVERS[1], KF, "kf")
-    imm_out, imm_p = receiver(topo, d, sdp, RECEIVERS[2], IMM, "imm")
+    kf_out, kf_p = rtp_receiver(topo, d, sdp, RECEIVERS[1], KF, "kf")
+    imm_out, imm_p = rtp_receiver(topo, d, sdp, RECEIVERS[2], IMM, "imm")
     topo.wait_udp(topo.dst, KF, IMM)
     time.sleep(1)			# tshark has no "listening" signal on a pcap file
     sender = topo.popen(topo.src, "ffmpeg", "-nostdin", "-v", "error", "-re", "-i", clip, "-c",
@@ -177,7 +142,7 @@ def gop_join(topo, dpl, d, clip, ref, sdp):
             "outputs": [{"id": "base", "port": 1, "addr": RECEIVERS[0], "udp_port": 6200}]}
     rc, out = dpl.add(spec)
     T.eq(rc, 0, "gopcam session: %s" % out)
-    g_out, g_p = receiver(topo, d, sdp, RECEIVERS[1], 6210, "gop")
+    g_out, g_p = rtp_receiver(topo, d, sdp, RECEIVERS[1], 6210, "gop")
     topo.wait_udp(topo.dst, 6210)
     sender = topo.popen(topo.src, "ffmpeg", "-nostdin", "-v", "error", "-re", "-i", clip, "-c",
                         "copy", "-f", "rtp", "-payload_type", "96", "-ssrc", "4661",
@@ -330,7 +295,7 @@ def pli_to_encoder(topo, dpl, d):
 
 def main():
     d = tempfile.mkdtemp(prefix="mfwd-kf-")
-    clip, ref, sdp = make_clip(d)
+    clip, ref, sdp = make_clip(d, 8, GOP)
     with Topology("kf", RECEIVERS) as topo:
         dpl = Dataplane("netnskf", topo.ports_conf(), sessions=[cam_session()])
         with dpl:

@@ -15,8 +15,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SKIP, Checks, Dataplane  # noqa: E402
-from media import ffmpeg, frame_hashes  # noqa: E402
+from harness import Checks, Dataplane  # noqa: E402
+from media import frame_hashes, make_clip, rtp_receiver  # noqa: E402
 from netns import Topology  # noqa: E402
 
 T = Checks("netns_media")
@@ -25,46 +25,6 @@ RECEIVERS = ("10.99.2.1", "10.99.2.3", "10.99.2.4")
 RX_PORT = {a: 6000 + 10 * i for i, a in enumerate(RECEIVERS)}
 
 
-
-
-def make_clip(d):
-    clip = os.path.join(d, "clip.mp4")
-    r = ffmpeg("-f", "lavfi", "-i", "testsrc=size=320x240:rate=25", "-t", "3", "-c:v",
-               "libx264", "-g", "25", "-bf", "0", "-pix_fmt", "yuv420p", clip)
-    if r.returncode != 0:
-        print(r.stderr.decode())
-        sys.exit(SKIP)
-    ref = os.path.join(d, "ref.md5")
-    ffmpeg("-i", clip, "-f", "framemd5", ref, check=True)
-    # The SDP a receiver needs (with the parameter sets), from a send to nowhere.
-    sdp = os.path.join(d, "send.sdp")
-    ffmpeg("-i", clip, "-t", "0.1", "-c", "copy", "-f", "rtp", "-payload_type", "96",
-           "rtp://127.0.0.1:9", "-sdp_file", sdp, check=True)
-    return clip, frame_hashes(ref), open(sdp).read()
-
-
-def receiver_sdp(d, sdp, addr, port, i):
-    lines = []
-    for l in sdp.splitlines():
-        if l.startswith("c="):
-            l = "c=IN IP4 %s" % addr
-        elif l.startswith("m=video"):
-            l = "m=video %d RTP/AVP 96" % port
-        lines.append(l)
-    path = os.path.join(d, "recv%d.sdp" % i)
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    return path
-
-
-def rtp_receiver(topo, d, sdp, addr, port, i):
-    """ffmpeg in "dst" receiving H.264 over RTP on @addr:@port, frame hashes to a file."""
-    out = os.path.join(d, "rtp%d.md5" % i)
-    return out, topo.popen(
-        topo.dst, "ffmpeg", "-nostdin", "-v", "error", "-y", "-protocol_whitelist",
-        "file,udp,rtp", "-probesize", "300000", "-analyzeduration", "1000000",
-        "-listen_timeout", "5", "-i", receiver_sdp(d, sdp, addr, port, i),
-        "-f", "framemd5", out, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
 def receiver_frames(out, p, who):
@@ -80,7 +40,7 @@ def receiver_frames(out, p, who):
 
 
 def rtp_fanout(topo, d, clip, ref, sdp):
-    procs = [rtp_receiver(topo, d, sdp, addr, RX_PORT[addr], i)
+    procs = [rtp_receiver(topo, d, sdp, addr, RX_PORT[addr], "rtp%d" % i)
              for i, addr in enumerate(RECEIVERS)]
     topo.wait_udp(topo.dst, *(RX_PORT[a] for a in RECEIVERS))
     r = topo.run(topo.src, "ffmpeg", "-nostdin", "-v", "error", "-re", "-i", clip, "-c",
@@ -125,7 +85,7 @@ def sessions():
 
 def main():
     d = tempfile.mkdtemp(prefix="mfwd-netns-")
-    clip, ref, sdp = make_clip(d)
+    clip, ref, sdp = make_clip(d, 3, 25)
     with Topology("nm", RECEIVERS) as topo:
         dpl = Dataplane("netns", topo.ports_conf(), sessions=sessions())
         with dpl:
