@@ -43,22 +43,27 @@ def make_clip(d, seconds, gop, *x264):
     return clip, frame_hashes(ref), open(sdp).read()
 
 
-def rtp_receiver(topo, d, sdp, addr, port, name):
-    """ffmpeg in "dst" receiving H.264 over RTP on @addr:@port (the sender's SDP, readdressed),
-    frame hashes to a file. @return that file and the process."""
+def receiver_sdp(d, sdp, addr, port, name, family=4):
+    """The sender's SDP readdressed to a receiver on @addr:@port. @return its path."""
     lines = []
     for l in sdp.splitlines():
         if l.startswith("c="):
-            l = "c=IN IP4 %s" % addr
+            l = "c=IN IP%d %s" % (family, addr)
         elif l.startswith("m=video"):
             l = "m=video %d RTP/AVP 96" % port
         lines.append(l)
     path = os.path.join(d, name + ".sdp")
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
+    return path
+
+
+def rtp_receiver(topo, d, sdp, addr, port, name):
+    """ffmpeg in "dst" receiving H.264 over RTP on @addr:@port (the sender's SDP, readdressed),
+    frame hashes to a file. @return that file and the process."""
     out = os.path.join(d, name + ".md5")
     return out, topo.popen(
         topo.dst, "ffmpeg", "-nostdin", "-v", "error", "-y", "-protocol_whitelist",
         "file,udp,rtp", "-probesize", "300000", "-analyzeduration", "1000000",
-        "-listen_timeout", "5", "-i", path, "-f", "framemd5", out,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        "-listen_timeout", "5", "-i", receiver_sdp(d, sdp, addr, port, name), "-f",
+        "framemd5", out, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -22,7 +22,8 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import SKIP, Checks, Dataplane  # noqa: E402
 from netns import Topology  # noqa: E402
-import test_netns_media as media  # noqa: E402
+import test_netns_media as netns_media  # noqa: E402
+from media import make_clip, receiver_sdp  # noqa: E402
 
 try:
     import test_netns_srtp as srtp  # noqa: E402 (needs pylibsrtp)
@@ -31,7 +32,7 @@ except SystemExit:
     sys.exit(SKIP)
 
 T = Checks("netns_frag")
-srtp.T = media.T = T          # their helpers report here
+srtp.T = netns_media.T = T          # their helpers report here
 
 
 def sessions():
@@ -46,32 +47,18 @@ def sessions():
             s("sr", "rtp", "10.99.1.2", 5020, "10.99.2.1", 6020, srtp=srtp.srtp_json(srtp.KB))]
 
 
-def sdp_for(d, sdp, family, addr, port, name):
-    lines = []
-    for l in sdp.splitlines():
-        if l.startswith("c="):
-            l = "c=IN IP%d %s" % (family, addr)
-        elif l.startswith("m=video"):
-            l = "m=video %d RTP/AVP 96" % port
-        lines.append(l)
-    path = os.path.join(d, name + ".sdp")
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    return path
-
-
 def rtp_through(topo, d, clip, ref, sdp, what, family, dst, port, url):
     out = os.path.join(d, "%s.md5" % what)
     rx = topo.popen(topo.dst, "ffmpeg", "-nostdin", "-v", "error", "-y", "-protocol_whitelist",
                     "file,udp,rtp", "-probesize", "300000", "-analyzeduration", "1000000",
-                    "-listen_timeout", "5", "-i", sdp_for(d, sdp, family, dst, port, what),
+                    "-listen_timeout", "5", "-i", receiver_sdp(d, sdp, dst, port, what, family),
                     "-f", "framemd5", out, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     topo.wait_udp(topo.dst, port)
     r = topo.run(topo.src, "ffmpeg", "-nostdin", "-v", "error", "-re", "-i", clip, "-c", "copy",
                  "-f", "rtp", "-payload_type", "96", "-ssrc", "4660", url,
                  capture_output=True, timeout=60)
     T.eq(r.returncode, 0, "%s: sender ran: %s" % (what, r.stderr.decode()[-300:]))
-    got = media.receiver_frames(out, rx, what)
+    got = netns_media.receiver_frames(out, rx, what)
     T.eq(len(got), len(ref), "%s: frames" % what)
     T.check(got == ref, "%s: every frame bit-exact" % what)
 
@@ -81,7 +68,7 @@ def main():
         print("skip: GStreamer srtp plugin (gstreamer1.0-plugins-bad) not installed")
         sys.exit(SKIP)
     d = tempfile.mkdtemp(prefix="mfwd-netns-frag-")
-    clip, ref_md5, sdp = media.make_clip(d)
+    clip, ref_md5, sdp = make_clip(d, 3, 25)
     ref_yuv = os.path.join(d, "ref.yuv")
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", clip, "-f", "rawvideo",
                     "-pix_fmt", "yuv420p", ref_yuv], check=True)
@@ -93,7 +80,7 @@ def main():
                         "rtp://[fd00:1::2]:5004?localport=4000")
             rtp_through(topo, d, clip, ref_md5, sdp, "ipv4-3000", 4, "10.99.2.1", 6010,
                         "rtp://10.99.1.2:5010?localport=4010&pkt_size=3000")
-            media.ts_relay(topo, d, clip, ref_md5, 3948, "TS, 21 packets a datagram")
+            netns_media.ts_relay(topo, d, clip, ref_md5, 3948, "TS, 21 packets a datagram")
             srtp.to_gst(topo, d, clip, ref, sdp, "RTP -> mfwd SRTP over the MTU -> fragments "
                         "-> GStreamer srtpdec", srtp.KB, 6020, 4661,
                         "rtp://10.99.1.2:5020?localport=4020")

@@ -28,7 +28,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import SKIP, Checks, Dataplane  # noqa: E402
 from netns import Topology  # noqa: E402
-from test_netns_media import make_clip, receiver_frames, rtp_receiver  # noqa: E402
+from media import make_clip, rtp_receiver  # noqa: E402
+from test_netns_media import receiver_frames  # noqa: E402
 
 try:
     import srtpflow  # noqa: E402 (needs pylibsrtp)
@@ -146,7 +147,7 @@ def sprop(sdp):
 
 
 def gst_to_plain(topo, d, clip, ref_md5, sdp):
-    out, rx = rtp_receiver(topo, d, sdp, "10.99.2.1", 6000, 9)
+    out, rx = rtp_receiver(topo, d, sdp, "10.99.2.1", 6000, "rtp9")
     topo.wait_udp(topo.dst, 6000)
     cipher, auth, rc_, ra = GST[KA[0]]
     r = topo.run(topo.src, "gst-launch-1.0", "-q", "filesrc", "location=" + clip, "!", "qtdemux",
@@ -247,7 +248,7 @@ def main():
         print("skip: GStreamer srtp plugin (gstreamer1.0-plugins-bad) not installed")
         sys.exit(SKIP)
     d = tempfile.mkdtemp(prefix="mfwd-netns-srtp-")
-    clip, ref_md5, sdp = make_clip(d)
+    clip, ref_md5, sdp = make_clip(d, 3, 25)
     ref_yuv = os.path.join(d, "ref.yuv")
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", clip, "-f", "rawvideo",
                     "-pix_fmt", "yuv420p", ref_yuv], check=True)
