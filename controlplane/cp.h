@@ -19,6 +19,8 @@
 #include "mf/mf_session.h"
 
 #define CP_TOPIC_MAX	256
+#define CP_MANY_MAX	1000	/* specs or ids in one create_many / delete_many */
+#define CP_LIST_MAX	1000	/* ids in one session.list page */
 
 struct cp_tls {
 	char ca_file[256];
@@ -77,43 +79,93 @@ struct cp_mqtt;
 
 struct cp_mqtt *cp_mqtt_start(const struct cp_config *cfg);
 void cp_mqtt_stop(struct cp_mqtt *m);
-/** Next queued request, waiting up to @p timeout_ms. The caller frees it with cp_msg_free(). */
-struct cp_msg *cp_mqtt_next(struct cp_mqtt *m, unsigned int timeout_ms);
+/** Up to @p max queued requests into @p out, waiting up to @p timeout_ms for the first.
+ *  The caller frees each with cp_msg_free(). @return how many. */
+unsigned int cp_mqtt_take(struct cp_mqtt *m, struct cp_msg **out, unsigned int max,
+			  unsigned int timeout_ms);
 void cp_msg_free(struct cp_msg *msg);
 /** Publish; @p corr is echoed as MQTT 5 correlation data. @return 0 or -EIO. */
-int cp_mqtt_publish(struct cp_mqtt *m, const char *topic, const char *payload, bool retain,
+int cp_mqtt_publish(struct cp_mqtt *m, const char *topic, const char *payload, int qos,
+		    bool retain,
 		    const uint8_t *corr, size_t corr_len);
 /** true once after every (re)connection: status must be published again. */
 bool cp_mqtt_take_reconnected(struct cp_mqtt *m);
 bool cp_mqtt_connected(struct cp_mqtt *m);
 
-/* ---- state and actions ---- */
+/* ---- the registry of sessions (cp_sessions.c) ---- */
+
+/* A session this control plane installed: no spec (the journal has it at joff). */
+struct cp_sess {
+	struct cp_sess *hnext;		/* hash chain */
+	uint64_t seq;			/* creation order: session.list's cursor */
+	uint64_t joff;			/* its latest record in the journal */
+	uint32_t jlen;
+	uint32_t oidx;			/* its place in the creation order */
+	uint32_t max_kbps;		/* as declared; 0: the node's default counts */
+	uint16_t port, udp_port;
+	struct mf_addr local;
+	uint8_t nb_outputs;
+	bool pair;			/* kind rtp: RTCP takes udp_port + 1 */
+	bool pending;			/* sent to the dataplane, not yet answered */
+	bool deleting;			/* a delete is in flight */
+	bool seen;			/* reconciliation's mark */
+	char id[MF_SESS_ID_MAX];
+};
+
+struct cp_space;
+
+struct cp_reg {
+	struct cp_sess **buckets;
+	uint32_t mask;
+	uint32_t count;
+	struct cp_sess **order;		/* by seq; NULL where removed */
+	uint64_t *oseq;
+	uint32_t order_len, order_cap;
+	uint64_t next_seq;
+	struct cp_space **spaces;
+	uint32_t nb_spaces;
+};
+
+struct cp_sess *cp_reg_find(const struct cp_reg *r, const char *id);
+struct cp_sess *cp_reg_add(struct cp_reg *r, const struct mf_sess_spec *spec);
+void cp_reg_set(struct cp_reg *r, struct cp_sess *s, const struct mf_sess_spec *spec);
+void cp_reg_del(struct cp_reg *r, struct cp_sess *s);
+void cp_reg_clear(struct cp_reg *r);
+int cp_reg_alloc_port(struct cp_reg *r, uint16_t port, const struct mf_addr *local,
+		      uint32_t min, uint32_t max, bool pair);
+uint32_t cp_reg_page(const struct cp_reg *r, uint64_t after, uint32_t limit,
+		     struct cp_sess **out, bool *more);
+void cp_reg_each(struct cp_reg *r, void (*fn)(void *ctx, struct cp_sess *s), void *ctx);
+
+/* ---- the journal (cp_journal.c) ---- */
 
 struct cp_journal;
 
-struct cp_sess {
-	struct cp_sess *next;
-	struct mf_sess_spec spec;	/* with keys: what the journal holds */
-};
+/* A "+" record (spec set, where its JSON is) or a "-" record (spec NULL). */
+typedef void (*cp_journal_fn)(void *ctx, const char *id, const struct mf_sess_spec *spec,
+			      uint64_t off, uint32_t len);
 
-struct cp {
-	struct cp_config cfg;
-	struct cp_mqtt *mqtt;
-	struct mf_client dp;
-	bool dp_up;
-	uint64_t dp_generation;
-	uint64_t dp_start_ns;		/* identifies a dataplane: generations restart at 1 */
-	struct cp_journal *journal;
-	bool draining;
-	bool status_dirty;		/* sessions changed: publish status soon */
-	/* the installed sessions, as this control plane knows them */
-	struct cp_sess *sessions;
-	uint32_t nb_sessions;
-	uint32_t nb_outputs;
-	uint64_t kbps;
-	uint32_t dp_max_sessions;
-	char t_status[CP_TOPIC_MAX];
-};
+struct cp_journal *cp_journal_open(const char *dir);
+void cp_journal_close(struct cp_journal *j);
+/** Buffer a session's spec (keys included); @p off and @p len say where it will be. */
+int cp_journal_put(struct cp_journal *j, const struct mf_sess_spec *spec, uint64_t *off,
+		   uint32_t *len);
+/** Buffer a session's removal. */
+int cp_journal_del(struct cp_journal *j, const char *id);
+/** Write what is buffered and sync it: once per batch, before its replies. */
+int cp_journal_sync(struct cp_journal *j);
+int cp_journal_read(struct cp_journal *j, uint64_t off, uint32_t len,
+		    struct mf_sess_spec *spec);
+int cp_journal_load(struct cp_journal *j, cp_journal_fn fn, void *ctx);
+uint64_t cp_journal_size(const struct cp_journal *j);
+int cp_journal_compact(struct cp_journal *j, uint64_t *offs, const uint32_t *lens,
+		       uint32_t n);
+/** The dataplane (its start time, unique per run) the journal was last synchronised with;
+ *  0 when none. */
+uint64_t cp_journal_dataplane(struct cp_journal *j);
+int cp_journal_set_dataplane(struct cp_journal *j, uint64_t start_ns);
+
+/* ---- state ---- */
 
 /* An error for a reply: a stable code, a sentence, and the JSON path when there is one. */
 struct cp_err {
@@ -125,52 +177,136 @@ struct cp_err {
 void cp_err_set(struct cp_err *e, const char *code, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-/* One action function per command (cp_actions.c): MQTT and the tests call the same ones.
- * Each returns a result object (new reference) or NULL with @p err set. */
+struct cp_item;
+struct cp_replay;
+
+struct cp {
+	struct cp_config cfg;
+	struct cp_mqtt *mqtt;
+	struct mf_client dp;
+	bool dp_up;
+	uint64_t dp_generation;
+	uint64_t dp_start_ns;		/* identifies a dataplane: generations restart at 1 */
+	uint32_t dp_max_sessions;
+	struct cp_journal *journal;
+	bool draining;
+	bool status_dirty;		/* sessions changed: publish status soon */
+	/* the installed sessions, as this control plane knows them, and their totals */
+	struct cp_reg reg;
+	uint32_t nb_outputs;
+	uint64_t kbps;
+	uint64_t journal_live;		/* bytes of the journal's live records */
+	/* channel commands in flight, oldest first (at most MF_CHAN_CMD_SLOTS) */
+	struct cp_item *inflight[MF_CHAN_CMD_SLOTS];
+	uint32_t nb_inflight;
+	/* scratch */
+	struct mf_sess_spec spec;
+	uint8_t res[MF_CHAN_SLOT_SIZE];
+	int last_dp_rc;
+	struct cp_replay *replay;	/* the last replies, by request id (cp_cmd.c) */
+	char t_status[CP_TOPIC_MAX];
+};
+
+/* ---- the dataplane (cp_dataplane.c) ---- */
+
+enum cp_dp_change { CP_DP_SAME, CP_DP_UP, CP_DP_DOWN };
+
+/** Connect when possible. Called periodically; says whether the dataplane came or went. */
+enum cp_dp_change cp_dp_poll(struct cp *cp);
+/** The next event from the dataplane, or -EAGAIN. */
+int cp_dp_event(struct cp *cp, struct mf_msg_event *ev);
+/** Pipelined: send a command (@p seq says which), collect its reply later with cp_dp_reply()
+ *  in the order of sending; the result goes to @p res. On failure fill @p err and return a
+ *  negative code. */
+int cp_dp_send(struct cp *cp, uint16_t type, const void *payload, uint32_t len, uint64_t *seq,
+	       struct cp_err *err);
+int cp_dp_reply(struct cp *cp, uint64_t seq, void *res, uint32_t cap, struct cp_err *err);
+/** Send and wait: only with nothing in flight. */
+int cp_dp_call(struct cp *cp, uint16_t type, const void *payload, uint32_t len, void *res,
+	       uint32_t cap, struct cp_err *err);
+
+/* ---- sessions: the registry's totals, the journal, the pipeline (cp_store.c) ---- */
+
+/* One session of a request: a channel command in flight, then its outcome. */
+enum cp_item_op { CP_OP_CREATE, CP_OP_DELETE, CP_OP_REPLAY };
+
+struct cp_item {
+	uint8_t op;
+	bool sent;			/* a command is (or was) in the channel */
+	bool ok;
+	uint64_t seq;
+	struct cp_sess *s;
+	struct cp_err err;
+};
+
+/** Load the registry from the journal (at start). @return sessions or a negative errno. */
+int cp_store_load(struct cp *cp);
+/** A dataplane came: a new one gets every session (replay), the one we had before our
+ *  restart is the truth the registry and journal follow (reconcile). */
+void cp_store_attach(struct cp *cp);
+/** Start creating @p spec (validated, port allocated): registry entry, journal record,
+ *  channel command. @return 0 or a negative code with it->err set. */
+int cp_store_create(struct cp *cp, struct cp_item *it, const struct mf_sess_spec *spec);
+int cp_store_delete(struct cp *cp, struct cp_item *it, const char *id);
+/** Every command in flight answered, the journal synced: then replies may go out. */
+int cp_store_flush(struct cp *cp);
+/** Replace a session's spec (nothing in flight): channel, registry, journal, sync. */
+int cp_store_update(struct cp *cp, struct cp_sess *s, const struct mf_sess_spec *spec,
+		    struct cp_err *err);
+/** A session the dataplane ended: out of the registry and the journal. */
+void cp_store_forget(struct cp *cp, const char *id);
+/** The spec of a registered session, from the journal, into @p spec. */
+int cp_store_spec(struct cp *cp, const struct cp_sess *s, struct mf_sess_spec *spec);
+/** Declared kbit/s of a spec, the node's default when it declares none. */
+uint64_t cp_store_kbps(const struct cp *cp, uint32_t max_kbps);
+
+/* ---- actions (cp_actions.c) ---- */
+
+/* A request: its envelope, and the items of a pipelined command. */
+struct cp_req {
+	const char *id;
+	const char *cmd;
+	const char *reply_to;
+	json_t *seqid;
+	json_t *args;
+	json_t *root;
+	bool pipelined;
+	bool atomic;
+	bool many;
+	uint32_t nb_items;
+	struct cp_item *items;
+	json_t **results;		/* per item, what its reply says on success */
+	json_t *result;			/* the reply's result, or NULL with err set */
+	struct cp_err err;
+};
+
+/* Synchronous actions: each returns a result object (new reference) or NULL with @p err. */
 typedef json_t *(*cp_action_fn)(struct cp *cp, json_t *args, struct cp_err *err);
 
-json_t *cp_session_create(struct cp *cp, json_t *args, struct cp_err *err);
 json_t *cp_session_update(struct cp *cp, json_t *args, struct cp_err *err);
-json_t *cp_session_delete(struct cp *cp, json_t *args, struct cp_err *err);
 json_t *cp_session_get(struct cp *cp, json_t *args, struct cp_err *err);
 json_t *cp_session_list(struct cp *cp, json_t *args, struct cp_err *err);
 json_t *cp_node_info(struct cp *cp, json_t *args, struct cp_err *err);
 json_t *cp_node_stats(struct cp *cp, json_t *args, struct cp_err *err);
 json_t *cp_node_drain(struct cp *cp, json_t *args, struct cp_err *err);
 
-struct cp_sess *cp_sess_find(struct cp *cp, const char *id);
-void cp_sess_forget(struct cp *cp, const char *id);
-
-/* ---- the dataplane (cp_dataplane.c) ---- */
-
-/** Connect when possible; on a new generation replay the journal. Called periodically. */
-void cp_dp_poll(struct cp *cp);
-/** Events from the dataplane to MQTT. */
-void cp_dp_events(struct cp *cp);
-/** Call the dataplane; on failure fill @p err and return a negative code. */
-int cp_dp_call(struct cp *cp, uint16_t type, const void *payload, uint32_t len, void *res,
-	       uint32_t cap, struct cp_err *err);
+/* Pipelined actions: start sends the request's channel commands; finish (after
+ * cp_store_flush) sets its result or error. */
+void cp_create_start(struct cp *cp, struct cp_req *rq);
+void cp_delete_start(struct cp *cp, struct cp_req *rq);
+void cp_pipelined_finish(struct cp *cp, struct cp_req *rq, bool journal_ok);
+json_t *cp_err_json(const struct cp_err *e);
 
 /* ---- requests (cp_cmd.c) ---- */
 
-void cp_cmd_handle(struct cp *cp, struct cp_msg *msg);
+/** Handle a batch of requests: pipelined commands share channel round trips and one journal
+ *  sync; each request gets exactly one reply, in the order of the requests. */
+void cp_cmd_batch(struct cp *cp, struct cp_msg **msgs, unsigned int n);
+
+/* ---- status and events (cp_status.c) ---- */
+
 json_t *cp_status_json(struct cp *cp);
 void cp_status_publish(struct cp *cp, bool online);
 void cp_event_publish(struct cp *cp, json_t *event);
-
-/* ---- the journal (cp_journal.c) ---- */
-
-struct cp_journal *cp_journal_open(const char *dir);
-void cp_journal_close(struct cp_journal *j);
-/** Write a session's spec (keys included) durably before the reply goes out. */
-int cp_journal_put(struct cp_journal *j, const struct mf_sess_spec *spec);
-int cp_journal_del(struct cp_journal *j, const char *id);
-/** Call @p fn for each journaled spec. @return the count or a negative errno. */
-int cp_journal_each(struct cp_journal *j, void (*fn)(void *ctx, struct mf_sess_spec *spec),
-		    void *ctx);
-/** The dataplane (its start time, unique per run) the journal was last synchronised with;
- *  0 when none. */
-uint64_t cp_journal_dataplane(struct cp_journal *j);
-int cp_journal_set_dataplane(struct cp_journal *j, uint64_t start_ns);
 
 #endif /* CP_H */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * One action function per command. Each validates its arguments strictly, changes nothing
- * when it refuses, applies the change through the dataplane's channel, writes the journal
- * before returning, and returns the result object for the reply.
+ * One action per command. Each validates its arguments strictly and changes nothing when it
+ * refuses. session.create/delete (and their _many forms) are pipelined: start sends their
+ * channel commands through cp_store.c, finish (after the batch's flush) makes the result.
+ * The others run at once, with nothing in flight.
  */
 
 #include <errno.h>
@@ -14,8 +15,6 @@
 #include "cp.h"
 #include "mf/mf_proto_json.h"
 #include "mf/mf_stats.h"
-
-static uint8_t res[MF_CHAN_SLOT_SIZE];
 
 void
 cp_err_set(struct cp_err *e, const char *code, const char *path, const char *fmt, ...)
@@ -29,40 +28,14 @@ cp_err_set(struct cp_err *e, const char *code, const char *path, const char *fmt
 	va_end(ap);
 }
 
-struct cp_sess *
-cp_sess_find(struct cp *cp, const char *id)
+json_t *
+cp_err_json(const struct cp_err *e)
 {
-	struct cp_sess *s;
+	json_t *o = json_pack("{s:s, s:s}", "code", e->code, "message", e->message);
 
-	for (s = cp->sessions; s != NULL; s = s->next)
-		if (strcmp(s->spec.id, id) == 0)
-			return s;
-	return NULL;
-}
-
-static uint64_t
-kbps_of(const struct cp *cp, const struct mf_sess_spec *spec)
-{
-	return spec->limits.max_kbps ? spec->limits.max_kbps : cp->cfg.limits.default_session_kbps;
-}
-
-void
-cp_sess_forget(struct cp *cp, const char *id)
-{
-	struct cp_sess **pp, *s;
-
-	for (pp = &cp->sessions; (s = *pp) != NULL; pp = &s->next) {
-		if (strcmp(s->spec.id, id) != 0)
-			continue;
-		*pp = s->next;
-		cp->nb_sessions--;
-		cp->nb_outputs -= s->spec.nb_outputs;
-		cp->kbps -= kbps_of(cp, &s->spec);
-		cp_journal_del(cp->journal, id);
-		mf_sess_wipe_keys(&s->spec);
-		free(s);
-		return;
-	}
+	if (e->path[0] != '\0')
+		json_object_set_new(o, "path", json_string(e->path));
+	return o;
 }
 
 /* Arguments are an object of exactly the keys a command takes. */
@@ -90,49 +63,29 @@ args_unpack(json_t *args, struct cp_err *err, const char *fmt, ...)
 
 /* ---- session.create ---- */
 
-static bool
-port_free(struct cp *cp, const struct mf_sess_ingress *in, uint16_t port, bool pair)
-{
-	struct cp_sess *s;
-
-	for (s = cp->sessions; s != NULL; s = s->next) {
-		const struct mf_sess_ingress *o = &s->spec.ingress;
-		uint16_t lo = o->udp_port, hi = s->spec.kind == MF_SESS_RTP ? lo + 1 : lo;
-
-		if (o->port != in->port || !mf_addr_equal(&o->local, &in->local))
-			continue;
-		if ((port >= lo && port <= hi) || (pair && port + 1 >= lo && port + 1 <= hi))
-			return false;
-	}
-	return true;
-}
-
 /* An ingress port from the configured range, even for kind rtp (RTCP takes the next). */
 static int
 allocate_port(struct cp *cp, json_t *spec, struct cp_err *err)
 {
 	json_t *in = json_object_get(spec, "ingress");
-	struct mf_sess_ingress probe = { 0 };
 	const char *kind = json_string_value(json_object_get(spec, "kind"));
-	bool pair = kind != NULL && strcmp(kind, "rtp") == 0;
-	uint32_t p;
+	const char *addr = json_string_value(json_object_get(in, "addr"));
+	struct mf_addr local;
+	int p;
 
-	if (!json_is_object(in) || json_object_get(in, "udp_port") != NULL)
-		return 0;
-	probe.port = (uint16_t)json_integer_value(json_object_get(in, "port"));
-	if (mf_addr_parse(json_string_value(json_object_get(in, "addr")) ?
-			  json_string_value(json_object_get(in, "addr")) : "", &probe.local) != 0)
+	if (!json_is_object(in) || json_object_get(in, "udp_port") != NULL ||
+	    mf_addr_parse(addr ? addr : "", &local) != 0)
 		return 0;	/* the decoder names the problem */
-	for (p = cp->cfg.port_min + (pair && (cp->cfg.port_min & 1)); p <= cp->cfg.port_max;
-	     p += pair ? 2 : 1) {
-		if (port_free(cp, &probe, (uint16_t)p, pair)) {
-			json_object_set_new(in, "udp_port", json_integer(p));
-			return 0;
-		}
+	p = cp_reg_alloc_port(&cp->reg, (uint16_t)json_integer_value(json_object_get(in, "port")),
+			      &local, cp->cfg.port_min, cp->cfg.port_max,
+			      kind != NULL && strcmp(kind, "rtp") == 0);
+	if (p < 0) {
+		cp_err_set(err, "capacity", "ingress.udp_port", "no free port in %u-%u",
+			   cp->cfg.port_min, cp->cfg.port_max);
+		return p;
 	}
-	cp_err_set(err, "capacity", "ingress.udp_port", "no free port in %u-%u",
-		   cp->cfg.port_min, cp->cfg.port_max);
-	return -ENOSPC;
+	json_object_set_new(in, "udp_port", json_integer(p));
+	return 0;
 }
 
 static int
@@ -149,15 +102,16 @@ decode_spec(json_t *spec, struct mf_sess_spec *out, struct cp_err *err)
 
 /* Admission: would the node still be within its limits with @p add instead of @p old? */
 static int
-admit(struct cp *cp, const struct mf_sess_spec *add, const struct mf_sess_spec *old,
+admit(struct cp *cp, const struct mf_sess_spec *add, const struct cp_sess *old,
       struct cp_err *err)
 {
 	const struct cp_limits *l = &cp->cfg.limits;
 	uint32_t max = l->max_sessions ? l->max_sessions : cp->dp_max_sessions;
 	uint32_t outs = cp->nb_outputs + add->nb_outputs - (old ? old->nb_outputs : 0);
-	uint64_t kbps = cp->kbps + kbps_of(cp, add) - (old ? kbps_of(cp, old) : 0);
+	uint64_t kbps = cp->kbps + cp_store_kbps(cp, add->limits.max_kbps) -
+			(old ? cp_store_kbps(cp, old->max_kbps) : 0);
 
-	if (old == NULL && max != 0 && cp->nb_sessions >= max)
+	if (old == NULL && max != 0 && cp->reg.count >= max)
 		cp_err_set(err, "capacity", NULL, "the node holds its maximum of %u sessions", max);
 	else if (l->max_outputs != 0 && outs > l->max_outputs)
 		cp_err_set(err, "capacity", "outputs", "%u outputs would exceed the node's %u",
@@ -171,32 +125,6 @@ admit(struct cp *cp, const struct mf_sess_spec *add, const struct mf_sess_spec *
 	return -ENOSPC;
 }
 
-/* The dataplane took @p spec: journal it before anyone hears of it. */
-static int
-commit(struct cp *cp, struct cp_sess *s, const struct mf_sess_spec *spec, struct cp_err *err)
-{
-	if (cp_journal_put(cp->journal, spec) != 0) {
-		cp_err_set(err, "internal", NULL, "the journal could not be written");
-		return -EIO;
-	}
-	if (s == NULL) {
-		s = calloc(1, sizeof(*s));
-		if (s == NULL)
-			return -ENOMEM;
-		s->next = cp->sessions;
-		cp->sessions = s;
-		cp->nb_sessions++;
-	} else {
-		cp->nb_outputs -= s->spec.nb_outputs;
-		cp->kbps -= kbps_of(cp, &s->spec);
-	}
-	mf_sess_wipe_keys(&s->spec);
-	s->spec = *spec;
-	cp->nb_outputs += spec->nb_outputs;
-	cp->kbps += kbps_of(cp, spec);
-	return 0;
-}
-
 static json_t *
 created(struct cp *cp, const struct mf_sess_spec *spec)
 {
@@ -208,43 +136,208 @@ created(struct cp *cp, const struct mf_sess_spec *spec)
 			 spec->ingress.udp_port);
 }
 
-json_t *
-cp_session_create(struct cp *cp, json_t *args, struct cp_err *err)
+/* One spec of a create: validated, a port allocated, sent. */
+static int
+create_one(struct cp *cp, json_t *args, struct cp_item *it, json_t **result)
 {
-	static struct mf_sess_spec spec;
-	struct mf_msg_sess_ref ref;
-	json_t *copy, *out = NULL;
+	json_t *copy = json_is_object(args) ? json_deep_copy(args) : NULL;
+	int rc = -EINVAL;
 
-	if (cp->draining) {
-		cp_err_set(err, "draining", NULL, "node %s is draining: no new sessions",
-			   cp->cfg.node);
-		return NULL;
-	}
-	if (!json_is_object(args)) {
-		cp_err_set(err, "bad_args", "args", "session.create takes a session spec object");
-		return NULL;
-	}
-	copy = json_deep_copy(args);
-	if (allocate_port(cp, copy, err) == 0 && decode_spec(copy, &spec, err) == 0) {
-		if (cp_sess_find(cp, spec.id) != NULL)
-			cp_err_set(err, "exists", "id", "session \"%s\" exists", spec.id);
-		else if (admit(cp, &spec, NULL, err) == 0 &&
-			 cp_dp_call(cp, MF_MSG_SESSION_ADD, &spec, sizeof(spec), res, sizeof(res),
-				    err) >= 0) {
-			if (commit(cp, NULL, &spec, err) == 0) {
-				out = created(cp, &spec);
-			} else {
-				memset(&ref, 0, sizeof(ref));
-				memcpy(ref.id, spec.id, sizeof(ref.id));
-				cp_dp_call(cp, MF_MSG_SESSION_DEL, &ref, sizeof(ref), res,
-					   sizeof(res), err);
-				cp_err_set(err, "internal", NULL, "the journal could not be written");
-			}
+	if (copy == NULL)
+		cp_err_set(&it->err, "bad_args", NULL, "a session spec is an object");
+	else if ((rc = allocate_port(cp, copy, &it->err)) == 0 &&
+		 (rc = decode_spec(copy, &cp->spec, &it->err)) == 0) {
+		if (cp_reg_find(&cp->reg, cp->spec.id) != NULL) {
+			cp_err_set(&it->err, "exists", "id", "session \"%s\" exists", cp->spec.id);
+			rc = -EEXIST;
+		} else if ((rc = admit(cp, &cp->spec, NULL, &it->err)) == 0 &&
+			   (rc = cp_store_create(cp, it, &cp->spec)) == 0) {
+			*result = created(cp, &cp->spec);
 		}
 	}
-	mf_sess_wipe_keys(&spec);
+	mf_sess_wipe_keys(&cp->spec);
 	json_decref(copy);
-	return out;
+	return rc;
+}
+
+static int
+items_alloc(struct cp_req *rq, size_t n)
+{
+	rq->items = calloc(n ? n : 1, sizeof(*rq->items));
+	rq->results = calloc(n ? n : 1, sizeof(*rq->results));
+	if (rq->items == NULL || rq->results == NULL) {
+		cp_err_set(&rq->err, "internal", NULL, "no memory for %zu items", n);
+		return -ENOMEM;
+	}
+	rq->nb_items = (uint32_t)n;
+	return 0;
+}
+
+/* The specs of session.create ({spec}) or session.create_many ({"sessions": [...],
+ * "atomic": bool}). An atomic batch stops at its first refusal (and is undone by finish). */
+void
+cp_create_start(struct cp *cp, struct cp_req *rq)
+{
+	json_t *list = NULL;
+	int atomic = 0;
+	size_t i, n = 1;
+
+	rq->pipelined = true;
+	if (cp->draining) {
+		cp_err_set(&rq->err, "draining", NULL, "node %s is draining: no new sessions",
+			   cp->cfg.node);
+		return;
+	}
+	if (rq->many) {
+		if (args_unpack(rq->args, &rq->err, "{s:o, s?b}", "sessions", &list, "atomic",
+				&atomic) != 0)
+			return;
+		n = json_array_size(list);
+		if (!json_is_array(list) || n == 0 || n > CP_MANY_MAX) {
+			cp_err_set(&rq->err, json_is_array(list) ? "out_of_range" : "wrong_type",
+				   "sessions", "an array of 1 to %d session specs", CP_MANY_MAX);
+			return;
+		}
+		rq->atomic = atomic;
+	} else if (!json_is_object(rq->args)) {
+		cp_err_set(&rq->err, "bad_args", "args", "session.create takes a session spec object");
+		return;
+	}
+	if (items_alloc(rq, n) != 0)
+		return;
+	for (i = 0; i < n; i++) {
+		if (create_one(cp, rq->many ? json_array_get(list, i) : rq->args, &rq->items[i],
+			       &rq->results[i]) != 0 && rq->atomic)
+			break;
+	}
+}
+
+/* session.delete ({"id"}) or session.delete_many ({"ids": [...]}). */
+void
+cp_delete_start(struct cp *cp, struct cp_req *rq)
+{
+	const char *id = NULL;
+	json_t *ids = NULL;
+	size_t i, n = 1;
+
+	rq->pipelined = true;
+	if (rq->many ? args_unpack(rq->args, &rq->err, "{s:o}", "ids", &ids) :
+		       args_unpack(rq->args, &rq->err, "{s:s}", "id", &id))
+		return;
+	if (rq->many) {
+		n = json_array_size(ids);
+		if (!json_is_array(ids) || n == 0 || n > CP_MANY_MAX) {
+			cp_err_set(&rq->err, json_is_array(ids) ? "out_of_range" : "wrong_type",
+				   "ids", "an array of 1 to %d session ids", CP_MANY_MAX);
+			return;
+		}
+	}
+	if (items_alloc(rq, n) != 0)
+		return;
+	for (i = 0; i < n; i++) {
+		const char *one = rq->many ? json_string_value(json_array_get(ids, i)) : id;
+
+		if (one == NULL) {
+			rq->items[i].op = CP_OP_DELETE;
+			cp_err_set(&rq->items[i].err, "wrong_type", NULL, "a session id is a string");
+		} else if (cp_store_delete(cp, &rq->items[i], one) == 0) {
+			rq->results[i] = json_pack("{s:s}", "session", one);
+		}
+	}
+}
+
+/* An atomic create_many with a refusal, or a journal that could not be written: the
+ * sessions this request created are deleted again. */
+static void
+undo(struct cp *cp, struct cp_req *rq, const struct cp_err *why)
+{
+	struct cp_item del;
+	uint32_t i;
+
+	for (i = 0; i < rq->nb_items; i++) {
+		struct cp_item *it = &rq->items[i];
+
+		if (!it->ok || it->s == NULL)
+			continue;
+		memset(&del, 0, sizeof(del));
+		if (cp_store_delete(cp, &del, it->s->id) == 0)
+			cp_store_flush(cp);
+		it->ok = false;
+		it->err = *why;
+		json_decref(rq->results[i]);
+		rq->results[i] = NULL;
+	}
+}
+
+/* The error of item @p i, its path inside the request. */
+static json_t *
+item_error(const struct cp_req *rq, uint32_t i)
+{
+	struct cp_err e = rq->items[i].err;
+
+	if (rq->many && rq->items[i].op == CP_OP_DELETE)
+		snprintf(e.path, sizeof(e.path), "ids[%u]", i);
+	else if (rq->many)
+		snprintf(e.path, sizeof(e.path), "sessions[%u]%s%.100s", i,
+			 rq->items[i].err.path[0] ? "." : "", rq->items[i].err.path);
+	if (e.code[0] == '\0')
+		cp_err_set(&e, "not_attempted", NULL, "an earlier session of this atomic batch "
+			   "was refused");
+	return cp_err_json(&e);
+}
+
+void
+cp_pipelined_finish(struct cp *cp, struct cp_req *rq, bool journal_ok)
+{
+	struct cp_err why;
+	json_t *list;
+	uint32_t i, good = 0, first_bad = UINT32_MAX;
+
+	if (rq->items == NULL)
+		return;			/* refused before any item */
+	for (i = 0; i < rq->nb_items; i++) {
+		if (rq->items[i].ok)
+			good++;
+		else if (first_bad == UINT32_MAX)
+			first_bad = i;
+	}
+	if (!journal_ok && good > 0 && rq->items[0].op == CP_OP_CREATE) {
+		cp_err_set(&why, "internal", NULL, "the journal could not be written");
+		undo(cp, rq, &why);
+		good = 0;
+		first_bad = 0;
+	} else if (rq->atomic && first_bad != UINT32_MAX && good > 0) {
+		cp_err_set(&why, "rolled_back", NULL, "undone: session %u of this atomic batch "
+			   "was refused", first_bad);
+		undo(cp, rq, &why);
+		good = 0;
+	}
+	if (!rq->many || rq->atomic) {
+		if (first_bad == UINT32_MAX) {
+			rq->result = rq->many ? json_pack("{s:i, s:i}", "created", good, "failed", 0)
+					      : json_incref(rq->results[0]);
+			if (rq->many)
+				json_object_set_new(rq->result, "results", json_array());
+		} else {
+			json_t *e = item_error(rq, first_bad);
+
+			cp_err_set(&rq->err, json_string_value(json_object_get(e, "code")),
+				   json_string_value(json_object_get(e, "path")), "%s",
+				   json_string_value(json_object_get(e, "message")));
+			json_decref(e);
+		}
+		if (!rq->many || first_bad != UINT32_MAX)
+			return;
+	} else {
+		rq->result = json_pack("{s:i, s:i}", rq->items[0].op == CP_OP_CREATE ? "created" :
+				       "deleted", good, "failed", rq->nb_items - good);
+		json_object_set_new(rq->result, "results", json_array());
+	}
+	list = json_object_get(rq->result, "results");
+	for (i = 0; i < rq->nb_items; i++)
+		json_array_append_new(list, rq->items[i].ok ? json_incref(rq->results[i]) :
+				      json_pack("{s:i, s:o}", "index", i, "error",
+						item_error(rq, i)));
 }
 
 /* ---- session.update ---- */
@@ -380,7 +473,7 @@ rekey(struct mf_sess_spec *s, json_t *in, json_t *outs, struct cp_err *err)
 json_t *
 cp_session_update(struct cp *cp, json_t *args, struct cp_err *err)
 {
-	static struct mf_sess_spec spec;
+	struct mf_sess_spec *spec = &cp->spec;
 	json_t *add = NULL, *rm = NULL, *pause = NULL, *resume = NULL, *out = NULL;
 	json_t *srtp = NULL, *out_srtp = NULL;
 	const char *id = NULL;
@@ -391,31 +484,33 @@ cp_session_update(struct cp *cp, json_t *args, struct cp_err *err)
 			"add_outputs", &add, "remove_outputs", &rm, "pause", &pause, "resume",
 			&resume, "block", &block, "srtp", &srtp, "output_srtp", &out_srtp) != 0)
 		return NULL;
-	s = cp_sess_find(cp, id);
+	s = cp_reg_find(&cp->reg, id);
 	if (s == NULL) {
 		cp_err_set(err, "not_found", "id", "no session \"%s\"", id);
 		return NULL;
 	}
-	spec = s->spec;
+	if (cp_store_spec(cp, s, spec) != 0) {
+		cp_err_set(err, "internal", NULL, "the journal's record of \"%s\" is unreadable", id);
+		return NULL;
+	}
 	if ((add && !json_is_array(add)) || (rm && !json_is_array(rm)) ||
 	    (pause && !json_is_array(pause)) || (resume && !json_is_array(resume)))
 		cp_err_set(err, "wrong_type", NULL,
 			   "add_outputs, remove_outputs, pause and resume are arrays");
-	else if (remove_outputs(&spec, rm, err) == 0 && add_outputs(&spec, add, err) == 0 &&
-		 set_paused(&spec, pause, true, "pause", err) == 0 &&
-		 set_paused(&spec, resume, false, "resume", err) == 0 &&
-		 rekey(&spec, srtp, out_srtp, err) == 0 &&
-		 admit(cp, &spec, &s->spec, err) == 0) {
+	else if (remove_outputs(spec, rm, err) == 0 && add_outputs(spec, add, err) == 0 &&
+		 set_paused(spec, pause, true, "pause", err) == 0 &&
+		 set_paused(spec, resume, false, "resume", err) == 0 &&
+		 rekey(spec, srtp, out_srtp, err) == 0 &&
+		 admit(cp, spec, s, err) == 0) {
 		if (block >= 0)
-			spec.flags = block ? (uint8_t)(spec.flags | MF_SESS_F_BLOCKED) :
-					     (uint8_t)(spec.flags & ~MF_SESS_F_BLOCKED);
-		if (cp_dp_call(cp, MF_MSG_SESSION_REPLACE, &spec, sizeof(spec), res, sizeof(res),
-			       err) >= 0 && commit(cp, s, &spec, err) == 0)
-			out = json_pack("{s:s, s:i, s:b}", "session", spec.id, "outputs",
-					spec.nb_outputs, "blocked",
-					(spec.flags & MF_SESS_F_BLOCKED) != 0);
+			spec->flags = block ? (uint8_t)(spec->flags | MF_SESS_F_BLOCKED) :
+					      (uint8_t)(spec->flags & ~MF_SESS_F_BLOCKED);
+		if (cp_store_update(cp, s, spec, err) == 0)
+			out = json_pack("{s:s, s:i, s:b}", "session", spec->id, "outputs",
+					spec->nb_outputs, "blocked",
+					(spec->flags & MF_SESS_F_BLOCKED) != 0);
 	}
-	mf_sess_wipe_keys(&spec);
+	mf_sess_wipe_keys(spec);
 	return out;
 }
 
@@ -437,18 +532,6 @@ ref_of(json_t *args, struct mf_msg_sess_ref *ref, struct cp_err *err)
 	return 0;
 }
 
-json_t *
-cp_session_delete(struct cp *cp, json_t *args, struct cp_err *err)
-{
-	struct mf_msg_sess_ref ref;
-
-	if (ref_of(args, &ref, err) != 0 ||
-	    cp_dp_call(cp, MF_MSG_SESSION_DEL, &ref, sizeof(ref), res, sizeof(res), err) < 0)
-		return NULL;
-	cp_sess_forget(cp, ref.id);
-	return json_pack("{s:s}", "session", ref.id);
-}
-
 static json_t *
 stats_json(struct cp *cp, const char *session)
 {
@@ -468,33 +551,63 @@ cp_session_get(struct cp *cp, json_t *args, struct cp_err *err)
 	json_t *o, *st;
 
 	if (ref_of(args, &ref, err) != 0 ||
-	    cp_dp_call(cp, MF_MSG_SESSION_GET, &ref, sizeof(ref), res, sizeof(res), err) < 0)
+	    cp_dp_call(cp, MF_MSG_SESSION_GET, &ref, sizeof(ref), cp->res, sizeof(cp->res),
+		       err) < 0)
 		return NULL;
-	o = mf_sess_info_to_json((struct mf_msg_sess_info *)res);
+	o = mf_sess_info_to_json((struct mf_msg_sess_info *)cp->res);
 	st = stats_json(cp, ref.id);
 	json_object_set(o, "stats", json_object_get(json_object_get(st, "sessions"), ref.id));
 	json_decref(st);
 	return o;
 }
 
+/* A page of session ids in creation order. The cursor is the creation number of the last
+ * session of the previous page: sessions removed meanwhile cannot shift a page, so a session
+ * that exists throughout the paging is listed exactly once. */
 json_t *
 cp_session_list(struct cp *cp, json_t *args, struct cp_err *err)
 {
-	json_int_t off = 0, lim = 100;
-	struct mf_msg_list_req req;
+	const char *cursor = NULL;
+	json_int_t lim = 100;
+	struct cp_sess **page;
+	unsigned long long after = 0;
+	json_t *ids, *o;
+	uint32_t n, i;
+	bool more;
+	char *end;
 
-	if (args_unpack(args, err, "{s?I, s?I}", "offset", &off, "limit", &lim) != 0)
+	if (args_unpack(args, err, "{s?s, s?I}", "cursor", &cursor, "limit", &lim) != 0)
 		return NULL;
-	if (off < 0 || off > UINT32_MAX || lim < 1 || lim > MF_LIST_MAX) {
-		cp_err_set(err, "out_of_range", off < 0 || off > UINT32_MAX ? "offset" : "limit",
-			   "offset >= 0, limit 1..%d", MF_LIST_MAX);
+	if (lim < 1 || lim > CP_LIST_MAX) {
+		cp_err_set(err, "out_of_range", "limit", "limit 1..%d", CP_LIST_MAX);
 		return NULL;
 	}
-	req.offset = (uint32_t)off;
-	req.limit = (uint32_t)lim;
-	if (cp_dp_call(cp, MF_MSG_SESSION_LIST, &req, sizeof(req), res, sizeof(res), err) < 0)
+	if (cursor != NULL) {
+		errno = 0;
+		after = strtoull(cursor, &end, 10);
+		if (errno != 0 || end == cursor || *end != '\0') {
+			cp_err_set(err, "invalid", "cursor", "not a cursor this node gave");
+			return NULL;
+		}
+	}
+	page = malloc(sizeof(*page) * (size_t)lim);
+	if (page == NULL) {
+		cp_err_set(err, "internal", NULL, "no memory for a page");
 		return NULL;
-	return mf_list_to_json((struct mf_msg_list *)res, req.offset);
+	}
+	n = cp_reg_page(&cp->reg, after, (uint32_t)lim, page, &more);
+	ids = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(ids, json_string(page[i]->id));
+	o = json_pack("{s:i, s:o}", "total", cp->reg.count, "sessions", ids);
+	if (more) {
+		char next[24];
+
+		snprintf(next, sizeof(next), "%llu", (unsigned long long)page[n - 1]->seq);
+		json_object_set_new(o, "next", json_string(next));
+	}
+	free(page);
+	return o;
 }
 
 /* ---- node ---- */
@@ -505,9 +618,9 @@ cp_node_info(struct cp *cp, json_t *args, struct cp_err *err)
 	json_t *o;
 
 	if (args_unpack(args, err, "{}") != 0 ||
-	    cp_dp_call(cp, MF_MSG_NODE_INFO, NULL, 0, res, sizeof(res), err) < 0)
+	    cp_dp_call(cp, MF_MSG_NODE_INFO, NULL, 0, cp->res, sizeof(cp->res), err) < 0)
 		return NULL;
-	o = mf_node_info_to_json((struct mf_msg_node_info *)res);
+	o = mf_node_info_to_json((struct mf_msg_node_info *)cp->res);
 	json_object_set_new(o, "node", json_string(cp->cfg.node));
 	json_object_set_new(o, "draining", json_boolean(cp->draining));
 	json_object_set_new(o, "limits", json_pack("{s:i, s:i, s:I}", "max_sessions",
@@ -541,6 +654,6 @@ cp_node_drain(struct cp *cp, json_t *args, struct cp_err *err)
 	if (args_unpack(args, err, "{s?b}", "drain", &drain) != 0)
 		return NULL;
 	cp->draining = drain;
-	cp_status_publish(cp, true);
-	return json_pack("{s:b, s:i}", "draining", drain, "sessions", cp->nb_sessions);
+	cp->status_dirty = true;
+	return json_pack("{s:b, s:i}", "draining", drain, "sessions", cp->reg.count);
 }

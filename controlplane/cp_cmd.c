@@ -8,6 +8,11 @@
  * request's correlation data; MQTT 3.1.1 clients put "reply_to" (and optionally "seqid",
  * echoed) in the JSON; with neither, to <prefix>/<node>/reply. A request id seen in the last
  * REPLAY_MAX requests is answered again with the same reply, the work not done twice.
+ *
+ * Requests come in batches (whatever the queue holds). Creates and deletes are pipelined:
+ * their channel commands go out one after another and their replies wait for one flush (all
+ * answers in, the journal synced once). Any other command first flushes and answers what
+ * came before it, then runs alone: replies leave in the order of the requests.
  */
 
 #include <errno.h>
@@ -23,27 +28,34 @@
 
 struct cmd {
 	const char *name;
-	cp_action_fn fn;
+	cp_action_fn fn;		/* runs alone */
+	void (*start)(struct cp *cp, struct cp_req *rq);	/* or pipelined */
+	bool many;
+	bool changes;			/* the node's status follows */
 };
 
 /* Sorted by name for bsearch. */
 static const struct cmd cmds[] = {
-	{ "node.drain", cp_node_drain },
-	{ "node.info", cp_node_info },
-	{ "node.stats", cp_node_stats },
-	{ "session.create", cp_session_create },
-	{ "session.delete", cp_session_delete },
-	{ "session.get", cp_session_get },
-	{ "session.list", cp_session_list },
-	{ "session.update", cp_session_update },
+	{ "node.drain", cp_node_drain, NULL, false, true },
+	{ "node.info", cp_node_info, NULL, false, false },
+	{ "node.stats", cp_node_stats, NULL, false, false },
+	{ "session.create", NULL, cp_create_start, false, true },
+	{ "session.create_many", NULL, cp_create_start, true, true },
+	{ "session.delete", NULL, cp_delete_start, false, true },
+	{ "session.delete_many", NULL, cp_delete_start, true, true },
+	{ "session.get", cp_session_get, NULL, false, false },
+	{ "session.list", cp_session_list, NULL, false, false },
+	{ "session.update", cp_session_update, NULL, false, true },
 };
 
 /* The last REPLAY_MAX request ids and their replies (a ring). */
-static struct {
-	char id[128];
-	char *reply;
-} replay[REPLAY_MAX];
-static unsigned int replay_next;
+struct cp_replay {
+	struct {
+		char id[128];
+		char *reply;
+	} ring[REPLAY_MAX];
+	unsigned int next;
+};
 
 static int
 cmd_cmp(const void *key, const void *elem)
@@ -52,25 +64,30 @@ cmd_cmp(const void *key, const void *elem)
 }
 
 static const char *
-replay_find(const char *id)
+replay_find(struct cp *cp, const char *id)
 {
+	struct cp_replay *r = cp->replay;
 	unsigned int i;
 
-	for (i = 0; id != NULL && i < REPLAY_MAX; i++)
-		if (replay[i].reply != NULL && strcmp(replay[i].id, id) == 0)
-			return replay[i].reply;
+	for (i = 0; r != NULL && id != NULL && i < REPLAY_MAX; i++)
+		if (r->ring[i].reply != NULL && strcmp(r->ring[i].id, id) == 0)
+			return r->ring[i].reply;
 	return NULL;
 }
 
 static void
-replay_add(const char *id, const char *reply)
+replay_add(struct cp *cp, const char *id, const char *reply)
 {
-	if (id == NULL || strlen(id) >= sizeof(replay[0].id))
+	struct cp_replay *r = cp->replay;
+
+	if (r == NULL)
+		r = cp->replay = calloc(1, sizeof(*r));
+	if (r == NULL || id == NULL || strlen(id) >= sizeof(r->ring[0].id))
 		return;
-	free(replay[replay_next].reply);
-	snprintf(replay[replay_next].id, sizeof(replay[0].id), "%s", id);
-	replay[replay_next].reply = strdup(reply);
-	replay_next = (replay_next + 1) % REPLAY_MAX;
+	free(r->ring[r->next].reply);
+	snprintf(r->ring[r->next].id, sizeof(r->ring[0].id), "%s", id);
+	r->ring[r->next].reply = strdup(reply);
+	r->next = (r->next + 1) % REPLAY_MAX;
 }
 
 static bool
@@ -81,31 +98,12 @@ topic_ok(const char *t)
 	return n > 0 && n < CP_TOPIC_MAX && strpbrk(t, "+#") == NULL && t[0] != '$';
 }
 
-struct request {
-	const char *id;
-	const char *cmd;
-	const char *reply_to;
-	json_t *seqid;
-	json_t *args;
-};
-
-static json_t *
-error_json(const struct cp_err *e)
-{
-	json_t *o = json_pack("{s:s, s:s}", "code", e->code, "message", e->message);
-
-	if (e->path[0] != '\0')
-		json_object_set_new(o, "path", json_string(e->path));
-	return o;
-}
-
 static int
-parse_envelope(json_t *root, struct request *rq, struct cp_err *err)
+parse_envelope(json_t *root, struct cp_req *rq, struct cp_err *err)
 {
 	json_int_t v = 1;
 	json_error_t je;
 
-	memset(rq, 0, sizeof(*rq));
 	if (!json_is_object(root)) {
 		cp_err_set(err, "bad_request", NULL, "a request is a JSON object");
 		return -EINVAL;
@@ -134,7 +132,7 @@ parse_envelope(json_t *root, struct request *rq, struct cp_err *err)
 }
 
 static char *
-reply_text(struct cp *cp, const struct request *rq, json_t *result, const struct cp_err *err)
+reply_text(struct cp *cp, const struct cp_req *rq, json_t *result, const struct cp_err *err)
 {
 	json_t *o = json_pack("{s:b, s:s}", "ok", result != NULL, "node", cp->cfg.node);
 	char *text;
@@ -148,14 +146,14 @@ reply_text(struct cp *cp, const struct request *rq, json_t *result, const struct
 	if (result != NULL)
 		json_object_set_new(o, "result", result);
 	else
-		json_object_set_new(o, "error", error_json(err));
+		json_object_set_new(o, "error", cp_err_json(err));
 	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return text;
 }
 
 static void
-send_reply(struct cp *cp, const struct cp_msg *msg, const struct request *rq, const char *text)
+send_reply(struct cp *cp, const struct cp_msg *msg, const struct cp_req *rq, const char *text)
 {
 	char fallback[CP_TOPIC_MAX];
 	const char *topic = msg->response_topic[0] ? msg->response_topic : rq->reply_to;
@@ -164,125 +162,126 @@ send_reply(struct cp *cp, const struct cp_msg *msg, const struct request *rq, co
 		snprintf(fallback, sizeof(fallback), "%s/%s/reply", cp->cfg.prefix, cp->cfg.node);
 		topic = fallback;
 	}
-	cp_mqtt_publish(cp->mqtt, topic, text, false, msg->corr, msg->corr_len);
+	cp_mqtt_publish(cp->mqtt, topic, text, 1, false, msg->corr, msg->corr_len);
 }
 
-static json_t *
-dispatch(struct cp *cp, const struct request *rq, struct cp_err *err)
+static const struct cmd *
+find_cmd(const char *name)
 {
-	const struct cmd *c = bsearch(rq->cmd, cmds, sizeof(cmds) / sizeof(cmds[0]),
-				      sizeof(cmds[0]), cmd_cmp);
+	return bsearch(name, cmds, sizeof(cmds) / sizeof(cmds[0]), sizeof(cmds[0]), cmd_cmp);
+}
 
-	if (c == NULL) {
-		cp_err_set(err, "unknown_command", "cmd", "no command \"%s\"", rq->cmd);
+/* Parse @p msg into @p rq; a request that needs no work has its reply ready (rq->result or
+ * rq->err set, or @p again). @return the command to run, or NULL. */
+static const struct cmd *
+take(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, const char **again)
+{
+	const struct cmd *c;
+	json_error_t je;
+
+	*again = NULL;
+	if (msg->len > cp->cfg.max_payload) {
+		cp_err_set(&rq->err, "too_large", NULL, "request of %zu bytes; the limit is %u",
+			   msg->len, cp->cfg.max_payload);
 		return NULL;
 	}
-	return c->fn(cp, rq->args, err);
+	rq->root = json_loadb(msg->payload, msg->len, JSON_REJECT_DUPLICATES, &je);
+	if (rq->root == NULL) {
+		cp_err_set(&rq->err, "bad_json", NULL, "line %d column %d: %s", je.line, je.column,
+			   je.text);
+		return NULL;
+	}
+	if (parse_envelope(rq->root, rq, &rq->err) != 0)
+		return NULL;
+	*again = replay_find(cp, rq->id);
+	if (*again != NULL) {
+		MF_LOG(INFO, cmd, "request %s repeated: the first reply again", rq->id);
+		return NULL;
+	}
+	c = find_cmd(rq->cmd);
+	if (c == NULL)
+		cp_err_set(&rq->err, "unknown_command", "cmd", "no command \"%s\"", rq->cmd);
+	else
+		rq->many = c->many;
+	return c;
 }
 
-void
-cp_cmd_handle(struct cp *cp, struct cp_msg *msg)
+static void
+answer(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, const char *again)
 {
-	struct request rq = { 0 };
-	struct cp_err err = { { 0 } };
-	json_t *root = NULL, *result = NULL;
-	json_error_t je;
-	const char *again;
 	char *text;
+	uint32_t i;
 
-	if (msg->len > cp->cfg.max_payload) {
-		cp_err_set(&err, "too_large", NULL, "request of %zu bytes; the limit is %u",
-			   msg->len, cp->cfg.max_payload);
-	} else if ((root = json_loadb(msg->payload, msg->len, JSON_REJECT_DUPLICATES, &je)) ==
-		   NULL) {
-		cp_err_set(&err, "bad_json", NULL, "line %d column %d: %s", je.line, je.column,
-			   je.text);
-	} else if (parse_envelope(root, &rq, &err) == 0) {
-		again = replay_find(rq.id);
-		if (again != NULL) {
-			MF_LOG(INFO, cmd, "request %s repeated: the first reply again", rq.id);
-			send_reply(cp, msg, &rq, again);
-			json_decref(root);
-			return;
-		}
-		result = dispatch(cp, &rq, &err);
+	if (again != NULL) {
+		send_reply(cp, msg, rq, again);
+		goto out;
 	}
-	if (result != NULL && strncmp(rq.cmd, "session.", 8) == 0 &&
-	    strcmp(rq.cmd, "session.get") != 0 && strcmp(rq.cmd, "session.list") != 0)
+	if (rq->result != NULL && rq->cmd != NULL && find_cmd(rq->cmd)->changes)
 		cp->status_dirty = true;
-	text = reply_text(cp, &rq, result, &err);
-	if (result == NULL)
-		MF_LOG(INFO, cmd, "%s%s%s refused: %s%s%s: %s", rq.cmd ? rq.cmd : "request",
-		       rq.id ? " " : "", rq.id ? rq.id : "", err.code, err.path[0] ? " at " : "",
-		       err.path, err.message);
+	if (rq->result == NULL)
+		MF_LOG(INFO, cmd, "%s%s%s refused: %s%s%s: %s", rq->cmd ? rq->cmd : "request",
+		       rq->id ? " " : "", rq->id ? rq->id : "", rq->err.code,
+		       rq->err.path[0] ? " at " : "", rq->err.path, rq->err.message);
+	text = reply_text(cp, rq, json_incref(rq->result), &rq->err);
 	if (text != NULL) {
-		if (result != NULL || (rq.cmd != NULL && strcmp(err.code, "dataplane_down") != 0))
-			replay_add(rq.id, text);
-		send_reply(cp, msg, &rq, text);
+		if (rq->result != NULL ||
+		    (rq->cmd != NULL && strcmp(rq->err.code, "dataplane_down") != 0))
+			replay_add(cp, rq->id, text);
+		send_reply(cp, msg, rq, text);
 		explicit_bzero(text, strlen(text));
 		free(text);
 	}
-	json_decref(root);
+out:
+	for (i = 0; rq->results != NULL && i < rq->nb_items; i++)
+		json_decref(rq->results[i]);
+	free(rq->results);
+	free(rq->items);
+	json_decref(rq->result);
+	json_decref(rq->root);
 }
 
-/* ---- status and events ---- */
-
-json_t *
-cp_status_json(struct cp *cp)
+/* Everything pipelined in [@p from, @p to) is answered: flush, finish, reply. */
+static void
+settle(struct cp *cp, struct cp_msg **msgs, struct cp_req *rqs, const char **again,
+       unsigned int from, unsigned int to)
 {
-	static uint8_t buf[MF_CHAN_SLOT_SIZE];
-	struct cp_err err;
-	json_t *o, *ports = json_array();
-	struct timespec ts;
+	bool journal_ok = cp_store_flush(cp) == 0;
+	unsigned int i;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	if (cp->dp_up && cp_dp_call(cp, MF_MSG_NODE_INFO, NULL, 0, buf, sizeof(buf), &err) >= 0) {
-		json_t *ni = mf_node_info_to_json((struct mf_msg_node_info *)buf);
+	for (i = from; i < to; i++)
+		if (rqs[i].pipelined)
+			cp_pipelined_finish(cp, &rqs[i], journal_ok);
+	for (i = from; i < to; i++)
+		answer(cp, msgs[i], &rqs[i], again[i]);
+}
 
-		json_decref(ports);
-		ports = json_incref(json_object_get(ni, "ports"));
-		json_decref(ni);
+void
+cp_cmd_batch(struct cp *cp, struct cp_msg **msgs, unsigned int n)
+{
+	struct cp_req *rqs = calloc(n, sizeof(*rqs));
+	const char **again = calloc(n, sizeof(*again));
+	const struct cmd *c;
+	unsigned int i, from = 0;
+
+	if (rqs == NULL || again == NULL) {
+		MF_LOG(ERR, cmd, "no memory for a batch of %u requests: dropped", n);
+		goto out;
 	}
-	o = json_pack("{s:b, s:s, s:s, s:I, s:{s:b, s:s, s:I}, s:o, s:i, s:i, s:I, s:b,"
-		      " s:{s:i, s:i, s:I}}",
-		      "online", 1, "node", cp->cfg.node, "version", MF_VERSION, "time_ms",
-		      (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, "dataplane", "up",
-		      cp->dp_up, "instance", cp->cfg.instance, "generation",
-		      (json_int_t)cp->dp_generation, "ports", ports, "sessions", cp->nb_sessions,
-		      "outputs", cp->nb_outputs, "kbps", (json_int_t)cp->kbps, "draining",
-		      cp->draining, "capacity", "max_sessions",
-		      cp->cfg.limits.max_sessions ? cp->cfg.limits.max_sessions : cp->dp_max_sessions,
-		      "max_outputs", cp->cfg.limits.max_outputs, "max_kbps",
-		      (json_int_t)cp->cfg.limits.max_kbps);
-	return o;
-}
-
-void
-cp_status_publish(struct cp *cp, bool online)
-{
-	json_t *o = online ? cp_status_json(cp) :
-		json_pack("{s:b, s:s, s:s}", "online", 0, "node", cp->cfg.node, "reason",
-			  "stopped");
-	char *text = json_dumps(o, JSON_COMPACT);
-
-	if (text != NULL)
-		cp_mqtt_publish(cp->mqtt, cp->t_status, text, true, NULL, 0);
-	free(text);
-	json_decref(o);
-}
-
-void
-cp_event_publish(struct cp *cp, json_t *ev)
-{
-	char topic[CP_TOPIC_MAX], *text;
-	const char *kind = json_string_value(json_object_get(ev, "event"));
-
-	json_object_set_new(ev, "node", json_string(cp->cfg.node));
-	snprintf(topic, sizeof(topic), "%s/%s/event/%s", cp->cfg.prefix, cp->cfg.node,
-		 kind ? kind : "unknown");
-	text = json_dumps(ev, JSON_COMPACT);
-	if (text != NULL)
-		cp_mqtt_publish(cp->mqtt, topic, text, false, NULL, 0);
-	free(text);
-	json_decref(ev);
+	for (i = 0; i < n; i++) {
+		c = take(cp, msgs[i], &rqs[i], &again[i]);
+		if (c == NULL)
+			continue;
+		if (c->start != NULL) {
+			c->start(cp, &rqs[i]);
+			continue;
+		}
+		/* Runs alone: what came before is answered first. */
+		settle(cp, msgs, rqs, again, from, i);
+		from = i;
+		rqs[i].result = c->fn(cp, rqs[i].args, &rqs[i].err);
+	}
+	settle(cp, msgs, rqs, again, from, n);
+out:
+	free(rqs);
+	free(again);
 }

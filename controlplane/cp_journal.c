@@ -1,10 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The journal of installed sessions, so a restarted dataplane can be refilled: one file per
- * session (<dir>/<id>.json, the spec with its keys, mode 0600), written to a temporary file,
- * flushed, renamed into place and the directory flushed, before the command's reply goes
- * out. <dir>/dataplane holds the start time of the dataplane the journal matches (a
- * dataplane's generation restarts at 1 after a clean exit; its start time never repeats).
+ * The journal of installed sessions, so a restarted dataplane (or control plane) can be
+ * refilled: one append-only log, <dir>/sessions.log (mode 0600: specs carry keys), a line
+ * per change: "+<spec as JSON>" when a session is created or updated, "-<id as a JSON
+ * string>" when it is removed. Records are buffered and written with one fdatasync per batch
+ * (group commit) before any reply of the batch goes out: an acknowledged session is on disk,
+ * an unacknowledged one may or may not be. A torn last line (a power cut in a write) is cut
+ * off on load. When the log holds more than twice what is live it is rewritten (compaction)
+ * into a temporary file, synced and renamed over the old one.
+ *
+ * <dir>/dataplane holds the start time of the dataplane the journal matches (a dataplane's
+ * generation restarts at 1 after a clean exit; its start time never repeats). Journals of
+ * an older version (a file per session, <id>.json) are moved into the log on open.
  */
 
 #include <dirent.h>
@@ -18,9 +25,17 @@
 
 #include "cp.h"
 
+#define LOG_NAME	"sessions.log"
+#define LOG_TMP		".sessions.log.tmp"
+#define READ_CHUNK	(1u << 20)
+
 struct cp_journal {
 	char dir[256];
 	int dirfd;
+	int fd;			/* the log, opened for appending */
+	uint64_t synced;	/* bytes of the log on disk */
+	char *buf;		/* records not yet written */
+	size_t len, cap;
 };
 
 static int
@@ -38,34 +53,6 @@ mkdirs(const char *path)
 		*p = '/';
 	}
 	return mkdir(buf, 0700) != 0 && errno != EEXIST ? -errno : 0;
-}
-
-struct cp_journal *
-cp_journal_open(const char *dir)
-{
-	struct cp_journal *j = calloc(1, sizeof(*j));
-	int rc;
-
-	if (j == NULL)
-		return NULL;
-	snprintf(j->dir, sizeof(j->dir), "%s", dir);
-	rc = mkdirs(dir);
-	j->dirfd = rc == 0 ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-	if (j->dirfd < 0) {
-		MF_LOG(ERR, main, "journal %s: %s", dir, strerror(rc ? -rc : errno));
-		free(j);
-		return NULL;
-	}
-	return j;
-}
-
-void
-cp_journal_close(struct cp_journal *j)
-{
-	if (j == NULL)
-		return;
-	close(j->dirfd);
-	free(j);
 }
 
 /* Replace @p name with @p data durably. */
@@ -95,80 +82,336 @@ write_file(struct cp_journal *j, const char *name, const char *data, size_t len)
 	return rc;
 }
 
+static int
+append(struct cp_journal *j, char tag, const char *text, size_t n, uint64_t *off)
+{
+	if (j->len + n + 2 > j->cap) {
+		size_t cap = (j->cap ? j->cap * 2 : 65536) + n + 2;
+		char *b = realloc(j->buf, cap);
+
+		if (b == NULL)
+			return -ENOMEM;
+		j->buf = b;
+		j->cap = cap;
+	}
+	j->buf[j->len] = tag;
+	memcpy(j->buf + j->len + 1, text, n);
+	j->buf[j->len + 1 + n] = '\n';
+	if (off != NULL)
+		*off = j->synced + j->len + 1;
+	j->len += n + 2;
+	return 0;
+}
+
 int
-cp_journal_put(struct cp_journal *j, const struct mf_sess_spec *spec)
+cp_journal_put(struct cp_journal *j, const struct mf_sess_spec *spec, uint64_t *off,
+	       uint32_t *len)
 {
 	json_t *o = mf_sess_to_json(spec, MF_SESS_JSON_KEYS);
-	char name[MF_SESS_ID_MAX + 8], *text;
-	int rc;
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	size_t n = text ? strlen(text) : 0;
+	int rc = text ? append(j, '+', text, n, off) : -ENOMEM;
 
-	if (o == NULL)
-		return -ENOMEM;
-	text = json_dumps(o, JSON_COMPACT);
+	*len = (uint32_t)n;
 	json_decref(o);
-	if (text == NULL)
-		return -ENOMEM;
-	snprintf(name, sizeof(name), "%s.json", spec->id);
-	rc = write_file(j, name, text, strlen(text));
-	explicit_bzero(text, strlen(text));
-	free(text);
+	if (text != NULL) {
+		explicit_bzero(text, n);
+		free(text);
+	}
 	return rc;
 }
 
 int
 cp_journal_del(struct cp_journal *j, const char *id)
 {
-	char name[MF_SESS_ID_MAX + 8];
+	json_t *s = json_string(id);
+	char *text = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
+	int rc = text ? append(j, '-', text, strlen(text), NULL) : -ENOMEM;
 
-	snprintf(name, sizeof(name), "%s.json", id);
-	if (unlinkat(j->dirfd, name, 0) != 0 && errno != ENOENT)
-		return -errno;
-	return fsync(j->dirfd) == 0 ? 0 : -errno;
+	free(text);
+	json_decref(s);
+	return rc;
 }
 
 int
-cp_journal_each(struct cp_journal *j, void (*fn)(void *ctx, struct mf_sess_spec *spec),
-		void *ctx)
+cp_journal_sync(struct cp_journal *j)
 {
-	struct mf_sess_spec *spec = malloc(sizeof(*spec));
-	struct mf_sess_err err;
-	struct dirent *de;
+	size_t done = 0;
+	ssize_t w;
+
+	while (done < j->len) {
+		w = pwrite(j->fd, j->buf + done, j->len - done, (off_t)(j->synced + done));
+		if (w <= 0) {
+			MF_LOG(ERR, main, "journal %s/%s: %s", j->dir, LOG_NAME,
+			       w < 0 ? strerror(errno) : "short write");
+			return -EIO;
+		}
+		done += (size_t)w;
+	}
+	if (j->len > 0 && fdatasync(j->fd) != 0) {
+		MF_LOG(ERR, main, "journal %s/%s: %s", j->dir, LOG_NAME, strerror(errno));
+		return -EIO;
+	}
+	explicit_bzero(j->buf, j->len);
+	j->synced += j->len;
+	j->len = 0;
+	return 0;
+}
+
+uint64_t
+cp_journal_size(const struct cp_journal *j)
+{
+	return j->synced + j->len;
+}
+
+/* The spec whose record starts at @p off (what cp_journal_put returned). */
+int
+cp_journal_read(struct cp_journal *j, uint64_t off, uint32_t len, struct mf_sess_spec *spec)
+{
+	char *text = malloc((size_t)len + 1);
+	struct mf_sess_err se;
+	json_error_t je;
+	json_t *o = NULL;
+	int rc = -EIO;
+
+	if (text == NULL)
+		return -ENOMEM;
+	if (off >= j->synced && off + len <= j->synced + j->len)
+		memcpy(text, j->buf + (off - j->synced), len);
+	else if (pread(j->fd, text, len, (off_t)off) != (ssize_t)len)
+		goto out;
+	o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	if (o != NULL && mf_sess_from_json(o, spec, &se) == 0)
+		rc = 0;
+out:
+	if (rc != 0)
+		MF_LOG(ERR, main, "journal %s/%s: record at %llu unreadable", j->dir, LOG_NAME,
+		       (unsigned long long)off);
+	json_decref(o);
+	explicit_bzero(text, len);
+	free(text);
+	return rc;
+}
+
+/* ---- load ---- */
+
+static int
+load_line(char *line, size_t n, uint64_t off, struct mf_sess_spec *spec, cp_journal_fn fn,
+	  void *ctx)
+{
+	struct mf_sess_err se;
 	json_error_t je;
 	json_t *o;
-	DIR *d;
-	int n = 0, fd;
+	int rc = -EBADMSG;
 
-	fd = dup(j->dirfd);
-	d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (d == NULL || spec == NULL) {
+	if (n < 2 || (line[0] != '+' && line[0] != '-'))
+		return rc;
+	o = json_loadb(line + 1, n - 1, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+	if (line[0] == '-' && json_is_string(o)) {
+		fn(ctx, json_string_value(o), NULL, 0, 0);
+		rc = 0;
+	} else if (line[0] == '+' && o != NULL && mf_sess_from_json(o, spec, &se) == 0) {
+		fn(ctx, spec->id, spec, off + 1, (uint32_t)(n - 1));
+		mf_sess_wipe_keys(spec);
+		rc = 0;
+	}
+	json_decref(o);
+	return rc;
+}
+
+/* Every record in order: @p fn gets each "+" with its spec and where it is, each "-" with
+ * spec NULL. A last line without its newline, or unreadable, is a torn write: cut off. */
+int
+cp_journal_load(struct cp_journal *j, cp_journal_fn fn, void *ctx)
+{
+	struct mf_sess_spec *spec = malloc(sizeof(*spec));
+	size_t have = 0, cap = READ_CHUNK, start;
+	char *buf = malloc(cap), *nl;
+	uint64_t base = 0;
+	ssize_t r;
+	int n = 0;
+
+	if (spec == NULL || buf == NULL) {
 		free(spec);
-		if (fd >= 0 && d == NULL)
-			close(fd);
+		free(buf);
 		return -ENOMEM;
 	}
-	rewinddir(d);
+	for (;;) {
+		r = pread(j->fd, buf + have, cap - have, (off_t)(base + have));
+		if (r <= 0)
+			break;
+		have += (size_t)r;
+		for (start = 0; (nl = memchr(buf + start, '\n', have - start)) != NULL;
+		     start = (size_t)(nl - buf) + 1) {
+			if (load_line(buf + start, (size_t)(nl - buf) - start, base + start, spec,
+				      fn, ctx) == 0)
+				n++;
+			else
+				MF_LOG(ERR, main, "journal %s/%s: record at %llu unreadable, skipped",
+				       j->dir, LOG_NAME, (unsigned long long)(base + start));
+		}
+		memmove(buf, buf + start, have - start);
+		base += start;
+		have -= start;
+		if (have == cap) {	/* a line longer than the buffer */
+			char *b = realloc(buf, cap * 2);
+
+			if (b == NULL)
+				break;
+			buf = b;
+			cap *= 2;
+		}
+	}
+	if (have > 0)
+		MF_LOG(WARNING, main, "journal %s/%s: %zu bytes of a torn last record cut off",
+		       j->dir, LOG_NAME, have);
+	j->synced = base;
+	if (ftruncate(j->fd, (off_t)base) != 0)
+		n = -errno;
+	explicit_bzero(buf, cap);
+	free(buf);
+	free(spec);
+	return n;
+}
+
+/* ---- compaction ---- */
+
+/* Rewrite the log with only the records at @p offs (their lengths in @p lens), in that
+ * order; on success @p offs holds where each now is. */
+int
+cp_journal_compact(struct cp_journal *j, uint64_t *offs, const uint32_t *lens, uint32_t n)
+{
+	uint64_t pos = 0;
+	char *text = NULL;
+	size_t cap = 0;
+	int fd, rc = 0;
+	uint32_t i;
+
+	if ((rc = cp_journal_sync(j)) != 0)
+		return rc;
+	fd = openat(j->dirfd, LOG_TMP, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	for (i = 0; i < n && rc == 0; i++) {
+		if (lens[i] + 2u > cap) {
+			char *t = realloc(text, lens[i] + 2u);
+
+			if (t == NULL) {
+				rc = -ENOMEM;
+				break;
+			}
+			text = t;
+			cap = lens[i] + 2u;
+		}
+		text[0] = '+';
+		text[lens[i] + 1] = '\n';
+		if (pread(j->fd, text + 1, lens[i], (off_t)offs[i]) != (ssize_t)lens[i] ||
+		    write(fd, text, lens[i] + 2u) != (ssize_t)(lens[i] + 2u))
+			rc = -EIO;
+		offs[i] = pos + 1;
+		pos += lens[i] + 2u;
+	}
+	if (text != NULL)
+		explicit_bzero(text, cap);
+	free(text);
+	if (rc == 0 && fsync(fd) != 0)
+		rc = -errno;
+	if (rc == 0 && renameat(j->dirfd, LOG_TMP, j->dirfd, LOG_NAME) != 0)
+		rc = -errno;
+	if (rc == 0 && fsync(j->dirfd) != 0)
+		rc = -errno;
+	if (rc != 0) {
+		MF_LOG(ERR, main, "journal %s: compaction failed (%s); the log stays as it was",
+		       j->dir, strerror(-rc));
+		close(fd);
+		unlinkat(j->dirfd, LOG_TMP, 0);
+		return rc;
+	}
+	close(j->fd);
+	j->fd = fd;
+	j->synced = pos;
+	return 0;
+}
+
+/* ---- open ---- */
+
+/* A journal of the earlier layout (a file per session): into the log, then removed. */
+static void
+migrate(struct cp_journal *j)
+{
+	struct mf_sess_spec *spec = malloc(sizeof(*spec));
+	int fd = dup(j->dirfd), n = 0;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct mf_sess_err se;
+	struct dirent *de;
+	uint64_t off;
+	uint32_t len;
+
+	if (d == NULL || spec == NULL) {
+		if (d == NULL && fd >= 0)
+			close(fd);
+		goto out;
+	}
 	while ((de = readdir(d)) != NULL) {
 		size_t l = strlen(de->d_name);
 		char path[600];
+		json_t *o;
 
 		if (de->d_name[0] == '.' || l < 6 || strcmp(de->d_name + l - 5, ".json") != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", j->dir, de->d_name);
-		o = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-		if (o == NULL || mf_sess_from_json(o, spec, &err) != 0) {
-			MF_LOG(ERR, main, "journal %s: unreadable, skipped (%s)", path,
-			       o == NULL ? je.text : err.msg);
-			json_decref(o);
-			continue;
+		o = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
+		if (o != NULL && mf_sess_from_json(o, spec, &se) == 0 &&
+		    cp_journal_put(j, spec, &off, &len) == 0 && cp_journal_sync(j) == 0) {
+			unlinkat(j->dirfd, de->d_name, 0);
+			n++;
 		}
 		json_decref(o);
-		fn(ctx, spec);
 		mf_sess_wipe_keys(spec);
-		n++;
 	}
 	closedir(d);
+	if (n > 0)
+		MF_LOG(NOTICE, main, "journal %s: %d sessions moved into %s", j->dir, n, LOG_NAME);
+out:
 	free(spec);
-	return n;
+}
+
+struct cp_journal *
+cp_journal_open(const char *dir)
+{
+	struct cp_journal *j = calloc(1, sizeof(*j));
+	struct stat st;
+	int rc;
+
+	if (j == NULL)
+		return NULL;
+	snprintf(j->dir, sizeof(j->dir), "%s", dir);
+	rc = mkdirs(dir);
+	j->dirfd = rc == 0 ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	j->fd = j->dirfd >= 0 ? openat(j->dirfd, LOG_NAME, O_RDWR | O_CREAT | O_CLOEXEC, 0600) :
+				-1;
+	if (j->fd < 0 || fstat(j->fd, &st) != 0 || fsync(j->dirfd) != 0) {
+		MF_LOG(ERR, main, "journal %s: %s", dir, strerror(rc ? -rc : errno));
+		if (j->dirfd >= 0)
+			close(j->dirfd);
+		free(j);
+		return NULL;
+	}
+	j->synced = (uint64_t)st.st_size;
+	migrate(j);
+	return j;
+}
+
+void
+cp_journal_close(struct cp_journal *j)
+{
+	if (j == NULL)
+		return;
+	cp_journal_sync(j);
+	close(j->fd);
+	close(j->dirfd);
+	free(j->buf);
+	free(j);
 }
 
 uint64_t

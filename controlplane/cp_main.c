@@ -16,10 +16,12 @@
 #include <time.h>
 
 #include "cp.h"
+#include "mf/mf_proto_json.h"
 #include "mf/mf_time.h"
 
 #define POLL_MS		100
 #define DP_POLL_MS	200
+#define BATCH_MAX	1024	/* requests taken from the queue at once */
 
 static volatile sig_atomic_t quit;
 
@@ -42,26 +44,51 @@ topics(struct cp *cp)
 	snprintf(cp->t_status, sizeof(cp->t_status), "%s/%s/status", cp->cfg.prefix, cp->cfg.node);
 }
 
+/* The dataplane came or went: what we did about it, as an event and in the status. */
+static void
+dataplane(struct cp *cp)
+{
+	enum cp_dp_change ch = cp_dp_poll(cp);
+	struct mf_msg_event ev;
+
+	if (ch == CP_DP_UP)
+		cp_store_attach(cp);
+	if (ch != CP_DP_SAME) {
+		cp_event_publish(cp, ch == CP_DP_UP ?
+			json_pack("{s:s, s:I, s:i}", "event", "dataplane.up", "generation",
+				  (json_int_t)cp->dp_generation, "sessions", cp->reg.count) :
+			json_pack("{s:s, s:I}", "event", "dataplane.down", "generation",
+				  (json_int_t)cp->dp_generation));
+		cp_status_publish(cp, true);
+	}
+	while (cp_dp_event(cp, &ev) == 0) {
+		/* A session the dataplane ended is no longer ours to replay. */
+		if (ev.kind == MF_EV_SESSION_TIMEOUT)
+			cp_store_forget(cp, ev.id);
+		cp_event_publish(cp, mf_event_to_json(&ev));
+	}
+}
+
 static void
 run(struct cp *cp)
 {
 	uint64_t next_dp = 0, next_status = 0, last_status = 0, t;
-	struct cp_msg *msg;
+	struct cp_msg *batch[BATCH_MAX];
+	unsigned int n, i;
 
 	/* Attach to the dataplane before the first request: commands the broker kept for us
 	 * while we were away are queued as soon as the connection is up. */
-	cp_dp_poll(cp);
+	dataplane(cp);
 	while (!quit) {
-		msg = cp_mqtt_next(cp->mqtt, POLL_MS);
-		if (msg != NULL) {
-			cp_cmd_handle(cp, msg);
-			cp_msg_free(msg);
-		}
+		n = cp_mqtt_take(cp->mqtt, batch, BATCH_MAX, POLL_MS);
+		if (n > 0)
+			cp_cmd_batch(cp, batch, n);
+		for (i = 0; i < n; i++)
+			cp_msg_free(batch[i]);
 		t = now_ms();
 		if (t >= next_dp) {
 			next_dp = t + DP_POLL_MS;
-			cp_dp_poll(cp);
-			cp_dp_events(cp);
+			dataplane(cp);
 		}
 		/* Status: on (re)connection, every status_interval_s, and at most twice a second
 		 * while sessions change. */
@@ -128,7 +155,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	topics(&cp);
 	cp.journal = cp_journal_open(cp.cfg.journal_dir);
-	if (cp.journal == NULL)
+	if (cp.journal == NULL || cp_store_load(&cp) < 0)
 		return 1;
 	cp.mqtt = cp_mqtt_start(&cp.cfg);
 	if (cp.mqtt == NULL)

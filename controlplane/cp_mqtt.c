@@ -10,8 +10,12 @@
  */
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <MQTTAsync.h>
@@ -30,6 +34,7 @@ struct cp_mqtt {
 	_Atomic bool connected;
 	_Atomic bool reconnected;
 	_Atomic bool connecting;
+	_Atomic int fd;			/* the broker connection, found after connecting */
 	time_t next_attempt;
 	unsigned int backoff;
 	char t_cmd[CP_TOPIC_MAX], t_pool[CP_TOPIC_MAX], t_status[CP_TOPIC_MAX];
@@ -81,6 +86,22 @@ take_props(struct cp_msg *msg, MQTTProperties *props)
 	}
 }
 
+static void
+quick_ack(struct cp_mqtt *mq)
+{
+	int fd = atomic_load(&mq->fd), one = 1;
+
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+}
+
+static void
+on_delivered(void *ctx, MQTTAsync_token tok)
+{
+	(void)tok;
+	quick_ack(ctx);
+}
+
 static int
 on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
 {
@@ -88,6 +109,7 @@ on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
 	size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
 	struct cp_msg *msg = calloc(1, sizeof(*msg));
 
+	quick_ack(mq);
 	if (msg == NULL || tlen >= sizeof(msg->topic) || m->payloadlen < 0)
 		goto drop;
 	memcpy(msg->topic, topic, tlen);
@@ -122,11 +144,11 @@ drop:
 	return 1;
 }
 
-struct cp_msg *
-cp_mqtt_next(struct cp_mqtt *mq, unsigned int timeout_ms)
+unsigned int
+cp_mqtt_take(struct cp_mqtt *mq, struct cp_msg **out, unsigned int max, unsigned int timeout_ms)
 {
 	struct timespec ts;
-	struct cp_msg *msg;
+	unsigned int n = 0;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
@@ -136,16 +158,16 @@ cp_mqtt_next(struct cp_mqtt *mq, unsigned int timeout_ms)
 	while (mq->head == NULL &&
 	       pthread_cond_timedwait(&mq->cond, &mq->lock, &ts) == 0)
 		;
-	msg = mq->head;
-	if (msg != NULL) {
-		mq->head = msg->next;
-		if (mq->head == NULL)
-			mq->tail = NULL;
+	while (n < max && mq->head != NULL) {
+		out[n] = mq->head;
+		mq->head = out[n]->next;
+		out[n++]->next = NULL;
 		mq->nq--;
-		msg->next = NULL;
 	}
+	if (mq->head == NULL)
+		mq->tail = NULL;
 	pthread_mutex_unlock(&mq->lock);
-	return msg;
+	return n;
 }
 
 static void
@@ -158,6 +180,34 @@ subscribe(struct cp_mqtt *mq, const char *topic)
 		MF_LOG(ERR, mqtt, "subscribe %s: %s", topic, MQTTAsync_strerror(rc));
 }
 
+/* paho.mqtt.c leaves Nagle's algorithm on and does not expose its socket. A reply written
+ * right after the PUBACK of its request would wait for the broker's delayed ACK (40 ms on
+ * Linux): every command would take that long. The broker connection is this process's only
+ * TCP socket, so every TCP socket found gets TCP_NODELAY. */
+static void
+no_delay(struct cp_mqtt *mq)
+{
+	struct rlimit rl = { .rlim_cur = 1024 };
+	int fd, type, one = 1;
+	socklen_t len;
+
+	getrlimit(RLIMIT_NOFILE, &rl);
+	for (fd = 0; fd < (int)rl.rlim_cur && fd < 65536; fd++) {
+		struct sockaddr_storage sa;
+		socklen_t salen = sizeof(sa);
+
+		len = sizeof(type);
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM ||
+		    getsockname(fd, (struct sockaddr *)&sa, &salen) != 0 ||
+		    (sa.ss_family != AF_INET && sa.ss_family != AF_INET6))
+			continue;
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
+			MF_LOG(WARNING, mqtt, "TCP_NODELAY on the broker connection: %s",
+			       strerror(errno));
+		atomic_store(&mq->fd, fd);
+	}
+}
+
 /* Connected, first time or again: subscribe (the broker may have kept the session, but a
  * subscription twice is harmless) and have the main thread publish status. */
 static void
@@ -166,6 +216,7 @@ on_connected(void *ctx, char *cause)
 	struct cp_mqtt *mq = ctx;
 
 	(void)cause;
+	no_delay(mq);
 	subscribe(mq, mq->t_cmd);
 	if (mq->t_pool[0] != '\0')
 		subscribe(mq, mq->t_pool);
@@ -295,6 +346,7 @@ cp_mqtt_start(const struct cp_config *c)
 		return NULL;
 	mq->cfg = c;
 	mq->backoff = 1;
+	mq->fd = -1;
 	pthread_mutex_init(&mq->lock, NULL);
 	pthread_cond_init(&mq->cond, NULL);
 	snprintf(mq->t_cmd, sizeof(mq->t_cmd), "%s/%s/cmd", c->prefix, c->node);
@@ -317,7 +369,7 @@ cp_mqtt_start(const struct cp_config *c)
 		free(mq);
 		return NULL;
 	}
-	MQTTAsync_setCallbacks(mq->client, mq, on_lost, on_message, NULL);
+	MQTTAsync_setCallbacks(mq->client, mq, on_lost, on_message, on_delivered);
 	MQTTAsync_setConnected(mq->client, mq, on_connected);
 	p.value.integer4 = c->session_expiry_s;
 	MQTTProperties_add(&mq->conn_props, &p);
@@ -326,8 +378,8 @@ cp_mqtt_start(const struct cp_config *c)
 }
 
 int
-cp_mqtt_publish(struct cp_mqtt *mq, const char *topic, const char *payload, bool retain,
-		const uint8_t *corr, size_t corr_len)
+cp_mqtt_publish(struct cp_mqtt *mq, const char *topic, const char *payload, int qos,
+		bool retain, const uint8_t *corr, size_t corr_len)
 {
 	MQTTAsync_message m = MQTTAsync_message_initializer;
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
@@ -336,7 +388,7 @@ cp_mqtt_publish(struct cp_mqtt *mq, const char *topic, const char *payload, bool
 
 	m.payload = (void *)payload;
 	m.payloadlen = (int)strlen(payload);
-	m.qos = 1;
+	m.qos = qos;
 	m.retained = retain;
 	if (corr != NULL && corr_len > 0 && mq->cfg->mqtt_version == 5) {
 		p.value.data.data = (char *)corr;

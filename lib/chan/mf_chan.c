@@ -2,7 +2,12 @@
 /* Single-producer single-consumer ring in shared memory (see mf_chan.h). */
 
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "mf/mf_chan.h"
 
@@ -85,6 +90,27 @@ mf_chan_commit(struct mf_chan *ch, uint16_t type, uint16_t version, uint64_t seq
 	h->seq = seq;
 	/* Release: the slot's contents are visible before the consumer sees the new head. */
 	atomic_store_explicit(&ch->ring->head, head + 1, memory_order_release);
+	/* The bell after the head, the sleepers after the bell (sequentially consistent): a
+	 * consumer that registered before our bump is woken; one that registers after it sees
+	 * the new head before it sleeps. A shared futex: the ring lives in shared memory. */
+	atomic_fetch_add(&ch->ring->bell, 1);
+	if (atomic_load(&ch->ring->sleepers) != 0)
+		syscall(SYS_futex, &ch->ring->bell, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+bool
+mf_chan_wait(struct mf_chan *ch, unsigned int timeout_us)
+{
+	struct timespec ts = { .tv_sec = timeout_us / 1000000u,
+			       .tv_nsec = (long)(timeout_us % 1000000u) * 1000 };
+	uint32_t bell = atomic_load(&ch->ring->bell);
+	uint32_t len;
+
+	atomic_fetch_add(&ch->ring->sleepers, 1);
+	if (mf_chan_peek(ch, &len) == NULL)
+		syscall(SYS_futex, &ch->ring->bell, FUTEX_WAIT, bell, &ts, NULL, 0);
+	atomic_fetch_sub(&ch->ring->sleepers, 1);
+	return mf_chan_peek(ch, &len) != NULL;
 }
 
 int

@@ -44,42 +44,43 @@ mf_client_close(struct mf_client *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static void
-pause_us(long us)
+int
+mf_client_send(struct mf_client *c, uint16_t type, const void *payload, uint32_t len,
+	       uint64_t *seq)
 {
-	struct timespec ts = { .tv_sec = 0, .tv_nsec = us * 1000 };
+	int rc = mf_chan_send(&c->cmd, type, MF_PROTO_VERSION, c->next_seq, payload, len);
 
-	nanosleep(&ts, NULL);
+	if (rc == 0)
+		*seq = c->next_seq++;
+	return rc;
 }
 
 int
-mf_client_call(struct mf_client *c, uint16_t type, const void *payload, uint32_t len,
-	       struct mf_msg_reply *reply, void *buf, uint32_t cap, unsigned int timeout_ms)
+mf_client_reply(struct mf_client *c, uint64_t seq, struct mf_msg_reply *reply, void *buf,
+		uint32_t cap, unsigned int timeout_ms)
 {
-	uint64_t seq = c->next_seq++, deadline;
+	uint64_t deadline = mf_time_ns(CLOCK_MONOTONIC) + (uint64_t)timeout_ms * 1000000u, now;
 	const struct mf_chan_msg_hdr *h;
 	uint32_t rlen;
-	long wait = 20;
-	int rc;
 
-	rc = mf_chan_send(&c->cmd, type, MF_PROTO_VERSION, seq, payload, len);
-	if (rc != 0)
-		return rc;
-	deadline = mf_time_ns(CLOCK_MONOTONIC) + (uint64_t)timeout_ms * 1000000u;
 	for (;;) {
 		h = mf_chan_peek(&c->reply, &rlen);
-		if (h != NULL && h->seq != seq) {
+		if (h != NULL && h->seq < seq) {
 			mf_chan_consume(&c->reply);	/* a reply to an older command */
 			continue;
 		}
 		if (h != NULL)
 			break;
-		if (mf_time_ns(CLOCK_MONOTONIC) > deadline)
+		now = mf_time_ns(CLOCK_MONOTONIC);
+		if (now > deadline)
 			return mf_shm_creator_alive(&c->shm) ? -ETIMEDOUT : -EOWNERDEAD;
-		pause_us(wait);
-		if (wait < 1000)
-			wait *= 2;
+		/* Asleep until the dataplane commits a reply; awake every 100 ms to notice a
+		 * dataplane that died. */
+		mf_chan_wait(&c->reply, (deadline - now) / 1000 < 100000 ?
+				       (unsigned int)((deadline - now) / 1000) + 1 : 100000);
 	}
+	if (h->seq != seq)
+		return -EBADMSG;	/* ours was lost: the dataplane answers every command */
 	if (rlen < sizeof(*reply) || h->type != MF_MSG_REPLY) {
 		mf_chan_consume(&c->reply);
 		return -EBADMSG;
@@ -95,6 +96,16 @@ mf_client_call(struct mf_client *c, uint16_t type, const void *payload, uint32_t
 		memcpy(buf, (const uint8_t *)(h + 1) + sizeof(*reply), rlen);
 	mf_chan_consume(&c->reply);
 	return (int)rlen;
+}
+
+int
+mf_client_call(struct mf_client *c, uint16_t type, const void *payload, uint32_t len,
+	       struct mf_msg_reply *reply, void *buf, uint32_t cap, unsigned int timeout_ms)
+{
+	uint64_t seq;
+	int rc = mf_client_send(c, type, payload, len, &seq);
+
+	return rc != 0 ? rc : mf_client_reply(c, seq, reply, buf, cap, timeout_ms);
 }
 
 int

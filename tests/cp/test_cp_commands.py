@@ -80,8 +80,10 @@ def commands(c):
             "get: live figures of the session and its outputs")
     r = ok(c.request(CMD, "session.list", {"limit": 2}), "list")
     T.eq((r.get("total"), len(r.get("sessions", []))), (3, 2), "list pages")
-    r = ok(c.request(CMD, "session.list", {"offset": 2, "limit": 2}), "list page 2")
-    T.eq(len(r.get("sessions", [])), 1, "second page")
+    r = ok(c.request(CMD, "session.list", {"cursor": r.get("next", "?"), "limit": 2}),
+           "list page 2")
+    T.eq((len(r.get("sessions", [])), "next" in r), (1, False), "second page, the last")
+    err(c.request(CMD, "session.list", {"cursor": "x1"}), "invalid", "bad cursor", "cursor")
     err(c.request(CMD, "session.list", {"limit": 0}), "out_of_range", "list limit", "limit")
 
     r = ok(c.request(CMD, "session.update", {"id": "s1", "add_outputs": [

@@ -39,7 +39,9 @@ struct mf_chan_ring {
 	uint32_t magic;
 	uint32_t slot_size;	/* bytes per slot, header included; multiple of 64 */
 	uint32_t nb_slots;	/* power of two */
-	uint32_t reserved[13];
+	_Atomic uint32_t bell;		/* bumped on every commit: the futex a waiter sleeps on */
+	_Atomic uint32_t sleepers;	/* consumers in mf_chan_wait(): only then is a wake due */
+	uint32_t reserved[11];
 	alignas(MF_CHAN_CACHE_LINE) _Atomic uint64_t head;	/* producer's */
 	alignas(MF_CHAN_CACHE_LINE) _Atomic uint64_t tail;	/* consumer's */
 	alignas(MF_CHAN_CACHE_LINE) uint8_t slots[];
@@ -106,5 +108,12 @@ int mf_chan_recv(struct mf_chan *ch, struct mf_chan_msg_hdr *hdr, void *buf, uin
 
 /** Messages waiting. Either side may call it; the answer may be stale at once. */
 uint64_t mf_chan_count(const struct mf_chan *ch);
+
+/**
+ * Consumer: sleep until the ring has a message or @p timeout_us passed, without spinning
+ * (a futex on the shared ring, woken by the producer's commit only while someone sleeps).
+ * @return true when a message is there.
+ */
+bool mf_chan_wait(struct mf_chan *ch, unsigned int timeout_us);
 
 #endif /* MF_CHAN_H */

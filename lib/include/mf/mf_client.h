@@ -44,6 +44,22 @@ void mf_client_close(struct mf_client *c);
 int mf_client_call(struct mf_client *c, uint16_t type, const void *payload, uint32_t len,
 		   struct mf_msg_reply *reply, void *buf, uint32_t cap, unsigned int timeout_ms);
 
+/**
+ * Pipelining: send a command without waiting (@p seq says which it is), then collect the
+ * replies in the order the commands were sent with mf_client_reply(). The command ring has
+ * MF_CHAN_CMD_SLOTS slots: a client keeps at most that many in flight.
+ * @return 0, -ENOSPC (ring full), -EMSGSIZE.
+ */
+int mf_client_send(struct mf_client *c, uint16_t type, const void *payload, uint32_t len,
+		   uint64_t *seq);
+/**
+ * The reply to the command sent as @p seq, waiting up to @p timeout_ms (asleep, woken by the
+ * dataplane). Replies to older commands are discarded on the way. Returns as
+ * mf_client_call().
+ */
+int mf_client_reply(struct mf_client *c, uint64_t seq, struct mf_msg_reply *reply, void *buf,
+		    uint32_t cap, unsigned int timeout_ms);
+
 /** Next event, or -EAGAIN. */
 int mf_client_event(struct mf_client *c, struct mf_msg_event *ev);
 

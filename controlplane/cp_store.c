@@ -1,0 +1,430 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Sessions kept three ways in step: installed in the dataplane, in the registry, in the
+ * journal. Creates and deletes are pipelined: each is entered in the registry and sent to
+ * the dataplane at once (so later requests of the same batch see it), its journal record
+ * buffered; the batch's replies wait for cp_store_flush(), which collects every answer,
+ * undoes what the dataplane refused and syncs the journal once (group commit).
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cp.h"
+
+#define COMPACT_SLACK	(1u << 20)	/* garbage tolerated beyond the live size */
+
+uint64_t
+cp_store_kbps(const struct cp *cp, uint32_t max_kbps)
+{
+	return max_kbps ? max_kbps : cp->cfg.limits.default_session_kbps;
+}
+
+/* Add (@p sign 1) or remove (-1) a session from the totals admission looks at. */
+static void
+count(struct cp *cp, const struct cp_sess *s, int sign)
+{
+	cp->nb_outputs += (uint32_t)(sign * s->nb_outputs);
+	cp->kbps += (uint64_t)((int64_t)sign * (int64_t)cp_store_kbps(cp, s->max_kbps));
+	cp->journal_live += (uint64_t)((int64_t)sign * (s->jlen + 2));
+}
+
+static struct cp_sess *
+remember(struct cp *cp, const struct mf_sess_spec *spec, uint64_t off, uint32_t len)
+{
+	struct cp_sess *s = cp_reg_find(&cp->reg, spec->id);
+
+	if (s != NULL) {
+		count(cp, s, -1);
+		cp_reg_set(&cp->reg, s, spec);
+	} else if ((s = cp_reg_add(&cp->reg, spec)) == NULL) {
+		return NULL;
+	}
+	s->joff = off;
+	s->jlen = len;
+	count(cp, s, 1);
+	return s;
+}
+
+static void
+drop(struct cp *cp, struct cp_sess *s)
+{
+	count(cp, s, -1);
+	cp_reg_del(&cp->reg, s);
+}
+
+static void
+on_record(void *ctx, const char *id, const struct mf_sess_spec *spec, uint64_t off,
+	  uint32_t len)
+{
+	struct cp *cp = ctx;
+	struct cp_sess *s;
+
+	if (spec != NULL) {
+		if (remember(cp, spec, off, len) == NULL)
+			MF_LOG(ERR, main, "session %s: no memory for it", id);
+	} else if ((s = cp_reg_find(&cp->reg, id)) != NULL) {
+		drop(cp, s);
+	}
+}
+
+int
+cp_store_load(struct cp *cp)
+{
+	int rc = cp_journal_load(cp->journal, on_record, cp);
+
+	if (rc >= 0)
+		MF_LOG(NOTICE, main, "journal: %u sessions (%d records)", cp->reg.count, rc);
+	return rc < 0 ? rc : (int)cp->reg.count;
+}
+
+int
+cp_store_spec(struct cp *cp, const struct cp_sess *s, struct mf_sess_spec *spec)
+{
+	return cp_journal_read(cp->journal, s->joff, s->jlen, spec);
+}
+
+/* ---- the pipeline ---- */
+
+/* The dataplane answered @p it (@p rc 0, or its error in @p it->err). */
+static void
+complete(struct cp *cp, struct cp_item *it, int rc)
+{
+	struct cp_sess *s = it->s;
+
+	it->ok = rc >= 0;
+	if (it->op == CP_OP_REPLAY) {
+		if (rc == -EEXIST)
+			s->seen = true;		/* loaded from the dataplane's own file */
+		else if (rc < 0)
+			MF_LOG(ERR, cmd, "replay of session %s refused: %s", s->id,
+			       it->err.message);
+	} else if (it->op == CP_OP_CREATE) {
+		if (it->ok) {
+			s->pending = false;
+			return;
+		}
+		cp_journal_del(cp->journal, s->id);	/* its "+" is in the same batch */
+		drop(cp, s);
+		it->s = NULL;
+	} else if (it->ok || rc == -ENOENT) {
+		/* Gone either way: a session the dataplane ended meanwhile is not ours. */
+		drop(cp, s);
+		it->s = NULL;
+	} else {
+		/* Still installed: its record again after the "-" already buffered. */
+		s->deleting = false;
+		if (cp_store_spec(cp, s, &cp->spec) == 0) {
+			count(cp, s, -1);
+			cp_journal_put(cp->journal, &cp->spec, &s->joff, &s->jlen);
+			count(cp, s, 1);
+			mf_sess_wipe_keys(&cp->spec);
+		}
+	}
+}
+
+static void
+collect_one(struct cp *cp)
+{
+	struct cp_item *it = cp->inflight[0];
+	int rc = cp_dp_reply(cp, it->seq, cp->res, sizeof(cp->res), &it->err);
+
+	memmove(cp->inflight, cp->inflight + 1, sizeof(cp->inflight[0]) * --cp->nb_inflight);
+	complete(cp, it, rc);
+}
+
+static int
+send_item(struct cp *cp, struct cp_item *it, uint16_t type, const void *payload, uint32_t len)
+{
+	int rc;
+
+	if (cp->nb_inflight == MF_CHAN_CMD_SLOTS)
+		collect_one(cp);
+	rc = cp_dp_send(cp, type, payload, len, &it->seq, &it->err);
+	if (rc != 0)
+		return rc;
+	it->sent = true;
+	cp->inflight[cp->nb_inflight++] = it;
+	return 0;
+}
+
+int
+cp_store_create(struct cp *cp, struct cp_item *it, const struct mf_sess_spec *spec)
+{
+	struct cp_sess *s = cp_reg_add(&cp->reg, spec);
+	int rc;
+
+	it->op = CP_OP_CREATE;
+	if (s == NULL) {
+		cp_err_set(&it->err, "internal", NULL, "no memory for another session");
+		return -ENOMEM;
+	}
+	rc = send_item(cp, it, MF_MSG_SESSION_ADD, spec, sizeof(*spec));
+	if (rc == 0)
+		rc = cp_journal_put(cp->journal, spec, &s->joff, &s->jlen);
+	if (rc != 0) {
+		if (it->sent)
+			cp_err_set(&it->err, "internal", NULL, "no memory for the journal");
+		cp_reg_del(&cp->reg, s);
+		return rc;
+	}
+	s->pending = true;
+	it->s = s;
+	count(cp, s, 1);
+	return 0;
+}
+
+int
+cp_store_delete(struct cp *cp, struct cp_item *it, const char *id)
+{
+	struct cp_sess *s = cp_reg_find(&cp->reg, id);
+	struct mf_msg_sess_ref ref = { { 0 } };
+	int rc;
+
+	it->op = CP_OP_DELETE;
+	if (s == NULL || s->deleting) {
+		cp_err_set(&it->err, "not_found", "id", "no session \"%s\"", id);
+		return -ENOENT;
+	}
+	memcpy(ref.id, s->id, sizeof(ref.id));
+	rc = send_item(cp, it, MF_MSG_SESSION_DEL, &ref, sizeof(ref));
+	if (rc != 0)
+		return rc;
+	s->deleting = true;
+	it->s = s;
+	cp_journal_del(cp->journal, s->id);
+	return 0;
+}
+
+struct compaction {
+	uint64_t *offs;
+	uint32_t *lens;
+	struct cp_sess **who;
+	uint32_t n;
+};
+
+static void
+gather(void *ctx, struct cp_sess *s)
+{
+	struct compaction *c = ctx;
+
+	c->offs[c->n] = s->joff;
+	c->lens[c->n] = s->jlen;
+	c->who[c->n++] = s;
+}
+
+/* The log is more than twice what is live: rewrite it with only the live records. */
+static void
+compact(struct cp *cp)
+{
+	struct compaction c = { .n = 0 };
+	uint32_t i;
+
+	c.offs = malloc(sizeof(*c.offs) * (cp->reg.count + 1));
+	c.lens = malloc(sizeof(*c.lens) * (cp->reg.count + 1));
+	c.who = malloc(sizeof(*c.who) * (cp->reg.count + 1));
+	if (c.offs != NULL && c.lens != NULL && c.who != NULL) {
+		cp_reg_each(&cp->reg, gather, &c);
+		if (cp_journal_compact(cp->journal, c.offs, c.lens, c.n) == 0)
+			for (i = 0; i < c.n; i++)
+				c.who[i]->joff = c.offs[i];
+	}
+	free(c.offs);
+	free(c.lens);
+	free(c.who);
+}
+
+int
+cp_store_flush(struct cp *cp)
+{
+	int rc;
+
+	while (cp->nb_inflight > 0)
+		collect_one(cp);
+	rc = cp_journal_sync(cp->journal);
+	if (rc == 0 && cp_journal_size(cp->journal) > 2 * cp->journal_live + COMPACT_SLACK)
+		compact(cp);
+	return rc;
+}
+
+int
+cp_store_update(struct cp *cp, struct cp_sess *s, const struct mf_sess_spec *spec,
+		struct cp_err *err)
+{
+	int rc = cp_dp_call(cp, MF_MSG_SESSION_REPLACE, spec, sizeof(*spec), cp->res,
+			    sizeof(cp->res), err);
+
+	if (rc < 0)
+		return rc;
+	count(cp, s, -1);
+	cp_reg_set(&cp->reg, s, spec);
+	rc = cp_journal_put(cp->journal, spec, &s->joff, &s->jlen);
+	count(cp, s, 1);
+	if (rc == 0)
+		rc = cp_journal_sync(cp->journal);
+	if (rc != 0)
+		cp_err_set(err, "internal", NULL, "the journal could not be written");
+	return rc;
+}
+
+void
+cp_store_forget(struct cp *cp, const char *id)
+{
+	struct cp_sess *s = cp_reg_find(&cp->reg, id);
+
+	if (s == NULL || s->pending)
+		return;
+	drop(cp, s);
+	cp_journal_del(cp->journal, id);
+	cp_journal_sync(cp->journal);
+}
+
+/* ---- a dataplane came ---- */
+
+struct replay {
+	struct cp *cp;
+	struct cp_item ring[MF_CHAN_CMD_SLOTS];
+	uint32_t k;
+};
+
+/* A new dataplane gets every session of the journal, pipelined; one it already has (from
+ * its own --sessions file) is marked and replaced by ours afterwards. */
+static void
+replay_one(void *ctx, struct cp_sess *s)
+{
+	struct replay *rp = ctx;
+	struct cp *cp = rp->cp;
+	struct cp_item *it = &rp->ring[rp->k++ % MF_CHAN_CMD_SLOTS];
+
+	if (cp->nb_inflight == MF_CHAN_CMD_SLOTS)
+		collect_one(cp);	/* the oldest: the slot we take */
+	memset(it, 0, sizeof(*it));
+	it->op = CP_OP_REPLAY;
+	it->s = s;
+	s->seen = false;
+	if (cp_store_spec(cp, s, &cp->spec) == 0)
+		send_item(cp, it, MF_MSG_SESSION_ADD, &cp->spec, sizeof(cp->spec));
+	mf_sess_wipe_keys(&cp->spec);
+}
+
+static void
+replace_marked(void *ctx, struct cp_sess *s)
+{
+	struct cp *cp = ctx;
+	struct cp_err err;
+
+	if (!s->seen)
+		return;
+	s->seen = false;
+	if (cp_store_spec(cp, s, &cp->spec) != 0 ||
+	    cp_dp_call(cp, MF_MSG_SESSION_REPLACE, &cp->spec, sizeof(cp->spec), cp->res,
+		       sizeof(cp->res), &err) < 0)
+		MF_LOG(ERR, cmd, "replay of session %s refused: %s", s->id, err.message);
+	mf_sess_wipe_keys(&cp->spec);
+}
+
+static void
+replay(struct cp *cp)
+{
+	struct replay *rp = calloc(1, sizeof(*rp));
+
+	if (rp == NULL)
+		return;
+	rp->cp = cp;
+	cp_reg_each(&cp->reg, replay_one, rp);
+	while (cp->nb_inflight > 0)
+		collect_one(cp);
+	cp_reg_each(&cp->reg, replace_marked, cp);
+	free(rp);
+	MF_LOG(NOTICE, cmd, "dataplane generation %llu: %u sessions replayed from the journal",
+	       (unsigned long long)cp->dp_generation, cp->reg.count);
+}
+
+static void
+unmark(void *ctx, struct cp_sess *s)
+{
+	(void)ctx;
+	s->seen = false;
+}
+
+static void
+sweep(void *ctx, struct cp_sess *s)
+{
+	struct cp *cp = ctx;
+
+	if (s->seen)
+		return;
+	MF_LOG(NOTICE, cmd, "session %s ended while the control plane was away", s->id);
+	cp_journal_del(cp->journal, s->id);
+	drop(cp, s);
+}
+
+/* A session the dataplane has that we do not: ours from now on. */
+static void
+adopt(struct cp *cp, const char *id)
+{
+	struct mf_msg_sess_ref ref = { { 0 } };
+	struct mf_msg_sess_info *si = (struct mf_msg_sess_info *)cp->res;
+	struct cp_err err;
+	uint64_t off;
+	uint32_t len;
+
+	memcpy(ref.id, id, sizeof(ref.id));
+	ref.id[MF_SESS_ID_MAX - 1] = '\0';
+	if (cp_dp_call(cp, MF_MSG_SESSION_GET, &ref, sizeof(ref), cp->res, sizeof(cp->res),
+		       &err) < 0 ||
+	    cp_journal_put(cp->journal, &si->spec, &off, &len) != 0)
+		return;
+	remember(cp, &si->spec, off, len)->seen = true;
+	mf_sess_wipe_keys(&si->spec);
+}
+
+/* The dataplane we had before our restart: it is right; registry and journal follow it. */
+static void
+reconcile(struct cp *cp)
+{
+	struct mf_msg_list_req req = { .offset = 0, .limit = MF_LIST_MAX };
+	struct mf_msg_list *page = malloc(sizeof(*page));
+	struct cp_sess *s;
+	struct cp_err err;
+	uint32_t i;
+
+	if (page == NULL)
+		return;
+	cp_reg_each(&cp->reg, unmark, NULL);
+	for (;;) {
+		if (cp_dp_call(cp, MF_MSG_SESSION_LIST, &req, sizeof(req), page, sizeof(*page),
+			       &err) < 0) {
+			free(page);
+			return;		/* keep everything: we know nothing better */
+		}
+		for (i = 0; i < page->count; i++) {
+			page->ids[i][MF_SESS_ID_MAX - 1] = '\0';
+			s = cp_reg_find(&cp->reg, page->ids[i]);
+			if (s != NULL)
+				s->seen = true;
+			else
+				adopt(cp, page->ids[i]);
+		}
+		if (page->count < MF_LIST_MAX)
+			break;
+		req.offset += page->count;
+	}
+	free(page);
+	cp_reg_each(&cp->reg, sweep, cp);
+	cp_journal_sync(cp->journal);
+}
+
+void
+cp_store_attach(struct cp *cp)
+{
+	if (cp_journal_dataplane(cp->journal) != cp->dp_start_ns) {
+		replay(cp);
+		cp_journal_set_dataplane(cp->journal, cp->dp_start_ns);
+	} else {
+		reconcile(cp);
+	}
+	MF_LOG(NOTICE, main, "dataplane \"%s\" generation %llu: %u sessions", cp->cfg.instance,
+	       (unsigned long long)cp->dp_generation, cp->reg.count);
+}
