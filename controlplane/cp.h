@@ -9,6 +9,7 @@
 #define CP_H
 
 #include <pthread.h>
+#include <stdalign.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -201,7 +202,7 @@ struct cp {
 	uint32_t nb_inflight;
 	/* scratch */
 	struct mf_sess_spec spec;
-	uint8_t res[MF_CHAN_SLOT_SIZE];
+	alignas(64) uint8_t res[MF_CHAN_SLOT_SIZE];	/* replies are structs */
 	int last_dp_rc;
 	struct cp_replay *replay;	/* the last replies, by request id (cp_cmd.c) */
 	char t_status[CP_TOPIC_MAX];

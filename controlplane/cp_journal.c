@@ -152,7 +152,8 @@ cp_journal_sync(struct cp_journal *j)
 		MF_LOG(ERR, main, "journal %s/%s: %s", j->dir, LOG_NAME, strerror(errno));
 		return -EIO;
 	}
-	explicit_bzero(j->buf, j->len);
+	if (j->len > 0)
+		explicit_bzero(j->buf, j->len);
 	j->synced += j->len;
 	j->len = 0;
 	return 0;

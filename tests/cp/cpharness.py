@@ -60,8 +60,10 @@ class Broker:
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="mfwd-broker-")
         os.chmod(self.dir, 0o755)
+        # Nagle off as docs/operations.md recommends: every command would otherwise wait
+        # for a delayed ACK.
         conf = ["listener %d 127.0.0.1" % self.port, "persistence false",
-                "allow_anonymous %s" % ("false" if users else "true")]
+                "set_tcp_nodelay true", "allow_anonymous %s" % ("false" if users else "true")]
         if tls:
             self.ca = make_certs(self.dir)
             conf += ["cafile %s/ca.pem" % self.dir, "certfile %s/server.pem" % self.dir,

@@ -1,0 +1,262 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""The control plane under many requests at once, over a real mosquitto: 64 creates in
+flight with deletes interleaved (every reply matches its request; the sessions left are
+exactly those acknowledged, in the control plane and in the dataplane); create_many in
+partial and atomic modes; cursor paging over 10,000 sessions while sessions come and go
+(each session that exists throughout is listed exactly once); a control plane SIGKILLed in
+the middle of a batch (every acknowledged session comes back from the journal, none that
+was refused).
+"""
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cpharness import Broker, Checks, Client, ControlPlane, pcap_dataplane, wait_status  # noqa
+from harness import STAT  # noqa: E402
+from paho.mqtt.packettypes import PacketTypes  # noqa: E402
+from paho.mqtt.properties import Properties  # noqa: E402
+
+T = Checks("cp_scale")
+CMD = "mfwd/n1/cmd"
+
+
+def spec(sid, port=None):
+    s = {"id": sid, "kind": "udp", "ingress": {"port": 0, "addr": "10.99.1.2"},
+         "outputs": [{"port": 1, "addr": "10.99.2.1", "udp_port": 6000}]}
+    if port is not None:
+        s["ingress"]["udp_port"] = port
+    return s
+
+
+class Pipelined:
+    """Requests sent without waiting, up to @window in flight; replies matched by
+    correlation data."""
+
+    def __init__(self, broker, window):
+        client = Client(broker)
+        self.cl, self.window = client, window
+        self.cond = threading.Condition()
+        self.replies = {}
+        client.c.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        client.c.on_message = self.on_message
+
+    def on_message(self, c, u, m):
+        corr = getattr(m.properties, "CorrelationData", None)
+        with self.cond:
+            self.replies[corr] = json.loads(m.payload)
+            self.cond.notify_all()
+
+    def run(self, bodies, timeout=120):
+        """Send every body; return [(body, reply)] in the order sent."""
+        corrs = []
+        for b in bodies:
+            with self.cond:
+                if not self.cond.wait_for(lambda: len(corrs) - len(self.replies) <
+                                          self.window, timeout=min(timeout, 30)):
+                    break		# nobody answers: the rest unsent
+
+            corr = uuid.uuid4().bytes
+            p = Properties(PacketTypes.PUBLISH)
+            p.ResponseTopic = self.cl.reply_topic
+            p.CorrelationData = corr
+            corrs.append(corr)
+            self.cl.c.publish(CMD, json.dumps(b), qos=1, properties=p)
+        with self.cond:
+            self.cond.wait_for(lambda: all(c in self.replies for c in corrs), timeout=timeout)
+            out = [(b, self.replies.pop(c, None)) for b, c in zip(bodies, corrs)]
+        out += [(b, None) for b in bodies[len(corrs):]]
+        return out
+
+
+def same(got, want, what):
+    """Two sets equal; a difference is shown by its first few members."""
+    got, want = set(got or ()), set(want)
+    T.check(got == want, "%s: %d vs %d; missing %s, extra %s" % (
+        what, len(got), len(want), sorted(want - got)[:5], sorted(got - want)[:5]))
+
+
+def req(cmd, args):
+    return {"v": 1, "id": uuid.uuid4().hex, "cmd": cmd, "args": args}
+
+
+def dp_ids(dpl):
+    """The sessions the dataplane has, from its stats area (mfwd-ctl would be a second
+    producer on the command ring the control plane owns)."""
+    r = subprocess.run([STAT, "-i", dpl.instance, "--json"], capture_output=True, text=True)
+    return set(json.loads(r.stdout).get("sessions", {}).keys()) if r.returncode == 0 else None
+
+
+def list_all(c, limit, between=None):
+    """Page through session.list; call between(page_no) after each page."""
+    seen, cursor, n = [], None, 0
+    while True:
+        args = {"limit": limit}
+        if cursor is not None:
+            args["cursor"] = cursor
+        r = c.request(CMD, "session.list", args, timeout=20)
+        if not r or not r.get("ok"):
+            T.check(False, "list page %d: %s" % (n, r))
+            return seen
+        seen += r["result"]["sessions"]
+        cursor = r["result"].get("next")
+        n += 1
+        if cursor is None:
+            return seen
+        if between:
+            between(n)
+
+
+def pipelined(b, dpl, cp):
+    c = Client(b)
+    p = Pipelined(b, 64)
+    # 300 creates with a delete of every third session right behind it.
+    bodies = []
+    for i in range(300):
+        bodies.append(req("session.create", spec("p%d" % i)))
+        if i % 3 == 2:
+            bodies.append(req("session.delete", {"id": "p%d" % (i - 1)}))
+    # Refusals in the stream: a duplicate id and a bad spec.
+    bodies.insert(10, req("session.create", spec("p0")))
+    bodies.insert(20, req("session.create", dict(spec("bad"), kind="nope")))
+    out = p.run(bodies)
+    T.check(all(r is not None for _, r in out), "a reply for every request")
+    T.check(all(r["id"] == b["id"] and r["cmd"] == b["cmd"] for b, r in out if r),
+            "every reply carries its request's id and command")
+    acked = set()
+    for b, r in out:
+        if r and r["ok"] and b["cmd"] == "session.create":
+            acked.add(b["args"]["id"])
+        elif r and r["ok"] and b["cmd"] == "session.delete":
+            acked.discard(b["args"]["id"])
+    T.eq(len(acked), 200, "300 created, 100 deleted")
+    refused = [(b["args"]["id"], r["error"]["code"]) for b, r in out if r and not r["ok"]]
+    T.eq([i for i, _ in refused], ["p0", "bad"], "only the two bad requests refused")
+    T.eq(refused[0][1], "exists", "the duplicate id: exists")
+    ports = [r["result"]["ingress"]["udp_port"] for b, r in out
+             if r and r["ok"] and b["cmd"] == "session.create"]
+    T.eq(len(set(ports)), len(ports), "every allocated port distinct")
+    same(list_all(c, 1000), acked, "the control plane lists exactly what was acknowledged")
+    same(dp_ids(dpl), acked, "the dataplane holds exactly what was acknowledged")
+    c.close()
+    return acked
+
+
+def many(b):
+    c = Client(b)
+    r = c.request(CMD, "session.create_many", {"sessions": [
+        spec("m1"), dict(spec("m2"), kind="nope"), spec("m3")]})
+    T.check(r and r["ok"] and r["result"]["created"] == 2 and r["result"]["failed"] == 1,
+            "create_many, partial: two of three: %s" % r)
+    T.eq([x.get("session") or x["error"]["path"] for x in r["result"]["results"]] if r and
+         r.get("ok") else None, ["m1", "sessions[1].kind", "m3"], "each result in order")
+    r = c.request(CMD, "session.create_many", {"atomic": True, "sessions": [
+        spec("a1"), spec("a2"), spec("m1")]})
+    T.check(r and not r["ok"] and r["error"]["code"] == "exists" and
+            r["error"]["path"] == "sessions[2].id", "create_many, atomic: refused: %s" % r)
+    r = c.request(CMD, "session.get", {"id": "a1"})
+    T.check(r and not r["ok"] and r["error"]["code"] == "not_found",
+            "the atomic batch's first sessions were undone")
+    r = c.request(CMD, "session.delete_many", {"ids": ["m1", "m3", "m1"]})
+    T.check(r and r["ok"] and r["result"]["deleted"] == 2 and
+            r["result"]["results"][2]["error"]["code"] == "not_found",
+            "delete_many: each id once: %s" % r)
+    c.close()
+
+
+def paging(b, base):
+    c = Client(b)
+    p = Pipelined(b, 64)
+    t0 = time.time()
+    bodies = [req("session.create_many", {"sessions": [spec("g%d" % (i + k))
+                                                         for k in range(500)]})
+              for i in range(0, 10000, 500)]
+    out = p.run(bodies)
+    bad = [r for _, r in out if not (r and r["ok"] and r["result"]["created"] == 500)]
+    T.check(not bad, "10,000 sessions with create_many: %s" % str(bad[:1])[:300])
+    print("10,000 creates in %.1f s" % (time.time() - t0))
+    stable = set("g%d" % i for i in range(10000) if i % 7 != 0) | base
+    churn = iter(list(range(10000)) * 2)
+
+    def between(n):
+        # Between pages: delete some sessions (those with i % 7 == 0) and add new ones.
+        ids = [next(churn) for _ in range(500)]
+        p.run([req("session.delete_many", {"ids": ["g%d" % i for i in ids if i % 7 == 0]}),
+               req("session.create_many", {"sessions": [spec("new%d-%d" % (n, k))
+                                                        for k in range(50)]})])
+    seen = list_all(c, 500, between)
+    T.eq(len(seen), len(set(seen)), "no session listed twice")
+    same(stable - set(seen), (), "every session that existed throughout listed")
+    c.close()
+
+
+def killed(b, dpl, cp):
+    """SIGKILL in the middle of a stream of creates: what was acknowledged comes back."""
+    c = Client(b)
+    p = Pipelined(b, 64)
+    acked = []
+
+    def kill_soon():
+        while len(p.replies) < 40 and not done:
+            time.sleep(0.001)
+        cp.kill()
+    done = False
+    bodies = [req("session.create", spec("k%d" % i)) for i in range(400)]
+    killer = threading.Thread(target=kill_soon)
+    killer.start()
+    out = p.run(bodies, timeout=10)
+    done = True
+    killer.join()
+    acked = [b["args"]["id"] for b, r in out if r and r["ok"]]
+    T.check(0 < len(acked) < 400, "killed in the middle: %d acknowledged" % len(acked))
+    # The dataplane stays; a new control plane reconciles with it and the journal.
+    cp.start()
+    T.check(wait_status(c, "n1", lambda s: s.get("dataplane", {}).get("up"), timeout=60),
+            "the control plane is back")
+    ids = set(list_all(c, 1000))
+    same(set(acked) - ids, (), "every acknowledged session came back")
+    same(ids, dp_ids(dpl), "control plane and dataplane agree")
+    # A power cut in the middle of a write leaves a torn last record: cut off on load.
+    cp.stop()
+    log = os.path.join(cp.cfg["journal_dir"], "sessions.log")
+    with open(log, "a") as f:
+        f.write('+{"id":"torn","kind":"udp","ingr')
+    cp.start()
+    T.check(wait_status(c, "n1", lambda s: s.get("dataplane", {}).get("up"), timeout=60),
+            "the control plane is back after a torn record")
+    same(list_all(c, 1000), ids, "the torn record ignored, the rest kept")
+    with open(log, "rb") as f:
+        T.check(f.read().endswith(b"\n"), "the torn record cut off the log")
+    c.close()
+    return ids
+
+
+def main():
+    with Broker() as b:
+        with open(b.conf, "a") as f:
+            f.write("max_inflight_messages 0\n")
+        b.stop()
+        b.start()
+        dpl = pcap_dataplane("cpscale", max_sessions=32768)
+        with dpl:
+            cp = ControlPlane(b, "n1", dpl.instance, port_range=[10000, 60000])
+            with cp:
+                c = Client(b)
+                T.check(wait_status(c, "n1", lambda s: s.get("dataplane", {}).get("up")),
+                        "the control plane is up")
+                c.close()
+                acked = pipelined(b, dpl, cp)
+                many(b)
+                paging(b, acked)
+                killed(b, dpl, cp)
+    T.done()
+
+
+if __name__ == "__main__":
+    main()
