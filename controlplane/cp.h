@@ -109,6 +109,7 @@ struct cp_sess {
 	bool pair;			/* kind rtp: RTCP takes udp_port + 1 */
 	bool pending;			/* sent to the dataplane, not yet answered */
 	bool deleting;			/* a delete is in flight */
+	bool never;			/* its create was refused; the delete behind it ends it */
 	bool seen;			/* reconciliation's mark */
 	char id[MF_SESS_ID_MAX];
 };
@@ -127,6 +128,8 @@ struct cp_reg {
 	uint32_t nb_spaces;
 };
 
+/** FNV-1a of a NUL-terminated id. */
+uint32_t cp_id_hash(const char *id);
 struct cp_sess *cp_reg_find(const struct cp_reg *r, const char *id);
 struct cp_sess *cp_reg_add(struct cp_reg *r, const struct mf_sess_spec *spec);
 void cp_reg_set(struct cp_reg *r, struct cp_sess *s, const struct mf_sess_spec *spec);

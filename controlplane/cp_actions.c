@@ -140,7 +140,8 @@ created(struct cp *cp, const struct mf_sess_spec *spec)
 static int
 create_one(struct cp *cp, json_t *args, struct cp_item *it, json_t **result)
 {
-	json_t *copy = json_is_object(args) ? json_deep_copy(args) : NULL;
+	/* The request's own object: the allocated port is written into it (no copy). */
+	json_t *copy = json_is_object(args) ? json_incref(args) : NULL;
 	int rc = -EINVAL;
 
 	if (copy == NULL)

@@ -51,6 +51,7 @@ static const struct cmd cmds[] = {
 /* The last REPLAY_MAX request ids and their replies (a ring). */
 struct cp_replay {
 	struct {
+		uint32_t hash;		/* of id: most entries are passed over on it alone */
 		char id[128];
 		char *reply;
 	} ring[REPLAY_MAX];
@@ -67,10 +68,12 @@ static const char *
 replay_find(struct cp *cp, const char *id)
 {
 	struct cp_replay *r = cp->replay;
+	uint32_t h = id != NULL ? cp_id_hash(id) : 0;
 	unsigned int i;
 
 	for (i = 0; r != NULL && id != NULL && i < REPLAY_MAX; i++)
-		if (r->ring[i].reply != NULL && strcmp(r->ring[i].id, id) == 0)
+		if (r->ring[i].hash == h && r->ring[i].reply != NULL &&
+		    strcmp(r->ring[i].id, id) == 0)
 			return r->ring[i].reply;
 	return NULL;
 }
@@ -85,6 +88,7 @@ replay_add(struct cp *cp, const char *id, const char *reply)
 	if (r == NULL || id == NULL || strlen(id) >= sizeof(r->ring[0].id))
 		return;
 	free(r->ring[r->next].reply);
+	r->ring[r->next].hash = cp_id_hash(id);
 	snprintf(r->ring[r->next].id, sizeof(r->ring[0].id), "%s", id);
 	r->ring[r->next].reply = strdup(reply);
 	r->next = (r->next + 1) % REPLAY_MAX;
@@ -174,9 +178,10 @@ find_cmd(const char *name)
 /* Parse @p msg into @p rq; a request that needs no work has its reply ready (rq->result or
  * rq->err set, or @p again). @return the command to run, or NULL. */
 static const struct cmd *
-take(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, const char **again)
+take(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, char **again)
 {
 	const struct cmd *c;
+	const char *first;
 	json_error_t je;
 
 	*again = NULL;
@@ -193,7 +198,9 @@ take(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, const char **again)
 	}
 	if (parse_envelope(rq->root, rq, &rq->err) != 0)
 		return NULL;
-	*again = replay_find(cp, rq->id);
+	/* A copy: answers of earlier requests of this batch may push it out of the ring. */
+	first = replay_find(cp, rq->id);
+	*again = first != NULL ? strdup(first) : NULL;
 	if (*again != NULL) {
 		MF_LOG(INFO, cmd, "request %s repeated: the first reply again", rq->id);
 		return NULL;
@@ -207,7 +214,7 @@ take(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, const char **again)
 }
 
 static void
-answer(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, const char *again)
+answer(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, char *again)
 {
 	char *text;
 	uint32_t i;
@@ -232,6 +239,7 @@ answer(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, const char *again)
 		free(text);
 	}
 out:
+	free(again);
 	for (i = 0; rq->results != NULL && i < rq->nb_items; i++)
 		json_decref(rq->results[i]);
 	free(rq->results);
@@ -242,7 +250,7 @@ out:
 
 /* Everything pipelined in [@p from, @p to) is answered: flush, finish, reply. */
 static void
-settle(struct cp *cp, struct cp_msg **msgs, struct cp_req *rqs, const char **again,
+settle(struct cp *cp, struct cp_msg **msgs, struct cp_req *rqs, char **again,
        unsigned int from, unsigned int to)
 {
 	bool journal_ok = cp_store_flush(cp) == 0;
@@ -259,7 +267,7 @@ void
 cp_cmd_batch(struct cp *cp, struct cp_msg **msgs, unsigned int n)
 {
 	struct cp_req *rqs = calloc(n, sizeof(*rqs));
-	const char **again = calloc(n, sizeof(*again));
+	char **again = calloc(n, sizeof(*again));
 	const struct cmd *c;
 	unsigned int i, from = 0;
 

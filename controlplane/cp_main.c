@@ -171,5 +171,6 @@ main(int argc, char **argv)
 	if (cp.dp_up)
 		mf_client_close(&cp.dp);
 	cp_journal_close(cp.journal);
+	cp_reg_clear(&cp.reg);
 	return 0;
 }

@@ -24,8 +24,8 @@ struct cp_space {
 	uint64_t bits[SPACE_WORDS];
 };
 
-static uint32_t
-hash_id(const char *id)
+uint32_t
+cp_id_hash(const char *id)
 {
 	uint32_t h = 2166136261u;	/* FNV-1a */
 
@@ -45,8 +45,8 @@ grow_buckets(struct cp_reg *r)
 	for (i = 0; r->buckets != NULL && i <= r->mask; i++) {
 		for (s = r->buckets[i]; s != NULL; s = next) {
 			next = s->hnext;
-			s->hnext = b[hash_id(s->id) & (n - 1)];
-			b[hash_id(s->id) & (n - 1)] = s;
+			s->hnext = b[cp_id_hash(s->id) & (n - 1)];
+			b[cp_id_hash(s->id) & (n - 1)] = s;
 		}
 	}
 	free(r->buckets);
@@ -62,7 +62,7 @@ cp_reg_find(const struct cp_reg *r, const char *id)
 
 	if (r->buckets == NULL)
 		return NULL;
-	for (s = r->buckets[hash_id(id) & r->mask]; s != NULL; s = s->hnext)
+	for (s = r->buckets[cp_id_hash(id) & r->mask]; s != NULL; s = s->hnext)
 		if (strcmp(s->id, id) == 0)
 			return s;
 	return NULL;
@@ -195,7 +195,7 @@ cp_reg_add(struct cp_reg *r, const struct mf_sess_spec *spec)
 	if (order_append(r, s) != 0)
 		goto fail;
 	cp_reg_set(r, s, spec);
-	b = hash_id(s->id) & r->mask;
+	b = cp_id_hash(s->id) & r->mask;
 	s->hnext = r->buckets[b];
 	r->buckets[b] = s;
 	r->count++;
@@ -227,7 +227,7 @@ cp_reg_set(struct cp_reg *r, struct cp_sess *s, const struct mf_sess_spec *spec)
 void
 cp_reg_del(struct cp_reg *r, struct cp_sess *s)
 {
-	struct cp_sess **pp = &r->buckets[hash_id(s->id) & r->mask];
+	struct cp_sess **pp = &r->buckets[cp_id_hash(s->id) & r->mask];
 	struct cp_space *sp = space_of(r, s->port, &s->local, false);
 
 	while (*pp != s)

@@ -101,14 +101,16 @@ complete(struct cp *cp, struct cp_item *it, int rc)
 			MF_LOG(ERR, cmd, "replay of session %s refused: %s", s->id,
 			       it->err.message);
 	} else if (it->op == CP_OP_CREATE) {
-		if (it->ok) {
-			s->pending = false;
+		s->pending = false;
+		it->s = it->ok ? s : NULL;
+		if (it->ok)
 			return;
-		}
 		cp_journal_del(cp->journal, s->id);	/* its "+" is in the same batch */
-		drop(cp, s);
-		it->s = NULL;
-	} else if (it->ok || rc == -ENOENT) {
+		if (s->deleting)
+			s->never = true;	/* the delete in flight behind it drops it */
+		else
+			drop(cp, s);
+	} else if (it->ok || rc == -ENOENT || s->never) {
 		/* Gone either way: a session the dataplane ended meanwhile is not ours. */
 		drop(cp, s);
 		it->s = NULL;
@@ -156,16 +158,15 @@ cp_store_create(struct cp *cp, struct cp_item *it, const struct mf_sess_spec *sp
 	int rc;
 
 	it->op = CP_OP_CREATE;
-	if (s == NULL) {
+	if (s == NULL || cp_journal_put(cp->journal, spec, &s->joff, &s->jlen) != 0) {
+		if (s != NULL)
+			cp_reg_del(&cp->reg, s);
 		cp_err_set(&it->err, "internal", NULL, "no memory for another session");
 		return -ENOMEM;
 	}
 	rc = send_item(cp, it, MF_MSG_SESSION_ADD, spec, sizeof(*spec));
-	if (rc == 0)
-		rc = cp_journal_put(cp->journal, spec, &s->joff, &s->jlen);
 	if (rc != 0) {
-		if (it->sent)
-			cp_err_set(&it->err, "internal", NULL, "no memory for the journal");
+		cp_journal_del(cp->journal, s->id);	/* cancels the "+" just buffered */
 		cp_reg_del(&cp->reg, s);
 		return rc;
 	}
@@ -366,6 +367,7 @@ adopt(struct cp *cp, const char *id)
 {
 	struct mf_msg_sess_ref ref = { { 0 } };
 	struct mf_msg_sess_info *si = (struct mf_msg_sess_info *)cp->res;
+	struct cp_sess *s;
 	struct cp_err err;
 	uint64_t off;
 	uint32_t len;
@@ -376,7 +378,9 @@ adopt(struct cp *cp, const char *id)
 		       &err) < 0 ||
 	    cp_journal_put(cp->journal, &si->spec, &off, &len) != 0)
 		return;
-	remember(cp, &si->spec, off, len)->seen = true;
+	s = remember(cp, &si->spec, off, len);
+	if (s != NULL)
+		s->seen = true;
 	mf_sess_wipe_keys(&si->spec);
 }
 

@@ -122,9 +122,13 @@ def pipelined(b, dpl, cp):
         bodies.append(req("session.create", spec("p%d" % i)))
         if i % 3 == 2:
             bodies.append(req("session.delete", {"id": "p%d" % (i - 1)}))
-    # Refusals in the stream: a duplicate id and a bad spec.
+    # Refusals in the stream: a duplicate id and a bad spec; a port the dataplane refuses
+    # (the control plane does not check a port asked for) with a delete right behind.
     bodies.insert(10, req("session.create", spec("p0")))
     bodies.insert(20, req("session.create", dict(spec("bad"), kind="nope")))
+    bodies[30:30] = [req("session.create", spec("dupA", 7000)),
+                     req("session.create", spec("dupB", 7000)),
+                     req("session.delete", {"id": "dupB"})]
     out = p.run(bodies)
     T.check(all(r is not None for _, r in out), "a reply for every request")
     T.check(all(r["id"] == b["id"] and r["cmd"] == b["cmd"] for b, r in out if r),
@@ -135,10 +139,11 @@ def pipelined(b, dpl, cp):
             acked.add(b["args"]["id"])
         elif r and r["ok"] and b["cmd"] == "session.delete":
             acked.discard(b["args"]["id"])
-    T.eq(len(acked), 200, "300 created, 100 deleted")
+    T.eq(len(acked), 201, "300 created, 100 deleted, and dupA")
     refused = [(b["args"]["id"], r["error"]["code"]) for b, r in out if r and not r["ok"]]
-    T.eq([i for i, _ in refused], ["p0", "bad"], "only the two bad requests refused")
-    T.eq(refused[0][1], "exists", "the duplicate id: exists")
+    T.eq(refused, [("p0", "exists"), ("bad", refused[1][1] if len(refused) > 1 else None),
+                   ("dupB", "address_in_use"), ("dupB", "not_found")],
+         "only the bad requests refused, each with its reason")
     ports = [r["result"]["ingress"]["udp_port"] for b, r in out
              if r and r["ok"] and b["cmd"] == "session.create"]
     T.eq(len(set(ports)), len(ports), "every allocated port distinct")
