@@ -361,7 +361,9 @@ cp_mqtt_start(const struct cp_config *c)
 		snprintf(cid, sizeof(cid), "mfwd-cp-%s", c->node);
 	opts.MQTTVersion = c->mqtt_version == 5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
 	opts.sendWhileDisconnected = 1;
-	opts.maxBufferedMessages = 1000;
+	/* Every reply of a batch (up to 1024 requests) and its events may be queued at once
+	 * behind the broker's in-flight window: paho refuses what exceeds this. */
+	opts.maxBufferedMessages = 100000;
 	rc = MQTTAsync_createWithOptions(&mq->client, c->broker, cid, MQTTCLIENT_PERSISTENCE_NONE,
 					 NULL, &opts);
 	if (rc != MQTTASYNC_SUCCESS) {

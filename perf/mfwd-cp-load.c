@@ -10,11 +10,14 @@
  * Prints one JSON line: {"n", "seconds", "per_s", "refused", "lost"}.
  */
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +44,9 @@ on_message(void *ctx, char *topic, int tlen, MQTTAsync_message *m)
 
 	(void)tlen;
 	pthread_mutex_lock(&l->lock);
+	if (!ok && l->refused == 0)
+		fprintf(stderr, "mfwd-cp-load: first refusal: %.*s\n", m->payloadlen,
+			(const char *)m->payload);
 	l->replies++;
 	l->refused += !ok;
 	pthread_cond_signal(&l->cond);
@@ -58,6 +64,27 @@ set_state(struct load *l, bool ready, bool failed)
 	l->failed = failed;
 	pthread_cond_signal(&l->cond);
 	pthread_mutex_unlock(&l->lock);
+}
+
+/* paho.mqtt.c leaves Nagle on and hides its socket: a request written right after the
+ * PUBACK of a reply would wait for a delayed ACK. The broker connection is our only TCP
+ * socket. */
+static void
+no_delay(void)
+{
+	int fd, type, one = 1;
+	socklen_t len;
+
+	for (fd = 0; fd < 1024; fd++) {
+		struct sockaddr_storage sa;
+		socklen_t salen = sizeof(sa);
+
+		len = sizeof(type);
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM &&
+		    getsockname(fd, (struct sockaddr *)&sa, &salen) == 0 &&
+		    (sa.ss_family == AF_INET || sa.ss_family == AF_INET6))
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
 }
 
 static void
@@ -81,6 +108,7 @@ on_connected(void *ctx, MQTTAsync_successData5 *r)
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
 
 	(void)r;
+	no_delay();
 	ro.onSuccess5 = on_subscribed;
 	ro.onFailure5 = on_failure;
 	ro.context = l;
@@ -117,6 +145,8 @@ send_one(struct load *l, const char *topic, const char *cmd, const char *prefix,
 	MQTTProperties_add(&m.properties, &p);
 	rc = MQTTAsync_sendMessage(l->client, topic, &m, &ro);
 	MQTTProperties_free(&m.properties);
+	if (rc != MQTTASYNC_SUCCESS)
+		fprintf(stderr, "mfwd-cp-load: request %u: %s\n", i, MQTTAsync_strerror(rc));
 	return rc == MQTTASYNC_SUCCESS ? 0 : -1;
 }
 
@@ -174,6 +204,7 @@ main(int argc, char **argv)
 	snprintf(cid, sizeof(cid), "cp-load-%d", (int)getpid());
 	snprintf(l.reply_topic, sizeof(l.reply_topic), "load/reply/%d", (int)getpid());
 	co.MQTTVersion = MQTTVERSION_5;
+	co.maxBufferedMessages = 100000;	/* paho refuses more queued publishes */
 	if (MQTTAsync_createWithOptions(&l.client, argv[1], cid, MQTTCLIENT_PERSISTENCE_NONE,
 					NULL, &co) != MQTTASYNC_SUCCESS)
 		return 1;
