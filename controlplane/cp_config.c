@@ -32,7 +32,7 @@ cp_config_defaults(struct cp_config *c)
 	c->port_max = 29999;
 	c->limits.max_outputs = 0;
 	c->limits.default_session_kbps = 2000;
-	c->reply_timeout_ms = 3000;
+	c->reply_timeout_ms = 10000;
 	c->max_payload = 1 << 20;
 	snprintf(c->log_level, sizeof(c->log_level), "info");
 	c->tls.verify = true;

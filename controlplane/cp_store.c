@@ -10,8 +10,10 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cp.h"
+#include "mf/mf_time.h"
 
 #define COMPACT_SLACK	(1u << 20)	/* garbage tolerated beyond the live size */
 
@@ -133,17 +135,38 @@ collect_one(struct cp *cp)
 	int rc = cp_dp_reply(cp, it->seq, cp->res, sizeof(cp->res), &it->err);
 
 	memmove(cp->inflight, cp->inflight + 1, sizeof(cp->inflight[0]) * --cp->nb_inflight);
+	if (rc == -ETIMEDOUT)
+		MF_LOG(WARNING, cmd, "session %s: no answer from the dataplane in %u ms",
+		       it->s ? it->s->id : "?", cp->cfg.reply_timeout_ms);
 	complete(cp, it, rc);
 }
 
+/* A command that timed out may still sit in the ring, unanswered: the ring can be full with
+ * fewer than its slots in flight. Then the oldest answer is collected (or, with nothing in
+ * flight, the dataplane given time to take the stale ones) and the send tried again. */
 static int
 send_item(struct cp *cp, struct cp_item *it, uint16_t type, const void *payload, uint32_t len)
 {
+	uint64_t deadline = 0;
 	int rc;
 
-	if (cp->nb_inflight == MF_CHAN_CMD_SLOTS)
-		collect_one(cp);
-	rc = cp_dp_send(cp, type, payload, len, &it->seq, &it->err);
+	for (;;) {
+		if (cp->nb_inflight == MF_CHAN_CMD_SLOTS)
+			collect_one(cp);
+		rc = cp_dp_send(cp, type, payload, len, &it->seq, &it->err);
+		if (rc != -ENOSPC)
+			break;
+		if (cp->nb_inflight > 0) {
+			collect_one(cp);
+			continue;
+		}
+		if (deadline == 0)
+			deadline = mf_time_ns(CLOCK_MONOTONIC) +
+				   cp->cfg.reply_timeout_ms * 1000000ull;
+		if (mf_time_ns(CLOCK_MONOTONIC) > deadline)
+			break;
+		nanosleep(&(struct timespec){ .tv_nsec = 100000 }, NULL);
+	}
 	if (rc != 0)
 		return rc;
 	it->sent = true;

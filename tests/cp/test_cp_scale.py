@@ -184,7 +184,9 @@ def paging(b, base):
               for i in range(0, 10000, 500)]
     out = p.run(bodies)
     bad = [r for _, r in out if not (r and r["ok"] and r["result"]["created"] == 500)]
-    T.check(not bad, "10,000 sessions with create_many: %s" % str(bad[:1])[:300])
+    errs = [x for r in bad if r and r.get("ok") for x in r["result"]["results"] if "error" in x]
+    T.check(not bad, "10,000 sessions with create_many: %d refused, e.g. %s" % (
+        len(errs), errs[:2] if errs else str(bad[:1])[:300]))
     print("10,000 creates in %.1f s" % (time.time() - t0))
     stable = set("g%d" % i for i in range(10000) if i % 7 != 0) | base
     churn = iter(list(range(10000)) * 2)
