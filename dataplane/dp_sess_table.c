@@ -90,13 +90,12 @@ dp_sess_table_init(void)
 
 	unsigned long buckets = 1024;
 
-	/* Sized for --max-sessions (two nodes for kind rtp) from the start, and never smaller:
-	 * automatic resizing runs in call_rcu and waits for grace periods, which a long load or
-	 * a burst of creates can hold off while lookups walk long chains; and shrinking as
-	 * sessions are deleted made every delete wait for it (20 ms each, measured). */
+	/* Sized for --max-sessions (two nodes for kind rtp) from the start: automatic resizing
+	 * runs in call_rcu and waits for grace periods, which a long load or a burst of
+	 * creates can hold off while lookups walk long chains. */
 	while (buckets < 2ul * dp.cfg.max_sessions && buckets < (1ul << 24))
 		buckets <<= 1;
-	dp.sess.table = cds_lfht_new_flavor(buckets, buckets, 0,
+	dp.sess.table = cds_lfht_new_flavor(buckets, 1024, 0,
 					    CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
 					    &urcu_qsbr_flavor, NULL);
 	dp.sess.fb_table = cds_lfht_new_flavor(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE, &urcu_qsbr_flavor,
