@@ -71,15 +71,8 @@ ipv4 = 10.99.2.2/24
 {b}{rx}""".format(t=self.tag, vs=self.vsrc, vd=self.vdst, a=v6("fd00:1::2"), b=v6("fd00:2::2"),
                   big=big, rx=rx)
 
-    def pinned(self, ns, args):
-        # Senders run on cpu 0 (mfwd's worker has cpu 1): a sender that moves between cpus
-        # puts its packets on two cpus' veth backlogs, which may deliver them out of order
-        # (seen: 4 packets reordered at the start of a stream, its first GOP undecodable).
-        return ["ip", "netns", "exec", ns] + (["taskset", "-c", "0"] if ns == self.src else
-                                              []) + list(args)
-
     def run(self, ns, *args, **kw):
-        return subprocess.run(self.pinned(ns, args), **kw)
+        return subprocess.run(["ip", "netns", "exec", ns] + list(args), **kw)
 
     def wait_udp(self, ns, *ports, timeout=30):
         """Wait until something in @ns listens on every UDP port of @ports: a receiver is
@@ -96,7 +89,7 @@ ipv4 = 10.99.2.2/24
             time.sleep(0.05)
 
     def popen(self, ns, *args, **kw):
-        return subprocess.Popen(self.pinned(ns, args), **kw)
+        return subprocess.Popen(["ip", "netns", "exec", ns] + list(args), **kw)
 
     def down(self):
         for ns in (self.src, self.dst):
