@@ -34,7 +34,6 @@ struct cp_mqtt {
 	_Atomic bool connected;
 	_Atomic bool reconnected;
 	_Atomic bool connecting;
-	_Atomic int fd;			/* the broker connection, found after connecting */
 	time_t next_attempt;
 	unsigned int backoff;
 	char t_cmd[CP_TOPIC_MAX], t_pool[CP_TOPIC_MAX], t_status[CP_TOPIC_MAX];
@@ -86,22 +85,6 @@ take_props(struct cp_msg *msg, MQTTProperties *props)
 	}
 }
 
-static void
-quick_ack(struct cp_mqtt *mq)
-{
-	int fd = atomic_load(&mq->fd), one = 1;
-
-	if (fd >= 0)
-		setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
-}
-
-static void
-on_delivered(void *ctx, MQTTAsync_token tok)
-{
-	(void)tok;
-	quick_ack(ctx);
-}
-
 static int
 on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
 {
@@ -109,7 +92,6 @@ on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
 	size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
 	struct cp_msg *msg = calloc(1, sizeof(*msg));
 
-	quick_ack(mq);
 	if (msg == NULL || tlen >= sizeof(msg->topic) || m->payloadlen < 0)
 		goto drop;
 	memcpy(msg->topic, topic, tlen);
@@ -185,7 +167,7 @@ subscribe(struct cp_mqtt *mq, const char *topic)
  * Linux): every command would take that long. The broker connection is this process's only
  * TCP socket, so every TCP socket found gets TCP_NODELAY. */
 static void
-no_delay(struct cp_mqtt *mq)
+no_delay(void)
 {
 	struct rlimit rl = { .rlim_cur = 1024 };
 	int fd, type, one = 1;
@@ -204,7 +186,6 @@ no_delay(struct cp_mqtt *mq)
 		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
 			MF_LOG(WARNING, mqtt, "TCP_NODELAY on the broker connection: %s",
 			       strerror(errno));
-		atomic_store(&mq->fd, fd);
 	}
 }
 
@@ -216,7 +197,7 @@ on_connected(void *ctx, char *cause)
 	struct cp_mqtt *mq = ctx;
 
 	(void)cause;
-	no_delay(mq);
+	no_delay();
 	subscribe(mq, mq->t_cmd);
 	if (mq->t_pool[0] != '\0')
 		subscribe(mq, mq->t_pool);
@@ -346,7 +327,6 @@ cp_mqtt_start(const struct cp_config *c)
 		return NULL;
 	mq->cfg = c;
 	mq->backoff = 1;
-	mq->fd = -1;
 	pthread_mutex_init(&mq->lock, NULL);
 	pthread_cond_init(&mq->cond, NULL);
 	snprintf(mq->t_cmd, sizeof(mq->t_cmd), "%s/%s/cmd", c->prefix, c->node);
@@ -371,7 +351,7 @@ cp_mqtt_start(const struct cp_config *c)
 		free(mq);
 		return NULL;
 	}
-	MQTTAsync_setCallbacks(mq->client, mq, on_lost, on_message, on_delivered);
+	MQTTAsync_setCallbacks(mq->client, mq, on_lost, on_message, NULL);
 	MQTTAsync_setConnected(mq->client, mq, on_connected);
 	p.value.integer4 = c->session_expiry_s;
 	MQTTProperties_add(&mq->conn_props, &p);
