@@ -580,6 +580,12 @@ void dp_frag_poll(struct dp_lcore *lc, uint64_t now);
 int dp_frag_out(struct dp_lcore *lc, const struct dp_port *port, struct rte_mbuf *m,
 		uint8_t family);
 
+/* The dataplane's state from its options (dp_setup.c): @return 0, 1 when only the
+ * configuration was to be checked, or a negative errno (logged). dp_teardown() undoes
+ * whatever part of it was done. */
+int dp_setup(int argc, char **argv);
+void dp_teardown(void);
+
 int dp_worker_main(void *arg);
 void dp_slow_input(struct rte_mbuf *m);
 void dp_ctrl_loop(void);

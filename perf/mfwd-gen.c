@@ -53,6 +53,7 @@
 #include "mf/mf_bytes.h"
 #include "mf/mf_pkt.h"
 #include "mf/mf_session.h"
+#include "pf_frames.h"
 
 #ifdef MF_GEN_SRTP
 #include "mf/mf_srtp_ref.h"
@@ -62,30 +63,19 @@
 #define HIST_NS		50		/* histogram bin */
 #define HIST_BINS	40000		/* up to 2 ms */
 #define MAX_RX_FLOWS	(1 << 22)
+#define L4_OFF		PF_L4_OFF
 
 struct opts {
-	uint32_t flows;
-	uint32_t size;
+	struct pf_frames fr;		/* flows, size, kind, addresses */
 	double rate;
 	double duration;
-	bool ts;
 	bool search;
 	bool frag;			/* each datagram as two IPv4 fragments */
 	uint32_t copies;		/* outputs per input flow (fan-out) */
-	uint8_t dst_ip[4], src_ip[4];
-	uint16_t dst_port_base;
-	uint32_t flows_per_ip;		/* then the next destination address */
 	uint16_t tx_port, rx_port;
 	struct mf_srtp_params srtp_tx, srtp_rx;	/* suite 0: plain RTP */
 	uint64_t srtp_pool;
 	const char *srtp_cache;
-};
-
-struct tx_flow {
-	/* Ethernet, IPv4, UDP, RTP; aligned as the header structs written through it need */
-	uint8_t hdr[RTE_ETHER_HDR_LEN + 20 + 8 + 12] __rte_aligned(8);
-	uint32_t seq;
-	uint8_t cc;
 };
 
 struct rx_flow {
@@ -106,17 +96,16 @@ struct trial {
 };
 
 static struct opts o = {
-	.flows = 1, .size = 214, .rate = 0, .duration = 5, .copies = 1,
-	.dst_ip = { 10, 99, 1, 2 }, .src_ip = { 10, 99, 1, 1 }, .dst_port_base = 10000,
-	.flows_per_ip = 25000, .tx_port = 0, .rx_port = 1, .srtp_pool = 2000000,
+	.fr = { .flows = 1, .size = 214, .dst_ip = { 10, 99, 1, 2 }, .src_ip = { 10, 99, 1, 1 },
+		.dst_port_base = 10000, .flows_per_ip = 25000 },
+	.rate = 0, .duration = 5, .copies = 1, .tx_port = 0, .rx_port = 1, .srtp_pool = 2000000,
 };
-static struct tx_flow *txf;
 static struct rx_flow *rxf;
 static uint32_t rx_mask;
 static struct rte_mempool *pool;
 static uint64_t hz;
 static volatile sig_atomic_t stop;
-static uint8_t *srtp_frames;		/* srtp_pool frames of o.size bytes, protected */
+static uint8_t *srtp_frames;		/* srtp_pool frames of o.fr.size bytes, protected */
 static uint64_t srtp_next;		/* the next one to send */
 
 static void
@@ -128,96 +117,22 @@ on_signal(int s)
 
 /* ---- building packets ---- */
 
-static void
-write_headers(uint8_t *p, uint32_t flow, uint16_t len)
-{
-	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)p;
-	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
-	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
-
-	memset(eth, 0, sizeof(*eth));
-	eth->dst_addr.addr_bytes[0] = 0x02;
-	eth->dst_addr.addr_bytes[5] = 0xaa;
-	rte_eth_macaddr_get(o.tx_port, &eth->src_addr);
-	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-	memset(ip, 0, sizeof(*ip));
-	ip->version_ihl = RTE_IPV4_VHL_DEF;
-	ip->total_length = rte_cpu_to_be_16((uint16_t)(len - sizeof(*eth)));
-	ip->time_to_live = 64;
-	ip->next_proto_id = IPPROTO_UDP;
-	memcpy(&ip->src_addr, o.src_ip, 4);
-	memcpy(&ip->dst_addr, o.dst_ip, 4);
-	/* Flows beyond flows_per_ip go to the next addresses: one address has 64k ports. */
-	((uint8_t *)&ip->dst_addr)[3] = (uint8_t)(o.dst_ip[3] + flow / o.flows_per_ip);
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	udp->src_port = rte_cpu_to_be_16(4000);
-	udp->dst_port = rte_cpu_to_be_16((uint16_t)(o.dst_port_base +
-						      2 * (flow % o.flows_per_ip)));
-	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(len - sizeof(*eth) - sizeof(*ip)));
-	udp->dgram_cksum = 0;
-}
-
-#define L4_OFF (RTE_ETHER_HDR_LEN + 20 + 8)
-
-/* Headers are built once per flow; a packet copies them and writes what advances. */
-static void
-build_templates(void)
-{
-	uint32_t i;
-
-	for (i = 0; i < o.flows; i++) {
-		uint8_t *rtp = txf[i].hdr + L4_OFF;
-
-		write_headers(txf[i].hdr, i, (uint16_t)o.size);
-		rtp[0] = 0x80;
-		rtp[1] = 96;
-		mf_wr32(rtp + 8, i + 1);
-	}
-}
-
 #define FRAG_PART	1480	/* IP payload of a first fragment: a multiple of 8 */
 
-/* A frame of o.size bytes at @p p: what advances written, the rest from the flow's
- * template. */
+/* A frame of o.fr.size bytes at @p p: the next of the SRTP pool, or built now. */
 static void
 fill_frame(uint8_t *p, uint32_t flow, uint64_t now)
 {
-	uint8_t *pl = p + L4_OFF;
-	struct tx_flow *f = &txf[flow];
-	uint16_t len = (uint16_t)o.size;
-	int k;
-
-	if (srtp_frames != NULL) {
-		memcpy(p, srtp_frames + srtp_next++ * o.size, len);
-		return;
-	}
-	if (o.ts) {
-		memcpy(p, f->hdr, L4_OFF);
-		for (k = 0; k < 7; k++) {
-			uint8_t *t = pl + k * 188;
-
-			t[0] = 0x47;
-			t[1] = k == 6 ? 0x1f : 0x01;	/* the last one a null packet */
-			t[2] = k == 6 ? 0xff : 0x00;
-			t[3] = (uint8_t)(0x10 | (k == 6 ? 0 : f->cc++ & 0x0f));
-			memset(t + 4, 0xa5, 184);
-		}
-		memcpy(pl + 4, &flow, 4);
-		memcpy(pl + 8, &f->seq, 4);
-		memcpy(pl + 12, &now, 8);
-	} else {
-		memcpy(p, f->hdr, sizeof(f->hdr));
-		mf_wr16(pl + 2, (uint16_t)f->seq);
-		mf_wr32(pl + 4, f->seq * 3000u);
-		memcpy(pl + 12, &now, 8);
-	}
-	f->seq++;
+	if (srtp_frames != NULL)
+		memcpy(p, srtp_frames + srtp_next++ * o.fr.size, o.fr.size);
+	else
+		pf_frames_fill(&o.fr, p, flow, now);
 }
 
 static void
 fill(struct rte_mbuf *m, uint32_t flow, uint64_t now)
 {
-	m->data_len = m->pkt_len = (uint16_t)o.size;
+	m->data_len = m->pkt_len = (uint16_t)o.fr.size;
 	fill_frame(rte_pktmbuf_mtod(m, uint8_t *), flow, now);
 }
 
@@ -228,7 +143,7 @@ fill_frags(struct rte_mbuf *a, struct rte_mbuf *b, uint32_t flow, uint64_t now)
 	static uint16_t id;
 	static uint8_t frame[3000];	/* one thread; the payload beyond the headers is zeros */
 	uint8_t *pa = rte_pktmbuf_mtod(a, uint8_t *), *pb = rte_pktmbuf_mtod(b, uint8_t *);
-	const uint16_t hdr = RTE_ETHER_HDR_LEN + 20, rest = (uint16_t)(o.size - hdr - FRAG_PART);
+	const uint16_t hdr = RTE_ETHER_HDR_LEN + 20, rest = (uint16_t)(o.fr.size - hdr - FRAG_PART);
 	struct rte_ipv4_hdr *ip;
 
 	fill_frame(frame, flow, now);
@@ -281,8 +196,8 @@ srtp_check(struct trial *t, const uint8_t *pl, uint32_t len)
 static int
 srtp_pool_build(void)
 {
-	size_t bytes = o.srtp_pool * o.size;
-	uint32_t rtp_len = o.size - L4_OFF - mf_srtp_suite_tag_len(o.srtp_tx.suite), flow = 0;
+	size_t bytes = o.srtp_pool * o.fr.size;
+	uint32_t rtp_len = o.fr.size - L4_OFF - mf_srtp_suite_tag_len(o.srtp_tx.suite), flow = 0;
 	FILE *f = o.srtp_cache ? fopen(o.srtp_cache, "rb") : NULL;
 	srtp_t tx;
 	uint64_t i;
@@ -301,20 +216,17 @@ srtp_pool_build(void)
 	if (tx == NULL)
 		return -EINVAL;
 	for (i = 0; i < o.srtp_pool; i++) {
-		uint8_t *p = srtp_frames + i * o.size;
+		uint8_t *p = srtp_frames + i * o.fr.size;
 		int n = (int)rtp_len;
 
-		memcpy(p, txf[flow].hdr, sizeof(txf[flow].hdr));
-		mf_wr16(p + L4_OFF + 2, (uint16_t)txf[flow].seq);
-		mf_wr32(p + L4_OFF + 4, txf[flow].seq * 3000u);
+		pf_frames_rtp_hdr(&o.fr, p, flow);
 		memset(p + L4_OFF + 12, 0xa5, rtp_len - 12);
-		txf[flow].seq++;
 		if (srtp_protect(tx, p + L4_OFF, &n) != srtp_err_status_ok ||
 		    (uint32_t)n != rtp_len + mf_srtp_suite_tag_len(o.srtp_tx.suite)) {
 			srtp_dealloc(tx);
 			return -EIO;
 		}
-		flow = flow + 1 == o.flows ? 0 : flow + 1;
+		flow = flow + 1 == o.fr.flows ? 0 : flow + 1;
 	}
 	srtp_dealloc(tx);
 	f = o.srtp_cache ? fopen(o.srtp_cache, "wb") : NULL;
@@ -394,7 +306,7 @@ sink(struct trial *t, struct rte_mbuf **pkts, uint16_t n, uint64_t now)
 			continue;
 		}
 		dport = mf_rd16(p + RTE_ETHER_HDR_LEN + 20 + 2);
-		if (o.ts) {
+		if (o.fr.ts) {
 			uint32_t s32;
 
 			memcpy(&ssrc, pl + 4, 4);
@@ -473,7 +385,7 @@ run_trial(struct trial *t, double rate)
 					fill_frags(tx[2 * k], tx[2 * k + 1], next_flow, now);
 				else
 					fill(tx[k], next_flow, now);
-				next_flow = next_flow + 1 == o.flows ? 0 : next_flow + 1;
+				next_flow = next_flow + 1 == o.fr.flows ? 0 : next_flow + 1;
 			}
 			built += n;
 			pending = o.frag ? (uint16_t)(2 * n) : n;
@@ -522,9 +434,9 @@ report(const struct trial *t, double rate, const char *phase)
 	       ",\"srtp\":\"%s\",\"srtp_checked\":%" PRIu64 ",\"srtp_bad\":%" PRIu64
 	       ",\"latency_ns\":{\"p50\":%" PRIu64 ",\"p99\":%" PRIu64 ",\"p999\":%" PRIu64
 	       ",\"max\":%" PRIu64 "}}\n",
-	       phase, o.ts ? "ts" : "rtp", o.size, o.flows, o.copies, rate, t->seconds, t->tx,
+	       phase, o.fr.ts ? "ts" : "rtp", o.fr.size, o.fr.flows, o.copies, rate, t->seconds, t->tx,
 	       t->rx, (double)t->tx / t->seconds / 1e6, (double)t->rx / t->seconds / 1e6,
-	       (double)t->rx * (o.size + 24) * 8 / t->seconds / 1e9,
+	       (double)t->rx * (o.fr.size + 24) * 8 / t->seconds / 1e9,
 	       (int64_t)expected - (int64_t)t->rx, flows, reorder, dup,
 	       mf_srtp_suite_str(o.srtp_tx.suite), t->srtp_checked, t->srtp_bad,
 	       percentile(t, 0.5),
@@ -554,23 +466,6 @@ search(struct trial *t)
 	printf("{\"phase\":\"zero_loss\",\"rate_pps\":%.0f}\n", lo);
 }
 
-/* SUITE:BASE64 (key || salt, as in SDP a=crypto), decoded as a session spec's srtp object. */
-static int
-srtp_arg(const char *arg, struct mf_srtp_params *p)
-{
-	const char *colon = strchr(arg, ':');
-	struct mf_sess_err err;
-	json_t *obj;
-	int rc;
-
-	if (colon == NULL)
-		return -EINVAL;
-	obj = json_pack("{s:s%, s:s}", "suite", arg, (size_t)(colon - arg), "key", colon + 1);
-	rc = obj == NULL ? -EINVAL : mf_srtp_params_from_json(obj, MF_SESS_RTP, p, &err);
-	json_decref(obj);
-	return rc;
-}
-
 static int
 parse(int argc, char **argv)
 {
@@ -588,35 +483,35 @@ parse(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
-		case 'f': o.flows = (uint32_t)strtoul(optarg, NULL, 0); break;
-		case 's': o.size = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'f': o.fr.flows = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 's': o.fr.size = (uint32_t)strtoul(optarg, NULL, 0); break;
 		case 'r': o.rate = strtod(optarg, NULL); break;
 		case 'd': o.duration = strtod(optarg, NULL); break;
-		case 'k': o.ts = strcmp(optarg, "ts") == 0; break;
+		case 'k': o.fr.ts = strcmp(optarg, "ts") == 0; break;
 		case 'S': o.search = true; break;
-		case 'i': if (inet_pton(AF_INET, optarg, o.dst_ip) != 1) return -EINVAL; break;
-		case 'p': o.dst_port_base = (uint16_t)strtoul(optarg, NULL, 0); break;
+		case 'i': if (inet_pton(AF_INET, optarg, o.fr.dst_ip) != 1) return -EINVAL; break;
+		case 'p': o.fr.dst_port_base = (uint16_t)strtoul(optarg, NULL, 0); break;
 		case 'c': o.copies = (uint32_t)strtoul(optarg, NULL, 0); break;
-		case 'F': o.flows_per_ip = (uint32_t)strtoul(optarg, NULL, 0); break;
-		case 'x': if (srtp_arg(optarg, &o.srtp_tx) != 0) return -EINVAL; break;
-		case 'y': if (srtp_arg(optarg, &o.srtp_rx) != 0) return -EINVAL; break;
+		case 'F': o.fr.flows_per_ip = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'x': if (pf_srtp_arg(optarg, &o.srtp_tx) != 0) return -EINVAL; break;
+		case 'y': if (pf_srtp_arg(optarg, &o.srtp_rx) != 0) return -EINVAL; break;
 		case 'P': o.srtp_pool = strtoull(optarg, NULL, 0); break;
 		case 'C': o.srtp_cache = optarg; break;
 		case 'g': o.frag = true; break;
 		default: return -EINVAL;
 		}
 	}
-	if (o.ts)
-		o.size = L4_OFF + 7 * 188;
+	if (o.fr.ts)
+		o.fr.size = L4_OFF + 7 * 188;
 	if ((o.srtp_tx.suite != MF_SRTP_NONE) != (o.srtp_rx.suite != MF_SRTP_NONE) ||
-	    (o.srtp_tx.suite != MF_SRTP_NONE && (o.ts || o.srtp_pool < BURST ||
-	     o.size < L4_OFF + 12 + 16 + mf_srtp_suite_tag_len(o.srtp_tx.suite))))
+	    (o.srtp_tx.suite != MF_SRTP_NONE && (o.fr.ts || o.srtp_pool < BURST ||
+	     o.fr.size < L4_OFF + 12 + 16 + mf_srtp_suite_tag_len(o.srtp_tx.suite))))
 		return -EINVAL;
-	if (o.flows == 0 || o.flows > (1u << 21) || o.copies == 0 || o.size < 64 ||
-	    o.flows_per_ip == 0 || o.dst_port_base + 2ull * (o.flows_per_ip - 1) > 65535 ||
-	    o.dst_ip[3] + (o.flows - 1) / o.flows_per_ip > 254 ||
-	    o.size > (o.frag ? 2994u : 1500u) || o.duration <= 0 ||
-	    (o.frag && (o.ts || o.srtp_tx.suite != MF_SRTP_NONE || o.size <= 1514)))
+	if (o.fr.flows == 0 || o.fr.flows > (1u << 21) || o.copies == 0 || o.fr.size < 64 ||
+	    o.fr.flows_per_ip == 0 || o.fr.dst_port_base + 2ull * (o.fr.flows_per_ip - 1) > 65535 ||
+	    o.fr.dst_ip[3] + (o.fr.flows - 1) / o.fr.flows_per_ip > 254 ||
+	    o.fr.size > (o.frag ? 2994u : 1500u) || o.duration <= 0 ||
+	    (o.frag && (o.fr.ts || o.srtp_tx.suite != MF_SRTP_NONE || o.fr.size <= 1514)))
 		return -EINVAL;
 	return 0;
 }
@@ -671,19 +566,20 @@ main(int argc, char **argv)
 	hz = rte_get_tsc_hz();
 	pool = rte_pktmbuf_pool_create("gen", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 				       rte_socket_id());
-	txf = calloc(o.flows, sizeof(*txf));
-	for (rx_flows = 1024; rx_flows < 2 * o.flows * o.copies && rx_flows < MAX_RX_FLOWS;)
+	for (rx_flows = 1024; rx_flows < 2 * o.fr.flows * o.copies && rx_flows < MAX_RX_FLOWS;)
 		rx_flows *= 2;
 	rxf = calloc(rx_flows, sizeof(*rxf));
 	rx_mask = rx_flows - 1;
 	t = calloc(1, sizeof(*t));
-	if (pool == NULL || txf == NULL || rxf == NULL || t == NULL)
+	if (pool == NULL || rxf == NULL || t == NULL)
 		rte_exit(1, "out of memory\n");
 	o.tx_port = 0;
 	o.rx_port = 1;
 	if (port_start(o.tx_port) != 0 || port_start(o.rx_port) != 0 || links_up() != 0)
 		rte_exit(1, "ports did not come up (is the forwarder connected?)\n");
-	build_templates();
+	rte_eth_macaddr_get(o.tx_port, &o.fr.src_mac);
+	if (pf_frames_build(&o.fr) != 0)
+		rte_exit(1, "out of memory\n");
 	n = srtp_start();
 	if (n != 0)
 		rte_exit(1, "SRTP set-up failed: %s\n", strerror(-n));
@@ -699,7 +595,7 @@ main(int argc, char **argv)
 	rte_eal_cleanup();
 	free(t);
 	free(rxf);
-	free(txf);
+	pf_frames_free(&o.fr);
 	free(srtp_frames);
 	return 0;
 }
