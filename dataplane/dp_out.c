@@ -277,14 +277,14 @@ incr_prepare(struct dp_pkt *p, bool payload_intact)
 	ph = p->l4.ip.version == 4 ? rte_ipv4_phdr_cksum((const struct rte_ipv4_hdr *)l3, 0) :
 				     rte_ipv6_phdr_cksum((const struct rte_ipv6_hdr *)l3, 0);
 	p->incr_base = fold((uint32_t)(uint16_t)~in_csum + negate(ph) +
-			    negate(rte_raw_cksum(udp, 6)));
+			    negate(mf_csum_host(udp, 6)));
 }
 
 static uint32_t
 shared_sum(struct dp_pkt *p, uint16_t off, uint16_t len)
 {
 	if (p->sum_off != off || p->sum_len != len) {
-		p->sum = rte_raw_cksum(p->data + off, len);
+		p->sum = mf_csum_host(p->data + off, len);
 		p->sum_off = off;
 		p->sum_len = len;
 	}
@@ -303,7 +303,7 @@ shared_part(struct dp_pkt *p, uint16_t off, uint16_t len, uint16_t priv_len)
 	if (p->incr && off - p->l4.payload_off == priv_len &&
 	    off + len == p->l4.payload_off + p->l4.payload_len)
 		return fold(p->incr_base +
-			    negate(rte_raw_cksum(p->data + p->l4.payload_off, priv_len)));
+			    negate(mf_csum_host(p->data + p->l4.payload_off, priv_len)));
 	ss = shared_sum(p, off, len);
 	/* Behind an odd number of bytes the shared sum's bytes swap places. */
 	return (priv_len & 1) ? ((ss & 0xff) << 8 | (ss >> 8 & 0xff)) : ss;
@@ -352,7 +352,7 @@ write_headers(struct rte_mbuf *m, uint8_t *h, const struct dp_out *o, bool rtcp,
 	sum = o->family == 4 ? rte_ipv4_phdr_cksum((struct rte_ipv4_hdr *)(eth + 1), 0) :
 			       rte_ipv6_phdr_cksum((struct rte_ipv6_hdr *)(eth + 1), 0);
 	/* The header with its checksum field still 0: its first 6 bytes are what count. */
-	sum = fold(sum + rte_raw_cksum(udp, 6) + tail_sum);
+	sum = fold(sum + mf_csum_host(udp, 6) + tail_sum);
 	udp->dgram_cksum = (uint16_t)~sum == 0 ? 0xffff : (uint16_t)~sum;
 	return resolved;
 }
@@ -418,7 +418,7 @@ protect(struct rte_mbuf *m, uint8_t *pl, uint16_t *plen, bool rtcp, const struct
 	rte_pktmbuf_append(m, (uint16_t)(n - *plen));
 	*plen = (uint16_t)n;
 	if (sw_csum)
-		*tail = rte_raw_cksum(pl, n);
+		*tail = mf_csum_host(pl, n);
 	return 0;
 }
 
@@ -451,7 +451,7 @@ send_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out
 	sw_csum = !o->port->tx_udp_csum ||
 		  hdr_len - RTE_ETHER_HDR_LEN + priv_len + len + SRTP_TRAILER_MAX > o->port->mtu;
 	if (sw_csum && o->srtp == NULL) {
-		tail = rte_raw_cksum(priv, priv_len);
+		tail = mf_csum_host(priv, priv_len);
 		if (len > 0)
 			tail += shared_part(p, off, len, priv_len);
 	}

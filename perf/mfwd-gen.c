@@ -226,6 +226,7 @@ srtp_pool_build(void)
 			srtp_dealloc(tx);
 			return -EIO;
 		}
+		pf_frames_udp_csum(&o.fr, p);
 		flow = flow + 1 == o.fr.flows ? 0 : flow + 1;
 	}
 	srtp_dealloc(tx);

@@ -147,6 +147,7 @@ prepare(struct pipe_bench *b, struct rte_mbuf **pkts, uint16_t n, uint64_t now)
 			pf_frames_rtp_hdr(&b->fr, p, f);
 			if (mf_srtp_protect(b->protect[f], p + PF_L4_OFF, &len, len + tag) != 0)
 				return -EIO;
+			pf_frames_udp_csum(&b->fr, p);
 		}
 	}
 	return 0;

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "mf/mf_bytes.h"
+#include "mf/mf_pkt.h"
 #include "mf/mf_session.h"
 #include "pf_frames.h"
 
@@ -46,14 +47,53 @@ write_headers(const struct pf_frames *f, uint8_t *p, uint32_t flow)
 	udp->dgram_cksum = 0;
 }
 
+static uint32_t
+add(uint32_t a, uint32_t b)
+{
+	a += b;
+	return a + (a < b);
+}
+
+/* The UDP checksum from a host-order sum of the datagram (checksum field 0). */
+static void
+write_csum(uint8_t *p, uint32_t sum)
+{
+	uint16_t c;
+
+	sum = (sum & 0xffff) + (sum >> 16);
+	c = (uint16_t)~((sum & 0xffff) + (sum >> 16));
+	c = c == 0 ? 0xffff : c;
+	memcpy(p + PF_L4_OFF - 2, &c, 2);
+}
+
+static uint32_t
+datagram_sum(const struct pf_frames *f, const uint8_t *p)
+{
+	const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(p + RTE_ETHER_HDR_LEN);
+
+	return add(add(rte_ipv4_phdr_cksum(ip, 0), mf_csum_host(p + PF_L4_OFF - 8, 6)),
+		   mf_csum_host(p + PF_L4_OFF, f->size - PF_L4_OFF));
+}
+
+void
+pf_frames_udp_csum(const struct pf_frames *f, uint8_t *p)
+{
+	write_csum(p, datagram_sum(f, p));
+}
+
 int
 pf_frames_build(struct pf_frames *f)
 {
-	uint32_t i;
+	uint8_t frame[1536];
+	uint32_t i, plen = f->size - PF_L4_OFF - 12;
 
 	f->flow = calloc(f->flows, sizeof(*f->flow));
-	if (f->flow == NULL)
+	f->payload = calloc(1, plen);
+	if (f->flow == NULL || f->payload == NULL || f->size > sizeof(frame)) {
+		pf_frames_free(f);
 		return -ENOMEM;
+	}
+	memset(f->payload + 8, 0xa5, plen - 8);
 	for (i = 0; i < f->flows; i++) {
 		uint8_t *rtp = f->flow[i].hdr + PF_L4_OFF;
 
@@ -61,6 +101,9 @@ pf_frames_build(struct pf_frames *f)
 		rtp[0] = 0x80;
 		rtp[1] = 96;
 		mf_wr32(rtp + 8, i + 1);
+		memcpy(frame, f->flow[i].hdr, sizeof(f->flow[i].hdr));
+		memcpy(frame + sizeof(f->flow[i].hdr), f->payload, plen);
+		f->flow[i].csum_base = datagram_sum(f, frame);
 	}
 	return 0;
 }
@@ -69,7 +112,9 @@ void
 pf_frames_free(struct pf_frames *f)
 {
 	free(f->flow);
+	free(f->payload);
 	f->flow = NULL;
+	f->payload = NULL;
 }
 
 void
@@ -91,8 +136,13 @@ pf_frames_fill(struct pf_frames *f, uint8_t *p, uint32_t flow, uint64_t now)
 	int k;
 
 	if (!f->ts) {
+		uint32_t base = fl->csum_base;
+
 		pf_frames_rtp_hdr(f, p, flow);
+		memcpy(pl + 12, f->payload, f->size - PF_L4_OFF - 12);
 		memcpy(pl + 12, &now, 8);
+		/* Only the sequence number, timestamp and clock differ from the flow's sum. */
+		write_csum(p, add(add(base, mf_csum_host(pl + 2, 6)), mf_csum_host(pl + 12, 8)));
 		return;
 	}
 	memcpy(p, fl->hdr, PF_L4_OFF);
@@ -109,6 +159,7 @@ pf_frames_fill(struct pf_frames *f, uint8_t *p, uint32_t flow, uint64_t now)
 	memcpy(pl + 8, &fl->seq, 4);
 	memcpy(pl + 12, &now, 8);
 	fl->seq++;
+	pf_frames_udp_csum(f, p);
 }
 
 int

@@ -288,19 +288,15 @@ mf_pkt_parse_udp(const uint8_t *p, size_t len, struct mf_pkt_l4 *out)
 uint32_t
 mf_csum_partial(const void *data, size_t len, uint32_t sum)
 {
-	const uint8_t *p = data;
+	uint16_t h = mf_csum_host(data, len);
 	uint64_t s = sum;
 
-	while (len >= 2) {
-		s += (uint32_t)(p[0] << 8 | p[1]);
-		p += 2;
-		len -= 2;
-	}
-	if (len)
-		s += (uint32_t)p[0] << 8;
-	while (s >> 32)
-		s = (s & 0xffffffff) + (s >> 32);
-	return (uint32_t)s;
+	/* The sum is the same in either byte order but for its two bytes (RFC 1071, 2.B). */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	h = (uint16_t)(h << 8 | h >> 8);
+#endif
+	s += h;
+	return (uint32_t)((s & 0xffffffff) + (s >> 32));
 }
 
 uint16_t
