@@ -381,9 +381,9 @@ struct dp_sess_state {
 	struct mf_addr src;
 	uint64_t rate_tokens;		/* bytes allowed now (token bucket) */
 	uint64_t rate_tsc;
+	struct dp_kf_req kf;		/* its pending flags are read for every packet */
 	struct dp_rtp_rx rx;
 	struct dp_ts_rx ts;
-	struct dp_kf_req kf;
 };
 
 /* A session's place in the lookup table: kind rtp has two (RTP and RTCP ports). */
@@ -402,38 +402,45 @@ struct dp_fb_node {
 	bool linked;			/* in the index (another session may hold the key) */
 };
 
-/* An installed session: immutable once published; replaced by copy-and-swap. */
+/* An installed session: immutable once published; replaced by copy-and-swap. Cache-line
+ * aligned, what every packet reads first: the lookup's nodes, then the fields the pipeline
+ * reads for each packet, then the ingress (its source check near its start); what only
+ * the control lcore or media features read comes last. */
 struct dp_sess {
 	struct dp_sess_node n[2];
-	char id[MF_SESS_ID_MAX];
 	uint8_t kind;
 	uint8_t nb_out;
 	uint8_t flags;			/* MF_SESS_F_* */
 	uint16_t worker;		/* lcore index of the owner, 1..nb_workers */
-	struct mf_sess_ingress ingress;
-	struct mf_sess_limits limits;
-	uint32_t fb_ssrc;		/* our SSRC in the feedback we send the source */
-	uint64_t kf_interval_tsc;	/* limits.keyframe_interval_ms in TSC cycles */
-	uint64_t rate_burst;		/* max_kbps: bytes a second, the bucket's size */
-	uint64_t rate_bytes_per_tsc_q32;	/* and its refill per TSC cycle, times 2^32 */
-	uint64_t created_ns;
-	uint64_t created_tsc;
-	bool idle;			/* control lcore only */
-	uint32_t timed_idx;		/* control lcore: place in the timed list, or UINT32_MAX */
 	struct dp_sess_state *st;
+	uint64_t *ctr;			/* lcore 0's block of the session counters */
 	/* Ingress SRTP/SRTCP unprotect, or NULL; and the key before the last re-key, tried when
 	 * the current one fails, so packets sent under the old key still pass. Both are used by
 	 * the owning worker only and carried over by entries that keep their key. */
 	struct mf_srtp *srtp_in;
 	struct mf_srtp *srtp_in_prev;
-	int stats_idx;
-	uint64_t *ctr;			/* lcore 0's block of the session counters */
+	struct dp_gop *gop;		/* GOP cache, or NULL */
+	uint64_t rate_burst;		/* max_kbps: bytes a second, the bucket's size */
+	uint64_t rate_bytes_per_tsc_q32;	/* and its refill per TSC cycle, times 2^32 */
+	struct mf_sess_limits limits;
+	struct mf_sess_ingress ingress;
+	uint32_t fb_ssrc;		/* our SSRC in the feedback we send the source */
+	uint64_t kf_interval_tsc;	/* limits.keyframe_interval_ms in TSC cycles */
 	struct dp_port *port;
 	struct dp_fb_node *fb;		/* distinct feedback keys of the outputs, or NULL */
-	struct dp_gop *gop;		/* GOP cache, or NULL */
 	uint8_t nb_fb;
+	char id[MF_SESS_ID_MAX];
+	uint64_t created_ns;
+	uint64_t created_tsc;
+	bool idle;			/* control lcore only */
+	uint32_t timed_idx;		/* control lcore: place in the timed list, or UINT32_MAX */
+	int stats_idx;
 	struct dp_out out[];		/* nb_out */
 };
+
+/* Lines of an entry, and of its state, the pipeline reads for every packet. */
+#define DP_SESS_HOT_LINES	4
+#define DP_SESS_STATE_HOT_LINES	3
 
 /** Context: worker, QSBR online. The entry stays valid until the next quiescent state. */
 struct dp_sess *dp_sess_lookup(const struct dp_sess_key *key, bool *is_rtcp);
@@ -590,8 +597,8 @@ int dp_worker_main(void *arg);
 void dp_slow_input(struct rte_mbuf *m);
 void dp_ctrl_loop(void);
 
-/* The worker pipeline (dp_pipeline.c). A burst received on our port @p port: packets of
- * another worker's sessions are handed to it. */
+/* The worker pipeline (dp_pipeline.c), on bursts of at most DP_BURST. A burst received on
+ * our port @p port: packets of another worker's sessions are handed to it. */
 void dp_pipeline_rx(struct dp_lcore *lc, uint16_t port, struct rte_mbuf **pkts, uint16_t n);
 /* A burst handed over by other workers: each mbuf carries its arrival port in m->port. */
 void dp_pipeline_handoff(struct dp_lcore *lc, struct rte_mbuf **pkts, uint16_t n);
