@@ -193,6 +193,7 @@ int dp_port_next_hop(const struct dp_port *p, const struct mf_addr *dst, struct 
 /* ---- neighbours ---- */
 
 #define DP_NEIGH_VALID	(UINT64_C(1) << 63)
+#define DP_NEIGH_NONE	UINT32_MAX	/* an output with no destination yet */
 #define DP_MAX_NEIGH	16384
 
 struct dp_neigh_pub {
@@ -266,6 +267,7 @@ struct dp_out_state {
 	bool replay_psi;		/* MPEG-TS: the PAT and PMT go first */
 	uint32_t replay_gen;
 	uint32_t replay_pos;
+	uint64_t ice_check_tsc;		/* control lcore only: the receiver's last valid ICE check */
 };
 
 /* The frames an output sent, by its own RTP sequence number, for NACK repair (dp_nack.c).
@@ -304,6 +306,9 @@ struct dp_gop {
 	struct dp_gop_pkt psi[2];
 	struct dp_gop_pkt pkt[];
 };
+
+/* In an entry's copy of an output's flags: ICE has nominated no destination yet. */
+#define DP_OUT_F_NO_DST		0x80
 
 struct dp_out {
 	struct mf_sess_output cfg;
@@ -384,6 +389,7 @@ struct dp_sess_state {
 	struct dp_kf_req kf;		/* its pending flags are read for every packet */
 	struct dp_rtp_rx rx;
 	struct dp_ts_rx ts;
+	uint64_t ice_check_tsc;		/* control lcore only: the ingress peer's last valid check */
 };
 
 /* A session's place in the lookup table: kind rtp has two (RTP and RTCP ports). */
@@ -411,6 +417,7 @@ struct dp_sess {
 	uint8_t kind;
 	uint8_t nb_out;
 	uint8_t flags;			/* MF_SESS_F_* */
+	bool ice;			/* an ICE endpoint: STUN and DTLS go to the control lcore */
 	uint16_t worker;		/* lcore index of the owner, 1..nb_workers */
 	struct dp_sess_state *st;
 	uint64_t *ctr;			/* lcore 0's block of the session counters */
@@ -452,6 +459,9 @@ void dp_sess_table_fini(void);
 int dp_sess_add(const struct mf_sess_spec *spec, char *detail, size_t len);
 int dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len);
 int dp_sess_del(const char *id, enum mf_event_kind why, char *detail, size_t len);
+/** ICE: endpoint @p out of @p old (-1: the ingress) now has the pair @p addr, @p port (NULL:
+ * none); the entry is replaced. Context: control lcore. @return 0, -ENOMEM. */
+int dp_sess_ice_select(struct dp_sess *old, int out, const struct mf_addr *addr, uint16_t port);
 struct dp_sess *dp_sess_find(const char *id);
 uint32_t dp_sess_count(void);
 int dp_sess_list(uint32_t offset, uint32_t limit, struct mf_msg_list *out);

@@ -16,6 +16,7 @@
 
 #include "dp.h"
 #include "dp_event.h"
+#include "dp_ice.h"
 
 #define CMDS_PER_ITER	32
 #define TIMER_MS	100
@@ -277,6 +278,7 @@ timers(uint64_t now, uint64_t *next, uint64_t *next_ports)
 	*next = now + dp.tsc_hz * TIMER_MS / 1000;
 	if (!dp.cfg.test_clock)
 		dp_sess_timer(now);
+	dp_ice_consent(now);
 	dp_neigh_timer(now);
 	dp_ports_watch(now);
 	if (now >= *next_ports) {

@@ -12,6 +12,10 @@ void dp_event_post(struct dp_lcore *lc, enum mf_event_kind kind, const char *id,
 /** Control lcore: send an event on the channel now. */
 void dp_event(enum mf_event_kind kind, const char *id, const struct mf_addr *src,
 	      uint16_t src_port, uint32_t ssrc);
+/** Control lcore: send an event about output @p output of session @p id (NULL: its
+ * ingress) now. */
+void dp_event_output(enum mf_event_kind kind, const char *id, const char *output,
+		     const struct mf_addr *src, uint16_t src_port);
 /** Control lcore: send the events worker @p lc posted. @return how many. */
 unsigned int dp_event_drain(struct dp_lcore *lc);
 

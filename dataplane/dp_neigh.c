@@ -214,8 +214,11 @@ drop_queue(struct neigh *n)
 void
 dp_neigh_put(uint32_t idx)
 {
-	struct neigh *n = &tab[idx];
+	struct neigh *n;
 
+	if (idx == DP_NEIGH_NONE)
+		return;
+	n = &tab[idx];
 	if (n->state == N_FREE || n->state == N_STATIC || --n->refs > 0)
 		return;
 	drop_queue(n);

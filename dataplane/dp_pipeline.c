@@ -6,7 +6,10 @@
  *              to the control lcore (punt); anything else is counted by reason and dropped
  *   lookup     (port, destination address, destination port) in the RCU session table;
  *              a packet of another worker's session is handed to that worker, in order
- *   admit      source check (fixed, or latched on the first packet), rate limit
+ *   demux      ICE sessions (RFC 7983): STUN and DTLS to the control lcore (punt), only
+ *              RTP and RTCP go on
+ *   admit      source check (fixed, latched on the first packet, or ICE's nominated
+ *              pair), rate limit
  *   unprotect  SRTP/SRTCP sessions: authenticate, check replay, decrypt in place (lib/srtp)
  *   inspect    by kind: RTP (receive figures, jitter), RTCP (compound check), MPEG-TS
  *              (sync, continuity counters, PAT/PMT), UDP (nothing)
@@ -148,6 +151,7 @@ source_ok(struct dp_sess *s, const struct dp_pkt *p)
 	size_t alen = p->l4.ip.version == 4 ? 4 : 16;
 
 	switch (in->src_mode) {
+	case MF_SRC_ICE:	/* the nominated pair, set by the control lcore; none: family 0 */
 	case MF_SRC_FIXED:
 		return in->src.family == p->l4.ip.version &&
 		       memcmp(in->src.a, p->l4.ip.src, alen) == 0 &&
@@ -494,20 +498,46 @@ node_drop(int sess_drop)
 	return sess_drop == DP_SC_drop_srtp_replay ? DP_CTR_drop_srtp_replay : DP_CTR_drop_media;
 }
 
+/* An ICE session's port carries STUN and DTLS beside RTP and RTCP (RFC 7983): they go to
+ * the control lcore, which answers the checks; anything else is dropped. @return true when
+ * the packet was consumed. */
+static bool
+ice_demux(struct dp_lcore *lc, struct dp_pkt *p, int what, uint64_t *sc)
+{
+	if (likely(what == MF_DEMUX_RTP || what == MF_DEMUX_RTCP))
+		return false;
+	if (what != MF_DEMUX_STUN && what != MF_DEMUX_DTLS) {
+		sc[DP_SC_drop_demux]++;
+		count_drop(lc, p->m, DP_CTR_drop_demux);
+		return true;
+	}
+	sc[what == MF_DEMUX_STUN ? DP_SC_stun_rx : DP_SC_dtls_rx]++;
+	if (rte_ring_sp_enqueue(lc->punt, p->m) != 0)
+		count_drop(lc, p->m, DP_CTR_punt_full);
+	else
+		lc->ctr[DP_CTR_punted]++;
+	return true;
+}
+
 static void
 session_packet(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now)
 {
 	uint64_t *sc = dp_ctr_of(s->ctr, dp.stride_sess, lc->index);
-	int drop;
+	int drop, what;
 
 	if (unlikely(s->flags & MF_SESS_F_BLOCKED)) {
 		sc[DP_SC_drop_blocked]++;
 		count_drop(lc, p->m, DP_CTR_drop_blocked);
 		return;
 	}
-	if (s->kind == MF_SESS_RTP_MUX && !p->rtcp)
-		p->rtcp = mf_demux_classify(p->data + p->l4.payload_off, p->l4.payload_len) ==
-			  MF_DEMUX_RTCP;
+	/* ICE endpoints (rtp-mux) classify every packet, receivers' feedback too: STUN comes
+	 * to an output's port as well as to the ingress's. */
+	if (s->kind == MF_SESS_RTP_MUX && (!p->rtcp || s->ice)) {
+		what = mf_demux_classify(p->data + p->l4.payload_off, p->l4.payload_len);
+		if (unlikely(s->ice) && ice_demux(lc, p, what, sc))
+			return;
+		p->rtcp = p->rtcp || what == MF_DEMUX_RTCP;
+	}
 	/* Receivers' reports come back to the RTCP port: read, not forwarded to the others. */
 	if (p->rtcp && mf_sess_kind_is_rtp(s->kind) && dp_fb_input(lc, s, p, now, sc))
 		return;

@@ -134,6 +134,10 @@ check_output(const struct mf_sess_output *o, unsigned int i, char *detail, size_
 
 	if (p == NULL)
 		return refuse(-ENODEV, detail, len, "outputs[%u].port: no port %u", i, o->port);
+	if (o->ice.ufrag[0] != '\0' && o->dst.family == 0)
+		return 0;	/* the receiver's nominated pair, once it checks */
+	if (o->dst.family != 4 && o->dst.family != 6)
+		return refuse(-EINVAL, detail, len, "outputs[%u].addr: missing", i);
 	if (dp_port_src_addr(p, o->dst.family) == NULL)
 		return refuse(-EADDRNOTAVAIL, detail, len,
 			      "outputs[%u]: port %u has no IPv%u address to send from", i, o->port,
@@ -143,6 +147,56 @@ check_output(const struct mf_sess_output *o, unsigned int i, char *detail, size_
 			      "outputs[%u]: no route to the destination from port %u (no gateway)",
 			      i, o->port);
 	return 0;
+}
+
+/* Credentials arrive through the channel as the codec checked them; the lengths again,
+ * since the STUN checks rely on them. */
+static int
+check_ice(const struct mf_ice_cred *c, unsigned int kind, const char *where, char *detail,
+	  size_t len)
+{
+	size_t u = strnlen(c->ufrag, sizeof(c->ufrag)), r, p;
+
+	if (u == 0)
+		return 0;
+	r = strnlen(c->remote_ufrag, sizeof(c->remote_ufrag));
+	p = strnlen(c->pwd, sizeof(c->pwd));
+	if (kind != MF_SESS_RTP_MUX)
+		return refuse(-EINVAL, detail, len, "%s.ice: only for kind rtp-mux", where);
+	if (u < 4 || u == sizeof(c->ufrag) || r < 4 || r == sizeof(c->remote_ufrag) || p < 22 ||
+	    p == sizeof(c->pwd))
+		return refuse(-EINVAL, detail, len, "%s.ice: ufrag, remote_ufrag or pwd length", where);
+	if (c->consent_timeout_ms < 1000)
+		return refuse(-EINVAL, detail, len, "%s.ice.consent_timeout_ms: below 1000", where);
+	return 0;
+}
+
+static int
+check_spec_ice(const struct mf_sess_spec *spec, char *detail, size_t len)
+{
+	char where[32];
+	unsigned int i;
+	int rc;
+
+	if ((spec->ingress.src_mode == MF_SRC_ICE) != (spec->ingress.ice.ufrag[0] != '\0'))
+		return refuse(-EINVAL, detail, len, "ingress.source: ICE's exactly when ingress.ice");
+	rc = check_ice(&spec->ingress.ice, spec->kind, "ingress", detail, len);
+	for (i = 0; rc == 0 && i < spec->nb_outputs; i++) {
+		snprintf(where, sizeof(where), "outputs[%u]", i);
+		rc = check_ice(&spec->outputs[i].ice, spec->kind, where, detail, len);
+	}
+	return rc;
+}
+
+static bool
+has_ice(const struct mf_sess_spec *spec)
+{
+	unsigned int i;
+
+	for (i = 0; i < spec->nb_outputs; i++)
+		if (spec->outputs[i].ice.ufrag[0] != '\0')
+			return true;
+	return spec->ingress.ice.ufrag[0] != '\0';
 }
 
 static int
@@ -166,6 +220,9 @@ check_spec(const struct mf_sess_spec *spec, char *detail, size_t len)
 			      "ingress.addr: not an address of port %u", in->port);
 	if (spec->kind == MF_SESS_RTP && in->udp_port == 65535)
 		return refuse(-EINVAL, detail, len, "ingress.udp_port: no room for RTCP above it");
+	rc = check_spec_ice(spec, detail, len);
+	if (rc != 0)
+		return rc;
 	if (!mf_sess_kind_is_rtp(spec->kind)) {
 		if (in->srtp.suite != MF_SRTP_NONE)
 			return refuse(-EINVAL, detail, len, "ingress.srtp: only for RTP kinds");
@@ -220,20 +277,68 @@ nack_take(struct dp_out *o, const struct dp_out *prev)
 
 /* Fill what an output needs to send; new state, stats and neighbour unless @p prev has
  * them for the same output id (then they are taken over). */
+static bool
+ice_same(const struct mf_ice_cred *a, const struct mf_ice_cred *b)
+{
+	return strcmp(a->ufrag, b->ufrag) == 0 && strcmp(a->remote_ufrag, b->remote_ufrag) == 0 &&
+	       strcmp(a->pwd, b->pwd) == 0;
+}
+
+/* Where the output sends to: its cfg's destination, or none yet (an ICE output before its
+ * receiver nominates a pair: it sends nothing). */
+static void
+out_route(const struct dp_sess *s, struct dp_out *o)
+{
+	/* Before a destination, the receiver's checks come to the ingress's family. */
+	uint8_t fam = o->cfg.dst.family ? o->cfg.dst.family : s->ingress.local.family;
+	const uint8_t *src = dp_port_src_addr(o->port, fam);
+
+	o->family = o->cfg.dst.family;
+	o->cfg.flags &= (uint8_t)~DP_OUT_F_NO_DST;
+	if (o->family == 0)
+		o->cfg.flags |= DP_OUT_F_NO_DST;
+	memset(o->src_ip, 0, sizeof(o->src_ip));
+	if (src != NULL)
+		memcpy(o->src_ip, src, fam == 4 ? 4 : 16);
+	o->rtcp_dst_port = s->kind == MF_SESS_RTP ? (uint16_t)(o->cfg.dst_port + 1) :
+						     o->cfg.dst_port;
+}
+
+/* The output's next hop: @p prev's when it goes to the same place, else taken. */
+static int
+out_neigh(struct dp_out *o, const struct dp_out *prev)
+{
+	struct mf_addr nh;
+
+	if (prev != NULL && prev->cfg.port == o->cfg.port &&
+	    mf_addr_equal(&prev->cfg.dst, &o->cfg.dst)) {
+		o->neigh = prev->neigh;
+		return 0;
+	}
+	o->neigh = DP_NEIGH_NONE;
+	if (o->family == 0)
+		return 0;
+	dp_port_next_hop(o->port, &o->cfg.dst, &nh);
+	return dp_neigh_get(o->cfg.port, &nh, &o->neigh);
+}
+
 static int
 out_build(struct dp_sess *s, struct dp_out *o, const struct mf_sess_output *cfg,
 	  const struct dp_out *prev)
 {
-	struct mf_addr nh;
 	int rc;
 
 	o->cfg = *cfg;
+	/* ICE: the pair its receiver nominated stays while the credentials do. */
+	if (cfg->ice.ufrag[0] != '\0' && prev != NULL && prev->family != 0 &&
+	    ice_same(&prev->cfg.ice, &cfg->ice)) {
+		o->cfg.dst = prev->cfg.dst;
+		o->cfg.dst_port = prev->cfg.dst_port;
+	}
 	o->port = dp_port_by_index(cfg->port);
-	o->family = cfg->dst.family;
-	memcpy(o->src_ip, dp_port_src_addr(o->port, o->family), o->family == 4 ? 4 : 16);
 	o->src_port = cfg->src_port ? cfg->src_port : s->ingress.udp_port;
 	o->rtcp_src_port = s->kind == MF_SESS_RTP ? (uint16_t)(o->src_port + 1) : o->src_port;
-	o->rtcp_dst_port = s->kind == MF_SESS_RTP ? (uint16_t)(cfg->dst_port + 1) : cfg->dst_port;
+	out_route(s, o);
 	o->stats_idx = -1;
 	rc = nack_take(o, prev);
 	if (rc != 0)
@@ -248,10 +353,6 @@ out_build(struct dp_sess *s, struct dp_out *o, const struct mf_sess_output *cfg,
 		o->ost = prev->ost;
 		o->stats_idx = prev->stats_idx;
 		o->ctr = prev->ctr;
-		if (prev->cfg.port == cfg->port && mf_addr_equal(&prev->cfg.dst, &cfg->dst)) {
-			o->neigh = prev->neigh;
-			goto srtp;
-		}
 	} else {
 		o->ost = calloc(1, sizeof(*o->ost));
 		if (o->ost == NULL)
@@ -260,11 +361,9 @@ out_build(struct dp_sess *s, struct dp_out *o, const struct mf_sess_output *cfg,
 		if (rc != 0)
 			return rc;
 	}
-	dp_port_next_hop(o->port, &cfg->dst, &nh);
-	rc = dp_neigh_get(cfg->port, &nh, &o->neigh);
+	rc = out_neigh(o, prev);
 	if (rc != 0)
 		return rc;
-srtp:
 	rc = srtp_take(&o->cfg.srtp, prev != NULL ? prev->srtp : NULL, &o->srtp);
 	if (rc == 0)
 		rc = srtp_take(&o->cfg.receiver_srtp, prev != NULL ? prev->srtp_rx : NULL,
@@ -317,6 +416,7 @@ sess_alloc(const struct mf_sess_spec *spec)
 	snprintf(s->id, sizeof(s->id), "%s", spec->id);
 	s->kind = spec->kind;
 	s->flags = spec->flags;
+	s->ice = has_ice(spec);
 	s->nb_out = spec->nb_outputs;
 	s->ingress = spec->ingress;
 	s->limits = spec->limits;
@@ -540,6 +640,12 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 	if (s == NULL)
 		return refuse(-ENOMEM, detail, len, "out of memory");
 	s->st = old->st;
+	/* ICE: the source its peer nominated stays while the credentials do. */
+	if (s->ingress.src_mode == MF_SRC_ICE && old->ingress.src_mode == MF_SRC_ICE &&
+	    ice_same(&s->ingress.ice, &old->ingress.ice)) {
+		s->ingress.src = old->ingress.src;
+		s->ingress.src_port = old->ingress.src_port;
+	}
 	s->worker = old->worker;
 	s->created_ns = old->created_ns;
 	s->created_tsc = old->created_tsc;
@@ -586,6 +692,57 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 	dp_defer(free_mem, old->fb, 0);
 	dp_defer(free_mem, old, 0);
 	return 0;
+}
+
+/* The entry again with one ICE endpoint's pair changed; it shares everything else with
+ * @p old (state, contexts, rings, counters), so only the entry itself is new. */
+int
+dp_sess_ice_select(struct dp_sess *old, int out, const struct mf_addr *addr, uint16_t port)
+{
+	size_t size = sizeof(*old) + old->nb_out * sizeof(struct dp_out);
+	static const struct mf_addr none;
+	struct dp_sess *s = zalloc_lines(size);
+	int rc;
+
+	if (s == NULL)
+		return -ENOMEM;
+	memcpy(s, old, size);
+	cds_lfht_node_init(&s->n[0].lfht);
+	cds_lfht_node_init(&s->n[1].lfht);
+	if (addr == NULL)
+		addr = &none;
+	if (out < 0) {
+		s->ingress.src = *addr;
+		s->ingress.src_port = port;
+	} else {
+		struct dp_out *o = &s->out[out];
+
+		o->cfg.dst = *addr;
+		o->cfg.dst_port = port;
+		out_route(s, o);
+		rc = out_neigh(o, &old->out[out]);
+		if (rc != 0)
+			goto err;
+		o->wait_gen++;	/* a new receiver: it starts as its start says */
+	}
+	rc = dp_sess_fb_build(s);
+	if (rc == 0 && (rc = dp_sess_timed_update(old, s)) != 0)
+		free(s->fb);
+	if (rc != 0)
+		goto err;
+	dp_sess_tab_replace(old, s);
+	dp_sess_fb_link(old, s);
+	dp_sess_tab_index(s);
+	if (out >= 0 && old->out[out].neigh != s->out[out].neigh)
+		dp_defer(free_neigh, NULL, (int)old->out[out].neigh);
+	dp_defer(free_mem, old->fb, 0);
+	dp_defer(free_mem, old, 0);
+	return 0;
+err:
+	if (out >= 0 && old->out[out].neigh != s->out[out].neigh)
+		dp_neigh_put(s->out[out].neigh);
+	free(s);
+	return rc;
 }
 
 int
@@ -642,14 +799,21 @@ dp_sess_info(const struct dp_sess *s, struct mf_msg_sess_info *info)
 	info->spec.ingress = s->ingress;
 	info->spec.limits = s->limits;
 	info->spec.nb_outputs = s->nb_out;
-	for (i = 0; i < s->nb_out; i++)
+	for (i = 0; i < s->nb_out; i++) {
 		info->spec.outputs[i] = s->out[i].cfg;
+		info->spec.outputs[i].flags &= (uint8_t)~DP_OUT_F_NO_DST;
+	}
 	mf_sess_wipe_keys(&info->spec);
 	info->live.worker = s->worker;
 	/* Read without the owner's cooperation: a snapshot that may be a packet old. */
 	info->live.src_latched = st->latched;
 	info->live.latched_src = st->src;
 	info->live.latched_port = st->src_port;
+	if (s->ingress.src_mode == MF_SRC_ICE) {	/* the nominated pair, if any */
+		info->live.src_latched = s->ingress.src.family != 0;
+		info->live.latched_src = s->ingress.src;
+		info->live.latched_port = s->ingress.src_port;
+	}
 	info->live.last_ssrc = st->rx.ssrc;
 	info->live.created_ns = s->created_ns;
 	last = atomic_load_explicit(&st->last_rx_tsc, memory_order_relaxed);

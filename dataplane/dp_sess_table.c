@@ -272,8 +272,9 @@ dp_sess_fb_build(struct dp_sess *s)
 		memset(&k, 0, sizeof(k));
 		k.port = o->cfg.port;
 		k.udp_port = o->rtcp_src_port;
-		k.family = o->family;
-		memcpy(k.addr, o->src_ip, o->family == 4 ? 4 : 16);
+		/* An ICE output without a destination yet: where its receiver's checks come. */
+		k.family = o->family ? o->family : s->ingress.local.family;
+		memcpy(k.addr, o->src_ip, k.family == 4 ? 4 : 16);
 		if (fb_key_known(s, &k, s->nb_fb))
 			continue;
 		s->fb[s->nb_fb].key = k;

@@ -21,7 +21,8 @@
 static bool
 has_timers(const struct dp_sess *s)
 {
-	return s->limits.idle_timeout_ms != 0 || s->limits.timeout_s != 0;
+	/* ICE endpoints: consent is checked on the same ticks (dp_ice_consent()). */
+	return s->limits.idle_timeout_ms != 0 || s->limits.timeout_s != 0 || s->ice;
 }
 
 void

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The slow path, on the control lcore: frames the workers punted (ARP, ICMP, ICMPv6) and
- * the frames it sends itself (ARP requests and replies, gratuitous ARP, IPv6 neighbour
+ * The slow path, on the control lcore: frames the workers punted (ARP, ICMP, ICMPv6; STUN
+ * and DTLS from ICE sessions go on to dp_ice.c) and the frames it sends itself (ARP requests and replies, gratuitous ARP, IPv6 neighbour
  * solicitations and advertisements, echo replies). Replies are built in the received mbuf
  * where they can be; everything leaves through a worker's TX queue (dp_tx_from_ctrl()).
  */
@@ -13,21 +13,21 @@
 #include <rte_icmp.h>
 #include <rte_ip.h>
 
+#include <rte_cycles.h>
+
 #include "dp.h"
+#include "dp_ice.h"
 #include "dp_tx.h"
 
 #define ND_OPT_SLL	1
 #define ND_OPT_TLL	2
 
+/* Workers set m->port to our index of the arrival port (dp_pipeline_rx()), not the
+ * ethdev's id. */
 static struct dp_port *
 port_of_mbuf(const struct rte_mbuf *m)
 {
-	uint16_t i;
-
-	for (i = 0; i < dp.nb_ports; i++)
-		if (dp.ports[i].port_id == m->port)
-			return &dp.ports[i];
-	return NULL;
+	return dp_port_by_index(m->port);
 }
 
 static void
@@ -345,12 +345,18 @@ void
 dp_slow_input(struct rte_mbuf *m)
 {
 	struct dp_port *p = port_of_mbuf(m);
+	struct mf_pkt_l4 l4;
 	struct mf_eth e;
 
 	if (p == NULL || m->nb_segs != 1 ||
 	    mf_eth_parse(rte_pktmbuf_mtod(m, uint8_t *), m->data_len, &e) != 0) {
 		count(DP_CTR_slow_other);
 		rte_pktmbuf_free(m);
+		return;
+	}
+	/* Only ICE sessions punt UDP. */
+	if (mf_pkt_parse_udp(rte_pktmbuf_mtod(m, uint8_t *), m->data_len, &l4) == 0) {
+		dp_ice_input(p, m, &l4, rte_rdtsc());
 		return;
 	}
 	if (e.ethertype == MF_ETHER_TYPE_ARP)

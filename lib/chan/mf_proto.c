@@ -15,6 +15,8 @@ mf_event_kind_str(unsigned int kind)
 		[MF_EV_SSRC_CHANGED] = "source.ssrc_changed",
 		[MF_EV_DATAPLANE_UP] = "dataplane.up",
 		[MF_EV_DATAPLANE_DOWN] = "dataplane.down",
+		[MF_EV_ICE_CONNECTED] = "ice.connected",
+		[MF_EV_ICE_CONSENT_LOST] = "ice.consent_lost",
 	};
 
 	if (kind >= sizeof(names) / sizeof(names[0]) || names[kind] == NULL)

@@ -145,7 +145,9 @@ mf_sess_wipe_keys(struct mf_sess_spec *spec)
 
 	wipe(spec->ingress.srtp.key, sizeof(spec->ingress.srtp.key));
 	wipe(spec->ingress.srtp.salt, sizeof(spec->ingress.srtp.salt));
+	wipe(spec->ingress.ice.pwd, sizeof(spec->ingress.ice.pwd));
 	for (i = 0; i < MF_SESS_MAX_OUTPUTS; i++) {
+		wipe(spec->outputs[i].ice.pwd, sizeof(spec->outputs[i].ice.pwd));
 		wipe(spec->outputs[i].srtp.key, sizeof(spec->outputs[i].srtp.key));
 		wipe(spec->outputs[i].srtp.salt, sizeof(spec->outputs[i].srtp.salt));
 		wipe(spec->outputs[i].receiver_srtp.key, sizeof(spec->outputs[i].receiver_srtp.key));

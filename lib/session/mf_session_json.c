@@ -6,6 +6,7 @@
  * error names it (outputs[2].srtp.key).
  */
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -312,6 +313,74 @@ srtp_params(const json_t *v, struct mf_srtp_params *out, struct dctx *c)
 	return rc;
 }
 
+/* ---- ICE credentials, shared by the ingress and outputs ---- */
+
+/* RFC 8445 §5.3: ice-chars are ALPHA / DIGIT / "+" / "/". */
+static int
+get_ice_chars(const json_t *v, char *dst, size_t min, size_t cap, struct dctx *c)
+{
+	const char *s = NULL;
+	size_t i, n;
+	int rc = get_str(v, &s, c);
+
+	if (rc != 0)
+		return rc;
+	n = strlen(s);
+	if (n < min || n >= cap || n != json_string_length(v))
+		return fail(c, MF_SESS_E_RANGE, "length must be %zu..%zu", min, cap - 1);
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '+' && s[i] != '/')
+			return fail(c, MF_SESS_E_BAD_VALUE, "only letters, digits, + and / (ice-chars)");
+	memcpy(dst, s, n + 1);
+	return 0;
+}
+
+static int
+ice_ufrag(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	(void)f;
+	return get_ice_chars(v, ((struct mf_ice_cred *)obj)->ufrag, 4, MF_ICE_UFRAG_MAX, c);
+}
+
+static int
+ice_remote_ufrag(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	(void)f;
+	return get_ice_chars(v, ((struct mf_ice_cred *)obj)->remote_ufrag, 4, MF_ICE_UFRAG_MAX, c);
+}
+
+static int
+ice_pwd(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	(void)f;
+	return get_ice_chars(v, ((struct mf_ice_cred *)obj)->pwd, 22, MF_ICE_PWD_MAX, c);
+}
+
+static const struct field ice_fields[] = {
+	{ .name = "ufrag", .fn = ice_ufrag, .required = true },
+	{ .name = "pwd", .fn = ice_pwd, .required = true },
+	{ .name = "remote_ufrag", .fn = ice_remote_ufrag, .required = true },
+	INT_FIELD("consent_timeout_ms", struct mf_ice_cred, consent_timeout_ms, 1000, 300000,
+		  false),
+};
+
+/* WebRTC multiplexes RTP, RTCP, STUN and DTLS on one port: ICE needs kind "rtp-mux". */
+static int
+ice_cred(const json_t *v, struct mf_ice_cred *out, struct dctx *c)
+{
+	int rc;
+
+	if (c->kind != MF_SESS_RTP_MUX)
+		return fail(c, MF_SESS_E_BAD_VALUE, "ICE needs kind \"rtp-mux\", not \"%s\"",
+			    mf_sess_kind_str(c->kind));
+	memset(out, 0, sizeof(*out));
+	out->consent_timeout_ms = MF_ICE_CONSENT_MS;
+	rc = decode_fields(v, ice_fields, sizeof(ice_fields) / sizeof(ice_fields[0]), out, c);
+	if (rc != 0)
+		explicit_bzero(out, sizeof(*out));
+	return rc;
+}
+
 /* ---- ingress ---- */
 
 static int
@@ -498,6 +567,13 @@ in_srtp(const json_t *v, void *obj, const struct field *f, struct dctx *c)
 	return srtp_params(v, &((struct mf_sess_ingress *)obj)->srtp, c);
 }
 
+static int
+in_ice(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	(void)f;
+	return ice_cred(v, &((struct mf_sess_ingress *)obj)->ice, c);
+}
+
 static const struct field ingress_fields[] = {
 	INT_FIELD("port", struct mf_sess_ingress, port, 0, MF_MAX_PORTS - 1, true),
 	{ .name = "addr", .fn = in_addr, .required = true },
@@ -508,6 +584,7 @@ static const struct field ingress_fields[] = {
 	{ .name = "codecs", .fn = in_codecs },
 	{ .name = "keyframe_request", .fn = in_kf_request },
 	{ .name = "gop_cache", .fn = in_gop_cache },
+	{ .name = "ice", .fn = in_ice },
 };
 
 /* ---- outputs ---- */
@@ -731,11 +808,19 @@ out_receiver_srtp(const json_t *v, void *obj, const struct field *f, struct dctx
 	return srtp_params(v, &((struct mf_sess_output *)obj)->receiver_srtp, c);
 }
 
+static int
+out_ice(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	(void)f;
+	return ice_cred(v, &((struct mf_sess_output *)obj)->ice, c);
+}
+
+/* "addr" and "udp_port" are required unless ICE nominates them. */
 static const struct field output_fields[] = {
 	{ .name = "id", .fn = out_id },
 	INT_FIELD("port", struct mf_sess_output, port, 0, MF_MAX_PORTS - 1, true),
-	{ .name = "addr", .fn = out_addr, .required = true },
-	INT_FIELD("udp_port", struct mf_sess_output, dst_port, 1, 65535, true),
+	{ .name = "addr", .fn = out_addr },
+	INT_FIELD("udp_port", struct mf_sess_output, dst_port, 1, 65535, false),
 	INT_FIELD("src_port", struct mf_sess_output, src_port, 0, 65535, false),
 	{ .name = "ssrc", .fn = out_ssrc },
 	{ .name = "pt_map", .fn = out_pt_map },
@@ -747,15 +832,30 @@ static const struct field output_fields[] = {
 	{ .name = "start", .fn = out_start },
 	{ .name = "nack", .fn = out_nack },
 	{ .name = "receiver_srtp", .fn = out_receiver_srtp },
+	{ .name = "ice", .fn = out_ice },
 };
 
 static int
 decode_output(const json_t *v, struct mf_sess_output *o, struct dctx *c)
 {
+	const char *missing = NULL;
+	int rc;
+
 	memset(o, 0, sizeof(*o));
 	memset(o->pt_allow, 0xff, sizeof(o->pt_allow));
-	return decode_fields(v, output_fields, sizeof(output_fields) / sizeof(output_fields[0]),
-			     o, c);
+	rc = decode_fields(v, output_fields, sizeof(output_fields) / sizeof(output_fields[0]),
+			   o, c);
+	if (rc != 0 || o->ice.ufrag[0] != '\0')
+		return rc;
+	if (o->dst.family == 0)
+		missing = "addr";
+	else if (o->dst_port == 0)
+		missing = "udp_port";
+	if (missing == NULL)
+		return 0;
+	push_key(c, missing);
+	return fail(c, MF_SESS_E_MISSING, "\"%s\" is required (unless \"ice\" nominates it)",
+		    missing);
 }
 
 static int
@@ -821,6 +921,14 @@ ingress(const json_t *v, void *obj, const struct field *f, struct dctx *c)
 			   &s->ingress, c);
 	if (rc != 0)
 		return rc;
+	if (s->ingress.ice.ufrag[0] != '\0') {
+		if (json_object_get(v, "source") != NULL) {
+			push_key(c, "source");
+			return fail(c, MF_SESS_E_BAD_VALUE,
+				    "with \"ice\" the source is the pair the peer nominates");
+		}
+		s->ingress.src_mode = MF_SRC_ICE;
+	}
 	/* RTCP takes the next port up, so the RTP port must leave room for it. */
 	if (s->kind == MF_SESS_RTP && s->ingress.udp_port == 65535) {
 		push_key(c, "udp_port");
@@ -1032,6 +1140,18 @@ srtp_json(const struct mf_srtp_params *p, unsigned int flags)
 }
 
 static json_t *
+ice_json(const struct mf_ice_cred *ice, unsigned int flags)
+{
+	json_t *o = json_pack("{s:s, s:s, s:i}", "ufrag", ice->ufrag, "remote_ufrag",
+			      ice->remote_ufrag, "consent_timeout_ms",
+			      (json_int_t)ice->consent_timeout_ms);
+
+	if (o != NULL && (flags & MF_SESS_JSON_KEYS))
+		json_object_set_new(o, "pwd", json_string(ice->pwd));
+	return o;
+}
+
+static json_t *
 ingress_json(const struct mf_sess_spec *s, unsigned int flags)
 {
 	const struct mf_sess_ingress *in = &s->ingress;
@@ -1043,7 +1163,9 @@ ingress_json(const struct mf_sess_spec *s, unsigned int flags)
 		      "udp_port", in->udp_port);
 	if (o == NULL)
 		return NULL;
-	if (in->src_mode == MF_SRC_FIXED) {
+	if (in->ice.ufrag[0] != '\0') {
+		json_object_set_new(o, "ice", ice_json(&in->ice, flags));
+	} else if (in->src_mode == MF_SRC_FIXED) {
 		json_t *src = json_pack("{s:o}", "addr", addr_json(&in->src));
 
 		if (in->src_port != 0)
@@ -1125,11 +1247,16 @@ mf_sess_output_to_json(const struct mf_sess_output *out, unsigned int kind, unsi
 	unsigned int i;
 	json_t *o, *a;
 
-	o = json_pack("{s:s, s:i, s:o, s:i, s:b}", "id", out->id, "port", out->port, "addr",
-		      addr_json(&out->dst), "udp_port", out->dst_port, "paused",
+	o = json_pack("{s:s, s:i, s:b}", "id", out->id, "port", out->port, "paused",
 		      (out->flags & MF_OUT_F_PAUSED) != 0);
 	if (o == NULL)
 		return NULL;
+	if (out->dst.family != 0) {
+		json_object_set_new(o, "addr", addr_json(&out->dst));
+		json_object_set_new(o, "udp_port", json_integer(out->dst_port));
+	}
+	if (out->ice.ufrag[0] != '\0')
+		json_object_set_new(o, "ice", ice_json(&out->ice, flags));
 	if (out->src_port != 0)
 		json_object_set_new(o, "src_port", json_integer(out->src_port));
 	if (mf_sess_kind_is_rtp(kind))

@@ -151,6 +151,8 @@ out:
 	return rc;
 }
 
+#define PWD22 "abcdefghij0123456789+/"
+#define ICE "{\"ufrag\":\"abcd\",\"pwd\":\"" PWD22 "\",\"remote_ufrag\":\"peer\"}"
 #define BASE_IN "\"ingress\":{\"port\":0,\"addr\":\"10.0.0.1\",\"udp_port\":5000"
 #define DOC(kind, ingress_extra, rest) \
 	"{\"id\":\"s\",\"kind\":\"" kind "\"," BASE_IN ingress_extra "}" rest "}"
@@ -268,6 +270,22 @@ static const struct {
 	  "outputs[0].start" },
 	{ DOC("rtp", "", ",\"limits\":{\"keyframe_interval_ms\":99}"), MF_SESS_E_RANGE,
 	  "limits.keyframe_interval_ms" },
+	{ DOC("rtp", ",\"ice\":" ICE, ""), MF_SESS_E_BAD_VALUE, "ingress.ice" },
+	{ DOC("rtp-mux", ",\"ice\":{\"ufrag\":\"abc\",\"pwd\":\"" PWD22 "\","
+	  "\"remote_ufrag\":\"peer\"}", ""), MF_SESS_E_RANGE, "ingress.ice.ufrag" },
+	{ DOC("rtp-mux", ",\"ice\":{\"ufrag\":\"abcd\",\"pwd\":\"short\","
+	  "\"remote_ufrag\":\"peer\"}", ""), MF_SESS_E_RANGE, "ingress.ice.pwd" },
+	{ DOC("rtp-mux", ",\"ice\":{\"ufrag\":\"ab:d\",\"pwd\":\"" PWD22 "\","
+	  "\"remote_ufrag\":\"peer\"}", ""), MF_SESS_E_BAD_VALUE, "ingress.ice.ufrag" },
+	{ DOC("rtp-mux", ",\"ice\":{\"ufrag\":\"abcd\",\"pwd\":\"" PWD22 "\"}", ""),
+	  MF_SESS_E_MISSING, "ingress.ice.remote_ufrag" },
+	{ DOC("rtp-mux", ",\"ice\":" ICE ",\"source\":\"latch\"", ""), MF_SESS_E_BAD_VALUE,
+	  "ingress.source" },
+	{ DOC("rtp-mux", "", ",\"outputs\":[{\"port\":1,\"ice\":{\"ufrag\":\"abcd\","
+	  "\"pwd\":\"" PWD22 "\",\"remote_ufrag\":\"peer\",\"consent_timeout_ms\":999}}]"),
+	  MF_SESS_E_RANGE, "outputs[0].ice.consent_timeout_ms" },
+	{ DOC("rtp-mux", "", ",\"outputs\":[{\"port\":1,\"udp_port\":6000}]"),
+	  MF_SESS_E_MISSING, "outputs[0].addr" },
 };
 
 /* The media fields decode, default and come back in JSON as given. */
@@ -397,7 +415,53 @@ out:
 	return rc;
 }
 
+/* ICE credentials: decoded with their default, the source ICE's, an output without a
+ * destination; encoded without the password unless keys are asked for; wiped with keys. */
+static int
+test_ice_fields(void)
+{
+	static const char doc[] = DOC("rtp-mux", ",\"ice\":" ICE,
+		",\"outputs\":[{\"id\":\"v\",\"port\":1,\"src_port\":5006,\"ice\":"
+		"{\"ufrag\":\"wxyz\",\"pwd\":\"" PWD22 "\",\"remote_ufrag\":\"brws\","
+		"\"consent_timeout_ms\":5000}}]");
+	struct mf_sess_spec s;
+	struct mf_sess_err err;
+	json_t *j = NULL;
+	char *text = NULL;
+	int rc = 0;
+
+	MF_TEST_ASSERT(mf_sess_from_text(doc, sizeof(doc) - 1, &s, &err) == 0, "%s: %s",
+		       err.path, err.msg);
+	MF_TEST_EQ(s.ingress.src_mode, MF_SRC_ICE);
+	MF_TEST_ASSERT(strcmp(s.ingress.ice.ufrag, "abcd") == 0, "ufrag");
+	MF_TEST_ASSERT(strcmp(s.ingress.ice.remote_ufrag, "peer") == 0, "remote_ufrag");
+	MF_TEST_ASSERT(strcmp(s.ingress.ice.pwd, PWD22) == 0, "pwd");
+	MF_TEST_EQ(s.ingress.ice.consent_timeout_ms, MF_ICE_CONSENT_MS);
+	MF_TEST_EQ(s.outputs[0].dst.family, 0);
+	MF_TEST_EQ(s.outputs[0].ice.consent_timeout_ms, 5000);
+	j = mf_sess_to_json(&s, 0);
+	text = json_dumps(j, JSON_COMPACT);
+	MF_TEST_ASSERT(strstr(text, "\"pwd\"") == NULL, "no password without keys: %s", text);
+	MF_TEST_ASSERT(strstr(text, "\"source\"") == NULL, "no source with ICE: %s", text);
+	MF_TEST_ASSERT(strstr(text, "\"addr\":\"10.0.0.2\"") == NULL, "no destination: %s",
+		       text);
+	free(text);
+	json_decref(j);
+	j = mf_sess_to_json(&s, MF_SESS_JSON_KEYS);
+	text = json_dumps(j, JSON_COMPACT);
+	MF_TEST_ASSERT(strstr(text, PWD22) != NULL, "the password with keys: %s", text);
+	mf_sess_wipe_keys(&s);
+	MF_TEST_EQ(s.ingress.ice.pwd[0], 0);
+	MF_TEST_EQ(s.outputs[0].ice.pwd[0], 0);
+	MF_TEST_EQ(s.outputs[0].ice.ufrag[0], 'w');	/* not a secret */
+out:
+	free(text);
+	json_decref(j);
+	return rc;
+}
+
 static const struct mf_test_case cases[] = {
+	{ "ice_fields", test_ice_fields },
 	{ "decode_full", test_decode_full },
 	{ "round_trip", test_round_trip },
 	{ "minimal_kinds", test_minimal_kinds },

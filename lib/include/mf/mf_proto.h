@@ -119,6 +119,8 @@ enum mf_event_kind {
 	MF_EV_SSRC_CHANGED,		/* the ingress SSRC changed */
 	MF_EV_DATAPLANE_UP,
 	MF_EV_DATAPLANE_DOWN,
+	MF_EV_ICE_CONNECTED,		/* an ICE peer nominated a pair (source: its address) */
+	MF_EV_ICE_CONSENT_LOST,		/* no valid check for consent_timeout_ms: pair ended */
 };
 
 struct mf_msg_event {
@@ -128,6 +130,7 @@ struct mf_msg_event {
 	uint64_t time_ns;		/* CLOCK_REALTIME */
 	char id[MF_SESS_ID_MAX];
 	struct mf_addr src;
+	char output[MF_OUT_ID_MAX];	/* the output an ICE event is about; "" the ingress */
 };
 
 _Static_assert(sizeof(struct mf_msg_event) + 16 <= MF_CHAN_EVENT_SLOT_SIZE, "event slot");

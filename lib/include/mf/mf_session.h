@@ -32,6 +32,9 @@
 #define MF_MAX_PORTS		32
 #define MF_SRTP_MAX_KEY		32
 #define MF_SRTP_MAX_SALT	14
+#define MF_ICE_UFRAG_MAX	33	/* 4..32 characters (RFC 8445 allows 256), with NUL */
+#define MF_ICE_PWD_MAX		65	/* 22..64 characters, with NUL */
+#define MF_ICE_CONSENT_MS	30000	/* RFC 7675: consent ends 30 s after the last check */
 
 enum mf_sess_kind {
 	MF_SESS_RTP = 1,	/* RTP on udp_port, RTCP on udp_port + 1 */
@@ -45,6 +48,7 @@ enum mf_src_mode {
 	MF_SRC_ANY = 0,		/* accept any sender */
 	MF_SRC_FIXED,		/* only the given address (and port, unless 0) */
 	MF_SRC_LATCH,		/* the first sender, then only it */
+	MF_SRC_ICE,		/* the address the ICE peer nominated (ingress.ice) */
 };
 
 enum mf_srtp_suite {
@@ -86,6 +90,17 @@ enum mf_kf_request {
 	MF_KF_REQ_NONE,
 };
 
+/* An ICE-lite endpoint (RFC 8445 §2.5): mfwd answers the peer's connectivity checks on the
+ * endpoint's UDP port, and the pair the peer nominates becomes the ingress's source or the
+ * output's destination. ufrag[0] == '\0': no ICE. */
+struct mf_ice_cred {
+	char ufrag[MF_ICE_UFRAG_MAX];		/* ours */
+	char remote_ufrag[MF_ICE_UFRAG_MAX];	/* the peer's */
+	char pwd[MF_ICE_PWD_MAX];		/* ours: the peer's checks are signed with it */
+	uint8_t reserved;
+	uint32_t consent_timeout_ms;		/* no valid check this long: consent lost */
+};
+
 struct mf_codec_pt {
 	uint8_t pt;
 	uint8_t codec;		/* enum mf_codec (mf_keyframe.h) */
@@ -107,6 +122,7 @@ struct mf_sess_ingress {
 	struct mf_codec_pt codecs[MF_SESS_MAX_CODECS];	/* the video payload types' codecs */
 	uint32_t gop_max_bytes;
 	uint32_t gop_max_ms;
+	struct mf_ice_cred ice;	/* a publishing WebRTC peer */
 };
 
 #define MF_OUT_F_PAUSED		0x01
@@ -147,6 +163,9 @@ struct mf_sess_output {
 	struct mf_srtp_params srtp;
 	/* What the receiver protects its RTCP with (its own SDES key): to read its feedback. */
 	struct mf_srtp_params receiver_srtp;
+	/* A WebRTC viewer: with ICE, dst and dst_port are the nominated pair's (none until
+	 * then: the output sends nothing). */
+	struct mf_ice_cred ice;
 };
 
 struct mf_sess_limits {
@@ -171,8 +190,9 @@ struct mf_sess_spec {
 
 _Static_assert(sizeof(struct mf_addr) == 20, "session layout is ABI");
 _Static_assert(sizeof(struct mf_srtp_params) == 56, "session layout is ABI");
-_Static_assert(sizeof(struct mf_sess_output) == 264, "session layout is ABI");
-_Static_assert(sizeof(struct mf_sess_spec) == 17224, "session layout is ABI");
+_Static_assert(sizeof(struct mf_ice_cred) == 136, "session layout is ABI");
+_Static_assert(sizeof(struct mf_sess_output) == 400, "session layout is ABI");
+_Static_assert(sizeof(struct mf_sess_spec) == 26064, "session layout is ABI");
 
 /* ---- errors of the codec ---- */
 

@@ -1,0 +1,223 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""ICE-lite with real ICE agents: libnice (the ICE of GStreamer's webrtcbin and of Janus).
+
+One rtp-mux session: its ingress is an ICE endpoint for a publisher in "src", its output
+"viewer" one for a viewer in "dst" (checks to port 1's 10.99.2.2:5006), its output "plain"
+a fixed destination in "dst". Before any check the ingress accepts nothing and the viewer
+gets nothing. Hand-written checks (tests/dp/stunprobe.py, from the RFCs, not from mfwd's
+code) see every bad or unauthenticated message dropped unanswered and counted by reason, a
+check claiming the controlled role answered 487, a good one answered with the right
+XOR-MAPPED-ADDRESS, MESSAGE-INTEGRITY and FINGERPRINT, and DTLS and other first bytes
+counted; meanwhile a second session forwards a numbered flow without a loss. Then a libnice
+publisher nominates its pair and sends RTP: mfwd forwards it to "plain"; a libnice viewer
+nominates its pair and receives the stream through the viewer output. When the viewer
+stops checking, its consent ends: ice.consent_lost, and the output stops sending.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Checks, Dataplane  # noqa: E402
+from netns import Topology  # noqa: E402
+
+T = Checks("netns_ice")
+HERE = os.path.dirname(os.path.abspath(__file__))
+PY = "/usr/bin/python3"
+IN = {"ufrag": "mfin", "pwd": "ingresspassword0123456", "remote_ufrag": "pubr"}
+VW = {"ufrag": "mfvw", "pwd": "viewerpassword01234567", "remote_ufrag": "view",
+      "consent_timeout_ms": 3000}
+PEER_PWD = "peerpassword0123456789"
+# Datagrams to ADDR:PORT until QUIET_S seconds pass without one, after the first.
+COUNT = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+n = 0
+s.settimeout(60)
+try:
+    while True:
+        s.recv(2048)
+        n += 1
+        s.settimeout(float(sys.argv[3]))
+except socket.timeout:
+    pass
+print(n)
+"""
+
+
+def sessions():
+    return [{"id": "pub", "kind": "rtp-mux",
+             "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5004, "ice": IN,
+                         "clock_rates": {"96": 90000}},
+             "outputs": [{"id": "viewer", "port": 1, "src_port": 5006, "ice": VW},
+                         {"id": "plain", "port": 1, "addr": "10.99.2.1", "udp_port": 7000}]},
+            {"id": "other", "kind": "rtp",
+             "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5100},
+             "outputs": [{"port": 1, "addr": "10.99.2.1", "udp_port": 7100}]}]
+
+
+def probe(topo, *args, dst="10.99.1.2", port=5004):
+    r = topo.run(topo.src if dst == "10.99.1.2" else topo.dst, PY,
+                 os.path.join(HERE, "stunprobe.py"), dst, str(port), *args,
+                 capture_output=True, timeout=20)
+    return json.loads(r.stdout.decode() or "{}")
+
+
+def node(dpl):
+    return dpl.stats()["node"]
+
+
+def bad_checks(dpl, topo):
+    """Every message that must not be answered, each counted by its reason."""
+    good = ["--user", "mfin:pubr", "--pwd", IN["pwd"]]
+    cases = [("wrong password", ["--user", "mfin:pubr", "--pwd", "x" * 22], "drop_stun_auth"),
+             ("no MESSAGE-INTEGRITY", good + ["--no-integrity"], "drop_stun_auth"),
+             ("wrong FINGERPRINT", good + ["--bad-fingerprint"], "drop_stun_fingerprint"),
+             ("unknown ufrag", ["--user", "nope:pubr", "--pwd", IN["pwd"]], "drop_stun_user"),
+             ("the viewer's ufrag on the ingress port", ["--user", "mfvw:view", "--pwd",
+                                                        VW["pwd"]], "drop_stun_user"),
+             ("no ICE role", good + ["--role", "none"], "drop_stun_kind"),
+             ("truncated", ["--raw", "000100082112a442" + "00" * 12], "drop_stun_trunc"),
+             ("bad magic", ["--raw", "0001000021120000" + "00" * 12], "drop_stun_hdr")]
+    for what, args, ctr in cases:
+        before = node(dpl)
+        got = probe(topo, *args)
+        T.eq(got.get("answer"), False, "%s: not answered" % what)
+        after = dpl.wait_for(lambda s: s["node"][ctr] > before[ctr], what=ctr)["node"]
+        T.eq(after[ctr] - before[ctr], 1, "%s: counted as %s" % (what, ctr))
+        T.eq(after["stun_answered"], before["stun_answered"], "%s: nothing answered" % what)
+
+
+def good_checks(dpl, topo):
+    got = probe(topo, "--user", "mfin:pubr", "--pwd", IN["pwd"], "--role", "controlled")
+    T.check(got.get("type") == 0x0111 and got.get("error") == 487 and got["integrity_ok"] and
+            got["fingerprint_ok"], "controlled role: 487 Role Conflict, signed (%s)" % got)
+    got = probe(topo, "--user", "mfin:pubr", "--pwd", IN["pwd"], "--bind", "4555")
+    T.check(got.get("type") == 0x0101 and got["txid_ok"], "a good check answered (%s)" % got)
+    T.eq(got.get("mapped"), ["10.99.1.1", 4555], "XOR-MAPPED-ADDRESS: where it came from")
+    T.check(got.get("integrity_ok") and got.get("fingerprint_ok"),
+            "the answer's MESSAGE-INTEGRITY and FINGERPRINT verify")
+    rc, out = dpl.ctl("get", "pub")
+    T.eq(out[0]["session"]["live"].get("latched_source"), {"addr": "10.99.1.1", "port": 4555},
+         "the first valid check's pair taken")
+    got = probe(topo, "--user", "mfin:pubr", "--pwd", IN["pwd"], "--bind", "4556")
+    rc, out = dpl.ctl("get", "pub")
+    T.eq(out[0]["session"]["live"].get("latched_source"), {"addr": "10.99.1.1", "port": 4555},
+         "a second check without USE-CANDIDATE does not move it")
+    for first, ctr in (("16fefd", "dtls_rx"), ("50", "drop_demux")):
+        before = node(dpl)[ctr]
+        probe(topo, "--raw", first + "00" * 20, "--timeout", "0.2")
+        dpl.wait_for(lambda s: s["node"][ctr] == before + 1, what=ctr)
+        T.check(True, "first byte %s counted as %s" % (first[:2], ctr))
+
+
+def peer(topo, ns, bind, remote, ufrag, cred, *extra):
+    return topo.popen(ns, PY, os.path.join(HERE, "icepeer.py"), "--bind", bind, "--remote",
+                      remote, "--local-ufrag", cred["remote_ufrag"], "--local-pwd", PEER_PWD,
+                      "--remote-ufrag", ufrag, "--remote-pwd", cred["pwd"], *extra,
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def wait_event(p, name, timeout=20):
+    deadline = time.monotonic() + timeout
+    for line in p.stdout:
+        ev = json.loads(line)
+        if ev.get("event") == name or (ev.get("event") == "state" and
+                                       ev.get("state") == name):
+            return ev
+        if time.monotonic() > deadline or ev.get("event") == "done":
+            break
+    return None
+
+
+def finish(p, timeout=40):
+    out, err = p.communicate(timeout=timeout)
+    lines = [json.loads(l) for l in out.decode().splitlines() if l.strip()]
+    done = [e for e in lines if e.get("event") == "done"]
+    return p.returncode, (done[-1] if done else {}), err.decode()[-500:]
+
+
+def main():
+    with Topology("ic", ("10.99.2.1",)) as topo:
+        dpl = Dataplane("netnsice", topo.ports_conf(), sessions=sessions())
+        with dpl:
+            stop = os.path.join(dpl.dir, "stop")
+            rx = topo.popen(topo.dst, PY, os.path.join(HERE, "udpflows.py"), "recv",
+                            "10.99.2.1", "7100", "1", "3", stdout=subprocess.PIPE)
+            plain = topo.popen(topo.dst, PY, "-c", COUNT, "10.99.2.1", "7000", "4",
+                               stdout=subprocess.PIPE)
+            topo.wait_udp(topo.dst, 7100, 7000)
+            tx = topo.popen(topo.src, PY, os.path.join(HERE, "udpflows.py"), "send",
+                            "10.99.1.2", "5100", "1", "200", stop, stdout=subprocess.PIPE)
+            # Media before any nomination: not accepted.
+            probe(topo, "--raw", "8060000100000001000012340000", "--bind", "4001",
+                  "--timeout", "0.2")
+            dpl.wait_for(lambda s: s["sessions"]["pub"]["drop_src"] >= 1, what="drop_src")
+            T.check(True, "RTP before a nomination: dropped (drop_src)")
+            bad_checks(dpl, topo)
+            good_checks(dpl, topo)
+            open(stop, "w").close()
+            sent = json.loads(tx.communicate(timeout=20)[0])["sent"][0]
+            got = json.loads(rx.communicate(timeout=20)[0].decode().splitlines()[-1])
+            T.check(sent > 100 and got["received"][0] == sent and got["lost"][0] == 0,
+                    "the other session forwarded its %d numbered packets meanwhile (%s)" %
+                    (sent, got))
+
+            pub = peer(topo, topo.src, "10.99.1.1", "10.99.1.2:5004", "mfin", IN,
+                       "--send-rtp", "1500", "--pps", "100", "--ssrc", "0x1234", "--pt",
+                       "96", "--timeout", "40")
+            T.check(wait_event(pub, "ready") is not None, "libnice publisher: ICE ready")
+            st = dpl.wait_for(lambda s: s["sessions"]["pub"]["rx_pkts"] >= 50,
+                              what="publisher media accepted")
+            T.check(st["node"]["ice_selected"] >= 2, "the publisher's pair nominated")
+            rc, out = dpl.ctl("get", "pub")
+            live = out[0]["session"]["live"]
+            T.check(live.get("latched_source", {}).get("addr") == "10.99.1.1" and
+                    live["latched_source"]["port"] != 4555,
+                    "session.get shows the nominated source (%s)" % live)
+            T.check("pwd" not in json.dumps(out[0]["session"]["spec"]),
+                    "session.get never shows an ICE password")
+
+            vw = peer(topo, topo.dst, "10.99.2.1", "10.99.2.2:5006", "mfvw", VW,
+                      "--expect-rtp", "200", "--timeout", "25")
+            rc, done, err = finish(vw)
+            T.check(rc == 0 and done.get("received", 0) >= 200,
+                    "libnice viewer: ready and received the stream (%s %s)" % (done, err))
+            o = dpl.stats()["sessions"]["pub"]["outputs"]["viewer"]
+            T.check(o["tx_pkts"] >= 200, "the viewer output sent %d" % o["tx_pkts"])
+            T.check(o["drop_ice_wait"] > 0, "and held packets back before the nomination")
+            events = [(e["event"], e.get("endpoint")) for e in dpl.ctl("events")[1]]
+            T.check(("ice.connected", "ingress") in events and
+                    ("ice.connected", "viewer") in events,
+                    "ice.connected for both endpoints (%s)" % events)
+
+            # The viewer is gone: no checks; consent ends after 3 s.
+            dpl.wait_for(lambda s: s["node"]["ice_consent_lost"] >= 1, timeout=15,
+                         what="consent lost")
+            sent_then = dpl.stats()["sessions"]["pub"]["outputs"]["viewer"]["tx_pkts"]
+            time.sleep(1)
+            o = dpl.stats()["sessions"]["pub"]["outputs"]["viewer"]
+            T.eq(o["tx_pkts"], sent_then, "the viewer output stopped sending")
+            events = [(e["event"], e.get("endpoint")) for e in dpl.ctl("events")[1]]
+            T.check(("ice.consent_lost", "viewer") in events,
+                    "ice.consent_lost for the viewer (%s)" % events)
+
+            rc, done, err = finish(pub, timeout=60)
+            T.check(rc == 0 and done.get("sent", 0) >= 1000, "publisher done (%s %s)" %
+                    (done, err))
+            plain_got = int(plain.communicate(timeout=20)[0])
+            st = dpl.stats()
+            T.check(plain_got >= done.get("sent", 0) - 5,
+                    "the fixed output got the publisher's stream (%s of %s)" %
+                    (plain_got, done.get("sent")))
+            T.eq(st["node"]["ice_consent_lost"], 1, "the publisher kept its consent")
+        T.eq(dpl.rc, 0, "dataplane exit status")
+    T.done()
+
+
+if __name__ == "__main__":
+    main()
