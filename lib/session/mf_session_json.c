@@ -1247,14 +1247,14 @@ mf_sess_output_to_json(const struct mf_sess_output *out, unsigned int kind, unsi
 	unsigned int i;
 	json_t *o, *a;
 
-	o = json_pack("{s:s, s:i, s:b}", "id", out->id, "port", out->port, "paused",
-		      (out->flags & MF_OUT_F_PAUSED) != 0);
+	o = json_pack("{s:s, s:i}", "id", out->id, "port", out->port);
 	if (o == NULL)
 		return NULL;
-	if (out->dst.family != 0) {
+	if (out->dst.family != 0) {	/* an ICE output has none until its peer nominates */
 		json_object_set_new(o, "addr", addr_json(&out->dst));
 		json_object_set_new(o, "udp_port", json_integer(out->dst_port));
 	}
+	json_object_set_new(o, "paused", json_boolean(out->flags & MF_OUT_F_PAUSED));
 	if (out->ice.ufrag[0] != '\0')
 		json_object_set_new(o, "ice", ice_json(&out->ice, flags));
 	if (out->src_port != 0)
