@@ -60,7 +60,7 @@ def hostport(s, default_port=None):
 
 
 def addr_str(cand):
-    return "%s:%d" % (cand.addr.to_string(), cand.addr.get_port())
+    return "%s:%d" % (cand.addr.dup_string(), cand.addr.get_port())
 
 
 class CNice:

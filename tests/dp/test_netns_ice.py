@@ -2,13 +2,14 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """ICE-lite with real ICE agents: libnice (the ICE of GStreamer's webrtcbin and of Janus).
 
-One rtp-mux session: its ingress is an ICE endpoint for a publisher in "src", its output
+An rtp-mux session: its ingress is an ICE endpoint for a publisher in "src", its output
 "viewer" one for a viewer in "dst" (checks to port 1's 10.99.2.2:5006), its output "plain"
 a fixed destination in "dst". Before any check the ingress accepts nothing and the viewer
 gets nothing. Hand-written checks (tests/dp/stunprobe.py, from the RFCs, not from mfwd's
 code) see every bad or unauthenticated message dropped unanswered and counted by reason, a
-check claiming the controlled role answered 487, a good one answered with the right
-XOR-MAPPED-ADDRESS, MESSAGE-INTEGRITY and FINGERPRINT, and DTLS and other first bytes
+check claiming the controlled role answered 487, a good one (over IPv4 and, to a second
+session, IPv6) answered with the right XOR-MAPPED-ADDRESS, MESSAGE-INTEGRITY and
+FINGERPRINT, its pair taken while none was nominated, and DTLS and other first bytes
 counted; meanwhile a second session forwards a numbered flow without a loss. Then a libnice
 publisher nominates its pair and sends RTP: mfwd forwards it to "plain"; a libnice viewer
 nominates its pair and receives the stream through the viewer output. When the viewer
@@ -55,13 +56,15 @@ def sessions():
                          "clock_rates": {"96": 90000}},
              "outputs": [{"id": "viewer", "port": 1, "src_port": 5006, "ice": VW},
                          {"id": "plain", "port": 1, "addr": "10.99.2.1", "udp_port": 7000}]},
+            {"id": "pub6", "kind": "rtp-mux",
+             "ingress": {"port": 0, "addr": "fd00:1::2", "udp_port": 5008, "ice": IN}},
             {"id": "other", "kind": "rtp",
              "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5100},
              "outputs": [{"port": 1, "addr": "10.99.2.1", "udp_port": 7100}]}]
 
 
 def probe(topo, *args, dst="10.99.1.2", port=5004):
-    r = topo.run(topo.src if dst == "10.99.1.2" else topo.dst, PY,
+    r = topo.run(topo.src if dst in ("10.99.1.2", "fd00:1::2") else topo.dst, PY,
                  os.path.join(HERE, "stunprobe.py"), dst, str(port), *args,
                  capture_output=True, timeout=20)
     return json.loads(r.stdout.decode() or "{}")
@@ -108,6 +111,10 @@ def good_checks(dpl, topo):
     rc, out = dpl.ctl("get", "pub")
     T.eq(out[0]["session"]["live"].get("latched_source"), {"addr": "10.99.1.1", "port": 4555},
          "a second check without USE-CANDIDATE does not move it")
+    got = probe(topo, "--user", "mfin:pubr", "--pwd", IN["pwd"], "--bind", "4557",
+                dst="fd00:1::2", port=5008)
+    T.check(got.get("type") == 0x0101 and got.get("integrity_ok") and got.get("fingerprint_ok")
+            and got.get("mapped") == ["fd00:1::1", 4557], "a check over IPv6 answered (%s)" % got)
     for first, ctr in (("16fefd", "dtls_rx"), ("50", "drop_demux")):
         before = node(dpl)[ctr]
         probe(topo, "--raw", first + "00" * 20, "--timeout", "0.2")
@@ -142,7 +149,7 @@ def finish(p, timeout=40):
 
 
 def main():
-    with Topology("ic", ("10.99.2.1",)) as topo:
+    with Topology("ic", ("10.99.2.1",), ipv6=True) as topo:
         dpl = Dataplane("netnsice", topo.ports_conf(), sessions=sessions())
         with dpl:
             stop = os.path.join(dpl.dir, "stop")
