@@ -275,8 +275,6 @@ nack_take(struct dp_out *o, const struct dp_out *prev)
 	return o->nack == NULL ? -ENOMEM : 0;
 }
 
-/* Fill what an output needs to send; new state, stats and neighbour unless @p prev has
- * them for the same output id (then they are taken over). */
 static bool
 ice_same(const struct mf_ice_cred *a, const struct mf_ice_cred *b)
 {
@@ -322,6 +320,8 @@ out_neigh(struct dp_out *o, const struct dp_out *prev)
 	return dp_neigh_get(o->cfg.port, &nh, &o->neigh);
 }
 
+/* Fill what an output needs to send; new state, stats and neighbour unless @p prev has
+ * them for the same output id (then they are taken over). */
 static int
 out_build(struct dp_sess *s, struct dp_out *o, const struct mf_sess_output *cfg,
 	  const struct dp_out *prev)

@@ -177,9 +177,10 @@ get_str(const json_t *v, const char **out, struct dctx *c)
 	return 0;
 }
 
-/* Identifiers are printable and safe in topics and file names. */
+/* @p min..cap-1 characters, each a letter, a digit or one of @p extra (named in @p what). */
 static int
-get_ident(const json_t *v, char *dst, size_t cap, struct dctx *c)
+get_word(const json_t *v, char *dst, size_t min, size_t cap, const char *extra,
+	 const char *what, struct dctx *c)
 {
 	const char *s = NULL;
 	size_t i, n;
@@ -188,18 +189,21 @@ get_ident(const json_t *v, char *dst, size_t cap, struct dctx *c)
 	if (rc != 0)
 		return rc;
 	n = strlen(s);
-	if (n == 0 || n >= cap || n != json_string_length(v))
-		return fail(c, MF_SESS_E_RANGE, "length must be 1..%zu", cap - 1);
-	for (i = 0; i < n; i++) {
-		char ch = s[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' || ch == ':'))
-			return fail(c, MF_SESS_E_BAD_VALUE,
-				    "only letters, digits and - _ . : are allowed");
-	}
+	if (n < min || n >= cap || n != json_string_length(v))
+		return fail(c, MF_SESS_E_RANGE, "length must be %zu..%zu", min, cap - 1);
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && strchr(extra, s[i]) == NULL)
+			return fail(c, MF_SESS_E_BAD_VALUE, "only letters, digits and %s are allowed",
+				    what);
 	memcpy(dst, s, n + 1);
 	return 0;
+}
+
+/* Identifiers are printable and safe in topics and file names. */
+static int
+get_ident(const json_t *v, char *dst, size_t cap, struct dctx *c)
+{
+	return get_word(v, dst, 1, cap, "-_.:", "- _ . :", c);
 }
 
 static int
@@ -319,20 +323,7 @@ srtp_params(const json_t *v, struct mf_srtp_params *out, struct dctx *c)
 static int
 get_ice_chars(const json_t *v, char *dst, size_t min, size_t cap, struct dctx *c)
 {
-	const char *s = NULL;
-	size_t i, n;
-	int rc = get_str(v, &s, c);
-
-	if (rc != 0)
-		return rc;
-	n = strlen(s);
-	if (n < min || n >= cap || n != json_string_length(v))
-		return fail(c, MF_SESS_E_RANGE, "length must be %zu..%zu", min, cap - 1);
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '+' && s[i] != '/')
-			return fail(c, MF_SESS_E_BAD_VALUE, "only letters, digits, + and / (ice-chars)");
-	memcpy(dst, s, n + 1);
-	return 0;
+	return get_word(v, dst, min, cap, "+/", "+ / (ice-chars)", c);
 }
 
 static int

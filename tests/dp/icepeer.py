@@ -8,8 +8,8 @@ through the agent and/or counts the RTP it receives.
 
   icepeer.py --bind ADDR[:PORT] --remote ADDR:PORT --local-ufrag U --local-pwd P
              --remote-ufrag U --remote-pwd P [--send-rtp N --pps R --ssrc S --pt PT]
-             [--expect-rtp N] [--timeout S] [--consent|--no-consent] [--aggressive]
-             [--stop-after-ready]
+             [--expect-rtp N] [--timeout S] [--consent|--no-consent]
+             [--keepalive-conncheck] [--aggressive] [--stop-after-ready]
 
 Prints JSON lines, flushed: {"event": "state", "state": ...}, {"event": "selected",
 "local", "remote"}, {"event": "sent", "n"} when the sending is over, {"event": "received",
@@ -115,6 +115,7 @@ def make_agent(a):
     agent.set_property("ice-tcp", False)
     agent.set_property("ice-udp", True)
     agent.set_property("upnp", False)
+    agent.set_property("keepalive-conncheck", a.keepalive_conncheck)
     return agent
 
 
@@ -136,6 +137,7 @@ class Peer:
         self.a = a
         self.loop = GLib.MainLoop()
         self.ready = False
+        self.state = "disconnected"
         self.tried = self.sent = self.received = 0
         self.ssrcs = set()
         self.sending_done = a.send_rtp == 0
@@ -170,7 +172,8 @@ class Peer:
         self.c.detach_recv(self.sid)
         if self.received % 100:
             self.emit_received()
-        emit(event="done", ready=self.ready, sent=self.sent, received=self.received)
+        emit(event="done", ready=self.ready, state=self.state, sent=self.sent,
+             received=self.received)
         ok = (self.ready and self.sent >= self.a.send_rtp and
               self.received >= self.a.expect_rtp)
         return 0 if ok else 1
@@ -185,7 +188,8 @@ class Peer:
             self.loop.quit()
 
     def on_state(self, agent, sid, cid, state):
-        emit(event="state", state=STATES.get(state, str(state)))
+        self.state = STATES.get(state, str(state))
+        emit(event="state", state=self.state)
         if state == Nice.ComponentState.READY and not self.ready:
             self.ready = True
             self.start_sending()
@@ -254,6 +258,9 @@ def parse_args(argv=None):
     p.add_argument("--timeout", type=float, default=20, help="seconds, in all")
     p.add_argument("--consent", action=argparse.BooleanOptionalAction, default=True,
                    help="RFC 7675 consent checks after ready (libnice consent-freshness)")
+    p.add_argument("--keepalive-conncheck", action="store_true",
+                   help="without --consent, keepalives as Binding requests (every 25 s), "
+                   "not indications")
     p.add_argument("--aggressive", action="store_true",
                    help="aggressive nomination (USE-CANDIDATE on every check)")
     p.add_argument("--stop-after-ready", action="store_true",
