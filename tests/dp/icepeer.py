@@ -11,9 +11,10 @@ through the agent and/or counts the RTP it receives.
              [--expect-rtp N] [--timeout S] [--consent|--no-consent]
              [--keepalive-conncheck] [--aggressive] [--stop-after-ready]
 
-Prints JSON lines, flushed: {"event": "state", "state": ...}, {"event": "selected",
-"local", "remote"}, {"event": "sent", "n"} when the sending is over, {"event": "received",
-"n", "ssrcs"} every 100 packets, and last {"event": "done", "ready", "sent", "received"}.
+An IPv6 ADDR with a port is written [ADDR]:PORT. Prints JSON lines, flushed:
+{"event": "state", "state": ...}, {"event": "selected", "local", "remote"}, {"event":
+"sent", "n"} when the sending is over, {"event": "received", "n", "ssrcs"} every 100
+packets, and last {"event": "done", "ready", "state" (the last), "sent", "received"}.
 Exits 0 when the agent became ready (and, with --send-rtp N, sent N; with --expect-rtp N,
 received at least N RTP/RTCP datagrams before --timeout), else 1.
 
@@ -53,14 +54,19 @@ def emit(**kw):
 
 
 def hostport(s, default_port=None):
-    host, sep, port = s.rpartition(":")
-    if not sep:
+    """ADDR, ADDR:PORT, IPv6 ADDR or [ADDR]:PORT."""
+    if s.startswith("["):
+        host, _, port = s[1:].partition("]")
+        return host, int(port[1:]) if port else default_port
+    if s.count(":") != 1:
         return s, default_port
+    host, _, port = s.partition(":")
     return host, int(port)
 
 
 def addr_str(cand):
-    return "%s:%d" % (cand.addr.dup_string(), cand.addr.get_port())
+    host = cand.addr.dup_string()
+    return ("[%s]:%d" if ":" in host else "%s:%d") % (host, cand.addr.get_port())
 
 
 class CNice:
@@ -242,8 +248,8 @@ class Peer:
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--bind", required=True, help="local host candidate ADDR[:PORT]")
-    p.add_argument("--remote", required=True, help="the lite peer's candidate ADDR:PORT")
+    p.add_argument("--bind", required=True, help="host candidate ADDR[:PORT]")
+    p.add_argument("--remote", required=True, help="lite peer's ADDR:PORT")
     p.add_argument("--local-ufrag", required=True)
     p.add_argument("--local-pwd", required=True, help="22 characters or more (RFC 8445)")
     p.add_argument("--remote-ufrag", required=True)
@@ -259,8 +265,8 @@ def parse_args(argv=None):
     p.add_argument("--consent", action=argparse.BooleanOptionalAction, default=True,
                    help="RFC 7675 consent checks after ready (libnice consent-freshness)")
     p.add_argument("--keepalive-conncheck", action="store_true",
-                   help="without --consent, keepalives as Binding requests (every 25 s), "
-                   "not indications")
+                   help="without --consent, keepalives as Binding requests (every 4-6 s, "
+                   "FAILED after 50 s unanswered), not indications every 25 s")
     p.add_argument("--aggressive", action="store_true",
                    help="aggressive nomination (USE-CANDIDATE on every check)")
     p.add_argument("--stop-after-ready", action="store_true",
