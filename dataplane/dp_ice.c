@@ -103,7 +103,7 @@ verify(const uint8_t *msg, const struct mf_stun *st, const struct ice_ep *ep)
 		return DP_CTR_drop_stun_fingerprint;
 	if (!mf_stun_integrity_ok(msg, st, ep->cred->pwd, strlen(ep->cred->pwd)))
 		return DP_CTR_drop_stun_auth;
-	if (st->unknown_required != 0)
+	if (st->has_unknown)
 		return DP_CTR_drop_stun_unknown;
 	/* RFC 8445 §7.1.1-2: a check carries PRIORITY and the sender's role. */
 	if (!st->has_priority || st->role == MF_STUN_ROLE_NONE)

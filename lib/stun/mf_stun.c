@@ -109,8 +109,10 @@ parse_attr(const uint8_t *p, uint16_t off, uint16_t type, uint16_t len, struct m
 		return 0;
 	default:
 		/* 0x0000-0x7fff must be understood (§15): the caller answers 420 or drops. */
-		if (type < 0x8000 && s->unknown_required == 0)
+		if (type < 0x8000 && !s->has_unknown) {
+			s->has_unknown = true;
 			s->unknown_required = type;
+		}
 		return 0;
 	}
 }

@@ -188,6 +188,14 @@ def main():
                     "session.get shows the nominated source (%s)" % live)
             T.check("pwd" not in json.dumps(out[0]["session"]["spec"]),
                     "session.get never shows an ICE password")
+            # An update keeping the credentials keeps the pair: media goes on being taken.
+            before = dpl.session("pub")
+            rc, out = dpl.ctl("replace", "-", stdin=json.dumps(sessions()[0]))
+            T.eq(rc, 0, "replaced with the same credentials (%s)" % out)
+            dpl.wait_for(lambda s: s["sessions"]["pub"]["rx_pkts"] >= before["rx_pkts"] + 50,
+                         what="media after the update")
+            T.eq(dpl.session("pub")["drop_src"], before["drop_src"],
+                 "no media refused after the update")
 
             vw = peer(topo, topo.dst, "10.99.2.1", "10.99.2.2:5006", "mfvw", VW,
                       "--expect-rtp", "200", "--timeout", "25")

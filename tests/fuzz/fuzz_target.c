@@ -20,6 +20,8 @@
 #include "mf/mf_srtp.h"
 #endif
 #ifdef MF_FUZZ_STUN
+#include <string.h>
+
 #include "mf/mf_stun.h"
 #endif
 
@@ -235,23 +237,51 @@ fuzz_keyframe(const uint8_t *d, size_t n)
 
 #ifdef MF_FUZZ_STUN
 /* STUN from anyone: what the parser reports stays inside the message, and the checks run
- * over it (their hashes read up to the attributes) without a stray read. */
+ * over it (their hashes read up to the attributes) without a stray read. Every message
+ * accepted is then answered as mfwd answers a check, and the answer must parse back whole:
+ * the builder and the parser agree on padding, XOR and where the hashes end. */
 static void
 fuzz_stun(const uint8_t *d, size_t n)
 {
 	static const char key[] = "fuzzpassword0123456789";
-	struct mf_stun s;
+	uint8_t out[128], addr[16];
+	struct mf_stun_msg m;
+	struct mf_stun s, a;
+	uint8_t family;
+	int len;
 
 	if (mf_stun_parse(d, n, &s) != 0)
 		return;
 	CHECK(s.len <= n && s.len >= MF_STUN_HDR_LEN && s.len % 4 == 0);
 	CHECK(s.username_off == 0 || (size_t)s.username_off + s.username_len <= s.len);
+	CHECK(s.username_off == 0 || s.username_len < MF_STUN_USERNAME_MAX);
 	CHECK(s.mi_off == 0 || (size_t)s.mi_off + 4 + MF_STUN_MI_LEN <= s.len);
+	/* Only FINGERPRINT may follow MESSAGE-INTEGRITY: the two are adjacent, or MI is last. */
+	CHECK(s.mi_off == 0 || (size_t)s.mi_off + 4 + MF_STUN_MI_LEN ==
+				       (s.fp_off != 0 ? s.fp_off : s.len));
 	CHECK(s.fp_off == 0 || (size_t)s.fp_off + 8 == s.len);
+	CHECK((s.mi_off == 0 || s.mi_off >= MF_STUN_HDR_LEN) &&
+	      (s.fp_off == 0 || s.fp_off >= MF_STUN_HDR_LEN));
 	CHECK(!s.has_mapped || s.mapped_family == 4 || s.mapped_family == 6);
+	CHECK(s.error_code == 0 || (s.error_code >= 300 && s.error_code <= 699));
 	(void)mf_stun_integrity_ok(d, &s, key, sizeof(key) - 1);
 	(void)mf_stun_fingerprint_ok(d, &s);
 	(void)mf_stun_username_is(d, &s, "abcd", "efgh");
+
+	family = s.txid[0] & 1 ? 6 : 4;
+	memcpy(addr, d + 4, sizeof(addr));
+	mf_stun_begin(&m, out, sizeof(out), MF_STUN_BINDING_SUCCESS, s.txid);
+	mf_stun_add_xor_address(&m, family, addr, s.len);
+	mf_stun_add_integrity(&m, key, sizeof(key) - 1);
+	mf_stun_add_fingerprint(&m);
+	len = mf_stun_end(&m);
+	CHECK(len == MF_STUN_HDR_LEN + 4 + (family == 4 ? 8 : 20) + 24 + 8);
+	CHECK(mf_stun_parse(out, (size_t)len, &a) == 0 && a.len == len);
+	CHECK(memcmp(a.txid, s.txid, MF_STUN_TXID_LEN) == 0 && a.type == MF_STUN_BINDING_SUCCESS);
+	CHECK(a.has_mapped && a.mapped_family == family && a.mapped_port == s.len &&
+	      memcmp(a.mapped_addr, addr, family == 4 ? 4 : 16) == 0);
+	CHECK(mf_stun_integrity_ok(out, &a, key, sizeof(key) - 1));
+	CHECK(mf_stun_fingerprint_ok(out, &a));
 }
 #endif
 

@@ -55,7 +55,8 @@ struct mf_stun {
 	uint16_t username_len;
 	uint16_t mi_off;		/* the MESSAGE-INTEGRITY attribute's header */
 	uint16_t fp_off;		/* the FINGERPRINT attribute's header */
-	uint16_t unknown_required;	/* a comprehension-required attribute not known, or 0 */
+	uint16_t unknown_required;	/* the first comprehension-required attribute not known */
+	bool has_unknown;		/* ... and whether there was one (0x0000 is a type) */
 	uint16_t error_code;		/* ERROR-CODE: class * 100 + number, or 0 */
 	bool has_priority;
 	bool use_candidate;
