@@ -240,6 +240,16 @@ struct dp_sess_key {
 
 /* What one output's packets need to leave, besides its config. Mutable state it keeps
  * across packets (sequence rewrite) is in *ost, shared by the entries that replace it. */
+/* An ICE endpoint's peer, as the control lcore saw it: the last valid check on the pair
+ * (consent), and the transaction ids of the last checks (a replayed check is answered but
+ * neither nominates nor renews consent). */
+#define DP_ICE_TXIDS	8
+struct dp_ice_seen {
+	uint64_t check_tsc;
+	uint8_t txid[DP_ICE_TXIDS][12];
+	uint8_t next;
+};
+
 struct dp_out_state {
 	uint32_t last_in_ssrc;
 	uint16_t seq_off;		/* added to the input's sequence numbers */
@@ -267,7 +277,7 @@ struct dp_out_state {
 	bool replay_psi;		/* MPEG-TS: the PAT and PMT go first */
 	uint32_t replay_gen;
 	uint32_t replay_pos;
-	uint64_t ice_check_tsc;		/* control lcore only: the receiver's last valid ICE check */
+	struct dp_ice_seen ice;		/* control lcore only: its receiver's checks */
 };
 
 /* The frames an output sent, by its own RTP sequence number, for NACK repair (dp_nack.c).
@@ -389,7 +399,7 @@ struct dp_sess_state {
 	struct dp_kf_req kf;		/* its pending flags are read for every packet */
 	struct dp_rtp_rx rx;
 	struct dp_ts_rx ts;
-	uint64_t ice_check_tsc;		/* control lcore only: the ingress peer's last valid check */
+	struct dp_ice_seen ice;		/* control lcore only: the ingress peer's checks */
 };
 
 /* A session's place in the lookup table: kind rtp has two (RTP and RTCP ports). */
@@ -508,6 +518,8 @@ struct __rte_cache_aligned dp_lcore {
 	uint64_t *ctr;			/* node counters block of this lcore */
 	struct rte_ring *handoff[DP_MAX_LCORES];	/* to worker i (SP: us, SC: i) */
 	struct rte_ring *punt;		/* to the control lcore */
+	uint64_t stun_tokens;		/* STUN punts allowed now (DP_STUN_PUNT_PPS) */
+	uint64_t stun_tsc;		/* their last refill */
 	struct rte_ring *ctrl_tx;	/* frames from the control lcore to send */
 	struct rte_ring *events;	/* struct mf_msg_event * to the control lcore */
 	struct rte_ring *neighq;	/* built frames waiting for a next hop's MAC */

@@ -14,10 +14,12 @@
  * dataplane restart the peer's consent checks bring its pair back without an ICE restart),
  * becomes the endpoint's: the peer's address and port are the ingress's only source or the
  * output's destination (dp_sess_ice_select(): the entry is replaced; the fast path reads the
- * pair as it reads a fixed source). Every valid check renews consent; none within consent_timeout_ms ends the
- * pair (the ingress drops, the output stops) with an ice.consent_lost event.
- *
- * DTLS is counted and dropped here until DTLS-SRTP lands.
+ * pair as it reads a fixed source). Every valid check on the pair renews consent; none
+ * within consent_timeout_ms ends the pair (the ingress drops, the output stops) with an
+ * ice.consent_lost event. MESSAGE-INTEGRITY does not cover addresses: a check seen before
+ * (its transaction id among the endpoint's last few) is answered again, as a retransmission
+ * must be, but neither moves the pair nor renews consent, so a replayed check from a spoofed
+ * address cannot turn a stream towards someone else.
  */
 
 #include <string.h>
@@ -45,6 +47,12 @@ static void
 count(unsigned int ctr)
 {
 	dp.node_ctr[ctr]++;
+}
+
+static bool
+addr_is(uint8_t family, const uint8_t *a, const struct mf_pkt_l4 *l4)
+{
+	return family == l4->ip.version && memcmp(a, l4->ip.dst, family == 4 ? 4 : 16) == 0;
 }
 
 static struct dp_sess *
@@ -76,16 +84,19 @@ find_endpoint(const struct mf_pkt_l4 *l4, uint16_t port, const uint8_t *msg,
 		return false;
 	ep->s = s;
 	c = &s->ingress.ice;
-	if (s->ingress.port == port && s->ingress.udp_port == l4->udp.dport && c->ufrag[0] != '\0' &&
+	if (s->ingress.port == port && s->ingress.udp_port == l4->udp.dport &&
+	    c->ufrag[0] != '\0' && addr_is(s->ingress.local.family, s->ingress.local.a, l4) &&
 	    mf_stun_username_is(msg, st, c->ufrag, c->remote_ufrag)) {
 		ep->out = -1;
 		ep->cred = c;
 		return true;
 	}
 	for (i = 0; i < s->nb_out; i++) {
-		c = &s->out[i].cfg.ice;
-		if (s->out[i].cfg.port == port && s->out[i].src_port == l4->udp.dport &&
-		    c->ufrag[0] != '\0' &&
+		const struct dp_out *o = &s->out[i];
+
+		c = &o->cfg.ice;
+		if (o->cfg.port == port && o->src_port == l4->udp.dport && c->ufrag[0] != '\0' &&
+		    addr_is(o->family ? o->family : s->ingress.local.family, o->src_ip, l4) &&
 		    mf_stun_username_is(msg, st, c->ufrag, c->remote_ufrag)) {
 			ep->out = (int)i;
 			ep->cred = c;
@@ -194,13 +205,24 @@ is_selected(const struct ice_ep *ep, const struct mf_pkt_l4 *l4)
 	       memcmp(a->a, l4->ip.src, l4->ip.version == 4 ? 4 : 16) == 0;
 }
 
-static void
-touch(const struct ice_ep *ep, uint64_t now)
+static struct dp_ice_seen *
+seen_of(const struct ice_ep *ep)
 {
-	if (ep->out < 0)
-		ep->s->st->ice_check_tsc = now;
-	else
-		ep->s->out[ep->out].ost->ice_check_tsc = now;
+	return ep->out < 0 ? &ep->s->st->ice : &ep->s->out[ep->out].ost->ice;
+}
+
+/* Remember the check's transaction id. @return false when it was seen before. */
+static bool
+first_seen(struct dp_ice_seen *seen, const uint8_t *txid)
+{
+	unsigned int i;
+
+	for (i = 0; i < DP_ICE_TXIDS; i++)
+		if (memcmp(seen->txid[i], txid, MF_STUN_TXID_LEN) == 0)
+			return false;
+	memcpy(seen->txid[seen->next], txid, MF_STUN_TXID_LEN);
+	seen->next = (uint8_t)((seen->next + 1) % DP_ICE_TXIDS);
+	return true;
 }
 
 static bool
@@ -210,25 +232,34 @@ has_pair(const struct ice_ep *ep)
 }
 
 /* The check's pair becomes the endpoint's: nominated (a later nomination replaces an
- * earlier pair: the peer moved), or the first valid one. */
-static void
+ * earlier pair: the peer moved), or the first valid one. @return whether the check's pair
+ * is the endpoint's now (@p ep's entry may have been replaced). */
+static bool
 select_pair(const struct ice_ep *ep, const struct mf_pkt_l4 *l4, bool nominated)
 {
 	struct mf_addr a;
 	char id[MF_SESS_ID_MAX], out[MF_OUT_ID_MAX] = "";
+	int rc;
 
-	if (is_selected(ep, l4) || (!nominated && has_pair(ep)))
-		return;
+	if (is_selected(ep, l4))
+		return true;
+	if (!nominated && has_pair(ep))
+		return false;
 	memset(&a, 0, sizeof(a));
 	a.family = l4->ip.version;
 	memcpy(a.a, l4->ip.src, a.family == 4 ? 4 : 16);
 	snprintf(id, sizeof(id), "%s", ep->s->id);
 	if (ep->out >= 0)
 		snprintf(out, sizeof(out), "%s", ep->s->out[ep->out].cfg.id);
-	if (dp_sess_ice_select(ep->s, ep->out, &a, l4->udp.sport) != 0)
-		return;		/* out of memory: the peer's next check nominates again */
+	/* Out of memory, or no route: the peer's next check tries again. */
+	rc = dp_sess_ice_select(ep->s, ep->out, &a, l4->udp.sport);
+	if (rc != 0) {
+		count(rc == -EHOSTUNREACH ? DP_CTR_ice_no_route : DP_CTR_slow_other);
+		return false;
+	}
 	count(DP_CTR_ice_selected);
 	dp_event_output(MF_EV_ICE_CONNECTED, id, ep->out >= 0 ? out : NULL, &a, l4->udp.sport);
+	return true;
 }
 
 static void
@@ -237,6 +268,7 @@ stun_input(struct dp_port *p, struct rte_mbuf *m, const struct mf_pkt_l4 *l4, ui
 	const uint8_t *msg = rte_pktmbuf_mtod_offset(m, uint8_t *, l4->payload_off);
 	uint8_t ans[ICE_RESP_MAX];
 	struct mf_stun st;
+	struct dp_ice_seen *seen;
 	struct ice_ep ep;
 	unsigned int drop;
 	bool conflict;
@@ -260,14 +292,21 @@ stun_input(struct dp_port *p, struct rte_mbuf *m, const struct mf_pkt_l4 *l4, ui
 	conflict = st.role == MF_STUN_ROLE_CONTROLLED;
 	n = build_answer(&st, l4, &ep, conflict, ans);
 	if (n < 0 || send_answer(p, m, l4, ans, (uint16_t)n) != 0) {
-		drop = DP_CTR_slow_other;
+		drop = DP_CTR_drop_stun_reply;
 		goto drop;
 	}
 	count(conflict ? DP_CTR_stun_role_conflict : DP_CTR_stun_answered);
 	if (conflict)
 		return;
-	touch(&ep, now);
-	select_pair(&ep, l4, st.use_candidate);
+	if (!first_seen(seen_of(&ep), st.txid)) {
+		count(DP_CTR_ice_replayed);
+		return;
+	}
+	/* Consent is the pair's: a check from elsewhere that does not move it renews nothing.
+	 * The state outlives the entry select_pair() may have replaced. */
+	seen = seen_of(&ep);
+	if (select_pair(&ep, l4, st.use_candidate))
+		seen->check_tsc = now;
 	return;
 drop:
 	count(drop);
@@ -283,8 +322,7 @@ dp_ice_input(struct dp_port *p, struct rte_mbuf *m, const struct mf_pkt_l4 *l4, 
 		stun_input(p, m, l4, now);
 		return;
 	}
-	count(mf_demux_classify(pl, l4->payload_len) == MF_DEMUX_DTLS ? DP_CTR_dtls_rx :
-									 DP_CTR_slow_other);
+	count(DP_CTR_slow_other);	/* workers punt only STUN from UDP */
 	rte_pktmbuf_free(m);
 }
 
@@ -294,7 +332,7 @@ static bool
 consent_expired(struct dp_sess *s, int out, uint64_t now)
 {
 	const struct mf_ice_cred *c = out < 0 ? &s->ingress.ice : &s->out[out].cfg.ice;
-	uint64_t last = out < 0 ? s->st->ice_check_tsc : s->out[out].ost->ice_check_tsc;
+	uint64_t last = out < 0 ? s->st->ice.check_tsc : s->out[out].ost->ice.check_tsc;
 	uint8_t fam = out < 0 ? s->ingress.src.family : s->out[out].family;
 	char id[MF_SESS_ID_MAX], oid[MF_OUT_ID_MAX] = "";
 

@@ -498,21 +498,45 @@ node_drop(int sess_drop)
 	return sess_drop == DP_SC_drop_srtp_replay ? DP_CTR_drop_srtp_replay : DP_CTR_drop_media;
 }
 
-/* An ICE session's port carries STUN and DTLS beside RTP and RTCP (RFC 7983): they go to
- * the control lcore, which answers the checks; anything else is dropped. @return true when
- * the packet was consumed. */
+/* STUN punts a worker may make a second, and in a burst: anyone can send STUN to an ICE
+ * port, and the punt ring is also ARP's and ND's. Browsers check every few seconds. */
+#define DP_STUN_PUNT_PPS	2000
+#define DP_STUN_PUNT_BURST	256
+
+static inline bool
+stun_budget(struct dp_lcore *lc, uint64_t now)
+{
+	uint64_t add = (now - lc->stun_tsc) * DP_STUN_PUNT_PPS / dp.tsc_hz;
+
+	if (add > 0) {
+		lc->stun_tokens = RTE_MIN(lc->stun_tokens + add, (uint64_t)DP_STUN_PUNT_BURST);
+		lc->stun_tsc = now;
+	}
+	if (lc->stun_tokens == 0)
+		return false;
+	lc->stun_tokens--;
+	return true;
+}
+
+/* An ICE session's port carries STUN and DTLS beside RTP and RTCP (RFC 7983): STUN goes to
+ * the control lcore, which answers the checks, within a budget; DTLS is dropped here until
+ * DTLS-SRTP lands; anything else too. @return true when the packet was consumed. */
 static bool
-ice_demux(struct dp_lcore *lc, struct dp_pkt *p, int what, uint64_t *sc)
+ice_demux(struct dp_lcore *lc, struct dp_pkt *p, int what, uint64_t now, uint64_t *sc)
 {
 	if (likely(what == MF_DEMUX_RTP || what == MF_DEMUX_RTCP))
 		return false;
-	if (what != MF_DEMUX_STUN && what != MF_DEMUX_DTLS) {
-		sc[DP_SC_drop_demux]++;
-		count_drop(lc, p->m, DP_CTR_drop_demux);
+	if (what != MF_DEMUX_STUN) {
+		unsigned int ctr = what == MF_DEMUX_DTLS ? DP_CTR_dtls_rx : DP_CTR_drop_demux;
+
+		sc[what == MF_DEMUX_DTLS ? DP_SC_dtls_rx : DP_SC_drop_demux]++;
+		count_drop(lc, p->m, ctr);
 		return true;
 	}
-	sc[what == MF_DEMUX_STUN ? DP_SC_stun_rx : DP_SC_dtls_rx]++;
-	if (rte_ring_sp_enqueue(lc->punt, p->m) != 0)
+	sc[DP_SC_stun_rx]++;
+	if (!stun_budget(lc, now))
+		count_drop(lc, p->m, DP_CTR_drop_stun_rate);
+	else if (rte_ring_sp_enqueue(lc->punt, p->m) != 0)
 		count_drop(lc, p->m, DP_CTR_punt_full);
 	else
 		lc->ctr[DP_CTR_punted]++;
@@ -534,7 +558,7 @@ session_packet(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_
 	 * to an output's port as well as to the ingress's. */
 	if (s->kind == MF_SESS_RTP_MUX && (!p->rtcp || s->ice)) {
 		what = mf_demux_classify(p->data + p->l4.payload_off, p->l4.payload_len);
-		if (unlikely(s->ice) && ice_demux(lc, p, what, sc))
+		if (unlikely(s->ice) && ice_demux(lc, p, what, now, sc))
 			return;
 		p->rtcp = p->rtcp || what == MF_DEMUX_RTCP;
 	}

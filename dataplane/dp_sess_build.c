@@ -126,16 +126,22 @@ refuse(int rc, char *detail, size_t len, const char *fmt, ...)
 	return rc;
 }
 
+/* @p in_family: the ingress's, where an ICE output's receiver checks before it has a pair. */
 static int
-check_output(const struct mf_sess_output *o, unsigned int i, char *detail, size_t len)
+check_output(const struct mf_sess_output *o, unsigned int i, uint8_t in_family, char *detail,
+	     size_t len)
 {
 	struct dp_port *p = dp_port_by_index(o->port);
 	struct mf_addr nh;
 
 	if (p == NULL)
 		return refuse(-ENODEV, detail, len, "outputs[%u].port: no port %u", i, o->port);
-	if (o->ice.ufrag[0] != '\0' && o->dst.family == 0)
+	if (o->ice.ufrag[0] != '\0' && o->dst.family == 0) {
+		if (dp_port_src_addr(p, in_family) == NULL)
+			return refuse(-EADDRNOTAVAIL, detail, len, "outputs[%u]: port %u has no "
+				      "IPv%u address for the receiver's checks", i, o->port, in_family);
 		return 0;	/* the receiver's nominated pair, once it checks */
+	}
 	if (o->dst.family != 4 && o->dst.family != 6)
 		return refuse(-EINVAL, detail, len, "outputs[%u].addr: missing", i);
 	if (dp_port_src_addr(p, o->dst.family) == NULL)
@@ -165,7 +171,8 @@ check_ice(const struct mf_ice_cred *c, unsigned int kind, const char *where, cha
 		return refuse(-EINVAL, detail, len, "%s.ice: only for kind rtp-mux", where);
 	if (u < 4 || u == sizeof(c->ufrag) || r < 4 || r == sizeof(c->remote_ufrag) || p < 22 ||
 	    p == sizeof(c->pwd))
-		return refuse(-EINVAL, detail, len, "%s.ice: ufrag, remote_ufrag or pwd length", where);
+		return refuse(-EINVAL, detail, len, "%s.ice: ufrag, remote_ufrag or pwd length",
+			      where);
 	if (c->consent_timeout_ms < 1000)
 		return refuse(-EINVAL, detail, len, "%s.ice.consent_timeout_ms: below 1000", where);
 	return 0;
@@ -179,7 +186,8 @@ check_spec_ice(const struct mf_sess_spec *spec, char *detail, size_t len)
 	int rc;
 
 	if ((spec->ingress.src_mode == MF_SRC_ICE) != (spec->ingress.ice.ufrag[0] != '\0'))
-		return refuse(-EINVAL, detail, len, "ingress.source: ICE's exactly when ingress.ice");
+		return refuse(-EINVAL, detail, len,
+			      "ingress.source: ICE's exactly when ingress.ice");
 	rc = check_ice(&spec->ingress.ice, spec->kind, "ingress", detail, len);
 	for (i = 0; rc == 0 && i < spec->nb_outputs; i++) {
 		snprintf(where, sizeof(where), "outputs[%u]", i);
@@ -232,7 +240,7 @@ check_spec(const struct mf_sess_spec *spec, char *detail, size_t len)
 					      "outputs[%u].srtp: only for RTP kinds", i);
 	}
 	for (i = 0; i < spec->nb_outputs; i++) {
-		rc = check_output(&spec->outputs[i], i, detail, len);
+		rc = check_output(&spec->outputs[i], i, in->local.family, detail, len);
 		if (rc != 0)
 			return rc;
 		if (spec->outputs[i].start != MF_OUT_START_IMMEDIATE &&
@@ -302,21 +310,25 @@ out_route(const struct dp_sess *s, struct dp_out *o)
 						     o->cfg.dst_port;
 }
 
-/* The output's next hop: @p prev's when it goes to the same place, else taken. */
+/* The output's next hop: @p prev's reference when it has the same one (same port and next
+ * hop, though perhaps another destination behind the gateway), else a new reference. So
+ * the entries' indices differ exactly when a reference was taken. @return 0,
+ * -EHOSTUNREACH (a nominated destination off-link with no gateway), -ENOMEM. */
 static int
 out_neigh(struct dp_out *o, const struct dp_out *prev)
 {
-	struct mf_addr nh;
+	struct mf_addr nh, pnh;
 
-	if (prev != NULL && prev->cfg.port == o->cfg.port &&
-	    mf_addr_equal(&prev->cfg.dst, &o->cfg.dst)) {
-		o->neigh = prev->neigh;
-		return 0;
-	}
 	o->neigh = DP_NEIGH_NONE;
 	if (o->family == 0)
 		return 0;
-	dp_port_next_hop(o->port, &o->cfg.dst, &nh);
+	if (dp_port_next_hop(o->port, &o->cfg.dst, &nh) != 0)
+		return -EHOSTUNREACH;
+	if (prev != NULL && prev->family != 0 && prev->cfg.port == o->cfg.port &&
+	    dp_port_next_hop(prev->port, &prev->cfg.dst, &pnh) == 0 && mf_addr_equal(&nh, &pnh)) {
+		o->neigh = prev->neigh;
+		return 0;
+	}
 	return dp_neigh_get(o->cfg.port, &nh, &o->neigh);
 }
 
@@ -364,6 +376,9 @@ out_build(struct dp_sess *s, struct dp_out *o, const struct mf_sess_output *cfg,
 	rc = out_neigh(o, prev);
 	if (rc != 0)
 		return rc;
+	/* A destination from the spec counts as a check just made: consent runs from now. */
+	if (o->cfg.ice.ufrag[0] != '\0' && o->family != 0 && o->ost->ice.check_tsc == 0)
+		o->ost->ice.check_tsc = rte_rdtsc();
 	rc = srtp_take(&o->cfg.srtp, prev != NULL ? prev->srtp : NULL, &o->srtp);
 	if (rc == 0)
 		rc = srtp_take(&o->cfg.receiver_srtp, prev != NULL ? prev->srtp_rx : NULL,

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The slow path, on the control lcore: frames the workers punted (ARP, ICMP, ICMPv6; STUN
- * and DTLS from ICE sessions go on to dp_ice.c) and the frames it sends itself (ARP requests and replies, gratuitous ARP, IPv6 neighbour
- * solicitations and advertisements, echo replies). Replies are built in the received mbuf
- * where they can be; everything leaves through a worker's TX queue (dp_tx_from_ctrl()).
+ * from ICE sessions goes on to dp_ice.c) and the frames it sends itself (ARP requests and
+ * replies, gratuitous ARP, IPv6 neighbour solicitations and advertisements, echo replies).
+ * Replies are built in the received mbuf where they can be; everything leaves through a
+ * worker's TX queue (dp_tx_from_ctrl()).
  */
 
 #include <string.h>

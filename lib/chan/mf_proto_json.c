@@ -94,9 +94,10 @@ mf_event_to_json(const struct mf_msg_event *ev)
 							   addr_json(&ev->src), "port",
 							   ev->src_port));
 	if (ev->kind == MF_EV_ICE_CONNECTED || ev->kind == MF_EV_ICE_CONSENT_LOST)
-		json_object_set_new(o, "endpoint", ev->output[0] != '\0' ?
-				    json_stringn(ev->output, strnlen(ev->output, MF_OUT_ID_MAX)) :
-				    json_string("ingress"));
+		json_object_set_new(o, "endpoint", json_string(ev->output[0] ? "output" : "ingress"));
+	if (ev->output[0] != '\0')
+		json_object_set_new(o, "output", json_stringn(ev->output,
+							      strnlen(ev->output, MF_OUT_ID_MAX)));
 	if (ev->kind == MF_EV_SSRC_CHANGED)
 		json_object_set_new(o, "ssrc", json_integer(ev->ssrc));
 	return o;

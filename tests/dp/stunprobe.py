@@ -5,7 +5,7 @@ what came back.
 
   stunprobe.py DST PORT --user "theirs:ours" --pwd PWD [--role controlling|controlled|none]
       [--use-candidate] [--bad-fingerprint] [--no-integrity] [--raw HEX] [--bind PORT]
-      [--timeout S]
+      [--timeout S] [--txid HEX]
 
 Sends a Binding request (USERNAME, PRIORITY, the role with a tie-breaker, USE-CANDIDATE if
 asked, MESSAGE-INTEGRITY under PWD, FINGERPRINT), or the bytes of --raw, from --bind, and
@@ -91,8 +91,9 @@ def main():
     p.add_argument("--raw", default="")
     p.add_argument("--bind", type=int, default=0)
     p.add_argument("--timeout", type=float, default=1.0)
+    p.add_argument("--txid", default="", help="12 bytes in hex (a replay), else random")
     a = p.parse_args()
-    txid = os.urandom(12)
+    txid = bytes.fromhex(a.txid) if a.txid else os.urandom(12)
     s = socket.socket(socket.AF_INET6 if ":" in a.dst else socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("", a.bind))
     s.settimeout(a.timeout)

@@ -55,6 +55,9 @@ def sessions():
              "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5004, "ice": IN,
                          "clock_rates": {"96": 90000}},
              "outputs": [{"id": "viewer", "port": 1, "src_port": 5006, "ice": VW},
+                         {"id": "fixed", "port": 1, "addr": "10.99.2.1", "udp_port": 7002,
+                          "src_port": 5010, "ice": dict(VW, ufrag="mffx", remote_ufrag="fixd",
+                                                        consent_timeout_ms=120000)},
                          {"id": "plain", "port": 1, "addr": "10.99.2.1", "udp_port": 7000}]},
             {"id": "pub6", "kind": "rtp-mux",
              "ingress": {"port": 0, "addr": "fd00:1::2", "udp_port": 5008, "ice": IN}},
@@ -111,6 +114,21 @@ def good_checks(dpl, topo):
     rc, out = dpl.ctl("get", "pub")
     T.eq(out[0]["session"]["live"].get("latched_source"), {"addr": "10.99.1.1", "port": 4555},
          "a second check without USE-CANDIDATE does not move it")
+    # A nomination moves it; the same check again from elsewhere (a replay: MESSAGE-INTEGRITY
+    # does not cover addresses) is answered but moves nothing.
+    txid = "0102030405060708090a0b0c"
+    nominate = ["--user", "mfin:pubr", "--pwd", IN["pwd"], "--use-candidate", "--txid", txid]
+    got = probe(topo, *nominate, "--bind", "4559")
+    rc, out = dpl.ctl("get", "pub")
+    T.eq(out[0]["session"]["live"].get("latched_source"), {"addr": "10.99.1.1", "port": 4559},
+         "USE-CANDIDATE moves the pair")
+    before = node(dpl)
+    got = probe(topo, *nominate, "--bind", "4560")
+    T.eq(got.get("type"), 0x0101, "a replayed check is answered")
+    rc, out = dpl.ctl("get", "pub")
+    T.eq(out[0]["session"]["live"].get("latched_source"), {"addr": "10.99.1.1", "port": 4559},
+         "a replayed nomination does not move the pair")
+    T.eq(node(dpl)["ice_replayed"] - before["ice_replayed"], 1, "counted as ice_replayed")
     got = probe(topo, "--user", "mfin:pubr", "--pwd", IN["pwd"], "--bind", "4557",
                 dst="fd00:1::2", port=5008)
     T.check(got.get("type") == 0x0101 and got.get("integrity_ok") and got.get("fingerprint_ok")
@@ -205,9 +223,10 @@ def main():
             o = dpl.stats()["sessions"]["pub"]["outputs"]["viewer"]
             T.check(o["tx_pkts"] >= 200, "the viewer output sent %d" % o["tx_pkts"])
             T.check(o["drop_ice_wait"] > 0, "and held packets back before the nomination")
-            events = [(e["event"], e.get("endpoint")) for e in dpl.ctl("events")[1]]
-            T.check(("ice.connected", "ingress") in events and
-                    ("ice.connected", "viewer") in events,
+            events = [(e["event"], e.get("endpoint"), e.get("output"))
+                      for e in dpl.ctl("events")[1]]
+            T.check(("ice.connected", "ingress", None) in events and
+                    ("ice.connected", "output", "viewer") in events,
                     "ice.connected for both endpoints (%s)" % events)
 
             # The viewer is gone: no checks (libnice checks every 5 s or so); consent ends
@@ -218,8 +237,9 @@ def main():
             time.sleep(1)
             o = dpl.stats()["sessions"]["pub"]["outputs"]["viewer"]
             T.eq(o["tx_pkts"], sent_then, "the viewer output stopped sending")
-            events = [(e["event"], e.get("endpoint")) for e in dpl.ctl("events")[1]]
-            T.check(("ice.consent_lost", "viewer") in events,
+            events = [(e["event"], e.get("endpoint"), e.get("output"))
+                      for e in dpl.ctl("events")[1]]
+            T.check(("ice.consent_lost", "output", "viewer") in events,
                     "ice.consent_lost for the viewer (%s)" % events)
 
             rc, done, err = finish(pub, timeout=60)
@@ -230,7 +250,12 @@ def main():
             T.check(plain_got >= done.get("sent", 0) - 5,
                     "the fixed output got the publisher's stream (%s of %s)" %
                     (plain_got, done.get("sent")))
-            T.eq(st["node"]["ice_consent_lost"], 1, "the publisher kept its consent")
+            T.eq(st["node"]["ice_consent_lost"], 1,
+                 "the publisher, and the ICE output with a given address, kept their consent")
+            fixed = st["sessions"]["pub"]["outputs"]["fixed"]
+            T.check(fixed["tx_pkts"] >= done.get("sent", 0) - 5 and fixed["drop_ice_wait"] == 0,
+                    "the ICE output with a given address sent to it before any check (%s)" %
+                    fixed["tx_pkts"])
         T.eq(dpl.rc, 0, "dataplane exit status")
     T.done()
 

@@ -15,7 +15,7 @@
 #include "mf/mf_session.h"
 #include "mf/mf_shm.h"
 
-#define MF_PROTO_VERSION	1
+#define MF_PROTO_VERSION	2	/* 2: ICE in the session spec, output ids in events */
 #define MF_CHAN_SLOT_SIZE	32768	/* command and reply slots: a whole spec fits */
 #define MF_CHAN_CMD_SLOTS	64
 #define MF_CHAN_REPLY_SLOTS	64
