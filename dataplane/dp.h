@@ -238,6 +238,18 @@ struct dp_sess_key {
 	uint8_t addr[16];
 };
 
+/* The key a datagram parsed down to UDP looks up: where it arrived (port index, destination
+ * address and port). The workers' lookup and the control lcore's (ICE) use this one. */
+static inline void
+dp_sess_key_of(const struct mf_pkt_l4 *l4, uint16_t port, struct dp_sess_key *k)
+{
+	k->port = port;
+	k->udp_port = l4->udp.dport;
+	k->family = l4->ip.version;
+	memset(k->reserved, 0, sizeof(k->reserved));
+	memcpy(k->addr, l4->ip.dst, sizeof(k->addr));
+}
+
 /* What one output's packets need to leave, besides its config. Mutable state it keeps
  * across packets (sequence rewrite) is in *ost, shared by the entries that replace it. */
 /* An ICE endpoint's peer, as the control lcore saw it: the last valid check on the pair

@@ -28,20 +28,6 @@ fill(struct mf_msg_event *ev, enum mf_event_kind kind, const char *id,
 		memcpy(ev->id, id, strnlen(id, sizeof(ev->id) - 1));
 }
 
-static void send_now(struct mf_msg_event *ev);
-
-void
-dp_event_output(enum mf_event_kind kind, const char *id, const char *output,
-		const struct mf_addr *src, uint16_t src_port)
-{
-	struct mf_msg_event ev;
-
-	fill(&ev, kind, id, src, src_port, 0);
-	if (output != NULL)
-		memcpy(ev.output, output, strnlen(output, sizeof(ev.output) - 1));
-	send_now(&ev);
-}
-
 void
 dp_event_post(struct dp_lcore *lc, enum mf_event_kind kind, const char *id,
 	      const struct mf_addr *src, uint16_t src_port, uint32_t ssrc)
@@ -76,6 +62,18 @@ dp_event(enum mf_event_kind kind, const char *id, const struct mf_addr *src, uin
 	struct mf_msg_event ev;
 
 	fill(&ev, kind, id, src, src_port, ssrc);
+	send_now(&ev);
+}
+
+void
+dp_event_output(enum mf_event_kind kind, const char *id, const char *output,
+		const struct mf_addr *src, uint16_t src_port)
+{
+	struct mf_msg_event ev;
+
+	fill(&ev, kind, id, src, src_port, 0);
+	if (output != NULL)
+		memcpy(ev.output, output, strnlen(output, sizeof(ev.output) - 1));
 	send_now(&ev);
 }
 

@@ -62,11 +62,7 @@ session_at(const struct mf_pkt_l4 *l4, uint16_t port)
 	struct dp_sess *s;
 	bool rtcp;
 
-	memset(&k, 0, sizeof(k));
-	k.port = port;
-	k.udp_port = l4->udp.dport;
-	k.family = l4->ip.version;
-	memcpy(k.addr, l4->ip.dst, sizeof(k.addr));
+	dp_sess_key_of(l4, port, &k);
 	s = dp_sess_lookup(&k, &rtcp);
 	return s != NULL ? s : dp_sess_lookup_fb(&k);
 }

@@ -6,8 +6,8 @@
  *              to the control lcore (punt); anything else is counted by reason and dropped
  *   lookup     (port, destination address, destination port) in the RCU session table;
  *              a packet of another worker's session is handed to that worker, in order
- *   demux      ICE sessions (RFC 7983): STUN and DTLS to the control lcore (punt), only
- *              RTP and RTCP go on
+ *   demux      ICE sessions (RFC 7983): STUN to the control lcore (punt, within a
+ *              budget), only RTP and RTCP go on
  *   admit      source check (fixed, latched on the first packet, or ICE's nominated
  *              pair), rate limit
  *   unprotect  SRTP/SRTCP sessions: authenticate, check replay, decrypt in place (lib/srtp)
@@ -108,23 +108,13 @@ classify(struct dp_lcore *lc, struct dp_pkt *p, uint16_t port, uint64_t now)
 	return false;
 }
 
-static inline void
-make_key(const struct dp_pkt *p, uint16_t port, struct dp_sess_key *k)
-{
-	k->port = port;
-	k->udp_port = p->l4.udp.dport;
-	k->family = p->l4.ip.version;
-	memset(k->reserved, 0, sizeof(k->reserved));
-	memcpy(k->addr, p->l4.ip.dst, sizeof(k->addr));
-}
-
 static inline struct dp_sess *
 lookup(struct dp_pkt *p, uint16_t port)
 {
 	struct dp_sess_key k;
 
 	p->fb_only = false;
-	make_key(p, port, &k);
+	dp_sess_key_of(&p->l4, port, &k);
 	return dp_sess_lookup(&k, &p->rtcp);
 }
 
@@ -135,7 +125,7 @@ lookup_fb(struct dp_pkt *p, uint16_t port)
 {
 	struct dp_sess_key k;
 
-	make_key(p, port, &k);
+	dp_sess_key_of(&p->l4, port, &k);
 	p->rtcp = true;
 	p->fb_only = true;
 	return dp_sess_lookup_fb(&k);
