@@ -193,11 +193,12 @@ int dp_port_next_hop(const struct dp_port *p, const struct mf_addr *dst, struct 
 /* ---- neighbours ---- */
 
 #define DP_NEIGH_VALID	(UINT64_C(1) << 63)
+#define DP_NEIGH_GEN_SHIFT	48	/* bits 48..62: the entry's generation */
 #define DP_NEIGH_NONE	UINT32_MAX	/* an output with no destination yet */
 #define DP_MAX_NEIGH	16384
 
 struct dp_neigh_pub {
-	_Atomic uint64_t mac;	/* 48-bit MAC | DP_NEIGH_VALID; read by workers */
+	_Atomic uint64_t mac;	/* 48-bit MAC | generation | DP_NEIGH_VALID; read by workers */
 };
 
 extern struct dp_neigh_pub *dp_neigh_pub;
@@ -207,8 +208,6 @@ void dp_neigh_fini(void);
 /** Find or create the neighbour entry for @p ip on @p port, taking a reference. */
 int dp_neigh_get(uint16_t port, const struct mf_addr *ip, uint32_t *idx);
 void dp_neigh_put(uint32_t idx);
-/** A worker could not send to an unresolved neighbour: queue the frame (control lcore). */
-void dp_neigh_queue(uint32_t idx, struct rte_mbuf *m);
 /** A MAC heard for @p ip (ARP, NA): updates an entry that exists; creates none. */
 void dp_neigh_learn(uint16_t port, const struct mf_addr *ip, const uint8_t mac[6]);
 /** Send an ARP request or neighbour solicitation; @p gratuitous announces @p ip (ours). */
@@ -219,10 +218,23 @@ void dp_slow_solicit(uint16_t port, const struct mf_addr *ip, bool gratuitous);
 void dp_neigh_timer(uint64_t now);
 void dp_neigh_announce(void);
 
+/** Entry @p idx's word, as workers read it (acquire: a MAC seen is whole). */
+static inline uint64_t
+dp_neigh_word(uint32_t idx)
+{
+	return atomic_load_explicit(&dp_neigh_pub[idx].mac, memory_order_acquire);
+}
+
+static inline uint16_t
+dp_neigh_gen(uint64_t v)
+{
+	return (uint16_t)(v >> DP_NEIGH_GEN_SHIFT & 0x7fff);
+}
+
 static inline bool
 dp_neigh_mac(uint32_t idx, struct rte_ether_addr *mac)
 {
-	uint64_t v = atomic_load_explicit(&dp_neigh_pub[idx].mac, memory_order_acquire);
+	uint64_t v = dp_neigh_word(idx);
 
 	memcpy(mac->addr_bytes, &v, RTE_ETHER_ADDR_LEN);
 	return (v & DP_NEIGH_VALID) != 0;
@@ -520,6 +532,26 @@ struct dp_frag_lcore {
 	struct rte_ip_frag_death_row dr;	/* freed once per burst and loop */
 };
 
+/* A worker's frames waiting for next hops' MACs (dp_hold.c). */
+#define DP_HOLD_SLOTS	64	/* next hops waiting at once */
+#define DP_HOLD_FRAMES	32	/* the newest frames of each */
+
+struct dp_hold_slot {
+	uint32_t neigh;			/* the entry waited for */
+	uint16_t gen;			/* its generation when the wait began */
+	uint8_t n;
+	uint64_t since;			/* TSC the wait began */
+	struct rte_mbuf *m[DP_HOLD_FRAMES];	/* oldest first */
+};
+
+struct dp_hold {
+	uint16_t nb;			/* slots in use: slot[0..nb) */
+	uint32_t held;			/* frames in them */
+	uint32_t budget;		/* at most */
+	uint8_t *slot_of;		/* by entry: its slot + 1, or 0 */
+	struct dp_hold_slot slot[DP_HOLD_SLOTS];
+};
+
 /* Per-lcore state. Workers: written by their own lcore only. */
 struct __rte_cache_aligned dp_lcore {
 	uint16_t index;			/* 0 control, 1..N workers */
@@ -534,7 +566,7 @@ struct __rte_cache_aligned dp_lcore {
 	uint64_t stun_tsc;		/* their last refill */
 	struct rte_ring *ctrl_tx;	/* frames from the control lcore to send */
 	struct rte_ring *events;	/* struct mf_msg_event * to the control lcore */
-	struct rte_ring *neighq;	/* built frames waiting for a next hop's MAC */
+	struct dp_hold hold;		/* built frames waiting for a next hop's MAC */
 	struct dp_txbuf tx[MF_MAX_PORTS];
 	struct dp_frag_lcore frag;
 };
@@ -620,6 +652,19 @@ void dp_frag_poll(struct dp_lcore *lc, uint64_t now);
  * @return the fragments sent, or a negative errno. */
 int dp_frag_out(struct dp_lcore *lc, const struct dp_port *port, struct rte_mbuf *m,
 		uint8_t family);
+
+/* Frames waiting for a next hop (dp_hold.c), on workers. */
+int dp_hold_init(struct dp_lcore *lc);
+void dp_hold_fini(struct dp_lcore *lc);
+/** Must a frame to entry @p neigh wait? Not when @p resolved: then the frames waiting for
+ * it go first. Call only while lc->hold.nb > 0 or the entry is unresolved. */
+bool dp_hold_wait(struct dp_lcore *lc, uint32_t neigh, bool resolved);
+/** Hold @p m (to go on @p port) until @p neigh resolves. @return 0, or -ENOSPC (no slot:
+ * the caller drops it). */
+int dp_hold_add(struct dp_lcore *lc, uint32_t neigh, uint16_t port, struct rte_mbuf *m,
+		uint64_t now);
+/** Send what waited for next hops now resolved; drop what waited too long. */
+void dp_hold_poll(struct dp_lcore *lc, uint64_t now);
 
 /* The dataplane's state from its options (dp_setup.c): @return 0, 1 when only the
  * configuration was to be checked, or a negative errno (logged). dp_teardown() undoes

@@ -258,13 +258,6 @@ poll_workers(void)
 		n = rte_ring_sc_dequeue_burst(lc->punt, objs, DP_BURST, NULL);
 		for (i = 0; i < n; i++)
 			dp_slow_input(objs[i]);
-		total += n;
-		n = rte_ring_sc_dequeue_burst(lc->neighq, objs, DP_BURST, NULL);
-		for (i = 0; i < n; i++) {
-			struct rte_mbuf *m = objs[i];
-
-			dp_neigh_queue(m->hash.usr, m);
-		}
 		total += n + dp_event_drain(lc);
 	}
 	return total;

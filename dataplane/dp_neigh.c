@@ -2,14 +2,17 @@
 /*
  * The neighbour table: next hops of outputs and their MAC addresses.
  *
- * Control lcore only, except dp_neigh_pub[]: one 64-bit word per entry (MAC and a valid
- * bit) that workers read with an acquire load per frame, so a MAC learnt or changed takes
- * effect at once without rebuilding any session entry. An output holds a reference; an
- * unreferenced entry is freed (its index reused only after the session entries that named
- * it are gone: puts are deferred past a grace period by dp_defer.c).
+ * Control lcore only, except dp_neigh_pub[]: one 64-bit word per entry (MAC, a valid bit
+ * and a generation) that workers read with an acquire load per frame, so a MAC learnt or
+ * changed takes effect at once without rebuilding any session entry. An output holds a
+ * reference; an unreferenced entry is freed (its index reused only after the session
+ * entries that named it are gone: puts are deferred past a grace period by dp_defer.c). A
+ * reused index gets a new generation, so frames a worker holds for the old next hop
+ * (dp_hold.c) never go to the new one.
  *
  * Resolution: an entry starts INCOMPLETE and sends ARP requests (IPv6: neighbour
- * solicitations) once a second, three times, then every 5 s; a few frames wait meanwhile.
+ * solicitations) once a second, three times, then every 5 s; meanwhile the workers hold a
+ * few frames each (dp_hold.c), and send them themselves, in order, once the MAC is here.
  * A reachable entry is refreshed every 30 s and keeps its MAC until a new one is learnt.
  * Static entries come from the port profile and never change.
  */
@@ -24,9 +27,7 @@
 #include <rte_lcore.h>
 
 #include "dp.h"
-#include "dp_tx.h"
 
-#define NEIGH_QUEUE	4
 #define PROBE_S		1
 #define RETRY_S		5
 #define REFRESH_S	30
@@ -48,11 +49,9 @@ struct neigh_key {
 struct neigh {
 	uint8_t state;
 	uint8_t probes;
-	uint8_t nq;
 	uint32_t refs;
 	uint64_t next_tsc;
 	struct neigh_key key;
-	struct rte_mbuf *q[NEIGH_QUEUE];
 };
 
 struct dp_neigh_pub *dp_neigh_pub;
@@ -87,15 +86,27 @@ key_addr(const struct neigh_key *k, struct mf_addr *ip)
 	memcpy(ip->a, k->ip, sizeof(ip->a));
 }
 
+/* Entry @p idx's word: @p mac (NULL: none, not valid) under its generation. */
 static void
-publish_mac(uint32_t idx, const uint8_t mac[6], bool valid)
+publish_mac(uint32_t idx, const uint8_t mac[6])
 {
-	uint64_t v = 0;
+	uint64_t v = (uint64_t)dp_neigh_gen(dp_neigh_word(idx)) << DP_NEIGH_GEN_SHIFT;
 
-	memcpy(&v, mac, 6);
-	if (valid)
+	if (mac != NULL) {
+		memcpy(&v, mac, 6);
 		v |= DP_NEIGH_VALID;
+	}
 	atomic_store_explicit(&dp_neigh_pub[idx].mac, v, memory_order_release);
+}
+
+/* A new generation for a reused index, with no MAC. */
+static void
+publish_new_gen(uint32_t idx)
+{
+	uint64_t gen = (uint64_t)((dp_neigh_gen(dp_neigh_word(idx)) + 1) & 0x7fff);
+
+	atomic_store_explicit(&dp_neigh_pub[idx].mac, gen << DP_NEIGH_GEN_SHIFT,
+			      memory_order_release);
 }
 
 static int
@@ -115,6 +126,7 @@ neigh_alloc(uint16_t port, const struct mf_addr *ip, uint32_t *idx)
 		free_idx[nb_free++] = *idx;
 		return rc;
 	}
+	publish_new_gen(*idx);
 	n->state = N_INCOMPLETE;
 	return 0;
 }
@@ -149,7 +161,7 @@ dp_neigh_init(void)
 				return -ENOSPC;
 			tab[idx].state = N_STATIC;
 			tab[idx].refs = 1;	/* never freed */
-			publish_mac(idx, c->neigh[i].mac.addr_bytes, true);
+			publish_mac(idx, c->neigh[i].mac.addr_bytes);
 		}
 	}
 	return 0;
@@ -158,11 +170,6 @@ dp_neigh_init(void)
 void
 dp_neigh_fini(void)
 {
-	uint32_t i;
-
-	for (i = 0; tab != NULL && i < DP_MAX_NEIGH; i++)
-		while (tab[i].nq > 0)
-			rte_pktmbuf_free(tab[i].q[--tab[i].nq]);
 	rte_hash_free(index_of);
 	free(tab);
 	free(free_idx);
@@ -202,15 +209,6 @@ dp_neigh_get(uint16_t port, const struct mf_addr *ip, uint32_t *idx)
 	return 0;
 }
 
-static void
-drop_queue(struct neigh *n)
-{
-	while (n->nq > 0) {
-		rte_pktmbuf_free(n->q[--n->nq]);
-		dp.node_ctr[DP_CTR_drop_neigh]++;
-	}
-}
-
 void
 dp_neigh_put(uint32_t idx)
 {
@@ -221,52 +219,17 @@ dp_neigh_put(uint32_t idx)
 	n = &tab[idx];
 	if (n->state == N_FREE || n->state == N_STATIC || --n->refs > 0)
 		return;
-	drop_queue(n);
 	rte_hash_del_key(index_of, &n->key);
 	n->state = N_FREE;
-	atomic_store_explicit(&dp_neigh_pub[idx].mac, 0, memory_order_release);
+	publish_mac(idx, NULL);
 	free_idx[nb_free++] = idx;
-}
-
-static void
-send_with_mac(struct rte_mbuf *m, uint32_t idx)
-{
-	struct rte_ether_addr mac;
-
-	dp_neigh_mac(idx, &mac);
-	rte_ether_addr_copy(&mac, rte_pktmbuf_mtod(m, struct rte_ether_addr *));
-	dp_tx_from_ctrl(m->port, m);
-}
-
-void
-dp_neigh_queue(uint32_t idx, struct rte_mbuf *m)
-{
-	struct neigh *n = idx < DP_MAX_NEIGH ? &tab[idx] : NULL;
-
-	if (n == NULL || n->state == N_FREE) {
-		rte_pktmbuf_free(m);
-		dp.node_ctr[DP_CTR_drop_neigh]++;
-		return;
-	}
-	if (n->state == N_REACHABLE || n->state == N_STATIC) {
-		send_with_mac(m, idx);	/* resolved while the frame was in the ring */
-		return;
-	}
-	if (n->nq == NEIGH_QUEUE) {
-		/* Keep the newest: drop the oldest. */
-		rte_pktmbuf_free(n->q[0]);
-		memmove(n->q, n->q + 1, sizeof(n->q[0]) * (NEIGH_QUEUE - 1));
-		n->nq--;
-		dp.node_ctr[DP_CTR_drop_neigh]++;
-	}
-	n->q[n->nq++] = m;
 }
 
 void
 dp_neigh_learn(uint16_t port, const struct mf_addr *ip, const uint8_t mac[6])
 {
 	struct neigh *n;
-	uint32_t idx, i;
+	uint32_t idx;
 
 	/* Entries exist only for next hops in use. */
 	if (neigh_find(port, ip, &idx) != 0)
@@ -274,13 +237,10 @@ dp_neigh_learn(uint16_t port, const struct mf_addr *ip, const uint8_t mac[6])
 	n = &tab[idx];
 	if (n->state == N_STATIC)
 		return;
-	publish_mac(idx, mac, true);
+	publish_mac(idx, mac);
 	n->state = N_REACHABLE;
 	n->probes = 0;
 	n->next_tsc = rte_rdtsc() + REFRESH_S * dp.tsc_hz;
-	for (i = 0; i < n->nq; i++)
-		send_with_mac(n->q[i], idx);
-	n->nq = 0;
 }
 
 void
@@ -301,7 +261,6 @@ dp_neigh_timer(uint64_t now)
 		} else if (++n->probes < 3) {
 			n->next_tsc = now + PROBE_S * dp.tsc_hz;
 		} else {
-			drop_queue(n);
 			n->probes = 0;
 			n->next_tsc = now + RETRY_S * dp.tsc_hz;
 		}

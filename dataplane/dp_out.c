@@ -438,7 +438,7 @@ send_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out
 	uint16_t len = (uint16_t)(end - off), priv_len, plen;
 	uint8_t priv[PRIV_MAX], *h;
 	struct rte_mbuf *m = NULL;
-	bool empty, over, sw_csum;
+	bool empty, over, sw_csum, resolved;
 	unsigned int why;
 	uint32_t tail = 0;
 	int n;
@@ -478,22 +478,15 @@ send_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out
 		why = DP_OC_drop_mtu;
 		goto drop;
 	}
-	if (unlikely(!write_headers(m, h, o, p->what == DP_WHAT_RTCP,
-				    (uint16_t)(UDP_HDR_LEN + plen), tail, !sw_csum))) {
-		/* The control lcore holds a few frames per next hop while it resolves and
-		 * rewrites the destination MAC when it sends them; not one to fragment. */
+	resolved = write_headers(m, h, o, p->what == DP_WHAT_RTCP,
+				 (uint16_t)(UDP_HDR_LEN + plen), tail, !sw_csum);
+	if (unlikely(!resolved || lc->hold.nb != 0) && dp_hold_wait(lc, o->neigh, resolved)) {
+		/* This worker holds a few frames per next hop while the control lcore resolves
+		 * it, and sends them first once it has; not one to fragment. */
 		why = DP_OC_drop_neigh;
-		if (over)
+		if (over || dp_hold_add(lc, o->neigh, o->port->index, m, now) != 0)
 			goto drop;
-		m->hash.usr = o->neigh;
-		m->port = o->port->index;
-		if (unlikely(rte_ring_sp_enqueue(lc->neighq, m) != 0)) {
-			why = DP_OC_drop_neigh;
-			goto drop;
-		}
-		return;
-	}
-	if (likely(!over)) {
+	} else if (likely(!over)) {
 		if (o->nack != NULL && p->what == DP_WHAT_RTP)
 			dp_nack_keep(o, m, priv_len >= 4 ? mf_rd16(priv + 2) : p->rtp.seq, now);
 		dp_tx(lc, o->port->index, m);

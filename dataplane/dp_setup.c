@@ -130,9 +130,8 @@ lcores_init(void)
 		lc->punt = ring_new("punt", i, 0);
 		lc->ctrl_tx = ring_new("ctx", i, 0);
 		lc->events = ring_new("ev", i, 0);
-		lc->neighq = ring_new("nq", i, 0);
 		if (lc->punt == NULL || lc->ctrl_tx == NULL || lc->events == NULL ||
-		    lc->neighq == NULL || dp_frag_init(lc) != 0)
+		    dp_hold_init(lc) != 0 || dp_frag_init(lc) != 0)
 			return -ENOMEM;
 		for (w = 1; w <= dp.nb_workers && dp.nb_workers > 1; w++) {
 			if (w == i)
@@ -273,8 +272,10 @@ dp_teardown(void)
 	uint16_t i;
 
 	dp_sess_table_fini();
-	for (i = 1; i <= dp.nb_workers; i++)
+	for (i = 1; i <= dp.nb_workers; i++) {
+		dp_hold_fini(&dp.lcores[i]);
 		dp_frag_fini(&dp.lcores[i]);
+	}
 	dp_ports_close();
 	dp_neigh_fini();
 	dp_stats_fini();

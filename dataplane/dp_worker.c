@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The worker lcore loop: RX bursts from its queues, packets handed over by other workers,
- * frames the control lcore asks it to send; then TX bursts, then one QSBR quiescent state.
- * It calls down only: dp_pipeline.c for packets, dp_tx.h for what is left to send.
+ * frames the control lcore asks it to send, frames it held for a next hop now resolved; then
+ * TX bursts, then one QSBR quiescent state. It calls down only: dp_pipeline.c for packets,
+ * dp_hold.c for held frames, dp_tx.h for what is left to send.
  */
 
 #include <rte_cycles.h>
@@ -79,6 +80,9 @@ dp_worker_main(void *arg)
 	DP_LOG(INFO, "worker %u on lcore %u: %u RX queues\n", lc->index, lc->lcore_id, lc->nb_rxq);
 	t0 = rte_rdtsc();
 	while (!atomic_load_explicit(&dp.quit, memory_order_relaxed)) {
+		/* Frames that waited for a next hop go before any newer one to it. */
+		if (unlikely(lc->hold.nb != 0))
+			dp_hold_poll(lc, t0);
 		n = poll_rx(lc);
 		n += poll_rings(lc);
 		dp_tx_flush(lc);

@@ -14,6 +14,7 @@ the dataplane on net_af_packet), every frame checked against a local decode:
   pushes frames over the MTU, mfwd sends them in fragments, the receiving kernel
   reassembles and GStreamer srtpdec decodes every frame bit-exact.
 """
+import json
 import os
 import subprocess
 import sys
@@ -47,7 +48,7 @@ def sessions():
             s("sr", "rtp", "10.99.1.2", 5020, "10.99.2.1", 6020, srtp=srtp.srtp_json(srtp.KB))]
 
 
-def rtp_through(topo, d, clip, ref, sdp, what, family, dst, port, url):
+def rtp_through(topo, dpl, sid, d, clip, ref, sdp, what, family, dst, port, url):
     out = os.path.join(d, "%s.md5" % what)
     rx = topo.popen(topo.dst, "ffmpeg", "-nostdin", "-v", "error", "-y", "-protocol_whitelist",
                     "file,udp,rtp", "-probesize", "300000", "-analyzeduration", "1000000",
@@ -59,7 +60,11 @@ def rtp_through(topo, d, clip, ref, sdp, what, family, dst, port, url):
                  capture_output=True, timeout=60)
     T.eq(r.returncode, 0, "%s: sender ran: %s" % (what, r.stderr.decode()[-300:]))
     got = netns_media.receiver_frames(out, rx, what)
-    T.eq(len(got), len(ref), "%s: frames" % what)
+    if not T.eq(len(got), len(ref), "%s: frames" % what) and got:
+        print("receiver %s said: %s" % (what, rx.stderr.read().decode()[-800:]))
+        st = dpl.stats()
+        print("session %s: %s\nnode: %s" % (sid, json.dumps(st["sessions"][sid]),
+                                           json.dumps(st["node"])))
     T.check(got == ref, "%s: every frame bit-exact" % what)
 
 
@@ -76,9 +81,9 @@ def main():
     with Topology("fg", ("10.99.2.1",), ipv6=True) as topo:
         dpl = Dataplane("netnsfrag", topo.ports_conf(big_frames=True), sessions=sessions())
         with dpl:
-            rtp_through(topo, d, clip, ref_md5, sdp, "ipv6", 6, "fd00:2::1", 6000,
+            rtp_through(topo, dpl, "r6", d, clip, ref_md5, sdp, "ipv6", 6, "fd00:2::1", 6000,
                         "rtp://[fd00:1::2]:5004?localport=4000")
-            rtp_through(topo, d, clip, ref_md5, sdp, "ipv4-3000", 4, "10.99.2.1", 6010,
+            rtp_through(topo, dpl, "r4", d, clip, ref_md5, sdp, "ipv4-3000", 4, "10.99.2.1", 6010,
                         "rtp://10.99.1.2:5010?localport=4010&pkt_size=3000")
             netns_media.ts_relay(topo, d, clip, ref_md5, 3948, "TS, 21 packets a datagram")
             srtp.to_gst(topo, d, clip, ref, sdp, "RTP -> mfwd SRTP over the MTU -> fragments "

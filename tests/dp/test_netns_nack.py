@@ -134,7 +134,9 @@ def main():
             judged = len(ref) - 25
             for name, rx in (("nack", rxs[0]), ("srtp", rxs[2])):
                 got = frame_hashes(rx[0])
-                T.check(len(got) >= judged, "%s: every frame decoded (%d)" % (name, len(got)))
+                if not T.check(len(got) >= judged, "%s: every frame decoded (%d)" %
+                               (name, len(got))):
+                    print("receiver %s said: %s" % (name, rx[1].stderr.read().decode()[-800:]))
                 T.check(got[:judged] == ref[:judged], "%s: every frame bit-exact (first "
                         "difference at frame %d)" % (name, first_bad(got, ref)))
                 T.check(st[name]["nack_rx"] > 0 and st[name]["nack_resent"] > 0,
