@@ -583,6 +583,17 @@ struct dp_sess_db {
 	uint32_t nb_timed, cap_timed;
 };
 
+struct dp_neigh_ent;
+
+/* The neighbour table (dp_neigh.c), control lcore only: workers read dp_neigh_pub. */
+struct dp_neigh_db {
+	struct dp_neigh_ent *tab;	/* by index */
+	uint32_t *free_idx;		/* a stack of free indices */
+	uint32_t nb_free;
+	struct rte_hash *index_of;	/* port, family and address: index */
+	dp_neigh_probe_fn probe;	/* ARP/ND (dp_slow.c), registered at start */
+};
+
 struct dp_deferred {
 	void (*fn)(void *arg, int idx);
 	void *arg;
@@ -619,6 +630,7 @@ struct dp_main {
 	uint64_t ms_per_tsc_q32;	/* 1000 / tsc_hz, times 2^32 */
 	bool rcu_registered;		/* the main lcore, with liburcu QSBR */
 	struct dp_sess_db sess;
+	struct dp_neigh_db neigh;
 	struct dp_defer_list defer;
 	_Atomic bool quit;
 };

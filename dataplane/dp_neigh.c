@@ -46,7 +46,7 @@ struct neigh_key {
 	uint8_t ip[16];
 };
 
-struct neigh {
+struct dp_neigh_ent {
 	uint8_t state;
 	uint8_t probes;
 	uint32_t refs;
@@ -55,18 +55,13 @@ struct neigh {
 };
 
 struct dp_neigh_pub *dp_neigh_pub;
-static struct neigh *tab;
-static uint32_t *free_idx;
-static uint32_t nb_free;
-static struct rte_hash *index_of;
-/* The protocol that asks for a MAC (ARP, ND: dp_slow.c), registered at start as VPP's ARP
- * registers with its neighbour table: the table never calls it by name. */
-static dp_neigh_probe_fn probe;
 
+/* The protocol that asks for a MAC (ARP, ND: dp_slow.c) is registered at start as VPP's ARP
+ * registers with its neighbour table: the table never calls it by name. */
 void
 dp_neigh_register_probe(dp_neigh_probe_fn fn)
 {
-	probe = fn;
+	dp.neigh.probe = fn;
 }
 
 static void
@@ -112,18 +107,18 @@ publish_new_gen(uint32_t idx)
 static int
 neigh_alloc(uint16_t port, const struct mf_addr *ip, uint32_t *idx)
 {
-	struct neigh *n;
+	struct dp_neigh_ent *n;
 	int rc;
 
-	if (nb_free == 0)
+	if (dp.neigh.nb_free == 0)
 		return -ENOSPC;
-	*idx = free_idx[--nb_free];
-	n = &tab[*idx];
+	*idx = dp.neigh.free_idx[--dp.neigh.nb_free];
+	n = &dp.neigh.tab[*idx];
 	memset(n, 0, sizeof(*n));
 	make_key(port, ip, &n->key);
-	rc = rte_hash_add_key_data(index_of, &n->key, (void *)(uintptr_t)*idx);
+	rc = rte_hash_add_key_data(dp.neigh.index_of, &n->key, (void *)(uintptr_t)*idx);
 	if (rc != 0) {
-		free_idx[nb_free++] = *idx;
+		dp.neigh.free_idx[dp.neigh.nb_free++] = *idx;
 		return rc;
 	}
 	publish_new_gen(*idx);
@@ -145,22 +140,23 @@ dp_neigh_init(void)
 	uint16_t p;
 
 	dp_neigh_pub = calloc(DP_MAX_NEIGH, sizeof(*dp_neigh_pub));
-	tab = calloc(DP_MAX_NEIGH, sizeof(*tab));
-	free_idx = calloc(DP_MAX_NEIGH, sizeof(*free_idx));
-	index_of = rte_hash_create(&hp);
-	if (dp_neigh_pub == NULL || tab == NULL || free_idx == NULL || index_of == NULL)
+	dp.neigh.tab = calloc(DP_MAX_NEIGH, sizeof(*dp.neigh.tab));
+	dp.neigh.free_idx = calloc(DP_MAX_NEIGH, sizeof(*dp.neigh.free_idx));
+	dp.neigh.index_of = rte_hash_create(&hp);
+	if (dp_neigh_pub == NULL || dp.neigh.tab == NULL || dp.neigh.free_idx == NULL ||
+	    dp.neigh.index_of == NULL)
 		return -ENOMEM;
 	for (i = 0; i < DP_MAX_NEIGH; i++)
-		free_idx[i] = DP_MAX_NEIGH - 1 - i;
-	nb_free = DP_MAX_NEIGH;
+		dp.neigh.free_idx[i] = DP_MAX_NEIGH - 1 - i;
+	dp.neigh.nb_free = DP_MAX_NEIGH;
 	for (p = 0; p < dp.nb_ports; p++) {
 		const struct dp_port_conf *c = dp.ports[p].conf;
 
 		for (i = 0; i < c->nb_neigh; i++) {
 			if (neigh_alloc(p, &c->neigh[i].ip, &idx) != 0)
 				return -ENOSPC;
-			tab[idx].state = N_STATIC;
-			tab[idx].refs = 1;	/* never freed */
+			dp.neigh.tab[idx].state = N_STATIC;
+			dp.neigh.tab[idx].refs = 1;	/* never freed */
 			publish_mac(idx, c->neigh[i].mac.addr_bytes);
 		}
 	}
@@ -170,11 +166,11 @@ dp_neigh_init(void)
 void
 dp_neigh_fini(void)
 {
-	rte_hash_free(index_of);
-	free(tab);
-	free(free_idx);
+	rte_hash_free(dp.neigh.index_of);
+	free(dp.neigh.tab);
+	free(dp.neigh.free_idx);
 	free(dp_neigh_pub);
-	tab = NULL;
+	dp.neigh.tab = NULL;
 }
 
 static int
@@ -184,7 +180,7 @@ neigh_find(uint16_t port, const struct mf_addr *ip, uint32_t *idx)
 	void *data;
 
 	make_key(port, ip, &k);
-	if (rte_hash_lookup_data(index_of, &k, &data) < 0)
+	if (rte_hash_lookup_data(dp.neigh.index_of, &k, &data) < 0)
 		return -ENOENT;
 	*idx = (uint32_t)(uintptr_t)data;
 	return 0;
@@ -196,45 +192,45 @@ dp_neigh_get(uint16_t port, const struct mf_addr *ip, uint32_t *idx)
 	int rc;
 
 	if (neigh_find(port, ip, idx) == 0) {
-		tab[*idx].refs++;
+		dp.neigh.tab[*idx].refs++;
 		return 0;
 	}
 	rc = neigh_alloc(port, ip, idx);
 	if (rc != 0)
 		return rc;
-	tab[*idx].refs = 1;
-	tab[*idx].probes = 1;
-	tab[*idx].next_tsc = rte_rdtsc() + PROBE_S * dp.tsc_hz;
-	probe(port, ip, false);
+	dp.neigh.tab[*idx].refs = 1;
+	dp.neigh.tab[*idx].probes = 1;
+	dp.neigh.tab[*idx].next_tsc = rte_rdtsc() + PROBE_S * dp.tsc_hz;
+	dp.neigh.probe(port, ip, false);
 	return 0;
 }
 
 void
 dp_neigh_put(uint32_t idx)
 {
-	struct neigh *n;
+	struct dp_neigh_ent *n;
 
 	if (idx == DP_NEIGH_NONE)
 		return;
-	n = &tab[idx];
+	n = &dp.neigh.tab[idx];
 	if (n->state == N_FREE || n->state == N_STATIC || --n->refs > 0)
 		return;
-	rte_hash_del_key(index_of, &n->key);
+	rte_hash_del_key(dp.neigh.index_of, &n->key);
 	n->state = N_FREE;
 	publish_mac(idx, NULL);
-	free_idx[nb_free++] = idx;
+	dp.neigh.free_idx[dp.neigh.nb_free++] = idx;
 }
 
 void
 dp_neigh_learn(uint16_t port, const struct mf_addr *ip, const uint8_t mac[6])
 {
-	struct neigh *n;
+	struct dp_neigh_ent *n;
 	uint32_t idx;
 
 	/* Entries exist only for next hops in use. */
 	if (neigh_find(port, ip, &idx) != 0)
 		return;
-	n = &tab[idx];
+	n = &dp.neigh.tab[idx];
 	if (n->state == N_STATIC)
 		return;
 	publish_mac(idx, mac);
@@ -250,12 +246,12 @@ dp_neigh_timer(uint64_t now)
 	uint32_t i;
 
 	for (i = 0; i < DP_MAX_NEIGH; i++) {
-		struct neigh *n = &tab[i];
+		struct dp_neigh_ent *n = &dp.neigh.tab[i];
 
 		if ((n->state != N_INCOMPLETE && n->state != N_REACHABLE) || now < n->next_tsc)
 			continue;
 		key_addr(&n->key, &ip);
-		probe(n->key.port, &ip, false);
+		dp.neigh.probe(n->key.port, &ip, false);
 		if (n->state == N_REACHABLE) {
 			n->next_tsc = now + REFRESH_S * dp.tsc_hz;
 		} else if (++n->probes < 3) {
@@ -281,12 +277,12 @@ dp_neigh_announce(void)
 			memset(&ip, 0, sizeof(ip));
 			ip.family = 4;
 			memcpy(ip.a, c->v4[i].a, 4);
-			probe(p, &ip, true);
+			dp.neigh.probe(p, &ip, true);
 		}
 		for (i = 0; i < c->nb_v6; i++) {
 			ip.family = 6;
 			memcpy(ip.a, c->v6[i].a, 16);
-			probe(p, &ip, true);
+			dp.neigh.probe(p, &ip, true);
 		}
 	}
 }
