@@ -262,6 +262,21 @@ dp_sess_key_of(const struct mf_pkt_l4 *l4, uint16_t port, struct dp_sess_key *k)
 	memcpy(k->addr, l4->ip.dst, sizeof(k->addr));
 }
 
+/** Is @p l4's destination address @p a (4 or 16 bytes by @p family)? */
+static inline bool
+dp_l4_dst_is(uint8_t family, const uint8_t *a, const struct mf_pkt_l4 *l4)
+{
+	return family == l4->ip.version && memcmp(a, l4->ip.dst, family == 4 ? 4 : 16) == 0;
+}
+
+/** Did @p l4 come from @p a, UDP port @p port? */
+static inline bool
+dp_l4_src_is(const struct mf_addr *a, uint16_t port, const struct mf_pkt_l4 *l4)
+{
+	return a->family == l4->ip.version && port == l4->udp.sport &&
+	       memcmp(a->a, l4->ip.src, a->family == 4 ? 4 : 16) == 0;
+}
+
 /* What one output's packets need to leave, besides its config. Mutable state it keeps
  * across packets (sequence rewrite) is in *ost, shared by the entries that replace it. */
 /* An ICE endpoint's peer, as the control lcore saw it: the last valid check on the pair
@@ -273,6 +288,8 @@ struct dp_ice_seen {
 	uint8_t txid[DP_ICE_TXIDS][12];
 	uint8_t next;
 };
+
+struct dp_dtls;
 
 struct dp_out_state {
 	uint32_t last_in_ssrc;
@@ -302,6 +319,7 @@ struct dp_out_state {
 	uint32_t replay_gen;
 	uint32_t replay_pos;
 	struct dp_ice_seen ice;		/* control lcore only: its receiver's checks */
+	struct dp_dtls *dtls;		/* control lcore only: its receiver's handshake */
 };
 
 /* The frames an output sent, by its own RTP sequence number, for NACK repair (dp_nack.c).
@@ -343,6 +361,7 @@ struct dp_gop {
 
 /* In an entry's copy of an output's flags: ICE has nominated no destination yet. */
 #define DP_OUT_F_NO_DST		0x80
+#define DP_OUT_F_NO_KEYS	0x40	/* DTLS: no keys until its handshake */
 
 struct dp_out {
 	struct mf_sess_output cfg;
@@ -424,6 +443,7 @@ struct dp_sess_state {
 	struct dp_rtp_rx rx;
 	struct dp_ts_rx ts;
 	struct dp_ice_seen ice;		/* control lcore only: the ingress peer's checks */
+	struct dp_dtls *dtls;		/* control lcore only: the ingress peer's handshake */
 };
 
 /* A session's place in the lookup table: kind rtp has two (RTP and RTCP ports). */
@@ -452,6 +472,8 @@ struct dp_sess {
 	uint8_t nb_out;
 	uint8_t flags;			/* MF_SESS_F_* */
 	bool ice;			/* an ICE endpoint: STUN and DTLS go to the control lcore */
+	bool dtls;			/* a DTLS endpoint: DTLS goes there too, not dropped */
+	bool dtls_wait;			/* the ingress's DTLS has no keys yet: media drops */
 	uint16_t worker;		/* lcore index of the owner, 1..nb_workers */
 	struct dp_sess_state *st;
 	uint64_t *ctr;			/* lcore 0's block of the session counters */
@@ -460,6 +482,9 @@ struct dp_sess {
 	 * the owning worker only and carried over by entries that keep their key. */
 	struct mf_srtp *srtp_in;
 	struct mf_srtp *srtp_in_prev;
+	/* The RTCP we send the source (key-frame requests): SDES has one key both ways
+	 * (srtp_in), DTLS one each way (this, when set). */
+	struct mf_srtp *srtp_src_tx;
 	struct dp_gop *gop;		/* GOP cache, or NULL */
 	uint64_t rate_burst;		/* max_kbps: bytes a second, the bucket's size */
 	uint64_t rate_bytes_per_tsc_q32;	/* and its refill per TSC cycle, times 2^32 */
@@ -496,6 +521,13 @@ int dp_sess_del(const char *id, enum mf_event_kind why, char *detail, size_t len
 /** ICE: endpoint @p out of @p old (-1: the ingress) now has the pair @p addr, @p port (NULL:
  * none); the entry is replaced. Context: control lcore. @return 0, -ENOMEM. */
 int dp_sess_ice_select(struct dp_sess *old, int out, const struct mf_addr *addr, uint16_t port);
+/** DTLS: endpoint @p out of @p old (-1: the ingress) has its keys: @p local protects what we
+ * send, @p remote opens what the peer sends (both wiped here). The entry is replaced.
+ * Context: control lcore. @return 0, -ENOMEM, -EINVAL. */
+int dp_sess_dtls_keys(struct dp_sess *old, int out, struct mf_srtp_params *local,
+		      struct mf_srtp_params *remote);
+/** The session whose ingress or receivers' feedback is at @p l4's destination on @p port. */
+struct dp_sess *dp_sess_at(const struct mf_pkt_l4 *l4, uint16_t port);
 struct dp_sess *dp_sess_find(const char *id);
 uint32_t dp_sess_count(void);
 int dp_sess_list(uint32_t offset, uint32_t limit, struct mf_msg_list *out);
@@ -581,6 +613,8 @@ struct dp_sess_db {
 	/* Sessions with an idle timeout or a lifetime: the timer looks at these only. */
 	struct dp_sess **timed;
 	uint32_t nb_timed, cap_timed;
+	/* Frees an endpoint's DTLS state (dp_dtls.c registers it). */
+	void (*dtls_free)(struct dp_dtls *d);
 };
 
 struct dp_neigh_ent;
@@ -592,6 +626,12 @@ struct dp_neigh_db {
 	uint32_t nb_free;
 	struct rte_hash *index_of;	/* port, family and address: index */
 	dp_neigh_probe_fn probe;	/* ARP/ND (dp_slow.c), registered at start */
+};
+
+/* DTLS-SRTP (dp_dtls.c), control lcore only. */
+struct dp_dtls_db {
+	struct ssl_ctx_st *ctx;		/* SSL_CTX: our certificate, the SRTP profiles */
+	char fingerprint[MF_DTLS_FP_STR];	/* of our certificate */
 };
 
 struct dp_deferred {
@@ -631,6 +671,7 @@ struct dp_main {
 	bool rcu_registered;		/* the main lcore, with liburcu QSBR */
 	struct dp_sess_db sess;
 	struct dp_neigh_db neigh;
+	struct dp_dtls_db dtls;
 	struct dp_defer_list defer;
 	_Atomic bool quit;
 };

@@ -15,6 +15,7 @@
 #include <rte_mempool.h>
 
 #include "dp.h"
+#include "dp_dtls.h"
 #include "dp_event.h"
 #include "dp_ice.h"
 
@@ -36,6 +37,7 @@ node_info(struct mf_msg_node_info *ni)
 	ni->max_sessions = dp.cfg.max_sessions;
 	ni->start_time_ns = dp.shm.hdr->start_time_ns;
 	ni->generation = dp.shm.hdr->generation;
+	snprintf(ni->dtls_fingerprint, sizeof(ni->dtls_fingerprint), "%s", dp_dtls_fingerprint());
 	for (i = 0; i < dp.nb_ports; i++) {
 		const struct dp_port *p = &dp.ports[i];
 		struct mf_msg_port_info *pi = &ni->ports[i];
@@ -272,6 +274,7 @@ timers(uint64_t now, uint64_t *next, uint64_t *next_ports)
 	if (!dp.cfg.test_clock)
 		dp_sess_timer(now);
 	dp_ice_consent(now);
+	dp_dtls_timer(now);
 	dp_neigh_timer(now);
 	dp_ports_watch(now);
 	if (now >= *next_ports) {

@@ -49,30 +49,12 @@ count(unsigned int ctr)
 	dp.node_ctr[ctr]++;
 }
 
-static bool
-addr_is(uint8_t family, const uint8_t *a, const struct mf_pkt_l4 *l4)
-{
-	return family == l4->ip.version && memcmp(a, l4->ip.dst, family == 4 ? 4 : 16) == 0;
-}
-
-static struct dp_sess *
-session_at(const struct mf_pkt_l4 *l4, uint16_t port)
-{
-	struct dp_sess_key k;
-	struct dp_sess *s;
-	bool rtcp;
-
-	dp_sess_key_of(l4, port, &k);
-	s = dp_sess_lookup(&k, &rtcp);
-	return s != NULL ? s : dp_sess_lookup_fb(&k);
-}
-
 /* The endpoint on the datagram's port whose credentials the USERNAME names. */
 static bool
 find_endpoint(const struct mf_pkt_l4 *l4, uint16_t port, const uint8_t *msg,
 	      const struct mf_stun *st, struct ice_ep *ep)
 {
-	struct dp_sess *s = session_at(l4, port);
+	struct dp_sess *s = dp_sess_at(l4, port);
 	const struct mf_ice_cred *c;
 	unsigned int i;
 
@@ -81,7 +63,7 @@ find_endpoint(const struct mf_pkt_l4 *l4, uint16_t port, const uint8_t *msg,
 	ep->s = s;
 	c = &s->ingress.ice;
 	if (s->ingress.port == port && s->ingress.udp_port == l4->udp.dport &&
-	    c->ufrag[0] != '\0' && addr_is(s->ingress.local.family, s->ingress.local.a, l4) &&
+	    c->ufrag[0] != '\0' && dp_l4_dst_is(s->ingress.local.family, s->ingress.local.a, l4) &&
 	    mf_stun_username_is(msg, st, c->ufrag, c->remote_ufrag)) {
 		ep->out = -1;
 		ep->cred = c;
@@ -92,7 +74,7 @@ find_endpoint(const struct mf_pkt_l4 *l4, uint16_t port, const uint8_t *msg,
 
 		c = &o->cfg.ice;
 		if (o->cfg.port == port && o->src_port == l4->udp.dport && c->ufrag[0] != '\0' &&
-		    addr_is(o->family ? o->family : s->ingress.local.family, o->src_ip, l4) &&
+		    dp_l4_dst_is(o->family ? o->family : s->ingress.local.family, o->src_ip, l4) &&
 		    mf_stun_username_is(msg, st, c->ufrag, c->remote_ufrag)) {
 			ep->out = (int)i;
 			ep->cred = c;
@@ -187,18 +169,9 @@ build_answer(const struct mf_stun *st, const struct mf_pkt_l4 *l4, const struct 
 static bool
 is_selected(const struct ice_ep *ep, const struct mf_pkt_l4 *l4)
 {
-	const struct mf_addr *a;
-	uint16_t port;
-
-	if (ep->out < 0) {
-		a = &ep->s->ingress.src;
-		port = ep->s->ingress.src_port;
-	} else {
-		a = &ep->s->out[ep->out].cfg.dst;
-		port = ep->s->out[ep->out].cfg.dst_port;
-	}
-	return a->family == l4->ip.version && port == l4->udp.sport &&
-	       memcmp(a->a, l4->ip.src, l4->ip.version == 4 ? 4 : 16) == 0;
+	if (ep->out < 0)
+		return dp_l4_src_is(&ep->s->ingress.src, ep->s->ingress.src_port, l4);
+	return dp_l4_src_is(&ep->s->out[ep->out].cfg.dst, ep->s->out[ep->out].cfg.dst_port, l4);
 }
 
 static struct dp_ice_seen *
@@ -258,8 +231,8 @@ select_pair(const struct ice_ep *ep, const struct mf_pkt_l4 *l4, bool nominated)
 	return true;
 }
 
-static void
-stun_input(struct dp_port *p, struct rte_mbuf *m, const struct mf_pkt_l4 *l4, uint64_t now)
+void
+dp_ice_input(struct dp_port *p, struct rte_mbuf *m, const struct mf_pkt_l4 *l4, uint64_t now)
 {
 	const uint8_t *msg = rte_pktmbuf_mtod_offset(m, uint8_t *, l4->payload_off);
 	uint8_t ans[ICE_RESP_MAX];
@@ -306,19 +279,6 @@ stun_input(struct dp_port *p, struct rte_mbuf *m, const struct mf_pkt_l4 *l4, ui
 	return;
 drop:
 	count(drop);
-	rte_pktmbuf_free(m);
-}
-
-void
-dp_ice_input(struct dp_port *p, struct rte_mbuf *m, const struct mf_pkt_l4 *l4, uint64_t now)
-{
-	const uint8_t *pl = rte_pktmbuf_mtod_offset(m, uint8_t *, l4->payload_off);
-
-	if (mf_demux_classify(pl, l4->payload_len) == MF_DEMUX_STUN) {
-		stun_input(p, m, l4, now);
-		return;
-	}
-	count(DP_CTR_slow_other);	/* workers punt only STUN from UDP */
 	rte_pktmbuf_free(m);
 }
 

@@ -5,8 +5,8 @@
 
 #include "dp.h"
 
-/** A STUN datagram punted from an ICE session's port, parsed to UDP in @p l4: answered,
- * or counted and freed. */
+/** A STUN message punted from an ICE session's port, parsed to UDP in @p l4: answered, or
+ * counted and freed. */
 void dp_ice_input(struct dp_port *p, struct rte_mbuf *m, const struct mf_pkt_l4 *l4,
 		  uint64_t now);
 /** End the pairs whose peers stopped checking (RFC 7675). */

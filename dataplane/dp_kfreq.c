@@ -92,11 +92,12 @@ static int
 fb_send(struct dp_lcore *lc, struct dp_sess *s, const struct dp_pkt *p, uint8_t *fb, size_t n)
 {
 	uint16_t l2 = p->l4.l3_off, l3 = p->l4.ip.version == 4 ? 20 : 40;
+	struct mf_srtp *srtp = s->srtp_src_tx != NULL ? s->srtp_src_tx : s->srtp_in;
 	struct rte_udp_hdr *udp;
 	struct rte_mbuf *m;
 	uint8_t *h;
 
-	if (s->srtp_in != NULL && mf_srtcp_protect(s->srtp_in, fb, &n, KF_PAYLOAD_MAX) != 0)
+	if (srtp != NULL && mf_srtcp_protect(srtp, fb, &n, KF_PAYLOAD_MAX) != 0)
 		return DP_CTR_drop_srtp_protect;
 	m = rte_pktmbuf_alloc(dp.pool);
 	if (m == NULL)

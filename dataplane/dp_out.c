@@ -700,8 +700,9 @@ output_sends(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp
 	enum start_verdict v = START_SEND;
 	unsigned int why = 0;
 
-	if (o->cfg.flags & (MF_OUT_F_PAUSED | DP_OUT_F_NO_DST))
-		why = o->cfg.flags & MF_OUT_F_PAUSED ? DP_OC_drop_paused : DP_OC_drop_ice_wait;
+	if (o->cfg.flags & (MF_OUT_F_PAUSED | DP_OUT_F_NO_DST | DP_OUT_F_NO_KEYS))
+		why = o->cfg.flags & MF_OUT_F_PAUSED ? DP_OC_drop_paused :
+		      o->cfg.flags & DP_OUT_F_NO_DST ? DP_OC_drop_ice_wait : DP_OC_drop_dtls_wait;
 	else if (rtp && !pt_allowed(o, p->rtp.pt))
 		why = DP_OC_drop_pt;
 	else if (o->cfg.start != MF_OUT_START_IMMEDIATE)

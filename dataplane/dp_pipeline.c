@@ -464,6 +464,8 @@ inspect(struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc)
 		p->what = DP_WHAT_TS;
 		return ts_rx(s, pl, p->l4.payload_len, sc) ? 0 : DP_SC_drop_media;
 	}
+	if (unlikely(s->dtls_wait))
+		return DP_SC_drop_dtls_wait;
 	if (s->srtp_in != NULL && (drop = unprotect(s, p, sc)) != 0)
 		return drop;
 	if (p->rtcp) {
@@ -485,11 +487,14 @@ node_drop(int sess_drop)
 {
 	if (sess_drop == DP_SC_drop_srtp_auth)
 		return DP_CTR_drop_srtp_auth;
+	if (sess_drop == DP_SC_drop_dtls_wait)
+		return DP_CTR_drop_dtls_wait;
 	return sess_drop == DP_SC_drop_srtp_replay ? DP_CTR_drop_srtp_replay : DP_CTR_drop_media;
 }
 
-/* STUN punts a worker may make a second, and in a burst: anyone can send STUN to an ICE
- * port, and the punt ring is also ARP's and ND's. Browsers check every few seconds. */
+/* STUN and DTLS punts a worker may make a second, and in a burst: anyone can send them to
+ * an ICE port, and the punt ring is also ARP's and ND's. Browsers check every few seconds;
+ * a handshake is a handful of datagrams. */
 #define DP_STUN_PUNT_PPS	2000
 #define DP_STUN_PUNT_BURST	256
 
@@ -509,21 +514,24 @@ stun_budget(struct dp_lcore *lc, uint64_t now)
 }
 
 /* An ICE session's port carries STUN and DTLS beside RTP and RTCP (RFC 7983): STUN goes to
- * the control lcore, which answers the checks, within a budget; DTLS is dropped here until
- * DTLS-SRTP lands; anything else too. @return true when the packet was consumed. */
+ * the control lcore, which answers the checks, and DTLS too where an endpoint uses it, both
+ * within a budget; anything else is dropped. @return true when the packet was consumed. */
 static bool
-ice_demux(struct dp_lcore *lc, struct dp_pkt *p, int what, uint64_t now, uint64_t *sc)
+ice_demux(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, int what, uint64_t now,
+	  uint64_t *sc)
 {
 	if (likely(what == MF_DEMUX_RTP || what == MF_DEMUX_RTCP))
 		return false;
-	if (what != MF_DEMUX_STUN) {
-		unsigned int ctr = what == MF_DEMUX_DTLS ? DP_CTR_dtls_rx : DP_CTR_drop_demux;
-
-		sc[what == MF_DEMUX_DTLS ? DP_SC_dtls_rx : DP_SC_drop_demux]++;
-		count_drop(lc, p->m, ctr);
+	if (what == MF_DEMUX_DTLS)
+		sc[DP_SC_dtls_rx]++;
+	if (what == MF_DEMUX_STUN)
+		sc[DP_SC_stun_rx]++;
+	if ((what != MF_DEMUX_STUN && what != MF_DEMUX_DTLS) || (what == MF_DEMUX_DTLS && !s->dtls)) {
+		count_drop(lc, p->m, what == MF_DEMUX_DTLS ? DP_CTR_dtls_rx : DP_CTR_drop_demux);
+		if (what != MF_DEMUX_DTLS)
+			sc[DP_SC_drop_demux]++;
 		return true;
 	}
-	sc[DP_SC_stun_rx]++;
 	if (!stun_budget(lc, now))
 		count_drop(lc, p->m, DP_CTR_drop_stun_rate);
 	else if (rte_ring_sp_enqueue(lc->punt, p->m) != 0)
@@ -548,7 +556,7 @@ session_packet(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_
 	 * to an output's port as well as to the ingress's. */
 	if (s->kind == MF_SESS_RTP_MUX && (!p->rtcp || s->ice)) {
 		what = mf_demux_classify(p->data + p->l4.payload_off, p->l4.payload_len);
-		if (unlikely(s->ice) && ice_demux(lc, p, what, now, sc))
+		if (unlikely(s->ice) && ice_demux(lc, s, p, what, now, sc))
 			return;
 		p->rtcp = p->rtcp || what == MF_DEMUX_RTCP;
 	}

@@ -45,6 +45,15 @@ free_srtp(void *arg, int idx)
 	mf_srtp_destroy(arg);
 }
 
+/* An endpoint's handshake state goes with its session or output: freed by dp_dtls.c, which
+ * registered how (it calls into this file, not the other way). */
+static void
+dtls_release(struct dp_dtls *d)
+{
+	if (d != NULL && dp.sess.dtls_free != NULL)
+		dp.sess.dtls_free(d);
+}
+
 /* An SRTP context for @p p: @p keep when it holds the same key (the stream state goes on),
  * a new one otherwise, or NULL for plain RTP. Keys are then wiped from the entry's copy of
  * the spec: the context is their only holder. */
@@ -207,6 +216,17 @@ has_ice(const struct mf_sess_spec *spec)
 	return spec->ingress.ice.ufrag[0] != '\0';
 }
 
+static bool
+has_dtls(const struct mf_sess_spec *spec)
+{
+	unsigned int i;
+
+	for (i = 0; i < spec->nb_outputs; i++)
+		if (spec->outputs[i].dtls.on)
+			return true;
+	return spec->ingress.dtls.on;
+}
+
 static int
 check_spec(const struct mf_sess_spec *spec, char *detail, size_t len)
 {
@@ -288,6 +308,24 @@ ice_same(const struct mf_ice_cred *a, const struct mf_ice_cred *b)
 {
 	return strcmp(a->ufrag, b->ufrag) == 0 && strcmp(a->remote_ufrag, b->remote_ufrag) == 0 &&
 	       strcmp(a->pwd, b->pwd) == 0;
+}
+
+/* The same DTLS peer over the same ICE: its handshake's keys stay. */
+static bool
+dtls_same(const struct mf_dtls_cfg *a, const struct mf_dtls_cfg *b,
+	  const struct mf_ice_cred *ia, const struct mf_ice_cred *ib)
+{
+	return a->on && b->on && memcmp(a->fingerprint, b->fingerprint, MF_DTLS_FP_LEN) == 0 &&
+	       ice_same(ia, ib);
+}
+
+/* A DTLS output sends nothing until its handshake gave it keys. */
+static void
+out_keys_flag(struct dp_out *o)
+{
+	o->cfg.flags &= (uint8_t)~DP_OUT_F_NO_KEYS;
+	if (o->cfg.dtls.on && o->srtp == NULL)
+		o->cfg.flags |= DP_OUT_F_NO_KEYS;
 }
 
 /* Where the output sends to: its cfg's destination, or none yet (an ICE output before its
@@ -383,6 +421,12 @@ out_build(struct dp_sess *s, struct dp_out *o, const struct mf_sess_output *cfg,
 	if (rc == 0)
 		rc = srtp_take(&o->cfg.receiver_srtp, prev != NULL ? prev->srtp_rx : NULL,
 			       &o->srtp_rx);
+	if (rc == 0 && prev != NULL &&
+	    dtls_same(&cfg->dtls, &prev->cfg.dtls, &cfg->ice, &prev->cfg.ice)) {
+		o->srtp = prev->srtp;
+		o->srtp_rx = prev->srtp_rx;
+	}
+	out_keys_flag(o);
 	return rc;
 }
 
@@ -432,6 +476,7 @@ sess_alloc(const struct mf_sess_spec *spec)
 	s->kind = spec->kind;
 	s->flags = spec->flags;
 	s->ice = has_ice(spec);
+	s->dtls = has_dtls(spec);
 	s->nb_out = spec->nb_outputs;
 	s->ingress = spec->ingress;
 	s->limits = spec->limits;
@@ -531,6 +576,7 @@ dp_sess_add(const struct mf_sess_spec *spec, char *detail, size_t len)
 		refuse(rc, detail, len, "ingress.srtp: cannot set up the key: %s", strerror(-rc));
 		goto err;
 	}
+	s->dtls_wait = s->ingress.dtls.on;
 	if (gop_take(s, NULL) != 0)
 		goto err_nomem;
 	snprintf(name, sizeof(name), "session/%s", s->id);
@@ -602,6 +648,7 @@ defer_dropped_outputs(const struct dp_sess *old, const struct dp_sess *s)
 		if (o->nack != NULL && (kept == NULL || kept->nack != o->nack))
 			dp_defer(free_nack, o->nack, 0);
 		if (kept == NULL) {
+			dtls_release(o->ost->dtls);
 			dp_defer(free_mem, o->ost, 0);
 			dp_defer(free_stats, NULL, o->stats_idx);
 		}
@@ -673,6 +720,11 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 		return refuse(rc, detail, len, "ingress.srtp: cannot set up the key: %s",
 			      strerror(-rc));
 	}
+	if (dtls_same(&s->ingress.dtls, &old->ingress.dtls, &s->ingress.ice, &old->ingress.ice)) {
+		s->srtp_in = old->srtp_in;
+		s->srtp_src_tx = old->srtp_src_tx;
+	}
+	s->dtls_wait = s->ingress.dtls.on && s->srtp_in == NULL;
 	if (gop_take(s, old) != 0) {
 		sess_unbuild_ingress(s, old);
 		free(s);
@@ -701,6 +753,8 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 	dp_sess_tab_index(s);
 	if (retired != NULL)
 		dp_defer(free_srtp, retired, 0);
+	if (old->srtp_src_tx != NULL && old->srtp_src_tx != s->srtp_src_tx)
+		dp_defer(free_srtp, old->srtp_src_tx, 0);
 	defer_dropped_outputs(old, s);
 	if (old->gop != NULL && old->gop != s->gop)
 		dp_defer(free_gop, old->gop, 0);
@@ -709,21 +763,50 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 	return 0;
 }
 
-/* The entry again with one ICE endpoint's pair changed; it shares everything else with
- * @p old (state, contexts, rings, counters), so only the entry itself is new. */
+/* The entry again, sharing everything with @p old (state, contexts, rings, counters): only
+ * the entry itself is new. */
+static struct dp_sess *
+entry_copy(const struct dp_sess *old)
+{
+	size_t size = sizeof(*old) + old->nb_out * sizeof(struct dp_out);
+	struct dp_sess *s = zalloc_lines(size);
+
+	if (s == NULL)
+		return NULL;
+	memcpy(s, old, size);
+	cds_lfht_node_init(&s->n[0].lfht);
+	cds_lfht_node_init(&s->n[1].lfht);
+	return s;
+}
+
+/* @p s, a changed copy of @p old, takes its place. @return 0, or -ENOMEM (nothing done). */
+static int
+entry_swap(struct dp_sess *old, struct dp_sess *s)
+{
+	int rc = dp_sess_fb_build(s);
+
+	if (rc == 0 && (rc = dp_sess_timed_update(old, s)) != 0)
+		free(s->fb);
+	if (rc != 0)
+		return rc;
+	dp_sess_tab_replace(old, s);
+	dp_sess_fb_link(old, s);
+	dp_sess_tab_index(s);
+	dp_defer(free_mem, old->fb, 0);
+	dp_defer(free_mem, old, 0);
+	return 0;
+}
+
+/* One ICE endpoint's pair changed. */
 int
 dp_sess_ice_select(struct dp_sess *old, int out, const struct mf_addr *addr, uint16_t port)
 {
-	size_t size = sizeof(*old) + old->nb_out * sizeof(struct dp_out);
 	static const struct mf_addr none;
-	struct dp_sess *s = zalloc_lines(size);
+	struct dp_sess *s = entry_copy(old);
 	int rc;
 
 	if (s == NULL)
 		return -ENOMEM;
-	memcpy(s, old, size);
-	cds_lfht_node_init(&s->n[0].lfht);
-	cds_lfht_node_init(&s->n[1].lfht);
 	if (addr == NULL)
 		addr = &none;
 	if (out < 0) {
@@ -740,23 +823,74 @@ dp_sess_ice_select(struct dp_sess *old, int out, const struct mf_addr *addr, uin
 			goto err;
 		o->wait_gen++;	/* a new receiver: it starts as its start says */
 	}
-	rc = dp_sess_fb_build(s);
-	if (rc == 0 && (rc = dp_sess_timed_update(old, s)) != 0)
-		free(s->fb);
+	if (out >= 0 && old->out[out].neigh != s->out[out].neigh) {
+		uint32_t neigh = old->out[out].neigh;
+
+		rc = entry_swap(old, s);
+		if (rc == 0)
+			dp_defer(free_neigh, NULL, (int)neigh);
+	} else {
+		rc = entry_swap(old, s);
+	}
 	if (rc != 0)
 		goto err;
-	dp_sess_tab_replace(old, s);
-	dp_sess_fb_link(old, s);
-	dp_sess_tab_index(s);
-	if (out >= 0 && old->out[out].neigh != s->out[out].neigh)
-		dp_defer(free_neigh, NULL, (int)old->out[out].neigh);
-	dp_defer(free_mem, old->fb, 0);
-	dp_defer(free_mem, old, 0);
 	return 0;
 err:
 	if (out >= 0 && old->out[out].neigh != s->out[out].neigh)
 		dp_neigh_put(s->out[out].neigh);
 	free(s);
+	return rc;
+}
+
+/* One DTLS endpoint's handshake gave it keys. */
+int
+dp_sess_dtls_keys(struct dp_sess *old, int out, struct mf_srtp_params *local,
+		  struct mf_srtp_params *remote)
+{
+	struct mf_srtp *rx = NULL, *tx = NULL;
+	struct mf_srtp *gone[3] = { NULL, NULL, NULL };
+	struct dp_sess *s = NULL;
+	unsigned int i;
+	int rc;
+
+	rc = mf_srtp_create(remote, &rx);
+	if (rc == 0)
+		rc = mf_srtp_create(local, &tx);
+	explicit_bzero(local, sizeof(*local));
+	explicit_bzero(remote, sizeof(*remote));
+	if (rc == 0 && (s = entry_copy(old)) == NULL)
+		rc = -ENOMEM;
+	if (rc != 0)
+		goto err;
+	if (out < 0) {
+		gone[0] = old->srtp_in;
+		gone[1] = old->srtp_in_prev;
+		gone[2] = old->srtp_src_tx;
+		s->srtp_in = rx;
+		s->srtp_in_prev = NULL;
+		s->srtp_src_tx = tx;
+		s->dtls_wait = false;
+	} else {
+		struct dp_out *o = &s->out[out];
+
+		gone[0] = o->srtp;
+		gone[1] = o->srtp_rx;
+		o->srtp = tx;
+		o->srtp_rx = rx;
+		out_keys_flag(o);
+		o->wait_gen++;	/* its receiver can read from now: it starts as its start says */
+	}
+	rc = entry_swap(old, s);
+	if (rc != 0)
+		goto err;
+	for (i = 0; i < 3; i++)
+		if (gone[i] != NULL)
+			dp_defer(free_srtp, gone[i], 0);
+	return 0;
+err:
+	free(s);
+	mf_srtp_destroy(rx);
+	mf_srtp_destroy(tx);
 	return rc;
 }
 
@@ -776,6 +910,9 @@ dp_sess_del(const char *id, enum mf_event_kind why, char *detail, size_t len)
 		dp_defer(free_srtp, s->srtp_in, 0);
 	if (s->srtp_in_prev != NULL)
 		dp_defer(free_srtp, s->srtp_in_prev, 0);
+	if (s->srtp_src_tx != NULL)
+		dp_defer(free_srtp, s->srtp_src_tx, 0);
+	dtls_release(s->st->dtls);
 	for (i = 0; i < s->nb_out; i++) {
 		if (s->out[i].srtp != NULL)
 			dp_defer(free_srtp, s->out[i].srtp, 0);
@@ -783,6 +920,7 @@ dp_sess_del(const char *id, enum mf_event_kind why, char *detail, size_t len)
 			dp_defer(free_srtp, s->out[i].srtp_rx, 0);
 		if (s->out[i].nack != NULL)
 			dp_defer(free_nack, s->out[i].nack, 0);
+		dtls_release(s->out[i].ost->dtls);
 		dp_defer(free_mem, s->out[i].ost, 0);
 		dp_defer(free_stats, NULL, s->out[i].stats_idx);
 		dp_defer(free_neigh, NULL, (int)s->out[i].neigh);

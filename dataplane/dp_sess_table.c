@@ -77,6 +77,18 @@ dp_sess_lookup_fb(const struct dp_sess_key *key)
 	return node == NULL ? NULL : caa_container_of(node, struct dp_fb_node, lfht)->sess;
 }
 
+struct dp_sess *
+dp_sess_at(const struct mf_pkt_l4 *l4, uint16_t port)
+{
+	struct dp_sess_key k;
+	struct dp_sess *s;
+	bool rtcp;
+
+	dp_sess_key_of(l4, port, &k);
+	s = dp_sess_lookup(&k, &rtcp);
+	return s != NULL ? s : dp_sess_lookup_fb(&k);
+}
+
 int
 dp_sess_table_init(void)
 {

@@ -19,6 +19,7 @@
 #include <rte_mempool.h>
 
 #include "dp.h"
+#include "dp_dtls.h"
 
 struct dp_main dp;
 int dp_logtype;
@@ -256,7 +257,8 @@ dp_setup(int argc, char **argv)
 	dp_neigh_register_probe(dp_slow_solicit);
 	if ((rc = pools_init()) != 0 || (rc = shm_init()) != 0 || (rc = dp_ports_init()) != 0 ||
 	    (rc = dp_stats_init()) != 0 || (rc = lcores_init()) != 0 ||
-	    (rc = dp_neigh_init()) != 0 || (rc = dp_sess_table_init()) != 0)
+	    (rc = dp_neigh_init()) != 0 || (rc = dp_sess_table_init()) != 0 ||
+	    (rc = dp_dtls_init()) != 0)
 		return rc;
 	urcu_qsbr_register_thread();
 	dp.rcu_registered = true;
@@ -278,6 +280,7 @@ dp_teardown(void)
 	}
 	dp_ports_close();
 	dp_neigh_fini();
+	dp_dtls_fini();
 	dp_stats_fini();
 	mf_shm_destroy(&dp.shm);
 	if (dp.rcu_registered)

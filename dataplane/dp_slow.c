@@ -17,8 +17,10 @@
 #include <rte_cycles.h>
 
 #include "dp.h"
+#include "dp_dtls.h"
 #include "dp_ice.h"
 #include "dp_tx.h"
+#include "mf/mf_rtp.h"
 
 #define ND_OPT_SLL	1
 #define ND_OPT_TLL	2
@@ -342,6 +344,23 @@ dp_slow_solicit(uint16_t port, const struct mf_addr *ip, bool gratuitous)
 		nd_send(p, ip->a, gratuitous);
 }
 
+/* Only ICE sessions punt UDP: STUN and DTLS (RFC 7983). */
+static void
+udp_input(struct dp_port *p, struct rte_mbuf *m, const struct mf_pkt_l4 *l4)
+{
+	int what = mf_demux_classify(rte_pktmbuf_mtod_offset(m, uint8_t *, l4->payload_off),
+				     l4->payload_len);
+
+	if (what == MF_DEMUX_STUN) {
+		dp_ice_input(p, m, l4, rte_rdtsc());
+	} else if (what == MF_DEMUX_DTLS) {
+		dp_dtls_input(p, m, l4, rte_rdtsc());
+	} else {
+		count(DP_CTR_slow_other);
+		rte_pktmbuf_free(m);
+	}
+}
+
 void
 dp_slow_input(struct rte_mbuf *m)
 {
@@ -355,12 +374,9 @@ dp_slow_input(struct rte_mbuf *m)
 		rte_pktmbuf_free(m);
 		return;
 	}
-	/* Only ICE sessions punt UDP. */
-	if (mf_pkt_parse_udp(rte_pktmbuf_mtod(m, uint8_t *), m->data_len, &l4) == 0) {
-		dp_ice_input(p, m, &l4, rte_rdtsc());
-		return;
-	}
-	if (e.ethertype == MF_ETHER_TYPE_ARP)
+	if (mf_pkt_parse_udp(rte_pktmbuf_mtod(m, uint8_t *), m->data_len, &l4) == 0)
+		udp_input(p, m, &l4);
+	else if (e.ethertype == MF_ETHER_TYPE_ARP)
 		arp_input(p, m, e.hdr_len);
 	else if (e.ethertype == MF_ETHER_TYPE_IPV4)
 		icmp4_input(p, m, &e);

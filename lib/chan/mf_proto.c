@@ -17,6 +17,8 @@ mf_event_kind_str(unsigned int kind)
 		[MF_EV_DATAPLANE_DOWN] = "dataplane.down",
 		[MF_EV_ICE_CONNECTED] = "ice.connected",
 		[MF_EV_ICE_CONSENT_LOST] = "ice.consent_lost",
+		[MF_EV_DTLS_CONNECTED] = "dtls.connected",
+		[MF_EV_DTLS_FAILED] = "dtls.failed",
 	};
 
 	if (kind >= sizeof(names) / sizeof(names[0]) || names[kind] == NULL)

@@ -42,11 +42,12 @@ mf_node_info_to_json(const struct mf_msg_node_info *ni)
 						       "name", p->name, "mac", mac, "up", p->up,
 						       "addrs", addrs));
 	}
-	return json_pack("{s:s, s:i, s:i, s:i, s:i, s:I, s:I, s:o}", "version", ni->version,
-			 "ports_count", ni->nb_ports, "workers", ni->nb_workers, "sessions",
-			 ni->sessions, "max_sessions", ni->max_sessions, "start_time_ns",
-			 (json_int_t)ni->start_time_ns, "generation", (json_int_t)ni->generation,
-			 "ports", ports);
+	return json_pack("{s:s, s:i, s:i, s:i, s:i, s:I, s:I, s:s%, s:o}", "version",
+			 ni->version, "ports_count", ni->nb_ports, "workers", ni->nb_workers,
+			 "sessions", ni->sessions, "max_sessions", ni->max_sessions,
+			 "start_time_ns", (json_int_t)ni->start_time_ns, "generation",
+			 (json_int_t)ni->generation, "dtls_fingerprint", ni->dtls_fingerprint,
+			 strnlen(ni->dtls_fingerprint, MF_DTLS_FP_STR), "ports", ports);
 }
 
 json_t *
@@ -93,7 +94,8 @@ mf_event_to_json(const struct mf_msg_event *ev)
 		json_object_set_new(o, "source", json_pack("{s:o, s:i}", "addr",
 							   addr_json(&ev->src), "port",
 							   ev->src_port));
-	if (ev->kind == MF_EV_ICE_CONNECTED || ev->kind == MF_EV_ICE_CONSENT_LOST)
+	if (ev->kind == MF_EV_ICE_CONNECTED || ev->kind == MF_EV_ICE_CONSENT_LOST ||
+	    ev->kind == MF_EV_DTLS_CONNECTED || ev->kind == MF_EV_DTLS_FAILED)
 		json_object_set_new(o, "endpoint", json_string(ev->output[0] ? "output" : "ingress"));
 	if (ev->output[0] != '\0')
 		json_object_set_new(o, "output", json_stringn(ev->output,

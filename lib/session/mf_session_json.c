@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -372,6 +373,102 @@ ice_cred(const json_t *v, struct mf_ice_cred *out, struct dctx *c)
 	return rc;
 }
 
+/* ---- DTLS-SRTP, shared by the ingress and outputs ---- */
+
+static int
+hex_nibble(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	ch = (char)(ch | 0x20);
+	return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+/* RFC 8122 §5: "sha-256" then the digest as upper-case hex pairs joined by colons (any case
+ * is taken). */
+int
+mf_dtls_fingerprint_parse(const char *str, uint8_t fp[MF_DTLS_FP_LEN])
+{
+	static const char alg[] = "sha-256 ";
+	size_t i;
+
+	if (strncasecmp(str, alg, sizeof(alg) - 1) != 0)
+		return -EINVAL;
+	str += sizeof(alg) - 1;
+	for (i = 0; i < MF_DTLS_FP_LEN; i++, str += 3) {
+		int hi = hex_nibble(str[0]), lo = hi < 0 ? -1 : hex_nibble(str[1]);
+
+		if (lo < 0 || str[2] != (i + 1 < MF_DTLS_FP_LEN ? ':' : '\0'))
+			return -EINVAL;
+		fp[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+void
+mf_dtls_fingerprint_str(const uint8_t fp[MF_DTLS_FP_LEN], char out[MF_DTLS_FP_STR])
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i, n = strlen("sha-256 ");
+
+	memcpy(out, "sha-256 ", n);
+	for (i = 0; i < MF_DTLS_FP_LEN; i++) {
+		out[n++] = hex[fp[i] >> 4];
+		out[n++] = hex[fp[i] & 15];
+		out[n++] = i + 1 < MF_DTLS_FP_LEN ? ':' : '\0';
+	}
+}
+
+static int
+dtls_fingerprint(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	struct mf_dtls_cfg *d = obj;
+
+	(void)f;
+	if (!json_is_string(v) ||
+	    mf_dtls_fingerprint_parse(json_string_value(v), d->fingerprint) != 0)
+		return fail(c, MF_SESS_E_BAD_VALUE, "want \"sha-256 \" and 32 hex bytes joined "
+			    "by colons (SDP a=fingerprint)");
+	return 0;
+}
+
+static const struct field dtls_fields[] = {
+	{ .name = "fingerprint", .fn = dtls_fingerprint, .required = true },
+};
+
+static int
+dtls_cfg(const json_t *v, struct mf_dtls_cfg *out, struct dctx *c)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = decode_fields(v, dtls_fields, sizeof(dtls_fields) / sizeof(dtls_fields[0]), out, c);
+	out->on = rc == 0;
+	return rc;
+}
+
+/* DTLS needs ICE (the handshake runs with the nominated peer) and brings its own keys. */
+static int
+dtls_check(const json_t *v, const struct mf_dtls_cfg *d, const struct mf_ice_cred *ice,
+	   bool has_srtp, struct dctx *c)
+{
+	const char *clash = has_srtp ? (json_object_get(v, "srtp") != NULL ? "srtp" :
+					"receiver_srtp") : NULL;
+
+	size_t old;
+
+	if (!d->on)
+		return 0;
+	old = push_key(c, "dtls");
+	if (ice->ufrag[0] == '\0')
+		return fail(c, MF_SESS_E_MISSING, "DTLS runs with the ICE peer: \"ice\" is needed");
+	if (clash != NULL)
+		return fail(c, MF_SESS_E_BAD_VALUE, "with DTLS the keys come from the handshake, "
+			    "not \"%s\"", clash);
+	pop(c, old);
+	return 0;
+}
+
 /* ---- ingress ---- */
 
 static int
@@ -565,6 +662,13 @@ in_ice(const json_t *v, void *obj, const struct field *f, struct dctx *c)
 	return ice_cred(v, &((struct mf_sess_ingress *)obj)->ice, c);
 }
 
+static int
+in_dtls(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	(void)f;
+	return dtls_cfg(v, &((struct mf_sess_ingress *)obj)->dtls, c);
+}
+
 static const struct field ingress_fields[] = {
 	INT_FIELD("port", struct mf_sess_ingress, port, 0, MF_MAX_PORTS - 1, true),
 	{ .name = "addr", .fn = in_addr, .required = true },
@@ -576,6 +680,7 @@ static const struct field ingress_fields[] = {
 	{ .name = "keyframe_request", .fn = in_kf_request },
 	{ .name = "gop_cache", .fn = in_gop_cache },
 	{ .name = "ice", .fn = in_ice },
+	{ .name = "dtls", .fn = in_dtls },
 };
 
 /* ---- outputs ---- */
@@ -806,6 +911,13 @@ out_ice(const json_t *v, void *obj, const struct field *f, struct dctx *c)
 	return ice_cred(v, &((struct mf_sess_output *)obj)->ice, c);
 }
 
+static int
+out_dtls(const json_t *v, void *obj, const struct field *f, struct dctx *c)
+{
+	(void)f;
+	return dtls_cfg(v, &((struct mf_sess_output *)obj)->dtls, c);
+}
+
 /* "addr" and "udp_port" are required unless ICE nominates them. */
 static const struct field output_fields[] = {
 	{ .name = "id", .fn = out_id },
@@ -824,6 +936,7 @@ static const struct field output_fields[] = {
 	{ .name = "nack", .fn = out_nack },
 	{ .name = "receiver_srtp", .fn = out_receiver_srtp },
 	{ .name = "ice", .fn = out_ice },
+	{ .name = "dtls", .fn = out_dtls },
 };
 
 static int
@@ -836,6 +949,9 @@ decode_output(const json_t *v, struct mf_sess_output *o, struct dctx *c)
 	memset(o->pt_allow, 0xff, sizeof(o->pt_allow));
 	rc = decode_fields(v, output_fields, sizeof(output_fields) / sizeof(output_fields[0]),
 			   o, c);
+	if (rc == 0)
+		rc = dtls_check(v, &o->dtls, &o->ice, o->srtp.suite != MF_SRTP_NONE ||
+				o->receiver_srtp.suite != MF_SRTP_NONE, c);
 	if (rc != 0 || o->ice.ufrag[0] != '\0')
 		return rc;
 	if (o->dst.family == 0)
@@ -910,6 +1026,9 @@ ingress(const json_t *v, void *obj, const struct field *f, struct dctx *c)
 	(void)f;
 	rc = decode_fields(v, ingress_fields, sizeof(ingress_fields) / sizeof(ingress_fields[0]),
 			   &s->ingress, c);
+	if (rc == 0)
+		rc = dtls_check(v, &s->ingress.dtls, &s->ingress.ice,
+				s->ingress.srtp.suite != MF_SRTP_NONE, c);
 	if (rc != 0)
 		return rc;
 	if (s->ingress.ice.ufrag[0] != '\0') {
@@ -1143,6 +1262,15 @@ ice_json(const struct mf_ice_cred *ice, unsigned int flags)
 }
 
 static json_t *
+dtls_json(const struct mf_dtls_cfg *d)
+{
+	char fp[MF_DTLS_FP_STR];
+
+	mf_dtls_fingerprint_str(d->fingerprint, fp);
+	return json_pack("{s:s}", "fingerprint", fp);
+}
+
+static json_t *
 ingress_json(const struct mf_sess_spec *s, unsigned int flags)
 {
 	const struct mf_sess_ingress *in = &s->ingress;
@@ -1154,6 +1282,8 @@ ingress_json(const struct mf_sess_spec *s, unsigned int flags)
 		      "udp_port", in->udp_port);
 	if (o == NULL)
 		return NULL;
+	if (in->dtls.on)
+		json_object_set_new(o, "dtls", dtls_json(&in->dtls));
 	if (in->ice.ufrag[0] != '\0') {
 		json_object_set_new(o, "ice", ice_json(&in->ice, flags));
 	} else if (in->src_mode == MF_SRC_FIXED) {
@@ -1248,6 +1378,8 @@ mf_sess_output_to_json(const struct mf_sess_output *out, unsigned int kind, unsi
 	json_object_set_new(o, "paused", json_boolean(out->flags & MF_OUT_F_PAUSED));
 	if (out->ice.ufrag[0] != '\0')
 		json_object_set_new(o, "ice", ice_json(&out->ice, flags));
+	if (out->dtls.on)
+		json_object_set_new(o, "dtls", dtls_json(&out->dtls));
 	if (out->src_port != 0)
 		json_object_set_new(o, "src_port", json_integer(out->src_port));
 	if (mf_sess_kind_is_rtp(kind))

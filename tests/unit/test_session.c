@@ -153,6 +153,12 @@ out:
 
 #define PWD22 "abcdefghij0123456789+/"
 #define ICE "{\"ufrag\":\"abcd\",\"pwd\":\"" PWD22 "\",\"remote_ufrag\":\"peer\"}"
+#define FP_HEX "0A:01:02:03:04:05:06:07:08:09:0A:0B:0C:0D:0E:0F:10:11:12:13:14:15:16:17:18:19:" \
+	"1A:1B:1C:1D:1E:FF"
+#define FP_HEX_LOWER "0a:01:02:03:04:05:06:07:08:09:0a:0b:0c:0d:0e:0f:10:11:12:13:14:15:16:" \
+	"17:18:19:1a:1b:1c:1d:1e:ff"
+#define FP "sha-256 " FP_HEX
+#define SRTP_AES80 "{\"suite\":\"AES_CM_128_HMAC_SHA1_80\",\"key\":\"" KEY30 "\"}"
 #define BASE_IN "\"ingress\":{\"port\":0,\"addr\":\"10.0.0.1\",\"udp_port\":5000"
 #define DOC(kind, ingress_extra, rest) \
 	"{\"id\":\"s\",\"kind\":\"" kind "\"," BASE_IN ingress_extra "}" rest "}"
@@ -286,6 +292,18 @@ static const struct {
 	  MF_SESS_E_RANGE, "outputs[0].ice.consent_timeout_ms" },
 	{ DOC("rtp-mux", "", ",\"outputs\":[{\"port\":1,\"udp_port\":6000}]"),
 	  MF_SESS_E_MISSING, "outputs[0].addr" },
+	{ DOC("rtp-mux", ",\"dtls\":{\"fingerprint\":\"" FP "\"}", ""), MF_SESS_E_MISSING,
+	  "ingress.dtls" },
+	{ DOC("rtp-mux", ",\"ice\":" ICE ",\"srtp\":" SRTP_AES80 ",\"dtls\":{\"fingerprint\":\""
+	  FP "\"}", ""), MF_SESS_E_BAD_VALUE, "ingress.dtls" },
+	{ DOC("rtp-mux", ",\"ice\":" ICE ",\"dtls\":{\"fingerprint\":\"sha-1 AB:CD\"}", ""),
+	  MF_SESS_E_BAD_VALUE, "ingress.dtls.fingerprint" },
+	{ DOC("rtp-mux", ",\"ice\":" ICE ",\"dtls\":{\"fingerprint\":\"" FP ":00\"}", ""),
+	  MF_SESS_E_BAD_VALUE, "ingress.dtls.fingerprint" },
+	{ DOC("rtp-mux", ",\"ice\":" ICE ",\"dtls\":{}", ""), MF_SESS_E_MISSING,
+	  "ingress.dtls.fingerprint" },
+	{ DOC("rtp-mux", "", ",\"outputs\":[{\"port\":1,\"addr\":\"10.0.0.9\",\"udp_port\":9,"
+	  "\"dtls\":{\"fingerprint\":\"" FP "\"}}]"), MF_SESS_E_MISSING, "outputs[0].dtls" },
 };
 
 /* The media fields decode, default and come back in JSON as given. */
@@ -460,8 +478,36 @@ out:
 	return rc;
 }
 
+/* DTLS: the fingerprint decodes from SDP's form in any case and comes back upper-case. */
+static int
+test_dtls_fields(void)
+{
+	static const char doc[] = DOC("rtp-mux", ",\"ice\":" ICE
+		",\"dtls\":{\"fingerprint\":\"SHA-256 " FP_HEX_LOWER "\"}", "");
+	struct mf_sess_spec s;
+	struct mf_sess_err err;
+	json_t *j = NULL;
+	char *text = NULL;
+	int rc = 0;
+
+	MF_TEST_ASSERT(mf_sess_from_text(doc, sizeof(doc) - 1, &s, &err) == 0, "%s: %s",
+		       err.path, err.msg);
+	MF_TEST_EQ(s.ingress.dtls.on, 1);
+	MF_TEST_EQ(s.ingress.dtls.fingerprint[0], 0x0a);
+	MF_TEST_EQ(s.ingress.dtls.fingerprint[31], 0xff);
+	j = mf_sess_to_json(&s, 0);
+	text = json_dumps(j, JSON_COMPACT);
+	MF_TEST_ASSERT(strstr(text, "\"dtls\":{\"fingerprint\":\"sha-256 0A:") != NULL &&
+		       strstr(text, ":FF\"}") != NULL, "fingerprint back: %s", text);
+out:
+	free(text);
+	json_decref(j);
+	return rc;
+}
+
 static const struct mf_test_case cases[] = {
 	{ "ice_fields", test_ice_fields },
+	{ "dtls_fields", test_dtls_fields },
 	{ "decode_full", test_decode_full },
 	{ "round_trip", test_round_trip },
 	{ "minimal_kinds", test_minimal_kinds },

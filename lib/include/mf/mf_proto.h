@@ -15,7 +15,7 @@
 #include "mf/mf_session.h"
 #include "mf/mf_shm.h"
 
-#define MF_PROTO_VERSION	2	/* 2: ICE in the session spec, output ids in events */
+#define MF_PROTO_VERSION	3	/* 2: ICE in the session spec, output ids in events; 3: DTLS */
 #define MF_CHAN_SLOT_SIZE	32768	/* command and reply slots: a whole spec fits */
 #define MF_CHAN_CMD_SLOTS	64
 #define MF_CHAN_REPLY_SLOTS	64
@@ -107,6 +107,7 @@ struct mf_msg_node_info {
 	uint32_t max_sessions;
 	uint64_t start_time_ns;
 	uint64_t generation;
+	char dtls_fingerprint[MF_DTLS_FP_STR];	/* of our certificate, SDP a=fingerprint */
 	struct mf_msg_port_info ports[MF_MAX_PORTS];
 };
 
@@ -121,6 +122,8 @@ enum mf_event_kind {
 	MF_EV_DATAPLANE_DOWN,
 	MF_EV_ICE_CONNECTED,		/* an ICE peer nominated a pair (source: its address) */
 	MF_EV_ICE_CONSENT_LOST,		/* no valid check for consent_timeout_ms: pair ended */
+	MF_EV_DTLS_CONNECTED,		/* DTLS-SRTP handshake done: the endpoint has keys */
+	MF_EV_DTLS_FAILED,		/* handshake failed or the certificate did not match */
 };
 
 struct mf_msg_event {
@@ -130,7 +133,7 @@ struct mf_msg_event {
 	uint64_t time_ns;		/* CLOCK_REALTIME */
 	char id[MF_SESS_ID_MAX];
 	struct mf_addr src;
-	char output[MF_OUT_ID_MAX];	/* the output an ICE event is about; "" the ingress */
+	char output[MF_OUT_ID_MAX];	/* the output an ICE/DTLS event is about; "" ingress */
 };
 
 _Static_assert(sizeof(struct mf_msg_event) + 16 <= MF_CHAN_EVENT_SLOT_SIZE, "event slot");

@@ -101,6 +101,18 @@ struct mf_ice_cred {
 	uint32_t consent_timeout_ms;		/* no valid check this long: consent lost */
 };
 
+/* DTLS-SRTP (RFC 5763, 5764) on an ICE endpoint: mfwd is the DTLS server (SDP
+ * "a=setup:passive"), the peer's certificate must have this SHA-256 fingerprint, and the
+ * keys the handshake exports become the endpoint's SRTP. on == 0: none. */
+#define MF_DTLS_FP_LEN	32	/* SHA-256 */
+#define MF_DTLS_FP_STR	(8 + 3 * MF_DTLS_FP_LEN)	/* "sha-256 AB:...:EF" and NUL */
+
+struct mf_dtls_cfg {
+	uint8_t on;
+	uint8_t reserved[3];
+	uint8_t fingerprint[MF_DTLS_FP_LEN];	/* SHA-256 of the peer's certificate (DER) */
+};
+
 struct mf_codec_pt {
 	uint8_t pt;
 	uint8_t codec;		/* enum mf_codec (mf_keyframe.h) */
@@ -123,6 +135,7 @@ struct mf_sess_ingress {
 	uint32_t gop_max_bytes;
 	uint32_t gop_max_ms;
 	struct mf_ice_cred ice;	/* a publishing WebRTC peer */
+	struct mf_dtls_cfg dtls;	/* its keys, with ice */
 };
 
 #define MF_OUT_F_PAUSED		0x01
@@ -166,6 +179,7 @@ struct mf_sess_output {
 	/* A WebRTC viewer: with ICE, dst and dst_port are the nominated pair's (none until
 	 * then: the output sends nothing). */
 	struct mf_ice_cred ice;
+	struct mf_dtls_cfg dtls;	/* the viewer's keys, with ice */
 };
 
 struct mf_sess_limits {
@@ -191,8 +205,9 @@ struct mf_sess_spec {
 _Static_assert(sizeof(struct mf_addr) == 20, "session layout is ABI");
 _Static_assert(sizeof(struct mf_srtp_params) == 56, "session layout is ABI");
 _Static_assert(sizeof(struct mf_ice_cred) == 136, "session layout is ABI");
-_Static_assert(sizeof(struct mf_sess_output) == 400, "session layout is ABI");
-_Static_assert(sizeof(struct mf_sess_spec) == 26064, "session layout is ABI");
+_Static_assert(sizeof(struct mf_dtls_cfg) == 36, "session layout is ABI");
+_Static_assert(sizeof(struct mf_sess_output) == 436, "session layout is ABI");
+_Static_assert(sizeof(struct mf_sess_spec) == 28404, "session layout is ABI");
 
 /* ---- errors of the codec ---- */
 
@@ -262,6 +277,10 @@ int mf_sess_output_from_json(const struct json_t *obj, unsigned int kind,
 			     struct mf_sess_output *out, struct mf_sess_err *err);
 
 /** Decode SRTP parameters alone (session.update re-keys with them); JSON null = no SRTP. */
+/** SDP's "sha-256 AB:CD:..." (RFC 8122) to 32 bytes. @return 0, -EINVAL. */
+int mf_dtls_fingerprint_parse(const char *str, uint8_t fp[MF_DTLS_FP_LEN]);
+/** And back, upper-case. */
+void mf_dtls_fingerprint_str(const uint8_t fp[MF_DTLS_FP_LEN], char out[MF_DTLS_FP_STR]);
 int mf_srtp_params_from_json(const struct json_t *v, unsigned int kind,
 			     struct mf_srtp_params *out, struct mf_sess_err *err);
 

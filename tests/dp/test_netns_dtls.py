@@ -1,0 +1,232 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""DTLS-SRTP with OpenSSL's own client (`openssl s_client -dtls1_2 -use_srtp`) as the peer,
+network namespaces, the dataplane on net_af_packet.
+
+An rtp-mux session "pub": its ingress is an ICE + DTLS endpoint for a publisher in "src",
+its output "viewer" one for a viewer in "dst", its output "plain" a fixed plain-RTP
+destination. Each peer nominates its pair with a hand-written check (stunprobe.py), then
+runs s_client from that same address and port with its own certificate, whose fingerprint
+the spec names; s_client prints the keying material it exported. Then:
+
+- before a handshake the ingress drops media (drop_dtls_wait) and the viewer gets nothing;
+- mfwd's certificate, as s_client saw it, has the fingerprint node.info gives;
+- SRTP sent under the client's exported key reaches "plain" decrypted, byte for byte, and
+  reaches the viewer protected under the server's key of the viewer's handshake;
+- a peer whose certificate is not the fingerprint's (session "bad") gets no keys
+  (dtls.failed, drop_dtls_fingerprint) and its media still drops;
+- DTLS from an address that nominated nothing is dropped unread (drop_dtls_peer).
+"""
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import SKIP, Checks, Dataplane  # noqa: E402
+from netns import Topology  # noqa: E402
+
+if importlib.util.find_spec("pylibsrtp") is None:
+    print("skip: python3-pylibsrtp not installed")
+    sys.exit(SKIP)
+
+T = Checks("netns_dtls")
+HERE = os.path.dirname(os.path.abspath(__file__))
+PY = "/usr/bin/python3"
+IN = {"ufrag": "mfin", "pwd": "ingresspassword0123456", "remote_ufrag": "pubr"}
+VW = {"ufrag": "mfvw", "pwd": "viewerpassword01234567", "remote_ufrag": "view"}
+BAD = {"ufrag": "mfbd", "pwd": "badpeerpassword0123456", "remote_ufrag": "badp"}
+ZERO_FP = "sha-256 " + ":".join(["00"] * 32)
+N = 50
+# A ClientHello's first bytes from 10.99.1.1:4099, which nominated nothing.
+STRAY = """
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.99.1.1", 4099))
+s.sendto(bytes.fromhex("16fefd00000000000000000001" "01"), ("10.99.1.2", 5004))
+"""
+# SRTP from BIND to DST:PORT under KEY (hex: key then salt), N packets numbered in their
+# payload; or, with "recv", the datagrams to BIND for IDLE seconds after the first, as hex.
+SRTP = """
+import json, socket, sys, time
+from pylibsrtp import Policy, Session
+mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((host, port))
+if mode == "send":
+    tx = Session(Policy(key=bytes.fromhex(sys.argv[6]), ssrc_type=Policy.SSRC_ANY_OUTBOUND,
+                        srtp_profile=Policy.SRTP_PROFILE_AES128_CM_SHA1_80))
+    for i in range(int(sys.argv[7])):
+        p = bytes([0x80, 96]) + i.to_bytes(2, "big") + (i * 3000).to_bytes(4, "big") + \\
+            (0x5EED).to_bytes(4, "big") + i.to_bytes(4, "big") + bytes(100)
+        s.sendto(tx.protect(p), (sys.argv[4], int(sys.argv[5])))
+        time.sleep(0.002)
+else:
+    print("ready", file=sys.stderr, flush=True)
+    got = []
+    s.settimeout(20)
+    try:
+        while True:
+            got.append(s.recv(2048).hex())
+            s.settimeout(float(sys.argv[4]))
+    except socket.timeout:
+        pass
+    print(json.dumps(got))
+"""
+
+
+def fingerprint_of(pem_text):
+    r = subprocess.run(["openssl", "x509", "-noout", "-fingerprint", "-sha256"],
+                       input=pem_text.encode(), capture_output=True, check=True)
+    return "sha-256 " + r.stdout.decode().strip().split("=", 1)[1]
+
+
+def make_cert(d, name):
+    key, crt = os.path.join(d, name + ".key"), os.path.join(d, name + ".pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", crt,
+                    "-days", "2", "-subj", "/CN=" + name], check=True, capture_output=True)
+    with open(crt) as f:
+        return key, crt, fingerprint_of(f.read())
+
+
+def sessions(fp):
+    return [{"id": "pub", "kind": "rtp-mux",
+             "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5004, "ice": IN,
+                         "dtls": {"fingerprint": fp}},
+             "outputs": [{"id": "viewer", "port": 1, "src_port": 5006, "ice": VW,
+                          "dtls": {"fingerprint": fp}},
+                         {"id": "plain", "port": 1, "addr": "10.99.2.1", "udp_port": 7000}]},
+            {"id": "bad", "kind": "rtp-mux",
+             "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5008, "ice": BAD,
+                         "dtls": {"fingerprint": ZERO_FP}}}]
+
+
+def nominate(topo, ns, dst, port, user, pwd, bind):
+    r = topo.run(ns, PY, os.path.join(HERE, "stunprobe.py"), dst, str(port), "--user", user,
+                 "--pwd", pwd, "--use-candidate", "--bind", str(bind), capture_output=True,
+                 timeout=20)
+    got = json.loads(r.stdout.decode() or "{}")
+    return got.get("answer", True) and got.get("error") == 0
+
+
+def handshake(topo, ns, me, bind, dst, port, key, crt):
+    """s_client from @me:@bind: @return (the exported keying material, mfwd's certificate
+    as PEM), either None if the handshake did not finish."""
+    r = topo.run(ns, "openssl", "s_client", "-dtls1_2", "-bind", "%s:%d" % (me, bind),
+                 "-connect", "%s:%d" % (dst, port), "-use_srtp", "SRTP_AES128_CM_SHA1_80",
+                 "-keymatexport", "EXTRACTOR-dtls_srtp", "-keymatexportlen", "60",
+                 "-cert", crt, "-key", key, "-showcerts", stdin=subprocess.DEVNULL,
+                 capture_output=True, timeout=30)
+    out = r.stdout.decode(errors="replace")
+    km = re.search(r"Keying material: ([0-9A-Fa-f]+)", out)
+    pem = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", out, re.S)
+    if km is None:
+        print("s_client said: %s\n%s" % (out[-1500:], r.stderr.decode()[-800:]))
+    return (bytes.fromhex(km.group(1)) if km else None), (pem.group(0) if pem else None)
+
+
+def client_key(km):
+    """RFC 5764 §4.2: client key, server key, client salt, server salt (16, 16, 14, 14)."""
+    return km[0:16] + km[32:46]
+
+
+def server_key(km):
+    return km[16:32] + km[46:60]
+
+
+def decrypt(hexes, key):
+    from pylibsrtp import Policy, Session
+    rx = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_INBOUND,
+                        srtp_profile=Policy.SRTP_PROFILE_AES128_CM_SHA1_80))
+    out = []
+    for h in hexes:
+        try:
+            out.append(rx.unprotect(bytes.fromhex(h)))
+        except Exception:
+            pass
+    return out
+
+
+def receiver(topo, addr, port):
+    p = topo.popen(topo.dst, PY, "-c", SRTP, "recv", addr, str(port), "1.5",
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if p.stderr.readline().strip() != b"ready":
+        raise RuntimeError("receiver did not start")
+    return p
+
+
+def main():
+    d = tempfile.mkdtemp(prefix="mfwd-dtls-")
+    key, crt, fp = make_cert(d, "peer")
+    bkey, bcrt, _ = make_cert(d, "other")
+    with Topology("dl", ("10.99.2.1",)) as topo:
+        with Dataplane("netnsdtls", topo.ports_conf(), sessions=sessions(fp)) as dpl:
+            ours = dpl.ctl("info")[1][0].get("dtls_fingerprint", "")
+            T.check(re.fullmatch(r"sha-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}", ours) is not None,
+                    "node.info gives our certificate's fingerprint (%s)" % ours)
+            T.check(nominate(topo, topo.src, "10.99.1.2", 5004, "mfin:pubr", IN["pwd"], 4000),
+                    "publisher nominated 10.99.1.1:4000")
+            topo.run(topo.src, PY, "-c", SRTP, "send", "10.99.1.1", "4000", "10.99.1.2",
+                     "5004", "00" * 30, "5", timeout=20)
+            st = dpl.wait_for(lambda s: s["sessions"]["pub"]["drop_dtls_wait"] >= 5,
+                              what="media before the handshake dropped")
+            T.eq(st["sessions"]["pub"]["drop_dtls_wait"], 5,
+                 "before its handshake the ingress drops media")
+
+            km_in, pem = handshake(topo, topo.src, "10.99.1.1", 4000, "10.99.1.2", 5004, key,
+                                   crt)
+            T.check(km_in is not None and len(km_in) == 60, "publisher's handshake done")
+            T.eq(fingerprint_of(pem) if pem else None, ours,
+                 "the certificate s_client saw is node.info's")
+            T.check(nominate(topo, topo.dst, "10.99.2.2", 5006, "mfvw:view", VW["pwd"], 7006),
+                    "viewer nominated 10.99.2.1:7006")
+            km_vw, _ = handshake(topo, topo.dst, "10.99.2.1", 7006, "10.99.2.2", 5006, key,
+                                 crt)
+            T.check(km_vw is not None, "viewer's handshake done")
+            st = dpl.wait_for(lambda s: s["node"]["dtls_connected"] >= 2,
+                              what="two handshakes")
+            T.eq(st["node"]["dtls_connected"], 2, "node: two endpoints given keys")
+
+            # The wrong certificate, and DTLS from nowhere.
+            T.check(nominate(topo, topo.src, "10.99.1.2", 5008, "mfbd:badp", BAD["pwd"], 4008),
+                    "bad peer nominated 10.99.1.1:4008")
+            handshake(topo, topo.src, "10.99.1.1", 4008, "10.99.1.2", 5008, bkey, bcrt)
+            topo.run(topo.src, PY, "-c", STRAY, timeout=20)
+            st = dpl.wait_for(lambda s: s["node"]["drop_dtls_fingerprint"] >= 1,
+                              what="the wrong certificate refused")
+            T.eq(st["node"]["drop_dtls_fingerprint"], 1, "the wrong certificate is refused")
+            T.check(st["node"]["drop_dtls_peer"] >= 1,
+                    "DTLS from a pair nobody nominated dropped (%d)" % st["node"]["drop_dtls_peer"])
+            T.eq(st["node"]["dtls_connected"], 2, "and neither got keys")
+
+            if km_in is not None and km_vw is not None:
+                plain = receiver(topo, "10.99.2.1", 7000)
+                viewer = receiver(topo, "10.99.2.1", 7006)
+                topo.run(topo.src, PY, "-c", SRTP, "send", "10.99.1.1", "4000", "10.99.1.2",
+                         "5004", client_key(km_in).hex(), str(N), timeout=30)
+                topo.run(topo.src, PY, "-c", SRTP, "send", "10.99.1.1", "4008", "10.99.1.2",
+                         "5008", client_key(km_in).hex(), "3", timeout=30)
+                got_plain = json.loads(plain.communicate(timeout=30)[0] or "[]")
+                got_view = json.loads(viewer.communicate(timeout=30)[0] or "[]")
+                nums = [int.from_bytes(bytes.fromhex(h)[12:16], "big") for h in got_plain]
+                T.eq(nums, list(range(N)), "plain output: the publisher's SRTP, decrypted")
+                clear = decrypt(got_view, server_key(km_vw))
+                T.eq([int.from_bytes(p[12:16], "big") for p in clear], list(range(N)),
+                     "viewer: every packet, protected under its handshake's server key")
+                st = dpl.stats()
+                T.eq(st["sessions"]["pub"]["drop_srtp_auth"], 0, "no SRTP refused")
+                T.eq(st["sessions"]["bad"]["drop_dtls_wait"], 3,
+                     "the refused peer's media still drops")
+            if T.failed:
+                print(dpl.tail())
+    T.eq(dpl.rc, 0, "dataplane exited cleanly")
+    T.done()
+
+
+if __name__ == "__main__":
+    main()
