@@ -47,6 +47,7 @@ struct dp_dtls {
 	SSL *ssl;
 	bool done;			/* keys installed */
 	bool failed;			/* refused: only a new ClientHello starts again */
+	uint8_t hello_random[32];	/* of the ClientHello that began it */
 	uint16_t port;
 	uint8_t family;
 	uint16_t peer_port, our_port;
@@ -197,11 +198,25 @@ find_endpoint(const struct mf_pkt_l4 *l4, uint16_t port, struct dtls_ep *ep)
 	return false;
 }
 
-/* Record type 22 (handshake), epoch 0, message type 1. */
+/* Record type 22 (handshake), epoch 0, message type 1, its first fragment: the handshake
+ * header (12 bytes) and client_version (2), then the client's random. */
+#define HELLO_RANDOM	(DTLS_REC_HDR + 12 + 2)
+
 static bool
 is_client_hello(const uint8_t *b, uint16_t n)
 {
-	return n > DTLS_REC_HDR && b[0] == 22 && b[3] == 0 && b[4] == 0 && b[DTLS_REC_HDR] == 1;
+	return n >= HELLO_RANDOM + 32 && b[0] == 22 && b[3] == 0 && b[4] == 0 &&
+	       b[DTLS_REC_HDR] == 1 && b[DTLS_REC_HDR + 6] == 0 && b[DTLS_REC_HDR + 7] == 0 &&
+	       b[DTLS_REC_HDR + 8] == 0;
+}
+
+/* A ClientHello with another random than the one that began @p d: the peer starts again
+ * (it restarted, or re-keys). The same random is a retransmission or a duplicate, which
+ * must not tear down the keys it led to. */
+static bool
+is_new_hello(const struct dp_dtls *d, const uint8_t *b, uint16_t n)
+{
+	return is_client_hello(b, n) && memcmp(d->hello_random, b + HELLO_RANDOM, 32) != 0;
 }
 
 static struct dp_dtls *
@@ -445,8 +460,8 @@ dp_dtls_input(struct dp_port *p, struct rte_mbuf *m, const struct mf_pkt_l4 *l4,
 	if (dp.dtls.ctx == NULL || !find_endpoint(l4, p->index, &ep))
 		goto drop;
 	d = *ep.slot;
-	/* A ClientHello after the end, or to a refused handshake: the peer starts again. */
-	if (d != NULL && (d->done || d->failed) && is_client_hello(pl, l4->payload_len)) {
+	/* A new ClientHello after the end, or to a refused handshake: the peer starts again. */
+	if (d != NULL && (d->done || d->failed) && is_new_hello(d, pl, l4->payload_len)) {
 		conn_free(d);
 		*ep.slot = d = NULL;
 	}
@@ -457,6 +472,7 @@ dp_dtls_input(struct dp_port *p, struct rte_mbuf *m, const struct mf_pkt_l4 *l4,
 		d = conn_new();
 		if (d == NULL)
 			goto drop;
+		memcpy(d->hello_random, pl + HELLO_RANDOM, sizeof(d->hello_random));
 		*ep.slot = d;
 	}
 	if (d->failed)

@@ -11,6 +11,7 @@ the spec names; s_client prints the keying material it exported. Then:
 
 - before a handshake the ingress drops media (drop_dtls_wait) and the viewer gets nothing;
 - mfwd's certificate, as s_client saw it, has the fingerprint node.info gives;
+- a second handshake from the publisher (a peer that restarted) replaces its keys;
 - SRTP sent under the client's exported key reaches "plain" decrypted, byte for byte, and
   reaches the viewer protected under the server's key of the viewer's handshake;
 - a peer whose certificate is not the fingerprint's (session "bad") gets no keys
@@ -178,9 +179,12 @@ def main():
             T.eq(st["sessions"]["pub"]["drop_dtls_wait"], 5,
                  "before its handshake the ingress drops media")
 
-            km_in, pem = handshake(topo, topo.src, "10.99.1.1", 4000, "10.99.1.2", 5004, key,
-                                   crt)
-            T.check(km_in is not None and len(km_in) == 60, "publisher's handshake done")
+            km_old, pem = handshake(topo, topo.src, "10.99.1.1", 4000, "10.99.1.2", 5004, key,
+                                    crt)
+            T.check(km_old is not None and len(km_old) == 60, "publisher's handshake done")
+            # The peer starts again (a new ClientHello): the new keys replace the old.
+            km_in, _ = handshake(topo, topo.src, "10.99.1.1", 4000, "10.99.1.2", 5004, key, crt)
+            T.check(km_in is not None and km_in != km_old, "a second handshake, new keys")
             T.eq(fingerprint_of(pem) if pem else None, ours,
                  "the certificate s_client saw is node.info's")
             T.check(nominate(topo, topo.dst, "10.99.2.2", 5006, "mfvw:view", VW["pwd"], 7006),
@@ -188,9 +192,9 @@ def main():
             km_vw, _ = handshake(topo, topo.dst, "10.99.2.1", 7006, "10.99.2.2", 5006, key,
                                  crt)
             T.check(km_vw is not None, "viewer's handshake done")
-            st = dpl.wait_for(lambda s: s["node"]["dtls_connected"] >= 2,
-                              what="two handshakes")
-            T.eq(st["node"]["dtls_connected"], 2, "node: two endpoints given keys")
+            st = dpl.wait_for(lambda s: s["node"]["dtls_connected"] >= 3,
+                              what="three handshakes")
+            T.eq(st["node"]["dtls_connected"], 3, "node: keys given three times")
 
             # The wrong certificate, and DTLS from nowhere.
             T.check(nominate(topo, topo.src, "10.99.1.2", 5008, "mfbd:badp", BAD["pwd"], 4008),
@@ -202,7 +206,7 @@ def main():
             T.eq(st["node"]["drop_dtls_fingerprint"], 1, "the wrong certificate is refused")
             T.check(st["node"]["drop_dtls_peer"] >= 1,
                     "DTLS from a pair nobody nominated dropped (%d)" % st["node"]["drop_dtls_peer"])
-            T.eq(st["node"]["dtls_connected"], 2, "and neither got keys")
+            T.eq(st["node"]["dtls_connected"], 3, "and neither got keys")
 
             if km_in is not None and km_vw is not None:
                 plain = receiver(topo, "10.99.2.1", 7000)
