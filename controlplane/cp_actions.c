@@ -446,6 +446,10 @@ rekey(struct mf_sess_spec *s, json_t *in, json_t *outs, struct cp_err *err)
 	json_t *v;
 	int i;
 
+	if (in != NULL && s->ingress.dtls.on) {
+		cp_err_set(err, "bad_value", "srtp", "the ingress takes its keys from DTLS");
+		return -EINVAL;
+	}
 	if (in != NULL && mf_srtp_params_from_json(in, s->kind, &s->ingress.srtp, &se) != 0) {
 		snprintf(path, sizeof(path), "srtp%s%s", se.path[0] ? "." : "", se.path);
 		cp_err_set(err, mf_sess_errcode_str(se.code), path, "%s", se.msg);
@@ -460,6 +464,11 @@ rekey(struct mf_sess_spec *s, json_t *in, json_t *outs, struct cp_err *err)
 		if (i < 0) {
 			cp_err_set(err, "not_found", "output_srtp", "no output \"%s\"", oid);
 			return -ENOENT;
+		}
+		if (s->outputs[i].dtls.on) {
+			cp_err_set(err, "bad_value", "output_srtp", "output \"%s\" takes its keys from "
+				   "DTLS", oid);
+			return -EINVAL;
 		}
 		if (mf_srtp_params_from_json(v, s->kind, &s->outputs[i].srtp, &se) != 0) {
 			snprintf(path, sizeof(path), "output_srtp.%s%s%s", oid, se.path[0] ? "." : "",

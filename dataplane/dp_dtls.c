@@ -205,9 +205,11 @@ find_endpoint(const struct mf_pkt_l4 *l4, uint16_t port, struct dtls_ep *ep)
 static bool
 is_client_hello(const uint8_t *b, uint16_t n)
 {
-	return n >= HELLO_RANDOM + 32 && b[0] == 22 && b[3] == 0 && b[4] == 0 &&
-	       b[DTLS_REC_HDR] == 1 && b[DTLS_REC_HDR + 6] == 0 && b[DTLS_REC_HDR + 7] == 0 &&
-	       b[DTLS_REC_HDR + 8] == 0;
+	const uint8_t *h = b + DTLS_REC_HDR;	/* type, length, seq, frag offset, frag length */
+
+	return n >= HELLO_RANDOM + 32 && b[0] == 22 && b[3] == 0 && b[4] == 0 && h[0] == 1 &&
+	       h[6] == 0 && h[7] == 0 && h[8] == 0 &&
+	       (h[9] << 16 | h[10] << 8 | h[11]) >= 2 + 32;
 }
 
 /* A ClientHello with another random than the one that began @p d: the peer starts again
@@ -233,7 +235,9 @@ conn_new(void)
 	}
 	BIO_set_mem_eof_return(rb, -1);	/* empty means "more to come", not EOF */
 	SSL_set_bio(d->ssl, rb, wb);
-	SSL_set_options(d->ssl, SSL_OP_NO_QUERY_MTU);
+	/* No renegotiation (a new ClientHello is a new handshake, see dp_dtls_input()), no
+	 * tickets: nothing resumes. */
+	SSL_set_options(d->ssl, SSL_OP_NO_QUERY_MTU | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET);
 	SSL_set_mtu(d->ssl, DTLS_MTU);
 	SSL_set_accept_state(d->ssl);
 	return d;
@@ -432,11 +436,14 @@ step(struct dp_dtls *d, const struct dtls_ep *ep)
 	if (d->done) {
 		/* Alerts (close_notify): keys stay until consent or the session ends. No
 		 * application data is expected; what comes is read and dropped. */
+		ERR_clear_error();
 		while (SSL_read(d->ssl, buf, sizeof(buf)) > 0)
 			;
 		ERR_clear_error();
 		return;
 	}
+	/* SSL_get_error() reads the thread's error queue: nothing of another handshake's. */
+	ERR_clear_error();
 	rc = SSL_do_handshake(d->ssl);
 	if (rc == 1) {
 		finish(d, ep);
@@ -460,8 +467,9 @@ dp_dtls_input(struct dp_port *p, struct rte_mbuf *m, const struct mf_pkt_l4 *l4,
 	if (dp.dtls.ctx == NULL || !find_endpoint(l4, p->index, &ep))
 		goto drop;
 	d = *ep.slot;
-	/* A new ClientHello after the end, or to a refused handshake: the peer starts again. */
-	if (d != NULL && (d->done || d->failed) && is_new_hello(d, pl, l4->payload_len)) {
+	/* A new ClientHello, whatever the state (OpenSSL would ignore it mid-handshake and
+	 * after): the peer starts again. The keys of the old stay until the new is done. */
+	if (d != NULL && is_new_hello(d, pl, l4->payload_len)) {
 		conn_free(d);
 		*ep.slot = d = NULL;
 	}
@@ -478,6 +486,7 @@ dp_dtls_input(struct dp_port *p, struct rte_mbuf *m, const struct mf_pkt_l4 *l4,
 	if (d->failed)
 		goto drop;
 	remember_peer(d, p, m, l4);
+	drop = DP_CTR_drop_dtls_handshake;
 	if (BIO_write(SSL_get_rbio(d->ssl), pl, l4->payload_len) != (int)l4->payload_len)
 		goto drop;
 	rte_pktmbuf_free(m);
@@ -490,19 +499,31 @@ drop:
 	rte_pktmbuf_free(m);
 }
 
-/* A flight whose answer is late goes again (OpenSSL keeps the clock and the back-off). */
+/* A flight whose answer is late goes again (OpenSSL keeps the clock and the back-off, and
+ * gives up after 12 tries). */
 static void
-retransmit(struct dp_dtls *d)
+retransmit(struct dp_sess *s, int out)
 {
-	if (d != NULL && !d->done && !d->failed && DTLSv1_handle_timeout(d->ssl) > 0)
+	struct dp_dtls *d = out < 0 ? s->st->dtls : s->out[out].ost->dtls;
+	struct dtls_ep ep = { .s = s, .out = out };
+	int rc;
+
+	if (d == NULL || d->done || d->failed)
+		return;
+	ERR_clear_error();
+	rc = DTLSv1_handle_timeout(d->ssl);
+	ERR_clear_error();
+	if (rc > 0)
 		flush(d);
+	else if (rc < 0)
+		fail(d, &ep, DP_CTR_drop_dtls_handshake);
 }
 
 void
 dp_dtls_timer(uint64_t now)
 {
 	uint32_t k;
-	unsigned int i;
+	int i;
 
 	(void)now;
 	/* DTLS endpoints are ICE ones, which are in the timed list. */
@@ -511,8 +532,7 @@ dp_dtls_timer(uint64_t now)
 
 		if (!s->dtls)
 			continue;
-		retransmit(s->st->dtls);
-		for (i = 0; i < s->nb_out; i++)
-			retransmit(s->out[i].ost->dtls);
+		for (i = -1; i < (int)s->nb_out; i++)
+			retransmit(s, i);
 	}
 }

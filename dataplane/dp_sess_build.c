@@ -187,6 +187,19 @@ check_ice(const struct mf_ice_cred *c, unsigned int kind, const char *where, cha
 	return 0;
 }
 
+/* DTLS runs with the ICE peer and brings the keys: the last gate, whatever the caller. */
+static int
+check_dtls(const struct mf_dtls_cfg *d, const struct mf_ice_cred *ice, bool has_srtp,
+	   const char *where, char *detail, size_t len)
+{
+	if (d->on && ice->ufrag[0] == '\0')
+		return refuse(-EINVAL, detail, len, "%s.dtls: needs ice", where);
+	if (d->on && has_srtp)
+		return refuse(-EINVAL, detail, len, "%s.dtls: its keys come from the handshake, "
+			      "not SDES srtp", where);
+	return 0;
+}
+
 static int
 check_spec_ice(const struct mf_sess_spec *spec, char *detail, size_t len)
 {
@@ -198,9 +211,17 @@ check_spec_ice(const struct mf_sess_spec *spec, char *detail, size_t len)
 		return refuse(-EINVAL, detail, len,
 			      "ingress.source: ICE's exactly when ingress.ice");
 	rc = check_ice(&spec->ingress.ice, spec->kind, "ingress", detail, len);
+	if (rc == 0)
+		rc = check_dtls(&spec->ingress.dtls, &spec->ingress.ice,
+				spec->ingress.srtp.suite != MF_SRTP_NONE, "ingress", detail, len);
 	for (i = 0; rc == 0 && i < spec->nb_outputs; i++) {
+		const struct mf_sess_output *o = &spec->outputs[i];
+
 		snprintf(where, sizeof(where), "outputs[%u]", i);
-		rc = check_ice(&spec->outputs[i].ice, spec->kind, where, detail, len);
+		rc = check_ice(&o->ice, spec->kind, where, detail, len);
+		if (rc == 0)
+			rc = check_dtls(&o->dtls, &o->ice, o->srtp.suite != MF_SRTP_NONE ||
+					o->receiver_srtp.suite != MF_SRTP_NONE, where, detail, len);
 	}
 	return rc;
 }
@@ -310,13 +331,12 @@ ice_same(const struct mf_ice_cred *a, const struct mf_ice_cred *b)
 	       strcmp(a->pwd, b->pwd) == 0;
 }
 
-/* The same DTLS peer over the same ICE: its handshake's keys stay. */
+/* The same DTLS peer: its handshake's keys stay, across an ICE restart too (a WebRTC peer
+ * keeps its DTLS association then and sends no new ClientHello). */
 static bool
-dtls_same(const struct mf_dtls_cfg *a, const struct mf_dtls_cfg *b,
-	  const struct mf_ice_cred *ia, const struct mf_ice_cred *ib)
+dtls_same(const struct mf_dtls_cfg *a, const struct mf_dtls_cfg *b)
 {
-	return a->on && b->on && memcmp(a->fingerprint, b->fingerprint, MF_DTLS_FP_LEN) == 0 &&
-	       ice_same(ia, ib);
+	return a->on && b->on && memcmp(a->fingerprint, b->fingerprint, MF_DTLS_FP_LEN) == 0;
 }
 
 /* A DTLS output sends nothing until its handshake gave it keys. */
@@ -421,8 +441,7 @@ out_build(struct dp_sess *s, struct dp_out *o, const struct mf_sess_output *cfg,
 	if (rc == 0)
 		rc = srtp_take(&o->cfg.receiver_srtp, prev != NULL ? prev->srtp_rx : NULL,
 			       &o->srtp_rx);
-	if (rc == 0 && prev != NULL &&
-	    dtls_same(&cfg->dtls, &prev->cfg.dtls, &cfg->ice, &prev->cfg.ice)) {
+	if (rc == 0 && prev != NULL && dtls_same(&cfg->dtls, &prev->cfg.dtls)) {
 		o->srtp = prev->srtp;
 		o->srtp_rx = prev->srtp_rx;
 	}
@@ -628,6 +647,26 @@ err:
 }
 
 /* The old entry's objects that the new one does not take over go after a grace period. */
+/* An endpoint whose DTLS peer changed (another fingerprint, or DTLS off) lost its keys: its
+ * handshake state goes too, so the next ClientHello starts clean. */
+static void
+dtls_forget_changed(const struct dp_sess *old, struct dp_sess *s)
+{
+	unsigned int i, j;
+
+	if (!dtls_same(&s->ingress.dtls, &old->ingress.dtls) && s->st->dtls != NULL) {
+		dtls_release(s->st->dtls);
+		s->st->dtls = NULL;
+	}
+	for (i = 0; i < s->nb_out; i++)
+		for (j = 0; j < old->nb_out; j++)
+			if (s->out[i].ost == old->out[j].ost && s->out[i].ost->dtls != NULL &&
+			    !dtls_same(&s->out[i].cfg.dtls, &old->out[j].cfg.dtls)) {
+				dtls_release(s->out[i].ost->dtls);
+				s->out[i].ost->dtls = NULL;
+			}
+}
+
 static void
 defer_dropped_outputs(const struct dp_sess *old, const struct dp_sess *s)
 {
@@ -720,7 +759,7 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 		return refuse(rc, detail, len, "ingress.srtp: cannot set up the key: %s",
 			      strerror(-rc));
 	}
-	if (dtls_same(&s->ingress.dtls, &old->ingress.dtls, &s->ingress.ice, &old->ingress.ice)) {
+	if (dtls_same(&s->ingress.dtls, &old->ingress.dtls)) {
 		s->srtp_in = old->srtp_in;
 		s->srtp_src_tx = old->srtp_src_tx;
 	}
@@ -755,6 +794,7 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 		dp_defer(free_srtp, retired, 0);
 	if (old->srtp_src_tx != NULL && old->srtp_src_tx != s->srtp_src_tx)
 		dp_defer(free_srtp, old->srtp_src_tx, 0);
+	dtls_forget_changed(old, s);
 	defer_dropped_outputs(old, s);
 	if (old->gop != NULL && old->gop != s->gop)
 		dp_defer(free_gop, old->gop, 0);
@@ -1011,10 +1051,13 @@ dp_sess_table_fini(void)
 			mf_srtp_destroy(all[k]->out[i].srtp);
 			mf_srtp_destroy(all[k]->out[i].srtp_rx);
 			dp_nack_ring_free(all[k]->out[i].nack);
+			dtls_release(all[k]->out[i].ost->dtls);
 			free(all[k]->out[i].ost);
 		}
 		mf_srtp_destroy(all[k]->srtp_in);
 		mf_srtp_destroy(all[k]->srtp_in_prev);
+		mf_srtp_destroy(all[k]->srtp_src_tx);
+		dtls_release(all[k]->st->dtls);
 		dp_gop_free(all[k]->gop);
 		free(all[k]->fb);
 		free(all[k]->st);

@@ -33,6 +33,14 @@ KA, KA2 = (CM, os.urandom(30)), (CM, os.urandom(30))
 KB, KB2 = (GCM, os.urandom(28)), (GCM, os.urandom(28))
 
 
+FP = "sha-256 " + ":".join(["AB"] * 32)
+ICE = {"ufrag": "mfwd", "pwd": "mfwdpassword0123456789", "remote_ufrag": "brws"}
+WEBRTC = {"id": "w", "kind": "rtp-mux",
+          "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5050, "ice": ICE,
+                      "dtls": {"fingerprint": FP}},
+          "outputs": [{"id": "v", "port": 1, "src_port": 5052, "ice": ICE,
+                       "dtls": {"fingerprint": FP}}]}
+
 def sj(k):
     return {"suite": k[0], "key": base64.b64encode(k[1]).decode()}
 
@@ -132,6 +140,16 @@ def main():
                 r = c.request(CMD, "session.update", {"id": "sec", "output_srtp": {"x": None}})
                 T.check(r and not r["ok"] and r["error"]["code"] == "not_found",
                         "re-keying an unknown output refused")
+                r = c.request(CMD, "session.create", WEBRTC)
+                T.check(r and r["ok"], "a DTLS session created: %s" % r)
+                r = c.request(CMD, "session.update", {"id": "w", "srtp": sj(KA)})
+                T.check(r and not r["ok"] and r["error"]["path"] == "srtp",
+                        "SDES keys for a DTLS ingress refused: %s" % r)
+                r = c.request(CMD, "session.update", {"id": "w", "output_srtp": {"v": sj(KB)}})
+                T.check(r and not r["ok"] and r["error"]["path"] == "output_srtp",
+                        "SDES keys for a DTLS output refused: %s" % r)
+                r = c.request(CMD, "session.delete", {"id": "w"})
+                T.check(r and r["ok"], "the DTLS session deleted")
                 # A status says "up, 1 session" before the restart too: wait for the event
                 # the control plane publishes once it has replayed the journal.
                 c.subscribe("mfwd/n1/event/dataplane.up")

@@ -14,6 +14,7 @@ the spec names; s_client prints the keying material it exported. Then:
 - a second handshake from the publisher (a peer that restarted) replaces its keys;
 - SRTP sent under the client's exported key reaches "plain" decrypted, byte for byte, and
   reaches the viewer protected under the server's key of the viewer's handshake;
+- the viewer's ICE restart (an update with new credentials) keeps its DTLS keys;
 - a peer whose certificate is not the fingerprint's (session "bad") gets no keys
   (dtls.failed, drop_dtls_fingerprint) and its media still drops;
 - DTLS from an address that nominated nothing is dropped unread (drop_dtls_peer).
@@ -39,6 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PY = "/usr/bin/python3"
 IN = {"ufrag": "mfin", "pwd": "ingresspassword0123456", "remote_ufrag": "pubr"}
 VW = {"ufrag": "mfvw", "pwd": "viewerpassword01234567", "remote_ufrag": "view"}
+VW2 = {"ufrag": "mfv2", "pwd": "viewerpassword76543210", "remote_ufrag": "vie2"}
 BAD = {"ufrag": "mfbd", "pwd": "badpeerpassword0123456", "remote_ufrag": "badp"}
 ZERO_FP = "sha-256 " + ":".join(["00"] * 32)
 N = 50
@@ -95,14 +97,17 @@ def make_cert(d, name):
         return key, crt, fingerprint_of(f.read())
 
 
-def sessions(fp):
-    return [{"id": "pub", "kind": "rtp-mux",
-             "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5004, "ice": IN,
+def pub(fp, vw=VW):
+    return {"id": "pub", "kind": "rtp-mux",
+            "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5004, "ice": IN,
+                        "dtls": {"fingerprint": fp}},
+            "outputs": [{"id": "viewer", "port": 1, "src_port": 5006, "ice": vw,
                          "dtls": {"fingerprint": fp}},
-             "outputs": [{"id": "viewer", "port": 1, "src_port": 5006, "ice": VW,
-                          "dtls": {"fingerprint": fp}},
-                         {"id": "plain", "port": 1, "addr": "10.99.2.1", "udp_port": 7000}]},
-            {"id": "bad", "kind": "rtp-mux",
+                        {"id": "plain", "port": 1, "addr": "10.99.2.1", "udp_port": 7000}]}
+
+
+def sessions(fp):
+    return [pub(fp), {"id": "bad", "kind": "rtp-mux",
              "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5008, "ice": BAD,
                          "dtls": {"fingerprint": ZERO_FP}}}]
 
@@ -208,6 +213,13 @@ def main():
                     "DTLS from a pair nobody nominated dropped (%d)" % st["node"]["drop_dtls_peer"])
             T.eq(st["node"]["dtls_connected"], 3, "and neither got keys")
 
+            # An ICE restart of the viewer (new credentials, the same fingerprint): its pair
+            # goes until it nominates again, its DTLS keys stay (no new ClientHello comes).
+            rc, _ = dpl.ctl("replace", "-", stdin=json.dumps(pub(fp, VW2)))
+            T.eq(rc, 0, "the viewer's ICE restarted by an update")
+            T.check(nominate(topo, topo.dst, "10.99.2.2", 5006, "mfv2:vie2", VW2["pwd"], 7006),
+                    "viewer nominated again under its new credentials")
+
             if km_in is not None and km_vw is not None:
                 plain = receiver(topo, "10.99.2.1", 7000)
                 viewer = receiver(topo, "10.99.2.1", 7006)
@@ -221,7 +233,8 @@ def main():
                 T.eq(nums, list(range(N)), "plain output: the publisher's SRTP, decrypted")
                 clear = decrypt(got_view, server_key(km_vw))
                 T.eq([int.from_bytes(p[12:16], "big") for p in clear], list(range(N)),
-                     "viewer: every packet, protected under its handshake's server key")
+                     "viewer, after its ICE restart: every packet, under its handshake's "
+                     "server key")
                 st = dpl.stats()
                 T.eq(st["sessions"]["pub"]["drop_srtp_auth"], 0, "no SRTP refused")
                 T.eq(st["sessions"]["bad"]["drop_dtls_wait"], 3,
