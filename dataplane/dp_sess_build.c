@@ -994,7 +994,7 @@ dp_sess_info(const struct dp_sess *s, struct mf_msg_sess_info *info)
 	info->spec.nb_outputs = s->nb_out;
 	for (i = 0; i < s->nb_out; i++) {
 		info->spec.outputs[i] = s->out[i].cfg;
-		info->spec.outputs[i].flags &= (uint8_t)~DP_OUT_F_NO_DST;
+		info->spec.outputs[i].flags &= (uint8_t)~(DP_OUT_F_NO_DST | DP_OUT_F_NO_KEYS);
 	}
 	mf_sess_wipe_keys(&info->spec);
 	info->live.worker = s->worker;
