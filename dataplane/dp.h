@@ -140,6 +140,8 @@ struct dp_config {
 	uint32_t frag_timeout_ms;	/* reassembly: how long a datagram's fragments wait */
 	uint32_t frag_max_datagrams;	/* per worker */
 	uint32_t frag_max_bytes;	/* the largest datagram reassembled (IP header in) */
+	char dtls_cert[256];		/* PEM certificate and key for DTLS; "": made at start */
+	char dtls_key[256];
 	uint16_t nb_ports;
 	struct dp_port_conf ports[MF_MAX_PORTS];
 };

@@ -59,9 +59,21 @@ usage(const char *prog)
 		"  --frag-max-datagrams N  datagrams in reassembly per worker (default 1024)\n"
 		"  --frag-max-bytes N   largest datagram reassembled, IP header included (default\n"
 		"                       9216; at most 8 fragments in any case)\n"
+		"  --dtls-cert FILE     DTLS certificate (PEM), so its fingerprint outlives restarts;\n"
+		"  --dtls-key FILE      with its private key (PEM). Default: a P-256 certificate\n"
+		"                       made at start\n"
 		"  --test-clock         session timers run only when a clock.advance command\n"
 		"                       moves their clock (tests; never in production)\n",
 		prog);
+}
+
+static int
+copy_path(char *dst, size_t cap, const char *src)
+{
+	if (src[0] == '\0' || strlen(src) >= cap)
+		return -EINVAL;
+	memcpy(dst, src, strlen(src) + 1);
+	return 0;
 }
 
 int
@@ -79,6 +91,8 @@ dp_config_parse_args(struct dp_config *cfg, int argc, char **argv)
 		{ "frag-timeout-ms", required_argument, NULL, 'T' },
 		{ "frag-max-datagrams", required_argument, NULL, 'D' },
 		{ "frag-max-bytes", required_argument, NULL, 'B' },
+		{ "dtls-cert", required_argument, NULL, 'C' },
+		{ "dtls-key", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -121,6 +135,12 @@ dp_config_parse_args(struct dp_config *cfg, int argc, char **argv)
 		case 'B':
 			rc = parse_u32(optarg, 1280, DP_FRAG_MAX_BYTES, &cfg->frag_max_bytes);
 			break;
+		case 'C':
+			rc = copy_path(cfg->dtls_cert, sizeof(cfg->dtls_cert), optarg);
+			break;
+		case 'K':
+			rc = copy_path(cfg->dtls_key, sizeof(cfg->dtls_key), optarg);
+			break;
 		default:
 			usage(argv[0]);
 			return -EINVAL;
@@ -133,6 +153,10 @@ dp_config_parse_args(struct dp_config *cfg, int argc, char **argv)
 	}
 	if (optind != argc || cfg->ports_file[0] == '\0') {
 		usage(argv[0]);
+		return -EINVAL;
+	}
+	if ((cfg->dtls_cert[0] == '\0') != (cfg->dtls_key[0] == '\0')) {
+		fprintf(stderr, "mfwd: --dtls-cert and --dtls-key go together\n");
 		return -EINVAL;
 	}
 	return 0;

@@ -13,16 +13,19 @@
  * they read SDES ones and never see DTLS. A new ClientHello after a finished handshake
  * starts another (a peer that restarted): its keys replace the old.
  *
- * Our certificate (ECDSA P-256, self-signed, a year) is made at start; its fingerprint is
- * in node.info for the SDP. OpenSSL writes each flight into the write BIO at an MTU of
+ * Our certificate is the one configured (--dtls-cert, --dtls-key: its fingerprint outlives
+ * restarts) or one made at start (ECDSA P-256, self-signed, a year); its fingerprint is in
+ * node.info for the SDP. OpenSSL writes each flight into the write BIO at an MTU of
  * 1,200 bytes; flush() cuts that at record boundaries into datagrams no larger.
  */
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -85,82 +88,6 @@ accept_any(int ok, X509_STORE_CTX *x)
 	(void)ok;
 	(void)x;
 	return 1;
-}
-
-static X509 *
-make_cert(EVP_PKEY *key)
-{
-	X509 *x = X509_new();
-	X509_NAME *name;
-	uint64_t serial;
-
-	if (x == NULL || RAND_bytes((unsigned char *)&serial, sizeof(serial)) != 1 ||
-	    !ASN1_INTEGER_set_uint64(X509_get_serialNumber(x), serial >> 1) ||
-	    !X509_set_version(x, 2) ||
-	    X509_gmtime_adj(X509_getm_notBefore(x), -86400) == NULL ||
-	    X509_gmtime_adj(X509_getm_notAfter(x), 86400L * DTLS_CERT_DAYS) == NULL ||
-	    !X509_set_pubkey(x, key) || (name = X509_get_subject_name(x)) == NULL ||
-	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"mfwd",
-					-1, -1, 0) ||
-	    !X509_set_issuer_name(x, name) || X509_sign(x, key, EVP_sha256()) == 0) {
-		X509_free(x);
-		return NULL;
-	}
-	return x;
-}
-
-static int
-ctx_setup(SSL_CTX *ctx, X509 *x, EVP_PKEY *key)
-{
-	uint8_t md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-
-	if (SSL_CTX_use_certificate(ctx, x) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
-	    SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION) != 1 ||
-	    /* 0 is success here. Chrome and Firefox offer both; GCM first. */
-	    SSL_CTX_set_tlsext_use_srtp(ctx, "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80:"
-					"SRTP_AEAD_AES_256_GCM:SRTP_AES128_CM_SHA1_32") != 0 ||
-	    X509_digest(x, EVP_sha256(), md, &n) != 1 || n != MF_DTLS_FP_LEN)
-		return -EIO;
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, accept_any);
-	SSL_CTX_set_read_ahead(ctx, 1);
-	mf_dtls_fingerprint_str(md, dp.dtls.fingerprint);
-	return 0;
-}
-
-int
-dp_dtls_init(void)
-{
-	EVP_PKEY *key = EVP_EC_gen("P-256");
-	X509 *x = key != NULL ? make_cert(key) : NULL;
-	int rc = -EIO;
-
-	dp.dtls.ctx = x != NULL ? SSL_CTX_new(DTLS_server_method()) : NULL;
-	if (dp.dtls.ctx != NULL)
-		rc = ctx_setup(dp.dtls.ctx, x, key);
-	X509_free(x);
-	EVP_PKEY_free(key);
-	if (rc != 0) {
-		DP_LOG(ERR, "DTLS: no certificate or context: %s\n",
-		       ERR_reason_error_string(ERR_get_error()));
-		dp_dtls_fini();
-		return rc;
-	}
-	dp.sess.dtls_free = conn_free;
-	return 0;
-}
-
-void
-dp_dtls_fini(void)
-{
-	SSL_CTX_free(dp.dtls.ctx);
-	dp.dtls.ctx = NULL;
-}
-
-const char *
-dp_dtls_fingerprint(void)
-{
-	return dp.dtls.fingerprint;
 }
 
 /* ---- where a datagram belongs ---- */
@@ -323,6 +250,20 @@ flush(struct dp_dtls *d)
 		send_datagram(d, b + start, (uint16_t)(off - start));
 	}
 	(void)BIO_reset(wb);
+}
+
+/* An endpoint going away: its association is closed (close_notify), so the peer knows at
+ * once, not when its consent checks go unanswered. */
+static void
+conn_close(struct dp_dtls *d)
+{
+	if (d != NULL && d->done) {
+		ERR_clear_error();
+		(void)SSL_shutdown(d->ssl);
+		ERR_clear_error();
+		flush(d);
+	}
+	conn_free(d);
 }
 
 /* ---- the handshake's end ---- */
@@ -535,4 +476,114 @@ dp_dtls_timer(uint64_t now)
 		for (i = -1; i < (int)s->nb_out; i++)
 			retransmit(s, i);
 	}
+}
+
+/* ---- our certificate, the context ---- */
+
+static X509 *
+make_cert(EVP_PKEY *key)
+{
+	X509 *x = X509_new();
+	X509_NAME *name;
+	uint64_t serial;
+
+	if (x == NULL || RAND_bytes((unsigned char *)&serial, sizeof(serial)) != 1 ||
+	    !ASN1_INTEGER_set_uint64(X509_get_serialNumber(x), serial >> 1) ||
+	    !X509_set_version(x, 2) ||
+	    X509_gmtime_adj(X509_getm_notBefore(x), -86400) == NULL ||
+	    X509_gmtime_adj(X509_getm_notAfter(x), 86400L * DTLS_CERT_DAYS) == NULL ||
+	    !X509_set_pubkey(x, key) || (name = X509_get_subject_name(x)) == NULL ||
+	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"mfwd",
+					-1, -1, 0) ||
+	    !X509_set_issuer_name(x, name) || X509_sign(x, key, EVP_sha256()) == 0) {
+		X509_free(x);
+		return NULL;
+	}
+	return x;
+}
+
+static int
+ctx_setup(SSL_CTX *ctx, X509 *x, EVP_PKEY *key)
+{
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	if (SSL_CTX_use_certificate(ctx, x) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1 ||
+	    SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION) != 1 ||
+	    /* 0 is success here. Chrome and Firefox offer both; GCM first. */
+	    SSL_CTX_set_tlsext_use_srtp(ctx, "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80:"
+					"SRTP_AEAD_AES_256_GCM:SRTP_AES128_CM_SHA1_32") != 0 ||
+	    X509_digest(x, EVP_sha256(), md, &n) != 1 || n != MF_DTLS_FP_LEN)
+		return -EIO;
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, accept_any);
+	SSL_CTX_set_read_ahead(ctx, 1);
+	mf_dtls_fingerprint_str(md, dp.dtls.fingerprint);
+	return 0;
+}
+
+/* The configured certificate and key (PEM files). */
+static int
+load_cert(X509 **x, EVP_PKEY **key)
+{
+	FILE *f = fopen(dp.cfg.dtls_cert, "r");
+
+	*x = f != NULL ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	if (f != NULL)
+		fclose(f);
+	f = fopen(dp.cfg.dtls_key, "r");
+	*key = f != NULL ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+	if (f != NULL)
+		fclose(f);
+	if (*x != NULL && *key != NULL)
+		return 0;
+	DP_LOG(ERR, "DTLS: cannot read the certificate %s and key %s (PEM)\n", dp.cfg.dtls_cert,
+	       dp.cfg.dtls_key);
+	return -EINVAL;
+}
+
+int
+dp_dtls_init(void)
+{
+	EVP_PKEY *key = NULL;
+	X509 *x = NULL;
+	int rc = -EIO;
+
+	if (dp.cfg.dtls_cert[0] != '\0') {
+		if (load_cert(&x, &key) != 0) {
+			X509_free(x);
+			EVP_PKEY_free(key);
+			return -EINVAL;
+		}
+	} else {
+		key = EVP_EC_gen("P-256");
+		x = key != NULL ? make_cert(key) : NULL;
+	}
+
+	dp.dtls.ctx = x != NULL ? SSL_CTX_new(DTLS_server_method()) : NULL;
+	if (dp.dtls.ctx != NULL)
+		rc = ctx_setup(dp.dtls.ctx, x, key);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	if (rc != 0) {
+		DP_LOG(ERR, "DTLS: no certificate or context: %s\n",
+		       ERR_reason_error_string(ERR_get_error()));
+		dp_dtls_fini();
+		return rc;
+	}
+	dp.sess.dtls_free = conn_close;
+	return 0;
+}
+
+void
+dp_dtls_fini(void)
+{
+	SSL_CTX_free(dp.dtls.ctx);
+	dp.dtls.ctx = NULL;
+}
+
+const char *
+dp_dtls_fingerprint(void)
+{
+	return dp.dtls.fingerprint;
 }

@@ -10,14 +10,16 @@ runs s_client from that same address and port with its own certificate, whose fi
 the spec names; s_client prints the keying material it exported. Then:
 
 - before a handshake the ingress drops media (drop_dtls_wait) and the viewer gets nothing;
-- mfwd's certificate, as s_client saw it, has the fingerprint node.info gives;
+- mfwd's certificate, as s_client saw it, is the one configured (--dtls-cert), whose
+  fingerprint node.info gives;
 - a second handshake from the publisher (a peer that restarted) replaces its keys;
 - SRTP sent under the client's exported key reaches "plain" decrypted, byte for byte, and
   reaches the viewer protected under the server's key of the viewer's handshake;
 - the viewer's ICE restart (an update with new credentials) keeps its DTLS keys;
 - a peer whose certificate is not the fingerprint's (session "bad") gets no keys
   (dtls.failed, drop_dtls_fingerprint) and its media still drops;
-- DTLS from an address that nominated nothing is dropped unread (drop_dtls_peer).
+- DTLS from an address that nominated nothing is dropped unread (drop_dtls_peer);
+- deleting the session closes its associations: the viewer gets a close_notify alert.
 """
 import importlib.util
 import json
@@ -170,11 +172,12 @@ def main():
     d = tempfile.mkdtemp(prefix="mfwd-dtls-")
     key, crt, fp = make_cert(d, "peer")
     bkey, bcrt, _ = make_cert(d, "other")
+    nkey, ncrt, nfp = make_cert(d, "node")
     with Topology("dl", ("10.99.2.1",)) as topo:
-        with Dataplane("netnsdtls", topo.ports_conf(), sessions=sessions(fp)) as dpl:
+        with Dataplane("netnsdtls", topo.ports_conf(), sessions=sessions(fp),
+                       extra_args=("--dtls-cert", ncrt, "--dtls-key", nkey)) as dpl:
             ours = dpl.ctl("info")[1][0].get("dtls_fingerprint", "")
-            T.check(re.fullmatch(r"sha-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}", ours) is not None,
-                    "node.info gives our certificate's fingerprint (%s)" % ours)
+            T.eq(ours, nfp, "node.info gives the configured certificate's fingerprint")
             T.check(nominate(topo, topo.src, "10.99.1.2", 5004, "mfin:pubr", IN["pwd"], 4000),
                     "publisher nominated 10.99.1.1:4000")
             topo.run(topo.src, PY, "-c", SRTP, "send", "10.99.1.1", "4000", "10.99.1.2",
@@ -239,6 +242,13 @@ def main():
                 T.eq(st["sessions"]["pub"]["drop_srtp_auth"], 0, "no SRTP refused")
                 T.eq(st["sessions"]["bad"]["drop_dtls_wait"], 3,
                      "the refused peer's media still drops")
+                # The session goes: each finished association is closed (close_notify).
+                viewer = receiver(topo, "10.99.2.1", 7006)
+                rc, _ = dpl.ctl("del", "pub")
+                T.eq(rc, 0, "session pub deleted")
+                got = json.loads(viewer.communicate(timeout=30)[0] or "[]")
+                T.check(len(got) == 1 and got[0][:2] == "15",
+                        "the viewer got one DTLS alert, the close_notify (%s)" % got[:2])
             if T.failed:
                 print(dpl.tail())
     T.eq(dpl.rc, 0, "dataplane exited cleanly")

@@ -6,6 +6,7 @@ dataplane whose ports report their addresses.
 """
 import glob
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,12 @@ def main():
     for p in ("/tmp/mfwd-in.pcap", "/tmp/mfwd-empty.pcap"):
         if not os.path.exists(p):
             wrpcap(p, [])
+    f = os.path.join(CONF, "null.conf")
+    r = subprocess.run([DATAPLANE, "--no-huge", "-m", "64", "--no-pci", "-l", "0,1",
+                        "--file-prefix", "chk%d" % os.getpid(), "--log-level", "lib.eal:error",
+                        "--", "--ports", f, "--check", "--dtls-cert", f], capture_output=True)
+    T.check(r.returncode != 0 and b"go together" in r.stderr,
+            "--dtls-cert without --dtls-key refused: %s" % r.stderr.decode()[-200:])
     for name in ("null", "ring", "pcap"):
         with open(os.path.join(CONF, name + ".conf")) as f:
             dpl = Dataplane("prof" + name, f.read())
@@ -37,6 +44,9 @@ def main():
             rc, out = dpl.ctl("info")
             T.check(rc == 0 and out[0]["ports"][0]["up"] and
                     out[0]["ports"][0]["addrs"] == ["10.99.1.2/24"], "%s starts: %s" % (name, out))
+            fp = out[0].get("dtls_fingerprint", "") if rc == 0 else ""
+            T.check(re.fullmatch(r"sha-256 ([0-9A-F]{2}:){31}[0-9A-F]{2}", fp) is not None,
+                    "%s: a DTLS certificate made at start, its fingerprint (%s)" % (name, fp))
         T.eq(dpl.rc, 0, "%s stops cleanly" % name)
         shutil.rmtree(dpl.dir, ignore_errors=True)
     T.done()
