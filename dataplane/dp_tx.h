@@ -5,8 +5,8 @@
  * is sent at once, and only that port's; the worker loop sends what is left once per
  * iteration. What the queue does not take is counted (tx_full) and freed.
  *
- * The control lcore has no TX queue of its own: its frames (ARP, ND, ICMP replies, frames
- * held for a next hop) go through a ring to worker 1, which sends them with its own.
+ * The control lcore has no TX queue of its own: its frames (ARP, ND, ICMP replies, STUN
+ * answers, DTLS) go through a ring to worker 1, which sends them with its own.
  */
 #ifndef DP_TX_H
 #define DP_TX_H

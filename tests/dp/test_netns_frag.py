@@ -81,6 +81,11 @@ def main():
     with Topology("fg", ("10.99.2.1",), ipv6=True) as topo:
         dpl = Dataplane("netnsfrag", topo.ports_conf(big_frames=True), sessions=sessions())
         with dpl:
+            # The sending host resolves mfwd's addresses first: a key frame's burst must not
+            # wait in its kernel's neighbour queue, which holds only so much.
+            for a in ("10.99.1.2", "fd00:1::2"):
+                r = topo.run(topo.src, "ping", "-c", "1", "-W", "5", a, capture_output=True)
+                T.eq(r.returncode, 0, "the sender's host reaches mfwd at %s" % a)
             rtp_through(topo, dpl, "r6", d, clip, ref_md5, sdp, "ipv6", 6, "fd00:2::1", 6000,
                         "rtp://[fd00:1::2]:5004?localport=4000")
             rtp_through(topo, dpl, "r4", d, clip, ref_md5, sdp, "ipv4-3000", 4, "10.99.2.1", 6010,
