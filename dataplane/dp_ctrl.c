@@ -2,7 +2,8 @@
 /*
  * The control lcore: commands from the shared-memory channel (the single writer of the
  * session table), the slow path, events, timers and deferred frees. It goes QSBR-offline
- * and sleeps whenever an iteration found nothing to do, so it does not spin when idle.
+ * and sleeps whenever an iteration found nothing to do, so it does not spin when idle; a
+ * command wakes it (the channel's futex).
  */
 
 #include <errno.h>
@@ -303,8 +304,11 @@ dp_ctrl_loop(void)
 			lc->ctr[DP_CTR_total_cycles] += rte_rdtsc() - t0;
 			continue;
 		}
+		/* Asleep until a command rings or idle_sleep_us passes (the workers' rings and
+		 * the timers are looked at then): a command is answered at once, an idle
+		 * control lcore costs nothing. */
 		urcu_qsbr_thread_offline();
-		usleep(dp.cfg.idle_sleep_us);
+		mf_chan_wait(&dp.cmd, dp.cfg.idle_sleep_us);
 		urcu_qsbr_thread_online();
 		lc->ctr[DP_CTR_total_cycles] += rte_rdtsc() - t0;
 	}

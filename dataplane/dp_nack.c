@@ -43,6 +43,7 @@ static void
 resend(struct dp_lcore *lc, struct dp_out *o, uint16_t seq, uint64_t now, uint64_t *oc)
 {
 	struct dp_nack_slot *sl = &o->nack->slot[seq & o->nack->mask];
+	struct rte_ether_addr mac;
 	struct rte_mbuf *c;
 
 	if (sl->m == NULL || sl->seq != seq || now - sl->sent_tsc > o->nack_age_tsc) {
@@ -59,6 +60,14 @@ resend(struct dp_lcore *lc, struct dp_out *o, uint16_t seq, uint64_t now, uint64
 		lc->ctr[DP_CTR_drop_no_mbuf]++;
 		return;
 	}
+	/* The MAC now: a frame kept while its next hop was resolving may never have left. The
+	 * bytes are shared with the kept frame; the same next hop writes the same MAC. */
+	if (!dp_neigh_mac(o->neigh, &mac)) {
+		rte_pktmbuf_free(c);
+		oc[DP_OC_nack_miss]++;
+		return;
+	}
+	rte_ether_addr_copy(&mac, &rte_pktmbuf_mtod(c, struct rte_ether_hdr *)->dst_addr);
 	sl->resent_tsc = now;
 	oc[DP_OC_nack_resent]++;
 	dp_tx(lc, o->port->index, c);

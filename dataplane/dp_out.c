@@ -486,6 +486,10 @@ send_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out
 		why = DP_OC_drop_neigh;
 		if (over || dp_hold_add(lc, o->neigh, o->port->index, m, now) != 0)
 			goto drop;
+		/* Kept for repair like a frame sent: the stream's first packets are the ones a
+		 * receiver NACKs when a path starts lossy. */
+		if (o->nack != NULL && p->what == DP_WHAT_RTP)
+			dp_nack_keep(o, m, priv_len >= 4 ? mf_rd16(priv + 2) : p->rtp.seq, now);
 	} else if (likely(!over)) {
 		if (o->nack != NULL && p->what == DP_WHAT_RTP)
 			dp_nack_keep(o, m, priv_len >= 4 ? mf_rd16(priv + 2) : p->rtp.seq, now);

@@ -88,6 +88,13 @@ ipv4 = 10.99.2.2/24
                 raise RuntimeError("no UDP listener on %s in %s after %ss" % (ports, ns, timeout))
             time.sleep(0.05)
 
+    def reach(self, ns, *addrs):
+        """Ping each of @addrs from @ns once: a host that resolves mfwd's MAC while it sends
+        may let a new packet pass the ones its kernel queued, and the tests count order.
+        @return the addresses that did not answer."""
+        return [a for a in addrs
+                if self.run(ns, "ping", "-c", "1", "-W", "5", a, capture_output=True).returncode]
+
     def popen(self, ns, *args, **kw):
         return subprocess.Popen(["ip", "netns", "exec", ns] + list(args), **kw)
 

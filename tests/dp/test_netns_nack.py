@@ -112,6 +112,7 @@ def main():
             rxs = [receiver(topo, d, "nack", 7100, 7200), receiver(topo, d, "plain", 7110, 7210),
                    receiver(topo, d, "srtp", 7120, 7220, srtp=True)]
             topo.wait_udp(topo.dst, 7100, 7110, 7120)
+            T.eq(topo.reach(topo.src, "10.99.1.2"), [], "the sender's host reaches mfwd")
             r = topo.run(topo.src, "ffmpeg", "-nostdin", "-v", "error", "-re", "-i", clip, "-c",
                          "copy", "-f", "rtp", "-payload_type", "96", "-ssrc", "4660",
                          "rtp://10.99.1.2:5004?localport=4000", capture_output=True, timeout=60)
