@@ -53,7 +53,7 @@ usage(const char *prog)
 		"  --sessions FILE      JSON array of session specs installed at start\n"
 		"  --max-sessions N     session capacity (default 65536)\n"
 		"  --mbufs N            packet mbufs (default 16383)\n"
-		"  --idle-sleep-us N    control lcore sleep when idle (default 1000)\n"
+		"  --idle-sleep-us N    control lcore's longest idle sleep (default 1000)\n"
 		"  --check              read the port profile, print it, exit (no port is probed)\n"
 		"  --frag-timeout-ms N  a datagram's fragments wait at most this long (default 1000)\n"
 		"  --frag-max-datagrams N  datagrams in reassembly per worker (default 1024)\n"
