@@ -15,6 +15,8 @@ Commands on stdin, one JSON line back each:
                         back, the rest every 20 us: the answer lands in a dense stream
   recv PORT             the sequence numbers received on PORT, in arrival order, once
                         0.5 s passed with nothing new
+  nack PORT SEQ DPORT   an RTCP Generic NACK for SEQ of the stream, from the --rx socket
+                        on PORT to the gateway's DPORT
 """
 import argparse
 import ctypes
@@ -47,6 +49,11 @@ def arp_reply(me_mac, me_ip, gw_mac, gw_ip):
     arp = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 2) + me_mac + socket.inet_aton(me_ip) + \
         gw_mac + socket.inet_aton(gw_ip)
     return eth + arp
+
+
+def nack(seq):
+    """RTCP RTPFB FMT 1 (RFC 4585): sender 1, media SSRC 0x4E1D, PID seq, BLP 0."""
+    return struct.pack("!BBHIIHH", 0x81, 205, 3, 1, 0x4E1D, seq & 0xFFFF, 0)
 
 
 def rtp(seq):
@@ -120,6 +127,9 @@ def main():
         elif w[0] == "race":
             p.race(int(w[1]), w[2], int(w[3]), int(w[4]))
             out = {"sent": int(w[4]) - int(w[3])}
+        elif w[0] == "nack":
+            p.rx[int(w[1])].sendto(nack(int(w[2])), (a.gw, int(w[3])))
+            out = {"nack": int(w[2])}
         elif w[0] == "recv":
             out = {"seqs": p.recv(int(w[1]))}
         else:

@@ -8,7 +8,9 @@ for it, through neighrace.py, at chosen points of RTP streams:
 - of 40 more, the newest 32 wait (8 dropped), and arrive, in order, once it answers;
 - the answer for 10.99.2.3 comes in the middle of a stream of 2,000 frames, 200 of them
   back to back: frames arrive in order, none lost after the first, every other one counted
-  as dropped. (Frames that waited used to be sent back to the worker through a ring by the
+  as dropped;
+- frames that waited for 10.99.2.5 are kept for NACK like frames sent: one its receiver
+  asks for again is resent. (Frames that waited used to be sent back to the worker through a ring by the
   control lcore, while the worker, seeing the MAC already, sent newer ones directly: the
   first frames to a new receiver arrived out of order.)
 """
@@ -25,10 +27,10 @@ T = Checks("netns_neigh")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def session(sid, port, addr, out_port):
+def session(sid, port, addr, out_port, **out):
     return {"id": sid, "kind": "rtp",
             "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": port},
-            "outputs": [{"id": "o", "port": 1, "addr": addr, "udp_port": out_port}]}
+            "outputs": [dict({"id": "o", "port": 1, "addr": addr, "udp_port": out_port}, **out)]}
 
 
 class Peer:
@@ -38,7 +40,8 @@ class Peer:
         self.p = topo.popen(topo.dst, sys.executable, os.path.join(HERE, "neighrace.py"),
                             "--src-netns", topo.src, "--iface", "d0", "--gw", "10.99.2.2",
                             "--gw-mac", gw_mac, "--to", "10.99.1.2", "--rx", "10.99.2.1:6000",
-                            "--rx", "10.99.2.3:6002", stdin=subprocess.PIPE,
+                            "--rx", "10.99.2.3:6002", "--rx", "10.99.2.5:6004",
+                            "--rx", "10.99.2.5:6005", stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.read()
 
@@ -63,9 +66,10 @@ def drops(st):
 
 
 def main():
-    with Topology("nb", ("10.99.2.1", "10.99.2.3")) as topo:
+    with Topology("nb", ("10.99.2.1", "10.99.2.3", "10.99.2.5")) as topo:
         sh("ip", "-n", topo.dst, "link", "set", "d0", "arp", "off")
-        sessions = [session("a", 5000, "10.99.2.1", 6000), session("b", 5002, "10.99.2.3", 6002)]
+        sessions = [session("a", 5000, "10.99.2.1", 6000), session("b", 5002, "10.99.2.3", 6002),
+                    session("n", 5004, "10.99.2.5", 6004, src_port=7004, nack={})]
         with Dataplane("netnsneigh", topo.ports_conf(), sessions=sessions) as dpl:
             peer = Peer(topo)
             peer.cmd("send 5000 0 5 1000")
@@ -79,6 +83,15 @@ def main():
             peer.cmd("arp 10.99.2.1")
             got = peer.cmd("recv 6000")["seqs"]
             T.eq(got, list(range(108, 140)), "the answer: the 32 waiting frames, in order")
+
+            peer.cmd("send 5004 0 10 1000")
+            peer.cmd("arp 10.99.2.5")
+            T.eq(peer.cmd("recv 6004")["seqs"], list(range(10)), "10.99.2.5: the waiting frames")
+            peer.cmd("nack 6005 3 7005")
+            T.eq(peer.cmd("recv 6004")["seqs"], [3], "a frame that waited is resent on NACK")
+            out = dpl.stats()["sessions"]["n"]["outputs"]["o"]
+            T.eq((out["nack_rx"], out["nack_resent"], out.get("nack_miss", 0)), (1, 1, 0),
+                 "the output counts the NACK and its resend")
 
             peer.cmd("race 5002 10.99.2.3 0 2000")
             got = peer.cmd("recv 6002")["seqs"]
