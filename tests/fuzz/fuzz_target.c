@@ -24,6 +24,11 @@
 
 #include "mf/mf_stun.h"
 #endif
+#ifdef MF_FUZZ_SDP
+#include <string.h>
+
+#include "mf/mf_sdp.h"
+#endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -235,6 +240,66 @@ fuzz_keyframe(const uint8_t *d, size_t n)
 	CHECK(k >= MF_KF_NO && k <= MF_KF_UNKNOWN);
 }
 
+#ifdef MF_FUZZ_SDP
+/* An offer from anyone: what the parser keeps stays inside its bounds and the text, and
+ * every offer accepted is answered as a publisher and as a viewer; each answer must parse
+ * back with as many m-sections, the accepted ones on mfwd's port. */
+static void
+fuzz_sdp(const uint8_t *d, size_t n)
+{
+	static const struct mf_sdp_cap caps[] = {
+		{ .kind = MF_SDP_VIDEO, .codec = MF_SDP_C_H264, .pt = 96, .h264_mode = 1,
+		  .ssrc = 1 },
+		{ .kind = MF_SDP_VIDEO, .codec = MF_SDP_C_VP8, .pt = 97, .ssrc = 1 },
+		{ .kind = MF_SDP_VIDEO, .codec = MF_SDP_C_VP9, .pt = 98, .ssrc = 1 },
+		{ .kind = MF_SDP_AUDIO, .codec = MF_SDP_C_OPUS, .pt = 111, .ssrc = 2 },
+		{ .kind = MF_SDP_AUDIO, .codec = MF_SDP_C_PCMU, .pt = 0, .ssrc = 2 },
+	};
+	static struct mf_sdp offer, back;
+	static char answer[32768];
+	struct mf_sdp_agreed ag[MF_SDP_MAX_MEDIA];
+	struct mf_sdp_local l = {
+		.ufrag = "fuzz", .pwd = "fuzzpassword0123456789", .addr = "10.0.0.1",
+		.fingerprint = "sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:"
+			       "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF",
+		.port = 5004, .cname = "fuzz", .nb_cap = 5, .cap = caps,
+	};
+	struct mf_sdp_err err;
+	unsigned int i, j, role;
+	int len;
+
+	if (mf_sdp_parse((const char *)d, n, &offer, &err) != 0) {
+		CHECK(err.msg[0] != '\0' && memchr(err.msg, '\0', sizeof(err.msg)) != NULL);
+		return;
+	}
+	CHECK(offer.nb_media <= MF_SDP_MAX_MEDIA && offer.nb_bundle <= MF_SDP_MAX_MEDIA);
+	for (i = 0; i < offer.nb_bundle; i++)
+		CHECK(offer.bundle[i] < offer.nb_media);
+	for (i = 0; i < offer.nb_media; i++) {
+		const struct mf_sdp_media *m = &offer.media[i];
+
+		CHECK(m->nb_fmt <= MF_SDP_MAX_FMT && m->nb_ssrc <= MF_SDP_MAX_SSRC);
+		for (j = 0; j < m->nb_fmt; j++)
+			CHECK(m->fmt[j].pt < 128 && m->fmt[j].codec < MF_SDP_C_MAX &&
+			      (size_t)m->fmt[j].fmtp_off + m->fmt[j].fmtp_len <= n);
+	}
+	for (role = MF_SDP_PUBLISH; role <= MF_SDP_SUBSCRIBE; role++) {
+		l.role = role;
+		len = mf_sdp_answer(&offer, &l, answer, sizeof(answer), ag, &err);
+		if (len < 0)
+			continue;
+		CHECK((size_t)len < sizeof(answer) && answer[len] == '\0');
+		CHECK(mf_sdp_parse(answer, (size_t)len, &back, &err) == 0);
+		CHECK(back.nb_media == offer.nb_media && back.ice_lite);
+		for (i = 0; i < offer.nb_media; i++)
+			CHECK(ag[i].accepted ? back.media[i].port == 5004 &&
+						       back.media[i].nb_fmt == 1 &&
+						       back.media[i].fmt[0].pt == ag[i].pt :
+					       back.media[i].port == 0);
+	}
+}
+#endif
+
 #ifdef MF_FUZZ_STUN
 /* STUN from anyone: what the parser reports stays inside the message, and the checks run
  * over it (their hashes read up to the attributes) without a stray read. Every message
@@ -318,6 +383,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_srtp(data, size);
 #elif defined(MF_FUZZ_STUN)
 	fuzz_stun(data, size);
+#elif defined(MF_FUZZ_SDP)
+	fuzz_sdp(data, size);
 #else
 #error "define MF_FUZZ_<target>"
 #endif
