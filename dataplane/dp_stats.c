@@ -30,6 +30,14 @@ static const uint8_t sess_gauges[] = {
 #undef G
 };
 
+static const char *const sess_descs[] = {
+#define X(name, desc) desc,
+#define G(name, desc) desc,
+#include "dp_sess_counters.inc"
+#undef X
+#undef G
+};
+
 static const char *const out_fields[] = {
 #define X(name, desc) #name,
 #define G(name, desc) #name,
@@ -41,6 +49,14 @@ static const char *const out_fields[] = {
 static const uint8_t out_gauges[] = {
 #define X(name, desc) MF_STATS_FIELD_COUNTER,
 #define G(name, desc) MF_STATS_FIELD_GAUGE,
+#include "dp_out_counters.inc"
+#undef X
+#undef G
+};
+
+static const char *const out_descs[] = {
+#define X(name, desc) desc,
+#define G(name, desc) desc,
 #include "dp_out_counters.inc"
 #undef X
 #undef G
@@ -63,30 +79,54 @@ static const uint8_t port_gauges[] = {
 #undef E
 };
 
+static const char *const port_descs[] = {
+#define X(name, desc) desc,
+#define E(name, desc) desc,
+#include "dp_port_counters.inc"
+#undef X
+#undef E
+};
+
 static const char *const node_base_fields[] = {
 #define X(name, desc) #name,
 #include "dp_counters.inc"
 #undef X
 };
 
-/* Node fields: the list above, then drop_<reason> for every parser reason. */
-static char node_err_names[MF_PKT_E_MAX][MF_STATS_FIELD_MAX];
-static const char *node_fields[DP_CTR_MAX];
+static const char *const node_base_descs[] = {
+#define X(name, desc) desc,
+#include "dp_counters.inc"
+#undef X
+};
+
+/* Node fields: the list above, then drop_<reason> for every parser reason. The schema is
+ * copied into the stats area, so these live only while it is added. */
+struct node_schema {
+	char err_names[MF_PKT_E_MAX][MF_STATS_FIELD_MAX];
+	char err_descs[MF_PKT_E_MAX][MF_STATS_DESC_MAX];
+	const char *fields[DP_CTR_MAX];
+	const char *descs[DP_CTR_MAX];
+};
 
 static void
-build_node_fields(void)
+build_node_fields(struct node_schema *ns)
 {
 	unsigned int i, e;
 
-	for (i = 0; i < DP_CTR_PKT_ERR_BASE; i++)
-		node_fields[i] = node_base_fields[i];
+	for (i = 0; i < DP_CTR_PKT_ERR_BASE; i++) {
+		ns->fields[i] = node_base_fields[i];
+		ns->descs[i] = node_base_descs[i];
+	}
 	for (e = 1; e < MF_PKT_E_MAX; e++) {
-		char *n = node_err_names[e];
+		char *n = ns->err_names[e];
 
 		snprintf(n, MF_STATS_FIELD_MAX, "drop_%s", mf_pkt_err_name((int)e));
 		for (; *n; n++)
 			*n = (char)tolower((unsigned char)*n);
-		node_fields[DP_CTR_PKT_ERR_BASE + e - 1] = node_err_names[e];
+		snprintf(ns->err_descs[e], MF_STATS_DESC_MAX, "dropped by the parser: %s",
+			 mf_pkt_err_desc((int)e));
+		ns->fields[DP_CTR_PKT_ERR_BASE + e - 1] = ns->err_names[e];
+		ns->descs[DP_CTR_PKT_ERR_BASE + e - 1] = ns->err_descs[e];
 	}
 }
 
@@ -133,16 +173,17 @@ static int
 add_schemas(void)
 {
 	uint8_t kinds[DP_CTR_MAX + DP_SC_MAX + DP_OC_MAX + DP_PC_MAX];
+	struct node_schema ns;
 
-	build_node_fields();
-	dp.schema_node = mf_stats_schema_add(dp.stats, "schema/node", node_fields,
-		kinds_of(kinds, node_fields, NULL, DP_CTR_MAX), DP_CTR_MAX);
+	build_node_fields(&ns);
+	dp.schema_node = mf_stats_schema_add(dp.stats, "schema/node", ns.fields,
+		kinds_of(kinds, ns.fields, NULL, DP_CTR_MAX), ns.descs, DP_CTR_MAX);
 	dp.schema_sess = mf_stats_schema_add(dp.stats, "schema/session", sess_fields,
-		kinds_of(kinds, sess_fields, sess_gauges, DP_SC_MAX), DP_SC_MAX);
+		kinds_of(kinds, sess_fields, sess_gauges, DP_SC_MAX), sess_descs, DP_SC_MAX);
 	dp.schema_out = mf_stats_schema_add(dp.stats, "schema/output", out_fields,
-		kinds_of(kinds, out_fields, out_gauges, DP_OC_MAX), DP_OC_MAX);
+		kinds_of(kinds, out_fields, out_gauges, DP_OC_MAX), out_descs, DP_OC_MAX);
 	dp.schema_port = mf_stats_schema_add(dp.stats, "schema/port", port_fields,
-		kinds_of(kinds, port_fields, port_gauges, DP_PC_MAX), DP_PC_MAX);
+		kinds_of(kinds, port_fields, port_gauges, DP_PC_MAX), port_descs, DP_PC_MAX);
 	if (dp.schema_node < 0 || dp.schema_sess < 0 || dp.schema_out < 0 || dp.schema_port < 0)
 		return -ENOSPC;
 	dp.stride_node = stride_words(DP_CTR_MAX);
@@ -205,7 +246,7 @@ dp_stats_area_bytes(uint32_t max_sessions, uint32_t nb_lcores)
 	uint64_t sess = (uint64_t)nb_lcores * stride_words(DP_SC_MAX) * 8;
 	uint64_t out = (uint64_t)nb_lcores * stride_words(DP_OC_MAX) * 8;
 	uint64_t fixed = (uint64_t)(DP_CTR_MAX + DP_SC_MAX + DP_OC_MAX + DP_PC_MAX) *
-			 MF_STATS_FIELD_MAX + (uint64_t)nb_lcores * 8 * 8 * (DP_CTR_MAX +
+			 (MF_STATS_FIELD_MAX + MF_STATS_DESC_MAX) + (uint64_t)nb_lcores * 8 * 8 * (DP_CTR_MAX +
 			 MF_MAX_PORTS * DP_PC_MAX) + 65536;
 
 	return mf_stats_area_size(nb_lcores, max_sessions * 3 + 1024,

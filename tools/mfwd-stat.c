@@ -7,7 +7,10 @@
  *   mfwd-stat [-i INSTANCE] --once          one text view (rates over --interval seconds)
  *   mfwd-stat [-i INSTANCE] --json          one JSON snapshot
  *   mfwd-stat [-i INSTANCE] --prometheus    one Prometheus text exposition
+ *   mfwd-stat [-i INSTANCE] --listen ADDR:PORT   serve that exposition at /metrics
  *   mfwd-stat [-i INSTANCE] --session ID    every figure of one session and its outputs
+ * --max-sessions N: the sessions in an exposition, those with the most ingress bytes
+ * (default 100).
  *
  * Exit status 2 and a sentence when no dataplane runs, or one of another version.
  */
@@ -25,8 +28,10 @@
 #include "mf/mf_shm.h"
 #include "mf/mf_stats.h"
 #include "mf/mf_time.h"
+#include "stat_prom.h"
 
 #define MAX_FIELDS 128
+#define PROM_SESSIONS 100	/* default of --max-sessions */
 
 /* One entry of a snapshot: its name, field names and summed values. */
 struct item {
@@ -125,16 +130,9 @@ get(const struct item *it, const char *field)
 }
 
 static bool
-is_gauge(const struct item *it, uint32_t i)
-{
-	return (it->fields[i][MF_STATS_FIELD_MAX - 1] & ~MF_STATS_FIELD_LOSS) ==
-	       MF_STATS_FIELD_GAUGE;
-}
-
-static bool
 is_loss(const struct item *it, uint32_t i)
 {
-	return (it->fields[i][MF_STATS_FIELD_MAX - 1] & MF_STATS_FIELD_LOSS) != 0;
+	return mf_stats_field_is_loss(it->fields[i]);
 }
 
 /* ---- JSON ---- */
@@ -157,99 +155,6 @@ print_json(void)
 	printf("%s\n", out);
 	free(out);
 	json_decref(root);
-	return 0;
-}
-
-/* ---- Prometheus text exposition ---- */
-
-/* Label values escape backslash, quote and newline. */
-static void
-label(const char *v)
-{
-	for (; *v; v++) {
-		if (*v == '\\' || *v == '"')
-			putchar('\\');
-		if (*v == '\n') {
-			fputs("\\n", stdout);
-			continue;
-		}
-		putchar(*v);
-	}
-}
-
-static void
-prom_item(const struct item *it, const char *kind, const char *labels_key1, const char *v1,
-	  const char *labels_key2, const char *v2)
-{
-	uint32_t i;
-
-	for (i = 0; i < it->nb; i++) {
-		printf("mfwd_%s_%s{instance=\"", kind, it->fields[i]);
-		label(instance);
-		printf("\",%s=\"", labels_key1);
-		label(v1);
-		if (labels_key2 != NULL) {
-			printf("\",%s=\"", labels_key2);
-			label(v2);
-		}
-		printf("\"} %llu\n", (unsigned long long)it->vals[i]);
-	}
-}
-
-static void
-prom_types(const struct item *it, const char *kind, bool *done)
-{
-	uint32_t i;
-
-	if (*done)
-		return;
-	*done = true;
-	for (i = 0; i < it->nb; i++)
-		printf("# TYPE mfwd_%s_%s %s\n", kind, it->fields[i],
-		       is_gauge(it, i) ? "gauge" : "counter");
-}
-
-static int
-print_prometheus(const struct snap *s)
-{
-	bool t_port = false, t_sess = false, t_out = false, t_node = false;
-	const struct item *node = find(s, "node");
-	struct mf_stats_view v;
-	struct item it;
-	char lc[16];
-	uint32_t i, l;
-
-	if (node != NULL) {
-		for (l = 0; l < rd.hdr->nb_lcores; l++) {
-			if (mf_stats_read_lcore(&rd, node->idx, l, &v, it.vals, MAX_FIELDS) != 0)
-				continue;
-			it.nb = v.nb_fields;
-			it.fields = v.fields;
-			prom_types(&it, "node", &t_node);
-			snprintf(lc, sizeof(lc), "%u", l);
-			prom_item(&it, "node", "lcore", lc, NULL, NULL);
-		}
-	}
-	for (i = 0; i < s->n; i++) {
-		const struct item *x = &s->items[i];
-		char sid[MF_STATS_NAME_MAX], *slash;
-
-		if (strncmp(x->name, "port/", 5) == 0) {
-			prom_types(x, "port", &t_port);
-			prom_item(x, "port", "port", x->name + 5, NULL, NULL);
-		} else if (strncmp(x->name, "session/", 8) == 0) {
-			snprintf(sid, sizeof(sid), "%s", x->name + 8);
-			slash = strstr(sid, "/out/");
-			if (slash == NULL) {
-				prom_types(x, "session", &t_sess);
-				prom_item(x, "session", "session", sid, NULL, NULL);
-			} else {
-				*slash = '\0';
-				prom_types(x, "output", &t_out);
-				prom_item(x, "output", "session", sid, "output", slash + 5);
-			}
-		}
-	}
 	return 0;
 }
 
@@ -391,7 +296,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: mfwd-stat [-i INSTANCE] [--once | --json | --prometheus | "
-			"--session ID] [--interval SECONDS]\n");
+			"--listen ADDR:PORT | --session ID] [--interval SECONDS] "
+			"[--max-sessions N]\n");
 }
 
 int
@@ -404,12 +310,15 @@ main(int argc, char **argv)
 		{ "once", no_argument, NULL, 'o' },
 		{ "session", required_argument, NULL, 's' },
 		{ "interval", required_argument, NULL, 'n' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "max-sessions", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct snap a = { 0 }, b = { 0 }, *cur = &a, *prev = NULL, *t;
-	const char *session = NULL;
-	char prefix[MF_STATS_NAME_MAX];
+	const char *session = NULL, *listen = NULL;
+	char prefix[MF_STATS_NAME_MAX], *end;
+	unsigned long max_sessions = PROM_SESSIONS;
 	int c, mode = 0, rc;
 	double interval = 1;
 
@@ -419,13 +328,27 @@ main(int argc, char **argv)
 		case 'j': case 'p': case 'o': mode = c; break;
 		case 's': session = optarg; mode = 's'; break;
 		case 'n': interval = strtod(optarg, NULL); break;
+		case 'l': listen = optarg; break;
+		case 'm':
+			errno = 0;
+			max_sessions = strtoul(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || optarg[0] == '-' ||
+			    max_sessions > UINT32_MAX) {
+				fprintf(stderr, "mfwd-stat: --max-sessions %s: not a count\n",
+					optarg);
+				return 2;
+			}
+			break;
 		default: usage(); return 2;
 		}
 	}
-	if (optind != argc || interval < 0.1) {
+	if (optind != argc || interval < 0.1 || (listen != NULL && mode != 0)) {
 		usage();
 		return 2;
 	}
+	/* The endpoint maps the dataplane at each scrape: it may start later or restart. */
+	if (listen != NULL)
+		return stat_prom_serve(instance, listen, (uint32_t)max_sessions);
 	if (attach() != 0)
 		return 2;
 	if (mode == 0 && !isatty(STDOUT_FILENO))
@@ -436,7 +359,7 @@ main(int argc, char **argv)
 	if (rc == 0 && mode == 'j')
 		rc = print_json();
 	else if (rc == 0 && mode == 'p')
-		rc = print_prometheus(cur);
+		rc = stat_prom_write(&shm, &rd, instance, (uint32_t)max_sessions, stdout) ? 2 : 0;
 	else if (rc == 0 && mode == 'o') {
 		/* Rates need two snapshots. */
 		usleep((useconds_t)(interval * 1e6));

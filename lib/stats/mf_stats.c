@@ -2,6 +2,7 @@
 /* The stats area: writer (directory changes, value blocks) and reader (see mf_stats.h). */
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -170,7 +171,7 @@ values_size(const struct mf_stats_writer *w, uint32_t type, uint32_t nb_fields)
 	case MF_STATS_GAUGES:
 		return (uint64_t)nb_fields * 8;
 	case MF_STATS_SCHEMA:
-		return (uint64_t)nb_fields * MF_STATS_FIELD_MAX;
+		return (uint64_t)nb_fields * (MF_STATS_FIELD_MAX + MF_STATS_DESC_MAX);
 	default:
 		return 0;
 	}
@@ -228,8 +229,9 @@ entry_add(struct mf_stats_writer *w, const char *name, uint32_t type, uint32_t n
 
 int
 mf_stats_schema_add(struct mf_stats_writer *w, const char *name, const char *const *fields,
-		    const uint8_t *kinds, uint32_t nb_fields)
+		    const uint8_t *kinds, const char *const *descs, uint32_t nb_fields)
 {
+	size_t names_len = (size_t)nb_fields * MF_STATS_FIELD_MAX;
 	char *names;
 	uint32_t i;
 	int idx;
@@ -239,16 +241,19 @@ mf_stats_schema_add(struct mf_stats_writer *w, const char *name, const char *con
 	for (i = 0; i < nb_fields; i++)
 		if (fields[i] == NULL || strlen(fields[i]) > MF_STATS_FIELD_NAME_MAX)
 			return -EINVAL;
-	names = calloc(nb_fields, MF_STATS_FIELD_MAX);
+	names = calloc(nb_fields, MF_STATS_FIELD_MAX + MF_STATS_DESC_MAX);
 	if (names == NULL)
 		return -ENOMEM;
 	for (i = 0; i < nb_fields; i++) {
 		strcpy(names + (size_t)i * MF_STATS_FIELD_MAX, fields[i]);
 		names[(size_t)i * MF_STATS_FIELD_MAX + MF_STATS_FIELD_MAX - 1] =
 			(char)(kinds != NULL ? kinds[i] : MF_STATS_FIELD_COUNTER);
+		if (descs != NULL && descs[i] != NULL)
+			snprintf(names + names_len + (size_t)i * MF_STATS_DESC_MAX,
+				 MF_STATS_DESC_MAX, "%s", descs[i]);
 	}
 	idx = entry_add(w, name, MF_STATS_SCHEMA, nb_fields, 0, names,
-			(size_t)nb_fields * MF_STATS_FIELD_MAX);
+			names_len + (size_t)nb_fields * MF_STATS_DESC_MAX);
 	free(names);
 	return idx;
 }
@@ -355,7 +360,7 @@ entry_in_bounds(const struct mf_stats_reader *r, const struct mf_stats_entry *e)
 	if (e->values_off < lo || e->values_off > hi || vsize > hi - e->values_off)
 		return false;
 	if (e->fields_off < lo || e->fields_off > hi ||
-	    (uint64_t)e->nb_fields * MF_STATS_FIELD_MAX > hi - e->fields_off)
+	    (uint64_t)e->nb_fields * (MF_STATS_FIELD_MAX + MF_STATS_DESC_MAX) > hi - e->fields_off)
 		return false;
 	return true;
 }
@@ -442,6 +447,8 @@ mf_stats_read_lcore(const struct mf_stats_reader *r, uint32_t idx, uint32_t lcor
 	memcpy(v->name, copy.name, sizeof(v->name));
 	v->name[sizeof(v->name) - 1] = '\0';
 	v->fields = (const char (*)[MF_STATS_FIELD_MAX])(r->base + copy.fields_off);
+	v->descs = (const char (*)[MF_STATS_DESC_MAX])(r->base + copy.fields_off +
+		(uint64_t)copy.nb_fields * MF_STATS_FIELD_MAX);
 	v->values = vals;
 	return 0;
 }

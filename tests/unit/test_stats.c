@@ -17,6 +17,8 @@
 #include "mf_test.h"
 
 static const char *const port_fields[] = { "rx_pkts", "rx_bytes", "tx_pkts" };
+static const char *const port_descs[] = { "packets received", "bytes received",
+					  "packets sent" };
 static const char *const gauge_fields[] = { "jitter_us", "created_ms" };
 
 static int
@@ -33,9 +35,11 @@ test_basic(void)
 	w = mf_stats_writer_create(mem, sizeof(mem), 3, 16);
 	MF_TEST_ASSERT(w != NULL, "writer");
 	MF_TEST_EQ(mf_stats_reader_attach(&r, mem, sizeof(mem)), 0);
-	sp = mf_stats_schema_add(w, "schema/port", port_fields, NULL, 3);
+	sp = mf_stats_schema_add(w, "schema/port", port_fields, NULL, port_descs, 3);
 	sg = mf_stats_schema_add(w, "schema/sess", gauge_fields,
-				 (const uint8_t[]){ MF_STATS_FIELD_GAUGE, MF_STATS_FIELD_GAUGE }, 2);
+				 (const uint8_t[]){ MF_STATS_FIELD_GAUGE,
+						    MF_STATS_FIELD_GAUGE | MF_STATS_FIELD_LOSS },
+				 NULL, 2);
 	MF_TEST_ASSERT(sp >= 0 && sg >= 0, "schemas");
 	e1 = mf_stats_add(w, "port/0", MF_STATS_COUNTERS, sp, NULL);
 	e2 = mf_stats_add(w, "sess/a", MF_STATS_GAUGES, sg, init);
@@ -55,6 +59,7 @@ test_basic(void)
 	MF_TEST_EQ(v.nb_fields, 3);
 	MF_TEST_ASSERT(strcmp(v.name, "port/0") == 0, "name");
 	MF_TEST_ASSERT(strcmp(v.fields[1], "rx_bytes") == 0, "field names");
+	MF_TEST_ASSERT(strcmp(v.descs[1], "bytes received") == 0, "field descriptions");
 	MF_TEST_EQ(vals[0], 60);
 	MF_TEST_EQ(vals[1], 3000);
 	MF_TEST_EQ(vals[2], 3);
@@ -67,7 +72,9 @@ test_basic(void)
 	MF_TEST_EQ(mf_stats_read(&r, (uint32_t)e2, &v, vals, 8), 0);
 	MF_TEST_EQ(vals[0], 77);
 	MF_TEST_EQ(vals[1], 1234);
-	MF_TEST_ASSERT(mf_stats_view_is_gauge(&v, 1), "gauge kind kept");
+	MF_TEST_ASSERT(mf_stats_view_is_gauge(&v, 1), "gauge kind kept, beside the loss flag");
+	MF_TEST_ASSERT(mf_stats_view_is_loss(&v, 1) && !mf_stats_view_is_loss(&v, 0), "loss flag");
+	MF_TEST_ASSERT(v.descs[1][0] == '\0', "no description given: empty");
 	MF_TEST_EQ(mf_stats_read(&r, (uint32_t)e1, &v, vals, 8), 0);
 	MF_TEST_ASSERT(!mf_stats_view_is_gauge(&v, 0), "counter kind");
 	MF_TEST_EQ(mf_stats_read(&r, (uint32_t)sp, &v, vals, 8), -ENOENT);	/* a schema */
@@ -119,7 +126,7 @@ test_reader_refusals(void)
 	/* An entry whose offsets point outside the area is refused, not followed. */
 	{
 		const char *f[] = { "a" };
-		int s = mf_stats_schema_add(w, "s", f, NULL, 1);
+		int s = mf_stats_schema_add(w, "s", f, NULL, NULL, 1);
 		int e = mf_stats_add(w, "e", MF_STATS_COUNTERS, s, NULL);
 		struct mf_stats_entry *de = (struct mf_stats_entry *)(mem + h->dir_off) + e;
 		struct mf_stats_view v;
@@ -159,7 +166,7 @@ churn_writer(struct mf_stats_writer *w, volatile int *done)
 	int s, slot;
 
 	for (s = 0; s < NB_SCHEMAS; s++)
-		schema[s] = mf_stats_schema_add(w, names[s], names, NULL, (uint32_t)s + 1);
+		schema[s] = mf_stats_schema_add(w, names[s], names, NULL, NULL, (uint32_t)s + 1);
 	for (slot = 0; slot < CHURN_LIVE; slot++)
 		live[slot] = -1;
 	/* Churn only once the reader reads: otherwise a fast writer could be done first. */

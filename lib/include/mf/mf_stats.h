@@ -22,12 +22,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define MF_STATS_MAGIC		0x4d465354u	/* "MFST" */
-#define MF_STATS_VERSION	1u
+#define MF_STATS_VERSION	2u	/* 2: schemas carry descriptions */
 #define MF_STATS_NAME_MAX	96	/* entry name with its NUL */
 #define MF_STATS_FIELD_MAX	32	/* field name with its NUL, and a kind byte */
 #define MF_STATS_FIELD_NAME_MAX	30	/* characters of a field name */
+#define MF_STATS_DESC_MAX	128	/* a field's description with its NUL */
 /* The last byte of a field's slot in a schema: what the field is. */
 #define MF_STATS_FIELD_COUNTER	0
 #define MF_STATS_FIELD_GAUGE	1
@@ -67,7 +69,9 @@ struct mf_stats_entry {
 	uint32_t nb_fields;
 	uint32_t lcore_stride;	/* bytes between lcore blocks (COUNTERS) */
 	uint64_t values_off;	/* SCHEMA: the name table; others: the values */
-	uint64_t fields_off;	/* name table of the fields (nb_fields * MF_STATS_FIELD_MAX) */
+	/* The schema's name table (nb_fields * MF_STATS_FIELD_MAX), followed by its
+	 * descriptions (nb_fields * MF_STATS_DESC_MAX, "" where none was given). */
+	uint64_t fields_off;
 	char name[MF_STATS_NAME_MAX];
 };
 _Static_assert(sizeof(struct mf_stats_entry) == 128, "stats entry is ABI");
@@ -89,13 +93,16 @@ struct mf_stats_writer *mf_stats_writer_create(void *mem, size_t mem_size,
 void mf_stats_writer_destroy(struct mf_stats_writer *w);
 
 /**
- * Publish a schema: the names of the fields of a block, and optionally their kinds
- * (MF_STATS_FIELD_COUNTER or _GAUGE, either with MF_STATS_FIELD_LOSS; NULL: all counters). A gauge in a COUNTERS entry is a
- * field only one lcore writes, so the readers' sum is its value.
+ * Publish a schema: the names of the fields of a block, optionally their kinds
+ * (MF_STATS_FIELD_COUNTER or _GAUGE, either with MF_STATS_FIELD_LOSS; NULL: all counters)
+ * and a one-line description of each (NULL: none; longer ones are cut to
+ * MF_STATS_DESC_MAX - 1). A gauge in a COUNTERS entry is a field only one lcore writes, so
+ * the readers' sum is its value.
  * @return the schema's entry index (>= 0), or -EINVAL, -ENOSPC (no entry or data left).
  */
 int mf_stats_schema_add(struct mf_stats_writer *w, const char *name,
-			const char *const *fields, const uint8_t *kinds, uint32_t nb_fields);
+			const char *const *fields, const uint8_t *kinds,
+			const char *const *descs, uint32_t nb_fields);
 
 /**
  * Add a block of counters (per lcore) or gauges with the fields of @p schema. The values
@@ -131,6 +138,7 @@ struct mf_stats_view {
 	uint32_t nb_fields;
 	char name[MF_STATS_NAME_MAX];
 	const char (*fields)[MF_STATS_FIELD_MAX];	/* points into the mapping */
+	const char (*descs)[MF_STATS_DESC_MAX];		/* likewise; not always terminated */
 	uint64_t *values;				/* nb_fields, in the caller's buffer */
 };
 
@@ -161,19 +169,32 @@ uint64_t mf_stats_epoch(const struct mf_stats_reader *r);
 /** Index of the entry named @p name, or -ENOENT. */
 int mf_stats_find(const struct mf_stats_reader *r, const char *name);
 
+/* A field's kind is the last byte of its name slot, read unsigned: LOSS is its top bit. */
+static inline bool
+mf_stats_field_is_gauge(const char field[MF_STATS_FIELD_MAX])
+{
+	return ((uint8_t)field[MF_STATS_FIELD_MAX - 1] & ~MF_STATS_FIELD_LOSS) ==
+	       MF_STATS_FIELD_GAUGE;
+}
+
+static inline bool
+mf_stats_field_is_loss(const char field[MF_STATS_FIELD_MAX])
+{
+	return ((uint8_t)field[MF_STATS_FIELD_MAX - 1] & MF_STATS_FIELD_LOSS) != 0;
+}
+
 /** Is field @p i of a view a gauge? */
 static inline bool
 mf_stats_view_is_gauge(const struct mf_stats_view *v, uint32_t i)
 {
-	return (v->fields[i][MF_STATS_FIELD_MAX - 1] & ~MF_STATS_FIELD_LOSS) ==
-	       MF_STATS_FIELD_GAUGE;
+	return mf_stats_field_is_gauge(v->fields[i]);
 }
 
 /** Does field @p i of a view count losses? */
 static inline bool
 mf_stats_view_is_loss(const struct mf_stats_view *v, uint32_t i)
 {
-	return (v->fields[i][MF_STATS_FIELD_MAX - 1] & MF_STATS_FIELD_LOSS) != 0;
+	return mf_stats_field_is_loss(v->fields[i]);
 }
 
 /** Value of field @p field of a view, or false when the view has no such field. */
@@ -187,5 +208,20 @@ struct json_t;
  * @return a new reference (NULL on allocation failure).
  */
 struct json_t *mf_stats_to_json(const struct mf_stats_reader *r, const char *session);
+
+/**
+ * Everything in the area as a Prometheus text exposition (format 0.0.4), every sample
+ * labelled mfwd_instance=@p instance: families mfwd_node_* (per lcore: labels lcore, role),
+ * mfwd_port_* (port), mfwd_session_* (session) and mfwd_output_* (session, output), with
+ * HELP and TYPE lines, counters ending in _total; only the @p max_sessions sessions with the
+ * most ingress bytes and their outputs; gauges mfwd_sessions and mfwd_sessions_exported.
+ * @return 0, -ENOMEM, -EIO (writing to @p out failed).
+ */
+int mf_stats_to_prometheus(const struct mf_stats_reader *r, const char *instance,
+			   uint32_t max_sessions, FILE *out);
+
+/** @p s escaped as a Prometheus label value into @p dst (cut to fit @p cap).
+ *  @return its length. */
+size_t mf_stats_prom_label(char *dst, size_t cap, const char *s);
 
 #endif /* MF_STATS_H */
