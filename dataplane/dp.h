@@ -648,6 +648,13 @@ struct dp_defer_list {
 	uint32_t n, cap;
 };
 
+/* The DPDK telemetry commands' view of the stats area (dp_telemetry.c). */
+struct dp_tel {
+	struct mf_stats_reader rd;
+	_Atomic bool open;	/* the area may be read */
+	_Atomic int users;	/* callbacks reading it */
+};
+
 struct dp_main {
 	struct dp_config cfg;
 	struct dp_port ports[MF_MAX_PORTS];
@@ -675,6 +682,7 @@ struct dp_main {
 	struct dp_neigh_db neigh;
 	struct dp_dtls_db dtls;
 	struct dp_defer_list defer;
+	struct dp_tel tel;
 	_Atomic bool quit;
 };
 
@@ -688,6 +696,10 @@ dp_ctr_of(uint64_t *base, uint32_t stride_words, uint16_t lcore_index)
 }
 
 int dp_stats_init(void);
+/* DPDK telemetry's /mfwd/ commands (dp_telemetry.c): after dp_stats_init(), and the fini
+ * before the stats area goes. */
+int dp_telemetry_init(void);
+void dp_telemetry_fini(void);
 void dp_stats_fini(void);
 /** Add a counters entry of @p schema named @p name; returns its index, sets lcore 0's block. */
 int dp_stats_add(const char *name, int schema, uint64_t **ctr);

@@ -256,7 +256,8 @@ dp_setup(int argc, char **argv)
 	/* The neighbour table resolves through ARP and ND without calling up into them. */
 	dp_neigh_register_probe(dp_slow_solicit);
 	if ((rc = pools_init()) != 0 || (rc = shm_init()) != 0 || (rc = dp_ports_init()) != 0 ||
-	    (rc = dp_stats_init()) != 0 || (rc = lcores_init()) != 0 ||
+	    (rc = dp_stats_init()) != 0 || (rc = dp_telemetry_init()) != 0 ||
+	    (rc = lcores_init()) != 0 ||
 	    (rc = dp_neigh_init()) != 0 || (rc = dp_sess_table_init()) != 0 ||
 	    (rc = dp_dtls_init()) != 0)
 		return rc;
@@ -281,6 +282,7 @@ dp_teardown(void)
 	dp_ports_close();
 	dp_neigh_fini();
 	dp_dtls_fini();
+	dp_telemetry_fini();
 	dp_stats_fini();
 	mf_shm_destroy(&dp.shm);
 	if (dp.rcu_registered)
