@@ -135,6 +135,8 @@ struct dp_config {
 	uint32_t max_sessions;
 	uint32_t nb_mbufs;
 	uint32_t idle_sleep_us;
+	uint32_t worker_nap_us;		/* an idle worker's sleeps */
+	bool busy_poll;			/* workers never sleep */
 	bool check_only;
 	bool test_clock;	/* session timers move only by MF_MSG_CLOCK_ADVANCE */
 	uint32_t frag_timeout_ms;	/* reassembly: how long a datagram's fragments wait */
@@ -601,6 +603,7 @@ struct __rte_cache_aligned dp_lcore {
 	struct rte_ring *ctrl_tx;	/* frames from the control lcore to send */
 	struct rte_ring *events;	/* struct mf_msg_event * to the control lcore */
 	struct dp_hold hold;		/* built frames waiting for a next hop's MAC */
+	uint64_t last_work_tsc;		/* the last iteration that had something to do */
 	struct dp_txbuf tx[MF_MAX_PORTS];
 	struct dp_frag_lcore frag;
 };

@@ -22,6 +22,7 @@ static const struct dp_config defaults = {
 	.max_sessions = 65536,
 	.nb_mbufs = 16383,
 	.idle_sleep_us = 1000,
+	.worker_nap_us = 50,
 	.frag_timeout_ms = 1000,
 	.frag_max_datagrams = 1024,
 	.frag_max_bytes = 9216,
@@ -54,6 +55,9 @@ usage(const char *prog)
 		"  --max-sessions N     session capacity (default 65536)\n"
 		"  --mbufs N            packet mbufs (default 16383)\n"
 		"  --idle-sleep-us N    control lcore's longest idle sleep (default 1000)\n"
+		"  --worker-nap-us N    a worker idle for 1 ms sleeps N us at a time until\n"
+		"                       something arrives (default 50, 10..1000)\n"
+		"  --busy-poll          workers never sleep (lowest latency, a core each always)\n"
 		"  --check              read the port profile, print it, exit (no port is probed)\n"
 		"  --frag-timeout-ms N  a datagram's fragments wait at most this long (default 1000)\n"
 		"  --frag-max-datagrams N  datagrams in reassembly per worker (default 1024)\n"
@@ -86,6 +90,8 @@ dp_config_parse_args(struct dp_config *cfg, int argc, char **argv)
 		{ "max-sessions", required_argument, NULL, 'm' },
 		{ "mbufs", required_argument, NULL, 'b' },
 		{ "idle-sleep-us", required_argument, NULL, 'u' },
+		{ "worker-nap-us", required_argument, NULL, 'N' },
+		{ "busy-poll", no_argument, NULL, 'P' },
 		{ "check", no_argument, NULL, 'c' },
 		{ "test-clock", no_argument, NULL, 't' },
 		{ "frag-timeout-ms", required_argument, NULL, 'T' },
@@ -119,6 +125,12 @@ dp_config_parse_args(struct dp_config *cfg, int argc, char **argv)
 			break;
 		case 'u':
 			rc = parse_u32(optarg, 10, 1000000, &cfg->idle_sleep_us);
+			break;
+		case 'N':
+			rc = parse_u32(optarg, 10, 1000, &cfg->worker_nap_us);
+			break;
+		case 'P':
+			cfg->busy_poll = true;
 			break;
 		case 'c':
 			cfg->check_only = true;

@@ -4,7 +4,15 @@
  * frames the control lcore asks it to send, frames it held for a next hop now resolved; then
  * TX bursts, then one QSBR quiescent state. It calls down only: dp_pipeline.c for packets,
  * dp_hold.c for held frames, dp_tx.h for what is left to send.
+ *
+ * Idle power: a worker that found nothing to do for DP_IDLE_AFTER_US sleeps
+ * --worker-nap-us at a time (RCU offline meanwhile, so grace periods do not wait for it)
+ * until something arrives, instead of burning its core; a packet then waits at most one
+ * nap. Busy, it never sleeps; --busy-poll turns napping off.
  */
+
+#include <sys/prctl.h>
+#include <time.h>
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -13,6 +21,8 @@
 
 #include "dp.h"
 #include "dp_tx.h"
+
+#define DP_IDLE_AFTER_US	1000	/* idle this long before the first nap */
 
 static inline void
 count_burst(struct dp_lcore *lc, uint16_t n)
@@ -69,16 +79,32 @@ poll_rings(struct dp_lcore *lc)
 	return (uint16_t)(total + n);
 }
 
+static void
+nap(struct dp_lcore *lc)
+{
+	struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)dp.cfg.worker_nap_us * 1000 };
+
+	urcu_qsbr_thread_offline();
+	nanosleep(&ts, NULL);
+	urcu_qsbr_thread_online();
+	lc->ctr[DP_CTR_idle_naps]++;
+}
+
 int
 dp_worker_main(void *arg)
 {
 	struct dp_lcore *lc = arg;
-	uint64_t t0, t1;
+	uint64_t t0, t1, idle_tsc = dp.tsc_hz / 1000000 * DP_IDLE_AFTER_US;
 	uint16_t n;
 
 	urcu_qsbr_register_thread();
-	DP_LOG(INFO, "worker %u on lcore %u: %u RX queues\n", lc->index, lc->lcore_id, lc->nb_rxq);
+	/* The kernel's default timer slack (50 us) would double a nap. */
+	if (!dp.cfg.busy_poll)
+		prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+	DP_LOG(INFO, "worker %u on lcore %u: %u RX queues%s\n", lc->index, lc->lcore_id,
+	       lc->nb_rxq, dp.cfg.busy_poll ? ", busy polling" : "");
 	t0 = rte_rdtsc();
+	lc->last_work_tsc = t0;
 	while (!atomic_load_explicit(&dp.quit, memory_order_relaxed)) {
 		/* Frames that waited for a next hop go before any newer one to it. */
 		if (unlikely(lc->hold.nb != 0))
@@ -100,8 +126,12 @@ dp_worker_main(void *arg)
 		if (n > 0) {
 			lc->ctr[DP_CTR_busy_iterations]++;
 			lc->ctr[DP_CTR_busy_cycles] += t1 - t0;
+			lc->last_work_tsc = t1;
 		}
 		t0 = t1;
+		/* The nap's cycles count in the next iteration's total. */
+		if (unlikely(n == 0 && !dp.cfg.busy_poll && t1 - lc->last_work_tsc > idle_tsc))
+			nap(lc);
 	}
 	dp_tx_flush(lc);
 	urcu_qsbr_unregister_thread();
