@@ -184,6 +184,17 @@ void cp_err_set(struct cp_err *e, const char *code, const char *path, const char
 struct cp_item;
 struct cp_replay;
 
+#define CP_LOAD_LCORES	128	/* lcores whose busy share the status reports */
+
+/* The dataplane's figures at the last status, for the rates of the next (cp_status.c). */
+struct cp_load {
+	uint64_t t_ns;			/* 0: none yet */
+	uint64_t generation;		/* a new dataplane starts its counters again */
+	uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes;
+	uint64_t busy[CP_LOAD_LCORES], total[CP_LOAD_LCORES];
+	json_t *last;			/* the figures published last, kept when too close */
+};
+
 struct cp {
 	struct cp_config cfg;
 	struct cp_mqtt *mqtt;
@@ -208,6 +219,7 @@ struct cp {
 	alignas(64) uint8_t res[MF_CHAN_SLOT_SIZE];	/* replies are structs */
 	int last_dp_rc;
 	struct cp_replay *replay;	/* the last replies, by request id (cp_cmd.c) */
+	struct cp_load load;
 	char t_status[CP_TOPIC_MAX];
 };
 
@@ -293,6 +305,7 @@ json_t *cp_session_list(struct cp *cp, json_t *args, struct cp_err *err);
 json_t *cp_node_info(struct cp *cp, json_t *args, struct cp_err *err);
 json_t *cp_node_stats(struct cp *cp, json_t *args, struct cp_err *err);
 json_t *cp_node_drain(struct cp *cp, json_t *args, struct cp_err *err);
+json_t *cp_session_capture(struct cp *cp, json_t *args, struct cp_err *err);
 
 /* Pipelined actions: start sends the request's channel commands; finish (after
  * cp_store_flush) sets its result or error. */

@@ -656,6 +656,52 @@ cp_node_stats(struct cp *cp, json_t *args, struct cp_err *err)
 	return o;
 }
 
+/* The dataplane checks the ranges and the file name (one place for the rules): here only
+ * that each number fits the message. */
+static int
+u32_arg(json_int_t v, const char *name, uint32_t *out, struct cp_err *err)
+{
+	if (v < 0 || v > UINT32_MAX) {
+		cp_err_set(err, "out_of_range", name, "%s: 0..%u", name, UINT32_MAX);
+		return -ERANGE;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+json_t *
+cp_session_capture(struct cp *cp, json_t *args, struct cp_err *err)
+{
+	struct mf_msg_capture c;
+	const char *id = NULL, *file = "";
+	json_int_t secs = MF_CAPTURE_SECONDS, max = MF_CAPTURE_PACKETS, snap = 0;
+
+	if (args_unpack(args, err, "{s:s, s?I, s?I, s?I, s?s}", "id", &id, "seconds", &secs,
+			"max_packets", &max, "snaplen", &snap, "file", &file) != 0)
+		return NULL;
+	memset(&c, 0, sizeof(c));
+	if (strlen(id) >= sizeof(c.id)) {
+		cp_err_set(err, "not_found", "id", "no session \"%.60s...\"", id);
+		return NULL;
+	}
+	if (strlen(file) >= sizeof(c.file)) {
+		cp_err_set(err, "invalid", "file", "file: at most %d characters",
+			   MF_CAPTURE_FILE_MAX - 1);
+		return NULL;
+	}
+	strcpy(c.id, id);
+	strcpy(c.file, file);
+	if (u32_arg(secs, "seconds", &c.seconds, err) != 0 ||
+	    u32_arg(max, "max_packets", &c.max_packets, err) != 0 ||
+	    u32_arg(snap, "snaplen", &c.snaplen, err) != 0 ||
+	    cp_dp_call(cp, MF_MSG_SESSION_CAPTURE, &c, sizeof(c), cp->res, sizeof(cp->res),
+		       err) < 0)
+		return NULL;
+	return json_pack("{s:s, s:s, s:i, s:i, s:i}", "session", c.id, "file",
+			 ((struct mf_msg_capture_info *)cp->res)->path, "seconds", c.seconds,
+			 "max_packets", c.max_packets, "snaplen", c.snaplen);
+}
+
 json_t *
 cp_node_drain(struct cp *cp, json_t *args, struct cp_err *err)
 {

@@ -39,6 +39,7 @@ static const struct cmd cmds[] = {
 	{ "node.drain", cp_node_drain, NULL, false, true },
 	{ "node.info", cp_node_info, NULL, false, false },
 	{ "node.stats", cp_node_stats, NULL, false, false },
+	{ "session.capture", cp_session_capture, NULL, false, false },
 	{ "session.create", NULL, cp_create_start, false, true },
 	{ "session.create_many", NULL, cp_create_start, true, true },
 	{ "session.delete", NULL, cp_delete_start, false, true },

@@ -172,5 +172,6 @@ main(int argc, char **argv)
 		mf_client_close(&cp.dp);
 	cp_journal_close(cp.journal);
 	cp_reg_clear(&cp.reg);
+	json_decref(cp.load.last);
 	return 0;
 }

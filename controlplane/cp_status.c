@@ -1,15 +1,106 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The node's retained status (its size does not grow with the sessions: counts only) and
- * its events, both published on MQTT.
+ * its events, both published on MQTT. The status carries what placing sessions on nodes
+ * needs: capacity left and the load since the previous status (rates from the stats area's
+ * node counters, the busiest worker's share of its cycles).
  */
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "cp.h"
 #include "mf/mf_proto_json.h"
+#include "mf/mf_stats.h"
+
+#define LOAD_MIN_NS	200000000ull	/* rates over less than this are kept from before */
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The node counters now: totals, and each lcore's busy and total cycles. */
+static int
+load_sample(struct cp *cp, struct cp_load *n)
+{
+	struct mf_stats_reader r;
+	struct mf_stats_view v;
+	uint64_t sz, vals[256];
+	const void *mem = mf_shm_region(&cp->dp.shm, MF_SHM_REGION_STATS, &sz);
+	uint32_t l;
+	int idx;
+
+	if (mem == NULL || mf_stats_reader_attach(&r, mem, sz) != 0 ||
+	    (idx = mf_stats_find(&r, "node")) < 0)
+		return -ENOENT;
+	for (l = 0; l < r.hdr->nb_lcores && l < CP_LOAD_LCORES; l++) {
+		if (mf_stats_read_lcore(&r, (uint32_t)idx, l, &v, vals, 256) != 0)
+			return -EAGAIN;
+		mf_stats_view_get(&v, "busy_cycles", &n->busy[l]);
+		mf_stats_view_get(&v, "total_cycles", &n->total[l]);
+	}
+	if (mf_stats_read(&r, (uint32_t)idx, &v, vals, 256) != 0)
+		return -EAGAIN;
+	mf_stats_view_get(&v, "rx_pkts", &n->rx_pkts);
+	mf_stats_view_get(&v, "rx_bytes", &n->rx_bytes);
+	mf_stats_view_get(&v, "tx_pkts", &n->tx_pkts);
+	mf_stats_view_get(&v, "tx_bytes", &n->tx_bytes);
+	n->t_ns = now_ns();
+	n->generation = cp->dp_generation;
+	return (int)l;
+}
+
+static double
+per_s(uint64_t now, uint64_t before, double dt)
+{
+	return now >= before ? (double)(now - before) / dt : 0;
+}
+
+/* The load since the last status: {rx_pps, rx_kbps, tx_pps, tx_kbps, worker_busy_max,
+ * worker_busy_mean, interval_ms}; zeros for the first status of a dataplane. */
+static json_t *
+load_json(struct cp *cp)
+{
+	struct cp_load n = { 0 }, *p = &cp->load;
+	double dt, busy, max = 0, sum = 0;
+	int nl = cp->dp_up ? load_sample(cp, &n) : -ENOENT, l, workers = 0;
+
+	if (nl < 0 || (p->t_ns != 0 && p->generation == n.generation &&
+		       n.t_ns - p->t_ns < LOAD_MIN_NS && p->last != NULL))
+		return p->last != NULL && nl >= 0 ? json_incref(p->last) :
+			json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:i}", "rx_pps", 0.0, "rx_kbps",
+				  0.0, "tx_pps", 0.0, "tx_kbps", 0.0, "worker_busy_max", 0.0,
+				  "worker_busy_mean", 0.0, "interval_ms", 0);
+	if (p->t_ns == 0 || p->generation != n.generation)
+		*p = (struct cp_load){ .last = p->last };	/* rates start from zero */
+	dt = p->t_ns ? (double)(n.t_ns - p->t_ns) * 1e-9 : 0;
+	for (l = 1; l < nl && dt > 0; l++) {	/* lcore 0 is the control lcore */
+		uint64_t tot = n.total[l] - p->total[l];
+
+		busy = tot ? (double)(n.busy[l] - p->busy[l]) / (double)tot : 0;
+		max = busy > max ? busy : max;
+		sum += busy;
+		workers++;
+	}
+	json_decref(p->last);
+	p->last = json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:I}",
+		"rx_pps", dt > 0 ? per_s(n.rx_pkts, p->rx_pkts, dt) : 0.0,
+		"rx_kbps", dt > 0 ? per_s(n.rx_bytes, p->rx_bytes, dt) * 8e-3 : 0.0,
+		"tx_pps", dt > 0 ? per_s(n.tx_pkts, p->tx_pkts, dt) : 0.0,
+		"tx_kbps", dt > 0 ? per_s(n.tx_bytes, p->tx_bytes, dt) * 8e-3 : 0.0,
+		"worker_busy_max", max, "worker_busy_mean", workers ? sum / workers : 0.0,
+		"interval_ms", (json_int_t)(dt * 1e3));
+	n.last = p->last;
+	*p = n;
+	return json_incref(p->last);
+}
 
 json_t *
 cp_status_json(struct cp *cp)
@@ -27,17 +118,21 @@ cp_status_json(struct cp *cp)
 		ports = json_incref(json_object_get(ni, "ports"));
 		json_decref(ni);
 	}
+	uint32_t max_sessions = cp->cfg.limits.max_sessions ? cp->cfg.limits.max_sessions :
+				cp->dp_max_sessions;
+
 	o = json_pack("{s:b, s:s, s:s, s:I, s:{s:b, s:s, s:I}, s:o, s:i, s:i, s:I, s:b,"
-		      " s:{s:i, s:i, s:I}}",
+		      " s:{s:i, s:i, s:I, s:i}, s:o}",
 		      "online", 1, "node", cp->cfg.node, "version", MF_VERSION, "time_ms",
 		      (json_int_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, "dataplane", "up",
 		      cp->dp_up, "instance", cp->cfg.instance, "generation",
 		      (json_int_t)cp->dp_generation, "ports", ports, "sessions", cp->reg.count,
 		      "outputs", cp->nb_outputs, "kbps", (json_int_t)cp->kbps, "draining",
-		      cp->draining, "capacity", "max_sessions",
-		      cp->cfg.limits.max_sessions ? cp->cfg.limits.max_sessions : cp->dp_max_sessions,
+		      cp->draining, "capacity", "max_sessions", max_sessions,
 		      "max_outputs", cp->cfg.limits.max_outputs, "max_kbps",
-		      (json_int_t)cp->cfg.limits.max_kbps);
+		      (json_int_t)cp->cfg.limits.max_kbps, "sessions_free",
+		      max_sessions > cp->reg.count ? max_sessions - cp->reg.count : 0,
+		      "load", load_json(cp));
 	return o;
 }
 

@@ -11,6 +11,9 @@
 #ifndef DP_H
 #define DP_H
 
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -48,6 +51,18 @@
 extern int dp_logtype;
 #define DP_LOG(level, ...) \
 	rte_log(RTE_LOG_##level, dp_logtype, "mfwd: " __VA_ARGS__)
+
+/* A command refused: @p detail (@p len bytes) says why, for the reply. @return @p rc. */
+static inline int __attribute__((format(printf, 4, 5)))
+dp_refuse(int rc, char *detail, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, len, fmt, ap);
+	va_end(ap);
+	return rc;
+}
 
 /* ---- counters ---- */
 
@@ -143,6 +158,7 @@ struct dp_config {
 	uint32_t frag_max_datagrams;	/* per worker */
 	uint32_t frag_max_bytes;	/* the largest datagram reassembled (IP header in) */
 	char dtls_cert[256];		/* PEM certificate and key for DTLS; "": made at start */
+	char capture_dir[256];		/* where session captures are written */
 	char dtls_key[256];
 	uint16_t nb_ports;
 	struct dp_port_conf ports[MF_MAX_PORTS];
@@ -478,6 +494,7 @@ struct dp_sess {
 	bool ice;			/* an ICE endpoint: STUN and DTLS go to the control lcore */
 	bool dtls;			/* a DTLS endpoint: DTLS goes there too, not dropped */
 	bool dtls_wait;			/* the ingress's DTLS has no keys yet: media drops */
+	bool capture;			/* copies of its packets go to the capture (dp_capture.c) */
 	uint16_t worker;		/* lcore index of the owner, 1..nb_workers */
 	struct dp_sess_state *st;
 	uint64_t *ctr;			/* lcore 0's block of the session counters */
@@ -530,6 +547,9 @@ int dp_sess_ice_select(struct dp_sess *old, int out, const struct mf_addr *addr,
  * Context: control lcore. @return 0, -ENOMEM, -EINVAL. */
 int dp_sess_dtls_keys(struct dp_sess *old, int out, struct mf_srtp_params *local,
 		      struct mf_srtp_params *remote);
+/** A capture starts (@p on) or ends for @p old; the entry is replaced. Context: control
+ * lcore. @return 0, -ENOMEM. */
+int dp_sess_capture(struct dp_sess *old, bool on);
 /** The session whose ingress or receivers' feedback is at @p l4's destination on @p port. */
 struct dp_sess *dp_sess_at(const struct mf_pkt_l4 *l4, uint16_t port);
 struct dp_sess *dp_sess_find(const char *id);
@@ -651,6 +671,24 @@ struct dp_defer_list {
 	uint32_t n, cap;
 };
 
+/* A session's capture (dp_capture.c): workers copy its packets into the ring, a writer
+ * thread (not an lcore: it makes system calls) writes them to a pcapng file. */
+struct dp_capture {
+	struct rte_ring *ring;		/* MP/SC: copies from the workers to the writer */
+	struct rte_mempool *pool;	/* the copies; made at the first capture */
+	uint32_t snaplen;		/* bytes copied of a frame (UINT32_MAX: all) */
+	bool running;			/* control lcore: a capture is on (one at a time) */
+	pthread_t writer;
+	struct rte_pcapng *pcapng;
+	uint64_t deadline_tsc;
+	uint64_t max_packets;
+	_Atomic uint64_t written;	/* the writer's */
+	_Atomic bool done;		/* the writer has ended */
+	_Atomic bool stop;		/* the control lcore: end now */
+	bool write_failed;
+	char id[MF_SESS_ID_MAX];
+};
+
 /* The DPDK telemetry commands' view of the stats area (dp_telemetry.c). */
 struct dp_tel {
 	struct mf_stats_reader rd;
@@ -686,6 +724,7 @@ struct dp_main {
 	struct dp_dtls_db dtls;
 	struct dp_defer_list defer;
 	struct dp_tel tel;
+	struct dp_capture cap;
 	_Atomic bool quit;
 };
 

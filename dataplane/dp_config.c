@@ -26,6 +26,7 @@ static const struct dp_config defaults = {
 	.frag_timeout_ms = 1000,
 	.frag_max_datagrams = 1024,
 	.frag_max_bytes = 9216,
+	.capture_dir = "/var/lib/mfwd/capture",
 };
 
 static const struct dp_port_conf port_defaults = {
@@ -66,6 +67,8 @@ usage(const char *prog)
 		"  --dtls-cert FILE     DTLS certificate (PEM), so its fingerprint outlives restarts;\n"
 		"  --dtls-key FILE      with its private key (PEM). Default: a P-256 certificate\n"
 		"                       made at start\n"
+		"  --capture-dir DIR    where session.capture writes its files (default\n"
+		"                       /var/lib/mfwd/capture)\n"
 		"  --test-clock         session timers run only when a clock.advance command\n"
 		"                       moves their clock (tests; never in production)\n",
 		prog);
@@ -99,6 +102,7 @@ dp_config_parse_args(struct dp_config *cfg, int argc, char **argv)
 		{ "frag-max-bytes", required_argument, NULL, 'B' },
 		{ "dtls-cert", required_argument, NULL, 'C' },
 		{ "dtls-key", required_argument, NULL, 'K' },
+		{ "capture-dir", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -149,6 +153,9 @@ dp_config_parse_args(struct dp_config *cfg, int argc, char **argv)
 			break;
 		case 'C':
 			rc = copy_path(cfg->dtls_cert, sizeof(cfg->dtls_cert), optarg);
+			break;
+		case 'W':
+			rc = copy_path(cfg->capture_dir, sizeof(cfg->capture_dir), optarg);
 			break;
 		case 'K':
 			rc = copy_path(cfg->dtls_key, sizeof(cfg->dtls_key), optarg);

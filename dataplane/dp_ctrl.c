@@ -16,6 +16,7 @@
 #include <rte_mempool.h>
 
 #include "dp.h"
+#include "dp_capture.h"
 #include "dp_dtls.h"
 #include "dp_event.h"
 #include "dp_ice.h"
@@ -181,6 +182,20 @@ cmd_clock(const void *pl, struct mf_msg_reply *r, void *out)
 	return 0;
 }
 
+static uint32_t
+cmd_capture(const void *pl, struct mf_msg_reply *r, void *out)
+{
+	struct mf_msg_capture c;
+	struct mf_msg_capture_info *ci = out;
+
+	memcpy(&c, pl, sizeof(c));
+	c.id[MF_SESS_ID_MAX - 1] = '\0';
+	c.file[MF_CAPTURE_FILE_MAX - 1] = '\0';
+	memset(ci, 0, sizeof(*ci));
+	r->status = dp_capture_start(&c, ci->path, r->detail, sizeof(r->detail));
+	return sizeof(*ci);
+}
+
 static const struct cmd cmds[] = {
 	[MF_MSG_SESSION_ADD] = { sizeof(struct mf_sess_spec), cmd_add },
 	[MF_MSG_SESSION_REPLACE] = { sizeof(struct mf_sess_spec), cmd_replace },
@@ -189,6 +204,7 @@ static const struct cmd cmds[] = {
 	[MF_MSG_SESSION_LIST] = { sizeof(struct mf_msg_list_req), cmd_list },
 	[MF_MSG_NODE_INFO] = { 0, cmd_node_info },
 	[MF_MSG_CLOCK_ADVANCE] = { sizeof(struct mf_msg_clock), cmd_clock },
+	[MF_MSG_SESSION_CAPTURE] = { sizeof(struct mf_msg_capture), cmd_capture },
 };
 
 /* Run one command; its result goes after the reply header in @p out. @return result bytes. */
@@ -276,6 +292,7 @@ timers(uint64_t now, uint64_t *next, uint64_t *next_ports)
 		dp_sess_timer(now);
 	dp_ice_consent(now);
 	dp_dtls_timer(now);
+	dp_capture_poll();
 	dp_neigh_timer(now);
 	dp_ports_watch(now);
 	if (now >= *next_ports) {

@@ -77,6 +77,16 @@ dp_event_output(enum mf_event_kind kind, const char *id, const char *output,
 	send_now(&ev);
 }
 
+void
+dp_event_count(enum mf_event_kind kind, const char *id, uint64_t count)
+{
+	struct mf_msg_event ev;
+
+	fill(&ev, kind, id, NULL, 0, 0);
+	ev.count = count;
+	send_now(&ev);
+}
+
 unsigned int
 dp_event_drain(struct dp_lcore *lc)
 {

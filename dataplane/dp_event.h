@@ -16,6 +16,8 @@ void dp_event(enum mf_event_kind kind, const char *id, const struct mf_addr *src
  * ingress) now. */
 void dp_event_output(enum mf_event_kind kind, const char *id, const char *output,
 		     const struct mf_addr *src, uint16_t src_port);
+/** Control lcore: send an event of session @p id with a count (capture.done) now. */
+void dp_event_count(enum mf_event_kind kind, const char *id, uint64_t count);
 /** Control lcore: send the events worker @p lc posted. @return how many. */
 unsigned int dp_event_drain(struct dp_lcore *lc);
 

@@ -73,7 +73,7 @@ read_feedback(struct dp_lcore *lc, struct dp_sess *s, struct dp_out *o, const ui
 			continue;
 		}
 		if (fb.kind == MF_RTCP_FB_NACK && o->nack != NULL && for_output(s, o, fb.media_ssrc)) {
-			dp_nack_input(lc, o, k, &fb, now, oc);
+			dp_nack_input(lc, o, k, &fb, now, oc, s->capture);
 			continue;
 		}
 		if (fb.kind == MF_RTCP_FB_PLI && for_output(s, o, fb.media_ssrc)) {

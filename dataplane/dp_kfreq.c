@@ -14,6 +14,7 @@
  */
 
 #include "dp.h"
+#include "dp_capture.h"
 #include "dp_hdr.h"
 #include "dp_pkt.h"
 #include "dp_tx.h"
@@ -125,6 +126,8 @@ fb_send(struct dp_lcore *lc, struct dp_sess *s, const struct dp_pkt *p, uint8_t 
 	udp->dgram_cksum = p->l4.ip.version == 4 ?
 		rte_ipv4_udptcp_cksum((struct rte_ipv4_hdr *)(h + l2), udp) :
 		rte_ipv6_udptcp_cksum((struct rte_ipv6_hdr *)(h + l2), udp);
+	if (unlikely(s->capture))
+		dp_capture_copy(lc, m, s->ingress.port, true);
 	dp_tx(lc, s->ingress.port, m);
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include <rte_mbuf.h>
 
 #include "dp.h"
+#include "dp_capture.h"
 #include "dp_pkt.h"
 #include "dp_tx.h"
 #include "mf/mf_bytes.h"
@@ -40,7 +41,8 @@ dp_nack_keep(struct dp_out *o, struct rte_mbuf *m, uint16_t seq, uint64_t now)
 }
 
 static void
-resend(struct dp_lcore *lc, struct dp_out *o, uint16_t seq, uint64_t now, uint64_t *oc)
+resend(struct dp_lcore *lc, struct dp_out *o, uint16_t seq, uint64_t now, uint64_t *oc,
+       bool capture)
 {
 	struct dp_nack_slot *sl = &o->nack->slot[seq & o->nack->mask];
 	struct rte_ether_addr mac;
@@ -70,12 +72,14 @@ resend(struct dp_lcore *lc, struct dp_out *o, uint16_t seq, uint64_t now, uint64
 	rte_ether_addr_copy(&mac, &rte_pktmbuf_mtod(c, struct rte_ether_hdr *)->dst_addr);
 	sl->resent_tsc = now;
 	oc[DP_OC_nack_resent]++;
+	if (unlikely(capture))
+		dp_capture_copy(lc, c, o->port->index, true);
 	dp_tx(lc, o->port->index, c);
 }
 
 void
 dp_nack_input(struct dp_lcore *lc, struct dp_out *o, const uint8_t *pkt,
-	      const struct mf_rtcp_fb *fb, uint64_t now, uint64_t *oc)
+	      const struct mf_rtcp_fb *fb, uint64_t now, uint64_t *oc, bool capture)
 {
 	unsigned int i, b;
 
@@ -84,10 +88,10 @@ dp_nack_input(struct dp_lcore *lc, struct dp_out *o, const uint8_t *pkt,
 		const uint8_t *e = pkt + fb->fci_off + 4 * i;
 		uint16_t pid = mf_rd16(e), blp = mf_rd16(e + 2);
 
-		resend(lc, o, pid, now, oc);
+		resend(lc, o, pid, now, oc, capture);
 		for (b = 0; b < 16; b++)
 			if (blp & (1u << b))
-				resend(lc, o, (uint16_t)(pid + b + 1), now, oc);
+				resend(lc, o, (uint16_t)(pid + b + 1), now, oc, capture);
 	}
 }
 

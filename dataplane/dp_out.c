@@ -26,6 +26,7 @@
 #include <rte_udp.h>
 
 #include "dp.h"
+#include "dp_capture.h"
 #include "dp_hdr.h"
 #include "dp_pkt.h"
 #include "dp_tx.h"
@@ -480,6 +481,8 @@ send_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out
 	}
 	resolved = write_headers(m, h, o, p->what == DP_WHAT_RTCP,
 				 (uint16_t)(UDP_HDR_LEN + plen), tail, !sw_csum);
+	if (unlikely(s->capture))
+		dp_capture_copy(lc, m, o->port->index, true);
 	if (unlikely(!resolved || lc->hold.nb != 0) && dp_hold_wait(lc, o->neigh, resolved)) {
 		/* This worker holds a few frames per next hop while the control lcore resolves
 		 * it, and sends them first once it has; not one to fragment. */

@@ -26,6 +26,7 @@
 #include <rte_prefetch.h>
 
 #include "dp.h"
+#include "dp_capture.h"
 #include "dp_event.h"
 #include "dp_pkt.h"
 #include "mf/mf_keyframe.h"
@@ -552,6 +553,10 @@ session_packet(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_
 		count_drop(lc, p->m, DP_CTR_drop_blocked);
 		return;
 	}
+	/* Everything that comes for the session, as it arrived: media, receivers' RTCP,
+	 * STUN and DTLS, what is dropped below too. */
+	if (unlikely(s->capture))
+		dp_capture_copy(lc, p->m, p->m->port, false);
 	/* ICE endpoints (rtp-mux) classify every packet, receivers' feedback too: STUN comes
 	 * to an output's port as well as to the ingress's. */
 	if (s->kind == MF_SESS_RTP_MUX && (!p->rtcp || s->ice)) {

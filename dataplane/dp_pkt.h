@@ -106,9 +106,10 @@ bool dp_fb_input(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint6
 /* NACK repair (dp_nack.c), on the session's worker. */
 /** Keep a reference to @p m, sent by @p o with its sequence number @p seq. */
 void dp_nack_keep(struct dp_out *o, struct rte_mbuf *m, uint16_t seq, uint64_t now);
-/** A Generic NACK from @p o's receiver: resend what it lists and the buffer has. */
+/** A Generic NACK from @p o's receiver: resend what it lists and the buffer has (copies
+ * of the resends go to the capture when @p capture). */
 void dp_nack_input(struct dp_lcore *lc, struct dp_out *o, const uint8_t *pkt,
-		   const struct mf_rtcp_fb *fb, uint64_t now, uint64_t *oc);
+		   const struct mf_rtcp_fb *fb, uint64_t now, uint64_t *oc, bool capture);
 /* Control lcore. */
 struct dp_nack_ring *dp_nack_ring_new(uint16_t pkts);
 /** Free the ring and the frames it holds (after a grace period). */

@@ -124,17 +124,6 @@ pick_worker(void)
 	return best;
 }
 
-static int __attribute__((format(printf, 4, 5)))
-refuse(int rc, char *detail, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(detail, len, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
 /* @p in_family: the ingress's, where an ICE output's receiver checks before it has a pair. */
 static int
 check_output(const struct mf_sess_output *o, unsigned int i, uint8_t in_family, char *detail,
@@ -144,21 +133,21 @@ check_output(const struct mf_sess_output *o, unsigned int i, uint8_t in_family, 
 	struct mf_addr nh;
 
 	if (p == NULL)
-		return refuse(-ENODEV, detail, len, "outputs[%u].port: no port %u", i, o->port);
+		return dp_refuse(-ENODEV, detail, len, "outputs[%u].port: no port %u", i, o->port);
 	if (o->ice.ufrag[0] != '\0' && o->dst.family == 0) {
 		if (dp_port_src_addr(p, in_family) == NULL)
-			return refuse(-EADDRNOTAVAIL, detail, len, "outputs[%u]: port %u has no "
+			return dp_refuse(-EADDRNOTAVAIL, detail, len, "outputs[%u]: port %u has no "
 				      "IPv%u address for the receiver's checks", i, o->port, in_family);
 		return 0;	/* the receiver's nominated pair, once it checks */
 	}
 	if (o->dst.family != 4 && o->dst.family != 6)
-		return refuse(-EINVAL, detail, len, "outputs[%u].addr: missing", i);
+		return dp_refuse(-EINVAL, detail, len, "outputs[%u].addr: missing", i);
 	if (dp_port_src_addr(p, o->dst.family) == NULL)
-		return refuse(-EADDRNOTAVAIL, detail, len,
+		return dp_refuse(-EADDRNOTAVAIL, detail, len,
 			      "outputs[%u]: port %u has no IPv%u address to send from", i, o->port,
 			      o->dst.family);
 	if (dp_port_next_hop(p, &o->dst, &nh) != 0)
-		return refuse(-EHOSTUNREACH, detail, len,
+		return dp_refuse(-EHOSTUNREACH, detail, len,
 			      "outputs[%u]: no route to the destination from port %u (no gateway)",
 			      i, o->port);
 	return 0;
@@ -177,13 +166,13 @@ check_ice(const struct mf_ice_cred *c, unsigned int kind, const char *where, cha
 	r = strnlen(c->remote_ufrag, sizeof(c->remote_ufrag));
 	p = strnlen(c->pwd, sizeof(c->pwd));
 	if (kind != MF_SESS_RTP_MUX)
-		return refuse(-EINVAL, detail, len, "%s.ice: only for kind rtp-mux", where);
+		return dp_refuse(-EINVAL, detail, len, "%s.ice: only for kind rtp-mux", where);
 	if (u < 4 || u == sizeof(c->ufrag) || r < 4 || r == sizeof(c->remote_ufrag) || p < 22 ||
 	    p == sizeof(c->pwd))
-		return refuse(-EINVAL, detail, len, "%s.ice: ufrag, remote_ufrag or pwd length",
+		return dp_refuse(-EINVAL, detail, len, "%s.ice: ufrag, remote_ufrag or pwd length",
 			      where);
 	if (c->consent_timeout_ms < 1000)
-		return refuse(-EINVAL, detail, len, "%s.ice.consent_timeout_ms: below 1000", where);
+		return dp_refuse(-EINVAL, detail, len, "%s.ice.consent_timeout_ms: below 1000", where);
 	return 0;
 }
 
@@ -193,9 +182,9 @@ check_dtls(const struct mf_dtls_cfg *d, const struct mf_ice_cred *ice, bool has_
 	   const char *where, char *detail, size_t len)
 {
 	if (d->on && ice->ufrag[0] == '\0')
-		return refuse(-EINVAL, detail, len, "%s.dtls: needs ice", where);
+		return dp_refuse(-EINVAL, detail, len, "%s.dtls: needs ice", where);
 	if (d->on && has_srtp)
-		return refuse(-EINVAL, detail, len, "%s.dtls: its keys come from the handshake, "
+		return dp_refuse(-EINVAL, detail, len, "%s.dtls: its keys come from the handshake, "
 			      "not SDES srtp", where);
 	return 0;
 }
@@ -208,7 +197,7 @@ check_spec_ice(const struct mf_sess_spec *spec, char *detail, size_t len)
 	int rc;
 
 	if ((spec->ingress.src_mode == MF_SRC_ICE) != (spec->ingress.ice.ufrag[0] != '\0'))
-		return refuse(-EINVAL, detail, len,
+		return dp_refuse(-EINVAL, detail, len,
 			      "ingress.source: ICE's exactly when ingress.ice");
 	rc = check_ice(&spec->ingress.ice, spec->kind, "ingress", detail, len);
 	if (rc == 0)
@@ -257,27 +246,27 @@ check_spec(const struct mf_sess_spec *spec, char *detail, size_t len)
 	int rc;
 
 	if (spec->id[0] == '\0' || memchr(spec->id, '\0', sizeof(spec->id)) == NULL)
-		return refuse(-EINVAL, detail, len, "id: missing");
+		return dp_refuse(-EINVAL, detail, len, "id: missing");
 	if (spec->kind < MF_SESS_RTP || spec->kind > MF_SESS_UDP)
-		return refuse(-EINVAL, detail, len, "kind: unknown kind %u", spec->kind);
+		return dp_refuse(-EINVAL, detail, len, "kind: unknown kind %u", spec->kind);
 	if (spec->nb_outputs > MF_SESS_MAX_OUTPUTS)
-		return refuse(-EINVAL, detail, len, "outputs: more than %d", MF_SESS_MAX_OUTPUTS);
+		return dp_refuse(-EINVAL, detail, len, "outputs: more than %d", MF_SESS_MAX_OUTPUTS);
 	if (p == NULL)
-		return refuse(-ENODEV, detail, len, "ingress.port: no port %u", in->port);
+		return dp_refuse(-ENODEV, detail, len, "ingress.port: no port %u", in->port);
 	if (!dp_port_owns(p, in->local.family, in->local.a))
-		return refuse(-EADDRNOTAVAIL, detail, len,
+		return dp_refuse(-EADDRNOTAVAIL, detail, len,
 			      "ingress.addr: not an address of port %u", in->port);
 	if (spec->kind == MF_SESS_RTP && in->udp_port == 65535)
-		return refuse(-EINVAL, detail, len, "ingress.udp_port: no room for RTCP above it");
+		return dp_refuse(-EINVAL, detail, len, "ingress.udp_port: no room for RTCP above it");
 	rc = check_spec_ice(spec, detail, len);
 	if (rc != 0)
 		return rc;
 	if (!mf_sess_kind_is_rtp(spec->kind)) {
 		if (in->srtp.suite != MF_SRTP_NONE)
-			return refuse(-EINVAL, detail, len, "ingress.srtp: only for RTP kinds");
+			return dp_refuse(-EINVAL, detail, len, "ingress.srtp: only for RTP kinds");
 		for (i = 0; i < spec->nb_outputs; i++)
 			if (spec->outputs[i].srtp.suite != MF_SRTP_NONE)
-				return refuse(-EINVAL, detail, len,
+				return dp_refuse(-EINVAL, detail, len,
 					      "outputs[%u].srtp: only for RTP kinds", i);
 	}
 	for (i = 0; i < spec->nb_outputs; i++) {
@@ -287,10 +276,10 @@ check_spec(const struct mf_sess_spec *spec, char *detail, size_t len)
 		if (spec->outputs[i].start != MF_OUT_START_IMMEDIATE &&
 		    !mf_sess_kind_is_ts(spec->kind) &&
 		    (!mf_sess_kind_is_rtp(spec->kind) || in->nb_codecs == 0))
-			return refuse(-EINVAL, detail, len, "outputs[%u].start: needs MPEG-TS, or "
+			return dp_refuse(-EINVAL, detail, len, "outputs[%u].start: needs MPEG-TS, or "
 				      "RTP and ingress.codecs", i);
 		if (spec->outputs[i].start == MF_OUT_START_GOP && in->gop_max_frames == 0)
-			return refuse(-EINVAL, detail, len, "outputs[%u].start: gop needs "
+			return dp_refuse(-EINVAL, detail, len, "outputs[%u].start: gop needs "
 				      "ingress.gop_cache", i);
 	}
 	return 0;
@@ -570,14 +559,14 @@ dp_sess_add(const struct mf_sess_spec *spec, char *detail, size_t len)
 	if (rc != 0)
 		return rc;
 	if (dp_sess_find(spec->id) != NULL)
-		return refuse(-EEXIST, detail, len, "id: session \"%s\" exists", spec->id);
+		return dp_refuse(-EEXIST, detail, len, "id: session \"%s\" exists", spec->id);
 	if (dp.sess.nb >= dp.cfg.max_sessions)
-		return refuse(-ENOSPC, detail, len, "the dataplane holds its maximum of %u sessions",
+		return dp_refuse(-ENOSPC, detail, len, "the dataplane holds its maximum of %u sessions",
 			      dp.cfg.max_sessions);
 	if (dp_sess_key_taken(&spec->ingress, spec->ingress.udp_port) ||
 	    (spec->kind == MF_SESS_RTP &&
 	     dp_sess_key_taken(&spec->ingress, (uint16_t)(spec->ingress.udp_port + 1))))
-		return refuse(-EADDRINUSE, detail, len,
+		return dp_refuse(-EADDRINUSE, detail, len,
 			      "ingress: port %u address and UDP port already used by a session",
 			      spec->ingress.port);
 	s = sess_alloc(spec);
@@ -592,7 +581,7 @@ dp_sess_add(const struct mf_sess_spec *spec, char *detail, size_t len)
 	s->worker = pick_worker();
 	rc = srtp_take(&s->ingress.srtp, NULL, &s->srtp_in);
 	if (rc != 0) {
-		refuse(rc, detail, len, "ingress.srtp: cannot set up the key: %s", strerror(-rc));
+		dp_refuse(rc, detail, len, "ingress.srtp: cannot set up the key: %s", strerror(-rc));
 		goto err;
 	}
 	s->dtls_wait = s->ingress.dtls.on;
@@ -601,20 +590,20 @@ dp_sess_add(const struct mf_sess_spec *spec, char *detail, size_t len)
 	snprintf(name, sizeof(name), "session/%s", s->id);
 	s->stats_idx = dp_stats_add(name, dp.schema_sess, &s->ctr);
 	if (s->stats_idx < 0) {
-		rc = refuse(-ENOSPC, detail, len, "stats area full");
+		rc = dp_refuse(-ENOSPC, detail, len, "stats area full");
 		goto err;
 	}
 	rc = sess_build_outputs(s, spec, NULL);
 	if (rc == 0 && (rc = dp_sess_fb_build(s)) != 0)
 		sess_unbuild(s, NULL, s->nb_out);
 	if (rc != 0) {
-		refuse(rc, detail, len, "cannot set up outputs: %s", strerror(-rc));
+		dp_refuse(rc, detail, len, "cannot set up outputs: %s", strerror(-rc));
 		goto err;
 	}
 	rc = dp_sess_tab_index(s);
 	if (rc != 0) {
 		sess_unbuild(s, NULL, s->nb_out);
-		refuse(rc, detail, len, "session index full");
+		dp_refuse(rc, detail, len, "session index full");
 		goto err;
 	}
 	rc = dp_sess_timed_update(NULL, s);
@@ -624,7 +613,7 @@ dp_sess_add(const struct mf_sess_spec *spec, char *detail, size_t len)
 		dp_sess_timed_remove(s);
 		dp_sess_tab_unindex(s);
 		sess_unbuild(s, NULL, s->nb_out);
-		refuse(rc, detail, len, "ingress address and port taken");
+		dp_refuse(rc, detail, len, "ingress address and port taken");
 		goto err;
 	}
 	dp_sess_fb_link(NULL, s);
@@ -633,7 +622,7 @@ dp_sess_add(const struct mf_sess_spec *spec, char *detail, size_t len)
 	return 0;
 
 err_nomem:
-	rc = refuse(-ENOMEM, detail, len, "out of memory");
+	rc = dp_refuse(-ENOMEM, detail, len, "out of memory");
 err:
 	if (s != NULL) {
 		dp_stats_remove(s->stats_idx);
@@ -728,18 +717,18 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 
 	old = dp_sess_find(spec->id);
 	if (old == NULL)
-		return refuse(-ENOENT, detail, len, "id: no session \"%s\"", spec->id);
+		return dp_refuse(-ENOENT, detail, len, "id: no session \"%s\"", spec->id);
 	rc = check_spec(spec, detail, len);
 	if (rc != 0)
 		return rc;
 	if (spec->kind != old->kind || spec->ingress.port != old->ingress.port ||
 	    spec->ingress.udp_port != old->ingress.udp_port ||
 	    !mf_addr_equal(&spec->ingress.local, &old->ingress.local))
-		return refuse(-EINVAL, detail, len,
+		return dp_refuse(-EINVAL, detail, len,
 			      "kind and ingress port, address and udp_port cannot change");
 	s = sess_alloc(spec);
 	if (s == NULL)
-		return refuse(-ENOMEM, detail, len, "out of memory");
+		return dp_refuse(-ENOMEM, detail, len, "out of memory");
 	s->st = old->st;
 	/* ICE: the source its peer nominated stays while the credentials do. */
 	if (s->ingress.src_mode == MF_SRC_ICE && old->ingress.src_mode == MF_SRC_ICE &&
@@ -748,6 +737,7 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 		s->ingress.src_port = old->ingress.src_port;
 	}
 	s->worker = old->worker;
+	s->capture = old->capture;	/* an update does not end a capture */
 	s->created_ns = old->created_ns;
 	s->created_tsc = old->created_tsc;
 	s->idle = old->idle;
@@ -756,7 +746,7 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 	rc = srtp_take(&s->ingress.srtp, old->srtp_in, &s->srtp_in);
 	if (rc != 0) {
 		free(s);
-		return refuse(rc, detail, len, "ingress.srtp: cannot set up the key: %s",
+		return dp_refuse(rc, detail, len, "ingress.srtp: cannot set up the key: %s",
 			      strerror(-rc));
 	}
 	if (dtls_same(&s->ingress.dtls, &old->ingress.dtls)) {
@@ -767,7 +757,7 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 	if (gop_take(s, old) != 0) {
 		sess_unbuild_ingress(s, old);
 		free(s);
-		return refuse(-ENOMEM, detail, len, "out of memory");
+		return dp_refuse(-ENOMEM, detail, len, "out of memory");
 	}
 	rc = sess_build_outputs(s, spec, old);
 	if (rc == 0 && (rc = dp_sess_fb_build(s)) != 0)
@@ -775,7 +765,7 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 	if (rc != 0) {
 		sess_unbuild_ingress(s, old);
 		free(s);
-		return refuse(rc, detail, len, "cannot set up outputs: %s", strerror(-rc));
+		return dp_refuse(rc, detail, len, "cannot set up outputs: %s", strerror(-rc));
 	}
 	rc = dp_sess_timed_update(old, s);
 	if (rc != 0) {
@@ -783,7 +773,7 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 		sess_unbuild_ingress(s, old);
 		free(s->fb);
 		free(s);
-		return refuse(rc, detail, len, "out of memory");
+		return dp_refuse(rc, detail, len, "out of memory");
 	}
 	retired = sess_rekey_ingress(old, s);
 	dp_sess_tab_replace(old, s);
@@ -882,6 +872,22 @@ err:
 	return rc;
 }
 
+/* A capture of the session starts or ends: the workers copy its packets while it is on. */
+int
+dp_sess_capture(struct dp_sess *old, bool on)
+{
+	struct dp_sess *s = entry_copy(old);
+	int rc;
+
+	if (s == NULL)
+		return -ENOMEM;
+	s->capture = on;
+	rc = entry_swap(old, s);
+	if (rc != 0)
+		free(s);
+	return rc;
+}
+
 /* One DTLS endpoint's handshake gave it keys. */
 int
 dp_sess_dtls_keys(struct dp_sess *old, int out, struct mf_srtp_params *local,
@@ -941,7 +947,7 @@ dp_sess_del(const char *id, enum mf_event_kind why, char *detail, size_t len)
 	unsigned int i;
 
 	if (s == NULL)
-		return refuse(-ENOENT, detail, len, "id: no session \"%s\"", id);
+		return dp_refuse(-ENOENT, detail, len, "id: no session \"%s\"", id);
 	dp_sess_tab_unlink(s);
 	dp_sess_fb_unlink(s);
 	dp_sess_timed_remove(s);

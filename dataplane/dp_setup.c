@@ -19,6 +19,7 @@
 #include <rte_mempool.h>
 
 #include "dp.h"
+#include "dp_capture.h"
 #include "dp_dtls.h"
 
 struct dp_main dp;
@@ -274,6 +275,7 @@ dp_teardown(void)
 {
 	uint16_t i;
 
+	dp_capture_fini();
 	dp_sess_table_fini();
 	for (i = 1; i <= dp.nb_workers; i++) {
 		dp_hold_fini(&dp.lcores[i]);

@@ -10,6 +10,7 @@
  *   mfwd-ctl [-i INSTANCE] [-t MS] get ID
  *   mfwd-ctl [-i INSTANCE] [-t MS] list [OFFSET [LIMIT]]
  *   mfwd-ctl [-i INSTANCE] [-t MS] info
+ *   mfwd-ctl [-i INSTANCE] [-t MS] capture ID [SECONDS [MAX_PACKETS [SNAPLEN [FILE]]]]
  *   mfwd-ctl [-i INSTANCE] events [SECONDS]         print events as JSON lines
  *
  * Prints one JSON reply per command: {"ok":true,...} or {"ok":false,"error":{...}}.
@@ -170,6 +171,33 @@ cmd_clock(const char *ms)
 	return print_json(json_pack("{s:b, s:I}", "ok", 1, "advanced_ms", (json_int_t)c.advance_ms));
 }
 
+/* A capture of session @p argv[0] to a pcapng file in the dataplane's --capture-dir. */
+static int
+cmd_capture(int argc, char **argv)
+{
+	struct mf_msg_capture c = { .seconds = MF_CAPTURE_SECONDS,
+				    .max_packets = MF_CAPTURE_PACKETS };
+	int rc;
+
+	if (strlen(argv[0]) >= sizeof(c.id))
+		return fail("invalid", "id", "session id too long");
+	strcpy(c.id, argv[0]);
+	if (argc > 1 && mf_parse_u32(argv[1], 0, UINT32_MAX, &c.seconds) != 0)
+		return fail("invalid", "seconds", "not a number");
+	if (argc > 2 && mf_parse_u32(argv[2], 0, UINT32_MAX, &c.max_packets) != 0)
+		return fail("invalid", "max_packets", "not a number");
+	if (argc > 3 && mf_parse_u32(argv[3], 0, UINT32_MAX, &c.snaplen) != 0)
+		return fail("invalid", "snaplen", "not a number");
+	if (argc > 4 && strlen(argv[4]) >= sizeof(c.file))
+		return fail("invalid", "file", "too long");
+	if (argc > 4)
+		strcpy(c.file, argv[4]);
+	if (call(MF_MSG_SESSION_CAPTURE, &c, sizeof(c), &rc) < 0)
+		return rc;
+	return print_json(json_pack("{s:b, s:s, s:s}", "ok", 1, "session", c.id, "file",
+				    ((struct mf_msg_capture_info *)result)->path));
+}
+
 static int
 cmd_events(int argc, char **argv)
 {
@@ -200,6 +228,7 @@ usage(void)
 		"usage: mfwd-ctl [-i INSTANCE] [-t TIMEOUT_MS] COMMAND [ARGS]\n"
 		"  add FILE|-  replace FILE|-  del ID...  get ID  list [OFFSET [LIMIT]]  info\n"
 		"  events [SECONDS]   (0: print what is queued and exit)\n"
+		"  capture ID [SECONDS [MAX_PACKETS [SNAPLEN [FILE]]]]   a pcapng capture\n"
 		"  clock MS           tests: session timers run MS later (dataplane --test-clock)\n");
 }
 
@@ -245,6 +274,8 @@ main(int argc, char **argv)
 		rc = cmd_list(argc - optind, argv + optind);
 	else if (strcmp(cmd, "info") == 0)
 		rc = cmd_info();
+	else if (strcmp(cmd, "capture") == 0 && optind < argc)
+		rc = cmd_capture(argc - optind, argv + optind);
 	else if (strcmp(cmd, "clock") == 0 && optind < argc)
 		rc = cmd_clock(argv[optind]);
 	else if (strcmp(cmd, "events") == 0)

@@ -19,6 +19,7 @@ mf_event_kind_str(unsigned int kind)
 		[MF_EV_ICE_CONSENT_LOST] = "ice.consent_lost",
 		[MF_EV_DTLS_CONNECTED] = "dtls.connected",
 		[MF_EV_DTLS_FAILED] = "dtls.failed",
+		[MF_EV_CAPTURE_DONE] = "capture.done",
 	};
 
 	if (kind >= sizeof(names) / sizeof(names[0]) || names[kind] == NULL)
@@ -37,6 +38,7 @@ mf_msg_type_str(unsigned int type)
 	case MF_MSG_SESSION_LIST: return "session.list";
 	case MF_MSG_NODE_INFO: return "node.info";
 	case MF_MSG_CLOCK_ADVANCE: return "clock.advance";
+	case MF_MSG_SESSION_CAPTURE: return "session.capture";
 	case MF_MSG_REPLY: return "reply";
 	case MF_MSG_EVENT: return "event";
 	default: return "unknown";

@@ -102,6 +102,8 @@ mf_event_to_json(const struct mf_msg_event *ev)
 							      strnlen(ev->output, MF_OUT_ID_MAX)));
 	if (ev->kind == MF_EV_SSRC_CHANGED)
 		json_object_set_new(o, "ssrc", json_integer(ev->ssrc));
+	if (ev->kind == MF_EV_CAPTURE_DONE)
+		json_object_set_new(o, "packets", json_integer((json_int_t)ev->count));
 	return o;
 }
 
@@ -119,6 +121,7 @@ mf_status_code(int status)
 	case -ENOSPC: return "capacity";
 	case -ENOTSUP: return "not_supported";
 	case -EINVAL: return "invalid";
+	case -EBUSY: return "busy";
 	case -EBADMSG: return "bad_message";
 	case -EPROTO: return "protocol_version";
 	case -ENOMEM: return "no_memory";

@@ -59,6 +59,10 @@ def main():
         sys.exit(SKIP)
     finally:
         s.close()
+    # The session.capture example writes this file: a name the dataplane never overwrites.
+    capture = "/var/lib/mfwd/capture/cam-1-docs.pcapng"
+    if os.path.exists(capture):
+        os.unlink(capture)
     exs = examples()
     T.check(len(exs) >= 12, "examples found: %d" % len(exs))
     dpl = pcap_dataplane("cpdocs", max_sessions=65536)
@@ -94,6 +98,9 @@ def main():
             if T.failed:
                 print(cp.tail())
     T.eq(dpl.rc, 0, "dataplane exited cleanly")
+    T.check(os.path.exists(capture), "the capture example wrote its file")
+    if os.path.exists(capture):
+        os.unlink(capture)
     T.done()
 
 

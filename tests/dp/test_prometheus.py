@@ -10,6 +10,7 @@ outlives a dataplane restart:
   together (promtool's lint too); 404 and 405 elsewhere; stopped: mfwd_up 0 again;
   a new dataplane of the same instance: mfwd_up 1 with its own start time.
 """
+import json
 import os
 import re
 import shutil
@@ -23,6 +24,8 @@ from harness import STAT, Checks, Dataplane  # noqa: E402
 from scapy.all import IP, UDP, Ether, Raw, wrpcap  # noqa: E402
 
 T = Checks("prometheus")
+DASHBOARD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "dist",
+                         "grafana", "mfwd.json")
 SRC_MAC, DP_MAC = "02:00:00:00:01:01", "02:00:00:00:00:aa"
 COUNTS = {"a": 30, "b": 20, "c": 10}
 PORTS = """
@@ -126,6 +129,32 @@ def check_families(order):
     T.eq(len([1 for k, _ in order if k == "TYPE"]), len(seen), "each family declared once")
 
 
+def check_dashboard(s):
+    """Every metric the Grafana dashboard queries is in the exposition: names, and every
+    name a __name__ regex stands for matches at least one family."""
+    with open(DASHBOARD) as f:
+        dash = json.load(f)
+    exprs = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+    exprs.append(dash["templating"]["list"][1]["query"])
+    names = {n for (n, _) in s}
+    used = set()
+    for e in exprs:
+        for rx in re.findall(r'__name__=~"([^"]+)"', e):
+            T.check(any(re.fullmatch(rx, n) for n in names),
+                    "dashboard: __name__=~%s matches a family" % rx)
+        e = re.sub(r'__name__=~"[^"]+"', "", e)
+        used |= set(re.findall(r"\b(mfwd_[a-z0-9_]+)\b", e)) - {"mfwd_instance"}
+    missing = sorted(used - names)
+    T.check(len(used) >= 15 and not missing,
+            "dashboard: its %d metrics are exported (missing: %s)" % (len(used), missing))
+    labels = {k for (_, ls) in s for k, _ in ls}
+    legends = [t.get("legendFormat", "") for p in dash["panels"] for t in p.get("targets", [])]
+    used_labels = {x for e in exprs + legends
+                   for m in re.findall(r"\{\{(\w+)\}\}|by \((\w+)\)", e)
+                   for x in m if x and x != "__name__"}
+    T.check(used_labels <= labels, "dashboard: its labels exist: %s" % sorted(used_labels))
+
+
 def check_running(url, dpl, instance):
     code, head, body = scrape(url)
     T.eq(code, 200, "scrape while running")
@@ -159,6 +188,7 @@ def check_running(url, dpl, instance):
     T.check("# HELP mfwd_session_rx_pkts_total ingress packets accepted" in body,
             "HELP is the dataplane's description of the field")
     T.check(all(ls >= {("mfwd_instance", instance)} for (_, ls) in s), "every sample labelled")
+    check_dashboard(s)
     code, _ = curl(url.replace("/metrics", "/other"))
     T.eq(code, 404, "another path: 404")
     code, text = curl(url, "-X", "POST", "-d", "x")

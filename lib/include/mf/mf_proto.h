@@ -15,7 +15,8 @@
 #include "mf/mf_session.h"
 #include "mf/mf_shm.h"
 
-#define MF_PROTO_VERSION	3	/* 2: ICE in the session spec, output ids in events; 3: DTLS */
+/* 2: ICE in the session spec, output ids in events; 3: DTLS; 4: capture */
+#define MF_PROTO_VERSION	4
 #define MF_CHAN_SLOT_SIZE	32768	/* command and reply slots: a whole spec fits */
 #define MF_CHAN_CMD_SLOTS	64
 #define MF_CHAN_REPLY_SLOTS	64
@@ -30,6 +31,7 @@ enum mf_msg_type {
 	MF_MSG_SESSION_LIST,		/* struct mf_msg_list_req -> struct mf_msg_list */
 	MF_MSG_NODE_INFO,		/* nothing -> struct mf_msg_node_info */
 	MF_MSG_CLOCK_ADVANCE,		/* struct mf_msg_clock -> reply only; --test-clock only */
+	MF_MSG_SESSION_CAPTURE,		/* struct mf_msg_capture -> struct mf_msg_capture_info */
 	MF_MSG_REPLY = 0x100,		/* struct mf_msg_reply, then the command's result */
 	MF_MSG_EVENT = 0x200,		/* struct mf_msg_event */
 };
@@ -41,6 +43,26 @@ struct mf_msg_sess_ref {
 /* Tests drive the session timers: they run as if this much more time had passed. */
 struct mf_msg_clock {
 	uint64_t advance_ms;
+};
+
+#define MF_CAPTURE_FILE_MAX	96	/* a capture's file name, with its NUL */
+#define MF_CAPTURE_SECONDS	10	/* defaults of session.capture */
+#define MF_CAPTURE_PACKETS	100000
+#define MF_CAPTURE_PATH_MAX	384	/* --capture-dir (255), "/", the file name */
+
+/* Capture a session's packets to a pcapng file in the dataplane's --capture-dir: the
+ * ingress's as they arrive, each output's as it sends them, receivers' RTCP. Ends after
+ * seconds or max_packets, whichever comes first (event capture.done). */
+struct mf_msg_capture {
+	char id[MF_SESS_ID_MAX];
+	uint32_t seconds;		/* 1..3600 */
+	uint32_t max_packets;		/* 1..10,000,000 */
+	uint32_t snaplen;		/* bytes kept of each frame; 0: all */
+	char file[MF_CAPTURE_FILE_MAX];	/* a name ending in .pcapng; "": one is made */
+};
+
+struct mf_msg_capture_info {
+	char path[MF_CAPTURE_PATH_MAX];
 };
 
 /* Replies start with this; status is 0 or a negative errno, detail a sentence on error. */
@@ -124,6 +146,7 @@ enum mf_event_kind {
 	MF_EV_ICE_CONSENT_LOST,		/* no valid check for consent_timeout_ms: pair ended */
 	MF_EV_DTLS_CONNECTED,		/* DTLS-SRTP handshake done: the endpoint has keys */
 	MF_EV_DTLS_FAILED,		/* handshake failed or the certificate did not match */
+	MF_EV_CAPTURE_DONE,		/* a capture ended (count: packets written) */
 };
 
 struct mf_msg_event {
@@ -134,6 +157,7 @@ struct mf_msg_event {
 	char id[MF_SESS_ID_MAX];
 	struct mf_addr src;
 	char output[MF_OUT_ID_MAX];	/* the output an ICE/DTLS event is about; "" ingress */
+	uint64_t count;			/* capture.done: packets written */
 };
 
 _Static_assert(sizeof(struct mf_msg_event) + 16 <= MF_CHAN_EVENT_SLOT_SIZE, "event slot");
