@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "mf/mf_cluster.h"
 #include "mf/mf_keyframe.h"
 #include "mf/mf_pkt.h"
 #include "mf/mf_rtp.h"
@@ -163,6 +164,29 @@ fuzz_session(const uint8_t *d, size_t n)
 	} else {
 		CHECK(err.code != MF_SESS_E_NONE && err.path[0] != '\0' && err.msg[0] != '\0');
 	}
+}
+
+/* A node's status from anyone the broker lets publish: the registry takes it as valid or
+ * invalid with a reason, never reads past it; a valid one has its figures in range, and
+ * the node chosen for a session is one that can take it. */
+static void
+fuzz_cluster(const uint8_t *d, size_t n)
+{
+	static struct mf_cluster c;
+	const struct mf_node_status *st, *best;
+
+	if (c.prefix[0] == '\0')
+		CHECK(mf_cluster_init(&c, "mfwd") == 0);
+	CHECK(mf_cluster_update(&c, "mfwd/n1/status", d, n) == 1);
+	st = mf_cluster_find(&c, "n1");
+	if (n == 0) {			/* a retained status cleared: the node is gone */
+		CHECK(st == NULL && c.n == 0);
+		return;
+	}
+	CHECK(st != NULL && (st->valid ? st->why[0] == '\0' : st->why[0] != '\0'));
+	CHECK(!st->valid || (st->busy_max <= 1 && st->rx_pps >= 0));
+	best = mf_cluster_best(&c, st->time_ms, 0);
+	CHECK(best == NULL || (best->valid && best->online && best->sessions_free > 0));
 }
 
 #ifdef MF_FUZZ_SRTP
@@ -379,6 +403,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_keyframe(data, size);
 #elif defined(MF_FUZZ_SESSION)
 	fuzz_session(data, size);
+#elif defined(MF_FUZZ_CLUSTER)
+	fuzz_cluster(data, size);
 #elif defined(MF_FUZZ_SRTP)
 	fuzz_srtp(data, size);
 #elif defined(MF_FUZZ_STUN)

@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The cluster's registry from the nodes' retained statuses (see mf_cluster.h). */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "mf/mf_cluster.h"
+
+/* Field checks: each records the first problem in st->why and says whether all is well. */
+struct pctx {
+	struct mf_node_status *st;
+	bool bad;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+bad(struct pctx *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->bad)
+		return;
+	p->bad = true;
+	va_start(ap, fmt);
+	vsnprintf(p->st->why, sizeof(p->st->why), fmt, ap);
+	va_end(ap);
+}
+
+static void
+get_bool(struct pctx *p, json_t *o, const char *key, bool required, bool *out)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v == NULL && !required)
+		return;
+	if (!json_is_boolean(v)) {
+		bad(p, "%s: %s", key, v ? "not true or false" : "missing");
+		return;
+	}
+	*out = json_is_true(v);
+}
+
+static void
+get_u64(struct pctx *p, json_t *o, const char *key, bool required, uint64_t max,
+	uint64_t *out)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v == NULL && !required)
+		return;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    (uint64_t)json_integer_value(v) > max) {
+		bad(p, "%s: %s", key, v ? "not an integer in range" : "missing");
+		return;
+	}
+	*out = (uint64_t)json_integer_value(v);
+}
+
+static void
+get_u32(struct pctx *p, json_t *o, const char *key, bool required, uint32_t *out)
+{
+	uint64_t v = *out;
+
+	get_u64(p, o, key, required, UINT32_MAX, &v);
+	*out = (uint32_t)v;
+}
+
+static void
+get_num(struct pctx *p, json_t *o, const char *key, double max, double *out)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v == NULL)
+		return;
+	if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > max) {
+		bad(p, "%s: not a number in range", key);
+		return;
+	}
+	*out = json_number_value(v);
+}
+
+static void
+get_str(struct pctx *p, json_t *o, const char *key, bool required, char *out, size_t cap)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v == NULL && !required)
+		return;
+	if (!json_is_string(v)) {
+		bad(p, "%s: %s", key, v ? "not a string" : "missing");
+		return;
+	}
+	snprintf(out, cap, "%s", json_string_value(v));
+}
+
+static json_t *
+get_obj(struct pctx *p, json_t *o, const char *key, bool required)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v == NULL && !required)
+		return NULL;
+	if (!json_is_object(v)) {
+		bad(p, "%s: %s", key, v ? "not an object" : "missing");
+		return NULL;
+	}
+	return v;
+}
+
+static void
+parse_online(struct pctx *p, json_t *root)
+{
+	struct mf_node_status *st = p->st;
+	json_t *dp = get_obj(p, root, "dataplane", true);
+	json_t *cap = get_obj(p, root, "capacity", true);
+	json_t *load = get_obj(p, root, "load", false);
+	json_t *ports = json_object_get(root, "ports");
+
+	get_str(p, root, "version", false, st->version, sizeof(st->version));
+	get_u64(p, root, "time_ms", true, UINT64_MAX >> 1, &st->time_ms);
+	get_u32(p, root, "sessions", true, &st->sessions);
+	get_u32(p, root, "outputs", false, &st->outputs);
+	get_u64(p, root, "kbps", false, UINT64_MAX >> 1, &st->kbps);
+	get_bool(p, root, "draining", false, &st->draining);
+	if (ports != NULL && !json_is_array(ports))
+		bad(p, "ports: not a list");
+	st->ports = (uint32_t)json_array_size(ports);
+	if (dp != NULL) {
+		get_bool(p, dp, "up", true, &st->dp_up);
+		get_u64(p, dp, "generation", false, UINT64_MAX >> 1, &st->generation);
+	}
+	if (cap != NULL) {
+		get_u32(p, cap, "max_sessions", true, &st->max_sessions);
+		get_u32(p, cap, "sessions_free", false, &st->sessions_free);
+		get_u32(p, cap, "max_outputs", false, &st->max_outputs);
+		get_u64(p, cap, "max_kbps", false, UINT64_MAX >> 1, &st->max_kbps);
+		/* A node of an older version says no sessions_free: what its counts give. */
+		if (json_object_get(cap, "sessions_free") == NULL)
+			st->sessions_free = st->max_sessions > st->sessions ?
+					    st->max_sessions - st->sessions : 0;
+	}
+	if (load != NULL) {
+		get_num(p, load, "rx_pps", 1e12, &st->rx_pps);
+		get_num(p, load, "rx_kbps", 1e12, &st->rx_kbps);
+		get_num(p, load, "tx_pps", 1e12, &st->tx_pps);
+		get_num(p, load, "tx_kbps", 1e12, &st->tx_kbps);
+		get_num(p, load, "worker_busy_max", 1, &st->busy_max);
+		get_num(p, load, "worker_busy_mean", 1, &st->busy_mean);
+	}
+}
+
+/* The node of <prefix>/<node>/status into @p node; false when the topic is not one. */
+static bool
+topic_node(const struct mf_cluster *c, const char *topic, char *node)
+{
+	size_t pl = strlen(c->prefix), nl;
+	const char *n, *end;
+
+	if (strncmp(topic, c->prefix, pl) != 0 || topic[pl] != '/')
+		return false;
+	n = topic + pl + 1;
+	end = strchr(n, '/');
+	if (end == NULL || strcmp(end, "/status") != 0)
+		return false;
+	nl = (size_t)(end - n);
+	if (nl == 0 || nl >= MF_CLUSTER_ID_MAX)
+		return false;
+	memcpy(node, n, nl);
+	node[nl] = '\0';
+	return true;
+}
+
+int
+mf_cluster_init(struct mf_cluster *c, const char *prefix)
+{
+	memset(c, 0, sizeof(*c));
+	if (prefix == NULL || prefix[0] == '\0' || strlen(prefix) >= sizeof(c->prefix))
+		return -EINVAL;
+	strcpy(c->prefix, prefix);
+	return 0;
+}
+
+void
+mf_cluster_free(struct mf_cluster *c)
+{
+	free(c->nodes);
+	c->nodes = NULL;
+	c->n = c->cap = 0;
+}
+
+int
+mf_cluster_parse(const struct mf_cluster *c, const char *topic, const void *payload,
+		 size_t len, struct mf_node_status *st)
+{
+	struct pctx p = { .st = st };
+	char node[MF_CLUSTER_ID_MAX] = "";
+	json_error_t je;
+	json_t *root = NULL;
+
+	memset(st, 0, sizeof(*st));
+	if (!topic_node(c, topic, node))
+		bad(&p, "topic: not %s/<node>/status", c->prefix);
+	snprintf(st->node, sizeof(st->node), "%s", node);
+	if (!p.bad && len > MF_CLUSTER_STATUS_MAX)
+		bad(&p, "status of %zu bytes: at most %d", len, MF_CLUSTER_STATUS_MAX);
+	if (!p.bad) {
+		root = json_loadb(payload, len, JSON_REJECT_DUPLICATES, &je);
+		if (!json_is_object(root))
+			bad(&p, "not a JSON object%s%s", root ? "" : ": ", root ? "" : je.text);
+	}
+	if (!p.bad) {
+		char named[MF_CLUSTER_ID_MAX + 1] = "";
+
+		get_str(&p, root, "node", true, named, sizeof(named));
+		if (!p.bad && strcmp(named, node) != 0)
+			bad(&p, "node: \"%.64s\" on the status topic of \"%s\"", named, node);
+		get_bool(&p, root, "online", true, &st->online);
+	}
+	if (!p.bad && st->online)
+		parse_online(&p, root);
+	else if (!p.bad)
+		get_str(&p, root, "reason", false, st->reason, sizeof(st->reason));
+	json_decref(root);
+	st->valid = !p.bad;
+	return p.bad ? -EINVAL : 0;
+}
+
+static struct mf_node_status *
+find(const struct mf_cluster *c, const char *node)
+{
+	uint32_t i;
+
+	for (i = 0; i < c->n; i++)
+		if (strcmp(c->nodes[i].node, node) == 0)
+			return &c->nodes[i];
+	return NULL;
+}
+
+const struct mf_node_status *
+mf_cluster_find(const struct mf_cluster *c, const char *node)
+{
+	return find(c, node);
+}
+
+int
+mf_cluster_update(struct mf_cluster *c, const char *topic, const void *payload, size_t len)
+{
+	char node[MF_CLUSTER_ID_MAX];
+	struct mf_node_status st, *e;
+
+	if (!topic_node(c, topic, node))
+		return 0;
+	e = find(c, node);
+	if (len == 0) {
+		if (e != NULL)
+			*e = c->nodes[--c->n];
+		return 1;
+	}
+	mf_cluster_parse(c, topic, payload, len, &st);
+	if (e == NULL) {
+		if (c->n == MF_CLUSTER_MAX_NODES)
+			return -ENOSPC;
+		if (c->n == c->cap) {
+			uint32_t cap = c->cap ? c->cap * 2 : 16;
+			struct mf_node_status *n = realloc(c->nodes, sizeof(*n) * cap);
+
+			if (n == NULL)
+				return -ENOMEM;
+			c->nodes = n;
+			c->cap = cap;
+		}
+		e = &c->nodes[c->n++];
+	}
+	*e = st;
+	return 1;
+}
+
+/* Is @p a a better place than @p b? */
+static bool
+better(const struct mf_node_status *a, const struct mf_node_status *b)
+{
+	if (a->busy_max != b->busy_max)
+		return a->busy_max < b->busy_max;
+	if (a->sessions != b->sessions)
+		return a->sessions < b->sessions;
+	return strcmp(a->node, b->node) < 0;
+}
+
+const struct mf_node_status *
+mf_cluster_best(const struct mf_cluster *c, uint64_t now_ms, uint64_t max_age_ms)
+{
+	const struct mf_node_status *best = NULL;
+	uint32_t i;
+
+	for (i = 0; i < c->n; i++) {
+		const struct mf_node_status *s = &c->nodes[i];
+
+		if (!s->valid || !s->online || !s->dp_up || s->draining || s->sessions_free == 0)
+			continue;
+		/* Either way: a node whose clock is ahead is as suspect as a silent one. */
+		if (max_age_ms != 0 && (now_ms >= s->time_ms ? now_ms - s->time_ms :
+					s->time_ms - now_ms) > max_age_ms)
+			continue;
+		if (best == NULL || better(s, best))
+			best = s;
+	}
+	return best;
+}

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The cluster's registry, read from the broker: every node's retained status on
+ * <prefix>/<node>/status (docs/control-api.md, "Status and events"), parsed strictly and
+ * kept by node id, with what placing a session needs (capacity left, load, freshness).
+ * Pure: no MQTT here; a tool or a control plane feeds it the messages it receives.
+ *
+ * Statuses are untrusted (anyone the broker lets publish there): every field is checked,
+ * a bad one makes the node "invalid" with a sentence, and nothing is ever read out of
+ * bounds. Strings are cut to their fields' sizes.
+ */
+#ifndef MF_CLUSTER_H
+#define MF_CLUSTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MF_CLUSTER_ID_MAX	64	/* a node id with its NUL (the control plane's limit) */
+#define MF_CLUSTER_STATUS_MAX	65536	/* a status's bytes */
+#define MF_CLUSTER_MAX_NODES	4096
+
+struct mf_node_status {
+	char node[MF_CLUSTER_ID_MAX];
+	bool valid;			/* false: the last status did not parse (why says why) */
+	char why[160];
+	bool online;
+	char reason[32];		/* offline: why ("stopped", or the will's) */
+	char version[16];
+	uint64_t time_ms;		/* when the node published it (its clock) */
+	bool dp_up;
+	uint64_t generation;
+	uint32_t sessions, outputs;
+	uint64_t kbps;
+	bool draining;
+	uint32_t max_sessions, sessions_free, max_outputs;
+	uint64_t max_kbps;
+	double rx_pps, rx_kbps, tx_pps, tx_kbps, busy_max, busy_mean;
+	uint32_t ports;
+};
+
+struct mf_cluster {
+	struct mf_node_status *nodes;	/* by node id, in arrival order */
+	uint32_t n, cap;
+	char prefix[64];
+};
+
+/** An empty registry for statuses under @p prefix ("mfwd"). @return 0, -EINVAL. */
+int mf_cluster_init(struct mf_cluster *c, const char *prefix);
+void mf_cluster_free(struct mf_cluster *c);
+
+/**
+ * Parse one status @p payload (@p len bytes, not NUL-terminated) published on @p topic into
+ * @p st. The topic must be <prefix>/<node>/status, and the payload's "node" that node.
+ * @return 0, or -EINVAL with st->why set (st->node is the topic's node when it has one).
+ */
+int mf_cluster_parse(const struct mf_cluster *c, const char *topic, const void *payload,
+		     size_t len, struct mf_node_status *st);
+
+/**
+ * Take a message received on @p topic: a status replaces the node's entry (an invalid one
+ * is kept as invalid, so a tool can show it), an empty payload (a retained status cleared)
+ * removes it. Topics not of the form <prefix>/<node>/status are ignored.
+ * @return 1 taken, 0 ignored, -ENOMEM, -ENOSPC (MF_CLUSTER_MAX_NODES).
+ */
+int mf_cluster_update(struct mf_cluster *c, const char *topic, const void *payload, size_t len);
+
+/** The node's entry, or NULL. */
+const struct mf_node_status *mf_cluster_find(const struct mf_cluster *c, const char *node);
+
+/**
+ * The node a new session should go to: valid, online, its dataplane up, not draining,
+ * with a session free, a status at most @p max_age_ms old at @p now_ms (0: any age), and
+ * the least loaded (the busiest worker's share, then the fewest sessions, then the id).
+ * @return the entry, or NULL when no node can take it.
+ */
+const struct mf_node_status *mf_cluster_best(const struct mf_cluster *c, uint64_t now_ms,
+					     uint64_t max_age_ms);
+
+#endif /* MF_CLUSTER_H */

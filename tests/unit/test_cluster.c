@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Unit tests of lib/cluster: statuses as the control plane publishes them (online, with and
+ * without load; offline; a will), refused ones with their reason, the registry's updates
+ * and removals, and the choice of the node for a new session.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mf/mf_cluster.h"
+#include "mf_test.h"
+
+#define ONLINE(node, sessions, free, busy, t) \
+	"{\"online\":true,\"node\":\"" node "\",\"version\":\"0.1.0\",\"time_ms\":" #t "," \
+	"\"dataplane\":{\"up\":true,\"instance\":\"x\",\"generation\":2},\"ports\":[{},{}]," \
+	"\"sessions\":" #sessions ",\"outputs\":3,\"kbps\":4000,\"draining\":false," \
+	"\"capacity\":{\"max_sessions\":100,\"max_outputs\":0,\"max_kbps\":0," \
+	"\"sessions_free\":" #free "},\"load\":{\"rx_pps\":1500.5,\"rx_kbps\":2000," \
+	"\"tx_pps\":3000,\"tx_kbps\":4000,\"worker_busy_max\":" busy "," \
+	"\"worker_busy_mean\":0.1,\"interval_ms\":2000}}"
+
+static int
+update(struct mf_cluster *c, const char *topic, const char *payload)
+{
+	return mf_cluster_update(c, topic, payload, strlen(payload));
+}
+
+static int
+test_parse(void)
+{
+	struct mf_cluster c;
+	struct mf_node_status st;
+	const char *p = ONLINE("n1", 10, 90, "0.25", 1000);
+	int rc = 0;
+
+	MF_TEST_EQ(mf_cluster_init(&c, "mfwd"), 0);
+	MF_TEST_EQ(mf_cluster_parse(&c, "mfwd/n1/status", p, strlen(p), &st), 0);
+	MF_TEST_ASSERT(st.valid && st.online && st.dp_up && !st.draining, "%s", st.why);
+	MF_TEST_ASSERT(strcmp(st.node, "n1") == 0 && strcmp(st.version, "0.1.0") == 0, "ids");
+	MF_TEST_EQ(st.sessions, 10);
+	MF_TEST_EQ(st.sessions_free, 90);
+	MF_TEST_EQ(st.max_sessions, 100);
+	MF_TEST_EQ(st.ports, 2);
+	MF_TEST_EQ(st.generation, 2);
+	MF_TEST_EQ(st.time_ms, 1000);
+	MF_TEST_ASSERT(st.rx_pps == 1500.5 && st.busy_max == 0.25 && st.busy_mean == 0.1, "load");
+	/* An older node: no load, no sessions_free (what its counts give). */
+	p = "{\"online\":true,\"node\":\"old\",\"time_ms\":5,\"dataplane\":{\"up\":true},"
+	    "\"sessions\":7,\"capacity\":{\"max_sessions\":10}}";
+	MF_TEST_EQ(mf_cluster_parse(&c, "mfwd/old/status", p, strlen(p), &st), 0);
+	MF_TEST_EQ(st.sessions_free, 3);
+	MF_TEST_ASSERT(st.rx_pps == 0 && st.busy_max == 0, "no load");
+	p = "{\"online\":false,\"node\":\"n2\",\"reason\":\"stopped\"}";
+	MF_TEST_EQ(mf_cluster_parse(&c, "mfwd/n2/status", p, strlen(p), &st), 0);
+	MF_TEST_ASSERT(st.valid && !st.online && strcmp(st.reason, "stopped") == 0, "offline");
+out:
+	mf_cluster_free(&c);
+	return rc;
+}
+
+static int
+test_refusals(void)
+{
+	static const struct { const char *topic, *payload, *why; } bad[] = {
+		{ "mfwd/n1/status", "not json", "not a JSON object" },
+		{ "mfwd/n1/status", "[1]", "not a JSON object" },
+		{ "mfwd/n1/status", "{\"online\":true}", "node: missing" },
+		{ "mfwd/n1/status", "{\"node\":\"n2\",\"online\":true}", "node: \"n2\" on the" },
+		{ "mfwd/n1/status", "{\"node\":\"n1\",\"online\":1}", "online: not true" },
+		{ "mfwd/n1/status", "{\"node\":\"n1\",\"online\":true}", "dataplane: missing" },
+		{ "mfwd/n1/status", "{\"node\":\"n1\",\"online\":true,\"dataplane\":{\"up\":true},"
+		  "\"capacity\":{\"max_sessions\":-1},\"sessions\":1,\"time_ms\":1}",
+		  "max_sessions: not an integer" },
+		{ "mfwd/n1/status", "{\"node\":\"n1\",\"online\":true,\"dataplane\":{\"up\":true},"
+		  "\"capacity\":{\"max_sessions\":1},\"sessions\":1,\"time_ms\":1,"
+		  "\"load\":{\"worker_busy_max\":2}}", "worker_busy_max: not a number" },
+		{ "mfwd/n1/status", "{\"node\":\"n1\",\"node\":\"n1\",\"online\":false}",
+		  "not a JSON object" },
+		{ "other/n1/status", "{}", "topic: not mfwd/<node>/status" },
+		{ "mfwd/n1/status/x", "{}", "topic: not mfwd/<node>/status" },
+	};
+	struct mf_cluster c;
+	struct mf_node_status st;
+	size_t i;
+	int rc = 0;
+
+	MF_TEST_EQ(mf_cluster_init(&c, "mfwd"), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		unsigned char *d = mf_test_dup(bad[i].payload, strlen(bad[i].payload));
+		int r = mf_cluster_parse(&c, bad[i].topic, d, strlen(bad[i].payload), &st);
+
+		free(d);
+		MF_TEST_ASSERT(r == -EINVAL && !st.valid && strstr(st.why, bad[i].why) != NULL,
+			       "case %zu: %d, %s", i, r, st.why);
+	}
+	MF_TEST_EQ(mf_cluster_parse(&c, "mfwd/n1/status", "{}", MF_CLUSTER_STATUS_MAX + 1, &st),
+		   -EINVAL);
+	MF_TEST_EQ(mf_cluster_init(&c, ""), -EINVAL);
+out:
+	return rc;
+}
+
+static int
+test_registry(void)
+{
+	struct mf_cluster c;
+	const struct mf_node_status *b;
+	int rc = 0;
+
+	MF_TEST_EQ(mf_cluster_init(&c, "mfwd"), 0);
+	MF_TEST_EQ(update(&c, "mfwd/a/status", ONLINE("a", 50, 50, "0.5", 10000)), 1);
+	MF_TEST_EQ(update(&c, "mfwd/b/status", ONLINE("b", 10, 90, "0.5", 10000)), 1);
+	MF_TEST_EQ(update(&c, "mfwd/c/status", ONLINE("c", 1, 99, "0.9", 10000)), 1);
+	MF_TEST_EQ(update(&c, "mfwd/d/status", "{\"node\":\"x\"}"), 1);	/* kept, invalid */
+	MF_TEST_EQ(update(&c, "mfwd/d/cmd", "{}"), 0);			/* not a status */
+	MF_TEST_EQ(c.n, 4);
+	MF_TEST_ASSERT(!mf_cluster_find(&c, "d")->valid, "an invalid status is shown");
+	/* Least busy worker, then fewest sessions. */
+	b = mf_cluster_best(&c, 10000, 30000);
+	MF_TEST_ASSERT(b != NULL && strcmp(b->node, "b") == 0, "best: %s", b ? b->node : "none");
+	/* b replaced by its will: offline; then a is best. */
+	MF_TEST_EQ(update(&c, "mfwd/b/status", "{\"online\":false,\"node\":\"b\","
+			  "\"reason\":\"connection lost\"}"), 1);
+	MF_TEST_EQ(c.n, 4);
+	b = mf_cluster_best(&c, 10000, 30000);
+	MF_TEST_ASSERT(b != NULL && strcmp(b->node, "a") == 0, "best: %s", b ? b->node : "none");
+	/* Too old, and a clock far ahead, do not count; age 0 takes any. */
+	MF_TEST_ASSERT(mf_cluster_best(&c, 50000, 30000) == NULL, "stale");
+	MF_TEST_ASSERT(mf_cluster_best(&c, 1000, 5000) == NULL, "a clock 9 s ahead");
+	MF_TEST_ASSERT(mf_cluster_best(&c, 50000, 0) != NULL, "any age");
+	/* Full, draining, no dataplane: none. */
+	MF_TEST_EQ(update(&c, "mfwd/a/status", ONLINE("a", 100, 0, "0.1", 10000)), 1);
+	MF_TEST_EQ(update(&c, "mfwd/c/status", "{\"online\":true,\"node\":\"c\",\"time_ms\":10000,"
+			  "\"dataplane\":{\"up\":false},\"sessions\":0,"
+			  "\"capacity\":{\"max_sessions\":10}}"), 1);
+	MF_TEST_ASSERT(mf_cluster_best(&c, 10000, 30000) == NULL, "no node can take one");
+	/* A cleared retained status removes the node. */
+	MF_TEST_EQ(mf_cluster_update(&c, "mfwd/c/status", "", 0), 1);
+	MF_TEST_ASSERT(mf_cluster_find(&c, "c") == NULL && c.n == 3, "removed");
+out:
+	mf_cluster_free(&c);
+	return rc;
+}
+
+static const struct mf_test_case cases[] = {
+	{ "parse", test_parse },
+	{ "refusals", test_refusals },
+	{ "registry", test_registry },
+};
+
+MF_TEST_MAIN("cluster", cases)
