@@ -29,7 +29,6 @@
 
 #define CAP_RING	4096
 #define CAP_MBUFS	2047
-#define CAP_FRAME_MAX	(DP_FRAG_MAX_BYTES + RTE_ETHER_HDR_LEN)	/* the largest frame */
 #define CAP_BURST	64
 
 /* Copies left in the ring by workers that saw the flag after the writer ended. */
@@ -62,11 +61,14 @@ writer_main(void *arg)
 			nanosleep(&nap, NULL);
 			continue;
 		}
-		/* rte_pcapng_write_packets() frees what it is given, written or not. */
+		/* DPDK 22.11's rte_pcapng_write_packets() does not free what it writes, though
+		 * its header says so (dumpcap frees after it): the copies go back here. */
 		if (rte_pcapng_write_packets(c->pcapng, pkts, (uint16_t)n) < 0) {
+			rte_pktmbuf_free_bulk(pkts, n);
 			c->write_failed = true;
 			break;
 		}
+		rte_pktmbuf_free_bulk(pkts, n);
 		written += n;
 		atomic_store(&c->written, written);
 	}
@@ -116,7 +118,8 @@ resources(void)
 					      RING_F_SC_DEQ);
 	if (dp.cap.pool == NULL)
 		dp.cap.pool = rte_pktmbuf_pool_create("mf_capture", CAP_MBUFS, 0, 0,
-			(uint16_t)(rte_pcapng_mbuf_size(CAP_FRAME_MAX) + RTE_PKTMBUF_HEADROOM),
+			(uint16_t)(rte_pcapng_mbuf_size(dp.cfg.frag_max_bytes + RTE_ETHER_HDR_LEN) +
+				   RTE_PKTMBUF_HEADROOM),
 			(int)rte_socket_id());
 	return dp.cap.ring != NULL && dp.cap.pool != NULL ? 0 : -ENOMEM;
 }
