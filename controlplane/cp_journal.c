@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "cp.h"
+#include "mf/mf_fs.h"
 
 #define LOG_NAME	"sessions.log"
 #define LOG_TMP		".sessions.log.tmp"
@@ -37,23 +38,6 @@ struct cp_journal {
 	char *buf;		/* records not yet written */
 	size_t len, cap;
 };
-
-static int
-mkdirs(const char *path)
-{
-	char buf[256], *p;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	return mkdir(buf, 0700) != 0 && errno != EEXIST ? -errno : 0;
-}
 
 /* Replace @p name with @p data durably. */
 static int
@@ -387,7 +371,7 @@ cp_journal_open(const char *dir)
 	if (j == NULL)
 		return NULL;
 	snprintf(j->dir, sizeof(j->dir), "%s", dir);
-	rc = mkdirs(dir);
+	rc = mf_mkdirs(dir, 0700);
 	j->dirfd = rc == 0 ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	j->fd = j->dirfd >= 0 ? openat(j->dirfd, LOG_NAME, O_RDWR | O_CREAT | O_CLOEXEC, 0600) :
 				-1;

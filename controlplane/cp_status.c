@@ -72,9 +72,12 @@ load_json(struct cp *cp)
 	double dt, busy, max = 0, sum = 0;
 	int nl = cp->dp_up ? load_sample(cp, &n) : -ENOENT, l, workers = 0;
 
-	if (nl < 0 || (p->t_ns != 0 && p->generation == n.generation &&
-		       n.t_ns - p->t_ns < LOAD_MIN_NS && p->last != NULL))
-		return p->last != NULL && nl >= 0 ? json_incref(p->last) :
+	/* A read that raced the writer, or too soon: the last figures stand. */
+	if (p->last != NULL && cp->dp_up &&
+	    (nl < 0 || (p->generation == n.generation && n.t_ns - p->t_ns < LOAD_MIN_NS)))
+		return json_incref(p->last);
+	if (nl < 0)
+		return
 			json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:i}", "rx_pps", 0.0, "rx_kbps",
 				  0.0, "tx_pps", 0.0, "tx_kbps", 0.0, "worker_busy_max", 0.0,
 				  "worker_busy_mean", 0.0, "interval_ms", 0);

@@ -26,6 +26,7 @@
 #include "dp.h"
 #include "dp_capture.h"
 #include "dp_event.h"
+#include "mf/mf_fs.h"
 
 #define CAP_RING	4096
 #define CAP_MBUFS	2047
@@ -128,15 +129,16 @@ static int
 open_file(const struct mf_msg_capture *c, char *path, char *detail, size_t len)
 {
 	char name[MF_CAPTURE_FILE_MAX];
-	int fd;
+	int fd, rc;
 
 	if (c->file[0] != '\0')
 		snprintf(name, sizeof(name), "%s", c->file);
 	else
 		snprintf(name, sizeof(name), "%.*s-%ld.pcapng", MF_SESS_ID_MAX - 1, c->id,
 			 (long)time(NULL));
-	if (mkdir(dp.cfg.capture_dir, 0700) != 0 && errno != EEXIST)
-		return dp_refuse(-errno, detail, len, "%s: %s", dp.cfg.capture_dir, strerror(errno));
+	rc = mf_mkdirs(dp.cfg.capture_dir, 0700);
+	if (rc != 0)
+		return dp_refuse(rc, detail, len, "%s: %s", dp.cfg.capture_dir, strerror(-rc));
 	snprintf(path, MF_CAPTURE_PATH_MAX, "%s/%s", dp.cfg.capture_dir, name);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -200,9 +202,14 @@ dp_capture_poll(void)
 	struct dp_sess *s;
 	uint64_t written;
 
-	if (!dp.cap.running || !atomic_load(&dp.cap.done))
+	if (!dp.cap.running)
 		return;
 	s = dp_sess_find(dp.cap.id);
+	/* Its session gone, a capture has nothing more to write: end it, not at its time. */
+	if (s == NULL)
+		atomic_store(&dp.cap.stop, true);
+	if (!atomic_load(&dp.cap.done))
+		return;
 	/* Without memory for the entry copy the flag stays, and copies only fill the ring:
 	 * the next timer tick tries again. */
 	if (s != NULL && s->capture && dp_sess_capture(s, false) != 0)

@@ -24,6 +24,7 @@
 #include <rte_telemetry.h>
 
 #include "dp.h"
+#include "mf/mf_args.h"
 
 #define TEL_FIELDS	256	/* RTE_TEL_MAX_DICT_ENTRIES: at most this many fields a reply */
 #define TEL_PAGE	100	/* session ids a reply: 100 of 48 bytes fit the 16 KiB reply */
@@ -74,17 +75,11 @@ entry_dict(const char *name, uint32_t lcore, struct rte_tel_data *d)
 	return 0;
 }
 
-/* A decimal index below @p max, the whole string. */
+/* An index below @p max, the whole string. */
 static int
-parse_index(const char *s, unsigned long max, unsigned long *out)
+parse_index(const char *s, uint32_t max, uint32_t *out)
 {
-	char *end;
-
-	if (s == NULL || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	return errno != 0 || *end != '\0' || *out >= max ? -EINVAL : 0;
+	return max == 0 ? -EINVAL : mf_parse_u32(s, 0, max - 1, out);
 }
 
 static uint32_t
@@ -138,7 +133,7 @@ cmd_node(const char *cmd, const char *params, struct rte_tel_data *d)
 static int
 cmd_lcore(const char *cmd, const char *params, struct rte_tel_data *d)
 {
-	unsigned long l;
+	uint32_t l;
 	int rc;
 
 	(void)cmd;
@@ -146,7 +141,7 @@ cmd_lcore(const char *cmd, const char *params, struct rte_tel_data *d)
 		return -EINVAL;
 	if (!tel_enter())
 		return -EAGAIN;
-	rc = entry_dict("node", (uint32_t)l, d);
+	rc = entry_dict("node", l, d);
 	if (rc == 0)
 		rte_tel_data_add_dict_string(d, "role", l == 0 ? "control" : "worker");
 	tel_leave();
@@ -157,13 +152,13 @@ static int
 cmd_port(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	char name[32];
-	unsigned long p;
+	uint32_t p;
 	int rc;
 
 	(void)cmd;
 	if (parse_index(params, dp.nb_ports, &p) != 0)
 		return -EINVAL;
-	snprintf(name, sizeof(name), "port/%lu", p);
+	snprintf(name, sizeof(name), "port/%u", p);
 	if (!tel_enter())
 		return -EAGAIN;
 	rc = entry_dict(name, MF_STATS_ALL_LCORES, d);
@@ -210,7 +205,8 @@ cmd_session(const char *cmd, const char *params, struct rte_tel_data *d)
 	if (rc == 0) {
 		rte_tel_data_start_array(ids, RTE_TEL_STRING_VAL);
 		output_ids(params, ids);
-		rte_tel_data_add_dict_container(d, "outputs", ids, 0);
+		if (rte_tel_data_add_dict_container(d, "outputs", ids, 0) != 0)
+			rte_tel_data_free(ids);
 	} else {
 		rte_tel_data_free(ids);
 	}
@@ -247,8 +243,7 @@ cmd_sessions(const char *cmd, const char *params, struct rte_tel_data *d)
 	uint64_t vals[TEL_FIELDS];
 	struct mf_stats_view v;
 	struct rte_tel_data *ids;
-	unsigned long start = 0;
-	uint32_t i, n = 0, shown = 0;
+	uint32_t start = 0, i, n = 0, shown = 0;
 
 	(void)cmd;
 	if (params != NULL && params[0] != '\0' && parse_index(params, UINT32_MAX, &start) != 0)
@@ -276,7 +271,8 @@ cmd_sessions(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "start", start);
 	if (start + shown < n)
 		rte_tel_data_add_dict_u64(d, "next", start + shown);
-	rte_tel_data_add_dict_container(d, "ids", ids, 0);
+	if (rte_tel_data_add_dict_container(d, "ids", ids, 0) != 0)
+		rte_tel_data_free(ids);
 	return 0;
 }
 

@@ -129,9 +129,12 @@ dp_worker_main(void *arg)
 			lc->last_work_tsc = t1;
 		}
 		t0 = t1;
-		/* The nap's cycles count in the next iteration's total. */
-		if (unlikely(n == 0 && !dp.cfg.busy_poll && t1 - lc->last_work_tsc > idle_tsc))
+		/* A nap is idle time: in the total, never in the next iteration's busy cycles. */
+		if (unlikely(n == 0 && !dp.cfg.busy_poll && t1 - lc->last_work_tsc > idle_tsc)) {
 			nap(lc);
+			t0 = rte_rdtsc();
+			lc->ctr[DP_CTR_total_cycles] += t0 - t1;
+		}
 	}
 	dp_tx_flush(lc);
 	urcu_qsbr_unregister_thread();

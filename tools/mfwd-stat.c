@@ -25,6 +25,7 @@
 
 #include <jansson.h>
 
+#include "mf/mf_args.h"
 #include "mf/mf_shm.h"
 #include "mf/mf_stats.h"
 #include "mf/mf_time.h"
@@ -317,8 +318,8 @@ main(int argc, char **argv)
 	};
 	struct snap a = { 0 }, b = { 0 }, *cur = &a, *prev = NULL, *t;
 	const char *session = NULL, *listen = NULL;
-	char prefix[MF_STATS_NAME_MAX], *end;
-	unsigned long max_sessions = PROM_SESSIONS;
+	char prefix[MF_STATS_NAME_MAX];
+	uint32_t max_sessions = PROM_SESSIONS;
 	int c, mode = 0, rc;
 	double interval = 1;
 
@@ -330,10 +331,7 @@ main(int argc, char **argv)
 		case 'n': interval = strtod(optarg, NULL); break;
 		case 'l': listen = optarg; break;
 		case 'm':
-			errno = 0;
-			max_sessions = strtoul(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || optarg[0] == '-' ||
-			    max_sessions > UINT32_MAX) {
+			if (mf_parse_u32(optarg, 0, UINT32_MAX, &max_sessions) != 0) {
 				fprintf(stderr, "mfwd-stat: --max-sessions %s: not a count\n",
 					optarg);
 				return 2;
@@ -348,7 +346,7 @@ main(int argc, char **argv)
 	}
 	/* The endpoint maps the dataplane at each scrape: it may start later or restart. */
 	if (listen != NULL)
-		return stat_prom_serve(instance, listen, (uint32_t)max_sessions);
+		return stat_prom_serve(instance, listen, max_sessions);
 	if (attach() != 0)
 		return 2;
 	if (mode == 0 && !isatty(STDOUT_FILENO))
@@ -359,7 +357,7 @@ main(int argc, char **argv)
 	if (rc == 0 && mode == 'j')
 		rc = print_json();
 	else if (rc == 0 && mode == 'p')
-		rc = stat_prom_write(&shm, &rd, instance, (uint32_t)max_sessions, stdout) ? 2 : 0;
+		rc = stat_prom_write(&shm, &rd, instance, max_sessions, stdout) ? 2 : 0;
 	else if (rc == 0 && mode == 'o') {
 		/* Rates need two snapshots. */
 		usleep((useconds_t)(interval * 1e6));

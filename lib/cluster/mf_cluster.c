@@ -279,12 +279,15 @@ mf_cluster_update(struct mf_cluster *c, const char *topic, const void *payload, 
 	return 1;
 }
 
-/* Is @p a a better place than @p b? */
+/* Is @p a a better place than @p b? Busy shares compare in steps of 5 %: a difference
+ * below that is measurement noise, and the session count says more. */
 static bool
 better(const struct mf_node_status *a, const struct mf_node_status *b)
 {
-	if (a->busy_max != b->busy_max)
-		return a->busy_max < b->busy_max;
+	int ba = (int)(a->busy_max * 20), bb = (int)(b->busy_max * 20);
+
+	if (ba != bb)
+		return ba < bb;
 	if (a->sessions != b->sessions)
 		return a->sessions < b->sessions;
 	return strcmp(a->node, b->node) < 0;

@@ -40,7 +40,7 @@ struct mf_node_status {
 };
 
 struct mf_cluster {
-	struct mf_node_status *nodes;	/* by node id, in arrival order */
+	struct mf_node_status *nodes;	/* unordered (a removal moves the last one in) */
 	uint32_t n, cap;
 	char prefix[64];
 };
@@ -71,7 +71,8 @@ const struct mf_node_status *mf_cluster_find(const struct mf_cluster *c, const c
 /**
  * The node a new session should go to: valid, online, its dataplane up, not draining,
  * with a session free, a status at most @p max_age_ms old at @p now_ms (0: any age), and
- * the least loaded (the busiest worker's share, then the fewest sessions, then the id).
+ * the least loaded (the busiest worker's share in 5 % steps, then the fewest sessions,
+ * then the id).
  * @return the entry, or NULL when no node can take it.
  */
 const struct mf_node_status *mf_cluster_best(const struct mf_cluster *c, uint64_t now_ms,
