@@ -37,6 +37,13 @@ struct cp_limits {
 	uint32_t default_session_kbps;	/* what a session without max_kbps counts for */
 };
 
+struct cp_auth_cfg {
+	char keys_file[256];		/* empty: commands are not signed */
+	bool required;			/* refuse unsigned commands */
+	uint32_t window_s;		/* accepted timestamp skew, each way */
+	uint32_t max_nonces;		/* nonces remembered at once */
+};
+
 struct cp_config {
 	char node[64];
 	char instance[MF_SHM_NAME_MAX];
@@ -55,6 +62,7 @@ struct cp_config {
 	uint32_t status_interval_s;
 	uint16_t port_min, port_max;	/* allocation range for session.create */
 	struct cp_limits limits;
+	struct cp_auth_cfg auth;
 	uint32_t reply_timeout_ms;
 	uint32_t max_payload;
 	char log_level[16];
@@ -65,6 +73,20 @@ void cp_config_defaults(struct cp_config *cfg);
 
 /* ---- MQTT transport (cp_mqtt.c) ---- */
 
+#define CP_TENANT_MAX	64	/* a tenant's name, NUL included */
+#define CP_NONCE_MAX	65
+#define CP_SIG_HEX	64	/* HMAC-SHA256 in hex */
+
+/* A signature as MQTT 5 user properties carried it (mfwd-tenant, mfwd-ts, mfwd-nonce,
+ * mfwd-sig), copied bounded; a value too long is kept empty, so the check refuses it. */
+struct cp_sig {
+	bool present;
+	char tenant[CP_TENANT_MAX];
+	char ts[24];
+	char nonce[CP_NONCE_MAX];
+	char sig[CP_SIG_HEX + 1];
+};
+
 /* A request as it arrived, queued for the main thread. */
 struct cp_msg {
 	struct cp_msg *next;
@@ -74,6 +96,7 @@ struct cp_msg {
 	char response_topic[CP_TOPIC_MAX];	/* MQTT 5 property; empty if none */
 	uint8_t *corr;			/* MQTT 5 correlation data */
 	size_t corr_len;
+	struct cp_sig sig;
 };
 
 struct cp_mqtt;
@@ -103,6 +126,7 @@ struct cp_sess {
 	uint32_t jlen;
 	uint32_t oidx;			/* its place in the creation order */
 	uint32_t max_kbps;		/* as declared; 0: the node's default counts */
+	uint16_t tenant;		/* its owner (cp_auth.c); 0: the operator */
 	uint16_t port, udp_port;
 	struct mf_addr local;
 	uint8_t nb_outputs;
@@ -137,7 +161,8 @@ void cp_reg_del(struct cp_reg *r, struct cp_sess *s);
 void cp_reg_clear(struct cp_reg *r);
 int cp_reg_alloc_port(struct cp_reg *r, uint16_t port, const struct mf_addr *local,
 		      uint32_t min, uint32_t max, bool pair);
-uint32_t cp_reg_page(const struct cp_reg *r, uint64_t after, uint32_t limit,
+/** Up to @p limit sessions created after @p after, of @p tenant only unless it is -1. */
+uint32_t cp_reg_page(const struct cp_reg *r, uint64_t after, uint32_t limit, int tenant,
 		     struct cp_sess **out, bool *more);
 void cp_reg_each(struct cp_reg *r, void (*fn)(void *ctx, struct cp_sess *s), void *ctx);
 
@@ -145,15 +170,17 @@ void cp_reg_each(struct cp_reg *r, void (*fn)(void *ctx, struct cp_sess *s), voi
 
 struct cp_journal;
 
-/* A "+" record (spec set, where its JSON is) or a "-" record (spec NULL). */
+/* A "+" record (spec set, its tenant or "", where its JSON is) or a "-" record (spec
+ * NULL). */
 typedef void (*cp_journal_fn)(void *ctx, const char *id, const struct mf_sess_spec *spec,
-			      uint64_t off, uint32_t len);
+			      const char *tenant, uint64_t off, uint32_t len);
 
 struct cp_journal *cp_journal_open(const char *dir);
 void cp_journal_close(struct cp_journal *j);
-/** Buffer a session's spec (keys included); @p off and @p len say where it will be. */
-int cp_journal_put(struct cp_journal *j, const struct mf_sess_spec *spec, uint64_t *off,
-		   uint32_t *len);
+/** Buffer a session's spec (keys included) and its owner (@p tenant, "" for the
+ *  operator); @p off and @p len say where it will be. */
+int cp_journal_put(struct cp_journal *j, const struct mf_sess_spec *spec, const char *tenant,
+		   uint64_t *off, uint32_t *len);
 /** Buffer a session's removal. */
 int cp_journal_del(struct cp_journal *j, const char *id);
 /** Write what is buffered and sync it: once per batch, before its replies. */
@@ -183,6 +210,50 @@ void cp_err_set(struct cp_err *e, const char *code, const char *path, const char
 
 struct cp_item;
 struct cp_replay;
+
+/* ---- tenants and signed commands (cp_auth.c) ---- */
+
+/* Why a request was refused for who sent it: each an error code of its own, counted. */
+#define CP_AUTH_REASONS(X) \
+	X(UNSIGNED,	"unsigned") \
+	X(BAD_AUTH,	"bad_auth") \
+	X(UNKNOWN,	"unknown_tenant") \
+	X(BAD_SIG,	"bad_signature") \
+	X(STALE,	"stale") \
+	X(REPLAYED,	"replayed") \
+	X(NONCES_FULL,	"replay_cache_full") \
+	X(FORBIDDEN,	"forbidden") \
+	X(OVER_QUOTA,	"over_quota")
+
+enum cp_auth_reason {
+#define X(name, code) CP_AUTH_##name,
+	CP_AUTH_REASONS(X)
+#undef X
+	CP_AUTH_NB
+};
+
+#define CP_OPERATOR	0	/* tenant 0: unsigned requests (when allowed), owner-less sessions */
+
+struct cp_tenant {
+	char name[CP_TENANT_MAX];
+	uint8_t key[64];
+	uint32_t key_len;		/* 0: known from the journal only, cannot sign */
+	bool admin;			/* sees and changes every session, node commands */
+	uint32_t max_sessions, max_outputs;	/* quotas; 0: none */
+	uint64_t max_kbps;
+	uint32_t sessions, outputs;	/* in use */
+	uint64_t kbps;
+	uint64_t refused;
+};
+
+struct cp_nonces;
+
+struct cp_auth {
+	struct cp_tenant *tenants;	/* [CP_OPERATOR] is the operator */
+	uint32_t nb, cap;
+	struct cp_nonces *nonces;
+	uint64_t refused[CP_AUTH_NB];
+};
 
 #define CP_LOAD_LCORES	128	/* lcores whose busy share the status reports */
 
@@ -221,6 +292,8 @@ struct cp {
 	struct cp_replay *replay;	/* the last replies, by request id (cp_cmd.c) */
 	struct cp_load load;
 	char t_status[CP_TOPIC_MAX];
+	struct cp_auth auth;
+	uint16_t caller;		/* the tenant of the request being handled */
 };
 
 /* ---- the dataplane (cp_dataplane.c) ---- */
@@ -286,6 +359,10 @@ struct cp_req {
 	json_t *seqid;
 	json_t *args;
 	json_t *root;
+	json_t *outer;			/* a signed envelope around root, or NULL */
+	struct cp_sig env;		/* the envelope's signature */
+	const struct cp_sig *sig;	/* the signature it came with (env or the message's) */
+	uint16_t tenant;		/* who sent it (verified), CP_OPERATOR unsigned */
 	bool pipelined;
 	bool atomic;
 	bool many;
@@ -313,12 +390,46 @@ void cp_create_start(struct cp *cp, struct cp_req *rq);
 void cp_delete_start(struct cp *cp, struct cp_req *rq);
 void cp_pipelined_finish(struct cp *cp, struct cp_req *rq, bool journal_ok);
 json_t *cp_err_json(const struct cp_err *e);
+/** May the request being handled (cp->caller) see session @p id? An admin sees any; a
+ *  tenant only its own (another's is "not found": its existence is not told). */
+bool cp_sees(const struct cp *cp, const char *id);
 
 /* ---- requests (cp_cmd.c) ---- */
 
 /** Handle a batch of requests: pipelined commands share channel round trips and one journal
  *  sync; each request gets exactly one reply, in the order of the requests. */
 void cp_cmd_batch(struct cp *cp, struct cp_msg **msgs, unsigned int n);
+
+/* ---- tenants and signed commands (cp_auth.c) ---- */
+
+/** Tenant 0 (the operator) and, when auth.keys_file is set, the tenants and keys from it
+ *  (a file only its owner may read). @return 0 or a negative errno, said on stderr. */
+int cp_auth_init(struct cp *cp);
+void cp_auth_fini(struct cp *cp);
+/** A tenant's index by name ("" is the operator); one the keys file does not name (a
+ *  journal's) is added without a key. @return it, or CP_OPERATOR when none can be added. */
+uint16_t cp_auth_tenant(struct cp *cp, const char *name);
+/** The envelope form {"auth": {...}, "body": "<request>"}: its signature into @p sig and the
+ *  body's bytes. @return 1 when @p root is one, 0 when not, or -EINVAL with @p err set. */
+int cp_auth_unwrap(json_t *root, struct cp_sig *sig, const char **body, size_t *len,
+		   struct cp_err *err);
+/** Who sent @p body on @p topic: its verified tenant into @p tenant, the nonce remembered.
+ *  @return 0, or a negative code with @p err set and the refusal counted. */
+int cp_auth_check(struct cp *cp, const struct cp_sig *sig, const char *topic,
+		  const char *body, size_t len, uint16_t *tenant, struct cp_err *err);
+bool cp_auth_admin(const struct cp *cp, uint16_t tenant);
+/** Count a refusal the command layer made (forbidden, over quota) for @p tenant. */
+void cp_auth_refused(struct cp *cp, uint16_t tenant, enum cp_auth_reason why);
+/** Would @p tenant stay within its quotas with these changes? @return 0 or -EDQUOT. */
+int cp_auth_admit(struct cp *cp, uint16_t tenant, int sessions, int64_t outputs,
+		  int64_t kbps, struct cp_err *err);
+void cp_auth_count(struct cp *cp, uint16_t tenant, int sessions, int64_t outputs,
+		   int64_t kbps);
+/** What node.info tells @p caller: its own use and quotas; to an admin every tenant's and
+ *  the refusals. */
+json_t *cp_auth_json(const struct cp *cp, uint16_t caller);
+/** Who to name in a log line: the tenant, else the one a refused signature claimed. */
+const char *cp_auth_who(const struct cp *cp, uint16_t tenant, const struct cp_sig *sig);
 
 /* ---- status and events (cp_status.c) ---- */
 

@@ -110,6 +110,7 @@ admit(struct cp *cp, const struct mf_sess_spec *add, const struct cp_sess *old,
 	uint32_t outs = cp->nb_outputs + add->nb_outputs - (old ? old->nb_outputs : 0);
 	uint64_t kbps = cp->kbps + cp_store_kbps(cp, add->limits.max_kbps) -
 			(old ? cp_store_kbps(cp, old->max_kbps) : 0);
+	uint16_t tenant = old ? old->tenant : cp->caller;
 
 	if (old == NULL && max != 0 && cp->reg.count >= max)
 		cp_err_set(err, "capacity", NULL, "the node holds its maximum of %u sessions", max);
@@ -121,7 +122,10 @@ admit(struct cp *cp, const struct mf_sess_spec *add, const struct cp_sess *old,
 			   "%llu kbit/s would exceed the node's %llu", (unsigned long long)kbps,
 			   (unsigned long long)l->max_kbps);
 	else
-		return 0;
+		return cp_auth_admit(cp, tenant, old ? 0 : 1,
+				     (int64_t)add->nb_outputs - (old ? old->nb_outputs : 0),
+				     (int64_t)cp_store_kbps(cp, add->limits.max_kbps) -
+				     (int64_t)(old ? cp_store_kbps(cp, old->max_kbps) : 0), err);
 	return -ENOSPC;
 }
 
@@ -213,6 +217,17 @@ cp_create_start(struct cp *cp, struct cp_req *rq)
 	}
 }
 
+bool
+cp_sees(const struct cp *cp, const char *id)
+{
+	const struct cp_sess *s;
+
+	if (cp_auth_admin(cp, cp->caller))
+		return true;
+	s = cp_reg_find(&cp->reg, id);
+	return s != NULL && s->tenant == cp->caller;
+}
+
 /* session.delete ({"id"}) or session.delete_many ({"ids": [...]}). */
 void
 cp_delete_start(struct cp *cp, struct cp_req *rq)
@@ -241,6 +256,9 @@ cp_delete_start(struct cp *cp, struct cp_req *rq)
 		if (one == NULL) {
 			rq->items[i].op = CP_OP_DELETE;
 			cp_err_set(&rq->items[i].err, "wrong_type", NULL, "a session id is a string");
+		} else if (!cp_sees(cp, one)) {
+			rq->items[i].op = CP_OP_DELETE;
+			cp_err_set(&rq->items[i].err, "not_found", "id", "no session \"%s\"", one);
 		} else if (cp_store_delete(cp, &rq->items[i], one) == 0) {
 			rq->results[i] = json_pack("{s:s}", "session", one);
 		}
@@ -583,7 +601,7 @@ cp_session_list(struct cp *cp, json_t *args, struct cp_err *err)
 	unsigned long long after = 0;
 	json_t *ids, *o;
 	uint32_t n, i;
-	bool more;
+	bool more, all;
 	char *end;
 
 	if (args_unpack(args, err, "{s?s, s?I}", "cursor", &cursor, "limit", &lim) != 0)
@@ -605,11 +623,13 @@ cp_session_list(struct cp *cp, json_t *args, struct cp_err *err)
 		cp_err_set(err, "internal", NULL, "no memory for a page");
 		return NULL;
 	}
-	n = cp_reg_page(&cp->reg, after, (uint32_t)lim, page, &more);
+	all = cp_auth_admin(cp, cp->caller);
+	n = cp_reg_page(&cp->reg, after, (uint32_t)lim, all ? -1 : cp->caller, page, &more);
 	ids = json_array();
 	for (i = 0; i < n; i++)
 		json_array_append_new(ids, json_string(page[i]->id));
-	o = json_pack("{s:i, s:o}", "total", cp->reg.count, "sessions", ids);
+	o = json_pack("{s:i, s:o}", "total", all ? cp->reg.count :
+		      cp->auth.tenants[cp->caller].sessions, "sessions", ids);
 	if (more) {
 		char next[24];
 
@@ -637,6 +657,7 @@ cp_node_info(struct cp *cp, json_t *args, struct cp_err *err)
 		cp->cfg.limits.max_sessions ? cp->cfg.limits.max_sessions : cp->dp_max_sessions,
 		"max_outputs", cp->cfg.limits.max_outputs, "max_kbps",
 		(json_int_t)cp->cfg.limits.max_kbps));
+	json_object_set_new(o, "auth", cp_auth_json(cp, cp->caller));
 	return o;
 }
 

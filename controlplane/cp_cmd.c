@@ -26,33 +26,40 @@
 
 #define REPLAY_MAX	1024
 
+/* Who may send a command: any tenant (the action keeps to the caller's sessions), only
+ * about a session of its own (args.id), or an admin. */
+enum access { ANY, OWN, ADMIN };
+
 struct cmd {
 	const char *name;
 	cp_action_fn fn;		/* runs alone */
 	void (*start)(struct cp *cp, struct cp_req *rq);	/* or pipelined */
 	bool many;
 	bool changes;			/* the node's status follows */
+	uint8_t access;			/* enum access */
 };
 
 /* Sorted by name for bsearch. */
 static const struct cmd cmds[] = {
-	{ "node.drain", cp_node_drain, NULL, false, true },
-	{ "node.info", cp_node_info, NULL, false, false },
-	{ "node.stats", cp_node_stats, NULL, false, false },
-	{ "session.capture", cp_session_capture, NULL, false, false },
-	{ "session.create", NULL, cp_create_start, false, true },
-	{ "session.create_many", NULL, cp_create_start, true, true },
-	{ "session.delete", NULL, cp_delete_start, false, true },
-	{ "session.delete_many", NULL, cp_delete_start, true, true },
-	{ "session.get", cp_session_get, NULL, false, false },
-	{ "session.list", cp_session_list, NULL, false, false },
-	{ "session.update", cp_session_update, NULL, false, true },
+	{ "node.drain", cp_node_drain, NULL, false, true, ADMIN },
+	{ "node.info", cp_node_info, NULL, false, false, ANY },
+	{ "node.stats", cp_node_stats, NULL, false, false, ADMIN },
+	{ "session.capture", cp_session_capture, NULL, false, false, OWN },
+	{ "session.create", NULL, cp_create_start, false, true, ANY },
+	{ "session.create_many", NULL, cp_create_start, true, true, ANY },
+	{ "session.delete", NULL, cp_delete_start, false, true, ANY },
+	{ "session.delete_many", NULL, cp_delete_start, true, true, ANY },
+	{ "session.get", cp_session_get, NULL, false, false, OWN },
+	{ "session.list", cp_session_list, NULL, false, false, ANY },
+	{ "session.update", cp_session_update, NULL, false, true, OWN },
 };
 
-/* The last REPLAY_MAX request ids and their replies (a ring). */
+/* The last REPLAY_MAX request ids and their replies (a ring), per tenant: one tenant's
+ * id never brings back another's reply. */
 struct cp_replay {
 	struct {
 		uint32_t hash;		/* of id: most entries are passed over on it alone */
+		uint16_t tenant;
 		char id[128];
 		char *reply;
 	} ring[REPLAY_MAX];
@@ -66,7 +73,7 @@ cmd_cmp(const void *key, const void *elem)
 }
 
 static const char *
-replay_find(struct cp *cp, const char *id)
+replay_find(struct cp *cp, uint16_t tenant, const char *id)
 {
 	struct cp_replay *r = cp->replay;
 	uint32_t h = id != NULL ? cp_id_hash(id) : 0;
@@ -74,13 +81,13 @@ replay_find(struct cp *cp, const char *id)
 
 	for (i = 0; r != NULL && id != NULL && i < REPLAY_MAX; i++)
 		if (r->ring[i].hash == h && r->ring[i].reply != NULL &&
-		    strcmp(r->ring[i].id, id) == 0)
+		    r->ring[i].tenant == tenant && strcmp(r->ring[i].id, id) == 0)
 			return r->ring[i].reply;
 	return NULL;
 }
 
 static void
-replay_add(struct cp *cp, const char *id, const char *reply)
+replay_add(struct cp *cp, uint16_t tenant, const char *id, const char *reply)
 {
 	struct cp_replay *r = cp->replay;
 
@@ -90,6 +97,7 @@ replay_add(struct cp *cp, const char *id, const char *reply)
 		return;
 	free(r->ring[r->next].reply);
 	r->ring[r->next].hash = cp_id_hash(id);
+	r->ring[r->next].tenant = tenant;
 	snprintf(r->ring[r->next].id, sizeof(r->ring[0].id), "%s", id);
 	r->ring[r->next].reply = strdup(reply);
 	r->next = (r->next + 1) % REPLAY_MAX;
@@ -176,14 +184,68 @@ find_cmd(const char *name)
 	return bsearch(name, cmds, sizeof(cmds) / sizeof(cmds[0]), sizeof(cmds[0]), cmd_cmp);
 }
 
+/* The request's JSON into rq->root (a signed envelope's body, the envelope kept in
+ * rq->outer), and where its signature and signed bytes are. */
+static int
+parse(struct cp_msg *msg, struct cp_req *rq, const struct cp_sig **sig, const char **body,
+      size_t *len)
+{
+	json_error_t je;
+	int rc;
+
+	rq->root = json_loadb(msg->payload, msg->len, JSON_REJECT_DUPLICATES, &je);
+	if (rq->root == NULL)
+		goto bad_json;
+	*sig = &msg->sig;
+	*body = msg->payload;
+	*len = msg->len;
+	rc = cp_auth_unwrap(rq->root, &rq->env, body, len, &rq->err);
+	if (rc <= 0)
+		return rc;
+	if (msg->sig.present) {
+		cp_err_set(&rq->err, "bad_auth", "auth", "signed twice: user properties and "
+			   "an envelope");
+		return -EINVAL;
+	}
+	*sig = &rq->env;
+	rq->outer = rq->root;
+	rq->root = json_loadb(*body, *len, JSON_REJECT_DUPLICATES, &je);
+	if (rq->root != NULL)
+		return 0;
+bad_json:
+	cp_err_set(&rq->err, "bad_json", rq->outer ? "body" : NULL, "line %d column %d: %s",
+		   je.line, je.column, je.text);
+	return -EINVAL;
+}
+
+/* May the request's tenant send it? */
+static int
+allowed(struct cp *cp, const struct cmd *c, struct cp_req *rq)
+{
+	const char *id = json_string_value(json_object_get(rq->args, "id"));
+
+	cp->caller = rq->tenant;
+	if (c->access == ADMIN && !cp_auth_admin(cp, rq->tenant)) {
+		cp_err_set(&rq->err, "forbidden", "cmd", "%s is for the node's operator", c->name);
+		cp_auth_refused(cp, rq->tenant, CP_AUTH_FORBIDDEN);
+		return -EPERM;
+	}
+	if (c->access == OWN && id != NULL && !cp_sees(cp, id)) {
+		cp_err_set(&rq->err, "not_found", "id", "no session \"%.100s\"", id);
+		return -ENOENT;
+	}
+	return 0;
+}
+
 /* Parse @p msg into @p rq; a request that needs no work has its reply ready (rq->result or
  * rq->err set, or @p again). @return the command to run, or NULL. */
 static const struct cmd *
 take(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, char **again)
 {
+	const struct cp_sig *sig = NULL;
 	const struct cmd *c;
-	const char *first;
-	json_error_t je;
+	const char *first, *body = NULL;
+	size_t len = 0;
 
 	*again = NULL;
 	if (msg->len > cp->cfg.max_payload) {
@@ -191,16 +253,14 @@ take(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, char **again)
 			   msg->len, cp->cfg.max_payload);
 		return NULL;
 	}
-	rq->root = json_loadb(msg->payload, msg->len, JSON_REJECT_DUPLICATES, &je);
-	if (rq->root == NULL) {
-		cp_err_set(&rq->err, "bad_json", NULL, "line %d column %d: %s", je.line, je.column,
-			   je.text);
+	/* Routing before the signature, so that even a refusal is answered where it asked. */
+	if (parse(msg, rq, &sig, &body, &len) != 0 || parse_envelope(rq->root, rq, &rq->err) != 0)
 		return NULL;
-	}
-	if (parse_envelope(rq->root, rq, &rq->err) != 0)
+	rq->sig = sig;
+	if (cp_auth_check(cp, sig, msg->topic, body, len, &rq->tenant, &rq->err) != 0)
 		return NULL;
 	/* A copy: answers of earlier requests of this batch may push it out of the ring. */
-	first = replay_find(cp, rq->id);
+	first = replay_find(cp, rq->tenant, rq->id);
 	*again = first != NULL ? strdup(first) : NULL;
 	if (*again != NULL) {
 		MF_LOG(INFO, cmd, "request %s repeated: the first reply again", rq->id);
@@ -209,6 +269,8 @@ take(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, char **again)
 	c = find_cmd(rq->cmd);
 	if (c == NULL)
 		cp_err_set(&rq->err, "unknown_command", "cmd", "no command \"%s\"", rq->cmd);
+	else if (allowed(cp, c, rq) != 0)
+		return NULL;
 	else
 		rq->many = c->many;
 	return c;
@@ -227,14 +289,15 @@ answer(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, char *again)
 	if (rq->result != NULL && rq->cmd != NULL && find_cmd(rq->cmd)->changes)
 		cp->status_dirty = true;
 	if (rq->result == NULL)
-		MF_LOG(INFO, cmd, "%s%s%s refused: %s%s%s: %s", rq->cmd ? rq->cmd : "request",
-		       rq->id ? " " : "", rq->id ? rq->id : "", rq->err.code,
-		       rq->err.path[0] ? " at " : "", rq->err.path, rq->err.message);
+		MF_LOG(INFO, cmd, "%s%s%s of %s refused: %s%s%s: %s",
+		       rq->cmd ? rq->cmd : "request", rq->id ? " " : "", rq->id ? rq->id : "",
+		       cp_auth_who(cp, rq->tenant, rq->sig), rq->err.code, rq->err.path[0] ? " at " : "",
+		       rq->err.path, rq->err.message);
 	text = reply_text(cp, rq, json_incref(rq->result), &rq->err);
 	if (text != NULL) {
 		if (rq->result != NULL ||
 		    (rq->cmd != NULL && strcmp(rq->err.code, "dataplane_down") != 0))
-			replay_add(cp, rq->id, text);
+			replay_add(cp, rq->tenant, rq->id, text);
 		send_reply(cp, msg, rq, text);
 		explicit_bzero(text, strlen(text));
 		free(text);
@@ -247,6 +310,7 @@ out:
 	free(rq->items);
 	json_decref(rq->result);
 	json_decref(rq->root);
+	json_decref(rq->outer);
 }
 
 /* Everything pipelined in [@p from, @p to) is answered: flush, finish, reply. */
@@ -281,12 +345,14 @@ cp_cmd_batch(struct cp *cp, struct cp_msg **msgs, unsigned int n)
 		if (c == NULL)
 			continue;
 		if (c->start != NULL) {
+			cp->caller = rqs[i].tenant;
 			c->start(cp, &rqs[i]);
 			continue;
 		}
 		/* Runs alone: what came before is answered first. */
 		settle(cp, msgs, rqs, again, from, i);
 		from = i;
+		cp->caller = rqs[i].tenant;
 		rqs[i].result = c->fn(cp, rqs[i].args, &rqs[i].err);
 	}
 	settle(cp, msgs, rqs, again, from, n);

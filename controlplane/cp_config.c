@@ -36,6 +36,9 @@ cp_config_defaults(struct cp_config *c)
 	c->max_payload = 1 << 20;
 	snprintf(c->log_level, sizeof(c->log_level), "info");
 	c->tls.verify = true;
+	c->auth.required = true;
+	c->auth.window_s = 30;
+	c->auth.max_nonces = 1u << 20;
 }
 
 static int
@@ -106,6 +109,32 @@ load_limits(struct cp_config *c, json_t *l)
 }
 
 static int
+load_auth(struct cp_config *c, json_t *a)
+{
+	json_int_t win = c->auth.window_s, max = c->auth.max_nonces;
+	const char *keys = NULL;
+	int req = c->auth.required;
+	json_error_t e;
+
+	if (a == NULL)
+		return 0;
+	if (json_unpack_ex(a, &e, JSON_STRICT, "{s:s, s?b, s?I, s?I}", "keys_file", &keys,
+			   "required", &req, "window_s", &win, "max_nonces", &max) != 0) {
+		fprintf(stderr, "mfwd-controlplane: config auth: %s\n", e.text);
+		return -EINVAL;
+	}
+	if (keys[0] == '\0' || win < 1 || win > 3600 || max < 1024 || max > (1 << 30)) {
+		fprintf(stderr, "mfwd-controlplane: config auth: keys_file names a file, window_s "
+			"1..3600, max_nonces 1024..2^30\n");
+		return -EINVAL;
+	}
+	c->auth.required = req;
+	c->auth.window_s = (uint32_t)win;
+	c->auth.max_nonces = (uint32_t)max;
+	return copy_str(c->auth.keys_file, sizeof(c->auth.keys_file), keys, "auth.keys_file");
+}
+
+static int
 check(const struct cp_config *c, json_int_t ver, json_int_t pmin, json_int_t pmax)
 {
 	const char *bad = NULL;
@@ -136,7 +165,7 @@ cp_config_load(struct cp_config *c, const char *file)
 	const char *user = NULL, *pass = NULL, *pool = NULL, *journal = NULL, *lvl = NULL;
 	json_int_t ver = 5, expiry = -1, keepalive = -1, status = -1, pmin = -1, pmax = -1;
 	json_int_t rto = -1, maxp = -1;
-	json_t *root, *tls = NULL, *limits = NULL;
+	json_t *root, *tls = NULL, *limits = NULL, *auth = NULL;
 	json_error_t e;
 	int rc;
 
@@ -150,14 +179,14 @@ cp_config_load(struct cp_config *c, const char *file)
 	}
 	rc = json_unpack_ex(root, &e, JSON_STRICT,
 			    "{s?s, s?s, s?s, s?s, s?I, s?s, s?s, s?s, s?o, s?I, s?I, s?s, s?s, s?I,"
-			    " s?[II], s?o, s?I, s?I, s?s}",
+			    " s?[II], s?o, s?I, s?I, s?s, s?o}",
 			    "node", &node, "instance", &inst, "prefix", &prefix, "broker", &broker,
 			    "mqtt_version", &ver, "client_id", &cid, "username", &user,
 			    "password", &pass, "tls", &tls, "session_expiry_s", &expiry,
 			    "keepalive_s", &keepalive, "pool_group", &pool, "journal_dir", &journal,
 			    "status_interval_s", &status, "port_range", &pmin, &pmax, "limits",
 			    &limits, "reply_timeout_ms", &rto, "max_payload", &maxp, "log_level",
-			    &lvl);
+			    &lvl, "auth", &auth);
 	if (rc != 0) {
 		fprintf(stderr, "mfwd-controlplane: %s: %s (%s)\n", file, e.text, e.source);
 		json_decref(root);
@@ -173,7 +202,7 @@ cp_config_load(struct cp_config *c, const char *file)
 	     copy_str(c->pool_group, sizeof(c->pool_group), pool, "pool_group") ||
 	     copy_str(c->journal_dir, sizeof(c->journal_dir), journal, "journal_dir") ||
 	     copy_str(c->log_level, sizeof(c->log_level), lvl, "log_level") ||
-	     load_tls(c, tls) || load_limits(c, limits) ? -EINVAL : 0;
+	     load_tls(c, tls) || load_limits(c, limits) || load_auth(c, auth) ? -EINVAL : 0;
 	json_decref(root);
 	if (rc != 0)
 		return rc;

@@ -88,14 +88,19 @@ append(struct cp_journal *j, char tag, const char *text, size_t n, uint64_t *off
 }
 
 int
-cp_journal_put(struct cp_journal *j, const struct mf_sess_spec *spec, uint64_t *off,
-	       uint32_t *len)
+cp_journal_put(struct cp_journal *j, const struct mf_sess_spec *spec, const char *tenant,
+	       uint64_t *off, uint32_t *len)
 {
 	json_t *o = mf_sess_to_json(spec, MF_SESS_JSON_KEYS);
-	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-	size_t n = text ? strlen(text) : 0;
-	int rc = text ? append(j, '+', text, n, off) : -ENOMEM;
+	char *text;
+	size_t n;
+	int rc;
 
+	if (o != NULL && tenant != NULL && tenant[0] != '\0')
+		json_object_set_new(o, "tenant", json_string(tenant));
+	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	n = text ? strlen(text) : 0;
+	rc = text ? append(j, '+', text, n, off) : -ENOMEM;
 	*len = (uint32_t)n;
 	json_decref(o);
 	if (text != NULL) {
@@ -103,6 +108,20 @@ cp_journal_put(struct cp_journal *j, const struct mf_sess_spec *spec, uint64_t *
 		free(text);
 	}
 	return rc;
+}
+
+/* A "+" record's spec; its owner (not part of a spec) into @p tenant when asked. */
+static int
+record_spec(json_t *o, struct mf_sess_spec *spec, char *tenant, size_t cap)
+{
+	json_t *t = json_object_get(o, "tenant");
+	struct mf_sess_err se;
+
+	if (tenant != NULL)
+		snprintf(tenant, cap, "%s", json_is_string(t) ? json_string_value(t) : "");
+	if (t != NULL)
+		json_object_del(o, "tenant");
+	return mf_sess_from_json(o, spec, &se) == 0 ? 0 : -EBADMSG;
 }
 
 int
@@ -154,7 +173,6 @@ int
 cp_journal_read(struct cp_journal *j, uint64_t off, uint32_t len, struct mf_sess_spec *spec)
 {
 	char *text = malloc((size_t)len + 1);
-	struct mf_sess_err se;
 	json_error_t je;
 	json_t *o = NULL;
 	int rc = -EIO;
@@ -166,7 +184,7 @@ cp_journal_read(struct cp_journal *j, uint64_t off, uint32_t len, struct mf_sess
 	else if (pread(j->fd, text, len, (off_t)off) != (ssize_t)len)
 		goto out;
 	o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-	if (o != NULL && mf_sess_from_json(o, spec, &se) == 0)
+	if (o != NULL && record_spec(o, spec, NULL, 0) == 0)
 		rc = 0;
 out:
 	if (rc != 0)
@@ -184,7 +202,7 @@ static int
 load_line(char *line, size_t n, uint64_t off, struct mf_sess_spec *spec, cp_journal_fn fn,
 	  void *ctx)
 {
-	struct mf_sess_err se;
+	char tenant[CP_TENANT_MAX];
 	json_error_t je;
 	json_t *o;
 	int rc = -EBADMSG;
@@ -193,10 +211,11 @@ load_line(char *line, size_t n, uint64_t off, struct mf_sess_spec *spec, cp_jour
 		return rc;
 	o = json_loadb(line + 1, n - 1, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
 	if (line[0] == '-' && json_is_string(o)) {
-		fn(ctx, json_string_value(o), NULL, 0, 0);
+		fn(ctx, json_string_value(o), NULL, NULL, 0, 0);
 		rc = 0;
-	} else if (line[0] == '+' && o != NULL && mf_sess_from_json(o, spec, &se) == 0) {
-		fn(ctx, spec->id, spec, off + 1, (uint32_t)(n - 1));
+	} else if (line[0] == '+' && o != NULL &&
+		   record_spec(o, spec, tenant, sizeof(tenant)) == 0) {
+		fn(ctx, spec->id, spec, tenant, off + 1, (uint32_t)(n - 1));
 		mf_sess_wipe_keys(spec);
 		rc = 0;
 	}
@@ -347,7 +366,7 @@ migrate(struct cp_journal *j)
 		snprintf(path, sizeof(path), "%s/%s", j->dir, de->d_name);
 		o = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
 		if (o != NULL && mf_sess_from_json(o, spec, &se) == 0 &&
-		    cp_journal_put(j, spec, &off, &len) == 0 && cp_journal_sync(j) == 0) {
+		    cp_journal_put(j, spec, "", &off, &len) == 0 && cp_journal_sync(j) == 0) {
 			unlinkat(j->dirfd, de->d_name, 0);
 			n++;
 		}

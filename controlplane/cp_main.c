@@ -154,6 +154,8 @@ main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	topics(&cp);
+	if (cp_auth_init(&cp) != 0)
+		return 2;
 	cp.journal = cp_journal_open(cp.cfg.journal_dir);
 	if (cp.journal == NULL || cp_store_load(&cp) < 0)
 		return 1;
@@ -172,6 +174,7 @@ main(int argc, char **argv)
 		mf_client_close(&cp.dp);
 	cp_journal_close(cp.journal);
 	cp_reg_clear(&cp.reg);
+	cp_auth_fini(&cp);
 	json_decref(cp.load.last);
 	return 0;
 }

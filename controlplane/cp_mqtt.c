@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,11 +60,48 @@ cp_msg_free(struct cp_msg *msg)
 	msg_free(msg);
 }
 
+/* A signature's user property into its field; one too long or repeated leaves it empty. */
+static void
+take_sig(struct cp_sig *sig, const MQTTLenString *name, const MQTTLenString *value)
+{
+	static const struct {
+		const char *name;
+		size_t off, cap;
+	} fields[] = {
+		{ "mfwd-tenant", offsetof(struct cp_sig, tenant), CP_TENANT_MAX },
+		{ "mfwd-ts", offsetof(struct cp_sig, ts), sizeof(sig->ts) },
+		{ "mfwd-nonce", offsetof(struct cp_sig, nonce), CP_NONCE_MAX },
+		{ "mfwd-sig", offsetof(struct cp_sig, sig), CP_SIG_HEX + 1 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		char *dst = (char *)sig + fields[i].off;
+		size_t n = strlen(fields[i].name);
+
+		if (name->len < 0 || (size_t)name->len != n || memcmp(name->data, fields[i].name, n))
+			continue;
+		sig->present = true;
+		if (dst[0] == '\0' && value->len > 0 && (size_t)value->len < fields[i].cap &&
+		    memchr(value->data, '\0', (size_t)value->len) == NULL)
+			memcpy(dst, value->data, (size_t)value->len);
+		else
+			dst[0] = '\0';
+		return;
+	}
+}
+
 /* Copy the MQTT 5 request/response properties, bounded (they come from any client). */
 static void
 take_props(struct cp_msg *msg, MQTTProperties *props)
 {
 	MQTTProperty *p;
+	int i;
+
+	for (i = 0; i < props->count; i++)
+		if (props->array[i].identifier == MQTTPROPERTY_CODE_USER_PROPERTY)
+			take_sig(&msg->sig, &props->array[i].value.data,
+				 &props->array[i].value.value);
 
 	if (MQTTProperties_hasProperty(props, MQTTPROPERTY_CODE_RESPONSE_TOPIC)) {
 		p = MQTTProperties_getProperty(props, MQTTPROPERTY_CODE_RESPONSE_TOPIC);

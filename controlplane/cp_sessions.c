@@ -259,8 +259,8 @@ cp_reg_clear(struct cp_reg *r)
 /* Sessions created after @p after (a seq; 0 from the first) in creation order, up to
  * @p limit, into @p out. @return how many; *more says whether any follow. */
 uint32_t
-cp_reg_page(const struct cp_reg *r, uint64_t after, uint32_t limit, struct cp_sess **out,
-	    bool *more)
+cp_reg_page(const struct cp_reg *r, uint64_t after, uint32_t limit, int tenant,
+	    struct cp_sess **out, bool *more)
 {
 	uint32_t lo = 0, hi = r->order_len, n = 0;
 
@@ -274,7 +274,7 @@ cp_reg_page(const struct cp_reg *r, uint64_t after, uint32_t limit, struct cp_se
 	}
 	*more = false;
 	for (; lo < r->order_len; lo++) {
-		if (r->order[lo] == NULL)
+		if (r->order[lo] == NULL || (tenant >= 0 && r->order[lo]->tenant != tenant))
 			continue;
 		if (n == limit) {
 			*more = true;

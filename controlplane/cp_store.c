@@ -27,13 +27,25 @@ cp_store_kbps(const struct cp *cp, uint32_t max_kbps)
 static void
 count(struct cp *cp, const struct cp_sess *s, int sign)
 {
+	int64_t kbps = (int64_t)sign * (int64_t)cp_store_kbps(cp, s->max_kbps);
+
 	cp->nb_outputs += (uint32_t)(sign * s->nb_outputs);
-	cp->kbps += (uint64_t)((int64_t)sign * (int64_t)cp_store_kbps(cp, s->max_kbps));
+	cp->kbps += (uint64_t)kbps;
 	cp->journal_live += (uint64_t)((int64_t)sign * (s->jlen + 2));
+	cp_auth_count(cp, s->tenant, sign, sign * s->nb_outputs, kbps);
+}
+
+/* Its record in the journal, under its owner's name. */
+static int
+put(struct cp *cp, const struct mf_sess_spec *spec, uint16_t tenant, uint64_t *off,
+    uint32_t *len)
+{
+	return cp_journal_put(cp->journal, spec, cp->auth.tenants[tenant].name, off, len);
 }
 
 static struct cp_sess *
-remember(struct cp *cp, const struct mf_sess_spec *spec, uint64_t off, uint32_t len)
+remember(struct cp *cp, const struct mf_sess_spec *spec, uint16_t tenant, uint64_t off,
+	 uint32_t len)
 {
 	struct cp_sess *s = cp_reg_find(&cp->reg, spec->id);
 
@@ -45,6 +57,7 @@ remember(struct cp *cp, const struct mf_sess_spec *spec, uint64_t off, uint32_t 
 	}
 	s->joff = off;
 	s->jlen = len;
+	s->tenant = tenant;
 	count(cp, s, 1);
 	return s;
 }
@@ -57,14 +70,14 @@ drop(struct cp *cp, struct cp_sess *s)
 }
 
 static void
-on_record(void *ctx, const char *id, const struct mf_sess_spec *spec, uint64_t off,
-	  uint32_t len)
+on_record(void *ctx, const char *id, const struct mf_sess_spec *spec, const char *tenant,
+	  uint64_t off, uint32_t len)
 {
 	struct cp *cp = ctx;
 	struct cp_sess *s;
 
 	if (spec != NULL) {
-		if (remember(cp, spec, off, len) == NULL)
+		if (remember(cp, spec, cp_auth_tenant(cp, tenant), off, len) == NULL)
 			MF_LOG(ERR, main, "session %s: no memory for it", id);
 	} else if ((s = cp_reg_find(&cp->reg, id)) != NULL) {
 		drop(cp, s);
@@ -121,7 +134,7 @@ complete(struct cp *cp, struct cp_item *it, int rc)
 		s->deleting = false;
 		if (cp_store_spec(cp, s, &cp->spec) == 0) {
 			count(cp, s, -1);
-			cp_journal_put(cp->journal, &cp->spec, &s->joff, &s->jlen);
+			put(cp, &cp->spec, s->tenant, &s->joff, &s->jlen);
 			count(cp, s, 1);
 			mf_sess_wipe_keys(&cp->spec);
 		}
@@ -181,7 +194,9 @@ cp_store_create(struct cp *cp, struct cp_item *it, const struct mf_sess_spec *sp
 	int rc;
 
 	it->op = CP_OP_CREATE;
-	if (s == NULL || cp_journal_put(cp->journal, spec, &s->joff, &s->jlen) != 0) {
+	if (s != NULL)
+		s->tenant = cp->caller;
+	if (s == NULL || put(cp, spec, cp->caller, &s->joff, &s->jlen) != 0) {
 		if (s != NULL)
 			cp_reg_del(&cp->reg, s);
 		cp_err_set(&it->err, "internal", NULL, "no memory for another session");
@@ -283,7 +298,7 @@ cp_store_update(struct cp *cp, struct cp_sess *s, const struct mf_sess_spec *spe
 		return rc;
 	count(cp, s, -1);
 	cp_reg_set(&cp->reg, s, spec);
-	rc = cp_journal_put(cp->journal, spec, &s->joff, &s->jlen);
+	rc = put(cp, spec, s->tenant, &s->joff, &s->jlen);
 	count(cp, s, 1);
 	if (rc == 0)
 		rc = cp_journal_sync(cp->journal);
@@ -399,9 +414,9 @@ adopt(struct cp *cp, const char *id)
 	ref.id[MF_SESS_ID_MAX - 1] = '\0';
 	if (cp_dp_call(cp, MF_MSG_SESSION_GET, &ref, sizeof(ref), cp->res, sizeof(cp->res),
 		       &err) < 0 ||
-	    cp_journal_put(cp->journal, &si->spec, &off, &len) != 0)
+	    put(cp, &si->spec, CP_OPERATOR, &off, &len) != 0)
 		return;
-	s = remember(cp, &si->spec, off, len);
+	s = remember(cp, &si->spec, CP_OPERATOR, off, len);
 	if (s != NULL)
 		s->seen = true;
 	mf_sess_wipe_keys(&si->spec);

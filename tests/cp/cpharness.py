@@ -3,6 +3,8 @@
 optional password file and ACL), mfwd-controlplane processes with generated configs, and an
 MQTT 5 (or 3.1.1) request/response client (paho-mqtt, Debian's python3-paho-mqtt).
 """
+import hashlib
+import hmac
 import json
 import os
 import queue
@@ -204,14 +206,50 @@ class Client:
         with self.suback:
             self.suback.wait_for(lambda: mid in self.subacks, timeout=20)
 
-    def publish(self, topic, payload, corr=None, qos=1):
+    def publish(self, topic, payload, corr=None, qos=1, user=None):
         props = None
-        if self.v5 and corr is not None:
+        if self.v5 and (corr is not None or user):
             props = Properties(PacketTypes.PUBLISH)
+        if self.v5 and corr is not None:
             props.ResponseTopic = self.reply_topic
             props.CorrelationData = corr
+        if self.v5 and user:
+            props.UserProperty = list(user)
         data = payload if isinstance(payload, (bytes, str)) else json.dumps(payload)
         return self.c.publish(topic, data, qos=qos, properties=props)
+
+    def signed(self, topic, tenant, key, cmd, args=None, rid=None, ts=None, nonce=None,
+               envelope=None, sign_topic=None, send_body=None, timeout=5):
+        """A command signed as docs/control-api.md says: MQTT 5 user properties, or (always
+        with MQTT 3.1.1) the envelope. sign_topic and send_body make it wrong on purpose.
+        Returns the reply; self.last is (payload, user properties) to send again."""
+        body = {"v": 1, "id": rid or uuid.uuid4().hex, "cmd": cmd}
+        if args is not None:
+            body["args"] = args
+        if not self.v5:
+            body["reply_to"] = self.reply_topic
+        text = json.dumps(body).encode()
+        ts = int(time.time()) if ts is None else ts
+        nonce = nonce or uuid.uuid4().hex
+        sig = sign(key, sign_topic or topic, tenant, ts, nonce, text)
+        sent = send_body if send_body is not None else text
+        if envelope or (envelope is None and not self.v5):
+            payload = json.dumps({"auth": {"tenant": tenant, "ts": ts, "nonce": nonce,
+                                           "sig": sig}, "body": sent.decode()})
+            user = None
+        else:
+            payload = sent
+            user = [("mfwd-tenant", tenant), ("mfwd-ts", str(ts)), ("mfwd-nonce", nonce),
+                    ("mfwd-sig", sig)]
+        self.last = (payload, user)
+        return self.resend(topic, timeout)
+
+    def resend(self, topic, timeout=5):
+        """The last signed command again, byte for byte (a new correlation: it is not
+        signed)."""
+        corr = uuid.uuid4().bytes
+        self.publish(topic, self.last[0], corr=corr, user=self.last[1])
+        return self.wait_reply(corr, timeout)
 
     def request(self, topic, cmd, args=None, rid=None, timeout=5, raw=None, extra=None):
         """Send one command; return (reply dict or None, correlation data seen)."""
@@ -263,6 +301,12 @@ class Client:
     def close(self):
         self.c.loop_stop()
         self.c.disconnect()
+
+
+def sign(key, topic, tenant, ts, nonce, body):
+    """HMAC-SHA256 of a command, in hex (docs/control-api.md, Signed commands)."""
+    head = ("mfwd-sig-v1\n%s\n%s\n%d\n%s\n" % (topic, tenant, ts, nonce)).encode()
+    return hmac.new(key, head + body, hashlib.sha256).hexdigest()
 
 
 def wait_status(client, node, pred, timeout=15, prefix="mfwd"):

@@ -5,7 +5,6 @@ MQTT 5 request/response and with an MQTT 3.1.1 client (reply_to and seqid); even
 retained status; a repeated request id; a QoS 1 command sent while the control plane was
 stopped, delivered when it returns (persistent session).
 """
-import json
 import os
 import sys
 import time

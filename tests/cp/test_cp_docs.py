@@ -16,9 +16,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cpharness import SKIP, Broker, Checks, Client, ControlPlane, pcap_dataplane, wait_status  # noqa
+from cpharness import (SKIP, Broker, Checks, Client, ControlPlane,  # noqa: E402
+                       pcap_dataplane, wait_status)
 
 T = Checks("cp_docs")
+DOCS_KEY = "bWZ3ZC1kb2NzLWV4YW1wbGUta2V5LTMyLWJ5dGVzISE="
 DOC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
                    "control-api.md")
 
@@ -72,8 +74,15 @@ def main():
         conf = f.read()
     with open(broker.conf, "w") as f:
         f.write(re.sub(r"listener \d+", "listener 1883", conf))
+    # Signed commands are on but not required: the unsigned examples are the operator's,
+    # the signed one is tenant acme's with the key docs/operations.md shows.
+    keys = os.path.join(dpl.dir, "tenants.json")
+    with open(keys, "w") as f:
+        json.dump({"tenants": [{"name": "acme", "key": DOCS_KEY, "max_sessions": 100}]}, f)
+    os.chmod(keys, 0o600)
     with dpl, broker:
-        with ControlPlane(broker, "node1", dpl.instance) as cp:
+        with ControlPlane(broker, "node1", dpl.instance,
+                          auth={"keys_file": keys, "required": False}) as cp:
             c = Client(broker)
             T.check(wait_status(c, "node1", lambda st: st["online"] and st["dataplane"]["up"])
                     is not None, "node1 online")

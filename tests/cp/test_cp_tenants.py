@@ -1,0 +1,301 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Signed commands and tenants (docs/control-api.md, "Signed commands and tenants").
+
+A control plane with a keys file of three tenants (acme with quotas, globex without, ops an
+admin) that refuses unsigned commands. Each refusal is checked by its code and by the node's
+sessions staying as they were (the admin's list):
+- a keys file others can read is refused at start;
+- unsigned, malformed, unknown tenant, wrong key, another topic's signature, an altered
+  body, a timestamp 60 s old or ahead, a nonce used again (the same bytes resent);
+- another tenant's session is not found for get, update, capture, delete and delete_many,
+  and not listed; node.drain and node.stats are an admin's;
+- quotas: sessions, outputs (an update adding one), declared kbit/s; another tenant is not
+  held by them;
+- the envelope form over MQTT 3.1.1, a request id reused by another tenant answered anew;
+- node.info: the caller's use and quotas, and for the admin the refusals counted by code;
+- after a restart the journal keeps each session's owner and the quotas hold;
+- a node remembering 1,024 nonces with a window of 5 s: 1,024 signed commands in a burst
+  are answered, one more is refused as replay_cache_full, and once the window has passed
+  twice over (the nonces forgotten, the ring wrapped) another 1,024 are answered again;
+- a tenant taken out of the keys file cannot sign; its sessions stay, the admin's;
+- the log names the tenant of a refusal and never holds a key.
+"""
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cpharness import (CONTROLPLANE, Broker, Checks, Client, ControlPlane,  # noqa: E402
+                       pcap_dataplane, sign, wait_status)
+
+T = Checks("cp_tenants")
+CMD = "mfwd/n1/cmd"
+WINDOW = 5  # seconds, in the nonce ring's phase
+KEYS = {"acme": os.urandom(32), "globex": os.urandom(32), "ops": os.urandom(32)}
+
+
+def spec(sid, udp_port, outputs=1, kbps=None):
+    s = {"id": sid, "kind": "udp",
+         "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": udp_port},
+         "outputs": [{"port": 1, "addr": "10.99.2.1", "udp_port": 6000 + i}
+                     for i in range(outputs)]}
+    if kbps is not None:
+        s["limits"] = {"max_kbps": kbps}
+    return s
+
+
+def keys_file(d, mode, without=()):
+    path = os.path.join(d, "tenants.json")
+    tenants = [{"name": "acme", "key": base64.b64encode(KEYS["acme"]).decode(),
+                "max_sessions": 2, "max_outputs": 3, "max_kbps": 5000},
+               {"name": "globex", "key": base64.b64encode(KEYS["globex"]).decode()},
+               {"name": "ops", "key": base64.b64encode(KEYS["ops"]).decode(), "admin": True}]
+    tenants = [t for t in tenants if t["name"] not in without]
+    with open(path, "w") as f:
+        json.dump({"tenants": tenants}, f)
+    os.chmod(path, mode)
+    return path
+
+
+class Tenants:
+    def __init__(self, c):
+        self.c = c
+
+    def run(self, who, cmd, args=None, **kw):
+        return self.c.signed(CMD, who, KEYS[who], cmd, args, **kw)
+
+    def sessions(self):
+        r = self.run("ops", "session.list", {"limit": 1000})
+        return sorted(r["result"]["sessions"]) if r and r.get("ok") else None
+
+
+def refused(r, code, what):
+    T.check(r is not None and not r.get("ok") and r["error"]["code"] == code,
+            "%s: %s (%s)" % (what, code, r))
+
+
+def check_start_refusals(broker, dpl, d):
+    loose = keys_file(d, 0o644)
+    cfg = os.path.join(d, "loose.json")
+    with open(cfg, "w") as f:
+        json.dump({"node": "n9", "instance": dpl.instance, "journal_dir": d + "/j9",
+                   "broker": "tcp://127.0.0.1:%d" % broker.port,
+                   "auth": {"keys_file": loose}}, f)
+    p = subprocess.run([CONTROLPLANE, "--config", cfg], capture_output=True, text=True,
+                       timeout=20)
+    T.check(p.returncode == 2 and "chmod 600" in p.stderr,
+            "a keys file others can read is refused (%d: %s)" % (p.returncode,
+                                                                p.stderr.strip()))
+    os.chmod(loose, 0o600)
+
+
+def check_signatures(t, c, counts):
+    before = t.sessions()
+    refused(c.request(CMD, "session.create", spec("u1", 5001)), "unsigned", "unsigned")
+    counts["unsigned"] += 1
+    refused(c.signed(CMD, "acme", KEYS["globex"], "session.create", spec("w1", 5002)),
+            "bad_signature", "acme signed with globex's key")
+    refused(c.signed(CMD, "acme", KEYS["acme"], "session.create", spec("w2", 5003),
+                     sign_topic="mfwd/n2/cmd"), "bad_signature", "signed for another node")
+    refused(c.signed(CMD, "acme", KEYS["acme"], "session.create", spec("w3", 5004),
+                     send_body=json.dumps({"v": 1, "id": "x", "cmd": "session.create",
+                                           "args": spec("w3", 5005)}).encode()),
+            "bad_signature", "body altered after signing")
+    counts["bad_signature"] += 3
+    refused(c.signed(CMD, "nobody", KEYS["acme"], "session.list"), "unknown_tenant",
+            "unknown tenant")
+    counts["unknown_tenant"] += 1
+    refused(c.signed(CMD, "acme", KEYS["acme"], "session.list", nonce="short"), "bad_auth",
+            "a nonce of 5 characters")
+    counts["bad_auth"] += 1
+    for skew in (-60, 60):
+        refused(c.signed(CMD, "acme", KEYS["acme"], "session.create", spec("w4", 5006),
+                         ts=int(time.time()) + skew), "stale", "timestamp %+d s" % skew)
+        counts["stale"] += 1
+    T.eq(t.sessions(), before, "no refusal changed the sessions")
+    r = t.run("acme", "session.create", spec("a1", 5010))
+    T.check(r is not None and r.get("ok"), "acme creates a1: %s" % r)
+    refused(c.resend(CMD), "replayed", "the same signed create sent again")
+    counts["replayed"] += 1
+    T.eq(t.sessions(), sorted(before + ["a1"]), "a1 once")
+
+
+def check_isolation(t, counts):
+    r = t.run("globex", "session.create", spec("g1", 5020))
+    T.check(r is not None and r.get("ok"), "globex creates g1: %s" % r)
+    for cmd, args in (("session.get", {"id": "a1"}),
+                      ("session.update", {"id": "a1", "block": True}),
+                      ("session.capture", {"id": "a1", "seconds": 1}),
+                      ("session.delete", {"id": "a1"})):
+        refused(t.run("globex", cmd, args), "not_found", "globex %s of acme's a1" % cmd)
+    r = t.run("globex", "session.delete_many", {"ids": ["a1", "g-none"]})
+    T.check(r is not None and r.get("ok") and r["result"]["deleted"] == 0 and
+            r["result"]["results"][0]["error"]["code"] == "not_found",
+            "globex delete_many of a1: not found (%s)" % r)
+    r = t.run("globex", "session.list")
+    T.check(r is not None and r["result"]["sessions"] == ["g1"] and r["result"]["total"] == 1,
+            "globex lists only g1: %s" % r)
+    r = t.run("acme", "session.get", {"id": "a1"})
+    T.check(r is not None and r.get("ok") and not r["result"]["spec"].get("blocked", False),
+            "acme's a1 is there, not blocked: %s" % r)
+    for cmd in ("node.drain", "node.stats"):
+        refused(t.run("globex", cmd), "forbidden", "globex %s" % cmd)
+        counts["forbidden"] += 1
+    r = t.run("ops", "node.stats")
+    T.check(r is not None and r.get("ok"), "the admin's node.stats")
+    T.eq(t.sessions(), ["a1", "g1"], "the admin sees both tenants' sessions")
+
+
+def check_quotas(t, counts):
+    refused(t.run("acme", "session.create", spec("a2", 5011, outputs=2, kbps=4000)),
+            "over_quota", "acme over 5000 kbit/s (2000 + 4000)")
+    r = t.run("acme", "session.create", spec("a2", 5011, outputs=2))
+    T.check(r is not None and r.get("ok"), "acme's second session (3 outputs, 4000 kbit/s)")
+    refused(t.run("acme", "session.create", spec("a3", 5012)), "over_quota",
+            "acme's third session over its 2")
+    refused(t.run("acme", "session.update", {"id": "a1", "add_outputs": [
+        {"id": "more", "port": 1, "addr": "10.99.2.1", "udp_port": 6100}]}),
+        "over_quota", "acme's fourth output over its 3")
+    counts["over_quota"] += 3
+    for i in range(3):
+        r = t.run("globex", "session.create", spec("g%d" % (i + 2), 5030 + i, outputs=2))
+        T.check(r is not None and r.get("ok"), "globex is not held by acme's quota (%d)" % i)
+    info = t.run("acme", "node.info")
+    me = info["result"]["auth"]["caller"] if info and info.get("ok") else {}
+    T.check(me.get("name") == "acme" and me.get("sessions") == 2 and me.get("outputs") == 3
+            and me.get("kbps") == 4000 and me["quota"]["max_sessions"] == 2 and
+            "tenants" not in info["result"]["auth"],
+            "acme's node.info: its own use and quotas only (%s)" % info)
+
+
+def check_envelope(broker, t, counts):
+    c4 = Client(broker, v5=False)
+    r = c4.signed(CMD, "globex", KEYS["globex"], "session.delete", {"id": "g4"})
+    T.check(r is not None and r.get("ok"), "MQTT 3.1.1 envelope: globex deletes g4 (%s)" % r)
+    refused(c4.signed(CMD, "globex", KEYS["acme"], "session.delete", {"id": "g3"}),
+            "bad_signature", "MQTT 3.1.1 envelope under a wrong key")
+    counts["bad_signature"] += 1
+    r = t.c.signed(CMD, "ops", KEYS["ops"], "session.list", envelope=True)
+    T.check(r is not None and r.get("ok"), "MQTT 5 envelope (no user properties)")
+    c4.close()
+    ra = t.run("acme", "session.list", rid="same-id")
+    rg = t.run("globex", "session.list", rid="same-id")
+    T.check(ra is not None and rg is not None and ra["result"]["sessions"] == ["a1", "a2"] and
+            rg["result"]["sessions"] == ["g1", "g2", "g3"],
+            "one request id, two tenants: each its own answer (%s / %s)" % (ra, rg))
+
+
+def check_counts(t, counts):
+    info = t.run("ops", "node.info")
+    auth = info["result"]["auth"] if info and info.get("ok") else {}
+    T.eq(auth.get("refused"), dict(counts, replay_cache_full=0), "refusals counted by code")
+    names = [x["name"] for x in auth.get("tenants", [])]
+    T.eq(names, ["operator", "acme", "globex", "ops"], "the admin sees every tenant")
+
+
+def burst(c, n):
+    """n signed session.list in flight at once: the codes of the replies."""
+    corrs = []
+    for i in range(n):
+        body = json.dumps({"v": 1, "id": uuid.uuid4().hex, "cmd": "session.list",
+                           "args": {"limit": 1}}).encode()
+        ts, nonce = int(time.time()), uuid.uuid4().hex
+        user = [("mfwd-tenant", "globex"), ("mfwd-ts", str(ts)), ("mfwd-nonce", nonce),
+                ("mfwd-sig", sign(KEYS["globex"], CMD, "globex", ts, nonce, body))]
+        corrs.append(uuid.uuid4().bytes)
+        c.publish(CMD, body, corr=corrs[-1], user=user)
+    codes = {}
+    for corr in corrs:
+        r = c.wait_reply(corr, timeout=30)
+        code = "none" if r is None else "ok" if r.get("ok") else r["error"]["code"]
+        codes[code] = codes.get(code, 0) + 1
+    return codes
+
+
+def check_nonce_ring(c):
+    t0 = time.monotonic()
+    T.eq(burst(c, 1024), {"ok": 1024}, "1,024 signed commands in a burst")
+    took = time.monotonic() - t0
+    print("burst of 1,024 signed commands: %.2f s" % took)
+    # A nonce is kept for twice the window and a second after it came: the 1,025th
+    # finds the ring full if the burst took less than that.
+    if took < 2 * WINDOW:
+        T.eq(burst(c, 1), {"replay_cache_full": 1}, "the 1,025th within the window")
+    else:
+        T.check(False, "the burst took %.1f s, longer than the window" % took)
+    time.sleep(2 * WINDOW + 2)
+    T.eq(burst(c, 1024), {"ok": 1024}, "1,024 more once the first are forgotten")
+
+
+def main():
+    dpl = pcap_dataplane("cptenants")
+    with dpl, Broker() as broker:
+        cp = ControlPlane(broker, "n1", dpl.instance, limits={"default_session_kbps": 2000})
+        check_start_refusals(broker, dpl, cp.dir)
+        cp.cfg["auth"] = {"keys_file": keys_file(cp.dir, 0o600), "required": True}
+        with open(cp.cfg_file, "w") as f:
+            json.dump(cp.cfg, f)
+        counts = {k: 0 for k in ("unsigned", "bad_auth", "unknown_tenant", "bad_signature",
+                                 "stale", "replayed", "forbidden", "over_quota")}
+        with cp:
+            c = Client(broker)
+            st = wait_status(c, "n1", lambda s: s["online"] and s["dataplane"]["up"])
+            T.check(st is not None, "control plane online")
+            if st is None:
+                print(cp.tail())
+                T.done()
+            t = Tenants(c)
+            check_signatures(t, c, counts)
+            check_isolation(t, counts)
+            check_quotas(t, counts)
+            check_envelope(broker, t, counts)
+            check_counts(t, counts)
+            c.close()
+        cp.cfg["auth"].update(window_s=WINDOW, max_nonces=1024)
+        with open(cp.cfg_file, "w") as f:
+            json.dump(cp.cfg, f)
+        with cp:
+            c = Client(broker)
+            wait_status(c, "n1", lambda s: s["online"] and s["dataplane"]["up"])
+            t = Tenants(c)
+            refused(t.run("globex", "session.get", {"id": "a1"}), "not_found",
+                    "after a restart a1 is still acme's, not globex's")
+            r = t.run("acme", "session.get", {"id": "a1"})
+            T.check(r is not None and r.get("ok"), "after a restart acme gets a1")
+            refused(t.run("acme", "session.create", spec("a3", 5012)), "over_quota",
+                    "after a restart acme's quota of 2 sessions holds")
+            time.sleep(2 * WINDOW + 2)
+            check_nonce_ring(c)
+            c.close()
+        keys_file(cp.dir, 0o600, without=("acme",))
+        with cp:
+            c = Client(broker)
+            wait_status(c, "n1", lambda s: s["online"] and s["dataplane"]["up"])
+            t = Tenants(c)
+            refused(t.run("acme", "session.list"), "unknown_tenant",
+                    "acme, out of the keys file, cannot sign")
+            T.eq(t.sessions(), ["a1", "a2", "g1", "g2", "g3"],
+                 "its sessions stay, the admin sees them")
+            info = t.run("ops", "node.info")
+            acme = [x for x in info["result"]["auth"]["tenants"] if x["name"] == "acme"]
+            T.check(acme and acme[0]["sessions"] == 2 and not acme[0]["key"],
+                    "acme known from the journal, without a key: %s" % acme)
+            c.close()
+        with open(cp.log) as f:
+            log = f.read()
+        T.check("session.get" in log and "of globex refused: not_found" in log,
+                "a refusal is logged with its tenant")
+        T.check("of acme refused: bad_signature" in log,
+                "a refused signature is logged with the tenant it claimed")
+        T.check(not any(base64.b64encode(k).decode() in log or k.hex() in log
+                        for k in KEYS.values()), "no key in the log")
+    T.done()
+
+
+if __name__ == "__main__":
+    main()
