@@ -17,6 +17,7 @@
 
 #include "mf/mf_client.h"
 #include "mf/mf_log.h"
+#include "mf/mf_sdp.h"
 #include "mf/mf_session.h"
 
 #define CP_TOPIC_MAX	256
@@ -63,6 +64,8 @@ struct cp_config {
 	uint16_t port_min, port_max;	/* allocation range for session.create */
 	struct cp_limits limits;
 	struct cp_auth_cfg auth;
+	uint16_t stream_port;		/* where WebRTC peers and cameras reach streams */
+	char stream_addr[64];		/* "": that port's first IPv4 address, else its first */
 	uint32_t reply_timeout_ms;
 	uint32_t max_payload;
 	char log_level[16];
@@ -81,6 +84,7 @@ void cp_config_defaults(struct cp_config *cfg);
  * mfwd-sig), copied bounded; a value too long is kept empty, so the check refuses it. */
 struct cp_sig {
 	bool present;
+	uint8_t seen;			/* user properties read (one bit each) */
 	char tenant[CP_TENANT_MAX];
 	char ts[24];
 	char nonce[CP_NONCE_MAX];
@@ -127,6 +131,7 @@ struct cp_sess {
 	uint32_t oidx;			/* its place in the creation order */
 	uint32_t max_kbps;		/* as declared; 0: the node's default counts */
 	uint16_t tenant;		/* its owner (cp_auth.c); 0: the operator */
+	uint32_t stream;		/* the stream it is (cp_rooms.c), + 1; 0: none */
 	uint16_t port, udp_port;
 	struct mf_addr local;
 	uint8_t nb_outputs;
@@ -170,17 +175,21 @@ void cp_reg_each(struct cp_reg *r, void (*fn)(void *ctx, struct cp_sess *s), voi
 
 struct cp_journal;
 
-/* A "+" record (spec set, its tenant or "", where its JSON is) or a "-" record (spec
+/* A "+" record (spec set, its meta or NULL, where its JSON is) or a "-" record (spec
  * NULL). */
 typedef void (*cp_journal_fn)(void *ctx, const char *id, const struct mf_sess_spec *spec,
-			      const char *tenant, uint64_t off, uint32_t len);
+			      json_t *meta, uint64_t off, uint32_t len);
 
 struct cp_journal *cp_journal_open(const char *dir);
 void cp_journal_close(struct cp_journal *j);
-/** Buffer a session's spec (keys included) and its owner (@p tenant, "" for the
- *  operator); @p off and @p len say where it will be. */
-int cp_journal_put(struct cp_journal *j, const struct mf_sess_spec *spec, const char *tenant,
+/** Buffer a session's spec (keys included) and what the control plane keeps beside it
+ *  (@p meta: its owner, its stream; NULL for none); @p off and @p len say where it will be. */
+int cp_journal_put(struct cp_journal *j, const struct mf_sess_spec *spec, json_t *meta,
 		   uint64_t *off, uint32_t *len);
+/** Replace the small file @p name of the journal's directory durably. */
+int cp_journal_save(struct cp_journal *j, const char *name, const char *data, size_t len);
+/** The small file @p name (NUL-terminated, malloc'd; NULL with errno ENOENT when none). */
+char *cp_journal_slurp(struct cp_journal *j, const char *name);
 /** Buffer a session's removal. */
 int cp_journal_del(struct cp_journal *j, const char *id);
 /** Write what is buffered and sync it: once per batch, before its replies. */
@@ -243,15 +252,57 @@ struct cp_tenant {
 	uint64_t max_kbps;
 	uint32_t sessions, outputs;	/* in use */
 	uint64_t kbps;
-	uint64_t refused;
+	uint64_t refused;		/* its verified requests refused */
+	uint32_t nonces;		/* its nonces remembered */
 };
 
 struct cp_nonces;
+
+/* ---- rooms and streams (cp_rooms.c) ---- */
+
+#define CP_ROOM_MAX	33	/* a room's name: 1-32 of A-Z a-z 0-9 - _ . */
+#define CP_STREAM_MAX	65	/* a stream's: 1-64 of those and / : */
+#define CP_STREAM_MEDIA	4
+
+/* What a stream's publisher sends in one m-section: viewers' answers offer it. */
+struct cp_media {
+	uint8_t kind;		/* enum mf_sdp_kind */
+	uint8_t codec;		/* enum mf_sdp_codec */
+	uint8_t pt;
+	uint8_t h264_mode;
+	uint8_t profile;
+	uint32_t clock;
+	uint32_t ssrc;		/* 0: not announced */
+};
+
+struct cp_room {
+	char name[CP_ROOM_MAX];	/* "": a free slot */
+	uint16_t tenant;
+	uint32_t nb_streams;
+};
+
+struct cp_stream {
+	char name[CP_STREAM_MAX];
+	char session[MF_SESS_ID_MAX];	/* "": a free slot */
+	uint32_t room;
+	bool webrtc;		/* published with an SDP offer (else plain RTP) */
+	uint8_t nb_media;
+	struct cp_media media[CP_STREAM_MEDIA];
+};
+
+struct cp_rooms {
+	struct cp_room *rooms;
+	uint32_t nb_rooms, cap_rooms;
+	struct cp_stream *streams;
+	uint32_t nb_streams, cap_streams;
+	bool dirty;		/* rooms.json is behind (a room brought back on load) */
+};
 
 struct cp_auth {
 	struct cp_tenant *tenants;	/* [CP_OPERATOR] is the operator */
 	uint32_t nb, cap;
 	struct cp_nonces *nonces;
+	uint32_t signers;		/* tenants holding a key */
 	uint64_t refused[CP_AUTH_NB];
 };
 
@@ -294,6 +345,7 @@ struct cp {
 	char t_status[CP_TOPIC_MAX];
 	struct cp_auth auth;
 	uint16_t caller;		/* the tenant of the request being handled */
+	struct cp_rooms rooms;
 };
 
 /* ---- the dataplane (cp_dataplane.c) ---- */
@@ -324,7 +376,9 @@ struct cp_item {
 	bool sent;			/* a command is (or was) in the channel */
 	bool ok;
 	uint64_t seq;
-	struct cp_sess *s;
+	struct cp_sess *s;		/* a create's: may be gone by the end of the batch */
+	uint64_t made;			/* a create's session: its creation number and id, */
+	char id[MF_SESS_ID_MAX];	/* to find it again (undo) */
 	struct cp_err err;
 };
 
@@ -342,6 +396,9 @@ int cp_store_flush(struct cp *cp);
 /** Replace a session's spec (nothing in flight): channel, registry, journal, sync. */
 int cp_store_update(struct cp *cp, struct cp_sess *s, const struct mf_sess_spec *spec,
 		    struct cp_err *err);
+/** Make @p s stream @p stream (an index of cp_rooms.c, + 1): its record again, with the
+ *  stream, synced. */
+int cp_store_bind(struct cp *cp, struct cp_sess *s, uint32_t stream);
 /** A session the dataplane ended: out of the registry and the journal. */
 void cp_store_forget(struct cp *cp, const char *id);
 /** The spec of a registered session, from the journal, into @p spec. */
@@ -363,6 +420,7 @@ struct cp_req {
 	struct cp_sig env;		/* the envelope's signature */
 	const struct cp_sig *sig;	/* the signature it came with (env or the message's) */
 	uint16_t tenant;		/* who sent it (verified), CP_OPERATOR unsigned */
+	bool verified;			/* the signature (or its absence) was accepted */
 	bool pipelined;
 	bool atomic;
 	bool many;
@@ -390,6 +448,14 @@ void cp_create_start(struct cp *cp, struct cp_req *rq);
 void cp_delete_start(struct cp *cp, struct cp_req *rq);
 void cp_pipelined_finish(struct cp *cp, struct cp_req *rq, bool journal_ok);
 json_t *cp_err_json(const struct cp_err *e);
+/** Give the spec (a JSON object) an ingress udp_port from the range when it has none. */
+int cp_spec_alloc_port(struct cp *cp, json_t *spec, struct cp_err *err);
+/** Create one session now (validated, admitted, installed, journaled): for commands that
+ *  run alone. @return 0 with *@p out, or a negative code with @p err set. */
+int cp_create_now(struct cp *cp, json_t *spec, struct cp_sess **out, struct cp_err *err);
+int cp_delete_now(struct cp *cp, const char *id, struct cp_err *err);
+/** The stats area's figures (of one session, or of the node when NULL). */
+json_t *cp_stats_json(struct cp *cp, const char *session);
 /** May the request being handled (cp->caller) see session @p id? An admin sees any; a
  *  tenant only its own (another's is "not found": its existence is not told). */
 bool cp_sees(const struct cp *cp, const char *id);
@@ -413,10 +479,15 @@ uint16_t cp_auth_tenant(struct cp *cp, const char *name);
  *  body's bytes. @return 1 when @p root is one, 0 when not, or -EINVAL with @p err set. */
 int cp_auth_unwrap(json_t *root, struct cp_sig *sig, const char **body, size_t *len,
 		   struct cp_err *err);
-/** Who sent @p body on @p topic: its verified tenant into @p tenant, the nonce remembered.
- *  @return 0, or a negative code with @p err set and the refusal counted. */
+/** Who sent @p body on @p topic (asking for replies on @p response, "" for none): its
+ *  verified tenant into @p tenant. @return 0, or a negative code with @p err set and the
+ *  refusal counted. */
 int cp_auth_check(struct cp *cp, const struct cp_sig *sig, const char *topic,
-		  const char *body, size_t len, uint16_t *tenant, struct cp_err *err);
+		  const char *response, const char *body, size_t len, uint16_t *tenant,
+		  struct cp_err *err);
+/** A verified request that is not a repeat of one answered: its nonce spent (refused if it
+ *  was, within the window). @return 0 or a negative code with @p err set. */
+int cp_auth_spend(struct cp *cp, const struct cp_sig *sig, uint16_t tenant, struct cp_err *err);
 bool cp_auth_admin(const struct cp *cp, uint16_t tenant);
 /** Count a refusal the command layer made (forbidden, over quota) for @p tenant. */
 void cp_auth_refused(struct cp *cp, uint16_t tenant, enum cp_auth_reason why);
@@ -428,8 +499,48 @@ void cp_auth_count(struct cp *cp, uint16_t tenant, int sessions, int64_t outputs
 /** What node.info tells @p caller: its own use and quotas; to an admin every tenant's and
  *  the refusals. */
 json_t *cp_auth_json(const struct cp *cp, uint16_t caller);
-/** Who to name in a log line: the tenant, else the one a refused signature claimed. */
-const char *cp_auth_who(const struct cp *cp, uint16_t tenant, const struct cp_sig *sig);
+/** Who to name in a log line: the tenant, else the one a refused signature claimed (said
+ *  in @p buf). */
+const char *cp_auth_who(const struct cp *cp, uint16_t tenant, const struct cp_sig *sig,
+			char *buf, size_t cap);
+
+/* ---- rooms and streams (cp_rooms.c) ---- */
+
+bool cp_room_name_ok(const char *name, bool stream);
+/** enum mf_sdp_codec of "h264", "vp8", "vp9", "av1", "opus", "pcmu", "pcma"; -1 else. */
+int cp_codec_of(const char *name);
+const char *cp_codec_name(unsigned int codec);
+int cp_room_find(const struct cp *cp, const char *name);
+/** @return the new room's index, or -ENOMEM. */
+int cp_room_add(struct cp *cp, const char *name, uint16_t tenant);
+void cp_room_del(struct cp *cp, uint32_t room);
+/** rooms.json from the rooms (durably). */
+int cp_rooms_save(struct cp *cp);
+/** The rooms of rooms.json: before the journal, whose streams name them. */
+int cp_rooms_load(struct cp *cp);
+void cp_rooms_fini(struct cp *cp);
+int cp_stream_find(const struct cp *cp, uint32_t room, const char *name);
+/** @return the new stream's index, or -ENOMEM. */
+int cp_stream_add(struct cp *cp, const struct cp_stream *st);
+/** Its session is gone: so is the stream. */
+void cp_stream_gone(struct cp *cp, uint32_t idx);
+/** The stream as its session's journal record keeps it. */
+json_t *cp_stream_meta(const struct cp *cp, uint32_t idx);
+/** An event of a stream's session says its room and stream (and an output's, its viewer). */
+void cp_stream_label(struct cp *cp, json_t *ev);
+/** A stream from its session's record (@p meta may be NULL). @return its index + 1, or 0. */
+uint32_t cp_stream_restore(struct cp *cp, json_t *meta, const struct cp_sess *s);
+
+/* ---- room and stream commands (cp_streams.c) ---- */
+
+json_t *cp_room_create(struct cp *cp, json_t *args, struct cp_err *err);
+json_t *cp_room_delete(struct cp *cp, json_t *args, struct cp_err *err);
+json_t *cp_room_list(struct cp *cp, json_t *args, struct cp_err *err);
+json_t *cp_room_get(struct cp *cp, json_t *args, struct cp_err *err);
+json_t *cp_stream_publish(struct cp *cp, json_t *args, struct cp_err *err);
+json_t *cp_stream_subscribe(struct cp *cp, json_t *args, struct cp_err *err);
+json_t *cp_stream_unsubscribe(struct cp *cp, json_t *args, struct cp_err *err);
+json_t *cp_stream_unpublish(struct cp *cp, json_t *args, struct cp_err *err);
 
 /* ---- status and events (cp_status.c) ---- */
 

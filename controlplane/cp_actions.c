@@ -64,8 +64,8 @@ args_unpack(json_t *args, struct cp_err *err, const char *fmt, ...)
 /* ---- session.create ---- */
 
 /* An ingress port from the configured range, even for kind rtp (RTCP takes the next). */
-static int
-allocate_port(struct cp *cp, json_t *spec, struct cp_err *err)
+int
+cp_spec_alloc_port(struct cp *cp, json_t *spec, struct cp_err *err)
 {
 	json_t *in = json_object_get(spec, "ingress");
 	const char *kind = json_string_value(json_object_get(spec, "kind"));
@@ -140,6 +140,25 @@ created(struct cp *cp, const struct mf_sess_spec *spec)
 			 spec->ingress.udp_port);
 }
 
+/* A tenant with a bit-rate quota: a session that declares none gets the node's default as
+ * its limit, which the dataplane enforces (what counts against the quota holds). */
+static int
+rate_of_tenant(struct cp *cp, struct mf_sess_spec *spec, struct cp_err *err)
+{
+	const struct cp_tenant *t = &cp->auth.tenants[cp->caller];
+
+	if (t->max_kbps == 0 || spec->limits.max_kbps != 0)
+		return 0;
+	if (cp->cfg.limits.default_session_kbps == 0 ||
+	    cp->cfg.limits.default_session_kbps > MF_SESS_MAX_KBPS) {
+		cp_err_set(err, "missing", "limits.max_kbps", "tenant %s has a bit-rate quota: "
+			   "declare the session's limits.max_kbps", t->name);
+		return -EINVAL;
+	}
+	spec->limits.max_kbps = cp->cfg.limits.default_session_kbps;
+	return 0;
+}
+
 /* One spec of a create: validated, a port allocated, sent. */
 static int
 create_one(struct cp *cp, json_t *args, struct cp_item *it, json_t **result)
@@ -150,18 +169,64 @@ create_one(struct cp *cp, json_t *args, struct cp_item *it, json_t **result)
 
 	if (copy == NULL)
 		cp_err_set(&it->err, "bad_args", NULL, "a session spec is an object");
-	else if ((rc = allocate_port(cp, copy, &it->err)) == 0 &&
+	else if ((rc = cp_spec_alloc_port(cp, copy, &it->err)) == 0 &&
 		 (rc = decode_spec(copy, &cp->spec, &it->err)) == 0) {
 		if (cp_reg_find(&cp->reg, cp->spec.id) != NULL) {
 			cp_err_set(&it->err, "exists", "id", "session \"%s\" exists", cp->spec.id);
 			rc = -EEXIST;
-		} else if ((rc = admit(cp, &cp->spec, NULL, &it->err)) == 0 &&
+		} else if ((rc = rate_of_tenant(cp, &cp->spec, &it->err)) == 0 &&
+			   (rc = admit(cp, &cp->spec, NULL, &it->err)) == 0 &&
 			   (rc = cp_store_create(cp, it, &cp->spec)) == 0) {
 			*result = created(cp, &cp->spec);
 		}
 	}
 	mf_sess_wipe_keys(&cp->spec);
 	json_decref(copy);
+	return rc;
+}
+
+int
+cp_create_now(struct cp *cp, json_t *spec, struct cp_sess **out, struct cp_err *err)
+{
+	struct cp_item it = { .op = CP_OP_CREATE };
+	json_t *res = NULL;
+	int rc = create_one(cp, spec, &it, &res);
+
+	json_decref(res);
+	*out = NULL;
+	if (rc != 0) {
+		*err = it.err;
+		return rc;
+	}
+	rc = cp_store_flush(cp);
+	if (!it.ok) {
+		*err = it.err;
+		return -EIO;
+	}
+	if (rc != 0) {
+		cp_delete_now(cp, it.s->id, err);
+		cp_err_set(err, "internal", NULL, "the journal could not be written");
+		return rc;
+	}
+	*out = it.s;
+	return 0;
+}
+
+int
+cp_delete_now(struct cp *cp, const char *id, struct cp_err *err)
+{
+	struct cp_item it = { .op = CP_OP_DELETE };
+	int rc = cp_store_delete(cp, &it, id);
+
+	if (rc == 0) {
+		rc = cp_store_flush(cp);
+		if (!it.ok) {
+			*err = it.err;
+			rc = -EIO;
+		}
+	} else {
+		*err = it.err;
+	}
 	return rc;
 }
 
@@ -271,6 +336,7 @@ static void
 undo(struct cp *cp, struct cp_req *rq, const struct cp_err *why)
 {
 	struct cp_item del;
+	struct cp_sess *s;
 	uint32_t i;
 
 	for (i = 0; i < rq->nb_items; i++) {
@@ -278,10 +344,14 @@ undo(struct cp *cp, struct cp_req *rq, const struct cp_err *why)
 
 		if (!it->ok || it->s == NULL)
 			continue;
+		/* A later request of the batch may have deleted it (and freed it->s), or
+		 * deleted it and made another of the same name: only this one goes. */
+		s = cp_reg_find(&cp->reg, it->id);
 		memset(&del, 0, sizeof(del));
-		if (cp_store_delete(cp, &del, it->s->id) == 0)
+		if (s != NULL && s->seq == it->made && cp_store_delete(cp, &del, it->id) == 0)
 			cp_store_flush(cp);
 		it->ok = false;
+		it->s = NULL;
 		it->err = *why;
 		json_decref(rq->results[i]);
 		rq->results[i] = NULL;
@@ -560,8 +630,8 @@ ref_of(json_t *args, struct mf_msg_sess_ref *ref, struct cp_err *err)
 	return 0;
 }
 
-static json_t *
-stats_json(struct cp *cp, const char *session)
+json_t *
+cp_stats_json(struct cp *cp, const char *session)
 {
 	struct mf_stats_reader r;
 	uint64_t sz;
@@ -583,7 +653,7 @@ cp_session_get(struct cp *cp, json_t *args, struct cp_err *err)
 		       err) < 0)
 		return NULL;
 	o = mf_sess_info_to_json((struct mf_msg_sess_info *)cp->res);
-	st = stats_json(cp, ref.id);
+	st = cp_stats_json(cp, ref.id);
 	json_object_set(o, "stats", json_object_get(json_object_get(st, "sessions"), ref.id));
 	json_decref(st);
 	return o;
@@ -672,7 +742,7 @@ cp_node_stats(struct cp *cp, json_t *args, struct cp_err *err)
 		cp_err_set(err, "dataplane_down", NULL, "the dataplane is not running");
 		return NULL;
 	}
-	o = stats_json(cp, NULL);
+	o = cp_stats_json(cp, NULL);
 	json_object_del(o, "sessions");		/* session.get has each; a node may have 1M */
 	return o;
 }

@@ -31,6 +31,7 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "cp.h"
 
@@ -45,15 +46,18 @@ static const char *const reason_code[CP_AUTH_NB] = {
 
 /* Nonces seen: a FIFO by arrival (a ring) with a hash over it. */
 struct cp_nonce {
-	uint8_t key[16];		/* SHA-256 of tenant and nonce, cut */
+	uint8_t key[16];		/* SHA-256 of the salt, tenant and nonce, cut */
 	int64_t until;			/* forgotten after this second */
 	uint32_t next;			/* hash chain: slot + 1, 0 ends */
+	uint16_t tenant;
 };
 
 struct cp_nonces {
 	uint32_t cap, head, count;	/* cap a power of 2 */
 	uint32_t *buckets;		/* slot + 1, 0 empty */
 	struct cp_nonce *ring;
+	uint8_t salt[16];		/* per process: nobody can aim nonces at one chain */
+	int64_t started;		/* timestamps before it may be replays we forgot */
 };
 
 /* ---- tenants ---- */
@@ -70,14 +74,16 @@ name_ok(const char *s)
 }
 
 const char *
-cp_auth_who(const struct cp *cp, uint16_t t, const struct cp_sig *sig)
+cp_auth_who(const struct cp *cp, uint16_t t, const struct cp_sig *sig, char *buf, size_t cap)
 {
 	if (t != CP_OPERATOR && t < cp->auth.nb)
 		return cp->auth.tenants[t].name;
 	if (sig == NULL || !sig->present)
 		return "operator";
 	/* Refused before it was verified: the name it claimed, if it is one. */
-	return name_ok(sig->tenant) ? sig->tenant : "a malformed tenant";
+	snprintf(buf, cap, "a request claiming %s",
+		 name_ok(sig->tenant) ? sig->tenant : "a malformed tenant");
+	return buf;
 }
 
 static int
@@ -99,9 +105,14 @@ add(struct cp_auth *a, const char *name)
 	if (a->nb == a->cap) {
 		uint32_t cap = a->cap ? a->cap * 2 : 8;
 
-		if (cap > MAX_TENANTS + 1 ||
-		    (t = realloc(a->tenants, sizeof(*t) * cap)) == NULL)
+		/* Not realloc: the keys must not stay behind in freed memory. */
+		if (cap > MAX_TENANTS + 1 || (t = calloc(cap, sizeof(*t))) == NULL)
 			return NULL;
+		if (a->tenants != NULL) {
+			memcpy(t, a->tenants, sizeof(*t) * a->nb);
+			OPENSSL_cleanse(a->tenants, sizeof(*t) * a->cap);
+			free(a->tenants);
+		}
 		a->tenants = t;
 		a->cap = cap;
 	}
@@ -167,6 +178,7 @@ load_tenant(struct cp_auth *a, json_t *o, size_t i, const char *file)
 		return -EINVAL;
 	}
 	t->key_len = (uint32_t)n;
+	a->signers++;
 	t->admin = admin;
 	t->max_sessions = (uint32_t)ms;
 	t->max_outputs = (uint32_t)mo;
@@ -232,6 +244,9 @@ nonces_init(struct cp_auth *a, uint32_t want)
 	/* calloc: pages are touched only as nonces come. */
 	n->buckets = calloc(cap, sizeof(*n->buckets));
 	n->ring = calloc(cap, sizeof(*n->ring));
+	n->started = (int64_t)time(NULL);
+	if (RAND_bytes(n->salt, sizeof(n->salt)) != 1)
+		return -EIO;
 	return n->buckets != NULL && n->ring != NULL ? 0 : -ENOMEM;
 }
 
@@ -385,10 +400,10 @@ unhex(const char *s, uint8_t *out, size_t n)
 }
 
 static int
-mac(const struct cp_tenant *t, const struct cp_sig *sig, const char *topic, const char *body,
-    size_t len, uint8_t out[32])
+mac(const struct cp_tenant *t, const struct cp_sig *sig, const char *topic,
+    const char *response, const char *body, size_t len, uint8_t out[32])
 {
-	char head[CP_TOPIC_MAX + CP_TENANT_MAX + 24 + CP_NONCE_MAX + 32];
+	char head[2 * CP_TOPIC_MAX + CP_TENANT_MAX + 24 + CP_NONCE_MAX + 32];
 	char digest[] = "SHA256";
 	OSSL_PARAM params[] = {
 		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
@@ -396,8 +411,8 @@ mac(const struct cp_tenant *t, const struct cp_sig *sig, const char *topic, cons
 	};
 	EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	EVP_MAC_CTX *c = m != NULL ? EVP_MAC_CTX_new(m) : NULL;
-	int n = snprintf(head, sizeof(head), SIG_DOMAIN "%s\n%s\n%s\n%s\n", topic, sig->tenant,
-			 sig->ts, sig->nonce);
+	int n = snprintf(head, sizeof(head), SIG_DOMAIN "%s\n%s\n%s\n%s\n%s\n", topic, response,
+			 sig->tenant, sig->ts, sig->nonce);
 	size_t outl = 0;
 	int rc = -EIO;
 
@@ -413,7 +428,7 @@ mac(const struct cp_tenant *t, const struct cp_sig *sig, const char *topic, cons
 }
 
 static void
-nonce_key(uint16_t t, const char *nonce, uint8_t key[16])
+nonce_key(const struct cp_nonces *ns, uint16_t t, const char *nonce, uint8_t key[16])
 {
 	uint8_t md[32];
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
@@ -421,6 +436,7 @@ nonce_key(uint16_t t, const char *nonce, uint8_t key[16])
 
 	memset(md, 0, sizeof(md));
 	if (c != NULL && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(c, ns->salt, sizeof(ns->salt)) == 1 &&
 	    EVP_DigestUpdate(c, &t, sizeof(t)) == 1 &&
 	    EVP_DigestUpdate(c, nonce, strlen(nonce)) == 1)
 		EVP_DigestFinal_ex(c, md, &n);
@@ -439,7 +455,7 @@ bucket_of(const struct cp_nonces *n, const uint8_t key[16])
 
 /* Forget the oldest nonces whose time has passed. */
 static void
-nonces_expire(struct cp_nonces *n, int64_t now)
+nonces_expire(struct cp_auth *a, struct cp_nonces *n, int64_t now)
 {
 	while (n->count > 0) {
 		struct cp_nonce *e = &n->ring[n->head];
@@ -451,27 +467,34 @@ nonces_expire(struct cp_nonces *n, int64_t now)
 			p = &n->ring[*p - 1].next;
 		if (*p != 0)
 			*p = e->next;
+		if (e->tenant < a->nb)
+			a->tenants[e->tenant].nonces--;
 		n->head = (n->head + 1) & (n->cap - 1);
 		n->count--;
 	}
 }
 
-/* Remember a nonce. @return 0, -EEXIST when seen, -ENOSPC when the ring is full. */
+/* Remember tenant @p t's nonce. @return 0, -EEXIST when seen, -ENOSPC when the ring is
+ * full or the tenant holds its share (half of it, when another tenant holds a key: one
+ * tenant's flood cannot lock the others out). */
 static int
-nonces_add(struct cp_nonces *n, const uint8_t key[16], int64_t now, int64_t keep)
+nonces_add(struct cp_auth *a, uint16_t t, const uint8_t key[16], int64_t now, int64_t keep)
 {
-	uint32_t b = bucket_of(n, key), i;
+	struct cp_nonces *n = a->nonces;
+	uint32_t b = bucket_of(n, key), i, share = a->signers > 1 ? n->cap / 2 : n->cap;
 	struct cp_nonce *e;
 
-	nonces_expire(n, now);
+	nonces_expire(a, n, now);
 	for (i = n->buckets[b]; i != 0; i = n->ring[i - 1].next)
 		if (CRYPTO_memcmp(n->ring[i - 1].key, key, 16) == 0)
 			return -EEXIST;
-	if (n->count == n->cap)
+	if (n->count == n->cap || a->tenants[t].nonces >= share)
 		return -ENOSPC;
+	a->tenants[t].nonces++;
 	i = (n->head + n->count) & (n->cap - 1);
 	e = &n->ring[i];
 	memcpy(e->key, key, 16);
+	e->tenant = t;
 	e->until = now + keep;
 	e->next = n->buckets[b];
 	n->buckets[b] = i + 1;
@@ -480,14 +503,15 @@ nonces_add(struct cp_nonces *n, const uint8_t key[16], int64_t now, int64_t keep
 }
 
 int
-cp_auth_check(struct cp *cp, const struct cp_sig *sig, const char *topic, const char *body,
-	      size_t len, uint16_t *tenant, struct cp_err *err)
+cp_auth_check(struct cp *cp, const struct cp_sig *sig, const char *topic,
+	      const char *response, const char *body, size_t len, uint16_t *tenant,
+	      struct cp_err *err)
 {
 	const struct cp_auth_cfg *c = &cp->cfg.auth;
-	uint8_t want[32], got[32], key[16];
-	const struct cp_tenant *t;
 	int64_t ts, now = (int64_t)time(NULL), w = c->window_s;
-	int i, rc;
+	uint8_t want[32], got[32];
+	const struct cp_tenant *t;
+	int i;
 
 	*tenant = CP_OPERATOR;
 	if (sig == NULL || !sig->present) {
@@ -503,7 +527,8 @@ cp_auth_check(struct cp *cp, const struct cp_sig *sig, const char *topic, const 
 	if (!name_ok(sig->tenant) || !nonce_ok(sig->nonce) || parse_ts(sig->ts, &ts) != 0 ||
 	    unhex(sig->sig, got, sizeof(got)) != 0) {
 		cp_err_set(err, "bad_auth", NULL, "tenant (1-63 of A-Z a-z 0-9 - _ .), ts (Unix "
-			   "seconds), nonce (8-64 printable characters) and sig (64 hex digits)");
+			   "seconds), nonce (8-64 printable characters) and sig (64 hex digits), "
+			   "each once");
 		return refuse(cp, -1, CP_AUTH_BAD_AUTH, err);
 	}
 	i = find(&cp->auth, sig->tenant);
@@ -513,31 +538,46 @@ cp_auth_check(struct cp *cp, const struct cp_sig *sig, const char *topic, const 
 			   sig->tenant);
 		return refuse(cp, -1, CP_AUTH_UNKNOWN, err);
 	}
-	if (ts < now - w || ts > now + w) {
+	/* Before our start, a nonce may have been used with a node that forgot it. */
+	if (ts < now - w || ts > now + w || ts < cp->auth.nonces->started) {
 		cp_err_set(err, "stale", NULL, "timestamp %lld is %llds from this node's clock "
-			   "(at most %u)", (long long)ts,
-			   (long long)(ts > now ? ts - now : now - ts), c->window_s);
-		return refuse(cp, i, CP_AUTH_STALE, err);
+			   "(at most %u)%s", (long long)ts,
+			   (long long)(ts > now ? ts - now : now - ts), c->window_s,
+			   ts < cp->auth.nonces->started ? ", or before its start" : "");
+		return refuse(cp, -1, CP_AUTH_STALE, err);
 	}
-	if (mac(t, sig, topic, body, len, want) != 0 || CRYPTO_memcmp(want, got, 32) != 0) {
+	if (mac(t, sig, topic, response, body, len, want) != 0 ||
+	    CRYPTO_memcmp(want, got, 32) != 0) {
 		cp_err_set(err, "bad_signature", NULL, "the signature does not match (tenant %s, "
 			   "topic %s)", t->name, topic);
-		return refuse(cp, i, CP_AUTH_BAD_SIG, err);
+		return refuse(cp, -1, CP_AUTH_BAD_SIG, err);
 	}
+	*tenant = (uint16_t)i;
+	return 0;
+}
+
+int
+cp_auth_spend(struct cp *cp, const struct cp_sig *sig, uint16_t tenant, struct cp_err *err)
+{
+	int64_t now = (int64_t)time(NULL), w = cp->cfg.auth.window_s;
+	uint8_t key[16];
+	int rc;
+
+	if (sig == NULL || !sig->present || tenant == CP_OPERATOR)
+		return 0;
 	/* Only a verified request spends a nonce: no one else can burn a tenant's. */
-	nonce_key((uint16_t)i, sig->nonce, key);
-	rc = nonces_add(cp->auth.nonces, key, now, 2 * w + 1);
+	nonce_key(cp->auth.nonces, tenant, sig->nonce, key);
+	rc = nonces_add(&cp->auth, tenant, key, now, 2 * w + 1);
 	if (rc == -EEXIST) {
 		cp_err_set(err, "replayed", NULL, "nonce already used within the last %llds",
 			   (long long)(2 * w));
-		return refuse(cp, i, CP_AUTH_REPLAYED, err);
+		return refuse(cp, tenant, CP_AUTH_REPLAYED, err);
 	}
 	if (rc != 0) {
-		cp_err_set(err, "replay_cache_full", NULL, "%u nonces within %llds: try again",
-			   cp->auth.nonces->cap, (long long)(2 * w));
-		return refuse(cp, i, CP_AUTH_NONCES_FULL, err);
+		cp_err_set(err, "replay_cache_full", NULL, "too many signed commands within %llds: "
+			   "try again", (long long)(2 * w));
+		return refuse(cp, tenant, CP_AUTH_NONCES_FULL, err);
 	}
-	*tenant = (uint16_t)i;
 	return 0;
 }
 

@@ -25,6 +25,7 @@
 #include "mf/mf_proto_json.h"
 
 #define REPLAY_MAX	1024
+#define REPLAY_TEXT_MAX	65536	/* a longer reply is not kept for a repeat */
 
 /* Who may send a command: any tenant (the action keeps to the caller's sessions), only
  * about a session of its own (args.id), or an admin. */
@@ -44,6 +45,10 @@ static const struct cmd cmds[] = {
 	{ "node.drain", cp_node_drain, NULL, false, true, ADMIN },
 	{ "node.info", cp_node_info, NULL, false, false, ANY },
 	{ "node.stats", cp_node_stats, NULL, false, false, ADMIN },
+	{ "room.create", cp_room_create, NULL, false, false, ANY },
+	{ "room.delete", cp_room_delete, NULL, false, true, ANY },
+	{ "room.get", cp_room_get, NULL, false, false, ANY },
+	{ "room.list", cp_room_list, NULL, false, false, ANY },
 	{ "session.capture", cp_session_capture, NULL, false, false, OWN },
 	{ "session.create", NULL, cp_create_start, false, true, ANY },
 	{ "session.create_many", NULL, cp_create_start, true, true, ANY },
@@ -52,6 +57,10 @@ static const struct cmd cmds[] = {
 	{ "session.get", cp_session_get, NULL, false, false, OWN },
 	{ "session.list", cp_session_list, NULL, false, false, ANY },
 	{ "session.update", cp_session_update, NULL, false, true, OWN },
+	{ "stream.publish", cp_stream_publish, NULL, false, true, ANY },
+	{ "stream.subscribe", cp_stream_subscribe, NULL, false, true, ANY },
+	{ "stream.unpublish", cp_stream_unpublish, NULL, false, true, ANY },
+	{ "stream.unsubscribe", cp_stream_unsubscribe, NULL, false, true, ANY },
 };
 
 /* The last REPLAY_MAX request ids and their replies (a ring), per tenant: one tenant's
@@ -101,6 +110,19 @@ replay_add(struct cp *cp, uint16_t tenant, const char *id, const char *reply)
 	snprintf(r->ring[r->next].id, sizeof(r->ring[0].id), "%s", id);
 	r->ring[r->next].reply = strdup(reply);
 	r->next = (r->next + 1) % REPLAY_MAX;
+}
+
+/* @p s for a log line: at most @p cap - 1 bytes, control characters as '?' (a request's
+ * id or command comes from anyone: it must not forge lines). */
+static const char *
+printable(const char *s, char *buf, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < cap; i++)
+		buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	buf[i] = '\0';
+	return buf;
 }
 
 static bool
@@ -245,6 +267,7 @@ take(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, char **again)
 	const struct cp_sig *sig = NULL;
 	const struct cmd *c;
 	const char *first, *body = NULL;
+	char idbuf[72];
 	size_t len = 0;
 
 	*again = NULL;
@@ -257,15 +280,22 @@ take(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, char **again)
 	if (parse(msg, rq, &sig, &body, &len) != 0 || parse_envelope(rq->root, rq, &rq->err) != 0)
 		return NULL;
 	rq->sig = sig;
-	if (cp_auth_check(cp, sig, msg->topic, body, len, &rq->tenant, &rq->err) != 0)
+	if (cp_auth_check(cp, sig, msg->topic, msg->response_topic, body, len, &rq->tenant,
+			  &rq->err) != 0)
 		return NULL;
-	/* A copy: answers of earlier requests of this batch may push it out of the ring. */
+	rq->verified = true;
+	/* A copy: answers of earlier requests of this batch may push it out of the ring. A
+	 * request sent again (QoS 1 redelivery, a client's retry) gets its first reply before
+	 * its nonce is looked at: the same bytes, nothing done twice. */
 	first = replay_find(cp, rq->tenant, rq->id);
 	*again = first != NULL ? strdup(first) : NULL;
 	if (*again != NULL) {
-		MF_LOG(INFO, cmd, "request %s repeated: the first reply again", rq->id);
+		MF_LOG(INFO, cmd, "request %s repeated: the first reply again",
+		       printable(rq->id, idbuf, sizeof(idbuf)));
 		return NULL;
 	}
+	if (cp_auth_spend(cp, sig, rq->tenant, &rq->err) != 0)
+		return NULL;
 	c = find_cmd(rq->cmd);
 	if (c == NULL)
 		cp_err_set(&rq->err, "unknown_command", "cmd", "no command \"%s\"", rq->cmd);
@@ -279,7 +309,7 @@ take(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, char **again)
 static void
 answer(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, char *again)
 {
-	char *text;
+	char *text, who[CP_TENANT_MAX + 40], id[72], cmd[40];
 	uint32_t i;
 
 	if (again != NULL) {
@@ -290,13 +320,17 @@ answer(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, char *again)
 		cp->status_dirty = true;
 	if (rq->result == NULL)
 		MF_LOG(INFO, cmd, "%s%s%s of %s refused: %s%s%s: %s",
-		       rq->cmd ? rq->cmd : "request", rq->id ? " " : "", rq->id ? rq->id : "",
-		       cp_auth_who(cp, rq->tenant, rq->sig), rq->err.code, rq->err.path[0] ? " at " : "",
-		       rq->err.path, rq->err.message);
+		       rq->cmd ? printable(rq->cmd, cmd, sizeof(cmd)) : "request", rq->id ? " " : "",
+		       rq->id ? printable(rq->id, id, sizeof(id)) : "",
+		       cp_auth_who(cp, rq->tenant, rq->sig, who, sizeof(who)), rq->err.code,
+		       rq->err.path[0] ? " at " : "", rq->err.path, rq->err.message);
 	text = reply_text(cp, rq, json_incref(rq->result), &rq->err);
 	if (text != NULL) {
-		if (rq->result != NULL ||
-		    (rq->cmd != NULL && strcmp(rq->err.code, "dataplane_down") != 0))
+		/* Kept to answer a repeat: what a verified sender got, unless the refusal
+		 * passes (the dataplane away, the nonces full) or the reply is large. */
+		if (rq->verified && rq->cmd != NULL && strlen(text) <= REPLAY_TEXT_MAX &&
+		    strcmp(rq->err.code, "dataplane_down") != 0 &&
+		    strcmp(rq->err.code, "replay_cache_full") != 0)
 			replay_add(cp, rq->tenant, rq->id, text);
 		send_reply(cp, msg, rq, text);
 		explicit_bzero(text, strlen(text));

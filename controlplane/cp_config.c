@@ -135,6 +135,26 @@ load_auth(struct cp_config *c, json_t *a)
 }
 
 static int
+load_streams(struct cp_config *c, json_t *o)
+{
+	json_int_t port = 0;
+	const char *addr = NULL;
+	struct mf_addr a;
+	json_error_t e;
+
+	if (o == NULL)
+		return 0;
+	if (json_unpack_ex(o, &e, JSON_STRICT, "{s?I, s?s}", "port", &port, "addr", &addr) != 0 ||
+	    port < 0 || port >= MF_MAX_PORTS || (addr != NULL && mf_addr_parse(addr, &a) != 0)) {
+		fprintf(stderr, "mfwd-controlplane: config streams: {\"port\": 0-%d, \"addr\": "
+			"an IPv4 or IPv6 address of that port}\n", MF_MAX_PORTS - 1);
+		return -EINVAL;
+	}
+	c->stream_port = (uint16_t)port;
+	return copy_str(c->stream_addr, sizeof(c->stream_addr), addr, "streams.addr");
+}
+
+static int
 check(const struct cp_config *c, json_int_t ver, json_int_t pmin, json_int_t pmax)
 {
 	const char *bad = NULL;
@@ -165,7 +185,7 @@ cp_config_load(struct cp_config *c, const char *file)
 	const char *user = NULL, *pass = NULL, *pool = NULL, *journal = NULL, *lvl = NULL;
 	json_int_t ver = 5, expiry = -1, keepalive = -1, status = -1, pmin = -1, pmax = -1;
 	json_int_t rto = -1, maxp = -1;
-	json_t *root, *tls = NULL, *limits = NULL, *auth = NULL;
+	json_t *root, *tls = NULL, *limits = NULL, *auth = NULL, *streams = NULL;
 	json_error_t e;
 	int rc;
 
@@ -179,14 +199,14 @@ cp_config_load(struct cp_config *c, const char *file)
 	}
 	rc = json_unpack_ex(root, &e, JSON_STRICT,
 			    "{s?s, s?s, s?s, s?s, s?I, s?s, s?s, s?s, s?o, s?I, s?I, s?s, s?s, s?I,"
-			    " s?[II], s?o, s?I, s?I, s?s, s?o}",
+			    " s?[II], s?o, s?I, s?I, s?s, s?o, s?o}",
 			    "node", &node, "instance", &inst, "prefix", &prefix, "broker", &broker,
 			    "mqtt_version", &ver, "client_id", &cid, "username", &user,
 			    "password", &pass, "tls", &tls, "session_expiry_s", &expiry,
 			    "keepalive_s", &keepalive, "pool_group", &pool, "journal_dir", &journal,
 			    "status_interval_s", &status, "port_range", &pmin, &pmax, "limits",
 			    &limits, "reply_timeout_ms", &rto, "max_payload", &maxp, "log_level",
-			    &lvl, "auth", &auth);
+			    &lvl, "auth", &auth, "streams", &streams);
 	if (rc != 0) {
 		fprintf(stderr, "mfwd-controlplane: %s: %s (%s)\n", file, e.text, e.source);
 		json_decref(root);
@@ -202,7 +222,8 @@ cp_config_load(struct cp_config *c, const char *file)
 	     copy_str(c->pool_group, sizeof(c->pool_group), pool, "pool_group") ||
 	     copy_str(c->journal_dir, sizeof(c->journal_dir), journal, "journal_dir") ||
 	     copy_str(c->log_level, sizeof(c->log_level), lvl, "log_level") ||
-	     load_tls(c, tls) || load_limits(c, limits) || load_auth(c, auth) ? -EINVAL : 0;
+	     load_tls(c, tls) || load_limits(c, limits) || load_auth(c, auth) ||
+	     load_streams(c, streams) ? -EINVAL : 0;
 	json_decref(root);
 	if (rc != 0)
 		return rc;

@@ -88,7 +88,7 @@ append(struct cp_journal *j, char tag, const char *text, size_t n, uint64_t *off
 }
 
 int
-cp_journal_put(struct cp_journal *j, const struct mf_sess_spec *spec, const char *tenant,
+cp_journal_put(struct cp_journal *j, const struct mf_sess_spec *spec, json_t *meta,
 	       uint64_t *off, uint32_t *len)
 {
 	json_t *o = mf_sess_to_json(spec, MF_SESS_JSON_KEYS);
@@ -96,8 +96,8 @@ cp_journal_put(struct cp_journal *j, const struct mf_sess_spec *spec, const char
 	size_t n;
 	int rc;
 
-	if (o != NULL && tenant != NULL && tenant[0] != '\0')
-		json_object_set_new(o, "tenant", json_string(tenant));
+	if (o != NULL && meta != NULL && json_object_size(meta) > 0)
+		json_object_set(o, "meta", meta);
 	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	n = text ? strlen(text) : 0;
 	rc = text ? append(j, '+', text, n, off) : -ENOMEM;
@@ -110,18 +110,25 @@ cp_journal_put(struct cp_journal *j, const struct mf_sess_spec *spec, const char
 	return rc;
 }
 
-/* A "+" record's spec; its owner (not part of a spec) into @p tenant when asked. */
+/* A "+" record's spec; what the control plane keeps beside it (not part of a spec: its
+ * owner, its stream) into @p meta when asked (a new reference, or NULL). */
 static int
-record_spec(json_t *o, struct mf_sess_spec *spec, char *tenant, size_t cap)
+record_spec(json_t *o, struct mf_sess_spec *spec, json_t **meta)
 {
-	json_t *t = json_object_get(o, "tenant");
+	json_t *m = json_object_get(o, "meta");
 	struct mf_sess_err se;
 
-	if (tenant != NULL)
-		snprintf(tenant, cap, "%s", json_is_string(t) ? json_string_value(t) : "");
-	if (t != NULL)
-		json_object_del(o, "tenant");
-	return mf_sess_from_json(o, spec, &se) == 0 ? 0 : -EBADMSG;
+	if (meta != NULL)
+		*meta = json_is_object(m) ? json_incref(m) : NULL;
+	if (m != NULL)
+		json_object_del(o, "meta");
+	if (mf_sess_from_json(o, spec, &se) == 0)
+		return 0;
+	if (meta != NULL) {
+		json_decref(*meta);
+		*meta = NULL;
+	}
+	return -EBADMSG;
 }
 
 int
@@ -184,7 +191,7 @@ cp_journal_read(struct cp_journal *j, uint64_t off, uint32_t len, struct mf_sess
 	else if (pread(j->fd, text, len, (off_t)off) != (ssize_t)len)
 		goto out;
 	o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-	if (o != NULL && record_spec(o, spec, NULL, 0) == 0)
+	if (o != NULL && record_spec(o, spec, NULL) == 0)
 		rc = 0;
 out:
 	if (rc != 0)
@@ -202,9 +209,8 @@ static int
 load_line(char *line, size_t n, uint64_t off, struct mf_sess_spec *spec, cp_journal_fn fn,
 	  void *ctx)
 {
-	char tenant[CP_TENANT_MAX];
+	json_t *o, *meta = NULL;
 	json_error_t je;
-	json_t *o;
 	int rc = -EBADMSG;
 
 	if (n < 2 || (line[0] != '+' && line[0] != '-'))
@@ -213,9 +219,9 @@ load_line(char *line, size_t n, uint64_t off, struct mf_sess_spec *spec, cp_jour
 	if (line[0] == '-' && json_is_string(o)) {
 		fn(ctx, json_string_value(o), NULL, NULL, 0, 0);
 		rc = 0;
-	} else if (line[0] == '+' && o != NULL &&
-		   record_spec(o, spec, tenant, sizeof(tenant)) == 0) {
-		fn(ctx, spec->id, spec, tenant, off + 1, (uint32_t)(n - 1));
+	} else if (line[0] == '+' && o != NULL && record_spec(o, spec, &meta) == 0) {
+		fn(ctx, spec->id, spec, meta, off + 1, (uint32_t)(n - 1));
+		json_decref(meta);
 		mf_sess_wipe_keys(spec);
 		rc = 0;
 	}
@@ -366,7 +372,7 @@ migrate(struct cp_journal *j)
 		snprintf(path, sizeof(path), "%s/%s", j->dir, de->d_name);
 		o = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
 		if (o != NULL && mf_sess_from_json(o, spec, &se) == 0 &&
-		    cp_journal_put(j, spec, "", &off, &len) == 0 && cp_journal_sync(j) == 0) {
+		    cp_journal_put(j, spec, NULL, &off, &len) == 0 && cp_journal_sync(j) == 0) {
 			unlinkat(j->dirfd, de->d_name, 0);
 			n++;
 		}
@@ -439,4 +445,33 @@ cp_journal_set_dataplane(struct cp_journal *j, uint64_t start_ns)
 	int n = snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)start_ns);
 
 	return write_file(j, "dataplane", buf, (size_t)n);
+}
+
+int
+cp_journal_save(struct cp_journal *j, const char *name, const char *data, size_t len)
+{
+	return write_file(j, name, data, len);
+}
+
+char *
+cp_journal_slurp(struct cp_journal *j, const char *name)
+{
+	int fd = openat(j->dirfd, name, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	char *text = NULL;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) == 0 && st.st_size < (64 << 20) &&
+	    (text = malloc((size_t)st.st_size + 1)) != NULL) {
+		if (read(fd, text, (size_t)st.st_size) == st.st_size) {
+			text[st.st_size] = '\0';
+		} else {
+			free(text);
+			text = NULL;
+			errno = EIO;
+		}
+	}
+	close(fd);
+	return text;
 }

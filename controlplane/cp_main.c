@@ -62,10 +62,13 @@ dataplane(struct cp *cp)
 		cp_status_publish(cp, true);
 	}
 	while (cp_dp_event(cp, &ev) == 0) {
+		json_t *o = mf_event_to_json(&ev);
+
+		cp_stream_label(cp, o);		/* before a timeout ends the stream */
 		/* A session the dataplane ended is no longer ours to replay. */
 		if (ev.kind == MF_EV_SESSION_TIMEOUT)
 			cp_store_forget(cp, ev.id);
-		cp_event_publish(cp, mf_event_to_json(&ev));
+		cp_event_publish(cp, o);
 	}
 }
 
@@ -157,7 +160,8 @@ main(int argc, char **argv)
 	if (cp_auth_init(&cp) != 0)
 		return 2;
 	cp.journal = cp_journal_open(cp.cfg.journal_dir);
-	if (cp.journal == NULL || cp_store_load(&cp) < 0)
+	if (cp.journal == NULL || cp_rooms_load(&cp) != 0 || cp_store_load(&cp) < 0 ||
+	    (cp.rooms.dirty && cp_rooms_save(&cp) != 0))
 		return 1;
 	cp.mqtt = cp_mqtt_start(&cp.cfg);
 	if (cp.mqtt == NULL)
@@ -174,6 +178,7 @@ main(int argc, char **argv)
 		mf_client_close(&cp.dp);
 	cp_journal_close(cp.journal);
 	cp_reg_clear(&cp.reg);
+	cp_rooms_fini(&cp);
 	cp_auth_fini(&cp);
 	json_decref(cp.load.last);
 	return 0;

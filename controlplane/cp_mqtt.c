@@ -60,7 +60,8 @@ cp_msg_free(struct cp_msg *msg)
 	msg_free(msg);
 }
 
-/* A signature's user property into its field; one too long or repeated leaves it empty. */
+/* A signature's user property into its field; one too long, or given twice, leaves it
+ * empty for good (the check refuses it). */
 static void
 take_sig(struct cp_sig *sig, const MQTTLenString *name, const MQTTLenString *value)
 {
@@ -82,11 +83,12 @@ take_sig(struct cp_sig *sig, const MQTTLenString *name, const MQTTLenString *val
 		if (name->len < 0 || (size_t)name->len != n || memcmp(name->data, fields[i].name, n))
 			continue;
 		sig->present = true;
-		if (dst[0] == '\0' && value->len > 0 && (size_t)value->len < fields[i].cap &&
+		if (!(sig->seen & 1u << i) && value->len > 0 && (size_t)value->len < fields[i].cap &&
 		    memchr(value->data, '\0', (size_t)value->len) == NULL)
 			memcpy(dst, value->data, (size_t)value->len);
 		else
-			dst[0] = '\0';
+			memset(dst, 0, fields[i].cap);
+		sig->seen |= (uint8_t)(1u << i);
 		return;
 	}
 }

@@ -35,18 +35,29 @@ count(struct cp *cp, const struct cp_sess *s, int sign)
 	cp_auth_count(cp, s->tenant, sign, sign * s->nb_outputs, kbps);
 }
 
-/* Its record in the journal, under its owner's name. */
+/* Its record in the journal, with its owner and its stream (@p s NULL: neither). */
 static int
-put(struct cp *cp, const struct mf_sess_spec *spec, uint16_t tenant, uint64_t *off,
+put(struct cp *cp, const struct mf_sess_spec *spec, const struct cp_sess *s, uint64_t *off,
     uint32_t *len)
 {
-	return cp_journal_put(cp->journal, spec, cp->auth.tenants[tenant].name, off, len);
+	json_t *meta = json_object();
+	int rc;
+
+	if (s != NULL && s->tenant != CP_OPERATOR)
+		json_object_set_new(meta, "tenant", json_string(cp->auth.tenants[s->tenant].name));
+	if (s != NULL && s->stream != 0)
+		json_object_set_new(meta, "stream", cp_stream_meta(cp, s->stream - 1));
+	rc = cp_journal_put(cp->journal, spec, meta, off, len);
+	json_decref(meta);
+	return rc;
 }
 
 static struct cp_sess *
-remember(struct cp *cp, const struct mf_sess_spec *spec, uint16_t tenant, uint64_t off,
+remember(struct cp *cp, const struct mf_sess_spec *spec, json_t *meta, uint64_t off,
 	 uint32_t len)
 {
+	uint16_t tenant = cp_auth_tenant(cp, json_string_value(json_object_get(meta, "tenant")));
+
 	struct cp_sess *s = cp_reg_find(&cp->reg, spec->id);
 
 	if (s != NULL) {
@@ -58,6 +69,8 @@ remember(struct cp *cp, const struct mf_sess_spec *spec, uint16_t tenant, uint64
 	s->joff = off;
 	s->jlen = len;
 	s->tenant = tenant;
+	if (s->stream == 0)
+		s->stream = cp_stream_restore(cp, json_object_get(meta, "stream"), s);
 	count(cp, s, 1);
 	return s;
 }
@@ -65,19 +78,21 @@ remember(struct cp *cp, const struct mf_sess_spec *spec, uint16_t tenant, uint64
 static void
 drop(struct cp *cp, struct cp_sess *s)
 {
+	if (s->stream != 0)
+		cp_stream_gone(cp, s->stream - 1);
 	count(cp, s, -1);
 	cp_reg_del(&cp->reg, s);
 }
 
 static void
-on_record(void *ctx, const char *id, const struct mf_sess_spec *spec, const char *tenant,
+on_record(void *ctx, const char *id, const struct mf_sess_spec *spec, json_t *meta,
 	  uint64_t off, uint32_t len)
 {
 	struct cp *cp = ctx;
 	struct cp_sess *s;
 
 	if (spec != NULL) {
-		if (remember(cp, spec, cp_auth_tenant(cp, tenant), off, len) == NULL)
+		if (remember(cp, spec, meta, off, len) == NULL)
 			MF_LOG(ERR, main, "session %s: no memory for it", id);
 	} else if ((s = cp_reg_find(&cp->reg, id)) != NULL) {
 		drop(cp, s);
@@ -134,7 +149,7 @@ complete(struct cp *cp, struct cp_item *it, int rc)
 		s->deleting = false;
 		if (cp_store_spec(cp, s, &cp->spec) == 0) {
 			count(cp, s, -1);
-			put(cp, &cp->spec, s->tenant, &s->joff, &s->jlen);
+			put(cp, &cp->spec, s, &s->joff, &s->jlen);
 			count(cp, s, 1);
 			mf_sess_wipe_keys(&cp->spec);
 		}
@@ -196,7 +211,7 @@ cp_store_create(struct cp *cp, struct cp_item *it, const struct mf_sess_spec *sp
 	it->op = CP_OP_CREATE;
 	if (s != NULL)
 		s->tenant = cp->caller;
-	if (s == NULL || put(cp, spec, cp->caller, &s->joff, &s->jlen) != 0) {
+	if (s == NULL || put(cp, spec, s, &s->joff, &s->jlen) != 0) {
 		if (s != NULL)
 			cp_reg_del(&cp->reg, s);
 		cp_err_set(&it->err, "internal", NULL, "no memory for another session");
@@ -210,6 +225,8 @@ cp_store_create(struct cp *cp, struct cp_item *it, const struct mf_sess_spec *sp
 	}
 	s->pending = true;
 	it->s = s;
+	it->made = s->seq;
+	memcpy(it->id, s->id, sizeof(it->id));
 	count(cp, s, 1);
 	return 0;
 }
@@ -298,12 +315,31 @@ cp_store_update(struct cp *cp, struct cp_sess *s, const struct mf_sess_spec *spe
 		return rc;
 	count(cp, s, -1);
 	cp_reg_set(&cp->reg, s, spec);
-	rc = put(cp, spec, s->tenant, &s->joff, &s->jlen);
+	rc = put(cp, spec, s, &s->joff, &s->jlen);
 	count(cp, s, 1);
 	if (rc == 0)
 		rc = cp_journal_sync(cp->journal);
 	if (rc != 0)
 		cp_err_set(err, "internal", NULL, "the journal could not be written");
+	return rc;
+}
+
+int
+cp_store_bind(struct cp *cp, struct cp_sess *s, uint32_t stream)
+{
+	int rc = cp_store_spec(cp, s, &cp->spec);
+
+	if (rc == 0) {
+		count(cp, s, -1);
+		s->stream = stream;
+		rc = put(cp, &cp->spec, s, &s->joff, &s->jlen);
+		count(cp, s, 1);
+		mf_sess_wipe_keys(&cp->spec);
+	}
+	if (rc == 0)
+		rc = cp_journal_sync(cp->journal);
+	if (rc != 0)
+		s->stream = 0;
 	return rc;
 }
 
@@ -414,9 +450,9 @@ adopt(struct cp *cp, const char *id)
 	ref.id[MF_SESS_ID_MAX - 1] = '\0';
 	if (cp_dp_call(cp, MF_MSG_SESSION_GET, &ref, sizeof(ref), cp->res, sizeof(cp->res),
 		       &err) < 0 ||
-	    put(cp, &si->spec, CP_OPERATOR, &off, &len) != 0)
+	    put(cp, &si->spec, NULL, &off, &len) != 0)
 		return;
-	s = remember(cp, &si->spec, CP_OPERATOR, off, len);
+	s = remember(cp, &si->spec, NULL, off, len);
 	if (s != NULL)
 		s->seen = true;
 	mf_sess_wipe_keys(&si->spec);

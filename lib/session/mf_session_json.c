@@ -1004,7 +1004,7 @@ outputs(const json_t *v, void *obj, const struct field *f, struct dctx *c)
 static const struct field limits_fields[] = {
 	INT_FIELD("idle_timeout_ms", struct mf_sess_limits, idle_timeout_ms, 0, 86400000, false),
 	INT_FIELD("timeout_s", struct mf_sess_limits, timeout_s, 0, 31536000, false),
-	INT_FIELD("max_kbps", struct mf_sess_limits, max_kbps, 0, 100000000, false),
+	INT_FIELD("max_kbps", struct mf_sess_limits, max_kbps, 0, MF_SESS_MAX_KBPS, false),
 	INT_FIELD("keyframe_interval_ms", struct mf_sess_limits, keyframe_interval_ms, 100,
 		  60000, false),
 };

@@ -219,7 +219,8 @@ class Client:
         return self.c.publish(topic, data, qos=qos, properties=props)
 
     def signed(self, topic, tenant, key, cmd, args=None, rid=None, ts=None, nonce=None,
-               envelope=None, sign_topic=None, send_body=None, timeout=5):
+               envelope=None, sign_topic=None, send_body=None, sign_response=None,
+               timeout=5):
         """A command signed as docs/control-api.md says: MQTT 5 user properties, or (always
         with MQTT 3.1.1) the envelope. sign_topic and send_body make it wrong on purpose.
         Returns the reply; self.last is (payload, user properties) to send again."""
@@ -231,7 +232,9 @@ class Client:
         text = json.dumps(body).encode()
         ts = int(time.time()) if ts is None else ts
         nonce = nonce or uuid.uuid4().hex
-        sig = sign(key, sign_topic or topic, tenant, ts, nonce, text)
+        response = self.reply_topic if self.v5 else ""
+        sig = sign(key, sign_topic or topic, tenant, ts, nonce, text,
+                   response if sign_response is None else sign_response)
         sent = send_body if send_body is not None else text
         if envelope or (envelope is None and not self.v5):
             payload = json.dumps({"auth": {"tenant": tenant, "ts": ts, "nonce": nonce,
@@ -303,9 +306,10 @@ class Client:
         self.c.disconnect()
 
 
-def sign(key, topic, tenant, ts, nonce, body):
+def sign(key, topic, tenant, ts, nonce, body, response=""):
     """HMAC-SHA256 of a command, in hex (docs/control-api.md, Signed commands)."""
-    head = ("mfwd-sig-v1\n%s\n%s\n%d\n%s\n" % (topic, tenant, ts, nonce)).encode()
+    head = ("mfwd-sig-v1\n%s\n%s\n%s\n%d\n%s\n" % (topic, response, tenant, ts,
+                                                   nonce)).encode()
     return hmac.new(key, head + body, hashlib.sha256).hexdigest()
 
 

@@ -104,6 +104,7 @@ struct mf_ice_cred {
 /* DTLS-SRTP (RFC 5763, 5764) on an ICE endpoint: mfwd is the DTLS server (SDP
  * "a=setup:passive"), the peer's certificate must have this SHA-256 fingerprint, and the
  * keys the handshake exports become the endpoint's SRTP. on == 0: none. */
+#define MF_SESS_MAX_KBPS	100000000	/* limits.max_kbps */
 #define MF_DTLS_FP_LEN	32	/* SHA-256 */
 #define MF_DTLS_FP_STR	(8 + 3 * MF_DTLS_FP_LEN)	/* "sha-256 AB:...:EF" and NUL */
 

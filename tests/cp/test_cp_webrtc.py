@@ -1,0 +1,216 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Rooms and streams with real WebRTC peers: GStreamer's webrtcbin as the publishing device
+and as viewers, each signalled over MQTT by webrtc_peer.py (stream.publish,
+stream.subscribe), its media in a network namespace behind the dataplane (net_af_packet).
+
+- room.create, a stream published by a VP8 webrtcbin: the answer is mfwd's (ICE-lite, DTLS
+  passive, one host candidate on the streams' port); the publisher connects;
+- two webrtcbin viewers subscribe: each connects (ICE and DTLS with mfwd), decodes at
+  least 60 frames, and the frames the two decode are the same pictures (one stream, two
+  viewers: the digests of the frames both decoded agree);
+- room.get lists the stream with its viewers and figures; ice.connected and dtls.connected
+  events name the room, the stream and the viewer; stream.unsubscribe removes one;
+- refusals change nothing: an offer with no codec mfwd forwards (bad_sdp naming the line),
+  a stream that is not published, a room that does not exist, a second publish of a name;
+- a plain RTP publish gets an address and a port, and an H.264 webrtcbin viewer of an
+  H.264 webrtcbin publisher decodes too;
+- stream.unpublish, room.delete remove the sessions; the control plane's restart keeps the
+  rooms and streams (room.list, room.get).
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cpharness import SKIP, Broker, Checks, Client, ControlPlane, wait_status  # noqa: E402
+from harness import Dataplane  # noqa: E402
+from netns import Topology  # noqa: E402
+
+T = Checks("cp_webrtc")
+CMD = "mfwd/n1/cmd"
+HERE = os.path.dirname(os.path.abspath(__file__))
+PY = "/usr/bin/python3"
+NO_CODEC = """v=0\r
+o=- 1 1 IN IP4 127.0.0.1\r
+s=-\r
+t=0 0\r
+a=group:BUNDLE 0\r
+a=fingerprint:sha-256 """ + ":".join(["AB"] * 32) + """\r
+m=video 9 UDP/TLS/RTP/SAVPF 100\r
+c=IN IP4 0.0.0.0\r
+a=mid:0\r
+a=ice-ufrag:abcd\r
+a=ice-pwd:abcdefghijklmnopqrstuvwx\r
+a=setup:actpass\r
+a=rtcp-mux\r
+a=sendonly\r
+a=rtpmap:100 MPV/90000\r
+"""
+
+
+def have_webrtcbin():
+    r = subprocess.run([PY, "-c", "import gi; gi.require_version('Gst', '1.0'); "
+                        "gi.require_version('GstWebRTC', '1.0'); from gi.repository import Gst;"
+                        " Gst.init(None); assert Gst.ElementFactory.find('webrtcbin')"],
+                       capture_output=True)
+    return r.returncode == 0
+
+
+def peer(topo, broker, room, stream, *args):
+    env = dict(os.environ)
+    if "--view" in args and os.environ.get("VIEW_GST_DEBUG"):
+        env["GST_DEBUG"] = os.environ["VIEW_GST_DEBUG"]
+    return subprocess.Popen([PY, os.path.join(HERE, "webrtc_peer.py"), "--broker",
+                             str(broker.port), "--topic", CMD, "--room", room, "--stream",
+                             stream, "--netns", topo.src] + list(args),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def lines(p, timeout=60):
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+    got = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
+    if p.returncode != 0:
+        print("peer exited %s:\n%s\n%s" % (p.returncode, out[-2000:], err[-2000:]))
+    return got
+
+
+def event(got, name):
+    return [x for x in got if x.get("event") == name]
+
+
+def ok(r):
+    return r is not None and r.get("ok")
+
+
+def published(c, name):
+    """Wait until @name is listed in the lobby (its publisher signalled)."""
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        r = c.request(CMD, "room.get", {"room": "lobby"})
+        st = [x for x in r["result"]["streams"] if x["stream"] == name] if ok(r) else []
+        if st:
+            return st[0]
+        time.sleep(0.2)
+    return None
+
+
+def check_stream(topo, broker, c, name, codec, viewers):
+    """A webrtcbin publisher of @codec and @viewers webrtcbin viewers of it."""
+    pub = peer(topo, broker, "lobby", name, "--publish", codec, "--seconds", "25")
+    T.check(published(c, name) is not None, "%s published" % name)
+    views = [peer(topo, broker, "lobby", name, "--view", "--frames", "90", "--seconds", "20")
+             for i in range(viewers)]
+    seen = [lines(v) for v in views]
+    st = published(c, name) or {}
+    T.eq(len(st.get("viewers", [])), viewers, "room.get lists the viewers of %s" % name)
+    T.check((st.get("stats") or {}).get("rx_pkts", 0) > 0, "room.get has the stream's figures")
+    if os.environ.get("MFWD_DEBUG"):
+        print(json.dumps(st, indent=1))
+        print(json.dumps(c.request(CMD, "session.get", {"id": st.get("session")}), indent=1))
+    pub.terminate()
+    pg = lines(pub)
+    ans = event(pg, "answer")
+    T.check(ans and ans[0]["reply"].get("ok"), "stream.publish answered: %s" % ans)
+    T.check(any(x.get("state") == "connected" and x.get("what") == "connection" for x in pg),
+            "the %s publisher connected (ICE and DTLS)" % codec)
+    digests = []
+    for i, got in enumerate(seen):
+        done = event(got, "done")
+        frames = done[0]["frames"] if done else 0
+        T.check(frames >= 60, "%s viewer %d decoded %d frames" % (codec, i, frames))
+        digests.append(done[0]["digests"] if done else [])
+    if viewers > 1:
+        common = set(digests[0]) & set(digests[1])
+        T.check(len(common) >= 30, "the two viewers decoded the same pictures (%d in "
+                "common)" % len(common))
+    return st
+
+
+def check_refusals(topo, broker, c):
+    before = c.request(CMD, "session.list")
+    r = c.request(CMD, "stream.publish", {"room": "lobby", "stream": "bad", "sdp": NO_CODEC})
+    T.check(not ok(r) and r["error"]["code"] == "bad_sdp" and "line" in r["error"]["message"],
+            "an offer with no codec mfwd forwards: bad_sdp naming the line (%s)" % r)
+    r = c.request(CMD, "stream.subscribe", {"room": "lobby", "stream": "nope", "sdp": "v=0"})
+    T.check(not ok(r) and r["error"]["code"] == "not_found", "no such stream: %s" % r)
+    r = c.request(CMD, "stream.publish", {"room": "attic", "stream": "x", "media": [
+        {"kind": "video", "codec": "h264", "pt": 96}]})
+    T.check(not ok(r) and r["error"]["code"] == "not_found", "no such room: %s" % r)
+    r = c.request(CMD, "stream.publish", {"room": "lobby", "stream": "cam-1/main", "media": [
+        {"kind": "video", "codec": "h264", "pt": 96}]})
+    T.check(not ok(r) and r["error"]["code"] == "exists", "published twice: %s" % r)
+    T.eq(c.request(CMD, "session.list")["result"], before["result"],
+         "the refusals changed nothing")
+
+
+def main():
+    if not have_webrtcbin():
+        print("skip: no webrtcbin (gir1.2-gst-plugins-bad-1.0)")
+        sys.exit(SKIP)
+    with Topology("cpw") as topo, Broker() as broker:
+        dpl = Dataplane("cpwebrtc", topo.ports_conf())
+        with dpl:
+            cp = ControlPlane(broker, "n1", dpl.instance, streams={"port": 0})
+            with cp:
+                c = Client(broker)
+                T.check(wait_status(c, "n1", lambda s: s["online"] and s["dataplane"]["up"])
+                        is not None, "control plane online")
+                evc = Client(broker)
+                evc.subscribe("mfwd/n1/event/#")
+                r = c.request(CMD, "room.create", {"room": "lobby"})
+                T.check(ok(r), "room.create: %s" % r)
+                st = check_stream(topo, broker, c, "cam-1/main", "vp8", 2)
+                evs = [e for t, e, rt in evc.collect("mfwd/n1/event/", 0.5)]
+                for kind in ("ice.connected", "dtls.connected"):
+                    got = [e for e in evs if e.get("event") == kind and
+                           e.get("stream") == "cam-1/main" and e.get("room") == "lobby"]
+                    T.check(sorted(e.get("viewer") for e in got if "viewer" in e) ==
+                            sorted(st.get("viewers", [])) and
+                            any(e.get("endpoint") == "ingress" for e in got),
+                            "%s events name the room, stream and each viewer: %s" % (kind, got))
+                evc.close()
+                check_refusals(topo, broker, c)
+                r = c.request(CMD, "stream.unsubscribe", {"room": "lobby",
+                                                          "stream": "cam-1/main",
+                                                          "viewer": st["viewers"][0]})
+                T.check(ok(r), "stream.unsubscribe: %s" % r)
+                T.eq(len((published(c, "cam-1/main") or {}).get("viewers", [])), 1,
+                     "one viewer left")
+                check_stream(topo, broker, c, "cam-2/h264", "h264", 1)
+                r = c.request(CMD, "stream.publish", {"room": "lobby", "stream": "door/ip-cam",
+                                                      "media": [{"kind": "video",
+                                                                 "codec": "h264", "pt": 96}]})
+                T.check(ok(r) and r["result"]["ingress"]["addr"] == "10.99.1.2" and
+                        r["result"]["ingress"]["udp_port"] > 0,
+                        "a plain RTP camera gets an address and port: %s" % r)
+                c.close()
+            with cp:
+                c = Client(broker)
+                wait_status(c, "n1", lambda s: s["online"] and s["dataplane"]["up"])
+                r = c.request(CMD, "room.get", {"room": "lobby"})
+                names = sorted(x["stream"] for x in r["result"]["streams"]) if ok(r) else []
+                T.eq(names, ["cam-1/main", "cam-2/h264", "door/ip-cam"],
+                     "a restart keeps the streams")
+                r = c.request(CMD, "stream.unpublish", {"room": "lobby", "stream": "door/ip-cam"})
+                T.check(ok(r), "stream.unpublish: %s" % r)
+                r = c.request(CMD, "room.delete", {"room": "lobby"})
+                T.check(ok(r) and r["result"]["streams"] == 2, "room.delete: %s" % r)
+                r = c.request(CMD, "session.list")
+                T.check(ok(r) and r["result"]["total"] == 0, "no session left: %s" % r)
+                r = c.request(CMD, "room.list")
+                T.check(ok(r) and r["result"]["rooms"] == [], "no room left: %s" % r)
+                c.close()
+                if T.failed:
+                    print(cp.tail(60))
+    T.done()
+
+
+if __name__ == "__main__":
+    main()
