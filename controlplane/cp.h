@@ -23,6 +23,8 @@
 #define CP_TOPIC_MAX	256
 #define CP_MANY_MAX	1000	/* specs or ids in one create_many / delete_many */
 #define CP_LIST_MAX	1000	/* ids in one session.list page */
+#define CP_ROOM_MAX	33	/* a room's name: 1-32 of A-Z a-z 0-9 - _ . */
+#define CP_STREAM_MAX	65	/* a stream's: 1-64 of those and / : */
 
 struct cp_tls {
 	char ca_file[256];
@@ -232,7 +234,11 @@ struct cp_replay;
 	X(REPLAYED,	"replayed") \
 	X(NONCES_FULL,	"replay_cache_full") \
 	X(FORBIDDEN,	"forbidden") \
-	X(OVER_QUOTA,	"over_quota")
+	X(OVER_QUOTA,	"over_quota") \
+	X(BAD_TOKEN,	"bad_token") \
+	X(TOKEN_EXPIRED, "token_expired") \
+	X(TOKEN_USED,	"token_used_up") \
+	X(TOKEN_SCOPE,	"token_scope")
 
 enum cp_auth_reason {
 #define X(name, code) CP_AUTH_##name,
@@ -258,10 +264,39 @@ struct cp_tenant {
 
 struct cp_nonces;
 
+/* ---- tokens (cp_tokens.c) ---- */
+
+#define CP_TOKEN_ID_MAX	65
+
+enum cp_role { CP_ROLE_PUBLISHER = 1, CP_ROLE_VIEWER };
+
+/* What a token lets the request being handled do. */
+struct cp_grant {
+	bool on;
+	bool spends;			/* a publish or subscribe: a use when it succeeds */
+	uint8_t role;			/* enum cp_role */
+	uint16_t tenant;
+	int64_t exp;
+	char id[CP_TOKEN_ID_MAX];
+	char room[CP_ROOM_MAX];
+	char stream[CP_STREAM_MAX];	/* "": any stream of the room (a viewer's) */
+	char tag[8];			/* its viewers are named "<tag>" and 8 hex digits */
+};
+
+struct cp_token_use {
+	uint16_t tenant;
+	uint32_t used;
+	int64_t exp;
+	char id[CP_TOKEN_ID_MAX];
+};
+
+struct cp_tokens {
+	struct cp_token_use *u;
+	uint32_t nb, cap;
+};
+
 /* ---- rooms and streams (cp_rooms.c) ---- */
 
-#define CP_ROOM_MAX	33	/* a room's name: 1-32 of A-Z a-z 0-9 - _ . */
-#define CP_STREAM_MAX	65	/* a stream's: 1-64 of those and / : */
 #define CP_STREAM_MEDIA	4
 
 /* What a stream's publisher sends in one m-section: viewers' answers offer it. */
@@ -346,6 +381,8 @@ struct cp {
 	struct cp_auth auth;
 	uint16_t caller;		/* the tenant of the request being handled */
 	struct cp_rooms rooms;
+	struct cp_tokens tokens;
+	const struct cp_grant *grant;	/* the token of the request being handled, or NULL */
 };
 
 /* ---- the dataplane (cp_dataplane.c) ---- */
@@ -418,6 +455,7 @@ struct cp_req {
 	json_t *root;
 	json_t *outer;			/* a signed envelope around root, or NULL */
 	struct cp_sig env;		/* the envelope's signature */
+	struct cp_grant grant;		/* or the token it came with */
 	const struct cp_sig *sig;	/* the signature it came with (env or the message's) */
 	uint16_t tenant;		/* who sent it (verified), CP_OPERATOR unsigned */
 	bool verified;			/* the signature (or its absence) was accepted */
@@ -489,6 +527,16 @@ int cp_auth_check(struct cp *cp, const struct cp_sig *sig, const char *topic,
  *  was, within the window). @return 0 or a negative code with @p err set. */
 int cp_auth_spend(struct cp *cp, const struct cp_sig *sig, uint16_t tenant, struct cp_err *err);
 bool cp_auth_admin(const struct cp *cp, uint16_t tenant);
+/** The index of a tenant holding a key, or -1. */
+int cp_auth_find(const struct cp *cp, const char *name);
+/** HMAC-SHA256 under @p t's key of @p head then @p body. @return 0 or -EIO. */
+int cp_auth_hmac(const struct cp_tenant *t, const void *head, size_t hlen, const void *body,
+		 size_t blen, uint8_t out[32]);
+/** @p n bytes from 2n lowercase hex digits. @return 0 or -EINVAL. */
+int cp_unhex(const char *s, uint8_t *out, size_t n);
+/** Count a refusal (for tenant @p t once verified, else -1); @p err keeps the code set.
+ *  @return -EACCES (-EPERM for forbidden). */
+int cp_auth_refuse(struct cp *cp, int t, enum cp_auth_reason why, struct cp_err *err);
 /** Count a refusal the command layer made (forbidden, over quota) for @p tenant. */
 void cp_auth_refused(struct cp *cp, uint16_t tenant, enum cp_auth_reason why);
 /** Would @p tenant stay within its quotas with these changes? @return 0 or -EDQUOT. */
@@ -530,6 +578,22 @@ json_t *cp_stream_meta(const struct cp *cp, uint32_t idx);
 void cp_stream_label(struct cp *cp, json_t *ev);
 /** A stream from its session's record (@p meta may be NULL). @return its index + 1, or 0. */
 uint32_t cp_stream_restore(struct cp *cp, json_t *meta, const struct cp_sess *s);
+
+/* ---- tokens (cp_tokens.c) ---- */
+
+/** The uses of tokens spent, from tokens.json. */
+int cp_tokens_load(struct cp *cp);
+void cp_tokens_fini(struct cp *cp);
+/** A request of @p cmd carrying "token" in @p args: verified, its scope into @p g, "token"
+ *  taken out of @p args. @return 0 or a negative code with @p err set, counted. */
+int cp_token_check(struct cp *cp, const char *cmd, json_t *args, struct cp_grant *g,
+		   struct cp_err *err);
+/** @p g's request succeeded: a use spent, durably. */
+int cp_token_spend(struct cp *cp, const struct cp_grant *g);
+/** May the request (its token, if any) reach @p stream of @p room? */
+int cp_token_allows(const struct cp *cp, const char *room, const char *stream,
+		    struct cp_err *err);
+json_t *cp_token_create(struct cp *cp, json_t *args, struct cp_err *err);
 
 /* ---- room and stream commands (cp_streams.c) ---- */
 

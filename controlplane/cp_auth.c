@@ -122,6 +122,14 @@ add(struct cp_auth *a, const char *name)
 	return t;
 }
 
+int
+cp_auth_find(const struct cp *cp, const char *name)
+{
+	int i = find(&cp->auth, name);
+
+	return i > 0 && cp->auth.tenants[i].key_len > 0 ? i : -1;
+}
+
 uint16_t
 cp_auth_tenant(struct cp *cp, const char *name)
 {
@@ -295,8 +303,8 @@ cp_auth_admin(const struct cp *cp, uint16_t t)
 
 /* ---- checking a request ---- */
 
-static int
-refuse(struct cp *cp, int t, enum cp_auth_reason why, struct cp_err *err)
+int
+cp_auth_refuse(struct cp *cp, int t, enum cp_auth_reason why, struct cp_err *err)
 {
 	cp->auth.refused[why]++;
 	if (t > 0 && (uint32_t)t < cp->auth.nb)
@@ -309,7 +317,7 @@ refuse(struct cp *cp, int t, enum cp_auth_reason why, struct cp_err *err)
 void
 cp_auth_refused(struct cp *cp, uint16_t t, enum cp_auth_reason why)
 {
-	refuse(cp, t, why, NULL);
+	cp_auth_refuse(cp, t, why, NULL);
 }
 
 static int
@@ -381,8 +389,8 @@ parse_ts(const char *s, int64_t *ts)
 	return 0;
 }
 
-static int
-unhex(const char *s, uint8_t *out, size_t n)
+int
+cp_unhex(const char *s, uint8_t *out, size_t n)
 {
 	size_t i;
 
@@ -399,11 +407,10 @@ unhex(const char *s, uint8_t *out, size_t n)
 	return 0;
 }
 
-static int
-mac(const struct cp_tenant *t, const struct cp_sig *sig, const char *topic,
-    const char *response, const char *body, size_t len, uint8_t out[32])
+int
+cp_auth_hmac(const struct cp_tenant *t, const void *head, size_t hlen, const void *body,
+	     size_t blen, uint8_t out[32])
 {
-	char head[2 * CP_TOPIC_MAX + CP_TENANT_MAX + 24 + CP_NONCE_MAX + 32];
 	char digest[] = "SHA256";
 	OSSL_PARAM params[] = {
 		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
@@ -411,20 +418,29 @@ mac(const struct cp_tenant *t, const struct cp_sig *sig, const char *topic,
 	};
 	EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	EVP_MAC_CTX *c = m != NULL ? EVP_MAC_CTX_new(m) : NULL;
-	int n = snprintf(head, sizeof(head), SIG_DOMAIN "%s\n%s\n%s\n%s\n%s\n", topic, response,
-			 sig->tenant, sig->ts, sig->nonce);
 	size_t outl = 0;
 	int rc = -EIO;
 
-	if (c != NULL && n > 0 && (size_t)n < sizeof(head) &&
-	    EVP_MAC_init(c, t->key, t->key_len, params) == 1 &&
-	    EVP_MAC_update(c, (const uint8_t *)head, (size_t)n) == 1 &&
-	    EVP_MAC_update(c, (const uint8_t *)body, len) == 1 &&
+	if (c != NULL && t->key_len > 0 && EVP_MAC_init(c, t->key, t->key_len, params) == 1 &&
+	    EVP_MAC_update(c, head, hlen) == 1 && EVP_MAC_update(c, body, blen) == 1 &&
 	    EVP_MAC_final(c, out, &outl, 32) == 1 && outl == 32)
 		rc = 0;
 	EVP_MAC_CTX_free(c);
 	EVP_MAC_free(m);
 	return rc;
+}
+
+static int
+mac(const struct cp_tenant *t, const struct cp_sig *sig, const char *topic,
+    const char *response, const char *body, size_t len, uint8_t out[32])
+{
+	char head[2 * CP_TOPIC_MAX + CP_TENANT_MAX + 24 + CP_NONCE_MAX + 32];
+	int n = snprintf(head, sizeof(head), SIG_DOMAIN "%s\n%s\n%s\n%s\n%s\n", topic, response,
+			 sig->tenant, sig->ts, sig->nonce);
+
+	if (n <= 0 || (size_t)n >= sizeof(head))
+		return -EINVAL;
+	return cp_auth_hmac(t, head, (size_t)n, body, len, out);
 }
 
 static void
@@ -518,25 +534,25 @@ cp_auth_check(struct cp *cp, const struct cp_sig *sig, const char *topic,
 		if (c->keys_file[0] == '\0' || !c->required)
 			return 0;
 		cp_err_set(err, "unsigned", NULL, "this node takes signed commands only");
-		return refuse(cp, -1, CP_AUTH_UNSIGNED, err);
+		return cp_auth_refuse(cp, -1, CP_AUTH_UNSIGNED, err);
 	}
 	if (c->keys_file[0] == '\0') {
 		cp_err_set(err, "bad_auth", NULL, "this node has no tenants: send commands unsigned");
-		return refuse(cp, -1, CP_AUTH_BAD_AUTH, err);
+		return cp_auth_refuse(cp, -1, CP_AUTH_BAD_AUTH, err);
 	}
 	if (!name_ok(sig->tenant) || !nonce_ok(sig->nonce) || parse_ts(sig->ts, &ts) != 0 ||
-	    unhex(sig->sig, got, sizeof(got)) != 0) {
+	    cp_unhex(sig->sig, got, sizeof(got)) != 0) {
 		cp_err_set(err, "bad_auth", NULL, "tenant (1-63 of A-Z a-z 0-9 - _ .), ts (Unix "
 			   "seconds), nonce (8-64 printable characters) and sig (64 hex digits), "
 			   "each once");
-		return refuse(cp, -1, CP_AUTH_BAD_AUTH, err);
+		return cp_auth_refuse(cp, -1, CP_AUTH_BAD_AUTH, err);
 	}
 	i = find(&cp->auth, sig->tenant);
 	t = i > 0 ? &cp->auth.tenants[i] : NULL;
 	if (t == NULL || t->key_len == 0) {
 		cp_err_set(err, "unknown_tenant", NULL, "no tenant \"%s\" holds a key here",
 			   sig->tenant);
-		return refuse(cp, -1, CP_AUTH_UNKNOWN, err);
+		return cp_auth_refuse(cp, -1, CP_AUTH_UNKNOWN, err);
 	}
 	/* Before our start, a nonce may have been used with a node that forgot it. */
 	if (ts < now - w || ts > now + w || ts < cp->auth.nonces->started) {
@@ -544,13 +560,13 @@ cp_auth_check(struct cp *cp, const struct cp_sig *sig, const char *topic,
 			   "(at most %u)%s", (long long)ts,
 			   (long long)(ts > now ? ts - now : now - ts), c->window_s,
 			   ts < cp->auth.nonces->started ? ", or before its start" : "");
-		return refuse(cp, -1, CP_AUTH_STALE, err);
+		return cp_auth_refuse(cp, -1, CP_AUTH_STALE, err);
 	}
 	if (mac(t, sig, topic, response, body, len, want) != 0 ||
 	    CRYPTO_memcmp(want, got, 32) != 0) {
 		cp_err_set(err, "bad_signature", NULL, "the signature does not match (tenant %s, "
 			   "topic %s)", t->name, topic);
-		return refuse(cp, -1, CP_AUTH_BAD_SIG, err);
+		return cp_auth_refuse(cp, -1, CP_AUTH_BAD_SIG, err);
 	}
 	*tenant = (uint16_t)i;
 	return 0;
@@ -571,12 +587,12 @@ cp_auth_spend(struct cp *cp, const struct cp_sig *sig, uint16_t tenant, struct c
 	if (rc == -EEXIST) {
 		cp_err_set(err, "replayed", NULL, "nonce already used within the last %llds",
 			   (long long)(2 * w));
-		return refuse(cp, tenant, CP_AUTH_REPLAYED, err);
+		return cp_auth_refuse(cp, tenant, CP_AUTH_REPLAYED, err);
 	}
 	if (rc != 0) {
 		cp_err_set(err, "replay_cache_full", NULL, "too many signed commands within %llds: "
 			   "try again", (long long)(2 * w));
-		return refuse(cp, tenant, CP_AUTH_NONCES_FULL, err);
+		return cp_auth_refuse(cp, tenant, CP_AUTH_NONCES_FULL, err);
 	}
 	return 0;
 }
@@ -603,7 +619,7 @@ cp_auth_admit(struct cp *cp, uint16_t tenant, int sessions, int64_t outputs, int
 			   (unsigned long long)t->max_kbps);
 	else
 		return 0;
-	refuse(cp, tenant, CP_AUTH_OVER_QUOTA, NULL);
+	cp_auth_refuse(cp, tenant, CP_AUTH_OVER_QUOTA, NULL);
 	return -EDQUOT;
 }
 

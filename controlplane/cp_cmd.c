@@ -61,6 +61,7 @@ static const struct cmd cmds[] = {
 	{ "stream.subscribe", cp_stream_subscribe, NULL, false, true, ANY },
 	{ "stream.unpublish", cp_stream_unpublish, NULL, false, true, ANY },
 	{ "stream.unsubscribe", cp_stream_unsubscribe, NULL, false, true, ANY },
+	{ "token.create", cp_token_create, NULL, false, false, ANY },
 };
 
 /* The last REPLAY_MAX request ids and their replies (a ring), per tenant: one tenant's
@@ -280,6 +281,13 @@ take(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, char **again)
 	if (parse(msg, rq, &sig, &body, &len) != 0 || parse_envelope(rq->root, rq, &rq->err) != 0)
 		return NULL;
 	rq->sig = sig;
+	if (!sig->present && json_object_get(rq->args, "token") != NULL) {
+		/* A device's token instead of a signature: its uses count, not its repeats. */
+		if (cp_token_check(cp, rq->cmd, rq->args, &rq->grant, &rq->err) != 0)
+			return NULL;
+		rq->tenant = rq->grant.tenant;
+		goto run;
+	}
 	if (cp_auth_check(cp, sig, msg->topic, msg->response_topic, body, len, &rq->tenant,
 			  &rq->err) != 0)
 		return NULL;
@@ -296,6 +304,7 @@ take(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, char **again)
 	}
 	if (cp_auth_spend(cp, sig, rq->tenant, &rq->err) != 0)
 		return NULL;
+run:
 	c = find_cmd(rq->cmd);
 	if (c == NULL)
 		cp_err_set(&rq->err, "unknown_command", "cmd", "no command \"%s\"", rq->cmd);
@@ -387,7 +396,11 @@ cp_cmd_batch(struct cp *cp, struct cp_msg **msgs, unsigned int n)
 		settle(cp, msgs, rqs, again, from, i);
 		from = i;
 		cp->caller = rqs[i].tenant;
+		cp->grant = rqs[i].grant.on ? &rqs[i].grant : NULL;
 		rqs[i].result = c->fn(cp, rqs[i].args, &rqs[i].err);
+		if (rqs[i].result != NULL && cp->grant != NULL)
+			cp_token_spend(cp, cp->grant);
+		cp->grant = NULL;
 	}
 	settle(cp, msgs, rqs, again, from, n);
 out:

@@ -160,7 +160,8 @@ main(int argc, char **argv)
 	if (cp_auth_init(&cp) != 0)
 		return 2;
 	cp.journal = cp_journal_open(cp.cfg.journal_dir);
-	if (cp.journal == NULL || cp_rooms_load(&cp) != 0 || cp_store_load(&cp) < 0 ||
+	if (cp.journal == NULL || cp_rooms_load(&cp) != 0 || cp_tokens_load(&cp) != 0 ||
+	    cp_store_load(&cp) < 0 ||
 	    (cp.rooms.dirty && cp_rooms_save(&cp) != 0))
 		return 1;
 	cp.mqtt = cp_mqtt_start(&cp.cfg);
@@ -178,6 +179,7 @@ main(int argc, char **argv)
 		mf_client_close(&cp.dp);
 	cp_journal_close(cp.journal);
 	cp_reg_clear(&cp.reg);
+	cp_tokens_fini(&cp);
 	cp_rooms_fini(&cp);
 	cp_auth_fini(&cp);
 	json_decref(cp.load.last);

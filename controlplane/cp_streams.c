@@ -461,6 +461,8 @@ publish(struct cp *cp, json_t *args, struct cp_stream *st, struct cp_sess **out,
 			   CP_STREAM_MAX - 1);
 		return NULL;
 	}
+	if (cp_token_allows(cp, room, name, err) != 0)
+		return NULL;
 	if ((sdp == NULL) == (media == NULL) || (sdp != NULL && srtp != NULL)) {
 		cp_err_set(err, "bad_args", NULL, "a stream is published with \"sdp\" (WebRTC) or "
 			   "\"media\" (plain RTP, optionally \"srtp\"), not both");
@@ -538,7 +540,7 @@ cp_stream_unpublish(struct cp *cp, json_t *args, struct cp_err *err)
 	int i;
 
 	if (unpack(args, err, "{s:s, s:s}", "room", &room, "stream", &name) != 0 ||
-	    (i = stream_of(cp, room, name, err)) < 0)
+	    cp_token_allows(cp, room, name, err) != 0 || (i = stream_of(cp, room, name, err)) < 0)
 		return NULL;
 	memcpy(id, cp->rooms.streams[i].session, sizeof(id));
 	if (cp_delete_now(cp, id, err) != 0)
@@ -606,8 +608,13 @@ subscribe_one(struct cp *cp, const char *room, json_t *one, struct sdp_work *w,
 	int i;
 
 	if (unpack(one, err, "{s:s, s:s, s?s}", "stream", &name, "sdp", &sdp, "viewer",
-		   &viewer) != 0 || (i = stream_of(cp, room, name, err)) < 0)
+		   &viewer) != 0 || cp_token_allows(cp, room, name, err) != 0 ||
+	    (i = stream_of(cp, room, name, err)) < 0)
 		return NULL;
+	if (cp->grant != NULL && viewer != NULL) {
+		cp_err_set(err, "token_scope", "viewer", "with a token, mfwd names the viewer");
+		return NULL;
+	}
 	st = &cp->rooms.streams[i];
 	s = cp_reg_find(&cp->reg, st->session);
 	if (s == NULL || endpoint_of(cp, &ep, err) != 0 || random_ice(ufrag, 8, err) != 0 ||
@@ -615,7 +622,8 @@ subscribe_one(struct cp *cp, const char *room, json_t *one, struct sdp_work *w,
 	    random_bytes(&ssrc, sizeof(ssrc), err) != 0)
 		return NULL;
 	if (viewer == NULL) {
-		snprintf(vid, sizeof(vid), "v%08x", ssrc);
+		/* A token's viewers carry its tag: it may end them, and only them. */
+		snprintf(vid, sizeof(vid), "%s%08x", cp->grant ? cp->grant->tag : "v", ssrc);
 		viewer = vid;
 	}
 	if (mf_sdp_parse(sdp, strlen(sdp), &w->offer, &se) != 0)
@@ -712,8 +720,14 @@ cp_stream_unsubscribe(struct cp *cp, json_t *args, struct cp_err *err)
 	int i;
 
 	if (unpack(args, err, "{s:s, s:s, s:s}", "room", &room, "stream", &name, "viewer",
-		   &viewer) != 0 || (i = stream_of(cp, room, name, err)) < 0)
+		   &viewer) != 0 || cp_token_allows(cp, room, name, err) != 0 ||
+	    (i = stream_of(cp, room, name, err)) < 0)
 		return NULL;
+	if (cp->grant != NULL && strncmp(viewer, cp->grant->tag, strlen(cp->grant->tag)) != 0) {
+		cp_err_set(err, "token_scope", "viewer", "the token did not make viewer %.20s",
+			   viewer);
+		return NULL;
+	}
 	up = json_pack("{s:s, s:[s]}", "id", cp->rooms.streams[i].session, "remove_outputs",
 		       viewer);
 	res = cp_session_update(cp, up, err);

@@ -26,10 +26,16 @@ sessions staying as they were (the admin's list):
   wrapped) 512 more are answered;
 - rooms: another tenant's room is not found for room.get, room.delete, stream.publish,
   subscribe and unpublish, and not listed; the admin lists it;
+- tokens: a device publishes and a browser views with a token (token.create, or made by
+  the tenant as documented), holding no key; refused when its uses are spent (also after a
+  restart), expired, for another room or stream, for another role or command, altered, or
+  signed with another tenant's key; a token ends only the viewers it made;
 - a tenant taken out of the keys file cannot sign; its sessions stay, the admin's;
 - the log names the tenant of a refusal and never holds a key.
 """
 import base64
+import hashlib
+import hmac
 import json
 import os
 import subprocess
@@ -43,6 +49,9 @@ from cpharness import (CONTROLPLANE, Broker, Checks, Client, ControlPlane,  # no
 
 T = Checks("cp_tenants")
 CMD = "mfwd/n1/cmd"
+HERE = os.path.dirname(os.path.abspath(__file__))
+with open(os.path.join(HERE, "..", "unit", "sdp", "chromium-view.sdp")) as f:
+    OFFER = f.read()  # a browser's recvonly offer, recorded
 WINDOW = 5  # seconds, in the nonce ring's phase
 KEYS = {"acme": os.urandom(32), "globex": os.urandom(32), "ops": os.urandom(32)}
 
@@ -212,7 +221,8 @@ def check_envelope(broker, t, counts):
 def check_counts(t, counts):
     info = t.run("ops", "node.info")
     auth = info["result"]["auth"] if info and info.get("ok") else {}
-    T.eq(auth.get("refused"), dict(counts, replay_cache_full=0), "refusals counted by code")
+    T.eq(auth.get("refused"), dict(counts, replay_cache_full=0, bad_token=0, token_expired=0,
+                                   token_used_up=0, token_scope=0), "refusals counted by code")
     names = [x["name"] for x in auth.get("tenants", [])]
     T.eq(names, ["operator", "acme", "globex", "ops"], "the admin sees every tenant")
 
@@ -240,6 +250,74 @@ def check_rooms(t):
     r = t.run("globex", "room.delete", {"room": "gx"})
     T.check(r is not None and r.get("ok") and r["result"]["streams"] == 1,
             "globex deletes gx and its stream: %s" % r)
+
+
+def mint(who, payload):
+    """A token made as docs/control-api.md says, without the node."""
+    body = base64.b64encode(json.dumps(payload).encode()).decode()
+    mac = hmac.new(KEYS[who], b"mfwd-token-v1\n" + body.encode(), hashlib.sha256).hexdigest()
+    return body + "." + mac
+
+
+def bearer(c, cmd, args, token):
+    """An unsigned request with a token, as a browser or a device sends it."""
+    return c.request(CMD, cmd, dict(args, token=token))
+
+
+def check_tokens(t, c):
+    """globex's backend makes tokens; a device and browsers use them, holding no key."""
+    T.check(t.run("globex", "room.create", {"room": "live"})["ok"], "globex's room live")
+    T.check(t.run("globex", "room.create", {"room": "other"})["ok"], "globex's room other")
+    r = t.run("globex", "token.create", {"room": "live", "stream": "cam/1",
+                                         "role": "publisher", "uses": 1, "ttl_s": 600})
+    T.check(r is not None and r.get("ok"), "token.create: %s" % r)
+    pub = r["result"]["token"] if r and r.get("ok") else ""
+    plain = {"room": "live", "stream": "cam/1", "media": [{"kind": "video", "codec": "h264",
+                                                           "pt": 96}]}
+    r = bearer(c, "stream.publish", plain, pub)
+    T.check(r is not None and r.get("ok"), "a device publishes with its token: %s" % r)
+    refused(bearer(c, "stream.publish", dict(plain, stream="cam/2"), pub), "token_scope",
+            "a publisher's token for another stream")
+    T.check(bearer(c, "stream.unpublish", {"room": "live", "stream": "cam/1"}, pub)["ok"],
+            "the device unpublishes (spends nothing)")
+    refused(bearer(c, "stream.publish", plain, pub), "token_used_up", "its one use spent")
+    T.check(t.run("globex", "stream.publish", plain)["ok"], "globex publishes cam/1 itself")
+    view = mint("globex", {"tenant": "globex", "id": "browser-7", "room": "live",
+                           "role": "viewer", "exp": int(time.time()) + 600, "uses": 2})
+    sub = {"room": "live", "stream": "cam/1", "sdp": OFFER}
+    viewers = []
+    for i in range(2):
+        r = bearer(c, "stream.subscribe", sub, view)
+        T.check(r is not None and r.get("ok"), "a browser views with a minted token (%d): %s"
+                % (i, r and r.get("error")))
+        viewers.append(r["result"]["viewer"] if r and r.get("ok") else "")
+    refused(bearer(c, "stream.subscribe", sub, view), "token_used_up", "its two uses spent")
+    refused(bearer(c, "stream.publish", plain, view), "token_scope", "a viewer's token publishing")
+    other = mint("globex", {"tenant": "globex", "id": "browser-8", "room": "other",
+                            "role": "viewer", "exp": int(time.time()) + 600, "uses": 5})
+    refused(bearer(c, "stream.subscribe", sub, other), "token_scope",
+            "a token for another room")
+    refused(bearer(c, "stream.unsubscribe", {"room": "live", "stream": "cam/1",
+                                             "viewer": viewers[0]}, other), "token_scope",
+            "a token ending a viewer it did not make")
+    old = mint("globex", {"tenant": "globex", "id": "browser-9", "room": "live",
+                          "role": "viewer", "exp": int(time.time()) - 1, "uses": 5})
+    refused(bearer(c, "stream.subscribe", sub, old), "token_expired", "an expired token")
+    body, mac = view.split(".")
+    forged = base64.b64encode(base64.b64decode(body).replace(b'"uses": 2', b'"uses": 9'))
+    refused(bearer(c, "stream.subscribe", sub, forged.decode() + "." + mac), "bad_token",
+            "a token whose uses were raised")
+    refused(bearer(c, "stream.subscribe", sub, mint("acme", {
+        "tenant": "globex", "id": "x", "room": "live", "role": "viewer",
+        "exp": int(time.time()) + 60, "uses": 1})), "bad_token", "signed with another's key")
+    refused(bearer(c, "session.list", {}, view), "token_scope", "a token for session.list")
+    r = bearer(c, "stream.unsubscribe", {"room": "live", "stream": "cam/1",
+                                         "viewer": viewers[0]}, view)
+    T.check(r is not None and r.get("ok"), "the browser ends its own viewer: %s" % r)
+    r = t.run("globex", "room.get", {"room": "live"})
+    T.eq(r["result"]["streams"][0]["viewers"] if r and r.get("ok") else None, viewers[1:],
+         "one viewer left")
+    return view
 
 
 def burst(c, n, who="globex"):
@@ -302,6 +380,7 @@ def main():
             check_envelope(broker, t, counts)
             check_counts(t, counts)
             check_rooms(t)
+            view = check_tokens(t, c)
             c.close()
         cp.cfg["auth"].update(window_s=WINDOW, max_nonces=1024)
         with open(cp.cfg_file, "w") as f:
@@ -319,6 +398,12 @@ def main():
             T.check(r is not None and r.get("ok"), "after a restart acme gets a1")
             refused(t.run("acme", "session.create", spec("a3", 5012)), "over_quota",
                     "after a restart acme's quota of 2 sessions holds")
+            refused(bearer(c, "stream.subscribe", {"room": "live", "stream": "cam/1",
+                                                   "sdp": OFFER}, view), "token_used_up",
+                    "after a restart the token's uses stay spent")
+            T.check(t.run("globex", "room.delete", {"room": "live"})["ok"] and
+                    t.run("globex", "room.delete", {"room": "other"})["ok"],
+                    "globex's rooms deleted")
             time.sleep(2 * WINDOW + 2)
             check_nonce_ring(c)
             c.close()
