@@ -66,6 +66,8 @@ struct cp_config {
 	uint16_t port_min, port_max;	/* allocation range for session.create */
 	struct cp_limits limits;
 	struct cp_auth_cfg auth;
+	char devices_prefix[64];	/* devices' <prefix>/<device>/status; "": none */
+	uint32_t linger_s;		/* a pulled stream without viewers this long stops */
 	uint16_t stream_port;		/* where WebRTC peers and cameras reach streams */
 	char stream_addr[64];		/* "": that port's first IPv4 address, else its first */
 	uint32_t reply_timeout_ms;
@@ -103,6 +105,7 @@ struct cp_msg {
 	uint8_t *corr;			/* MQTT 5 correlation data */
 	size_t corr_len;
 	struct cp_sig sig;
+	bool device;			/* a device's status, not a request */
 };
 
 struct cp_mqtt;
@@ -280,7 +283,8 @@ struct cp_grant {
 	char id[CP_TOKEN_ID_MAX];
 	char room[CP_ROOM_MAX];
 	char stream[CP_STREAM_MAX];	/* "": any stream of the room (a viewer's) */
-	char tag[8];			/* its viewers are named "<tag>" and 8 hex digits */
+	uint32_t uses;
+	char tag[10];			/* "k" and 8 hex digits: what it makes is named so */
 };
 
 struct cp_token_use {
@@ -323,6 +327,22 @@ struct cp_stream {
 	bool webrtc;		/* published with an SDP offer (else plain RTP) */
 	uint8_t nb_media;
 	struct cp_media media[CP_STREAM_MEDIA];
+	char device[33];	/* pulled from this device on demand; "": published */
+	char tag[10];		/* published with a token: its tag ("" otherwise) */
+	uint64_t idle_ms;	/* pulled, without viewers since (0: it has some) */
+};
+
+/* A device that pushes on demand, as its retained status says (cp_devices.c). */
+struct cp_device {
+	char name[33];
+	bool online;
+	char room[CP_ROOM_MAX];
+	json_t *streams;	/* {"<stream>": <media array>} */
+};
+
+struct cp_devices {
+	struct cp_device *d;
+	uint32_t nb, cap;
 };
 
 struct cp_rooms {
@@ -382,6 +402,7 @@ struct cp {
 	uint16_t caller;		/* the tenant of the request being handled */
 	struct cp_rooms rooms;
 	struct cp_tokens tokens;
+	struct cp_devices devices;
 	const struct cp_grant *grant;	/* the token of the request being handled, or NULL */
 };
 
@@ -588,12 +609,29 @@ void cp_tokens_fini(struct cp *cp);
  *  taken out of @p args. @return 0 or a negative code with @p err set, counted. */
 int cp_token_check(struct cp *cp, const char *cmd, json_t *args, struct cp_grant *g,
 		   struct cp_err *err);
-/** @p g's request succeeded: a use spent, durably. */
+/** Is a use of @p g left (when its command spends one)? @return 0 or refused, counted. */
+int cp_token_use(struct cp *cp, const struct cp_grant *g, struct cp_err *err);
+/** A publish or subscribe of @p g succeeded: a use spent, durably (a failure is logged). */
 int cp_token_spend(struct cp *cp, const struct cp_grant *g);
-/** May the request (its token, if any) reach @p stream of @p room? */
-int cp_token_allows(const struct cp *cp, const char *room, const char *stream,
-		    struct cp_err *err);
+/** May the request (its token, if any) reach @p stream of @p room? Refusals counted. */
+int cp_token_allows(struct cp *cp, const char *room, const char *stream, struct cp_err *err);
+/** Did the request's token (if any) make @p name (a viewer, a stream's publisher tag)? */
+int cp_token_owns(struct cp *cp, const char *name, const char *what, struct cp_err *err);
 json_t *cp_token_create(struct cp *cp, json_t *args, struct cp_err *err);
+
+/* ---- devices that push on demand (cp_devices.c) ---- */
+
+/** A device's status message. @return 1 when it went offline (its name in @p gone). */
+int cp_device_status(struct cp *cp, const struct cp_msg *msg, char *gone, size_t cap);
+/** The media of stream "<device>/<name>" of @p room if its device is online and has it
+ *  (borrowed), the device's name into @p device; else NULL. */
+json_t *cp_device_media(struct cp *cp, const char *room, const char *stream, char *device,
+			size_t cap);
+/** Send @p cmd (consumed) to the device's command topic. */
+void cp_device_command(struct cp *cp, const char *device, json_t *cmd);
+void cp_devices_fini(struct cp *cp);
+/** device.list: the devices whose room the caller sees (an admin: all), online or not. */
+json_t *cp_device_list(struct cp *cp, json_t *args, struct cp_err *err);
 
 /* ---- room and stream commands (cp_streams.c) ---- */
 
@@ -605,6 +643,12 @@ json_t *cp_stream_publish(struct cp *cp, json_t *args, struct cp_err *err);
 json_t *cp_stream_subscribe(struct cp *cp, json_t *args, struct cp_err *err);
 json_t *cp_stream_unsubscribe(struct cp *cp, json_t *args, struct cp_err *err);
 json_t *cp_stream_unpublish(struct cp *cp, json_t *args, struct cp_err *err);
+/** Streams pulled from devices: stopped once without viewers for linger_s. */
+void cp_streams_tick(struct cp *cp, uint64_t now_ms);
+/** A device went offline: the streams pulled from it end. */
+void cp_streams_device_gone(struct cp *cp, const char *device);
+/** A stream's viewer whose ICE consent was lost has left: its output goes. */
+void cp_streams_viewer_lost(struct cp *cp, const char *session, const char *viewer);
 
 /* ---- status and events (cp_status.c) ---- */
 

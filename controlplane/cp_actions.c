@@ -190,10 +190,17 @@ cp_create_now(struct cp *cp, json_t *spec, struct cp_sess **out, struct cp_err *
 {
 	struct cp_item it = { .op = CP_OP_CREATE };
 	json_t *res = NULL;
-	int rc = create_one(cp, spec, &it, &res);
+	int rc;
+
+	*out = NULL;
+	if (cp->draining) {
+		cp_err_set(err, "draining", NULL, "node %s is draining: no new sessions",
+			   cp->cfg.node);
+		return -EBUSY;
+	}
+	rc = create_one(cp, spec, &it, &res);
 
 	json_decref(res);
-	*out = NULL;
 	if (rc != 0) {
 		*err = it.err;
 		return rc;

@@ -42,6 +42,7 @@ struct cmd {
 
 /* Sorted by name for bsearch. */
 static const struct cmd cmds[] = {
+	{ "device.list", cp_device_list, NULL, false, false, ANY },
 	{ "node.drain", cp_node_drain, NULL, false, true, ADMIN },
 	{ "node.info", cp_node_info, NULL, false, false, ANY },
 	{ "node.stats", cp_node_stats, NULL, false, false, ADMIN },
@@ -398,8 +399,6 @@ cp_cmd_batch(struct cp *cp, struct cp_msg **msgs, unsigned int n)
 		cp->caller = rqs[i].tenant;
 		cp->grant = rqs[i].grant.on ? &rqs[i].grant : NULL;
 		rqs[i].result = c->fn(cp, rqs[i].args, &rqs[i].err);
-		if (rqs[i].result != NULL && cp->grant != NULL)
-			cp_token_spend(cp, cp->grant);
 		cp->grant = NULL;
 	}
 	settle(cp, msgs, rqs, again, from, n);

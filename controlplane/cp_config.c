@@ -39,6 +39,7 @@ cp_config_defaults(struct cp_config *c)
 	c->auth.required = true;
 	c->auth.window_s = 30;
 	c->auth.max_nonces = 1u << 20;
+	c->linger_s = 30;
 }
 
 static int
@@ -135,6 +136,25 @@ load_auth(struct cp_config *c, json_t *a)
 }
 
 static int
+load_devices(struct cp_config *c, json_t *o)
+{
+	json_int_t linger = c->linger_s;
+	const char *prefix = NULL;
+	json_error_t e;
+
+	if (o == NULL)
+		return 0;
+	if (json_unpack_ex(o, &e, JSON_STRICT, "{s:s, s?I}", "prefix", &prefix, "linger_s",
+			   &linger) != 0 || !topic_safe(prefix) || linger < 0 || linger > 86400) {
+		fprintf(stderr, "mfwd-controlplane: config devices: {\"prefix\": a name without "
+			"/ + #, \"linger_s\": 0-86400}\n");
+		return -EINVAL;
+	}
+	c->linger_s = (uint32_t)linger;
+	return copy_str(c->devices_prefix, sizeof(c->devices_prefix), prefix, "devices.prefix");
+}
+
+static int
 load_streams(struct cp_config *c, json_t *o)
 {
 	json_int_t port = 0;
@@ -185,7 +205,7 @@ cp_config_load(struct cp_config *c, const char *file)
 	const char *user = NULL, *pass = NULL, *pool = NULL, *journal = NULL, *lvl = NULL;
 	json_int_t ver = 5, expiry = -1, keepalive = -1, status = -1, pmin = -1, pmax = -1;
 	json_int_t rto = -1, maxp = -1;
-	json_t *root, *tls = NULL, *limits = NULL, *auth = NULL, *streams = NULL;
+	json_t *root, *tls = NULL, *limits = NULL, *auth = NULL, *streams = NULL, *devs = NULL;
 	json_error_t e;
 	int rc;
 
@@ -199,14 +219,14 @@ cp_config_load(struct cp_config *c, const char *file)
 	}
 	rc = json_unpack_ex(root, &e, JSON_STRICT,
 			    "{s?s, s?s, s?s, s?s, s?I, s?s, s?s, s?s, s?o, s?I, s?I, s?s, s?s, s?I,"
-			    " s?[II], s?o, s?I, s?I, s?s, s?o, s?o}",
+			    " s?[II], s?o, s?I, s?I, s?s, s?o, s?o, s?o}",
 			    "node", &node, "instance", &inst, "prefix", &prefix, "broker", &broker,
 			    "mqtt_version", &ver, "client_id", &cid, "username", &user,
 			    "password", &pass, "tls", &tls, "session_expiry_s", &expiry,
 			    "keepalive_s", &keepalive, "pool_group", &pool, "journal_dir", &journal,
 			    "status_interval_s", &status, "port_range", &pmin, &pmax, "limits",
 			    &limits, "reply_timeout_ms", &rto, "max_payload", &maxp, "log_level",
-			    &lvl, "auth", &auth, "streams", &streams);
+			    &lvl, "auth", &auth, "streams", &streams, "devices", &devs);
 	if (rc != 0) {
 		fprintf(stderr, "mfwd-controlplane: %s: %s (%s)\n", file, e.text, e.source);
 		json_decref(root);
@@ -223,7 +243,7 @@ cp_config_load(struct cp_config *c, const char *file)
 	     copy_str(c->journal_dir, sizeof(c->journal_dir), journal, "journal_dir") ||
 	     copy_str(c->log_level, sizeof(c->log_level), lvl, "log_level") ||
 	     load_tls(c, tls) || load_limits(c, limits) || load_auth(c, auth) ||
-	     load_streams(c, streams) ? -EINVAL : 0;
+	     load_streams(c, streams) || load_devices(c, devs) ? -EINVAL : 0;
 	json_decref(root);
 	if (rc != 0)
 		return rc;

@@ -69,7 +69,28 @@ dataplane(struct cp *cp)
 		if (ev.kind == MF_EV_SESSION_TIMEOUT)
 			cp_store_forget(cp, ev.id);
 		cp_event_publish(cp, o);
+		if (ev.kind == MF_EV_ICE_CONSENT_LOST && ev.output[0] != '\0')
+			cp_streams_viewer_lost(cp, ev.id, ev.output);
 	}
+}
+
+/* Devices' statuses taken out of @p batch (and handled). @return the requests left. */
+static unsigned int
+devices(struct cp *cp, struct cp_msg **batch, unsigned int n)
+{
+	unsigned int i, k = 0;
+	char gone[64];
+
+	for (i = 0; i < n; i++) {
+		if (!batch[i]->device) {
+			batch[k++] = batch[i];
+			continue;
+		}
+		if (cp_device_status(cp, batch[i], gone, sizeof(gone)) == 1)
+			cp_streams_device_gone(cp, gone);
+		cp_msg_free(batch[i]);
+	}
+	return k;
 }
 
 static void
@@ -84,11 +105,13 @@ run(struct cp *cp)
 	dataplane(cp);
 	while (!quit) {
 		n = cp_mqtt_take(cp->mqtt, batch, BATCH_MAX, POLL_MS);
+		n = devices(cp, batch, n);
 		if (n > 0)
 			cp_cmd_batch(cp, batch, n);
 		for (i = 0; i < n; i++)
 			cp_msg_free(batch[i]);
 		t = now_ms();
+		cp_streams_tick(cp, t);
 		if (t >= next_dp) {
 			next_dp = t + DP_POLL_MS;
 			dataplane(cp);
@@ -179,6 +202,7 @@ main(int argc, char **argv)
 		mf_client_close(&cp.dp);
 	cp_journal_close(cp.journal);
 	cp_reg_clear(&cp.reg);
+	cp_devices_fini(&cp);
 	cp_tokens_fini(&cp);
 	cp_rooms_fini(&cp);
 	cp_auth_fini(&cp);

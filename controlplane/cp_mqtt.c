@@ -38,6 +38,7 @@ struct cp_mqtt {
 	time_t next_attempt;
 	unsigned int backoff;
 	char t_cmd[CP_TOPIC_MAX], t_pool[CP_TOPIC_MAX], t_status[CP_TOPIC_MAX];
+	char t_devices[CP_TOPIC_MAX];	/* <devices prefix>/+/status, or "" */
 	char will_payload[256];
 	MQTTAsync_willOptions will;
 	MQTTAsync_SSLOptions ssl;
@@ -125,6 +126,20 @@ take_props(struct cp_msg *msg, MQTTProperties *props)
 	}
 }
 
+/* <devices prefix>/<one level>/status */
+static bool
+is_device_status(const struct cp_mqtt *mq, const char *t)
+{
+	size_t p = strlen(mq->cfg->devices_prefix), n = strlen(t);
+	const char *slash;
+
+	if (p == 0 || n < p + 9 || strncmp(t, mq->cfg->devices_prefix, p) != 0 || t[p] != '/' ||
+	    strcmp(t + n - 7, "/status") != 0)
+		return false;
+	slash = strchr(t + p + 1, '/');
+	return slash == t + n - 7 && slash > t + p + 1;
+}
+
 static int
 on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
 {
@@ -135,6 +150,7 @@ on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
 	if (msg == NULL || tlen >= sizeof(msg->topic) || m->payloadlen < 0)
 		goto drop;
 	memcpy(msg->topic, topic, tlen);
+	msg->device = is_device_status(mq, msg->topic);
 	/* Oversized payloads are kept only as a length: the command layer refuses them. */
 	msg->len = (size_t)m->payloadlen;
 	msg->payload = malloc(msg->len > mq->cfg->max_payload ? 1 : msg->len + 1);
@@ -241,6 +257,8 @@ on_connected(void *ctx, char *cause)
 	subscribe(mq, mq->t_cmd);
 	if (mq->t_pool[0] != '\0')
 		subscribe(mq, mq->t_pool);
+	if (mq->t_devices[0] != '\0')
+		subscribe(mq, mq->t_devices);
 	mq->backoff = 1;
 	atomic_store(&mq->connected, true);
 	atomic_store(&mq->connecting, false);
@@ -374,6 +392,8 @@ cp_mqtt_start(const struct cp_config *c)
 	if (c->pool_group[0] != '\0')
 		snprintf(mq->t_pool, sizeof(mq->t_pool), "$share/%s/%s/pool/cmd", c->pool_group,
 			 c->prefix);
+	if (c->devices_prefix[0] != '\0')
+		snprintf(mq->t_devices, sizeof(mq->t_devices), "%s/+/status", c->devices_prefix);
 	snprintf(mq->will_payload, sizeof(mq->will_payload),
 		 "{\"online\":false,\"node\":\"%s\",\"reason\":\"connection lost\"}", c->node);
 	snprintf(cid, sizeof(cid), "%s", c->client_id[0] ? c->client_id : "");

@@ -229,8 +229,14 @@ cp_stream_meta(const struct cp *cp, uint32_t idx)
 			"clock", m->clock, "h264_mode", m->h264_mode, "profile", m->profile,
 			"ssrc", (json_int_t)m->ssrc));
 	}
-	return json_pack("{s:s, s:s, s:b, s:o}", "room", cp->rooms.rooms[st->room].name,
-			 "name", st->name, "webrtc", st->webrtc, "media", media);
+	json_t *o = json_pack("{s:s, s:s, s:b, s:o}", "room", cp->rooms.rooms[st->room].name,
+			      "name", st->name, "webrtc", st->webrtc, "media", media);
+
+	if (st->device[0] != '\0')
+		json_object_set_new(o, "device", json_string(st->device));
+	if (st->tag[0] != '\0')
+		json_object_set_new(o, "tag", json_string(st->tag));
+	return o;
 }
 
 static int
@@ -258,7 +264,7 @@ media_of(json_t *o, struct cp_media *m)
 uint32_t
 cp_stream_restore(struct cp *cp, json_t *meta, const struct cp_sess *s)
 {
-	const char *room = NULL, *name = NULL;
+	const char *room = NULL, *name = NULL, *device = "", *tag = "";
 	struct cp_stream st = { .nb_media = 0 };
 	json_t *media = NULL, *o;
 	int webrtc = 0, r, i;
@@ -266,8 +272,10 @@ cp_stream_restore(struct cp *cp, json_t *meta, const struct cp_sess *s)
 
 	if (meta == NULL)
 		return 0;
-	if (json_unpack(meta, "{s:s, s:s, s:b, s:o}", "room", &room, "name", &name, "webrtc",
-			&webrtc, "media", &media) != 0 || !cp_room_name_ok(room, false) ||
+	if (json_unpack(meta, "{s:s, s:s, s:b, s:o, s?s, s?s}", "room", &room, "name", &name,
+			"webrtc", &webrtc, "media", &media, "device", &device, "tag", &tag) != 0 ||
+	    !cp_room_name_ok(room, false) || strlen(device) >= sizeof(st.device) ||
+	    strlen(tag) >= sizeof(st.tag) ||
 	    !cp_room_name_ok(name, true) || json_array_size(media) > CP_STREAM_MEDIA)
 		goto bad;
 	json_array_foreach(media, k, o)
@@ -279,12 +287,17 @@ cp_stream_restore(struct cp *cp, json_t *meta, const struct cp_sess *s)
 		if (r >= 0)
 			cp->rooms.dirty = true;
 	}
-	if (r < 0 || cp_stream_find(cp, (uint32_t)r, name) >= 0)
+	/* A room of that name now another tenant's (rooms.json and the journal apart after
+	 * a crash): the session stays a session. */
+	if (r < 0 || cp_stream_find(cp, (uint32_t)r, name) >= 0 ||
+	    cp->rooms.rooms[r].tenant != s->tenant)
 		goto bad;
 	snprintf(st.name, sizeof(st.name), "%s", name);
 	snprintf(st.session, sizeof(st.session), "%s", s->id);
 	st.room = (uint32_t)r;
 	st.webrtc = webrtc;
+	snprintf(st.device, sizeof(st.device), "%s", device);
+	snprintf(st.tag, sizeof(st.tag), "%s", tag);
 	i = cp_stream_add(cp, &st);
 	return i < 0 ? 0 : (uint32_t)i + 1;
 bad:

@@ -69,8 +69,14 @@ remember(struct cp *cp, const struct mf_sess_spec *spec, json_t *meta, uint64_t 
 	s->joff = off;
 	s->jlen = len;
 	s->tenant = tenant;
-	if (s->stream == 0)
+	/* Each record says whether the session is a stream: a later one without it (a bind
+	 * that was not synced, then undone) ends the stream. */
+	if (s->stream != 0 && json_object_get(meta, "stream") == NULL) {
+		cp_stream_gone(cp, s->stream - 1);
+		s->stream = 0;
+	} else if (s->stream == 0) {
 		s->stream = cp_stream_restore(cp, json_object_get(meta, "stream"), s);
+	}
 	count(cp, s, 1);
 	return s;
 }

@@ -181,6 +181,10 @@ cp_room_delete(struct cp *cp, json_t *args, struct cp_err *err)
 
 	if (unpack(args, err, "{s:s}", "room", &name) != 0 || (r = room_of(cp, name, err)) < 0)
 		return NULL;
+	if (!cp->dp_up) {
+		cp_err_set(err, "dataplane_down", NULL, "the dataplane is not running");
+		return NULL;
+	}
 	for (i = 0; i < cp->rooms.nb_streams; i++) {
 		const struct cp_stream *st = &cp->rooms.streams[i];
 		char id[MF_SESS_ID_MAX];
@@ -305,6 +309,24 @@ ingress_media(json_t *in, const struct cp_stream *st, unsigned int fb)
 	}
 }
 
+/* One medium of each kind at most, each its own payload type: what an answer can say and
+ * what the ingress tells apart (its clock rate and codec are by payload type). */
+static int
+media_ok(const struct cp_stream *st, struct cp_err *err)
+{
+	unsigned int i, k;
+
+	for (i = 0; i < st->nb_media; i++)
+		for (k = 0; k < i; k++)
+			if (st->media[i].kind == st->media[k].kind ||
+			    st->media[i].pt == st->media[k].pt) {
+				cp_err_set(err, "bad_value", "media", "one audio and one video "
+					   "medium at most, each with its own payload type");
+				return -EINVAL;
+			}
+	return 0;
+}
+
 /* The format of @p m the answer agreed on. */
 static const struct mf_sdp_fmt *
 fmt_of(const struct mf_sdp_media *m, unsigned int pt)
@@ -382,6 +404,10 @@ publish_webrtc(const char *sdp, json_t *in, const struct endpoint *ep, uint16_t 
 		cp_err_set(err, "bad_sdp", "sdp", "nothing in the offer can be published");
 		return -EINVAL;
 	}
+	if (media_ok(st, err) != 0) {
+		cp_err_set(err, "bad_sdp", "sdp", "one audio and one video m-section at most");
+		return -EINVAL;
+	}
 	mf_dtls_fingerprint_str(mf_sdp_fingerprint(offer, m), fp);
 	json_object_set_new(in, "ice", json_pack("{s:s, s:s, s:s}", "ufrag", ufrag, "pwd", pwd,
 						 "remote_ufrag", mf_sdp_ufrag(offer, m)));
@@ -405,7 +431,7 @@ publish_plain(json_t *media, json_t *in, struct cp_stream *st, struct cp_err *er
 	}
 	json_array_foreach(media, i, o) {
 		const char *kind = NULL, *codec = NULL;
-		json_int_t pt = -1, clock = 0, ssrc = 0, mode = 1, profile = 0;
+		json_int_t pt = -1, clock = 0, ssrc = 0, mode = 1, profile = -1;
 		struct cp_media *m = &st->media[st->nb_media++];
 		json_error_t je;
 		int c;
@@ -421,13 +447,16 @@ publish_plain(json_t *media, json_t *in, struct cp_stream *st, struct cp_err *er
 		if (c < 0 || (strcmp(kind, "video") != 0 && strcmp(kind, "audio") != 0) ||
 		    (m->kind == MF_SDP_VIDEO) != (c <= MF_SDP_C_AV1) || pt < 0 || pt > 127 ||
 		    clock < 0 || clock > 10000000 || ssrc < 0 || ssrc > UINT32_MAX ||
-		    (mode != 0 && mode != 1) || profile < 0 || profile > 255 ||
+		    (mode != 0 && mode != 1) || profile > 255 || (profile < 0 && profile != -1) ||
+		    (profile < 0 && c == MF_SDP_C_H264) ||
 		    (ssrc == 0 && json_array_size(media) > 1)) {
-			cp_err_set(err, "bad_value", "media", "media[%zu]: kind video (h264, vp8, "
-				   "vp9, av1) or audio (opus, pcmu, pcma), pt 0-127, clock, ssrc "
-				   "(needed with more than one medium)", i);
+			cp_err_set(err, "bad_value", "media", "media[%zu]: kind video (h264 with its "
+				   "profile, vp8, vp9, av1) or audio (opus, pcmu, pcma), pt 0-127, "
+				   "clock, ssrc (needed with more than one medium)", i);
 			return -EINVAL;
 		}
+		if (profile < 0)
+			profile = 0;
 		m->codec = (uint8_t)c;
 		m->pt = (uint8_t)pt;
 		m->clock = clock ? (uint32_t)clock : c == MF_SDP_C_OPUS ? 48000 :
@@ -436,6 +465,8 @@ publish_plain(json_t *media, json_t *in, struct cp_stream *st, struct cp_err *er
 		m->h264_mode = (uint8_t)mode;
 		m->profile = (uint8_t)profile;
 	}
+	if (media_ok(st, err) != 0)
+		return -EINVAL;
 	json_object_set_new(in, "source", json_string("latch"));
 	ingress_media(in, st, MF_SDP_FB_PLI);
 	return 0;
@@ -518,6 +549,8 @@ cp_stream_publish(struct cp *cp, json_t *args, struct cp_err *err)
 	if (res == NULL)
 		return NULL;
 	/* Its session is made: now the stream, in its record, before the reply. */
+	if (cp->grant != NULL)
+		snprintf(st.tag, sizeof(st.tag), "%s", cp->grant->tag);
 	i = cp_stream_add(cp, &st);
 	if (i < 0 || cp_store_bind(cp, s, (uint32_t)i + 1) != 0) {
 		struct cp_err e2;
@@ -529,6 +562,7 @@ cp_stream_publish(struct cp *cp, json_t *args, struct cp_err *err)
 		cp_err_set(err, "internal", NULL, "the stream could not be kept");
 		return NULL;
 	}
+	cp_token_spend(cp, cp->grant);
 	return res;
 }
 
@@ -540,7 +574,8 @@ cp_stream_unpublish(struct cp *cp, json_t *args, struct cp_err *err)
 	int i;
 
 	if (unpack(args, err, "{s:s, s:s}", "room", &room, "stream", &name) != 0 ||
-	    cp_token_allows(cp, room, name, err) != 0 || (i = stream_of(cp, room, name, err)) < 0)
+	    cp_token_allows(cp, room, name, err) != 0 || (i = stream_of(cp, room, name, err)) < 0 ||
+	    cp_token_owns(cp, cp->rooms.streams[i].tag, "this stream", err) != 0)
 		return NULL;
 	memcpy(id, cp->rooms.streams[i].session, sizeof(id));
 	if (cp_delete_now(cp, id, err) != 0)
@@ -589,6 +624,46 @@ viewer_output(const struct mf_sdp *offer, const struct mf_sdp_agreed *ag,
 	return o;
 }
 
+/* Stream "<device>/<name>" nobody publishes, of a device online in @p room: published for
+ * the room's owner as the device said it sends, and the device asked to push there.
+ * @return the stream's index, or -1 with @p err as it was (not found) or set. */
+static int
+pull(struct cp *cp, const char *room, const char *name, struct cp_err *err)
+{
+	const struct cp_grant *grant = cp->grant;
+	uint16_t caller = cp->caller;
+	json_t *media, *args, *res;
+	struct cp_sess *s;
+	char device[33];
+	int i;
+
+	media = cp_device_media(cp, room, name, device, sizeof(device));
+	if (media == NULL)
+		return -1;
+	args = json_pack("{s:s, s:s, s:O}", "room", room, "stream", name, "media", media);
+	/* The device's stream is the room's owner's, whoever the viewer is. */
+	cp->caller = cp->rooms.rooms[cp_room_find(cp, room)].tenant;
+	cp->grant = NULL;
+	memset(err, 0, sizeof(*err));
+	res = cp_stream_publish(cp, args, err);
+	cp->caller = caller;
+	cp->grant = grant;
+	json_decref(args);
+	if (res == NULL)
+		return -1;
+	i = cp_stream_find(cp, (uint32_t)cp_room_find(cp, room), name);
+	s = cp_reg_find(&cp->reg, cp->rooms.streams[i].session);
+	snprintf(cp->rooms.streams[i].device, sizeof(cp->rooms.streams[i].device), "%s", device);
+	if (cp_store_bind(cp, s, (uint32_t)i + 1) != 0)
+		MF_LOG(ERR, main, "stream %s of %s: a restart would keep it after its viewers",
+		       name, room);
+	cp_device_command(cp, device, json_pack("{s:s, s:s, s:s, s:s, s:O}", "cmd", "push",
+		"room", room, "stream", strchr(name, '/') + 1, "session",
+		cp->rooms.streams[i].session, "to", json_object_get(res, "ingress")));
+	json_decref(res);
+	return i;
+}
+
 static json_t *
 subscribe_one(struct cp *cp, const char *room, json_t *one, struct sdp_work *w,
 	      struct cp_err *err)
@@ -608,22 +683,35 @@ subscribe_one(struct cp *cp, const char *room, json_t *one, struct sdp_work *w,
 	int i;
 
 	if (unpack(one, err, "{s:s, s:s, s?s}", "stream", &name, "sdp", &sdp, "viewer",
-		   &viewer) != 0 || cp_token_allows(cp, room, name, err) != 0 ||
-	    (i = stream_of(cp, room, name, err)) < 0)
+		   &viewer) != 0 || cp_token_allows(cp, room, name, err) != 0)
+		return NULL;
+	i = stream_of(cp, room, name, err);
+	if (i < 0 && strcmp(err->path, "stream") == 0)
+		i = pull(cp, room, name, err);
+	if (i < 0)
 		return NULL;
 	if (cp->grant != NULL && viewer != NULL) {
 		cp_err_set(err, "token_scope", "viewer", "with a token, mfwd names the viewer");
 		return NULL;
 	}
+	if (cp_token_use(cp, cp->grant, err) != 0)
+		return NULL;
 	st = &cp->rooms.streams[i];
 	s = cp_reg_find(&cp->reg, st->session);
-	if (s == NULL || endpoint_of(cp, &ep, err) != 0 || random_ice(ufrag, 8, err) != 0 ||
+	if (s == NULL) {
+		cp_err_set(err, "internal", NULL, "stream %.64s has no session", name);
+		return NULL;
+	}
+	if (endpoint_of(cp, &ep, err) != 0 || random_ice(ufrag, 8, err) != 0 ||
 	    random_ice(pwd, 24, err) != 0 || random_bytes(&l.session_id, 8, err) != 0 ||
 	    random_bytes(&ssrc, sizeof(ssrc), err) != 0)
 		return NULL;
 	if (viewer == NULL) {
 		/* A token's viewers carry its tag: it may end them, and only them. */
-		snprintf(vid, sizeof(vid), "%s%08x", cp->grant ? cp->grant->tag : "v", ssrc);
+		if (cp->grant != NULL)
+			snprintf(vid, sizeof(vid), "%s%06x", cp->grant->tag, ssrc & 0xffffff);
+		else
+			snprintf(vid, sizeof(vid), "v%08x", ssrc);
 		viewer = vid;
 	}
 	if (mf_sdp_parse(sdp, strlen(sdp), &w->offer, &se) != 0)
@@ -649,6 +737,7 @@ subscribe_one(struct cp *cp, const char *room, json_t *one, struct sdp_work *w,
 	if (res == NULL)
 		return NULL;
 	json_decref(res);
+	cp_token_spend(cp, cp->grant);
 	return json_pack("{s:s, s:s, s:s, s:s}", "stream", name, "viewer", viewer, "session",
 			 st->session, "sdp", w->answer);
 }
@@ -723,11 +812,8 @@ cp_stream_unsubscribe(struct cp *cp, json_t *args, struct cp_err *err)
 		   &viewer) != 0 || cp_token_allows(cp, room, name, err) != 0 ||
 	    (i = stream_of(cp, room, name, err)) < 0)
 		return NULL;
-	if (cp->grant != NULL && strncmp(viewer, cp->grant->tag, strlen(cp->grant->tag)) != 0) {
-		cp_err_set(err, "token_scope", "viewer", "the token did not make viewer %.20s",
-			   viewer);
+	if (cp_token_owns(cp, viewer, "this viewer", err) != 0)
 		return NULL;
-	}
 	up = json_pack("{s:s, s:[s]}", "id", cp->rooms.streams[i].session, "remove_outputs",
 		       viewer);
 	res = cp_session_update(cp, up, err);
@@ -740,4 +826,81 @@ cp_stream_unsubscribe(struct cp *cp, json_t *args, struct cp_err *err)
 	}
 	json_decref(res);
 	return json_pack("{s:s, s:s, s:s}", "room", room, "stream", name, "viewer", viewer);
+}
+
+/* ---- streams pulled from devices ---- */
+
+/* Stop a pulled stream: the device told (when it can still hear), the session gone. */
+static void
+stop(struct cp *cp, uint32_t i, bool tell)
+{
+	struct cp_stream *st = &cp->rooms.streams[i];
+	char id[MF_SESS_ID_MAX], device[33];
+	struct cp_err err;
+
+	memcpy(id, st->session, sizeof(id));
+	memcpy(device, st->device, sizeof(device));
+	if (tell)
+		cp_device_command(cp, device, json_pack("{s:s, s:s, s:s}", "cmd", "stop", "room",
+			cp->rooms.rooms[st->room].name, "stream", strchr(st->name, '/') + 1));
+	if (cp_delete_now(cp, id, &err) != 0 && cp_reg_find(&cp->reg, id) != NULL)
+		MF_LOG(ERR, main, "stream of device %s: session %s not removed: %s", device, id,
+		       err.message);
+}
+
+void
+cp_streams_tick(struct cp *cp, uint64_t now_ms)
+{
+	uint32_t i;
+
+	for (i = 0; i < cp->rooms.nb_streams; i++) {
+		struct cp_stream *st = &cp->rooms.streams[i];
+		const struct cp_sess *s;
+
+		if (st->session[0] == '\0' || st->device[0] == '\0')
+			continue;
+		s = cp_reg_find(&cp->reg, st->session);
+		if (s == NULL || s->nb_outputs > 0) {
+			st->idle_ms = 0;
+			continue;
+		}
+		if (st->idle_ms == 0)
+			st->idle_ms = now_ms;
+		else if (now_ms - st->idle_ms >= cp->cfg.linger_s * 1000ull)
+			stop(cp, i, true);
+	}
+}
+
+void
+cp_streams_device_gone(struct cp *cp, const char *device)
+{
+	uint32_t i;
+
+	for (i = 0; i < cp->rooms.nb_streams; i++)
+		if (cp->rooms.streams[i].session[0] != '\0' &&
+		    strcmp(cp->rooms.streams[i].device, device) == 0)
+			stop(cp, i, false);
+}
+
+void
+cp_streams_viewer_lost(struct cp *cp, const char *session, const char *viewer)
+{
+	const struct cp_sess *s = cp_reg_find(&cp->reg, session);
+	struct cp_err err;
+	json_t *up, *res;
+
+	if (s == NULL || s->stream == 0)
+		return;
+	up = json_pack("{s:s, s:[s]}", "id", session, "remove_outputs", viewer);
+	memset(&err, 0, sizeof(err));
+	cp->grant = NULL;
+	res = cp_session_update(cp, up, &err);
+	json_decref(up);
+	if (res == NULL)
+		MF_LOG(INFO, main, "viewer %.20s of %s not removed: %s", viewer, session,
+		       err.message);
+	else
+		MF_LOG(INFO, main, "viewer %.20s of %s left (ICE consent lost)", viewer, session);
+	json_decref(res);
+	cp->status_dirty = true;
 }

@@ -149,8 +149,8 @@ cp_tokens_load(struct cp *cp)
 			u->used = (uint32_t)used;
 	}
 	if (list == NULL)
-		MF_LOG(ERR, main, "journal: %s unreadable: no token use forgotten, all refused",
-		       TOKENS_FILE);
+		MF_LOG(ERR, main, "journal: %s unreadable: not starting (a token's spent uses would "
+		       "come back); repair or remove it", TOKENS_FILE);
 	json_decref(list);
 	return list == NULL ? -EBADMSG : 0;
 }
@@ -205,7 +205,6 @@ scope(struct cp *cp, json_t *payload, struct cp_grant *g, int64_t *exp, uint32_t
 	const char *tenant = NULL, *id = NULL, *room = NULL, *stream = "", *role = NULL;
 	json_int_t e = 0, n = 0;
 	uint8_t md[32];
-	unsigned int len = 0;
 
 	if (json_unpack(payload, "{s:s, s:s, s:s, s?s, s:s, s:I, s:I}", "tenant", &tenant, "id",
 			&id, "room", &room, "stream", &stream, "role", &role, "exp", &e, "uses",
@@ -218,11 +217,15 @@ scope(struct cp *cp, json_t *payload, struct cp_grant *g, int64_t *exp, uint32_t
 	snprintf(g->id, sizeof(g->id), "%s", id);
 	snprintf(g->room, sizeof(g->room), "%s", room);
 	snprintf(g->stream, sizeof(g->stream), "%s", stream);
-	/* Its viewers' names start with a tag of the token: it may end them, no others. */
-	EVP_Digest(id, strlen(id), md, &len, EVP_sha256(), NULL);
-	snprintf(g->tag, sizeof(g->tag), "k%02x%02x%02x", md[0], md[1], md[2]);
+	/* What it makes is named with a tag of it (keyed: nobody can aim at another token's):
+	 * it may end that, nothing else. */
+	if (cp_auth_hmac(&cp->auth.tenants[g->tenant], "mfwd-token-tag\n", 15, id, strlen(id),
+			 md) != 0)
+		return bad(cp, g->tenant, CP_AUTH_BAD_TOKEN, err, "no tag for the token");
+	snprintf(g->tag, sizeof(g->tag), "k%02x%02x%02x%02x", md[0], md[1], md[2], md[3]);
 	*exp = e;
 	*uses = (uint32_t)n;
+	g->uses = (uint32_t)n;
 	return 0;
 }
 
@@ -232,7 +235,6 @@ cp_token_check(struct cp *cp, const char *cmd, json_t *args, struct cp_grant *g,
 {
 	const char *tok = json_string_value(json_object_get(args, "token")), *room, *stream;
 	int64_t exp = 0, now = (int64_t)time(NULL);
-	const struct cp_token_use *u;
 	json_t *payload = NULL;
 	uint32_t uses = 0;
 	int rc, want;
@@ -255,6 +257,10 @@ cp_token_check(struct cp *cp, const char *cmd, json_t *args, struct cp_grant *g,
 			   "a viewer's token does not do this");
 	if (exp <= now)
 		return bad(cp, g->tenant, CP_AUTH_TOKEN_EXPIRED, err, "the token has expired");
+	/* Its uses are remembered until it expires: not for ever. */
+	if (exp > now + TOKEN_TTL_MAX)
+		return bad(cp, g->tenant, CP_AUTH_BAD_TOKEN, err,
+			   "a token expires within 7 days");
 	/* What it is for before whether uses are left: a wrong room is said as such. */
 	room = json_string_value(json_object_get(args, "room"));
 	stream = json_string_value(json_object_get(args, "stream"));
@@ -264,28 +270,58 @@ cp_token_check(struct cp *cp, const char *cmd, json_t *args, struct cp_grant *g,
 			   "the token is for another room or stream");
 	g->spends = strcmp(cmd, "stream.publish") == 0 || strcmp(cmd, "stream.subscribe") == 0;
 	g->exp = exp;
+	g->on = true;
+	if (g->spends && (rc = cp_token_use(cp, g, err)) != 0) {
+		g->on = false;
+		return rc;
+	}
+	json_object_del(args, "token");
+	return 0;
+}
+
+/* The tokens one tenant has in the table: when another tenant holds a key, at most half of
+ * it, so one tenant's tokens cannot lock the others out. */
+static uint32_t
+held(const struct cp *cp, uint16_t tenant)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < cp->tokens.nb; i++)
+		n += cp->tokens.u[i].tenant == tenant;
+	return n;
+}
+
+int
+cp_token_use(struct cp *cp, const struct cp_grant *g, struct cp_err *err)
+{
+	const struct cp_token_use *u;
+	int64_t now = (int64_t)time(NULL);
+
+	if (g == NULL || !g->on || !g->spends)
+		return 0;
 	u = use_of(cp, g->tenant, g->id);
-	if (g->spends && u != NULL && u->used >= uses)
+	if (u != NULL && u->used >= g->uses)
 		return bad(cp, g->tenant, CP_AUTH_TOKEN_USED, err, "the token's uses are spent");
-	if (g->spends && u == NULL && cp->tokens.nb >= TOKENS_KEPT) {
+	if (u == NULL) {
+		uint32_t share = cp->auth.signers > 1 ? TOKENS_KEPT / 2 : TOKENS_KEPT;
+
 		forget_expired(cp, now);
-		if (cp->tokens.nb >= TOKENS_KEPT)
+		if (cp->tokens.nb >= TOKENS_KEPT || held(cp, g->tenant) >= share)
 			return bad(cp, g->tenant, CP_AUTH_NONCES_FULL, err,
 				   "too many tokens in use: try again");
 	}
-	json_object_del(args, "token");
-	g->on = true;
 	return 0;
 }
 
 int
 cp_token_spend(struct cp *cp, const struct cp_grant *g)
 {
-	struct cp_token_use *u = use_of(cp, g->tenant, g->id);
+	struct cp_token_use *u;
 	int rc;
 
-	if (!g->on || !g->spends)
+	if (g == NULL || !g->on || !g->spends)
 		return 0;
+	u = use_of(cp, g->tenant, g->id);
 	if (u == NULL && (u = use_add(cp, g->tenant, g->id, g->exp)) == NULL)
 		return -ENOMEM;
 	u->used++;
@@ -293,13 +329,13 @@ cp_token_spend(struct cp *cp, const struct cp_grant *g)
 	rc = save(cp);
 	if (rc != 0)
 		MF_LOG(ERR, main, "journal: %s could not be written: a restart would give back "
-		       "the use of token %s of %s", TOKENS_FILE, g->id,
+		       "a use of token %.64s of %s", TOKENS_FILE, g->id,
 		       cp->auth.tenants[g->tenant].name);
 	return rc;
 }
 
 int
-cp_token_allows(const struct cp *cp, const char *room, const char *stream, struct cp_err *err)
+cp_token_allows(struct cp *cp, const char *room, const char *stream, struct cp_err *err)
 {
 	const struct cp_grant *g = cp->grant;
 
@@ -309,7 +345,18 @@ cp_token_allows(const struct cp *cp, const char *room, const char *stream, struc
 		return 0;
 	cp_err_set(err, "token_scope", "token", "the token is for room %s%s%s", g->room,
 		   g->stream[0] ? ", stream " : "", g->stream);
-	return -EACCES;
+	return cp_auth_refuse(cp, g->tenant, CP_AUTH_TOKEN_SCOPE, err);
+}
+
+int
+cp_token_owns(struct cp *cp, const char *name, const char *what, struct cp_err *err)
+{
+	const struct cp_grant *g = cp->grant;
+
+	if (g == NULL || strncmp(name, g->tag, strlen(g->tag)) == 0)
+		return 0;
+	cp_err_set(err, "token_scope", "token", "the token did not make %s", what);
+	return cp_auth_refuse(cp, g->tenant, CP_AUTH_TOKEN_SCOPE, err);
 }
 
 /* ---- token.create ---- */

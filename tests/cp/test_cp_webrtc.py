@@ -12,14 +12,22 @@ stream.subscribe), its media in a network namespace behind the dataplane (net_af
 - room.get lists the stream with its viewers and figures; ice.connected and dtls.connected
   events name the room, the stream and the viewer; stream.unsubscribe removes one;
 - refusals change nothing: an offer with no codec mfwd forwards (bad_sdp naming the line),
-  a stream that is not published, a room that does not exist, a second publish of a name;
+  a stream that is not published, a room that does not exist, a second publish of a name,
+  plain media mfwd could not answer for (H.264 without its profile, two media of one
+  payload type or kind), a publish to a draining node;
 - a plain RTP publish gets an address and a port, and an H.264 webrtcbin viewer of an
   H.264 webrtcbin publisher decodes too;
+- a device that pushes on demand (device_sim.py: a retained status, ffmpeg started and
+  stopped on command): device.list shows it; nothing is pulled before a viewer; a viewer
+  of cam-9/main gets the device asked to push and decodes; once it left and linger_s has
+  passed the device is asked to stop and the stream ends; a second viewer pulls again, and
+  when the device goes offline the stream ends;
 - stream.unpublish, room.delete remove the sessions; the control plane's restart keeps the
   rooms and streams (room.list, room.get).
 """
 import json
 import os
+import select
 import subprocess
 import sys
 import time
@@ -81,6 +89,21 @@ def lines(p, timeout=60):
     return got
 
 
+def wait_event(p, name, timeout):
+    """Read @p's lines until the event @name (or @timeout s, or its end)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        ready, _, _ = select.select([p.stdout], [], [], 0.2)
+        if not ready:
+            continue
+        line = p.stdout.readline()
+        if not line:
+            return False
+        if line.startswith("{") and json.loads(line).get("event") == name:
+            return True
+    return False
+
+
 def event(got, name):
     return [x for x in got if x.get("event") == name]
 
@@ -89,16 +112,17 @@ def ok(r):
     return r is not None and r.get("ok")
 
 
-def published(c, name):
+def published(c, name, wait=20):
     """Wait until @name is listed in the lobby (its publisher signalled)."""
-    deadline = time.time() + 20
-    while time.time() < deadline:
+    deadline = time.time() + wait
+    while True:
         r = c.request(CMD, "room.get", {"room": "lobby"})
         st = [x for x in r["result"]["streams"] if x["stream"] == name] if ok(r) else []
         if st:
             return st[0]
+        if time.time() >= deadline:
+            return None
         time.sleep(0.2)
-    return None
 
 
 def check_stream(topo, broker, c, name, codec, viewers):
@@ -107,9 +131,15 @@ def check_stream(topo, broker, c, name, codec, viewers):
     T.check(published(c, name) is not None, "%s published" % name)
     views = [peer(topo, broker, "lobby", name, "--view", "--frames", "90", "--seconds", "20")
              for i in range(viewers)]
-    seen = [lines(v) for v in views]
-    st = published(c, name) or {}
+    deadline, st = time.time() + 20, {}
+    while time.time() < deadline and len(st.get("viewers", [])) < viewers:
+        st = published(c, name) or {}
+        time.sleep(0.1)
     T.eq(len(st.get("viewers", [])), viewers, "room.get lists the viewers of %s" % name)
+    seen = [lines(v) for v in views]
+    T.check(all(event(got, "unsubscribed") and event(got, "unsubscribed")[0]["ok"]
+                for got in seen), "each viewer unsubscribed as it left")
+    T.eq((published(c, name) or {}).get("viewers"), [], "no viewer of %s left" % name)
     T.check((st.get("stats") or {}).get("rx_pkts", 0) > 0, "room.get has the stream's figures")
     if os.environ.get("MFWD_DEBUG"):
         print(json.dumps(st, indent=1))
@@ -133,6 +163,61 @@ def check_stream(topo, broker, c, name, codec, viewers):
     return st
 
 
+def device(topo, broker, name):
+    return subprocess.Popen([PY, os.path.join(HERE, "device_sim.py"), "--broker",
+                             str(broker.port), "--name", name, "--room", "lobby", "--netns",
+                             topo.src], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def check_device(topo, broker, c):
+    """A camera that pushes only while watched."""
+    dev = device(topo, broker, "cam-9")
+    deadline, known = time.time() + 20, []
+    while time.time() < deadline and not known:
+        r = c.request(CMD, "device.list")
+        known = [d for d in (r["result"]["devices"] if ok(r) else [])
+                 if d["device"] == "cam-9" and d["online"]]
+        time.sleep(0.1)
+    T.check(known and known[0]["streams"] == ["main"] and known[0]["room"] == "lobby",
+            "device.list: cam-9 online in lobby with its stream main (%s)" % known)
+    T.check(published(c, "cam-9/main", wait=0) is None, "nothing pulled before a viewer")
+    view = peer(topo, broker, "lobby", "cam-9/main", "--view", "--frames", "60", "--seconds",
+                "25")
+    if os.environ.get("MFWD_DEBUG"):
+        time.sleep(6)
+        print(json.dumps(published(c, "cam-9/main", wait=0), indent=1))
+    got = lines(view)
+    done = event(got, "done")
+    T.check(done and done[0]["frames"] >= 30, "a viewer of cam-9/main decoded %s frames" %
+            (done[0]["frames"] if done else 0))
+    deadline = time.time() + 20
+    while time.time() < deadline and published(c, "cam-9/main", wait=0) is not None:
+        time.sleep(0.2)
+    T.check(published(c, "cam-9/main", wait=0) is None,
+            "the stream stopped after the last viewer left and linger_s passed")
+    # A second viewer pulls it again; then the device goes away without a word.
+    view = peer(topo, broker, "lobby", "cam-9/main", "--view", "--frames", "30", "--seconds",
+                "25", "--linger", "30")
+    T.check(wait_event(view, "frames", 30), "the second viewer decodes")
+    T.check(published(c, "cam-9/main", wait=0) is not None, "pulled again for a new viewer")
+    dev.terminate()
+    out, err = dev.communicate(timeout=20)
+    deadline = time.time() + 20
+    while time.time() < deadline and published(c, "cam-9/main", wait=0) is not None:
+        time.sleep(0.2)
+    T.check(published(c, "cam-9/main", wait=0) is None, "a device gone offline: its stream ends")
+    view.terminate()
+    lines(view)
+    evs = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
+    kinds = [e["event"] for e in evs]
+    T.eq(kinds, ["online", "push", "stop", "push", "offline"],
+         "the device pushed only while watched")
+    push = [e for e in evs if e["event"] == "push"]
+    T.check(push and push[0]["to"]["addr"] == "10.99.1.2" and push[0]["stream"] == "main",
+            "push names the address, port and stream: %s" % push[:1])
+
+
 def check_refusals(topo, broker, c):
     before = c.request(CMD, "session.list")
     r = c.request(CMD, "stream.publish", {"room": "lobby", "stream": "bad", "sdp": NO_CODEC})
@@ -141,11 +226,26 @@ def check_refusals(topo, broker, c):
     r = c.request(CMD, "stream.subscribe", {"room": "lobby", "stream": "nope", "sdp": "v=0"})
     T.check(not ok(r) and r["error"]["code"] == "not_found", "no such stream: %s" % r)
     r = c.request(CMD, "stream.publish", {"room": "attic", "stream": "x", "media": [
-        {"kind": "video", "codec": "h264", "pt": 96}]})
+        {"kind": "video", "codec": "h264", "pt": 96, "profile": 66}]})
     T.check(not ok(r) and r["error"]["code"] == "not_found", "no such room: %s" % r)
     r = c.request(CMD, "stream.publish", {"room": "lobby", "stream": "cam-1/main", "media": [
-        {"kind": "video", "codec": "h264", "pt": 96}]})
+        {"kind": "video", "codec": "h264", "pt": 96, "profile": 66}]})
     T.check(not ok(r) and r["error"]["code"] == "exists", "published twice: %s" % r)
+    for media, what in (([{"kind": "video", "codec": "h264", "pt": 96}], "H.264 without its "
+                         "profile"),
+                        ([{"kind": "video", "codec": "vp8", "pt": 96, "ssrc": 1},
+                          {"kind": "audio", "codec": "opus", "pt": 96, "ssrc": 2}],
+                         "two media of one payload type"),
+                        ([{"kind": "video", "codec": "vp8", "pt": 96, "ssrc": 1},
+                          {"kind": "video", "codec": "vp9", "pt": 98, "ssrc": 2}],
+                         "two videos")):
+        r = c.request(CMD, "stream.publish", {"room": "lobby", "stream": "odd", "media": media})
+        T.check(not ok(r) and r["error"]["code"] == "bad_value", "%s: %s" % (what, r))
+    T.check(ok(c.request(CMD, "node.drain", {"drain": True})), "node.drain")
+    r = c.request(CMD, "stream.publish", {"room": "lobby", "stream": "late", "media": [
+        {"kind": "video", "codec": "vp8", "pt": 96}]})
+    T.check(not ok(r) and r["error"]["code"] == "draining", "a draining node: %s" % r)
+    T.check(ok(c.request(CMD, "node.drain", {"drain": False})), "node.drain off")
     T.eq(c.request(CMD, "session.list")["result"], before["result"],
          "the refusals changed nothing")
 
@@ -157,7 +257,8 @@ def main():
     with Topology("cpw") as topo, Broker() as broker:
         dpl = Dataplane("cpwebrtc", topo.ports_conf())
         with dpl:
-            cp = ControlPlane(broker, "n1", dpl.instance, streams={"port": 0})
+            cp = ControlPlane(broker, "n1", dpl.instance, streams={"port": 0},
+                              devices={"prefix": "devices", "linger_s": 1})
             with cp:
                 c = Client(broker)
                 T.check(wait_status(c, "n1", lambda s: s["online"] and s["dataplane"]["up"])
@@ -180,13 +281,14 @@ def main():
                 r = c.request(CMD, "stream.unsubscribe", {"room": "lobby",
                                                           "stream": "cam-1/main",
                                                           "viewer": st["viewers"][0]})
-                T.check(ok(r), "stream.unsubscribe: %s" % r)
-                T.eq(len((published(c, "cam-1/main") or {}).get("viewers", [])), 1,
-                     "one viewer left")
+                T.check(not ok(r) and r["error"]["code"] == "not_found",
+                        "a viewer gone is not found: %s" % r)
                 check_stream(topo, broker, c, "cam-2/h264", "h264", 1)
+                check_device(topo, broker, c)
                 r = c.request(CMD, "stream.publish", {"room": "lobby", "stream": "door/ip-cam",
                                                       "media": [{"kind": "video",
-                                                                 "codec": "h264", "pt": 96}]})
+                                                                 "codec": "h264", "pt": 96,
+                                                                 "profile": 66}]})
                 T.check(ok(r) and r["result"]["ingress"]["addr"] == "10.99.1.2" and
                         r["result"]["ingress"]["udp_port"] > 0,
                         "a plain RTP camera gets an address and port: %s" % r)

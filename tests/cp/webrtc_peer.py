@@ -97,6 +97,7 @@ class Peer:
         self.a, self.sig = a, sig
         self.frames, self.digests = 0, []
         self.ok = False
+        self.viewer = None
         self.loop = GLib.MainLoop()
         desc = "webrtcbin name=w bundle-policy=max-bundle"
         if a.publish:
@@ -146,6 +147,7 @@ class Peer:
             GLib.idle_add(self.loop.quit)
             return
         self.ok = True
+        self.viewer = r["result"].get("viewer")
         res, msg = GstSdp.SDPMessage.new_from_text(r["result"]["sdp"])
         answer = GstWebRTC.WebRTCSessionDescription.new(GstWebRTC.WebRTCSDPType.ANSWER, msg)
         self.w.emit("set-remote-description", answer, Gst.Promise.new())
@@ -173,8 +175,12 @@ class Peer:
             self.digests.append(hashlib.sha1(info.data).hexdigest())
             buf.unmap(info)
         self.frames += 1
-        if self.a.frames and self.frames >= self.a.frames:
-            GLib.idle_add(self.loop.quit)
+        if self.a.frames and self.frames == self.a.frames:
+            if self.a.linger:
+                out(event="frames", frames=self.frames)
+                GLib.timeout_add(int(self.a.linger * 1000), self.loop.quit)
+            else:
+                GLib.idle_add(self.loop.quit)
 
     def on_bus(self, bus, msg):
         if msg.type in (Gst.MessageType.ERROR, Gst.MessageType.WARNING):
@@ -204,6 +210,8 @@ def main():
     ap.add_argument("--netns")
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--frames", type=int, default=0)
+    ap.add_argument("--linger", type=float, default=0,
+                    help="after the frames, seconds before leaving (the test's next step)")
     a = ap.parse_args()
     Gst.init(None)
     sig = Signal(a.broker, a.topic)
@@ -211,6 +219,12 @@ def main():
         enter_netns(a.netns)
     peer = Peer(a, sig)
     peer.run()
+    if peer.viewer:
+        # A viewer that leaves says so: its output goes at once, not when ICE consent
+        # runs out.
+        r = sig.request("stream.unsubscribe", {"room": a.room, "stream": a.stream,
+                                               "viewer": peer.viewer})
+        out(event="unsubscribed", ok=bool(r and r.get("ok")))
     out(event="done", frames=peer.frames, digests=peer.digests)
     sig.c.loop_stop()
     sys.exit(0 if peer.ok and (a.publish or peer.frames > 0) else 1)
