@@ -22,12 +22,15 @@ stream.subscribe), its media in a network namespace behind the dataplane (net_af
   of cam-9/main gets the device asked to push and decodes; once it left and linger_s has
   passed the device is asked to stop and the stream ends; a second viewer pulls again, and
   when the device goes offline the stream ends;
+- headless Chromium (DevTools over a pipe, in the namespace) views a camera's ffmpeg H.264
+  pulled on demand and a webrtcbin VP8 device: 100 frames decoded, no freeze;
 - stream.unpublish, room.delete remove the sessions; the control plane's restart keeps the
   rooms and streams (room.list, room.get).
 """
 import json
 import os
 import select
+import shutil
 import subprocess
 import sys
 import time
@@ -218,6 +221,43 @@ def check_device(topo, broker, c):
             "push names the address, port and stream: %s" % push[:1])
 
 
+def chromium(topo, broker, name):
+    p = subprocess.Popen([PY, os.path.join(HERE, "chromium_view.py"), "--broker",
+                          str(broker.port), "--topic", CMD, "--room", "lobby", "--stream", name,
+                          "--netns", topo.src, "--frames", "100", "--seconds", "40"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return lines(p, timeout=90)
+
+
+def check_chromium(topo, broker, c):
+    """Chromium as the viewer: of a camera pushing plain RTP H.264 (ffmpeg, on demand) and
+    of a webrtcbin device publishing VP8."""
+    dev = device(topo, broker, "cam-8")
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        r = c.request(CMD, "device.list")
+        if ok(r) and any(d["device"] == "cam-8" and d["online"] for d in r["result"]["devices"]):
+            break
+        time.sleep(0.1)
+    pub = peer(topo, broker, "lobby", "cam-4/vp8", "--publish", "vp8", "--seconds", "60")
+    T.check(published(c, "cam-4/vp8") is not None, "cam-4/vp8 published")
+    for name, what in (("cam-8/main", "ffmpeg's H.264 over plain RTP, pulled"),
+                       ("cam-4/vp8", "webrtcbin's VP8")):
+        got = chromium(topo, broker, name)
+        done = event(got, "done")
+        d = done[0] if done else {}
+        print("Chromium, %s: %s" % (name, {k: d.get(k) for k in (
+            "framesDecoded", "framesDropped", "freezeCount", "connection")}))
+        T.check(d.get("ok") and d.get("framesDecoded", 0) >= 100 and
+                d.get("freezeCount", 1) == 0,
+                "Chromium decodes %s: %s" % (what, {k: d.get(k) for k in (
+                    "framesDecoded", "framesDropped", "freezeCount", "connection")}))
+    pub.terminate()
+    lines(pub)
+    dev.terminate()
+    dev.communicate(timeout=20)
+
+
 def check_refusals(topo, broker, c):
     before = c.request(CMD, "session.list")
     r = c.request(CMD, "stream.publish", {"room": "lobby", "stream": "bad", "sdp": NO_CODEC})
@@ -285,6 +325,10 @@ def main():
                         "a viewer gone is not found: %s" % r)
                 check_stream(topo, broker, c, "cam-2/h264", "h264", 1)
                 check_device(topo, broker, c)
+                if shutil.which("chromium"):
+                    check_chromium(topo, broker, c)
+                else:
+                    print("no chromium: the browser viewer is not checked")
                 r = c.request(CMD, "stream.publish", {"room": "lobby", "stream": "door/ip-cam",
                                                       "media": [{"kind": "video",
                                                                  "codec": "h264", "pt": 96,
@@ -298,12 +342,14 @@ def main():
                 wait_status(c, "n1", lambda s: s["online"] and s["dataplane"]["up"])
                 r = c.request(CMD, "room.get", {"room": "lobby"})
                 names = sorted(x["stream"] for x in r["result"]["streams"]) if ok(r) else []
-                T.eq(names, ["cam-1/main", "cam-2/h264", "door/ip-cam"],
+                T.eq(names, sorted(["cam-1/main", "cam-2/h264", "door/ip-cam"] +
+                                   (["cam-4/vp8"] if shutil.which("chromium") else [])),
                      "a restart keeps the streams")
                 r = c.request(CMD, "stream.unpublish", {"room": "lobby", "stream": "door/ip-cam"})
                 T.check(ok(r), "stream.unpublish: %s" % r)
                 r = c.request(CMD, "room.delete", {"room": "lobby"})
-                T.check(ok(r) and r["result"]["streams"] == 2, "room.delete: %s" % r)
+                T.check(ok(r) and r["result"]["streams"] == len(names) - 1,
+                        "room.delete: %s" % r)
                 r = c.request(CMD, "session.list")
                 T.check(ok(r) and r["result"]["total"] == 0, "no session left: %s" % r)
                 r = c.request(CMD, "room.list")
