@@ -191,8 +191,9 @@ void cp_journal_close(struct cp_journal *j);
  *  (@p meta: its owner, its stream; NULL for none); @p off and @p len say where it will be. */
 int cp_journal_put(struct cp_journal *j, const struct mf_sess_spec *spec, json_t *meta,
 		   uint64_t *off, uint32_t *len);
-/** Replace the small file @p name of the journal's directory durably. */
-int cp_journal_save(struct cp_journal *j, const char *name, const char *data, size_t len);
+/** Replace the small file @p name of the journal's directory durably with @p o's JSON
+ *  (consumed); a failure is logged. */
+int cp_journal_save_json(struct cp_journal *j, const char *name, json_t *o);
 /** The small file @p name (NUL-terminated, malloc'd; NULL with errno ENOENT when none). */
 char *cp_journal_slurp(struct cp_journal *j, const char *name);
 /** Buffer a session's removal. */
@@ -507,6 +508,9 @@ void cp_create_start(struct cp *cp, struct cp_req *rq);
 void cp_delete_start(struct cp *cp, struct cp_req *rq);
 void cp_pipelined_finish(struct cp *cp, struct cp_req *rq, bool journal_ok);
 json_t *cp_err_json(const struct cp_err *e);
+/** A command's arguments: an object of exactly the keys it takes (none for NULL), unpacked
+ *  strictly as jansson's @p fmt says. @return 0, or -EINVAL with @p err set (bad_args). */
+int cp_args_unpack(json_t *args, struct cp_err *err, const char *fmt, ...);
 /** Give the spec (a JSON object) an ingress udp_port from the range when it has none. */
 int cp_spec_alloc_port(struct cp *cp, json_t *spec, struct cp_err *err);
 /** Create one session now (validated, admitted, installed, journaled): for commands that
@@ -553,13 +557,13 @@ int cp_auth_find(const struct cp *cp, const char *name);
 /** HMAC-SHA256 under @p t's key of @p head then @p body. @return 0 or -EIO. */
 int cp_auth_hmac(const struct cp_tenant *t, const void *head, size_t hlen, const void *body,
 		 size_t blen, uint8_t out[32]);
+/** @p s is @p min to @p max printable ASCII characters, no space (nonces, token ids). */
+bool cp_printable(const char *s, size_t min, size_t max);
 /** @p n bytes from 2n lowercase hex digits. @return 0 or -EINVAL. */
 int cp_unhex(const char *s, uint8_t *out, size_t n);
 /** Count a refusal (for tenant @p t once verified, else -1); @p err keeps the code set.
  *  @return -EACCES (-EPERM for forbidden). */
 int cp_auth_refuse(struct cp *cp, int t, enum cp_auth_reason why, struct cp_err *err);
-/** Count a refusal the command layer made (forbidden, over quota) for @p tenant. */
-void cp_auth_refused(struct cp *cp, uint16_t tenant, enum cp_auth_reason why);
 /** Would @p tenant stay within its quotas with these changes? @return 0 or -EDQUOT. */
 int cp_auth_admit(struct cp *cp, uint16_t tenant, int sessions, int64_t outputs,
 		  int64_t kbps, struct cp_err *err);

@@ -38,9 +38,8 @@ cp_err_json(const struct cp_err *e)
 	return o;
 }
 
-/* Arguments are an object of exactly the keys a command takes. */
-static int
-args_unpack(json_t *args, struct cp_err *err, const char *fmt, ...)
+int
+cp_args_unpack(json_t *args, struct cp_err *err, const char *fmt, ...)
 {
 	json_error_t je;
 	va_list ap;
@@ -266,7 +265,7 @@ cp_create_start(struct cp *cp, struct cp_req *rq)
 		return;
 	}
 	if (rq->many) {
-		if (args_unpack(rq->args, &rq->err, "{s:o, s?b}", "sessions", &list, "atomic",
+		if (cp_args_unpack(rq->args, &rq->err, "{s:o, s?b}", "sessions", &list, "atomic",
 				&atomic) != 0)
 			return;
 		n = json_array_size(list);
@@ -309,8 +308,8 @@ cp_delete_start(struct cp *cp, struct cp_req *rq)
 	size_t i, n = 1;
 
 	rq->pipelined = true;
-	if (rq->many ? args_unpack(rq->args, &rq->err, "{s:o}", "ids", &ids) :
-		       args_unpack(rq->args, &rq->err, "{s:s}", "id", &id))
+	if (rq->many ? cp_args_unpack(rq->args, &rq->err, "{s:o}", "ids", &ids) :
+		       cp_args_unpack(rq->args, &rq->err, "{s:s}", "id", &id))
 		return;
 	if (rq->many) {
 		n = json_array_size(ids);
@@ -585,7 +584,7 @@ cp_session_update(struct cp *cp, json_t *args, struct cp_err *err)
 	int block = -1;
 	struct cp_sess *s;
 
-	if (args_unpack(args, err, "{s:s, s?o, s?o, s?o, s?o, s?b, s?o, s?o}", "id", &id,
+	if (cp_args_unpack(args, err, "{s:s, s?o, s?o, s?o, s?o, s?b, s?o, s?o}", "id", &id,
 			"add_outputs", &add, "remove_outputs", &rm, "pause", &pause, "resume",
 			&resume, "block", &block, "srtp", &srtp, "output_srtp", &out_srtp) != 0)
 		return NULL;
@@ -626,7 +625,7 @@ ref_of(json_t *args, struct mf_msg_sess_ref *ref, struct cp_err *err)
 {
 	const char *id = NULL;
 
-	if (args_unpack(args, err, "{s:s}", "id", &id) != 0)
+	if (cp_args_unpack(args, err, "{s:s}", "id", &id) != 0)
 		return -EINVAL;
 	if (strlen(id) >= sizeof(ref->id)) {
 		cp_err_set(err, "not_found", "id", "no session \"%.60s...\"", id);
@@ -681,7 +680,7 @@ cp_session_list(struct cp *cp, json_t *args, struct cp_err *err)
 	bool more, all;
 	char *end;
 
-	if (args_unpack(args, err, "{s?s, s?I}", "cursor", &cursor, "limit", &lim) != 0)
+	if (cp_args_unpack(args, err, "{s?s, s?I}", "cursor", &cursor, "limit", &lim) != 0)
 		return NULL;
 	if (lim < 1 || lim > CP_LIST_MAX) {
 		cp_err_set(err, "out_of_range", "limit", "limit 1..%d", CP_LIST_MAX);
@@ -724,7 +723,7 @@ cp_node_info(struct cp *cp, json_t *args, struct cp_err *err)
 {
 	json_t *o;
 
-	if (args_unpack(args, err, "{}") != 0 ||
+	if (cp_args_unpack(args, err, "{}") != 0 ||
 	    cp_dp_call(cp, MF_MSG_NODE_INFO, NULL, 0, cp->res, sizeof(cp->res), err) < 0)
 		return NULL;
 	o = mf_node_info_to_json((struct mf_msg_node_info *)cp->res);
@@ -743,7 +742,7 @@ cp_node_stats(struct cp *cp, json_t *args, struct cp_err *err)
 {
 	json_t *o;
 
-	if (args_unpack(args, err, "{}") != 0)
+	if (cp_args_unpack(args, err, "{}") != 0)
 		return NULL;
 	if (!cp->dp_up) {
 		cp_err_set(err, "dataplane_down", NULL, "the dataplane is not running");
@@ -774,7 +773,7 @@ cp_session_capture(struct cp *cp, json_t *args, struct cp_err *err)
 	const char *id = NULL, *file = "";
 	json_int_t secs = MF_CAPTURE_SECONDS, max = MF_CAPTURE_PACKETS, snap = 0;
 
-	if (args_unpack(args, err, "{s:s, s?I, s?I, s?I, s?s}", "id", &id, "seconds", &secs,
+	if (cp_args_unpack(args, err, "{s:s, s?I, s?I, s?I, s?s}", "id", &id, "seconds", &secs,
 			"max_packets", &max, "snaplen", &snap, "file", &file) != 0)
 		return NULL;
 	memset(&c, 0, sizeof(c));
@@ -805,7 +804,7 @@ cp_node_drain(struct cp *cp, json_t *args, struct cp_err *err)
 {
 	int drain = 1;
 
-	if (args_unpack(args, err, "{s?b}", "drain", &drain) != 0)
+	if (cp_args_unpack(args, err, "{s?b}", "drain", &drain) != 0)
 		return NULL;
 	cp->draining = drain;
 	cp->status_dirty = true;

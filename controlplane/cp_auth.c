@@ -314,12 +314,6 @@ cp_auth_refuse(struct cp *cp, int t, enum cp_auth_reason why, struct cp_err *err
 	return why == CP_AUTH_FORBIDDEN ? -EPERM : -EACCES;
 }
 
-void
-cp_auth_refused(struct cp *cp, uint16_t t, enum cp_auth_reason why)
-{
-	cp_auth_refuse(cp, t, why, NULL);
-}
-
 static int
 copy_field(char *dst, size_t cap, const char *src)
 {
@@ -360,15 +354,15 @@ cp_auth_unwrap(json_t *root, struct cp_sig *sig, const char **body, size_t *len,
 	return 1;
 }
 
-static bool
-nonce_ok(const char *s)
+bool
+cp_printable(const char *s, size_t min, size_t max)
 {
 	size_t i, n = strlen(s);
 
 	for (i = 0; i < n; i++)
 		if (s[i] <= ' ' || s[i] > '~')
 			return false;
-	return n >= 8 && n < CP_NONCE_MAX;
+	return n >= min && n <= max;
 }
 
 /* The timestamp as the decimal it must be (no sign, no leading zero). */
@@ -540,8 +534,8 @@ cp_auth_check(struct cp *cp, const struct cp_sig *sig, const char *topic,
 		cp_err_set(err, "bad_auth", NULL, "this node has no tenants: send commands unsigned");
 		return cp_auth_refuse(cp, -1, CP_AUTH_BAD_AUTH, err);
 	}
-	if (!name_ok(sig->tenant) || !nonce_ok(sig->nonce) || parse_ts(sig->ts, &ts) != 0 ||
-	    cp_unhex(sig->sig, got, sizeof(got)) != 0) {
+	if (!name_ok(sig->tenant) || !cp_printable(sig->nonce, 8, CP_NONCE_MAX - 1) ||
+	    parse_ts(sig->ts, &ts) != 0 || cp_unhex(sig->sig, got, sizeof(got)) != 0) {
 		cp_err_set(err, "bad_auth", NULL, "tenant (1-63 of A-Z a-z 0-9 - _ .), ts (Unix "
 			   "seconds), nonce (8-64 printable characters) and sig (64 hex digits), "
 			   "each once");

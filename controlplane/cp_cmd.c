@@ -251,7 +251,7 @@ allowed(struct cp *cp, const struct cmd *c, struct cp_req *rq)
 	cp->caller = rq->tenant;
 	if (c->access == ADMIN && !cp_auth_admin(cp, rq->tenant)) {
 		cp_err_set(&rq->err, "forbidden", "cmd", "%s is for the node's operator", c->name);
-		cp_auth_refused(cp, rq->tenant, CP_AUTH_FORBIDDEN);
+		cp_auth_refuse(cp, rq->tenant, CP_AUTH_FORBIDDEN, NULL);
 		return -EPERM;
 	}
 	if (c->access == OWN && id != NULL && !cp_sees(cp, id)) {

@@ -161,8 +161,7 @@ cp_device_list(struct cp *cp, json_t *args, struct cp_err *err)
 	uint32_t i;
 	int r;
 
-	if (args != NULL && json_object_size(args) != 0) {
-		cp_err_set(err, "bad_args", "args", "device.list takes no arguments");
+	if (cp_args_unpack(args, err, "{}") != 0) {
 		json_decref(list);
 		return NULL;
 	}

@@ -448,9 +448,17 @@ cp_journal_set_dataplane(struct cp_journal *j, uint64_t start_ns)
 }
 
 int
-cp_journal_save(struct cp_journal *j, const char *name, const char *data, size_t len)
+cp_journal_save_json(struct cp_journal *j, const char *name, json_t *o)
 {
-	return write_file(j, name, data, len);
+	char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	int rc = text ? write_file(j, name, text, strlen(text)) : -ENOMEM;
+
+	if (rc != 0)
+		MF_LOG(ERR, main, "journal %s/%s could not be written: %s", j->dir, name,
+		       strerror(-rc));
+	free(text);
+	json_decref(o);
+	return rc;
 }
 
 char *

@@ -109,9 +109,7 @@ int
 cp_rooms_save(struct cp *cp)
 {
 	json_t *list = json_array();
-	char *text;
 	uint32_t i;
-	int rc;
 
 	for (i = 0; i < cp->rooms.nb_rooms; i++) {
 		const struct cp_room *m = &cp->rooms.rooms[i];
@@ -120,15 +118,7 @@ cp_rooms_save(struct cp *cp)
 			json_array_append_new(list, json_pack("{s:s, s:s}", "room", m->name, "tenant",
 							      cp->auth.tenants[m->tenant].name));
 	}
-	text = json_dumps(list, JSON_COMPACT);
-	json_decref(list);
-	if (text == NULL)
-		return -ENOMEM;
-	rc = cp_journal_save(cp->journal, ROOMS_FILE, text, strlen(text));
-	free(text);
-	if (rc != 0)
-		MF_LOG(ERR, main, "journal: %s could not be written: %s", ROOMS_FILE, strerror(-rc));
-	return rc;
+	return cp_journal_save_json(cp->journal, ROOMS_FILE, list);
 }
 
 int

@@ -99,25 +99,6 @@ endpoint_of(struct cp *cp, struct endpoint *ep, struct cp_err *err)
 	return -ENXIO;
 }
 
-static int
-unpack(json_t *args, struct cp_err *err, const char *fmt, ...)
-{
-	json_error_t je;
-	va_list ap;
-	json_t *none = NULL;
-	int rc;
-
-	if (args == NULL)
-		args = none = json_object();	/* a command without "args" */
-	va_start(ap, fmt);
-	rc = json_vunpack_ex(args, &je, JSON_STRICT, fmt, ap);
-	json_decref(none);
-	va_end(ap);
-	if (rc != 0)
-		cp_err_set(err, "bad_args", NULL, "%s", je.text);
-	return rc != 0 ? -EINVAL : 0;
-}
-
 /* A room the caller may use: its own, or any for an admin; another's is not told of. */
 static int
 room_of(struct cp *cp, const char *name, struct cp_err *err)
@@ -151,7 +132,7 @@ cp_room_create(struct cp *cp, json_t *args, struct cp_err *err)
 	const char *name = NULL;
 	int r;
 
-	if (unpack(args, err, "{s:s}", "room", &name) != 0)
+	if (cp_args_unpack(args, err, "{s:s}", "room", &name) != 0)
 		return NULL;
 	if (!cp_room_name_ok(name, false)) {
 		cp_err_set(err, "bad_value", "room", "a room is 1-%d of A-Z a-z 0-9 - _ .",
@@ -179,7 +160,7 @@ cp_room_delete(struct cp *cp, json_t *args, struct cp_err *err)
 	uint32_t i, n = 0;
 	int r;
 
-	if (unpack(args, err, "{s:s}", "room", &name) != 0 || (r = room_of(cp, name, err)) < 0)
+	if (cp_args_unpack(args, err, "{s:s}", "room", &name) != 0 || (r = room_of(cp, name, err)) < 0)
 		return NULL;
 	if (!cp->dp_up) {
 		cp_err_set(err, "dataplane_down", NULL, "the dataplane is not running");
@@ -211,7 +192,7 @@ cp_room_list(struct cp *cp, json_t *args, struct cp_err *err)
 	json_t *list;
 	uint32_t i;
 
-	if (unpack(args, err, "{}") != 0)
+	if (cp_args_unpack(args, err, "{}") != 0)
 		return NULL;
 	list = json_array();
 	for (i = 0; i < cp->rooms.nb_rooms; i++) {
@@ -248,7 +229,7 @@ cp_room_get(struct cp *cp, json_t *args, struct cp_err *err)
 	uint32_t i;
 	int r;
 
-	if (unpack(args, err, "{s:s}", "room", &name) != 0 || (r = room_of(cp, name, err)) < 0)
+	if (cp_args_unpack(args, err, "{s:s}", "room", &name) != 0 || (r = room_of(cp, name, err)) < 0)
 		return NULL;
 	list = json_array();
 	for (i = 0; i < cp->rooms.nb_streams; i++) {
@@ -483,7 +464,7 @@ publish(struct cp *cp, json_t *args, struct cp_stream *st, struct cp_sess **out,
 	uint32_t rnd;
 	int r, rc;
 
-	if (unpack(args, err, "{s:s, s:s, s?s, s?o, s?o}", "room", &room, "stream", &name,
+	if (cp_args_unpack(args, err, "{s:s, s:s, s?s, s?o, s?o}", "room", &room, "stream", &name,
 		   "sdp", &sdp, "media", &media, "srtp", &srtp) != 0 ||
 	    (r = room_of(cp, room, err)) < 0)
 		return NULL;
@@ -573,7 +554,7 @@ cp_stream_unpublish(struct cp *cp, json_t *args, struct cp_err *err)
 	char id[MF_SESS_ID_MAX];
 	int i;
 
-	if (unpack(args, err, "{s:s, s:s}", "room", &room, "stream", &name) != 0 ||
+	if (cp_args_unpack(args, err, "{s:s, s:s}", "room", &room, "stream", &name) != 0 ||
 	    cp_token_allows(cp, room, name, err) != 0 || (i = stream_of(cp, room, name, err)) < 0 ||
 	    cp_token_owns(cp, cp->rooms.streams[i].tag, "this stream", err) != 0)
 		return NULL;
@@ -682,7 +663,7 @@ subscribe_one(struct cp *cp, const char *room, json_t *one, struct sdp_work *w,
 	unsigned int k;
 	int i;
 
-	if (unpack(one, err, "{s:s, s:s, s?s}", "stream", &name, "sdp", &sdp, "viewer",
+	if (cp_args_unpack(one, err, "{s:s, s:s, s?s}", "stream", &name, "sdp", &sdp, "viewer",
 		   &viewer) != 0 || cp_token_allows(cp, room, name, err) != 0)
 		return NULL;
 	i = stream_of(cp, room, name, err);
@@ -779,7 +760,7 @@ subscribe(struct cp *cp, json_t *args, struct sdp_work *w, struct cp_err *err)
 	}
 	/* Several streams at once (a viewer opening a wall of cameras): each answered or
 	 * refused on its own. */
-	if (unpack(args, err, "{s:s, s:o}", "room", &room, "streams", &streams) != 0)
+	if (cp_args_unpack(args, err, "{s:s, s:o}", "room", &room, "streams", &streams) != 0)
 		return NULL;
 	if (!json_is_array(streams) || json_array_size(streams) == 0 ||
 	    json_array_size(streams) > SUBSCRIBE_MANY) {
@@ -808,7 +789,7 @@ cp_stream_unsubscribe(struct cp *cp, json_t *args, struct cp_err *err)
 	json_t *up, *res;
 	int i;
 
-	if (unpack(args, err, "{s:s, s:s, s:s}", "room", &room, "stream", &name, "viewer",
+	if (cp_args_unpack(args, err, "{s:s, s:s, s:s}", "room", &room, "stream", &name, "viewer",
 		   &viewer) != 0 || cp_token_allows(cp, room, name, err) != 0 ||
 	    (i = stream_of(cp, room, name, err)) < 0)
 		return NULL;

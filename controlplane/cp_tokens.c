@@ -34,17 +34,6 @@
 #define TOKEN_TTL_MAX	(7 * 86400)
 #define TOKEN_USES_MAX	1000000
 
-static bool
-id_ok(const char *s)
-{
-	size_t i, n = strlen(s);
-
-	for (i = 0; i < n; i++)
-		if (s[i] <= ' ' || s[i] > '~')
-			return false;
-	return n > 0 && n < CP_TOKEN_ID_MAX;
-}
-
 static int
 role_of(const char *s)
 {
@@ -81,9 +70,7 @@ static int
 save(struct cp *cp)
 {
 	json_t *list = json_array();
-	char *text;
 	uint32_t i;
-	int rc;
 
 	for (i = 0; i < cp->tokens.nb; i++) {
 		const struct cp_token_use *u = &cp->tokens.u[i];
@@ -92,13 +79,7 @@ save(struct cp *cp)
 			cp->auth.tenants[u->tenant].name, "id", u->id, "used", u->used, "exp",
 			(json_int_t)u->exp));
 	}
-	text = json_dumps(list, JSON_COMPACT);
-	json_decref(list);
-	if (text == NULL)
-		return -ENOMEM;
-	rc = cp_journal_save(cp->journal, TOKENS_FILE, text, strlen(text));
-	free(text);
-	return rc;
+	return cp_journal_save_json(cp->journal, TOKENS_FILE, list);
 }
 
 static struct cp_token_use *
@@ -142,7 +123,7 @@ cp_tokens_load(struct cp *cp)
 
 		if (json_unpack(o, "{s:s, s:s, s:I, s:I}", "tenant", &tenant, "id", &id, "used",
 				&used, "exp", &exp) != 0 || (t = cp_auth_find(cp, tenant)) < 0 ||
-		    !id_ok(id) || used < 0 || used > TOKEN_USES_MAX)
+		    !cp_printable(id, 1, CP_TOKEN_ID_MAX - 1) || used < 0 || used > TOKEN_USES_MAX)
 			continue;
 		u = use_add(cp, (uint16_t)t, id, exp);
 		if (u != NULL)
@@ -208,7 +189,7 @@ scope(struct cp *cp, json_t *payload, struct cp_grant *g, int64_t *exp, uint32_t
 
 	if (json_unpack(payload, "{s:s, s:s, s:s, s?s, s:s, s:I, s:I}", "tenant", &tenant, "id",
 			&id, "room", &room, "stream", &stream, "role", &role, "exp", &e, "uses",
-			&n) != 0 || !id_ok(id) || !cp_room_name_ok(room, false) ||
+			&n) != 0 || !cp_printable(id, 1, CP_TOKEN_ID_MAX - 1) || !cp_room_name_ok(room, false) ||
 	    (stream[0] != '\0' && !cp_room_name_ok(stream, true)) || role_of(role) < 0 ||
 	    n < 1 || n > TOKEN_USES_MAX || (role_of(role) == CP_ROLE_PUBLISHER && !stream[0]))
 		return bad(cp, g->tenant, CP_AUTH_BAD_TOKEN, err, "a token's payload is "
@@ -369,16 +350,12 @@ cp_token_create(struct cp *cp, json_t *args, struct cp_err *err)
 	json_int_t ttl = 3600, uses = 1;
 	char rid[33], *text = NULL, b64[TOKEN_MAX], sig[65];
 	uint8_t rnd[16], mac[32];
-	json_error_t je;
 	json_t *p, *res = NULL;
 	int n, i, r;
 
-	if (json_unpack_ex(args, &je, JSON_STRICT, "{s:s, s?s, s:s, s?I, s?I, s?s}", "room",
-			   &room, "stream", &stream, "role", &role, "ttl_s", &ttl, "uses", &uses,
-			   "id", &id) != 0) {
-		cp_err_set(err, "bad_args", NULL, "%s", je.text);
+	if (cp_args_unpack(args, err, "{s:s, s?s, s:s, s?I, s?I, s?s}", "room", &room, "stream",
+			   &stream, "role", &role, "ttl_s", &ttl, "uses", &uses, "id", &id) != 0)
 		return NULL;
-	}
 	if (t->key_len == 0) {
 		cp_err_set(err, "forbidden", NULL, "tokens are made by a tenant's signed request");
 		return NULL;
@@ -390,7 +367,8 @@ cp_token_create(struct cp *cp, json_t *args, struct cp_err *err)
 	}
 	if (ttl < 1 || ttl > TOKEN_TTL_MAX || uses < 1 || uses > TOKEN_USES_MAX ||
 	    role_of(role) < 0 || (stream != NULL && !cp_room_name_ok(stream, true)) ||
-	    (role_of(role) == CP_ROLE_PUBLISHER && stream == NULL) || (id != NULL && !id_ok(id))) {
+	    (role_of(role) == CP_ROLE_PUBLISHER && stream == NULL) ||
+	    (id != NULL && !cp_printable(id, 1, CP_TOKEN_ID_MAX - 1))) {
 		cp_err_set(err, "bad_value", NULL, "role publisher (with its stream) or viewer, "
 			   "ttl_s 1-%d, uses 1-%d, id 1-%d printable characters", TOKEN_TTL_MAX,
 			   TOKEN_USES_MAX, CP_TOKEN_ID_MAX - 1);
