@@ -63,6 +63,8 @@ struct cp_config {
 	char pool_group[64];		/* empty: no pool subscription */
 	char journal_dir[256];
 	uint32_t status_interval_s;
+	uint32_t stats_interval_ms;	/* <prefix>/<node>/stats every this often; 0: none */
+	uint32_t stats_max_sessions;	/* the busiest sessions a stats message carries */
 	uint16_t port_min, port_max;	/* allocation range for session.create */
 	struct cp_limits limits;
 	struct cp_auth_cfg auth;
@@ -399,6 +401,7 @@ struct cp {
 	struct cp_replay *replay;	/* the last replies, by request id (cp_cmd.c) */
 	struct cp_load load;
 	char t_status[CP_TOPIC_MAX];
+	char t_stats[CP_TOPIC_MAX];
 	struct cp_auth auth;
 	uint16_t caller;		/* the tenant of the request being handled */
 	struct cp_rooms rooms;
@@ -518,6 +521,9 @@ int cp_spec_alloc_port(struct cp *cp, json_t *spec, struct cp_err *err);
 int cp_create_now(struct cp *cp, json_t *spec, struct cp_sess **out, struct cp_err *err);
 int cp_delete_now(struct cp *cp, const char *id, struct cp_err *err);
 /** The stats area's figures (of one session, or of the node when NULL). */
+struct mf_stats_reader;
+/* The dataplane's stats area, read-only; -ENOENT while there is none. */
+int cp_stats_attach(struct cp *cp, struct mf_stats_reader *r);
 json_t *cp_stats_json(struct cp *cp, const char *session);
 /** May the request being handled (cp->caller) see session @p id? An admin sees any; a
  *  tenant only its own (another's is "not found": its existence is not told). */
@@ -658,6 +664,7 @@ void cp_streams_viewer_lost(struct cp *cp, const char *session, const char *view
 
 json_t *cp_status_json(struct cp *cp);
 void cp_status_publish(struct cp *cp, bool online);
+void cp_stats_publish(struct cp *cp);
 void cp_event_publish(struct cp *cp, json_t *event);
 
 #endif /* CP_H */

@@ -636,14 +636,21 @@ ref_of(json_t *args, struct mf_msg_sess_ref *ref, struct cp_err *err)
 	return 0;
 }
 
+int
+cp_stats_attach(struct cp *cp, struct mf_stats_reader *r)
+{
+	uint64_t sz;
+	const void *mem = mf_shm_region(&cp->dp.shm, MF_SHM_REGION_STATS, &sz);
+
+	return mem == NULL || mf_stats_reader_attach(r, mem, sz) != 0 ? -ENOENT : 0;
+}
+
 json_t *
 cp_stats_json(struct cp *cp, const char *session)
 {
 	struct mf_stats_reader r;
-	uint64_t sz;
-	const void *mem = mf_shm_region(&cp->dp.shm, MF_SHM_REGION_STATS, &sz);
 
-	if (mem == NULL || mf_stats_reader_attach(&r, mem, sz) != 0)
+	if (cp_stats_attach(cp, &r) != 0)
 		return json_object();
 	return mf_stats_to_json(&r, session);
 }

@@ -6,6 +6,7 @@
  */
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,6 +29,8 @@ cp_config_defaults(struct cp_config *c)
 	snprintf(c->pool_group, sizeof(c->pool_group), "mfwd");
 	snprintf(c->journal_dir, sizeof(c->journal_dir), "/var/lib/mfwd");
 	c->status_interval_s = 10;
+	c->stats_interval_ms = 1000;
+	c->stats_max_sessions = 100;
 	c->port_min = 20000;
 	c->port_max = 29999;
 	c->limits.max_outputs = 0;
@@ -191,6 +194,10 @@ check(const struct cp_config *c, json_int_t ver, json_int_t pmin, json_int_t pma
 		bad = "port_range must be [min, max] within 1..65534";
 	else if (c->status_interval_s == 0 || c->reply_timeout_ms == 0 || c->max_payload == 0)
 		bad = "status_interval_s, reply_timeout_ms and max_payload must be above 0";
+	else if (c->stats_interval_ms != 0 && c->stats_interval_ms < 250)
+		bad = "stats_interval_ms must be 0 (no stats messages) or at least 250";
+	else if (c->stats_max_sessions < 1 || c->stats_max_sessions > 10000)
+		bad = "stats_max_sessions must be within 1..10000";
 	if (bad != NULL) {
 		fprintf(stderr, "mfwd-controlplane: config: %s\n", bad);
 		return -EINVAL;
@@ -204,7 +211,7 @@ cp_config_load(struct cp_config *c, const char *file)
 	const char *node = NULL, *inst = NULL, *prefix = NULL, *broker = NULL, *cid = NULL;
 	const char *user = NULL, *pass = NULL, *pool = NULL, *journal = NULL, *lvl = NULL;
 	json_int_t ver = 5, expiry = -1, keepalive = -1, status = -1, pmin = -1, pmax = -1;
-	json_int_t rto = -1, maxp = -1;
+	json_int_t rto = -1, maxp = -1, stats = LLONG_MIN, stats_max = LLONG_MIN;
 	json_t *root, *tls = NULL, *limits = NULL, *auth = NULL, *streams = NULL, *devs = NULL;
 	json_error_t e;
 	int rc;
@@ -219,14 +226,15 @@ cp_config_load(struct cp_config *c, const char *file)
 	}
 	rc = json_unpack_ex(root, &e, JSON_STRICT,
 			    "{s?s, s?s, s?s, s?s, s?I, s?s, s?s, s?s, s?o, s?I, s?I, s?s, s?s, s?I,"
-			    " s?[II], s?o, s?I, s?I, s?s, s?o, s?o, s?o}",
+			    " s?[II], s?o, s?I, s?I, s?s, s?o, s?o, s?o, s?I, s?I}",
 			    "node", &node, "instance", &inst, "prefix", &prefix, "broker", &broker,
 			    "mqtt_version", &ver, "client_id", &cid, "username", &user,
 			    "password", &pass, "tls", &tls, "session_expiry_s", &expiry,
 			    "keepalive_s", &keepalive, "pool_group", &pool, "journal_dir", &journal,
 			    "status_interval_s", &status, "port_range", &pmin, &pmax, "limits",
 			    &limits, "reply_timeout_ms", &rto, "max_payload", &maxp, "log_level",
-			    &lvl, "auth", &auth, "streams", &streams, "devices", &devs);
+			    &lvl, "auth", &auth, "streams", &streams, "devices", &devs,
+			    "stats_interval_ms", &stats, "stats_max_sessions", &stats_max);
 	if (rc != 0) {
 		fprintf(stderr, "mfwd-controlplane: %s: %s (%s)\n", file, e.text, e.source);
 		json_decref(root);
@@ -256,6 +264,13 @@ cp_config_load(struct cp_config *c, const char *file)
 		c->status_interval_s = (uint32_t)status;
 	if (rto >= 0)
 		c->reply_timeout_ms = (uint32_t)rto;
+	/* Out of range is made a value check() refuses. */
+	if (stats != LLONG_MIN)
+		c->stats_interval_ms = stats < 0 ? 1 : stats > UINT32_MAX ? UINT32_MAX :
+				       (uint32_t)stats;
+	if (stats_max != LLONG_MIN)
+		c->stats_max_sessions = stats_max < 0 || stats_max > UINT32_MAX ? 0 :
+					(uint32_t)stats_max;
 	if (maxp >= 0)
 		c->max_payload = (uint32_t)maxp;
 	c->port_min = (uint16_t)(pmin > 0 && pmin < 65536 ? pmin : 0);

@@ -42,6 +42,7 @@ static void
 topics(struct cp *cp)
 {
 	snprintf(cp->t_status, sizeof(cp->t_status), "%s/%s/status", cp->cfg.prefix, cp->cfg.node);
+	snprintf(cp->t_stats, sizeof(cp->t_stats), "%s/%s/stats", cp->cfg.prefix, cp->cfg.node);
 }
 
 /* The dataplane came or went: what we did about it, as an event and in the status. */
@@ -96,7 +97,7 @@ devices(struct cp *cp, struct cp_msg **batch, unsigned int n)
 static void
 run(struct cp *cp)
 {
-	uint64_t next_dp = 0, next_status = 0, last_status = 0, t;
+	uint64_t next_dp = 0, next_status = 0, last_status = 0, next_stats = 0, t;
 	struct cp_msg *batch[BATCH_MAX];
 	unsigned int n, i;
 
@@ -125,6 +126,11 @@ run(struct cp *cp)
 			last_status = t;
 			cp->status_dirty = false;
 			cp_status_publish(cp, true);
+		}
+		if (cp->cfg.stats_interval_ms != 0 && t >= next_stats &&
+		    cp_mqtt_connected(cp->mqtt)) {
+			next_stats = t + cp->cfg.stats_interval_ms;
+			cp_stats_publish(cp);
 		}
 	}
 }

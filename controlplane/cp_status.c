@@ -3,11 +3,13 @@
  * The node's retained status (its size does not grow with the sessions: counts only) and
  * its events, both published on MQTT. The status carries what placing sessions on nodes
  * needs: capacity left and the load since the previous status (rates from the stats area's
- * node counters, the busiest worker's share of its cycles).
+ * node counters, the busiest worker's share of its cycles). Its figures for people (the
+ * dashboard page of tools/web) go on a stats topic, at a bounded rate and size.
  */
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -32,13 +34,11 @@ load_sample(struct cp *cp, struct cp_load *n)
 {
 	struct mf_stats_reader r;
 	struct mf_stats_view v;
-	uint64_t sz, vals[256];
-	const void *mem = mf_shm_region(&cp->dp.shm, MF_SHM_REGION_STATS, &sz);
+	uint64_t vals[256];
 	uint32_t l;
 	int idx;
 
-	if (mem == NULL || mf_stats_reader_attach(&r, mem, sz) != 0 ||
-	    (idx = mf_stats_find(&r, "node")) < 0)
+	if (cp_stats_attach(cp, &r) != 0 || (idx = mf_stats_find(&r, "node")) < 0)
 		return -ENOENT;
 	for (l = 0; l < r.hdr->nb_lcores && l < CP_LOAD_LCORES; l++) {
 		if (mf_stats_read_lcore(&r, (uint32_t)idx, l, &v, vals, 256) != 0)
@@ -149,6 +149,39 @@ cp_status_publish(struct cp *cp, bool online)
 
 	if (text != NULL)
 		cp_mqtt_publish(cp->mqtt, cp->t_status, text, 1, true, NULL, 0);
+	free(text);
+	json_decref(o);
+}
+
+/* <prefix>/<node>/stats: mfwd-stat --json's document (the same counters, read the same
+ * way) with the busiest stats_max_sessions sessions, their outputs counted, and the losses
+ * by reason: every stats_interval_ms, QoS 0, not retained (a figure missed is superseded
+ * by the next). */
+void
+cp_stats_publish(struct cp *cp)
+{
+	struct mf_stats_reader r;
+	struct timespec ts;
+	json_t *o;
+	char *text;
+
+	if (!cp->dp_up || cp_stats_attach(cp, &r) != 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	o = mf_stats_to_json(&r, NULL);
+	if (o == NULL || mf_stats_json_trim(o, cp->cfg.stats_max_sessions) != 0) {
+		json_decref(o);
+		return;
+	}
+	json_object_set_new(o, "losses", mf_stats_losses_json(&r));
+	json_object_set_new(o, "instance", json_string(cp->cfg.instance));
+	json_object_set_new(o, "generation", json_integer((json_int_t)cp->dp_generation));
+	json_object_set_new(o, "time_ms", json_integer((json_int_t)ts.tv_sec * 1000 +
+						       ts.tv_nsec / 1000000));
+	json_object_set_new(o, "interval_ms", json_integer(cp->cfg.stats_interval_ms));
+	text = json_dumps(o, JSON_COMPACT);
+	if (text != NULL)
+		cp_mqtt_publish(cp->mqtt, cp->t_stats, text, 0, false, NULL, 0);
 	free(text);
 	json_decref(o);
 }

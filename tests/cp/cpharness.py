@@ -53,18 +53,26 @@ def make_certs(d):
 
 
 class Broker:
-    """mosquitto on 127.0.0.1:<free port>. users: {name: password}; acl: mosquitto ACL text."""
+    """mosquitto on 127.0.0.1:<free port>. users: {name: password}; acl: mosquitto ACL text.
+    netns, host: run it in that network namespace, listening on its address @host (a link
+    from here, Topology.link_host), with a WebSockets listener on ws_port for the pages:
+    mosquitto 2.0.11 binds a WebSockets listener to every address whatever it is told, so
+    it is kept inside the namespace."""
 
-    def __init__(self, users=None, acl=None, tls=False):
+    def __init__(self, users=None, acl=None, tls=False, netns=None, host="127.0.0.1",
+                 ws_port=9001):
         if not os.path.exists(MOSQUITTO):
             print("skip: no mosquitto")
             sys.exit(SKIP)
         self.port = free_port()
+        self.host = host
+        self.netns = netns
+        self.ws_port = ws_port if netns else None
         self.dir = tempfile.mkdtemp(prefix="mfwd-broker-")
         os.chmod(self.dir, 0o755)
         # Nagle off as docs/operations.md recommends: every command would otherwise wait
         # for a delayed ACK.
-        conf = ["listener %d 127.0.0.1" % self.port, "persistence false",
+        conf = ["listener %d %s" % (self.port, host), "persistence false",
                 "set_tcp_nodelay true", "allow_anonymous %s" % ("false" if users else "true")]
         if tls:
             self.ca = make_certs(self.dir)
@@ -81,6 +89,9 @@ class Broker:
             with open(path, "w") as f:
                 f.write(acl)
             conf.append("acl_file " + path)
+        if self.ws_port:
+            # After the TCP listener: 2.0.11 will not start with a WebSockets one alone.
+            conf += ["listener %d" % self.ws_port, "protocol websockets"]
         for f in os.listdir(self.dir):
             os.chmod(os.path.join(self.dir, f), 0o644)   # mosquitto drops to its own user
         self.conf = os.path.join(self.dir, "mosquitto.conf")
@@ -90,11 +101,12 @@ class Broker:
 
     def start(self):
         self.log = open(os.path.join(self.dir, "mosquitto.log"), "a")
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", self.conf], stdout=self.log,
+        pre = ["ip", "netns", "exec", self.netns] if self.netns else []
+        self.proc = subprocess.Popen(pre + [MOSQUITTO, "-c", self.conf], stdout=self.log,
                                      stderr=subprocess.STDOUT)
         for _ in range(100):
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                socket.create_connection((self.host, self.port), timeout=0.2).close()
                 return self
             except OSError:
                 time.sleep(0.05)
@@ -120,7 +132,7 @@ class ControlPlane:
         self.dir = tempfile.mkdtemp(prefix="mfwd-cp-%s-" % node)
         self.node = node
         self.cfg = {"node": node, "instance": instance,
-                    "broker": "tcp://127.0.0.1:%d" % mqtt_broker.port,
+                    "broker": "tcp://%s:%d" % (mqtt_broker.host, mqtt_broker.port),
                     "journal_dir": os.path.join(self.dir, "journal"),
                     "status_interval_s": 2, "log_level": "info"}
         self.cfg.update(cfg)
@@ -184,7 +196,7 @@ class Client:
                 self.suback.notify_all()
         self.c.on_connect = on_connect
         self.c.on_subscribe = on_subscribe
-        self.c.connect("127.0.0.1", broker.port)
+        self.c.connect(broker.host, broker.port)
         self.c.loop_start()
         # The broker's answer, however slow the machine; a refusal comes at once.
         deadline = time.time() + 20

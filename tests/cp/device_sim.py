@@ -5,7 +5,7 @@ it with a retained status (its last will says it is gone), and on its command to
 takes "push" (start sending to the address and port given) and "stop". The video is
 ffmpeg's H.264 test pattern over RTP, sent from a network namespace.
 
-  device_sim.py --broker PORT --name cam-9 --room lobby --netns NS [--prefix devices]
+  device_sim.py --broker PORT [--host ADDR] --name cam-9 --room lobby --netns NS [--prefix devices]
                 [--seconds S]
 
 Prints JSON lines: {"event": "online"}, then {"event": "push", "to": ...} and {"event":
@@ -32,6 +32,7 @@ def out(**kw):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--broker", type=int, required=True)
+    ap.add_argument("--host", default="127.0.0.1", help="the broker's address")
     ap.add_argument("--name", required=True)
     ap.add_argument("--room", required=True)
     ap.add_argument("--netns", required=True)
@@ -69,7 +70,7 @@ def main():
             stop_ffmpeg()
 
     c.on_message = on_message
-    c.connect("127.0.0.1", a.broker)
+    c.connect(a.host, a.broker)
     c.subscribe("%s/%s/cmd" % (a.prefix, a.name), qos=1)
     c.loop_start()
     c.publish(status, json.dumps({"online": True, "room": a.room, "streams": {

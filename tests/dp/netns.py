@@ -21,6 +21,7 @@ class Topology:
         n = os.getpid() % 100000
         self.src, self.dst = "mfs%d" % n, "mfd%d" % n
         self.vsrc, self.vdst = "vs%d" % n, "vd%d" % n
+        self.vhost = "vm%d" % n
         self.dst_addrs = dst_addrs
         self.tag = tag
         self.ipv6 = ipv6
@@ -53,6 +54,18 @@ class Topology:
                 sh("ip", "-n", ns, "addr", "add", me + "/64", "dev", dev, "nodad")
                 sh("ip", "-n", ns, "-6", "route", "add", other, "via", gw)
         return self
+
+    def link_host(self, ns):
+        """A kernel link between this namespace (10.99.9.1) and @ns (10.99.9.2), beside
+        mfwd's ports: for a broker in @ns that processes here reach.
+        @return the address in @ns."""
+        sh("ip", "link", "add", self.vhost, "type", "veth", "peer", "name", "m0", "netns", ns)
+        sh("sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % self.vhost)
+        sh("ip", "addr", "add", "10.99.9.1/30", "dev", self.vhost)
+        sh("ip", "link", "set", self.vhost, "up")
+        sh("ip", "-n", ns, "addr", "add", "10.99.9.2/30", "dev", "m0")
+        sh("ip", "-n", ns, "link", "set", "m0", "up")
+        return "10.99.9.2"
 
     def ports_conf(self, big_frames=False):
         """@big_frames: af_packet hands IPv4 datagrams over reassembled by the kernel
@@ -101,7 +114,7 @@ ipv4 = 10.99.2.2/24
     def down(self):
         for ns in (self.src, self.dst):
             sh("ip", "netns", "del", ns, check=False)
-        for veth in (self.vsrc, self.vdst):
+        for veth in (self.vsrc, self.vdst, self.vhost):
             sh("ip", "link", "del", veth, check=False)
 
     def __enter__(self):

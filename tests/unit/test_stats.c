@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "mf/mf_shm.h"
 #include "mf/mf_stats.h"
 #include "mf_test.h"
@@ -277,10 +279,77 @@ out:
 	return rc;
 }
 
+/* A stats message's bounds: the busiest sessions kept by ingress bytes, outputs counted,
+ * the total said; losses by reason are the loss-flagged fields of the node and ports only. */
+static int
+test_json_trim_losses(void)
+{
+	static uint8_t mem[64 * 1024] __attribute__((aligned(64)));
+	static const char *const node_f[] = { "rx_pkts", "drop_sess_miss", "drop_src" };
+	static const char *const sess_f[] = { "rx_pkts", "rx_bytes" };
+	static const char *const ids[] = { "a", "b", "c", "d" };
+	static const uint64_t bytes[] = { 500, 9000, 700, 9000 };
+	struct mf_stats_writer *w = NULL;
+	struct mf_stats_reader r;
+	json_t *doc = NULL, *sess, *loss = NULL;
+	int sn, ss, e, rc = 0;
+	char name[32];
+
+	w = mf_stats_writer_create(mem, sizeof(mem), 2, 32);
+	MF_TEST_ASSERT(w != NULL, "writer");
+	MF_TEST_EQ(mf_stats_reader_attach(&r, mem, sizeof(mem)), 0);
+	sn = mf_stats_schema_add(w, "schema/node", node_f, (const uint8_t[]){
+		0, MF_STATS_FIELD_LOSS, MF_STATS_FIELD_LOSS }, NULL, 3);
+	ss = mf_stats_schema_add(w, "schema/sess", sess_f, NULL, NULL, 2);
+	e = mf_stats_add(w, "node", MF_STATS_COUNTERS, sn, NULL);
+	MF_TEST_ASSERT(sn >= 0 && ss >= 0 && e >= 0, "schemas and node");
+	mf_stats_values(w, e, 0)[0] = 42;
+	mf_stats_values(w, e, 1)[1] = 7;
+	for (int i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), "session/%s", ids[i]);
+		e = mf_stats_add(w, name, MF_STATS_COUNTERS, ss, NULL);
+		MF_TEST_ASSERT(e >= 0, "session %s", ids[i]);
+		mf_stats_values(w, e, 1)[1] = bytes[i];
+	}
+	for (int i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "session/b/out/o%d", i);
+		MF_TEST_ASSERT(mf_stats_add(w, name, MF_STATS_COUNTERS, ss, NULL) >= 0, "output");
+	}
+	doc = mf_stats_to_json(&r, NULL);
+	MF_TEST_ASSERT(doc != NULL, "document");
+	MF_TEST_EQ(mf_stats_json_trim(doc, 2), 0);
+	sess = json_object_get(doc, "sessions");
+	/* b and d tie on bytes, both above the rest. */
+	MF_TEST_EQ(json_object_size(sess), 2);
+	MF_TEST_ASSERT(json_object_get(sess, "b") && json_object_get(sess, "d"), "the busiest");
+	MF_TEST_EQ(json_integer_value(json_object_get(json_object_get(sess, "b"), "outputs")), 3);
+	MF_TEST_EQ(json_integer_value(json_object_get(json_object_get(sess, "d"), "outputs")), 0);
+	MF_TEST_EQ(json_integer_value(json_object_get(json_object_get(sess, "b"), "rx_bytes")),
+		   9000);
+	MF_TEST_EQ(json_integer_value(json_object_get(doc, "sessions_total")), 4);
+	json_decref(doc);
+	doc = mf_stats_to_json(&r, NULL);
+	MF_TEST_EQ(mf_stats_json_trim(doc, 100), 0);
+	MF_TEST_EQ(json_object_size(json_object_get(doc, "sessions")), 4);
+	loss = mf_stats_losses_json(&r);
+	MF_TEST_EQ(json_object_size(json_object_get(loss, "node")), 2);
+	MF_TEST_EQ(json_integer_value(json_object_get(json_object_get(loss, "node"),
+						      "drop_sess_miss")), 7);
+	MF_TEST_ASSERT(json_object_get(json_object_get(loss, "node"), "drop_src") &&
+		       !json_object_get(json_object_get(loss, "node"), "rx_pkts"),
+		       "zeros kept, counters that are no loss left out");
+out:
+	json_decref(doc);
+	json_decref(loss);
+	mf_stats_writer_destroy(w);
+	return rc;
+}
+
 static const struct mf_test_case cases[] = {
 	{ "basic", test_basic },
 	{ "reader_refusals", test_reader_refusals },
 	{ "two_process_churn", test_two_process_churn },
+	{ "json_trim_losses", test_json_trim_losses },
 };
 
 MF_TEST_MAIN("stats", cases)

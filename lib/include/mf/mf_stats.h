@@ -210,6 +210,20 @@ struct json_t;
 struct json_t *mf_stats_to_json(const struct mf_stats_reader *r, const char *session);
 
 /**
+ * Bound a mf_stats_to_json() document for publishing at a steady rate: each session's
+ * "outputs" becomes their count, only the @p max_sessions sessions with the most ingress
+ * bytes are kept, "sessions_total" says how many there were.
+ * @return 0, or -ENOMEM (the document is then as it was, outputs counted).
+ */
+int mf_stats_json_trim(struct json_t *root, uint32_t max_sessions);
+
+/**
+ * The loss fields (the reasons packets were dropped) of the node and each port, zeros
+ * included: {"node": {field: n}, "ports": {port: {field: n}}}. A new reference.
+ */
+struct json_t *mf_stats_losses_json(const struct mf_stats_reader *r);
+
+/**
  * Everything in the area as a Prometheus text exposition (format 0.0.4), every sample
  * labelled mfwd_instance=@p instance: families mfwd_node_* (per lcore: labels lcore, role),
  * mfwd_port_* (port), mfwd_session_* (session) and mfwd_output_* (session, output), with
