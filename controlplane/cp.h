@@ -520,10 +520,10 @@ int cp_spec_alloc_port(struct cp *cp, json_t *spec, struct cp_err *err);
  *  run alone. @return 0 with *@p out, or a negative code with @p err set. */
 int cp_create_now(struct cp *cp, json_t *spec, struct cp_sess **out, struct cp_err *err);
 int cp_delete_now(struct cp *cp, const char *id, struct cp_err *err);
-/** The stats area's figures (of one session, or of the node when NULL). */
 struct mf_stats_reader;
-/* The dataplane's stats area, read-only; -ENOENT while there is none. */
+/** The dataplane's stats area, read-only; -ENOENT while there is none. */
 int cp_stats_attach(struct cp *cp, struct mf_stats_reader *r);
+/** The stats area's figures (of one session, or of the node when NULL). */
 json_t *cp_stats_json(struct cp *cp, const char *session);
 /** May the request being handled (cp->caller) see session @p id? An admin sees any; a
  *  tenant only its own (another's is "not found": its existence is not told). */

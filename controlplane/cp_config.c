@@ -196,8 +196,8 @@ check(const struct cp_config *c, json_int_t ver, json_int_t pmin, json_int_t pma
 		bad = "status_interval_s, reply_timeout_ms and max_payload must be above 0";
 	else if (c->stats_interval_ms != 0 && c->stats_interval_ms < 250)
 		bad = "stats_interval_ms must be 0 (no stats messages) or at least 250";
-	else if (c->stats_max_sessions < 1 || c->stats_max_sessions > 10000)
-		bad = "stats_max_sessions must be within 1..10000";
+	else if (c->stats_max_sessions < 1 || c->stats_max_sessions > 1000)
+		bad = "stats_max_sessions must be within 1..1000";
 	if (bad != NULL) {
 		fprintf(stderr, "mfwd-controlplane: config: %s\n", bad);
 		return -EINVAL;
@@ -266,8 +266,7 @@ cp_config_load(struct cp_config *c, const char *file)
 		c->reply_timeout_ms = (uint32_t)rto;
 	/* Out of range is made a value check() refuses. */
 	if (stats != LLONG_MIN)
-		c->stats_interval_ms = stats < 0 ? 1 : stats > UINT32_MAX ? UINT32_MAX :
-				       (uint32_t)stats;
+		c->stats_interval_ms = stats < 0 || stats > UINT32_MAX ? 1 : (uint32_t)stats;
 	if (stats_max != LLONG_MIN)
 		c->stats_max_sessions = stats_max < 0 || stats_max > UINT32_MAX ? 0 :
 					(uint32_t)stats_max;

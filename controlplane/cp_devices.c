@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cp.h"
+#include "mf/mf_array.h"
 
 #define DEVICE_MAX	33	/* a device's name: 1-32 of A-Z a-z 0-9 - _ . */
 
@@ -37,14 +38,9 @@ add(struct cp *cp, const char *name)
 	struct cp_devices *ds = &cp->devices;
 	struct cp_device *d;
 
-	if (ds->nb == ds->cap) {
-		uint32_t cap = ds->cap ? ds->cap * 2 : 16;
-
-		if ((d = realloc(ds->d, sizeof(*d) * cap)) == NULL)
-			return NULL;
-		ds->d = d;
-		ds->cap = cap;
-	}
+	if ((d = mf_array_grow(ds->d, &ds->cap, ds->nb, sizeof(*d), 16, 0)) == NULL)
+		return NULL;
+	ds->d = d;
 	d = &ds->d[ds->nb++];
 	memset(d, 0, sizeof(*d));
 	snprintf(d->name, sizeof(d->name), "%s", name);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "cp.h"
+#include "mf/mf_array.h"
 
 #define ROOMS_FILE	"rooms.json"
 
@@ -82,15 +83,10 @@ cp_room_add(struct cp *cp, const char *name, uint16_t tenant)
 	for (i = 0; i < r->nb_rooms && r->rooms[i].name[0] != '\0'; i++)
 		;
 	if (i == r->nb_rooms) {
-		if (r->nb_rooms == r->cap_rooms) {
-			uint32_t cap = r->cap_rooms ? r->cap_rooms * 2 : 16;
-
-			grown = realloc(r->rooms, sizeof(*grown) * cap);
-			if (grown == NULL)
-				return -ENOMEM;
-			r->rooms = grown;
-			r->cap_rooms = cap;
-		}
+		grown = mf_array_grow(r->rooms, &r->cap_rooms, r->nb_rooms, sizeof(*grown), 16, 0);
+		if (grown == NULL)
+			return -ENOMEM;
+		r->rooms = grown;
 		r->nb_rooms++;
 	}
 	memset(&r->rooms[i], 0, sizeof(r->rooms[i]));
@@ -177,15 +173,11 @@ cp_stream_add(struct cp *cp, const struct cp_stream *st)
 	for (i = 0; i < r->nb_streams && r->streams[i].session[0] != '\0'; i++)
 		;
 	if (i == r->nb_streams) {
-		if (r->nb_streams == r->cap_streams) {
-			uint32_t cap = r->cap_streams ? r->cap_streams * 2 : 64;
-
-			grown = realloc(r->streams, sizeof(*grown) * cap);
-			if (grown == NULL)
-				return -ENOMEM;
-			r->streams = grown;
-			r->cap_streams = cap;
-		}
+		grown = mf_array_grow(r->streams, &r->cap_streams, r->nb_streams, sizeof(*grown),
+				      64, 0);
+		if (grown == NULL)
+			return -ENOMEM;
+		r->streams = grown;
 		r->nb_streams++;
 	}
 	r->streams[i] = *st;

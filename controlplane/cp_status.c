@@ -168,11 +168,9 @@ cp_stats_publish(struct cp *cp)
 	if (!cp->dp_up || cp_stats_attach(cp, &r) != 0)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	o = mf_stats_to_json(&r, NULL);
-	if (o == NULL || mf_stats_json_trim(o, cp->cfg.stats_max_sessions) != 0) {
-		json_decref(o);
+	o = mf_stats_to_json_top(&r, cp->cfg.stats_max_sessions);
+	if (o == NULL)
 		return;
-	}
 	json_object_set_new(o, "losses", mf_stats_losses_json(&r));
 	json_object_set_new(o, "instance", json_string(cp->cfg.instance));
 	json_object_set_new(o, "generation", json_integer((json_int_t)cp->dp_generation));

@@ -26,6 +26,7 @@
 #include <openssl/rand.h>
 
 #include "cp.h"
+#include "mf/mf_array.h"
 
 #define TOKEN_DOMAIN	"mfwd-token-v1\n"
 #define TOKENS_FILE	"tokens.json"
@@ -88,14 +89,9 @@ use_add(struct cp *cp, uint16_t tenant, const char *id, int64_t exp)
 	struct cp_tokens *t = &cp->tokens;
 	struct cp_token_use *u;
 
-	if (t->nb == t->cap) {
-		uint32_t cap = t->cap ? t->cap * 2 : 64;
-
-		if (cap > TOKENS_KEPT || (u = realloc(t->u, sizeof(*u) * cap)) == NULL)
-			return NULL;
-		t->u = u;
-		t->cap = cap;
-	}
+	if ((u = mf_array_grow(t->u, &t->cap, t->nb, sizeof(*u), 64, TOKENS_KEPT)) == NULL)
+		return NULL;
+	t->u = u;
 	u = &t->u[t->nb++];
 	memset(u, 0, sizeof(*u));
 	u->tenant = tenant;

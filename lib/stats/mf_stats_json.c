@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "mf/mf_array.h"
 #include "mf/mf_stats.h"
 
 #define MAX_FIELDS 128
@@ -60,41 +61,52 @@ lcores_json(const struct mf_stats_reader *r, uint32_t idx)
 	return a;
 }
 
-/* The session object of @p id in @p sessions, created (with "outputs") when missing. */
+/* The session object of @p id in @p sessions, created when missing with "outputs": an
+ * object of them, or their count (@p counted). */
 static json_t *
-session_obj(json_t *sessions, const char *id)
+session_obj(json_t *sessions, const char *id, bool counted)
 {
 	json_t *o = json_object_get(sessions, id);
 
 	if (o == NULL) {
-		o = json_pack("{s:{}}", "outputs");
+		o = counted ? json_pack("{s:i}", "outputs", 0) : json_pack("{s:{}}", "outputs");
 		json_object_set_new(sessions, id, o);
 	}
 	return o;
 }
 
+/* A session's entry, or one of its outputs', into @p sessions; with @p only (the ids to
+ * keep as keys), only those sessions, and their outputs as a count. */
 static void
-add_session_entry(json_t *sessions, const struct mf_stats_view *v)
+add_session_entry(json_t *sessions, const struct mf_stats_view *v, const json_t *only)
 {
 	char sid[MF_STATS_NAME_MAX], *slash;
 	json_t *o, *fields;
 
 	snprintf(sid, sizeof(sid), "%s", v->name + strlen("session/"));
 	slash = strstr(sid, "/out/");
-	if (slash != NULL) {
+	if (slash != NULL)
 		*slash = '\0';
-		json_object_set_new(json_object_get(session_obj(sessions, sid), "outputs"),
-				    slash + 5, view_fields(v, false));
+	if (only != NULL && json_object_get(only, sid) == NULL)
 		return;
+	o = session_obj(sessions, sid, only != NULL);
+	if (slash != NULL && only != NULL) {
+		json_object_set_new(o, "outputs", json_integer(json_integer_value(
+			json_object_get(o, "outputs")) + 1));
+	} else if (slash != NULL) {
+		json_object_set_new(json_object_get(o, "outputs"), slash + 5,
+				    view_fields(v, false));
+	} else {
+		fields = view_fields(v, false);
+		json_object_update(o, fields);
+		json_decref(fields);
 	}
-	o = session_obj(sessions, sid);
-	fields = view_fields(v, false);
-	json_object_update(o, fields);
-	json_decref(fields);
 }
 
-json_t *
-mf_stats_to_json(const struct mf_stats_reader *r, const char *session)
+/* The document of mf_stats_to_json(): of the whole area, of one @p session, or of the
+ * sessions @p only names (their outputs counted). */
+static json_t *
+build(const struct mf_stats_reader *r, const char *session, const json_t *only)
 {
 	json_t *root, *ports = json_object(), *sessions = json_object();
 	struct mf_stats_view v;
@@ -110,7 +122,7 @@ mf_stats_to_json(const struct mf_stats_reader *r, const char *session)
 			if (session != NULL && (strncmp(v.name + 8, session, slen) != 0 ||
 						(v.name[8 + slen] != '\0' && v.name[8 + slen] != '/')))
 				continue;
-			add_session_entry(sessions, &v);
+			add_session_entry(sessions, &v, only);
 		} else if (session != NULL) {
 			continue;
 		} else if (strcmp(v.name, "node") == 0) {
@@ -128,9 +140,16 @@ mf_stats_to_json(const struct mf_stats_reader *r, const char *session)
 	return root;
 }
 
-/* Sessions by ingress bytes, most first (ties by id, so a page's order is stable). */
+json_t *
+mf_stats_to_json(const struct mf_stats_reader *r, const char *session)
+{
+	return build(r, session, NULL);
+}
+
+/* Sessions by ingress bytes, most first; ties by entry index, which a session keeps while
+ * it lives, so the choice is stable from one message to the next. */
 struct json_rank {
-	const char *id;
+	uint32_t idx;
 	uint64_t rx_bytes;
 };
 
@@ -141,40 +160,61 @@ json_rank_cmp(const void *a, const void *b)
 
 	if (x->rx_bytes != y->rx_bytes)
 		return x->rx_bytes < y->rx_bytes ? 1 : -1;
-	return strcmp(x->id, y->id);
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-int
-mf_stats_json_trim(json_t *root, uint32_t max_sessions)
+/* Pass 1: every session's ingress bytes (outputs not read). */
+static struct json_rank *
+rank_sessions(const struct mf_stats_reader *r, uint32_t *nb)
 {
-	json_t *sessions = json_object_get(root, "sessions"), *s, *keep;
-	size_t n = json_object_size(sessions), i = 0;
-	struct json_rank *ranks;
-	const char *id;
+	struct json_rank *ranks = NULL, *grown;
+	struct mf_stats_view v;
+	uint64_t vals[MAX_FIELDS], rx;
+	uint32_t i, cap = 0;
 
-	json_object_foreach(sessions, id, s) {
-		json_object_set_new(s, "outputs", json_integer((json_int_t)json_object_size(
-			json_object_get(s, "outputs"))));
+	*nb = 0;
+	for (i = 0; i < r->hdr->max_entries; i++) {
+		if (mf_stats_read(r, i, &v, vals, MAX_FIELDS) != 0 ||
+		    strncmp(v.name, "session/", 8) != 0 || strstr(v.name + 8, "/out/") != NULL)
+			continue;
+		grown = mf_array_grow(ranks, &cap, *nb, sizeof(*ranks), 256, 0);
+		if (grown == NULL) {
+			free(ranks);
+			return NULL;
+		}
+		ranks = grown;
+		rx = 0;
+		mf_stats_view_get(&v, "rx_bytes", &rx);
+		ranks[(*nb)++] = (struct json_rank){ i, rx };
 	}
-	json_object_set_new(root, "sessions_total", json_integer((json_int_t)n));
-	if (n <= max_sessions)
-		return 0;
-	ranks = calloc(n, sizeof(*ranks));
-	keep = json_object();
-	if (ranks == NULL || keep == NULL) {
-		free(ranks);
-		json_decref(keep);
-		return -ENOMEM;
-	}
-	json_object_foreach(sessions, id, s) {
-		ranks[i].id = id;
-		ranks[i++].rx_bytes = (uint64_t)json_integer_value(json_object_get(s, "rx_bytes"));
-	}
+	return ranks != NULL ? ranks : calloc(1, sizeof(*ranks));
+}
+
+json_t *
+mf_stats_to_json_top(const struct mf_stats_reader *r, uint32_t max_sessions)
+{
+	struct mf_stats_view v;
+	uint64_t vals[MAX_FIELDS];
+	json_t *only, *root = NULL;
+	struct json_rank *ranks;
+	uint32_t n, i;
+
+	ranks = rank_sessions(r, &n);
+	only = json_object();
+	if (ranks == NULL || only == NULL)
+		goto out;
 	qsort(ranks, n, sizeof(*ranks), json_rank_cmp);
-	for (i = 0; i < max_sessions; i++)
-		json_object_set(keep, ranks[i].id, json_object_get(sessions, ranks[i].id));
+	/* A chosen entry removed since pass 1 is left out: a message is a moment. */
+	for (i = 0; i < n && i < max_sessions; i++)
+		if (mf_stats_read(r, ranks[i].idx, &v, vals, MAX_FIELDS) == 0)
+			json_object_set_new(only, v.name + 8, json_true());
+	root = build(r, NULL, only);
+	if (root != NULL)
+		json_object_set_new(root, "sessions_total", json_integer(n));
+out:
 	free(ranks);
-	return json_object_set_new(root, "sessions", keep) == 0 ? 0 : -ENOMEM;
+	json_decref(only);
+	return root;
 }
 
 json_t *

@@ -129,8 +129,8 @@ SHOWN = """JSON.stringify((() => {
   document.querySelectorAll('#nodes tbody tr').forEach(tr => out.nodes.push(
     Array.from(tr.cells).map(c => c.textContent)));
   document.querySelectorAll('canvas').forEach(c => {
-    out.charts[c.id] = {series: Number(c.dataset.series || 0),
-                        points: Number(c.dataset.points || 0)};
+    out.charts[c.id] = {series: c.dataset.series || '', points: Number(c.dataset.points || 0),
+                        above: Number(c.dataset.above || 0)};
   });
   out.messages = mfwdDash.messages;
   return out;
@@ -179,22 +179,32 @@ def dashboard(topo, broker, c, http, dpl):
     T.check(d1.get("rx_pkts") == 300 and d1.get("rtp_lost") == 30 and d1.get("jitter_us", 0) > 0,
             "dash-1 received 300, lost 30, with jitter: %s" % {
                 k: d1.get(k) for k in ("rx_pkts", "rtp_lost", "jitter_us")})
-    node = st["node"]
-    want = {"node " + k: str(v) for k, v in node.items() if k.startswith("drop_") and v}
-    T.eq({k: v for k, v in shown["drops"].items() if k.startswith("node ")}, want,
+    # Every reason the page shows is the dataplane's figure; every drop of the node counted.
+    def figure(key):
+        where, reason = key.split(" ", 1)
+        src = st["node"] if where == "node" else st["ports"].get(where[5:], {})
+        return str(src.get(reason))
+    T.eq({k: v for k, v in shown["drops"].items()},
+         {k: figure(k) for k in shown["drops"]},
          "the drops by reason on the page are mfwd-stat --json's")
-    T.check(node.get("drop_sess_miss", 0) >= 20, "the stray datagrams were counted: %s" %
-            node.get("drop_sess_miss"))
-    T.check(all(shown["charts"].get(ch, {}).get("points", 0) > 0
-                for ch in ("chart-kbps", "chart-loss", "chart-jitter", "chart-drops")),
-            "the charts are drawn: %s" % shown["charts"])
+    node = st["node"]
+    missing = [k for k, v in node.items() if k.startswith("drop_") and v and
+               "node " + k not in shown["drops"]]
+    T.check(not missing, "every drop the node counted is on the page (missing: %s)" % missing)
+    T.check(node.get("drop_sess_miss", 0) >= 20 and "node drop_sess_miss" in shown["drops"],
+            "the stray datagrams were counted: %s" % node.get("drop_sess_miss"))
+    ch = shown["charts"]
+    T.check("dash-1" in ch.get("chart-kbps", {}).get("series", "").split() and
+            all(ch.get(k, {}).get("above", 0) > 0 for k in ("chart-kbps", "chart-loss",
+                                                           "chart-jitter", "chart-drops")),
+            "the charts show dash-1's rate, its loss and jitter, and the drops: %s" % ch)
 
 
 def config_refusals(broker):
     """stats_interval_ms and stats_max_sessions out of range: the control plane says so."""
     for key, val, word in (("stats_interval_ms", 100, "at least 250"),
                            ("stats_interval_ms", -1, "at least 250"),
-                           ("stats_max_sessions", 0, "1..10000")):
+                           ("stats_max_sessions", 0, "1..1000")):
         cfg = os.path.join(broker.dir, "bad.json")
         with open(cfg, "w") as f:
             json.dump({"node": "n9", "journal_dir": broker.dir + "/j9", key: val}, f)
@@ -224,13 +234,15 @@ def pages(topo, broker, c, http):
         err = until(dt, "typeof mfwdView !== 'undefined' && mfwdView.state === 'refused' && "
                     "document.getElementById('status').textContent", 20)
         T.check(err and "not_found" in err, "a stream that is not there: the page says %s" % err)
-        with_token(topo, c, dt, base)
     finally:
         dt.close()
 
 
-def with_token(topo, c, dt, base):
-    """Tenant acme's room and stream, a viewer token for it in the page's address."""
+def with_token(topo, broker, c, http):
+    """With signed commands required: tenant acme's room and stream, a viewer token for it
+    after the # of the page's address. The page's own listing is refused (unsigned); it
+    plays with the token; its stop unsubscribes with the token (unsigned, it would be
+    refused and the viewer stay); the token's one use spent, it says token_used_up."""
     T.check(ok(c.signed(CMD, "acme", ACME, "room.create", {"room": "acme"})), "acme's room")
     r = c.signed(CMD, "acme", ACME, "stream.publish", {"room": "acme", "stream": "door",
                                                        "media": [{"kind": "video",
@@ -240,23 +252,82 @@ def with_token(topo, c, dt, base):
                                                      "role": "viewer", "uses": 1,
                                                      "ttl_s": 600})
     T.check(ok(r), "token.create: %s" % r)
-    url = base.replace("room=lobby", "room=acme") + "&stream=door&token=" + (
-        r["result"]["token"] if ok(r) else "")
+    url = ("http://127.0.0.1:%d/viewer.html?broker=ws://127.0.0.1:%d&node=n1&room=acme"
+           "&stream=door#token=%s" % (http, broker.ws_port, r["result"]["token"] if ok(r)
+                                      else ""))
+    dt = DevTools(topo.src, os.path.join(broker.dir, "chromium-token"), url)
     try:
-        dt.call("Page.navigate", {"url": url})
-        time.sleep(1)
+        dt.attach()
         st = until(dt, "typeof mfwdView !== 'undefined' && (mfwdView.state === 'refused' || "
                    "mfwdView.stats.framesDecoded >= 30) && mfwdView.stats", 30) or {}
         T.check(st.get("framesDecoded", 0) >= 30, "with a viewer token the page plays acme's "
                 "stream: %s (%s)" % (st, dt.eval("mfwdView.error")))
-        dt.call("Page.navigate", {"url": url})
+        got = c.signed(CMD, "acme", ACME, "room.get", {"room": "acme"})
+        me = dt.eval("mfwdView.viewer")
+        T.check(ok(got) and me in got["result"]["streams"][0]["viewers"],
+                "acme's room lists the page's viewer %s" % me)
+        dt.eval("document.getElementById('stop').click()")
+        until(dt, "mfwdView.state === 'idle'", 10)
+        deadline, left = time.time() + 10, [me]
+        while time.time() < deadline and me in left:
+            got = c.signed(CMD, "acme", ACME, "room.get", {"room": "acme"})
+            left = got["result"]["streams"][0]["viewers"] if ok(got) else [me]
+            time.sleep(0.2)
+        T.check(me not in left, "stop unsubscribed with the token (%s left)" % left)
+        dt.call("Page.navigate", {"url": url.replace("#", "&again=1#")})
         time.sleep(1)
         err = until(dt, "typeof mfwdView !== 'undefined' && mfwdView.state === 'refused' && "
                     "document.getElementById('status').textContent", 20)
         T.check(err and "token_used_up" in err, "the token's use spent: the page says %s" % err)
     finally:
+        dt.close()
         cam.terminate()
         cam.wait(timeout=20)
+
+
+def lobby(topo, broker, host, dpl, http, keys):
+    """The viewer page and the dashboard, unsigned commands taken as the operator's.
+    @return the control plane's journal directory."""
+    dev = cam = None
+    cp = ControlPlane(broker, "n1", dpl.instance, streams={"port": 0},
+                      devices={"prefix": "devices", "linger_s": 1},
+                      auth={"keys_file": keys, "required": False})
+    try:
+        with cp:
+            c = Client(broker)
+            T.check(wait_status(c, "n1", lambda s: s["online"] and s["dataplane"]["up"])
+                    is not None, "control plane online")
+            T.check(ok(c.request(CMD, "room.create", {"room": "lobby"})), "room.create")
+            dev = subprocess.Popen([PY, os.path.join(HERE, "device_sim.py"), "--broker",
+                                    str(broker.port), "--host", host, "--name", "cam-8",
+                                    "--room", "lobby", "--netns", topo.src],
+                                   stdout=subprocess.PIPE, text=True)
+            cam = camera(topo, c.request(CMD, "stream.publish", {
+                "room": "lobby", "stream": "cam-5/vp8", "media": [
+                    {"kind": "video", "codec": "vp8", "pt": 96}]}), "cam-5/vp8")
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                r = c.request(CMD, "device.list")
+                if ok(r) and any(d["device"] == "cam-8" and d["online"]
+                                 for d in r["result"]["devices"]):
+                    break
+                time.sleep(0.1)
+            pages(topo, broker, c, http)
+            for p in (cam, dev):
+                p.terminate()
+                p.wait(timeout=20)
+            cam = dev = None
+            dashboard(topo, broker, c, http, dpl)
+            config_refusals(broker)
+            c.close()
+            if T.failed:
+                print(cp.tail(60))
+    finally:
+        for p in (cam, dev):
+            if p is not None:
+                p.terminate()
+                p.wait(timeout=20)
+    return cp.cfg["journal_dir"]
 
 
 def main():
@@ -269,55 +340,35 @@ def main():
     with Topology("cpweb") as topo:
         host = topo.link_host(topo.src)
         with Broker(netns=topo.src, host=host) as broker:
+            keys = os.path.join(broker.dir, "tenants.json")
+            with open(keys, "w") as f:
+                json.dump({"tenants": [{"name": "acme",
+                                        "key": base64.b64encode(ACME).decode()}]}, f)
+            os.chmod(keys, 0o600)
             dpl = Dataplane("cpweb", topo.ports_conf())
             http = free_port()
             web = topo.popen(topo.src, PY, "-m", "http.server", str(http), "--bind",
                              "127.0.0.1", "--directory", WEB, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
-            dev = cam = None
             try:
-                keys = os.path.join(broker.dir, "tenants.json")
-                with open(keys, "w") as f:
-                    json.dump({"tenants": [{"name": "acme",
-                                            "key": base64.b64encode(ACME).decode()}]}, f)
-                os.chmod(keys, 0o600)
-                with dpl, ControlPlane(broker, "n1", dpl.instance, streams={"port": 0},
-                                       devices={"prefix": "devices", "linger_s": 1},
-                                       auth={"keys_file": keys, "required": False}) as cp:
-                    c = Client(broker)
-                    T.check(wait_status(c, "n1", lambda s: s["online"] and
-                                        s["dataplane"]["up"]) is not None,
-                            "control plane online")
-                    T.check(ok(c.request(CMD, "room.create", {"room": "lobby"})), "room.create")
-                    dev = subprocess.Popen([PY, os.path.join(HERE, "device_sim.py"), "--broker",
-                                            str(broker.port), "--host", host, "--name",
-                                            "cam-8", "--room", "lobby", "--netns", topo.src],
-                                           stdout=subprocess.PIPE, text=True)
-                    cam = camera(topo, c.request(CMD, "stream.publish", {
-                        "room": "lobby", "stream": "cam-5/vp8", "media": [
-                            {"kind": "video", "codec": "vp8", "pt": 96}]}), "cam-5/vp8")
-                    deadline = time.time() + 20
-                    while time.time() < deadline:
-                        r = c.request(CMD, "device.list")
-                        if ok(r) and any(d["device"] == "cam-8" and d["online"]
-                                         for d in r["result"]["devices"]):
-                            break
-                        time.sleep(0.1)
-                    pages(topo, broker, c, http)
-                    for p in (cam, dev):
-                        p.terminate()
-                        p.wait(timeout=20)
-                    cam = dev = None
-                    dashboard(topo, broker, c, http, dpl)
-                    config_refusals(broker)
-                    c.close()
-                    if T.failed:
-                        print(cp.tail(60))
+                with dpl:
+                    journal = lobby(topo, broker, host, dpl, http, keys)
+                    # The same node, its journal kept, now refusing unsigned commands.
+                    signed = ControlPlane(broker, "n1", dpl.instance, streams={"port": 0},
+                                          journal_dir=journal,
+                                          auth={"keys_file": keys, "required": True})
+                    with signed:
+                        c = Client(broker)
+                        T.check(wait_status(c, "n1", lambda s: s["online"] and
+                                            s["dataplane"]["up"]) is not None,
+                                "control plane online, signatures required")
+                        with_token(topo, broker, c, http)
+                        c.close()
+                        if T.failed:
+                            print(signed.tail(60))
             finally:
-                for p in (cam, dev, web):
-                    if p is not None:
-                        p.terminate()
-                        p.wait(timeout=20)
+                web.terminate()
+                web.wait(timeout=20)
     T.done()
 
 

@@ -7,11 +7,12 @@ stream.subscribe), its media in a network namespace behind the dataplane (net_af
 - room.create, a stream published by a VP8 webrtcbin: the answer is mfwd's (ICE-lite, DTLS
   passive, one host candidate on the streams' port); the publisher connects;
 - two webrtcbin viewers subscribe: each connects (ICE and DTLS with mfwd), decodes at
-  least 60 frames, and the frames the two decode are the same pictures (one stream, two
-  viewers: the digests of the frames both decoded agree);
+  least 60 frames, every one identical to a frame of the publisher's own decode of what it
+  encoded (digests of the I420 pictures), and the two decode the same pictures;
 - room.get lists the stream with its viewers and figures; ice.connected and dtls.connected
   events name the room, the stream and the viewer; stream.unsubscribe removes one;
-- refusals change nothing: an offer with no codec mfwd forwards (bad_sdp naming the line),
+- refusals change nothing, and another session forwards a numbered flow without a loss
+  meanwhile: an offer with no codec mfwd forwards (bad_sdp naming the line),
   a stream that is not published, a room that does not exist, a second publish of a name,
   plain media mfwd could not answer for (H.264 without its profile, two media of one
   payload type or kind), a publish to a draining node;
@@ -153,12 +154,19 @@ def check_stream(topo, broker, c, name, codec, viewers):
     T.check(ans and ans[0]["reply"].get("ok"), "stream.publish answered: %s" % ans)
     T.check(any(x.get("state") == "connected" and x.get("what") == "connection" for x in pg),
             "the %s publisher connected (ICE and DTLS)" % codec)
+    done = event(pg, "done")
+    local = set(done[0]["digests"]) if done else set()
+    T.check(len(local) > 0, "the %s publisher decoded what it sent (%d pictures)" %
+            (codec, len(local)))
     digests = []
     for i, got in enumerate(seen):
         done = event(got, "done")
         frames = done[0]["frames"] if done else 0
         T.check(frames >= 60, "%s viewer %d decoded %d frames" % (codec, i, frames))
         digests.append(done[0]["digests"] if done else [])
+        alien = [d for d in digests[-1] if d not in local]
+        T.check(frames and not alien, "every frame %s viewer %d decoded is one of the "
+                "sender's local decode (%d of %d are not)" % (codec, i, len(alien), frames))
     if viewers > 1:
         common = set(digests[0]) & set(digests[1])
         T.check(len(common) >= 30, "the two viewers decoded the same pictures (%d in "
@@ -259,6 +267,22 @@ def check_chromium(topo, broker, c):
 
 
 def check_refusals(topo, broker, c):
+    """Each refusal changes nothing, and another session forwards a numbered flow without a
+    loss meanwhile."""
+    r = c.request(CMD, "session.create", {"id": "other", "kind": "rtp", "ingress": {
+        "port": 0, "addr": "10.99.1.2", "udp_port": 5100}, "outputs": [
+            {"port": 1, "addr": "10.99.2.1", "udp_port": 7100}]})
+    T.check(ok(r), "session other: %s" % r)
+    flow = topo.flow_start(os.path.join(broker.dir, "stop-flow"))
+    refusals(c)
+    sent, got = topo.flow_end(flow)
+    T.check(sent > 50 and got["received"][0] == sent and got["lost"][0] == 0,
+            "session other forwarded its %d numbered packets during the refusals (%s)" %
+            (sent, got))
+    T.check(ok(c.request(CMD, "session.delete", {"id": "other"})), "session other deleted")
+
+
+def refusals(c):
     before = c.request(CMD, "session.list")
     r = c.request(CMD, "stream.publish", {"room": "lobby", "stream": "bad", "sdp": NO_CODEC})
     T.check(not ok(r) and r["error"]["code"] == "bad_sdp" and "line" in r["error"]["message"],

@@ -10,9 +10,11 @@ The MQTT connection is made first, in the namespace the script starts in (where 
 broker is); then, with --netns, the script enters NS for the media (the namespace's
 network is where mfwd's streams port is). A publisher sends a moving test pattern (vp8 or
 h264) until --seconds; a viewer decodes what it gets and stops after --frames decoded
-frames or --seconds. Prints JSON lines: {"event": "answer", "reply": ...} for the
-signalling, {"event": "state", ...} for ICE and the connection, and last {"event": "done",
-"frames": decoded frames, "digests": [sha1 of each decoded I420 frame]}.
+frames or --seconds (or SIGTERM). Prints JSON lines: {"event": "answer", "reply": ...} for
+the signalling, {"event": "state", ...} for ICE and the connection, and last {"event":
+"done", "frames": decoded frames, "digests": [sha1 of each decoded I420 frame]}: a
+publisher decodes what it encodes (its local decode, the reference for its viewers'), a
+viewer what it receives.
 Exits 0 when signalling succeeded (and, viewing, at least one frame was decoded).
 """
 import argparse
@@ -21,6 +23,7 @@ import hashlib
 import json
 import os
 import queue
+import signal
 import sys
 import time
 import uuid
@@ -35,14 +38,18 @@ from paho.mqtt.packettypes import PacketTypes  # noqa: E402
 from paho.mqtt.properties import Properties  # noqa: E402
 
 CLONE_NEWNET = 0x40000000
+# Encoder, then payloader: a publisher's tee between them feeds its local decode.
 ENCODE = {
-    "vp8": "vp8enc deadline=1 keyframe-max-dist=30 ! rtpvp8pay pt=96 ! "
-           "application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000",
-    "h264": "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! "
-            "video/x-h264,profile=constrained-baseline ! rtph264pay pt=102 config-interval=-1 "
-            "aggregate-mode=zero-latency ! application/x-rtp,media=video,encoding-name=H264,"
-            "payload=102,clock-rate=90000",
+    "vp8": ("vp8enc deadline=1 keyframe-max-dist=30",
+            "rtpvp8pay pt=96 ! application/x-rtp,media=video,encoding-name=VP8,payload=96,"
+            "clock-rate=90000"),
+    "h264": ("x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 ! "
+             "video/x-h264,profile=constrained-baseline",
+             "rtph264pay pt=102 config-interval=-1 aggregate-mode=zero-latency ! "
+             "application/x-rtp,media=video,encoding-name=H264,payload=102,clock-rate=90000"),
 }
+LOCAL_DECODE = {"vp8": "vp8dec", "h264": "avdec_h264"}
+SINK = "videoconvert ! video/x-raw,format=I420 ! fakesink name=%s signal-handoffs=true sync=false"
 
 DECODE = {"VP8": "rtpvp8depay ! vp8dec", "H264": "rtph264depay ! avdec_h264"}
 
@@ -101,11 +108,16 @@ class Peer:
         self.loop = GLib.MainLoop()
         desc = "webrtcbin name=w bundle-policy=max-bundle"
         if a.publish:
+            enc, pay = ENCODE[a.publish]
             desc = ("videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,"
-                    "framerate=30/1 ! videoconvert ! queue ! %s ! " % ENCODE[a.publish]) + desc
+                    "framerate=30/1 ! videoconvert ! queue ! %s ! tee name=t ! queue ! %s ! "
+                    % (enc, pay)) + desc + (" t. ! queue ! %s ! " % LOCAL_DECODE[a.publish] +
+                                            SINK % "local")
         self.pipe = Gst.Pipeline.new("peer")
         self.pipe.add(Gst.parse_bin_from_description(desc, False))
         self.w = self.pipe.get_by_name("w")
+        if a.publish:
+            self.pipe.get_by_name("local").connect("handoff", self.on_frame)
         if not a.publish:
             caps = Gst.Caps.from_string("application/x-rtp,media=video,encoding-name=VP8,"
                                         "payload=96,clock-rate=90000;application/x-rtp,"
@@ -161,9 +173,7 @@ class Peer:
         dec = DECODE.get(name.upper())
         if dec is None:
             return
-        bin_ = Gst.parse_bin_from_description(
-            "queue ! %s ! videoconvert ! video/x-raw,format=I420 ! "
-            "fakesink name=sink signal-handoffs=true sync=false" % dec, True)
+        bin_ = Gst.parse_bin_from_description("queue ! %s ! " % dec + SINK % "sink", True)
         self.w.get_parent().add(bin_)  # beside webrtcbin: a link stays within a bin
         bin_.get_by_name("sink").connect("handoff", self.on_frame)
         bin_.sync_state_with_parent()
@@ -195,6 +205,8 @@ class Peer:
         bus.connect("message", self.on_bus)
         self.pipe.set_state(Gst.State.PLAYING)
         GLib.timeout_add(int(self.a.seconds * 1000), self.loop.quit)
+        # Stopped by the test: still say what was decoded.
+        GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, self.loop.quit)
         self.loop.run()
         self.pipe.set_state(Gst.State.NULL)
 

@@ -3,9 +3,13 @@
 pairs; the dataplane takes the root-side ends with net_af_packet and owns 10.99.1.2 and
 10.99.2.2, which the hosts use as their gateway. Everything is removed on close.
 """
+import json
 import os
 import subprocess
 import time
+
+PY = "/usr/bin/python3"
+UDPFLOWS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "udpflows.py")
 
 
 def sh(*args, check=True):
@@ -110,6 +114,44 @@ ipv4 = 10.99.2.2/24
 
     def popen(self, ns, *args, **kw):
         return subprocess.Popen(["ip", "netns", "exec", ns] + list(args), **kw)
+
+    def flow_start(self, stop, port=5100, to=7100, src_port=4100, pps=200):
+        """A numbered RTP flow (udpflows.py) from the src host's @src_port to mfwd's
+        10.99.1.2:@port, received on the dst host's 10.99.2.1:@to, sent until the file
+        @stop exists: proof that a session kept forwarding while others were refused.
+        Returns once the first packet arrived."""
+        if os.path.exists(stop):
+            os.unlink(stop)
+        rx = self.popen(self.dst, PY, UDPFLOWS, "recv", "10.99.2.1", str(to), "1", "3",
+                        stdout=subprocess.PIPE, text=True)
+        self.wait_udp(self.dst, to)
+        tx = self.popen(self.src, PY, UDPFLOWS, "send", "10.99.1.2", str(port), "1", str(pps),
+                        stop, str(src_port), stdout=subprocess.PIPE, text=True)
+        flow = (rx, tx, stop, time.monotonic())
+        line = None
+        while line not in ("first\n", ""):
+            line = rx.stdout.readline()
+        if line == "":
+            self.flow_end(flow, at_least_s=0)
+            raise RuntimeError("the numbered flow did not get through")
+        return rx, tx, stop, time.monotonic()
+
+    @staticmethod
+    def flow_end(flow, at_least_s=1.0):
+        """Stop a flow_start() flow, having run at least @at_least_s seconds: @return
+        (packets sent, what udpflows.py received: {"received": [n], "lost": [n], ...})."""
+        rx, tx, stop, t0 = flow
+        time.sleep(max(0.0, t0 + at_least_s - time.monotonic()))
+        open(stop, "w").close()
+        try:
+            sent = json.loads(tx.communicate(timeout=20)[0])["sent"][0]
+            got = json.loads(rx.communicate(timeout=40)[0].splitlines()[-1])
+        except (subprocess.TimeoutExpired, ValueError, IndexError):
+            for p in (rx, tx):
+                p.kill()
+                p.wait()
+            return 0, {"received": [0], "lost": [0], "error": "no figures"}
+        return sent, got
 
     def down(self):
         for ns in (self.src, self.dst):

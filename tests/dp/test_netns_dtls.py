@@ -19,6 +19,7 @@ the spec names; s_client prints the keying material it exported. Then:
 - a peer whose certificate is not the fingerprint's (session "bad") gets no keys
   (dtls.failed, drop_dtls_fingerprint) and its media still drops;
 - DTLS from an address that nominated nothing is dropped unread (drop_dtls_peer);
+- meanwhile another session forwards a numbered flow without a loss;
 - deleting the session closes its associations: the viewer gets a close_notify alert.
 """
 import importlib.util
@@ -111,7 +112,10 @@ def pub(fp, vw=VW):
 def sessions(fp):
     return [pub(fp), {"id": "bad", "kind": "rtp-mux",
              "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5008, "ice": BAD,
-                         "dtls": {"fingerprint": ZERO_FP}}}]
+                         "dtls": {"fingerprint": ZERO_FP}}},
+            {"id": "other", "kind": "rtp",
+             "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5100},
+             "outputs": [{"port": 1, "addr": "10.99.2.1", "udp_port": 7100}]}]
 
 
 def nominate(topo, ns, dst, port, user, pwd, bind):
@@ -204,7 +208,8 @@ def main():
                               what="three handshakes")
             T.eq(st["node"]["dtls_connected"], 3, "node: keys given three times")
 
-            # The wrong certificate, and DTLS from nowhere.
+            # The wrong certificate, and DTLS from nowhere, while another session forwards.
+            flow = topo.flow_start(os.path.join(d, "stop"))
             T.check(nominate(topo, topo.src, "10.99.1.2", 5008, "mfbd:badp", BAD["pwd"], 4008),
                     "bad peer nominated 10.99.1.1:4008")
             handshake(topo, topo.src, "10.99.1.1", 4008, "10.99.1.2", 5008, bkey, bcrt)
@@ -215,6 +220,10 @@ def main():
             T.check(st["node"]["drop_dtls_peer"] >= 1,
                     "DTLS from a pair nobody nominated dropped (%d)" % st["node"]["drop_dtls_peer"])
             T.eq(st["node"]["dtls_connected"], 3, "and neither got keys")
+            sent, got = topo.flow_end(flow)
+            T.check(sent > 50 and got["received"][0] == sent and got["lost"][0] == 0,
+                    "another session forwarded its %d numbered packets meanwhile (%s)" %
+                    (sent, got))
 
             # An ICE restart of the viewer (new credentials, the same fingerprint): its pair
             # goes until it nominates again, its DTLS keys stay (no new ClientHello comes).

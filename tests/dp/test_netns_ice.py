@@ -170,14 +170,10 @@ def main():
     with Topology("ic", ("10.99.2.1",), ipv6=True) as topo:
         dpl = Dataplane("netnsice", topo.ports_conf(), sessions=sessions())
         with dpl:
-            stop = os.path.join(dpl.dir, "stop")
-            rx = topo.popen(topo.dst, PY, os.path.join(HERE, "udpflows.py"), "recv",
-                            "10.99.2.1", "7100", "1", "3", stdout=subprocess.PIPE)
             plain = topo.popen(topo.dst, PY, "-c", COUNT, "10.99.2.1", "7000", "4",
                                stdout=subprocess.PIPE)
-            topo.wait_udp(topo.dst, 7100, 7000)
-            tx = topo.popen(topo.src, PY, os.path.join(HERE, "udpflows.py"), "send",
-                            "10.99.1.2", "5100", "1", "200", stop, stdout=subprocess.PIPE)
+            topo.wait_udp(topo.dst, 7000)
+            flow = topo.flow_start(os.path.join(dpl.dir, "stop"))
             # Media before any nomination: not accepted.
             probe(topo, "--raw", "8060000100000001000012340000", "--bind", "4001",
                   "--timeout", "0.2")
@@ -185,9 +181,7 @@ def main():
             T.check(True, "RTP before a nomination: dropped (drop_src)")
             bad_checks(dpl, topo)
             good_checks(dpl, topo)
-            open(stop, "w").close()
-            sent = json.loads(tx.communicate(timeout=20)[0])["sent"][0]
-            got = json.loads(rx.communicate(timeout=20)[0].decode().splitlines()[-1])
+            sent, got = topo.flow_end(flow)
             T.check(sent > 100 and got["received"][0] == sent and got["lost"][0] == 0,
                     "the other session forwarded its %d numbered packets meanwhile (%s)" %
                     (sent, got))

@@ -2,14 +2,15 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Numbered UDP flows for exact end-to-end accounting.
 
-  udpflows.py send DST_ADDR BASE_PORT FLOWS PPS STOP_FILE
-      sends RTP to BASE_PORT + 2*i, i < FLOWS, round robin, PPS packets per second in
-      total (SSRC = flow + 1, RTP sequence = seq), the payload starting with "flow seq" as
-      two 32-bit numbers, until STOP_FILE exists; then prints
-      {"sent": [per flow]} as JSON.
+  udpflows.py send DST_ADDR BASE_PORT FLOWS PPS STOP_FILE [SRC_PORT]
+      sends RTP from SRC_PORT (4000 by default) to BASE_PORT + 2*i, i < FLOWS, round
+      robin, PPS packets per second in total (SSRC = flow + 1, RTP sequence = seq), the
+      payload starting with "flow seq" as two 32-bit numbers, until STOP_FILE exists; then
+      prints {"sent": [per flow]} as JSON.
   udpflows.py recv ADDR BASE_PORT FLOWS QUIET_S
-      receives on BASE_PORT + i and checks each flow's sequence; after QUIET_S seconds
-      without a packet prints {"received": [...], "lost": [...], "dup": [...],
+      receives on BASE_PORT + i and checks each flow's sequence; prints "ready" once bound
+      and "first" at the first packet; after QUIET_S seconds without a packet (or 30 s
+      with none at all) prints {"received": [...], "lost": [...], "dup": [...],
       "reorder": [...], "last": [...]} as JSON.
 """
 import json
@@ -21,9 +22,9 @@ import sys
 import time
 
 
-def send(dst, base, flows, pps, stop_file):
+def send(dst, base, flows, pps, stop_file, src_port=4000):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("0.0.0.0", 4000))
+    s.bind(("0.0.0.0", src_port))
     sent = [0] * flows
     pad = bytes(152)
     t0 = time.monotonic()
@@ -59,9 +60,11 @@ def recv(addr, base, flows, quiet):
     while True:
         r, _, _ = select.select(socks, [], [], 0.2)
         if not r:
-            if started and time.monotonic() - last > quiet:
+            if time.monotonic() - last > (quiet if started else 30):
                 break
             continue
+        if not started:
+            print("first", flush=True)
         started = True
         last = time.monotonic()
         for s in r:
@@ -83,6 +86,7 @@ def recv(addr, base, flows, quiet):
 
 if __name__ == "__main__":
     if sys.argv[1] == "send":
-        send(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), sys.argv[6])
+        send(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), sys.argv[6],
+             int(sys.argv[7]) if len(sys.argv) > 7 else 4000)
     else:
         recv(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))

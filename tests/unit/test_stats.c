@@ -279,8 +279,8 @@ out:
 	return rc;
 }
 
-/* A stats message's bounds: the busiest sessions kept by ingress bytes, outputs counted,
- * the total said; losses by reason are the loss-flagged fields of the node and ports only. */
+/* A stats message's bounds: the busiest sessions kept by ingress bytes (ties by entry),
+ * outputs counted, the total said; losses by reason are the loss-flagged fields only. */
 static int
 test_json_trim_losses(void)
 {
@@ -315,28 +315,39 @@ test_json_trim_losses(void)
 		snprintf(name, sizeof(name), "session/b/out/o%d", i);
 		MF_TEST_ASSERT(mf_stats_add(w, name, MF_STATS_COUNTERS, ss, NULL) >= 0, "output");
 	}
-	doc = mf_stats_to_json(&r, NULL);
+	doc = mf_stats_to_json_top(&r, 2);
 	MF_TEST_ASSERT(doc != NULL, "document");
-	MF_TEST_EQ(mf_stats_json_trim(doc, 2), 0);
 	sess = json_object_get(doc, "sessions");
 	/* b and d tie on bytes, both above the rest. */
 	MF_TEST_EQ(json_object_size(sess), 2);
-	MF_TEST_ASSERT(json_object_get(sess, "b") && json_object_get(sess, "d"), "the busiest");
+	MF_TEST_ASSERT(json_object_get(sess, "b") != NULL && json_object_get(sess, "d") != NULL,
+		       "the busiest");
 	MF_TEST_EQ(json_integer_value(json_object_get(json_object_get(sess, "b"), "outputs")), 3);
-	MF_TEST_EQ(json_integer_value(json_object_get(json_object_get(sess, "d"), "outputs")), 0);
+	MF_TEST_ASSERT(json_is_integer(json_object_get(json_object_get(sess, "d"), "outputs")) &&
+		       json_integer_value(json_object_get(json_object_get(sess, "d"), "outputs")) == 0,
+		       "a session without outputs: a count of 0");
 	MF_TEST_EQ(json_integer_value(json_object_get(json_object_get(sess, "b"), "rx_bytes")),
 		   9000);
 	MF_TEST_EQ(json_integer_value(json_object_get(doc, "sessions_total")), 4);
 	json_decref(doc);
-	doc = mf_stats_to_json(&r, NULL);
-	MF_TEST_EQ(mf_stats_json_trim(doc, 100), 0);
+	/* The tie at the cut: the earlier entry (b, added before d). */
+	doc = mf_stats_to_json_top(&r, 1);
+	MF_TEST_ASSERT(doc != NULL, "document");
+	sess = json_object_get(doc, "sessions");
+	MF_TEST_ASSERT(json_object_size(sess) == 1 && json_object_get(sess, "b") != NULL,
+		       "a tie goes to the earlier entry");
+	json_decref(doc);
+	doc = mf_stats_to_json_top(&r, 100);
+	MF_TEST_ASSERT(doc != NULL, "document");
 	MF_TEST_EQ(json_object_size(json_object_get(doc, "sessions")), 4);
+	MF_TEST_ASSERT(json_object_get(doc, "node") != NULL && json_object_get(doc, "ports") != NULL,
+		       "the node and ports as mf_stats_to_json gives them");
 	loss = mf_stats_losses_json(&r);
 	MF_TEST_EQ(json_object_size(json_object_get(loss, "node")), 2);
 	MF_TEST_EQ(json_integer_value(json_object_get(json_object_get(loss, "node"),
 						      "drop_sess_miss")), 7);
-	MF_TEST_ASSERT(json_object_get(json_object_get(loss, "node"), "drop_src") &&
-		       !json_object_get(json_object_get(loss, "node"), "rx_pkts"),
+	MF_TEST_ASSERT(json_object_get(json_object_get(loss, "node"), "drop_src") != NULL &&
+		       json_object_get(json_object_get(loss, "node"), "rx_pkts") == NULL,
 		       "zeros kept, counters that are no loss left out");
 out:
 	json_decref(doc);

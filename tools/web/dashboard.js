@@ -8,10 +8,11 @@
 'use strict';
 
 const P = mfwdParams({node: '', minutes: '5'});
+const MINUTES = Math.min(Math.max(Number(P.minutes) || 5, 1), 60);
 const $ = id => document.getElementById(id);
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2',
                 '#17becf'];
-const dash = window.mfwdDash = {nodes: {}, node: P.node, messages: 0, last: null,
+const dash = window.mfwdDash = {nodes: Object.create(null), node: P.node, messages: 0, last: null,
                                 history: []};
 
 function cell(text, attrs) {
@@ -69,9 +70,12 @@ function showStats(msg) {
   const r = rates(msg, dash.last);
   dash.last = msg;
   dash.rates = r;
-  dash.history.push({t: msg.time_ms, rates: r, msg: msg});
-  const keep = Number(P.minutes) * 60000;
-  while (dash.history.length && dash.history[0].t < msg.time_ms - keep)
+  // Kept by this page's clock, not the message's, and at most 4 a second over the span:
+  // a node's clock or a forged message cannot make the history grow.
+  const now = Date.now();
+  dash.history.push({t: msg.time_ms, at: now, rates: r, msg: msg});
+  while (dash.history.length && (dash.history[0].at < now - MINUTES * 60000 ||
+                                 dash.history.length > MINUTES * 60 * 4))
     dash.history.shift();
   $('node-title').textContent = 'Node ' + dash.node + ' (instance ' + msg.instance + ')';
   const ids = Object.keys(msg.sessions).sort();
@@ -132,7 +136,7 @@ function chart(canvas, series) {
   let t0 = Infinity, t1 = -Infinity, max = 0;
   for (const s of series)
     for (const [t, v] of s.points) {
-      if (v === undefined || Number.isNaN(v))
+      if (!Number.isFinite(v))
         continue;
       t0 = Math.min(t0, t); t1 = Math.max(t1, t); max = Math.max(max, v);
     }
@@ -146,23 +150,28 @@ function chart(canvas, series) {
     g.fillText('-' + Math.round((t1 - t0) / 1000) + ' s', L, h - 4);
   const x = t => L + (t1 > t0 ? (t - t0) / (t1 - t0) : 1) * (w - L - R);
   const y = v => h - B - v / max * (h - T - B);
+  let drawn = 0, above = 0;
   series.forEach((s, i) => {
     g.strokeStyle = g.fillStyle = COLORS[i % COLORS.length];
     g.beginPath();
     let pen = false;
     for (const [t, v] of s.points) {
-      if (v === undefined) {
+      if (!Number.isFinite(v)) {
         pen = false;
         continue;
       }
       pen ? g.lineTo(x(t), y(v)) : g.moveTo(x(t), y(v));
       pen = true;
+      drawn++;
+      above += v > 0;
     }
     g.stroke();
     g.fillText(s.name, L + 4 + (i % 2) * (w - L) / 2, T + 12 + Math.floor(i / 2) * 11);
   });
-  canvas.dataset.series = series.length;
-  canvas.dataset.points = series.reduce((n, s) => n + s.points.length, 0);
+  // For a reader (and the test): what the chart shows.
+  canvas.dataset.series = series.map(s => s.name).join(' ');
+  canvas.dataset.points = drawn;
+  canvas.dataset.above = above;
 }
 
 const client = new MfwdClient(P.broker, P.prefix);
@@ -181,7 +190,7 @@ if (dash.node)
 function statsMessage(topic, msg) {
   const isObj = o => o !== null && typeof o === 'object';
   if (!isObj(msg.sessions) || !isObj(msg.losses) || !isObj(msg.losses.node) ||
-      !isObj(msg.losses.ports))
+      !isObj(msg.losses.ports) || !Number.isFinite(msg.time_ms))
     return;   // not a stats message of this version
   dash.messages++;
   showStats(msg);

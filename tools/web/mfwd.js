@@ -4,12 +4,15 @@
 // Needs the npm mqtt package's browser bundle (mqtt.min.js, a global `mqtt`) loaded first.
 'use strict';
 
-// The page's settings from its address: ?broker=ws://host:9001&node=n1&prefix=mfwd...
+// The page's settings from its address: ?broker=ws://host:9001&node=n1&prefix=mfwd...,
+// and after a # (kept out of web servers' logs: for a token).
 function mfwdParams(defaults) {
   const p = Object.assign({}, defaults);
   new URLSearchParams(location.search).forEach((v, k) => { p[k] = v; });
+  new URLSearchParams(location.hash.slice(1)).forEach((v, k) => { p[k] = v; });
   if (!p.broker)
-    p.broker = 'ws://' + (location.hostname || '127.0.0.1') + ':9001';
+    p.broker = (location.protocol === 'https:' ? 'wss://' : 'ws://') +
+               (location.hostname || '127.0.0.1') + ':9001';
   if (!p.prefix)
     p.prefix = 'mfwd';
   return p;

@@ -2,8 +2,10 @@
 // The viewer page: lists a room's streams (room.get, and device.list for the streams of
 // devices that push on demand), subscribes to one with the browser's offer
 // (stream.subscribe), sets mfwd's answer and plays it. Settings from the address:
-// ?broker=ws://host:9001&node=n1&room=lobby[&stream=door/cam-1][&token=...][&prefix=mfwd].
-// window.mfwdView holds what it does and the figures getStats() gives, every second.
+// ?broker=ws://host:9001&node=n1&room=lobby[&stream=door/cam-1][&prefix=mfwd][#token=...]
+// (settings after # too: a token there stays out of web servers' logs). Stop unsubscribes
+// what it subscribed, with its token. window.mfwdView holds what it does and the figures
+// getStats() gives, every second.
 'use strict';
 
 const P = mfwdParams({node: '', room: 'lobby'});
@@ -65,36 +67,74 @@ async function list() {
   say(names.length + ' stream(s) in ' + P.room + ' on ' + P.node);
 }
 
+// One subscription at a time: a click while an offer is on its way supersedes it (gen).
+let gen = 0;
+
 async function play(stream, audio) {
+  const my = ++gen;
   await stop();
+  if (my !== gen)
+    return;
   view.state = 'offering'; view.stream = stream; view.error = null; view.stats = {};
-  pc = new RTCPeerConnection({bundlePolicy: 'max-bundle'});
-  pc.addTransceiver('video', {direction: 'recvonly'});
+  const peer = pc = new RTCPeerConnection({bundlePolicy: 'max-bundle'});
+  peer.addTransceiver('video', {direction: 'recvonly'});
   if (audio)
-    pc.addTransceiver('audio', {direction: 'recvonly'});
-  pc.ontrack = e => {
+    peer.addTransceiver('audio', {direction: 'recvonly'});
+  peer.ontrack = e => {
     if (e.track.kind === 'video')
       $('video').srcObject = e.streams[0] || new MediaStream([e.track]);
   };
-  pc.onconnectionstatechange = () => { view.connection = pc ? pc.connectionState : 'closed'; };
-  const offer = await pc.createOffer();
-  await pc.setLocalDescription(offer);
-  const args = {room: P.room, stream: stream, sdp: pc.localDescription.sdp};
-  if (P.token)
-    args.token = P.token;
-  say('subscribing to ' + stream);
-  const r = await client.request(P.node, 'stream.subscribe', args);
-  if (!r.ok) {
-    view.state = 'refused';
-    pc.close(); pc = null;
-    return say('stream.subscribe ' + stream + ': ' + mfwdErrorText(r.error), true);
+  peer.onconnectionstatechange = () => { view.connection = peer.connectionState; };
+  // What to unsubscribe later, as it was when subscribed (the fields may change).
+  const sub = {node: P.node, room: P.room, stream: stream, token: P.token};
+  try {
+    await peer.setLocalDescription(await peer.createOffer());
+    const args = {room: sub.room, stream: stream, sdp: peer.localDescription.sdp};
+    if (sub.token)
+      args.token = sub.token;
+    say('subscribing to ' + stream);
+    const r = await client.request(sub.node, 'stream.subscribe', args);
+    if (r.ok)
+      sub.viewer = r.result.viewer;
+    if (my !== gen) {   // superseded meanwhile: undo
+      peer.close();
+      if (r.ok)
+        await unsubscribe(sub);
+      return;
+    }
+    if (!r.ok) {
+      view.state = 'refused';
+      peer.close();
+      pc = null;
+      return say('stream.subscribe ' + stream + ': ' + mfwdErrorText(r.error), true);
+    }
+    view.sub = sub;
+    view.viewer = sub.viewer;
+    await peer.setRemoteDescription({type: 'answer', sdp: r.result.sdp});
+  } catch (e) {
+    if (my === gen) {
+      say('playing ' + stream + ': ' + e, true);
+      await stop();
+      view.state = 'failed';
+    }
+    return;
   }
-  view.viewer = r.result.viewer;
-  await pc.setRemoteDescription({type: 'answer', sdp: r.result.sdp});
+  if (my !== gen)
+    return;
   view.state = 'playing';
   $('stop').disabled = false;
   say('playing ' + stream + ' as viewer ' + view.viewer);
   timer = setInterval(stats, 1000);
+}
+
+async function unsubscribe(sub) {
+  const args = {room: sub.room, stream: sub.stream, viewer: sub.viewer};
+  if (sub.token)
+    args.token = sub.token;
+  const r = await client.request(sub.node, 'stream.unsubscribe', args);
+  if (!r.ok)
+    say('stream.unsubscribe ' + sub.stream + ': ' + mfwdErrorText(r.error), true);
+  return r;
 }
 
 async function stats() {
@@ -121,19 +161,24 @@ async function stop() {
     pc = null;
   }
   $('stop').disabled = true;
-  if (view.viewer && client) {
-    const old = view.viewer;
-    view.viewer = null;
-    await client.request(P.node, 'stream.unsubscribe', {room: P.room, stream: view.stream,
-                                                         viewer: old});
-  }
+  const sub = view.sub;
+  view.sub = null;
+  view.viewer = null;
   view.state = 'idle';
+  if (sub && client)
+    await unsubscribe(sub);
 }
 
 $('broker').value = P.broker; $('node').value = P.node; $('room').value = P.room;
 $('list').onclick = list;
-$('stop').onclick = async () => { await stop(); say('stopped'); list(); };
-window.addEventListener('pagehide', () => { if (view.viewer) stop(); });
+$('stop').onclick = async () => {
+  gen++;
+  await stop();
+  if (!view.error)
+    say('stopped');
+  list();
+};
+window.addEventListener('pagehide', () => { if (view.sub) stop(); });
 view.ready = list().then(() => {
   const s = view.streams.find(x => x.stream === P.stream);
   return P.stream ? play(P.stream, s ? s.audio : false) : null;

@@ -210,12 +210,12 @@ struct json_t;
 struct json_t *mf_stats_to_json(const struct mf_stats_reader *r, const char *session);
 
 /**
- * Bound a mf_stats_to_json() document for publishing at a steady rate: each session's
- * "outputs" becomes their count, only the @p max_sessions sessions with the most ingress
- * bytes are kept, "sessions_total" says how many there were.
- * @return 0, or -ENOMEM (the document is then as it was, outputs counted).
+ * mf_stats_to_json()'s document of the whole area bounded for publishing at a steady rate:
+ * only the @p max_sessions sessions with the most ingress bytes (ties by entry), each
+ * one's "outputs" their count, and "sessions_total" (every session). Sessions not chosen
+ * are read for their ingress bytes only. A new reference, NULL without memory.
  */
-int mf_stats_json_trim(struct json_t *root, uint32_t max_sessions);
+struct json_t *mf_stats_to_json_top(const struct mf_stats_reader *r, uint32_t max_sessions);
 
 /**
  * The loss fields (the reasons packets were dropped) of the node and each port, zeros
