@@ -51,7 +51,10 @@ ENCODE = {
 LOCAL_DECODE = {"vp8": "vp8dec", "h264": "avdec_h264"}
 SINK = "videoconvert ! video/x-raw,format=I420 ! fakesink name=%s signal-handoffs=true sync=false"
 
-DECODE = {"VP8": "rtpvp8depay ! vp8dec", "H264": "rtph264depay ! avdec_h264"}
+# After a loss the depayloader waits for a key frame (and asks for one) rather than hand the
+# decoder frames whose references it lacks: a viewer decodes only pictures that are right.
+DECODE = {"VP8": "rtpvp8depay wait-for-keyframe=true request-keyframe=true ! vp8dec",
+          "H264": "rtph264depay wait-for-keyframe=true request-keyframe=true ! avdec_h264"}
 
 
 def out(**kw):

@@ -123,7 +123,7 @@ ipv4 = 10.99.2.2/24
         if os.path.exists(stop):
             os.unlink(stop)
         rx = self.popen(self.dst, PY, UDPFLOWS, "recv", "10.99.2.1", str(to), "1", "3",
-                        stdout=subprocess.PIPE, text=True)
+                        "first", stdout=subprocess.PIPE, text=True)
         self.wait_udp(self.dst, to)
         tx = self.popen(self.src, PY, UDPFLOWS, "send", "10.99.1.2", str(port), "1", str(pps),
                         stop, str(src_port), stdout=subprocess.PIPE, text=True)

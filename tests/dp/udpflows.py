@@ -7,11 +7,11 @@
       robin, PPS packets per second in total (SSRC = flow + 1, RTP sequence = seq), the
       payload starting with "flow seq" as two 32-bit numbers, until STOP_FILE exists; then
       prints {"sent": [per flow]} as JSON.
-  udpflows.py recv ADDR BASE_PORT FLOWS QUIET_S
+  udpflows.py recv ADDR BASE_PORT FLOWS QUIET_S [first]
       receives on BASE_PORT + i and checks each flow's sequence; prints "ready" once bound
-      and "first" at the first packet; after QUIET_S seconds without a packet (or 30 s
-      with none at all) prints {"received": [...], "lost": [...], "dup": [...],
-      "reorder": [...], "last": [...]} as JSON.
+      (and, with "first", a line "first" at the first packet); after QUIET_S seconds
+      without a packet (or 30 s with none at all) prints {"received": [...], "lost": [...],
+      "dup": [...], "reorder": [...], "last": [...]} as JSON.
 """
 import json
 import os
@@ -41,7 +41,7 @@ def send(dst, base, flows, pps, stop_file, src_port=4000):
     print(json.dumps({"sent": sent}))
 
 
-def recv(addr, base, flows, quiet):
+def recv(addr, base, flows, quiet, say_first=False):
     socks = []
     for i in range(flows):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -63,7 +63,7 @@ def recv(addr, base, flows, quiet):
             if time.monotonic() - last > (quiet if started else 30):
                 break
             continue
-        if not started:
+        if not started and say_first:
             print("first", flush=True)
         started = True
         last = time.monotonic()
@@ -89,4 +89,5 @@ if __name__ == "__main__":
         send(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), sys.argv[6],
              int(sys.argv[7]) if len(sys.argv) > 7 else 4000)
     else:
-        recv(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
+        recv(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]),
+             len(sys.argv) > 6 and sys.argv[6] == "first")

@@ -96,10 +96,10 @@ async function play(stream, audio) {
     const r = await client.request(sub.node, 'stream.subscribe', args);
     if (r.ok)
       sub.viewer = r.result.viewer;
-    if (my !== gen) {   // superseded meanwhile: undo
+    if (my !== gen) {   // superseded meanwhile: undo, quietly
       peer.close();
       if (r.ok)
-        await unsubscribe(sub);
+        await unsubscribe(sub, true);
       return;
     }
     if (!r.ok) {
@@ -115,7 +115,8 @@ async function play(stream, audio) {
     if (my === gen) {
       say('playing ' + stream + ': ' + e, true);
       await stop();
-      view.state = 'failed';
+      if (my === gen)
+        view.state = 'failed';
     }
     return;
   }
@@ -127,12 +128,12 @@ async function play(stream, audio) {
   timer = setInterval(stats, 1000);
 }
 
-async function unsubscribe(sub) {
+async function unsubscribe(sub, quiet) {
   const args = {room: sub.room, stream: sub.stream, viewer: sub.viewer};
   if (sub.token)
     args.token = sub.token;
   const r = await client.request(sub.node, 'stream.unsubscribe', args);
-  if (!r.ok)
+  if (!r.ok && !quiet)
     say('stream.unsubscribe ' + sub.stream + ': ' + mfwdErrorText(r.error), true);
   return r;
 }
@@ -178,7 +179,11 @@ $('stop').onclick = async () => {
     say('stopped');
   list();
 };
-window.addEventListener('pagehide', () => { if (view.sub) stop(); });
+// Leaving: what is subscribed, or on its way, is given back.
+window.addEventListener('pagehide', () => {
+  gen++;
+  stop();
+});
 view.ready = list().then(() => {
   const s = view.streams.find(x => x.stream === P.stream);
   return P.stream ? play(P.stream, s ? s.audio : false) : null;

@@ -212,8 +212,9 @@ struct json_t *mf_stats_to_json(const struct mf_stats_reader *r, const char *ses
 /**
  * mf_stats_to_json()'s document of the whole area bounded for publishing at a steady rate:
  * only the @p max_sessions sessions with the most ingress bytes (ties by entry), each
- * one's "outputs" their count, and "sessions_total" (every session). Sessions not chosen
- * are read for their ingress bytes only. A new reference, NULL without memory.
+ * one's "outputs" their count, and "sessions_total" (every session). Every entry is read
+ * (twice: to rank, then to build); only the chosen sessions become JSON. A new reference,
+ * NULL without memory.
  */
 struct json_t *mf_stats_to_json_top(const struct mf_stats_reader *r, uint32_t max_sessions);
 
