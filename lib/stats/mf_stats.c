@@ -487,3 +487,13 @@ mf_stats_view_get(const struct mf_stats_view *v, const char *field, uint64_t *ou
 	}
 	return false;
 }
+
+int
+mf_stats_rank_cmp(const void *a, const void *b)
+{
+	const struct mf_stats_rank *x = a, *y = b;
+
+	if (x->rx_bytes != y->rx_bytes)
+		return x->rx_bytes < y->rx_bytes ? 1 : -1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}

@@ -146,28 +146,11 @@ mf_stats_to_json(const struct mf_stats_reader *r, const char *session)
 	return build(r, session, NULL);
 }
 
-/* Sessions by ingress bytes, most first; ties by entry index, which a session keeps while
- * it lives, so the choice is stable from one message to the next. */
-struct json_rank {
-	uint32_t idx;
-	uint64_t rx_bytes;
-};
-
-static int
-json_rank_cmp(const void *a, const void *b)
-{
-	const struct json_rank *x = a, *y = b;
-
-	if (x->rx_bytes != y->rx_bytes)
-		return x->rx_bytes < y->rx_bytes ? 1 : -1;
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
 /* Pass 1: every session's ingress bytes (outputs not read). */
-static struct json_rank *
+static struct mf_stats_rank *
 rank_sessions(const struct mf_stats_reader *r, uint32_t *nb)
 {
-	struct json_rank *ranks = NULL, *grown;
+	struct mf_stats_rank *ranks = NULL, *grown;
 	struct mf_stats_view v;
 	uint64_t vals[MAX_FIELDS], rx;
 	uint32_t i, cap = 0;
@@ -185,7 +168,7 @@ rank_sessions(const struct mf_stats_reader *r, uint32_t *nb)
 		ranks = grown;
 		rx = 0;
 		mf_stats_view_get(&v, "rx_bytes", &rx);
-		ranks[(*nb)++] = (struct json_rank){ i, rx };
+		ranks[(*nb)++] = (struct mf_stats_rank){ i, rx };
 	}
 	return ranks != NULL ? ranks : calloc(1, sizeof(*ranks));
 }
@@ -196,14 +179,14 @@ mf_stats_to_json_top(const struct mf_stats_reader *r, uint32_t max_sessions)
 	struct mf_stats_view v;
 	uint64_t vals[MAX_FIELDS];
 	json_t *only, *root = NULL;
-	struct json_rank *ranks;
+	struct mf_stats_rank *ranks;
 	uint32_t n, i;
 
 	ranks = rank_sessions(r, &n);
 	only = json_object();
 	if (ranks == NULL || only == NULL)
 		goto out;
-	qsort(ranks, n, sizeof(*ranks), json_rank_cmp);
+	qsort(ranks, n, sizeof(*ranks), mf_stats_rank_cmp);
 	/* A chosen entry removed since pass 1 is left out: a message is a moment. */
 	for (i = 0; i < n && i < max_sessions; i++)
 		if (mf_stats_read(r, ranks[i].idx, &v, vals, MAX_FIELDS) == 0)

@@ -40,12 +40,6 @@ struct prom_group {
 	uint32_t n, cap;
 };
 
-/* A session and its rank: ingress bytes. */
-struct prom_rank {
-	uint32_t idx;
-	uint64_t rx_bytes;
-};
-
 struct prom_ctx {
 	const struct mf_stats_reader *r;
 	FILE *out;
@@ -242,16 +236,6 @@ add_node(struct prom_ctx *c, uint32_t idx)
 }
 
 static int
-rank_cmp(const void *a, const void *b)
-{
-	const struct prom_rank *x = a, *y = b;
-
-	if (x->rx_bytes != y->rx_bytes)
-		return x->rx_bytes < y->rx_bytes ? 1 : -1;
-	return x->idx < y->idx ? -1 : x->idx > y->idx;
-}
-
-static int
 id_cmp(const void *a, const void *b)
 {
 	return strcmp(a, b);
@@ -259,7 +243,7 @@ id_cmp(const void *a, const void *b)
 
 /* Pass 1: the node, the ports, and every session's rank. */
 static int
-pass_rank(struct prom_ctx *c, struct prom_rank **ranks)
+pass_rank(struct prom_ctx *c, struct mf_stats_rank **ranks)
 {
 	uint32_t i, cap = 0, max = c->r->hdr->max_entries;
 	uint64_t vals[MAX_FIELDS], rx;
@@ -276,7 +260,7 @@ pass_rank(struct prom_ctx *c, struct prom_rank **ranks)
 			rc = group_add(c, &c->port, &v, "port", v.name + 5, NULL, NULL);
 		} else if (is_session(v.name)) {
 			if (c->nb_sessions == cap) {
-				struct prom_rank *n;
+				struct mf_stats_rank *n;
 
 				cap = cap ? cap * 2 : 256;
 				n = realloc(*ranks, sizeof(*n) * cap);
@@ -286,7 +270,7 @@ pass_rank(struct prom_ctx *c, struct prom_rank **ranks)
 			}
 			rx = 0;
 			mf_stats_view_get(&v, "rx_bytes", &rx);
-			(*ranks)[c->nb_sessions++] = (struct prom_rank){ i, rx };
+			(*ranks)[c->nb_sessions++] = (struct mf_stats_rank){ i, rx };
 		}
 	}
 	return rc;
@@ -295,7 +279,7 @@ pass_rank(struct prom_ctx *c, struct prom_rank **ranks)
 /* Pass 2: the chosen sessions, read again (an index reused meanwhile by another session
  * shows that one: a scrape is a moment, not a transaction). */
 static int
-pass_sessions(struct prom_ctx *c, const struct prom_rank *ranks, uint32_t n)
+pass_sessions(struct prom_ctx *c, const struct mf_stats_rank *ranks, uint32_t n)
 {
 	uint64_t vals[MAX_FIELDS];
 	struct mf_stats_view v;
@@ -368,14 +352,14 @@ mf_stats_to_prometheus(const struct mf_stats_reader *r, const char *instance,
 		.node = { .kind = "node" }, .port = { .kind = "port" },
 		.session = { .kind = "session" }, .output = { .kind = "output" },
 	};
-	struct prom_rank *ranks = NULL;
+	struct mf_stats_rank *ranks = NULL;
 	int rc;
 
 	escape(c.inst, sizeof(c.inst), instance, sizeof(c.inst), true);
 	rc = pass_rank(&c, &ranks);
 	if (rc != 0)
 		goto out;
-	qsort(ranks, c.nb_sessions, sizeof(*ranks), rank_cmp);
+	qsort(ranks, c.nb_sessions, sizeof(*ranks), mf_stats_rank_cmp);
 	rc = pass_sessions(&c, ranks, c.nb_sessions < max_sessions ? c.nb_sessions : max_sessions);
 	if (rc != 0)
 		goto out;

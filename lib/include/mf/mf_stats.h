@@ -200,6 +200,16 @@ mf_stats_view_is_loss(const struct mf_stats_view *v, uint32_t i)
 /** Value of field @p field of a view, or false when the view has no such field. */
 bool mf_stats_view_get(const struct mf_stats_view *v, const char *field, uint64_t *out);
 
+/** A session's place among the busiest: its entry and its ingress bytes. */
+struct mf_stats_rank {
+	uint32_t idx;
+	uint64_t rx_bytes;
+};
+
+/** qsort() order of mf_stats_rank: most ingress bytes first, ties by entry index (which a
+ *  session keeps while it lives, so the choice is stable from one reading to the next). */
+int mf_stats_rank_cmp(const void *a, const void *b);
+
 struct json_t;
 
 /**
