@@ -266,7 +266,7 @@ struct dp_sess_key {
 	uint16_t port;
 	uint16_t udp_port;
 	uint8_t family;
-	uint8_t reserved[3];
+	uint8_t reserved[11];		/* zero: 32 bytes, which rte_hash compares in vectors */
 	uint8_t addr[16];
 };
 
@@ -468,7 +468,6 @@ struct dp_sess_state {
 
 /* A session's place in the lookup table: kind rtp has two (RTP and RTCP ports). */
 struct dp_sess_node {
-	struct cds_lfht_node lfht;
 	struct dp_sess_key key;
 	bool rtcp;
 };
@@ -483,11 +482,10 @@ struct dp_fb_node {
 };
 
 /* An installed session: immutable once published; replaced by copy-and-swap. Cache-line
- * aligned, what every packet reads first: the lookup's nodes, then the fields the pipeline
- * reads for each packet, then the ingress (its source check near its start); what only
- * the control lcore or media features read comes last. */
+ * aligned, what every packet reads first: the fields the pipeline reads for each packet,
+ * then the ingress (its source check near its start); what only the control lcore or media
+ * features read comes last (the table's keys too: a lookup compares the table's copy). */
 struct dp_sess {
-	struct dp_sess_node n[2];
 	uint8_t kind;
 	uint8_t nb_out;
 	uint8_t flags;			/* MF_SESS_F_* */
@@ -516,6 +514,7 @@ struct dp_sess {
 	struct dp_port *port;
 	struct dp_fb_node *fb;		/* distinct feedback keys of the outputs, or NULL */
 	uint8_t nb_fb;
+	struct dp_sess_node n[2];	/* its keys in the table */
 	char id[MF_SESS_ID_MAX];
 	uint64_t created_ns;
 	uint64_t created_tsc;
@@ -526,11 +525,16 @@ struct dp_sess {
 };
 
 /* Lines of an entry, and of its state, the pipeline reads for every packet. */
-#define DP_SESS_HOT_LINES	4
+#define DP_SESS_HOT_LINES	3
 #define DP_SESS_STATE_HOT_LINES	3
 
 /** Context: worker, QSBR online. The entry stays valid until the next quiescent state. */
 struct dp_sess *dp_sess_lookup(const struct dp_sess_key *key, bool *is_rtcp);
+/** Context: worker, QSBR online. Look @p n keys up at once (n <= DP_BURST): @return a mask
+ *  of those found, whose entries go to @p s and RTCP flags to @p is_rtcp (the others' are
+ *  left as they were). */
+uint64_t dp_sess_lookup_bulk(const struct dp_sess_key **keys, unsigned int n, struct dp_sess **s,
+			     bool *is_rtcp);
 /** The session whose receivers send RTCP to @p key, where no session's ingress is. */
 struct dp_sess *dp_sess_lookup_fb(const struct dp_sess_key *key);
 int dp_sess_table_init(void);
@@ -630,7 +634,7 @@ struct __rte_cache_aligned dp_lcore {
 
 /* The control lcore's session state (dp_sess_*.c). */
 struct dp_sess_db {
-	struct cds_lfht *table;		/* by key: read by workers */
+	struct rte_hash *table;		/* by key: read by workers (lock-free mode) */
 	struct cds_lfht *fb_table;	/* receivers' RTCP by key, looked in on a miss */
 	struct rte_hash *by_id;		/* by id */
 	uint32_t nb;

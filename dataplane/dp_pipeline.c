@@ -4,7 +4,8 @@
  *
  *   classify   Ethernet/VLAN -> IPv4/IPv6 -> UDP (lib parsers); ARP, ICMP echo and ND go
  *              to the control lcore (punt); anything else is counted by reason and dropped
- *   lookup     (port, destination address, destination port) in the RCU session table;
+ *   lookup     (port, destination address, destination port), the burst at once, in the
+ *              session table (dp_sess_table.c);
  *              a packet of another worker's session is handed to that worker, in order
  *   demux      ICE sessions (RFC 7983): STUN to the control lcore (punt, within a
  *              budget), only RTP and RTCP go on
@@ -107,16 +108,6 @@ classify(struct dp_lcore *lc, struct dp_pkt *p, uint16_t port, uint64_t now)
 		count_drop(lc, m, DP_CTR_drop_not_udp);
 	}
 	return false;
-}
-
-static inline struct dp_sess *
-lookup(struct dp_pkt *p, uint16_t port)
-{
-	struct dp_sess_key k;
-
-	p->fb_only = false;
-	dp_sess_key_of(&p->l4, port, &k);
-	return dp_sess_lookup(&k, &p->rtcp);
 }
 
 /* No session receives there: RTCP from a session's receivers, to where its outputs send
@@ -647,14 +638,14 @@ handoff(struct dp_lcore *lc, struct rte_mbuf **held, uint16_t *nb_held)
 #define DP_PREFETCH_PKTS	4
 #define DP_PREFETCH_STATE	4
 
-/* At lookup: the entry's hot lines besides the first (the node the lookup read) and its
- * first output; addresses within the entry, no load waits for them. */
+/* At lookup: the entry's hot lines and its first output; addresses within the entry, no
+ * load waits for them (the lookup read the table's own copy of the key, not the entry). */
 static inline void
 prefetch_entry(const struct dp_sess *s)
 {
 	unsigned int l;
 
-	for (l = 1; l < DP_SESS_HOT_LINES; l++)
+	for (l = 0; l < DP_SESS_HOT_LINES; l++)
 		rte_prefetch0((const uint8_t *)s + l * RTE_CACHE_LINE_SIZE);
 	rte_prefetch0(&s->out[0]);
 }
@@ -676,19 +667,13 @@ prefetch_state(const struct dp_lcore *lc, const struct dp_sess *s)
 	}
 }
 
-/* The packets' sessions, NULL for those consumed (punted, dropped, held as fragments). */
+/* A packet no ingress wants: a receiver's RTCP, or a drop. */
 static inline struct dp_sess *
-find_session(struct dp_lcore *lc, struct dp_pkt *p, uint64_t now)
+miss(struct dp_lcore *lc, struct dp_pkt *p)
 {
 	uint16_t in_port = p->m->port;
-	struct dp_sess *s;
+	struct dp_sess *s = lookup_fb(p, in_port);
 
-	if (!classify(lc, p, in_port, now))
-		return NULL;
-	s = lookup(p, in_port);
-	if (likely(s != NULL))
-		return s;
-	s = lookup_fb(p, in_port);
 	if (s == NULL)
 		count_drop(lc, p->m, dp_port_owns(&dp.ports[in_port], p->l4.ip.version, p->l4.ip.dst) ?
 				     DP_CTR_drop_sess_miss : DP_CTR_drop_not_ours);
@@ -697,27 +682,55 @@ find_session(struct dp_lcore *lc, struct dp_pkt *p, uint64_t now)
 
 /*
  * The first half of a burst's path, for the whole burst before any packet is acted on (as
- * VPP's nodes and l3fwd do): headers fetched a few packets ahead, each packet classified and
- * looked up, its entry's hot lines fetched; the first packets' state too. Acting then finds
- * them in cache, fetching the state of the packets a few ahead as it goes: the misses
+ * VPP's nodes and l3fwd do): headers fetched a few packets ahead and each packet classified;
+ * then the burst's keys looked up at once (the table fetches every bucket and key before
+ * comparing any), each entry's hot lines fetched; the first packets' state too. Acting then
+ * finds them in cache, fetching the state of the packets a few ahead as it goes: the misses
  * overlap instead of stalling one packet at a time. Each mbuf carries our index of its
- * arrival port in m->port.
+ * arrival port in m->port. @p s gets the packets' sessions, NULL for those consumed
+ * (punted, dropped, held as fragments).
  */
 static inline void
 find_sessions(struct dp_lcore *lc, struct rte_mbuf **pkts, uint16_t n, uint64_t now,
 	      struct dp_pkt *p, struct dp_sess **s)
 {
-	uint16_t i;
+	struct dp_sess_key keys[DP_BURST];
+	const struct dp_sess_key *kp[DP_BURST];
+	struct dp_sess *found[DP_BURST];
+	bool rtcp[DP_BURST];
+	uint8_t at[DP_BURST];
+	unsigned int nk = 0, j;
+	uint64_t hits;
+	uint16_t i, port;
 
 	for (i = 0; i < n && i < DP_PREFETCH_PKTS; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (i = 0; i < n; i++) {
 		if (i + DP_PREFETCH_PKTS < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + DP_PREFETCH_PKTS], void *));
+		port = pkts[i]->port;
 		p[i].m = pkts[i];
-		s[i] = find_session(lc, &p[i], now);
-		if (s[i] != NULL)
-			prefetch_entry(s[i]);
+		s[i] = NULL;
+		if (!classify(lc, &p[i], port, now))
+			continue;
+		p[i].m->port = port;	/* a reassembled datagram's mbuf too */
+		dp_sess_key_of(&p[i].l4, port, &keys[nk]);
+		kp[nk] = &keys[nk];
+		at[nk++] = (uint8_t)i;
+	}
+	hits = dp_sess_lookup_bulk(kp, nk, found, rtcp);
+	for (j = 0; j < nk; j++) {
+		struct dp_pkt *q = &p[at[j]];
+
+		q->fb_only = false;
+		if (likely(hits & (1ull << j))) {
+			q->rtcp = rtcp[j];
+			s[at[j]] = found[j];
+		} else {
+			s[at[j]] = miss(lc, q);
+		}
+		if (s[at[j]] != NULL)
+			prefetch_entry(s[at[j]]);
 	}
 	for (i = 0; i < n && i < DP_PREFETCH_STATE; i++)
 		if (s[i] != NULL)

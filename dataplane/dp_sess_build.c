@@ -17,6 +17,8 @@
 #include <time.h>
 
 #include <rte_cycles.h>
+#include <rte_malloc.h>
+#include <rte_memory.h>
 
 #include "dp.h"
 #include "dp_event.h"
@@ -24,11 +26,44 @@
 #include "dp_sess.h"
 #include "mf/mf_time.h"
 
+/*
+ * Zeroed, on cache lines of its own: entries, their state and their outputs' state, what
+ * the pipeline reads for every packet. From hugepages while they last (a million sessions
+ * on 4 KiB pages would miss the TLB on every packet), else from the heap; lines_free()
+ * tells which by the address.
+ */
+static void *
+zalloc_lines(size_t size)
+{
+	size_t n = RTE_ALIGN_CEIL(size, RTE_CACHE_LINE_SIZE);
+	void *p = rte_zmalloc_socket("mfwd_sess", n, RTE_CACHE_LINE_SIZE, (int)rte_socket_id());
+
+	if (p == NULL && (p = aligned_alloc(RTE_CACHE_LINE_SIZE, n)) != NULL)
+		memset(p, 0, n);
+	return p;
+}
+
+static void
+lines_free(void *p)
+{
+	if (p != NULL && rte_mem_virt2memseg_list(p) != NULL)
+		rte_free(p);
+	else
+		free(p);
+}
+
 static void
 free_mem(void *arg, int idx)
 {
 	(void)idx;
 	free(arg);
+}
+
+static void
+free_lines(void *arg, int idx)
+{
+	(void)idx;
+	lines_free(arg);
 }
 
 static void
@@ -413,7 +448,7 @@ out_build(struct dp_sess *s, struct dp_out *o, const struct mf_sess_output *cfg,
 		o->stats_idx = prev->stats_idx;
 		o->ctr = prev->ctr;
 	} else {
-		o->ost = calloc(1, sizeof(*o->ost));
+		o->ost = zalloc_lines(sizeof(*o->ost));
 		if (o->ost == NULL)
 			return -ENOMEM;
 		rc = out_stats(s->id, o);
@@ -460,19 +495,6 @@ fb_ssrc_of(const char *id)
 	return h != 0 ? h : 1;
 }
 
-/* Zeroed, on a cache line of its own (free() releases it): the pipeline prefetches its
- * hot lines. */
-static void *
-zalloc_lines(size_t size)
-{
-	size_t n = RTE_ALIGN_CEIL(size, RTE_CACHE_LINE_SIZE);
-	void *p = aligned_alloc(RTE_CACHE_LINE_SIZE, n);
-
-	if (p != NULL)
-		memset(p, 0, n);
-	return p;
-}
-
 static struct dp_sess *
 sess_alloc(const struct mf_sess_spec *spec)
 {
@@ -500,8 +522,6 @@ sess_alloc(const struct mf_sess_spec *spec)
 	dp_sess_make_key(&spec->ingress, spec->ingress.udp_port, &s->n[0].key);
 	dp_sess_make_key(&spec->ingress, (uint16_t)(spec->ingress.udp_port + 1), &s->n[1].key);
 	s->n[1].rtcp = true;
-	cds_lfht_node_init(&s->n[0].lfht);
-	cds_lfht_node_init(&s->n[1].lfht);
 	return s;
 }
 
@@ -524,7 +544,7 @@ sess_unbuild(struct dp_sess *s, const struct dp_sess *old, unsigned int built)
 		explicit_bzero(&o->cfg.srtp, sizeof(o->cfg.srtp));
 		explicit_bzero(&o->cfg.receiver_srtp, sizeof(o->cfg.receiver_srtp));
 		if (p == NULL) {
-			free(o->ost);
+			lines_free(o->ost);
 			dp_stats_remove(o->stats_idx);
 		}
 		if (p == NULL || p->neigh != o->neigh)
@@ -629,8 +649,8 @@ err:
 		mf_srtp_destroy(s->srtp_in);
 		dp_gop_free(s->gop);
 		free(s->fb);
-		free(s->st);
-		free(s);
+		lines_free(s->st);
+		lines_free(s);
 	}
 	return rc;
 }
@@ -677,7 +697,7 @@ defer_dropped_outputs(const struct dp_sess *old, const struct dp_sess *s)
 			dp_defer(free_nack, o->nack, 0);
 		if (kept == NULL) {
 			dtls_release(o->ost->dtls);
-			dp_defer(free_mem, o->ost, 0);
+			dp_defer(free_lines, o->ost, 0);
 			dp_defer(free_stats, NULL, o->stats_idx);
 		}
 		if (kept == NULL || kept->neigh != o->neigh)
@@ -745,7 +765,7 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 	s->ctr = old->ctr;
 	rc = srtp_take(&s->ingress.srtp, old->srtp_in, &s->srtp_in);
 	if (rc != 0) {
-		free(s);
+		lines_free(s);
 		return dp_refuse(rc, detail, len, "ingress.srtp: cannot set up the key: %s",
 			      strerror(-rc));
 	}
@@ -756,7 +776,7 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 	s->dtls_wait = s->ingress.dtls.on && s->srtp_in == NULL;
 	if (gop_take(s, old) != 0) {
 		sess_unbuild_ingress(s, old);
-		free(s);
+		lines_free(s);
 		return dp_refuse(-ENOMEM, detail, len, "out of memory");
 	}
 	rc = sess_build_outputs(s, spec, old);
@@ -764,7 +784,7 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 		sess_unbuild(s, old, s->nb_out);
 	if (rc != 0) {
 		sess_unbuild_ingress(s, old);
-		free(s);
+		lines_free(s);
 		return dp_refuse(rc, detail, len, "cannot set up outputs: %s", strerror(-rc));
 	}
 	rc = dp_sess_timed_update(old, s);
@@ -772,7 +792,7 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 		sess_unbuild(s, old, s->nb_out);
 		sess_unbuild_ingress(s, old);
 		free(s->fb);
-		free(s);
+		lines_free(s);
 		return dp_refuse(rc, detail, len, "out of memory");
 	}
 	retired = sess_rekey_ingress(old, s);
@@ -789,7 +809,7 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 	if (old->gop != NULL && old->gop != s->gop)
 		dp_defer(free_gop, old->gop, 0);
 	dp_defer(free_mem, old->fb, 0);
-	dp_defer(free_mem, old, 0);
+	dp_defer(free_lines, old, 0);
 	return 0;
 }
 
@@ -804,8 +824,6 @@ entry_copy(const struct dp_sess *old)
 	if (s == NULL)
 		return NULL;
 	memcpy(s, old, size);
-	cds_lfht_node_init(&s->n[0].lfht);
-	cds_lfht_node_init(&s->n[1].lfht);
 	return s;
 }
 
@@ -823,7 +841,7 @@ entry_swap(struct dp_sess *old, struct dp_sess *s)
 	dp_sess_fb_link(old, s);
 	dp_sess_tab_index(s);
 	dp_defer(free_mem, old->fb, 0);
-	dp_defer(free_mem, old, 0);
+	dp_defer(free_lines, old, 0);
 	return 0;
 }
 
@@ -868,7 +886,7 @@ dp_sess_ice_select(struct dp_sess *old, int out, const struct mf_addr *addr, uin
 err:
 	if (out >= 0 && old->out[out].neigh != s->out[out].neigh)
 		dp_neigh_put(s->out[out].neigh);
-	free(s);
+	lines_free(s);
 	return rc;
 }
 
@@ -884,7 +902,7 @@ dp_sess_capture(struct dp_sess *old, bool on)
 	s->capture = on;
 	rc = entry_swap(old, s);
 	if (rc != 0)
-		free(s);
+		lines_free(s);
 	return rc;
 }
 
@@ -934,7 +952,7 @@ dp_sess_dtls_keys(struct dp_sess *old, int out, struct mf_srtp_params *local,
 			dp_defer(free_srtp, gone[i], 0);
 	return 0;
 err:
-	free(s);
+	lines_free(s);
 	mf_srtp_destroy(rx);
 	mf_srtp_destroy(tx);
 	return rc;
@@ -967,16 +985,16 @@ dp_sess_del(const char *id, enum mf_event_kind why, char *detail, size_t len)
 		if (s->out[i].nack != NULL)
 			dp_defer(free_nack, s->out[i].nack, 0);
 		dtls_release(s->out[i].ost->dtls);
-		dp_defer(free_mem, s->out[i].ost, 0);
+		dp_defer(free_lines, s->out[i].ost, 0);
 		dp_defer(free_stats, NULL, s->out[i].stats_idx);
 		dp_defer(free_neigh, NULL, (int)s->out[i].neigh);
 	}
 	dp_defer(free_stats, NULL, s->stats_idx);
-	dp_defer(free_mem, s->st, 0);
+	dp_defer(free_lines, s->st, 0);
 	dp_defer(free_mem, s->fb, 0);
 	if (s->gop != NULL)
 		dp_defer(free_gop, s->gop, 0);
-	dp_defer(free_mem, s, 0);
+	dp_defer(free_lines, s, 0);
 	dp.sess.per_worker[s->worker]--;
 	dp.sess.nb--;
 	dp_event(why, s->id, NULL, 0, 0);
@@ -1058,7 +1076,7 @@ dp_sess_table_fini(void)
 			mf_srtp_destroy(all[k]->out[i].srtp_rx);
 			dp_nack_ring_free(all[k]->out[i].nack);
 			dtls_release(all[k]->out[i].ost->dtls);
-			free(all[k]->out[i].ost);
+			lines_free(all[k]->out[i].ost);
 		}
 		mf_srtp_destroy(all[k]->srtp_in);
 		mf_srtp_destroy(all[k]->srtp_in_prev);
@@ -1066,8 +1084,8 @@ dp_sess_table_fini(void)
 		dtls_release(all[k]->st->dtls);
 		dp_gop_free(all[k]->gop);
 		free(all[k]->fb);
-		free(all[k]->st);
-		free(all[k]);
+		lines_free(all[k]->st);
+		lines_free(all[k]);
 	}
 	free(all);
 	dp_sess_tab_destroy();

@@ -1,12 +1,19 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The session table: a liburcu lock-free hash table (cds_lfht, QSBR flavour) keyed by
- * (port, local address, local UDP port), read by workers without locks; and, on the
- * control lcore only, the index by session id. A second table, looked in only when the first
- * has no session for a packet, finds a session by where its outputs' receivers send RTCP.
- * Entries go in and out whole: published
- * (both nodes of an RTP session, or neither), swapped for their replacement, unlinked.
+ * The session table: a DPDK hash (rte_hash) in its lock-free mode keyed by (port, local
+ * address, local UDP port), read by workers without locks, a burst at a time; the control
+ * lcore is its only writer. Entries it points to are freed after a liburcu (QSBR) grace
+ * period, and so are the key slots it gives back (rte_hash keeps a deleted key's slot until
+ * told: a reader may be comparing it). On the control lcore only, the index by session id.
+ * A second table, looked in only when the first has no session for a packet, finds a session
+ * by where its outputs' receivers send RTCP. Entries go in and out whole: published (both
+ * nodes of an RTP session, or neither), swapped for their replacement, unlinked.
  * Building them is dp_sess_build.c's job, timing them dp_sess_timer.c's.
+ *
+ * Why rte_hash and not liburcu's cds_lfht for the lookup: its bulk lookup hashes a burst
+ * and fetches the buckets and keys of every packet before comparing any (cds_lfht walks one
+ * chain at a time, through pointers nothing can prefetch), and its memory is hugepages
+ * (perf/RESULTS.md, "The session table").
  */
 
 #include <errno.h>
@@ -22,40 +29,55 @@
 #include "dp.h"
 #include "dp_sess.h"
 
+static_assert(sizeof(struct dp_sess_key) == 32, "rte_hash compares 32-byte keys in vectors");
+static_assert(DP_BURST <= RTE_HASH_LOOKUP_BULK_MAX, "a burst is one bulk lookup");
+
 static uint32_t
 key_hash(const struct dp_sess_key *k)
 {
 	return rte_hash_crc(k, sizeof(*k), 0x6d667764);
 }
 
-static int
-match_key(struct cds_lfht_node *node, const void *key)
+/* The table's data: the entry, its low bit set for the RTCP node (entries are cache-line
+ * aligned), so a lookup reads nothing of the entry. */
+static inline void *
+node_data(const struct dp_sess *s, bool rtcp)
 {
-	const struct dp_sess_node *n = caa_container_of(node, struct dp_sess_node, lfht);
-
-	return memcmp(&n->key, key, sizeof(n->key)) == 0;
+	return (void *)((uintptr_t)s | (uintptr_t)rtcp);
 }
 
-static struct dp_sess *
-sess_of(struct cds_lfht_node *node, bool *is_rtcp)
+static inline struct dp_sess *
+data_sess(void *data, bool *is_rtcp)
 {
-	struct dp_sess_node *n = caa_container_of(node, struct dp_sess_node, lfht);
-
-	*is_rtcp = n->rtcp;
-	if (n->rtcp)
-		return (struct dp_sess *)((char *)n - offsetof(struct dp_sess, n[1]));
-	return caa_container_of(n, struct dp_sess, n[0]);
+	*is_rtcp = ((uintptr_t)data & 1) != 0;
+	return (struct dp_sess *)((uintptr_t)data & ~(uintptr_t)1);
 }
 
 struct dp_sess *
 dp_sess_lookup(const struct dp_sess_key *key, bool *is_rtcp)
 {
-	struct cds_lfht_iter it;
-	struct cds_lfht_node *node;
+	void *data;
 
-	cds_lfht_lookup(dp.sess.table, key_hash(key), match_key, key, &it);
-	node = cds_lfht_iter_get_node(&it);
-	return node == NULL ? NULL : sess_of(node, is_rtcp);
+	if (rte_hash_lookup_data(dp.sess.table, key, &data) < 0)
+		return NULL;
+	return data_sess(data, is_rtcp);
+}
+
+uint64_t
+dp_sess_lookup_bulk(const struct dp_sess_key **keys, unsigned int n, struct dp_sess **s,
+		    bool *is_rtcp)
+{
+	void *data[DP_BURST];
+	uint64_t hits = 0;
+	unsigned int i;
+
+	if (n == 0 || rte_hash_lookup_bulk_data(dp.sess.table, (const void **)keys, n, &hits,
+						data) <= 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (hits & (1ull << i))
+			s[i] = data_sess(data[i], &is_rtcp[i]);
+	return hits;
 }
 
 static int
@@ -89,31 +111,41 @@ dp_sess_at(const struct mf_pkt_l4 *l4, uint16_t port)
 	return s != NULL ? s : dp_sess_lookup_fb(&k);
 }
 
+/* Key slots: two per session, and what a batch of commands deletes before the next grace
+ * period gives slots back (publish reclaims early when they run out). */
+#define TABLE_SLACK	1024
+
 int
 dp_sess_table_init(void)
 {
+	uint32_t max = dp.cfg.max_sessions < 8 ? 8 : dp.cfg.max_sessions;
 	struct rte_hash_parameters hp = {
 		.name = "mfwd_sess_id",
-		.entries = dp.cfg.max_sessions < 8 ? 8 : dp.cfg.max_sessions,
+		.entries = max,
 		.key_len = MF_SESS_ID_MAX,
 		.hash_func = rte_hash_crc,
 		.socket_id = (int)rte_socket_id(),
 	};
+	struct rte_hash_parameters kp = {
+		.name = "mfwd_sess_key",
+		.entries = 2 * max + TABLE_SLACK,
+		.key_len = sizeof(struct dp_sess_key),
+		.hash_func = rte_hash_crc,
+		.hash_func_init_val = 0x6d667764,
+		.socket_id = (int)rte_socket_id(),
+		/* Workers read while the control lcore writes; the extendable buckets make
+		 * every one of .entries usable whatever the keys' hashes. */
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF |
+			      RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
+	};
 
-	unsigned long buckets = 1024;
-
-	/* Sized for --max-sessions (two nodes for kind rtp) from the start: automatic resizing
-	 * runs in call_rcu and waits for grace periods, which a long load or a burst of
-	 * creates can hold off while lookups walk long chains. */
-	while (buckets < 2ul * dp.cfg.max_sessions && buckets < (1ul << 24))
-		buckets <<= 1;
-	dp.sess.table = cds_lfht_new_flavor(buckets, 1024, 0,
-					    CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
-					    &urcu_qsbr_flavor, NULL);
 	dp.sess.fb_table = cds_lfht_new_flavor(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE, &urcu_qsbr_flavor,
 					       NULL);
-	if (dp.sess.table == NULL || dp.sess.fb_table == NULL)
+	if (dp.sess.fb_table == NULL)
 		return -ENOMEM;
+	dp.sess.table = rte_hash_create(&kp);
+	if (dp.sess.table == NULL)
+		return -rte_errno;
 	dp.sess.by_id = rte_hash_create(&hp);
 	if (dp.sess.by_id == NULL)
 		return -rte_errno;
@@ -163,63 +195,86 @@ dp_sess_key_taken(const struct mf_sess_ingress *in, uint16_t udp_port)
 	return dp_sess_lookup(&k, &rtcp) != NULL;
 }
 
+/* After a grace period (dp_defer.c): no reader compares the deleted key any more. */
+static void
+key_slot_free(void *arg, int pos)
+{
+	(void)arg;
+	rte_hash_free_key_with_position(dp.sess.table, pos);
+}
+
+static void
+key_del(const struct dp_sess_key *k)
+{
+	int pos = rte_hash_del_key(dp.sess.table, k);
+
+	if (pos >= 0)
+		dp_defer(key_slot_free, NULL, pos);
+}
+
+static int
+key_add(const struct dp_sess_key *k, void *data)
+{
+	int rc = rte_hash_add_key_data(dp.sess.table, k, data);
+
+	if (rc == -ENOSPC) {
+		/* Slots of keys deleted since the last grace period: take them back now. */
+		dp_defer_reclaim();
+		rc = rte_hash_add_key_data(dp.sess.table, k, data);
+	}
+	return rc;
+}
+
 int
 dp_sess_tab_publish(struct dp_sess *s)
 {
-	struct cds_lfht_node *r;
+	bool rtp = s->kind == MF_SESS_RTP;
+	int rc;
 
-	r = cds_lfht_add_unique(dp.sess.table, key_hash(&s->n[0].key), match_key, &s->n[0].key,
-				&s->n[0].lfht);
-	if (r != &s->n[0].lfht)
+	if (rte_hash_lookup(dp.sess.table, &s->n[0].key) >= 0 ||
+	    (rtp && rte_hash_lookup(dp.sess.table, &s->n[1].key) >= 0))
 		return -EADDRINUSE;
-	if (s->kind == MF_SESS_RTP) {
-		r = cds_lfht_add_unique(dp.sess.table, key_hash(&s->n[1].key), match_key, &s->n[1].key,
-					&s->n[1].lfht);
-		if (r != &s->n[1].lfht) {
-			cds_lfht_del(dp.sess.table, &s->n[0].lfht);
-			return -EADDRINUSE;
-		}
-	}
-	return 0;
+	rc = key_add(&s->n[0].key, node_data(s, false));
+	if (rc == 0 && rtp && (rc = key_add(&s->n[1].key, node_data(s, true))) != 0)
+		key_del(&s->n[0].key);
+	return rc;
 }
 
 void
 dp_sess_tab_replace(struct dp_sess *old, struct dp_sess *s)
 {
-	struct cds_lfht_node *r;
 	int i, n = s->kind == MF_SESS_RTP ? 2 : 1;
+	void *data;
 
 	for (i = 0; i < n; i++) {
-		r = cds_lfht_add_replace(dp.sess.table, key_hash(&s->n[i].key), match_key,
-					 &s->n[i].key, &s->n[i].lfht);
 		/* The control lcore is the table's only writer and found @p old by its id, whose
-		 * nodes are in the table under these keys: anything else is a broken invariant,
-		 * and no unwinding could make the table right again. */
-		RTE_VERIFY(r == &old->n[i].lfht);
+		 * keys are in the table: anything else is a broken invariant, and no unwinding
+		 * could make the table right again. Adding a present key swaps its data in one
+		 * store, which readers see whole. */
+		RTE_VERIFY(rte_hash_lookup_data(dp.sess.table, &s->n[i].key, &data) >= 0 &&
+			   data == node_data(old, i == 1));
+		RTE_VERIFY(rte_hash_add_key_data(dp.sess.table, &s->n[i].key,
+						 node_data(s, i == 1)) == 0);
 	}
 }
 
 int
 dp_sess_list(uint32_t offset, uint32_t limit, struct mf_msg_list *out)
 {
-	struct cds_lfht_iter it;
-	struct cds_lfht_node *node;
-	uint32_t pos = 0;
+	const void *key;
+	void *data;
+	uint32_t pos = 0, next = 0;
 	bool rtcp;
 
 	memset(out, 0, sizeof(*out));
 	out->total = dp.sess.nb;
 	if (limit > MF_LIST_MAX)
 		limit = MF_LIST_MAX;
-	cds_lfht_for_each(dp.sess.table, &it, node) {
-		struct dp_sess *s = sess_of(node, &rtcp);
+	while (out->count < limit && rte_hash_iterate(dp.sess.table, &key, &data, &next) >= 0) {
+		struct dp_sess *s = data_sess(data, &rtcp);
 
-		if (rtcp)
+		if (rtcp || pos++ < offset)
 			continue;
-		if (pos++ < offset)
-			continue;
-		if (out->count == limit)
-			break;
 		snprintf(out->ids[out->count++], MF_SESS_ID_MAX, "%s", s->id);
 	}
 	return 0;
@@ -246,9 +301,9 @@ dp_sess_tab_unindex(const struct dp_sess *s)
 void
 dp_sess_tab_unlink(struct dp_sess *s)
 {
-	cds_lfht_del(dp.sess.table, &s->n[0].lfht);
+	key_del(&s->n[0].key);
 	if (s->kind == MF_SESS_RTP)
-		cds_lfht_del(dp.sess.table, &s->n[1].lfht);
+		key_del(&s->n[1].key);
 }
 
 /* ---- the feedback index ---- */
@@ -346,25 +401,26 @@ dp_sess_fb_unlink(struct dp_sess *s)
 	}
 }
 
-/* Shutdown: unlink every node; @return the entries (one per session; free with free()),
- * their number in *n. cds_lfht_destroy() wants an empty table. */
+/* Shutdown, the workers stopped: @return the entries (one per session; free with free()),
+ * their number in *n; the feedback index emptied (cds_lfht_destroy() wants it so). */
 struct dp_sess **
 dp_sess_tab_drain(uint32_t *n)
 {
 	struct dp_sess **all = calloc(dp.sess.nb ? dp.sess.nb : 1, sizeof(*all));
-	struct cds_lfht_iter it;
-	struct cds_lfht_node *node;
+	const void *key;
+	void *data;
+	uint32_t next = 0;
 	bool rtcp;
 
 	*n = 0;
-	cds_lfht_for_each(dp.sess.table, &it, node) {
-		struct dp_sess *s = sess_of(node, &rtcp);
+	while (rte_hash_iterate(dp.sess.table, &key, &data, &next) >= 0) {
+		struct dp_sess *s = data_sess(data, &rtcp);
 
-		cds_lfht_del(dp.sess.table, node);
-		if (!rtcp && all != NULL && *n < dp.sess.nb) {
-			dp_sess_fb_unlink(s);
+		if (rtcp)
+			continue;
+		dp_sess_fb_unlink(s);
+		if (all != NULL && *n < dp.sess.nb)
 			all[(*n)++] = s;
-		}
 	}
 	return all;
 }
@@ -373,7 +429,7 @@ dp_sess_tab_drain(uint32_t *n)
 void
 dp_sess_tab_destroy(void)
 {
-	cds_lfht_destroy(dp.sess.table, NULL);
+	rte_hash_free(dp.sess.table);
 	dp.sess.table = NULL;
 	cds_lfht_destroy(dp.sess.fb_table, NULL);
 	dp.sess.fb_table = NULL;
