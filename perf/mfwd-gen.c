@@ -27,7 +27,10 @@
  *   mfwd-gen [EAL] -- [--flows N] [--size BYTES] [--rate PPS] [--duration S] [--kind rtp|ts]
  *            [--dst-ip A] [--dst-port-base P] [--search] [--expect-copies K]
  *            [--srtp SUITE:KEY --srtp-sink SUITE:KEY [--srtp-pool N] [--srtp-cache FILE]]
- * One lcore sends and receives. Prints one JSON object per trial.
+ *            [--queues N]
+ * One lcore sends and receives. --queues N (plain RTP or TS): N queue pairs on each port,
+ * flow f sent on queue f % N (the forwarder's RX queues, one per worker) and every RX queue
+ * polled. Prints one JSON object per trial.
  */
 
 #include <errno.h>
@@ -63,6 +66,7 @@
 #define HIST_NS		50		/* histogram bin */
 #define HIST_BINS	40000		/* up to 2 ms */
 #define MAX_RX_FLOWS	(1 << 22)
+#define MAX_QUEUES	16
 #define L4_OFF		PF_L4_OFF
 
 struct opts {
@@ -72,6 +76,7 @@ struct opts {
 	bool search;
 	bool frag;			/* each datagram as two IPv4 fragments */
 	uint32_t copies;		/* outputs per input flow (fan-out) */
+	uint16_t queues;		/* queue pairs per port: flow f on queue f % queues */
 	uint16_t tx_port, rx_port;
 	struct mf_srtp_params srtp_tx, srtp_rx;	/* suite 0: plain RTP */
 	uint64_t srtp_pool;
@@ -98,7 +103,8 @@ struct trial {
 static struct opts o = {
 	.fr = { .flows = 1, .size = 214, .dst_ip = { 10, 99, 1, 2 }, .src_ip = { 10, 99, 1, 1 },
 		.dst_port_base = 10000, .flows_per_ip = 25000 },
-	.rate = 0, .duration = 5, .copies = 1, .tx_port = 0, .rx_port = 1, .srtp_pool = 2000000,
+	.rate = 0, .duration = 5, .copies = 1, .queues = 1, .tx_port = 0, .rx_port = 1,
+	.srtp_pool = 2000000,
 };
 static struct rx_flow *rxf;
 static uint32_t rx_mask;
@@ -362,9 +368,11 @@ run_trial(struct trial *t, double rate)
 	struct rte_mbuf *tx[BURST], *rx[BURST];
 	uint64_t t0 = rte_rdtsc(), now = t0, end = t0 + (uint64_t)(o.duration * (double)hz);
 	uint64_t drain, built = 0;
-	uint32_t next_flow = 0;
-	uint16_t n, k, off = 0, pending = 0;
+	uint32_t next_flow[MAX_QUEUES];
+	uint16_t n, k, q, off = 0, pending = 0, txq = 0;
 
+	for (q = 0; q < o.queues; q++)
+		next_flow[q] = q;
 	memset(t, 0, sizeof(*t));
 	memset(rxf, 0, sizeof(*rxf) * (rx_mask + 1));
 	while (now < end && !stop) {
@@ -383,24 +391,31 @@ run_trial(struct trial *t, double rate)
 		    rte_pktmbuf_alloc_bulk(pool, tx, o.frag ? 2u * n : n) == 0) {
 			for (k = 0; k < n; k++) {
 				if (o.frag)
-					fill_frags(tx[2 * k], tx[2 * k + 1], next_flow, now);
+					fill_frags(tx[2 * k], tx[2 * k + 1], next_flow[txq], now);
 				else
-					fill(tx[k], next_flow, now);
-				next_flow = next_flow + 1 == o.fr.flows ? 0 : next_flow + 1;
+					fill(tx[k], next_flow[txq], now);
+				/* This queue's flows only: each flow stays in order. */
+				next_flow[txq] += o.queues;
+				if (next_flow[txq] >= o.fr.flows)
+					next_flow[txq] = txq;
 			}
 			built += n;
 			pending = o.frag ? (uint16_t)(2 * n) : n;
 			off = 0;
 		}
 		if (pending > 0) {
-			k = rte_eth_tx_burst(o.tx_port, 0, tx + off, pending);
+			k = rte_eth_tx_burst(o.tx_port, txq, tx + off, pending);
 			off += k;
 			pending -= k;
 			t->tx += k;
+			if (pending == 0)
+				txq = (uint16_t)((txq + 1) % o.queues);
 		}
-		n = rte_eth_rx_burst(o.rx_port, 0, rx, BURST);
-		now = rte_rdtsc();
-		sink(t, rx, n, now);
+		for (q = 0; q < o.queues; q++) {
+			n = rte_eth_rx_burst(o.rx_port, q, rx, BURST);
+			now = rte_rdtsc();
+			sink(t, rx, n, now);
+		}
 	}
 	if (pending > 0)
 		rte_pktmbuf_free_bulk(tx + off, pending);
@@ -410,8 +425,10 @@ run_trial(struct trial *t, double rate)
 	/* What is still in flight arrives within a few milliseconds. */
 	drain = rte_rdtsc() + hz / 10;
 	while (rte_rdtsc() < drain) {
-		n = rte_eth_rx_burst(o.rx_port, 0, rx, BURST);
-		sink(t, rx, n, rte_rdtsc());
+		for (q = 0; q < o.queues; q++) {
+			n = rte_eth_rx_burst(o.rx_port, q, rx, BURST);
+			sink(t, rx, n, rte_rdtsc());
+		}
 	}
 }
 
@@ -477,7 +494,7 @@ parse(int argc, char **argv)
 		{ "expect-copies", 1, NULL, 'c' }, { "flows-per-ip", 1, NULL, 'F' },
 		{ "srtp", 1, NULL, 'x' }, { "srtp-sink", 1, NULL, 'y' },
 		{ "srtp-pool", 1, NULL, 'P' }, { "srtp-cache", 1, NULL, 'C' },
-		{ "fragments", 0, NULL, 'g' },
+		{ "fragments", 0, NULL, 'g' }, { "queues", 1, NULL, 'q' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -499,6 +516,7 @@ parse(int argc, char **argv)
 		case 'P': o.srtp_pool = strtoull(optarg, NULL, 0); break;
 		case 'C': o.srtp_cache = optarg; break;
 		case 'g': o.frag = true; break;
+		case 'q': o.queues = (uint16_t)strtoul(optarg, NULL, 0); break;
 		default: return -EINVAL;
 		}
 	}
@@ -514,6 +532,10 @@ parse(int argc, char **argv)
 	    o.fr.size > (o.frag ? 2994u : 1500u) || o.duration <= 0 ||
 	    (o.frag && (o.fr.ts || o.srtp_tx.suite != MF_SRTP_NONE || o.fr.size <= 1514)))
 		return -EINVAL;
+	/* SRTP frames are protected ahead in one flow order: one queue only. */
+	if (o.queues == 0 || o.queues > MAX_QUEUES || o.queues > o.fr.flows ||
+	    (o.queues > 1 && o.srtp_tx.suite != MF_SRTP_NONE))
+		return -EINVAL;
 	return 0;
 }
 
@@ -521,13 +543,15 @@ static int
 port_start(uint16_t port)
 {
 	struct rte_eth_conf conf = { 0 };
+	uint16_t q;
 	int rc;
 
-	rc = rte_eth_dev_configure(port, 1, 1, &conf);
-	if (rc == 0)
-		rc = rte_eth_rx_queue_setup(port, 0, 1024, rte_socket_id(), NULL, pool);
-	if (rc == 0)
-		rc = rte_eth_tx_queue_setup(port, 0, 1024, rte_socket_id(), NULL);
+	rc = rte_eth_dev_configure(port, o.queues, o.queues, &conf);
+	for (q = 0; rc == 0 && q < o.queues; q++) {
+		rc = rte_eth_rx_queue_setup(port, q, 1024, rte_socket_id(), NULL, pool);
+		if (rc == 0)
+			rc = rte_eth_tx_queue_setup(port, q, 1024, rte_socket_id(), NULL);
+	}
 	return rc == 0 ? rte_eth_dev_start(port) : rc;
 }
 
@@ -563,7 +587,7 @@ main(int argc, char **argv)
 	if (parse(argc - n, argv + n) != 0 || rte_eth_dev_count_avail() < 2)
 		rte_exit(2, "usage: mfwd-gen [EAL with two ports] -- [--flows N] [--size B] "
 			    "[--rate PPS] [--duration S] [--kind rtp|ts] [--search] [--dst-ip A] "
-			    "[--dst-port-base P] [--expect-copies K] [--fragments]\n");
+			    "[--dst-port-base P] [--expect-copies K] [--fragments] [--queues N]\n");
 	hz = rte_get_tsc_hz();
 	pool = rte_pktmbuf_pool_create("gen", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 				       rte_socket_id());
