@@ -633,7 +633,8 @@ dp_sess_add(const struct mf_sess_spec *spec, char *detail, size_t len)
 		dp_sess_timed_remove(s);
 		dp_sess_tab_unindex(s);
 		sess_unbuild(s, NULL, s->nb_out);
-		dp_refuse(rc, detail, len, "ingress address and port taken");
+		dp_refuse(rc, detail, len, rc == -EADDRINUSE ? "ingress address and port taken" :
+			  "session table full");
 		goto err;
 	}
 	dp_sess_fb_link(NULL, s);

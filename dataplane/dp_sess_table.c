@@ -111,8 +111,10 @@ dp_sess_at(const struct mf_pkt_l4 *l4, uint16_t port)
 	return s != NULL ? s : dp_sess_lookup_fb(&k);
 }
 
-/* Key slots: two per session, and what a batch of commands deletes before the next grace
- * period gives slots back (publish reclaims early when they run out). */
+/* Key slots: two per session, and those of keys deleted and not yet given back: a control
+ * lcore iteration deletes at most its 32 commands' sessions before the grace period at its
+ * end (dp_ctrl.c; the timers delete after the commands, so no create follows them before
+ * the grace period). */
 #define TABLE_SLACK	1024
 
 int
@@ -212,19 +214,6 @@ key_del(const struct dp_sess_key *k)
 		dp_defer(key_slot_free, NULL, pos);
 }
 
-static int
-key_add(const struct dp_sess_key *k, void *data)
-{
-	int rc = rte_hash_add_key_data(dp.sess.table, k, data);
-
-	if (rc == -ENOSPC) {
-		/* Slots of keys deleted since the last grace period: take them back now. */
-		dp_defer_reclaim();
-		rc = rte_hash_add_key_data(dp.sess.table, k, data);
-	}
-	return rc;
-}
-
 int
 dp_sess_tab_publish(struct dp_sess *s)
 {
@@ -234,8 +223,9 @@ dp_sess_tab_publish(struct dp_sess *s)
 	if (rte_hash_lookup(dp.sess.table, &s->n[0].key) >= 0 ||
 	    (rtp && rte_hash_lookup(dp.sess.table, &s->n[1].key) >= 0))
 		return -EADDRINUSE;
-	rc = key_add(&s->n[0].key, node_data(s, false));
-	if (rc == 0 && rtp && (rc = key_add(&s->n[1].key, node_data(s, true))) != 0)
+	rc = rte_hash_add_key_data(dp.sess.table, &s->n[0].key, node_data(s, false));
+	if (rc == 0 && rtp &&
+	    (rc = rte_hash_add_key_data(dp.sess.table, &s->n[1].key, node_data(s, true))) != 0)
 		key_del(&s->n[0].key);
 	return rc;
 }
