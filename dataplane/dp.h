@@ -12,6 +12,7 @@
 #define DP_H
 
 #include <pthread.h>
+#include <stdalign.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdatomic.h>
@@ -151,6 +152,7 @@ struct dp_config {
 	uint32_t nb_mbufs;
 	uint32_t idle_sleep_us;
 	uint32_t worker_nap_us;		/* an idle worker's sleeps */
+	uint32_t sess_huge_mb;		/* hugepages entries and state may take */
 	bool busy_poll;			/* workers never sleep */
 	bool check_only;
 	bool test_clock;	/* session timers move only by MF_MSG_CLOCK_ADVANCE */
@@ -262,8 +264,9 @@ dp_neigh_mac(uint32_t idx, struct rte_ether_addr *mac)
 
 /* ---- sessions ---- */
 
+/* 8-byte aligned: rte_hash_crc() reads it 8 bytes at a time. */
 struct dp_sess_key {
-	uint16_t port;
+	alignas(8) uint16_t port;
 	uint16_t udp_port;
 	uint8_t family;
 	uint8_t reserved[11];		/* zero: 32 bytes, which rte_hash compares in vectors */
@@ -637,6 +640,7 @@ struct dp_sess_db {
 	struct rte_hash *table;		/* by key: read by workers (lock-free mode) */
 	struct cds_lfht *fb_table;	/* receivers' RTCP by key, looked in on a miss */
 	struct rte_hash *by_id;		/* by id */
+	uint64_t huge_bytes;		/* entries' and state's hugepage memory (sess_huge_mb) */
 	uint32_t nb;
 	uint32_t per_worker[DP_MAX_LCORES];
 	/* Sessions with an idle timeout or a lifetime: the timer looks at these only. */

@@ -23,6 +23,7 @@ static const struct dp_config defaults = {
 	.nb_mbufs = 16383,
 	.idle_sleep_us = 1000,
 	.worker_nap_us = 50,
+	.sess_huge_mb = 256,
 	.frag_timeout_ms = 1000,
 	.frag_max_datagrams = 1024,
 	.frag_max_bytes = 9216,
@@ -59,6 +60,9 @@ usage(const char *prog)
 		"  --worker-nap-us N    a worker idle for 1 ms sleeps N us at a time until\n"
 		"                       something arrives (default 50, 10..1000)\n"
 		"  --busy-poll          workers never sleep (lowest latency, a core each always)\n"
+		"  --session-hugepages-mb N  hugepage memory session entries and state may take\n"
+		"                       (default 256, about 130,000 sessions of one output; the\n"
+		"                       rest come from the heap; 0: all from the heap)\n"
 		"  --check              read the port profile, print it, exit (no port is probed)\n"
 		"  --frag-timeout-ms N  a datagram's fragments wait at most this long (default 1000)\n"
 		"  --frag-max-datagrams N  datagrams in reassembly per worker (default 1024)\n"
@@ -95,6 +99,7 @@ dp_config_parse_args(struct dp_config *cfg, int argc, char **argv)
 		{ "idle-sleep-us", required_argument, NULL, 'u' },
 		{ "worker-nap-us", required_argument, NULL, 'N' },
 		{ "busy-poll", no_argument, NULL, 'P' },
+		{ "session-hugepages-mb", required_argument, NULL, 'H' },
 		{ "check", no_argument, NULL, 'c' },
 		{ "test-clock", no_argument, NULL, 't' },
 		{ "frag-timeout-ms", required_argument, NULL, 'T' },
@@ -135,6 +140,9 @@ dp_config_parse_args(struct dp_config *cfg, int argc, char **argv)
 			break;
 		case 'P':
 			cfg->busy_poll = true;
+			break;
+		case 'H':
+			rc = parse_u32(optarg, 0, 1u << 20, &cfg->sess_huge_mb);
 			break;
 		case 'c':
 			cfg->check_only = true;

@@ -28,17 +28,25 @@
 
 /*
  * Zeroed, on cache lines of its own: entries, their state and their outputs' state, what
- * the pipeline reads for every packet. From hugepages while they last (a million sessions
- * on 4 KiB pages would miss the TLB on every packet), else from the heap; lines_free()
- * tells which by the address.
+ * the pipeline reads for every packet. From hugepages within --session-hugepages-mb (a
+ * million sessions on 4 KiB pages would miss the TLB on every packet; unbounded, sessions
+ * would take the hugepages ports need when they reconnect, and other DPDK processes'), else
+ * from the heap; lines_free() tells which by the address. Control lcore only.
  */
 static void *
 zalloc_lines(size_t size)
 {
-	size_t n = RTE_ALIGN_CEIL(size, RTE_CACHE_LINE_SIZE);
-	void *p = rte_zmalloc_socket("mfwd_sess", n, RTE_CACHE_LINE_SIZE, (int)rte_socket_id());
+	size_t n = RTE_ALIGN_CEIL(size, RTE_CACHE_LINE_SIZE), got;
+	void *p = NULL;
 
-	if (p == NULL && (p = aligned_alloc(RTE_CACHE_LINE_SIZE, n)) != NULL)
+	if (dp.sess.huge_bytes + n <= (uint64_t)dp.cfg.sess_huge_mb << 20 &&
+	    (p = rte_zmalloc_socket("mfwd_sess", n, RTE_CACHE_LINE_SIZE,
+				    (int)rte_socket_id())) != NULL) {
+		/* Counted as lines_free() will count it: the element's size. */
+		dp.sess.huge_bytes += rte_malloc_validate(p, &got) == 0 ? got : n;
+		return p;
+	}
+	if ((p = aligned_alloc(RTE_CACHE_LINE_SIZE, n)) != NULL)
 		memset(p, 0, n);
 	return p;
 }
@@ -46,10 +54,15 @@ zalloc_lines(size_t size)
 static void
 lines_free(void *p)
 {
-	if (p != NULL && rte_mem_virt2memseg_list(p) != NULL)
-		rte_free(p);
-	else
+	size_t n;
+
+	if (p == NULL || rte_mem_virt2memseg_list(p) == NULL) {
 		free(p);
+		return;
+	}
+	if (rte_malloc_validate(p, &n) == 0)
+		dp.sess.huge_bytes -= RTE_MIN(dp.sess.huge_bytes, (uint64_t)n);
+	rte_free(p);
 }
 
 static void

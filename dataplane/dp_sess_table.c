@@ -16,6 +16,7 @@
  * (perf/RESULTS.md, "The session table").
  */
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,10 +112,10 @@ dp_sess_at(const struct mf_pkt_l4 *l4, uint16_t port)
 	return s != NULL ? s : dp_sess_lookup_fb(&k);
 }
 
-/* Key slots: two per session, and those of keys deleted and not yet given back: a control
- * lcore iteration deletes at most its 32 commands' sessions before the grace period at its
- * end (dp_ctrl.c; the timers delete after the commands, so no create follows them before
- * the grace period). */
+/* Key slots: two per session, and those of keys deleted and not yet given back. A slot is
+ * given back at the grace period that ends each control-lcore iteration, and an iteration
+ * creates at most 32 sessions (its commands, dp_ctrl.c): slots in use never pass the keys
+ * live at its start, at most two per session of --max-sessions, and 64. */
 #define TABLE_SLACK	1024
 
 int
@@ -130,7 +131,9 @@ dp_sess_table_init(void)
 	};
 	struct rte_hash_parameters kp = {
 		.name = "mfwd_sess_key",
-		.entries = 2 * max + TABLE_SLACK,
+		/* Room to spare: cuckoo inserts near a full table search long and make
+		 * readers retry (the buckets are rounded up to a power of two besides). */
+		.entries = RTE_MAX(2 * max + TABLE_SLACK, 2 * max / 4 * 5),
 		.key_len = sizeof(struct dp_sess_key),
 		.hash_func = rte_hash_crc,
 		.hash_func_init_val = 0x6d667764,
@@ -141,17 +144,26 @@ dp_sess_table_init(void)
 			      RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
 	};
 
-	dp.sess.fb_table = cds_lfht_new_flavor(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE, &urcu_qsbr_flavor,
-					       NULL);
-	if (dp.sess.fb_table == NULL)
-		return -ENOMEM;
+	/* rte_hash_create() leaves rte_errno as it was when an allocation fails. */
+	rte_errno = 0;
 	dp.sess.table = rte_hash_create(&kp);
-	if (dp.sess.table == NULL)
-		return -rte_errno;
-	dp.sess.by_id = rte_hash_create(&hp);
-	if (dp.sess.by_id == NULL)
-		return -rte_errno;
+	dp.sess.by_id = dp.sess.table != NULL ? rte_hash_create(&hp) : NULL;
+	if (dp.sess.by_id == NULL) {
+		DP_LOG(ERR, "session tables for %u sessions: %s (hugepages?)\n", max,
+		       rte_errno ? rte_strerror(rte_errno) : "out of memory");
+		goto fail;
+	}
+	dp.sess.fb_table = cds_lfht_new_flavor(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE,
+					       &urcu_qsbr_flavor, NULL);
+	if (dp.sess.fb_table == NULL)
+		goto fail;
 	return 0;
+
+fail:
+	rte_hash_free(dp.sess.by_id);
+	rte_hash_free(dp.sess.table);
+	dp.sess.by_id = dp.sess.table = NULL;
+	return rte_errno ? -rte_errno : -ENOMEM;
 }
 
 static void
@@ -225,8 +237,11 @@ dp_sess_tab_publish(struct dp_sess *s)
 		return -EADDRINUSE;
 	rc = rte_hash_add_key_data(dp.sess.table, &s->n[0].key, node_data(s, false));
 	if (rc == 0 && rtp &&
-	    (rc = rte_hash_add_key_data(dp.sess.table, &s->n[1].key, node_data(s, true))) != 0)
+	    (rc = rte_hash_add_key_data(dp.sess.table, &s->n[1].key, node_data(s, true))) != 0) {
 		key_del(&s->n[0].key);
+		/* A worker may have found @p s by its RTP key: the caller frees it at once. */
+		urcu_qsbr_synchronize_rcu();
+	}
 	return rc;
 }
 
@@ -391,7 +406,7 @@ dp_sess_fb_unlink(struct dp_sess *s)
 	}
 }
 
-/* Shutdown, the workers stopped: @return the entries (one per session; free with free()),
+/* Shutdown, the workers stopped: @return the entries (one per session),
  * their number in *n; the feedback index emptied (cds_lfht_destroy() wants it so). */
 struct dp_sess **
 dp_sess_tab_drain(uint32_t *n)
