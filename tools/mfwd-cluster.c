@@ -114,12 +114,14 @@ node_json(const struct mf_node_status *s, uint64_t now)
 	if (!s->online)
 		return json_pack("{s:s, s:s, s:s}", "node", s->node, "state", "offline", "reason",
 				 s->reason);
-	return json_pack("{s:s, s:s, s:s, s:b, s:I, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:f, "
+	/* Counts are uint32_t: "I" with json_int_t, as "i" would take them for an int. */
+	return json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, "
 			 "s:f, s:f, s:f, s:I}",
 			 "node", s->node, "state", state(s), "version", s->version,
 			 "dataplane_up", s->dp_up, "generation", (json_int_t)s->generation,
-			 "ports", s->ports, "sessions", s->sessions, "outputs", s->outputs,
-			 "max_sessions", s->max_sessions, "sessions_free", s->sessions_free,
+			 "ports", (json_int_t)s->ports, "sessions", (json_int_t)s->sessions,
+			 "outputs", (json_int_t)s->outputs, "max_sessions", (json_int_t)s->max_sessions,
+			 "sessions_free", (json_int_t)s->sessions_free,
 			 "rx_pps", s->rx_pps, "rx_kbps", s->rx_kbps, "tx_pps", s->tx_pps,
 			 "tx_kbps", s->tx_kbps, "worker_busy_max", s->busy_max,
 			 "worker_busy_mean", s->busy_mean, "age_ms",
