@@ -641,6 +641,7 @@ struct dp_sess_db {
 	struct cds_lfht *fb_table;	/* receivers' RTCP by key, looked in on a miss */
 	struct rte_hash *by_id;		/* by id */
 	uint64_t huge_bytes;		/* entries' and state's hugepage memory (sess_huge_mb) */
+	bool huge_full;			/* said once: the rest come from the heap */
 	uint32_t nb;
 	uint32_t per_worker[DP_MAX_LCORES];
 	/* Sessions with an idle timeout or a lifetime: the timer looks at these only. */

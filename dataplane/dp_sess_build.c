@@ -46,6 +46,12 @@ zalloc_lines(size_t size)
 		dp.sess.huge_bytes += rte_malloc_validate(p, &got) == 0 ? got : n;
 		return p;
 	}
+	if (!dp.sess.huge_full) {
+		dp.sess.huge_full = true;
+		DP_LOG(NOTICE, "sessions: %" PRIu64 " bytes of hugepages in use (--session-hugepages-mb"
+		       " %u): entries and state beyond it come from the heap\n", dp.sess.huge_bytes,
+		       dp.cfg.sess_huge_mb);
+	}
 	if ((p = aligned_alloc(RTE_CACHE_LINE_SIZE, n)) != NULL)
 		memset(p, 0, n);
 	return p;
