@@ -61,7 +61,7 @@ usage(const char *prog)
 		"                       something arrives (default 50, 10..1000)\n"
 		"  --busy-poll          workers never sleep (lowest latency, a core each always)\n"
 		"  --session-hugepages-mb N  hugepage memory session entries and state may take\n"
-		"                       (default 256, about 130,000 sessions of one output; the\n"
+		"                       (default 256, about 110,000 sessions of one output; the\n"
 		"                       rest come from the heap; 0: all from the heap)\n"
 		"  --check              read the port profile, print it, exit (no port is probed)\n"
 		"  --frag-timeout-ms N  a datagram's fragments wait at most this long (default 1000)\n"

@@ -26,6 +26,16 @@
 #include "dp_sess.h"
 #include "mf/mf_time.h"
 
+/* What a block costs in hugepages: its usable size and DPDK's header in front of it. */
+static uint64_t
+huge_cost(void *p)
+{
+	size_t got = 0;
+
+	rte_malloc_validate(p, &got);
+	return got + 2 * RTE_CACHE_LINE_SIZE;
+}
+
 /*
  * Zeroed, on cache lines of its own: entries, their state and their outputs' state, what
  * the pipeline reads for every packet. From hugepages within --session-hugepages-mb (a
@@ -36,21 +46,21 @@
 static void *
 zalloc_lines(size_t size)
 {
-	size_t n = RTE_ALIGN_CEIL(size, RTE_CACHE_LINE_SIZE), got;
+	size_t n = RTE_ALIGN_CEIL(size, RTE_CACHE_LINE_SIZE);
+	bool within = dp.sess.huge_bytes + n + 2 * RTE_CACHE_LINE_SIZE <=
+		      (uint64_t)dp.cfg.sess_huge_mb << 20;
 	void *p = NULL;
 
-	if (dp.sess.huge_bytes + n <= (uint64_t)dp.cfg.sess_huge_mb << 20 &&
-	    (p = rte_zmalloc_socket("mfwd_sess", n, RTE_CACHE_LINE_SIZE,
-				    (int)rte_socket_id())) != NULL) {
-		/* Counted as lines_free() will count it: the element's size. */
-		dp.sess.huge_bytes += rte_malloc_validate(p, &got) == 0 ? got : n;
+	if (within && (p = rte_zmalloc_socket("mfwd_sess", n, RTE_CACHE_LINE_SIZE,
+					      (int)rte_socket_id())) != NULL) {
+		dp.sess.huge_bytes += huge_cost(p);
 		return p;
 	}
 	if (!dp.sess.huge_full) {
 		dp.sess.huge_full = true;
-		DP_LOG(NOTICE, "sessions: %" PRIu64 " bytes of hugepages in use (--session-hugepages-mb"
-		       " %u): entries and state beyond it come from the heap\n", dp.sess.huge_bytes,
-		       dp.cfg.sess_huge_mb);
+		DP_LOG(NOTICE, "sessions: %" PRIu64 " bytes of hugepages in use (%s): entries and "
+		       "state beyond it come from the heap\n", dp.sess.huge_bytes,
+		       within ? "no hugepage free" : "--session-hugepages-mb");
 	}
 	if ((p = aligned_alloc(RTE_CACHE_LINE_SIZE, n)) != NULL)
 		memset(p, 0, n);
@@ -60,14 +70,11 @@ zalloc_lines(size_t size)
 static void
 lines_free(void *p)
 {
-	size_t n;
-
 	if (p == NULL || rte_mem_virt2memseg_list(p) == NULL) {
 		free(p);
 		return;
 	}
-	if (rte_malloc_validate(p, &n) == 0)
-		dp.sess.huge_bytes -= RTE_MIN(dp.sess.huge_bytes, (uint64_t)n);
+	dp.sess.huge_bytes -= RTE_MIN(dp.sess.huge_bytes, huge_cost(p));
 	rte_free(p);
 }
 

@@ -128,6 +128,8 @@ dp_sess_table_init(void)
 		.key_len = MF_SESS_ID_MAX,
 		.hash_func = rte_hash_crc,
 		.socket_id = (int)rte_socket_id(),
+		/* Every one of .entries usable: the id index must not fill before the table. */
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
 	};
 	struct rte_hash_parameters kp = {
 		.name = "mfwd_sess_key",
@@ -155,8 +157,10 @@ dp_sess_table_init(void)
 	}
 	dp.sess.fb_table = cds_lfht_new_flavor(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE,
 					       &urcu_qsbr_flavor, NULL);
-	if (dp.sess.fb_table == NULL)
+	if (dp.sess.fb_table == NULL) {
+		DP_LOG(ERR, "session feedback index: out of memory\n");
 		goto fail;
+	}
 	return 0;
 
 fail:

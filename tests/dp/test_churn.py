@@ -13,6 +13,7 @@ Entries beyond a small --session-hugepages-mb come from the heap: both kinds chu
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -92,8 +93,11 @@ def main():
             st = dpl.stats()
         T.eq(dpl.rc, 0, "dataplane exited cleanly")
         with open(dpl.log) as f:
-            T.check("entries and state beyond it come from the heap" in f.read(),
-                    "the churned sessions went past --session-hugepages-mb 1 onto the heap")
+            m = re.search(r"sessions: (\d+) bytes of hugepages in use \(--session-hugepages-mb\): "
+                          r"entries and state beyond it come from the heap", f.read())
+        T.check(m is not None and 0 < int(m.group(1)) <= 1 << 20,
+                "the churned sessions filled --session-hugepages-mb 1 (%s bytes), then went "
+                "onto the heap" % (m.group(1) if m else None))
     print("churn: %d creates, deletes and replaces in %.1f s (%.0f per second) while %d "
           "packets flowed" % (ops, dt, ops / dt, sum(sent)))
     T.check(sum(sent) > 4000, "traffic flowed during the churn")
