@@ -12,7 +12,9 @@ Commands on stdin, one JSON line back each:
   send PORT A B GAP_US  RTP sequence numbers A..B-1 to --to:PORT, one every GAP_US us
   arp IP                an ARP reply from IP (the interface's MAC) to the gateway
   race PORT IP A B      A..A+99 every 50 us, the ARP reply from IP, A+100..A+299 back to
-                        back, the rest every 20 us: the answer lands in a dense stream
+                        back, the rest every 100 us: the answer lands in a dense stream
+                        (and the rest is slow enough for an ASan dataplane on a loaded
+                        machine to drain: at 20 us one lost hundreds before its RX)
   recv PORT             the sequence numbers received on PORT, in arrival order, once
                         0.5 s passed with nothing new
   nack PORT SEQ DPORT   an RTCP Generic NACK for SEQ of the stream, from the --rx socket
@@ -95,7 +97,7 @@ class Peer:
         self.send(port, a, a + 100, 50)
         self.arp(ip)
         self.send(port, a + 100, a + 300, 0)
-        self.send(port, a + 300, b, 20)
+        self.send(port, a + 300, b, 100)
 
     def recv(self, port):
         got = []

@@ -110,6 +110,12 @@ def main():
             T.eq(st["sessions"]["b"]["outputs"]["o"]["tx_pkts"], 2000,
                  "the output counts every frame it handed to the port, waiting ones too")
             if T.failed:
+                print("drops:", {k: v for k, v in st["node"].items()
+                                 if k.startswith("drop_") and v},
+                      "ports:", {p: {k: v for k, v in f.items() if v and k in (
+                          "imissed", "rx_nombuf", "ierrors", "oerrors", "tx_full")}
+                                 for p, f in st["ports"].items()},
+                      "output b:", st["sessions"]["b"]["outputs"]["o"])
                 print(dpl.tail())
     T.eq(dpl.rc, 0, "dataplane exited cleanly")
     T.done()
