@@ -108,6 +108,7 @@ struct cp_msg {
 	size_t corr_len;
 	struct cp_sig sig;
 	bool device;			/* a device's status, not a request */
+	bool pipe_reply;		/* another node's answer to our pipe.open (cp_pipes.c) */
 };
 
 struct cp_mqtt;
@@ -196,8 +197,9 @@ int cp_journal_put(struct cp_journal *j, const struct mf_sess_spec *spec, json_t
 /** Replace the small file @p name of the journal's directory durably with @p o's JSON
  *  (consumed); a failure is logged. */
 int cp_journal_save_json(struct cp_journal *j, const char *name, json_t *o);
-/** The small file @p name (NUL-terminated, malloc'd; NULL with errno ENOENT when none). */
-char *cp_journal_slurp(struct cp_journal *j, const char *name);
+/** The small file @p name of the journal's directory, parsed, into *@p out (NULL when
+ *  there is none). @return 0, or a negative errno (-EBADMSG: not JSON, logged). */
+int cp_journal_load_json(struct cp_journal *j, const char *name, json_t **out);
 /** Buffer a session's removal. */
 int cp_journal_del(struct cp_journal *j, const char *id);
 /** Write what is buffered and sync it: once per batch, before its replies. */
@@ -227,6 +229,18 @@ void cp_err_set(struct cp_err *e, const char *code, const char *path, const char
 
 struct cp_item;
 struct cp_replay;
+
+/* A reply an action sends later (a pipe waits for another node): where it goes. An action
+ * that returns NULL with cp->later set answers with cp_cmd_answer() instead. */
+struct cp_later {
+	char topic[CP_TOPIC_MAX];
+	uint8_t *corr;
+	size_t corr_len;
+	char *id;
+	char cmd[32];
+	json_t *seqid;
+	uint16_t tenant;
+};
 
 /* ---- tenants and signed commands (cp_auth.c) ---- */
 
@@ -364,6 +378,37 @@ struct cp_auth {
 	uint64_t refused[CP_AUTH_NB];
 };
 
+/* ---- pipes between nodes (cp_pipes.c) ---- */
+
+#define CP_NODE_MAX	64	/* a node's name, NUL included */
+
+enum cp_pipe_state { CP_PIPE_OPENING = 1, CP_PIPE_OPEN };
+
+/* A session's media sent to another node (this node the origin: an output of the session
+ * toward the edge's session of the same id) or received from one (this node the edge). */
+struct cp_pipe {
+	char session[MF_SESS_ID_MAX];
+	char node[CP_NODE_MAX];		/* the other node */
+	bool in;			/* received: this node is the edge */
+	uint8_t state;			/* enum cp_pipe_state */
+	uint8_t srtp;			/* enum mf_srtp_suite of the pipe; 0: plain */
+	uint8_t kind;			/* out, while opening: the session's */
+	uint16_t udp_port;		/* out: the edge's ingress */
+	char addr[48];			/* out: its address */
+	char out_id[MF_OUT_ID_MAX];	/* out: the origin's output toward it */
+	/* out, while opening: our pipe.open's id, when to give up, the key for the output
+	 * and the session.pipe request to answer */
+	char token[17];
+	uint64_t deadline_ms;
+	uint8_t key[MF_SRTP_MAX_KEY + MF_SRTP_MAX_SALT];
+	struct cp_later *later;
+};
+
+struct cp_pipes {
+	struct cp_pipe *p;
+	uint32_t nb, cap;
+};
+
 #define CP_LOAD_LCORES	128	/* lcores whose busy share the status reports */
 
 /* The dataplane's figures at the last status, for the rates of the next (cp_status.c). */
@@ -408,6 +453,8 @@ struct cp {
 	struct cp_tokens tokens;
 	struct cp_devices devices;
 	const struct cp_grant *grant;	/* the token of the request being handled, or NULL */
+	struct cp_later *later;		/* set by an action that answers later */
+	struct cp_pipes pipes;
 };
 
 /* ---- the dataplane (cp_dataplane.c) ---- */
@@ -492,6 +539,7 @@ struct cp_req {
 	json_t **results;		/* per item, what its reply says on success */
 	json_t *result;			/* the reply's result, or NULL with err set */
 	struct cp_err err;
+	struct cp_later *later;		/* the action answers later, here */
 };
 
 /* Synchronous actions: each returns a result object (new reference) or NULL with @p err. */
@@ -534,6 +582,11 @@ bool cp_sees(const struct cp *cp, const char *id);
 /** Handle a batch of requests: pipelined commands share channel round trips and one journal
  *  sync; each request gets exactly one reply, in the order of the requests. */
 void cp_cmd_batch(struct cp *cp, struct cp_msg **msgs, unsigned int n);
+/** The reply to a request whose action set cp->later: @p result (consumed) or @p err. The
+ *  routing in @p l is freed, not @p l. Not kept for a repeat of the request. */
+void cp_cmd_answer(struct cp *cp, struct cp_later *l, json_t *result, const struct cp_err *err);
+/** Forget the routing in @p l (the request goes unanswered). */
+void cp_cmd_answer_free(struct cp_later *l);
 
 /* ---- tenants and signed commands (cp_auth.c) ---- */
 
@@ -659,6 +712,24 @@ void cp_streams_tick(struct cp *cp, uint64_t now_ms);
 void cp_streams_device_gone(struct cp *cp, const char *device);
 /** A stream's viewer whose ICE consent was lost has left: its output goes. */
 void cp_streams_viewer_lost(struct cp *cp, const char *session, const char *viewer);
+
+/* ---- pipes between nodes (cp_pipes.c) ---- */
+
+/** session.pipe: send a session's media to another node (answered once it has agreed). */
+json_t *cp_session_pipe(struct cp *cp, json_t *args, struct cp_err *err);
+json_t *cp_session_unpipe(struct cp *cp, json_t *args, struct cp_err *err);
+/** pipe.open and pipe.close: what one node asks of another for a pipe. */
+json_t *cp_pipe_open(struct cp *cp, json_t *args, struct cp_err *err);
+json_t *cp_pipe_close(struct cp *cp, json_t *args, struct cp_err *err);
+/** Another node's answer (a message on <prefix>/<node>/pipe/reply). */
+void cp_pipes_reply(struct cp *cp, const struct cp_msg *msg);
+/** Unanswered pipe.open past the reply timeout refused; pipes of sessions gone closed. */
+void cp_pipes_tick(struct cp *cp, uint64_t now_ms);
+/** The pipes of @p session for session.get, or NULL when it has none. */
+json_t *cp_pipes_of(const struct cp *cp, const char *session);
+/** pipes.json (at start, after the journal). */
+int cp_pipes_load(struct cp *cp);
+void cp_pipes_fini(struct cp *cp);
 
 /* ---- status and events (cp_status.c) ---- */
 

@@ -659,13 +659,16 @@ json_t *
 cp_session_get(struct cp *cp, json_t *args, struct cp_err *err)
 {
 	struct mf_msg_sess_ref ref;
-	json_t *o, *st;
+	json_t *o, *st, *pipes;
 
 	if (ref_of(args, &ref, err) != 0 ||
 	    cp_dp_call(cp, MF_MSG_SESSION_GET, &ref, sizeof(ref), cp->res, sizeof(cp->res),
 		       err) < 0)
 		return NULL;
 	o = mf_sess_info_to_json((struct mf_msg_sess_info *)cp->res);
+	pipes = cp_pipes_of(cp, ref.id);
+	if (pipes != NULL)
+		json_object_set_new(o, "pipes", pipes);
 	st = cp_stats_json(cp, ref.id);
 	json_object_set(o, "stats", json_object_get(json_object_get(st, "sessions"), ref.id));
 	json_decref(st);

@@ -46,6 +46,8 @@ static const struct cmd cmds[] = {
 	{ "node.drain", cp_node_drain, NULL, false, true, ADMIN },
 	{ "node.info", cp_node_info, NULL, false, false, ANY },
 	{ "node.stats", cp_node_stats, NULL, false, false, ADMIN },
+	{ "pipe.close", cp_pipe_close, NULL, false, true, ADMIN },
+	{ "pipe.open", cp_pipe_open, NULL, false, true, ADMIN },
 	{ "room.create", cp_room_create, NULL, false, false, ANY },
 	{ "room.delete", cp_room_delete, NULL, false, true, ANY },
 	{ "room.get", cp_room_get, NULL, false, false, ANY },
@@ -57,6 +59,8 @@ static const struct cmd cmds[] = {
 	{ "session.delete_many", NULL, cp_delete_start, true, true, ANY },
 	{ "session.get", cp_session_get, NULL, false, false, OWN },
 	{ "session.list", cp_session_list, NULL, false, false, ANY },
+	{ "session.pipe", cp_session_pipe, NULL, false, true, OWN },
+	{ "session.unpipe", cp_session_unpipe, NULL, false, true, OWN },
 	{ "session.update", cp_session_update, NULL, false, true, OWN },
 	{ "stream.publish", cp_stream_publish, NULL, false, true, ANY },
 	{ "stream.subscribe", cp_stream_subscribe, NULL, false, true, ANY },
@@ -169,17 +173,18 @@ parse_envelope(json_t *root, struct cp_req *rq, struct cp_err *err)
 }
 
 static char *
-reply_text(struct cp *cp, const struct cp_req *rq, json_t *result, const struct cp_err *err)
+reply_text(struct cp *cp, const char *id, const char *cmd, json_t *seqid, json_t *result,
+	   const struct cp_err *err)
 {
 	json_t *o = json_pack("{s:b, s:s}", "ok", result != NULL, "node", cp->cfg.node);
 	char *text;
 
-	if (rq->id != NULL)
-		json_object_set_new(o, "id", json_string(rq->id));
-	if (rq->cmd != NULL)
-		json_object_set_new(o, "cmd", json_string(rq->cmd));
-	if (rq->seqid != NULL)
-		json_object_set(o, "seqid", rq->seqid);
+	if (id != NULL)
+		json_object_set_new(o, "id", json_string(id));
+	if (cmd != NULL)
+		json_object_set_new(o, "cmd", json_string(cmd));
+	if (seqid != NULL)
+		json_object_set(o, "seqid", seqid);
 	if (result != NULL)
 		json_object_set_new(o, "result", result);
 	else
@@ -189,17 +194,72 @@ reply_text(struct cp *cp, const struct cp_req *rq, json_t *result, const struct 
 	return text;
 }
 
+/* Where the reply to @p msg goes, into @p buf. */
+static const char *
+reply_topic(struct cp *cp, const struct cp_msg *msg, const struct cp_req *rq, char *buf)
+{
+	const char *topic = msg->response_topic[0] ? msg->response_topic : rq->reply_to;
+
+	if (topic != NULL && topic_ok(topic))
+		return topic;
+	snprintf(buf, CP_TOPIC_MAX, "%s/%s/reply", cp->cfg.prefix, cp->cfg.node);
+	return buf;
+}
+
 static void
 send_reply(struct cp *cp, const struct cp_msg *msg, const struct cp_req *rq, const char *text)
 {
-	char fallback[CP_TOPIC_MAX];
-	const char *topic = msg->response_topic[0] ? msg->response_topic : rq->reply_to;
+	char buf[CP_TOPIC_MAX];
 
-	if (topic == NULL || !topic_ok(topic)) {
-		snprintf(fallback, sizeof(fallback), "%s/%s/reply", cp->cfg.prefix, cp->cfg.node);
-		topic = fallback;
-	}
-	cp_mqtt_publish(cp->mqtt, topic, text, 1, false, msg->corr, msg->corr_len);
+	cp_mqtt_publish(cp->mqtt, reply_topic(cp, msg, rq, buf), text, 1, false, msg->corr,
+			msg->corr_len);
+}
+
+/* The action answers later (cp_cmd_answer): what the reply needs is kept in rq->later. */
+static void
+keep_routing(struct cp *cp, const struct cp_msg *msg, const struct cp_req *rq)
+{
+	struct cp_later *l = rq->later;
+	char buf[CP_TOPIC_MAX];
+
+	snprintf(l->topic, sizeof(l->topic), "%s", reply_topic(cp, msg, rq, buf));
+	l->corr = msg->corr_len ? malloc(msg->corr_len) : NULL;
+	l->corr_len = l->corr != NULL ? msg->corr_len : 0;
+	if (l->corr != NULL)
+		memcpy(l->corr, msg->corr, msg->corr_len);
+	l->id = rq->id != NULL ? strdup(rq->id) : NULL;
+	snprintf(l->cmd, sizeof(l->cmd), "%s", rq->cmd);
+	l->seqid = json_incref(rq->seqid);
+	l->tenant = rq->tenant;
+}
+
+void
+cp_cmd_answer(struct cp *cp, struct cp_later *l, json_t *result, const struct cp_err *err)
+{
+	char *text, id[72];
+
+	if (result != NULL)
+		cp->status_dirty = true;
+	else
+		MF_LOG(INFO, cmd, "%s%s%s refused: %s%s%s: %s", l->cmd, l->id ? " " : "",
+		       l->id ? printable(l->id, id, sizeof(id)) : "", err->code,
+		       err->path[0] ? " at " : "", err->path, err->message);
+	text = reply_text(cp, l->id, l->cmd, l->seqid, result, err);
+	if (text != NULL)
+		cp_mqtt_publish(cp->mqtt, l->topic, text, 1, false, l->corr, l->corr_len);
+	free(text);
+	cp_cmd_answer_free(l);
+}
+
+void
+cp_cmd_answer_free(struct cp_later *l)
+{
+	free(l->corr);
+	free(l->id);
+	json_decref(l->seqid);
+	l->corr = NULL;
+	l->id = NULL;
+	l->seqid = NULL;
 }
 
 static const struct cmd *
@@ -326,6 +386,10 @@ answer(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, char *again)
 		send_reply(cp, msg, rq, again);
 		goto out;
 	}
+	if (rq->later != NULL) {
+		keep_routing(cp, msg, rq);
+		goto out;
+	}
 	if (rq->result != NULL && rq->cmd != NULL && find_cmd(rq->cmd)->changes)
 		cp->status_dirty = true;
 	if (rq->result == NULL)
@@ -334,7 +398,7 @@ answer(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, char *again)
 		       rq->id ? printable(rq->id, id, sizeof(id)) : "",
 		       cp_auth_who(cp, rq->tenant, rq->sig, who, sizeof(who)), rq->err.code,
 		       rq->err.path[0] ? " at " : "", rq->err.path, rq->err.message);
-	text = reply_text(cp, rq, json_incref(rq->result), &rq->err);
+	text = reply_text(cp, rq->id, rq->cmd, rq->seqid, json_incref(rq->result), &rq->err);
 	if (text != NULL) {
 		/* Kept to answer a repeat: what a verified sender got, unless the refusal
 		 * passes (the dataplane away, the nonces full) or the reply is large. */
@@ -399,6 +463,8 @@ cp_cmd_batch(struct cp *cp, struct cp_msg **msgs, unsigned int n)
 		cp->caller = rqs[i].tenant;
 		cp->grant = rqs[i].grant.on ? &rqs[i].grant : NULL;
 		rqs[i].result = c->fn(cp, rqs[i].args, &rqs[i].err);
+		rqs[i].later = rqs[i].result == NULL ? cp->later : NULL;
+		cp->later = NULL;
 		cp->grant = NULL;
 	}
 	settle(cp, msgs, rqs, again, from, n);

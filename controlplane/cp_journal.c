@@ -461,8 +461,8 @@ cp_journal_save_json(struct cp_journal *j, const char *name, json_t *o)
 	return rc;
 }
 
-char *
-cp_journal_slurp(struct cp_journal *j, const char *name)
+static char *
+slurp(struct cp_journal *j, const char *name)
 {
 	int fd = openat(j->dirfd, name, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -482,4 +482,21 @@ cp_journal_slurp(struct cp_journal *j, const char *name)
 	}
 	close(fd);
 	return text;
+}
+
+int
+cp_journal_load_json(struct cp_journal *j, const char *name, json_t **out)
+{
+	char *text = slurp(j, name);
+	json_error_t je;
+
+	*out = NULL;
+	if (text == NULL)
+		return errno == ENOENT ? 0 : -errno;
+	*out = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+	free(text);
+	if (*out != NULL)
+		return 0;
+	MF_LOG(ERR, main, "journal: %s unreadable (line %d: %s)", name, je.line, je.text);
+	return -EBADMSG;
 }

@@ -75,7 +75,8 @@ dataplane(struct cp *cp)
 	}
 }
 
-/* Devices' statuses taken out of @p batch (and handled). @return the requests left. */
+/* Devices' statuses and other nodes' answers taken out of @p batch (and handled).
+ * @return the requests left. */
 static unsigned int
 devices(struct cp *cp, struct cp_msg **batch, unsigned int n)
 {
@@ -83,11 +84,12 @@ devices(struct cp *cp, struct cp_msg **batch, unsigned int n)
 	char gone[64];
 
 	for (i = 0; i < n; i++) {
-		if (!batch[i]->device) {
+		if (batch[i]->pipe_reply)
+			cp_pipes_reply(cp, batch[i]);
+		else if (!batch[i]->device) {
 			batch[k++] = batch[i];
 			continue;
-		}
-		if (cp_device_status(cp, batch[i], gone, sizeof(gone)) == 1)
+		} else if (cp_device_status(cp, batch[i], gone, sizeof(gone)) == 1)
 			cp_streams_device_gone(cp, gone);
 		cp_msg_free(batch[i]);
 	}
@@ -113,6 +115,7 @@ run(struct cp *cp)
 			cp_msg_free(batch[i]);
 		t = now_ms();
 		cp_streams_tick(cp, t);
+		cp_pipes_tick(cp, t);
 		if (t >= next_dp) {
 			next_dp = t + DP_POLL_MS;
 			dataplane(cp);
@@ -190,7 +193,7 @@ main(int argc, char **argv)
 		return 2;
 	cp.journal = cp_journal_open(cp.cfg.journal_dir);
 	if (cp.journal == NULL || cp_rooms_load(&cp) != 0 || cp_tokens_load(&cp) != 0 ||
-	    cp_store_load(&cp) < 0 ||
+	    cp_store_load(&cp) < 0 || cp_pipes_load(&cp) != 0 ||
 	    (cp.rooms.dirty && cp_rooms_save(&cp) != 0))
 		return 1;
 	cp.mqtt = cp_mqtt_start(&cp.cfg);
@@ -209,6 +212,7 @@ main(int argc, char **argv)
 	cp_journal_close(cp.journal);
 	cp_reg_clear(&cp.reg);
 	cp_devices_fini(&cp);
+	cp_pipes_fini(&cp);
 	cp_tokens_fini(&cp);
 	cp_rooms_fini(&cp);
 	cp_auth_fini(&cp);

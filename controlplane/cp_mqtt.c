@@ -39,6 +39,7 @@ struct cp_mqtt {
 	unsigned int backoff;
 	char t_cmd[CP_TOPIC_MAX], t_pool[CP_TOPIC_MAX], t_status[CP_TOPIC_MAX];
 	char t_devices[CP_TOPIC_MAX];	/* <devices prefix>/+/status, or "" */
+	char t_pipe[CP_TOPIC_MAX];	/* <prefix>/<node>/pipe/reply: other nodes' answers */
 	char will_payload[256];
 	MQTTAsync_willOptions will;
 	MQTTAsync_SSLOptions ssl;
@@ -151,6 +152,7 @@ on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
 		goto drop;
 	memcpy(msg->topic, topic, tlen);
 	msg->device = is_device_status(mq, msg->topic);
+	msg->pipe_reply = strcmp(msg->topic, mq->t_pipe) == 0;
 	/* Oversized payloads are kept only as a length: the command layer refuses them. */
 	msg->len = (size_t)m->payloadlen;
 	msg->payload = malloc(msg->len > mq->cfg->max_payload ? 1 : msg->len + 1);
@@ -255,6 +257,7 @@ on_connected(void *ctx, char *cause)
 	(void)cause;
 	no_delay();
 	subscribe(mq, mq->t_cmd);
+	subscribe(mq, mq->t_pipe);
 	if (mq->t_pool[0] != '\0')
 		subscribe(mq, mq->t_pool);
 	if (mq->t_devices[0] != '\0')
@@ -389,6 +392,7 @@ cp_mqtt_start(const struct cp_config *c)
 	pthread_cond_init(&mq->cond, NULL);
 	snprintf(mq->t_cmd, sizeof(mq->t_cmd), "%s/%s/cmd", c->prefix, c->node);
 	snprintf(mq->t_status, sizeof(mq->t_status), "%s/%s/status", c->prefix, c->node);
+	snprintf(mq->t_pipe, sizeof(mq->t_pipe), "%s/%s/pipe/reply", c->prefix, c->node);
 	if (c->pool_group[0] != '\0')
 		snprintf(mq->t_pool, sizeof(mq->t_pool), "$share/%s/%s/pool/cmd", c->pool_group,
 			 c->prefix);

@@ -120,18 +120,14 @@ cp_rooms_save(struct cp *cp)
 int
 cp_rooms_load(struct cp *cp)
 {
-	char *text = cp_journal_slurp(cp->journal, ROOMS_FILE);
-	json_error_t je;
 	json_t *list, *o;
 	size_t i;
+	int rc = cp_journal_load_json(cp->journal, ROOMS_FILE, &list);
 
-	if (text == NULL)
-		return errno == ENOENT ? 0 : -errno;
-	list = json_loads(text, JSON_REJECT_DUPLICATES, &je);
-	free(text);
+	if (rc != 0 || list == NULL)
+		return rc;
 	if (!json_is_array(list)) {
-		MF_LOG(ERR, main, "journal: %s unreadable (line %d: %s)", ROOMS_FILE, je.line,
-		       je.text);
+		MF_LOG(ERR, main, "journal: %s is not a list", ROOMS_FILE);
 		json_decref(list);
 		return -EBADMSG;
 	}

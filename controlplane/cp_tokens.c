@@ -103,14 +103,15 @@ use_add(struct cp *cp, uint16_t tenant, const char *id, int64_t exp)
 int
 cp_tokens_load(struct cp *cp)
 {
-	char *text = cp_journal_slurp(cp->journal, TOKENS_FILE);
 	json_t *list, *o;
 	size_t i;
+	int rc = cp_journal_load_json(cp->journal, TOKENS_FILE, &list);
 
-	if (text == NULL)
-		return errno == ENOENT ? 0 : -errno;
-	list = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
-	free(text);
+	if (rc == -EBADMSG)
+		MF_LOG(ERR, main, "journal: not starting (a token's spent uses would come back); "
+		       "repair or remove %s", TOKENS_FILE);
+	if (rc != 0 || list == NULL)
+		return rc;
 	json_array_foreach(list, i, o) {
 		const char *tenant = NULL, *id = NULL;
 		json_int_t used = 0, exp = 0;
@@ -125,11 +126,8 @@ cp_tokens_load(struct cp *cp)
 		if (u != NULL)
 			u->used = (uint32_t)used;
 	}
-	if (list == NULL)
-		MF_LOG(ERR, main, "journal: %s unreadable: not starting (a token's spent uses would "
-		       "come back); repair or remove it", TOKENS_FILE);
 	json_decref(list);
-	return list == NULL ? -EBADMSG : 0;
+	return 0;
 }
 
 void

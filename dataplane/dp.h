@@ -345,6 +345,8 @@ struct dp_out_state {
 	struct dp_dtls *dtls;		/* control lcore only: its receiver's handshake */
 };
 
+#define DP_NACK_UP_MAX	8	/* NACK entries waiting for the source, per session */
+
 /* The frames an output sent, by its own RTP sequence number, for NACK repair (dp_nack.c).
  * Allocated and freed by the control lcore; its slots are the session's worker's. */
 struct dp_nack_slot {
@@ -446,6 +448,7 @@ struct dp_ts_rx {
 struct dp_kf_req {
 	bool pending;			/* someone waits for a key frame, none came yet */
 	bool remb_pending;		/* a receiver's REMB to pass on, at remb_bps */
+	uint8_t nack_nb;		/* NACK entries in the state's nack_up to pass on */
 	uint64_t remb_bps;
 	uint8_t tries;			/* requests sent for this pending one */
 	uint8_t fir_seq;		/* RFC 5104 command sequence number */
@@ -467,6 +470,11 @@ struct dp_sess_state {
 	struct dp_ts_rx ts;
 	struct dp_ice_seen ice;		/* control lcore only: the ingress peer's checks */
 	struct dp_dtls *dtls;		/* control lcore only: the ingress peer's handshake */
+	/* Packets receivers asked for that never reached us: a Generic NACK's entries (a
+	 * PID and the bitmask of the 16 after it) for the source, with its next packet. */
+	struct dp_nack_fci {
+		uint16_t pid, blp;
+	} nack_up[DP_NACK_UP_MAX];
 };
 
 /* A session's place in the lookup table: kind rtp has two (RTP and RTCP ports). */

@@ -5,7 +5,8 @@
  * an output's destination address and RTCP port. It is read, not forwarded: a PLI or FIR for
  * the output's SSRC (or the source's, when the output keeps it) becomes a key-frame request
  * to the source (dp_kfreq.c), a REMB naming it a REMB to the source (the lowest asked for),
- * a Generic NACK a resend from the output's buffer (dp_nack.c); reports and other feedback
+ * a Generic NACK a resend from the output's buffer (dp_nack.c), or of what never reached
+ * us a NACK to the source (dp_kfreq.c); reports and other feedback
  * are counted and consumed.
  *
  * An SRTP output's receiver protects its RTCP with its own key: with the output's
@@ -72,8 +73,9 @@ read_feedback(struct dp_lcore *lc, struct dp_sess *s, struct dp_out *o, const ui
 			dp_remb_want(s, fb.remb_bps);
 			continue;
 		}
-		if (fb.kind == MF_RTCP_FB_NACK && o->nack != NULL && for_output(s, o, fb.media_ssrc)) {
-			dp_nack_input(lc, o, k, &fb, now, oc, s->capture);
+		if (fb.kind == MF_RTCP_FB_NACK && o->nack != NULL &&
+		    for_output(s, o, fb.media_ssrc)) {
+			dp_nack_input(lc, s, o, k, &fb, now, sc, oc);
 			continue;
 		}
 		if (fb.kind == MF_RTCP_FB_PLI && for_output(s, o, fb.media_ssrc)) {

@@ -11,6 +11,11 @@
  * RTP + 1; the RTP port itself with rtcp-mux), back through the MAC it came from, so no
  * neighbour lookup is needed. At most one request per limits.keyframe_interval_ms; if no
  * key frame started within that time it is sent once more, then given up.
+ *
+ * Also the packets the receivers' NACKs asked for that never reached us (lost between the
+ * source and here: an edge's pipe): up to DP_NACK_UP_MAX entries, those of one PID merged,
+ * in one Generic NACK with the source's next packet. The source answers as it can (an
+ * origin's pipe output from its buffer, at most once per its rtt_ms however many ask).
  */
 
 #include "dp.h"
@@ -21,8 +26,10 @@
 #include "mf/mf_bytes.h"
 
 #define KF_TRIES	2	/* the request and one retry */
-/* A PLI is 12 bytes, a FIR 20, a REMB 24; SRTCP adds its index and a tag of at most 16. */
-#define KF_PAYLOAD_MAX	(24 + 4 + 16)	/* REMB with one SSRC is the longest: 24 */
+/* A PLI is 12 bytes, a FIR 20, a REMB 24, a NACK 12 and 4 an entry; SRTCP adds its index
+ * and a tag of at most 16. */
+#define FB_PAYLOAD_MAX	(12 + 4 * DP_NACK_UP_MAX + 4 + 16)
+_Static_assert(12 + 4 * DP_NACK_UP_MAX >= 24, "a REMB fits");
 
 void
 dp_kf_want(struct dp_sess *s, uint64_t *sc)
@@ -98,7 +105,7 @@ fb_send(struct dp_lcore *lc, struct dp_sess *s, const struct dp_pkt *p, uint8_t 
 	struct rte_mbuf *m;
 	uint8_t *h;
 
-	if (srtp != NULL && mf_srtcp_protect(srtp, fb, &n, KF_PAYLOAD_MAX) != 0)
+	if (srtp != NULL && mf_srtcp_protect(srtp, fb, &n, FB_PAYLOAD_MAX) != 0)
 		return DP_CTR_drop_srtp_protect;
 	m = rte_pktmbuf_alloc(dp.pool);
 	if (m == NULL)
@@ -142,12 +149,65 @@ dp_remb_want(struct dp_sess *s, uint64_t bps)
 	kr->remb_pending = true;
 }
 
+void
+dp_nack_up_want(struct dp_sess *s, uint16_t pid, uint16_t blp, uint64_t *sc)
+{
+	struct dp_kf_req *kr = &s->st->kf;
+	unsigned int i;
+
+	for (i = 0; i < kr->nack_nb; i++)
+		if (s->st->nack_up[i].pid == pid) {
+			s->st->nack_up[i].blp |= blp;
+			return;
+		}
+	if (kr->nack_nb == DP_NACK_UP_MAX) {
+		sc[DP_SC_nack_relay_full] += 1u + (unsigned int)__builtin_popcount(blp);
+		return;
+	}
+	s->st->nack_up[kr->nack_nb++] = (struct dp_nack_fci){ .pid = pid, .blp = blp };
+}
+
+/* RFC 4585 6.2.1 Generic NACK for the source's SSRC: the entries waiting. */
+static size_t
+nack_payload(struct dp_sess *s, uint32_t media_ssrc, uint8_t *b, uint64_t *asked)
+{
+	const struct dp_kf_req *kr = &s->st->kf;
+	unsigned int i;
+
+	b[0] = 0x80 | 1;
+	b[1] = MF_RTCP_RTPFB;
+	mf_wr16(b + 2, (uint16_t)(2 + kr->nack_nb));
+	mf_wr32(b + 4, s->fb_ssrc);
+	mf_wr32(b + 8, media_ssrc);
+	for (i = 0; i < kr->nack_nb; i++) {
+		mf_wr16(b + 12 + 4 * i, s->st->nack_up[i].pid);
+		mf_wr16(b + 14 + 4 * i, s->st->nack_up[i].blp);
+		*asked += 1u + (unsigned int)__builtin_popcount(s->st->nack_up[i].blp);
+	}
+	return 12 + 4 * (size_t)kr->nack_nb;
+}
+
+static void
+nack_poll(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t *sc)
+{
+	uint8_t fb[FB_PAYLOAD_MAX];
+	uint64_t asked = 0;
+	int why;
+
+	why = fb_send(lc, s, p, fb, nack_payload(s, p->rtp.ssrc, fb, &asked));
+	s->st->kf.nack_nb = 0;
+	if (why != 0)
+		lc->ctr[why]++;
+	else
+		sc[DP_SC_nack_relayed] += asked;
+}
+
 /* A REMB waiting: to the source with this packet. */
 static void
 remb_poll(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t *sc)
 {
 	struct dp_kf_req *kr = &s->st->kf;
-	uint8_t fb[KF_PAYLOAD_MAX];
+	uint8_t fb[FB_PAYLOAD_MAX];
 	int why;
 
 	kr->remb_pending = false;
@@ -162,11 +222,13 @@ void
 dp_kf_poll(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc)
 {
 	struct dp_kf_req *kr = &s->st->kf;
-	uint8_t fb[KF_PAYLOAD_MAX];
+	uint8_t fb[FB_PAYLOAD_MAX];
 	int why;
 
 	if (p->what != DP_WHAT_RTP)
 		return;
+	if (kr->nack_nb)
+		nack_poll(lc, s, p, sc);
 	if (kr->remb_pending)
 		remb_poll(lc, s, p, sc);
 	if (!kr->pending)

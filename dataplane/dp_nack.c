@@ -8,7 +8,8 @@
  * before the resend could arrive does not double the traffic.
  *
  * A kept frame is a reference on every segment of it: the port frees the frame it sent,
- * the ring keeps the bytes until a newer packet takes the slot.
+ * the ring keeps the bytes until a newer packet takes the slot. A frame over the link's MTU
+ * is kept whole, before its fragments are cut, and cut again when it is resent.
  */
 
 #include <rte_mbuf.h>
@@ -40,7 +41,9 @@ dp_nack_keep(struct dp_out *o, struct rte_mbuf *m, uint16_t seq, uint64_t now)
 	sl->resent_tsc = 0;
 }
 
-static void
+/* Resend @p seq if kept. @return true when @p o never had it: its slot holds nothing or
+ * an older packet (one kept is too old only when a newer one took its slot). */
+static bool
 resend(struct dp_lcore *lc, struct dp_out *o, uint16_t seq, uint64_t now, uint64_t *oc,
        bool capture)
 {
@@ -50,48 +53,61 @@ resend(struct dp_lcore *lc, struct dp_out *o, uint16_t seq, uint64_t now, uint64
 
 	if (sl->m == NULL || sl->seq != seq || now - sl->sent_tsc > o->nack_age_tsc) {
 		oc[DP_OC_nack_miss]++;
-		return;
+		return sl->m == NULL || (int16_t)(seq - sl->seq) > 0;
 	}
 	if (sl->resent_tsc != 0 && now - sl->resent_tsc < o->nack_rtt_tsc) {
 		oc[DP_OC_nack_rtt_skip]++;
-		return;
+		return false;
 	}
 	c = rte_pktmbuf_clone(sl->m, dp.clone_pool);
 	if (c == NULL) {
 		oc[DP_OC_drop_no_mbuf]++;
 		lc->ctr[DP_CTR_drop_no_mbuf]++;
-		return;
+		return false;
 	}
 	/* The MAC now: a frame kept while its next hop was resolving may never have left. The
 	 * bytes are shared with the kept frame; the same next hop writes the same MAC. */
 	if (!dp_neigh_mac(o->neigh, &mac)) {
 		rte_pktmbuf_free(c);
 		oc[DP_OC_nack_miss]++;
-		return;
+		return false;
 	}
 	rte_ether_addr_copy(&mac, &rte_pktmbuf_mtod(c, struct rte_ether_hdr *)->dst_addr);
 	sl->resent_tsc = now;
 	oc[DP_OC_nack_resent]++;
 	if (unlikely(capture))
 		dp_capture_copy(lc, c, o->port->index, true);
-	dp_tx(lc, o->port->index, c);
+	/* A frame kept whole goes in fragments again, as it did the first time. */
+	if (rte_pktmbuf_pkt_len(c) - RTE_ETHER_HDR_LEN <= o->port->mtu)
+		dp_tx(lc, o->port->index, c);
+	else if (dp_frag_out(lc, o->port, c, o->family) < 0)	/* consumes c */
+		oc[DP_OC_drop_no_mbuf]++;
+	return false;
 }
 
 void
-dp_nack_input(struct dp_lcore *lc, struct dp_out *o, const uint8_t *pkt,
-	      const struct mf_rtcp_fb *fb, uint64_t now, uint64_t *oc, bool capture)
+dp_nack_input(struct dp_lcore *lc, struct dp_sess *s, struct dp_out *o, const uint8_t *pkt,
+	      const struct mf_rtcp_fb *fb, uint64_t now, uint64_t *sc, uint64_t *oc)
 {
-	unsigned int i, b;
+	/* Its numbers are the source's: what it never had can be asked for upstream (an
+	 * edge's pipe, a WebRTC publisher that answers NACKs). */
+	bool upstream = !(o->cfg.flags & MF_OUT_F_SSRC);
+	unsigned int i, b, first;
 
 	oc[DP_OC_nack_rx]++;
 	for (i = 0; i < fb->nb; i++) {
 		const uint8_t *e = pkt + fb->fci_off + 4 * i;
-		uint16_t pid = mf_rd16(e), blp = mf_rd16(e + 2);
+		uint16_t pid = mf_rd16(e);
+		uint32_t want = 1u | (uint32_t)mf_rd16(e + 2) << 1, never = 0;
 
-		resend(lc, o, pid, now, oc, capture);
-		for (b = 0; b < 16; b++)
-			if (blp & (1u << b))
-				resend(lc, o, (uint16_t)(pid + b + 1), now, oc, capture);
+		for (b = 0; b < 17; b++)
+			if ((want & (1u << b)) &&
+			    resend(lc, o, (uint16_t)(pid + b), now, oc, s->capture))
+				never |= 1u << b;
+		if (!upstream || never == 0)
+			continue;
+		first = (unsigned int)__builtin_ctz(never);
+		dp_nack_up_want(s, (uint16_t)(pid + first), (uint16_t)(never >> (first + 1)), sc);
 	}
 }
 

@@ -360,6 +360,27 @@ write_headers(struct rte_mbuf *m, uint8_t *h, const struct dp_out *o, bool rtcp,
 	return resolved;
 }
 
+/* A frame about to go in fragments, kept whole for NACK repair: the ring takes @p m, the
+ * fragments are cut from a clone of it (dp_frag_out moves the frame's start). @return what
+ * to fragment (NULL when no clone could be had: nothing is kept, nothing sent). */
+static struct rte_mbuf *
+nack_keep_whole(struct dp_out *o, const struct dp_pkt *p, struct rte_mbuf *m, uint16_t seq,
+		uint64_t now)
+{
+	struct rte_mbuf *c;
+
+	if (o->nack == NULL || p->what != DP_WHAT_RTP)
+		return m;
+	c = rte_pktmbuf_clone(m, dp.clone_pool);
+	if (c == NULL) {
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	dp_nack_keep(o, m, seq, now);
+	rte_pktmbuf_free(m);		/* the ring holds it now */
+	return c;
+}
+
 /* An mbuf holding @p hdr_len + @p priv_len bytes of headers, then the shared bytes. */
 static struct rte_mbuf *
 frame_alloc(struct dp_pkt *p, const struct dp_out *o, bool reuse, uint16_t room,
@@ -498,7 +519,8 @@ send_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out
 			dp_nack_keep(o, m, priv_len >= 4 ? mf_rd16(priv + 2) : p->rtp.seq, now);
 		dp_tx(lc, o->port->index, m);
 	} else {
-		n = dp_frag_out(lc, o->port, m, o->family);	/* consumes m */
+		m = nack_keep_whole(o, p, m, priv_len >= 4 ? mf_rd16(priv + 2) : p->rtp.seq, now);
+		n = m == NULL ? -ENOMEM : dp_frag_out(lc, o->port, m, o->family); /* consumes m */
 		if (unlikely(n < 0)) {
 			m = NULL;
 			why = n == -ENOMEM ? DP_OC_drop_no_mbuf : DP_OC_drop_mtu;

@@ -589,7 +589,7 @@ session_packet(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_
 	p->psi_only = NULL;
 	if (unlikely(p->rtcp && p->what == DP_WHAT_RTCP))
 		s->st->kf.src_rtcp_port = p->l4.udp.sport;	/* where the source reports from */
-	else if (unlikely(s->st->kf.pending || s->st->kf.remb_pending))
+	else if (unlikely(s->st->kf.pending || s->st->kf.remb_pending || s->st->kf.nack_nb))
 		dp_kf_poll(lc, s, p, now, sc);
 	if (s->gop != NULL)
 		dp_gop_add(s, p, now, sc);

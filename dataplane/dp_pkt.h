@@ -92,9 +92,12 @@ dp_pkt_kf(const struct dp_sess *s, struct dp_pkt *p, uint64_t *sc)
 void dp_kf_want(struct dp_sess *s, uint64_t *sc);
 /** A receiver's REMB for the source, passed on with its next packet. */
 void dp_remb_want(struct dp_sess *s, uint64_t bps);
-/** With each RTP packet while a request or a REMB is pending: a REMB goes to where this
- * packet came from; a request is done when a key frame starts, else sent there, at most
- * once per interval, retried once. */
+/** Packets @p pid and those of @p blp's bits after it, which never reached this session:
+ *  asked again from the source in a Generic NACK with its next packet. */
+void dp_nack_up_want(struct dp_sess *s, uint16_t pid, uint16_t blp, uint64_t *sc);
+/** With each RTP packet while a request, a REMB or a NACK is pending: a REMB or a NACK goes
+ * to where this packet came from; a request is done when a key frame starts, else sent
+ * there, at most once per interval, retried once. */
 void dp_kf_poll(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now,
 		uint64_t *sc);
 
@@ -107,9 +110,11 @@ bool dp_fb_input(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint6
 /** Keep a reference to @p m, sent by @p o with its sequence number @p seq. */
 void dp_nack_keep(struct dp_out *o, struct rte_mbuf *m, uint16_t seq, uint64_t now);
 /** A Generic NACK from @p o's receiver: resend what it lists and the buffer has (copies
- * of the resends go to the capture when @p capture). */
-void dp_nack_input(struct dp_lcore *lc, struct dp_out *o, const uint8_t *pkt,
-		   const struct mf_rtcp_fb *fb, uint64_t now, uint64_t *oc, bool capture);
+ * of the resends go to @p s's capture when it has one); what @p o never had (lost before
+ * it reached us) is asked again from the source when @p o keeps the source's numbers. */
+void dp_nack_input(struct dp_lcore *lc, struct dp_sess *s, struct dp_out *o,
+		   const uint8_t *pkt, const struct mf_rtcp_fb *fb, uint64_t now, uint64_t *sc,
+		   uint64_t *oc);
 /* Control lcore. */
 struct dp_nack_ring *dp_nack_ring_new(uint16_t pkts);
 /** Free the ring and the frames it holds (after a grace period). */

@@ -104,13 +104,19 @@ class Broker:
         pre = ["ip", "netns", "exec", self.netns] if self.netns else []
         self.proc = subprocess.Popen(pre + [MOSQUITTO, "-c", self.conf], stdout=self.log,
                                      stderr=subprocess.STDOUT)
-        for _ in range(100):
+        # Generous: CI once saw 5 s go by on a loaded machine (a broker in a namespace,
+        # reached over a veth that had just come up).
+        deadline = time.time() + 30
+        while time.time() < deadline and self.proc.poll() is None:
             try:
-                socket.create_connection((self.host, self.port), timeout=0.2).close()
+                socket.create_connection((self.host, self.port), timeout=0.5).close()
                 return self
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError("mosquitto did not start")
+        self.log.flush()
+        with open(self.log.name) as f:
+            log = f.read()[-2000:]
+        raise RuntimeError("mosquitto did not start (exit %s): %s" % (self.proc.poll(), log))
 
     def stop(self):
         if self.proc is not None:

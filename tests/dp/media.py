@@ -24,12 +24,12 @@ def decoded_hashes(media):
             if l and not l.startswith("#")]
 
 
-def make_clip(d, seconds, gop, *x264):
-    """A testsrc clip in H.264 (320x240, 25 fps, no B-frames, a key frame every @gop frames
+def make_clip(d, seconds, gop, *x264, size="320x240"):
+    """A testsrc clip in H.264 (@size, 25 fps, no B-frames, a key frame every @gop frames
     exactly): its path, the hashes of its local decode, and the SDP a receiver needs (with
     the parameter sets), from a send to nowhere. Exits 77 (skip) without libx264."""
     clip = os.path.join(d, "clip.mp4")
-    r = ffmpeg("-f", "lavfi", "-i", "testsrc=size=320x240:rate=25", "-t", str(seconds),
+    r = ffmpeg("-f", "lavfi", "-i", "testsrc=size=%s:rate=25" % size, "-t", str(seconds),
                "-c:v", "libx264", "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold",
                "0", "-bf", "0", "-pix_fmt", "yuv420p", *x264, clip)
     if r.returncode != 0:
@@ -67,3 +67,45 @@ def rtp_receiver(topo, d, sdp, addr, port, name):
         "file,udp,rtp", "-probesize", "300000", "-analyzeduration", "1000000",
         "-listen_timeout", "5", "-i", receiver_sdp(d, sdp, addr, port, name), "-f",
         "framemd5", out, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+CAPS = "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
+GST_SRTP = ("srtp-cipher=(string)aes-128-icm, srtp-auth=(string)hmac-sha1-80, "
+            "srtcp-cipher=(string)aes-128-icm, srtcp-auth=(string)hmac-sha1-80")
+
+
+def gst_receiver(topo, d, name, rtp_port, rtcp_back, srtp=None, ssrc=4660):
+    """GStreamer in "dst" that asks for what it misses (rtpbin, AVPF, rtpjitterbuffer
+    do-retransmission): RTP on 127.0.0.1:rtp_port (behind a relay, lossy_relay.py), its RTCP
+    to the relay's back port; the H.264 it depayloads (in-band parameter sets), in a file.
+    With @srtp (the sender's key, the receiver's own key; each key || salt, AES_CM_128_
+    HMAC_SHA1_80): srtpdec in front of rtpbin, srtpenc behind it. @return the file, the
+    process."""
+    out = os.path.join(d, name + ".h264")
+    if srtp:
+        key = "ssrc=(uint)%d, roc=(uint)0, srtp-key=(buffer)%s, %s" % (ssrc, srtp[0].hex(),
+                                                                        GST_SRTP)
+        rx = ["udpsrc", "address=127.0.0.1", "port=%d" % rtp_port,
+              "caps=application/x-srtp, media=(string)video, clock-rate=(int)90000, "
+              "encoding-name=(string)H264, payload=(int)96, " + key, "!", "srtpdec", "name=dec",
+              "!", "rb.recv_rtp_sink_0",
+              "udpsrc", "address=127.0.0.1", "port=%d" % (rtp_port + 1),
+              "caps=application/x-srtcp, " + key, "!", "dec.rtcp_sink",
+              "dec.rtcp_src", "!", "rb.recv_rtcp_sink_0"]
+        tx = ["rb.send_rtcp_src_0", "!", "enc.rtcp_sink_0", "srtpenc", "name=enc",
+              "key=" + srtp[1].hex(), "rtp-cipher=aes-128-icm", "rtp-auth=hmac-sha1-80",
+              "rtcp-cipher=aes-128-icm", "rtcp-auth=hmac-sha1-80", "enc.rtcp_src_0", "!"]
+    else:
+        rx = ["udpsrc", "address=127.0.0.1", "port=%d" % rtp_port, "caps=" + CAPS, "!",
+              "rb.recv_rtp_sink_0",
+              "udpsrc", "address=127.0.0.1", "port=%d" % (rtp_port + 1), "!",
+              "rb.recv_rtcp_sink_0"]
+        tx = ["rb.send_rtcp_src_0", "!"]
+    p = topo.popen(
+        topo.dst, "gst-launch-1.0", "-e", "-q", "rtpbin", "name=rb", "rtp-profile=avpf",
+        "do-retransmission=true", "latency=2000", *rx,
+        "rb.", "!", "rtph264depay", "!", "h264parse", "!",
+        "video/x-h264,stream-format=byte-stream", "!", "filesink", "location=" + out,
+        *tx, "udpsink", "host=127.0.0.1", "port=%d" % rtcp_back, "sync=false", "async=false",
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return out, p

@@ -21,17 +21,14 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Checks, Dataplane  # noqa: E402
-from media import decoded_hashes as frame_hashes, make_clip  # noqa: E402
+from media import decoded_hashes as frame_hashes, gst_receiver, make_clip  # noqa: E402
 from netns import Topology  # noqa: E402
 
 T = Checks("netns_nack")
 HERE = os.path.dirname(os.path.abspath(__file__))
 RX = "10.99.2.1"
-CAPS = "application/x-rtp,media=video,clock-rate=90000,encoding-name=H264,payload=96"
 SUITE = "AES_CM_128_HMAC_SHA1_80"
 KEY_OUT, KEY_RX = bytes(range(1, 31)), bytes(range(101, 131))	# key || salt
-GST_SRTP = ("srtp-cipher=(string)aes-128-icm, srtp-auth=(string)hmac-sha1-80, "
-            "srtcp-cipher=(string)aes-128-icm, srtcp-auth=(string)hmac-sha1-80")
 
 
 def srtp_json(k):
@@ -49,40 +46,6 @@ def sessions():
                          dict(out, id="plain", udp_port=7010),
                          dict(out, id="srtp", udp_port=7020, nack={"buffer_ms": 3000},
                               srtp=srtp_json(KEY_OUT), receiver_srtp=srtp_json(KEY_RX))]}]
-
-
-def receiver(topo, d, name, rtp_port, rtcp_back, srtp=False):
-    """GStreamer: RTP on 127.0.0.1:rtp_port, its RTCP to the relay's back port; the H.264
-    it depayloads, in a file. With @srtp: srtpdec under the output's key in front of rtpbin,
-    srtpenc under its own key behind it."""
-    out = os.path.join(d, name + ".h264")
-    if srtp:
-        key = "ssrc=(uint)4660, roc=(uint)0, srtp-key=(buffer)%s, %s" % (KEY_OUT.hex(),
-                                                                          GST_SRTP)
-        rx = ["udpsrc", "address=127.0.0.1", "port=%d" % rtp_port,
-              "caps=application/x-srtp, media=(string)video, clock-rate=(int)90000, "
-              "encoding-name=(string)H264, payload=(int)96, " + key, "!", "srtpdec", "name=dec",
-              "!", "rb.recv_rtp_sink_0",
-              "udpsrc", "address=127.0.0.1", "port=%d" % (rtp_port + 1),
-              "caps=application/x-srtcp, " + key, "!", "dec.rtcp_sink",
-              "dec.rtcp_src", "!", "rb.recv_rtcp_sink_0"]
-        tx = ["rb.send_rtcp_src_0", "!", "enc.rtcp_sink_0", "srtpenc", "name=enc",
-              "key=" + KEY_RX.hex(), "rtp-cipher=aes-128-icm", "rtp-auth=hmac-sha1-80",
-              "rtcp-cipher=aes-128-icm", "rtcp-auth=hmac-sha1-80", "enc.rtcp_src_0", "!"]
-    else:
-        rx = ["udpsrc", "address=127.0.0.1", "port=%d" % rtp_port, "caps=" + CAPS, "!",
-              "rb.recv_rtp_sink_0",
-              "udpsrc", "address=127.0.0.1", "port=%d" % (rtp_port + 1), "!",
-              "rb.recv_rtcp_sink_0"]
-        tx = ["rb.send_rtcp_src_0", "!"]
-    p = topo.popen(
-        topo.dst, "gst-launch-1.0", "-e", "-q", "rtpbin", "name=rb", "rtp-profile=avpf",
-        "do-retransmission=true", "latency=2000", *rx,
-        "rb.", "!", "rtph264depay", "!", "h264parse", "!",
-        "video/x-h264,stream-format=byte-stream", "!", "filesink", "location=" + out,
-        *tx, "udpsink", "host=127.0.0.1", "port=%d" % rtcp_back, "sync=false", "async=false",
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    return out, p
 
 
 def relay(topo, d, port, rx_port, back, seed):
@@ -109,8 +72,9 @@ def main():
         with dpl:
             relays = [relay(topo, d, 7000 + 10 * i, 7100 + 10 * i, 7200 + 10 * i, 1)
                       for i in range(3)]
-            rxs = [receiver(topo, d, "nack", 7100, 7200), receiver(topo, d, "plain", 7110, 7210),
-                   receiver(topo, d, "srtp", 7120, 7220, srtp=True)]
+            rxs = [gst_receiver(topo, d, "nack", 7100, 7200),
+                   gst_receiver(topo, d, "plain", 7110, 7210),
+                   gst_receiver(topo, d, "srtp", 7120, 7220, srtp=(KEY_OUT, KEY_RX))]
             topo.wait_udp(topo.dst, 7100, 7110, 7120)
             T.eq(topo.reach(topo.src, "10.99.1.2"), [], "the sender's host reaches mfwd")
             r = topo.run(topo.src, "ffmpeg", "-nostdin", "-v", "error", "-re", "-i", clip, "-c",

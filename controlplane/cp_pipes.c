@@ -1,0 +1,721 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Pipes: a session's media sent from this node (the origin) to another (the edge), whose
+ * viewers then take it from there. Built of what a session already is, over the broker
+ * the nodes share, with nothing but MQTT between them:
+ *
+ *   origin                                         edge
+ *   session.pipe {id, to} ---- pipe.open --------> a session of the same id, its ingress on
+ *                                                  the edge's port that shares a subnet
+ *                                                  with one of the origin's, its source
+ *                                                  fixed to the origin's output
+ *   an output "pipe:<hash of edge>" <-- answer --  {port, addr, udp_port, the origin's
+ *   toward it, then the reply                      address it matched}
+ *
+ * The edge's viewers are outputs of its session. Their key-frame requests go to its source,
+ * the origin's output; the origin reads them as feedback of that output and asks its own
+ * source, at most once per limits.keyframe_interval_ms however many edges ask. Their NACKs
+ * for packets the edge never had (lost on the pipe) go the same way, to the origin's
+ * output, which keeps what it sent (nack on) and resends it once per rtt_ms. With
+ * "srtp": true the pipe is AEAD_AES_256_GCM under a key minted here, sent only in pipe.open
+ * (over the broker: TLS in production); the edge protects its RTCP with it too.
+ *
+ * session.pipe is answered when the edge has answered (cp_cmd_answer), or refused after
+ * reply_timeout_ms. Open pipes are kept in pipes.json beside the journal, on both nodes; a
+ * session that goes closes its pipes (the edge's session with it).
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "cp.h"
+#include "mf/mf_proto.h"
+#include "mf/mf_time.h"
+
+#define PIPES_FILE	"pipes.json"
+#define PIPE_SUITE	MF_SRTP_AEAD_AES_256_GCM
+#define PIPE_KEY_LEN	(32 + 12)	/* AES-256 key and GCM salt */
+
+static const char *
+suite_name(uint8_t suite)
+{
+	return suite == PIPE_SUITE ? "AEAD_AES_256_GCM" : NULL;
+}
+
+/* ---- the table ---- */
+
+static struct cp_pipe *
+find(const struct cp *cp, const char *session, const char *node, bool in)
+{
+	uint32_t i;
+
+	for (i = 0; i < cp->pipes.nb; i++) {
+		struct cp_pipe *p = &cp->pipes.p[i];
+
+		if (p->in == in && strcmp(p->session, session) == 0 &&
+		    (node == NULL || strcmp(p->node, node) == 0))
+			return p;
+	}
+	return NULL;
+}
+
+static struct cp_pipe *
+add(struct cp *cp, const char *session, const char *node, bool in)
+{
+	struct cp_pipe *p;
+
+	if (cp->pipes.nb == cp->pipes.cap) {
+		uint32_t cap = cp->pipes.cap ? cp->pipes.cap * 2 : 16;
+
+		p = realloc(cp->pipes.p, cap * sizeof(*p));
+		if (p == NULL)
+			return NULL;
+		cp->pipes.p = p;
+		cp->pipes.cap = cap;
+	}
+	p = &cp->pipes.p[cp->pipes.nb++];
+	memset(p, 0, sizeof(*p));
+	snprintf(p->session, sizeof(p->session), "%s", session);
+	snprintf(p->node, sizeof(p->node), "%s", node);
+	p->in = in;
+	return p;
+}
+
+static void
+drop(struct cp *cp, struct cp_pipe *p)
+{
+	explicit_bzero(p->key, sizeof(p->key));
+	free(p->later);
+	*p = cp->pipes.p[--cp->pipes.nb];
+}
+
+static void
+save(struct cp *cp)
+{
+	json_t *a = json_array();
+	uint32_t i;
+
+	for (i = 0; i < cp->pipes.nb; i++) {
+		const struct cp_pipe *p = &cp->pipes.p[i];
+
+		if (p->state != CP_PIPE_OPEN)
+			continue;
+		json_array_append_new(a, p->in ?
+			json_pack("{s:s, s:s}", "session", p->session, "from", p->node) :
+			json_pack("{s:s, s:s, s:s, s:s, s:i, s:i}", "session", p->session, "to",
+				  p->node, "output", p->out_id, "addr", p->addr, "udp_port",
+				  p->udp_port, "srtp", p->srtp));
+	}
+	cp_journal_save_json(cp->journal, PIPES_FILE, json_pack("{s:o}", "pipes", a));
+}
+
+int
+cp_pipes_load(struct cp *cp)
+{
+	json_t *root, *e;
+	size_t i;
+	int rc = cp_journal_load_json(cp->journal, PIPES_FILE, &root);
+
+	if (rc == -EBADMSG)
+		MF_LOG(ERR, main, "journal: not starting (the pipes would be forgotten); repair or "
+		       "remove %s", PIPES_FILE);
+	if (rc != 0 || root == NULL)
+		return rc;
+	json_array_foreach(json_object_get(root, "pipes"), i, e) {
+		const char *sid = NULL, *from = NULL, *to = NULL, *out = "", *addr = "";
+		json_int_t port = 0, srtp = 0;
+		struct cp_pipe *p;
+
+		if (json_unpack(e, "{s:s, s?s, s?s, s?s, s?s, s?I, s?I}", "session", &sid, "from",
+				&from, "to", &to, "output", &out, "addr", &addr, "udp_port", &port,
+				"srtp", &srtp) != 0 || (from == NULL) == (to == NULL) ||
+		    (p = add(cp, sid, from ? from : to, from != NULL)) == NULL) {
+			MF_LOG(WARNING, main, "%s: entry %zu unreadable: skipped", PIPES_FILE, i);
+			continue;
+		}
+		p->state = CP_PIPE_OPEN;
+		snprintf(p->out_id, sizeof(p->out_id), "%s", out);
+		snprintf(p->addr, sizeof(p->addr), "%s", addr);
+		p->udp_port = (uint16_t)port;
+		p->srtp = (uint8_t)srtp;
+	}
+	json_decref(root);
+	return 0;
+}
+
+void
+cp_pipes_fini(struct cp *cp)
+{
+	while (cp->pipes.nb > 0) {
+		struct cp_pipe *p = &cp->pipes.p[cp->pipes.nb - 1];
+
+		/* An opening pipe's request goes unanswered: its sender times out. */
+		if (p->later != NULL)
+			cp_cmd_answer_free(p->later);
+		drop(cp, p);
+	}
+	free(cp->pipes.p);
+	cp->pipes.p = NULL;
+	cp->pipes.cap = 0;
+}
+
+/* ---- talking to the other node ---- */
+
+/* A command to @p node: the id says ours ("pipe-<token>"); its answer comes on our pipe
+ * reply topic. @p args is consumed. */
+static void
+send_to(struct cp *cp, const char *node, const char *cmd, const char *token, json_t *args)
+{
+	char topic[CP_TOPIC_MAX], reply[CP_TOPIC_MAX], id[32], *text;
+	json_t *o;
+
+	snprintf(topic, sizeof(topic), "%s/%s/cmd", cp->cfg.prefix, node);
+	snprintf(reply, sizeof(reply), "%s/%s/pipe/reply", cp->cfg.prefix, cp->cfg.node);
+	snprintf(id, sizeof(id), "pipe-%s", token);
+	o = json_pack("{s:i, s:s, s:s, s:s, s:o}", "v", 1, "id", id, "cmd", cmd, "reply_to",
+		      reply, "args", args);
+	text = json_dumps(o, JSON_COMPACT);
+	if (text == NULL || cp_mqtt_publish(cp->mqtt, topic, text, 1, false, NULL, 0) != 0)
+		MF_LOG(WARNING, cmd, "%s to node %s not sent", cmd, node);
+	if (text != NULL)
+		explicit_bzero(text, strlen(text));	/* a pipe.open carries its key */
+	free(text);
+	json_decref(o);
+}
+
+
+static void
+event(struct cp *cp, const struct cp_pipe *p, const char *name, const char *reason)
+{
+	json_t *ev = json_pack("{s:s, s:s, s:s}", "event", name, "session", p->session,
+			       p->in ? "from" : "to", p->node);
+
+	if (reason != NULL)
+		json_object_set_new(ev, "reason", json_string(reason));
+	cp_event_publish(cp, ev);
+}
+
+static int
+random_hex(char *out, size_t n, struct cp_err *err)
+{
+	uint8_t b[16];
+	size_t i;
+
+	if (n > sizeof(b) || RAND_bytes(b, (int)n) != 1) {
+		cp_err_set(err, "internal", NULL, "no random bytes");
+		return -EIO;
+	}
+	for (i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	return 0;
+}
+
+/* Its id fresh each time: the edge answers a repeated id with its first reply, undone. */
+/* The session.pipe request waiting on @p p gets its reply. */
+static void
+answer(struct cp *cp, struct cp_pipe *p, json_t *result, const struct cp_err *err)
+{
+	cp_cmd_answer(cp, p->later, result, err);
+	free(p->later);
+	p->later = NULL;
+}
+
+static void
+send_close(struct cp *cp, const struct cp_pipe *p)
+{
+	struct cp_err err;
+	char token[17];
+
+	if (random_hex(token, 8, &err) != 0)
+		return;
+	send_to(cp, p->node, "pipe.close", token, json_pack("{s:s, s:s}", "id", p->session,
+							     "origin", cp->cfg.node));
+}
+
+/* ---- the origin: session.pipe, session.unpipe ---- */
+
+/* The addresses of this node's ports (or of port @p only, if >= 0): where the edge may
+ * find one in a subnet of its own. */
+static json_t *
+our_addrs(struct cp *cp, json_int_t only, struct cp_err *err)
+{
+	const struct mf_msg_node_info *ni = (const struct mf_msg_node_info *)cp->res;
+	json_t *a;
+	char s[64];
+	unsigned int i, k;
+
+	if (cp_dp_call(cp, MF_MSG_NODE_INFO, NULL, 0, cp->res, sizeof(cp->res), err) < 0)
+		return NULL;
+	a = json_array();
+	for (i = 0; i < ni->nb_ports && i < MF_MAX_PORTS; i++) {
+		const struct mf_msg_port_info *pi = &ni->ports[i];
+
+		for (k = 0; (only < 0 || pi->port == only) && k < pi->nb_addrs &&
+		     k < MF_NODE_MAX_ADDRS; k++) {
+			mf_addr_str(&pi->addrs[k], s, sizeof(s));
+			json_array_append_new(a, json_pack("{s:i, s:s}", "port", pi->port,
+							   "addr", s));
+		}
+	}
+	if (json_array_size(a) > 0)
+		return a;
+	json_decref(a);
+	cp_err_set(err, "unavailable", only >= 0 ? "port" : NULL, "no address on %s",
+		   only >= 0 ? "that port" : "any port of this node");
+	return NULL;
+}
+
+/* What the edge's ingress takes from ours: how to read the video and ask for key frames. */
+static json_t *
+ingress_template(const struct mf_sess_spec *spec)
+{
+	static const char *const keep[] = { "codecs", "clock_rates", "keyframe_request",
+					    "gop_cache" };
+	json_t *full = mf_sess_to_json(spec, 0), *in, *t = json_object();
+	size_t i;
+
+	in = json_object_get(full, "ingress");
+	for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		if (json_object_get(in, keep[i]) != NULL)
+			json_object_set(t, keep[i], json_object_get(in, keep[i]));
+	json_decref(full);
+	return t;
+}
+
+static json_t *
+srtp_json(const uint8_t *key)
+{
+	char b64[128];
+
+	mf_base64_encode(key, PIPE_KEY_LEN, b64, sizeof(b64));
+	return json_pack("{s:s, s:s}", "suite", suite_name(PIPE_SUITE), "key", b64);
+}
+
+/* Check and build what session.pipe sends; @p p is filled but not yet in the table. */
+static json_t *
+open_args(struct cp *cp, json_t *args, struct cp_pipe *p, struct cp_err *err)
+{
+	const char *id = NULL, *to = NULL;
+	json_int_t port = -1;
+	int srtp = 0;
+	struct mf_sess_spec *spec = &cp->spec;
+	struct cp_sess *s;
+	json_t *from, *o;
+	unsigned int i;
+
+	if (cp_args_unpack(args, err, "{s:s, s:s, s?b, s?I}", "id", &id, "to", &to, "srtp",
+			   &srtp, "port", &port) != 0)
+		return NULL;
+	s = cp_reg_find(&cp->reg, id);
+	if (s == NULL || !cp_sees(cp, id)) {
+		cp_err_set(err, "not_found", "id", "no session \"%.60s\"", id);
+		return NULL;
+	}
+	if (to[0] == '\0' || strlen(to) >= CP_NODE_MAX || strpbrk(to, "/+#") != NULL ||
+	    strcmp(to, cp->cfg.node) == 0) {
+		cp_err_set(err, "bad_value", "to", "another node's name");
+		return NULL;
+	}
+	if (find(cp, id, to, false) != NULL) {
+		cp_err_set(err, "exists", "to", "session \"%.60s\" is already piped to %s", id, to);
+		return NULL;
+	}
+	if (cp_store_spec(cp, s, spec) != 0) {
+		cp_err_set(err, "internal", NULL, "the journal's record of \"%.60s\" is unreadable",
+			   id);
+		return NULL;
+	}
+	snprintf(p->session, sizeof(p->session), "%s", id);
+	snprintf(p->node, sizeof(p->node), "%s", to);
+	snprintf(p->out_id, sizeof(p->out_id), "pipe:%08x", cp_id_hash(to));
+	for (i = 0; i < spec->nb_outputs; i++)
+		if (strcmp(spec->outputs[i].id, p->out_id) == 0) {
+			cp_err_set(err, "exists", "to", "session \"%.60s\" has an output %s", id,
+				   p->out_id);
+			goto fail;
+		}
+	if (spec->nb_outputs >= MF_SESS_MAX_OUTPUTS) {
+		cp_err_set(err, "capacity", "id", "session \"%.60s\" has %u outputs already", id,
+			   spec->nb_outputs);
+		goto fail;
+	}
+	if (srtp && RAND_bytes(p->key, PIPE_KEY_LEN) != 1) {
+		cp_err_set(err, "internal", NULL, "no random bytes");
+		goto fail;
+	}
+	if (random_hex(p->token, 8, err) != 0 || (from = our_addrs(cp, port, err)) == NULL)
+		goto fail;
+	p->srtp = srtp ? PIPE_SUITE : MF_SRTP_NONE;
+	p->kind = spec->kind;
+	o = json_pack("{s:s, s:s, s:s, s:o, s:i, s:o}", "id", id, "origin", cp->cfg.node, "kind",
+		      mf_sess_kind_str(spec->kind), "from", from, "src_port",
+		      spec->ingress.udp_port, "ingress", ingress_template(spec));
+	if (srtp)
+		json_object_set_new(json_object_get(o, "ingress"), "srtp", srtp_json(p->key));
+	mf_sess_wipe_keys(spec);
+	return o;
+fail:
+	mf_sess_wipe_keys(spec);
+	return NULL;
+}
+
+json_t *
+cp_session_pipe(struct cp *cp, json_t *args, struct cp_err *err)
+{
+	struct cp_pipe tmp = { 0 }, *p;
+	json_t *req = open_args(cp, args, &tmp, err);
+
+	if (req == NULL)
+		goto out;
+	p = add(cp, tmp.session, tmp.node, false);
+	if (p == NULL) {
+		json_decref(req);
+		cp_err_set(err, "internal", NULL, "no memory for a pipe");
+		goto out;
+	}
+	memcpy(p, &tmp, sizeof(*p));
+	/* Apart from the entry, which moves as the table changes; filled when the batch
+	 * answers what it can. */
+	p->later = calloc(1, sizeof(*p->later));
+	if (p->later == NULL) {
+		drop(cp, p);
+		json_decref(req);
+		cp_err_set(err, "internal", NULL, "no memory for a pipe");
+		goto out;
+	}
+	p->state = CP_PIPE_OPENING;
+	p->deadline_ms = mf_time_ns(CLOCK_MONOTONIC) / 1000000 + cp->cfg.reply_timeout_ms;
+	send_to(cp, p->node, "pipe.open", p->token, req);
+	cp->later = p->later;		/* answered by cp_pipes_reply() or the tick */
+	MF_LOG(INFO, cmd, "session %s: asking node %s for a pipe", p->session, p->node);
+out:
+	explicit_bzero(&tmp, sizeof(tmp));
+	return NULL;
+}
+
+/* The edge agreed (@p res): the output toward it, then the reply. @return 0 or a code. */
+static int
+pipe_output(struct cp *cp, struct cp_pipe *p, json_t *res, struct cp_err *err)
+{
+	const char *addr = NULL;
+	json_int_t udp = 0, port = 0;
+	json_t *out, *upd, *r;
+
+	if (json_unpack(res, "{s:s, s:I, s:I}", "addr", &addr, "udp_port", &udp,
+			"origin_port", &port) != 0 || udp <= 0 || udp > 65535 || port < 0 ||
+	    port > 65535) {
+		cp_err_set(err, "bad_reply", NULL, "node %s answered pipe.open without addr, "
+			   "udp_port and origin_port", p->node);
+		return -EPROTO;
+	}
+	snprintf(p->addr, sizeof(p->addr), "%s", addr);
+	p->udp_port = (uint16_t)udp;
+	out = json_pack("{s:s, s:I, s:s, s:I}", "id", p->out_id, "port", port, "addr", addr,
+			"udp_port", udp);
+	if (p->srtp != MF_SRTP_NONE) {
+		json_object_set_new(out, "srtp", srtp_json(p->key));
+		json_object_set_new(out, "receiver_srtp", srtp_json(p->key));
+	}
+	/* The edge asks for what its viewers miss and it never had (lost on the pipe). */
+	if (mf_sess_kind_is_rtp(p->kind))
+		json_object_set_new(out, "nack", json_object());
+	upd = json_pack("{s:s, s:[o]}", "id", p->session, "add_outputs", out);
+	cp->caller = p->later->tenant;
+	r = cp_session_update(cp, upd, err);
+	json_decref(upd);
+	explicit_bzero(p->key, sizeof(p->key));
+	if (r == NULL)
+		return -EINVAL;
+	json_decref(r);
+	return 0;
+}
+
+static void
+opened(struct cp *cp, struct cp_pipe *p, json_t *res)
+{
+	struct cp_err err = { 0 };
+	json_t *o;
+
+	if (pipe_output(cp, p, res, &err) != 0) {
+		send_close(cp, p);
+		answer(cp, p, NULL, &err);
+		drop(cp, p);
+		return;
+	}
+	p->state = CP_PIPE_OPEN;
+	save(cp);
+	event(cp, p, "pipe.opened", NULL);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:i}", "session", p->session, "to", p->node,
+		      "output", p->out_id, "addr", p->addr, "udp_port", p->udp_port);
+	json_object_set_new(o, "srtp", p->srtp ? json_string(suite_name(p->srtp)) : json_null());
+	answer(cp, p, o, NULL);
+	MF_LOG(NOTICE, cmd, "session %s piped to node %s (%s:%u)", p->session, p->node, p->addr,
+	       p->udp_port);
+}
+
+void
+cp_pipes_reply(struct cp *cp, const struct cp_msg *msg)
+{
+	json_t *root = json_loadb(msg->payload, msg->len, 0, NULL), *ok;
+	const char *id = json_string_value(json_object_get(root, "id")), *code, *why;
+	struct cp_pipe *p = NULL;
+	struct cp_err err = { 0 };
+	uint32_t i;
+
+	for (i = 0; id != NULL && strncmp(id, "pipe-", 5) == 0 && i < cp->pipes.nb; i++)
+		if (cp->pipes.p[i].state == CP_PIPE_OPENING &&
+		    strcmp(cp->pipes.p[i].token, id + 5) == 0)
+			p = &cp->pipes.p[i];
+	if (p == NULL)
+		goto out;	/* a pipe.close's answer, or too late: nothing waits for it */
+	ok = json_object_get(root, "ok");
+	if (json_is_true(ok)) {
+		opened(cp, p, json_object_get(root, "result"));
+		goto out;
+	}
+	code = json_string_value(json_object_get(json_object_get(root, "error"), "code"));
+	why = json_string_value(json_object_get(json_object_get(root, "error"), "message"));
+	cp_err_set(&err, code != NULL && strlen(code) < sizeof(err.code) ? code : "bad_reply",
+		   "to", "node %s: %.150s", p->node, why != NULL ? why : "an unreadable answer");
+	answer(cp, p, NULL, &err);
+	drop(cp, p);
+out:
+	json_decref(root);
+}
+
+void
+cp_pipes_tick(struct cp *cp, uint64_t now_ms)
+{
+	struct cp_err err = { 0 };
+	bool changed = false;
+	uint32_t i = 0;
+
+	while (i < cp->pipes.nb) {
+		struct cp_pipe *p = &cp->pipes.p[i];
+
+		if (p->state == CP_PIPE_OPENING && now_ms >= p->deadline_ms) {
+			cp_err_set(&err, "timeout", "to", "node %s did not answer within %u ms",
+				   p->node, cp->cfg.reply_timeout_ms);
+			send_close(cp, p);	/* in case it answers after all */
+			answer(cp, p, NULL, &err);
+		} else if (p->state == CP_PIPE_OPEN && cp_reg_find(&cp->reg, p->session) == NULL) {
+			if (!p->in)
+				send_close(cp, p);
+			event(cp, p, "pipe.closed", "session_gone");
+			changed = true;
+		} else {
+			i++;
+			continue;
+		}
+		drop(cp, p);
+	}
+	if (changed)
+		save(cp);
+}
+
+json_t *
+cp_session_unpipe(struct cp *cp, json_t *args, struct cp_err *err)
+{
+	const char *id = NULL, *to = NULL;
+	struct cp_pipe *p;
+	json_t *upd, *r;
+
+	if (cp_args_unpack(args, err, "{s:s, s:s}", "id", &id, "to", &to) != 0)
+		return NULL;
+	p = find(cp, id, to, false);
+	if (p == NULL || !cp_sees(cp, id)) {
+		cp_err_set(err, "not_found", "to", "session \"%.60s\" is not piped to %.60s", id,
+			   to);
+		return NULL;
+	}
+	if (p->state != CP_PIPE_OPEN) {
+		cp_err_set(err, "busy", "to", "the pipe to %s is still opening", p->node);
+		return NULL;
+	}
+	upd = json_pack("{s:s, s:[s]}", "id", p->session, "remove_outputs", p->out_id);
+	r = cp_session_update(cp, upd, err);
+	json_decref(upd);
+	/* An output someone removed already leaves nothing to undo: the pipe goes anyway. */
+	if (r == NULL && strcmp(err->code, "not_found") != 0)
+		return NULL;
+	json_decref(r);
+	send_close(cp, p);
+	event(cp, p, "pipe.closed", "unpipe");
+	r = json_pack("{s:s, s:s, s:b}", "session", p->session, "to", p->node, "closed", 1);
+	drop(cp, p);
+	save(cp);
+	return r;
+}
+
+/* ---- the edge: pipe.open, pipe.close ---- */
+
+static bool
+same_subnet(const struct mf_addr *a, const struct mf_addr *b, unsigned int plen)
+{
+	unsigned int n = plen / 8, r = plen % 8;
+
+	if (a->family != b->family || plen > (a->family == 4 ? 32u : 128u))
+		return false;
+	if (memcmp(a->a, b->a, n) != 0)
+		return false;
+	return r == 0 || ((a->a[n] ^ b->a[n]) & (0xff << (8 - r))) == 0;
+}
+
+/* Our port and address in a subnet of one of the origin's addresses (@p from), and that
+ * address and its port. @return 0 or -ENETUNREACH with @p err set. */
+static int
+route(struct cp *cp, json_t *from, json_t *in, const char **origin_addr, json_int_t *oport,
+      struct cp_err *err)
+{
+	const struct mf_msg_node_info *ni = (const struct mf_msg_node_info *)cp->res;
+	struct mf_addr o;
+	char s[64];
+	unsigned int i, k;
+	size_t j;
+	json_t *e;
+
+	if (cp_dp_call(cp, MF_MSG_NODE_INFO, NULL, 0, cp->res, sizeof(cp->res), err) < 0)
+		return -EIO;
+	json_array_foreach(from, j, e) {
+		const char *a = json_string_value(json_object_get(e, "addr"));
+
+		if (a == NULL || mf_addr_parse(a, &o) != 0)
+			continue;
+		for (i = 0; i < ni->nb_ports && i < MF_MAX_PORTS; i++)
+			for (k = 0; k < ni->ports[i].nb_addrs && k < MF_NODE_MAX_ADDRS; k++) {
+				if (!same_subnet(&ni->ports[i].addrs[k], &o,
+						 ni->ports[i].prefix[k]))
+					continue;
+				mf_addr_str(&ni->ports[i].addrs[k], s, sizeof(s));
+				json_object_set_new(in, "port", json_integer(ni->ports[i].port));
+				json_object_set_new(in, "addr", json_string(s));
+				*origin_addr = a;
+				*oport = json_integer_value(json_object_get(e, "port"));
+				return 0;
+			}
+	}
+	cp_err_set(err, "no_route", "from", "no port of node %s shares a subnet with the "
+		   "origin's addresses", cp->cfg.node);
+	return -ENETUNREACH;
+}
+
+static json_t *
+opened_result(const struct cp_sess *s, const char *origin_addr, json_int_t oport)
+{
+	char a[64];
+
+	mf_addr_str(&s->local, a, sizeof(a));
+	return json_pack("{s:s, s:i, s:s, s:i, s:s, s:I}", "id", s->id, "port", s->port,
+			 "addr", a, "udp_port", s->udp_port, "origin_addr", origin_addr,
+			 "origin_port", oport);
+}
+
+json_t *
+cp_pipe_open(struct cp *cp, json_t *args, struct cp_err *err)
+{
+	const char *id = NULL, *origin = NULL, *kind = NULL, *oaddr = NULL;
+	json_t *from = NULL, *in = NULL, *spec = NULL, *res = NULL;
+	json_int_t src_port = 0, oport = 0;
+	struct cp_sess *s;
+	struct cp_pipe *p;
+
+	if (cp_args_unpack(args, err, "{s:s, s:s, s:s, s:o, s:I, s:o}", "id", &id, "origin",
+			   &origin, "kind", &kind, "from", &from, "src_port", &src_port,
+			   "ingress", &in) != 0)
+		return NULL;
+	if (origin[0] == '\0' || strlen(origin) >= CP_NODE_MAX ||
+	    strpbrk(origin, "/+#") != NULL || !json_is_array(from) || !json_is_object(in) ||
+	    src_port <= 0 || src_port > 65535) {
+		cp_err_set(err, "bad_args", NULL, "origin a node's name, from an array, "
+			   "src_port 1-65535, ingress an object");
+		return NULL;
+	}
+	s = cp_reg_find(&cp->reg, id);
+	p = find(cp, id, origin, true);
+	if (s != NULL && p == NULL) {
+		cp_err_set(err, "exists", "id", "node %s has a session \"%.60s\" of its own",
+			   cp->cfg.node, id);
+		return NULL;
+	}
+	if (s != NULL) {
+		cp_err_set(err, "exists", "id", "session \"%.60s\" is already piped here from %s",
+			   id, origin);
+		return NULL;
+	}
+	in = json_deep_copy(in);
+	spec = json_pack("{s:s, s:s, s:o}", "id", id, "kind", kind, "ingress", in);
+	if (route(cp, from, in, &oaddr, &oport, err) != 0)
+		goto out;
+	json_object_set_new(in, "source", json_pack("{s:s, s:I}", "addr", oaddr, "port",
+						    src_port));
+	p = add(cp, id, origin, true);
+	if (p == NULL) {
+		cp_err_set(err, "internal", NULL, "no memory for a pipe");
+		goto out;
+	}
+	if (cp_spec_alloc_port(cp, spec, err) != 0 || cp_create_now(cp, spec, &s, err) != 0) {
+		drop(cp, p);
+		goto out;
+	}
+	p->state = CP_PIPE_OPEN;
+	save(cp);
+	event(cp, p, "pipe.opened", NULL);
+	res = opened_result(s, oaddr, oport);
+	MF_LOG(NOTICE, cmd, "session %s piped here from node %s", id, origin);
+out:
+	json_decref(spec);
+	return res;
+}
+
+json_t *
+cp_pipe_close(struct cp *cp, json_t *args, struct cp_err *err)
+{
+	const char *id = NULL, *origin = NULL;
+	struct cp_pipe *p;
+
+	if (cp_args_unpack(args, err, "{s:s, s:s}", "id", &id, "origin", &origin) != 0)
+		return NULL;
+	p = find(cp, id, origin, true);
+	if (p == NULL) {
+		cp_err_set(err, "not_found", "id", "no pipe of \"%.60s\" from %.60s", id, origin);
+		return NULL;
+	}
+	if (cp_reg_find(&cp->reg, id) != NULL && cp_delete_now(cp, id, err) != 0)
+		return NULL;
+	event(cp, p, "pipe.closed", "origin");
+	drop(cp, p);
+	save(cp);
+	return json_pack("{s:s, s:b}", "id", id, "closed", 1);
+}
+
+json_t *
+cp_pipes_of(const struct cp *cp, const char *session)
+{
+	json_t *a = NULL;
+	uint32_t i;
+
+	for (i = 0; i < cp->pipes.nb; i++) {
+		const struct cp_pipe *p = &cp->pipes.p[i];
+		json_t *o;
+
+		if (strcmp(p->session, session) != 0)
+			continue;
+		o = p->in ? json_pack("{s:s}", "from", p->node) :
+			    json_pack("{s:s, s:s, s:s}", "to", p->node, "state",
+				      p->state == CP_PIPE_OPEN ? "open" : "opening", "output",
+				      p->out_id);
+		if (!p->in && p->state == CP_PIPE_OPEN)
+			json_object_set_new(o, "addr", json_sprintf("%s:%u", p->addr,
+								    p->udp_port));
+		json_object_set_new(o, "srtp", p->srtp ? json_string(suite_name(p->srtp)) :
+							 json_null());
+		if (a == NULL)
+			a = json_array();
+		json_array_append_new(a, o);
+	}
+	return a;
+}
