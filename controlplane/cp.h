@@ -392,7 +392,9 @@ struct cp_pipe {
 	bool in;			/* received: this node is the edge */
 	uint8_t state;			/* enum cp_pipe_state */
 	uint8_t srtp;			/* enum mf_srtp_suite of the pipe; 0: plain */
-	uint8_t kind;			/* out, while opening: the session's */
+	uint8_t kind;			/* out: the session's */
+	bool rekeyed;			/* a new key to tell the other node (cp_pipes_attached) */
+	uint16_t port;			/* out: the origin's dataplane port toward the edge */
 	uint16_t udp_port;		/* out: the edge's ingress */
 	char addr[48];			/* out: its address */
 	char out_id[MF_OUT_ID_MAX];	/* out: the origin's output toward it */
@@ -508,6 +510,11 @@ int cp_store_update(struct cp *cp, struct cp_sess *s, const struct mf_sess_spec 
 /** Make @p s stream @p stream (an index of cp_rooms.c, + 1): its record again, with the
  *  stream, synced. */
 int cp_store_bind(struct cp *cp, struct cp_sess *s, uint32_t stream);
+/** Replace a session's record with @p spec (same ports, outputs and totals), for a
+ *  dataplane that has not got it yet: journal only, synced. */
+int cp_store_rewrite(struct cp *cp, struct cp_sess *s, const struct mf_sess_spec *spec);
+/** Is the dataplane that came a new one (cp_store_attach will replay into it)? */
+bool cp_store_fresh(const struct cp *cp);
 /** A session the dataplane ended: out of the registry and the journal. */
 void cp_store_forget(struct cp *cp, const char *id);
 /** The spec of a registered session, from the journal, into @p spec. */
@@ -723,6 +730,12 @@ json_t *cp_pipe_open(struct cp *cp, json_t *args, struct cp_err *err);
 json_t *cp_pipe_close(struct cp *cp, json_t *args, struct cp_err *err);
 /** Another node's answer (a message on <prefix>/<node>/pipe/reply). */
 void cp_pipes_reply(struct cp *cp, const struct cp_msg *msg);
+/** A new dataplane (cp_store_fresh), before the replay: every SRTP pipe of this node gets
+ *  a new key in the journal, so no (key, index) pair is used again. */
+void cp_pipes_rekey(struct cp *cp);
+/** After the replay: the other nodes are told the new keys (pipe.key). */
+void cp_pipes_attached(struct cp *cp);
+json_t *cp_pipe_key(struct cp *cp, json_t *args, struct cp_err *err);
 /** Unanswered pipe.open past the reply timeout refused; pipes of sessions gone closed. */
 void cp_pipes_tick(struct cp *cp, uint64_t now_ms);
 /** The pipes of @p session for session.get, or NULL when it has none. */

@@ -47,6 +47,7 @@ static const struct cmd cmds[] = {
 	{ "node.info", cp_node_info, NULL, false, false, ANY },
 	{ "node.stats", cp_node_stats, NULL, false, false, ADMIN },
 	{ "pipe.close", cp_pipe_close, NULL, false, true, ADMIN },
+	{ "pipe.key", cp_pipe_key, NULL, false, false, ADMIN },
 	{ "pipe.open", cp_pipe_open, NULL, false, true, ADMIN },
 	{ "room.create", cp_room_create, NULL, false, false, ANY },
 	{ "room.delete", cp_room_delete, NULL, false, true, ANY },

@@ -52,8 +52,12 @@ dataplane(struct cp *cp)
 	enum cp_dp_change ch = cp_dp_poll(cp);
 	struct mf_msg_event ev;
 
-	if (ch == CP_DP_UP)
+	if (ch == CP_DP_UP && cp_store_fresh(cp))
+		cp_pipes_rekey(cp);
+	if (ch == CP_DP_UP) {
 		cp_store_attach(cp);
+		cp_pipes_attached(cp);
+	}
 	if (ch != CP_DP_SAME) {
 		cp_event_publish(cp, ch == CP_DP_UP ?
 			json_pack("{s:s, s:I, s:i}", "event", "dataplane.up", "generation",
@@ -84,12 +88,17 @@ devices(struct cp *cp, struct cp_msg **batch, unsigned int n)
 	char gone[64];
 
 	for (i = 0; i < n; i++) {
-		if (batch[i]->pipe_reply)
-			cp_pipes_reply(cp, batch[i]);
-		else if (!batch[i]->device) {
+		if (!batch[i]->pipe_reply && !batch[i]->device) {
 			batch[k++] = batch[i];
 			continue;
-		} else if (cp_device_status(cp, batch[i], gone, sizeof(gone)) == 1)
+		}
+		/* An oversized message is kept only as its length (cp_mqtt.c). */
+		if (batch[i]->len > cp->cfg.max_payload)
+			MF_LOG(WARNING, main, "%zu bytes on %.100s: over max_payload, ignored",
+			       batch[i]->len, batch[i]->topic);
+		else if (batch[i]->pipe_reply)
+			cp_pipes_reply(cp, batch[i]);
+		else if (cp_device_status(cp, batch[i], gone, sizeof(gone)) == 1)
 			cp_streams_device_gone(cp, gone);
 		cp_msg_free(batch[i]);
 	}

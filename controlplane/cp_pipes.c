@@ -88,9 +88,9 @@ add(struct cp *cp, const char *session, const char *node, bool in)
 static void
 drop(struct cp *cp, struct cp_pipe *p)
 {
-	explicit_bzero(p->key, sizeof(p->key));
 	free(p->later);
 	*p = cp->pipes.p[--cp->pipes.nb];
+	explicit_bzero(&cp->pipes.p[cp->pipes.nb], sizeof(*p));	/* its key, if any */
 }
 
 static void
@@ -105,10 +105,11 @@ save(struct cp *cp)
 		if (p->state != CP_PIPE_OPEN)
 			continue;
 		json_array_append_new(a, p->in ?
-			json_pack("{s:s, s:s}", "session", p->session, "from", p->node) :
-			json_pack("{s:s, s:s, s:s, s:s, s:i, s:i}", "session", p->session, "to",
-				  p->node, "output", p->out_id, "addr", p->addr, "udp_port",
-				  p->udp_port, "srtp", p->srtp));
+			json_pack("{s:s, s:s, s:i}", "session", p->session, "from", p->node, "srtp",
+				  p->srtp) :
+			json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i}", "session", p->session,
+				  "to", p->node, "output", p->out_id, "addr", p->addr, "udp_port",
+				  p->udp_port, "port", p->port, "srtp", p->srtp, "kind", p->kind));
 	}
 	cp_journal_save_json(cp->journal, PIPES_FILE, json_pack("{s:o}", "pipes", a));
 }
@@ -127,12 +128,13 @@ cp_pipes_load(struct cp *cp)
 		return rc;
 	json_array_foreach(json_object_get(root, "pipes"), i, e) {
 		const char *sid = NULL, *from = NULL, *to = NULL, *out = "", *addr = "";
-		json_int_t port = 0, srtp = 0;
+		json_int_t udp = 0, port = 0, srtp = 0, kind = 0;
 		struct cp_pipe *p;
 
-		if (json_unpack(e, "{s:s, s?s, s?s, s?s, s?s, s?I, s?I}", "session", &sid, "from",
-				&from, "to", &to, "output", &out, "addr", &addr, "udp_port", &port,
-				"srtp", &srtp) != 0 || (from == NULL) == (to == NULL) ||
+		if (json_unpack(e, "{s:s, s?s, s?s, s?s, s?s, s?I, s?I, s?I, s?I}", "session", &sid,
+				"from", &from, "to", &to, "output", &out, "addr", &addr, "udp_port",
+				&udp, "port", &port, "srtp", &srtp, "kind", &kind) != 0 ||
+		    (from == NULL) == (to == NULL) ||
 		    (p = add(cp, sid, from ? from : to, from != NULL)) == NULL) {
 			MF_LOG(WARNING, main, "%s: entry %zu unreadable: skipped", PIPES_FILE, i);
 			continue;
@@ -140,8 +142,10 @@ cp_pipes_load(struct cp *cp)
 		p->state = CP_PIPE_OPEN;
 		snprintf(p->out_id, sizeof(p->out_id), "%s", out);
 		snprintf(p->addr, sizeof(p->addr), "%s", addr);
-		p->udp_port = (uint16_t)port;
+		p->udp_port = (uint16_t)udp;
+		p->port = (uint16_t)port;
 		p->srtp = (uint8_t)srtp;
+		p->kind = (uint8_t)kind;
 	}
 	json_decref(root);
 	return 0;
@@ -286,6 +290,15 @@ ingress_template(const struct mf_sess_spec *spec)
 	return t;
 }
 
+/* A pipe's SRTP, as another node sends it: none, or the pipe's suite. */
+static bool
+pipe_srtp_ok(const json_t *srtp)
+{
+	const char *suite = json_string_value(json_object_get(srtp, "suite"));
+
+	return srtp == NULL || (suite != NULL && strcmp(suite, suite_name(PIPE_SUITE)) == 0);
+}
+
 static json_t *
 srtp_json(const uint8_t *key)
 {
@@ -354,8 +367,10 @@ open_args(struct cp *cp, json_t *args, struct cp_pipe *p, struct cp_err *err)
 	o = json_pack("{s:s, s:s, s:s, s:o, s:i, s:o}", "id", id, "origin", cp->cfg.node, "kind",
 		      mf_sess_kind_str(spec->kind), "from", from, "src_port",
 		      spec->ingress.udp_port, "ingress", ingress_template(spec));
-	if (srtp)
+	if (o != NULL && srtp)
 		json_object_set_new(json_object_get(o, "ingress"), "srtp", srtp_json(p->key));
+	if (o == NULL)
+		cp_err_set(err, "internal", NULL, "no memory for pipe.open");
 	mf_sess_wipe_keys(spec);
 	return o;
 fail:
@@ -397,13 +412,31 @@ out:
 	return NULL;
 }
 
+/* The origin's output toward the edge, under p->key when the pipe has SRTP (its receiver,
+ * the edge, protects its RTCP with the same key). */
+static json_t *
+output_json(const struct cp_pipe *p)
+{
+	json_t *out = json_pack("{s:s, s:i, s:s, s:i}", "id", p->out_id, "port", p->port,
+				"addr", p->addr, "udp_port", p->udp_port);
+
+	if (out != NULL && p->srtp != MF_SRTP_NONE) {
+		json_object_set_new(out, "srtp", srtp_json(p->key));
+		json_object_set_new(out, "receiver_srtp", srtp_json(p->key));
+	}
+	/* The edge asks for what its viewers miss and it never had (lost on the pipe). */
+	if (out != NULL && mf_sess_kind_is_rtp(p->kind))
+		json_object_set_new(out, "nack", json_object());
+	return out;
+}
+
 /* The edge agreed (@p res): the output toward it, then the reply. @return 0 or a code. */
 static int
 pipe_output(struct cp *cp, struct cp_pipe *p, json_t *res, struct cp_err *err)
 {
 	const char *addr = NULL;
 	json_int_t udp = 0, port = 0;
-	json_t *out, *upd, *r;
+	json_t *upd, *r;
 
 	if (json_unpack(res, "{s:s, s:I, s:I}", "addr", &addr, "udp_port", &udp,
 			"origin_port", &port) != 0 || udp <= 0 || udp > 65535 || port < 0 ||
@@ -414,16 +447,8 @@ pipe_output(struct cp *cp, struct cp_pipe *p, json_t *res, struct cp_err *err)
 	}
 	snprintf(p->addr, sizeof(p->addr), "%s", addr);
 	p->udp_port = (uint16_t)udp;
-	out = json_pack("{s:s, s:I, s:s, s:I}", "id", p->out_id, "port", port, "addr", addr,
-			"udp_port", udp);
-	if (p->srtp != MF_SRTP_NONE) {
-		json_object_set_new(out, "srtp", srtp_json(p->key));
-		json_object_set_new(out, "receiver_srtp", srtp_json(p->key));
-	}
-	/* The edge asks for what its viewers miss and it never had (lost on the pipe). */
-	if (mf_sess_kind_is_rtp(p->kind))
-		json_object_set_new(out, "nack", json_object());
-	upd = json_pack("{s:s, s:[o]}", "id", p->session, "add_outputs", out);
+	p->port = (uint16_t)port;
+	upd = json_pack("{s:s, s:[o]}", "id", p->session, "add_outputs", output_json(p));
 	cp->caller = p->later->tenant;
 	r = cp_session_update(cp, upd, err);
 	json_decref(upd);
@@ -629,9 +654,9 @@ cp_pipe_open(struct cp *cp, json_t *args, struct cp_err *err)
 		return NULL;
 	if (origin[0] == '\0' || strlen(origin) >= CP_NODE_MAX ||
 	    strpbrk(origin, "/+#") != NULL || !json_is_array(from) || !json_is_object(in) ||
-	    src_port <= 0 || src_port > 65535) {
+	    src_port <= 0 || src_port > 65535 || !pipe_srtp_ok(json_object_get(in, "srtp"))) {
 		cp_err_set(err, "bad_args", NULL, "origin a node's name, from an array, "
-			   "src_port 1-65535, ingress an object");
+			   "src_port 1-65535, ingress an object, its srtp %s", suite_name(PIPE_SUITE));
 		return NULL;
 	}
 	s = cp_reg_find(&cp->reg, id);
@@ -641,27 +666,27 @@ cp_pipe_open(struct cp *cp, json_t *args, struct cp_err *err)
 			   cp->cfg.node, id);
 		return NULL;
 	}
-	if (s != NULL) {
-		cp_err_set(err, "exists", "id", "session \"%.60s\" is already piped here from %s",
-			   id, origin);
+	/* The origin opens again what it piped here: it has forgotten that pipe (its close
+	 * never arrived, or it was restored from before), so the old session goes. */
+	if (s != NULL && cp_delete_now(cp, id, err) != 0)
 		return NULL;
-	}
 	in = json_deep_copy(in);
 	spec = json_pack("{s:s, s:s, s:o}", "id", id, "kind", kind, "ingress", in);
 	if (route(cp, from, in, &oaddr, &oport, err) != 0)
 		goto out;
 	json_object_set_new(in, "source", json_pack("{s:s, s:I}", "addr", oaddr, "port",
 						    src_port));
-	p = add(cp, id, origin, true);
-	if (p == NULL) {
+	if (p == NULL && (p = add(cp, id, origin, true)) == NULL) {
 		cp_err_set(err, "internal", NULL, "no memory for a pipe");
 		goto out;
 	}
 	if (cp_spec_alloc_port(cp, spec, err) != 0 || cp_create_now(cp, spec, &s, err) != 0) {
 		drop(cp, p);
+		save(cp);
 		goto out;
 	}
 	p->state = CP_PIPE_OPEN;
+	p->srtp = json_object_get(in, "srtp") != NULL ? PIPE_SUITE : MF_SRTP_NONE;
 	save(cp);
 	event(cp, p, "pipe.opened", NULL);
 	res = opened_result(s, oaddr, oport);
@@ -718,4 +743,130 @@ cp_pipes_of(const struct cp *cp, const char *session)
 		json_array_append_new(a, o);
 	}
 	return a;
+}
+
+/* ---- new keys for a new dataplane ---- */
+
+/* Its SRTP parameters from p->key. */
+static void
+pipe_params(const struct cp_pipe *p, struct mf_srtp_params *sp)
+{
+	memset(sp, 0, sizeof(*sp));
+	sp->suite = PIPE_SUITE;
+	sp->key_len = 32;
+	sp->salt_len = 12;
+	memcpy(sp->key, p->key, 32);
+	memcpy(sp->salt, p->key + 32, 12);
+}
+
+/* A new key for @p p in its session's journal record (not yet in any dataplane). */
+static int
+rekey_journal(struct cp *cp, struct cp_pipe *p)
+{
+	struct mf_sess_spec *spec = &cp->spec;
+	struct cp_sess *s = cp_reg_find(&cp->reg, p->session);
+	unsigned int i;
+	int rc = -ENOENT;
+
+	if (s == NULL || cp_store_spec(cp, s, spec) != 0 || RAND_bytes(p->key, PIPE_KEY_LEN) != 1)
+		return -EIO;
+	if (p->in) {
+		pipe_params(p, &spec->ingress.srtp);
+		rc = 0;
+	}
+	for (i = 0; !p->in && i < spec->nb_outputs; i++)
+		if (strcmp(spec->outputs[i].id, p->out_id) == 0) {
+			pipe_params(p, &spec->outputs[i].srtp);
+			pipe_params(p, &spec->outputs[i].receiver_srtp);
+			rc = 0;
+		}
+	if (rc == 0)
+		rc = cp_store_rewrite(cp, s, spec);
+	mf_sess_wipe_keys(spec);
+	return rc;
+}
+
+/* A new dataplane starts every SRTP context again (the ROC, SRTCP's index): under the same
+ * key that would repeat GCM's nonces. Whichever end's dataplane is new mints a key for it
+ * before it sends anything, and tells the other end. */
+void
+cp_pipes_rekey(struct cp *cp)
+{
+	uint32_t i;
+
+	for (i = 0; i < cp->pipes.nb; i++) {
+		struct cp_pipe *p = &cp->pipes.p[i];
+
+		if (p->state != CP_PIPE_OPEN || p->srtp == MF_SRTP_NONE)
+			continue;
+		p->rekeyed = rekey_journal(cp, p) == 0;
+		if (!p->rekeyed)
+			MF_LOG(ERR, main, "pipe of %s %s %s: no new key (the old one is replayed)",
+			       p->session, p->in ? "from" : "to", p->node);
+	}
+}
+
+void
+cp_pipes_attached(struct cp *cp)
+{
+	struct cp_err err;
+	char token[17];
+	uint32_t i;
+
+	for (i = 0; i < cp->pipes.nb; i++) {
+		struct cp_pipe *p = &cp->pipes.p[i];
+
+		if (!p->rekeyed || random_hex(token, 8, &err) != 0)
+			continue;
+		send_to(cp, p->node, "pipe.key", token,
+			json_pack("{s:s, s:s, s:o}", "id", p->session, "node", cp->cfg.node,
+				  "srtp", srtp_json(p->key)));
+		MF_LOG(NOTICE, main, "pipe of %s %s %s: new key (a new dataplane)", p->session,
+		       p->in ? "from" : "to", p->node);
+		p->rekeyed = false;
+		explicit_bzero(p->key, sizeof(p->key));
+	}
+}
+
+/* The other end of a pipe has a new key: the edge's ingress takes it (its previous key
+ * still accepted for a while), or the origin's output is made again with it. */
+json_t *
+cp_pipe_key(struct cp *cp, json_t *args, struct cp_err *err)
+{
+	const char *id = NULL, *node = NULL;
+	json_t *srtp = NULL, *upd, *r;
+	struct cp_pipe *p;
+	struct mf_srtp_params sp;
+	struct mf_sess_err se;
+
+	if (cp_args_unpack(args, err, "{s:s, s:s, s:o}", "id", &id, "node", &node, "srtp",
+			   &srtp) != 0)
+		return NULL;
+	p = find(cp, id, node, true);
+	if (p == NULL)
+		p = find(cp, id, node, false);
+	if (p == NULL || p->state != CP_PIPE_OPEN || p->srtp == MF_SRTP_NONE) {
+		cp_err_set(err, "not_found", "id", "no SRTP pipe of \"%.60s\" with %.60s", id, node);
+		return NULL;
+	}
+	if (!pipe_srtp_ok(srtp) || mf_srtp_params_from_json(srtp, MF_SESS_RTP, &sp, &se) != 0 ||
+	    sp.key_len != 32 || sp.salt_len != 12) {
+		cp_err_set(err, "bad_value", "srtp", "%s with a key", suite_name(PIPE_SUITE));
+		return NULL;
+	}
+	memcpy(p->key, sp.key, 32);
+	memcpy(p->key + 32, sp.salt, 12);
+	explicit_bzero(&sp, sizeof(sp));
+	upd = p->in ? json_pack("{s:s, s:O}", "id", p->session, "srtp", srtp) :
+		      json_pack("{s:s, s:[s], s:[o]}", "id", p->session, "remove_outputs",
+				p->out_id, "add_outputs", output_json(p));
+	explicit_bzero(p->key, sizeof(p->key));
+	r = cp_session_update(cp, upd, err);
+	json_decref(upd);
+	if (r == NULL)
+		return NULL;
+	json_decref(r);
+	MF_LOG(NOTICE, cmd, "pipe of %s %s %s: new key from it", p->session,
+	       p->in ? "from" : "to", p->node);
+	return json_pack("{s:s, s:b}", "id", id, "rekeyed", 1);
 }

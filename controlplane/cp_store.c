@@ -349,6 +349,20 @@ cp_store_bind(struct cp *cp, struct cp_sess *s, uint32_t stream)
 	return rc;
 }
 
+int
+cp_store_rewrite(struct cp *cp, struct cp_sess *s, const struct mf_sess_spec *spec)
+{
+	int rc = put(cp, spec, s, &s->joff, &s->jlen);
+
+	return rc == 0 ? cp_journal_sync(cp->journal) : rc;
+}
+
+bool
+cp_store_fresh(const struct cp *cp)
+{
+	return cp_journal_dataplane(cp->journal) != cp->dp_start_ns;
+}
+
 void
 cp_store_forget(struct cp *cp, const char *id)
 {

@@ -12,8 +12,8 @@
  * a datagram not complete by then is dropped (drop_frag_timeout, swept while the worker
  * polls); the table itself refuses duplicates, overlaps that overrun the datagram, more
  * than RTE_LIBRTE_IP_FRAG_MAX_FRAG (8) fragments and datagrams beyond its size
- * (drop_frag_invalid). A complete datagram is copied into one mbuf of the reassembly pool
- * (the pipeline reads packets as one segment) and goes on as if it had come whole: it is
+ * (drop_frag_invalid). A complete datagram is copied into one mbuf, of the packet pool when
+ * it fits one, else of the reassembly pool (the pipeline reads packets as one segment) and goes on as if it had come whole: it is
  * classified again, looked up, and handed to its session's worker if that is another.
  *
  * Fragments of one datagram must meet on one worker. With RSS, NICs hash IP fragments (the
@@ -66,12 +66,17 @@ dp_frag_fini(struct dp_lcore *lc)
 	lc->frag.tbl = NULL;
 }
 
-/* The datagram @p m (a chain, one segment a fragment) in one mbuf of the reassembly pool.
+/* The datagram @p m (a chain, one segment a fragment) in one mbuf.
  * @return it, or NULL (pool empty, counted). @p m is freed either way. */
 static struct rte_mbuf *
 linearize(struct dp_lcore *lc, struct rte_mbuf *m)
 {
-	struct rte_mbuf *flat = rte_pktmbuf_alloc(dp.frag_pool), *s;
+	/* Most datagrams are one MTU and a little (an SRTP tag over it): a packet mbuf holds
+	 * them with room for a trailer, and the few large ones stay for the rest (a GOP cache
+	 * or a NACK ring may keep a datagram for seconds). */
+	uint32_t room = (uint32_t)rte_pktmbuf_data_room_size(dp.pool) - RTE_PKTMBUF_HEADROOM;
+	struct rte_mempool *mp = m->pkt_len + 64 <= room ? dp.pool : dp.frag_pool;
+	struct rte_mbuf *flat = rte_pktmbuf_alloc(mp), *s;
 	uint8_t *d;
 
 	if (unlikely(flat == NULL || rte_pktmbuf_tailroom(flat) < m->pkt_len)) {

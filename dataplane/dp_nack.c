@@ -50,6 +50,7 @@ resend(struct dp_lcore *lc, struct dp_out *o, uint16_t seq, uint64_t now, uint64
 	struct dp_nack_slot *sl = &o->nack->slot[seq & o->nack->mask];
 	struct rte_ether_addr mac;
 	struct rte_mbuf *c;
+	int n;
 
 	if (sl->m == NULL || sl->seq != seq || now - sl->sent_tsc > o->nack_age_tsc) {
 		oc[DP_OC_nack_miss]++;
@@ -74,24 +75,42 @@ resend(struct dp_lcore *lc, struct dp_out *o, uint16_t seq, uint64_t now, uint64
 	}
 	rte_ether_addr_copy(&mac, &rte_pktmbuf_mtod(c, struct rte_ether_hdr *)->dst_addr);
 	sl->resent_tsc = now;
-	oc[DP_OC_nack_resent]++;
 	if (unlikely(capture))
 		dp_capture_copy(lc, c, o->port->index, true);
 	/* A frame kept whole goes in fragments again, as it did the first time. */
-	if (rte_pktmbuf_pkt_len(c) - RTE_ETHER_HDR_LEN <= o->port->mtu)
+	if (rte_pktmbuf_pkt_len(c) - RTE_ETHER_HDR_LEN <= o->port->mtu) {
 		dp_tx(lc, o->port->index, c);
-	else if (dp_frag_out(lc, o->port, c, o->family) < 0)	/* consumes c */
-		oc[DP_OC_drop_no_mbuf]++;
+	} else {
+		n = dp_frag_out(lc, o->port, c, o->family);	/* consumes c */
+		if (n < 0) {
+			oc[n == -ENOMEM ? DP_OC_drop_no_mbuf : DP_OC_drop_mtu]++;
+			return false;
+		}
+		oc[DP_OC_frag_tx] += (uint64_t)n;
+		lc->ctr[DP_CTR_frag_tx] += (uint64_t)n;
+	}
+	oc[DP_OC_nack_resent]++;
 	return false;
+}
+
+/* Did packet @p seq of the current SSRC never reach the session? Known for the last 64
+ * numbers (the loss window of its RTP state); older ones are not asked for. */
+static bool
+session_lost(const struct dp_sess *s, uint16_t seq)
+{
+	const struct dp_rtp_rx *rx = &s->st->rx;
+	uint16_t back = (uint16_t)(rx->max_seq - seq);
+
+	return rx->init && back < 64 && !((rx->window >> back) & 1);
 }
 
 void
 dp_nack_input(struct dp_lcore *lc, struct dp_sess *s, struct dp_out *o, const uint8_t *pkt,
 	      const struct mf_rtcp_fb *fb, uint64_t now, uint64_t *sc, uint64_t *oc)
 {
-	/* Its numbers are the source's: what it never had can be asked for upstream (an
-	 * edge's pipe, a WebRTC publisher that answers NACKs). */
-	bool upstream = !(o->cfg.flags & MF_OUT_F_SSRC);
+	/* Its numbers are the source's: what it never had and the session never received
+	 * can be asked for upstream (an edge's pipe, a WebRTC publisher that answers NACKs). */
+	bool upstream = !(o->cfg.flags & MF_OUT_F_SSRC) && !o->ost->renumber;
 	unsigned int i, b, first;
 
 	oc[DP_OC_nack_rx]++;
@@ -102,9 +121,10 @@ dp_nack_input(struct dp_lcore *lc, struct dp_sess *s, struct dp_out *o, const ui
 
 		for (b = 0; b < 17; b++)
 			if ((want & (1u << b)) &&
-			    resend(lc, o, (uint16_t)(pid + b), now, oc, s->capture))
+			    resend(lc, o, (uint16_t)(pid + b), now, oc, s->capture) && upstream &&
+			    session_lost(s, (uint16_t)(pid + b)))
 				never |= 1u << b;
-		if (!upstream || never == 0)
+		if (never == 0)
 			continue;
 		first = (unsigned int)__builtin_ctz(never);
 		dp_nack_up_want(s, (uint16_t)(pid + first), (uint16_t)(never >> (first + 1)), sc);

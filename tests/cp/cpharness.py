@@ -113,10 +113,11 @@ class Broker:
                 return self
             except OSError:
                 time.sleep(0.05)
-        self.log.flush()
-        with open(self.log.name) as f:
+        rc = self.proc.poll()
+        self.stop()
+        with open(os.path.join(self.dir, "mosquitto.log")) as f:
             log = f.read()[-2000:]
-        raise RuntimeError("mosquitto did not start (exit %s): %s" % (self.proc.poll(), log))
+        raise RuntimeError("mosquitto did not start (exit %s): %s" % (rc, log))
 
     def stop(self):
         if self.proc is not None:

@@ -17,6 +17,8 @@ Two dataplanes on af_packet veths, two control planes ("origin", "edge"), one mo
    Then 3 % of the RTP is lost on the pipe link (l2_relay.py between the dataplanes): a
    viewer that sends NACKs (GStreamer) gets every frame bit-exact, because the edge asks the
    origin for what it never had and the origin resends it from the pipe output's buffer.
+   Before that the origin's dataplane restarts: the pipe gets a new key on both ends (its
+   SRTP counters start again), and that stream is authenticated under it.
 3. A PLI storm from 8 viewers behind the edge (10 a second each, 3 s): the origin's source
    gets at most one a second.
 4. Refusals, nothing changed: a pipe to this node, to a node that does not answer (timeout),
@@ -240,6 +242,29 @@ def pli_storm(topo, c, dpo, edge_port):
     return after - before, took, int(p.stdout.decode().strip() or 0)
 
 
+def logged(cp, text, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with open(cp.log) as f:
+            if text in f.read():
+                return True
+        time.sleep(0.1)
+    return False
+
+
+def new_dataplane(dpo, cpo, cpe):
+    """The origin's dataplane restarts: its SRTP contexts start their counters again, so
+    under the same key GCM's nonces would repeat (and the edge would take the packets for
+    replays). The origin's control plane gives the pipe a new key before the replay and
+    tells the edge; the repair below runs through it."""
+    dpo.stop()
+    dpo.start()
+    T.check(logged(cpo, "pipe of cam to edge: new key (a new dataplane)"),
+            "origin: a new key for the pipe, for its new dataplane")
+    T.check(logged(cpe, "pipe of cam from origin: new key from it"),
+            "edge: its ingress took the new key")
+
+
 def repair(topo, c, dpo, dpe, link, d, res):
     """3 % of the RTP lost on the pipe: a viewer behind the edge that asks for what it
     misses (GStreamer, NACK) gets every frame; the edge asked the origin for what it never
@@ -288,6 +313,10 @@ def repair(topo, c, dpo, dpe, link, d, res):
     T.check(counts.get("dropped", 0) > 0 and counts.get("again", 0) > 0,
             "the pipe lost RTP (%d) and carried resends (%d)" % (counts.get("dropped", 0),
                                                                  counts.get("again", 0)))
+    se = dpe.stats()["sessions"]["cam"]
+    T.check(se["drop_srtp_auth"] == 0 and se["drop_srtp_replay"] == 0,
+            "the edge authenticated every packet under the new key: %d auth, %d replay drops" %
+            (se["drop_srtp_auth"], se["drop_srtp_replay"]))
     T.check(len(got) >= judged and got[:judged] == ref[:judged],
             "nk behind the edge: every frame bit-exact despite the loss (%d decoded, first "
             "difference at %d): %s" % (len(got), next((i for i, (a, b) in enumerate(
@@ -345,7 +374,7 @@ def main():
             cpo = ControlPlane(broker, "origin", dpo.instance, reply_timeout_ms=3000)
             cpe = ControlPlane(broker, "edge", dpe.instance)
             with cpo, cpe:
-                run(topo, broker, dpo, dpe, cpo, link, d, clip, ref, sdp)
+                run(topo, broker, dpo, dpe, cpo, cpe, link, d, clip, ref, sdp)
                 for cp in (cpo, cpe):
                     T.eq(cp.stop(), 0, "%s's control plane exits cleanly (no leak under "
                          "ASan)" % cp.node)
@@ -355,7 +384,7 @@ def main():
     T.done()
 
 
-def run(topo, broker, dpo, dpe, cpo, link, d, clip, ref, sdp):
+def run(topo, broker, dpo, dpe, cpo, cpe, link, d, clip, ref, sdp):
     c, evs = Client(broker), Events(broker)
     for node in ("origin", "edge"):
         T.check(wait_status(c, node, lambda s: s["online"] and s["dataplane"]["up"])
@@ -372,6 +401,7 @@ def run(topo, broker, dpo, dpe, cpo, link, d, clip, ref, sdp):
     T.check(len(ev) == 1, "edge: pipe.opened: %s" % ev)
     check_both_sides(c, res)
     media(topo, c, dpo, dpe, d, clip, ref, sdp, res)
+    new_dataplane(dpo, cpo, cpe)
     repair(topo, c, dpo, dpe, link, d, res)
     refusals(c)
 

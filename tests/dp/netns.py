@@ -60,16 +60,19 @@ class Topology:
         return self
 
     def link_host(self, ns):
-        """A kernel link between this namespace (10.99.9.1) and @ns (10.99.9.2), beside
-        mfwd's ports: for a broker in @ns that processes here reach.
-        @return the address in @ns."""
+        """A kernel link between this namespace and @ns, beside mfwd's ports: for a broker
+        in @ns that processes here reach. Its /30 is this test's own (10.98.x.y by pid): a
+        fixed one met a demo's left behind (tools/demo uses 10.99.9.0/30), and connections
+        went there. @return the address in @ns."""
+        n = os.getpid() % 16384
+        me, peer = ("10.98.%d.%d" % (n // 64, (n % 64) * 4 + k) for k in (1, 2))
         sh("ip", "link", "add", self.vhost, "type", "veth", "peer", "name", "m0", "netns", ns)
         sh("sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % self.vhost)
-        sh("ip", "addr", "add", "10.99.9.1/30", "dev", self.vhost)
+        sh("ip", "addr", "add", me + "/30", "dev", self.vhost)
         sh("ip", "link", "set", self.vhost, "up")
-        sh("ip", "-n", ns, "addr", "add", "10.99.9.2/30", "dev", "m0")
+        sh("ip", "-n", ns, "addr", "add", peer + "/30", "dev", "m0")
         sh("ip", "-n", ns, "link", "set", "m0", "up")
-        return "10.99.9.2"
+        return peer
 
     def ports_conf(self, big_frames=False):
         """@big_frames: af_packet hands IPv4 datagrams over reassembled by the kernel
