@@ -394,6 +394,8 @@ struct cp_pipe {
 	uint8_t srtp;			/* enum mf_srtp_suite of the pipe; 0: plain */
 	uint8_t kind;			/* out: the session's */
 	bool rekeyed;			/* a new key to tell the other node (cp_pipes_attached) */
+	bool by_origin;			/* the key in use was minted by the origin */
+	uint32_t epoch;			/* keys minted for it since it opened */
 	uint16_t port;			/* out: the origin's dataplane port toward the edge */
 	uint16_t udp_port;		/* out: the edge's ingress */
 	char addr[48];			/* out: its address */

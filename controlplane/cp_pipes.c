@@ -104,12 +104,16 @@ save(struct cp *cp)
 
 		if (p->state != CP_PIPE_OPEN)
 			continue;
-		json_array_append_new(a, p->in ?
-			json_pack("{s:s, s:s, s:i}", "session", p->session, "from", p->node, "srtp",
-				  p->srtp) :
-			json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i}", "session", p->session,
+		json_t *e = p->in ?
+			json_pack("{s:s, s:s}", "session", p->session, "from", p->node) :
+			json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:i}", "session", p->session,
 				  "to", p->node, "output", p->out_id, "addr", p->addr, "udp_port",
-				  p->udp_port, "port", p->port, "srtp", p->srtp, "kind", p->kind));
+				  p->udp_port, "port", p->port, "kind", p->kind);
+
+		json_object_set_new(e, "srtp", json_integer(p->srtp));
+		json_object_set_new(e, "epoch", json_integer(p->epoch));
+		json_object_set_new(e, "by_origin", json_boolean(p->by_origin));
+		json_array_append_new(a, e);
 	}
 	cp_journal_save_json(cp->journal, PIPES_FILE, json_pack("{s:o}", "pipes", a));
 }
@@ -128,12 +132,14 @@ cp_pipes_load(struct cp *cp)
 		return rc;
 	json_array_foreach(json_object_get(root, "pipes"), i, e) {
 		const char *sid = NULL, *from = NULL, *to = NULL, *out = "", *addr = "";
-		json_int_t udp = 0, port = 0, srtp = 0, kind = 0;
+		json_int_t udp = 0, port = 0, srtp = 0, kind = 0, epoch = 0;
+		int by_origin = 0;
 		struct cp_pipe *p;
 
-		if (json_unpack(e, "{s:s, s?s, s?s, s?s, s?s, s?I, s?I, s?I, s?I}", "session", &sid,
-				"from", &from, "to", &to, "output", &out, "addr", &addr, "udp_port",
-				&udp, "port", &port, "srtp", &srtp, "kind", &kind) != 0 ||
+		if (json_unpack(e, "{s:s, s?s, s?s, s?s, s?s, s?I, s?I, s?I, s?I, s?I, s?b}",
+				"session", &sid, "from", &from, "to", &to, "output", &out, "addr",
+				&addr, "udp_port", &udp, "port", &port, "srtp", &srtp, "kind", &kind,
+				"epoch", &epoch, "by_origin", &by_origin) != 0 ||
 		    (from == NULL) == (to == NULL) ||
 		    (p = add(cp, sid, from ? from : to, from != NULL)) == NULL) {
 			MF_LOG(WARNING, main, "%s: entry %zu unreadable: skipped", PIPES_FILE, i);
@@ -146,6 +152,8 @@ cp_pipes_load(struct cp *cp)
 		p->port = (uint16_t)port;
 		p->srtp = (uint8_t)srtp;
 		p->kind = (uint8_t)kind;
+		p->epoch = (uint32_t)epoch;
+		p->by_origin = by_origin;
 	}
 	json_decref(root);
 	return 0;
@@ -403,6 +411,7 @@ cp_session_pipe(struct cp *cp, json_t *args, struct cp_err *err)
 		goto out;
 	}
 	p->state = CP_PIPE_OPENING;
+	p->by_origin = true;
 	p->deadline_ms = mf_time_ns(CLOCK_MONOTONIC) / 1000000 + cp->cfg.reply_timeout_ms;
 	send_to(cp, p->node, "pipe.open", p->token, req);
 	cp->later = p->later;		/* answered by cp_pipes_reply() or the tick */
@@ -687,6 +696,8 @@ cp_pipe_open(struct cp *cp, json_t *args, struct cp_err *err)
 	}
 	p->state = CP_PIPE_OPEN;
 	p->srtp = json_object_get(in, "srtp") != NULL ? PIPE_SUITE : MF_SRTP_NONE;
+	p->epoch = 0;
+	p->by_origin = true;
 	save(cp);
 	event(cp, p, "pipe.opened", NULL);
 	res = opened_result(s, oaddr, oport);
@@ -759,17 +770,21 @@ pipe_params(const struct cp_pipe *p, struct mf_srtp_params *sp)
 	memcpy(sp->salt, p->key + 32, 12);
 }
 
-/* A new key for @p p in its session's journal record (not yet in any dataplane). */
+/* p->key into its session: the edge's ingress, or the origin's output and what it reads
+ * its receiver's RTCP with; nothing else of the session changes. @p live: through the
+ * dataplane (cp_store_update), else in the journal only, before a replay. */
 static int
-rekey_journal(struct cp *cp, struct cp_pipe *p)
+rekey_spec(struct cp *cp, struct cp_pipe *p, bool live, struct cp_err *err)
 {
 	struct mf_sess_spec *spec = &cp->spec;
 	struct cp_sess *s = cp_reg_find(&cp->reg, p->session);
 	unsigned int i;
 	int rc = -ENOENT;
 
-	if (s == NULL || cp_store_spec(cp, s, spec) != 0 || RAND_bytes(p->key, PIPE_KEY_LEN) != 1)
-		return -EIO;
+	cp_err_set(err, "not_found", "id", "session \"%.60s\" or its output %s is gone",
+		   p->session, p->out_id);
+	if (s == NULL || cp_store_spec(cp, s, spec) != 0)
+		return -ENOENT;
 	if (p->in) {
 		pipe_params(p, &spec->ingress.srtp);
 		rc = 0;
@@ -781,17 +796,19 @@ rekey_journal(struct cp *cp, struct cp_pipe *p)
 			rc = 0;
 		}
 	if (rc == 0)
-		rc = cp_store_rewrite(cp, s, spec);
+		rc = live ? cp_store_update(cp, s, spec, err) : cp_store_rewrite(cp, s, spec);
 	mf_sess_wipe_keys(spec);
 	return rc;
 }
 
-/* A new dataplane starts every SRTP context again (the ROC, SRTCP's index): under the same
- * key that would repeat GCM's nonces. Whichever end's dataplane is new mints a key for it
- * before it sends anything, and tells the other end. */
+/* A new dataplane starts every SRTP context's counters again: under the same key GCM's
+ * nonces would repeat. Whichever end's dataplane is new mints a key for it (a higher
+ * epoch) before it sends anything, and tells the other end; when both did, the origin's
+ * key wins. */
 void
 cp_pipes_rekey(struct cp *cp)
 {
+	struct cp_err err;
 	uint32_t i;
 
 	for (i = 0; i < cp->pipes.nb; i++) {
@@ -799,48 +816,96 @@ cp_pipes_rekey(struct cp *cp)
 
 		if (p->state != CP_PIPE_OPEN || p->srtp == MF_SRTP_NONE)
 			continue;
-		p->rekeyed = rekey_journal(cp, p) == 0;
-		if (!p->rekeyed)
-			MF_LOG(ERR, main, "pipe of %s %s %s: no new key (the old one is replayed)",
-			       p->session, p->in ? "from" : "to", p->node);
+		p->rekeyed = RAND_bytes(p->key, PIPE_KEY_LEN) == 1 &&
+			     rekey_spec(cp, p, false, &err) == 0;
+		if (p->rekeyed) {
+			p->epoch++;
+			p->by_origin = !p->in;
+			continue;
+		}
+		explicit_bzero(p->key, sizeof(p->key));
+		MF_LOG(ERR, main, "pipe of %s %s %s: no new key could be written: its session "
+		       "goes back in under the old one", p->session, p->in ? "from" : "to",
+		       p->node);
 	}
+}
+
+/* Send the other end p->key (wiped then) as the pipe's key of p->epoch. */
+static void
+send_key(struct cp *cp, struct cp_pipe *p)
+{
+	struct cp_err err;
+	char token[17];
+
+	if (random_hex(token, 8, &err) == 0)
+		send_to(cp, p->node, "pipe.key", token,
+			json_pack("{s:s, s:s, s:o, s:I}", "id", p->session, "node", cp->cfg.node,
+				  "srtp", srtp_json(p->key), "epoch", (json_int_t)p->epoch));
+	explicit_bzero(p->key, sizeof(p->key));
+}
+
+/* The key @p p's session uses now, into p->key. @return 0 or -ENOENT. */
+static int
+current_key(struct cp *cp, struct cp_pipe *p)
+{
+	struct mf_sess_spec *spec = &cp->spec;
+	struct cp_sess *s = cp_reg_find(&cp->reg, p->session);
+	const struct mf_srtp_params *sp = NULL;
+	unsigned int i;
+
+	if (s == NULL || cp_store_spec(cp, s, spec) != 0)
+		return -ENOENT;
+	if (p->in)
+		sp = &spec->ingress.srtp;
+	for (i = 0; !p->in && i < spec->nb_outputs; i++)
+		if (strcmp(spec->outputs[i].id, p->out_id) == 0)
+			sp = &spec->outputs[i].srtp;
+	if (sp != NULL && sp->key_len == 32 && sp->salt_len == 12) {
+		memcpy(p->key, sp->key, 32);
+		memcpy(p->key + 32, sp->salt, 12);
+	}
+	mf_sess_wipe_keys(spec);
+	return sp != NULL ? 0 : -ENOENT;
 }
 
 void
 cp_pipes_attached(struct cp *cp)
 {
-	struct cp_err err;
-	char token[17];
+	bool changed = false;
 	uint32_t i;
 
 	for (i = 0; i < cp->pipes.nb; i++) {
 		struct cp_pipe *p = &cp->pipes.p[i];
 
-		if (!p->rekeyed || random_hex(token, 8, &err) != 0)
+		if (!p->rekeyed)
 			continue;
-		send_to(cp, p->node, "pipe.key", token,
-			json_pack("{s:s, s:s, s:o}", "id", p->session, "node", cp->cfg.node,
-				  "srtp", srtp_json(p->key)));
+		send_key(cp, p);
 		MF_LOG(NOTICE, main, "pipe of %s %s %s: new key (a new dataplane)", p->session,
 		       p->in ? "from" : "to", p->node);
 		p->rekeyed = false;
-		explicit_bzero(p->key, sizeof(p->key));
+		changed = true;
 	}
+	if (changed)
+		save(cp);
 }
 
-/* The other end of a pipe has a new key: the edge's ingress takes it (its previous key
- * still accepted for a while), or the origin's output is made again with it. */
+/* The other end of a pipe has a new key (its dataplane is new): ours takes it, unless
+ * ours is newer (or as new and the origin's): then ours goes back to it, so both ends end
+ * on one key whatever the order the restarts and messages came in. Without a dataplane
+ * the key goes into the journal, for the replay. */
 json_t *
 cp_pipe_key(struct cp *cp, json_t *args, struct cp_err *err)
 {
 	const char *id = NULL, *node = NULL;
-	json_t *srtp = NULL, *upd, *r;
+	json_int_t epoch = 0;
+	json_t *srtp = NULL;
 	struct cp_pipe *p;
 	struct mf_srtp_params sp;
 	struct mf_sess_err se;
+	int rc;
 
-	if (cp_args_unpack(args, err, "{s:s, s:s, s:o}", "id", &id, "node", &node, "srtp",
-			   &srtp) != 0)
+	if (cp_args_unpack(args, err, "{s:s, s:s, s:o, s:I}", "id", &id, "node", &node, "srtp",
+			   &srtp, "epoch", &epoch) != 0)
 		return NULL;
 	p = find(cp, id, node, true);
 	if (p == NULL)
@@ -849,23 +914,34 @@ cp_pipe_key(struct cp *cp, json_t *args, struct cp_err *err)
 		cp_err_set(err, "not_found", "id", "no SRTP pipe of \"%.60s\" with %.60s", id, node);
 		return NULL;
 	}
-	if (!pipe_srtp_ok(srtp) || mf_srtp_params_from_json(srtp, MF_SESS_RTP, &sp, &se) != 0 ||
-	    sp.key_len != 32 || sp.salt_len != 12) {
-		cp_err_set(err, "bad_value", "srtp", "%s with a key", suite_name(PIPE_SUITE));
+	rc = mf_srtp_params_from_json(srtp, MF_SESS_RTP, &sp, &se);
+	if (!pipe_srtp_ok(srtp) || rc != 0 || sp.key_len != 32 || sp.salt_len != 12 ||
+	    epoch <= 0 || epoch > UINT32_MAX) {
+		explicit_bzero(&sp, sizeof(sp));
+		cp_err_set(err, "bad_value", "srtp", "%s with a key, and an epoch",
+			   suite_name(PIPE_SUITE));
 		return NULL;
+	}
+	if ((uint32_t)epoch < p->epoch ||
+	    ((uint32_t)epoch == p->epoch && (!p->in || p->by_origin))) {
+		explicit_bzero(&sp, sizeof(sp));
+		if (current_key(cp, p) == 0)
+			send_key(cp, p);
+		MF_LOG(NOTICE, cmd, "pipe of %s %s %s: its key of epoch %lld refused, ours "
+		       "(epoch %u) sent back", p->session, p->in ? "from" : "to", p->node,
+		       (long long)epoch, p->epoch);
+		return json_pack("{s:s, s:b}", "id", id, "rekeyed", 0);
 	}
 	memcpy(p->key, sp.key, 32);
 	memcpy(p->key + 32, sp.salt, 12);
 	explicit_bzero(&sp, sizeof(sp));
-	upd = p->in ? json_pack("{s:s, s:O}", "id", p->session, "srtp", srtp) :
-		      json_pack("{s:s, s:[s], s:[o]}", "id", p->session, "remove_outputs",
-				p->out_id, "add_outputs", output_json(p));
+	rc = rekey_spec(cp, p, cp->dp_up, err);
 	explicit_bzero(p->key, sizeof(p->key));
-	r = cp_session_update(cp, upd, err);
-	json_decref(upd);
-	if (r == NULL)
+	if (rc != 0)
 		return NULL;
-	json_decref(r);
+	p->epoch = (uint32_t)epoch;
+	p->by_origin = p->in;
+	save(cp);
 	MF_LOG(NOTICE, cmd, "pipe of %s %s %s: new key from it", p->session,
 	       p->in ? "from" : "to", p->node);
 	return json_pack("{s:s, s:b}", "id", id, "rekeyed", 1);

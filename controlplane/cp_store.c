@@ -352,9 +352,19 @@ cp_store_bind(struct cp *cp, struct cp_sess *s, uint32_t stream)
 int
 cp_store_rewrite(struct cp *cp, struct cp_sess *s, const struct mf_sess_spec *spec)
 {
-	int rc = put(cp, spec, s, &s->joff, &s->jlen);
+	uint64_t off;
+	uint32_t len;
+	int rc = put(cp, spec, s, &off, &len);
 
-	return rc == 0 ? cp_journal_sync(cp->journal) : rc;
+	if (rc == 0)
+		rc = cp_journal_sync(cp->journal);
+	if (rc != 0)
+		return rc;	/* the record before stays the session's */
+	count(cp, s, -1);
+	s->joff = off;
+	s->jlen = len;
+	count(cp, s, 1);
+	return 0;
 }
 
 bool

@@ -13,8 +13,9 @@
  * polls); the table itself refuses duplicates, overlaps that overrun the datagram, more
  * than RTE_LIBRTE_IP_FRAG_MAX_FRAG (8) fragments and datagrams beyond its size
  * (drop_frag_invalid). A complete datagram is copied into one mbuf, of the packet pool when
- * it fits one, else of the reassembly pool (the pipeline reads packets as one segment) and goes on as if it had come whole: it is
- * classified again, looked up, and handed to its session's worker if that is another.
+ * it fits one, else of the reassembly pool (the pipeline reads packets as one segment),
+ * and goes on as if it had come whole: it is classified again, looked up, and handed to
+ * its session's worker if that is another.
  *
  * Fragments of one datagram must meet on one worker. With RSS, NICs hash IP fragments (the
  * first included: it is typed a fragment, not UDP) by addresses only (RTE_ETH_RSS_FRAG_*,

@@ -93,15 +93,20 @@ resend(struct dp_lcore *lc, struct dp_out *o, uint16_t seq, uint64_t now, uint64
 	return false;
 }
 
-/* Did packet @p seq of the current SSRC never reach the session? Known for the last 64
- * numbers (the loss window of its RTP state); older ones are not asked for. */
+/* May packet @p seq of the current SSRC, which @p o never had, be asked for from the
+ * source? Not before the SSRC's first number, nor after its newest; within its last 64 only
+ * if the session never received it (its RTP state's window); older, as far back as @p o's
+ * ring reaches, on @p o's word (a receiver's NACK can come later than 64 packets). */
 static bool
-session_lost(const struct dp_sess *s, uint16_t seq)
+session_lost(const struct dp_sess *s, const struct dp_out *o, uint16_t seq)
 {
 	const struct dp_rtp_rx *rx = &s->st->rx;
 	uint16_t back = (uint16_t)(rx->max_seq - seq);
 
-	return rx->init && back < 64 && !((rx->window >> back) & 1);
+	if (!rx->init || back > o->nack->mask ||
+	    (rx->cycles == 0 && back > (uint16_t)(rx->max_seq - (uint16_t)rx->base_seq)))
+		return false;
+	return back >= 64 || !((rx->window >> back) & 1);
 }
 
 void
@@ -122,7 +127,7 @@ dp_nack_input(struct dp_lcore *lc, struct dp_sess *s, struct dp_out *o, const ui
 		for (b = 0; b < 17; b++)
 			if ((want & (1u << b)) &&
 			    resend(lc, o, (uint16_t)(pid + b), now, oc, s->capture) && upstream &&
-			    session_lost(s, (uint16_t)(pid + b)))
+			    session_lost(s, o, (uint16_t)(pid + b)))
 				never |= 1u << b;
 		if (never == 0)
 			continue;

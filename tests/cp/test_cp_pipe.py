@@ -17,8 +17,8 @@ Two dataplanes on af_packet veths, two control planes ("origin", "edge"), one mo
    Then 3 % of the RTP is lost on the pipe link (l2_relay.py between the dataplanes): a
    viewer that sends NACKs (GStreamer) gets every frame bit-exact, because the edge asks the
    origin for what it never had and the origin resends it from the pipe output's buffer.
-   Before that the origin's dataplane restarts: the pipe gets a new key on both ends (its
-   SRTP counters start again), and that stream is authenticated under it.
+   Before that both dataplanes restart: the pipe gets a new key (its SRTP counters start
+   again; the origin's key wins the tie), and that stream and its NACKs authenticate.
 3. A PLI storm from 8 viewers behind the edge (10 a second each, 3 s): the origin's source
    gets at most one a second.
 4. Refusals, nothing changed: a pipe to this node, to a node that does not answer (timeout),
@@ -252,17 +252,24 @@ def logged(cp, text, timeout=20):
     return False
 
 
-def new_dataplane(dpo, cpo, cpe):
-    """The origin's dataplane restarts: its SRTP contexts start their counters again, so
-    under the same key GCM's nonces would repeat (and the edge would take the packets for
-    replays). The origin's control plane gives the pipe a new key before the replay and
-    tells the edge; the repair below runs through it."""
-    dpo.stop()
-    dpo.start()
-    T.check(logged(cpo, "pipe of cam to edge: new key (a new dataplane)"),
-            "origin: a new key for the pipe, for its new dataplane")
-    T.check(logged(cpe, "pipe of cam from origin: new key from it"),
-            "edge: its ingress took the new key")
+def new_dataplane(dpo, dpe, cpo, cpe):
+    """Both dataplanes restart: their SRTP contexts start their counters again, so under
+    the same key GCM's nonces would repeat (and the edge would take the packets for
+    replays). Each control plane gives the pipe a new key before its replay and tells the
+    other; the higher epoch wins, the origin's on a tie, and a refused key is answered with
+    the one kept. The repair below runs through it, media one way and NACKs the other."""
+    for dpl in (dpo, dpe):
+        dpl.stop()
+    for dpl in (dpo, dpe):
+        dpl.start()
+    T.check(logged(cpo, "pipe of cam to edge: new key (a new dataplane)") and
+            logged(cpe, "pipe of cam from origin: new key (a new dataplane)"),
+            "both: a new key for the pipe, for their new dataplanes")
+    # Whichever order the restarts and keys came in, both ends settle on one key: the
+    # media and the NACKs of the repair below authenticate only then.
+    T.check(logged(cpe, "pipe of cam from origin: new key from it") or
+            logged(cpo, "pipe of cam to edge: new key from it"),
+            "one end took the other's key")
 
 
 def repair(topo, c, dpo, dpe, link, d, res):
@@ -401,7 +408,7 @@ def run(topo, broker, dpo, dpe, cpo, cpe, link, d, clip, ref, sdp):
     T.check(len(ev) == 1, "edge: pipe.opened: %s" % ev)
     check_both_sides(c, res)
     media(topo, c, dpo, dpe, d, clip, ref, sdp, res)
-    new_dataplane(dpo, cpo, cpe)
+    new_dataplane(dpo, dpe, cpo, cpe)
     repair(topo, c, dpo, dpe, link, d, res)
     refusals(c)
 
