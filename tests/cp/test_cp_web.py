@@ -76,10 +76,14 @@ def watch(dt, c, name, what):
     st = until(dt, "mfwdView.stats.framesDecoded >= 100 && mfwdView.stats", 40) or \
         dt.eval("mfwdView.stats")
     print("viewer page, %s: %s after %.1f s" % (name, st, time.time() - t0))
-    T.check(st.get("framesDecoded", 0) >= 100 and st.get("framesDropped") == 0 and
+    # What mfwd answers for: every packet delivered, no freeze. Chromium's framesDropped
+    # also counts frames that missed their display deadline, which a loaded 2-core
+    # machine running ASan binaries makes happen (CI saw 12 of 118): printed, not judged.
+    T.check(st.get("framesDecoded", 0) >= 100 and st.get("packetsLost") == 0 and
             st.get("freezeCount") == 0,
             "the page plays %s: %s" % (what, {k: st.get(k) for k in (
-                "framesDecoded", "framesDropped", "freezeCount", "connection")}))
+                "framesDecoded", "packetsLost", "framesDropped", "freezeCount",
+                "connection")}))
     me = dt.eval("mfwdView.viewer")
     T.check(me and me in (viewers(c, name) or []), "room.get lists the page's viewer %s" % me)
     dt.eval("document.getElementById('stop').click()")
