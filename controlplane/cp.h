@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "mf/mf_client.h"
+#include "mf/mf_cluster.h"
 #include "mf/mf_log.h"
 #include "mf/mf_sdp.h"
 #include "mf/mf_session.h"
@@ -61,6 +62,7 @@ struct cp_config {
 	uint32_t session_expiry_s;
 	uint32_t keepalive_s;
 	char pool_group[64];		/* empty: no pool subscription */
+	bool placement;			/* pool requests go to the registry's best node */
 	char journal_dir[256];
 	uint32_t status_interval_s;
 	uint32_t stats_interval_ms;	/* <prefix>/<node>/stats every this often; 0: none */
@@ -109,6 +111,13 @@ struct cp_msg {
 	struct cp_sig sig;
 	bool device;			/* a device's status, not a request */
 	bool pipe_reply;		/* another node's answer to our pipe.open (cp_pipes.c) */
+	bool pool;			/* came on the pool topic */
+	bool registry;			/* a node's status, <prefix>/+/status (cp_place.c) */
+	bool place_reply;		/* a node's answer to a request we placed on it */
+	bool placed;			/* placed here by a node of the pool: signed for the
+					 * pool topic and placed_response */
+	bool here;			/* a pool request this node takes itself */
+	char placed_response[CP_TOPIC_MAX];
 };
 
 struct cp_mqtt;
@@ -127,6 +136,11 @@ int cp_mqtt_publish(struct cp_mqtt *m, const char *topic, const char *payload, i
 /** true once after every (re)connection: status must be published again. */
 bool cp_mqtt_take_reconnected(struct cp_mqtt *m);
 bool cp_mqtt_connected(struct cp_mqtt *m);
+/** Pass @p msg on to @p topic as it came (bytes, signature), asking for the answer on
+ *  @p response with @p corr, and saying where its sender wanted it (mfwd-placed): a
+ *  request placed on another node of the pool. @return 0 or -EIO. */
+int cp_mqtt_forward(struct cp_mqtt *m, const char *topic, const struct cp_msg *msg,
+		    const char *response, const uint8_t *corr, size_t corr_len);
 
 /* ---- the registry of sessions (cp_sessions.c) ---- */
 
@@ -413,6 +427,32 @@ struct cp_pipes {
 	uint32_t nb, cap;
 };
 
+/* ---- placing pool requests on the cluster's nodes (cp_place.c) ---- */
+
+#define CP_PLACE_TRIES	3	/* nodes a request is placed on before this one takes it */
+
+/* A pool request placed on another node, until that node answers. */
+struct cp_placing {
+	struct cp_msg *msg;		/* as it came: bytes, signature, the client's routing */
+	uint64_t token;			/* our correlation data, in hex */
+	uint64_t deadline_ms;		/* monotonic */
+	uint32_t count;			/* sessions it would create */
+	char node[CP_NODE_MAX];		/* where it is */
+	char tried[CP_PLACE_TRIES][CP_NODE_MAX];
+	uint8_t nb_tried;
+};
+
+struct cp_place {
+	bool on;			/* a pool, MQTT 5 and "placement" */
+	struct mf_cluster reg;		/* every node's status */
+	struct cp_placing *p;
+	uint32_t nb, cap;
+	uint64_t next_token;
+	/* pool creates taken here, sent to another node, their answers passed on, placed
+	 * again after a refusal for room, answered "timeout" (node.info) */
+	uint64_t here, forwarded, relayed, again, timeouts;
+};
+
 #define CP_LOAD_LCORES	128	/* lcores whose busy share the status reports */
 
 /* The dataplane's figures at the last status, for the rates of the next (cp_status.c). */
@@ -451,6 +491,8 @@ struct cp {
 	struct cp_load load;
 	char t_status[CP_TOPIC_MAX];
 	char t_stats[CP_TOPIC_MAX];
+	char t_pool[CP_TOPIC_MAX];	/* <prefix>/pool/cmd: what pool requests are signed for */
+	char t_place[CP_TOPIC_MAX];	/* <prefix>/<node>/place/reply */
 	struct cp_auth auth;
 	uint16_t caller;		/* the tenant of the request being handled */
 	struct cp_rooms rooms;
@@ -459,6 +501,7 @@ struct cp {
 	const struct cp_grant *grant;	/* the token of the request being handled, or NULL */
 	struct cp_later *later;		/* set by an action that answers later */
 	struct cp_pipes pipes;
+	struct cp_place place;
 };
 
 /* ---- the dataplane (cp_dataplane.c) ---- */
@@ -596,6 +639,21 @@ void cp_cmd_batch(struct cp *cp, struct cp_msg **msgs, unsigned int n);
 void cp_cmd_answer(struct cp *cp, struct cp_later *l, json_t *result, const struct cp_err *err);
 /** Forget the routing in @p l (the request goes unanswered). */
 void cp_cmd_answer_free(struct cp_later *l);
+/** Send @p text (another node's reply) where @p msg's sender asked for its reply. */
+void cp_cmd_relay(struct cp *cp, struct cp_msg *msg, const char *text);
+/** Refuse @p msg with @p err, answered where it asked (not kept for a repeat). */
+void cp_cmd_refuse(struct cp *cp, struct cp_msg *msg, const struct cp_err *err);
+
+/* ---- placement (cp_place.c) ---- */
+
+int cp_place_init(struct cp *cp);
+void cp_place_fini(struct cp *cp);
+/** Take the registry's statuses, the answers of nodes we placed requests on, and the pool
+ *  creates another node should take out of @p batch. @return the requests left to run
+ *  here (an answer may give one back). */
+unsigned int cp_place_route(struct cp *cp, struct cp_msg **batch, unsigned int n);
+/** Answer "timeout" for placed requests whose node did not answer. */
+void cp_place_tick(struct cp *cp, uint64_t now_ms);
 
 /* ---- tenants and signed commands (cp_auth.c) ---- */
 

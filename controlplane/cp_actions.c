@@ -744,6 +744,11 @@ cp_node_info(struct cp *cp, json_t *args, struct cp_err *err)
 		"max_outputs", cp->cfg.limits.max_outputs, "max_kbps",
 		(json_int_t)cp->cfg.limits.max_kbps));
 	json_object_set_new(o, "auth", cp_auth_json(cp, cp->caller));
+	json_object_set_new(o, "placement", json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:i}",
+		"on", cp->place.on, "here", (json_int_t)cp->place.here, "forwarded",
+		(json_int_t)cp->place.forwarded, "relayed", (json_int_t)cp->place.relayed,
+		"again", (json_int_t)cp->place.again, "timeouts", (json_int_t)cp->place.timeouts,
+		"waiting", cp->place.nb));
 	return o;
 }
 

@@ -350,8 +350,11 @@ take(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, char **again)
 		rq->tenant = rq->grant.tenant;
 		goto run;
 	}
-	if (cp_auth_check(cp, sig, msg->topic, msg->response_topic, body, len, &rq->tenant,
-			  &rq->err) != 0)
+	/* A pool request another node placed here was signed for the pool and its sender's
+	 * response topic (cp_place.c). */
+	if (cp_auth_check(cp, sig, msg->placed ? cp->t_pool : msg->topic,
+			  msg->placed ? msg->placed_response : msg->response_topic, body, len,
+			  &rq->tenant, &rq->err) != 0)
 		return NULL;
 	rq->verified = true;
 	/* A copy: answers of earlier requests of this batch may push it out of the ring. A
@@ -375,6 +378,44 @@ run:
 	else
 		rq->many = c->many;
 	return c;
+}
+
+/* @p msg parsed as far as it goes: its id, command and routing into @p rq. */
+static void
+peek(struct cp_msg *msg, struct cp_req *rq)
+{
+	const struct cp_sig *sig = NULL;
+	const char *body = NULL;
+	size_t len = 0;
+
+	if (parse(msg, rq, &sig, &body, &len) == 0)
+		parse_envelope(rq->root, rq, &rq->err);
+}
+
+void
+cp_cmd_relay(struct cp *cp, struct cp_msg *msg, const char *text)
+{
+	struct cp_req rq = { 0 };
+
+	peek(msg, &rq);
+	send_reply(cp, msg, &rq, text);
+	json_decref(rq.root);
+	json_decref(rq.outer);
+}
+
+void
+cp_cmd_refuse(struct cp *cp, struct cp_msg *msg, const struct cp_err *err)
+{
+	struct cp_req rq = { 0 };
+	char *text;
+
+	peek(msg, &rq);
+	text = reply_text(cp, rq.id, rq.cmd, rq.seqid, NULL, err);
+	if (text != NULL)
+		send_reply(cp, msg, &rq, text);
+	free(text);
+	json_decref(rq.root);
+	json_decref(rq.outer);
 }
 
 static void

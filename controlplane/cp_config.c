@@ -27,6 +27,7 @@ cp_config_defaults(struct cp_config *c)
 	c->session_expiry_s = 3600;
 	c->keepalive_s = 20;
 	snprintf(c->pool_group, sizeof(c->pool_group), "mfwd");
+	c->placement = true;
 	snprintf(c->journal_dir, sizeof(c->journal_dir), "/var/lib/mfwd");
 	c->status_interval_s = 10;
 	c->stats_interval_ms = 1000;
@@ -213,6 +214,7 @@ cp_config_load(struct cp_config *c, const char *file)
 	json_int_t ver = 5, expiry = -1, keepalive = -1, status = -1, pmin = -1, pmax = -1;
 	json_int_t rto = -1, maxp = -1, stats = LLONG_MIN, stats_max = LLONG_MIN;
 	json_t *root, *tls = NULL, *limits = NULL, *auth = NULL, *streams = NULL, *devs = NULL;
+	int placement = 1;
 	json_error_t e;
 	int rc;
 
@@ -226,7 +228,7 @@ cp_config_load(struct cp_config *c, const char *file)
 	}
 	rc = json_unpack_ex(root, &e, JSON_STRICT,
 			    "{s?s, s?s, s?s, s?s, s?I, s?s, s?s, s?s, s?o, s?I, s?I, s?s, s?s, s?I,"
-			    " s?[II], s?o, s?I, s?I, s?s, s?o, s?o, s?o, s?I, s?I}",
+			    " s?[II], s?o, s?I, s?I, s?s, s?o, s?o, s?o, s?I, s?I, s?b}",
 			    "node", &node, "instance", &inst, "prefix", &prefix, "broker", &broker,
 			    "mqtt_version", &ver, "client_id", &cid, "username", &user,
 			    "password", &pass, "tls", &tls, "session_expiry_s", &expiry,
@@ -234,7 +236,8 @@ cp_config_load(struct cp_config *c, const char *file)
 			    "status_interval_s", &status, "port_range", &pmin, &pmax, "limits",
 			    &limits, "reply_timeout_ms", &rto, "max_payload", &maxp, "log_level",
 			    &lvl, "auth", &auth, "streams", &streams, "devices", &devs,
-			    "stats_interval_ms", &stats, "stats_max_sessions", &stats_max);
+			    "stats_interval_ms", &stats, "stats_max_sessions", &stats_max,
+			    "placement", &placement);
 	if (rc != 0) {
 		fprintf(stderr, "mfwd-controlplane: %s: %s (%s)\n", file, e.text, e.source);
 		json_decref(root);
@@ -256,6 +259,7 @@ cp_config_load(struct cp_config *c, const char *file)
 	if (rc != 0)
 		return rc;
 	c->mqtt_version = (int)ver;
+	c->placement = placement != 0;
 	if (expiry >= 0)
 		c->session_expiry_s = (uint32_t)expiry;
 	if (keepalive >= 0)

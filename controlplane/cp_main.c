@@ -43,6 +43,9 @@ topics(struct cp *cp)
 {
 	snprintf(cp->t_status, sizeof(cp->t_status), "%s/%s/status", cp->cfg.prefix, cp->cfg.node);
 	snprintf(cp->t_stats, sizeof(cp->t_stats), "%s/%s/stats", cp->cfg.prefix, cp->cfg.node);
+	snprintf(cp->t_pool, sizeof(cp->t_pool), "%s/pool/cmd", cp->cfg.prefix);
+	snprintf(cp->t_place, sizeof(cp->t_place), "%s/%s/place/reply", cp->cfg.prefix,
+		 cp->cfg.node);
 }
 
 /* The dataplane came or went: what we did about it, as an event and in the status. */
@@ -118,6 +121,7 @@ run(struct cp *cp)
 	while (!quit) {
 		n = cp_mqtt_take(cp->mqtt, batch, BATCH_MAX, POLL_MS);
 		n = devices(cp, batch, n);
+		n = cp_place_route(cp, batch, n);
 		if (n > 0)
 			cp_cmd_batch(cp, batch, n);
 		for (i = 0; i < n; i++)
@@ -125,6 +129,7 @@ run(struct cp *cp)
 		t = now_ms();
 		cp_streams_tick(cp, t);
 		cp_pipes_tick(cp, t);
+		cp_place_tick(cp, t);
 		if (t >= next_dp) {
 			next_dp = t + DP_POLL_MS;
 			dataplane(cp);
@@ -198,7 +203,7 @@ main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	topics(&cp);
-	if (cp_auth_init(&cp) != 0)
+	if (cp_auth_init(&cp) != 0 || cp_place_init(&cp) != 0)
 		return 2;
 	cp.journal = cp_journal_open(cp.cfg.journal_dir);
 	if (cp.journal == NULL || cp_rooms_load(&cp) != 0 || cp_tokens_load(&cp) != 0 ||
@@ -222,6 +227,7 @@ main(int argc, char **argv)
 	cp_reg_clear(&cp.reg);
 	cp_devices_fini(&cp);
 	cp_pipes_fini(&cp);
+	cp_place_fini(&cp);
 	cp_tokens_fini(&cp);
 	cp_rooms_fini(&cp);
 	cp_auth_fini(&cp);

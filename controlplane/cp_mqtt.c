@@ -40,6 +40,9 @@ struct cp_mqtt {
 	char t_cmd[CP_TOPIC_MAX], t_pool[CP_TOPIC_MAX], t_status[CP_TOPIC_MAX];
 	char t_devices[CP_TOPIC_MAX];	/* <devices prefix>/+/status, or "" */
 	char t_pipe[CP_TOPIC_MAX];	/* <prefix>/<node>/pipe/reply: other nodes' answers */
+	char t_registry[CP_TOPIC_MAX];	/* <prefix>/+/status, or "" (no pool) */
+	char t_place[CP_TOPIC_MAX];	/* <prefix>/<node>/place/reply */
+	char t_pool_plain[CP_TOPIC_MAX];	/* <prefix>/pool/cmd */
 	char will_payload[256];
 	MQTTAsync_willOptions will;
 	MQTTAsync_SSLOptions ssl;
@@ -95,15 +98,53 @@ take_sig(struct cp_sig *sig, const MQTTLenString *name, const MQTTLenString *val
 	}
 }
 
+/* mfwd-placed: where the sender of a request another node placed here wanted the answer
+ * ("" for nowhere said), once, bounded. */
+static bool
+take_placed(struct cp_msg *msg, const MQTTLenString *name, const MQTTLenString *value)
+{
+	static const char key[] = "mfwd-placed";
+
+	if (name->len != (int)sizeof(key) - 1 || memcmp(name->data, key, sizeof(key) - 1) != 0)
+		return false;
+	if (!msg->placed && value->len >= 0 && (size_t)value->len < CP_TOPIC_MAX &&
+	    memchr(value->data, '\0', (size_t)value->len) == NULL) {
+		memcpy(msg->placed_response, value->data, (size_t)value->len);
+		msg->placed_response[value->len] = '\0';
+		msg->placed = true;
+	} else {
+		msg->placed = false;	/* twice or too long: not placed, the check refuses */
+		msg->placed_response[0] = '\0';
+		msg->response_topic[0] = '\0';
+	}
+	return true;
+}
+
+/* A placed request is taken as one only with its answer going to a node's place/reply
+ * topic: what the broker lets only nodes read (docs/cluster.md). */
+static bool
+placed_ok(const struct cp_mqtt *mq, const struct cp_msg *msg)
+{
+	size_t p = strlen(mq->cfg->prefix), n = strlen(msg->response_topic);
+	const char *t = msg->response_topic, *slash;
+
+	if (n < p + 14 || strncmp(t, mq->cfg->prefix, p) != 0 || t[p] != '/' ||
+	    strcmp(t + n - 12, "/place/reply") != 0)
+		return false;
+	slash = strchr(t + p + 1, '/');
+	return slash == t + n - 12 && slash > t + p + 1;
+}
+
 /* Copy the MQTT 5 request/response properties, bounded (they come from any client). */
 static void
-take_props(struct cp_msg *msg, MQTTProperties *props)
+take_props(struct cp_mqtt *mq, struct cp_msg *msg, MQTTProperties *props)
 {
 	MQTTProperty *p;
 	int i;
 
 	for (i = 0; i < props->count; i++)
-		if (props->array[i].identifier == MQTTPROPERTY_CODE_USER_PROPERTY)
+		if (props->array[i].identifier == MQTTPROPERTY_CODE_USER_PROPERTY &&
+		    !take_placed(msg, &props->array[i].value.data, &props->array[i].value.value))
 			take_sig(&msg->sig, &props->array[i].value.data,
 				 &props->array[i].value.value);
 
@@ -125,16 +166,18 @@ take_props(struct cp_msg *msg, MQTTProperties *props)
 			}
 		}
 	}
+	if (msg->placed && !placed_ok(mq, msg))
+		msg->placed = false;
 }
 
-/* <devices prefix>/<one level>/status */
+/* <prefix>/<one level>/status */
 static bool
-is_device_status(const struct cp_mqtt *mq, const char *t)
+is_status(const char *prefix, const char *t)
 {
-	size_t p = strlen(mq->cfg->devices_prefix), n = strlen(t);
+	size_t p = strlen(prefix), n = strlen(t);
 	const char *slash;
 
-	if (p == 0 || n < p + 9 || strncmp(t, mq->cfg->devices_prefix, p) != 0 || t[p] != '/' ||
+	if (p == 0 || n < p + 9 || strncmp(t, prefix, p) != 0 || t[p] != '/' ||
 	    strcmp(t + n - 7, "/status") != 0)
 		return false;
 	slash = strchr(t + p + 1, '/');
@@ -151,8 +194,11 @@ on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
 	if (msg == NULL || tlen >= sizeof(msg->topic) || m->payloadlen < 0)
 		goto drop;
 	memcpy(msg->topic, topic, tlen);
-	msg->device = is_device_status(mq, msg->topic);
+	msg->device = is_status(mq->cfg->devices_prefix, msg->topic);
 	msg->pipe_reply = strcmp(msg->topic, mq->t_pipe) == 0;
+	msg->place_reply = strcmp(msg->topic, mq->t_place) == 0;
+	msg->pool = mq->t_pool[0] != '\0' && strcmp(msg->topic, mq->t_pool_plain) == 0;
+	msg->registry = mq->t_registry[0] != '\0' && is_status(mq->cfg->prefix, msg->topic);
 	/* Oversized payloads are kept only as a length: the command layer refuses them. */
 	msg->len = (size_t)m->payloadlen;
 	msg->payload = malloc(msg->len > mq->cfg->max_payload ? 1 : msg->len + 1);
@@ -161,7 +207,7 @@ on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
 	if (msg->len <= mq->cfg->max_payload)
 		memcpy(msg->payload, m->payload, msg->len);
 	msg->payload[msg->len <= mq->cfg->max_payload ? msg->len : 0] = '\0';
-	take_props(msg, &m->properties);
+	take_props(mq, msg, &m->properties);
 	pthread_mutex_lock(&mq->lock);
 	if (mq->nq < QUEUE_MAX) {
 		if (mq->tail != NULL)
@@ -260,6 +306,10 @@ on_connected(void *ctx, char *cause)
 	subscribe(mq, mq->t_pipe);
 	if (mq->t_pool[0] != '\0')
 		subscribe(mq, mq->t_pool);
+	if (mq->t_registry[0] != '\0') {
+		subscribe(mq, mq->t_registry);
+		subscribe(mq, mq->t_place);
+	}
 	if (mq->t_devices[0] != '\0')
 		subscribe(mq, mq->t_devices);
 	mq->backoff = 1;
@@ -393,9 +443,14 @@ cp_mqtt_start(const struct cp_config *c)
 	snprintf(mq->t_cmd, sizeof(mq->t_cmd), "%s/%s/cmd", c->prefix, c->node);
 	snprintf(mq->t_status, sizeof(mq->t_status), "%s/%s/status", c->prefix, c->node);
 	snprintf(mq->t_pipe, sizeof(mq->t_pipe), "%s/%s/pipe/reply", c->prefix, c->node);
+	snprintf(mq->t_place, sizeof(mq->t_place), "%s/%s/place/reply", c->prefix, c->node);
+	snprintf(mq->t_pool_plain, sizeof(mq->t_pool_plain), "%s/pool/cmd", c->prefix);
 	if (c->pool_group[0] != '\0')
 		snprintf(mq->t_pool, sizeof(mq->t_pool), "$share/%s/%s/pool/cmd", c->pool_group,
 			 c->prefix);
+	/* Placing pool requests needs the registry, and MQTT 5's properties to forward. */
+	if (c->pool_group[0] != '\0' && c->mqtt_version == 5 && c->placement)
+		snprintf(mq->t_registry, sizeof(mq->t_registry), "%s/+/status", c->prefix);
 	if (c->devices_prefix[0] != '\0')
 		snprintf(mq->t_devices, sizeof(mq->t_devices), "%s/+/status", c->devices_prefix);
 	snprintf(mq->will_payload, sizeof(mq->will_payload),
@@ -445,6 +500,55 @@ cp_mqtt_publish(struct cp_mqtt *mq, const char *topic, const char *payload, int 
 	MQTTProperties_free(&m.properties);
 	if (rc != MQTTASYNC_SUCCESS) {
 		MF_LOG(WARNING, mqtt, "publish to %s: %s", topic, MQTTAsync_strerror(rc));
+		return -EIO;
+	}
+	return 0;
+}
+
+static void
+add_user(MQTTProperties *props, const char *name, const char *value)
+{
+	MQTTProperty p = { .identifier = MQTTPROPERTY_CODE_USER_PROPERTY };
+
+	p.value.data.data = (char *)name;
+	p.value.data.len = (int)strlen(name);
+	p.value.value.data = (char *)value;
+	p.value.value.len = (int)strlen(value);
+	MQTTProperties_add(props, &p);
+}
+
+int
+cp_mqtt_forward(struct cp_mqtt *mq, const char *topic, const struct cp_msg *msg,
+		const char *response, const uint8_t *corr, size_t corr_len)
+{
+	MQTTAsync_message m = MQTTAsync_message_initializer;
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	MQTTProperty p = { .identifier = MQTTPROPERTY_CODE_RESPONSE_TOPIC };
+	const struct cp_sig *s = &msg->sig;
+	int rc;
+
+	m.payload = msg->payload;
+	m.payloadlen = (int)msg->len;
+	m.qos = 1;
+	p.value.data.data = (char *)response;
+	p.value.data.len = (int)strlen(response);
+	MQTTProperties_add(&m.properties, &p);
+	p.identifier = MQTTPROPERTY_CODE_CORRELATION_DATA;
+	p.value.data.data = (char *)corr;
+	p.value.data.len = (int)corr_len;
+	MQTTProperties_add(&m.properties, &p);
+	add_user(&m.properties, "mfwd-placed", msg->response_topic);
+	/* The signature as it came (a field refused as too long goes empty: refused there). */
+	if (s->present) {
+		add_user(&m.properties, "mfwd-tenant", s->tenant);
+		add_user(&m.properties, "mfwd-ts", s->ts);
+		add_user(&m.properties, "mfwd-nonce", s->nonce);
+		add_user(&m.properties, "mfwd-sig", s->sig);
+	}
+	rc = MQTTAsync_sendMessage(mq->client, topic, &m, &ro);
+	MQTTProperties_free(&m.properties);
+	if (rc != MQTTASYNC_SUCCESS) {
+		MF_LOG(WARNING, mqtt, "forward to %s: %s", topic, MQTTAsync_strerror(rc));
 		return -EIO;
 	}
 	return 0;

@@ -274,7 +274,9 @@ mf_cluster_update(struct mf_cluster *c, const char *topic, const void *payload, 
 			c->cap = cap;
 		}
 		e = &c->nodes[c->n++];
+		e->shun_until_ms = 0;
 	}
+	st.shun_until_ms = e->shun_until_ms;
 	*e = st;
 	return 1;
 }
@@ -293,8 +295,22 @@ better(const struct mf_node_status *a, const struct mf_node_status *b)
 	return strcmp(a->node, b->node) < 0;
 }
 
+static bool
+skipped(const struct mf_node_status *s, uint64_t now_ms, const char *const *skip, uint32_t n)
+{
+	uint32_t i;
+
+	if (s->shun_until_ms > now_ms)
+		return true;
+	for (i = 0; i < n; i++)
+		if (strcmp(s->node, skip[i]) == 0)
+			return true;
+	return false;
+}
+
 const struct mf_node_status *
-mf_cluster_best(const struct mf_cluster *c, uint64_t now_ms, uint64_t max_age_ms)
+mf_cluster_best_skip(const struct mf_cluster *c, uint64_t now_ms, uint64_t max_age_ms,
+		     const char *const *skip, uint32_t nb_skip)
 {
 	const struct mf_node_status *best = NULL;
 	uint32_t i;
@@ -302,7 +318,8 @@ mf_cluster_best(const struct mf_cluster *c, uint64_t now_ms, uint64_t max_age_ms
 	for (i = 0; i < c->n; i++) {
 		const struct mf_node_status *s = &c->nodes[i];
 
-		if (!s->valid || !s->online || !s->dp_up || s->draining || s->sessions_free == 0)
+		if (!s->valid || !s->online || !s->dp_up || s->draining || s->sessions_free == 0 ||
+		    skipped(s, now_ms, skip, nb_skip))
 			continue;
 		/* Either way: a node whose clock is ahead is as suspect as a silent one. */
 		if (max_age_ms != 0 && (now_ms >= s->time_ms ? now_ms - s->time_ms :
@@ -312,4 +329,34 @@ mf_cluster_best(const struct mf_cluster *c, uint64_t now_ms, uint64_t max_age_ms
 			best = s;
 	}
 	return best;
+}
+
+const struct mf_node_status *
+mf_cluster_best(const struct mf_cluster *c, uint64_t now_ms, uint64_t max_age_ms)
+{
+	return mf_cluster_best_skip(c, now_ms, max_age_ms, NULL, 0);
+}
+
+int
+mf_cluster_count(struct mf_cluster *c, const char *node)
+{
+	struct mf_node_status *e = find(c, node);
+
+	if (e == NULL)
+		return -ENOENT;
+	e->sessions++;
+	if (e->sessions_free > 0)
+		e->sessions_free--;
+	return 0;
+}
+
+int
+mf_cluster_shun(struct mf_cluster *c, const char *node, uint64_t until_ms)
+{
+	struct mf_node_status *e = find(c, node);
+
+	if (e == NULL)
+		return -ENOENT;
+	e->shun_until_ms = until_ms;
+	return 0;
 }

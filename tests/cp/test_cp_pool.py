@@ -1,51 +1,212 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: BSD-3-Clause
-"""Two nodes (two dataplanes, two control planes) share the pool topic through an MQTT
-shared subscription: session.create requests sent to mfwd/pool/cmd are spread by the broker
-over both nodes; each reply says which node took the session, and each session is on
-exactly that node.
+"""Placement through the pool: three nodes (pcap dataplanes, control planes n1-n3, 150
+sessions each) share mfwd/pool/cmd through an MQTT shared subscription; the node the broker
+gives a session.create places it on the registry's least loaded node (docs/cluster.md).
+
+- 300 creates in flight at once: every reply names a node, the nodes hold within 20 % of
+  100 each, each exactly the sessions its replies named, none twice;
+- signed requests (tenant acme) placed on other nodes are accepted there, the sessions
+  acme's; a wrong signature is refused wherever it lands;
+- a status of garbage and a node that lies (fresh, idle, room for 100,000, but nobody
+  behind it): the garbage changes nothing; requests placed on the liar are answered
+  "timeout" naming it, then it is passed over: the same requests sent again, and more,
+  are created, each once;
+- node.info counts what was placed on other nodes and the timeouts;
+- the cluster filled past its 450 sessions: exactly 450 held, the rest refused "capacity",
+  nothing lost or doubled.
 """
+import base64
+import json
 import os
+import queue
 import sys
+import tempfile
+import time
+import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cpharness import Broker, Checks, Client, ControlPlane, pcap_dataplane, wait_status  # noqa
 
 T = Checks("cp_pool")
-COUNT = 12
+NODES = ("n1", "n2", "n3")
+PER_NODE = 150
+POOL = "mfwd/pool/cmd"
+KEY = os.urandom(32)
 
 
 def spec(i):
     return {"id": "p%d" % i, "kind": "udp",
             "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5000 + i},
-            "outputs": [{"port": 1, "addr": "10.99.2.1", "udp_port": 6000 + i}]}
+            "outputs": [{"port": 1, "addr": "10.99.2.1", "udp_port": 6000}]}
+
+
+def keys_file():
+    d = tempfile.mkdtemp(prefix="mfwd-pool-keys-")
+    path = os.path.join(d, "tenants.json")
+    with open(path, "w") as f:
+        json.dump({"tenants": [{"name": "acme", "key": base64.b64encode(KEY).decode()}]}, f)
+    os.chmod(path, 0o600)
+    return path
+
+
+def in_flight(cl, bodies, timeout=60):
+    """Publish every request at once; their replies by request id."""
+    want = {}
+    for b in bodies:
+        corr = uuid.uuid4().bytes
+        want[corr] = b["id"]
+        cl.publish(POOL, {"v": 1, "cmd": "session.create", "id": b["id"], "args": b}, corr=corr)
+    got = {}
+    deadline = time.time() + timeout
+    while len(got) < len(want) and time.time() < deadline:
+        try:
+            m = cl.msgs.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        corr = getattr(m.properties, "CorrelationData", None)
+        if m.topic == cl.reply_topic and corr in want:
+            got[want[corr]] = json.loads(m.payload)
+    return got
+
+
+def holdings(cl):
+    held = {}
+    for n in NODES:
+        r = cl.request("mfwd/%s/cmd" % n, "session.list", {"limit": 1000})
+        T.check(r is not None and r["ok"], "session.list on %s: %s" % (n, r))
+        held[n] = sorted(r["result"]["sessions"]) if r and r["ok"] else []
+    return held
+
+
+def check_held(cl, took, what):
+    """Each node holds exactly what its replies said, nothing twice."""
+    held = holdings(cl)
+    for n in NODES:
+        mine = sorted(k for k, v in took.items() if v == n)
+        T.check(held[n] == mine, "%s: %s holds exactly the %d sessions it said it took "
+                "(holds %d)" % (what, n, len(mine), len(held[n])))
+    every = [s for n in NODES for s in held[n]]
+    T.eq(len(every), len(set(every)), "%s: no session on two nodes" % what)
+    return held
+
+
+def spread(cl, took):
+    got = in_flight(cl, [spec(i) for i in range(300)])
+    T.eq(len(got), 300, "300 placed creates answered")
+    bad = {k: v for k, v in got.items() if not v.get("ok")}
+    T.check(not bad, "every placed create succeeded: %s" % list(bad.items())[:3])
+    for k, v in got.items():
+        if v.get("ok"):
+            took[k] = v["node"]
+    count = {n: sum(1 for v in took.values() if v == n) for n in NODES}
+    print("spread of 300: %s" % count)
+    T.check(all(80 <= c <= 120 for c in count.values()),
+            "300 sessions within 20 %% of even over three nodes: %s" % count)
+    check_held(cl, took, "after 300")
+
+
+def placement(cl):
+    """node.info's placement counters, summed over the nodes."""
+    tot = {}
+    for n in NODES:
+        r = cl.request("mfwd/%s/cmd" % n, "node.info")
+        for k, v in (r["result"]["placement"] if r and r["ok"] else {}).items():
+            tot[k] = tot.get(k, 0) + v
+    return tot
+
+
+def signed(cl, took):
+    """Signed for the pool topic: valid on whichever node it is placed."""
+    nodes = set()
+    before = placement(cl)
+    for i in range(6):
+        sid = "acme%d" % i
+        r = cl.signed(POOL, "acme", KEY, "session.create", dict(spec(900 + i), id=sid))
+        T.check(r is not None and r["ok"], "signed create %s placed: %s" % (sid, r))
+        if r and r["ok"]:
+            took[sid] = r["node"]
+            nodes.add(r["node"])
+            g = cl.signed("mfwd/%s/cmd" % r["node"], "acme", KEY, "session.get", {"id": sid})
+            T.check(g is not None and g["ok"], "%s is acme's on %s: %s" % (sid, r["node"], g))
+    after = placement(cl)
+    T.check(after["relayed"] > before["relayed"],
+            "some signed creates were placed on another node than took them: %s" % after)
+    r = cl.signed(POOL, "acme", KEY, "session.create", dict(spec(910), id="forged"),
+                  sign_topic="mfwd/n1/cmd")
+    T.check(r is not None and not r["ok"] and r["error"]["code"] == "bad_signature",
+            "a signature for another topic refused wherever placed: %s" % r)
+
+
+def liar(cl, took):
+    cl.c.publish("mfwd/bogus/status", b"\x00garbage{", qos=1, retain=True)
+    st = wait_status(cl, "n1", lambda s: s["online"])
+    fake = dict(st, node="liar", sessions=0, outputs=0, time_ms=int(time.time() * 1000))
+    fake["capacity"] = dict(st["capacity"], max_sessions=100000, sessions_free=100000)
+    cl.c.publish("mfwd/liar/status", json.dumps(fake), qos=1, retain=True)
+    time.sleep(1)
+    ids = list(range(300, 312))
+    got = in_flight(cl, [spec(i) for i in ids], timeout=30)
+    T.eq(len(got), len(ids), "creates with a liar in the registry all answered")
+    late = [k for k, v in got.items() if not v.get("ok")]
+    T.check(all(got[k]["error"]["code"] == "timeout" and "liar" in got[k]["error"]["message"]
+                for k in late), "what the liar took is answered timeout naming it: %s"
+            % [got[k] for k in late][:2])
+    T.check(len(late) >= 1, "the liar was placed on (%d timeouts)" % len(late))
+    T.eq(placement(cl)["timeouts"], len(late), "node.info counts the timeouts")
+    for k, v in got.items():
+        if v.get("ok"):
+            took[k] = v["node"]
+            T.check(v["node"] in NODES, "%s on a real node: %s" % (k, v["node"]))
+    more = list(range(312, 324))
+    again = in_flight(cl, [spec(int(k[1:])) for k in late] + [spec(i) for i in more],
+                      timeout=30)
+    T.check(all(v.get("ok") and v["node"] in NODES for v in again.values()) and
+            len(again) == len(late) + len(more), "then the liar is passed over: the "
+            "timed-out creates sent again and %d more are created: %s"
+            % (len(more), [v for v in again.values() if not v.get("ok")][:2]))
+    for k, v in again.items():
+        if v.get("ok"):
+            took[k] = v["node"]
+    cl.c.publish("mfwd/liar/status", b"", qos=1, retain=True)
+    cl.c.publish("mfwd/bogus/status", b"", qos=1, retain=True)
+    check_held(cl, took, "after the liar")
+
+
+def fill(cl, took):
+    have = len(took)
+    extra = len(NODES) * PER_NODE - have + 20
+    got = in_flight(cl, [spec(1000 + i) for i in range(extra)])
+    T.eq(len(got), extra, "%d creates past the cluster's room answered" % extra)
+    ok = {k: v["node"] for k, v in got.items() if v.get("ok")}
+    refused = sorted(set(v["error"]["code"] for v in got.values() if not v.get("ok")))
+    T.eq(len(ok), extra - 20, "the cluster took what it had room for")
+    T.eq(refused, ["capacity"], "the rest refused: capacity")
+    took.update(ok)
+    held = check_held(cl, took, "full")
+    T.eq([len(held[n]) for n in NODES], [PER_NODE] * len(NODES), "every node full")
 
 
 def main():
-    d1 = pcap_dataplane("pool1", lcores="0@0,1@1")
-    d2 = pcap_dataplane("pool2", lcores="0@0,1@1")
-    with d1, d2, Broker() as broker:
-        c1 = ControlPlane(broker, "n1", d1.instance)
-        c2 = ControlPlane(broker, "n2", d2.instance)
-        with c1, c2:
+    dps = [pcap_dataplane("pool%d" % i, lcores="0@0,1@1") for i in range(1, 4)]
+    keys = keys_file()
+    with dps[0], dps[1], dps[2], Broker() as broker:
+        cps = [ControlPlane(broker, n, d.instance, limits={"max_sessions": PER_NODE},
+                            reply_timeout_ms=2000, auth={"keys_file": keys, "required": False})
+               for n, d in zip(NODES, dps)]
+        with cps[0], cps[1], cps[2]:
             cl = Client(broker)
-            for n in ("n1", "n2"):
+            for n in NODES:
                 T.check(wait_status(cl, n, lambda s: s["online"] and s["dataplane"]["up"])
                         is not None, "%s online" % n)
+            time.sleep(1)	# every node has every status
             took = {}
-            for i in range(COUNT):
-                r = cl.request("mfwd/pool/cmd", "session.create", spec(i))
-                T.check(r is not None and r["ok"], "pool create p%d: %s" % (i, r))
-                if r and r["ok"]:
-                    took["p%d" % i] = r["result"]["node"]
-            T.check(set(took.values()) == {"n1", "n2"}, "both nodes took sessions: %s" % took)
-            for n in ("n1", "n2"):
-                r = cl.request("mfwd/%s/cmd" % n, "session.list")
-                mine = sorted(k for k, v in took.items() if v == n)
-                T.check(r is not None and sorted(r["result"]["sessions"]) == mine,
-                        "%s holds exactly the sessions it said it took" % n)
+            spread(cl, took)
+            signed(cl, took)
+            liar(cl, took)
+            fill(cl, took)
             cl.close()
-    T.eq((d1.rc, d2.rc), (0, 0), "dataplanes exited cleanly")
+    T.eq([d.rc for d in dps], [0, 0, 0], "dataplanes exited cleanly")
     T.done()
 
 

@@ -144,10 +144,51 @@ out:
 	return rc;
 }
 
+/* What a placer keeps on the entries: sessions it sent, nodes it skips or shuns. */
+static int
+test_placing(void)
+{
+	const char *skip[] = { "a" };
+	const struct mf_node_status *b;
+	struct mf_cluster c;
+	int rc = 0, i, on_a = 0;
+
+	MF_TEST_EQ(mf_cluster_init(&c, "mfwd"), 0);
+	MF_TEST_EQ(update(&c, "mfwd/a/status", ONLINE("a", 10, 3, "0.1", 10000)), 1);
+	MF_TEST_EQ(update(&c, "mfwd/b/status", ONLINE("b", 12, 90, "0.1", 10000)), 1);
+	/* Counted between statuses: a burst of 6 spreads, a's 3 free places used up. */
+	for (i = 0; i < 6; i++) {
+		b = mf_cluster_best(&c, 10000, 30000);
+		MF_TEST_ASSERT(b != NULL, "a node for session %d", i);
+		on_a += strcmp(b->node, "a") == 0;
+		MF_TEST_EQ(mf_cluster_count(&c, b->node), 0);
+	}
+	MF_TEST_EQ(on_a, 3);
+	MF_TEST_EQ(mf_cluster_find(&c, "a")->sessions_free, 0);
+	MF_TEST_EQ(mf_cluster_count(&c, "nobody"), -ENOENT);
+	/* The node's next status says for itself. */
+	MF_TEST_EQ(update(&c, "mfwd/a/status", ONLINE("a", 10, 3, "0.1", 10001)), 1);
+	MF_TEST_EQ(mf_cluster_find(&c, "a")->sessions, 10);
+	b = mf_cluster_best_skip(&c, 10001, 30000, skip, 1);
+	MF_TEST_ASSERT(b != NULL && strcmp(b->node, "b") == 0, "skipped: %s", b ? b->node : "-");
+	/* Shunned: passed over until then, across its statuses. */
+	MF_TEST_EQ(mf_cluster_shun(&c, "a", 20000), 0);
+	MF_TEST_EQ(update(&c, "mfwd/a/status", ONLINE("a", 0, 100, "0.1", 10002)), 1);
+	b = mf_cluster_best(&c, 10002, 30000);
+	MF_TEST_ASSERT(b != NULL && strcmp(b->node, "b") == 0, "shunned: %s", b ? b->node : "-");
+	b = mf_cluster_best(&c, 20000, 30000);
+	MF_TEST_ASSERT(b != NULL && strcmp(b->node, "a") == 0, "back: %s", b ? b->node : "-");
+	MF_TEST_EQ(mf_cluster_shun(&c, "nobody", 1), -ENOENT);
+out:
+	mf_cluster_free(&c);
+	return rc;
+}
+
 static const struct mf_test_case cases[] = {
 	{ "parse", test_parse },
 	{ "refusals", test_refusals },
 	{ "registry", test_registry },
+	{ "placing", test_placing },
 };
 
 MF_TEST_MAIN("cluster", cases)

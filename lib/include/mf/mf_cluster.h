@@ -37,6 +37,8 @@ struct mf_node_status {
 	uint64_t max_kbps;
 	double rx_pps, rx_kbps, tx_pps, tx_kbps, busy_max, busy_mean;
 	uint32_t ports;
+	/* kept by the reader, not parsed: */
+	uint64_t shun_until_ms;		/* a placer's: not chosen before then (its clock) */
 };
 
 struct mf_cluster {
@@ -77,5 +79,27 @@ const struct mf_node_status *mf_cluster_find(const struct mf_cluster *c, const c
  */
 const struct mf_node_status *mf_cluster_best(const struct mf_cluster *c, uint64_t now_ms,
 					     uint64_t max_age_ms);
+
+/**
+ * mf_cluster_best() passing over the @p nb_skip nodes named in @p skip and those shunned
+ * until after @p now_ms.
+ */
+const struct mf_node_status *mf_cluster_best_skip(const struct mf_cluster *c, uint64_t now_ms,
+						  uint64_t max_age_ms, const char *const *skip,
+						  uint32_t nb_skip);
+
+/**
+ * A session sent to @p node: counted in its entry (one more session, one fewer free) until
+ * its next status, which says for itself. A placer that sends many sessions between two
+ * statuses spreads them so. @return 0, or -ENOENT.
+ */
+int mf_cluster_count(struct mf_cluster *c, const char *node);
+
+/**
+ * Pass over @p node until @p until_ms (it took a session and did not answer, or refused
+ * one as full): kept across its statuses, since a node that lies says the same again.
+ * @return 0, or -ENOENT.
+ */
+int mf_cluster_shun(struct mf_cluster *c, const char *node, uint64_t until_ms);
 
 #endif /* MF_CLUSTER_H */

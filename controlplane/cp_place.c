@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Placement: a session.create (or create_many) that the broker gave this node from the pool
+ * goes to the least loaded node of the registry that can take it, this one when it is the
+ * best. The registry is every node's retained status (<prefix>/+/status, read by
+ * lib/cluster as untrusted input); between two statuses of a node, the sessions placed on
+ * it here are counted on its entry, so a burst spreads instead of all going to the node
+ * that looked emptiest.
+ *
+ *   client --pool/cmd--> this node --<node>/cmd (the bytes and signature as they came,
+ *                                      mfwd-placed: the client's response topic)--> node
+ *   client <--its topic, its correlation-- this node <--<me>/place/reply-- node's answer
+ *
+ * The node placed on answers us and we pass its answer on unchanged (it names the node
+ * that holds the session). A refusal that created nothing (capacity, draining, dataplane
+ * down) is placed again on the next best, CP_PLACE_TRIES nodes at most, then taken here;
+ * no answer within reply_timeout_ms is answered "timeout" naming the node, which is passed
+ * over for a while: it may have created the session, so it is not placed twice.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
+
+#include "cp.h"
+#include "mf/mf_time.h"
+
+/* What a node that refused a placed request, or did not answer, is passed over for: its
+ * status will say the same again if it lies. */
+#define SHUN_MIN_MS	30000u
+
+static uint64_t
+wall_ms(void)
+{
+	return mf_time_ns(CLOCK_REALTIME) / 1000000u;
+}
+
+static uint64_t
+mono_ms(void)
+{
+	return mf_time_ns(CLOCK_MONOTONIC) / 1000000u;
+}
+
+int
+cp_place_init(struct cp *cp)
+{
+	cp->place.on = cp->cfg.pool_group[0] != '\0' && cp->cfg.placement &&
+		       cp->cfg.mqtt_version == 5;
+	return mf_cluster_init(&cp->place.reg, cp->cfg.prefix);
+}
+
+void
+cp_place_fini(struct cp *cp)
+{
+	uint32_t i;
+
+	for (i = 0; i < cp->place.nb; i++)
+		cp_msg_free(cp->place.p[i].msg);
+	free(cp->place.p);
+	mf_cluster_free(&cp->place.reg);
+}
+
+/* The sessions a request would create if it is placeable (a pool create), else 0. */
+static uint32_t
+placeable(const struct cp_msg *msg)
+{
+	json_t *root = json_loadb(msg->payload, msg->len, 0, NULL), *inner = NULL, *r;
+	const char *body, *cmd;
+	struct cp_sig sig;
+	struct cp_err err;
+	size_t len;
+	uint32_t n = 0;
+
+	if (root == NULL)
+		return 0;
+	r = root;
+	if (cp_auth_unwrap(root, &sig, &body, &len, &err) == 1)
+		r = inner = json_loadb(body, len, 0, NULL);
+	cmd = json_string_value(json_object_get(r, "cmd"));
+	if (cmd != NULL && strcmp(cmd, "session.create") == 0)
+		n = 1;
+	else if (cmd != NULL && strcmp(cmd, "session.create_many") == 0)
+		n = (uint32_t)json_array_size(json_object_get(json_object_get(r, "args"),
+							      "specs"));
+	json_decref(inner);
+	json_decref(root);
+	return n;
+}
+
+static uint64_t
+max_age_ms(const struct cp *cp)
+{
+	return cp->cfg.status_interval_s * 3000ull + 2000;
+}
+
+static uint64_t
+shun_ms(const struct cp *cp)
+{
+	uint64_t ms = max_age_ms(cp);
+
+	return ms > SHUN_MIN_MS ? ms : SHUN_MIN_MS;
+}
+
+/* Send @p pl's request to @p node. @return 0 or -EIO. */
+static int
+forward(struct cp *cp, struct cp_placing *pl, const char *node)
+{
+	char topic[CP_TOPIC_MAX], corr[17];
+
+	/* Random, so an answer cannot be forged by guessing (the ACL is the first guard). */
+	if (RAND_bytes((unsigned char *)&pl->token, sizeof(pl->token)) != 1)
+		pl->token = ++cp->place.next_token ^ mono_ms() << 20;
+	snprintf(corr, sizeof(corr), "%016llx", (unsigned long long)pl->token);
+	snprintf(topic, sizeof(topic), "%s/%s/cmd", cp->cfg.prefix, node);
+	snprintf(pl->node, sizeof(pl->node), "%s", node);
+	if (pl->nb_tried < CP_PLACE_TRIES)
+		snprintf(pl->tried[pl->nb_tried++], CP_NODE_MAX, "%s", node);
+	pl->deadline_ms = mono_ms() + cp->cfg.reply_timeout_ms;
+	mf_cluster_count(&cp->place.reg, node);
+	return cp_mqtt_forward(cp->mqtt, topic, pl->msg, cp->t_place, (const uint8_t *)corr, 16);
+}
+
+/* Where @p pl goes next: another node (forwarded; 1), or this one (0) when it is the best,
+ * none can take it, or the tries are spent. */
+static int
+place(struct cp *cp, struct cp_placing *pl)
+{
+	const char *skip[CP_PLACE_TRIES];
+	const struct mf_node_status *best;
+	uint32_t i;
+
+	for (i = 0; i < pl->nb_tried; i++)
+		skip[i] = pl->tried[i];
+	best = pl->nb_tried < CP_PLACE_TRIES ?
+	       mf_cluster_best_skip(&cp->place.reg, wall_ms(), max_age_ms(cp), skip,
+				    pl->nb_tried) : NULL;
+	if (best == NULL || strcmp(best->node, cp->cfg.node) == 0) {
+		for (i = 0; i < pl->count; i++)
+			mf_cluster_count(&cp->place.reg, cp->cfg.node);
+		cp->place.here++;
+		return 0;
+	}
+	cp->place.forwarded++;
+	for (i = 1; i < pl->count; i++)
+		mf_cluster_count(&cp->place.reg, best->node);
+	return forward(cp, pl, best->node) == 0 ? 1 : 0;
+}
+
+/* A pool create: placed on another node (kept here until it answers; 1), or 0 to take it
+ * here. */
+static int
+route(struct cp *cp, struct cp_msg *msg)
+{
+	struct cp_placing pl = { .msg = msg };
+	struct cp_place *P = &cp->place;
+
+	pl.count = placeable(msg);
+	if (pl.count == 0 || place(cp, &pl) == 0)
+		return 0;
+	if (P->nb == P->cap) {
+		uint32_t cap = P->cap ? P->cap * 2 : 16;
+		struct cp_placing *p = realloc(P->p, sizeof(*p) * cap);
+
+		if (p == NULL) {
+			MF_LOG(ERR, cmd, "no memory to await %s: its answer will be lost", pl.node);
+			cp_msg_free(msg);	/* the node answers nobody; the client times out */
+			return 1;
+		}
+		P->p = p;
+		P->cap = cap;
+	}
+	P->p[P->nb++] = pl;
+	return 1;
+}
+
+static struct cp_placing *
+pending(struct cp *cp, const struct cp_msg *reply)
+{
+	char corr[17];
+	uint32_t i;
+
+	if (reply->corr_len != 16)
+		return NULL;
+	memcpy(corr, reply->corr, 16);
+	corr[16] = '\0';
+	for (i = 0; i < cp->place.nb; i++) {
+		char t[17];
+
+		snprintf(t, sizeof(t), "%016llx", (unsigned long long)cp->place.p[i].token);
+		if (strcmp(t, corr) == 0)
+			return &cp->place.p[i];
+	}
+	return NULL;
+}
+
+/* Did the node refuse without creating anything, for want of room? */
+static bool
+full(const struct cp_msg *reply)
+{
+	json_t *o = json_loadb(reply->payload, reply->len, 0, NULL);
+	const char *code = json_string_value(json_object_get(json_object_get(o, "error"),
+							     "code"));
+	bool again = json_is_false(json_object_get(o, "ok")) && code != NULL &&
+		     (strcmp(code, "capacity") == 0 || strcmp(code, "draining") == 0 ||
+		      strcmp(code, "dataplane_down") == 0);
+
+	json_decref(o);
+	return again;
+}
+
+static void
+drop(struct cp *cp, struct cp_placing *pl)
+{
+	*pl = cp->place.p[--cp->place.nb];
+}
+
+/* A node's answer to a request placed on it: passed on, or the request placed again (or
+ * given back in *@p here to take it on this node). */
+static void
+answered(struct cp *cp, const struct cp_msg *reply, struct cp_msg **here)
+{
+	struct cp_placing *pl = pending(cp, reply);
+
+	if (pl == NULL) {
+		MF_LOG(INFO, cmd, "an answer for no request we placed (late?): ignored");
+		return;
+	}
+	if (full(reply)) {
+		MF_LOG(INFO, cmd, "%s had no room after all: placing again", pl->node);
+		mf_cluster_shun(&cp->place.reg, pl->node, wall_ms() + shun_ms(cp));
+		cp->place.again++;
+		if (place(cp, pl) == 1)
+			return;
+		*here = pl->msg;
+	} else {
+		cp_cmd_relay(cp, pl->msg, reply->payload);
+		cp->place.relayed++;
+		cp_msg_free(pl->msg);
+	}
+	drop(cp, pl);
+}
+
+unsigned int
+cp_place_route(struct cp *cp, struct cp_msg **batch, unsigned int n)
+{
+	unsigned int i, k = 0;
+	struct cp_msg *here;
+
+	for (i = 0; i < n; i++) {
+		struct cp_msg *m = batch[i];
+
+		if (!m->registry && !m->place_reply && !(m->pool && cp->place.on)) {
+			batch[k++] = m;
+			continue;
+		}
+		if (m->pool) {
+			if (route(cp, m) == 0)
+				batch[k++] = m;
+			continue;
+		}
+		/* An oversized message is kept only as its length (cp_mqtt.c). */
+		here = NULL;
+		if (m->len > cp->cfg.max_payload)
+			MF_LOG(WARNING, cmd, "%zu bytes on %.100s: over max_payload, ignored",
+			       m->len, m->topic);
+		else if (m->registry)
+			mf_cluster_update(&cp->place.reg, m->topic, m->payload, m->len);
+		else
+			answered(cp, m, &here);
+		cp_msg_free(m);
+		if (here != NULL)
+			batch[k++] = here;
+	}
+	return k;
+}
+
+void
+cp_place_tick(struct cp *cp, uint64_t now_ms)
+{
+	struct cp_err err;
+	uint32_t i = 0;
+
+	while (i < cp->place.nb) {
+		struct cp_placing *pl = &cp->place.p[i];
+
+		if (now_ms < pl->deadline_ms) {
+			i++;
+			continue;
+		}
+		/* It may have created the session: not placed again, and the node passed over. */
+		MF_LOG(WARNING, cmd, "%s did not answer a request placed on it in %u ms",
+		       pl->node, cp->cfg.reply_timeout_ms);
+		mf_cluster_shun(&cp->place.reg, pl->node, wall_ms() + shun_ms(cp));
+		cp_err_set(&err, "timeout", NULL, "placed on node %s, which did not answer in %u ms;"
+			   " it may hold the session", pl->node, cp->cfg.reply_timeout_ms);
+		cp_cmd_refuse(cp, pl->msg, &err);
+		cp->place.timeouts++;
+		cp_msg_free(pl->msg);
+		drop(cp, pl);
+	}
+}
