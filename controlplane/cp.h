@@ -46,6 +46,7 @@ struct cp_auth_cfg {
 	bool required;			/* refuse unsigned commands */
 	uint32_t window_s;		/* accepted timestamp skew, each way */
 	uint32_t max_nonces;		/* nonces remembered at once */
+	char node_tenant[64];		/* signs this node's requests to others; "": unsigned */
 };
 
 struct cp_config {
@@ -680,6 +681,9 @@ int cp_auth_spend(struct cp *cp, const struct cp_sig *sig, uint16_t tenant, stru
 bool cp_auth_admin(const struct cp *cp, uint16_t tenant);
 /** The index of a tenant holding a key, or -1. */
 int cp_auth_find(const struct cp *cp, const char *name);
+/** @p body (a request for @p topic) in a signed envelope as auth.node_tenant, into *@p out
+ *  (freed by the caller). @return 0, -ENOENT (no node tenant: send it unsigned), -EIO. */
+int cp_auth_sign(struct cp *cp, const char *topic, const char *body, char **out);
 /** HMAC-SHA256 under @p t's key of @p head then @p body. @return 0 or -EIO. */
 int cp_auth_hmac(const struct cp_tenant *t, const void *head, size_t hlen, const void *body,
 		 size_t blen, uint8_t out[32]);

@@ -273,6 +273,11 @@ cp_auth_init(struct cp *cp)
 	rc = load_keys(a, c->keys_file);
 	if (rc == 0 && (rc = nonces_init(a, c->max_nonces)) != 0)
 		fprintf(stderr, "mfwd-controlplane: no memory for %u nonces\n", c->max_nonces);
+	if (rc == 0 && c->node_tenant[0] != '\0' && cp_auth_find(cp, c->node_tenant) < 0) {
+		fprintf(stderr, "mfwd-controlplane: auth.node_tenant \"%s\" has no key in %s\n",
+			c->node_tenant, c->keys_file);
+		rc = -EINVAL;
+	}
 	if (rc == 0)
 		MF_LOG(NOTICE, main, "auth: %u tenants from %s, unsigned commands %s", a->nb - 1,
 		       c->keys_file, c->required ? "refused" : "taken as the operator's");
@@ -659,4 +664,37 @@ cp_auth_json(const struct cp *cp, uint16_t caller)
 	json_object_set_new(o, "tenants", all);
 	json_object_set_new(o, "refused", refused);
 	return o;
+}
+
+/* Our own requests to other nodes (pipes), signed as auth.node_tenant in the envelope form
+ * (the reply_to is in the body: no response topic is signed). */
+int
+cp_auth_sign(struct cp *cp, const char *topic, const char *body, char **out)
+{
+	const char *name = cp->cfg.auth.node_tenant;
+	struct cp_sig sig = { .present = true };
+	uint8_t nonce[16], mac_out[32];
+	int i = name[0] != '\0' ? cp_auth_find(cp, name) : -1;
+	size_t k;
+	json_t *o;
+
+	*out = NULL;
+	if (i < 0)
+		return -ENOENT;
+	if (RAND_bytes(nonce, sizeof(nonce)) != 1)
+		return -EIO;
+	snprintf(sig.tenant, sizeof(sig.tenant), "%s", name);
+	snprintf(sig.ts, sizeof(sig.ts), "%lld", (long long)time(NULL));
+	for (k = 0; k < sizeof(nonce); k++)
+		snprintf(sig.nonce + 2 * k, 3, "%02x", nonce[k]);
+	if (mac(&cp->auth.tenants[i], &sig, topic, "", body, strlen(body), mac_out) != 0)
+		return -EIO;
+	for (k = 0; k < sizeof(mac_out); k++)
+		snprintf(sig.sig + 2 * k, 3, "%02x", mac_out[k]);
+	o = json_pack("{s:{s:s, s:I, s:s, s:s}, s:s}", "auth", "tenant", name, "ts",
+		      (json_int_t)strtoll(sig.ts, NULL, 10), "nonce", sig.nonce, "sig", sig.sig,
+		      "body", body);
+	*out = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	return *out != NULL ? 0 : -ENOMEM;
 }

@@ -117,14 +117,15 @@ static int
 load_auth(struct cp_config *c, json_t *a)
 {
 	json_int_t win = c->auth.window_s, max = c->auth.max_nonces;
-	const char *keys = NULL;
+	const char *keys = NULL, *node = NULL;
 	int req = c->auth.required;
 	json_error_t e;
 
 	if (a == NULL)
 		return 0;
-	if (json_unpack_ex(a, &e, JSON_STRICT, "{s:s, s?b, s?I, s?I}", "keys_file", &keys,
-			   "required", &req, "window_s", &win, "max_nonces", &max) != 0) {
+	if (json_unpack_ex(a, &e, JSON_STRICT, "{s:s, s?b, s?I, s?I, s?s}", "keys_file", &keys,
+			   "required", &req, "window_s", &win, "max_nonces", &max, "node_tenant",
+			   &node) != 0) {
 		fprintf(stderr, "mfwd-controlplane: config auth: %s\n", e.text);
 		return -EINVAL;
 	}
@@ -136,7 +137,9 @@ load_auth(struct cp_config *c, json_t *a)
 	c->auth.required = req;
 	c->auth.window_s = (uint32_t)win;
 	c->auth.max_nonces = (uint32_t)max;
-	return copy_str(c->auth.keys_file, sizeof(c->auth.keys_file), keys, "auth.keys_file");
+	return copy_str(c->auth.keys_file, sizeof(c->auth.keys_file), keys, "auth.keys_file") ||
+	       copy_str(c->auth.node_tenant, sizeof(c->auth.node_tenant), node,
+			"auth.node_tenant") ? -EINVAL : 0;
 }
 
 static int

@@ -182,7 +182,7 @@ cp_pipes_fini(struct cp *cp)
 static void
 send_to(struct cp *cp, const char *node, const char *cmd, const char *token, json_t *args)
 {
-	char topic[CP_TOPIC_MAX], reply[CP_TOPIC_MAX], id[32], *text;
+	char topic[CP_TOPIC_MAX], reply[CP_TOPIC_MAX], id[32], *text, *env = NULL;
 	json_t *o;
 
 	snprintf(topic, sizeof(topic), "%s/%s/cmd", cp->cfg.prefix, node);
@@ -191,11 +191,19 @@ send_to(struct cp *cp, const char *node, const char *cmd, const char *token, jso
 	o = json_pack("{s:i, s:s, s:s, s:s, s:o}", "v", 1, "id", id, "cmd", cmd, "reply_to",
 		      reply, "args", args);
 	text = json_dumps(o, JSON_COMPACT);
-	if (text == NULL || cp_mqtt_publish(cp->mqtt, topic, text, 1, false, NULL, 0) != 0)
+	/* Signed when this node has a tenant for it: a node that requires signed commands
+	 * takes only those (the tenant must be an admin there). */
+	if (text != NULL && cp_auth_sign(cp, topic, text, &env) == -EIO)
+		MF_LOG(ERR, cmd, "%s to node %s: not signed (no randomness or MAC)", cmd, node);
+	if (text == NULL ||
+	    cp_mqtt_publish(cp->mqtt, topic, env ? env : text, 1, false, NULL, 0) != 0)
 		MF_LOG(WARNING, cmd, "%s to node %s not sent", cmd, node);
 	if (text != NULL)
 		explicit_bzero(text, strlen(text));	/* a pipe.open carries its key */
+	if (env != NULL)
+		explicit_bzero(env, strlen(env));
 	free(text);
+	free(env);
 	json_decref(o);
 }
 
