@@ -29,6 +29,7 @@ class Topology:
         self.dst_addrs = dst_addrs
         self.tag = tag
         self.ipv6 = ipv6
+        self.procs = []     # what popen started: ended with the namespaces
 
     def up(self):
         self.down()
@@ -116,7 +117,9 @@ ipv4 = 10.99.2.2/24
                 if self.run(ns, "ping", "-c", "1", "-W", "5", a, capture_output=True).returncode]
 
     def popen(self, ns, *args, **kw):
-        return subprocess.Popen(["ip", "netns", "exec", ns] + list(args), **kw)
+        p = subprocess.Popen(["ip", "netns", "exec", ns] + list(args), **kw)
+        self.procs.append(p)
+        return p
 
     def flow_start(self, stop, port=5100, to=7100, src_port=4100, pps=200):
         """A numbered RTP flow (udpflows.py) from the src host's @src_port to mfwd's
@@ -157,6 +160,13 @@ ipv4 = 10.99.2.2/24
         return sent, got
 
     def down(self):
+        # A test that failed midway leaves its peers (ffmpeg, GStreamer, relays) running:
+        # a namespace deleted does not end its processes.
+        for p in getattr(self, "procs", []):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.procs = []
         for ns in (self.src, self.dst):
             sh("ip", "netns", "del", ns, check=False)
         for veth in (self.vsrc, self.vdst, self.vhost):
