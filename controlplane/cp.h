@@ -117,8 +117,9 @@ struct cp_msg {
 	bool place_reply;		/* a node's answer to a request we placed on it */
 	bool placed;			/* placed here by a node of the pool: signed for the
 					 * pool topic and placed_response */
-	bool here;			/* a pool request this node takes itself */
+	uint8_t placed_n, placer_n;	/* mfwd-placed, mfwd-placer read (up to 2) */
 	char placed_response[CP_TOPIC_MAX];
+	char placer_mac[CP_SIG_HEX + 1];	/* mfwd-placer: the placing node's MAC */
 };
 
 struct cp_mqtt;
@@ -138,10 +139,12 @@ int cp_mqtt_publish(struct cp_mqtt *m, const char *topic, const char *payload, i
 bool cp_mqtt_take_reconnected(struct cp_mqtt *m);
 bool cp_mqtt_connected(struct cp_mqtt *m);
 /** Pass @p msg on to @p topic as it came (bytes, signature), asking for the answer on
- *  @p response with @p corr, and saying where its sender wanted it (mfwd-placed): a
- *  request placed on another node of the pool. @return 0 or -EIO. */
+ *  @p response with @p corr, and saying where its sender wanted it (mfwd-placed) and, when
+ *  not NULL, this node's MAC of that (mfwd-placer): a request placed on another node of the
+ *  pool, gone from the broker after @p expiry_s. @return 0 or -EIO. */
 int cp_mqtt_forward(struct cp_mqtt *m, const char *topic, const struct cp_msg *msg,
-		    const char *response, const uint8_t *corr, size_t corr_len);
+		    const char *response, const uint8_t *corr, size_t corr_len,
+		    const char *mac, uint32_t expiry_s);
 
 /* ---- the registry of sessions (cp_sessions.c) ---- */
 
@@ -431,6 +434,7 @@ struct cp_pipes {
 /* ---- placing pool requests on the cluster's nodes (cp_place.c) ---- */
 
 #define CP_PLACE_TRIES	3	/* nodes a request is placed on before this one takes it */
+#define CP_PLACE_RECENT	1024	/* requests whose node is remembered for their repeats */
 
 /* A pool request placed on another node, until that node answers. */
 struct cp_placing {
@@ -438,6 +442,7 @@ struct cp_placing {
 	uint64_t token;			/* our correlation data, in hex */
 	uint64_t deadline_ms;		/* monotonic */
 	uint32_t count;			/* sessions it would create */
+	bool late;			/* answered "timeout": kept for a late answer */
 	char node[CP_NODE_MAX];		/* where it is */
 	char tried[CP_PLACE_TRIES][CP_NODE_MAX];
 	uint8_t nb_tried;
@@ -449,8 +454,15 @@ struct cp_place {
 	struct cp_placing *p;
 	uint32_t nb, cap;
 	uint64_t next_token;
+	/* the last requests placed, by a hash of their bytes: a repeat goes where they went */
+	struct {
+		uint64_t hash;
+		char node[CP_NODE_MAX];
+	} recent[CP_PLACE_RECENT];
+	uint32_t recent_next;
 	/* pool creates taken here, sent to another node, their answers passed on, placed
-	 * again after a refusal for room, answered "timeout" (node.info) */
+	 * again after a refusal for room, answered "timeout" (node.info); a late answer is
+	 * counted as passed on too */
 	uint64_t here, forwarded, relayed, again, timeouts;
 };
 
@@ -684,6 +696,11 @@ int cp_auth_find(const struct cp *cp, const char *name);
 /** @p body (a request for @p topic) in a signed envelope as auth.node_tenant, into *@p out
  *  (freed by the caller). @return 0, -ENOENT (no node tenant: send it unsigned), -EIO. */
 int cp_auth_sign(struct cp *cp, const char *topic, const char *body, char **out);
+/** The MAC, under auth.node_tenant's key, with which a placing node vouches that it sent
+ *  @p body to @p topic for a sender who wanted the answer on @p placed, answered on
+ *  @p response. @return 0, -ENOENT (no node tenant), -EIO. */
+int cp_auth_place_mac(struct cp *cp, const char *topic, const char *placed, const char *response,
+		      const char *body, size_t len, char hex[CP_SIG_HEX + 1]);
 /** HMAC-SHA256 under @p t's key of @p head then @p body. @return 0 or -EIO. */
 int cp_auth_hmac(const struct cp_tenant *t, const void *head, size_t hlen, const void *body,
 		 size_t blen, uint8_t out[32]);

@@ -698,3 +698,27 @@ cp_auth_sign(struct cp *cp, const char *topic, const char *body, char **out)
 	json_decref(o);
 	return *out != NULL ? 0 : -ENOMEM;
 }
+
+/* What a placing node vouches for (docs/cluster.md): where it sent the request, where its
+ * sender wanted the answer, where the answer goes, and the bytes. */
+int
+cp_auth_place_mac(struct cp *cp, const char *topic, const char *placed, const char *response,
+		  const char *body, size_t len, char hex[CP_SIG_HEX + 1])
+{
+	char head[3 * CP_TOPIC_MAX + 32];
+	int i = cp->cfg.auth.node_tenant[0] != '\0' ? cp_auth_find(cp, cp->cfg.auth.node_tenant) :
+		-1;
+	uint8_t out[32];
+	int n;
+	size_t k;
+
+	if (i < 0)
+		return -ENOENT;
+	n = snprintf(head, sizeof(head), "mfwd-place-v1\n%s\n%s\n%s\n", topic, placed, response);
+	if (n <= 0 || (size_t)n >= sizeof(head) ||
+	    cp_auth_hmac(&cp->auth.tenants[i], head, (size_t)n, body, len, out) != 0)
+		return -EIO;
+	for (k = 0; k < sizeof(out); k++)
+		snprintf(hex + 2 * k, 3, "%02x", out[k]);
+	return 0;
+}

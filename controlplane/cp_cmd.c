@@ -21,6 +21,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "cp.h"
 #include "mf/mf_proto_json.h"
 
@@ -322,6 +324,33 @@ allowed(struct cp *cp, const struct cmd *c, struct cp_req *rq)
 	return 0;
 }
 
+/* Is @p msg a pool create another node of our pool placed here? Only a create, only with
+ * its answer going to a node of the registry (when we keep one), and vouched for by the
+ * placing node's MAC when this node has a node tenant (docs/cluster.md). */
+static bool
+from_pool(struct cp *cp, const struct cp_msg *msg, const struct cp_req *rq)
+{
+	size_t p = strlen(cp->cfg.prefix) + 1;
+	char node[CP_NODE_MAX], mac[CP_SIG_HEX + 1];
+	const char *end;
+	int rc;
+
+	if (!msg->placed || cp->cfg.pool_group[0] == '\0' || rq->cmd == NULL ||
+	    (strcmp(rq->cmd, "session.create") != 0 && strcmp(rq->cmd, "session.create_many")))
+		return false;
+	end = strchr(msg->response_topic + p, '/');	/* cp_mqtt.c checked the form */
+	if (end == NULL || (size_t)(end - msg->response_topic - p) >= sizeof(node))
+		return false;
+	memcpy(node, msg->response_topic + p, (size_t)(end - msg->response_topic - p));
+	node[end - msg->response_topic - p] = '\0';
+	if (cp->place.on && mf_cluster_find(&cp->place.reg, node) == NULL)
+		return false;
+	rc = cp_auth_place_mac(cp, msg->topic, msg->placed_response, msg->response_topic,
+			       msg->payload, msg->len, mac);
+	return rc == -ENOENT || (rc == 0 && CRYPTO_memcmp(mac, msg->placer_mac, CP_SIG_HEX) == 0 &&
+				 strlen(msg->placer_mac) == CP_SIG_HEX);
+}
+
 /* Parse @p msg into @p rq; a request that needs no work has its reply ready (rq->result or
  * rq->err set, or @p again). @return the command to run, or NULL. */
 static const struct cmd *
@@ -332,6 +361,7 @@ take(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, char **again)
 	const char *first, *body = NULL;
 	char idbuf[72];
 	size_t len = 0;
+	bool placed;
 
 	*again = NULL;
 	if (msg->len > cp->cfg.max_payload) {
@@ -352,8 +382,9 @@ take(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, char **again)
 	}
 	/* A pool request another node placed here was signed for the pool and its sender's
 	 * response topic (cp_place.c). */
-	if (cp_auth_check(cp, sig, msg->placed ? cp->t_pool : msg->topic,
-			  msg->placed ? msg->placed_response : msg->response_topic, body, len,
+	placed = from_pool(cp, msg, rq);
+	if (cp_auth_check(cp, sig, placed ? cp->t_pool : msg->topic,
+			  placed ? msg->placed_response : msg->response_topic, body, len,
 			  &rq->tenant, &rq->err) != 0)
 		return NULL;
 	rq->verified = true;

@@ -186,12 +186,14 @@ check(const struct cp_config *c, json_int_t ver, json_int_t pmin, json_int_t pma
 {
 	const char *bad = NULL;
 
-	if (!topic_safe(c->node))
-		bad = "node must be a non-empty name without / + #";
+	if (!topic_safe(c->node) || strcmp(c->node, "pool") == 0)
+		bad = "node must be a non-empty name without / + #, not \"pool\"";
 	else if (!topic_safe(c->prefix))
 		bad = "prefix must be a non-empty name without / + #";
 	else if (c->pool_group[0] != '\0' && !topic_safe(c->pool_group))
 		bad = "pool_group must be a name without / + # (or empty)";
+	else if (strcmp(c->devices_prefix, c->prefix) == 0)
+		bad = "devices.prefix must differ from prefix (nodes' statuses are there)";
 	else if (ver != 5 && ver != 4)
 		bad = "mqtt_version must be 5 or 4 (MQTT 3.1.1)";
 	else if (pmin < 1 || pmax > 65534 || pmin > pmax)

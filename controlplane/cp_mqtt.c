@@ -99,23 +99,28 @@ take_sig(struct cp_sig *sig, const MQTTLenString *name, const MQTTLenString *val
 }
 
 /* mfwd-placed: where the sender of a request another node placed here wanted the answer
- * ("" for nowhere said), once, bounded. */
+ * ("" for nowhere said); mfwd-placer: the placing node's MAC. Bounded; a request with
+ * either twice is not taken as placed. */
 static bool
 take_placed(struct cp_msg *msg, const MQTTLenString *name, const MQTTLenString *value)
 {
-	static const char key[] = "mfwd-placed";
+	static const char key[] = "mfwd-placed", mac[] = "mfwd-placer";
+	bool is_mac = name->len == (int)sizeof(mac) - 1 &&
+		      memcmp(name->data, mac, sizeof(mac) - 1) == 0;
+	char *dst = is_mac ? msg->placer_mac : msg->placed_response;
+	size_t cap = is_mac ? sizeof(msg->placer_mac) : sizeof(msg->placed_response);
 
-	if (name->len != (int)sizeof(key) - 1 || memcmp(name->data, key, sizeof(key) - 1) != 0)
+	if (!is_mac && (name->len != (int)sizeof(key) - 1 ||
+			memcmp(name->data, key, sizeof(key) - 1) != 0))
 		return false;
-	if (!msg->placed && value->len >= 0 && (size_t)value->len < CP_TOPIC_MAX &&
+	if (is_mac)
+		msg->placer_n = msg->placer_n < 2 ? msg->placer_n + 1 : 2;
+	else
+		msg->placed_n = msg->placed_n < 2 ? msg->placed_n + 1 : 2;
+	if (value->len >= 0 && (size_t)value->len < cap &&
 	    memchr(value->data, '\0', (size_t)value->len) == NULL) {
-		memcpy(msg->placed_response, value->data, (size_t)value->len);
-		msg->placed_response[value->len] = '\0';
-		msg->placed = true;
-	} else {
-		msg->placed = false;	/* twice or too long: not placed, the check refuses */
-		msg->placed_response[0] = '\0';
-		msg->response_topic[0] = '\0';
+		memcpy(dst, value->data, (size_t)value->len);
+		dst[value->len] = '\0';
 	}
 	return true;
 }
@@ -166,8 +171,8 @@ take_props(struct cp_mqtt *mq, struct cp_msg *msg, MQTTProperties *props)
 			}
 		}
 	}
-	if (msg->placed && !placed_ok(mq, msg))
-		msg->placed = false;
+	/* Placed: one mfwd-placed, at most one mfwd-placer, the answer to a node. */
+	msg->placed = msg->placed_n == 1 && msg->placer_n <= 1 && placed_ok(mq, msg);
 }
 
 /* <prefix>/<one level>/status */
@@ -519,7 +524,8 @@ add_user(MQTTProperties *props, const char *name, const char *value)
 
 int
 cp_mqtt_forward(struct cp_mqtt *mq, const char *topic, const struct cp_msg *msg,
-		const char *response, const uint8_t *corr, size_t corr_len)
+		const char *response, const uint8_t *corr, size_t corr_len, const char *mac,
+		uint32_t expiry_s)
 {
 	MQTTAsync_message m = MQTTAsync_message_initializer;
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
@@ -537,7 +543,13 @@ cp_mqtt_forward(struct cp_mqtt *mq, const char *topic, const struct cp_msg *msg,
 	p.value.data.data = (char *)corr;
 	p.value.data.len = (int)corr_len;
 	MQTTProperties_add(&m.properties, &p);
+	/* Not run by a node that comes back after the placer answered "timeout". */
+	p.identifier = MQTTPROPERTY_CODE_MESSAGE_EXPIRY_INTERVAL;
+	p.value.integer4 = expiry_s;
+	MQTTProperties_add(&m.properties, &p);
 	add_user(&m.properties, "mfwd-placed", msg->response_topic);
+	if (mac != NULL)
+		add_user(&m.properties, "mfwd-placer", mac);
 	/* The signature as it came (a field refused as too long goes empty: refused there). */
 	if (s->present) {
 		add_user(&m.properties, "mfwd-tenant", s->tenant);

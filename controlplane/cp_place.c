@@ -14,8 +14,9 @@
  * The node placed on answers us and we pass its answer on unchanged (it names the node
  * that holds the session). A refusal that created nothing (capacity, draining, dataplane
  * down) is placed again on the next best, CP_PLACE_TRIES nodes at most, then taken here;
- * no answer within reply_timeout_ms is answered "timeout" naming the node, which is passed
- * over for a while: it may have created the session, so it is not placed twice.
+ * no answer within twice reply_timeout_ms and a second is answered "timeout" naming the
+ * node, which is passed over for a while: it may have created the session, so it is not
+ * placed twice (its answer, if it comes later, is passed on).
  */
 
 #include <errno.h>
@@ -72,7 +73,7 @@ placeable(const struct cp_msg *msg)
 	const char *body, *cmd;
 	struct cp_sig sig;
 	struct cp_err err;
-	size_t len;
+	size_t len, many;
 	uint32_t n = 0;
 
 	if (root == NULL)
@@ -81,11 +82,13 @@ placeable(const struct cp_msg *msg)
 	if (cp_auth_unwrap(root, &sig, &body, &len, &err) == 1)
 		r = inner = json_loadb(body, len, 0, NULL);
 	cmd = json_string_value(json_object_get(r, "cmd"));
-	if (cmd != NULL && strcmp(cmd, "session.create") == 0)
+	if (cmd != NULL && strcmp(cmd, "session.create") == 0) {
 		n = 1;
-	else if (cmd != NULL && strcmp(cmd, "session.create_many") == 0)
-		n = (uint32_t)json_array_size(json_object_get(json_object_get(r, "args"),
-							      "specs"));
+	} else if (cmd != NULL && strcmp(cmd, "session.create_many") == 0) {
+		/* Unverified here: a bad count only misjudges a load, the node checks it. */
+		many = json_array_size(json_object_get(json_object_get(r, "args"), "sessions"));
+		n = many < 1 ? 1 : many > CP_MANY_MAX ? CP_MANY_MAX : (uint32_t)many;
+	}
 	json_decref(inner);
 	json_decref(root);
 	return n;
@@ -105,76 +108,154 @@ shun_ms(const struct cp *cp)
 	return ms > SHUN_MIN_MS ? ms : SHUN_MIN_MS;
 }
 
-/* Send @p pl's request to @p node. @return 0 or -EIO. */
+/* How long a placed request waits for its node: longer than the node's own wait for its
+ * dataplane (reply_timeout_ms), so a slow node that answers is not taken for a silent one. */
+static uint64_t
+wait_ms(const struct cp *cp)
+{
+	return cp->cfg.reply_timeout_ms * 2ull + 1000;
+}
+
+/* FNV-1a of a request's bytes: a repeat (QoS 1 redelivery, a client's retry) is the same. */
+static uint64_t
+bytes_hash(const struct cp_msg *msg)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	size_t i;
+
+	for (i = 0; i < msg->len; i++)
+		h = (h ^ (uint8_t)msg->payload[i]) * 0x100000001b3ull;
+	return h;
+}
+
+static const char *
+recent_find(const struct cp_place *P, uint64_t h)
+{
+	uint32_t i;
+
+	for (i = 0; i < CP_PLACE_RECENT; i++)
+		if (P->recent[i].hash == h && P->recent[i].node[0] != '\0')
+			return P->recent[i].node;
+	return NULL;
+}
+
+static void
+recent_add(struct cp_place *P, uint64_t h, const char *node)
+{
+	P->recent[P->recent_next].hash = h;
+	snprintf(P->recent[P->recent_next].node, CP_NODE_MAX, "%s", node);
+	P->recent_next = (P->recent_next + 1) % CP_PLACE_RECENT;
+}
+
+/* Send @p pl's request to @p node, counted there once sent. @return 0 or -EIO. */
 static int
 forward(struct cp *cp, struct cp_placing *pl, const char *node)
 {
-	char topic[CP_TOPIC_MAX], corr[17];
+	char topic[CP_TOPIC_MAX], corr[17], mac[CP_SIG_HEX + 1];
+	int rc;
 
 	/* Random, so an answer cannot be forged by guessing (the ACL is the first guard). */
 	if (RAND_bytes((unsigned char *)&pl->token, sizeof(pl->token)) != 1)
 		pl->token = ++cp->place.next_token ^ mono_ms() << 20;
 	snprintf(corr, sizeof(corr), "%016llx", (unsigned long long)pl->token);
 	snprintf(topic, sizeof(topic), "%s/%s/cmd", cp->cfg.prefix, node);
-	snprintf(pl->node, sizeof(pl->node), "%s", node);
 	if (pl->nb_tried < CP_PLACE_TRIES)
 		snprintf(pl->tried[pl->nb_tried++], CP_NODE_MAX, "%s", node);
-	pl->deadline_ms = mono_ms() + cp->cfg.reply_timeout_ms;
-	mf_cluster_count(&cp->place.reg, node);
-	return cp_mqtt_forward(cp->mqtt, topic, pl->msg, cp->t_place, (const uint8_t *)corr, 16);
+	rc = cp_auth_place_mac(cp, topic, pl->msg->response_topic, cp->t_place,
+			       pl->msg->payload, pl->msg->len, mac);
+	if (rc == -EIO)
+		return rc;
+	rc = cp_mqtt_forward(cp->mqtt, topic, pl->msg, cp->t_place, (const uint8_t *)corr, 16,
+			     rc == 0 ? mac : NULL, (uint32_t)(wait_ms(cp) / 1000));
+	if (rc != 0)
+		return rc;
+	snprintf(pl->node, sizeof(pl->node), "%s", node);
+	pl->deadline_ms = mono_ms() + wait_ms(cp);
+	mf_cluster_count(&cp->place.reg, node, pl->count, wall_ms());
+	cp->place.forwarded++;
+	return 0;
+}
+
+/* This node takes @p pl. @return 0. */
+static int
+keep(struct cp *cp, struct cp_placing *pl)
+{
+	mf_cluster_count(&cp->place.reg, cp->cfg.node, pl->count, wall_ms());
+	cp->place.here++;
+	return 0;
 }
 
 /* Where @p pl goes next: another node (forwarded; 1), or this one (0) when it is the best,
- * none can take it, or the tries are spent. */
+ * none can take it, the tries are spent or the forward failed. */
 static int
 place(struct cp *cp, struct cp_placing *pl)
 {
-	const char *skip[CP_PLACE_TRIES];
+	const char *skip[CP_PLACE_TRIES + 1] = { "pool" };	/* <prefix>/pool/cmd: a loop */
 	const struct mf_node_status *best;
 	uint32_t i;
 
 	for (i = 0; i < pl->nb_tried; i++)
-		skip[i] = pl->tried[i];
+		skip[i + 1] = pl->tried[i];
 	best = pl->nb_tried < CP_PLACE_TRIES ?
-	       mf_cluster_best_skip(&cp->place.reg, wall_ms(), max_age_ms(cp), skip,
-				    pl->nb_tried) : NULL;
-	if (best == NULL || strcmp(best->node, cp->cfg.node) == 0) {
-		for (i = 0; i < pl->count; i++)
-			mf_cluster_count(&cp->place.reg, cp->cfg.node);
-		cp->place.here++;
+	       mf_cluster_best_skip(&cp->place.reg, wall_ms(), max_age_ms(cp),
+				    cp->cfg.pool_group, skip, pl->nb_tried + 1) : NULL;
+	if (best == NULL || strcmp(best->node, cp->cfg.node) == 0 ||
+	    forward(cp, pl, best->node) != 0)
+		return keep(cp, pl);
+	return 1;
+}
+
+/* Room for one more request awaited. @return 0 or -ENOMEM. */
+static int
+reserve(struct cp_place *P)
+{
+	uint32_t cap = P->cap ? P->cap * 2 : 16;
+	struct cp_placing *p;
+
+	if (P->nb < P->cap)
 		return 0;
-	}
-	cp->place.forwarded++;
-	for (i = 1; i < pl->count; i++)
-		mf_cluster_count(&cp->place.reg, best->node);
-	return forward(cp, pl, best->node) == 0 ? 1 : 0;
+	p = realloc(P->p, sizeof(*p) * cap);
+	if (p == NULL)
+		return -ENOMEM;
+	P->p = p;
+	P->cap = cap;
+	return 0;
 }
 
 /* A pool create: placed on another node (kept here until it answers; 1), or 0 to take it
- * here. */
+ * here. Not a request another node placed (it would go round), nor an oversized one (the
+ * command layer refuses it). */
 static int
 route(struct cp *cp, struct cp_msg *msg)
 {
 	struct cp_placing pl = { .msg = msg };
 	struct cp_place *P = &cp->place;
+	uint64_t h = bytes_hash(msg);
+	const struct mf_node_status *e;
+	const char *before;
+	int rc;
 
-	pl.count = placeable(msg);
-	if (pl.count == 0 || place(cp, &pl) == 0)
+	if (msg->placed_n > 0 || msg->len > cp->cfg.max_payload || reserve(P) != 0)
 		return 0;
-	if (P->nb == P->cap) {
-		uint32_t cap = P->cap ? P->cap * 2 : 16;
-		struct cp_placing *p = realloc(P->p, sizeof(*p) * cap);
-
-		if (p == NULL) {
-			MF_LOG(ERR, cmd, "no memory to await %s: its answer will be lost", pl.node);
-			cp_msg_free(msg);	/* the node answers nobody; the client times out */
-			return 1;
-		}
-		P->p = p;
-		P->cap = cap;
-	}
-	P->p[P->nb++] = pl;
-	return 1;
+	pl.count = placeable(msg);
+	if (pl.count == 0)
+		return 0;
+	before = recent_find(P, h);
+	/* Unless that node has been passed over since: the client was told "timeout", and
+	 * sending it again is its call. */
+	e = before != NULL ? mf_cluster_find(&P->reg, before) : NULL;
+	if (e != NULL && e->shun_until_ms > wall_ms())
+		before = NULL;
+	if (before != NULL && strcmp(before, cp->cfg.node) == 0)
+		rc = keep(cp, &pl);	/* a repeat: where the first went, whose reply waits */
+	else if (before != NULL)
+		rc = forward(cp, &pl, before) == 0 ? 1 : keep(cp, &pl);
+	else
+		rc = place(cp, &pl);
+	recent_add(P, h, rc == 1 ? pl.node : cp->cfg.node);
+	if (rc == 1)
+		P->p[P->nb++] = pl;
+	return rc;
 }
 
 static struct cp_placing *
@@ -197,19 +278,27 @@ pending(struct cp *cp, const struct cp_msg *reply)
 	return NULL;
 }
 
-/* Did the node refuse without creating anything, for want of room? */
-static bool
+/* Did the node refuse without creating anything, for want of room (1), and is it full for
+ * any session (2: capacity with no path, draining, its dataplane down), or did it answer
+ * (0)? */
+static int
 full(const struct cp_msg *reply)
 {
 	json_t *o = json_loadb(reply->payload, reply->len, 0, NULL);
-	const char *code = json_string_value(json_object_get(json_object_get(o, "error"),
-							     "code"));
-	bool again = json_is_false(json_object_get(o, "ok")) && code != NULL &&
-		     (strcmp(code, "capacity") == 0 || strcmp(code, "draining") == 0 ||
-		      strcmp(code, "dataplane_down") == 0);
+	json_t *e = json_object_get(o, "error");
+	const char *code = json_string_value(json_object_get(e, "code"));
+	const char *path = json_string_value(json_object_get(e, "path"));
+	int rc = 0;
 
+	if (json_is_false(json_object_get(o, "ok")) && code != NULL) {
+		if (strcmp(code, "draining") == 0 || strcmp(code, "dataplane_down") == 0 ||
+		    (strcmp(code, "capacity") == 0 && (path == NULL || path[0] == '\0')))
+			rc = 2;
+		else if (strcmp(code, "capacity") == 0)
+			rc = 1;
+	}
 	json_decref(o);
-	return again;
+	return rc;
 }
 
 static void
@@ -224,14 +313,26 @@ static void
 answered(struct cp *cp, const struct cp_msg *reply, struct cp_msg **here)
 {
 	struct cp_placing *pl = pending(cp, reply);
+	int room;
 
 	if (pl == NULL) {
-		MF_LOG(INFO, cmd, "an answer for no request we placed (late?): ignored");
+		MF_LOG(WARNING, cmd, "an answer for no request we placed (after its timeout?): "
+		       "ignored");
 		return;
 	}
-	if (full(reply)) {
+	room = full(reply);
+	if (pl->late) {
+		/* Answered "timeout" already: what the node did is passed on all the same (a
+		 * client still listening learns where its session is); nothing placed again. */
+		MF_LOG(WARNING, cmd, "%s answered a request placed on it after its timeout: "
+		       "passed on", pl->node);
+		cp_cmd_relay(cp, pl->msg, reply->payload);
+		cp->place.relayed++;
+		cp_msg_free(pl->msg);
+	} else if (room != 0) {
 		MF_LOG(INFO, cmd, "%s had no room after all: placing again", pl->node);
-		mf_cluster_shun(&cp->place.reg, pl->node, wall_ms() + shun_ms(cp));
+		if (room == 2)
+			mf_cluster_shun(&cp->place.reg, pl->node, wall_ms() + shun_ms(cp));
 		cp->place.again++;
 		if (place(cp, pl) == 1)
 			return;
@@ -291,15 +392,22 @@ cp_place_tick(struct cp *cp, uint64_t now_ms)
 			i++;
 			continue;
 		}
-		/* It may have created the session: not placed again, and the node passed over. */
-		MF_LOG(WARNING, cmd, "%s did not answer a request placed on it in %u ms",
-		       pl->node, cp->cfg.reply_timeout_ms);
+		if (pl->late) {		/* kept for a late answer: none came */
+			cp_msg_free(pl->msg);
+			drop(cp, pl);
+			continue;
+		}
+		/* It may have created the session: not placed again, and the node passed over;
+		 * kept as long again for a late answer. */
+		MF_LOG(WARNING, cmd, "%s did not answer a request placed on it in %llu ms",
+		       pl->node, (unsigned long long)wait_ms(cp));
 		mf_cluster_shun(&cp->place.reg, pl->node, wall_ms() + shun_ms(cp));
-		cp_err_set(&err, "timeout", NULL, "placed on node %s, which did not answer in %u ms;"
-			   " it may hold the session", pl->node, cp->cfg.reply_timeout_ms);
+		cp_err_set(&err, "timeout", NULL, "placed on node %s, which did not answer in %llu "
+			   "ms; it may hold the session", pl->node, (unsigned long long)wait_ms(cp));
 		cp_cmd_refuse(cp, pl->msg, &err);
 		cp->place.timeouts++;
-		cp_msg_free(pl->msg);
-		drop(cp, pl);
+		pl->late = true;
+		pl->deadline_ms = now_ms + wait_ms(cp);
+		i++;
 	}
 }

@@ -136,6 +136,9 @@ cp_status_json(struct cp *cp)
 		      (json_int_t)cp->cfg.limits.max_kbps, "sessions_free",
 		      max_sessions > cp->reg.count ? max_sessions - cp->reg.count : 0,
 		      "load", load_json(cp));
+	/* Placed pool requests come with MQTT 5 properties: a 3.1.1 node cannot take them. */
+	if (cp->cfg.pool_group[0] != '\0' && cp->cfg.mqtt_version == 5)
+		json_object_set_new(o, "pool", json_string(cp->cfg.pool_group));
 	return o;
 }
 

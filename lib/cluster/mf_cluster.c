@@ -126,6 +126,7 @@ parse_online(struct pctx *p, json_t *root)
 	get_u32(p, root, "outputs", false, &st->outputs);
 	get_u64(p, root, "kbps", false, UINT64_MAX >> 1, &st->kbps);
 	get_bool(p, root, "draining", false, &st->draining);
+	get_str(p, root, "pool", false, st->pool, sizeof(st->pool));
 	if (ports != NULL && !json_is_array(ports))
 		bad(p, "ports: not a list");
 	st->ports = (uint32_t)json_array_size(ports);
@@ -246,6 +247,31 @@ mf_cluster_find(const struct mf_cluster *c, const char *node)
 	return find(c, node);
 }
 
+static void
+add_sessions(struct mf_node_status *e, uint32_t n)
+{
+	e->sessions = e->sessions + n >= e->sessions ? e->sessions + n : UINT32_MAX;
+	e->sessions_free = e->sessions_free > n ? e->sessions_free - n : 0;
+}
+
+/* What the reader kept on the node's entry @p old, into its new status @p st: the shun,
+ * and the sessions sent that @p st is too old to count. */
+static void
+keep_reader(struct mf_node_status *st, const struct mf_node_status *old)
+{
+	uint32_t i;
+
+	st->shun_until_ms = old->shun_until_ms;
+	st->nb_pend = 0;
+	for (i = 0; i < old->nb_pend && i < MF_CLUSTER_PENDING; i++) {
+		if (st->valid && old->pend_ms[i] + MF_CLUSTER_PEND_MS <= st->time_ms)
+			continue;
+		st->pend_ms[st->nb_pend] = old->pend_ms[i];
+		st->pend_n[st->nb_pend++] = old->pend_n[i];
+		add_sessions(st, old->pend_n[i]);
+	}
+}
+
 int
 mf_cluster_update(struct mf_cluster *c, const char *topic, const void *payload, size_t len)
 {
@@ -256,8 +282,12 @@ mf_cluster_update(struct mf_cluster *c, const char *topic, const void *payload, 
 		return 0;
 	e = find(c, node);
 	if (len == 0) {
-		if (e != NULL)
+		if (e != NULL && e->shun_until_ms != 0) {
+			e->valid = false;
+			snprintf(e->why, sizeof(e->why), "status cleared");
+		} else if (e != NULL) {
 			*e = c->nodes[--c->n];
+		}
 		return 1;
 	}
 	mf_cluster_parse(c, topic, payload, len, &st);
@@ -275,32 +305,45 @@ mf_cluster_update(struct mf_cluster *c, const char *topic, const void *payload, 
 		}
 		e = &c->nodes[c->n++];
 		e->shun_until_ms = 0;
+		e->nb_pend = 0;
 	}
-	st.shun_until_ms = e->shun_until_ms;
+	keep_reader(&st, e);
 	*e = st;
 	return 1;
 }
 
-/* Is @p a a better place than @p b? Busy shares compare in steps of 5 %: a difference
- * below that is measurement noise, and the session count says more. */
+/* How busy a node is, for placing: below a quarter of its busiest worker's cycles a node has
+ * room and its sessions say more of what is coming (and a few percent is noise on a loaded
+ * machine); above, in steps of 10 %. */
+static int
+busy_level(double busy)
+{
+	return busy < 0.25 ? 0 : (int)(busy * 10);
+}
+
+/* Is @p a a better place than @p b? The busy level, then the smaller share of its sessions
+ * in use (nodes of different sizes fill alike), then the id. */
 static bool
 better(const struct mf_node_status *a, const struct mf_node_status *b)
 {
-	int ba = (int)(a->busy_max * 20), bb = (int)(b->busy_max * 20);
+	int ba = busy_level(a->busy_max), bb = busy_level(b->busy_max);
+	uint64_t ua = (uint64_t)a->sessions * (b->max_sessions ? b->max_sessions : 1);
+	uint64_t ub = (uint64_t)b->sessions * (a->max_sessions ? a->max_sessions : 1);
 
 	if (ba != bb)
 		return ba < bb;
-	if (a->sessions != b->sessions)
-		return a->sessions < b->sessions;
+	if (ua != ub)
+		return ua < ub;
 	return strcmp(a->node, b->node) < 0;
 }
 
 static bool
-skipped(const struct mf_node_status *s, uint64_t now_ms, const char *const *skip, uint32_t n)
+skipped(const struct mf_node_status *s, uint64_t now_ms, const char *pool,
+	const char *const *skip, uint32_t n)
 {
 	uint32_t i;
 
-	if (s->shun_until_ms > now_ms)
+	if (s->shun_until_ms > now_ms || (pool != NULL && strcmp(s->pool, pool) != 0))
 		return true;
 	for (i = 0; i < n; i++)
 		if (strcmp(s->node, skip[i]) == 0)
@@ -310,7 +353,7 @@ skipped(const struct mf_node_status *s, uint64_t now_ms, const char *const *skip
 
 const struct mf_node_status *
 mf_cluster_best_skip(const struct mf_cluster *c, uint64_t now_ms, uint64_t max_age_ms,
-		     const char *const *skip, uint32_t nb_skip)
+		     const char *pool, const char *const *skip, uint32_t nb_skip)
 {
 	const struct mf_node_status *best = NULL;
 	uint32_t i;
@@ -319,7 +362,7 @@ mf_cluster_best_skip(const struct mf_cluster *c, uint64_t now_ms, uint64_t max_a
 		const struct mf_node_status *s = &c->nodes[i];
 
 		if (!s->valid || !s->online || !s->dp_up || s->draining || s->sessions_free == 0 ||
-		    skipped(s, now_ms, skip, nb_skip))
+		    skipped(s, now_ms, pool, skip, nb_skip))
 			continue;
 		/* Either way: a node whose clock is ahead is as suspect as a silent one. */
 		if (max_age_ms != 0 && (now_ms >= s->time_ms ? now_ms - s->time_ms :
@@ -334,19 +377,27 @@ mf_cluster_best_skip(const struct mf_cluster *c, uint64_t now_ms, uint64_t max_a
 const struct mf_node_status *
 mf_cluster_best(const struct mf_cluster *c, uint64_t now_ms, uint64_t max_age_ms)
 {
-	return mf_cluster_best_skip(c, now_ms, max_age_ms, NULL, 0);
+	return mf_cluster_best_skip(c, now_ms, max_age_ms, NULL, NULL, 0);
 }
 
 int
-mf_cluster_count(struct mf_cluster *c, const char *node)
+mf_cluster_count(struct mf_cluster *c, const char *node, uint32_t n, uint64_t now_ms)
 {
 	struct mf_node_status *e = find(c, node);
+	uint32_t last;
 
 	if (e == NULL)
 		return -ENOENT;
-	e->sessions++;
-	if (e->sessions_free > 0)
-		e->sessions_free--;
+	add_sessions(e, n);
+	if (e->nb_pend < MF_CLUSTER_PENDING) {
+		e->pend_ms[e->nb_pend] = now_ms;
+		e->pend_n[e->nb_pend++] = n;
+		return 0;
+	}
+	/* Full: into the newest, which then lasts as long as this one. */
+	last = MF_CLUSTER_PENDING - 1;
+	e->pend_ms[last] = now_ms;
+	e->pend_n[last] = e->pend_n[last] + n >= n ? e->pend_n[last] + n : UINT32_MAX;
 	return 0;
 }
 

@@ -14,7 +14,10 @@ gives a session.create places it on the registry's least loaded node (docs/clust
   are created, each once;
 - node.info counts what was placed on other nodes and the timeouts;
 - the cluster filled past its 450 sessions: exactly 450 held, the rest refused "capacity",
-  nothing lost or doubled.
+  nothing lost or doubled;
+- a create_many is placed whole;
+- a pool request sent to a node as if another had placed it, without the placing node's
+  MAC (the nodes have a node tenant), is checked as sent and refused.
 """
 import base64
 import json
@@ -26,13 +29,14 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cpharness import Broker, Checks, Client, ControlPlane, pcap_dataplane, wait_status  # noqa
+from cpharness import (Broker, Checks, Client, ControlPlane, PacketTypes,  # noqa: E402
+                       Properties, pcap_dataplane, sign, wait_status)
 
 T = Checks("cp_pool")
 NODES = ("n1", "n2", "n3")
 PER_NODE = 150
 POOL = "mfwd/pool/cmd"
-KEY = os.urandom(32)
+KEY, NODES_KEY = os.urandom(32), os.urandom(32)
 
 
 def spec(i):
@@ -45,7 +49,9 @@ def keys_file():
     d = tempfile.mkdtemp(prefix="mfwd-pool-keys-")
     path = os.path.join(d, "tenants.json")
     with open(path, "w") as f:
-        json.dump({"tenants": [{"name": "acme", "key": base64.b64encode(KEY).decode()}]}, f)
+        json.dump({"tenants": [{"name": "acme", "key": base64.b64encode(KEY).decode()},
+                               {"name": "nodes", "key": base64.b64encode(NODES_KEY).decode(),
+                                "admin": True}]}, f)
     os.chmod(path, 0o600)
     return path
 
@@ -100,7 +106,7 @@ def spread(cl, took):
         if v.get("ok"):
             took[k] = v["node"]
     count = {n: sum(1 for v in took.values() if v == n) for n in NODES}
-    print("spread of 300: %s" % count)
+    print("spread of 300: %s; placement %s" % (count, placement(cl)))
     T.check(all(80 <= c <= 120 for c in count.values()),
             "300 sessions within 20 %% of even over three nodes: %s" % count)
     check_held(cl, took, "after 300")
@@ -136,6 +142,36 @@ def signed(cl, took):
                   sign_topic="mfwd/n1/cmd")
     T.check(r is not None and not r["ok"] and r["error"]["code"] == "bad_signature",
             "a signature for another topic refused wherever placed: %s" % r)
+    # A request signed for the pool, sent to n1 as if n2 had placed it there, without n2's
+    # MAC: checked as sent to n1's topic, refused; its answer is not a placed one's.
+    body = json.dumps({"v": 1, "id": "claimed", "cmd": "session.create",
+                       "args": dict(spec(911), id="claimed")}).encode()
+    ts, nonce = int(time.time()), uuid.uuid4().hex
+    props = Properties(PacketTypes.PUBLISH)
+    props.ResponseTopic = "mfwd/n2/place/reply"
+    props.CorrelationData = b"0123456789abcdef"
+    props.UserProperty = [("mfwd-tenant", "acme"), ("mfwd-ts", str(ts)), ("mfwd-nonce", nonce),
+                          ("mfwd-sig", sign(KEY, POOL, "acme", ts, nonce, body,
+                                            cl.reply_topic)),
+                          ("mfwd-placed", cl.reply_topic), ("mfwd-placer", "0" * 64)]
+    cl.subscribe("mfwd/n2/place/reply")
+    cl.c.publish("mfwd/n1/cmd", body, qos=1, properties=props)
+    got = cl.collect_until("mfwd/n2/place/reply", lambda m: len(m) > 0, timeout=5)
+    r = got[0][1] if got else None
+    T.check(r is not None and not r["ok"] and r["error"]["code"] == "bad_signature",
+            "a claimed placement without the placing node's MAC refused: %s" % r)
+
+
+def many(cl, took):
+    """A create_many is placed whole, on one node."""
+    r = cl.request(POOL, "session.create_many",
+                   {"sessions": [spec(920 + i) for i in range(4)]}, timeout=10)
+    T.check(r is not None and r["ok"] and r["result"]["created"] == 4 and
+            {x["node"] for x in r["result"]["results"]} == {r["node"]},
+            "create_many placed whole: %s" % r)
+    if r and r["ok"]:
+        for x in r["result"]["results"]:
+            took[x["session"]] = r["node"]
 
 
 def liar(cl, took):
@@ -192,7 +228,8 @@ def main():
     keys = keys_file()
     with dps[0], dps[1], dps[2], Broker() as broker:
         cps = [ControlPlane(broker, n, d.instance, limits={"max_sessions": PER_NODE},
-                            reply_timeout_ms=2000, auth={"keys_file": keys, "required": False})
+                            reply_timeout_ms=2500,
+                            auth={"keys_file": keys, "required": False, "node_tenant": "nodes"})
                for n, d in zip(NODES, dps)]
         with cps[0], cps[1], cps[2]:
             cl = Client(broker)
@@ -203,6 +240,7 @@ def main():
             took = {}
             spread(cl, took)
             signed(cl, took)
+            many(cl, took)
             liar(cl, took)
             fill(cl, took)
             cl.close()

@@ -161,15 +161,18 @@ test_placing(void)
 		b = mf_cluster_best(&c, 10000, 30000);
 		MF_TEST_ASSERT(b != NULL, "a node for session %d", i);
 		on_a += strcmp(b->node, "a") == 0;
-		MF_TEST_EQ(mf_cluster_count(&c, b->node), 0);
+		MF_TEST_EQ(mf_cluster_count(&c, b->node, 1, 10000), 0);
 	}
 	MF_TEST_EQ(on_a, 3);
 	MF_TEST_EQ(mf_cluster_find(&c, "a")->sessions_free, 0);
-	MF_TEST_EQ(mf_cluster_count(&c, "nobody"), -ENOENT);
-	/* The node's next status says for itself. */
+	MF_TEST_EQ(mf_cluster_count(&c, "nobody", 1, 10000), -ENOENT);
+	/* A status from before the sends counts them on top; one from a second after, not. */
 	MF_TEST_EQ(update(&c, "mfwd/a/status", ONLINE("a", 10, 3, "0.1", 10001)), 1);
+	MF_TEST_EQ(mf_cluster_find(&c, "a")->sessions, 13);
+	MF_TEST_EQ(mf_cluster_find(&c, "a")->sessions_free, 0);
+	MF_TEST_EQ(update(&c, "mfwd/a/status", ONLINE("a", 10, 3, "0.1", 11001)), 1);
 	MF_TEST_EQ(mf_cluster_find(&c, "a")->sessions, 10);
-	b = mf_cluster_best_skip(&c, 10001, 30000, skip, 1);
+	b = mf_cluster_best_skip(&c, 11001, 30000, NULL, skip, 1);
 	MF_TEST_ASSERT(b != NULL && strcmp(b->node, "b") == 0, "skipped: %s", b ? b->node : "-");
 	/* Shunned: passed over until then, across its statuses. */
 	MF_TEST_EQ(mf_cluster_shun(&c, "a", 20000), 0);
@@ -179,6 +182,16 @@ test_placing(void)
 	b = mf_cluster_best(&c, 20000, 30000);
 	MF_TEST_ASSERT(b != NULL && strcmp(b->node, "a") == 0, "back: %s", b ? b->node : "-");
 	MF_TEST_EQ(mf_cluster_shun(&c, "nobody", 1), -ENOENT);
+	/* A shunned node's status cleared and sent again: still shunned. */
+	MF_TEST_EQ(mf_cluster_update(&c, "mfwd/a/status", "", 0), 1);
+	MF_TEST_ASSERT(!mf_cluster_find(&c, "a")->valid, "cleared, kept invalid");
+	MF_TEST_EQ(update(&c, "mfwd/a/status", ONLINE("a", 0, 100, "0.1", 10003)), 1);
+	b = mf_cluster_best(&c, 10003, 30000);
+	MF_TEST_ASSERT(b != NULL && strcmp(b->node, "b") == 0, "still shunned: %s",
+		       b ? b->node : "-");
+	/* Only the nodes of a pool: none says one. */
+	MF_TEST_ASSERT(mf_cluster_best_skip(&c, 20000, 30000, "mfwd", NULL, 0) == NULL,
+		       "no node of pool mfwd");
 out:
 	mf_cluster_free(&c);
 	return rc;

@@ -19,6 +19,8 @@
 #define MF_CLUSTER_ID_MAX	64	/* a node id with its NUL (the control plane's limit) */
 #define MF_CLUSTER_STATUS_MAX	65536	/* a status's bytes */
 #define MF_CLUSTER_MAX_NODES	4096
+#define MF_CLUSTER_PENDING	16
+#define MF_CLUSTER_PEND_MS	1000	/* a status this much newer than a send includes it */
 
 struct mf_node_status {
 	char node[MF_CLUSTER_ID_MAX];
@@ -37,8 +39,14 @@ struct mf_node_status {
 	uint64_t max_kbps;
 	double rx_pps, rx_kbps, tx_pps, tx_kbps, busy_max, busy_mean;
 	uint32_t ports;
+	char pool[64];			/* the pool group it takes placed requests for; "" none */
 	/* kept by the reader, not parsed: */
 	uint64_t shun_until_ms;		/* a placer's: not chosen before then (its clock) */
+	/* a placer's sessions sent to it, by when (its clock), until a status from after
+	 * them: counted on top of the status's (MF_CLUSTER_PENDING: the last merged) */
+	uint64_t pend_ms[MF_CLUSTER_PENDING];
+	uint32_t pend_n[MF_CLUSTER_PENDING];
+	uint32_t nb_pend;
 };
 
 struct mf_cluster {
@@ -62,7 +70,7 @@ int mf_cluster_parse(const struct mf_cluster *c, const char *topic, const void *
 /**
  * Take a message received on @p topic: a status replaces the node's entry (an invalid one
  * is kept as invalid, so a tool can show it), an empty payload (a retained status cleared)
- * removes it. Topics not of the form <prefix>/<node>/status are ignored.
+ * removes it (a shunned node's is kept, invalid: its shun must outlive the clearing). Topics not of the form <prefix>/<node>/status are ignored.
  * @return 1 taken, 0 ignored, -ENOMEM, -ENOSPC (MF_CLUSTER_MAX_NODES).
  */
 int mf_cluster_update(struct mf_cluster *c, const char *topic, const void *payload, size_t len);
@@ -73,27 +81,30 @@ const struct mf_node_status *mf_cluster_find(const struct mf_cluster *c, const c
 /**
  * The node a new session should go to: valid, online, its dataplane up, not draining,
  * with a session free, a status at most @p max_age_ms old at @p now_ms (0: any age), and
- * the least loaded (the busiest worker's share in 5 % steps, then the fewest sessions,
- * then the id).
+ * the least loaded (the busiest worker's share: below 25 % all alike, above in steps of
+ * 10 %; then the smallest share of its max_sessions in use, then the id).
  * @return the entry, or NULL when no node can take it.
  */
 const struct mf_node_status *mf_cluster_best(const struct mf_cluster *c, uint64_t now_ms,
 					     uint64_t max_age_ms);
 
 /**
- * mf_cluster_best() passing over the @p nb_skip nodes named in @p skip and those shunned
- * until after @p now_ms.
+ * mf_cluster_best() among the nodes that take placed requests for @p pool (NULL: any node),
+ * passing over the @p nb_skip nodes named in @p skip and those shunned until after
+ * @p now_ms.
  */
 const struct mf_node_status *mf_cluster_best_skip(const struct mf_cluster *c, uint64_t now_ms,
-						  uint64_t max_age_ms, const char *const *skip,
-						  uint32_t nb_skip);
+						  uint64_t max_age_ms, const char *pool,
+						  const char *const *skip, uint32_t nb_skip);
 
 /**
- * A session sent to @p node: counted in its entry (one more session, one fewer free) until
- * its next status, which says for itself. A placer that sends many sessions between two
- * statuses spreads them so. @return 0, or -ENOENT.
+ * @p n sessions sent to @p node at @p now_ms: counted in its entry (more sessions, fewer
+ * free) until a status of the node published MF_CLUSTER_PEND_MS after that, which counts
+ * them itself. A placer that sends many sessions between two statuses spreads them so, and
+ * a status on its way while they were sent does not make them forgotten. @return 0, or
+ * -ENOENT.
  */
-int mf_cluster_count(struct mf_cluster *c, const char *node);
+int mf_cluster_count(struct mf_cluster *c, const char *node, uint32_t n, uint64_t now_ms);
 
 /**
  * Pass over @p node until @p until_ms (it took a session and did not answer, or refused
