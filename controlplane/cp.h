@@ -110,6 +110,7 @@ struct cp_msg {
 	uint8_t *corr;			/* MQTT 5 correlation data */
 	size_t corr_len;
 	struct cp_sig sig;
+	uint64_t arrived_ms;		/* monotonic: when the MQTT thread queued it */
 	bool device;			/* a device's status, not a request */
 	bool pipe_reply;		/* another node's answer to our pipe.open (cp_pipes.c) */
 	bool pool;			/* came on the pool topic */
@@ -435,11 +436,13 @@ struct cp_pipes {
 
 #define CP_PLACE_TRIES	3	/* nodes a request is placed on before this one takes it */
 #define CP_PLACE_RECENT	1024	/* requests whose node is remembered for their repeats */
+#define CP_PLACE_WAITING_MAX 4096	/* requests awaiting a node's answer; more are kept here */
 
 /* A pool request placed on another node, until that node answers. */
 struct cp_placing {
 	struct cp_msg *msg;		/* as it came: bytes, signature, the client's routing */
 	uint64_t token;			/* our correlation data, in hex */
+	uint64_t hash;			/* of its bytes: its entry in the recent ring */
 	uint64_t deadline_ms;		/* monotonic */
 	uint32_t count;			/* sessions it would create */
 	bool late;			/* answered "timeout": kept for a late answer */
@@ -454,9 +457,11 @@ struct cp_place {
 	struct cp_placing *p;
 	uint32_t nb, cap;
 	uint64_t next_token;
-	/* the last requests placed, by a hash of their bytes: a repeat goes where they went */
+	/* the last requests placed, by a hash of their bytes: where each is now (the node
+	 * that holds it or awaits it, this one when taken here), for a repeat to go there */
 	struct {
 		uint64_t hash;
+		bool timed_out;		/* answered "timeout" there: a repeat is placed anew */
 		char node[CP_NODE_MAX];
 	} recent[CP_PLACE_RECENT];
 	uint32_t recent_next;

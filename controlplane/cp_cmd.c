@@ -325,7 +325,7 @@ allowed(struct cp *cp, const struct cmd *c, struct cp_req *rq)
 }
 
 /* Is @p msg a pool create another node of our pool placed here? Only a create, only with
- * its answer going to a node of the registry (when we keep one), and vouched for by the
+ * its answer going to a node of the registry, and vouched for by the
  * placing node's MAC when this node has a node tenant (docs/cluster.md). */
 static bool
 from_pool(struct cp *cp, const struct cp_msg *msg, const struct cp_req *rq)
@@ -343,7 +343,7 @@ from_pool(struct cp *cp, const struct cp_msg *msg, const struct cp_req *rq)
 		return false;
 	memcpy(node, msg->response_topic + p, (size_t)(end - msg->response_topic - p));
 	node[end - msg->response_topic - p] = '\0';
-	if (cp->place.on && mf_cluster_find(&cp->place.reg, node) == NULL)
+	if (mf_cluster_find(&cp->place.reg, node) == NULL)
 		return false;
 	rc = cp_auth_place_mac(cp, msg->topic, msg->placed_response, msg->response_topic,
 			       msg->payload, msg->len, mac);

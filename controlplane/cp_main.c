@@ -111,7 +111,7 @@ devices(struct cp *cp, struct cp_msg **batch, unsigned int n)
 static void
 run(struct cp *cp)
 {
-	uint64_t next_dp = 0, next_status = 0, last_status = 0, next_stats = 0, t;
+	uint64_t next_dp = 0, next_status = 0, last_status = 0, next_stats = 0, t, judged;
 	struct cp_msg *batch[BATCH_MAX];
 	unsigned int n, i;
 
@@ -120,6 +120,10 @@ run(struct cp *cp)
 	dataplane(cp);
 	while (!quit) {
 		n = cp_mqtt_take(cp->mqtt, batch, BATCH_MAX, POLL_MS);
+		/* Placed requests are judged as of the last message taken (the queue is in
+		 * order of arrival: any answer that came before it is in this batch), or now
+		 * when the batch emptied the queue. */
+		judged = n == BATCH_MAX ? batch[n - 1]->arrived_ms : now_ms();
 		n = devices(cp, batch, n);
 		n = cp_place_route(cp, batch, n);
 		if (n > 0)
@@ -129,7 +133,7 @@ run(struct cp *cp)
 		t = now_ms();
 		cp_streams_tick(cp, t);
 		cp_pipes_tick(cp, t);
-		cp_place_tick(cp, t);
+		cp_place_tick(cp, judged);
 		if (t >= next_dp) {
 			next_dp = t + DP_POLL_MS;
 			dataplane(cp);

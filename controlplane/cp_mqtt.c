@@ -22,11 +22,24 @@
 #include <MQTTAsync.h>
 
 #include "cp.h"
+#include "mf/mf_time.h"
 
 #define QUEUE_MAX	4096
+/* What the node asked for (answers to its placed requests and pipes, the registry's
+ * statuses) has room beyond a queue full of requests: dropped, a placed request would be
+ * answered "timeout" when its node did answer. */
+#define QUEUE_OWN_MAX	(QUEUE_MAX + CP_PLACE_WAITING_MAX + MF_CLUSTER_MAX_NODES)
 
 struct cp_mqtt {
 	MQTTAsync client;
+	/* The pool's shared subscription on a connection of its own, without a session: a
+	 * broker (mosquitto, EMQX) keeps giving a shared subscription's messages to a member
+	 * whose session outlives it, so a dead node with the persistent session of `client`
+	 * would swallow its share of the pool's requests until it came back. NULL: no pool. */
+	MQTTAsync pool;
+	_Atomic bool pool_connecting;
+	_Atomic bool pool_ever;		/* connected once: paho reconnects it since */
+	time_t pool_next;
 	const struct cp_config *cfg;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -195,6 +208,7 @@ on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
 	struct cp_mqtt *mq = ctx;
 	size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
 	struct cp_msg *msg = calloc(1, sizeof(*msg));
+	bool own;
 
 	if (msg == NULL || tlen >= sizeof(msg->topic) || m->payloadlen < 0)
 		goto drop;
@@ -213,8 +227,12 @@ on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
 		memcpy(msg->payload, m->payload, msg->len);
 	msg->payload[msg->len <= mq->cfg->max_payload ? msg->len : 0] = '\0';
 	take_props(mq, msg, &m->properties);
+	/* ...and a request it placed on itself (it would wait for it, taken for silent). */
+	own = msg->pipe_reply || msg->place_reply || msg->registry ||
+	      (msg->placed && strcmp(msg->response_topic, mq->t_place) == 0);
+	msg->arrived_ms = mf_time_ns(CLOCK_MONOTONIC) / 1000000u;
 	pthread_mutex_lock(&mq->lock);
-	if (mq->nq < QUEUE_MAX) {
+	if (mq->nq < (own ? QUEUE_OWN_MAX : QUEUE_MAX)) {
 		if (mq->tail != NULL)
 			mq->tail->next = msg;
 		else
@@ -262,10 +280,10 @@ cp_mqtt_take(struct cp_mqtt *mq, struct cp_msg **out, unsigned int max, unsigned
 }
 
 static void
-subscribe(struct cp_mqtt *mq, const char *topic)
+subscribe(MQTTAsync client, const char *topic)
 {
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-	int rc = MQTTAsync_subscribe(mq->client, topic, 1, &ro);
+	int rc = MQTTAsync_subscribe(client, topic, 1, &ro);
 
 	if (rc != MQTTASYNC_SUCCESS)
 		MF_LOG(ERR, mqtt, "subscribe %s: %s", topic, MQTTAsync_strerror(rc));
@@ -307,16 +325,15 @@ on_connected(void *ctx, char *cause)
 
 	(void)cause;
 	no_delay();
-	subscribe(mq, mq->t_cmd);
-	subscribe(mq, mq->t_pipe);
-	if (mq->t_pool[0] != '\0')
-		subscribe(mq, mq->t_pool);
+	subscribe(mq->client, mq->t_cmd);
+	subscribe(mq->client, mq->t_pipe);
 	if (mq->t_registry[0] != '\0') {
-		subscribe(mq, mq->t_registry);
-		subscribe(mq, mq->t_place);
+		subscribe(mq->client, mq->t_registry);
+		if (mq->cfg->placement)
+			subscribe(mq->client, mq->t_place);
 	}
 	if (mq->t_devices[0] != '\0')
-		subscribe(mq, mq->t_devices);
+		subscribe(mq->client, mq->t_devices);
 	mq->backoff = 1;
 	atomic_store(&mq->connected, true);
 	atomic_store(&mq->connecting, false);
@@ -355,6 +372,48 @@ on_connect_failure(void *ctx, MQTTAsync_failureData *r)
 	atomic_store(&mq->connecting, false);
 }
 
+/* The pool's connection: subscribed again on each (it has no session to keep it). */
+static void
+on_pool_connected(void *ctx, char *cause)
+{
+	struct cp_mqtt *mq = ctx;
+
+	(void)cause;
+	no_delay();
+	subscribe(mq->pool, mq->t_pool);
+	atomic_store(&mq->pool_connecting, false);
+	atomic_store(&mq->pool_ever, true);
+	MF_LOG(NOTICE, mqtt, "pool connection up: taking %s", mq->t_pool);
+}
+
+static void
+on_pool_lost(void *ctx, char *cause)
+{
+	struct cp_mqtt *mq = ctx;
+
+	MF_LOG(WARNING, mqtt, "pool connection to %s lost (%s); reconnecting", mq->cfg->broker,
+	       cause ? cause : "no reason given");
+}
+
+static void
+pool_failed(struct cp_mqtt *mq, int code)
+{
+	MF_LOG(ERR, mqtt, "pool connection to %s: %s", mq->cfg->broker, MQTTAsync_strerror(code));
+	atomic_store(&mq->pool_connecting, false);
+}
+
+static void
+on_pool_failure5(void *ctx, MQTTAsync_failureData5 *r)
+{
+	pool_failed(ctx, r ? r->code : -1);
+}
+
+static void
+on_pool_failure(void *ctx, MQTTAsync_failureData *r)
+{
+	pool_failed(ctx, r ? r->code : -1);
+}
+
 static void
 setup_connect(struct cp_mqtt *mq, MQTTAsync_connectOptions *co)
 {
@@ -386,31 +445,43 @@ setup_connect(struct cp_mqtt *mq, MQTTAsync_connectOptions *co)
 	}
 }
 
+/* Connect the main client (a persistent session, the will) or, @p pool, the pool's: a clean
+ * start and no session expiry (the broker forgets it, and its share of the pool, as soon as
+ * it is gone), no will (the node's status has it). Tried again until up (the main one with
+ * a backoff), then reconnected by paho. @return 0 or -EIO. */
 static int
-connect_once(struct cp_mqtt *mq)
+connect_client(struct cp_mqtt *mq, bool pool)
 {
 	MQTTAsync_connectOptions v5 = MQTTAsync_connectOptions_initializer5;
 	MQTTAsync_connectOptions v4 = MQTTAsync_connectOptions_initializer;
 	MQTTAsync_connectOptions *co = mq->cfg->mqtt_version == 5 ? &v5 : &v4;
+	_Atomic bool *busy = pool ? &mq->pool_connecting : &mq->connecting;
 	int rc;
 
 	setup_connect(mq, co);
+	if (pool)
+		co->will = NULL;
 	if (mq->cfg->mqtt_version == 5) {
-		co->cleanstart = 0;
-		co->connectProperties = &mq->conn_props;
-		co->onFailure5 = on_connect_failure5;
+		co->cleanstart = pool;
+		co->connectProperties = pool ? NULL : &mq->conn_props;
+		co->onFailure5 = pool ? on_pool_failure5 : on_connect_failure5;
 	} else {
-		co->cleansession = 0;
-		co->onFailure = on_connect_failure;
+		co->cleansession = pool;
+		co->onFailure = pool ? on_pool_failure : on_connect_failure;
 	}
-	atomic_store(&mq->connecting, true);
-	rc = MQTTAsync_connect(mq->client, co);
+	atomic_store(busy, true);
+	rc = MQTTAsync_connect(pool ? mq->pool : mq->client, co);
 	if (rc != MQTTASYNC_SUCCESS) {
-		atomic_store(&mq->connecting, false);
-		MF_LOG(ERR, mqtt, "connect to %s: %s", mq->cfg->broker, MQTTAsync_strerror(rc));
+		atomic_store(busy, false);
+		MF_LOG(ERR, mqtt, "%sconnect to %s: %s", pool ? "pool " : "", mq->cfg->broker,
+		       MQTTAsync_strerror(rc));
 	}
-	mq->next_attempt = time(NULL) + mq->backoff;
-	mq->backoff = mq->backoff < 30 ? mq->backoff * 2 : 30;
+	if (pool) {
+		mq->pool_next = time(NULL) + 5;
+	} else {
+		mq->next_attempt = time(NULL) + mq->backoff;
+		mq->backoff = mq->backoff < 30 ? mq->backoff * 2 : 30;
+	}
 	return rc == MQTTASYNC_SUCCESS ? 0 : -EIO;
 }
 
@@ -420,7 +491,11 @@ cp_mqtt_take_reconnected(struct cp_mqtt *mq)
 	/* Until the first connection, the main thread's calls here also retry it. */
 	if (!atomic_load(&mq->connected) && !atomic_load(&mq->connecting) &&
 	    !MQTTAsync_isConnected(mq->client) && time(NULL) >= mq->next_attempt)
-		connect_once(mq);
+		connect_client(mq, false);
+	if (mq->pool != NULL && !atomic_load(&mq->pool_ever) &&
+	    !atomic_load(&mq->pool_connecting) && !MQTTAsync_isConnected(mq->pool) &&
+	    time(NULL) >= mq->pool_next)
+		connect_client(mq, true);
 	return atomic_exchange(&mq->reconnected, false);
 }
 
@@ -428,6 +503,28 @@ bool
 cp_mqtt_connected(struct cp_mqtt *mq)
 {
 	return MQTTAsync_isConnected(mq->client);
+}
+
+/* The pool's client, as client id @p cid with "-pool". @return 0 or -EIO. */
+static int
+pool_client(struct cp_mqtt *mq, const char *cid, MQTTAsync_createOptions *opts)
+{
+	char pid[180];
+	int rc;
+
+	snprintf(pid, sizeof(pid), "%s-pool", cid);
+	rc = MQTTAsync_createWithOptions(&mq->pool, mq->cfg->broker, pid,
+					 MQTTCLIENT_PERSISTENCE_NONE, NULL, opts);
+	if (rc != MQTTASYNC_SUCCESS) {
+		MF_LOG(ERR, mqtt, "pool client for %s: %s", mq->cfg->broker,
+		       MQTTAsync_strerror(rc));
+		mq->pool = NULL;
+		return -EIO;
+	}
+	MQTTAsync_setCallbacks(mq->pool, mq, on_pool_lost, on_message, NULL);
+	MQTTAsync_setConnected(mq->pool, mq, on_pool_connected);
+	connect_client(mq, true);
+	return 0;
 }
 
 struct cp_mqtt *
@@ -453,8 +550,9 @@ cp_mqtt_start(const struct cp_config *c)
 	if (c->pool_group[0] != '\0')
 		snprintf(mq->t_pool, sizeof(mq->t_pool), "$share/%s/%s/pool/cmd", c->pool_group,
 			 c->prefix);
-	/* Placing pool requests needs the registry, and MQTT 5's properties to forward. */
-	if (c->pool_group[0] != '\0' && c->mqtt_version == 5 && c->placement)
+	/* Placing pool requests needs the registry, and MQTT 5's properties to forward; a node
+	 * that does not place keeps it too, to check a request placed on it (cp_cmd.c). */
+	if (c->pool_group[0] != '\0' && c->mqtt_version == 5)
 		snprintf(mq->t_registry, sizeof(mq->t_registry), "%s/+/status", c->prefix);
 	if (c->devices_prefix[0] != '\0')
 		snprintf(mq->t_devices, sizeof(mq->t_devices), "%s/+/status", c->devices_prefix);
@@ -479,7 +577,13 @@ cp_mqtt_start(const struct cp_config *c)
 	MQTTAsync_setConnected(mq->client, mq, on_connected);
 	p.value.integer4 = c->session_expiry_s;
 	MQTTProperties_add(&mq->conn_props, &p);
-	connect_once(mq);
+	if (mq->t_pool[0] != '\0' && pool_client(mq, cid, &opts) != 0) {
+		MQTTAsync_destroy(&mq->client);
+		MQTTProperties_free(&mq->conn_props);
+		free(mq);
+		return NULL;
+	}
+	connect_client(mq, false);
 	return mq;
 }
 
@@ -575,6 +679,12 @@ cp_mqtt_stop(struct cp_mqtt *mq)
 
 	if (mq == NULL)
 		return;
+	/* Out of the pool first: what the broker gives the pool now goes to another node. */
+	if (mq->pool != NULL) {
+		if (MQTTAsync_isConnected(mq->pool))
+			MQTTAsync_disconnect(mq->pool, mq->cfg->mqtt_version == 5 ? &d5 : &d4);
+		MQTTAsync_destroy(&mq->pool);
+	}
 	if (MQTTAsync_isConnected(mq->client)) {
 		MQTTAsync_disconnect(mq->client, mq->cfg->mqtt_version == 5 ? &d5 : &d4);
 		for (int i = 0; i < 50 && MQTTAsync_isConnected(mq->client); i++) {

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Placement: a session.create (or create_many) that the broker gave this node from the pool
- * goes to the least loaded node of the registry that can take it, this one when it is the
- * best. The registry is every node's retained status (<prefix>/+/status, read by
- * lib/cluster as untrusted input); between two statuses of a node, the sessions placed on
- * it here are counted on its entry, so a burst spreads instead of all going to the node
- * that looked emptiest.
+ * goes to the least loaded node of the registry that can take it, through the broker even
+ * when that is this one (its refusal for room is then placed again as another's). The
+ * registry is every node's retained status (<prefix>/+/status, read by lib/cluster as
+ * untrusted input); between two statuses of a node, the sessions placed on it here are
+ * counted on its entry, so a burst spreads instead of all going to the node that looked
+ * emptiest.
  *
  *   client --pool/cmd--> this node --<node>/cmd (the bytes and signature as they came,
  *                                      mfwd-placed: the client's response topic)--> node
@@ -30,8 +31,9 @@
 #include "cp.h"
 #include "mf/mf_time.h"
 
-/* What a node that refused a placed request, or did not answer, is passed over for: its
- * status will say the same again if it lies. */
+/* What a node that did not answer a placed request is passed over for: its status will say
+ * the same again if it lies. (One that refuses as full is taken as full until its next
+ * status, which says when it has room again.) */
 #define SHUN_MIN_MS	30000u
 
 static uint64_t
@@ -128,23 +130,60 @@ bytes_hash(const struct cp_msg *msg)
 	return h;
 }
 
-static const char *
-recent_find(const struct cp_place *P, uint64_t h)
+/* The ring's newest entry for hash @p h, or -1. */
+static int
+recent_slot(const struct cp_place *P, uint64_t h)
 {
-	uint32_t i;
+	uint32_t i, k;
 
-	for (i = 0; i < CP_PLACE_RECENT; i++)
-		if (P->recent[i].hash == h && P->recent[i].node[0] != '\0')
-			return P->recent[i].node;
-	return NULL;
+	for (i = 1; i <= CP_PLACE_RECENT; i++) {
+		k = (P->recent_next + CP_PLACE_RECENT - i) % CP_PLACE_RECENT;
+		if (P->recent[k].hash == h && P->recent[k].node[0] != '\0')
+			return (int)k;
+	}
+	return -1;
 }
 
-static void
-recent_add(struct cp_place *P, uint64_t h, const char *node)
+/* Where the request of hash @p h is, into @p node (a copy: the ring changes as it is
+ * followed), and whether it was answered "timeout" there. @return node, or NULL. */
+static const char *
+recent_find(const struct cp_place *P, uint64_t h, char node[CP_NODE_MAX], bool *timed_out)
 {
+	int k = recent_slot(P, h);
+
+	if (k < 0)
+		return NULL;
+	snprintf(node, CP_NODE_MAX, "%s", P->recent[k].node);
+	*timed_out = P->recent[k].timed_out;
+	return node;
+}
+
+/* The request of hash @p h is now at @p node: its entry moves to the newest (a request
+ * placed again, or taken here at last, is forgotten no sooner than a new one). A repeat
+ * then goes where the work was done. */
+static void
+recent_set(struct cp_place *P, uint64_t h, const char *node)
+{
+	int k = recent_slot(P, h);
+
+	if (k >= 0) {
+		P->recent[k].hash = 0;
+		P->recent[k].node[0] = '\0';
+	}
 	P->recent[P->recent_next].hash = h;
+	P->recent[P->recent_next].timed_out = false;
 	snprintf(P->recent[P->recent_next].node, CP_NODE_MAX, "%s", node);
 	P->recent_next = (P->recent_next + 1) % CP_PLACE_RECENT;
+}
+
+/* The request of hash @p h was answered "timeout" at @p node. */
+static void
+recent_timed_out(struct cp_place *P, uint64_t h, const char *node)
+{
+	int k = recent_slot(P, h);
+
+	if (k >= 0 && strcmp(P->recent[k].node, node) == 0)
+		P->recent[k].timed_out = true;
 }
 
 /* Send @p pl's request to @p node, counted there once sent. @return 0 or -EIO. */
@@ -171,6 +210,7 @@ forward(struct cp *cp, struct cp_placing *pl, const char *node)
 		return rc;
 	snprintf(pl->node, sizeof(pl->node), "%s", node);
 	pl->deadline_ms = mono_ms() + wait_ms(cp);
+	recent_set(&cp->place, pl->hash, node);
 	mf_cluster_count(&cp->place.reg, node, pl->count, wall_ms());
 	cp->place.forwarded++;
 	return 0;
@@ -180,13 +220,17 @@ forward(struct cp *cp, struct cp_placing *pl, const char *node)
 static int
 keep(struct cp *cp, struct cp_placing *pl)
 {
+	recent_set(&cp->place, pl->hash, cp->cfg.node);
+	/* Run in this batch, before this node's next status. */
 	mf_cluster_count(&cp->place.reg, cp->cfg.node, pl->count, wall_ms());
+	mf_cluster_settle(&cp->place.reg, cp->cfg.node, pl->count, true);
 	cp->place.here++;
 	return 0;
 }
 
-/* Where @p pl goes next: another node (forwarded; 1), or this one (0) when it is the best,
- * none can take it, the tries are spent or the forward failed. */
+/* Where @p pl goes next: the best node (forwarded; 1), this one too when it is the best,
+ * so that its refusal for room is placed again as another's is; or kept here (0) when no
+ * node can take it, the tries are spent or the forward failed. */
 static int
 place(struct cp *cp, struct cp_placing *pl)
 {
@@ -199,10 +243,20 @@ place(struct cp *cp, struct cp_placing *pl)
 	best = pl->nb_tried < CP_PLACE_TRIES ?
 	       mf_cluster_best_skip(&cp->place.reg, wall_ms(), max_age_ms(cp),
 				    cp->cfg.pool_group, skip, pl->nb_tried + 1) : NULL;
-	if (best == NULL || strcmp(best->node, cp->cfg.node) == 0 ||
-	    forward(cp, pl, best->node) != 0)
+	if (best == NULL || forward(cp, pl, best->node) != 0)
 		return keep(cp, pl);
 	return 1;
+}
+
+static bool
+tried(const struct cp_placing *pl, const char *node)
+{
+	uint32_t i;
+
+	for (i = 0; i < pl->nb_tried; i++)
+		if (strcmp(pl->tried[i], node) == 0)
+			return true;
+	return false;
 }
 
 /* Room for one more request awaited. @return 0 or -ENOMEM. */
@@ -222,80 +276,116 @@ reserve(struct cp_place *P)
 	return 0;
 }
 
-/* A pool create: placed on another node (kept here until it answers; 1), or 0 to take it
- * here. Not a request another node placed (it would go round), nor an oversized one (the
- * command layer refuses it). */
+/* A repeat of @p pl goes where its bytes went last, @p before (whose replay cache answers
+ * it): forwarded (1), or here (0) if that fails. */
+static int
+follow(struct cp *cp, struct cp_placing *pl, const char *before)
+{
+	return forward(cp, pl, before) == 0 ? 1 : keep(cp, pl);
+}
+
+/* A pool create: placed on a node (kept here until it answers; 1), or 0 to take it here.
+ * Not a request another node placed (it would go round), nor an oversized one (the command
+ * layer refuses it). A repeat goes where its first is, unless that node was answered
+ * "timeout" (then sending it again is the client's call; this node never is: it is alive).
+ * A new request past CP_PLACE_WAITING_MAX awaited is taken here (nodes that answer slowly
+ * do not make this one hold ever more). */
 static int
 route(struct cp *cp, struct cp_msg *msg)
 {
 	struct cp_placing pl = { .msg = msg };
 	struct cp_place *P = &cp->place;
-	uint64_t h = bytes_hash(msg);
-	const struct mf_node_status *e;
+	char buf[CP_NODE_MAX];
 	const char *before;
+	bool timed_out = false;
 	int rc;
 
-	if (msg->placed_n > 0 || msg->len > cp->cfg.max_payload || reserve(P) != 0)
+	if (msg->placed_n > 0 || msg->len > cp->cfg.max_payload)
 		return 0;
 	pl.count = placeable(msg);
 	if (pl.count == 0)
 		return 0;
-	before = recent_find(P, h);
-	/* Unless that node has been passed over since: the client was told "timeout", and
-	 * sending it again is its call. */
-	e = before != NULL ? mf_cluster_find(&P->reg, before) : NULL;
-	if (e != NULL && e->shun_until_ms > wall_ms())
+	pl.hash = bytes_hash(msg);
+	before = recent_find(P, pl.hash, buf, &timed_out);
+	if (timed_out && strcmp(before, cp->cfg.node) != 0)
 		before = NULL;
-	if (before != NULL && strcmp(before, cp->cfg.node) == 0)
-		rc = keep(cp, &pl);	/* a repeat: where the first went, whose reply waits */
+	if (reserve(P) != 0)
+		rc = keep(cp, &pl);
 	else if (before != NULL)
-		rc = forward(cp, &pl, before) == 0 ? 1 : keep(cp, &pl);
+		rc = follow(cp, &pl, before);
+	else if (P->nb >= CP_PLACE_WAITING_MAX)
+		rc = keep(cp, &pl);
 	else
 		rc = place(cp, &pl);
-	recent_add(P, h, rc == 1 ? pl.node : cp->cfg.node);
 	if (rc == 1)
 		P->p[P->nb++] = pl;
 	return rc;
 }
 
+/* The request a node's answer is for, by our correlation data, or NULL. */
 static struct cp_placing *
 pending(struct cp *cp, const struct cp_msg *reply)
 {
-	char corr[17];
+	char hex[17];
+	uint8_t b[8];
+	uint64_t token = 0;
 	uint32_t i;
 
 	if (reply->corr_len != 16)
 		return NULL;
-	memcpy(corr, reply->corr, 16);
-	corr[16] = '\0';
-	for (i = 0; i < cp->place.nb; i++) {
-		char t[17];
-
-		snprintf(t, sizeof(t), "%016llx", (unsigned long long)cp->place.p[i].token);
-		if (strcmp(t, corr) == 0)
+	memcpy(hex, reply->corr, 16);
+	hex[16] = '\0';
+	if (cp_unhex(hex, b, sizeof(b)) != 0)
+		return NULL;
+	for (i = 0; i < sizeof(b); i++)
+		token = token << 8 | b[i];
+	for (i = 0; i < cp->place.nb; i++)
+		if (cp->place.p[i].token == token)
 			return &cp->place.p[i];
-	}
 	return NULL;
 }
 
-/* Did the node refuse without creating anything, for want of room (1), and is it full for
- * any session (2: capacity with no path, draining, its dataplane down), or did it answer
- * (0)? */
+/* An error's want of room: 2 the node is full for any session (capacity for one more,
+ * at no path or at a create_many's first, draining, its dataplane down), 1 refused for
+ * this request's size (capacity at a path: outputs, bit rate, ports, a create_many's later
+ * session), 0 not for room. */
+static int
+room_of(json_t *error)
+{
+	const char *code = json_string_value(json_object_get(error, "code"));
+	const char *path = json_string_value(json_object_get(error, "path"));
+
+	if (code == NULL)
+		return 0;
+	if (strcmp(code, "draining") == 0 || strcmp(code, "dataplane_down") == 0)
+		return 2;
+	if (strcmp(code, "capacity") != 0)
+		return 0;
+	return path == NULL || path[0] == '\0' || strcmp(path, "sessions[0]") == 0 ? 2 : 1;
+}
+
+/* Did the node create nothing for want of room (room_of()'s 1 or 2), or answer (0)? A
+ * create_many that is not atomic answers ok with what it created: none, each refused for
+ * room, is such a refusal (its first session's says whether the node is full). */
 static int
 full(const struct cp_msg *reply)
 {
-	json_t *o = json_loadb(reply->payload, reply->len, 0, NULL);
-	json_t *e = json_object_get(o, "error");
-	const char *code = json_string_value(json_object_get(e, "code"));
-	const char *path = json_string_value(json_object_get(e, "path"));
+	json_t *o = json_loadb(reply->payload, reply->len, 0, NULL), *res, *list, *made;
+	size_t i;
 	int rc = 0;
 
-	if (json_is_false(json_object_get(o, "ok")) && code != NULL) {
-		if (strcmp(code, "draining") == 0 || strcmp(code, "dataplane_down") == 0 ||
-		    (strcmp(code, "capacity") == 0 && (path == NULL || path[0] == '\0')))
-			rc = 2;
-		else if (strcmp(code, "capacity") == 0)
-			rc = 1;
+	res = json_object_get(o, "result");
+	list = json_object_get(res, "results");
+	made = json_object_get(res, "created");
+	if (json_is_false(json_object_get(o, "ok"))) {
+		rc = room_of(json_object_get(o, "error"));
+	} else if (json_is_true(json_object_get(o, "ok")) && json_is_array(list) &&
+		   json_array_size(list) > 0 && json_is_integer(made) &&
+		   json_integer_value(made) == 0) {
+		rc = room_of(json_object_get(json_array_get(list, 0), "error"));
+		for (i = 1; rc != 0 && i < json_array_size(list); i++)
+			if (room_of(json_object_get(json_array_get(list, i), "error")) == 0)
+				rc = 0;
 	}
 	json_decref(o);
 	return rc;
@@ -313,7 +403,10 @@ static void
 answered(struct cp *cp, const struct cp_msg *reply, struct cp_msg **here)
 {
 	struct cp_placing *pl = pending(cp, reply);
-	int room;
+	char buf[CP_NODE_MAX];
+	const char *moved;
+	bool timed_out;
+	int room, rc;
 
 	if (pl == NULL) {
 		MF_LOG(WARNING, cmd, "an answer for no request we placed (after its timeout?): "
@@ -331,13 +424,21 @@ answered(struct cp *cp, const struct cp_msg *reply, struct cp_msg **here)
 		cp_msg_free(pl->msg);
 	} else if (room != 0) {
 		MF_LOG(INFO, cmd, "%s had no room after all: placing again", pl->node);
+		mf_cluster_settle(&cp->place.reg, pl->node, pl->count, false);
 		if (room == 2)
-			mf_cluster_shun(&cp->place.reg, pl->node, wall_ms() + shun_ms(cp));
+			mf_cluster_full(&cp->place.reg, pl->node);
 		cp->place.again++;
-		if (place(cp, pl) == 1)
+		/* A repeat sent where its first went, refused there as the first was: it
+		 * follows the first to where that one was placed since (within the tries). */
+		moved = recent_find(&cp->place, pl->hash, buf, &timed_out);
+		rc = moved != NULL && !timed_out && strcmp(moved, pl->node) != 0 &&
+		     !tried(pl, moved) && pl->nb_tried < CP_PLACE_TRIES ? follow(cp, pl, moved) :
+		     place(cp, pl);
+		if (rc == 1)
 			return;
 		*here = pl->msg;
 	} else {
+		mf_cluster_settle(&cp->place.reg, pl->node, pl->count, true);
 		cp_cmd_relay(cp, pl->msg, reply->payload);
 		cp->place.relayed++;
 		cp_msg_free(pl->msg);
@@ -369,7 +470,7 @@ cp_place_route(struct cp *cp, struct cp_msg **batch, unsigned int n)
 			MF_LOG(WARNING, cmd, "%zu bytes on %.100s: over max_payload, ignored",
 			       m->len, m->topic);
 		else if (m->registry)
-			mf_cluster_update(&cp->place.reg, m->topic, m->payload, m->len);
+			mf_cluster_update(&cp->place.reg, m->topic, m->payload, m->len, wall_ms());
 		else
 			answered(cp, m, &here);
 		cp_msg_free(m);
@@ -385,6 +486,7 @@ cp_place_tick(struct cp *cp, uint64_t now_ms)
 	struct cp_err err;
 	uint32_t i = 0;
 
+	mf_cluster_expire(&cp->place.reg, wall_ms());
 	while (i < cp->place.nb) {
 		struct cp_placing *pl = &cp->place.p[i];
 
@@ -402,9 +504,11 @@ cp_place_tick(struct cp *cp, uint64_t now_ms)
 		MF_LOG(WARNING, cmd, "%s did not answer a request placed on it in %llu ms",
 		       pl->node, (unsigned long long)wait_ms(cp));
 		mf_cluster_shun(&cp->place.reg, pl->node, wall_ms() + shun_ms(cp));
+		mf_cluster_settle(&cp->place.reg, pl->node, pl->count, false);
 		cp_err_set(&err, "timeout", NULL, "placed on node %s, which did not answer in %llu "
 			   "ms; it may hold the session", pl->node, (unsigned long long)wait_ms(cp));
 		cp_cmd_refuse(cp, pl->msg, &err);
+		recent_timed_out(&cp->place, pl->hash, pl->node);
 		cp->place.timeouts++;
 		pl->late = true;
 		pl->deadline_ms = now_ms + wait_ms(cp);

@@ -88,7 +88,7 @@ collect(const struct opts *o, struct mf_cluster *c)
 			break;
 		if (m == NULL)		/* the wait ended with nothing */
 			continue;
-		if (mf_cluster_update(c, name, m->payload, (size_t)m->payloadlen) < 0)
+		if (mf_cluster_update(c, name, m->payload, (size_t)m->payloadlen, now_ms()) < 0)
 			fprintf(stderr, "mfwd-cluster: too many nodes; some are not shown\n");
 		MQTTClient_freeMessage(&m);
 		MQTTClient_free(name);

@@ -254,17 +254,20 @@ add_sessions(struct mf_node_status *e, uint32_t n)
 	e->sessions_free = e->sessions_free > n ? e->sessions_free - n : 0;
 }
 
-/* What the reader kept on the node's entry @p old, into its new status @p st: the shun,
- * and the sessions sent that @p st is too old to count. */
+/* What the reader kept on the node's entry @p old, into its new status @p st arriving at
+ * @p now_ms (the reader's clock, as the sends': the node's may be off): the shun, and the
+ * sessions sent and not answered yet, which it does not count (those answered before it
+ * came, it does: a node answers before it publishes its status). A send never answered is
+ * forgotten after MF_CLUSTER_PEND_MS. */
 static void
-keep_reader(struct mf_node_status *st, const struct mf_node_status *old)
+keep_reader(struct mf_node_status *st, const struct mf_node_status *old, uint64_t now_ms)
 {
 	uint32_t i;
 
 	st->shun_until_ms = old->shun_until_ms;
 	st->nb_pend = 0;
 	for (i = 0; i < old->nb_pend && i < MF_CLUSTER_PENDING; i++) {
-		if (st->valid && old->pend_ms[i] + MF_CLUSTER_PEND_MS <= st->time_ms)
+		if (st->valid && old->pend_ms[i] + MF_CLUSTER_PEND_MS <= now_ms)
 			continue;
 		st->pend_ms[st->nb_pend] = old->pend_ms[i];
 		st->pend_n[st->nb_pend++] = old->pend_n[i];
@@ -273,7 +276,8 @@ keep_reader(struct mf_node_status *st, const struct mf_node_status *old)
 }
 
 int
-mf_cluster_update(struct mf_cluster *c, const char *topic, const void *payload, size_t len)
+mf_cluster_update(struct mf_cluster *c, const char *topic, const void *payload, size_t len,
+		  uint64_t now_ms)
 {
 	char node[MF_CLUSTER_ID_MAX];
 	struct mf_node_status st, *e;
@@ -282,8 +286,9 @@ mf_cluster_update(struct mf_cluster *c, const char *topic, const void *payload, 
 		return 0;
 	e = find(c, node);
 	if (len == 0) {
-		if (e != NULL && e->shun_until_ms != 0) {
+		if (e != NULL && e->shun_until_ms > now_ms) {
 			e->valid = false;
+			e->cleared = true;
 			snprintf(e->why, sizeof(e->why), "status cleared");
 		} else if (e != NULL) {
 			*e = c->nodes[--c->n];
@@ -307,7 +312,7 @@ mf_cluster_update(struct mf_cluster *c, const char *topic, const void *payload, 
 		e->shun_until_ms = 0;
 		e->nb_pend = 0;
 	}
-	keep_reader(&st, e);
+	keep_reader(&st, e, now_ms);
 	*e = st;
 	return 1;
 }
@@ -402,6 +407,49 @@ mf_cluster_count(struct mf_cluster *c, const char *node, uint32_t n, uint64_t no
 }
 
 int
+mf_cluster_settle(struct mf_cluster *c, const char *node, uint32_t n, bool created)
+{
+	struct mf_node_status *e = find(c, node);
+	uint32_t i, k, left = n, kept = 0;
+
+	if (e == NULL)
+		return -ENOENT;
+	/* Answers come mostly in the order of the sends: the oldest go first. */
+	for (i = 0; i < e->nb_pend; i++) {
+		k = e->pend_n[i] < left ? e->pend_n[i] : left;
+		e->pend_n[i] -= k;
+		left -= k;
+		if (e->pend_n[i] != 0) {
+			e->pend_ms[kept] = e->pend_ms[i];
+			e->pend_n[kept++] = e->pend_n[i];
+		}
+	}
+	e->nb_pend = kept;
+	n -= left;			/* never more than were counted */
+	if (created) {
+		e->answered = e->answered + n >= n ? e->answered + n : UINT32_MAX;
+		return 0;
+	}
+	e->sessions -= n < e->sessions ? n : e->sessions;
+	e->sessions_free = e->sessions_free + n >= n ? e->sessions_free + n : UINT32_MAX;
+	/* Not more free than its status said: what counting cut at 0 does not come back. */
+	if (e->max_sessions != 0 && e->sessions_free > e->max_sessions - e->sessions)
+		e->sessions_free = e->max_sessions > e->sessions ? e->max_sessions - e->sessions : 0;
+	return 0;
+}
+
+int
+mf_cluster_full(struct mf_cluster *c, const char *node)
+{
+	struct mf_node_status *e = find(c, node);
+
+	if (e == NULL)
+		return -ENOENT;
+	e->sessions_free = 0;
+	return 0;
+}
+
+int
 mf_cluster_shun(struct mf_cluster *c, const char *node, uint64_t until_ms)
 {
 	struct mf_node_status *e = find(c, node);
@@ -410,4 +458,17 @@ mf_cluster_shun(struct mf_cluster *c, const char *node, uint64_t until_ms)
 		return -ENOENT;
 	e->shun_until_ms = until_ms;
 	return 0;
+}
+
+void
+mf_cluster_expire(struct mf_cluster *c, uint64_t now_ms)
+{
+	uint32_t i = 0;
+
+	while (i < c->n) {
+		if (c->nodes[i].cleared && c->nodes[i].shun_until_ms <= now_ms)
+			c->nodes[i] = c->nodes[--c->n];
+		else
+			i++;
+	}
 }

@@ -16,8 +16,12 @@ gives a session.create places it on the registry's least loaded node (docs/clust
 - the cluster filled past its 450 sessions: exactly 450 held, the rest refused "capacity",
   nothing lost or doubled;
 - a create_many is placed whole;
+- a create, a create_many and an atomic one too big for n1 (its bit rate limit), placed
+  on it first, are placed again whole on another node;
 - a pool request sent to a node as if another had placed it, without the placing node's
-  MAC (the nodes have a node tenant), is checked as sent and refused.
+  MAC (the nodes have a node tenant), is checked as sent and refused;
+- n3's control plane killed: its will comes, and 12 pool creates are all answered, on n1
+  (the broker gives none to the dead node's pool connection, which had no session).
 """
 import base64
 import json
@@ -35,6 +39,7 @@ from cpharness import (Broker, Checks, Client, ControlPlane, PacketTypes,  # noq
 T = Checks("cp_pool")
 NODES = ("n1", "n2", "n3")
 PER_NODE = 150
+N1_KBPS = 400000	# n1 alone has a bit rate limit: room for its 150 sessions of 2000
 POOL = "mfwd/pool/cmd"
 KEY, NODES_KEY = os.urandom(32), os.urandom(32)
 
@@ -105,7 +110,7 @@ def spread(cl, took):
     for k, v in got.items():
         if v.get("ok"):
             took[k] = v["node"]
-    count = {n: sum(1 for v in took.values() if v == n) for n in NODES}
+    count = {n: sum(1 for v in got.values() if v.get("node") == n) for n in NODES}
     print("spread of 300: %s; placement %s" % (count, placement(cl)))
     T.check(all(80 <= c <= 120 for c in count.values()),
             "300 sessions within 20 %% of even over three nodes: %s" % count)
@@ -160,6 +165,32 @@ def signed(cl, took):
     r = got[0][1] if got else None
     T.check(r is not None and not r["ok"] and r["error"]["code"] == "bad_signature",
             "a claimed placement without the placing node's MAC refused: %s" % r)
+
+
+def again(cl, took):
+    """Refused for their size by the node placed on first (n1: all are empty, and ties go by
+    name), a create, a create_many and an atomic one are placed again, whole, elsewhere."""
+    before = placement(cl)["again"]
+
+    def big(i):
+        return dict(spec(i), limits={"max_kbps": N1_KBPS + 1000})
+    r = cl.request(POOL, "session.create", big(930), timeout=10)
+    T.check(r is not None and r["ok"] and r["node"] != "n1",
+            "a create too big for n1 placed on another node: %s" % r)
+    if r and r["ok"]:
+        took["p930"] = r["node"]
+    for atomic, base in ((False, 931), (True, 934)):
+        r = cl.request(POOL, "session.create_many", {"atomic": atomic, "sessions":
+                       [big(base + i) for i in range(3)]}, timeout=10)
+        T.check(r is not None and r["ok"] and r["result"]["created"] == 3 and
+                r["node"] != "n1", "a create_many (atomic: %s) too big for n1 placed whole "
+                "on another node: %s" % (atomic, r))
+        if r and r["ok"]:
+            for x in r["result"]["results"]:
+                took[x["session"]] = r["node"]
+    n = placement(cl)["again"] - before
+    # n1 is tried first each time: the sessions counted on it at the refusal are taken back.
+    T.eq(n, 3, "n1's three refusals were placed again")
 
 
 def many(cl, took):
@@ -223,11 +254,32 @@ def fill(cl, took):
     T.eq([len(held[n]) for n in NODES], [PER_NODE] * len(NODES), "every node full")
 
 
+def dead(cl, cps, took):
+    """A node killed (its control plane, SIGKILL): the broker forgets its pool connection,
+    so none of the pool's requests wait for it, and none is placed on it (its will)."""
+    cps[2].kill()
+    T.check(wait_status(cl, "n3", lambda s: not s["online"]) is not None, "n3's will")
+    mine = [k for k, v in took.items() if v == "n1"][:12]
+    r = cl.request("mfwd/n1/cmd", "session.delete_many", {"ids": mine})
+    T.check(r is not None and r["ok"] and r["result"]["deleted"] == 12,
+            "12 sessions deleted on n1: %s" % r)
+    for k in mine:
+        took.pop(k, None)
+    time.sleep(1)	# n1's status says so
+    got = in_flight(cl, [spec(2000 + i) for i in range(12)], timeout=20)
+    T.eq(len(got), 12, "with n3 dead, every pool request answered")
+    T.check(all(v.get("ok") and v["node"] == "n1" for v in got.values()),
+            "each created on n1, the only one with room: %s"
+            % [v for v in got.values() if not v.get("ok") or v["node"] != "n1"][:2])
+
+
 def main():
     dps = [pcap_dataplane("pool%d" % i, lcores="0@0,1@1") for i in range(1, 4)]
     keys = keys_file()
     with dps[0], dps[1], dps[2], Broker() as broker:
-        cps = [ControlPlane(broker, n, d.instance, limits={"max_sessions": PER_NODE},
+        cps = [ControlPlane(broker, n, d.instance,
+                            limits=dict({"max_sessions": PER_NODE},
+                                        **({"max_kbps": N1_KBPS} if n == "n1" else {})),
                             reply_timeout_ms=2500,
                             auth={"keys_file": keys, "required": False, "node_tenant": "nodes"})
                for n, d in zip(NODES, dps)]
@@ -238,11 +290,13 @@ def main():
                         is not None, "%s online" % n)
             time.sleep(1)	# every node has every status
             took = {}
+            again(cl, took)
             spread(cl, took)
             signed(cl, took)
             many(cl, took)
             liar(cl, took)
             fill(cl, took)
+            dead(cl, cps, took)
             cl.close()
     T.eq([d.rc for d in dps], [0, 0, 0], "dataplanes exited cleanly")
     T.done()

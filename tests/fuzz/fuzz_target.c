@@ -177,7 +177,7 @@ fuzz_cluster(const uint8_t *d, size_t n)
 
 	if (c.prefix[0] == '\0')
 		CHECK(mf_cluster_init(&c, "mfwd") == 0);
-	CHECK(mf_cluster_update(&c, "mfwd/n1/status", d, n) == 1);
+	CHECK(mf_cluster_update(&c, "mfwd/n1/status", d, n, 0) == 1);
 	st = mf_cluster_find(&c, "n1");
 	if (n == 0) {			/* a retained status cleared: the node is gone */
 		CHECK(st == NULL && c.n == 0);

@@ -21,10 +21,17 @@
 	"\"tx_pps\":3000,\"tx_kbps\":4000,\"worker_busy_max\":" busy "," \
 	"\"worker_busy_mean\":0.1,\"interval_ms\":2000}}"
 
+/* A status arriving at @p now (the reader's clock). */
+static int
+update_at(struct mf_cluster *c, const char *topic, const char *payload, uint64_t now)
+{
+	return mf_cluster_update(c, topic, payload, strlen(payload), now);
+}
+
 static int
 update(struct mf_cluster *c, const char *topic, const char *payload)
 {
-	return mf_cluster_update(c, topic, payload, strlen(payload));
+	return update_at(c, topic, payload, 10000);
 }
 
 static int
@@ -137,7 +144,7 @@ test_registry(void)
 			  "\"capacity\":{\"max_sessions\":10}}"), 1);
 	MF_TEST_ASSERT(mf_cluster_best(&c, 10000, 30000) == NULL, "no node can take one");
 	/* A cleared retained status removes the node. */
-	MF_TEST_EQ(mf_cluster_update(&c, "mfwd/c/status", "", 0), 1);
+	MF_TEST_EQ(mf_cluster_update(&c, "mfwd/c/status", "", 0, 10000), 1);
 	MF_TEST_ASSERT(mf_cluster_find(&c, "c") == NULL && c.n == 3, "removed");
 out:
 	mf_cluster_free(&c);
@@ -166,11 +173,28 @@ test_placing(void)
 	MF_TEST_EQ(on_a, 3);
 	MF_TEST_EQ(mf_cluster_find(&c, "a")->sessions_free, 0);
 	MF_TEST_EQ(mf_cluster_count(&c, "nobody", 1, 10000), -ENOENT);
-	/* A status from before the sends counts them on top; one from a second after, not. */
-	MF_TEST_EQ(update(&c, "mfwd/a/status", ONLINE("a", 10, 3, "0.1", 10001)), 1);
+	/* Refused: taken back, never more than were counted. */
+	MF_TEST_EQ(mf_cluster_settle(&c, "a", 2, false), 0);
+	MF_TEST_EQ(mf_cluster_find(&c, "a")->sessions, 11);
+	MF_TEST_EQ(mf_cluster_find(&c, "a")->sessions_free, 2);
+	MF_TEST_EQ(mf_cluster_settle(&c, "a", 5, false), 0);
+	MF_TEST_EQ(mf_cluster_find(&c, "a")->sessions, 10);
+	MF_TEST_EQ(mf_cluster_find(&c, "a")->sessions_free, 3);
+	MF_TEST_EQ(mf_cluster_settle(&c, "nobody", 1, false), -ENOENT);
+	for (i = 0; i < 3; i++)
+		MF_TEST_EQ(mf_cluster_count(&c, "a", 1, 10000), 0);
+	/* Not answered yet: counted on top of its statuses, whatever its clock says. */
+	MF_TEST_EQ(update_at(&c, "mfwd/a/status", ONLINE("a", 10, 3, "0.1", 30000), 12000), 1);
 	MF_TEST_EQ(mf_cluster_find(&c, "a")->sessions, 13);
 	MF_TEST_EQ(mf_cluster_find(&c, "a")->sessions_free, 0);
-	MF_TEST_EQ(update(&c, "mfwd/a/status", ONLINE("a", 10, 3, "0.1", 11001)), 1);
+	/* Two created: counted until the next status, which counts them itself. */
+	MF_TEST_EQ(mf_cluster_settle(&c, "a", 2, true), 0);
+	MF_TEST_EQ(mf_cluster_find(&c, "a")->sessions, 13);
+	MF_TEST_EQ(update_at(&c, "mfwd/a/status", ONLINE("a", 12, 1, "0.1", 10001), 12001), 1);
+	MF_TEST_EQ(mf_cluster_find(&c, "a")->sessions, 13);
+	/* The third never answered: not counted after MF_CLUSTER_PEND_MS. */
+	MF_TEST_EQ(update_at(&c, "mfwd/a/status", ONLINE("a", 10, 3, "0.1", 11001),
+			     10000 + MF_CLUSTER_PEND_MS), 1);
 	MF_TEST_EQ(mf_cluster_find(&c, "a")->sessions, 10);
 	b = mf_cluster_best_skip(&c, 11001, 30000, NULL, skip, 1);
 	MF_TEST_ASSERT(b != NULL && strcmp(b->node, "b") == 0, "skipped: %s", b ? b->node : "-");
@@ -182,9 +206,20 @@ test_placing(void)
 	b = mf_cluster_best(&c, 20000, 30000);
 	MF_TEST_ASSERT(b != NULL && strcmp(b->node, "a") == 0, "back: %s", b ? b->node : "-");
 	MF_TEST_EQ(mf_cluster_shun(&c, "nobody", 1), -ENOENT);
+	/* Refused as full: passed over until its next status. */
+	MF_TEST_EQ(mf_cluster_full(&c, "a"), 0);
+	b = mf_cluster_best(&c, 20000, 30000);
+	MF_TEST_ASSERT(b != NULL && strcmp(b->node, "b") == 0, "full: %s", b ? b->node : "-");
+	MF_TEST_EQ(update(&c, "mfwd/a/status", ONLINE("a", 0, 100, "0.1", 10002)), 1);
+	b = mf_cluster_best(&c, 20000, 30000);
+	MF_TEST_ASSERT(b != NULL && strcmp(b->node, "a") == 0, "room again: %s",
+		       b ? b->node : "-");
+	MF_TEST_EQ(mf_cluster_full(&c, "nobody"), -ENOENT);
 	/* A shunned node's status cleared and sent again: still shunned. */
-	MF_TEST_EQ(mf_cluster_update(&c, "mfwd/a/status", "", 0), 1);
+	MF_TEST_EQ(mf_cluster_update(&c, "mfwd/a/status", "", 0, 10003), 1);
 	MF_TEST_ASSERT(!mf_cluster_find(&c, "a")->valid, "cleared, kept invalid");
+	mf_cluster_expire(&c, 19999);
+	MF_TEST_ASSERT(mf_cluster_find(&c, "a") != NULL, "kept while shunned");
 	MF_TEST_EQ(update(&c, "mfwd/a/status", ONLINE("a", 0, 100, "0.1", 10003)), 1);
 	b = mf_cluster_best(&c, 10003, 30000);
 	MF_TEST_ASSERT(b != NULL && strcmp(b->node, "b") == 0, "still shunned: %s",
@@ -192,6 +227,13 @@ test_placing(void)
 	/* Only the nodes of a pool: none says one. */
 	MF_TEST_ASSERT(mf_cluster_best_skip(&c, 20000, 30000, "mfwd", NULL, 0) == NULL,
 		       "no node of pool mfwd");
+	/* Cleared again: gone once its shun ends (or at once, with none left). */
+	MF_TEST_EQ(mf_cluster_update(&c, "mfwd/a/status", "", 0, 10004), 1);
+	mf_cluster_expire(&c, 20000);
+	MF_TEST_ASSERT(mf_cluster_find(&c, "a") == NULL && c.n == 1, "expired");
+	MF_TEST_EQ(mf_cluster_shun(&c, "b", 20500), 0);
+	MF_TEST_EQ(mf_cluster_update(&c, "mfwd/b/status", "", 0, 20500), 1);
+	MF_TEST_ASSERT(c.n == 0, "a shun already over keeps nothing");
 out:
 	mf_cluster_free(&c);
 	return rc;

@@ -20,7 +20,7 @@
 #define MF_CLUSTER_STATUS_MAX	65536	/* a status's bytes */
 #define MF_CLUSTER_MAX_NODES	4096
 #define MF_CLUSTER_PENDING	16
-#define MF_CLUSTER_PEND_MS	1000	/* a status this much newer than a send includes it */
+#define MF_CLUSTER_PEND_MS	10000	/* a send never settled is not counted after this */
 
 struct mf_node_status {
 	char node[MF_CLUSTER_ID_MAX];
@@ -42,11 +42,13 @@ struct mf_node_status {
 	char pool[64];			/* the pool group it takes placed requests for; "" none */
 	/* kept by the reader, not parsed: */
 	uint64_t shun_until_ms;		/* a placer's: not chosen before then (its clock) */
+	bool cleared;			/* its status cleared, kept for the shun */
 	/* a placer's sessions sent to it, by when (its clock), until a status from after
 	 * them: counted on top of the status's (MF_CLUSTER_PENDING: the last merged) */
 	uint64_t pend_ms[MF_CLUSTER_PENDING];
 	uint32_t pend_n[MF_CLUSTER_PENDING];
 	uint32_t nb_pend;
+	uint32_t answered;		/* sessions created since its last status, counted */
 };
 
 struct mf_cluster {
@@ -68,12 +70,18 @@ int mf_cluster_parse(const struct mf_cluster *c, const char *topic, const void *
 		     size_t len, struct mf_node_status *st);
 
 /**
- * Take a message received on @p topic: a status replaces the node's entry (an invalid one
- * is kept as invalid, so a tool can show it), an empty payload (a retained status cleared)
- * removes it (a shunned node's is kept, invalid: its shun must outlive the clearing). Topics not of the form <prefix>/<node>/status are ignored.
+ * Take a message received on @p topic at @p now_ms (the reader's clock): a status replaces
+ * the node's entry (an invalid one is kept as invalid, so a tool can show it), an empty
+ * payload (a retained status cleared) removes it (a node shunned beyond @p now_ms is kept,
+ * invalid, until mf_cluster_expire(): its shun must outlive the clearing). Topics not of the
+ * form <prefix>/<node>/status are ignored.
  * @return 1 taken, 0 ignored, -ENOMEM, -ENOSPC (MF_CLUSTER_MAX_NODES).
  */
-int mf_cluster_update(struct mf_cluster *c, const char *topic, const void *payload, size_t len);
+int mf_cluster_update(struct mf_cluster *c, const char *topic, const void *payload, size_t len,
+		      uint64_t now_ms);
+
+/** Remove the entries of cleared statuses whose shun has ended by @p now_ms. */
+void mf_cluster_expire(struct mf_cluster *c, uint64_t now_ms);
 
 /** The node's entry, or NULL. */
 const struct mf_node_status *mf_cluster_find(const struct mf_cluster *c, const char *node);
@@ -99,12 +107,26 @@ const struct mf_node_status *mf_cluster_best_skip(const struct mf_cluster *c, ui
 
 /**
  * @p n sessions sent to @p node at @p now_ms: counted in its entry (more sessions, fewer
- * free) until a status of the node published MF_CLUSTER_PEND_MS after that, which counts
- * them itself. A placer that sends many sessions between two statuses spreads them so, and
- * a status on its way while they were sent does not make them forgotten. @return 0, or
- * -ENOENT.
+ * free) until they are settled (mf_cluster_settle()) and a status arrives after that, or a
+ * status arrives MF_CLUSTER_PEND_MS after the send (both times the reader's clock). A
+ * placer that sends many sessions between two statuses spreads them so, without counting
+ * twice those a status already counts. @return 0, or -ENOENT.
  */
 int mf_cluster_count(struct mf_cluster *c, const char *node, uint32_t n, uint64_t now_ms);
+
+/**
+ * @p n of the sessions counted on @p node answered: @p created, they stay counted until its
+ * next status (which counts them itself: a node answers before it publishes); refused (or
+ * never answered), they are taken back. The oldest sends first, never more than were
+ * counted. @return 0, or -ENOENT.
+ */
+int mf_cluster_settle(struct mf_cluster *c, const char *node, uint32_t n, bool created);
+
+/**
+ * @p node refused a session as full: none free until its next status says otherwise
+ * (room freed there is seen then). @return 0, or -ENOENT.
+ */
+int mf_cluster_full(struct mf_cluster *c, const char *node);
 
 /**
  * Pass over @p node until @p until_ms (it took a session and did not answer, or refused
