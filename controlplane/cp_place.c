@@ -236,13 +236,16 @@ place(struct cp *cp, struct cp_placing *pl)
 {
 	const char *skip[CP_PLACE_TRIES + 1] = { "pool" };	/* <prefix>/pool/cmd: a loop */
 	const struct mf_node_status *best;
+	uint64_t r;
 	uint32_t i;
 
 	for (i = 0; i < pl->nb_tried; i++)
 		skip[i + 1] = pl->tried[i];
+	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+		r = mono_ms() * 0x9e3779b97f4a7c15ull;
 	best = pl->nb_tried < CP_PLACE_TRIES ?
-	       mf_cluster_best_skip(&cp->place.reg, wall_ms(), max_age_ms(cp),
-				    cp->cfg.pool_group, skip, pl->nb_tried + 1) : NULL;
+	       mf_cluster_pick(&cp->place.reg, wall_ms(), max_age_ms(cp), cp->cfg.pool_group,
+			       skip, pl->nb_tried + 1, r) : NULL;
 	if (best == NULL || forward(cp, pl, best->node) != 0)
 		return keep(cp, pl);
 	return 1;

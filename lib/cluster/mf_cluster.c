@@ -356,6 +356,19 @@ skipped(const struct mf_node_status *s, uint64_t now_ms, const char *pool,
 	return false;
 }
 
+/* Can @p s take a session? */
+static bool
+eligible(const struct mf_node_status *s, uint64_t now_ms, uint64_t max_age_ms,
+	 const char *pool, const char *const *skip, uint32_t nb_skip)
+{
+	if (!s->valid || !s->online || !s->dp_up || s->draining || s->sessions_free == 0 ||
+	    skipped(s, now_ms, pool, skip, nb_skip))
+		return false;
+	/* Either way: a node whose clock is ahead is as suspect as a silent one. */
+	return max_age_ms == 0 || (now_ms >= s->time_ms ? now_ms - s->time_ms :
+				   s->time_ms - now_ms) <= max_age_ms;
+}
+
 const struct mf_node_status *
 mf_cluster_best_skip(const struct mf_cluster *c, uint64_t now_ms, uint64_t max_age_ms,
 		     const char *pool, const char *const *skip, uint32_t nb_skip)
@@ -363,20 +376,41 @@ mf_cluster_best_skip(const struct mf_cluster *c, uint64_t now_ms, uint64_t max_a
 	const struct mf_node_status *best = NULL;
 	uint32_t i;
 
-	for (i = 0; i < c->n; i++) {
-		const struct mf_node_status *s = &c->nodes[i];
-
-		if (!s->valid || !s->online || !s->dp_up || s->draining || s->sessions_free == 0 ||
-		    skipped(s, now_ms, pool, skip, nb_skip))
-			continue;
-		/* Either way: a node whose clock is ahead is as suspect as a silent one. */
-		if (max_age_ms != 0 && (now_ms >= s->time_ms ? now_ms - s->time_ms :
-					s->time_ms - now_ms) > max_age_ms)
-			continue;
-		if (best == NULL || better(s, best))
-			best = s;
-	}
+	for (i = 0; i < c->n; i++)
+		if (eligible(&c->nodes[i], now_ms, max_age_ms, pool, skip, nb_skip) &&
+		    (best == NULL || better(&c->nodes[i], best)))
+			best = &c->nodes[i];
 	return best;
+}
+
+const struct mf_node_status *
+mf_cluster_pick(const struct mf_cluster *c, uint64_t now_ms, uint64_t max_age_ms,
+		const char *pool, const char *const *skip, uint32_t nb_skip, uint64_t r)
+{
+	const struct mf_node_status *best = NULL, *two[2] = { NULL, NULL };
+	uint32_t i, k = 0, want[2], seen = 0;
+
+	for (i = 0; i < c->n; i++)
+		if (eligible(&c->nodes[i], now_ms, max_age_ms, pool, skip, nb_skip)) {
+			k++;
+			if (best == NULL || better(&c->nodes[i], best))
+				best = &c->nodes[i];
+		}
+	if (k <= MF_CLUSTER_PICK_ALL)
+		return best;
+	want[0] = (uint32_t)(r % k);
+	want[1] = (uint32_t)((r / k) % (k - 1));
+	want[1] += want[1] >= want[0];
+	for (i = 0; i < c->n; i++) {
+		if (!eligible(&c->nodes[i], now_ms, max_age_ms, pool, skip, nb_skip))
+			continue;
+		if (seen == want[0])
+			two[0] = &c->nodes[i];
+		else if (seen == want[1])
+			two[1] = &c->nodes[i];
+		seen++;
+	}
+	return better(two[1], two[0]) ? two[1] : two[0];
 }
 
 const struct mf_node_status *

@@ -239,11 +239,61 @@ out:
 	return rc;
 }
 
+/* A placer's pick: the best among a few nodes; among more, the better of two random ones
+ * (never the worst, never one passed over, and not always the same). */
+static int
+test_pick(void)
+{
+	static const char *const st[] = {
+		ONLINE("a", 10, 90, "0.1", 10000), ONLINE("b", 20, 80, "0.1", 10000),
+		ONLINE("c", 30, 70, "0.1", 10000), ONLINE("d", 40, 60, "0.1", 10000),
+		ONLINE("e", 50, 50, "0.1", 10000), ONLINE("f", 60, 40, "0.1", 10000),
+		ONLINE("g", 70, 30, "0.1", 10000), ONLINE("h", 80, 20, "0.1", 10000),
+	};
+	const char *skip[] = { "b" };
+	const struct mf_node_status *p;
+	struct mf_cluster c;
+	char topic[32];
+	int rc = 0, seen[8] = { 0 }, distinct = 0;
+	uint64_t r;
+
+	MF_TEST_EQ(mf_cluster_init(&c, "mfwd"), 0);
+	for (r = 0; r < 4; r++) {
+		snprintf(topic, sizeof(topic), "mfwd/%c/status", (char)('a' + r));
+		MF_TEST_EQ(update(&c, topic, st[r]), 1);
+	}
+	for (r = 0; r < 50; r++) {
+		p = mf_cluster_pick(&c, 10000, 30000, NULL, NULL, 0, r * 7919);
+		MF_TEST_ASSERT(p != NULL && strcmp(p->node, "a") == 0, "few: the best");
+	}
+	for (r = 4; r < 8; r++) {
+		snprintf(topic, sizeof(topic), "mfwd/%c/status", (char)('a' + r));
+		MF_TEST_EQ(update(&c, topic, st[r]), 1);
+	}
+	MF_TEST_EQ(mf_cluster_shun(&c, "c", 20000), 0);
+	for (r = 0; r < 200; r++) {
+		p = mf_cluster_pick(&c, 10000, 30000, NULL, skip, 1, r * 0x9e3779b97f4a7c15ull);
+		MF_TEST_ASSERT(p != NULL && strcmp(p->node, "h") != 0 &&
+			       strcmp(p->node, "b") != 0 && strcmp(p->node, "c") != 0,
+			       "many: %s", p ? p->node : "none");
+		seen[p->node[0] - 'a']++;
+	}
+	for (r = 0; r < 8; r++)
+		distinct += seen[r] != 0;
+	MF_TEST_EQ(distinct, 5);		/* a, d, e, f, g: h only ever loses */
+	MF_TEST_ASSERT(seen[0] > seen[3] && seen[3] > seen[6], "the emptier more often: %d %d %d",
+		       seen[0], seen[3], seen[6]);
+out:
+	mf_cluster_free(&c);
+	return rc;
+}
+
 static const struct mf_test_case cases[] = {
 	{ "parse", test_parse },
 	{ "refusals", test_refusals },
 	{ "registry", test_registry },
 	{ "placing", test_placing },
+	{ "pick", test_pick },
 };
 
 MF_TEST_MAIN("cluster", cases)
