@@ -128,9 +128,15 @@ struct cp_mqtt;
 struct cp_mqtt *cp_mqtt_start(const struct cp_config *cfg);
 void cp_mqtt_stop(struct cp_mqtt *m);
 /** Up to @p max queued requests into @p out, waiting up to @p timeout_ms for the first.
- *  The caller frees each with cp_msg_free(). @return how many. */
+ *  *@p as_of_ms (monotonic): the arrival of the last one taken, or now if none is left
+ *  behind: every message that came before it is taken. The caller frees each with
+ *  cp_msg_free(). @return how many. */
 unsigned int cp_mqtt_take(struct cp_mqtt *m, struct cp_msg **out, unsigned int max,
-			  unsigned int timeout_ms);
+			  unsigned int timeout_ms, uint64_t *as_of_ms);
+/** Leave the pool (its connection closed): what it gives now goes to other nodes. */
+void cp_mqtt_leave_pool(struct cp_mqtt *m);
+/** Messages queued, not taken yet. */
+unsigned int cp_mqtt_queued(struct cp_mqtt *m);
 void cp_msg_free(struct cp_msg *msg);
 /** Publish; @p corr is echoed as MQTT 5 correlation data. @return 0 or -EIO. */
 int cp_mqtt_publish(struct cp_mqtt *m, const char *topic, const char *payload, int qos,
@@ -672,6 +678,10 @@ void cp_place_fini(struct cp *cp);
 unsigned int cp_place_route(struct cp *cp, struct cp_msg **batch, unsigned int n);
 /** Answer "timeout" for placed requests whose node did not answer. */
 void cp_place_tick(struct cp *cp, uint64_t now_ms);
+/** Answer the placed requests still awaited: this node stops. */
+void cp_place_stop(struct cp *cp);
+/** Placed requests awaiting their node's answer (not those answered "timeout"). */
+uint32_t cp_place_awaited(const struct cp *cp);
 
 /* ---- tenants and signed commands (cp_auth.c) ---- */
 

@@ -22,6 +22,7 @@
 #define POLL_MS		100
 #define DP_POLL_MS	200
 #define BATCH_MAX	1024	/* requests taken from the queue at once */
+#define STOP_DRAIN_MS	3000	/* stopping: what was taken and placed is done within */
 
 static volatile sig_atomic_t quit;
 
@@ -108,22 +109,38 @@ devices(struct cp *cp, struct cp_msg **batch, unsigned int n)
 	return k;
 }
 
+/* Stopping: out of the pool first (what it gives now goes to other nodes), then what was
+ * taken, and the answers of the nodes requests were placed on, within STOP_DRAIN_MS (the
+ * requests still awaited are answered "timeout"). @return true when the loop may end. */
+static bool
+stopped(struct cp *cp, uint64_t *by)
+{
+	if (*by == 0) {
+		cp_mqtt_leave_pool(cp->mqtt);
+		*by = now_ms() + STOP_DRAIN_MS;
+	}
+	if ((cp_mqtt_queued(cp->mqtt) != 0 || cp_place_awaited(cp) != 0) && now_ms() < *by)
+		return false;
+	cp_place_stop(cp);
+	return true;
+}
+
 static void
 run(struct cp *cp)
 {
 	uint64_t next_dp = 0, next_status = 0, last_status = 0, next_stats = 0, t, judged;
+	uint64_t stop_by = 0;
 	struct cp_msg *batch[BATCH_MAX];
 	unsigned int n, i;
 
 	/* Attach to the dataplane before the first request: commands the broker kept for us
 	 * while we were away are queued as soon as the connection is up. */
 	dataplane(cp);
-	while (!quit) {
-		n = cp_mqtt_take(cp->mqtt, batch, BATCH_MAX, POLL_MS);
+	while (!quit || !stopped(cp, &stop_by)) {
 		/* Placed requests are judged as of the last message taken (the queue is in
-		 * order of arrival: any answer that came before it is in this batch), or now
-		 * when the batch emptied the queue. */
-		judged = n == BATCH_MAX ? batch[n - 1]->arrived_ms : now_ms();
+		 * order of arrival: any answer that came before it is in this batch), or of
+		 * the moment the batch emptied the queue. */
+		n = cp_mqtt_take(cp->mqtt, batch, BATCH_MAX, POLL_MS, &judged);
 		n = devices(cp, batch, n);
 		n = cp_place_route(cp, batch, n);
 		if (n > 0)

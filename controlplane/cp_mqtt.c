@@ -38,7 +38,7 @@ struct cp_mqtt {
 	 * would swallow its share of the pool's requests until it came back. NULL: no pool. */
 	MQTTAsync pool;
 	_Atomic bool pool_connecting;
-	_Atomic bool pool_ever;		/* connected once: paho reconnects it since */
+	bool pool_left;			/* stopping: not connected again */
 	time_t pool_next;
 	const struct cp_config *cfg;
 	pthread_mutex_t lock;
@@ -254,7 +254,8 @@ drop:
 }
 
 unsigned int
-cp_mqtt_take(struct cp_mqtt *mq, struct cp_msg **out, unsigned int max, unsigned int timeout_ms)
+cp_mqtt_take(struct cp_mqtt *mq, struct cp_msg **out, unsigned int max, unsigned int timeout_ms,
+	     uint64_t *as_of_ms)
 {
 	struct timespec ts;
 	unsigned int n = 0;
@@ -275,24 +276,59 @@ cp_mqtt_take(struct cp_mqtt *mq, struct cp_msg **out, unsigned int max, unsigned
 	}
 	if (mq->head == NULL)
 		mq->tail = NULL;
+	/* Under the lock: nothing queued meanwhile is taken for earlier than it came. */
+	*as_of_ms = mq->head != NULL ? out[n - 1]->arrived_ms :
+		    mf_time_ns(CLOCK_MONOTONIC) / 1000000u;
 	pthread_mutex_unlock(&mq->lock);
 	return n;
 }
 
+/* A subscription the broker refused (its ACL, say): the node would miss what it is for. */
 static void
-subscribe(MQTTAsync client, const char *topic)
+on_suback5(void *ctx, MQTTAsync_successData5 *r)
+{
+	if (r != NULL && r->reasonCode >= MQTTREASONCODE_UNSPECIFIED_ERROR)
+		MF_LOG(ERR, mqtt, "subscribe %s refused: %s", (const char *)ctx,
+		       MQTTReasonCode_toString(r->reasonCode));
+}
+
+static void
+on_sub_failed5(void *ctx, MQTTAsync_failureData5 *r)
+{
+	MF_LOG(ERR, mqtt, "subscribe %s failed: %s", (const char *)ctx,
+	       MQTTAsync_strerror(r ? r->code : -1));
+}
+
+static void
+on_sub_failed(void *ctx, MQTTAsync_failureData *r)
+{
+	MF_LOG(ERR, mqtt, "subscribe %s failed: %s", (const char *)ctx,
+	       MQTTAsync_strerror(r ? r->code : -1));
+}
+
+/* @p topic lives as long as the client (a member of struct cp_mqtt). */
+static void
+subscribe(struct cp_mqtt *mq, MQTTAsync client, const char *topic)
 {
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-	int rc = MQTTAsync_subscribe(client, topic, 1, &ro);
+	int rc;
 
+	ro.context = (void *)topic;
+	if (mq->cfg->mqtt_version == 5) {
+		ro.onSuccess5 = on_suback5;
+		ro.onFailure5 = on_sub_failed5;
+	} else {
+		ro.onFailure = on_sub_failed;
+	}
+	rc = MQTTAsync_subscribe(client, topic, 1, &ro);
 	if (rc != MQTTASYNC_SUCCESS)
 		MF_LOG(ERR, mqtt, "subscribe %s: %s", topic, MQTTAsync_strerror(rc));
 }
 
 /* paho.mqtt.c leaves Nagle's algorithm on and does not expose its socket. A reply written
  * right after the PUBACK of its request would wait for the broker's delayed ACK (40 ms on
- * Linux): every command would take that long. The broker connection is this process's only
- * TCP socket, so every TCP socket found gets TCP_NODELAY. */
+ * Linux): every command would take that long. The broker connections (the node's and the
+ * pool's) are this process's only TCP sockets, so every TCP socket found gets TCP_NODELAY. */
 static void
 no_delay(void)
 {
@@ -322,18 +358,23 @@ static void
 on_connected(void *ctx, char *cause)
 {
 	struct cp_mqtt *mq = ctx;
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
 
 	(void)cause;
 	no_delay();
-	subscribe(mq->client, mq->t_cmd);
-	subscribe(mq->client, mq->t_pipe);
+	subscribe(mq, mq->client, mq->t_cmd);
+	subscribe(mq, mq->client, mq->t_pipe);
+	/* A session an earlier version kept may hold the pool's subscription: the pool is
+	 * the pool connection's alone (a dead node's session would keep its share). */
+	if (mq->t_pool[0] != '\0')
+		MQTTAsync_unsubscribe(mq->client, mq->t_pool, &ro);
 	if (mq->t_registry[0] != '\0') {
-		subscribe(mq->client, mq->t_registry);
+		subscribe(mq, mq->client, mq->t_registry);
 		if (mq->cfg->placement)
-			subscribe(mq->client, mq->t_place);
+			subscribe(mq, mq->client, mq->t_place);
 	}
 	if (mq->t_devices[0] != '\0')
-		subscribe(mq->client, mq->t_devices);
+		subscribe(mq, mq->client, mq->t_devices);
 	mq->backoff = 1;
 	atomic_store(&mq->connected, true);
 	atomic_store(&mq->connecting, false);
@@ -380,9 +421,8 @@ on_pool_connected(void *ctx, char *cause)
 
 	(void)cause;
 	no_delay();
-	subscribe(mq->pool, mq->t_pool);
+	subscribe(mq, mq->pool, mq->t_pool);
 	atomic_store(&mq->pool_connecting, false);
-	atomic_store(&mq->pool_ever, true);
 	MF_LOG(NOTICE, mqtt, "pool connection up: taking %s", mq->t_pool);
 }
 
@@ -459,8 +499,10 @@ connect_client(struct cp_mqtt *mq, bool pool)
 	int rc;
 
 	setup_connect(mq, co);
-	if (pool)
+	if (pool) {
 		co->will = NULL;
+		co->automaticReconnect = 0;	/* again from the loop, with the main one up */
+	}
 	if (mq->cfg->mqtt_version == 5) {
 		co->cleanstart = pool;
 		co->connectProperties = pool ? NULL : &mq->conn_props;
@@ -485,6 +527,37 @@ connect_client(struct cp_mqtt *mq, bool pool)
 	return rc == MQTTASYNC_SUCCESS ? 0 : -EIO;
 }
 
+static void
+pool_disconnect(struct cp_mqtt *mq)
+{
+	MQTTAsync_disconnectOptions d5 = MQTTAsync_disconnectOptions_initializer5;
+	MQTTAsync_disconnectOptions d4 = MQTTAsync_disconnectOptions_initializer;
+
+	MQTTAsync_disconnect(mq->pool, mq->cfg->mqtt_version == 5 ? &d5 : &d4);
+}
+
+void
+cp_mqtt_leave_pool(struct cp_mqtt *mq)
+{
+	if (mq->pool == NULL || mq->pool_left)
+		return;
+	mq->pool_left = true;
+	if (MQTTAsync_isConnected(mq->pool))
+		pool_disconnect(mq);
+	MF_LOG(NOTICE, mqtt, "left the pool");
+}
+
+unsigned int
+cp_mqtt_queued(struct cp_mqtt *mq)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&mq->lock);
+	n = mq->nq;
+	pthread_mutex_unlock(&mq->lock);
+	return n;
+}
+
 bool
 cp_mqtt_take_reconnected(struct cp_mqtt *mq)
 {
@@ -492,10 +565,15 @@ cp_mqtt_take_reconnected(struct cp_mqtt *mq)
 	if (!atomic_load(&mq->connected) && !atomic_load(&mq->connecting) &&
 	    !MQTTAsync_isConnected(mq->client) && time(NULL) >= mq->next_attempt)
 		connect_client(mq, false);
-	if (mq->pool != NULL && !atomic_load(&mq->pool_ever) &&
-	    !atomic_load(&mq->pool_connecting) && !MQTTAsync_isConnected(mq->pool) &&
-	    time(NULL) >= mq->pool_next)
-		connect_client(mq, true);
+	/* The pool only while the node's own connection is up: without it the node could
+	 * neither answer nor place what it takes (and its will said it is offline). */
+	if (mq->pool != NULL && !mq->pool_left && !atomic_load(&mq->pool_connecting)) {
+		if (!MQTTAsync_isConnected(mq->client) && MQTTAsync_isConnected(mq->pool))
+			pool_disconnect(mq);
+		else if (MQTTAsync_isConnected(mq->client) && !MQTTAsync_isConnected(mq->pool) &&
+			 time(NULL) >= mq->pool_next)
+			connect_client(mq, true);
+	}
 	return atomic_exchange(&mq->reconnected, false);
 }
 
@@ -523,8 +601,7 @@ pool_client(struct cp_mqtt *mq, const char *cid, MQTTAsync_createOptions *opts)
 	}
 	MQTTAsync_setCallbacks(mq->pool, mq, on_pool_lost, on_message, NULL);
 	MQTTAsync_setConnected(mq->pool, mq, on_pool_connected);
-	connect_client(mq, true);
-	return 0;
+	return 0;			/* connected once the node's own connection is up */
 }
 
 struct cp_mqtt *

@@ -48,12 +48,54 @@ mono_ms(void)
 	return mf_time_ns(CLOCK_MONOTONIC) / 1000000u;
 }
 
+/* How long a placed request waits for its node: longer than the node's own wait for its
+ * dataplane (reply_timeout_ms), so a slow node that answers is not taken for a silent one. */
+static uint64_t
+wait_ms(const struct cp *cp)
+{
+	return cp->cfg.reply_timeout_ms * 2ull + 1000;
+}
+
 int
 cp_place_init(struct cp *cp)
 {
+	int rc;
+
 	cp->place.on = cp->cfg.pool_group[0] != '\0' && cp->cfg.placement &&
 		       cp->cfg.mqtt_version == 5;
-	return mf_cluster_init(&cp->place.reg, cp->cfg.prefix);
+	rc = mf_cluster_init(&cp->place.reg, cp->cfg.prefix);
+	/* A send stays counted while we wait for its answer (and a little longer). */
+	if (cp->place.reg.pend_life_ms < wait_ms(cp) + 1000)
+		cp->place.reg.pend_life_ms = wait_ms(cp) + 1000;
+	return rc;
+}
+
+uint32_t
+cp_place_awaited(const struct cp *cp)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < cp->place.nb; i++)
+		n += !cp->place.p[i].late;
+	return n;
+}
+
+void
+cp_place_stop(struct cp *cp)
+{
+	struct cp_err err;
+	uint32_t i;
+
+	for (i = 0; i < cp->place.nb; i++) {
+		struct cp_placing *pl = &cp->place.p[i];
+
+		if (pl->late)
+			continue;
+		cp_err_set(&err, "timeout", NULL, "node %s stopped before node %s answered a "
+			   "request placed on it; it may hold the session", cp->cfg.node, pl->node);
+		cp_cmd_refuse(cp, pl->msg, &err);
+		pl->late = true;
+	}
 }
 
 void
@@ -108,14 +150,6 @@ shun_ms(const struct cp *cp)
 	uint64_t ms = max_age_ms(cp);
 
 	return ms > SHUN_MIN_MS ? ms : SHUN_MIN_MS;
-}
-
-/* How long a placed request waits for its node: longer than the node's own wait for its
- * dataplane (reply_timeout_ms), so a slow node that answers is not taken for a silent one. */
-static uint64_t
-wait_ms(const struct cp *cp)
-{
-	return cp->cfg.reply_timeout_ms * 2ull + 1000;
 }
 
 /* FNV-1a of a request's bytes: a repeat (QoS 1 redelivery, a client's retry) is the same. */

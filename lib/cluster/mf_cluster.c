@@ -182,6 +182,7 @@ mf_cluster_init(struct mf_cluster *c, const char *prefix)
 	if (prefix == NULL || prefix[0] == '\0' || strlen(prefix) >= sizeof(c->prefix))
 		return -EINVAL;
 	strcpy(c->prefix, prefix);
+	c->pend_life_ms = MF_CLUSTER_PEND_MS;
 	return 0;
 }
 
@@ -258,16 +259,17 @@ add_sessions(struct mf_node_status *e, uint32_t n)
  * @p now_ms (the reader's clock, as the sends': the node's may be off): the shun, and the
  * sessions sent and not answered yet, which it does not count (those answered before it
  * came, it does: a node answers before it publishes its status). A send never answered is
- * forgotten after MF_CLUSTER_PEND_MS. */
+ * forgotten after @p life_ms. */
 static void
-keep_reader(struct mf_node_status *st, const struct mf_node_status *old, uint64_t now_ms)
+keep_reader(struct mf_node_status *st, const struct mf_node_status *old, uint64_t now_ms,
+	    uint64_t life_ms)
 {
 	uint32_t i;
 
 	st->shun_until_ms = old->shun_until_ms;
 	st->nb_pend = 0;
 	for (i = 0; i < old->nb_pend && i < MF_CLUSTER_PENDING; i++) {
-		if (st->valid && old->pend_ms[i] + MF_CLUSTER_PEND_MS <= now_ms)
+		if (st->valid && old->pend_ms[i] + life_ms <= now_ms)
 			continue;
 		st->pend_ms[st->nb_pend] = old->pend_ms[i];
 		st->pend_n[st->nb_pend++] = old->pend_n[i];
@@ -312,7 +314,7 @@ mf_cluster_update(struct mf_cluster *c, const char *topic, const void *payload, 
 		e->shun_until_ms = 0;
 		e->nb_pend = 0;
 	}
-	keep_reader(&st, e, now_ms);
+	keep_reader(&st, e, now_ms, c->pend_life_ms);
 	*e = st;
 	return 1;
 }
@@ -361,8 +363,8 @@ static bool
 eligible(const struct mf_node_status *s, uint64_t now_ms, uint64_t max_age_ms,
 	 const char *pool, const char *const *skip, uint32_t nb_skip)
 {
-	if (!s->valid || !s->online || !s->dp_up || s->draining || s->sessions_free == 0 ||
-	    skipped(s, now_ms, pool, skip, nb_skip))
+	if (!s->valid || !s->online || !s->dp_up || s->draining || s->full ||
+	    s->sessions_free == 0 || skipped(s, now_ms, pool, skip, nb_skip))
 		return false;
 	/* Either way: a node whose clock is ahead is as suspect as a silent one. */
 	return max_age_ms == 0 || (now_ms >= s->time_ms ? now_ms - s->time_ms :
@@ -444,7 +446,7 @@ int
 mf_cluster_settle(struct mf_cluster *c, const char *node, uint32_t n, bool created)
 {
 	struct mf_node_status *e = find(c, node);
-	uint32_t i, k, left = n, kept = 0;
+	uint32_t i, k, left = n, kept = 0, room;
 
 	if (e == NULL)
 		return -ENOENT;
@@ -460,15 +462,14 @@ mf_cluster_settle(struct mf_cluster *c, const char *node, uint32_t n, bool creat
 	}
 	e->nb_pend = kept;
 	n -= left;			/* never more than were counted */
-	if (created) {
-		e->answered = e->answered + n >= n ? e->answered + n : UINT32_MAX;
+	if (created)			/* counted on until its next status counts them */
 		return 0;
-	}
 	e->sessions -= n < e->sessions ? n : e->sessions;
 	e->sessions_free = e->sessions_free + n >= n ? e->sessions_free + n : UINT32_MAX;
-	/* Not more free than its status said: what counting cut at 0 does not come back. */
-	if (e->max_sessions != 0 && e->sessions_free > e->max_sessions - e->sessions)
-		e->sessions_free = e->max_sessions > e->sessions ? e->max_sessions - e->sessions : 0;
+	/* Never more free than its maximum leaves (counting cut at 0 what it took). */
+	room = e->max_sessions > e->sessions ? e->max_sessions - e->sessions : 0;
+	if (e->max_sessions != 0 && e->sessions_free > room)
+		e->sessions_free = room;
 	return 0;
 }
 
@@ -479,7 +480,7 @@ mf_cluster_full(struct mf_cluster *c, const char *node)
 
 	if (e == NULL)
 		return -ENOENT;
-	e->sessions_free = 0;
+	e->full = true;
 	return 0;
 }
 

@@ -210,6 +210,11 @@ test_placing(void)
 	MF_TEST_EQ(mf_cluster_full(&c, "a"), 0);
 	b = mf_cluster_best(&c, 20000, 30000);
 	MF_TEST_ASSERT(b != NULL && strcmp(b->node, "b") == 0, "full: %s", b ? b->node : "-");
+	MF_TEST_EQ(mf_cluster_count(&c, "a", 2, 20000), 0);	/* another refusal frees none */
+	MF_TEST_EQ(mf_cluster_settle(&c, "a", 2, false), 0);
+	b = mf_cluster_best(&c, 20000, 30000);
+	MF_TEST_ASSERT(b != NULL && strcmp(b->node, "b") == 0, "still full: %s",
+		       b ? b->node : "-");
 	MF_TEST_EQ(update(&c, "mfwd/a/status", ONLINE("a", 0, 100, "0.1", 10002)), 1);
 	b = mf_cluster_best(&c, 20000, 30000);
 	MF_TEST_ASSERT(b != NULL && strcmp(b->node, "a") == 0, "room again: %s",

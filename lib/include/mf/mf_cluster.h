@@ -20,7 +20,7 @@
 #define MF_CLUSTER_STATUS_MAX	65536	/* a status's bytes */
 #define MF_CLUSTER_MAX_NODES	4096
 #define MF_CLUSTER_PENDING	16
-#define MF_CLUSTER_PEND_MS	10000	/* a send never settled is not counted after this */
+#define MF_CLUSTER_PEND_MS	10000	/* a send never settled: not counted after this */
 #define MF_CLUSTER_PICK_ALL	4	/* mf_cluster_pick() takes the best among this many */
 
 struct mf_node_status {
@@ -49,13 +49,14 @@ struct mf_node_status {
 	uint64_t pend_ms[MF_CLUSTER_PENDING];
 	uint32_t pend_n[MF_CLUSTER_PENDING];
 	uint32_t nb_pend;
-	uint32_t answered;		/* sessions created since its last status, counted */
+	bool full;			/* refused as full: until its next status */
 };
 
 struct mf_cluster {
 	struct mf_node_status *nodes;	/* unordered (a removal moves the last one in) */
 	uint32_t n, cap;
 	char prefix[64];
+	uint64_t pend_life_ms;		/* MF_CLUSTER_PEND_MS unless a placer waits longer */
 };
 
 /** An empty registry for statuses under @p prefix ("mfwd"). @return 0, -EINVAL. */
@@ -121,7 +122,7 @@ const struct mf_node_status *mf_cluster_pick(const struct mf_cluster *c, uint64_
 /**
  * @p n sessions sent to @p node at @p now_ms: counted in its entry (more sessions, fewer
  * free) until they are settled (mf_cluster_settle()) and a status arrives after that, or a
- * status arrives MF_CLUSTER_PEND_MS after the send (both times the reader's clock). A
+ * status arrives pend_life_ms after the send (both times the reader's clock). A
  * placer that sends many sessions between two statuses spreads them so, without counting
  * twice those a status already counts. @return 0, or -ENOENT.
  */
@@ -136,8 +137,8 @@ int mf_cluster_count(struct mf_cluster *c, const char *node, uint32_t n, uint64_
 int mf_cluster_settle(struct mf_cluster *c, const char *node, uint32_t n, bool created);
 
 /**
- * @p node refused a session as full: none free until its next status says otherwise
- * (room freed there is seen then). @return 0, or -ENOENT.
+ * @p node refused a session as full: not chosen until its next status says otherwise
+ * (room freed there is seen then), whatever is settled meanwhile. @return 0, or -ENOENT.
  */
 int mf_cluster_full(struct mf_cluster *c, const char *node);
 
