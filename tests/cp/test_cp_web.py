@@ -9,7 +9,8 @@ address), all it does its own code:
 - lists the room's streams: one a plain RTP camera publishes (ffmpeg, VP8) and one of a
   device that pushes on demand (device_sim.py: ffmpeg, H.264), marked as such;
 - a click on the device's stream subscribes (the device is asked to push), plays it:
-  getStats() gives at least 100 frames decoded, none dropped, no freeze; room.get lists
+  getStats() gives at least 100 frames decoded, no freeze, and no more packets lost than
+  mfwd's ingress never received (a second after, for a loss NACK repairs); room.get lists
   the page's viewer; stop unsubscribes it;
 - the same for the VP8 camera;
 - a stream that is not there: the page shows not_found and plays nothing;
@@ -67,7 +68,14 @@ def viewers(c, name):
     return st[0]["viewers"] if st else None
 
 
-def watch(dt, c, name, what):
+def ingress_lost(c, dpl, name):
+    """What mfwd's ingress for stream @name never received (sequence gaps), or None."""
+    r = c.request(CMD, "room.get", {"room": "lobby"})
+    sid = [x["session"] for x in r["result"]["streams"] if x["stream"] == name] if ok(r) else []
+    return dpl.stats()["sessions"].get(sid[0], {}).get("rtp_lost") if sid else None
+
+
+def watch(dt, c, dpl, name, what):
     """Click @name in the page's list; it plays 100 frames; stop."""
     T.check(dt.eval("(() => { const b = document.querySelector('button[data-stream=\"%s\"]');"
                     " if (b) b.click(); return !!b; })()" % name), "the page lists %s" % name)
@@ -75,15 +83,23 @@ def watch(dt, c, name, what):
     until(dt, "mfwdView.state === 'playing' || mfwdView.state === 'refused'", 20)
     st = until(dt, "mfwdView.stats.framesDecoded >= 100 && mfwdView.stats", 40) or \
         dt.eval("mfwdView.stats")
-    print("viewer page, %s: %s after %.1f s" % (name, st, time.time() - t0))
-    # What mfwd answers for: every packet delivered, no freeze. Chromium's framesDropped
-    # also counts frames that missed their display deadline, which a loaded 2-core
-    # machine running ASan binaries makes happen (CI saw 12 of 118): printed, not judged.
-    T.check(st.get("framesDecoded", 0) >= 100 and st.get("packetsLost") == 0 and
-            st.get("freezeCount") == 0,
-            "the page plays %s: %s" % (what, {k: st.get(k) for k in (
-                "framesDecoded", "packetsLost", "framesDropped", "freezeCount",
-                "connection")}))
+    # A packet lost near the end may still be on its way back (NACK, resent from the
+    # output's ring): the page's figures of a second later.
+    time.sleep(1.2)
+    st = dict(st, packetsLost=dt.eval("mfwdView.stats.packetsLost"))
+    before = ingress_lost(c, dpl, name)
+    print("viewer page, %s: %s after %.1f s; mfwd's ingress lost %s" % (
+        name, st, time.time() - t0, before))
+    # What mfwd answers for: every packet it received delivered (what its ingress never
+    # got, it cannot), no freeze. Chromium's framesDropped also counts frames that missed
+    # their display deadline, which a loaded 2-core machine running ASan binaries makes
+    # happen (CI saw 12 of 118): printed, not judged.
+    T.check(st.get("framesDecoded", 0) >= 100 and st.get("freezeCount") == 0 and
+            st.get("packetsLost") is not None and before is not None and
+            st["packetsLost"] <= before,
+            "the page plays %s, losing nothing mfwd received: %s" % (what, {
+                k: st.get(k) for k in ("framesDecoded", "packetsLost", "framesDropped",
+                                       "freezeCount", "connection")}))
     me = dt.eval("mfwdView.viewer")
     T.check(me and me in (viewers(c, name) or []), "room.get lists the page's viewer %s" % me)
     dt.eval("document.getElementById('stop').click()")
@@ -218,7 +234,7 @@ def config_refusals(broker):
                 "%s %s is refused (%d: %s)" % (key, val, p.returncode, p.stderr.strip()))
 
 
-def pages(topo, broker, c, http):
+def pages(topo, broker, c, http, dpl):
     base = "http://127.0.0.1:%d/viewer.html?broker=ws://127.0.0.1:%d&node=n1&room=lobby" % (
         http, broker.ws_port)
     profile = os.path.join(broker.dir, "chromium")
@@ -231,8 +247,8 @@ def pages(topo, broker, c, http):
         T.check(set(streams) == {"cam-5/vp8", "cam-8/main"} and
                 streams["cam-8/main"].get("demand") and not streams["cam-5/vp8"].get("demand"),
                 "the page lists the room's streams, the device's on demand: %s" % streams)
-        watch(dt, c, "cam-8/main", "a device's H.264 pulled on demand")
-        watch(dt, c, "cam-5/vp8", "a plain RTP camera's VP8")
+        watch(dt, c, dpl, "cam-8/main", "a device's H.264 pulled on demand")
+        watch(dt, c, dpl, "cam-5/vp8", "a plain RTP camera's VP8")
         dt.call("Page.navigate", {"url": base + "&stream=nope"})
         time.sleep(1)
         err = until(dt, "typeof mfwdView !== 'undefined' && mfwdView.state === 'refused' && "
@@ -316,7 +332,7 @@ def lobby(topo, broker, host, dpl, http, keys):
                                  for d in r["result"]["devices"]):
                     break
                 time.sleep(0.1)
-            pages(topo, broker, c, http)
+            pages(topo, broker, c, http, dpl)
             for p in (cam, dev):
                 p.terminate()
                 p.wait(timeout=20)
