@@ -109,14 +109,18 @@ devices(struct cp *cp, struct cp_msg **batch, unsigned int n)
 	return k;
 }
 
-/* Stopping: out of the pool first (what it gives now goes to other nodes), then what was
- * taken, and the answers of the nodes requests were placed on, within STOP_DRAIN_MS (the
- * requests still awaited are answered "timeout"). @return true when the loop may end. */
+/* Stopping: out of the pool first (what it gives now goes to other nodes) and draining
+ * (said in a status: other nodes place nothing more here, and a create placed here is
+ * refused "draining", which its placer places again), then what was taken, and the answers
+ * of the nodes requests were placed on, within STOP_DRAIN_MS (the requests still awaited
+ * are answered "timeout"). @return true when the loop may end. */
 static bool
 stopped(struct cp *cp, uint64_t *by)
 {
 	if (*by == 0) {
 		cp_mqtt_leave_pool(cp->mqtt);
+		cp->draining = true;
+		cp_status_publish(cp, true);
 		*by = now_ms() + STOP_DRAIN_MS;
 	}
 	if ((cp_mqtt_queued(cp->mqtt) != 0 || cp_place_awaited(cp) != 0) && now_ms() < *by)

@@ -38,7 +38,7 @@ struct cp_mqtt {
 	 * would swallow its share of the pool's requests until it came back. NULL: no pool. */
 	MQTTAsync pool;
 	_Atomic bool pool_connecting;
-	bool pool_left;			/* stopping: not connected again */
+	_Atomic bool pool_left;		/* stopping: not connected again */
 	time_t pool_next;
 	const struct cp_config *cfg;
 	pthread_mutex_t lock;
@@ -230,8 +230,8 @@ on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
 	/* ...and a request it placed on itself (it would wait for it, taken for silent). */
 	own = msg->pipe_reply || msg->place_reply || msg->registry ||
 	      (msg->placed && strcmp(msg->response_topic, mq->t_place) == 0);
-	msg->arrived_ms = mf_time_ns(CLOCK_MONOTONIC) / 1000000u;
 	pthread_mutex_lock(&mq->lock);
+	msg->arrived_ms = mf_time_ns(CLOCK_MONOTONIC) / 1000000u;	/* in queue order */
 	if (mq->nq < (own ? QUEUE_OWN_MAX : QUEUE_MAX)) {
 		if (mq->tail != NULL)
 			mq->tail->next = msg;
@@ -292,10 +292,12 @@ on_suback5(void *ctx, MQTTAsync_successData5 *r)
 		       MQTTReasonCode_toString(r->reasonCode));
 }
 
+/* paho gives a SUBACK's refusal here, with its reason code (and code 0). */
 static void
 on_sub_failed5(void *ctx, MQTTAsync_failureData5 *r)
 {
 	MF_LOG(ERR, mqtt, "subscribe %s failed: %s", (const char *)ctx,
+	       r != NULL && r->reasonCode != 0 ? MQTTReasonCode_toString(r->reasonCode) :
 	       MQTTAsync_strerror(r ? r->code : -1));
 }
 
@@ -413,6 +415,15 @@ on_connect_failure(void *ctx, MQTTAsync_failureData *r)
 	atomic_store(&mq->connecting, false);
 }
 
+static void
+pool_disconnect(struct cp_mqtt *mq)
+{
+	MQTTAsync_disconnectOptions d5 = MQTTAsync_disconnectOptions_initializer5;
+	MQTTAsync_disconnectOptions d4 = MQTTAsync_disconnectOptions_initializer;
+
+	MQTTAsync_disconnect(mq->pool, mq->cfg->mqtt_version == 5 ? &d5 : &d4);
+}
+
 /* The pool's connection: subscribed again on each (it has no session to keep it). */
 static void
 on_pool_connected(void *ctx, char *cause)
@@ -421,8 +432,12 @@ on_pool_connected(void *ctx, char *cause)
 
 	(void)cause;
 	no_delay();
-	subscribe(mq, mq->pool, mq->t_pool);
 	atomic_store(&mq->pool_connecting, false);
+	if (atomic_load(&mq->pool_left)) {	/* it left while this connect was on its way */
+		pool_disconnect(mq);
+		return;
+	}
+	subscribe(mq, mq->pool, mq->t_pool);
 	MF_LOG(NOTICE, mqtt, "pool connection up: taking %s", mq->t_pool);
 }
 
@@ -527,21 +542,12 @@ connect_client(struct cp_mqtt *mq, bool pool)
 	return rc == MQTTASYNC_SUCCESS ? 0 : -EIO;
 }
 
-static void
-pool_disconnect(struct cp_mqtt *mq)
-{
-	MQTTAsync_disconnectOptions d5 = MQTTAsync_disconnectOptions_initializer5;
-	MQTTAsync_disconnectOptions d4 = MQTTAsync_disconnectOptions_initializer;
-
-	MQTTAsync_disconnect(mq->pool, mq->cfg->mqtt_version == 5 ? &d5 : &d4);
-}
-
 void
 cp_mqtt_leave_pool(struct cp_mqtt *mq)
 {
-	if (mq->pool == NULL || mq->pool_left)
+	if (mq->pool == NULL || atomic_load(&mq->pool_left))
 		return;
-	mq->pool_left = true;
+	atomic_store(&mq->pool_left, true);
 	if (MQTTAsync_isConnected(mq->pool))
 		pool_disconnect(mq);
 	MF_LOG(NOTICE, mqtt, "left the pool");
@@ -567,7 +573,8 @@ cp_mqtt_take_reconnected(struct cp_mqtt *mq)
 		connect_client(mq, false);
 	/* The pool only while the node's own connection is up: without it the node could
 	 * neither answer nor place what it takes (and its will said it is offline). */
-	if (mq->pool != NULL && !mq->pool_left && !atomic_load(&mq->pool_connecting)) {
+	if (mq->pool != NULL && !atomic_load(&mq->pool_left) &&
+	    !atomic_load(&mq->pool_connecting)) {
 		if (!MQTTAsync_isConnected(mq->client) && MQTTAsync_isConnected(mq->pool))
 			pool_disconnect(mq);
 		else if (MQTTAsync_isConnected(mq->client) && !MQTTAsync_isConnected(mq->pool) &&
