@@ -75,8 +75,17 @@ def ingress_lost(c, dpl, name):
     return dpl.stats()["sessions"].get(sid[0], {}).get("rtp_lost") if sid else None
 
 
-def watch(dt, c, dpl, name, what):
+def udp_drops(topo):
+    """UDP datagrams the page's host dropped on receive (a socket's buffer full: Chromium
+    starved of CPU on a loaded machine), from /proc/net/snmp in its namespace."""
+    r = topo.run(topo.src, "cat", "/proc/net/snmp", capture_output=True, text=True)
+    rows = [ln.split()[1:] for ln in r.stdout.splitlines() if ln.startswith("Udp:")]
+    return int(dict(zip(rows[0], rows[1])).get("RcvbufErrors", 0)) if len(rows) == 2 else 0
+
+
+def watch(dt, c, dpl, topo, name, what):
     """Click @name in the page's list; it plays 100 frames; stop."""
+    dropped = udp_drops(topo)
     T.check(dt.eval("(() => { const b = document.querySelector('button[data-stream=\"%s\"]');"
                     " if (b) b.click(); return !!b; })()" % name), "the page lists %s" % name)
     t0 = time.time()
@@ -88,15 +97,17 @@ def watch(dt, c, dpl, name, what):
     time.sleep(1.2)
     st = dict(st, packetsLost=dt.eval("mfwdView.stats.packetsLost"))
     before = ingress_lost(c, dpl, name)
-    print("viewer page, %s: %s after %.1f s; mfwd's ingress lost %s" % (
-        name, st, time.time() - t0, before))
+    dropped = udp_drops(topo) - dropped
+    print("viewer page, %s: %s after %.1f s; mfwd's ingress lost %s, the page's host "
+          "dropped %d UDP datagrams on receive" % (name, st, time.time() - t0, before, dropped))
     # What mfwd answers for: every packet it received delivered (what its ingress never
-    # got, it cannot), no freeze. Chromium's framesDropped also counts frames that missed
-    # their display deadline, which a loaded 2-core machine running ASan binaries makes
-    # happen (CI saw 12 of 118): printed, not judged.
+    # got, it cannot, nor what the page's own host dropped on receive), no freeze.
+    # Chromium's framesDropped also counts frames that missed their display deadline,
+    # which a loaded 2-core machine running ASan binaries makes happen (CI saw 12 of 118):
+    # printed, not judged.
     T.check(st.get("framesDecoded", 0) >= 100 and st.get("freezeCount") == 0 and
             st.get("packetsLost") is not None and before is not None and
-            st["packetsLost"] <= before,
+            st["packetsLost"] <= before + dropped,
             "the page plays %s, losing nothing mfwd received: %s" % (what, {
                 k: st.get(k) for k in ("framesDecoded", "packetsLost", "framesDropped",
                                        "freezeCount", "connection")}))
@@ -247,8 +258,8 @@ def pages(topo, broker, c, http, dpl):
         T.check(set(streams) == {"cam-5/vp8", "cam-8/main"} and
                 streams["cam-8/main"].get("demand") and not streams["cam-5/vp8"].get("demand"),
                 "the page lists the room's streams, the device's on demand: %s" % streams)
-        watch(dt, c, dpl, "cam-8/main", "a device's H.264 pulled on demand")
-        watch(dt, c, dpl, "cam-5/vp8", "a plain RTP camera's VP8")
+        watch(dt, c, dpl, topo, "cam-8/main", "a device's H.264 pulled on demand")
+        watch(dt, c, dpl, topo, "cam-5/vp8", "a plain RTP camera's VP8")
         dt.call("Page.navigate", {"url": base + "&stream=nope"})
         time.sleep(1)
         err = until(dt, "typeof mfwdView !== 'undefined' && mfwdView.state === 'refused' && "
