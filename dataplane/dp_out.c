@@ -573,6 +573,27 @@ seq_skip(struct dp_out_state *os, const struct mf_rtp *r)
 	os->renumber = true;
 }
 
+/* A replay that ended before the cache's end (the cache started again on a key frame, or
+ * was dropped at a limit) never sends the rest of the GOP: its input numbers, up to @p r's,
+ * take no numbers either (seq_skip for each), or the receiver would count them lost and ask
+ * for packets no ring holds. */
+static inline void
+seq_cut(struct dp_out_state *os, const struct mf_rtp *r)
+{
+	uint16_t gap = (uint16_t)(r->seq - os->max_in_seq - 1);
+
+	if (!os->sent || (int16_t)(r->seq - os->max_in_seq) <= 1)
+		return;
+	if (!os->in_run) {
+		os->prev_seq_off = os->seq_off;
+		os->run_start = (uint16_t)(os->max_in_seq + 1);
+		os->in_run = true;
+	}
+	os->seq_off = (uint16_t)(os->seq_off - gap);
+	os->max_in_seq = (uint16_t)(r->seq - 1);
+	os->renumber = true;
+}
+
 /* Start waiting for a key frame, asking the source for one. */
 static void
 wait_keyframe(struct dp_sess *s, struct dp_out_state *os, uint64_t now, uint64_t *sc,
@@ -706,8 +727,11 @@ start_ok(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out
 			return START_REPLAYED;
 		}
 		/* The cache restarted on this key frame: live from it. Or it was dropped at
-		 * a limit: wait for the next key frame. */
+		 * a limit: wait for the next key frame. Either way the rest of the old GOP is
+		 * gone. */
 		os->replaying = false;
+		if (p->what == DP_WHAT_RTP)
+			seq_cut(os, &p->rtp);
 		if (s->gop->valid)
 			return START_SEND;
 		wait_keyframe(s, os, now, sc, oc);

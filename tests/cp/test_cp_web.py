@@ -68,11 +68,18 @@ def viewers(c, name):
     return st[0]["viewers"] if st else None
 
 
-def ingress_lost(c, dpl, name):
-    """What mfwd's ingress for stream @name never received (sequence gaps), or None."""
+def ingress(c, dpl, name):
+    """The session of stream @name as mfwd-stat shows it ({} if none)."""
     r = c.request(CMD, "room.get", {"room": "lobby"})
     sid = [x["session"] for x in r["result"]["streams"] if x["stream"] == name] if ok(r) else []
-    return dpl.stats()["sessions"].get(sid[0], {}).get("rtp_lost") if sid else None
+    return dpl.stats()["sessions"].get(sid[0], {}) if sid else {}
+
+
+def out_figures(sess):
+    """Each output's non-zero start, NACK and drop counters: what a failure is read by."""
+    return {o: {k: v for k, v in st.items() if v and isinstance(v, int) and
+                k.startswith(("gop_", "kf_", "nack_", "drop_", "tx_pkts"))}
+            for o, st in sess.get("outputs", {}).items()}
 
 
 def udp_drops(topo):
@@ -96,10 +103,12 @@ def watch(dt, c, dpl, topo, name, what):
     # output's ring): the page's figures of a second later.
     time.sleep(1.2)
     st = dict(st, packetsLost=dt.eval("mfwdView.stats.packetsLost"))
-    before = ingress_lost(c, dpl, name)
+    sess = ingress(c, dpl, name)
+    before = sess.get("rtp_lost")
     dropped = udp_drops(topo) - dropped
     print("viewer page, %s: %s after %.1f s; mfwd's ingress lost %s, the page's host "
-          "dropped %d UDP datagrams on receive" % (name, st, time.time() - t0, before, dropped))
+          "dropped %d UDP datagrams on receive; outputs %s" % (
+              name, st, time.time() - t0, before, dropped, out_figures(sess)))
     # What mfwd answers for: every packet it received delivered (what its ingress never
     # got, it cannot, nor what the page's own host dropped on receive), no freeze.
     # Chromium's framesDropped also counts frames that missed their display deadline,

@@ -176,6 +176,95 @@ def gop_join(topo, dpl, d, clip, ref, sdp):
     T.eq(g["drop_kf_wait"], 0, "gop: nothing held back")
 
 
+# VP8 over RTP from the src host, a command per line on stdin: "kf N" a key frame and "delta
+# N" an interframe, each of N packets (one timestamp, the marker on the last); "ok" after.
+VP8_SENDER = """
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.99.1.1", 4020))
+seq, ts = 100, 0
+for line in sys.stdin:
+    what, n = line.split()
+    for i in range(int(n)):
+        first = bytes([0x10, 0x00 if what == "kf" else 0x01, 0, 0, 0x9d, 0x01, 0x2a])
+        pl = first if i == 0 else bytes([0x00])
+        m = 0x80 if i == int(n) - 1 else 0
+        s.sendto(struct.pack("!BBHII", 0x80, m | 96, seq, ts, 0x7788) + pl + bytes(200),
+                 ("10.99.1.2", 5304))
+        seq += 1
+    ts += 3000
+    print("ok", flush=True)
+"""
+
+# RTP sequence numbers received on a port of the dst host, in order, once 2 s pass quiet.
+SEQ_RECEIVER = """
+import json, socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.settimeout(30)
+got = []
+while True:
+    try:
+        d = s.recv(2048)
+    except socket.timeout:
+        break
+    got.append([struct.unpack("!H", d[2:4])[0], d[12] == 0x10 and d[13] == 0])
+    s.settimeout(2)
+print(json.dumps(got))
+"""
+
+
+def gop_cut(topo, dpl):
+    """A viewer joins with "start": "gop" while the cache holds more than one live packet
+    replays, and the next key frame comes before the replay ends: what was not replayed
+    is never sent, and the output's numbers must not show it as lost (its receiver would
+    count the hole and ask for packets no ring has)."""
+    spec = {"id": "cut", "kind": "rtp",
+            "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5304, "source": "latch",
+                        "clock_rates": {"96": 90000}, "codecs": {"96": "vp8"},
+                        "gop_cache": {"max_ms": 60000}},
+            "outputs": [{"id": "base", "port": 1, "addr": RECEIVERS[0], "udp_port": 6300}]}
+    rc, out = dpl.add(spec)
+    T.eq(rc, 0, "cut session: %s" % out)
+    rx = topo.popen(topo.dst, sys.executable, "-c", SEQ_RECEIVER, RECEIVERS[1], "6310",
+                    stdout=subprocess.PIPE)
+    topo.wait_udp(topo.dst, 6310)
+    tx = topo.popen(topo.src, sys.executable, "-c", VP8_SENDER, stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE, text=True)
+    sent = [0]
+
+    def send(what, n):
+        tx.stdin.write("%s %d\n" % (what, n))
+        tx.stdin.flush()
+        tx.stdout.readline()
+        sent[0] += n
+        dpl.wait_for(lambda st: st["sessions"]["cut"]["rx_pkts"] >= sent[0], timeout=10,
+                     what="%d packets received" % sent[0])
+
+    send("kf", 4)
+    for _ in range(20):
+        send("delta", 4)		# the cache: 84 packets, 32 replayed per live packet
+    spec["outputs"].append({"id": "v", "port": 1, "addr": RECEIVERS[1], "udp_port": 6310,
+                            "start": "gop"})
+    update(dpl, spec)
+    send("delta", 1)			# 32 of 85 replayed
+    send("kf", 4)			# the cache starts again: the rest of the old GOP is gone
+    for _ in range(5):
+        send("delta", 4)
+    tx.stdin.close()
+    got = json.loads(rx.communicate(timeout=60)[0] or "[]")
+    o = dpl.stats()["sessions"]["cut"]["outputs"]["v"]
+    seqs = [g[0] for g in got]
+    holes = sum((b - a - 1) & 0xffff for a, b in zip(seqs, seqs[1:]))
+    print("gop cut: %d packets received, %d missing between them; output %s" %
+          (len(got), holes, {k: v for k, v in o.items() if v and isinstance(v, int)}))
+    T.check(got and got[0][1] and o["gop_replayed"] >= 32,
+            "gop cut: the viewer starts at the cached key frame, replayed in part")
+    T.check(sum(1 for g in got if g[1]) == 2 and got[-1][0] == (seqs[0] + len(got) - 1) & 0xffff,
+            "gop cut: the viewer's numbers run on without a hole into the next key frame "
+            "(%d missing)" % holes)
+
+
 def ts_receiver(topo, d, addr, port, name):
     out = os.path.join(d, name + ".md5")
     return out, topo.popen(
@@ -307,6 +396,7 @@ def main():
         with dpl:
             mid_stream_join(topo, dpl, d, clip, ref, sdp)
             gop_join(topo, dpl, d, clip, ref, sdp)
+            gop_cut(topo, dpl)
             ts_join(topo, dpl, d, clip, ref)
             pli_to_encoder(topo, dpl, d)
             if T.failed:
