@@ -64,6 +64,7 @@ struct cp_config {
 	uint32_t keepalive_s;
 	char pool_group[64];		/* empty: no pool subscription */
 	bool placement;			/* pool requests go to the registry's best node */
+	bool failover;			/* pool sessions kept cluster-wide (cp_failover.c) */
 	char journal_dir[256];
 	uint32_t status_interval_s;
 	uint32_t stats_interval_ms;	/* <prefix>/<node>/stats every this often; 0: none */
@@ -114,6 +115,7 @@ struct cp_msg {
 	bool device;			/* a device's status, not a request */
 	bool pipe_reply;		/* another node's answer to our pipe.open (cp_pipes.c) */
 	bool pool;			/* came on the pool topic */
+	bool record;			/* a session's record, <prefix>/+/sess/+ (cp_failover.c) */
 	bool registry;			/* a node's status, <prefix>/+/status (cp_place.c) */
 	bool place_reply;		/* a node's answer to a request we placed on it */
 	bool placed;			/* placed here by a node of the pool: signed for the
@@ -145,6 +147,9 @@ int cp_mqtt_publish(struct cp_mqtt *m, const char *topic, const char *payload, i
 /** true once after every (re)connection: status must be published again. */
 bool cp_mqtt_take_reconnected(struct cp_mqtt *m);
 bool cp_mqtt_connected(struct cp_mqtt *m);
+/** Subscribe to @p topic (QoS 1: retained messages come) or, @p on false, unsubscribe; on
+ *  the node's own connection. @return 0 or -EIO. */
+int cp_mqtt_follow(struct cp_mqtt *m, const char *topic, bool on);
 /** Pass @p msg on to @p topic as it came (bytes, signature), asking for the answer on
  *  @p response with @p corr, and saying where its sender wanted it (mfwd-placed) and, when
  *  not NULL, this node's MAC of that (mfwd-placer): a request placed on another node of the
@@ -173,6 +178,8 @@ struct cp_sess {
 	bool deleting;			/* a delete is in flight */
 	bool never;			/* its create was refused; the delete behind it ends it */
 	bool seen;			/* reconciliation's mark */
+	bool pooled;			/* created through the pool: kept cluster-wide (failover) */
+	bool kept;			/* failover's own lookup: its record is still ours */
 	char id[MF_SESS_ID_MAX];
 };
 
@@ -477,6 +484,25 @@ struct cp_place {
 	uint64_t here, forwarded, relayed, again, timeouts;
 };
 
+#define CP_FAILOVER_DEAD_MAX	64	/* dead nodes whose records are read at once */
+
+/* Failover (cp_failover.c): the dead nodes whose records this node reads, and its own
+ * records looked up after each connection. */
+struct cp_failover {
+	bool on;			/* "failover", a pool, MQTT 5 */
+	char dead[CP_FAILOVER_DEAD_MAX][CP_NODE_MAX];
+	char t_dead[CP_FAILOVER_DEAD_MAX][CP_TOPIC_MAX];	/* <prefix>/<dead>/sess/+ */
+	uint32_t nb_dead;
+	char t_own[CP_TOPIC_MAX];	/* <prefix>/<node>/sess/+ */
+	char t_mark[CP_TOPIC_MAX];	/* <prefix>/<node>/sess/!sync: the lookup's end */
+	char nonce[33];
+	uint64_t sync_at_ms;		/* a lookup due then (monotonic); 0: none */
+	uint64_t sync_until_ms;		/* a lookup under way until then; 0: none */
+	uint64_t sync_seq;		/* sessions made before it began are judged by it */
+	/* sessions taken over here, refused here, deleted here as taken over elsewhere */
+	uint64_t moved, failed, gone;
+};
+
 #define CP_LOAD_LCORES	128	/* lcores whose busy share the status reports */
 
 /* The dataplane's figures at the last status, for the rates of the next (cp_status.c). */
@@ -526,6 +552,8 @@ struct cp {
 	struct cp_later *later;		/* set by an action that answers later */
 	struct cp_pipes pipes;
 	struct cp_place place;
+	struct cp_failover failover;
+	bool pooled;			/* the request being handled came through the pool */
 };
 
 /* ---- the dataplane (cp_dataplane.c) ---- */
@@ -582,6 +610,12 @@ int cp_store_bind(struct cp *cp, struct cp_sess *s, uint32_t stream);
 /** Replace a session's record with @p spec (same ports, outputs and totals), for a
  *  dataplane that has not got it yet: journal only, synced. */
 int cp_store_rewrite(struct cp *cp, struct cp_sess *s, const struct mf_sess_spec *spec);
+/** <prefix>/<node>/sess/<id>: where a pooled session's record is kept (failover). */
+void cp_store_record_topic(const struct cp *cp, const char *node, const char *id,
+			   char topic[CP_TOPIC_MAX]);
+/** Publish a pooled session's record (retained; its spec with keys and its owner), once
+ *  its journal record is synced. Nothing for a session not pooled. */
+void cp_store_record(struct cp *cp, struct cp_sess *s);
 /** Is the dataplane that came a new one (cp_store_attach will replay into it)? */
 bool cp_store_fresh(const struct cp *cp);
 /** A session the dataplane ended: out of the registry and the journal. */
@@ -607,6 +641,7 @@ struct cp_req {
 	const struct cp_sig *sig;	/* the signature it came with (env or the message's) */
 	uint16_t tenant;		/* who sent it (verified), CP_OPERATOR unsigned */
 	bool verified;			/* the signature (or its absence) was accepted */
+	bool pooled;			/* came through the pool (here or placed here) */
 	bool pipelined;
 	bool atomic;
 	bool many;
@@ -682,6 +717,17 @@ void cp_place_tick(struct cp *cp, uint64_t now_ms);
 void cp_place_stop(struct cp *cp);
 /** Placed requests awaiting their node's answer (not those answered "timeout"). */
 uint32_t cp_place_awaited(const struct cp *cp);
+
+/* ---- failover (cp_failover.c) ---- */
+
+int cp_failover_init(struct cp *cp);
+/** A node's status was taken into the registry: its will starts reading its records, its
+ *  coming back stops that. */
+void cp_failover_status(struct cp *cp, const char *node);
+/** Take the session records out of @p batch (and act on them). @return what is left. */
+unsigned int cp_failover_route(struct cp *cp, struct cp_msg **batch, unsigned int n);
+/** Connected again (@p again) or time passed: this node's own records looked up. */
+void cp_failover_tick(struct cp *cp, bool again, uint64_t now_ms);
 
 /* ---- tenants and signed commands (cp_auth.c) ---- */
 

@@ -407,6 +407,15 @@ cp_pipelined_finish(struct cp *cp, struct cp_req *rq, bool journal_ok)
 		undo(cp, rq, &why);
 		good = 0;
 	}
+	/* Journaled: the pooled ones kept on the broker too (failover); one a later request
+	 * of the batch deleted is not there to keep (it->s may be freed). */
+	for (i = 0; good > 0 && i < rq->nb_items; i++) {
+		struct cp_sess *s = rq->items[i].ok && rq->items[i].op == CP_OP_CREATE ?
+				    cp_reg_find(&cp->reg, rq->items[i].id) : NULL;
+
+		if (s != NULL && s->seq == rq->items[i].made)
+			cp_store_record(cp, s);
+	}
 	if (!rq->many || rq->atomic) {
 		if (first_bad == UINT32_MAX) {
 			rq->result = rq->many ? json_pack("{s:i, s:i}", "created", good, "failed", 0)
@@ -749,6 +758,10 @@ cp_node_info(struct cp *cp, json_t *args, struct cp_err *err)
 		(json_int_t)cp->place.forwarded, "relayed", (json_int_t)cp->place.relayed,
 		"again", (json_int_t)cp->place.again, "timeouts", (json_int_t)cp->place.timeouts,
 		"waiting", cp->place.nb));
+	json_object_set_new(o, "failover", json_pack("{s:b, s:I, s:I, s:I, s:i}",
+		"on", cp->failover.on, "moved", (json_int_t)cp->failover.moved, "failed",
+		(json_int_t)cp->failover.failed, "gone", (json_int_t)cp->failover.gone,
+		"reading", cp->failover.nb_dead));
 	return o;
 }
 

@@ -383,6 +383,7 @@ take(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, char **again)
 	/* A pool request another node placed here was signed for the pool and its sender's
 	 * response topic (cp_place.c). */
 	placed = from_pool(cp, msg, rq);
+	rq->pooled = placed || msg->pool;
 	if (cp_auth_check(cp, sig, placed ? cp->t_pool : msg->topic,
 			  placed ? msg->placed_response : msg->response_topic, body, len,
 			  &rq->tenant, &rq->err) != 0)
@@ -527,7 +528,9 @@ cp_cmd_batch(struct cp *cp, struct cp_msg **msgs, unsigned int n)
 			continue;
 		if (c->start != NULL) {
 			cp->caller = rqs[i].tenant;
+			cp->pooled = rqs[i].pooled;
 			c->start(cp, &rqs[i]);
+			cp->pooled = false;
 			continue;
 		}
 		/* Runs alone: what came before is answered first. */

@@ -196,6 +196,8 @@ check(const struct cp_config *c, json_int_t ver, json_int_t pmin, json_int_t pma
 		bad = "devices.prefix must differ from prefix (nodes' statuses are there)";
 	else if (ver != 5 && ver != 4)
 		bad = "mqtt_version must be 5 or 4 (MQTT 3.1.1)";
+	else if (c->failover && (c->pool_group[0] == '\0' || ver != 5))
+		bad = "failover needs a pool_group and mqtt_version 5";
 	else if (pmin < 1 || pmax > 65534 || pmin > pmax)
 		bad = "port_range must be [min, max] within 1..65534";
 	else if (c->status_interval_s == 0 || c->reply_timeout_ms == 0 || c->max_payload == 0)
@@ -219,7 +221,7 @@ cp_config_load(struct cp_config *c, const char *file)
 	json_int_t ver = 5, expiry = -1, keepalive = -1, status = -1, pmin = -1, pmax = -1;
 	json_int_t rto = -1, maxp = -1, stats = LLONG_MIN, stats_max = LLONG_MIN;
 	json_t *root, *tls = NULL, *limits = NULL, *auth = NULL, *streams = NULL, *devs = NULL;
-	int placement = 1;
+	int placement = 1, failover = 0;
 	json_error_t e;
 	int rc;
 
@@ -233,7 +235,7 @@ cp_config_load(struct cp_config *c, const char *file)
 	}
 	rc = json_unpack_ex(root, &e, JSON_STRICT,
 			    "{s?s, s?s, s?s, s?s, s?I, s?s, s?s, s?s, s?o, s?I, s?I, s?s, s?s, s?I,"
-			    " s?[II], s?o, s?I, s?I, s?s, s?o, s?o, s?o, s?I, s?I, s?b}",
+			    " s?[II], s?o, s?I, s?I, s?s, s?o, s?o, s?o, s?I, s?I, s?b, s?b}",
 			    "node", &node, "instance", &inst, "prefix", &prefix, "broker", &broker,
 			    "mqtt_version", &ver, "client_id", &cid, "username", &user,
 			    "password", &pass, "tls", &tls, "session_expiry_s", &expiry,
@@ -242,7 +244,7 @@ cp_config_load(struct cp_config *c, const char *file)
 			    &limits, "reply_timeout_ms", &rto, "max_payload", &maxp, "log_level",
 			    &lvl, "auth", &auth, "streams", &streams, "devices", &devs,
 			    "stats_interval_ms", &stats, "stats_max_sessions", &stats_max,
-			    "placement", &placement);
+			    "placement", &placement, "failover", &failover);
 	if (rc != 0) {
 		fprintf(stderr, "mfwd-controlplane: %s: %s (%s)\n", file, e.text, e.source);
 		json_decref(root);
@@ -265,6 +267,7 @@ cp_config_load(struct cp_config *c, const char *file)
 		return rc;
 	c->mqtt_version = (int)ver;
 	c->placement = placement != 0;
+	c->failover = failover != 0;
 	if (expiry >= 0)
 		c->session_expiry_s = (uint32_t)expiry;
 	if (keepalive >= 0)

@@ -135,6 +135,7 @@ run(struct cp *cp)
 	uint64_t next_dp = 0, next_status = 0, last_status = 0, next_stats = 0, t, judged;
 	uint64_t stop_by = 0;
 	struct cp_msg *batch[BATCH_MAX];
+	bool again;
 	unsigned int n, i;
 
 	/* Attach to the dataplane before the first request: commands the broker kept for us
@@ -147,6 +148,7 @@ run(struct cp *cp)
 		n = cp_mqtt_take(cp->mqtt, batch, BATCH_MAX, POLL_MS, &judged);
 		n = devices(cp, batch, n);
 		n = cp_place_route(cp, batch, n);
+		n = cp_failover_route(cp, batch, n);
 		if (n > 0)
 			cp_cmd_batch(cp, batch, n);
 		for (i = 0; i < n; i++)
@@ -161,8 +163,9 @@ run(struct cp *cp)
 		}
 		/* Status: on (re)connection, every status_interval_s, and at most twice a second
 		 * while sessions change. */
-		if (cp_mqtt_take_reconnected(cp->mqtt) ||
-		    (cp->status_dirty && t >= last_status + 500) ||
+		again = cp_mqtt_take_reconnected(cp->mqtt);
+		cp_failover_tick(cp, again, t);
+		if (again || (cp->status_dirty && t >= last_status + 500) ||
 		    (t >= next_status && cp_mqtt_connected(cp->mqtt))) {
 			next_status = t + cp->cfg.status_interval_s * 1000ull;
 			last_status = t;
@@ -228,7 +231,7 @@ main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	topics(&cp);
-	if (cp_auth_init(&cp) != 0 || cp_place_init(&cp) != 0)
+	if (cp_auth_init(&cp) != 0 || cp_place_init(&cp) != 0 || cp_failover_init(&cp) != 0)
 		return 2;
 	cp.journal = cp_journal_open(cp.cfg.journal_dir);
 	if (cp.journal == NULL || cp_rooms_load(&cp) != 0 || cp_tokens_load(&cp) != 0 ||

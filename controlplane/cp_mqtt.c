@@ -29,6 +29,9 @@
  * statuses) has room beyond a queue full of requests: dropped, a placed request would be
  * answered "timeout" when its node did answer. */
 #define QUEUE_OWN_MAX	(QUEUE_MAX + CP_PLACE_WAITING_MAX + MF_CLUSTER_MAX_NODES)
+/* A dead node's session records come at once (retained, on subscribing): one dropped is a
+ * session not taken over, so they have room for a large node's. */
+#define QUEUE_RECORDS_MAX	(QUEUE_OWN_MAX + 262144)
 
 struct cp_mqtt {
 	MQTTAsync client;
@@ -56,6 +59,7 @@ struct cp_mqtt {
 	char t_registry[CP_TOPIC_MAX];	/* <prefix>/+/status, or "" (no pool) */
 	char t_place[CP_TOPIC_MAX];	/* <prefix>/<node>/place/reply */
 	char t_pool_plain[CP_TOPIC_MAX];	/* <prefix>/pool/cmd */
+	bool records;			/* failover: session records are read */
 	char will_payload[256];
 	MQTTAsync_willOptions will;
 	MQTTAsync_SSLOptions ssl;
@@ -188,6 +192,20 @@ take_props(struct cp_mqtt *mq, struct cp_msg *msg, MQTTProperties *props)
 	msg->placed = msg->placed_n == 1 && msg->placer_n <= 1 && placed_ok(mq, msg);
 }
 
+/* <prefix>/<one level>/sess/<one level> */
+static bool
+is_record(const char *prefix, const char *t)
+{
+	size_t p = strlen(prefix);
+	const char *node = t + p + 1, *sess;
+
+	if (p == 0 || strncmp(t, prefix, p) != 0 || t[p] != '/')
+		return false;
+	sess = strchr(node, '/');
+	return sess != NULL && sess > node && strncmp(sess, "/sess/", 6) == 0 &&
+	       sess[6] != '\0' && strchr(sess + 6, '/') == NULL;
+}
+
 /* <prefix>/<one level>/status */
 static bool
 is_status(const char *prefix, const char *t)
@@ -218,6 +236,7 @@ on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
 	msg->place_reply = strcmp(msg->topic, mq->t_place) == 0;
 	msg->pool = mq->t_pool[0] != '\0' && strcmp(msg->topic, mq->t_pool_plain) == 0;
 	msg->registry = mq->t_registry[0] != '\0' && is_status(mq->cfg->prefix, msg->topic);
+	msg->record = mq->records && is_record(mq->cfg->prefix, msg->topic);
 	/* Oversized payloads are kept only as a length: the command layer refuses them. */
 	msg->len = (size_t)m->payloadlen;
 	msg->payload = malloc(msg->len > mq->cfg->max_payload ? 1 : msg->len + 1);
@@ -232,7 +251,7 @@ on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
 	      (msg->placed && strcmp(msg->response_topic, mq->t_place) == 0);
 	pthread_mutex_lock(&mq->lock);
 	msg->arrived_ms = mf_time_ns(CLOCK_MONOTONIC) / 1000000u;	/* in queue order */
-	if (mq->nq < (own ? QUEUE_OWN_MAX : QUEUE_MAX)) {
+	if (mq->nq < (msg->record ? QUEUE_RECORDS_MAX : own ? QUEUE_OWN_MAX : QUEUE_MAX)) {
 		if (mq->tail != NULL)
 			mq->tail->next = msg;
 		else
@@ -638,6 +657,7 @@ cp_mqtt_start(const struct cp_config *c)
 	 * that does not place keeps it too, to check a request placed on it (cp_cmd.c). */
 	if (c->pool_group[0] != '\0' && c->mqtt_version == 5)
 		snprintf(mq->t_registry, sizeof(mq->t_registry), "%s/+/status", c->prefix);
+	mq->records = c->failover && mq->t_registry[0] != '\0';
 	if (c->devices_prefix[0] != '\0')
 		snprintf(mq->t_devices, sizeof(mq->t_devices), "%s/+/status", c->devices_prefix);
 	snprintf(mq->will_payload, sizeof(mq->will_payload),
@@ -693,6 +713,31 @@ cp_mqtt_publish(struct cp_mqtt *mq, const char *topic, const char *payload, int 
 	MQTTProperties_free(&m.properties);
 	if (rc != MQTTASYNC_SUCCESS) {
 		MF_LOG(WARNING, mqtt, "publish to %s: %s", topic, MQTTAsync_strerror(rc));
+		return -EIO;
+	}
+	return 0;
+}
+
+int
+cp_mqtt_follow(struct cp_mqtt *mq, const char *topic, bool on)
+{
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	int rc;
+
+	/* The callbacks say what failed by a name that outlives the call. */
+	ro.context = (void *)"a session records topic";
+	if (mq->cfg->mqtt_version == 5) {
+		ro.onSuccess5 = on_suback5;
+		ro.onFailure5 = on_sub_failed5;
+	} else {
+		ro.onFailure = on_sub_failed;
+	}
+	rc = on ? MQTTAsync_subscribe(mq->client, topic, 1, &ro) :
+		  MQTTAsync_unsubscribe(mq->client, topic, &(MQTTAsync_responseOptions)
+					MQTTAsync_responseOptions_initializer);
+	if (rc != MQTTASYNC_SUCCESS) {
+		MF_LOG(WARNING, mqtt, "%s %s: %s", on ? "subscribe" : "unsubscribe", topic,
+		       MQTTAsync_strerror(rc));
 		return -EIO;
 	}
 	return 0;

@@ -483,6 +483,20 @@ answered(struct cp *cp, const struct cp_msg *reply, struct cp_msg **here)
 	drop(cp, pl);
 }
 
+/* A status taken: failover looks at its node (<prefix>/<node>/status). */
+static void
+failover_status(struct cp *cp, const char *topic)
+{
+	const char *n = topic + strlen(cp->cfg.prefix) + 1, *end = strchr(n, '/');
+	char node[CP_NODE_MAX];
+
+	if (end == NULL || (size_t)(end - n) >= sizeof(node))
+		return;
+	memcpy(node, n, (size_t)(end - n));
+	node[end - n] = '\0';
+	cp_failover_status(cp, node);
+}
+
 unsigned int
 cp_place_route(struct cp *cp, struct cp_msg **batch, unsigned int n)
 {
@@ -506,8 +520,10 @@ cp_place_route(struct cp *cp, struct cp_msg **batch, unsigned int n)
 		if (m->len > cp->cfg.max_payload)
 			MF_LOG(WARNING, cmd, "%zu bytes on %.100s: over max_payload, ignored",
 			       m->len, m->topic);
-		else if (m->registry)
-			mf_cluster_update(&cp->place.reg, m->topic, m->payload, m->len, wall_ms());
+		else if (m->registry &&
+			 mf_cluster_update(&cp->place.reg, m->topic, m->payload, m->len,
+					   wall_ms()) == 1)
+			failover_status(cp, m->topic);
 		else
 			answered(cp, m, &here);
 		cp_msg_free(m);

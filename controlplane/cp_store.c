@@ -5,6 +5,10 @@
  * the dataplane at once (so later requests of the same batch see it), its journal record
  * buffered; the batch's replies wait for cp_store_flush(), which collects every answer,
  * undoes what the dataplane refused and syncs the journal once (group commit).
+ *
+ * A session created through the pool, with failover on, is kept a fourth way: its record on
+ * the broker (cp_store_record), cleared when it ends here, for another node to take it
+ * over if this one dies (cp_failover.c).
  */
 
 #include <errno.h>
@@ -47,6 +51,8 @@ put(struct cp *cp, const struct mf_sess_spec *spec, const struct cp_sess *s, uin
 		json_object_set_new(meta, "tenant", json_string(cp->auth.tenants[s->tenant].name));
 	if (s != NULL && s->stream != 0)
 		json_object_set_new(meta, "stream", cp_stream_meta(cp, s->stream - 1));
+	if (s != NULL && s->pooled)
+		json_object_set_new(meta, "pooled", json_true());
 	rc = cp_journal_put(cp->journal, spec, meta, off, len);
 	json_decref(meta);
 	return rc;
@@ -69,6 +75,7 @@ remember(struct cp *cp, const struct mf_sess_spec *spec, json_t *meta, uint64_t 
 	s->joff = off;
 	s->jlen = len;
 	s->tenant = tenant;
+	s->pooled = json_is_true(json_object_get(meta, "pooled"));
 	/* Each record says whether the session is a stream: a later one without it (a bind
 	 * that was not synced, then undone) ends the stream. */
 	if (s->stream != 0 && json_object_get(meta, "stream") == NULL) {
@@ -81,9 +88,55 @@ remember(struct cp *cp, const struct mf_sess_spec *spec, json_t *meta, uint64_t 
 	return s;
 }
 
+void
+cp_store_record_topic(const struct cp *cp, const char *node, const char *id,
+		      char topic[CP_TOPIC_MAX])
+{
+	snprintf(topic, CP_TOPIC_MAX, "%s/%s/sess/%s", cp->cfg.prefix, node, id);
+}
+
+void
+cp_store_record(struct cp *cp, struct cp_sess *s)
+{
+	char topic[CP_TOPIC_MAX], *text = NULL;
+	json_t *rec = NULL, *spec;
+
+	if (!s->pooled || cp->mqtt == NULL || cp_store_spec(cp, s, &cp->spec) != 0)
+		return;
+	spec = mf_sess_to_json(&cp->spec, MF_SESS_JSON_KEYS);
+	mf_sess_wipe_keys(&cp->spec);
+	if (spec != NULL)
+		rec = json_pack("{s:i, s:s, s:o}", "v", 1, "node", cp->cfg.node, "spec", spec);
+	if (rec != NULL && s->tenant != CP_OPERATOR)
+		json_object_set_new(rec, "tenant", json_string(cp->auth.tenants[s->tenant].name));
+	if (rec != NULL)
+		text = json_dumps(rec, JSON_COMPACT);
+	cp_store_record_topic(cp, cp->cfg.node, s->id, topic);
+	if (text == NULL || cp_mqtt_publish(cp->mqtt, topic, text, 1, true, NULL, 0) != 0)
+		MF_LOG(ERR, cmd, "session %s: its record could not be kept on the broker: "
+		       "no other node can take it over", s->id);
+	if (text != NULL)
+		explicit_bzero(text, strlen(text));
+	free(text);
+	json_decref(rec);
+}
+
+/* A pooled session ended here: its record goes (an empty retained message). */
+static void
+unrecord(struct cp *cp, const struct cp_sess *s)
+{
+	char topic[CP_TOPIC_MAX];
+
+	if (!s->pooled || cp->mqtt == NULL)
+		return;
+	cp_store_record_topic(cp, cp->cfg.node, s->id, topic);
+	cp_mqtt_publish(cp->mqtt, topic, "", 1, true, NULL, 0);
+}
+
 static void
 drop(struct cp *cp, struct cp_sess *s)
 {
+	unrecord(cp, s);
 	if (s->stream != 0)
 		cp_stream_gone(cp, s->stream - 1);
 	count(cp, s, -1);
@@ -141,6 +194,7 @@ complete(struct cp *cp, struct cp_item *it, int rc)
 		it->s = it->ok ? s : NULL;
 		if (it->ok)
 			return;
+		s->pooled = false;			/* no record was published */
 		cp_journal_del(cp->journal, s->id);	/* its "+" is in the same batch */
 		if (s->deleting)
 			s->never = true;	/* the delete in flight behind it drops it */
@@ -215,8 +269,10 @@ cp_store_create(struct cp *cp, struct cp_item *it, const struct mf_sess_spec *sp
 	int rc;
 
 	it->op = CP_OP_CREATE;
-	if (s != NULL)
+	if (s != NULL) {
 		s->tenant = cp->caller;
+		s->pooled = cp->pooled && cp->failover.on;
+	}
 	if (s == NULL || put(cp, spec, s, &s->joff, &s->jlen) != 0) {
 		if (s != NULL)
 			cp_reg_del(&cp->reg, s);
@@ -327,6 +383,8 @@ cp_store_update(struct cp *cp, struct cp_sess *s, const struct mf_sess_spec *spe
 		rc = cp_journal_sync(cp->journal);
 	if (rc != 0)
 		cp_err_set(err, "internal", NULL, "the journal could not be written");
+	else
+		cp_store_record(cp, s);
 	return rc;
 }
 

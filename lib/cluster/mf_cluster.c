@@ -415,6 +415,46 @@ mf_cluster_pick(const struct mf_cluster *c, uint64_t now_ms, uint64_t max_age_ms
 	return better(two[1], two[0]) ? two[1] : two[0];
 }
 
+/* FNV-1a over "node\0id", finished with splitmix64's mixer: the weights of one id on
+ * nodes named alike differ in every bit. */
+static uint64_t
+heir_weight(const char *node, const char *id)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (; *node != '\0'; node++)
+		h = (h ^ (uint8_t)*node) * 1099511628211ull;
+	h *= 1099511628211ull;
+	for (; *id != '\0'; id++)
+		h = (h ^ (uint8_t)*id) * 1099511628211ull;
+	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+	h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+	return h ^ (h >> 31);
+}
+
+const struct mf_node_status *
+mf_cluster_heir(const struct mf_cluster *c, const char *pool, const char *dead, const char *id)
+{
+	const struct mf_node_status *heir = NULL;
+	uint64_t w, best = 0;
+	uint32_t i;
+
+	for (i = 0; i < c->n; i++) {
+		const struct mf_node_status *s = &c->nodes[i];
+
+		if (!s->valid || !s->online || !s->dp_up || s->draining ||
+		    strcmp(s->pool, pool) != 0 || strcmp(s->node, dead) == 0)
+			continue;
+		w = heir_weight(s->node, id);
+		/* Equal weights: the smaller name, so the order held in does not count. */
+		if (heir == NULL || w > best || (w == best && strcmp(s->node, heir->node) < 0)) {
+			heir = s;
+			best = w;
+		}
+	}
+	return heir;
+}
+
 const struct mf_node_status *
 mf_cluster_best(const struct mf_cluster *c, uint64_t now_ms, uint64_t max_age_ms)
 {

@@ -3,6 +3,7 @@
 optional password file and ACL), mfwd-controlplane processes with generated configs, and an
 MQTT 5 (or 3.1.1) request/response client (paho-mqtt, Debian's python3-paho-mqtt).
 """
+import base64
 import hashlib
 import hmac
 import json
@@ -325,6 +326,40 @@ class Client:
         self.c.disconnect()
 
 
+def keys_file(tenants):
+    """A keys file (mode 0600) of @tenants, each (name, key bytes, admin)."""
+    d = tempfile.mkdtemp(prefix="mfwd-keys-")
+    path = os.path.join(d, "tenants.json")
+    with open(path, "w") as f:
+        json.dump({"tenants": [dict({"name": n, "key": base64.b64encode(k).decode()},
+                                    **({"admin": True} if admin else {}))
+                               for n, k, admin in tenants]}, f)
+    os.chmod(path, 0o600)
+    return path
+
+
+def in_flight(cl, topic, bodies, timeout=60):
+    """Every session.create of @bodies published to @topic at once; their replies by
+    request id (the session's)."""
+    want = {}
+    for b in bodies:
+        corr = uuid.uuid4().bytes
+        want[corr] = b["id"]
+        cl.publish(topic, {"v": 1, "cmd": "session.create", "id": b["id"], "args": b},
+                   corr=corr)
+    got = {}
+    deadline = time.time() + timeout
+    while len(got) < len(want) and time.time() < deadline:
+        try:
+            m = cl.msgs.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        corr = getattr(m.properties, "CorrelationData", None)
+        if m.topic == cl.reply_topic and corr in want:
+            got[want[corr]] = json.loads(m.payload)
+    return got
+
+
 def sign(key, topic, tenant, ts, nonce, body, response=""):
     """HMAC-SHA256 of a command, in hex (docs/control-api.md, Signed commands)."""
     head = ("mfwd-sig-v1\n%s\n%s\n%s\n%d\n%s\n" % (topic, response, tenant, ts,
@@ -347,6 +382,15 @@ def wait_status(client, node, pred, timeout=15, prefix="mfwd"):
             if pred(st):
                 return st
     return None
+
+
+def wait_online(client, nodes):
+    """Wait until each of @nodes is online with its dataplane up, then a second more for
+    every node to have read every status. @return the nodes that did not come."""
+    missing = [n for n in nodes
+               if wait_status(client, n, lambda s: s["online"] and s["dataplane"]["up"]) is None]
+    time.sleep(1)
+    return missing
 
 
 def pcap_dataplane(name, **kw):

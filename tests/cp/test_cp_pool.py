@@ -23,18 +23,16 @@ gives a session.create places it on the registry's least loaded node (docs/clust
 - n3's control plane killed: its will comes, and 12 pool creates are all answered, on n1
   (the broker gives none to the dead node's pool connection, which had no session).
 """
-import base64
 import json
 import os
-import queue
 import sys
-import tempfile
 import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cpharness import (Broker, Checks, Client, ControlPlane, PacketTypes,  # noqa: E402
-                       Properties, pcap_dataplane, sign, wait_status)
+                       Properties, in_flight, keys_file, pcap_dataplane, sign, wait_online,
+                       wait_status)
 
 T = Checks("cp_pool")
 NODES = ("n1", "n2", "n3")
@@ -48,37 +46,6 @@ def spec(i):
     return {"id": "p%d" % i, "kind": "udp",
             "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5000 + i},
             "outputs": [{"port": 1, "addr": "10.99.2.1", "udp_port": 6000}]}
-
-
-def keys_file():
-    d = tempfile.mkdtemp(prefix="mfwd-pool-keys-")
-    path = os.path.join(d, "tenants.json")
-    with open(path, "w") as f:
-        json.dump({"tenants": [{"name": "acme", "key": base64.b64encode(KEY).decode()},
-                               {"name": "nodes", "key": base64.b64encode(NODES_KEY).decode(),
-                                "admin": True}]}, f)
-    os.chmod(path, 0o600)
-    return path
-
-
-def in_flight(cl, bodies, timeout=60):
-    """Publish every request at once; their replies by request id."""
-    want = {}
-    for b in bodies:
-        corr = uuid.uuid4().bytes
-        want[corr] = b["id"]
-        cl.publish(POOL, {"v": 1, "cmd": "session.create", "id": b["id"], "args": b}, corr=corr)
-    got = {}
-    deadline = time.time() + timeout
-    while len(got) < len(want) and time.time() < deadline:
-        try:
-            m = cl.msgs.get(timeout=0.2)
-        except queue.Empty:
-            continue
-        corr = getattr(m.properties, "CorrelationData", None)
-        if m.topic == cl.reply_topic and corr in want:
-            got[want[corr]] = json.loads(m.payload)
-    return got
 
 
 def holdings(cl):
@@ -103,7 +70,7 @@ def check_held(cl, took, what):
 
 
 def spread(cl, took):
-    got = in_flight(cl, [spec(i) for i in range(300)])
+    got = in_flight(cl, POOL, [spec(i) for i in range(300)])
     T.eq(len(got), 300, "300 placed creates answered")
     bad = {k: v for k, v in got.items() if not v.get("ok")}
     T.check(not bad, "every placed create succeeded: %s" % list(bad.items())[:3])
@@ -213,7 +180,7 @@ def liar(cl, took):
     cl.c.publish("mfwd/liar/status", json.dumps(fake), qos=1, retain=True)
     time.sleep(1)
     ids = list(range(300, 312))
-    got = in_flight(cl, [spec(i) for i in ids], timeout=30)
+    got = in_flight(cl, POOL, [spec(i) for i in ids], timeout=30)
     T.eq(len(got), len(ids), "creates with a liar in the registry all answered")
     late = [k for k, v in got.items() if not v.get("ok")]
     T.check(all(got[k]["error"]["code"] == "timeout" and "liar" in got[k]["error"]["message"]
@@ -226,7 +193,7 @@ def liar(cl, took):
             took[k] = v["node"]
             T.check(v["node"] in NODES, "%s on a real node: %s" % (k, v["node"]))
     more = list(range(312, 324))
-    again = in_flight(cl, [spec(int(k[1:])) for k in late] + [spec(i) for i in more],
+    again = in_flight(cl, POOL, [spec(int(k[1:])) for k in late] + [spec(i) for i in more],
                       timeout=30)
     T.check(all(v.get("ok") and v["node"] in NODES for v in again.values()) and
             len(again) == len(late) + len(more), "then the liar is passed over: the "
@@ -243,7 +210,7 @@ def liar(cl, took):
 def fill(cl, took):
     have = len(took)
     extra = len(NODES) * PER_NODE - have + 20
-    got = in_flight(cl, [spec(1000 + i) for i in range(extra)])
+    got = in_flight(cl, POOL, [spec(1000 + i) for i in range(extra)])
     T.eq(len(got), extra, "%d creates past the cluster's room answered" % extra)
     ok = {k: v["node"] for k, v in got.items() if v.get("ok")}
     refused = sorted(set(v["error"]["code"] for v in got.values() if not v.get("ok")))
@@ -266,7 +233,7 @@ def dead(cl, cps, took):
     for k in mine:
         took.pop(k, None)
     time.sleep(1)	# n1's status says so
-    got = in_flight(cl, [spec(2000 + i) for i in range(12)], timeout=20)
+    got = in_flight(cl, POOL, [spec(2000 + i) for i in range(12)], timeout=20)
     T.eq(len(got), 12, "with n3 dead, every pool request answered")
     T.check(all(v.get("ok") and v["node"] == "n1" for v in got.values()),
             "each created on n1, the only one with room: %s"
@@ -275,7 +242,7 @@ def dead(cl, cps, took):
 
 def main():
     dps = [pcap_dataplane("pool%d" % i, lcores="0@0,1@1") for i in range(1, 4)]
-    keys = keys_file()
+    keys = keys_file([("acme", KEY, False), ("nodes", NODES_KEY, True)])
     with dps[0], dps[1], dps[2], Broker() as broker:
         cps = [ControlPlane(broker, n, d.instance,
                             limits=dict({"max_sessions": PER_NODE},
@@ -285,10 +252,7 @@ def main():
                for n, d in zip(NODES, dps)]
         with cps[0], cps[1], cps[2]:
             cl = Client(broker)
-            for n in NODES:
-                T.check(wait_status(cl, n, lambda s: s["online"] and s["dataplane"]["up"])
-                        is not None, "%s online" % n)
-            time.sleep(1)	# every node has every status
+            T.eq(wait_online(cl, NODES), [], "every node online")
             took = {}
             again(cl, took)
             spread(cl, took)

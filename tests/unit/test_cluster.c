@@ -12,6 +12,8 @@
 #include "mf/mf_cluster.h"
 #include "mf_test.h"
 
+#define RTE_DIM_(a)	(sizeof(a) / sizeof((a)[0]))
+
 #define ONLINE(node, sessions, free, busy, t) \
 	"{\"online\":true,\"node\":\"" node "\",\"version\":\"0.1.0\",\"time_ms\":" #t "," \
 	"\"dataplane\":{\"up\":true,\"instance\":\"x\",\"generation\":2},\"ports\":[{},{}]," \
@@ -293,12 +295,77 @@ out:
 	return rc;
 }
 
+/* A dead node's heirs: one per session whatever order the registry holds the nodes in;
+ * never the dead, an offline, a draining or another pool's node; spread over the rest; a
+ * node's death moves only its own sessions' heirs. */
+#define POOLED(node, extra) \
+	"{\"online\":true,\"node\":\"" node "\",\"time_ms\":10000,\"pool\":\"g\"," \
+	"\"dataplane\":{\"up\":true},\"sessions\":1,\"capacity\":{\"max_sessions\":100," \
+	"\"sessions_free\":99}" extra "}"
+
+static int
+test_heir(void)
+{
+	static const char *const st[][2] = {
+		{ "mfwd/a/status", POOLED("a", "") }, { "mfwd/b/status", POOLED("b", "") },
+		{ "mfwd/c/status", POOLED("c", "") }, { "mfwd/d/status", POOLED("d", "") },
+		{ "mfwd/x/status", POOLED("x", ",\"draining\":true") },
+		{ "mfwd/y/status", "{\"online\":false,\"node\":\"y\",\"reason\":\"gone\"}" },
+		{ "mfwd/z/status", "{\"online\":true,\"node\":\"z\",\"time_ms\":1,\"pool\":\"h\","
+				   "\"dataplane\":{\"up\":true},\"sessions\":0,\"capacity\":"
+				   "{\"max_sessions\":9,\"sessions_free\":9}}" },
+	};
+	const struct mf_node_status *h, *h2;
+	struct mf_cluster c, r;
+	char id[16], first[64][2];
+	int rc = 0, on[4] = { 0 }, moved = 0;
+	unsigned int i;
+
+	MF_TEST_EQ(mf_cluster_init(&c, "mfwd"), 0);
+	MF_TEST_EQ(mf_cluster_init(&r, "mfwd"), 0);
+	for (i = 0; i < RTE_DIM_(st); i++) {
+		MF_TEST_EQ(update(&c, st[i][0], st[i][1]), 1);
+		MF_TEST_EQ(update(&r, st[RTE_DIM_(st) - 1 - i][0], st[RTE_DIM_(st) - 1 - i][1]), 1);
+	}
+	for (i = 0; i < 400; i++) {
+		snprintf(id, sizeof(id), "s%u", i);
+		h = mf_cluster_heir(&c, "g", "a", id);
+		h2 = mf_cluster_heir(&r, "g", "a", id);
+		MF_TEST_ASSERT(h != NULL && h2 != NULL && strcmp(h->node, h2->node) == 0,
+			       "one heir whatever the order: %s", id);
+		MF_TEST_ASSERT(strchr("bcd", h->node[0]) != NULL && h->node[1] == '\0',
+			       "heir of %s: %s", id, h->node);
+		on[h->node[0] - 'a']++;
+		if (i < 64)
+			first[i][0] = h->node[0];
+	}
+	MF_TEST_ASSERT(on[1] > 90 && on[2] > 90 && on[3] > 90, "spread: %d %d %d", on[1], on[2],
+		       on[3]);
+	/* d dies too: only the sessions whose heir was d move. */
+	MF_TEST_EQ(update(&c, "mfwd/d/status", "{\"online\":false,\"node\":\"d\"}"), 1);
+	for (i = 0; i < 64; i++) {
+		snprintf(id, sizeof(id), "s%u", i);
+		h = mf_cluster_heir(&c, "g", "a", id);
+		MF_TEST_ASSERT(h != NULL && (first[i][0] == 'd' || h->node[0] == first[i][0]),
+			       "kept its heir: %s", id);
+		moved += first[i][0] == 'd';
+	}
+	MF_TEST_ASSERT(moved > 0, "some had d");
+	MF_TEST_ASSERT(mf_cluster_heir(&c, "h", "a", "s1") != NULL &&
+		       mf_cluster_heir(&c, "nope", "a", "s1") == NULL, "by pool");
+out:
+	mf_cluster_free(&c);
+	mf_cluster_free(&r);
+	return rc;
+}
+
 static const struct mf_test_case cases[] = {
 	{ "parse", test_parse },
 	{ "refusals", test_refusals },
 	{ "registry", test_registry },
 	{ "placing", test_placing },
 	{ "pick", test_pick },
+	{ "heir", test_heir },
 };
 
 MF_TEST_MAIN("cluster", cases)

@@ -149,4 +149,16 @@ int mf_cluster_full(struct mf_cluster *c, const char *node);
  */
 int mf_cluster_shun(struct mf_cluster *c, const char *node, uint64_t until_ms);
 
+/**
+ * Failover: the node that takes over session @p id of the dead node @p dead. Among the
+ * nodes of pool group @p pool that are valid, online, with their dataplane up and not
+ * draining (not @p dead), the one of highest rendezvous weight for (node, id): every node
+ * that reads the same online nodes names the same heir, whatever order it holds them in,
+ * and a node's death moves only the sessions it had. Load, fullness and age are not looked
+ * at: they differ between readers by the moment a status came, and the heir must not.
+ * @return the entry, or NULL when no node can take it.
+ */
+const struct mf_node_status *mf_cluster_heir(const struct mf_cluster *c, const char *pool,
+					     const char *dead, const char *id);
+
 #endif /* MF_CLUSTER_H */

@@ -1,0 +1,187 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Failover through the broker: three nodes (pcap dataplanes, control planes n1-n3 with
+"failover": true) share the pool (docs/cluster.md, Failover).
+
+- 150 creates through the pool, and 3 signed by tenant acme: each session's record is
+  retained on mfwd/<node>/sess/<id>, on the node its reply named, with its spec; a session
+  deleted has its record cleared; a session created on a node's own topic has none;
+- n3 killed (dataplane and control plane, SIGKILL): its will comes; every session of its
+  records is taken over by exactly one of n1 and n2 (session.moved from each, with the new
+  ingress), within 3 s of the kill; each is then on the node its event named and nowhere
+  else, acme's still acme's; n3's records are cleared, the takers' kept; the one deleted
+  before and the one not pooled are not taken over;
+- n3 started again (its journal still holds them): it deletes the sessions taken over
+  (session.gone), keeps the one not pooled, and no session is on two nodes.
+"""
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cpharness import (Broker, Checks, Client, ControlPlane, in_flight,  # noqa: E402
+                       keys_file, pcap_dataplane, wait_online, wait_status)
+
+T = Checks("cp_failover")
+NODES = ("n1", "n2", "n3")
+POOL = "mfwd/pool/cmd"
+KEY = os.urandom(32)
+
+
+def spec(i, sid=None):
+    return {"id": sid or "f%d" % i, "kind": "udp",
+            "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5000 + i},
+            "outputs": [{"port": 1, "addr": "10.99.2.1", "udp_port": 6000}]}
+
+
+def records(broker, topic="mfwd/+/sess/+", want=None, timeout=10):
+    """The retained records a new subscriber gets: {(node, id): record}."""
+    cl = Client(broker)
+    cl.subscribe(topic)
+    got = cl.collect_until("mfwd/", lambda m: want is not None and len(m) >= want,
+                           timeout=timeout if want is not None else 2)
+    cl.close()
+    return {tuple(t.split("/")[1:4:2]): r for t, r, retained in got if retained and r}
+
+
+def holdings(cl, nodes):
+    held = {}
+    for n in nodes:
+        r = cl.request("mfwd/%s/cmd" % n, "session.list", {"limit": 1000})
+        T.check(r is not None and r["ok"], "session.list on %s: %s" % (n, r))
+        held[n] = set(r["result"]["sessions"]) if r and r["ok"] else set()
+    return held
+
+
+def populate(cl, broker):
+    """150 pool creates and 3 of acme's; one deleted; one on n3's own topic."""
+    got = in_flight(cl, POOL, [spec(i) for i in range(150)])
+    took = {k: v["node"] for k, v in got.items() if v.get("ok")}
+    T.eq(len(took), 150, "150 pool creates placed")
+    for i in range(3):
+        r = cl.signed(POOL, "acme", KEY, "session.create", spec(200 + i, "acme%d" % i))
+        T.check(r is not None and r["ok"], "acme's create %d: %s" % (i, r))
+        if r and r["ok"]:
+            took["acme%d" % i] = r["node"]
+    gone = sorted(k for k, v in took.items() if v == "n3" and k.startswith("f"))[0]
+    r = cl.request("mfwd/n3/cmd", "session.delete", {"id": gone})
+    T.check(r is not None and r["ok"], "%s deleted on n3: %s" % (gone, r))
+    del took[gone]
+    r = cl.request("mfwd/n3/cmd", "session.create", spec(300, "mine"))
+    T.check(r is not None and r["ok"], "a session on n3's own topic: %s" % r)
+    recs = records(broker, want=len(took))
+    T.eq(sorted(recs), sorted((v, k) for k, v in took.items()),
+         "a record for each pool session, on its node's topic (%d), none for the one "
+         "deleted nor the one not pooled" % len(recs))
+    rec = recs.get(("n3", "acme0")) or recs.get(("n1", "acme0")) or recs.get(("n2", "acme0"))
+    T.check(rec is not None and rec.get("tenant") == "acme" and
+            rec["spec"]["ingress"]["udp_port"] == 5200, "a record holds the spec and its "
+            "owner: %s" % rec)
+    return took, gone
+
+
+def kill_n3(broker, cl, dps, cps, took):
+    """n3 dies; n1 and n2 take its sessions over, each once."""
+    mine = sorted(k for k, v in took.items() if v == "n3")
+    watcher = Client(broker)
+    watcher.subscribe("mfwd/+/event/session.moved")
+    watcher.subscribe("mfwd/+/event/session.move_failed")
+    t0 = time.time()
+    cps[2].kill()
+    dps[2].proc.send_signal(signal.SIGKILL)
+    dps[2].proc.wait()
+    dps[2].logf.close()
+    dps[2].proc = None
+    evs = watcher.collect_until("mfwd/", lambda m: len(m) >= len(mine), timeout=15)
+    t = time.time() - t0
+    watcher.collect("mfwd/", 1)		# nothing more may come
+    moved = [e for _, e, _ in evs if e and e.get("event") == "session.moved"]
+    print("failover: %d of n3's sessions moved in %.2f s: %s" % (
+        len(moved), t, {n: sum(1 for e in moved if e["to"] == n) for n in NODES}))
+    T.check(wait_status(cl, "n3", lambda s: not s["online"]) is not None,
+            "the registry shows n3 offline (its will)")
+    ids = [e["session"] for e in moved]
+    T.eq(sorted(ids), mine, "each of n3's %d sessions moved exactly once" % len(mine))
+    T.check(len(evs) == len(moved), "no move failed: %s" % [e for _, e, _ in evs
+                                                             if e not in moved][:2])
+    T.check(t <= 3.0, "moved within 3 s of the kill (%.2f s)" % t)
+    T.check(all(e["from"] == "n3" and e["to"] in ("n1", "n2") and e["node"] == e["to"] and
+                e["ingress"]["addr"] == "10.99.1.2" and e["ingress"]["port"] == 0
+                for e in moved), "session.moved says from, to and the new ingress: %s"
+            % moved[:1])
+    T.check(len({e["to"] for e in moved}) == 2, "spread over both survivors")
+    info = {n: cl.request("mfwd/%s/cmd" % n, "node.info") for n in ("n1", "n2")}
+    fo = {n: r["result"]["failover"] if r and r["ok"] else {} for n, r in info.items()}
+    T.check(all(f.get("on") and f.get("failed") == 0 and f.get("reading") == 1
+                for f in fo.values()) and
+            sum(f.get("moved", 0) for f in fo.values()) == len(moved),
+            "node.info counts the sessions taken over: %s" % fo)
+    for e in moved:
+        took[e["session"]] = e["to"]
+    held = holdings(cl, ("n1", "n2"))
+    for n in ("n1", "n2"):
+        T.eq(sorted(held[n]), sorted(k for k, v in took.items() if v == n),
+             "%s holds what it had and what it took over, nothing else" % n)
+    T.check(not (held["n1"] & held["n2"]), "no session on two nodes")
+    acme = [k for k in mine if k.startswith("acme")]
+    for sid in acme:
+        r = cl.signed("mfwd/%s/cmd" % took[sid], "acme", KEY, "session.get", {"id": sid})
+        T.check(r is not None and r["ok"], "%s moved is still acme's: %s" % (sid, r))
+    recs = records(broker, want=len(took))
+    T.check(not [k for k in recs if k[0] == "n3"], "n3's records cleared")
+    T.eq(sorted(recs), sorted((v, k) for k, v in took.items()),
+         "every record on the node that holds the session")
+    watcher.close()
+    return mine
+
+
+def back(broker, cl, dps, cps, moved, took):
+    """n3 again, with its journal: what was taken over goes, what was its own stays."""
+    watcher = Client(broker)
+    watcher.subscribe("mfwd/n3/event/session.gone")
+    dps[2].start()
+    cps[2].start()
+    T.check(wait_status(cl, "n3", lambda s: s["online"] and s["dataplane"]["up"])
+            is not None, "n3 back")
+    evs = watcher.collect_until("mfwd/", lambda m: len(m) >= len(moved), timeout=20)
+    watcher.collect("mfwd/", 1)
+    gone = sorted(e["session"] for _, e, _ in evs if e)
+    T.eq(gone, moved, "n3 deleted each session taken over while it was away")
+    held = holdings(cl, NODES)
+    T.eq(sorted(held["n3"]), ["mine"], "n3 keeps only its session not pooled")
+    every = [s for n in NODES for s in held[n]]
+    T.eq(len(every), len(set(every)), "no session on two nodes")
+    T.eq(len(every), len(took) + 1, "every session somewhere")
+    r = cl.request("mfwd/n3/cmd", "node.info")
+    T.check(r is not None and r["ok"] and r["result"]["failover"]["gone"] == len(moved),
+            "n3's node.info counts them: %s" % (r and r.get("result", {}).get("failover")))
+    r = cl.request("mfwd/n1/cmd", "node.info")
+    T.check(r is not None and r["ok"] and r["result"]["failover"]["reading"] == 0,
+            "n1 stopped reading n3's records once it came back")
+    watcher.close()
+
+
+def main():
+    dps = [pcap_dataplane("fo%d" % i, lcores="0@0,1@1") for i in range(1, 4)]
+    keys = keys_file([("acme", KEY, False)])
+    with dps[0], dps[1], dps[2], Broker() as broker:
+        cps = [ControlPlane(broker, n, d.instance, failover=True, reply_timeout_ms=2500,
+                            limits={"max_sessions": 300},
+                            auth={"keys_file": keys, "required": False})
+               for n, d in zip(NODES, dps)]
+        with cps[0], cps[1], cps[2]:
+            cl = Client(broker)
+            T.eq(wait_online(cl, NODES), [], "every node online")
+            took, _ = populate(cl, broker)
+            moved = kill_n3(broker, cl, dps, cps, took)
+            back(broker, cl, dps, cps, moved, took)
+            cl.close()
+            if T.failed:
+                for c in cps:
+                    print("--- %s\n%s" % (c.node, c.tail(30)))
+    T.done()
+
+
+if __name__ == "__main__":
+    main()
