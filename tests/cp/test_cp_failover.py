@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: BSD-3-Clause
-"""Failover through the broker: three nodes (pcap dataplanes, control planes n1-n3 with
-"failover": true) share the pool (docs/cluster.md, Failover).
+"""Failover through the broker: three nodes (control planes n1-n3 with "failover": true;
+n1's and n2's dataplanes on af_packet veths to hosts in namespaces of their own, n3's on
+pcap ports) share the pool (docs/cluster.md, Failover).
 
 - 150 creates through the pool, and 3 signed by tenant acme: each session's record is
   retained on mfwd/<node>/sess/<id>, on the node its reply named, with its spec; a session
@@ -10,18 +11,21 @@
   records is taken over by exactly one of n1 and n2 (session.moved from each, with the new
   ingress), within 3 s of the kill; each is then on the node its event named and nowhere
   else, acme's still acme's; n3's records are cleared, the takers' kept; the one deleted
-  before and the one not pooled are not taken over;
+  before and the one not pooled are not taken over; a numbered flow re-pointed at a moved
+  session's new ingress (one on n1, one on n2) arrives whole at its output;
 - n3 started again (its journal still holds them): it deletes the sessions taken over
   (session.gone), keeps the one not pooled, and no session is on two nodes.
 """
+import contextlib
 import os
 import signal
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cpharness import (Broker, Checks, Client, ControlPlane, in_flight,  # noqa: E402
-                       keys_file, pcap_dataplane, wait_online, wait_status)
+from cpharness import (Broker, Checks, Client, ControlPlane, Dataplane,  # noqa: E402
+                       in_flight, keys_file, pcap_dataplane, wait_online, wait_status)
+from netns import Topology  # noqa: E402
 
 T = Checks("cp_failover")
 NODES = ("n1", "n2", "n3")
@@ -81,7 +85,23 @@ def populate(cl, broker):
     return took, gone
 
 
-def kill_n3(broker, cl, dps, cps, took):
+def flows(topos, moved, dps_dir):
+    """A numbered flow to one moved session on each survivor, at the ingress its
+    session.moved said: every packet reaches the session's output (10.99.2.1:6000)."""
+    for k, (n, topo) in enumerate(zip(("n1", "n2"), topos)):
+        e = [e for e in moved if e["to"] == n][0]
+        T.eq(topo.reach(topo.src, e["ingress"]["addr"]) + topo.reach(topo.dst, "10.99.2.2"), [],
+             "%s's hosts reach its ports" % n)
+        flow = topo.flow_start(os.path.join(dps_dir, "stop%d" % k),
+                               port=e["ingress"]["udp_port"], to=6000, src_port=4100 + k)
+        sent, got = topo.flow_end(flow, at_least_s=1.0)
+        print("flow to %s on %s: sent %d, %s" % (e["session"], n, sent, got))
+        T.check(sent > 100 and got.get("received") == [sent] and got.get("lost") == [0],
+                "a flow re-pointed at %s, moved to %s, arrives whole: sent %d, %s" %
+                (e["session"], n, sent, got))
+
+
+def kill_n3(broker, cl, dps, cps, took, topos):
     """n3 dies; n1 and n2 take its sessions over, each once."""
     mine = sorted(k for k, v in took.items() if v == "n3")
     watcher = Client(broker)
@@ -124,6 +144,7 @@ def kill_n3(broker, cl, dps, cps, took):
         T.eq(sorted(held[n]), sorted(k for k, v in took.items() if v == n),
              "%s holds what it had and what it took over, nothing else" % n)
     T.check(not (held["n1"] & held["n2"]), "no session on two nodes")
+    flows(topos, moved, dps[0].dir)
     acme = [k for k in mine if k.startswith("acme")]
     for sid in acme:
         r = cl.signed("mfwd/%s/cmd" % took[sid], "acme", KEY, "session.get", {"id": sid})
@@ -163,9 +184,14 @@ def back(broker, cl, dps, cps, moved, took):
 
 
 def main():
-    dps = [pcap_dataplane("fo%d" % i, lcores="0@0,1@1") for i in range(1, 4)]
     keys = keys_file([("acme", KEY, False)])
-    with dps[0], dps[1], dps[2], Broker() as broker:
+    with contextlib.ExitStack() as stack:
+        topos = tuple(stack.enter_context(Topology("fo%d" % i, index=i)) for i in (1, 2))
+        broker = stack.enter_context(Broker())
+        dps = [stack.enter_context(Dataplane("fo%d" % (i + 1), t.ports_conf(),
+                                             lcores="0@0,1@1"))
+               for i, t in enumerate(topos)]
+        dps.append(stack.enter_context(pcap_dataplane("fo3", lcores="0@0,1@1")))
         cps = [ControlPlane(broker, n, d.instance, failover=True, reply_timeout_ms=2500,
                             limits={"max_sessions": 300},
                             auth={"keys_file": keys, "required": False})
@@ -174,7 +200,7 @@ def main():
             cl = Client(broker)
             T.eq(wait_online(cl, NODES), [], "every node online")
             took, _ = populate(cl, broker)
-            moved = kill_n3(broker, cl, dps, cps, took)
+            moved = kill_n3(broker, cl, dps, cps, took, topos)
             back(broker, cl, dps, cps, moved, took)
             cl.close()
             if T.failed:

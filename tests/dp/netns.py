@@ -21,8 +21,9 @@ class Topology:
     fd00:1::2 and fd00:2::2 (otherwise IPv6 is off on the links, keeping counters free of
     router solicitations)."""
 
-    def __init__(self, tag, dst_addrs=("10.99.2.1",), ipv6=False):
-        n = os.getpid() % 100000
+    def __init__(self, tag, dst_addrs=("10.99.2.1",), ipv6=False, index=0):
+        # @index: one test's second (third...) topology, its own namespaces and veths.
+        n = os.getpid() % 100000 + 100000 * index
         self.src, self.dst = "mfs%d" % n, "mfd%d" % n
         self.vsrc, self.vdst = "vs%d" % n, "vd%d" % n
         self.vhost = "vm%d" % n
