@@ -115,7 +115,8 @@ struct cp_msg {
 	bool device;			/* a device's status, not a request */
 	bool pipe_reply;		/* another node's answer to our pipe.open (cp_pipes.c) */
 	bool pool;			/* came on the pool topic */
-	bool record;			/* a session's record, <prefix>/+/sess/+ (cp_failover.c) */
+	bool record;			/* a session's record, <prefix>/+/sess/+, or another node's
+					 * session.move_failed (cp_failover.c) */
 	bool registry;			/* a node's status, <prefix>/+/status (cp_place.c) */
 	bool place_reply;		/* a node's answer to a request we placed on it */
 	bool placed;			/* placed here by a node of the pool: signed for the
@@ -485,6 +486,8 @@ struct cp_place {
 };
 
 #define CP_FAILOVER_DEAD_MAX	64	/* dead nodes whose records are read at once */
+#define CP_FAILOVER_REFUSED_MAX	1024	/* sessions of dead nodes an heir could not take */
+#define CP_FAILOVER_REFUSERS	4	/* heirs that refused one: then it is left */
 
 /* Failover (cp_failover.c): the dead nodes whose records this node reads, and its own
  * records looked up after each connection. */
@@ -493,6 +496,19 @@ struct cp_failover {
 	char dead[CP_FAILOVER_DEAD_MAX][CP_NODE_MAX];
 	char t_dead[CP_FAILOVER_DEAD_MAX][CP_TOPIC_MAX];	/* <prefix>/<dead>/sess/+ */
 	uint32_t nb_dead;
+	char t_failed[CP_TOPIC_MAX];	/* <prefix>/+/event/session.move_failed */
+	/* a dead node's session that heirs refused: the next in rank takes it */
+	struct {
+		char dead[CP_NODE_MAX];
+		char id[MF_SESS_ID_MAX];
+		char by[CP_FAILOVER_REFUSERS][CP_NODE_MAX];
+		uint8_t n;
+	} refused[CP_FAILOVER_REFUSED_MAX];
+	uint32_t nb_refused;
+	/* the dead nodes' sessions taken over here, by a hash of node and id (open addressing,
+	 * 0 empty): a record read again (another death, a refusal) is not taken twice */
+	uint64_t *taken;
+	uint32_t taken_n, taken_cap;
 	char t_own[CP_TOPIC_MAX];	/* <prefix>/<node>/sess/+ */
 	char t_mark[CP_TOPIC_MAX];	/* <prefix>/<node>/sess/!sync: the lookup's end */
 	char nonce[33];
@@ -721,6 +737,7 @@ uint32_t cp_place_awaited(const struct cp *cp);
 /* ---- failover (cp_failover.c) ---- */
 
 int cp_failover_init(struct cp *cp);
+void cp_failover_fini(struct cp *cp);
 /** A node's status was taken into the registry: its will starts reading its records, its
  *  coming back stops that. */
 void cp_failover_status(struct cp *cp, const char *node);

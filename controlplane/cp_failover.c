@@ -9,7 +9,10 @@
  * records (only then: no node holds the cluster's records before it needs them) and
  * re-creates those it is the heir of (mf_cluster_heir(): one node for each, the same on
  * every node that reads the same online nodes), on its own address of the same dataplane
- * port; then it keeps its own record, clears the dead node's and says session.moved. A node
+ * port; then it keeps its own record, clears the dead node's and says session.moved. An
+ * heir that cannot says session.move_failed, and the next in rank takes it (every node
+ * reading the dead node's records reads these too). Another death while records are read
+ * makes every node read them again: an heir that died with them is passed over now. A node
  * that is connected again (restarted, or back after its will) looks its own records up: a
  * pooled session whose record is gone was taken over elsewhere, and it is deleted here.
  */
@@ -38,7 +41,68 @@ cp_failover_init(struct cp *cp)
 	f->on = cp->cfg.failover && cp->cfg.pool_group[0] != '\0' && cp->cfg.mqtt_version == 5;
 	cp_store_record_topic(cp, cp->cfg.node, "+", f->t_own);
 	cp_store_record_topic(cp, cp->cfg.node, MARK, f->t_mark);
+	snprintf(f->t_failed, sizeof(f->t_failed), "%s/+/event/session.move_failed",
+		 cp->cfg.prefix);
 	return 0;
+}
+
+void
+cp_failover_fini(struct cp *cp)
+{
+	free(cp->failover.taken);
+	cp->failover.taken = NULL;
+}
+
+static uint64_t
+taken_hash(const char *dead, const char *id)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (; *dead != '\0'; dead++)
+		h = (h ^ (uint8_t)*dead) * 1099511628211ull;
+	h = (h ^ '/') * 1099511628211ull;
+	for (; *id != '\0'; id++)
+		h = (h ^ (uint8_t)*id) * 1099511628211ull;
+	return h | 1;
+}
+
+static uint64_t *
+taken_slot(const struct cp_failover *f, uint64_t h)
+{
+	uint32_t i = (uint32_t)h & (f->taken_cap - 1);
+
+	while (f->taken[i] != 0 && f->taken[i] != h)
+		i = (i + 1) & (f->taken_cap - 1);
+	return &f->taken[i];
+}
+
+static bool
+taken(const struct cp_failover *f, const char *dead, const char *id)
+{
+	return f->taken_cap != 0 && *taken_slot(f, taken_hash(dead, id)) != 0;
+}
+
+/* Remembered until no dead node is read any more; kept at most half full. */
+static void
+taken_add(struct cp_failover *f, const char *dead, const char *id)
+{
+	uint32_t i, cap = f->taken_cap ? f->taken_cap * 2 : 1024;
+	uint64_t *old = f->taken, *grown;
+
+	if (2 * (f->taken_n + 1) > f->taken_cap) {
+		grown = calloc(cap, sizeof(*grown));
+		if (grown == NULL)
+			return;		/* read again, it is refused "exists": logged */
+		f->taken = grown;
+		f->taken_cap = cap;
+		for (i = 0; old != NULL && i < cap / 2; i++)
+			if (old[i] != 0)
+				*taken_slot(f, old[i]) = old[i];
+		free(old);
+	}
+	if (*taken_slot(f, taken_hash(dead, id)) == 0)
+		f->taken_n++;
+	*taken_slot(f, taken_hash(dead, id)) = taken_hash(dead, id);
 }
 
 static int
@@ -61,6 +125,73 @@ died(const struct cp *cp, const struct mf_node_status *st)
 	       strcmp(st->node, cp->cfg.node) != 0;
 }
 
+/* The heirs that refused session @p id of @p dead, or NULL; @p add: a new entry if none. */
+static int
+refusal(struct cp_failover *f, const char *dead, const char *id, bool add)
+{
+	uint32_t i;
+
+	for (i = 0; i < f->nb_refused; i++)
+		if (strcmp(f->refused[i].id, id) == 0 && strcmp(f->refused[i].dead, dead) == 0)
+			return (int)i;
+	if (!add || f->nb_refused == CP_FAILOVER_REFUSED_MAX)
+		return -1;
+	i = f->nb_refused++;
+	memset(&f->refused[i], 0, sizeof(f->refused[i]));
+	snprintf(f->refused[i].dead, sizeof(f->refused[i].dead), "%s", dead);
+	snprintf(f->refused[i].id, sizeof(f->refused[i].id), "%s", id);
+	return (int)i;
+}
+
+static void
+refusals_forget(struct cp_failover *f, const char *dead)
+{
+	uint32_t i = 0;
+
+	while (i < f->nb_refused) {
+		if (strcmp(f->refused[i].dead, dead) == 0)
+			f->refused[i] = f->refused[--f->nb_refused];
+		else
+			i++;
+	}
+}
+
+/* @p by refused session @p id of @p dead. @return whether that is new. */
+static bool
+refused_by(struct cp_failover *f, const char *dead, const char *id, const char *by)
+{
+	int r = refusal(f, dead, id, true);
+	uint8_t k;
+
+	if (r < 0)
+		return false;
+	for (k = 0; k < f->refused[r].n; k++)
+		if (strcmp(f->refused[r].by[k], by) == 0)
+			return false;
+	if (f->refused[r].n == CP_FAILOVER_REFUSERS)
+		return false;
+	snprintf(f->refused[r].by[f->refused[r].n++], CP_NODE_MAX, "%s", by);
+	return true;
+}
+
+/* Session @p id of @p dead goes to this node? Its heir, passing over those that refused. */
+static bool
+heir_is_me(struct cp *cp, const char *dead, const char *id)
+{
+	struct cp_failover *f = &cp->failover;
+	const char *skip[CP_FAILOVER_REFUSERS];
+	const struct mf_node_status *heir;
+	int r = refusal(f, dead, id, false);
+	uint32_t k, n = r < 0 ? 0 : f->refused[r].n;
+
+	for (k = 0; k < n; k++)
+		skip[k] = f->refused[r].by[k];
+	if (n == CP_FAILOVER_REFUSERS)
+		return false;		/* refused enough: its record stays */
+	heir = mf_cluster_heir(&cp->place.reg, cp->cfg.pool_group, dead, id, skip, n);
+	return heir != NULL && strcmp(heir->node, cp->cfg.node) == 0;
+}
+
 void
 cp_failover_status(struct cp *cp, const char *node)
 {
@@ -76,6 +207,12 @@ cp_failover_status(struct cp *cp, const char *node)
 			       "its sessions are not", node, CP_FAILOVER_DEAD_MAX);
 			return;
 		}
+		if (f->nb_dead == 0)
+			cp_mqtt_follow(cp->mqtt, f->t_failed, true);
+		/* Heirs named before may have died with it: the records not taken yet again
+		 * (subscribing again brings what is retained; what was taken is cleared). */
+		for (i = 0; i < (int)f->nb_dead; i++)
+			cp_mqtt_follow(cp->mqtt, f->t_dead[i], true);
 		i = (int)f->nb_dead;
 		snprintf(f->dead[i], sizeof(f->dead[i]), "%s", node);
 		cp_store_record_topic(cp, node, "+", f->t_dead[i]);
@@ -87,9 +224,15 @@ cp_failover_status(struct cp *cp, const char *node)
 	} else if (i >= 0 && (st == NULL || st->online)) {
 		/* Back (or its status cleared): what it still holds is its own. */
 		cp_mqtt_follow(cp->mqtt, f->t_dead[i], false);
+		refusals_forget(f, node);
 		f->nb_dead--;
 		memcpy(f->dead[i], f->dead[f->nb_dead], sizeof(f->dead[i]));
 		memcpy(f->t_dead[i], f->t_dead[f->nb_dead], sizeof(f->t_dead[i]));
+		if (f->nb_dead == 0) {
+			cp_mqtt_follow(cp->mqtt, f->t_failed, false);
+			cp_failover_fini(cp);
+			f->taken_n = f->taken_cap = 0;
+		}
 	}
 }
 
@@ -185,11 +328,15 @@ take_over(struct cp *cp, const char *dead, const char *id, json_t *rec)
 		cp->caller = caller;
 	}
 	if (rc == 0) {
+		taken_add(&cp->failover, dead, id);
 		MF_LOG(NOTICE, cmd, "session %s of node %s taken over here", id, dead);
 		moved(cp, dead, id, s);
 		return;
 	}
-	/* Its record stays: the node may come back with it. */
+	/* The next in rank takes it (this node passes it over from now on, its own event
+	 * coming back changes nothing); after CP_FAILOVER_REFUSERS, its record stays: the
+	 * node may come back with it. */
+	refused_by(&cp->failover, dead, id, cp->cfg.node);
 	MF_LOG(ERR, cmd, "session %s of node %s not taken over: %s%s%s: %s", id, dead, err.code,
 	       err.path[0] ? " at " : "", err.path, err.message);
 	cp_event_publish(cp, json_pack("{s:s, s:s, s:s, s:s, s:s}", "event",
@@ -215,16 +362,13 @@ split(const struct cp *cp, const char *topic, char node[CP_NODE_MAX], const char
 static void
 dead_record(struct cp *cp, const char *dead, const char *id, const struct cp_msg *m)
 {
-	const struct mf_node_status *heir;
 	json_error_t e;
 	json_t *rec;
 
 	if (m->len == 0 || dead_find(&cp->failover, dead) < 0 ||
-	    !died(cp, mf_cluster_find(&cp->place.reg, dead)))
-		return;			/* cleared, or its node is back */
-	heir = mf_cluster_heir(&cp->place.reg, cp->cfg.pool_group, dead, id);
-	if (heir == NULL || strcmp(heir->node, cp->cfg.node) != 0)
-		return;
+	    !died(cp, mf_cluster_find(&cp->place.reg, dead)) ||
+	    taken(&cp->failover, dead, id) || !heir_is_me(cp, dead, id))
+		return;		/* cleared, its node back, taken here, or another's to take */
 	rec = json_loadb(m->payload, m->len, JSON_REJECT_DUPLICATES, &e);
 	if (json_is_object(rec))
 		take_over(cp, dead, id, rec);
@@ -233,6 +377,25 @@ dead_record(struct cp *cp, const char *dead, const char *id, const struct cp_msg
 		       dead, e.text);
 	json_decref(rec);
 	explicit_bzero(m->payload, m->len);
+}
+
+/* Another node (or this one) could not take session "session" of "from" over: the next in
+ * rank, when that is this node, reads the dead node's records again to take it. */
+static void
+move_failed(struct cp *cp, const struct cp_msg *m)
+{
+	struct cp_failover *f = &cp->failover;
+	json_t *ev = json_loadb(m->payload, m->len, 0, NULL);
+	const char *id = json_string_value(json_object_get(ev, "session"));
+	const char *dead = json_string_value(json_object_get(ev, "from"));
+	const char *by = json_string_value(json_object_get(ev, "node"));
+	int d;
+
+	if (id != NULL && dead != NULL && by != NULL && strlen(by) < CP_NODE_MAX &&
+	    strlen(id) < MF_SESS_ID_MAX && (d = dead_find(f, dead)) >= 0 &&
+	    refused_by(f, dead, id, by) && heir_is_me(cp, dead, id))
+		cp_mqtt_follow(cp->mqtt, f->t_dead[d], true);
+	json_decref(ev);
 }
 
 /* ---- this node's own records, after a connection ---- */
@@ -345,9 +508,12 @@ cp_failover_route(struct cp *cp, struct cp_msg **batch, unsigned int n)
 			batch[k++] = m;
 			continue;
 		}
-		if (!cp->failover.on || m->len > cp->cfg.max_payload ||
-		    split(cp, m->topic, node, &id) != 0)
+		if (!cp->failover.on || m->len > cp->cfg.max_payload)
 			;		/* not ours to read */
+		else if (strstr(m->topic, "/event/") != NULL)
+			move_failed(cp, m);
+		else if (split(cp, m->topic, node, &id) != 0)
+			;
 		else if (strcmp(node, cp->cfg.node) == 0)
 			own_record(cp, id, m);
 		else

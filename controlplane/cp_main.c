@@ -256,6 +256,7 @@ main(int argc, char **argv)
 	cp_devices_fini(&cp);
 	cp_pipes_fini(&cp);
 	cp_place_fini(&cp);
+	cp_failover_fini(&cp);
 	cp_tokens_fini(&cp);
 	cp_rooms_fini(&cp);
 	cp_auth_fini(&cp);

@@ -206,6 +206,21 @@ is_record(const char *prefix, const char *t)
 	       sess[6] != '\0' && strchr(sess + 6, '/') == NULL;
 }
 
+/* <prefix>/<one level>/event/session.move_failed */
+static bool
+is_move_failed(const char *prefix, const char *t)
+{
+	static const char ev[] = "/event/session.move_failed";
+	size_t p = strlen(prefix), n = strlen(t), e = sizeof(ev) - 1;
+	const char *slash;
+
+	if (p == 0 || n < p + 2 + e || strncmp(t, prefix, p) != 0 || t[p] != '/' ||
+	    strcmp(t + n - e, ev) != 0)
+		return false;
+	slash = strchr(t + p + 1, '/');
+	return slash == t + n - e && slash > t + p + 1;
+}
+
 /* <prefix>/<one level>/status */
 static bool
 is_status(const char *prefix, const char *t)
@@ -236,7 +251,8 @@ on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
 	msg->place_reply = strcmp(msg->topic, mq->t_place) == 0;
 	msg->pool = mq->t_pool[0] != '\0' && strcmp(msg->topic, mq->t_pool_plain) == 0;
 	msg->registry = mq->t_registry[0] != '\0' && is_status(mq->cfg->prefix, msg->topic);
-	msg->record = mq->records && is_record(mq->cfg->prefix, msg->topic);
+	msg->record = mq->records && (is_record(mq->cfg->prefix, msg->topic) ||
+				      is_move_failed(mq->cfg->prefix, msg->topic));
 	/* Oversized payloads are kept only as a length: the command layer refuses them. */
 	msg->len = (size_t)m->payloadlen;
 	msg->payload = malloc(msg->len > mq->cfg->max_payload ? 1 : msg->len + 1);

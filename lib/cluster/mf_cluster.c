@@ -433,17 +433,22 @@ heir_weight(const char *node, const char *id)
 }
 
 const struct mf_node_status *
-mf_cluster_heir(const struct mf_cluster *c, const char *pool, const char *dead, const char *id)
+mf_cluster_heir(const struct mf_cluster *c, const char *pool, const char *dead, const char *id,
+		const char *const *skip, uint32_t nb_skip)
 {
 	const struct mf_node_status *heir = NULL;
 	uint64_t w, best = 0;
-	uint32_t i;
+	uint32_t i, k;
 
 	for (i = 0; i < c->n; i++) {
 		const struct mf_node_status *s = &c->nodes[i];
 
 		if (!s->valid || !s->online || !s->dp_up || s->draining ||
 		    strcmp(s->pool, pool) != 0 || strcmp(s->node, dead) == 0)
+			continue;
+		for (k = 0; k < nb_skip && strcmp(s->node, skip[k]) != 0; k++)
+			;
+		if (k < nb_skip)
 			continue;
 		w = heir_weight(s->node, id);
 		/* Equal weights: the smaller name, so the order held in does not count. */

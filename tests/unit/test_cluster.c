@@ -329,8 +329,8 @@ test_heir(void)
 	}
 	for (i = 0; i < 400; i++) {
 		snprintf(id, sizeof(id), "s%u", i);
-		h = mf_cluster_heir(&c, "g", "a", id);
-		h2 = mf_cluster_heir(&r, "g", "a", id);
+		h = mf_cluster_heir(&c, "g", "a", id, NULL, 0);
+		h2 = mf_cluster_heir(&r, "g", "a", id, NULL, 0);
 		MF_TEST_ASSERT(h != NULL && h2 != NULL && strcmp(h->node, h2->node) == 0,
 			       "one heir whatever the order: %s", id);
 		MF_TEST_ASSERT(strchr("bcd", h->node[0]) != NULL && h->node[1] == '\0',
@@ -345,14 +345,28 @@ test_heir(void)
 	MF_TEST_EQ(update(&c, "mfwd/d/status", "{\"online\":false,\"node\":\"d\"}"), 1);
 	for (i = 0; i < 64; i++) {
 		snprintf(id, sizeof(id), "s%u", i);
-		h = mf_cluster_heir(&c, "g", "a", id);
+		h = mf_cluster_heir(&c, "g", "a", id, NULL, 0);
 		MF_TEST_ASSERT(h != NULL && (first[i][0] == 'd' || h->node[0] == first[i][0]),
 			       "kept its heir: %s", id);
 		moved += first[i][0] == 'd';
 	}
 	MF_TEST_ASSERT(moved > 0, "some had d");
-	MF_TEST_ASSERT(mf_cluster_heir(&c, "h", "a", "s1") != NULL &&
-		       mf_cluster_heir(&c, "nope", "a", "s1") == NULL, "by pool");
+	/* Its heir refused one: the next in rank, the same for every reader. */
+	MF_TEST_EQ(update(&r, "mfwd/d/status", "{\"online\":false,\"node\":\"d\"}"), 1);
+	for (i = 0; i < 64; i++) {
+		const struct mf_node_status *h3;
+		const char *no[1];
+
+		snprintf(id, sizeof(id), "s%u", i);
+		h = mf_cluster_heir(&c, "g", "a", id, NULL, 0);
+		no[0] = h->node;
+		h2 = mf_cluster_heir(&c, "g", "a", id, no, 1);
+		h3 = mf_cluster_heir(&r, "g", "a", id, no, 1);
+		MF_TEST_ASSERT(h2 != NULL && h3 != NULL && strcmp(h2->node, h->node) != 0 &&
+			       strcmp(h2->node, h3->node) == 0, "the next heir of %s", id);
+	}
+	MF_TEST_ASSERT(mf_cluster_heir(&c, "h", "a", "s1", NULL, 0) != NULL &&
+		       mf_cluster_heir(&c, "nope", "a", "s1", NULL, 0) == NULL, "by pool");
 out:
 	mf_cluster_free(&c);
 	mf_cluster_free(&r);

@@ -155,10 +155,12 @@ int mf_cluster_shun(struct mf_cluster *c, const char *node, uint64_t until_ms);
  * draining (not @p dead), the one of highest rendezvous weight for (node, id): every node
  * that reads the same online nodes names the same heir, whatever order it holds them in,
  * and a node's death moves only the sessions it had. Load, fullness and age are not looked
- * at: they differ between readers by the moment a status came, and the heir must not.
- * @return the entry, or NULL when no node can take it.
+ * at: they differ between readers by the moment a status came, and the heir must not. The
+ * @p nb_skip nodes named in @p skip (those that said they could not take it) are passed
+ * over: the next in rank takes it. @return the entry, or NULL when no node can take it.
  */
 const struct mf_node_status *mf_cluster_heir(const struct mf_cluster *c, const char *pool,
-					     const char *dead, const char *id);
+					     const char *dead, const char *id,
+					     const char *const *skip, uint32_t nb_skip);
 
 #endif /* MF_CLUSTER_H */
