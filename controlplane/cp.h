@@ -497,12 +497,15 @@ struct cp_failover {
 	char t_dead[CP_FAILOVER_DEAD_MAX][CP_TOPIC_MAX];	/* <prefix>/<dead>/sess/+ */
 	uint32_t nb_dead;
 	char t_failed[CP_TOPIC_MAX];	/* <prefix>/+/event/session.move_failed */
+	uint64_t read_at;		/* the dead nodes' records read then (monotonic), once the
+					 * deaths settled; 0: none due */
 	/* a dead node's session that heirs refused: the next in rank takes it */
 	struct {
 		char dead[CP_NODE_MAX];
 		char id[MF_SESS_ID_MAX];
 		char by[CP_FAILOVER_REFUSERS][CP_NODE_MAX];
 		uint8_t n;
+		bool followed;		/* its record's own topic subscribed to */
 	} refused[CP_FAILOVER_REFUSED_MAX];
 	uint32_t nb_refused;
 	/* the dead nodes' sessions taken over here, by a hash of node and id (open addressing,
@@ -694,6 +697,9 @@ int cp_spec_alloc_port(struct cp *cp, json_t *spec, struct cp_err *err);
 /** Create one session now (validated, admitted, installed, journaled): for commands that
  *  run alone. @return 0 with *@p out, or a negative code with @p err set. */
 int cp_create_now(struct cp *cp, json_t *spec, struct cp_sess **out, struct cp_err *err);
+/** Start creating one session, pipelined (validated, admitted, sent; the caller flushes with
+ *  cp_store_flush() and reads @p it). @return 0, or a negative code with it->err set. */
+int cp_create_pipelined(struct cp *cp, json_t *spec, struct cp_item *it);
 int cp_delete_now(struct cp *cp, const char *id, struct cp_err *err);
 struct mf_stats_reader;
 /** The dataplane's stats area, read-only; -ENOENT while there is none. */

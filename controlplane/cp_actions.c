@@ -185,6 +185,23 @@ create_one(struct cp *cp, json_t *args, struct cp_item *it, json_t **result)
 }
 
 int
+cp_create_pipelined(struct cp *cp, json_t *spec, struct cp_item *it)
+{
+	json_t *res = NULL;
+	int rc;
+
+	it->op = CP_OP_CREATE;
+	if (cp->draining) {
+		cp_err_set(&it->err, "draining", NULL, "node %s is draining: no new sessions",
+			   cp->cfg.node);
+		return -EBUSY;
+	}
+	rc = create_one(cp, spec, it, &res);
+	json_decref(res);
+	return rc;
+}
+
+int
 cp_create_now(struct cp *cp, json_t *spec, struct cp_sess **out, struct cp_err *err)
 {
 	struct cp_item it = { .op = CP_OP_CREATE };

@@ -21,17 +21,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/rand.h>
 
 #include "cp.h"
 #include "mf/mf_cluster.h"
+#include "mf/mf_time.h"
 
 /* After a connection, the own records are looked up this much later: nodes that took some
  * over meanwhile have cleared them by then (their will came as the connection went). */
 #define SYNC_DELAY_MS	2000
 #define SYNC_WAIT_MS	10000	/* no end marker by then: looked up again */
 #define MARK		"!sync"	/* not a session id: the lookup's end */
+#define SETTLE_MS	200	/* wills this close together are one death for the heirs */
+
+static uint64_t
+mono_ms(void)
+{
+	return mf_time_ns(CLOCK_MONOTONIC) / 1000000u;
+}
 
 int
 cp_failover_init(struct cp *cp)
@@ -143,16 +152,24 @@ refusal(struct cp_failover *f, const char *dead, const char *id, bool add)
 	return (int)i;
 }
 
+/* @p dead is back: its refusals forgotten, the topics of their records left. */
 static void
-refusals_forget(struct cp_failover *f, const char *dead)
+refusals_forget(struct cp *cp, const char *dead)
 {
+	struct cp_failover *f = &cp->failover;
+	char topic[CP_TOPIC_MAX];
 	uint32_t i = 0;
 
 	while (i < f->nb_refused) {
-		if (strcmp(f->refused[i].dead, dead) == 0)
-			f->refused[i] = f->refused[--f->nb_refused];
-		else
+		if (strcmp(f->refused[i].dead, dead) != 0) {
 			i++;
+			continue;
+		}
+		if (f->refused[i].followed) {
+			cp_store_record_topic(cp, dead, f->refused[i].id, topic);
+			cp_mqtt_follow(cp->mqtt, topic, false);
+		}
+		f->refused[i] = f->refused[--f->nb_refused];
 	}
 }
 
@@ -209,22 +226,18 @@ cp_failover_status(struct cp *cp, const char *node)
 		}
 		if (f->nb_dead == 0)
 			cp_mqtt_follow(cp->mqtt, f->t_failed, true);
-		/* Heirs named before may have died with it: the records not taken yet again
-		 * (subscribing again brings what is retained; what was taken is cleared). */
-		for (i = 0; i < (int)f->nb_dead; i++)
-			cp_mqtt_follow(cp->mqtt, f->t_dead[i], true);
-		i = (int)f->nb_dead;
+		i = (int)f->nb_dead++;
 		snprintf(f->dead[i], sizeof(f->dead[i]), "%s", node);
 		cp_store_record_topic(cp, node, "+", f->t_dead[i]);
-		if (cp_mqtt_follow(cp->mqtt, f->t_dead[i], true) != 0)
-			return;
-		f->nb_dead++;
-		MF_LOG(NOTICE, cmd, "node %s is gone (%s): reading its sessions", node,
+		/* Read once the deaths settle: nodes that die together are all passed over as
+		 * heirs, and their records read once, not again at each will. */
+		f->read_at = mono_ms() + SETTLE_MS;
+		MF_LOG(NOTICE, cmd, "node %s is gone (%s): its sessions are taken over", node,
 		       st->reason[0] ? st->reason : "will");
 	} else if (i >= 0 && (st == NULL || st->online)) {
 		/* Back (or its status cleared): what it still holds is its own. */
 		cp_mqtt_follow(cp->mqtt, f->t_dead[i], false);
-		refusals_forget(f, node);
+		refusals_forget(cp, node);
 		f->nb_dead--;
 		memcpy(f->dead[i], f->dead[f->nb_dead], sizeof(f->dead[i]));
 		memcpy(f->t_dead[i], f->t_dead[f->nb_dead], sizeof(f->t_dead[i]));
@@ -232,117 +245,139 @@ cp_failover_status(struct cp *cp, const char *node)
 			cp_mqtt_follow(cp->mqtt, f->t_failed, false);
 			cp_failover_fini(cp);
 			f->taken_n = f->taken_cap = 0;
+			f->read_at = 0;
 		}
 	}
 }
 
-/* ---- taking a dead node's session over ---- */
+/* ---- taking a dead node's sessions over, a batch of records at once ---- */
 
-/* An address of this node's dataplane port @p port of @p family (4 or 6), as a string. */
+/* A record this node is the heir of, being re-created. */
+struct takeover {
+	char dead[CP_NODE_MAX];
+	char id[MF_SESS_ID_MAX];
+	json_t *rec;
+	uint16_t tenant;
+	struct cp_item it;
+};
+
+/* Its ingress on this node: this node's address of the same port and family (from the
+ * dataplane's node info in @p ni). */
 static int
-local_addr(struct cp *cp, unsigned int port, unsigned int family, char out[64],
-	   struct cp_err *err)
+readdress(struct cp *cp, const struct mf_msg_node_info *ni, struct takeover *t)
 {
-	const struct mf_msg_node_info *ni = (const struct mf_msg_node_info *)cp->res;
-	unsigned int i, k;
+	json_t *spec = json_object_get(t->rec, "spec"), *in = json_object_get(spec, "ingress");
+	unsigned int i, k, port = (unsigned int)json_integer_value(json_object_get(in, "port"));
+	struct mf_addr was;
+	char addr[64];
 
-	if (cp_dp_call(cp, MF_MSG_NODE_INFO, NULL, 0, cp->res, sizeof(cp->res), err) < 0)
-		return -EIO;
-	for (i = 0; i < ni->nb_ports && i < MF_MAX_PORTS; i++)
+	if (!json_is_object(spec) ||
+	    strcmp(json_string_value(json_object_get(spec, "id")) ?: "", t->id) != 0) {
+		cp_err_set(&t->it.err, "invalid", "spec", "a record that is not session %s's",
+			   t->id);
+		return -EINVAL;
+	}
+	if (!json_is_object(in) ||
+	    mf_addr_parse(json_string_value(json_object_get(in, "addr")) ?: "", &was) != 0) {
+		cp_err_set(&t->it.err, "invalid", "ingress.addr", "the record's ingress has no "
+			   "address");
+		return -EINVAL;
+	}
+	for (i = 0; ni != NULL && i < ni->nb_ports && i < MF_MAX_PORTS; i++)
 		for (k = 0; ni->ports[i].port == port && k < ni->ports[i].nb_addrs &&
 			    k < MF_NODE_MAX_ADDRS; k++)
-			if (ni->ports[i].addrs[k].family == family) {
-				mf_addr_str(&ni->ports[i].addrs[k], out, 64);
+			if (ni->ports[i].addrs[k].family == was.family) {
+				mf_addr_str(&ni->ports[i].addrs[k], addr, sizeof(addr));
+				json_object_set_new(in, "addr", json_string(addr));
 				return 0;
 			}
-	cp_err_set(err, "address_not_available", "ingress.port", "port %u has no IPv%u address "
-		   "on node %s", port, family, cp->cfg.node);
+	cp_err_set(&t->it.err, "address_not_available", "ingress.port", "port %u has no IPv%u "
+		   "address on node %s", port, was.family, cp->cfg.node);
 	return -EADDRNOTAVAIL;
 }
 
-/* @p spec's ingress on this node: its address of the same port and family; its UDP port
- * kept if free here, else one allocated. */
-static int
-create_here(struct cp *cp, json_t *spec, struct cp_sess **s, struct cp_err *err)
-{
-	json_t *in = json_object_get(spec, "ingress");
-	struct mf_addr was;
-	char addr[64];
-	int rc;
-
-	if (!json_is_object(in) ||
-	    mf_addr_parse(json_string_value(json_object_get(in, "addr")) ?: "", &was) != 0) {
-		cp_err_set(err, "invalid", "ingress.addr", "the record's ingress has no address");
-		return -EINVAL;
-	}
-	rc = local_addr(cp, (unsigned int)json_integer_value(json_object_get(in, "port")),
-			was.family, addr, err);
-	if (rc != 0)
-		return rc;
-	json_object_set_new(in, "addr", json_string(addr));
-	rc = cp_create_now(cp, spec, s, err);
-	if (rc != 0 && strcmp(err->code, "address_in_use") == 0) {
-		json_object_del(in, "udp_port");
-		rc = cp_create_now(cp, spec, s, err);
-	}
-	return rc;
-}
-
 static void
-moved(struct cp *cp, const char *dead, const char *id, struct cp_sess *s)
+moved(struct cp *cp, const struct takeover *t, struct cp_sess *s)
 {
 	char topic[CP_TOPIC_MAX], addr[64];
 
+	taken_add(&cp->failover, t->dead, t->id);
+	MF_LOG(NOTICE, cmd, "session %s of node %s taken over here", t->id, t->dead);
 	cp_store_record(cp, s);
-	cp_store_record_topic(cp, dead, id, topic);
+	cp_store_record_topic(cp, t->dead, t->id, topic);
 	cp_mqtt_publish(cp->mqtt, topic, "", 1, true, NULL, 0);
 	mf_addr_str(&s->local, addr, sizeof(addr));
 	cp_event_publish(cp, json_pack("{s:s, s:s, s:s, s:s, s:{s:i, s:s, s:i}}", "event",
-				       "session.moved", "session", id, "from", dead, "to",
+				       "session.moved", "session", t->id, "from", t->dead, "to",
 				       cp->cfg.node, "ingress", "port", s->port, "addr", addr,
 				       "udp_port", s->udp_port));
 	cp->failover.moved++;
 	cp->status_dirty = true;
 }
 
-/* Record @p rec of session @p id of @p dead: re-created here as its owner's. */
+/* The next in rank takes it (this node passes it over from now on, its own event coming
+ * back changes nothing); after CP_FAILOVER_REFUSERS, its record stays: the node may come
+ * back with it. */
 static void
-take_over(struct cp *cp, const char *dead, const char *id, json_t *rec)
+not_moved(struct cp *cp, const struct takeover *t)
 {
-	const char *tenant = json_string_value(json_object_get(rec, "tenant"));
-	json_t *spec = json_object_get(rec, "spec");
-	uint16_t caller = cp->caller;
-	struct cp_sess *s = NULL;
-	struct cp_err err = { 0 };
-	int rc;
+	const struct cp_err *err = &t->it.err;
 
-	if (!json_is_object(spec) ||
-	    strcmp(json_string_value(json_object_get(spec, "id")) ?: "", id) != 0) {
-		cp_err_set(&err, "invalid", "spec", "a record that is not session %s's", id);
-		rc = -EINVAL;
-	} else {
-		cp->caller = cp_auth_tenant(cp, tenant);
-		cp->pooled = true;
-		rc = create_here(cp, spec, &s, &err);
-		cp->pooled = false;
-		cp->caller = caller;
-	}
-	if (rc == 0) {
-		taken_add(&cp->failover, dead, id);
-		MF_LOG(NOTICE, cmd, "session %s of node %s taken over here", id, dead);
-		moved(cp, dead, id, s);
-		return;
-	}
-	/* The next in rank takes it (this node passes it over from now on, its own event
-	 * coming back changes nothing); after CP_FAILOVER_REFUSERS, its record stays: the
-	 * node may come back with it. */
-	refused_by(&cp->failover, dead, id, cp->cfg.node);
-	MF_LOG(ERR, cmd, "session %s of node %s not taken over: %s%s%s: %s", id, dead, err.code,
-	       err.path[0] ? " at " : "", err.path, err.message);
+	refused_by(&cp->failover, t->dead, t->id, cp->cfg.node);
+	MF_LOG(ERR, cmd, "session %s of node %s not taken over: %s%s%s: %s", t->id, t->dead,
+	       err->code, err->path[0] ? " at " : "", err->path, err->message);
 	cp_event_publish(cp, json_pack("{s:s, s:s, s:s, s:s, s:s}", "event",
-				       "session.move_failed", "session", id, "from", dead, "code",
-				       err.code, "message", err.message));
+				       "session.move_failed", "session", t->id, "from", t->dead,
+				       "code", err->code, "message", err->message));
 	cp->failover.failed++;
+}
+
+/* The batch's creates, pipelined, then one sync of the journal (as a create_many). */
+static void
+take_over(struct cp *cp, struct takeover *t, unsigned int n)
+{
+	const struct mf_msg_node_info *ni = (const struct mf_msg_node_info *)cp->res;
+	uint16_t caller = cp->caller;
+	struct cp_sess *s;
+	struct cp_err err;
+	unsigned int i;
+	bool synced;
+
+	if (cp_dp_call(cp, MF_MSG_NODE_INFO, NULL, 0, cp->res, sizeof(cp->res), &err) < 0)
+		ni = NULL;
+	for (i = 0; i < n; i++)
+		t[i].it.ok = readdress(cp, ni, &t[i]) == 0;	/* before cp->res is reused */
+	cp->pooled = true;
+	for (i = 0; i < n; i++) {
+		cp->caller = t[i].tenant;
+		if (t[i].it.ok && cp_create_pipelined(cp, json_object_get(t[i].rec, "spec"),
+						      &t[i].it) != 0)
+			t[i].it.ok = false;
+	}
+	synced = cp_store_flush(cp) == 0;
+	for (i = 0; i < n; i++) {
+		s = t[i].it.ok ? cp_reg_find(&cp->reg, t[i].id) : NULL;
+		if (s != NULL && !synced) {
+			cp_delete_now(cp, t[i].id, &err);
+			cp_err_set(&t[i].it.err, "internal", NULL, "the journal could not be "
+				   "written");
+			s = NULL;
+		} else if (s == NULL && strcmp(t[i].it.err.code, "address_in_use") == 0) {
+			/* Its port is taken here: one from the range. */
+			cp->caller = t[i].tenant;
+			json_object_del(json_object_get(json_object_get(t[i].rec, "spec"),
+							"ingress"), "udp_port");
+			if (cp_create_now(cp, json_object_get(t[i].rec, "spec"), &s,
+					  &t[i].it.err) != 0)
+				s = NULL;
+		}
+		if (s != NULL)
+			moved(cp, &t[i], s);
+		else
+			not_moved(cp, &t[i]);
+	}
+	cp->pooled = false;
+	cp->caller = caller;
 }
 
 /* <prefix>/<node>/sess/<id>: its node and id (cp_mqtt.c checked the form). */
@@ -359,28 +394,42 @@ split(const struct cp *cp, const char *topic, char node[CP_NODE_MAX], const char
 	return strlen(*id) < MF_SESS_ID_MAX ? 0 : -EINVAL;
 }
 
-static void
-dead_record(struct cp *cp, const char *dead, const char *id, const struct cp_msg *m)
+/* A record of a dead node: into @p t when this node is its heir. @return 1 if so. */
+static int
+dead_record(struct cp *cp, const char *dead, const char *id, const struct cp_msg *m,
+	    struct takeover *batch, unsigned int nb)
 {
+	struct takeover *t = &batch[nb];
 	json_error_t e;
-	json_t *rec;
+	unsigned int k;
 
 	if (m->len == 0 || dead_find(&cp->failover, dead) < 0 ||
 	    !died(cp, mf_cluster_find(&cp->place.reg, dead)) ||
 	    taken(&cp->failover, dead, id) || !heir_is_me(cp, dead, id))
-		return;		/* cleared, its node back, taken here, or another's to take */
-	rec = json_loadb(m->payload, m->len, JSON_REJECT_DUPLICATES, &e);
-	if (json_is_object(rec))
-		take_over(cp, dead, id, rec);
-	else
+		return 0;	/* cleared, its node back, taken here, or another's to take */
+	memset(t, 0, sizeof(*t));
+	t->rec = json_loadb(m->payload, m->len, JSON_REJECT_DUPLICATES, &e);
+	explicit_bzero(m->payload, m->len);
+	if (!json_is_object(t->rec)) {
 		MF_LOG(ERR, cmd, "session %.48s of node %s: its record is not JSON (%s)", id,
 		       dead, e.text);
-	json_decref(rec);
-	explicit_bzero(m->payload, m->len);
+		json_decref(t->rec);
+		return 0;
+	}
+	snprintf(t->dead, sizeof(t->dead), "%s", dead);
+	snprintf(t->id, sizeof(t->id), "%s", id);
+	t->tenant = cp_auth_tenant(cp, json_string_value(json_object_get(t->rec, "tenant")));
+	/* The same record twice in a batch (read again meanwhile): once. */
+	for (k = 0; k < nb; k++)
+		if (strcmp(batch[k].id, id) == 0 && strcmp(batch[k].dead, dead) == 0) {
+			json_decref(t->rec);
+			return 0;
+		}
+	return 1;
 }
 
 /* Another node (or this one) could not take session "session" of "from" over: the next in
- * rank, when that is this node, reads the dead node's records again to take it. */
+ * rank, when that is this node, reads its record again to take it. */
 static void
 move_failed(struct cp *cp, const struct cp_msg *m)
 {
@@ -389,12 +438,17 @@ move_failed(struct cp *cp, const struct cp_msg *m)
 	const char *id = json_string_value(json_object_get(ev, "session"));
 	const char *dead = json_string_value(json_object_get(ev, "from"));
 	const char *by = json_string_value(json_object_get(ev, "node"));
-	int d;
+	char topic[CP_TOPIC_MAX];
+	int r;
 
 	if (id != NULL && dead != NULL && by != NULL && strlen(by) < CP_NODE_MAX &&
-	    strlen(id) < MF_SESS_ID_MAX && (d = dead_find(f, dead)) >= 0 &&
-	    refused_by(f, dead, id, by) && heir_is_me(cp, dead, id))
-		cp_mqtt_follow(cp->mqtt, f->t_dead[d], true);
+	    strlen(id) < MF_SESS_ID_MAX && dead_find(f, dead) >= 0 &&
+	    refused_by(f, dead, id, by) && heir_is_me(cp, dead, id) &&
+	    (r = refusal(f, dead, id, false)) >= 0 && !f->refused[r].followed) {
+		/* Its own topic: the broker sends this record alone, not all of the node's. */
+		cp_store_record_topic(cp, dead, id, topic);
+		f->refused[r].followed = cp_mqtt_follow(cp->mqtt, topic, true) == 0;
+	}
 	json_decref(ev);
 }
 
@@ -497,9 +551,10 @@ own_record(struct cp *cp, const char *id, const struct cp_msg *m)
 unsigned int
 cp_failover_route(struct cp *cp, struct cp_msg **batch, unsigned int n)
 {
+	struct takeover *t = NULL;
 	char node[CP_NODE_MAX];
+	unsigned int i, k = 0, nb = 0;
 	const char *id;
-	unsigned int i, k = 0;
 
 	for (i = 0; i < n; i++) {
 		struct cp_msg *m = batch[i];
@@ -516,10 +571,17 @@ cp_failover_route(struct cp *cp, struct cp_msg **batch, unsigned int n)
 			;
 		else if (strcmp(node, cp->cfg.node) == 0)
 			own_record(cp, id, m);
+		else if (t != NULL || (t = calloc(n, sizeof(*t))) != NULL)
+			nb += (unsigned int)dead_record(cp, node, id, m, t, nb);
 		else
-			dead_record(cp, node, id, m);
+			MF_LOG(ERR, cmd, "no memory to take session %s of node %s over", id, node);
 		cp_msg_free(m);
 	}
+	if (nb > 0)
+		take_over(cp, t, nb);
+	for (i = 0; i < nb; i++)
+		json_decref(t[i].rec);
+	free(t);
 	return k;
 }
 
@@ -527,9 +589,17 @@ void
 cp_failover_tick(struct cp *cp, bool again, uint64_t now)
 {
 	struct cp_failover *f = &cp->failover;
+	uint32_t i;
 
 	if (!f->on)
 		return;
+	/* The deaths settled: every dead node's records read (again: an heir may have died
+	 * since they were last; what was taken is cleared and does not come). */
+	if (f->read_at != 0 && now >= f->read_at) {
+		f->read_at = 0;
+		for (i = 0; i < f->nb_dead; i++)
+			cp_mqtt_follow(cp->mqtt, f->t_dead[i], true);
+	}
 	if (again) {
 		f->sync_at_ms = now + SYNC_DELAY_MS;
 		f->sync_until_ms = 0;
