@@ -126,12 +126,12 @@ dead_find(const struct cp_failover *f, const char *node)
 }
 
 /* Gone by its will (not stopped: a node stopped on purpose may come back with its
- * sessions; drain it first to move them), another node of our pool. */
+ * sessions; drain it first to move them), another node of our pool (its will says which). */
 static bool
 died(const struct cp *cp, const struct mf_node_status *st)
 {
 	return st != NULL && st->valid && !st->online && strcmp(st->reason, "stopped") != 0 &&
-	       strcmp(st->node, cp->cfg.node) != 0;
+	       strcmp(st->node, cp->cfg.node) != 0 && strcmp(st->pool, cp->cfg.pool_group) == 0;
 }
 
 /* The heirs that refused session @p id of @p dead, or NULL; @p add: a new entry if none. */

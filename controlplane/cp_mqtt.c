@@ -676,8 +676,10 @@ cp_mqtt_start(const struct cp_config *c)
 	mq->records = c->failover && mq->t_registry[0] != '\0';
 	if (c->devices_prefix[0] != '\0')
 		snprintf(mq->t_devices, sizeof(mq->t_devices), "%s/+/status", c->devices_prefix);
+	/* The pool it was in: nodes of that pool take its sessions over (failover). */
 	snprintf(mq->will_payload, sizeof(mq->will_payload),
-		 "{\"online\":false,\"node\":\"%s\",\"reason\":\"connection lost\"}", c->node);
+		 "{\"online\":false,\"node\":\"%s\",\"reason\":\"connection lost\",\"pool\":"
+		 "\"%s\"}", c->node, c->pool_group);
 	snprintf(cid, sizeof(cid), "%s", c->client_id[0] ? c->client_id : "");
 	if (cid[0] == '\0')
 		snprintf(cid, sizeof(cid), "mfwd-cp-%s", c->node);

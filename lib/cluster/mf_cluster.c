@@ -224,8 +224,10 @@ mf_cluster_parse(const struct mf_cluster *c, const char *topic, const void *payl
 	}
 	if (!p.bad && st->online)
 		parse_online(&p, root);
-	else if (!p.bad)
+	else if (!p.bad) {
 		get_str(&p, root, "reason", false, st->reason, sizeof(st->reason));
+		get_str(&p, root, "pool", false, st->pool, sizeof(st->pool));	/* a will's */
+	}
 	json_decref(root);
 	st->valid = !p.bad;
 	return p.bad ? -EINVAL : 0;

@@ -131,8 +131,11 @@ test_registry(void)
 	MF_TEST_ASSERT(b != NULL && strcmp(b->node, "b") == 0, "best: %s", b ? b->node : "none");
 	/* b replaced by its will: offline; then a is best. */
 	MF_TEST_EQ(update(&c, "mfwd/b/status", "{\"online\":false,\"node\":\"b\","
-			  "\"reason\":\"connection lost\"}"), 1);
+			  "\"reason\":\"connection lost\",\"pool\":\"mfwd\"}"), 1);
 	MF_TEST_EQ(c.n, 4);
+	MF_TEST_ASSERT(strcmp(mf_cluster_find(&c, "b")->pool, "mfwd") == 0 &&
+		       strcmp(mf_cluster_find(&c, "b")->reason, "connection lost") == 0,
+		       "a will says the pool the node was in");
 	b = mf_cluster_best(&c, 10000, 30000);
 	MF_TEST_ASSERT(b != NULL && strcmp(b->node, "a") == 0, "best: %s", b ? b->node : "none");
 	/* Too old, and a clock far ahead, do not count; age 0 takes any. */
