@@ -65,6 +65,8 @@ struct cp_config {
 	char pool_group[64];		/* empty: no pool subscription */
 	bool placement;			/* pool requests go to the registry's best node */
 	bool failover;			/* pool sessions kept cluster-wide (cp_failover.c) */
+	bool edge_pull;			/* streams announced, and pulled from other nodes */
+	uint32_t pipe_linger_s;		/* a pulled pipe without viewers this long closes */
 	char journal_dir[256];
 	uint32_t status_interval_s;
 	uint32_t stats_interval_ms;	/* <prefix>/<node>/stats every this often; 0: none */
@@ -118,6 +120,7 @@ struct cp_msg {
 	bool record;			/* a session's record, <prefix>/+/sess/+, or another node's
 					 * session.move_failed (cp_failover.c) */
 	bool registry;			/* a node's status, <prefix>/+/status (cp_place.c) */
+	bool stream_dir;		/* a stream's announcement, <prefix>/+/stream/# */
 	bool place_reply;		/* a node's answer to a request we placed on it */
 	bool placed;			/* placed here by a node of the pool: signed for the
 					 * pool topic and placed_response */
@@ -380,6 +383,7 @@ struct cp_stream {
 	char device[33];	/* pulled from this device on demand; "": published */
 	char tag[10];		/* published with a token: its tag ("" otherwise) */
 	uint64_t idle_ms;	/* pulled, without viewers since (0: it has some) */
+	char origin[64];	/* pulled through a pipe from this node (cp_edge.c); "": not */
 };
 
 /* A device that pushes on demand, as its retained status says (cp_devices.c). */
@@ -489,6 +493,20 @@ struct cp_place {
 #define CP_FAILOVER_REFUSED_MAX	1024	/* sessions of dead nodes an heir could not take */
 #define CP_FAILOVER_REFUSERS	4	/* heirs that refused one: then it is left */
 
+/* Edge pull (cp_edge.c): the streams other nodes announce, as they said them. */
+struct cp_dir_entry {
+	char node[CP_NODE_MAX];
+	char room[CP_ROOM_MAX];
+	char stream[CP_STREAM_MAX];
+	json_t *rec;			/* the announcement, checked */
+};
+
+struct cp_edge {
+	struct cp_dir_entry *e;
+	uint32_t nb, cap;
+	uint64_t refused;		/* announcements not kept (bad, or the table full) */
+};
+
 /* Failover (cp_failover.c): the dead nodes whose records this node reads, and its own
  * records looked up after each connection. */
 struct cp_failover {
@@ -572,6 +590,7 @@ struct cp {
 	struct cp_pipes pipes;
 	struct cp_place place;
 	struct cp_failover failover;
+	struct cp_edge edge;
 	bool pooled;			/* the request being handled came through the pool */
 };
 
@@ -828,6 +847,9 @@ int cp_stream_find(const struct cp *cp, uint32_t room, const char *name);
 int cp_stream_add(struct cp *cp, const struct cp_stream *st);
 /** Its session is gone: so is the stream. */
 void cp_stream_gone(struct cp *cp, uint32_t idx);
+/** <prefix>/<node>/stream/<room>/<stream>: where @p node announces stream @p idx. */
+void cp_stream_dir_topic(const struct cp *cp, const char *node, uint32_t idx,
+			 char topic[CP_TOPIC_MAX]);
 /** The stream as its session's journal record keeps it. */
 json_t *cp_stream_meta(const struct cp *cp, uint32_t idx);
 /** An event of a stream's session says its room and stream (and an output's, its viewer). */
@@ -908,6 +930,34 @@ json_t *cp_pipes_of(const struct cp *cp, const char *session);
 /** pipes.json (at start, after the journal). */
 int cp_pipes_load(struct cp *cp);
 void cp_pipes_fini(struct cp *cp);
+/** What an edge needs to pull session @p s from this node: its kind, how to read it
+ *  ("ingress"), this node's addresses ("from") and its port ("src_port"). Uses cp->spec
+ *  and cp->res. @return the object, or NULL with @p err set. */
+json_t *cp_pipes_offer(struct cp *cp, const struct cp_sess *s, struct cp_err *err);
+/** Edge pull: session @p id of node @p origin, as its @p offer says, made here (its
+ *  ingress under a key minted here) and the origin asked to pipe it (session.pipe with the
+ *  "edge" it can send to). The pipe is "opening" until the origin answers; a refusal or
+ *  silence ends the session. @return 0 with *@p out the session, or a code with @p err. */
+int cp_pipe_pull(struct cp *cp, const char *origin, const char *id, json_t *offer,
+		 struct cp_sess **out, struct cp_err *err);
+/** A pulled session ends (@p reason in the pipe.closed event): the origin told to
+ *  unpipe it, the session deleted here, the pipe forgotten. */
+void cp_pipe_unpull(struct cp *cp, const char *id, const char *origin, const char *reason);
+
+/* ---- edge pull: the stream directory (cp_edge.c) ---- */
+
+/** An announcement (msg->stream_dir): kept, replaced or (empty) forgotten. */
+void cp_edge_dir(struct cp *cp, const struct cp_msg *msg);
+/** Stream @p idx of this node announced to the others (edge_pull on, not itself pulled). */
+void cp_edge_announce(struct cp *cp, uint32_t idx);
+/** Every stream of this node announced again (a new connection: the broker may have
+ *  lost what it kept). */
+void cp_edge_reannounce(struct cp *cp);
+/** Stream @p name of @p room, which this node does not have, pulled from the node that
+ *  announces it, if the caller may see it there. @return its index, or -1 with @p err as
+ *  it was (no node announces it) or set. */
+int cp_edge_pull(struct cp *cp, const char *room, const char *name, struct cp_err *err);
+void cp_edge_fini(struct cp *cp);
 
 /* ---- status and events (cp_status.c) ---- */
 

@@ -83,7 +83,7 @@ dataplane(struct cp *cp)
 	}
 }
 
-/* Devices' statuses and other nodes' answers taken out of @p batch (and handled).
+/* Devices' statuses, other nodes' answers and streams taken out of @p batch (and handled).
  * @return the requests left. */
 static unsigned int
 devices(struct cp *cp, struct cp_msg **batch, unsigned int n)
@@ -92,7 +92,7 @@ devices(struct cp *cp, struct cp_msg **batch, unsigned int n)
 	char gone[64];
 
 	for (i = 0; i < n; i++) {
-		if (!batch[i]->pipe_reply && !batch[i]->device) {
+		if (!batch[i]->pipe_reply && !batch[i]->device && !batch[i]->stream_dir) {
 			batch[k++] = batch[i];
 			continue;
 		}
@@ -102,6 +102,8 @@ devices(struct cp *cp, struct cp_msg **batch, unsigned int n)
 			       batch[i]->len, batch[i]->topic);
 		else if (batch[i]->pipe_reply)
 			cp_pipes_reply(cp, batch[i]);
+		else if (batch[i]->stream_dir)
+			cp_edge_dir(cp, batch[i]);
 		else if (cp_device_status(cp, batch[i], gone, sizeof(gone)) == 1)
 			cp_streams_device_gone(cp, gone);
 		cp_msg_free(batch[i]);
@@ -165,6 +167,8 @@ run(struct cp *cp)
 		 * while sessions change. */
 		again = cp_mqtt_take_reconnected(cp->mqtt);
 		cp_failover_tick(cp, again, t);
+		if (again)
+			cp_edge_reannounce(cp);
 		if (again || (cp->status_dirty && t >= last_status + 500) ||
 		    (t >= next_status && cp_mqtt_connected(cp->mqtt))) {
 			next_status = t + cp->cfg.status_interval_s * 1000ull;
@@ -257,6 +261,7 @@ main(int argc, char **argv)
 	cp_pipes_fini(&cp);
 	cp_place_fini(&cp);
 	cp_failover_fini(&cp);
+	cp_edge_fini(&cp);
 	cp_tokens_fini(&cp);
 	cp_rooms_fini(&cp);
 	cp_auth_fini(&cp);

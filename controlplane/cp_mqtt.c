@@ -60,6 +60,7 @@ struct cp_mqtt {
 	char t_place[CP_TOPIC_MAX];	/* <prefix>/<node>/place/reply */
 	char t_pool_plain[CP_TOPIC_MAX];	/* <prefix>/pool/cmd */
 	bool records;			/* failover: session records are read */
+	char t_dir[CP_TOPIC_MAX];	/* <prefix>/+/stream/#: edge pull's directory, or "" */
 	char will_payload[256];
 	MQTTAsync_willOptions will;
 	MQTTAsync_SSLOptions ssl;
@@ -192,18 +193,19 @@ take_props(struct cp_mqtt *mq, struct cp_msg *msg, MQTTProperties *props)
 	msg->placed = msg->placed_n == 1 && msg->placer_n <= 1 && placed_ok(mq, msg);
 }
 
-/* <prefix>/<one level>/sess/<one level> */
+/* <prefix>/<one level><mid><more>, the rest one level only when @p one:
+ * <prefix>/+/sess/+ (records) and <prefix>/+/stream/# (announcements). */
 static bool
-is_record(const char *prefix, const char *t)
+under_node(const char *prefix, const char *t, const char *mid, bool one)
 {
-	size_t p = strlen(prefix);
-	const char *node = t + p + 1, *sess;
+	size_t p = strlen(prefix), m = strlen(mid);
+	const char *node = t + p + 1, *rest;
 
 	if (p == 0 || strncmp(t, prefix, p) != 0 || t[p] != '/')
 		return false;
-	sess = strchr(node, '/');
-	return sess != NULL && sess > node && strncmp(sess, "/sess/", 6) == 0 &&
-	       sess[6] != '\0' && strchr(sess + 6, '/') == NULL;
+	rest = strchr(node, '/');
+	return rest != NULL && rest > node && strncmp(rest, mid, m) == 0 && rest[m] != '\0' &&
+	       (!one || strchr(rest + m, '/') == NULL);
 }
 
 /* <prefix>/<one level>/event/session.move_failed */
@@ -251,8 +253,11 @@ on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
 	msg->place_reply = strcmp(msg->topic, mq->t_place) == 0;
 	msg->pool = mq->t_pool[0] != '\0' && strcmp(msg->topic, mq->t_pool_plain) == 0;
 	msg->registry = mq->t_registry[0] != '\0' && is_status(mq->cfg->prefix, msg->topic);
-	msg->record = mq->records && (is_record(mq->cfg->prefix, msg->topic) ||
-				      is_move_failed(mq->cfg->prefix, msg->topic));
+	msg->record = mq->records &&
+		      (under_node(mq->cfg->prefix, msg->topic, "/sess/", true) ||
+		       is_move_failed(mq->cfg->prefix, msg->topic));
+	msg->stream_dir = mq->t_dir[0] != '\0' &&
+			  under_node(mq->cfg->prefix, msg->topic, "/stream/", false);
 	/* Oversized payloads are kept only as a length: the command layer refuses them. */
 	msg->len = (size_t)m->payloadlen;
 	msg->payload = malloc(msg->len > mq->cfg->max_payload ? 1 : msg->len + 1);
@@ -267,7 +272,9 @@ on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
 	      (msg->placed && strcmp(msg->response_topic, mq->t_place) == 0);
 	pthread_mutex_lock(&mq->lock);
 	msg->arrived_ms = mf_time_ns(CLOCK_MONOTONIC) / 1000000u;	/* in queue order */
-	if (mq->nq < (msg->record ? QUEUE_RECORDS_MAX : own ? QUEUE_OWN_MAX : QUEUE_MAX)) {
+	/* The directory comes at once too (retained, on subscribing). */
+	if (mq->nq < (msg->record || msg->stream_dir ? QUEUE_RECORDS_MAX :
+		      own ? QUEUE_OWN_MAX : QUEUE_MAX)) {
 		if (mq->tail != NULL)
 			mq->tail->next = msg;
 		else
@@ -412,6 +419,8 @@ on_connected(void *ctx, char *cause)
 	}
 	if (mq->t_devices[0] != '\0')
 		subscribe(mq, mq->client, mq->t_devices);
+	if (mq->t_dir[0] != '\0')
+		subscribe(mq, mq->client, mq->t_dir);
 	mq->backoff = 1;
 	atomic_store(&mq->connected, true);
 	atomic_store(&mq->connecting, false);
@@ -676,6 +685,8 @@ cp_mqtt_start(const struct cp_config *c)
 	mq->records = c->failover && mq->t_registry[0] != '\0';
 	if (c->devices_prefix[0] != '\0')
 		snprintf(mq->t_devices, sizeof(mq->t_devices), "%s/+/status", c->devices_prefix);
+	if (c->edge_pull)
+		snprintf(mq->t_dir, sizeof(mq->t_dir), "%s/+/stream/#", c->prefix);
 	/* The pool it was in: nodes of that pool take its sessions over (failover). */
 	snprintf(mq->will_payload, sizeof(mq->will_payload),
 		 "{\"online\":false,\"node\":\"%s\",\"reason\":\"connection lost\",\"pool\":"

@@ -239,23 +239,41 @@ random_hex(char *out, size_t n, struct cp_err *err)
 static void
 answer(struct cp *cp, struct cp_pipe *p, json_t *result, const struct cp_err *err)
 {
+	if (p->later == NULL) {
+		json_decref(result);
+		return;
+	}
 	cp_cmd_answer(cp, p->later, result, err);
 	free(p->later);
 	p->later = NULL;
 }
 
+/* @p cmd with @p args (consumed) to @p node, under a fresh id: its answer awaited by none. */
 static void
-send_close(struct cp *cp, const struct cp_pipe *p)
+send_once(struct cp *cp, const char *node, const char *cmd, json_t *args)
 {
 	struct cp_err err;
 	char token[17];
 
 	if (random_hex(token, 8, &err) != 0)
-		return;
-	send_to(cp, p->node, "pipe.close", token, json_pack("{s:s, s:s}", "id", p->session,
-							     "origin", cp->cfg.node));
+		json_decref(args);
+	else
+		send_to(cp, node, cmd, token, args);
 }
 
+static void
+send_close(struct cp *cp, const struct cp_pipe *p)
+{
+	send_once(cp, p->node, "pipe.close", json_pack("{s:s, s:s}", "id", p->session, "origin",
+						       cp->cfg.node));
+}
+/* The edge asks the origin to stop piping @p p here. */
+static void
+send_unpipe(struct cp *cp, const struct cp_pipe *p)
+{
+	send_once(cp, p->node, "session.unpipe", json_pack("{s:s, s:s}", "id", p->session, "to",
+							   cp->cfg.node));
+}
 /* ---- the origin: session.pipe, session.unpipe ---- */
 
 /* The addresses of this node's ports (or of port @p only, if >= 0): where the edge may
@@ -324,6 +342,24 @@ srtp_json(const uint8_t *key)
 	return json_pack("{s:s, s:s}", "suite", suite_name(PIPE_SUITE), "key", b64);
 }
 
+/* An edge that pulls (cp_pipe_pull) made its ingress first, under a key of its own: with
+ * SRTP, the key is in @p edge. */
+static int
+edge_key(const json_t *edge, int srtp, struct cp_pipe *p, struct cp_err *err)
+{
+	const char *b64 = json_string_value(json_object_get(edge, "key"));
+
+	if (edge == NULL || !srtp)
+		return 0;
+	if (b64 == NULL || mf_base64_decode(b64, strlen(b64), p->key, sizeof(p->key)) !=
+	    PIPE_KEY_LEN) {
+		cp_err_set(err, "bad_value", "edge", "with srtp, the edge's key: %d bytes in "
+			   "base64", PIPE_KEY_LEN);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Check and build what session.pipe sends; @p p is filled but not yet in the table. */
 static json_t *
 open_args(struct cp *cp, json_t *args, struct cp_pipe *p, struct cp_err *err)
@@ -332,12 +368,13 @@ open_args(struct cp *cp, json_t *args, struct cp_pipe *p, struct cp_err *err)
 	json_int_t port = -1;
 	int srtp = 0;
 	struct mf_sess_spec *spec = &cp->spec;
+	json_t *from, *o, *edge = NULL;
 	struct cp_sess *s;
-	json_t *from, *o;
 	unsigned int i;
 
-	if (cp_args_unpack(args, err, "{s:s, s:s, s?b, s?I}", "id", &id, "to", &to, "srtp",
-			   &srtp, "port", &port) != 0)
+	if (cp_args_unpack(args, err, "{s:s, s:s, s?b, s?I, s?o}", "id", &id, "to", &to, "srtp",
+			   &srtp, "port", &port, "edge", &edge) != 0 ||
+	    edge_key(edge, srtp, p, err) != 0)
 		return NULL;
 	s = cp_reg_find(&cp->reg, id);
 	if (s == NULL || !cp_sees(cp, id)) {
@@ -372,7 +409,7 @@ open_args(struct cp *cp, json_t *args, struct cp_pipe *p, struct cp_err *err)
 			   spec->nb_outputs);
 		goto fail;
 	}
-	if (srtp && RAND_bytes(p->key, PIPE_KEY_LEN) != 1) {
+	if (srtp && edge == NULL && RAND_bytes(p->key, PIPE_KEY_LEN) != 1) {
 		cp_err_set(err, "internal", NULL, "no random bytes");
 		goto fail;
 	}
@@ -394,11 +431,33 @@ fail:
 	return NULL;
 }
 
+static json_t *opened_json(const struct cp_pipe *p);
+static int pipe_output(struct cp *cp, struct cp_pipe *p, json_t *res, struct cp_err *err);
+
+/* The edge pulls: its ingress is there already, the output goes to it now. */
+static json_t *
+pipe_to_edge(struct cp *cp, struct cp_pipe *p, json_t *edge, struct cp_err *err)
+{
+	json_t *o;
+
+	if (pipe_output(cp, p, edge, err) != 0) {
+		drop(cp, p);
+		return NULL;
+	}
+	p->state = CP_PIPE_OPEN;
+	save(cp);
+	event(cp, p, "pipe.opened", NULL);
+	o = opened_json(p);
+	MF_LOG(NOTICE, cmd, "session %s piped to node %s (%s:%u), pulled", p->session, p->node,
+	       p->addr, p->udp_port);
+	return o;
+}
+
 json_t *
 cp_session_pipe(struct cp *cp, json_t *args, struct cp_err *err)
 {
 	struct cp_pipe tmp = { 0 }, *p;
-	json_t *req = open_args(cp, args, &tmp, err);
+	json_t *req = open_args(cp, args, &tmp, err), *edge = json_object_get(args, "edge");
 
 	if (req == NULL)
 		goto out;
@@ -409,6 +468,12 @@ cp_session_pipe(struct cp *cp, json_t *args, struct cp_err *err)
 		goto out;
 	}
 	memcpy(p, &tmp, sizeof(*p));
+	if (edge != NULL) {
+		json_decref(req);
+		req = pipe_to_edge(cp, p, edge, err);
+		explicit_bzero(&tmp, sizeof(tmp));
+		return req;
+	}
 	/* Apart from the entry, which moves as the table changes; filled when the batch
 	 * answers what it can. */
 	p->later = calloc(1, sizeof(*p->later));
@@ -466,7 +531,8 @@ pipe_output(struct cp *cp, struct cp_pipe *p, json_t *res, struct cp_err *err)
 	p->udp_port = (uint16_t)udp;
 	p->port = (uint16_t)port;
 	upd = json_pack("{s:s, s:[o]}", "id", p->session, "add_outputs", output_json(p));
-	cp->caller = p->later->tenant;
+	if (p->later != NULL)
+		cp->caller = p->later->tenant;
 	r = cp_session_update(cp, upd, err);
 	json_decref(upd);
 	explicit_bzero(p->key, sizeof(p->key));
@@ -474,6 +540,16 @@ pipe_output(struct cp *cp, struct cp_pipe *p, json_t *res, struct cp_err *err)
 		return -EINVAL;
 	json_decref(r);
 	return 0;
+}
+
+static json_t *
+opened_json(const struct cp_pipe *p)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i}", "session", p->session, "to", p->node,
+			      "output", p->out_id, "addr", p->addr, "udp_port", p->udp_port);
+
+	json_object_set_new(o, "srtp", p->srtp ? json_string(suite_name(p->srtp)) : json_null());
+	return o;
 }
 
 static void
@@ -491,12 +567,43 @@ opened(struct cp *cp, struct cp_pipe *p, json_t *res)
 	p->state = CP_PIPE_OPEN;
 	save(cp);
 	event(cp, p, "pipe.opened", NULL);
-	o = json_pack("{s:s, s:s, s:s, s:s, s:i}", "session", p->session, "to", p->node,
-		      "output", p->out_id, "addr", p->addr, "udp_port", p->udp_port);
-	json_object_set_new(o, "srtp", p->srtp ? json_string(suite_name(p->srtp)) : json_null());
+	o = opened_json(p);
 	answer(cp, p, o, NULL);
 	MF_LOG(NOTICE, cmd, "session %s piped to node %s (%s:%u)", p->session, p->node, p->addr,
 	       p->udp_port);
+}
+
+/* Edge pull: a pulled session ends here, @p reason said in pipe.closed. */
+static void
+unpull_here(struct cp *cp, struct cp_pipe *p, const char *reason)
+{
+	struct cp_err err = { 0 };
+
+	if (cp_reg_find(&cp->reg, p->session) != NULL && cp_delete_now(cp, p->session, &err) != 0)
+		MF_LOG(ERR, cmd, "session %s pulled from %s: not removed: %s", p->session, p->node,
+		       err.message);
+	event(cp, p, "pipe.closed", reason);
+	drop(cp, p);
+	save(cp);
+}
+
+/* Edge pull: the origin's answer to our session.pipe (@p root). */
+static void
+pulled(struct cp *cp, struct cp_pipe *p, bool ok, json_t *root)
+{
+	const char *why = json_string_value(json_object_get(json_object_get(root, "error"),
+							    "message"));
+
+	if (!ok) {
+		MF_LOG(WARNING, cmd, "session %s: node %s did not pipe it: %.150s", p->session,
+		       p->node, why != NULL ? why : "an unreadable answer");
+		unpull_here(cp, p, "refused");
+		return;
+	}
+	p->state = CP_PIPE_OPEN;
+	save(cp);
+	event(cp, p, "pipe.opened", NULL);
+	MF_LOG(NOTICE, cmd, "session %s pulled from node %s", p->session, p->node);
 }
 
 void
@@ -515,6 +622,10 @@ cp_pipes_reply(struct cp *cp, const struct cp_msg *msg)
 	if (p == NULL)
 		goto out;	/* a pipe.close's answer, or too late: nothing waits for it */
 	ok = json_object_get(root, "ok");
+	if (p->in) {
+		pulled(cp, p, json_is_true(ok), root);
+		goto out;
+	}
 	if (json_is_true(ok)) {
 		opened(cp, p, json_object_get(root, "result"));
 		goto out;
@@ -539,13 +650,21 @@ cp_pipes_tick(struct cp *cp, uint64_t now_ms)
 	while (i < cp->pipes.nb) {
 		struct cp_pipe *p = &cp->pipes.p[i];
 
-		if (p->state == CP_PIPE_OPENING && now_ms >= p->deadline_ms) {
+		if (p->state == CP_PIPE_OPENING && p->in && now_ms >= p->deadline_ms) {
+			send_unpipe(cp, p);	/* in case it answers after all */
+			unpull_here(cp, p, "timeout");
+			continue;
+		} else if (p->state == CP_PIPE_OPENING && now_ms >= p->deadline_ms) {
 			cp_err_set(&err, "timeout", "to", "node %s did not answer within %u ms",
 				   p->node, cp->cfg.reply_timeout_ms);
 			send_close(cp, p);	/* in case it answers after all */
 			answer(cp, p, NULL, &err);
 		} else if (p->state == CP_PIPE_OPEN && cp_reg_find(&cp->reg, p->session) == NULL) {
-			if (!p->in)
+			/* The session gone on either side: the other stops too (an edge's
+			 * deleted by hand would be sent to until the origin's ended). */
+			if (p->in)
+				send_unpipe(cp, p);
+			else
 				send_close(cp, p);
 			event(cp, p, "pipe.closed", "session_gone");
 			changed = true;
@@ -656,8 +775,10 @@ opened_result(const struct cp_sess *s, const char *origin_addr, json_int_t oport
 			 "origin_port", oport);
 }
 
-json_t *
-cp_pipe_open(struct cp *cp, json_t *args, struct cp_err *err)
+/* pipe.open's work: the session made here and its pipe (*@p pp) entered, open.
+ * @return the answer, or NULL with @p err set. */
+static json_t *
+open_here(struct cp *cp, json_t *args, struct cp_pipe **pp, struct cp_err *err)
 {
 	const char *id = NULL, *origin = NULL, *kind = NULL, *oaddr = NULL;
 	json_t *from = NULL, *in = NULL, *spec = NULL, *res = NULL;
@@ -707,12 +828,128 @@ cp_pipe_open(struct cp *cp, json_t *args, struct cp_err *err)
 	p->epoch = 0;
 	p->by_origin = true;
 	save(cp);
-	event(cp, p, "pipe.opened", NULL);
 	res = opened_result(s, oaddr, oport);
-	MF_LOG(NOTICE, cmd, "session %s piped here from node %s", id, origin);
+	*pp = p;
 out:
 	json_decref(spec);
 	return res;
+}
+
+json_t *
+cp_pipe_open(struct cp *cp, json_t *args, struct cp_err *err)
+{
+	struct cp_pipe *p;
+	json_t *res = open_here(cp, args, &p, err);
+
+	if (res == NULL)
+		return NULL;
+	event(cp, p, "pipe.opened", NULL);
+	MF_LOG(NOTICE, cmd, "session %s piped here from node %s", p->session, p->node);
+	return res;
+}
+
+/* ---- the edge that pulls: a pipe asked for by the edge ---- */
+
+json_t *
+cp_pipes_offer(struct cp *cp, const struct cp_sess *s, struct cp_err *err)
+{
+	json_t *o, *from;
+
+	if (cp_store_spec(cp, s, &cp->spec) != 0) {
+		cp_err_set(err, "internal", NULL, "the journal's record of \"%.60s\" is unreadable",
+			   s->id);
+		return NULL;
+	}
+	o = json_pack("{s:s, s:i, s:o}", "kind", mf_sess_kind_str(cp->spec.kind), "src_port",
+		      cp->spec.ingress.udp_port, "ingress", ingress_template(&cp->spec));
+	mf_sess_wipe_keys(&cp->spec);
+	from = o != NULL ? our_addrs(cp, -1, err) : NULL;
+	if (from == NULL) {
+		json_decref(o);
+		return NULL;
+	}
+	json_object_set_new(o, "from", from);
+	return o;
+}
+
+/* pipe.open's arguments as the origin would send them, from its @p offer, under @p key. */
+static json_t *
+pull_args(const char *origin, const char *id, json_t *offer, const uint8_t *key)
+{
+	json_t *in = json_object_get(offer, "ingress");
+
+	if (!json_is_object(in))
+		return NULL;
+	in = json_deep_copy(in);
+	json_object_set_new(in, "srtp", srtp_json(key));
+	return json_pack("{s:s, s:s, s:O, s:O, s:O, s:o}", "id", id, "origin", origin, "kind",
+			 json_object_get(offer, "kind"), "from", json_object_get(offer, "from"),
+			 "src_port", json_object_get(offer, "src_port"), "ingress", in);
+}
+
+int
+cp_pipe_pull(struct cp *cp, const char *origin, const char *id, json_t *offer,
+	     struct cp_sess **out, struct cp_err *err)
+{
+	uint8_t key[PIPE_KEY_LEN];
+	json_t *args = NULL, *res = NULL, *edge;
+	struct cp_pipe *p;
+	char token[17], b64[128];
+	int rc = -EINVAL;
+
+	if (RAND_bytes(key, sizeof(key)) != 1 || random_hex(token, 8, err) != 0) {
+		cp_err_set(err, "internal", NULL, "no random bytes");
+		goto out;
+	}
+	args = pull_args(origin, id, offer, key);
+	if (args == NULL) {
+		cp_err_set(err, "unavailable", "stream", "node %s announces it unreadably", origin);
+		goto out;
+	}
+	res = open_here(cp, args, &p, err);
+	if (res == NULL)
+		goto out;
+	p->state = CP_PIPE_OPENING;
+	memcpy(p->token, token, sizeof(p->token));
+	p->deadline_ms = mf_time_ns(CLOCK_MONOTONIC) / 1000000 + cp->cfg.reply_timeout_ms;
+	mf_base64_encode(key, PIPE_KEY_LEN, b64, sizeof(b64));
+	edge = json_pack("{s:O, s:O, s:O, s:s}", "addr", json_object_get(res, "addr"),
+			 "udp_port", json_object_get(res, "udp_port"), "origin_port",
+			 json_object_get(res, "origin_port"), "key", b64);
+	explicit_bzero(b64, sizeof(b64));
+	send_to(cp, origin, "session.pipe", token, json_pack("{s:s, s:s, s:b, s:o}", "id", id,
+		"to", cp->cfg.node, "srtp", 1, "edge", edge));
+	*out = cp_reg_find(&cp->reg, id);
+	MF_LOG(INFO, cmd, "session %s: pulling it from node %s", id, origin);
+	rc = 0;
+out:
+	explicit_bzero(key, sizeof(key));
+	if (args != NULL)
+		json_object_del(json_object_get(args, "ingress"), "srtp");
+	json_decref(args);
+	json_decref(res);
+	return rc;
+}
+
+void
+cp_pipe_unpull(struct cp *cp, const char *id, const char *origin, const char *reason)
+{
+	struct cp_pipe *p = find(cp, id, origin, true);
+	struct cp_pipe gone = { .in = true };
+	struct cp_err err = { 0 };
+
+	if (p != NULL) {
+		send_unpipe(cp, p);
+		unpull_here(cp, p, reason);
+		return;
+	}
+	/* Its pipe forgotten (a restart while it opened): the origin told all the same. */
+	snprintf(gone.session, sizeof(gone.session), "%s", id);
+	snprintf(gone.node, sizeof(gone.node), "%s", origin);
+	send_unpipe(cp, &gone);
+	if (cp_delete_now(cp, id, &err) != 0 && cp_reg_find(&cp->reg, id) != NULL)
+		MF_LOG(ERR, cmd, "session %s pulled from %s: not removed: %s", id, origin,
+		       err.message);
 }
 
 json_t *

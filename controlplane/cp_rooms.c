@@ -182,12 +182,29 @@ cp_stream_add(struct cp *cp, const struct cp_stream *st)
 }
 
 void
+cp_stream_dir_topic(const struct cp *cp, const char *node, uint32_t idx,
+		    char topic[CP_TOPIC_MAX])
+{
+	const struct cp_stream *st = &cp->rooms.streams[idx];
+
+	snprintf(topic, CP_TOPIC_MAX, "%s/%s/stream/%s/%s", cp->cfg.prefix, node,
+		 cp->rooms.rooms[st->room].name, st->name);
+}
+
+void
 cp_stream_gone(struct cp *cp, uint32_t idx)
 {
 	struct cp_stream *st = &cp->rooms.streams[idx];
+	char topic[CP_TOPIC_MAX];
 
 	if (st->session[0] == '\0')
 		return;
+	/* Its announcement goes with it (an empty retained message); a stream pulled here
+	 * was not announced. */
+	if (cp->cfg.edge_pull && st->origin[0] == '\0' && cp->mqtt != NULL) {
+		cp_stream_dir_topic(cp, cp->cfg.node, idx, topic);
+		cp_mqtt_publish(cp->mqtt, topic, "", 1, true, NULL, 0);
+	}
 	cp->rooms.rooms[st->room].nb_streams--;
 	st->session[0] = '\0';
 }
@@ -214,6 +231,8 @@ cp_stream_meta(const struct cp *cp, uint32_t idx)
 		json_object_set_new(o, "device", json_string(st->device));
 	if (st->tag[0] != '\0')
 		json_object_set_new(o, "tag", json_string(st->tag));
+	if (st->origin[0] != '\0')
+		json_object_set_new(o, "origin", json_string(st->origin));
 	return o;
 }
 
@@ -242,7 +261,7 @@ media_of(json_t *o, struct cp_media *m)
 uint32_t
 cp_stream_restore(struct cp *cp, json_t *meta, const struct cp_sess *s)
 {
-	const char *room = NULL, *name = NULL, *device = "", *tag = "";
+	const char *room = NULL, *name = NULL, *device = "", *tag = "", *origin = "";
 	struct cp_stream st = { .nb_media = 0 };
 	json_t *media = NULL, *o;
 	int webrtc = 0, r, i;
@@ -250,10 +269,11 @@ cp_stream_restore(struct cp *cp, json_t *meta, const struct cp_sess *s)
 
 	if (meta == NULL)
 		return 0;
-	if (json_unpack(meta, "{s:s, s:s, s:b, s:o, s?s, s?s}", "room", &room, "name", &name,
-			"webrtc", &webrtc, "media", &media, "device", &device, "tag", &tag) != 0 ||
+	if (json_unpack(meta, "{s:s, s:s, s:b, s:o, s?s, s?s, s?s}", "room", &room, "name",
+			&name, "webrtc", &webrtc, "media", &media, "device", &device, "tag", &tag,
+			"origin", &origin) != 0 ||
 	    !cp_room_name_ok(room, false) || strlen(device) >= sizeof(st.device) ||
-	    strlen(tag) >= sizeof(st.tag) ||
+	    strlen(tag) >= sizeof(st.tag) || strlen(origin) >= sizeof(st.origin) ||
 	    !cp_room_name_ok(name, true) || json_array_size(media) > CP_STREAM_MEDIA)
 		goto bad;
 	json_array_foreach(media, k, o)
@@ -276,6 +296,7 @@ cp_stream_restore(struct cp *cp, json_t *meta, const struct cp_sess *s)
 	st.webrtc = webrtc;
 	snprintf(st.device, sizeof(st.device), "%s", device);
 	snprintf(st.tag, sizeof(st.tag), "%s", tag);
+	snprintf(st.origin, sizeof(st.origin), "%s", origin);
 	i = cp_stream_add(cp, &st);
 	return i < 0 ? 0 : (uint32_t)i + 1;
 bad:

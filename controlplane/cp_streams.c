@@ -544,6 +544,7 @@ cp_stream_publish(struct cp *cp, json_t *args, struct cp_err *err)
 		return NULL;
 	}
 	cp_token_spend(cp, cp->grant);
+	cp_edge_announce(cp, (uint32_t)i);
 	return res;
 }
 
@@ -669,6 +670,10 @@ subscribe_one(struct cp *cp, const char *room, json_t *one, struct sdp_work *w,
 	i = stream_of(cp, room, name, err);
 	if (i < 0 && strcmp(err->path, "stream") == 0)
 		i = pull(cp, room, name, err);
+	/* Nobody here has it, no device of the room sends it: another node may. */
+	if (i < 0 && strcmp(err->code, "not_found") == 0 &&
+	    (strcmp(err->path, "stream") == 0 || strcmp(err->path, "room") == 0))
+		i = cp_edge_pull(cp, room, name, err);
 	if (i < 0)
 		return NULL;
 	if (cp->grant != NULL && viewer != NULL) {
@@ -687,6 +692,11 @@ subscribe_one(struct cp *cp, const char *room, json_t *one, struct sdp_work *w,
 	    random_ice(pwd, 24, err) != 0 || random_bytes(&l.session_id, 8, err) != 0 ||
 	    random_bytes(&ssrc, sizeof(ssrc), err) != 0)
 		return NULL;
+	/* A pulled stream's session is where its pipe arrives: its viewers reach it there. */
+	if (st->origin[0] != '\0') {
+		ep.port = s->port;
+		mf_addr_str(&s->local, ep.addr, sizeof(ep.addr));
+	}
 	if (viewer == NULL) {
 		/* A token's viewers carry its tag: it may end them, and only them. */
 		if (cp->grant != NULL)
@@ -829,6 +839,18 @@ stop(struct cp *cp, uint32_t i, bool tell)
 		       err.message);
 }
 
+/* A stream pulled from another node without viewers: its pipe closed, its session gone. */
+static void
+unpull(struct cp *cp, uint32_t i)
+{
+	struct cp_stream *st = &cp->rooms.streams[i];
+	char id[MF_SESS_ID_MAX], origin[sizeof(st->origin)];
+
+	memcpy(id, st->session, sizeof(id));
+	memcpy(origin, st->origin, sizeof(origin));
+	cp_pipe_unpull(cp, id, origin, "linger");
+}
+
 void
 cp_streams_tick(struct cp *cp, uint64_t now_ms)
 {
@@ -838,7 +860,7 @@ cp_streams_tick(struct cp *cp, uint64_t now_ms)
 		struct cp_stream *st = &cp->rooms.streams[i];
 		const struct cp_sess *s;
 
-		if (st->session[0] == '\0' || st->device[0] == '\0')
+		if (st->session[0] == '\0' || (st->device[0] == '\0' && st->origin[0] == '\0'))
 			continue;
 		s = cp_reg_find(&cp->reg, st->session);
 		if (s == NULL || s->nb_outputs > 0) {
@@ -847,7 +869,10 @@ cp_streams_tick(struct cp *cp, uint64_t now_ms)
 		}
 		if (st->idle_ms == 0)
 			st->idle_ms = now_ms;
-		else if (now_ms - st->idle_ms >= cp->cfg.linger_s * 1000ull)
+		else if (st->origin[0] != '\0' &&
+			 now_ms - st->idle_ms >= cp->cfg.pipe_linger_s * 1000ull)
+			unpull(cp, i);
+		else if (st->origin[0] == '\0' && now_ms - st->idle_ms >= cp->cfg.linger_s * 1000ull)
 			stop(cp, i, true);
 	}
 }

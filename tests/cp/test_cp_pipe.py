@@ -27,6 +27,14 @@ Two dataplanes on af_packet veths, two control planes ("origin", "edge"), one mo
 5. The origin's control plane restarts: the pipe is still listed (pipes.json).
 6. session.unpipe: the output goes, the edge's session goes, pipe.closed events. Piped
    again, then the origin's session deleted: the edge's session goes with it.
+7. Edge pull, run after 2 while the link relays (both nodes "edge_pull": true,
+   "pipe_linger_s": 1): a stream published on the origin is announced; a viewer's
+   stream.subscribe on the edge, which does not have it, opens a pipe from the origin (SRTP under the edge's key) and is answered with the pipe's
+   address; ffmpeg's RTP to the origin arrives at the edge. A second viewer shares the pipe.
+   Both unsubscribed: the edge closes the pipe after the linger (the origin's output and
+   the edge's session gone, pipe.closed "linger"). Refused, nothing made: a stream nobody
+   announces, one announced unreadably, one announced by a node that is not online. The
+   stream unpublished on the origin: its announcement goes, the edge's pulled session too.
 """
 import json
 import os
@@ -43,6 +51,8 @@ from media import decoded_hashes, frame_hashes, gst_receiver, make_clip, rtp_rec
 from netns import Topology, sh  # noqa: E402
 
 T = Checks("cp_pipe")
+with open(os.path.join(HERE, "..", "unit", "sdp", "chromium-view.sdp")) as f:
+    OFFER = f.read()  # a browser's recvonly offer, recorded
 DP = os.path.join(HERE, "..", "dp")
 RECEIVERS = ("10.99.2.1", "10.99.2.3", "10.99.2.4")
 GOP = 50
@@ -368,6 +378,117 @@ def refusals(c):
     T.check(code(e) == "not_found", "the edge made nothing of the refused pipe: %s" % e)
 
 
+def edge_sessions(c):
+    r = c.request("mfwd/edge/cmd", "session.list", {})
+    return sorted((r or {}).get("result", {}).get("sessions", []))
+
+
+def origin_pipes(c, sid):
+    o = c.request("mfwd/origin/cmd", "session.get", {"id": sid})
+    res = (o or {}).get("result", {})
+    return res.get("pipes", []), res.get("spec", {}).get("outputs", [])
+
+
+def pull_refusals(c, before):
+    """What the directory must not believe: nothing made on the edge."""
+    bad = {"v": 1, "node": "ghost", "room": "live", "name": "cam/ghost", "session": "live:1",
+           "webrtc": False, "media": [{"kind": "video", "codec": "h264", "pt": 96, "clock":
+                                       90000, "h264_mode": 1, "profile": 66, "ssrc": 0}],
+           "pipe": {"kind": "rtp-mux", "src_port": 5000, "ingress": {},
+                    "from": [{"port": 1, "addr": "10.99.3.1"}]}}
+    for topic, payload in (("mfwd/ghost/stream/live/cam/ghost", json.dumps(bad)),
+                           ("mfwd/origin2/stream/live/cam/junk", "{not json")):
+        c.c.publish(topic, payload, qos=1, retain=True)
+    time.sleep(0.5)
+    for name, what in (("cam/none", "a stream nobody announces"),
+                       ("cam/ghost", "one announced by a node that is not online"),
+                       ("cam/junk", "one announced unreadably")):
+        r = c.request("mfwd/edge/cmd", "stream.subscribe", {"room": "live", "stream": name,
+                                                            "sdp": OFFER})
+        T.check(code(r) == "not_found", "edge pull refused, %s: %s" % (what, r))
+    for topic in ("mfwd/ghost/stream/live/cam/ghost", "mfwd/origin2/stream/live/cam/junk"):
+        c.c.publish(topic, "", qos=1, retain=True)
+    T.eq(edge_sessions(c), before, "the edge made nothing of them")
+
+
+def edge_pull(topo, c, evs, dpo, dpe, clip):
+    before = edge_sessions(c)
+    T.check(ok(c.request("mfwd/origin/cmd", "room.create", {"room": "live"})),
+            "origin: room live")
+    r = c.request("mfwd/origin/cmd", "stream.publish", {"room": "live", "stream": "cam/9",
+                  "media": [{"kind": "video", "codec": "h264", "pt": 96, "profile": 66}]})
+    T.check(ok(r), "origin: stream cam/9 published: %s" % r)
+    sid = (r or {}).get("result", {}).get("session", "")
+    ingress = (r or {}).get("result", {}).get("ingress", {})
+    pull_refusals(c, before)
+    sub = {"room": "live", "stream": "cam/9", "sdp": OFFER}
+    r = c.request("mfwd/edge/cmd", "stream.subscribe", sub, timeout=10)
+    T.check(ok(r) and r["result"]["session"] == sid and "10.99.3.2" in r["result"]["sdp"],
+            "edge: a viewer subscribes to the origin's stream, answered with the pipe's "
+            "address: %s" % json.dumps(r)[:300])
+    v1 = (r or {}).get("result", {}).get("viewer", "")
+    ev = evs.wait("origin", "pipe.opened", lambda e: e.get("session") == sid)
+    T.check(len(ev) == 1, "origin: pipe.opened toward the edge: %s" % ev)
+    ev = evs.wait("edge", "pipe.opened", lambda e: e.get("session") == sid)
+    T.check(len(ev) == 1 and ev[0].get("from") == "origin", "edge: pipe.opened: %s" % ev)
+    pipes, outs = origin_pipes(c, sid)
+    T.check(len(pipes) == 1 and pipes[0]["to"] == "edge" and pipes[0]["state"] == "open" and
+            pipes[0]["srtp"] == "AEAD_AES_256_GCM" and len(outs) == 1,
+            "origin: one pipe to the edge, GCM-256, its output: %s" % pipes)
+    e = c.request("mfwd/edge/cmd", "session.get", {"id": sid})
+    T.check(ok(e) and e["result"].get("pipes") == [{"from": "origin",
+                                                    "srtp": "AEAD_AES_256_GCM"}] and
+            [o["id"] for o in e["result"]["spec"]["outputs"]] == [v1],
+            "edge: the pulled session, piped from the origin, the viewer its output: %s" %
+            json.dumps(e)[:400])
+    sender = topo.popen(topo.src, "ffmpeg", "-nostdin", "-v", "error", "-re", "-i", clip,
+                        "-t", "3", "-c", "copy", "-f", "rtp", "-payload_type", "96",
+                        "rtp://10.99.1.2:%d?localport=4002" % ingress.get("udp_port", 9),
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        dpe.wait_for(lambda s: s["sessions"].get(sid, {}).get("rx_pkts", 0) >= 20,
+                     timeout=20, what="the origin's stream at the edge")
+    except RuntimeError:
+        print("origin %s: %s" % (sid, json.dumps(dpo.stats()["sessions"].get(sid))))
+        print("edge %s: %s" % (sid, json.dumps(dpe.stats()["sessions"].get(sid))))
+        for n, dp in (("origin", dpo), ("edge", dpe)):
+            st = dp.stats()
+            print(n, {k: v for k, v in st.get("node", st).items()
+                      if isinstance(v, int) and v and k.startswith("drop")})
+        print(json.dumps(c.request("mfwd/edge/cmd", "session.get", {"id": sid})))
+        print(json.dumps(c.request("mfwd/origin/cmd", "session.get", {"id": sid})))
+    sender.wait(timeout=30)
+    se = dpe.stats()["sessions"][sid]
+    bad = {k: v for k, v in se.items() if k.startswith("drop_") and "srtp" in k and v}
+    T.check(se["rx_pkts"] >= 20 and not bad, "the origin's RTP arrived at the edge through "
+            "the pipe (%d packets), every one authenticated (%s)" % (se["rx_pkts"], bad))
+    r = c.request("mfwd/edge/cmd", "stream.subscribe", sub, timeout=10)
+    v2 = (r or {}).get("result", {}).get("viewer", "")
+    T.check(ok(r) and len(origin_pipes(c, sid)[0]) == 1,
+            "a second viewer on the edge shares the pipe: %s" % (r or {}).get("error"))
+    for v in (v1, v2):
+        r = c.request("mfwd/edge/cmd", "stream.unsubscribe", {"room": "live",
+                                                              "stream": "cam/9", "viewer": v})
+        T.check(ok(r), "viewer %s unsubscribed: %s" % (v, r))
+    T.check(session_gone(c, "edge", sid), "the last viewer gone: after the linger the edge's "
+            "pulled session goes")
+    ev = evs.wait("edge", "pipe.closed", lambda e: e.get("session") == sid)
+    T.check(len(ev) == 1 and ev[0].get("reason") == "linger", "edge: pipe.closed: %s" % ev)
+    ev = evs.wait("origin", "pipe.closed", lambda e: e.get("session") == sid)
+    T.check(len(ev) == 1 and ev[0].get("reason") == "unpipe", "origin: pipe.closed: %s" % ev)
+    T.eq(origin_pipes(c, sid), ([], []), "origin: no pipe, no output left")
+    r = c.request("mfwd/edge/cmd", "stream.subscribe", sub, timeout=10)
+    T.check(ok(r), "subscribed again: the pipe opens again: %s" % (r or {}).get("error"))
+    T.check(ok(c.request("mfwd/origin/cmd", "stream.unpublish", {"room": "live",
+                                                                 "stream": "cam/9"})),
+            "origin: cam/9 unpublished")
+    T.check(session_gone(c, "edge", sid), "the edge's pulled session goes with the origin's")
+    time.sleep(0.5)
+    r = c.request("mfwd/edge/cmd", "stream.subscribe", sub)
+    T.check(code(r) == "not_found", "unpublished, no longer announced: not_found: %s" % r)
+    T.eq(edge_sessions(c), before, "the edge holds what it held before")
+
+
 def main():
     d = tempfile.mkdtemp(prefix="mfwd-pipe-")
     clip, ref, sdp = make_clip(d, 6, GOP)
@@ -378,8 +499,9 @@ def main():
         dpe = Dataplane("cppe", ports("cppe", link.b, "10.99.3.2/24", topo.vdst,
                                       "10.99.2.2/24"))
         with dpo, dpe:
-            cpo = ControlPlane(broker, "origin", dpo.instance, reply_timeout_ms=3000)
-            cpe = ControlPlane(broker, "edge", dpe.instance)
+            cpo = ControlPlane(broker, "origin", dpo.instance, reply_timeout_ms=3000,
+                               edge_pull=True, pipe_linger_s=1)
+            cpe = ControlPlane(broker, "edge", dpe.instance, edge_pull=True, pipe_linger_s=1)
             with cpo, cpe:
                 run(topo, broker, dpo, dpe, cpo, cpe, link, d, clip, ref, sdp)
                 for cp in (cpo, cpe):
@@ -408,6 +530,7 @@ def run(topo, broker, dpo, dpe, cpo, cpe, link, d, clip, ref, sdp):
     T.check(len(ev) == 1, "edge: pipe.opened: %s" % ev)
     check_both_sides(c, res)
     media(topo, c, dpo, dpe, d, clip, ref, sdp, res)
+    edge_pull(topo, c, evs, dpo, dpe, clip)
     new_dataplane(dpo, dpe, cpo, cpe)
     repair(topo, c, dpo, dpe, link, d, res)
     refusals(c)
