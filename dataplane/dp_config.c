@@ -58,7 +58,7 @@ usage(const char *prog)
 		"  --mbufs N            packet mbufs (default 16383)\n"
 		"  --idle-sleep-us N    control lcore's longest idle sleep (default 1000)\n"
 		"  --worker-nap-us N    a worker idle for 1 ms sleeps N us at a time until\n"
-		"                       something arrives (default 50, 10..1000)\n"
+		"                       something arrives (default 50, 10..20000)\n"
 		"  --busy-poll          workers never sleep (lowest latency, a core each always)\n"
 		"  --session-hugepages-mb N  hugepage memory session entries and state may take\n"
 		"                       (default 256, about 110,000 sessions of one output; the\n"
@@ -136,7 +136,7 @@ dp_config_parse_args(struct dp_config *cfg, int argc, char **argv)
 			rc = parse_u32(optarg, 10, 1000000, &cfg->idle_sleep_us);
 			break;
 		case 'N':
-			rc = parse_u32(optarg, 10, 1000, &cfg->worker_nap_us);
+			rc = parse_u32(optarg, 10, 20000, &cfg->worker_nap_us);
 			break;
 		case 'P':
 			cfg->busy_poll = true;
