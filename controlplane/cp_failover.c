@@ -454,28 +454,6 @@ move_failed(struct cp *cp, const struct cp_msg *m)
 
 /* ---- this node's own records, after a connection ---- */
 
-static void
-sync_begin(struct cp *cp, uint64_t now)
-{
-	struct cp_failover *f = &cp->failover;
-	uint8_t b[16];
-	unsigned int i;
-
-	if (RAND_bytes(b, sizeof(b)) != 1)
-		return;
-	for (i = 0; i < sizeof(b); i++)
-		snprintf(f->nonce + 2 * i, 3, "%02x", b[i]);
-	f->sync_seq = cp->reg.next_seq;
-	f->sync_at_ms = 0;
-	f->sync_until_ms = now + SYNC_WAIT_MS;
-	/* The retained records come on subscribing, before the marker published after. */
-	if (cp_mqtt_follow(cp->mqtt, f->t_own, true) != 0 ||
-	    cp_mqtt_publish(cp->mqtt, f->t_mark, f->nonce, 1, false, NULL, 0) != 0) {
-		f->sync_until_ms = 0;
-		f->sync_at_ms = now + SYNC_DELAY_MS;
-	}
-}
-
 struct sweep {
 	struct cp *cp;
 	char (*ids)[MF_SESS_ID_MAX];
@@ -497,6 +475,30 @@ unkept_clear(void *ctx, struct cp_sess *s)
 {
 	(void)ctx;
 	s->kept = false;
+}
+
+static void
+sync_begin(struct cp *cp, uint64_t now)
+{
+	struct cp_failover *f = &cp->failover;
+	uint8_t b[16];
+	unsigned int i;
+
+	if (RAND_bytes(b, sizeof(b)) != 1)
+		return;
+	for (i = 0; i < sizeof(b); i++)
+		snprintf(f->nonce + 2 * i, 3, "%02x", b[i]);
+	f->sync_seq = cp->reg.next_seq;
+	f->sync_at_ms = 0;
+	/* A lookup cut short by a reconnection left some marked: this one starts clean. */
+	cp_reg_each(&cp->reg, unkept_clear, NULL);
+	f->sync_until_ms = now + SYNC_WAIT_MS;
+	/* The retained records come on subscribing, before the marker published after. */
+	if (cp_mqtt_follow(cp->mqtt, f->t_own, true) != 0 ||
+	    cp_mqtt_publish(cp->mqtt, f->t_mark, f->nonce, 1, false, NULL, 0) != 0) {
+		f->sync_until_ms = 0;
+		f->sync_at_ms = now + SYNC_DELAY_MS;
+	}
 }
 
 /* The marker came: every record of ours has. A pooled session made before the lookup whose
@@ -546,6 +548,16 @@ own_record(struct cp *cp, const char *id, const struct cp_msg *m)
 	s = cp_reg_find(&cp->reg, id);
 	if (s != NULL && m->len > 0)
 		s->kept = true;
+	else if (m->len > 0) {
+		/* A record of a session no longer here (its clearing lost with a connection):
+		 * left, it would be taken over when this node dies. */
+		char topic[CP_TOPIC_MAX];
+
+		explicit_bzero(m->payload, m->len);
+		cp_store_record_topic(cp, cp->cfg.node, id, topic);
+		cp_mqtt_publish(cp->mqtt, topic, "", 1, true, NULL, 0);
+		MF_LOG(NOTICE, cmd, "session %.48s: its record left over, cleared", id);
+	}
 }
 
 unsigned int

@@ -131,6 +131,19 @@ stopped(struct cp *cp, uint64_t *by)
 	return true;
 }
 
+/* How long a node whose sessions change waits between two statuses: 25 ms for each node of
+ * the registry, 100 ms to 5 s. A placer sees other placers' sends only in statuses, so a
+ * small pool needs them fresh (with 500 ms, a burst of 300 creates over three nodes went
+ * 147 to one of them, whose status was the oldest); each status goes to every node, so a
+ * large one needs them rare (N nodes publish N^2 messages a second at N / interval). */
+static uint64_t
+churn_ms(const struct cp *cp)
+{
+	uint64_t ms = 25ull * cp->place.reg.n;
+
+	return ms < 100 ? 100 : ms > 5000 ? 5000 : ms;
+}
+
 static void
 run(struct cp *cp)
 {
@@ -163,13 +176,13 @@ run(struct cp *cp)
 			next_dp = t + DP_POLL_MS;
 			dataplane(cp);
 		}
-		/* Status: on (re)connection, every status_interval_s, and at most twice a second
-		 * while sessions change. */
+		/* Status: on (re)connection, every status_interval_s, and while sessions
+		 * change at most every churn_ms(). */
 		again = cp_mqtt_take_reconnected(cp->mqtt);
 		cp_failover_tick(cp, again, t);
 		if (again)
 			cp_edge_reannounce(cp);
-		if (again || (cp->status_dirty && t >= last_status + 500) ||
+		if (again || (cp->status_dirty && t >= last_status + churn_ms(cp)) ||
 		    (t >= next_status && cp_mqtt_connected(cp->mqtt))) {
 			next_status = t + cp->cfg.status_interval_s * 1000ull;
 			last_status = t;

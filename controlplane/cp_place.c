@@ -520,12 +520,12 @@ cp_place_route(struct cp *cp, struct cp_msg **batch, unsigned int n)
 		if (m->len > cp->cfg.max_payload)
 			MF_LOG(WARNING, cmd, "%zu bytes on %.100s: over max_payload, ignored",
 			       m->len, m->topic);
-		else if (m->registry &&
-			 mf_cluster_update(&cp->place.reg, m->topic, m->payload, m->len,
+		else if (!m->registry)
+			answered(cp, m, &here);
+		/* A status it could not keep (no room, not a node's topic) is no answer. */
+		else if (mf_cluster_update(&cp->place.reg, m->topic, m->payload, m->len,
 					   wall_ms()) == 1)
 			failover_status(cp, m->topic);
-		else
-			answered(cp, m, &here);
 		cp_msg_free(m);
 		if (here != NULL)
 			batch[k++] = here;

@@ -254,6 +254,7 @@ static void
 add_sessions(struct mf_node_status *e, uint32_t n)
 {
 	e->sessions = e->sessions + n >= e->sessions ? e->sessions + n : UINT32_MAX;
+	e->sent = e->sent + n >= e->sent ? e->sent + n : UINT32_MAX;
 	e->sessions_free = e->sessions_free > n ? e->sessions_free - n : 0;
 }
 
@@ -330,14 +331,22 @@ busy_level(double busy)
 	return busy < 0.25 ? 0 : (int)(busy * 10);
 }
 
+/* @p s's sessions as a placer with @p others other placers reckons them: its own sends that
+ * the status does not count yet, as many again for each other placer. */
+static uint64_t
+reckoned(const struct mf_node_status *s, uint32_t others)
+{
+	return (uint64_t)s->sessions + (uint64_t)s->sent * others;
+}
+
 /* Is @p a a better place than @p b? The busy level, then the smaller share of its sessions
  * in use (nodes of different sizes fill alike), then the id. */
 static bool
-better(const struct mf_node_status *a, const struct mf_node_status *b)
+better(const struct mf_node_status *a, const struct mf_node_status *b, uint32_t others)
 {
 	int ba = busy_level(a->busy_max), bb = busy_level(b->busy_max);
-	uint64_t ua = (uint64_t)a->sessions * (b->max_sessions ? b->max_sessions : 1);
-	uint64_t ub = (uint64_t)b->sessions * (a->max_sessions ? a->max_sessions : 1);
+	uint64_t ua = reckoned(a, others) * (b->max_sessions ? b->max_sessions : 1);
+	uint64_t ub = reckoned(b, others) * (a->max_sessions ? a->max_sessions : 1);
 
 	if (ba != bb)
 		return ba < bb;
@@ -382,7 +391,7 @@ mf_cluster_best_skip(const struct mf_cluster *c, uint64_t now_ms, uint64_t max_a
 
 	for (i = 0; i < c->n; i++)
 		if (eligible(&c->nodes[i], now_ms, max_age_ms, pool, skip, nb_skip) &&
-		    (best == NULL || better(&c->nodes[i], best)))
+		    (best == NULL || better(&c->nodes[i], best, 0)))
 			best = &c->nodes[i];
 	return best;
 }
@@ -395,13 +404,16 @@ mf_cluster_pick(const struct mf_cluster *c, uint64_t now_ms, uint64_t max_age_ms
 	uint32_t i, k = 0, want[2], seen = 0;
 
 	for (i = 0; i < c->n; i++)
-		if (eligible(&c->nodes[i], now_ms, max_age_ms, pool, skip, nb_skip)) {
-			k++;
-			if (best == NULL || better(&c->nodes[i], best))
+		k += eligible(&c->nodes[i], now_ms, max_age_ms, pool, skip, nb_skip);
+	if (k == 0)
+		return NULL;
+	if (k <= MF_CLUSTER_PICK_ALL) {
+		for (i = 0; i < c->n; i++)
+			if (eligible(&c->nodes[i], now_ms, max_age_ms, pool, skip, nb_skip) &&
+			    (best == NULL || better(&c->nodes[i], best, k - 1)))
 				best = &c->nodes[i];
-		}
-	if (k <= MF_CLUSTER_PICK_ALL)
 		return best;
+	}
 	want[0] = (uint32_t)(r % k);
 	want[1] = (uint32_t)((r / k) % (k - 1));
 	want[1] += want[1] >= want[0];
@@ -414,7 +426,7 @@ mf_cluster_pick(const struct mf_cluster *c, uint64_t now_ms, uint64_t max_age_ms
 			two[1] = &c->nodes[i];
 		seen++;
 	}
-	return better(two[1], two[0]) ? two[1] : two[0];
+	return better(two[1], two[0], k - 1) ? two[1] : two[0];
 }
 
 /* FNV-1a over "node\0id", finished with splitmix64's mixer: the weights of one id on
@@ -512,6 +524,7 @@ mf_cluster_settle(struct mf_cluster *c, const char *node, uint32_t n, bool creat
 	if (created)			/* counted on until its next status counts them */
 		return 0;
 	e->sessions -= n < e->sessions ? n : e->sessions;
+	e->sent -= n < e->sent ? n : e->sent;
 	e->sessions_free = e->sessions_free + n >= n ? e->sessions_free + n : UINT32_MAX;
 	/* Never more free than its maximum leaves (counting cut at 0 what it took). */
 	room = e->max_sessions > e->sessions ? e->max_sessions - e->sessions : 0;

@@ -298,6 +298,48 @@ out:
 	return rc;
 }
 
+/* Three placers share a burst: what this one sent since a node's status counts twice more
+ * (the two others sent about as many), so a node whose status is older does not look the
+ * emptiest: "a"'s status came before any of the burst, "b"'s and "c"'s after 10 of it each
+ * (from every placer) were created; this reader sent 3 to each, all answered. */
+static int
+test_reckoned(void)
+{
+	const struct mf_node_status *p;
+	struct mf_cluster c;
+	int rc = 0, i;
+	const char *n;
+
+	MF_TEST_EQ(mf_cluster_init(&c, "mfwd"), 0);
+	MF_TEST_EQ(update(&c, "mfwd/a/status", ONLINE("a", 10, 90, "0.1", 10000)), 1);
+	MF_TEST_EQ(update(&c, "mfwd/b/status", ONLINE("b", 10, 90, "0.1", 10000)), 1);
+	MF_TEST_EQ(update(&c, "mfwd/c/status", ONLINE("c", 10, 90, "0.1", 10000)), 1);
+	for (i = 0; i < 9; i++) {
+		n = i % 3 == 0 ? "a" : i % 3 == 1 ? "b" : "c";
+		MF_TEST_EQ(mf_cluster_count(&c, n, 1, 10000), 0);
+		MF_TEST_EQ(mf_cluster_settle(&c, n, 1, true), 0);
+	}
+	MF_TEST_EQ(update(&c, "mfwd/b/status", ONLINE("b", 19, 81, "0.1", 10100)), 1);
+	MF_TEST_EQ(update(&c, "mfwd/c/status", ONLINE("c", 19, 81, "0.1", 10100)), 1);
+	/* a: 10 + 3 sent x 3 placers = 19, as b and c; ties by name. */
+	p = mf_cluster_pick(&c, 10100, 30000, NULL, NULL, 0, 1);
+	MF_TEST_ASSERT(p != NULL && strcmp(p->node, "a") == 0, "a tie: %s", p ? p->node : "-");
+	MF_TEST_EQ(mf_cluster_count(&c, "a", 1, 10100), 0);
+	/* a: 10 + 4 x 3 = 22, more than 19: not the emptiest, though its status says 10. */
+	p = mf_cluster_pick(&c, 10100, 30000, NULL, NULL, 0, 1);
+	MF_TEST_ASSERT(p != NULL && strcmp(p->node, "b") == 0, "b: %s", p ? p->node : "-");
+	/* Its status comes: what it counts is reckoned no more, only the one unanswered
+	 * (15 + 1 + 1 x 2 = 18). */
+	MF_TEST_EQ(update(&c, "mfwd/a/status", ONLINE("a", 15, 85, "0.1", 10200)), 1);
+	p = mf_cluster_pick(&c, 10200, 30000, NULL, NULL, 0, 1);
+	MF_TEST_ASSERT(p != NULL && strcmp(p->node, "a") == 0, "a: %s", p ? p->node : "-");
+	MF_TEST_EQ(mf_cluster_find(&c, "a")->sessions, 16);
+	MF_TEST_EQ(mf_cluster_find(&c, "a")->sent, 1);
+out:
+	mf_cluster_free(&c);
+	return rc;
+}
+
 /* A dead node's heirs: one per session whatever order the registry holds the nodes in;
  * never the dead, an offline, a draining or another pool's node; spread over the rest; a
  * node's death moves only its own sessions' heirs. */
@@ -382,6 +424,7 @@ static const struct mf_test_case cases[] = {
 	{ "registry", test_registry },
 	{ "placing", test_placing },
 	{ "pick", test_pick },
+	{ "reckoned", test_reckoned },
 	{ "heir", test_heir },
 };
 

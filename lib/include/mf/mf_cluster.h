@@ -49,6 +49,9 @@ struct mf_node_status {
 	uint64_t pend_ms[MF_CLUSTER_PENDING];
 	uint32_t pend_n[MF_CLUSTER_PENDING];
 	uint32_t nb_pend;
+	/* of those, what its status does not count yet (sent since, or unanswered when it
+	 * came): each other placer of the pool has likely sent as many (mf_cluster_pick()) */
+	uint32_t sent;
 	bool full;			/* refused as full: until its next status */
 };
 
@@ -113,7 +116,12 @@ const struct mf_node_status *mf_cluster_best_skip(const struct mf_cluster *c, ui
  * number @p r. Every placer reads the same statuses, and with the best each would send to
  * the same emptiest node until its next status (a herd: at 20 nodes, 414 to 765 sessions
  * where 500 was even); two random choices spread the placers and still favour the emptier
- * (as Envoy's least-request balancer does). @return the entry, or NULL.
+ * (as Envoy's least-request balancer does). A node's sessions are ranked with the
+ * sessions this reader sent it since its status times the number of other nodes that can
+ * take it: the pool's nodes each place about as many (the broker shares the pool's
+ * requests out), and a node whose status is older would otherwise look the emptiest to
+ * every placer (three nodes given 300 at once held 82 to 123, one 147). @return the entry,
+ * or NULL.
  */
 const struct mf_node_status *mf_cluster_pick(const struct mf_cluster *c, uint64_t now_ms,
 					     uint64_t max_age_ms, const char *pool,
