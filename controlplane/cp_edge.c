@@ -59,14 +59,19 @@ part(char *out, size_t cap, const char *s, size_t n)
 	return 0;
 }
 
-/* <prefix>/<node>/stream/<room>/<stream> (cp_mqtt.c checked up to "/stream/"). */
+/* <prefix>/<node>/stream/<room>/<stream> (cp_mqtt.c checked up to "<prefix>/<node>/stream",
+ * the node maybe empty). */
 static int
 topic_parts(const struct cp *cp, const char *t, struct cp_dir_entry *e)
 {
-	const char *node = t + strlen(cp->cfg.prefix) + 1;
-	const char *room = strchr(node, '/') + 8, *stream = strchr(room, '/');
+	const char *node = t + strlen(cp->cfg.prefix) + 1, *slash = strchr(node, '/');
+	const char *room, *stream;
 
-	if (stream == NULL || part(e->node, sizeof(e->node), node, (size_t)(room - 8 - node)) ||
+	if (slash == NULL || strncmp(slash, "/stream/", 8) != 0)
+		return -EINVAL;
+	room = slash + 8;
+	stream = strchr(room, '/');
+	if (stream == NULL || part(e->node, sizeof(e->node), node, (size_t)(slash - node)) ||
 	    part(e->room, sizeof(e->room), room, (size_t)(stream - room)) ||
 	    part(e->stream, sizeof(e->stream), stream + 1, strlen(stream + 1)) ||
 	    !cp_room_name_ok(e->room, false) || !cp_room_name_ok(e->stream, true))
@@ -105,6 +110,22 @@ refuse(struct cp *cp, const char *topic, const char *why)
 		       topic, why, (unsigned long)cp->edge.refused);
 }
 
+/* Our own announcement, as the broker keeps it: one of a stream no longer published here
+ * (its clearing lost with a connection, or this node restarted without it) is cleared, or
+ * edges would pull from us what we do not have. */
+static void
+own(struct cp *cp, const struct cp_msg *msg, const struct cp_dir_entry *e)
+{
+	int r = cp_room_find(cp, e->room), i;
+
+	i = r >= 0 ? cp_stream_find(cp, (uint32_t)r, e->stream) : -1;
+	if (msg->len == 0 || (i >= 0 && cp->rooms.streams[i].origin[0] == '\0'))
+		return;
+	cp_mqtt_publish(cp->mqtt, msg->topic, "", 1, true, NULL, 0);
+	MF_LOG(NOTICE, main, "stream %s of room %s: its announcement left over, cleared",
+	       e->stream, e->room);
+}
+
 void
 cp_edge_dir(struct cp *cp, const struct cp_msg *msg)
 {
@@ -114,8 +135,10 @@ cp_edge_dir(struct cp *cp, const struct cp_msg *msg)
 		refuse(cp, msg->topic, "not <prefix>/<node>/stream/<room>/<stream>");
 		return;
 	}
-	if (strcmp(e.node, cp->cfg.node) == 0)
-		return;		/* our own */
+	if (strcmp(e.node, cp->cfg.node) == 0) {
+		own(cp, msg, &e);
+		return;
+	}
 	old = find(cp, e.node, e.room, e.stream);
 	if (msg->len > 0)
 		e.rec = json_loadb(msg->payload, msg->len, JSON_REJECT_DUPLICATES, NULL);
@@ -255,11 +278,14 @@ cp_edge_pull(struct cp *cp, const char *room, const char *name, struct cp_err *e
 	if (!cp->cfg.edge_pull || (e = origin_of(cp, room, name, &tenant)) == NULL)
 		return -1;
 	r = cp_room_find(cp, room);
-	if (r >= 0 && cp->rooms.rooms[r].tenant != tenant) {
+	/* Another tenant's room of that name here: only an admin learns of it. */
+	if (r >= 0 && cp->rooms.rooms[r].tenant != tenant && cp_auth_admin(cp, caller)) {
 		cp_err_set(err, "exists", "room", "room %s here is not the owner's of %s's stream",
 			   room, e->node);
 		return -1;
 	}
+	if (r >= 0 && cp->rooms.rooms[r].tenant != tenant)
+		return -1;
 	snprintf(node, sizeof(node), "%s", e->node);
 	snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(e->rec, "session")));
 	/* The stream's session is its owner's here too, whoever the viewer is. */

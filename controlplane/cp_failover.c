@@ -380,18 +380,21 @@ take_over(struct cp *cp, struct takeover *t, unsigned int n)
 	cp->caller = caller;
 }
 
-/* <prefix>/<node>/sess/<id>: its node and id (cp_mqtt.c checked the form). */
+/* <prefix>/<node>/sess/<id>: its node and id, neither empty (cp_mqtt.c checked up to
+ * "<prefix>/"). */
 static int
 split(const struct cp *cp, const char *topic, char node[CP_NODE_MAX], const char **id)
 {
 	const char *n = topic + strlen(cp->cfg.prefix) + 1, *end = strchr(n, '/');
 
-	if (end == NULL || (size_t)(end - n) >= CP_NODE_MAX)
+	if (end == NULL || end == n || (size_t)(end - n) >= CP_NODE_MAX ||
+	    strncmp(end, "/sess/", 6) != 0)
 		return -EINVAL;
 	memcpy(node, n, (size_t)(end - n));
 	node[end - n] = '\0';
-	*id = end + 6;			/* "/sess/" */
-	return strlen(*id) < MF_SESS_ID_MAX ? 0 : -EINVAL;
+	*id = end + 6;
+	return **id != '\0' && strchr(*id, '/') == NULL && strlen(*id) < MF_SESS_ID_MAX ?
+	       0 : -EINVAL;
 }
 
 /* A record of a dead node: into @p t when this node is its heir. @return 1 if so. */

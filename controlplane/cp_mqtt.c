@@ -193,19 +193,19 @@ take_props(struct cp_mqtt *mq, struct cp_msg *msg, MQTTProperties *props)
 	msg->placed = msg->placed_n == 1 && msg->placer_n <= 1 && placed_ok(mq, msg);
 }
 
-/* <prefix>/<one level><mid><more>, the rest one level only when @p one:
- * <prefix>/+/sess/+ (records) and <prefix>/+/stream/# (announcements). */
+/* <prefix>/<one level><mid>, then nothing or "/" and more: every topic that the filters
+ * <prefix>/+/sess/+ (records) and <prefix>/+/stream/# (announcements) match, those with an
+ * empty level too (their readers refuse them), so that none is taken for a command. */
 static bool
-under_node(const char *prefix, const char *t, const char *mid, bool one)
+in_tree(const char *prefix, const char *t, const char *mid)
 {
 	size_t p = strlen(prefix), m = strlen(mid);
-	const char *node = t + p + 1, *rest;
+	const char *rest;
 
 	if (p == 0 || strncmp(t, prefix, p) != 0 || t[p] != '/')
 		return false;
-	rest = strchr(node, '/');
-	return rest != NULL && rest > node && strncmp(rest, mid, m) == 0 && rest[m] != '\0' &&
-	       (!one || strchr(rest + m, '/') == NULL);
+	rest = strchr(t + p + 1, '/');
+	return rest != NULL && strncmp(rest, mid, m) == 0 && (rest[m] == '\0' || rest[m] == '/');
 }
 
 /* <prefix>/<one level>/event/session.move_failed */
@@ -254,10 +254,10 @@ on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
 	msg->pool = mq->t_pool[0] != '\0' && strcmp(msg->topic, mq->t_pool_plain) == 0;
 	msg->registry = mq->t_registry[0] != '\0' && is_status(mq->cfg->prefix, msg->topic);
 	msg->record = mq->records &&
-		      (under_node(mq->cfg->prefix, msg->topic, "/sess/", true) ||
+		      (in_tree(mq->cfg->prefix, msg->topic, "/sess") ||
 		       is_move_failed(mq->cfg->prefix, msg->topic));
 	msg->stream_dir = mq->t_dir[0] != '\0' &&
-			  under_node(mq->cfg->prefix, msg->topic, "/stream/", false);
+			  in_tree(mq->cfg->prefix, msg->topic, "/stream");
 	/* Oversized payloads are kept only as a length: the command layer refuses them. */
 	msg->len = (size_t)m->payloadlen;
 	msg->payload = malloc(msg->len > mq->cfg->max_payload ? 1 : msg->len + 1);

@@ -179,6 +179,24 @@ cp_pipes_fini(struct cp *cp)
 
 /* A command to @p node: the id says ours ("pipe-<token>"); its answer comes on our pipe
  * reply topic. @p args is consumed. */
+/* Zero every "key" string in @p o, @p depth levels down: freed, a pipe's key leaves nothing
+ * in the heap. */
+static void
+wipe_keys(json_t *o, int depth)
+{
+	const char *k;
+	json_t *v;
+
+	if (depth <= 0 || !json_is_object(o))
+		return;
+	json_object_foreach(o, k, v) {
+		if (strcmp(k, "key") == 0 && json_is_string(v))
+			explicit_bzero((char *)json_string_value(v), json_string_length(v));
+		else
+			wipe_keys(v, depth - 1);
+	}
+}
+
 static void
 send_to(struct cp *cp, const char *node, const char *cmd, const char *token, json_t *args)
 {
@@ -204,6 +222,7 @@ send_to(struct cp *cp, const char *node, const char *cmd, const char *token, jso
 		explicit_bzero(env, strlen(env));
 	free(text);
 	free(env);
+	wipe_keys(o, 4);
 	json_decref(o);
 }
 
@@ -307,19 +326,28 @@ our_addrs(struct cp *cp, json_int_t only, struct cp_err *err)
 	return NULL;
 }
 
-/* What the edge's ingress takes from ours: how to read the video and ask for key frames. */
+/* What the edge's ingress takes from ours, @p in: how to read the video and ask for key
+ * frames; nothing else (an announcement's may say more: it is not believed). */
 static json_t *
-ingress_template(const struct mf_sess_spec *spec)
+ingress_keep(const json_t *in)
 {
 	static const char *const keep[] = { "codecs", "clock_rates", "keyframe_request",
 					    "gop_cache" };
-	json_t *full = mf_sess_to_json(spec, 0), *in, *t = json_object();
+	json_t *t = json_object();
 	size_t i;
 
-	in = json_object_get(full, "ingress");
-	for (i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+	for (i = 0; t != NULL && i < sizeof(keep) / sizeof(keep[0]); i++)
 		if (json_object_get(in, keep[i]) != NULL)
 			json_object_set(t, keep[i], json_object_get(in, keep[i]));
+	return t;
+}
+
+static json_t *
+ingress_template(const struct mf_sess_spec *spec)
+{
+	json_t *full = mf_sess_to_json(spec, 0);
+	json_t *t = ingress_keep(json_object_get(full, "ingress"));
+
 	json_decref(full);
 	return t;
 }
@@ -360,6 +388,9 @@ edge_key(const json_t *edge, int srtp, struct cp_pipe *p, struct cp_err *err)
 	return 0;
 }
 
+static int unpipe_out(struct cp *cp, struct cp_pipe *p, const char *reason, bool tell,
+		      struct cp_err *err);
+
 /* Check and build what session.pipe sends; @p p is filled but not yet in the table. */
 static json_t *
 open_args(struct cp *cp, json_t *args, struct cp_pipe *p, struct cp_err *err)
@@ -369,18 +400,33 @@ open_args(struct cp *cp, json_t *args, struct cp_pipe *p, struct cp_err *err)
 	int srtp = 0;
 	struct mf_sess_spec *spec = &cp->spec;
 	json_t *from, *o, *edge = NULL;
+	struct cp_pipe *old;
 	struct cp_sess *s;
 	unsigned int i;
 
 	if (cp_args_unpack(args, err, "{s:s, s:s, s?b, s?I, s?o}", "id", &id, "to", &to, "srtp",
-			   &srtp, "port", &port, "edge", &edge) != 0 ||
-	    edge_key(edge, srtp, p, err) != 0)
+			   &srtp, "port", &port, "edge", &edge) != 0)
 		return NULL;
 	s = cp_reg_find(&cp->reg, id);
 	if (s == NULL || !cp_sees(cp, id)) {
 		cp_err_set(err, "not_found", "id", "no session \"%.60s\"", id);
 		return NULL;
 	}
+	/* An edge's own ingress and key: what a node of the cluster (an admin) says only, or a
+	 * tenant could send its session's media, under a key of its choosing, anywhere. */
+	if (edge != NULL && !cp_auth_admin(cp, cp->caller)) {
+		cp_err_set(err, "forbidden", "edge", "edge is for the cluster's nodes");
+		return NULL;
+	}
+	if (edge_key(edge, srtp, p, err) != 0)
+		return NULL;
+	/* The edge pulls again what is piped to it: it has forgotten that pipe (its unpipe
+	 * lost, or it restarted), so the old output goes, untold. */
+	old = find(cp, id, to, false);
+	if (old != NULL && edge != NULL && old->state == CP_PIPE_OPEN &&
+	    unpipe_out(cp, old, "replaced", false, err) != 0)
+		return NULL;
+	s = cp_reg_find(&cp->reg, id);
 	if (to[0] == '\0' || strlen(to) >= CP_NODE_MAX || strpbrk(to, "/+#") != NULL ||
 	    strcmp(to, cp->cfg.node) == 0) {
 		cp_err_set(err, "bad_value", "to", "another node's name");
@@ -678,12 +724,34 @@ cp_pipes_tick(struct cp *cp, uint64_t now_ms)
 		save(cp);
 }
 
+/* The output toward @p p's edge removed and the pipe dropped, @p reason in pipe.closed; the
+ * edge told when @p tell. @return 0, or -1 with @p err set (the pipe kept). */
+static int
+unpipe_out(struct cp *cp, struct cp_pipe *p, const char *reason, bool tell,
+	   struct cp_err *err)
+{
+	json_t *upd = json_pack("{s:s, s:[s]}", "id", p->session, "remove_outputs", p->out_id);
+	json_t *r = cp_session_update(cp, upd, err);
+
+	json_decref(upd);
+	/* An output someone removed already leaves nothing to undo: the pipe goes anyway. */
+	if (r == NULL && strcmp(err->code, "not_found") != 0)
+		return -1;
+	json_decref(r);
+	if (tell)
+		send_close(cp, p);
+	event(cp, p, "pipe.closed", reason);
+	drop(cp, p);
+	save(cp);
+	return 0;
+}
+
 json_t *
 cp_session_unpipe(struct cp *cp, json_t *args, struct cp_err *err)
 {
 	const char *id = NULL, *to = NULL;
 	struct cp_pipe *p;
-	json_t *upd, *r;
+	json_t *r;
 
 	if (cp_args_unpack(args, err, "{s:s, s:s}", "id", &id, "to", &to) != 0)
 		return NULL;
@@ -697,18 +765,11 @@ cp_session_unpipe(struct cp *cp, json_t *args, struct cp_err *err)
 		cp_err_set(err, "busy", "to", "the pipe to %s is still opening", p->node);
 		return NULL;
 	}
-	upd = json_pack("{s:s, s:[s]}", "id", p->session, "remove_outputs", p->out_id);
-	r = cp_session_update(cp, upd, err);
-	json_decref(upd);
-	/* An output someone removed already leaves nothing to undo: the pipe goes anyway. */
-	if (r == NULL && strcmp(err->code, "not_found") != 0)
-		return NULL;
-	json_decref(r);
-	send_close(cp, p);
-	event(cp, p, "pipe.closed", "unpipe");
 	r = json_pack("{s:s, s:s, s:b}", "session", p->session, "to", p->node, "closed", 1);
-	drop(cp, p);
-	save(cp);
+	if (unpipe_out(cp, p, "unpipe", true, err) != 0) {
+		json_decref(r);
+		return NULL;
+	}
 	return r;
 }
 
@@ -831,6 +892,7 @@ open_here(struct cp *cp, json_t *args, struct cp_pipe **pp, struct cp_err *err)
 	res = opened_result(s, oaddr, oport);
 	*pp = p;
 out:
+	wipe_keys(spec, 3);
 	json_decref(spec);
 	return res;
 }
@@ -878,9 +940,8 @@ pull_args(const char *origin, const char *id, json_t *offer, const uint8_t *key)
 {
 	json_t *in = json_object_get(offer, "ingress");
 
-	if (!json_is_object(in))
+	if (!json_is_object(in) || (in = ingress_keep(in)) == NULL)
 		return NULL;
-	in = json_deep_copy(in);
 	json_object_set_new(in, "srtp", srtp_json(key));
 	return json_pack("{s:s, s:s, s:O, s:O, s:O, s:o}", "id", id, "origin", origin, "kind",
 			 json_object_get(offer, "kind"), "from", json_object_get(offer, "from"),
@@ -897,6 +958,11 @@ cp_pipe_pull(struct cp *cp, const char *origin, const char *id, json_t *offer,
 	char token[17], b64[128];
 	int rc = -EINVAL;
 
+	p = find(cp, id, origin, true);
+	if (p != NULL && p->state == CP_PIPE_OPENING) {
+		cp_err_set(err, "busy", "stream", "node %s is still piping it here", origin);
+		goto out;
+	}
 	if (RAND_bytes(key, sizeof(key)) != 1 || random_hex(token, 8, err) != 0) {
 		cp_err_set(err, "internal", NULL, "no random bytes");
 		goto out;
@@ -910,6 +976,7 @@ cp_pipe_pull(struct cp *cp, const char *origin, const char *id, json_t *offer,
 	if (res == NULL)
 		goto out;
 	p->state = CP_PIPE_OPENING;
+	save(cp);		/* open_here saved it open: not before the origin says so */
 	memcpy(p->token, token, sizeof(p->token));
 	p->deadline_ms = mf_time_ns(CLOCK_MONOTONIC) / 1000000 + cp->cfg.reply_timeout_ms;
 	mf_base64_encode(key, PIPE_KEY_LEN, b64, sizeof(b64));
@@ -924,8 +991,7 @@ cp_pipe_pull(struct cp *cp, const char *origin, const char *id, json_t *offer,
 	rc = 0;
 out:
 	explicit_bzero(key, sizeof(key));
-	if (args != NULL)
-		json_object_del(json_object_get(args, "ingress"), "srtp");
+	wipe_keys(args, 3);
 	json_decref(args);
 	json_decref(res);
 	return rc;
@@ -961,8 +1027,11 @@ cp_pipe_close(struct cp *cp, json_t *args, struct cp_err *err)
 	if (cp_args_unpack(args, err, "{s:s, s:s}", "id", &id, "origin", &origin) != 0)
 		return NULL;
 	p = find(cp, id, origin, true);
-	if (p == NULL) {
-		cp_err_set(err, "not_found", "id", "no pipe of \"%.60s\" from %.60s", id, origin);
+	/* A pull still opening: the origin has not answered it, so this close is of the pipe
+	 * before (the origin sends in order), closed already here. */
+	if (p == NULL || p->state == CP_PIPE_OPENING) {
+		cp_err_set(err, "not_found", "id", "no open pipe of \"%.60s\" from %.60s", id,
+			   origin);
 		return NULL;
 	}
 	if (cp_reg_find(&cp->reg, id) != NULL && cp_delete_now(cp, id, err) != 0)

@@ -409,6 +409,11 @@ def pull_refusals(c, before):
     for topic in ("mfwd/ghost/stream/live/cam/ghost", "mfwd/origin2/stream/live/cam/junk"):
         c.c.publish(topic, "", qos=1, retain=True)
     T.eq(edge_sessions(c), before, "the edge made nothing of them")
+    # Topics the directory's filter (<prefix>/+/stream/#) matches, though no announcement's
+    # form: refused as announcements, never run as commands.
+    for topic in ("mfwd/ghost/stream", "mfwd/ghost/stream/", "mfwd//stream/live/x"):
+        r = c.request(topic, "session.list", {}, timeout=1)
+        T.check(r is None, "a command sent on %s is not run: %s" % (topic, r))
 
 
 def edge_pull(topo, c, evs, dpo, dpe, clip):
