@@ -148,6 +148,10 @@ void cp_msg_free(struct cp_msg *msg);
 int cp_mqtt_publish(struct cp_mqtt *m, const char *topic, const char *payload, int qos,
 		    bool retain,
 		    const uint8_t *corr, size_t corr_len);
+/** Publish retained at QoS 1, gone from the broker after @p expiry_s (MQTT 5; on 3.1.1 it
+ *  stays). @return 0 or -EIO. */
+int cp_mqtt_publish_expiring(struct cp_mqtt *m, const char *topic, const char *payload,
+			     uint32_t expiry_s);
 /** true once after every (re)connection: status must be published again. */
 bool cp_mqtt_take_reconnected(struct cp_mqtt *m);
 bool cp_mqtt_connected(struct cp_mqtt *m);
@@ -184,6 +188,7 @@ struct cp_sess {
 	bool seen;			/* reconciliation's mark */
 	bool pooled;			/* created through the pool: kept cluster-wide (failover) */
 	bool kept;			/* failover's own lookup: its record is still ours */
+	bool taken;			/* ...or an heir's mark says another node took it */
 	char id[MF_SESS_ID_MAX];
 };
 
@@ -538,6 +543,7 @@ struct cp_failover {
 	uint64_t sync_seq;		/* sessions made before it began are judged by it */
 	/* sessions taken over here, refused here, deleted here as taken over elsewhere */
 	uint64_t moved, failed, gone;
+	uint64_t republished;		/* own records the broker had lost, published again */
 };
 
 #define CP_LOAD_LCORES	128	/* lcores whose busy share the status reports */

@@ -9,12 +9,16 @@
  * records (only then: no node holds the cluster's records before it needs them) and
  * re-creates those it is the heir of (mf_cluster_heir(): one node for each, the same on
  * every node that reads the same online nodes), on its own address of the same dataplane
- * port; then it keeps its own record, clears the dead node's and says session.moved. An
+ * port; then it keeps its own record, replaces the dead node's with a mark naming itself
+ * ({"v": 1, "moved_to": NODE}, retained for MOVED_MARK_S) and says session.moved. An
  * heir that cannot says session.move_failed, and the next in rank takes it (every node
  * reading the dead node's records reads these too). Another death while records are read
  * makes every node read them again: an heir that died with them is passed over now. A node
  * that is connected again (restarted, or back after its will) looks its own records up: a
- * pooled session whose record is gone was taken over elsewhere, and it is deleted here.
+ * pooled session whose record is a mark was taken over elsewhere, and it is deleted here
+ * (which clears the mark); one with neither record nor mark (a broker that lost its
+ * retained messages) is kept and its record published again; a record of a session no
+ * longer here is cleared.
  */
 
 #include <errno.h>
@@ -35,6 +39,9 @@
 #define SYNC_WAIT_MS	10000	/* no end marker by then: looked up again */
 #define MARK		"!sync"	/* not a session id: the lookup's end */
 #define SETTLE_MS	200	/* wills this close together are one death for the heirs */
+/* How long a mark of a session taken over stays on the broker for its node to come back to:
+ * one back later finds no mark, keeps the session and publishes its record again. */
+#define MOVED_MARK_S	(7u * 86400u)
 
 static uint64_t
 mono_ms(void)
@@ -299,13 +306,17 @@ readdress(struct cp *cp, const struct mf_msg_node_info *ni, struct takeover *t)
 static void
 moved(struct cp *cp, const struct takeover *t, struct cp_sess *s)
 {
-	char topic[CP_TOPIC_MAX], addr[64];
+	char topic[CP_TOPIC_MAX], addr[64], mark[CP_NODE_MAX + 32];
 
 	taken_add(&cp->failover, t->dead, t->id);
 	MF_LOG(NOTICE, cmd, "session %s of node %s taken over here", t->id, t->dead);
 	cp_store_record(cp, s);
+	/* The dead node's record becomes the mark that we took it: when that node comes back
+	 * holding the session, this is what tells it to let it go (nothing else does: a
+	 * record missing may be a broker's loss). */
 	cp_store_record_topic(cp, t->dead, t->id, topic);
-	cp_mqtt_publish(cp->mqtt, topic, "", 1, true, NULL, 0);
+	snprintf(mark, sizeof(mark), "{\"v\":1,\"moved_to\":\"%s\"}", cp->cfg.node);
+	cp_mqtt_publish_expiring(cp->mqtt, topic, mark, MOVED_MARK_S);
 	mf_addr_str(&s->local, addr, sizeof(addr));
 	cp_event_publish(cp, json_pack("{s:s, s:s, s:s, s:s, s:{s:i, s:s, s:i}}", "event",
 				       "session.moved", "session", t->id, "from", t->dead, "to",
@@ -419,6 +430,10 @@ dead_record(struct cp *cp, const char *dead, const char *id, const struct cp_msg
 		json_decref(t->rec);
 		return 0;
 	}
+	if (json_object_get(t->rec, "moved_to") != NULL) {
+		json_decref(t->rec);	/* taken over already: its mark */
+		return 0;
+	}
 	snprintf(t->dead, sizeof(t->dead), "%s", dead);
 	snprintf(t->id, sizeof(t->id), "%s", id);
 	t->tenant = cp_auth_tenant(cp, json_string_value(json_object_get(t->rec, "tenant")));
@@ -440,11 +455,20 @@ move_failed(struct cp *cp, const struct cp_msg *m)
 	json_t *ev = json_loadb(m->payload, m->len, 0, NULL);
 	const char *id = json_string_value(json_object_get(ev, "session"));
 	const char *dead = json_string_value(json_object_get(ev, "from"));
-	const char *by = json_string_value(json_object_get(ev, "node"));
-	char topic[CP_TOPIC_MAX];
+	const char *said = json_string_value(json_object_get(ev, "node"));
+	char topic[CP_TOPIC_MAX], by[CP_NODE_MAX];
+	const char *n = m->topic + strlen(cp->cfg.prefix) + 1, *end = strchr(n, '/');
 	int r;
 
-	if (id != NULL && dead != NULL && by != NULL && strlen(by) < CP_NODE_MAX &&
+	/* The refuser is the node whose topic it came on (cp_mqtt.c checked its form), as
+	 * the ACL lets each node publish only under its own: not whatever the payload says. */
+	if (end == NULL || end == n || (size_t)(end - n) >= CP_NODE_MAX)
+		goto out;
+	memcpy(by, n, (size_t)(end - n));
+	by[end - n] = '\0';
+	if (said != NULL && strcmp(said, by) != 0)
+		goto out;
+	if (id != NULL && dead != NULL &&
 	    strlen(id) < MF_SESS_ID_MAX && dead_find(f, dead) >= 0 &&
 	    refused_by(f, dead, id, by) && heir_is_me(cp, dead, id) &&
 	    (r = refusal(f, dead, id, false)) >= 0 && !f->refused[r].followed) {
@@ -452,6 +476,7 @@ move_failed(struct cp *cp, const struct cp_msg *m)
 		cp_store_record_topic(cp, dead, id, topic);
 		f->refused[r].followed = cp_mqtt_follow(cp->mqtt, topic, true) == 0;
 	}
+out:
 	json_decref(ev);
 }
 
@@ -463,14 +488,25 @@ struct sweep {
 	uint32_t n;
 };
 
+/* A pooled session made before the lookup: taken over (into the list), or with neither its
+ * record nor a mark (the broker lost them; published again). */
 static void
 unkept(void *ctx, struct cp_sess *s)
 {
 	struct sweep *w = ctx;
 
-	if (s->pooled && !s->kept && s->seq < w->cp->failover.sync_seq && w->ids != NULL)
-		memcpy(w->ids[w->n++], s->id, MF_SESS_ID_MAX);
+	if (s->pooled && s->seq <= w->cp->failover.sync_seq) {
+		if (s->taken && w->ids != NULL)
+			memcpy(w->ids[w->n++], s->id, MF_SESS_ID_MAX);
+		else if (!s->kept && !s->taken) {
+			MF_LOG(WARNING, cmd, "session %s: its record is not on the broker, "
+			       "published again", s->id);
+			cp_store_record(w->cp, s);
+			w->cp->failover.republished++;
+		}
+	}
 	s->kept = false;
+	s->taken = false;
 }
 
 static void
@@ -478,6 +514,7 @@ unkept_clear(void *ctx, struct cp_sess *s)
 {
 	(void)ctx;
 	s->kept = false;
+	s->taken = false;
 }
 
 static void
@@ -491,7 +528,7 @@ sync_begin(struct cp *cp, uint64_t now)
 		return;
 	for (i = 0; i < sizeof(b); i++)
 		snprintf(f->nonce + 2 * i, 3, "%02x", b[i]);
-	f->sync_seq = cp->reg.next_seq;
+	f->sync_seq = cp->reg.next_seq;	/* the newest session's (seq = ++next_seq) */
 	f->sync_at_ms = 0;
 	/* A lookup cut short by a reconnection left some marked: this one starts clean. */
 	cp_reg_each(&cp->reg, unkept_clear, NULL);
@@ -505,7 +542,8 @@ sync_begin(struct cp *cp, uint64_t now)
 }
 
 /* The marker came: every record of ours has. A pooled session made before the lookup whose
- * record is gone was taken over by another node while we were away. */
+ * record is an heir's mark was taken over by another node while we were away; deleted, its
+ * record topic (the mark) is cleared. */
 static void
 sync_end(struct cp *cp)
 {
@@ -535,6 +573,17 @@ sync_end(struct cp *cp)
 	free(w.ids);
 }
 
+/* Is @p m an heir's mark, {"v": 1, "moved_to": NODE}, rather than a record? */
+static bool
+moved_mark(const struct cp_msg *m)
+{
+	json_t *o = json_loadb(m->payload, m->len, 0, NULL);
+	bool mark = json_is_string(json_object_get(o, "moved_to"));
+
+	json_decref(o);
+	return mark;
+}
+
 static void
 own_record(struct cp *cp, const char *id, const struct cp_msg *m)
 {
@@ -549,9 +598,12 @@ own_record(struct cp *cp, const char *id, const struct cp_msg *m)
 		return;
 	}
 	s = cp_reg_find(&cp->reg, id);
-	if (s != NULL && m->len > 0)
-		s->kept = true;
-	else if (m->len > 0) {
+	if (s != NULL && m->len > 0) {
+		if (moved_mark(m))
+			s->taken = true;
+		else
+			s->kept = true;
+	} else if (m->len > 0) {
 		/* A record of a session no longer here (its clearing lost with a connection):
 		 * left, it would be taken over when this node dies. */
 		char topic[CP_TOPIC_MAX];

@@ -720,9 +720,9 @@ cp_mqtt_start(const struct cp_config *c)
 	return mq;
 }
 
-int
-cp_mqtt_publish(struct cp_mqtt *mq, const char *topic, const char *payload, int qos,
-		bool retain, const uint8_t *corr, size_t corr_len)
+static int
+publish(struct cp_mqtt *mq, const char *topic, const char *payload, int qos, bool retain,
+	const uint8_t *corr, size_t corr_len, uint32_t expiry_s)
 {
 	MQTTAsync_message m = MQTTAsync_message_initializer;
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
@@ -738,6 +738,11 @@ cp_mqtt_publish(struct cp_mqtt *mq, const char *topic, const char *payload, int 
 		p.value.data.len = (int)corr_len;
 		MQTTProperties_add(&m.properties, &p);
 	}
+	if (expiry_s != 0 && mq->cfg->mqtt_version == 5) {
+		p.identifier = MQTTPROPERTY_CODE_MESSAGE_EXPIRY_INTERVAL;
+		p.value.integer4 = expiry_s;
+		MQTTProperties_add(&m.properties, &p);
+	}
 	rc = MQTTAsync_sendMessage(mq->client, topic, &m, &ro);
 	MQTTProperties_free(&m.properties);
 	if (rc != MQTTASYNC_SUCCESS) {
@@ -745,6 +750,20 @@ cp_mqtt_publish(struct cp_mqtt *mq, const char *topic, const char *payload, int 
 		return -EIO;
 	}
 	return 0;
+}
+
+int
+cp_mqtt_publish(struct cp_mqtt *mq, const char *topic, const char *payload, int qos,
+		bool retain, const uint8_t *corr, size_t corr_len)
+{
+	return publish(mq, topic, payload, qos, retain, corr, corr_len, 0);
+}
+
+int
+cp_mqtt_publish_expiring(struct cp_mqtt *mq, const char *topic, const char *payload,
+			 uint32_t expiry_s)
+{
+	return publish(mq, topic, payload, 1, true, NULL, 0, expiry_s);
 }
 
 int

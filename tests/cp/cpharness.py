@@ -318,12 +318,22 @@ class Client:
             except queue.Empty:
                 continue
             if m.topic.startswith(topic_prefix):
-                out.append((m.topic, json.loads(m.payload) if m.payload else None, m.retain))
+                out.append((m.topic, _json_or_bytes(m.payload), m.retain))
         return out
 
     def close(self):
         self.c.loop_stop()
         self.c.disconnect()
+
+
+def _json_or_bytes(payload):
+    """A payload as JSON; one that is not (a node's own lookup marker) as its bytes."""
+    if not payload:
+        return None
+    try:
+        return json.loads(payload)
+    except ValueError:
+        return payload
 
 
 def keys_file(tenants):

@@ -11,11 +11,14 @@ pcap ports) share the pool (docs/cluster.md, Failover).
   records is taken over by exactly one of n1 and n2 (session.moved from each, with the new
   ingress), within 3 s of the kill; n1 has room for 30 sessions, fewer than it is the heir
   of: it refuses the rest (session.move_failed, capacity) and n2, next in rank, takes them; each is then on the node its event named and nowhere
-  else, acme's still acme's; n3's records are cleared, the takers' kept; the one deleted
+  else, acme's still acme's; n3's records are marks naming the takers; the one deleted
   before and the one not pooled are not taken over; a numbered flow re-pointed at a moved
   session's new ingress (one on n1, one on n2) arrives whole at its output;
 - n3 started again (its journal still holds them): it deletes the sessions taken over
-  (session.gone), keeps the one not pooled, and no session is on two nodes.
+  (session.gone; their marks cleared), keeps the one not pooled, and no session is on two
+  nodes;
+- the broker restarted, its retained messages lost: no node deletes a session, each
+  publishes its records again.
 """
 import contextlib
 import os
@@ -48,7 +51,8 @@ def records(broker, topic="mfwd/+/sess/+", want=None, timeout=10):
     got = cl.collect_until("mfwd/", lambda m: want is not None and len(m) >= want,
                            timeout=timeout if want is not None else 2)
     cl.close()
-    return {tuple(t.split("/")[1:4:2]): r for t, r, retained in got if retained and r}
+    return {tuple(t.split("/")[1:4:2]): r for t, r, retained in got
+            if retained and isinstance(r, dict)}
 
 
 def holdings(cl, nodes):
@@ -160,9 +164,11 @@ def kill_n3(broker, cl, dps, cps, took, topos):
     for sid in acme:
         r = cl.signed("mfwd/%s/cmd" % took[sid], "acme", KEY, "session.get", {"id": sid})
         T.check(r is not None and r["ok"], "%s moved is still acme's: %s" % (sid, r))
-    recs = records(broker, want=len(took))
-    T.check(not [k for k in recs if k[0] == "n3"], "n3's records cleared")
-    T.eq(sorted(recs), sorted((v, k) for k, v in took.items()),
+    recs = records(broker, want=len(took) + len(mine))
+    marks = {k[1]: r.get("moved_to") for k, r in recs.items() if k[0] == "n3"}
+    T.eq(marks, {k: took[k] for k in mine},
+         "each of n3's records replaced by a mark naming the node that took it")
+    T.eq(sorted(k for k in recs if k[0] != "n3"), sorted((v, k) for k, v in took.items()),
          "every record on the node that holds the session")
     watcher.close()
     return mine
@@ -191,7 +197,37 @@ def back(broker, cl, dps, cps, moved, took):
     r = cl.request("mfwd/n1/cmd", "node.info")
     T.check(r is not None and r["ok"] and r["result"]["failover"]["reading"] == 0,
             "n1 stopped reading n3's records once it came back")
+    T.eq(records(broker, "mfwd/n3/sess/+"), {}, "n3's marks cleared as it deleted them")
     watcher.close()
+
+
+def lost(broker, cl, took):
+    """The broker restarted without its retained messages: no record, no mark. Only a
+    mark deletes a session, so every node keeps what it holds and publishes its records
+    again."""
+    before = holdings(cl, NODES)
+    cl.close()
+    broker.stop()
+    broker.start()
+    cl = Client(broker)
+    T.eq(wait_online(cl, NODES), [], "every node online on the restarted broker")
+    deadline, fo = time.time() + 30, {}
+    while time.time() < deadline:		# each node looks its records up 2 s after
+        for n in NODES:
+            r = cl.request("mfwd/%s/cmd" % n, "node.info")
+            fo[n] = r["result"]["failover"] if r and r["ok"] else {}
+        if sum(f.get("republished", 0) for f in fo.values()) >= len(took):
+            break
+        time.sleep(0.5)
+    T.eq(sum(f.get("republished", 0) for f in fo.values()), len(took),
+         "node.info counts the records published again: %s" % fo)
+    T.eq(sum(f.get("gone", 0) for n, f in fo.items() if n != "n3"), 0,
+         "n1 and n2 deleted nothing: %s" % fo)
+    recs = records(broker, want=len(took))
+    T.eq(sorted(recs), sorted((v, k) for k, v in took.items()),
+         "every pool session's record published again by the node that holds it")
+    T.eq(holdings(cl, NODES), before, "no node deleted anything")
+    return cl
 
 
 def main():
@@ -213,6 +249,7 @@ def main():
             took, _ = populate(cl, broker)
             moved = kill_n3(broker, cl, dps, cps, took, topos)
             back(broker, cl, dps, cps, moved, took)
+            cl = lost(broker, cl, took)
             cl.close()
             if T.failed:
                 for c in cps:
