@@ -306,7 +306,8 @@ readdress(struct cp *cp, const struct mf_msg_node_info *ni, struct takeover *t)
 static void
 moved(struct cp *cp, const struct takeover *t, struct cp_sess *s)
 {
-	char topic[CP_TOPIC_MAX], addr[64], mark[CP_NODE_MAX + 32];
+	char topic[CP_TOPIC_MAX], addr[64], *mark;
+	json_t *o;
 
 	taken_add(&cp->failover, t->dead, t->id);
 	MF_LOG(NOTICE, cmd, "session %s of node %s taken over here", t->id, t->dead);
@@ -315,8 +316,13 @@ moved(struct cp *cp, const struct takeover *t, struct cp_sess *s)
 	 * holding the session, this is what tells it to let it go (nothing else does: a
 	 * record missing may be a broker's loss). */
 	cp_store_record_topic(cp, t->dead, t->id, topic);
-	snprintf(mark, sizeof(mark), "{\"v\":1,\"moved_to\":\"%s\"}", cp->cfg.node);
-	cp_mqtt_publish_expiring(cp->mqtt, topic, mark, MOVED_MARK_S);
+	o = json_pack("{s:i, s:s}", "v", 1, "moved_to", cp->cfg.node);
+	mark = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (mark == NULL || cp_mqtt_publish_expiring(cp->mqtt, topic, mark, MOVED_MARK_S) != 0)
+		MF_LOG(ERR, cmd, "session %s: the mark that it was taken over not published: "
+		       "node %s may keep it too when it comes back", t->id, t->dead);
+	free(mark);
 	mf_addr_str(&s->local, addr, sizeof(addr));
 	cp_event_publish(cp, json_pack("{s:s, s:s, s:s, s:s, s:{s:i, s:s, s:i}}", "event",
 				       "session.moved", "session", t->id, "from", t->dead, "to",

@@ -177,8 +177,6 @@ cp_pipes_fini(struct cp *cp)
 
 /* ---- talking to the other node ---- */
 
-/* A command to @p node: the id says ours ("pipe-<token>"); its answer comes on our pipe
- * reply topic. @p args is consumed. */
 /* Zero every "key" string in @p o, @p depth levels down: freed, a pipe's key leaves nothing
  * in the heap. */
 static void
@@ -197,6 +195,8 @@ wipe_keys(json_t *o, int depth)
 	}
 }
 
+/* A command to @p node: the id says ours ("pipe-<token>"); its answer comes on our pipe
+ * reply topic. @p args is consumed. */
 static void
 send_to(struct cp *cp, const char *node, const char *cmd, const char *token, json_t *args)
 {
@@ -420,6 +420,11 @@ open_args(struct cp *cp, json_t *args, struct cp_pipe *p, struct cp_err *err)
 	}
 	if (edge_key(edge, srtp, p, err) != 0)
 		return NULL;
+	if (to[0] == '\0' || strlen(to) >= CP_NODE_MAX || strpbrk(to, "/+#") != NULL ||
+	    strcmp(to, cp->cfg.node) == 0) {
+		cp_err_set(err, "bad_value", "to", "another node's name");
+		return NULL;
+	}
 	/* The edge pulls again what is piped to it: it has forgotten that pipe (its unpipe
 	 * lost, or it restarted), so the old output goes, untold. */
 	old = find(cp, id, to, false);
@@ -427,11 +432,6 @@ open_args(struct cp *cp, json_t *args, struct cp_pipe *p, struct cp_err *err)
 	    unpipe_out(cp, old, "replaced", false, err) != 0)
 		return NULL;
 	s = cp_reg_find(&cp->reg, id);
-	if (to[0] == '\0' || strlen(to) >= CP_NODE_MAX || strpbrk(to, "/+#") != NULL ||
-	    strcmp(to, cp->cfg.node) == 0) {
-		cp_err_set(err, "bad_value", "to", "another node's name");
-		return NULL;
-	}
 	if (find(cp, id, to, false) != NULL) {
 		cp_err_set(err, "exists", "to", "session \"%.60s\" is already piped to %s", id, to);
 		return NULL;
