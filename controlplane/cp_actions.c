@@ -500,6 +500,8 @@ remove_outputs(struct mf_sess_spec *s, json_t *ids, struct cp_err *err)
 		memmove(&s->outputs[i], &s->outputs[i + 1],
 			sizeof(s->outputs[0]) * (size_t)(s->nb_outputs - i - 1));
 		s->nb_outputs--;
+		/* The last one is a copy now: nothing of a spec past its outputs. */
+		explicit_bzero(&s->outputs[s->nb_outputs], sizeof(s->outputs[0]));
 	}
 	return 0;
 }

@@ -279,7 +279,7 @@ cp_store_create(struct cp *cp, struct cp_item *it, const struct mf_sess_spec *sp
 		cp_err_set(&it->err, "internal", NULL, "no memory for another session");
 		return -ENOMEM;
 	}
-	rc = send_item(cp, it, MF_MSG_SESSION_ADD, spec, sizeof(*spec));
+	rc = send_item(cp, it, MF_MSG_SESSION_ADD, spec, (uint32_t)mf_sess_spec_size(spec));
 	if (rc != 0) {
 		cp_journal_del(cp->journal, s->id);	/* cancels the "+" just buffered */
 		cp_reg_del(&cp->reg, s);
@@ -370,8 +370,8 @@ int
 cp_store_update(struct cp *cp, struct cp_sess *s, const struct mf_sess_spec *spec,
 		struct cp_err *err)
 {
-	int rc = cp_dp_call(cp, MF_MSG_SESSION_REPLACE, spec, sizeof(*spec), cp->res,
-			    sizeof(cp->res), err);
+	int rc = cp_dp_call(cp, MF_MSG_SESSION_REPLACE, spec, (uint32_t)mf_sess_spec_size(spec),
+			    cp->res, sizeof(cp->res), err);
 
 	if (rc < 0)
 		return rc;
@@ -467,7 +467,8 @@ replay_one(void *ctx, struct cp_sess *s)
 	it->s = s;
 	s->seen = false;
 	if (cp_store_spec(cp, s, &cp->spec) == 0)
-		send_item(cp, it, MF_MSG_SESSION_ADD, &cp->spec, sizeof(cp->spec));
+		send_item(cp, it, MF_MSG_SESSION_ADD, &cp->spec,
+			  (uint32_t)mf_sess_spec_size(&cp->spec));
 	mf_sess_wipe_keys(&cp->spec);
 }
 
@@ -481,8 +482,8 @@ replace_marked(void *ctx, struct cp_sess *s)
 		return;
 	s->seen = false;
 	if (cp_store_spec(cp, s, &cp->spec) != 0 ||
-	    cp_dp_call(cp, MF_MSG_SESSION_REPLACE, &cp->spec, sizeof(cp->spec), cp->res,
-		       sizeof(cp->res), &err) < 0)
+	    cp_dp_call(cp, MF_MSG_SESSION_REPLACE, &cp->spec,
+		       (uint32_t)mf_sess_spec_size(&cp->spec), cp->res, sizeof(cp->res), &err) < 0)
 		MF_LOG(ERR, cmd, "replay of session %s refused: %s", s->id, err.message);
 	mf_sess_wipe_keys(&cp->spec);
 }

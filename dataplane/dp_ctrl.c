@@ -61,25 +61,50 @@ node_info(struct mf_msg_node_info *ni)
 	}
 }
 
-/* Each command: its payload has exactly @c size bytes (checked before the handler runs);
- * the handler sets r->status (and r->detail on error) and returns the result's bytes. */
+/* Each command: its payload has exactly @c size bytes, or what @c size_of says (checked
+ * before the handler runs); the handler sets r->status (and r->detail on error) and returns
+ * the result's bytes. */
 struct cmd {
 	uint32_t size;
+	uint32_t (*size_of)(const void *pl, uint32_t len);
 	uint32_t (*run)(const void *pl, struct mf_msg_reply *r, void *out);
 };
 
-/* Session specs are 13 KB: copied off the ring into the lcore's scratch, not the stack. */
+/* Session specs (up to 55 KiB) are copied off the ring into the lcore's scratch, not the
+ * stack; they cross the channel up to their last output (run_command checked the size),
+ * and the outputs past it are zero here. */
 static struct mf_sess_spec *
 spec_copy(const void *pl)
 {
 	static struct mf_sess_spec spec;
+	const size_t head = offsetof(struct mf_sess_spec, outputs);
+	size_t n;
 
-	memcpy(&spec, pl, sizeof(spec));
+	memcpy(&spec, pl, head);
+	/* Read again from shared memory: within the slot whatever it says now. */
+	if (spec.nb_outputs > MF_SESS_MAX_OUTPUTS)
+		spec.nb_outputs = 0;
+	n = mf_sess_spec_size(&spec);
+	memcpy(spec.outputs, (const uint8_t *)pl + head, n - head);
+	memset((uint8_t *)&spec + n, 0, sizeof(spec) - n);
 	spec.id[MF_SESS_ID_MAX - 1] = '\0';
 	/* The ring is shared memory that outlives the command: no key stays in it. The
 	 * payload is 16-byte aligned in its slot. */
-	mf_sess_wipe_keys((struct mf_sess_spec *)(uintptr_t)pl);
+	mf_sess_wipe_keys_n((struct mf_sess_spec *)(uintptr_t)pl, spec.nb_outputs);
 	return &spec;
+}
+
+/* A spec's payload: its bytes up to its last output, or UINT32_MAX when its head is not
+ * all there or it names too many outputs. */
+static uint32_t
+spec_len(const void *pl, uint32_t len)
+{
+	const struct mf_sess_spec *spec = pl;
+
+	if (len < offsetof(struct mf_sess_spec, outputs) ||
+	    spec->nb_outputs > MF_SESS_MAX_OUTPUTS)
+		return UINT32_MAX;
+	return (uint32_t)mf_sess_spec_size(spec);
 }
 
 static uint32_t
@@ -197,14 +222,14 @@ cmd_capture(const void *pl, struct mf_msg_reply *r, void *out)
 }
 
 static const struct cmd cmds[] = {
-	[MF_MSG_SESSION_ADD] = { sizeof(struct mf_sess_spec), cmd_add },
-	[MF_MSG_SESSION_REPLACE] = { sizeof(struct mf_sess_spec), cmd_replace },
-	[MF_MSG_SESSION_DEL] = { sizeof(struct mf_msg_sess_ref), cmd_del },
-	[MF_MSG_SESSION_GET] = { sizeof(struct mf_msg_sess_ref), cmd_get },
-	[MF_MSG_SESSION_LIST] = { sizeof(struct mf_msg_list_req), cmd_list },
-	[MF_MSG_NODE_INFO] = { 0, cmd_node_info },
-	[MF_MSG_CLOCK_ADVANCE] = { sizeof(struct mf_msg_clock), cmd_clock },
-	[MF_MSG_SESSION_CAPTURE] = { sizeof(struct mf_msg_capture), cmd_capture },
+	[MF_MSG_SESSION_ADD] = { 0, spec_len, cmd_add },
+	[MF_MSG_SESSION_REPLACE] = { 0, spec_len, cmd_replace },
+	[MF_MSG_SESSION_DEL] = { sizeof(struct mf_msg_sess_ref), NULL, cmd_del },
+	[MF_MSG_SESSION_GET] = { sizeof(struct mf_msg_sess_ref), NULL, cmd_get },
+	[MF_MSG_SESSION_LIST] = { sizeof(struct mf_msg_list_req), NULL, cmd_list },
+	[MF_MSG_NODE_INFO] = { 0, NULL, cmd_node_info },
+	[MF_MSG_CLOCK_ADVANCE] = { sizeof(struct mf_msg_clock), NULL, cmd_clock },
+	[MF_MSG_SESSION_CAPTURE] = { sizeof(struct mf_msg_capture), NULL, cmd_capture },
 };
 
 /* Run one command; its result goes after the reply header in @p out. @return result bytes. */
@@ -225,7 +250,7 @@ run_command(const struct mf_chan_msg_hdr *h, uint32_t len, struct mf_msg_reply *
 		snprintf(r->detail, sizeof(r->detail), "unknown command type %u", h->type);
 		return 0;
 	}
-	if (len != c->size) {
+	if (len != (c->size_of != NULL ? c->size_of(h + 1, len) : c->size)) {
 		r->status = -EBADMSG;
 		snprintf(r->detail, sizeof(r->detail), "%s: payload of %u bytes is malformed",
 			 mf_msg_type_str(h->type), len);

@@ -775,46 +775,49 @@ output_sends(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp
 	return false;
 }
 
-/* Which outputs send this packet. For the last, where its writes into the input would end
- * (@p reuse_off); for the others, the lowest offset of the input bytes they read
- * (@p min_off). */
-static uint64_t
+/* A bit per output: a session's outputs in a few words. */
+#define OUT_WORDS	((MF_SESS_MAX_OUTPUTS + 63) / 64)
+
+/* Which outputs send this packet (bits of @p mask). For the last, where its writes into the
+ * input would end (@p reuse_off); for the others, the lowest offset of the input bytes they
+ * read (@p min_off). @return the last output's index, or -1 when none sends. */
+static int
 eligible(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc,
-	 uint16_t *reuse_off, int *last, uint16_t *min_off)
+	 uint64_t mask[OUT_WORDS], uint16_t *reuse_off, uint16_t *min_off)
 {
 	uint16_t last_shared = 0;
-	uint64_t mask = 0;
 	unsigned int i;
+	int last = -1;
 
-	*last = -1;
 	*min_off = UINT16_MAX;
 	for (i = 0; i < s->nb_out; i++) {
 		const struct dp_out *o = &s->out[i];
 
 		if (!output_sends(lc, s, p, &s->out[i], now, sc))
 			continue;
-		mask |= UINT64_C(1) << i;
-		if (*last >= 0)
+		mask[i / 64] |= UINT64_C(1) << (i % 64);
+		if (last >= 0)
 			*min_off = RTE_MIN(*min_off, last_shared);
-		*last = (int)i;
+		last = (int)i;
 		last_shared = shared_off(p, s, o);
 		/* An SRTP output writes over its whole payload (it encrypts in place). */
 		*reuse_off = o->srtp != NULL ? (uint16_t)(p->l4.payload_off + p->l4.payload_len) :
 					       last_shared;
 	}
-	return mask;
+	return last;
 }
 
 void
 dp_fanout(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc)
 {
+	uint64_t mask[OUT_WORDS] = { 0 };
 	uint16_t last_off = 0, min_off;
-	uint64_t mask;
+	unsigned int w;
 	bool reuse;
 	int last;
 
 	out_prepare(s, p);
-	mask = eligible(lc, s, p, now, sc, &last_off, &last, &min_off);
+	last = eligible(lc, s, p, now, sc, mask, &last_off, &min_off);
 	if (last < 0) {
 		rte_pktmbuf_free(p->m);
 		return;
@@ -822,12 +825,13 @@ dp_fanout(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now
 	/* The last output may write its headers into the input only if no other output
 	 * shares the bytes it writes over, and the GOP cache does not keep it. */
 	reuse = last_off <= min_off && !p->cached;
-	while (mask != 0) {
-		int i = __builtin_ctzll(mask);
+	for (w = 0; w < OUT_WORDS; w++)
+		while (mask[w] != 0) {
+			int i = (int)w * 64 + __builtin_ctzll(mask[w]);
 
-		mask &= mask - 1;
-		send_one(lc, s, p, &s->out[i], reuse && i == last, now, sc);
-	}
+			mask[w] &= mask[w] - 1;
+			send_one(lc, s, p, &s->out[i], reuse && i == last, now, sc);
+		}
 	if (!reuse)
 		rte_pktmbuf_free(p->m);
 }

@@ -76,7 +76,7 @@ parse(struct pipe_bench *b, int argc, char **argv)
 		case 's': rc = mf_parse_u32(optarg, 64, 1500, &b->fr.size); break;
 		case 'k': b->fr.ts = strcmp(optarg, "ts") == 0; break;
 		case 'x': rc = pf_srtp_arg(optarg, &b->srtp_params); break;
-		case 'o': rc = mf_parse_u32(optarg, 1, 64, &b->outputs); break;
+		case 'o': rc = mf_parse_u32(optarg, 1, MF_SESS_MAX_OUTPUTS, &b->outputs); break;
 		case 'd':
 			b->seconds = strtod(optarg, &end);
 			rc = *end != '\0' || !(b->seconds >= 0.01 && b->seconds <= 600) ? -EINVAL : 0;

@@ -100,7 +100,7 @@ cmd_spec(uint16_t type, const char *file)
 			rc = fail(mf_sess_errcode_str(err.code), err.path, err.msg);
 			break;
 		}
-		if (call(type, &spec, sizeof(spec), &rc) >= 0)
+		if (call(type, &spec, (uint32_t)mf_sess_spec_size(&spec), &rc) >= 0)
 			print_json(json_pack("{s:b, s:s}", "ok", 1, "session", spec.id));
 		mf_sess_wipe_keys(&spec);
 	}

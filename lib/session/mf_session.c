@@ -139,14 +139,14 @@ wipe(void *p, size_t n)
 }
 
 void
-mf_sess_wipe_keys(struct mf_sess_spec *spec)
+mf_sess_wipe_keys_n(struct mf_sess_spec *spec, unsigned int nb_outputs)
 {
 	unsigned int i;
 
 	wipe(spec->ingress.srtp.key, sizeof(spec->ingress.srtp.key));
 	wipe(spec->ingress.srtp.salt, sizeof(spec->ingress.srtp.salt));
 	wipe(spec->ingress.ice.pwd, sizeof(spec->ingress.ice.pwd));
-	for (i = 0; i < MF_SESS_MAX_OUTPUTS; i++) {
+	for (i = 0; i < nb_outputs && i < MF_SESS_MAX_OUTPUTS; i++) {
 		wipe(spec->outputs[i].ice.pwd, sizeof(spec->outputs[i].ice.pwd));
 		wipe(spec->outputs[i].srtp.key, sizeof(spec->outputs[i].srtp.key));
 		wipe(spec->outputs[i].srtp.salt, sizeof(spec->outputs[i].srtp.salt));
@@ -154,6 +154,12 @@ mf_sess_wipe_keys(struct mf_sess_spec *spec)
 		wipe(spec->outputs[i].receiver_srtp.salt,
 		     sizeof(spec->outputs[i].receiver_srtp.salt));
 	}
+}
+
+void
+mf_sess_wipe_keys(struct mf_sess_spec *spec)
+{
+	mf_sess_wipe_keys_n(spec, MF_SESS_MAX_OUTPUTS);
 }
 
 static const char b64_alphabet[] =

@@ -104,6 +104,7 @@ def commands(c):
             len(r["spec"]["outputs"]) == 1 and r["spec"]["outputs"][0]["paused"] is False,
             "blocked, one output, resumed")
     ok(c.request(CMD, "session.update", {"id": "s1", "block": False}), "unblock")
+    most_outputs(c)
 
     r = ok(c.request(CMD, "node.info"), "node.info")
     T.check(r.get("node") == "n1" and len(r.get("ports", [])) == 2, "node.info content")
@@ -120,6 +121,29 @@ def commands(c):
     ok(c.request(CMD, "node.drain", {"drain": True}), "drain")
     err(c.request(CMD, "session.create", spec("s5")), "draining", "create while draining")
     ok(c.request(CMD, "node.drain", {"drain": False}), "undrain")
+
+
+def most_outputs(c):
+    """128 outputs (MF_SESS_MAX_OUTPUTS) cross to the dataplane and back; one more is
+    refused, in a create and in an update."""
+    more = [{"id": "x%d" % i, "port": 1, "addr": "10.99.2.1", "udp_port": 7000 + 2 * i}
+            for i in range(127)]
+    r = ok(c.request(CMD, "session.update", {"id": "s1", "add_outputs": more}),
+           "update to 128 outputs")
+    T.eq(r.get("outputs"), 128, "128 outputs")
+    r = ok(c.request(CMD, "session.get", {"id": "s1"}), "get with 128 outputs")
+    outs = r.get("spec", {}).get("outputs", [])
+    T.eq([o.get("udp_port") for o in outs[1:]], [m["udp_port"] for m in more],
+         "the dataplane has each of the 128 outputs")
+    T.eq(len(r.get("stats", {}).get("outputs", {})), 128, "figures for each of them")
+    err(c.request(CMD, "session.update", {"id": "s1", "add_outputs": [
+        {"id": "y", "port": 1, "addr": "10.99.2.1", "udp_port": 6100}]}), "too_many",
+        "a 129th output", "add_outputs[0]")
+    err(c.request(CMD, "session.create", spec("sx", 5200, outputs=[
+        dict(m, id="o%d" % i) for i, m in enumerate(more + more[:2])])), "too_many",
+        "create with 129 outputs", "outputs")
+    ok(c.request(CMD, "session.update", {"id": "s1", "remove_outputs": [m["id"] for m in more]}),
+       "back to one output")
 
 
 def mqtt311(broker):

@@ -84,9 +84,12 @@ def sessions():
              {"id": "o2", "port": 1, "addr": "10.99.2.1", "udp_port": 6002, "pt_allow": [0]},
              {"id": "o3", "port": 1, "addr": "10.99.2.1", "udp_port": 6004, "paused": True},
              {"id": "o4", "port": 1, "addr": "fd00:2::1", "udp_port": 6006}]},
-        {"id": "fan64", "kind": "udp",
+        # As many outputs as a session may have (MF_SESS_MAX_OUTPUTS): their bits span
+        # more than one word of the fan-out's mask.
+        {"id": "fan128", "kind": "udp",
          "ingress": {"port": 0, "addr": DST, "udp_port": 8000},
-         "outputs": [{"port": 1, "addr": "10.99.2.1", "udp_port": 8100 + i} for i in range(64)]},
+         "outputs": [{"port": 1, "addr": "10.99.2.1", "udp_port": 8100 + i}
+                     for i in range(128)]},
         {"id": "v6", "kind": "udp",
          "ingress": {"port": 1, "addr": "fd00:2::2", "udp_port": 7000},
          "outputs": [{"port": 0, "addr": SRC, "udp_port": 7001}]},
@@ -149,11 +152,12 @@ def check_outputs(out0, out1):
     v6 = [p for p in out0 if UDP in p and p[UDP].dport == 7001]
     T.eq([bytes(p[UDP].payload) for p in v6], [b"v6-0", b"v6-1", b"v6-2"], "v6 session to IPv4")
     T.check(all(udp_ok(p) and p[UDP].sport == 7000 for p in v6), "v6 output headers")
-    fan = [p for p in out1 if UDP in p and 8100 <= p[UDP].dport < 8164]
-    T.eq(sorted(set(p[UDP].dport for p in fan)), list(range(8100, 8164)), "fan64: all 64 outputs")
-    T.check(len(fan) == 192 and all(bytes(p[UDP].payload) == b"fan-%d" % (k // 64) * 20 and
+    fan = [p for p in out1 if UDP in p and 8100 <= p[UDP].dport < 8228]
+    T.eq(sorted(set(p[UDP].dport for p in fan)), list(range(8100, 8228)),
+         "fan128: all 128 outputs")
+    T.check(len(fan) == 384 and all(bytes(p[UDP].payload) == b"fan-%d" % (k // 128) * 20 and
                                     udp_ok(p) for k, p in enumerate(fan)),
-            "fan64: each of 3 packets on each output, intact, in order")
+            "fan128: each of 3 packets on each output, intact, in order")
     arp = [p for p in out0 if ARP in p and p[ARP].op == 2]
     T.eq(len(arp), 1, "ARP reply")
     if arp:
@@ -210,7 +214,7 @@ def check_stats(st):
     T.eq(n["icmp_echo_tx"], 2, "node: echo replies (ICMP and ICMPv6)")
     T.eq(n["nd_rx"], 1, "node: neighbour solicitations handled")
     T.eq(st["sessions"]["v6"]["rx_pkts"], 3, "v6 rx")
-    T.eq(st["sessions"]["fan64"]["tx_pkts"], 192, "fan64 tx")
+    T.eq(st["sessions"]["fan128"]["tx_pkts"], 384, "fan128 tx")
 
 
 LOSSES = ("_full", "_lost", "imissed", "rx_nombuf", "ierrors", "oerrors")
@@ -257,7 +261,7 @@ neighbour = fd00:2::1 02:00:00:00:02:06
         # echoes while the worker still fans out: wait for the last of each.
         st = dpl.wait_for(lambda s: s["node"]["arp_reply_tx"] >= 1 and
                           s["node"]["icmp_echo_tx"] >= 2 and s["node"]["nd_rx"] >= 1 and
-                          s["sessions"]["fan64"]["tx_pkts"] >= 192 and
+                          s["sessions"]["fan128"]["tx_pkts"] >= 384 and
                           s["sessions"]["v6"]["rx_pkts"] >= 3, what="slow path and fan-out done")
         check_stats(st)
         check_losses_shown(dpl)

@@ -15,15 +15,18 @@
 #include "mf/mf_session.h"
 #include "mf/mf_shm.h"
 
-/* 2: ICE in the session spec, output ids in events; 3: DTLS; 4: capture */
-#define MF_PROTO_VERSION	4
-#define MF_CHAN_SLOT_SIZE	32768	/* command and reply slots: a whole spec fits */
+/* 2: ICE in the session spec, output ids in events; 3: DTLS; 4: capture; 5: 128 outputs,
+ * a spec sent up to its last output */
+#define MF_PROTO_VERSION	5
+#define MF_CHAN_SLOT_SIZE	65536	/* command and reply slots: a whole spec fits */
 #define MF_CHAN_CMD_SLOTS	64
 #define MF_CHAN_REPLY_SLOTS	64
 #define MF_CHAN_EVENT_SLOT_SIZE	256
 #define MF_CHAN_EVENT_SLOTS	4096
 
 enum mf_msg_type {
+	/* A spec's payload is its mf_sess_spec_size() bytes: the outputs past nb_outputs are
+	 * not sent, and the dataplane takes them as zero. */
 	MF_MSG_SESSION_ADD = 1,		/* struct mf_sess_spec -> reply only */
 	MF_MSG_SESSION_REPLACE,		/* struct mf_sess_spec, same id -> reply only */
 	MF_MSG_SESSION_DEL,		/* struct mf_msg_sess_ref -> reply only */

@@ -17,7 +17,7 @@
 
 #define MF_SESS_ID_MAX		48	/* with its NUL */
 #define MF_OUT_ID_MAX		16	/* with its NUL */
-#define MF_SESS_MAX_OUTPUTS	64
+#define MF_SESS_MAX_OUTPUTS	128
 #define MF_SESS_MAX_CLOCKS	16
 #define MF_SESS_MAX_PT_MAP	8
 #define MF_SESS_MAX_PIDS	32
@@ -208,7 +208,16 @@ _Static_assert(sizeof(struct mf_srtp_params) == 56, "session layout is ABI");
 _Static_assert(sizeof(struct mf_ice_cred) == 136, "session layout is ABI");
 _Static_assert(sizeof(struct mf_dtls_cfg) == 36, "session layout is ABI");
 _Static_assert(sizeof(struct mf_sess_output) == 436, "session layout is ABI");
-_Static_assert(sizeof(struct mf_sess_spec) == 28404, "session layout is ABI");
+_Static_assert(sizeof(struct mf_sess_spec) == 56308, "session layout is ABI");
+
+/** The bytes of @p spec up to its last output: what crosses the channel (a spec of a few
+ *  outputs is a few hundred bytes of the whole's 55 KiB). */
+static inline size_t
+mf_sess_spec_size(const struct mf_sess_spec *spec)
+{
+	return offsetof(struct mf_sess_spec, outputs) +
+	       (size_t)spec->nb_outputs * sizeof(spec->outputs[0]);
+}
 
 /* ---- errors of the codec ---- */
 
@@ -295,6 +304,9 @@ struct json_t *mf_sess_output_to_json(const struct mf_sess_output *o, unsigned i
 /** Wipe the key material of a spec (before freeing or reusing it): keys and salts; the
  * suites and ROCs stay, so a reply can say what protects a session without saying how. */
 void mf_sess_wipe_keys(struct mf_sess_spec *spec);
+/** The same for the ingress and the first @p nb_outputs outputs only: a spec as it crossed
+ *  the channel (mf_sess_spec_size()), whose bytes past its outputs are not its own. */
+void mf_sess_wipe_keys_n(struct mf_sess_spec *spec, unsigned int nb_outputs);
 
 /** Base64 (RFC 4648, padded). @return bytes decoded, or -EINVAL. */
 int mf_base64_decode(const char *in, size_t in_len, uint8_t *out, size_t cap);
