@@ -152,6 +152,7 @@ struct dp_config {
 	uint32_t nb_mbufs;
 	uint32_t idle_sleep_us;
 	uint32_t worker_nap_us;		/* an idle worker's sleeps */
+	uint32_t punt_pps;		/* STUN and DTLS a worker punts a second */
 	uint32_t sess_huge_mb;		/* hugepages entries and state may take */
 	bool busy_poll;			/* workers never sleep */
 	bool check_only;
@@ -633,7 +634,7 @@ struct __rte_cache_aligned dp_lcore {
 	uint64_t *ctr;			/* node counters block of this lcore */
 	struct rte_ring *handoff[DP_MAX_LCORES];	/* to worker i (SP: us, SC: i) */
 	struct rte_ring *punt;		/* to the control lcore */
-	uint64_t stun_tokens;		/* STUN punts allowed now (DP_STUN_PUNT_PPS) */
+	uint64_t stun_tokens;		/* STUN and DTLS punts allowed now (--punt-pps) */
 	uint64_t stun_tsc;		/* their last refill */
 	struct rte_ring *ctrl_tx;	/* frames from the control lcore to send */
 	struct rte_ring *events;	/* struct mf_msg_event * to the control lcore */

@@ -23,6 +23,7 @@ static const struct dp_config defaults = {
 	.nb_mbufs = 16383,
 	.idle_sleep_us = 1000,
 	.worker_nap_us = 50,
+	.punt_pps = 2000,
 	.sess_huge_mb = 256,
 	.frag_timeout_ms = 1000,
 	.frag_max_datagrams = 1024,
@@ -60,6 +61,8 @@ usage(const char *prog)
 		"  --worker-nap-us N    a worker idle for 1 ms sleeps N us at a time until\n"
 		"                       something arrives (default 50, 10..20000)\n"
 		"  --busy-poll          workers never sleep (lowest latency, a core each always)\n"
+		"  --punt-pps N         STUN and DTLS datagrams a worker passes to the control\n"
+		"                       lcore a second (default 2000, 100..1000000)\n"
 		"  --session-hugepages-mb N  hugepage memory session entries and state may take\n"
 		"                       (default 256, about 110,000 sessions of one output; the\n"
 		"                       rest come from the heap; 0: all from the heap)\n"
@@ -99,6 +102,7 @@ dp_config_parse_args(struct dp_config *cfg, int argc, char **argv)
 		{ "idle-sleep-us", required_argument, NULL, 'u' },
 		{ "worker-nap-us", required_argument, NULL, 'N' },
 		{ "busy-poll", no_argument, NULL, 'P' },
+		{ "punt-pps", required_argument, NULL, 'R' },
 		{ "session-hugepages-mb", required_argument, NULL, 'H' },
 		{ "check", no_argument, NULL, 'c' },
 		{ "test-clock", no_argument, NULL, 't' },
@@ -137,6 +141,9 @@ dp_config_parse_args(struct dp_config *cfg, int argc, char **argv)
 			break;
 		case 'N':
 			rc = parse_u32(optarg, 10, 20000, &cfg->worker_nap_us);
+			break;
+		case 'R':
+			rc = parse_u32(optarg, 100, 1000000, &cfg->punt_pps);
 			break;
 		case 'P':
 			cfg->busy_poll = true;

@@ -484,19 +484,19 @@ node_drop(int sess_drop)
 	return sess_drop == DP_SC_drop_srtp_replay ? DP_CTR_drop_srtp_replay : DP_CTR_drop_media;
 }
 
-/* STUN and DTLS punts a worker may make a second, and in a burst: anyone can send them to
- * an ICE port, and the punt ring is also ARP's and ND's. Browsers check every few seconds;
- * a handshake is a handful of datagrams. */
-#define DP_STUN_PUNT_PPS	2000
-#define DP_STUN_PUNT_BURST	256
-
+/* STUN and DTLS punts a worker may make a second (--punt-pps), and in a burst (an eighth
+ * of a second's, at least 256): anyone can send them to an ICE port, and the punt ring is
+ * also ARP's and ND's. Browsers check every few seconds; a viewer's set-up is a check and
+ * a handshake of about three datagrams, so the default 2,000 bounds a worker's set-ups
+ * to some 500 a second (perf/bench --scenarios dtls). */
 static inline bool
 stun_budget(struct dp_lcore *lc, uint64_t now)
 {
-	uint64_t add = (now - lc->stun_tsc) * DP_STUN_PUNT_PPS / dp.tsc_hz;
+	uint64_t add = (now - lc->stun_tsc) * dp.cfg.punt_pps / dp.tsc_hz;
+	uint64_t burst = dp.cfg.punt_pps / 8 > 256 ? dp.cfg.punt_pps / 8 : 256;
 
 	if (add > 0) {
-		lc->stun_tokens = RTE_MIN(lc->stun_tokens + add, (uint64_t)DP_STUN_PUNT_BURST);
+		lc->stun_tokens = RTE_MIN(lc->stun_tokens + add, burst);
 		lc->stun_tsc = now;
 	}
 	if (lc->stun_tokens == 0)
