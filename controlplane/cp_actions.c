@@ -530,6 +530,7 @@ add_outputs(struct mf_sess_spec *s, json_t *outs, struct cp_err *err)
 			cp_err_set(err, o->id[0] ? "duplicate" : "missing", path,
 				   o->id[0] ? "output \"%s\" exists" : "added outputs need an id%s",
 				   o->id);
+			explicit_bzero(o, sizeof(*o));	/* past nb_outputs: no key stays */
 			return -EINVAL;
 		}
 		s->nb_outputs++;

@@ -156,10 +156,12 @@ mf_sess_wipe_keys_n(struct mf_sess_spec *spec, unsigned int nb_outputs)
 	}
 }
 
+/* Outputs past nb_outputs hold nothing (the codec, the channel and the control plane keep
+ * them zero), so a spec's wipe is its own outputs', not the whole 55 KiB. */
 void
 mf_sess_wipe_keys(struct mf_sess_spec *spec)
 {
-	mf_sess_wipe_keys_n(spec, MF_SESS_MAX_OUTPUTS);
+	mf_sess_wipe_keys_n(spec, spec->nb_outputs);
 }
 
 static const char b64_alphabet[] =

@@ -1158,8 +1158,8 @@ mf_sess_from_json(const json_t *root, struct mf_sess_spec *spec, struct mf_sess_
 			   &c);
 	if (rc == 0)
 		rc = check_keyframe_outputs(spec, &c);
-	if (rc != 0)
-		mf_sess_wipe_keys(spec);
+	if (rc != 0)	/* the output being read when it failed is past nb_outputs */
+		mf_sess_wipe_keys_n(spec, MF_SESS_MAX_OUTPUTS);
 	return rc;
 }
 
@@ -1197,8 +1197,8 @@ mf_sess_output_from_json(const json_t *obj, unsigned int kind, struct mf_sess_ou
 	if (err != NULL)
 		memset(err, 0, sizeof(*err));
 	rc = decode_output(obj, out, &c);
-	if (rc != 0)
-		explicit_bzero(&out->srtp, sizeof(out->srtp));
+	if (rc != 0)	/* nothing of it stays: its keys and passwords included */
+		explicit_bzero(out, sizeof(*out));
 	return rc;
 }
 

@@ -380,6 +380,8 @@ test_output_limit(void)
 	MF_TEST_EQ(mf_sess_from_json(root, &s, &err), 0);
 	MF_TEST_EQ(s.nb_outputs, MF_SESS_MAX_OUTPUTS);
 	MF_TEST_EQ(s.outputs[63].dst_port, 6126);
+	MF_TEST_EQ(s.outputs[MF_SESS_MAX_OUTPUTS - 1].dst_port, 6000 + 2 * (MF_SESS_MAX_OUTPUTS - 1));
+	MF_TEST_EQ(mf_sess_spec_size(&s), sizeof(s));
 	json_array_append_new(outs, json_pack("{s:i, s:s, s:i}", "port", 1, "addr", "10.0.0.2",
 					      "udp_port", 7000));
 	MF_TEST_EQ(mf_sess_from_json(root, &s, &err), -EINVAL);
@@ -505,7 +507,46 @@ out:
 	return rc;
 }
 
+static bool
+zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n > 0 && b[n - 1] == 0)
+		n--;
+	return n == 0;
+}
+
+/* A spec's wipe covers its nb_outputs outputs: a decoder that fails leaves no key in the
+ * output it was reading (past nb_outputs), and a spec of one output crosses in 936 bytes. */
+static int
+test_wipe_past_outputs(void)
+{
+	static const char text[] =
+		"{\"id\":\"w\",\"kind\":\"rtp\",\"ingress\":{\"port\":0,\"addr\":\"10.0.0.1\","
+		"\"udp_port\":5000},\"outputs\":[{\"port\":1,\"addr\":\"10.0.0.2\",\"udp_port\":"
+		"6000},{\"port\":1,\"addr\":\"10.0.0.2\",\"udp_port\":6002,\"srtp\":{\"suite\":"
+		"\"AES_CM_128_HMAC_SHA1_80\",\"key\":\"" KEY30 "\"},\"colour\":1}]}";
+	static struct mf_sess_spec s;
+	struct mf_sess_err err;
+	int rc = 0;
+
+	MF_TEST_EQ(mf_sess_from_text(text, sizeof(text) - 1, &s, &err), -EINVAL);
+	MF_TEST_ASSERT(strcmp(err.path, "outputs[1].colour") == 0, "path %s", err.path);
+	/* Its key was read (the suite, not a secret, stays) and is gone. */
+	MF_TEST_EQ(s.outputs[1].srtp.suite, MF_SRTP_AES_CM_128_HMAC_SHA1_80);
+	MF_TEST_ASSERT(zero(s.outputs[1].srtp.key, sizeof(s.outputs[1].srtp.key)) &&
+		       zero(s.outputs[1].srtp.salt, sizeof(s.outputs[1].srtp.salt)),
+		       "no key left past the outputs");
+	MF_TEST_EQ(mf_sess_from_text(text, sizeof(text) - 16, &s, &err), -EINVAL);
+	s.nb_outputs = 1;
+	MF_TEST_EQ(mf_sess_spec_size(&s), 936);
+out:
+	return rc;
+}
+
 static const struct mf_test_case cases[] = {
+	{ "wipe_past_outputs", test_wipe_past_outputs },
 	{ "ice_fields", test_ice_fields },
 	{ "dtls_fields", test_dtls_fields },
 	{ "decode_full", test_decode_full },

@@ -301,11 +301,14 @@ struct json_t *mf_sess_to_json(const struct mf_sess_spec *spec, unsigned int fla
 struct json_t *mf_sess_output_to_json(const struct mf_sess_output *o, unsigned int kind,
 				      unsigned int flags);
 
-/** Wipe the key material of a spec (before freeing or reusing it): keys and salts; the
- * suites and ROCs stay, so a reply can say what protects a session without saying how. */
+/** Wipe the key material of a spec (before freeing or reusing it): keys, salts and ICE
+ * passwords of the ingress and of its nb_outputs outputs; the suites and ROCs stay, so a
+ * reply can say what protects a session without saying how. The outputs past nb_outputs
+ * must hold no key: whatever writes one there (a decoder that fails, an output removed)
+ * zeroes it. */
 void mf_sess_wipe_keys(struct mf_sess_spec *spec);
-/** The same for the ingress and the first @p nb_outputs outputs only: a spec as it crossed
- *  the channel (mf_sess_spec_size()), whose bytes past its outputs are not its own. */
+/** The same for the ingress and the first @p nb_outputs outputs (at most all of them):
+ *  a spec as it crossed the channel, or one a decoder left half-written. */
 void mf_sess_wipe_keys_n(struct mf_sess_spec *spec, unsigned int nb_outputs);
 
 /** Base64 (RFC 4648, padded). @return bytes decoded, or -EINVAL. */
