@@ -7,7 +7,9 @@
  *
  *   mfwd-cp-load BROKER TOPIC create|delete PREFIX N W
  *
- * Prints one JSON line: {"n", "seconds", "per_s", "refused", "lost"}.
+ * Prints one JSON line: {"n", "seconds", "per_s", "refused", "lost", "late"}: requests
+ * answered, by their first answer, refused; never answered; and answers after a request's
+ * first (a pool request answered "timeout" whose node answered later), not counted again.
  */
 
 #include <netinet/in.h>
@@ -30,7 +32,9 @@ struct load {
 	MQTTAsync client;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	uint32_t replies, refused;
+	uint32_t replies, refused, late;	/* requests answered, refused; answers again */
+	uint32_t n;
+	uint8_t *answered;			/* per request: it has had its answer */
 	bool ready, failed;
 	char reply_topic[64];
 };
@@ -41,14 +45,24 @@ on_message(void *ctx, char *topic, int tlen, MQTTAsync_message *m)
 	struct load *l = ctx;
 	bool ok = m->payloadlen > 9 && memmem(m->payload, (size_t)m->payloadlen, "\"ok\":true",
 					      9) != NULL;
+	MQTTProperty *cd = MQTTProperties_getProperty(&m->properties,
+						      MQTTPROPERTY_CODE_CORRELATION_DATA);
+	uint32_t i = UINT32_MAX;
 
 	(void)tlen;
+	if (cd != NULL && cd->value.data.len == (int)sizeof(i))
+		memcpy(&i, cd->value.data.data, sizeof(i));
 	pthread_mutex_lock(&l->lock);
-	if (!ok && l->refused == 0)
-		fprintf(stderr, "mfwd-cp-load: first refusal: %.*s\n", m->payloadlen,
-			(const char *)m->payload);
-	l->replies++;
-	l->refused += !ok;
+	if (i >= l->n || l->answered[i]) {
+		l->late++;	/* a request's second answer, or none of ours */
+	} else {
+		if (!ok && l->refused == 0)
+			fprintf(stderr, "mfwd-cp-load: first refusal: %.*s\n", m->payloadlen,
+				(const char *)m->payload);
+		l->answered[i] = 1;
+		l->replies++;
+		l->refused += !ok;
+	}
 	pthread_cond_signal(&l->cond);
 	pthread_mutex_unlock(&l->lock);
 	MQTTAsync_freeMessage(&m);
@@ -179,9 +193,9 @@ run(struct load *l, const char *topic, const char *cmd, const char *prefix, uint
 	}
 	pthread_mutex_unlock(&l->lock);
 	t1 = mf_time_ns(CLOCK_MONOTONIC);
-	printf("{\"n\":%u,\"seconds\":%.3f,\"per_s\":%.0f,\"refused\":%u,\"lost\":%u}\n", n,
-	       (double)(t1 - t0) / 1e9, (double)l->replies * 1e9 / (double)(t1 - t0),
-	       l->refused, n - l->replies);
+	printf("{\"n\":%u,\"seconds\":%.3f,\"per_s\":%.0f,\"refused\":%u,\"lost\":%u,"
+	       "\"late\":%u}\n", n, (double)(t1 - t0) / 1e9,
+	       (double)l->replies * 1e9 / (double)(t1 - t0), l->refused, n - l->replies, l->late);
 	return l->replies == n && l->refused == 0 ? 0 : 1;
 }
 
@@ -201,6 +215,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "usage: mfwd-cp-load BROKER TOPIC create|delete PREFIX N W\n");
 		return 2;
 	}
+	l.n = n;
+	l.answered = calloc(n, 1);
+	if (l.answered == NULL)
+		return 1;
 	snprintf(cid, sizeof(cid), "cp-load-%d", (int)getpid());
 	snprintf(l.reply_topic, sizeof(l.reply_topic), "load/reply/%d", (int)getpid());
 	co.MQTTVersion = MQTTVERSION_5;
@@ -226,6 +244,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	rc = run(&l, argv[2], argv[3], argv[4], n, w);
+	free(l.answered);
 	MQTTAsync_destroy(&l.client);
 	return rc;
 }
