@@ -359,6 +359,7 @@ struct dp_nack_slot {
 
 struct dp_nack_ring {
 	uint32_t mask;			/* slots - 1, a power of two */
+	bool counted;			/* in dp.nack_slots (until retired) */
 	struct dp_nack_slot slot[];
 };
 
@@ -743,6 +744,9 @@ struct dp_main {
 	struct dp_defer_list defer;
 	struct dp_tel tel;
 	struct dp_capture cap;
+	/* Slots of every output's NACK ring (control lcore): each may hold a frame, so all of
+	 * them together stay within half of a pool's mbufs (dp_nack_ring_new). */
+	uint32_t nack_slots;
 	_Atomic bool quit;
 };
 

@@ -61,56 +61,59 @@ node_info(struct mf_msg_node_info *ni)
 	}
 }
 
-/* Each command: its payload has exactly @c size bytes, or what @c size_of says (checked
- * before the handler runs); the handler sets r->status (and r->detail on error) and returns
- * the result's bytes. */
+/* Each command: its payload has exactly @c size bytes, or @c take checks it and copies it
+ * off the ring (before the handler runs); the handler sets r->status (and r->detail on
+ * error) and returns the result's bytes. */
 struct cmd {
 	uint32_t size;
-	uint32_t (*size_of)(const void *pl, uint32_t len);
+	const void *(*take)(const void *pl, uint32_t len);
 	uint32_t (*run)(const void *pl, struct mf_msg_reply *r, void *out);
 };
 
-/* Session specs (up to 55 KiB) are copied off the ring into the lcore's scratch, not the
- * stack; they cross the channel up to their last output (run_command checked the size),
- * and the outputs past it are zero here. */
-static struct mf_sess_spec *
-spec_copy(const void *pl)
+/* The ring is shared memory that outlives the command: no key stays in it, whether the
+ * spec is taken or refused (a spec of one output is 936 bytes to zero). */
+static void
+ring_wipe(const void *pl, uint32_t len)
+{
+	explicit_bzero((void *)(uintptr_t)pl, len);
+}
+
+/* A session spec crosses the channel up to its last output: @p len must be what the
+ * nb_outputs of the copy says (read once: the ring is shared). Copied into the lcore's
+ * scratch (55 KiB at most: not the stack), the outputs past it zero. @return the copy, or
+ * NULL when @p len is not the spec's size. */
+static const void *
+spec_take(const void *pl, uint32_t len)
 {
 	static struct mf_sess_spec spec;
+	static size_t dirty = sizeof(spec);	/* past it, the copy is zero already */
 	const size_t head = offsetof(struct mf_sess_spec, outputs);
 	size_t n;
 
+	if (len < head) {
+		ring_wipe(pl, len);
+		return NULL;
+	}
 	memcpy(&spec, pl, head);
-	/* Read again from shared memory: within the slot whatever it says now. */
-	if (spec.nb_outputs > MF_SESS_MAX_OUTPUTS)
-		spec.nb_outputs = 0;
-	n = mf_sess_spec_size(&spec);
+	n = spec.nb_outputs <= MF_SESS_MAX_OUTPUTS ? mf_sess_spec_size(&spec) : 0;
+	if (n != len) {
+		ring_wipe(pl, len);
+		explicit_bzero(&spec, head);	/* the ingress's key */
+		return NULL;
+	}
 	memcpy(spec.outputs, (const uint8_t *)pl + head, n - head);
-	memset((uint8_t *)&spec + n, 0, sizeof(spec) - n);
+	if (dirty > n)
+		memset((uint8_t *)&spec + n, 0, dirty - n);
+	dirty = n;
 	spec.id[MF_SESS_ID_MAX - 1] = '\0';
-	/* The ring is shared memory that outlives the command: no key stays in it. The
-	 * payload is 16-byte aligned in its slot. */
-	mf_sess_wipe_keys_n((struct mf_sess_spec *)(uintptr_t)pl, spec.nb_outputs);
+	ring_wipe(pl, len);
 	return &spec;
-}
-
-/* A spec's payload: its bytes up to its last output, or UINT32_MAX when its head is not
- * all there or it names too many outputs. */
-static uint32_t
-spec_len(const void *pl, uint32_t len)
-{
-	const struct mf_sess_spec *spec = pl;
-
-	if (len < offsetof(struct mf_sess_spec, outputs) ||
-	    spec->nb_outputs > MF_SESS_MAX_OUTPUTS)
-		return UINT32_MAX;
-	return (uint32_t)mf_sess_spec_size(spec);
 }
 
 static uint32_t
 cmd_add(const void *pl, struct mf_msg_reply *r, void *out)
 {
-	struct mf_sess_spec *spec = spec_copy(pl);
+	struct mf_sess_spec *spec = (struct mf_sess_spec *)(uintptr_t)pl;	/* spec_take's */
 
 	(void)out;
 	r->status = dp_sess_add(spec, r->detail, sizeof(r->detail));
@@ -121,7 +124,7 @@ cmd_add(const void *pl, struct mf_msg_reply *r, void *out)
 static uint32_t
 cmd_replace(const void *pl, struct mf_msg_reply *r, void *out)
 {
-	struct mf_sess_spec *spec = spec_copy(pl);
+	struct mf_sess_spec *spec = (struct mf_sess_spec *)(uintptr_t)pl;	/* spec_take's */
 
 	(void)out;
 	r->status = dp_sess_replace(spec, r->detail, sizeof(r->detail));
@@ -222,8 +225,8 @@ cmd_capture(const void *pl, struct mf_msg_reply *r, void *out)
 }
 
 static const struct cmd cmds[] = {
-	[MF_MSG_SESSION_ADD] = { 0, spec_len, cmd_add },
-	[MF_MSG_SESSION_REPLACE] = { 0, spec_len, cmd_replace },
+	[MF_MSG_SESSION_ADD] = { 0, spec_take, cmd_add },
+	[MF_MSG_SESSION_REPLACE] = { 0, spec_take, cmd_replace },
 	[MF_MSG_SESSION_DEL] = { sizeof(struct mf_msg_sess_ref), NULL, cmd_del },
 	[MF_MSG_SESSION_GET] = { sizeof(struct mf_msg_sess_ref), NULL, cmd_get },
 	[MF_MSG_SESSION_LIST] = { sizeof(struct mf_msg_list_req), NULL, cmd_list },
@@ -237,9 +240,13 @@ static uint32_t
 run_command(const struct mf_chan_msg_hdr *h, uint32_t len, struct mf_msg_reply *r, void *out)
 {
 	const struct cmd *c = h->type < RTE_DIM(cmds) ? &cmds[h->type] : NULL;
+	const void *pl;
 	uint32_t n;
 
 	if (h->version != MF_PROTO_VERSION) {
+		/* Another version's spec may carry keys where this one has none. */
+		if (c != NULL && c->take == spec_take)
+			ring_wipe(h + 1, len);
 		r->status = -EPROTO;
 		snprintf(r->detail, sizeof(r->detail), "protocol version %u, this dataplane speaks %u",
 			 h->version, MF_PROTO_VERSION);
@@ -250,13 +257,14 @@ run_command(const struct mf_chan_msg_hdr *h, uint32_t len, struct mf_msg_reply *
 		snprintf(r->detail, sizeof(r->detail), "unknown command type %u", h->type);
 		return 0;
 	}
-	if (len != (c->size_of != NULL ? c->size_of(h + 1, len) : c->size)) {
+	pl = c->take != NULL ? c->take(h + 1, len) : len == c->size ? h + 1 : NULL;
+	if (pl == NULL) {
 		r->status = -EBADMSG;
 		snprintf(r->detail, sizeof(r->detail), "%s: payload of %u bytes is malformed",
 			 mf_msg_type_str(h->type), len);
 		return 0;
 	}
-	n = c->run(h + 1, r, out);
+	n = c->run(pl, r, out);
 	return r->status == 0 ? n : 0;
 }
 

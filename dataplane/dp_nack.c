@@ -136,15 +136,32 @@ dp_nack_input(struct dp_lcore *lc, struct dp_sess *s, struct dp_out *o, const ui
 	}
 }
 
-struct dp_nack_ring *
-dp_nack_ring_new(uint16_t pkts)
+int
+dp_nack_ring_new(uint16_t pkts, struct dp_nack_ring **out)
 {
 	uint32_t n = rte_align32pow2(pkts);
-	struct dp_nack_ring *r = calloc(1, sizeof(*r) + n * sizeof(r->slot[0]));
+	struct dp_nack_ring *r;
 
-	if (r != NULL)
-		r->mask = n - 1;
-	return r;
+	*out = NULL;
+	if (dp.nack_slots + n > dp.cfg.nb_mbufs / 2)
+		return -ENOBUFS;
+	r = calloc(1, sizeof(*r) + n * sizeof(r->slot[0]));
+	if (r == NULL)
+		return -ENOMEM;
+	r->mask = n - 1;
+	r->counted = true;
+	dp.nack_slots += n;
+	*out = r;
+	return 0;
+}
+
+void
+dp_nack_ring_retire(struct dp_nack_ring *r)
+{
+	if (r != NULL && r->counted) {
+		dp.nack_slots -= r->mask + 1;
+		r->counted = false;
+	}
 }
 
 void
@@ -154,6 +171,7 @@ dp_nack_ring_free(struct dp_nack_ring *r)
 
 	if (r == NULL)
 		return;
+	dp_nack_ring_retire(r);
 	for (i = 0; i <= r->mask; i++)
 		rte_pktmbuf_free(r->slot[i].m);
 	free(r);

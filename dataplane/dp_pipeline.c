@@ -492,8 +492,11 @@ node_drop(int sess_drop)
 static inline bool
 stun_budget(struct dp_lcore *lc, uint64_t now)
 {
-	uint64_t add = (now - lc->stun_tsc) * dp.cfg.punt_pps / dp.tsc_hz;
 	uint64_t burst = dp.cfg.punt_pps / 8 > 256 ? dp.cfg.punt_pps / 8 : 256;
+	/* A second or more since the last refill (the first ever: since boot) gives a
+	 * second's; within one the product cannot overflow. */
+	uint64_t add = now - lc->stun_tsc >= dp.tsc_hz ? dp.cfg.punt_pps :
+		       (now - lc->stun_tsc) * dp.cfg.punt_pps / dp.tsc_hz;
 
 	if (add > 0) {
 		lc->stun_tokens = RTE_MIN(lc->stun_tokens + add, burst);

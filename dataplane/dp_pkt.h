@@ -116,8 +116,14 @@ void dp_nack_input(struct dp_lcore *lc, struct dp_sess *s, struct dp_out *o,
 		   const uint8_t *pkt, const struct mf_rtcp_fb *fb, uint64_t now, uint64_t *sc,
 		   uint64_t *oc);
 /* Control lcore. */
-struct dp_nack_ring *dp_nack_ring_new(uint16_t pkts);
-/** Free the ring and the frames it holds (after a grace period). */
+/** A ring of @p pkts slots (rounded up to a power of two) in @p out. @return 0, -ENOBUFS
+ *  when every output's rings together would pass half of a pool's mbufs (--mbufs: the
+ *  frames they hold would starve the workers' receive), or -ENOMEM. */
+int dp_nack_ring_new(uint16_t pkts, struct dp_nack_ring **out);
+/** The ring leaves its session (freed after the grace period): its slots no longer count
+ *  against the budget, so a session made at once may have them. */
+void dp_nack_ring_retire(struct dp_nack_ring *r);
+/** Free the ring and the frames it holds (after a grace period); retired if it was not. */
 void dp_nack_ring_free(struct dp_nack_ring *r);
 
 /* GOP cache (dp_gop.c). On the session's worker: */

@@ -370,8 +370,7 @@ nack_take(struct dp_out *o, const struct dp_out *prev)
 		o->nack = prev->nack;
 		return 0;
 	}
-	o->nack = dp_nack_ring_new(o->cfg.nack_pkts);
-	return o->nack == NULL ? -ENOMEM : 0;
+	return dp_nack_ring_new(o->cfg.nack_pkts, &o->nack);
 }
 
 static bool
@@ -578,6 +577,17 @@ sess_unbuild(struct dp_sess *s, const struct dp_sess *old, unsigned int built)
 	}
 }
 
+/* Why outputs could not be built, in @p detail. @return the code to answer with. */
+static int
+outputs_refused(int rc, char *detail, size_t len)
+{
+	if (rc == -ENOBUFS)
+		return dp_refuse(-ENOSPC, detail, len, "outputs: their NACK buffers would pass the "
+				 "node's (%u of %u frames held: half of --mbufs)", dp.nack_slots,
+				 dp.cfg.nb_mbufs / 2);
+	return dp_refuse(rc, detail, len, "cannot set up outputs: %s", strerror(-rc));
+}
+
 static int
 sess_build_outputs(struct dp_sess *s, const struct mf_sess_spec *spec, const struct dp_sess *old)
 {
@@ -643,7 +653,7 @@ dp_sess_add(const struct mf_sess_spec *spec, char *detail, size_t len)
 	if (rc == 0 && (rc = dp_sess_fb_build(s)) != 0)
 		sess_unbuild(s, NULL, s->nb_out);
 	if (rc != 0) {
-		dp_refuse(rc, detail, len, "cannot set up outputs: %s", strerror(-rc));
+		rc = outputs_refused(rc, detail, len);
 		goto err;
 	}
 	rc = dp_sess_tab_index(s);
@@ -720,8 +730,10 @@ defer_dropped_outputs(const struct dp_sess *old, const struct dp_sess *s)
 			dp_defer(free_srtp, o->srtp, 0);
 		if (o->srtp_rx != NULL && (kept == NULL || kept->srtp_rx != o->srtp_rx))
 			dp_defer(free_srtp, o->srtp_rx, 0);
-		if (o->nack != NULL && (kept == NULL || kept->nack != o->nack))
+		if (o->nack != NULL && (kept == NULL || kept->nack != o->nack)) {
+			dp_nack_ring_retire(o->nack);
 			dp_defer(free_nack, o->nack, 0);
+		}
 		if (kept == NULL) {
 			dtls_release(o->ost->dtls);
 			dp_defer(free_lines, o->ost, 0);
@@ -812,7 +824,7 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 	if (rc != 0) {
 		sess_unbuild_ingress(s, old);
 		lines_free(s);
-		return dp_refuse(rc, detail, len, "cannot set up outputs: %s", strerror(-rc));
+		return outputs_refused(rc, detail, len);
 	}
 	rc = dp_sess_timed_update(old, s);
 	if (rc != 0) {
@@ -1009,8 +1021,10 @@ dp_sess_del(const char *id, enum mf_event_kind why, char *detail, size_t len)
 			dp_defer(free_srtp, s->out[i].srtp, 0);
 		if (s->out[i].srtp_rx != NULL)
 			dp_defer(free_srtp, s->out[i].srtp_rx, 0);
-		if (s->out[i].nack != NULL)
+		if (s->out[i].nack != NULL) {
+			dp_nack_ring_retire(s->out[i].nack);
 			dp_defer(free_nack, s->out[i].nack, 0);
+		}
 		dtls_release(s->out[i].ost->dtls);
 		dp_defer(free_lines, s->out[i].ost, 0);
 		dp_defer(free_stats, NULL, s->out[i].stats_idx);

@@ -89,8 +89,12 @@ static void
 slot_end(struct slot *s)
 {
 	if (s->ssl != NULL) {
-		SSL_shutdown(s->ssl);	/* close_notify: mfwd frees the association */
+		/* close_notify, so mfwd frees the association; a handshake cut short has
+		 * none to send (and would leave an error in the thread's queue). */
+		if (SSL_is_init_finished(s->ssl))
+			SSL_shutdown(s->ssl);
 		SSL_free(s->ssl);
+		ERR_clear_error();
 	}
 	if (s->fd >= 0)
 		close(s->fd);
@@ -105,6 +109,7 @@ slot_start(struct load *l, uint32_t i)
 	struct slot *s = &l->slot[i];
 	struct sockaddr_in to = l->dst;
 
+	s->ssl = NULL;
 	s->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
 	to.sin_port = htons((uint16_t)(l->port_base + 2 * i));
 	if (l->peer[i] == NULL && ((l->peer[i] = BIO_ADDR_new()) == NULL ||
@@ -115,7 +120,7 @@ slot_start(struct load *l, uint32_t i)
 	    connect(s->fd, (struct sockaddr *)&to, sizeof(to)) != 0 ||
 	    RAND_bytes(s->txid, sizeof(s->txid)) != 1) {
 		perror("mfwd-dtls-load: socket");
-		return -errno;
+		return -EIO;
 	}
 	s->state = S_STUN;
 	s->start = now_ns();
@@ -137,6 +142,26 @@ restart(struct load *l, uint32_t i, bool ok)
 	slot_end(s);
 	if (slot_start(l, i) != 0)
 		exit(1);
+}
+
+static void
+on_dtls(struct load *l, uint32_t i)
+{
+	struct slot *s = &l->slot[i];
+	int rc, e;
+
+	ERR_clear_error();	/* SSL_get_error reads the queue: only this call's */
+	rc = SSL_do_handshake(s->ssl);
+
+	if (rc == 1) {
+		restart(l, i, true);
+		return;
+	}
+	e = SSL_get_error(s->ssl, rc);
+	if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+		ERR_clear_error();
+		restart(l, i, false);
+	}
 }
 
 /* The check's answer: then the handshake, from the same socket. */
@@ -164,25 +189,7 @@ on_stun(struct load *l, uint32_t i)
 	SSL_set_bio(s->ssl, bio, bio);
 	SSL_set_connect_state(s->ssl);
 	s->state = S_DTLS;
-	if (SSL_do_handshake(s->ssl) == 1)
-		restart(l, i, true);
-}
-
-static void
-on_dtls(struct load *l, uint32_t i)
-{
-	struct slot *s = &l->slot[i];
-	int rc = SSL_do_handshake(s->ssl), e;
-
-	if (rc == 1) {
-		restart(l, i, true);
-		return;
-	}
-	e = SSL_get_error(s->ssl, rc);
-	if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-		ERR_clear_error();
-		restart(l, i, false);
-	}
+	on_dtls(l, i);
 }
 
 /* Retransmissions (the check every 200 ms, DTLS by its own timer) and the 5 s limit. */

@@ -11,7 +11,8 @@ the clock jumps past them.
   and raises session.timeout; session.removed follows a delete;
 - every refusal has its stable code and changes nothing: duplicate id, ingress address and
   port in use (RTCP port included), address not on the port, unknown port, no route, SRTP
-  on a kind without RTP, an SRTP key of the wrong length, capacity, unknown session, an ingress change on replace.
+  on a kind without RTP, an SRTP key of the wrong length, capacity, unknown session, an ingress change on replace;
+- NACK buffers beyond half of the mbufs refused as capacity, in an add and a replace.
 """
 import os
 import sys
@@ -37,8 +38,9 @@ def refused(dpl, s, code, what, cmd="add"):
             "%s refused with %s: %s" % (what, code, out))
 
 
-def main():
-    dpl = Dataplane("events", "", max_sessions=4, extra_args=("--test-clock",))
+def idle_dataplane(name, **kw):
+    """A dataplane on one pcap port that reads nothing."""
+    dpl = Dataplane(name, "", **kw)
     wrpcap(dpl.path("empty.pcap"), [])
     with open(dpl.ports_file, "w") as f:
         f.write("""
@@ -47,6 +49,11 @@ vdev = net_pcap_e0,rx_pcap={d}/empty.pcap,tx_pcap={d}/out.pcap
 ipv4 = 10.99.1.2/24
 neighbour = 10.99.1.1 02:00:00:00:01:01
 """.format(d=dpl.dir))
+    return dpl
+
+
+def main():
+    dpl = idle_dataplane("events", max_sessions=4, extra_args=("--test-clock",))
     with dpl:
         dpl.ctl("events")                       # drop dataplane.up
         base = dpl.stats()["node"]["commands"]  # the harness's own
@@ -99,25 +106,45 @@ neighbour = 10.99.1.1 02:00:00:00:01:01
         T.check(rc == 1 and out[0]["error"]["code"] == "invalid", "clock refuses a non-number")
         T.eq(dpl.stats()["node"]["commands"] - base, 20, "every command answered once")
     refuse_clock()
+    nack_budget()
     T.eq(dpl.rc, 0, "dataplane exited cleanly")
     T.done()
 
 
 def refuse_clock():
     """Without --test-clock the clock cannot be moved: timers belong to the wall clock."""
-    dpl = Dataplane("events-clock", "")
-    with open(dpl.ports_file, "w") as f:
-        f.write("""
-[port 0]
-vdev = net_pcap_e0,rx_pcap={d}/empty.pcap,tx_pcap={d}/out.pcap
-ipv4 = 10.99.1.2/24
-""".format(d=dpl.dir))
-    wrpcap(dpl.path("empty.pcap"), [])
+    dpl = idle_dataplane("events-clock")
     with dpl:
         rc, out = dpl.ctl("clock", "1000")
         T.check(rc == 1 and "test-clock" in out[0]["error"].get("message", str(out)),
                 "clock.advance refused without --test-clock: %s" % out)
     T.eq(dpl.rc, 0, "second dataplane exited cleanly")
+
+
+def nack_spec(sid, port, n):
+    return spec(sid, port, "rtp", outputs=[{"id": "o%d" % i, "port": 0, "addr": "10.99.1.1",
+                                            "udp_port": 6000 + 2 * i, "nack": {}}
+                                           for i in range(n)])
+
+
+def nack_budget():
+    """NACK rings hold the frames they sent: all of them together at most half of a pool's
+    mbufs (8,191 here: 4,095 frames, 15 outputs of 256), in an add and in a replace, and a
+    deleted session's rings count no more at once."""
+    dpl = idle_dataplane("events-nack")
+    with dpl:
+        T.eq(dpl.add(nack_spec("n15", 5000, 15))[0], 0, "15 outputs with NACK buffers")
+        rc, out = dpl.ctl("add", "-", stdin=__import__("json").dumps(nack_spec("n1", 5010, 1)))
+        T.check(rc == 1 and out[-1]["error"]["code"] == "capacity" and
+                "NACK" in out[-1]["error"].get("message", ""),
+                "one more NACK buffer refused, capacity, saying why: %s" % out)
+        refused(dpl, nack_spec("n15", 5000, 16), "capacity", "a 16th output by replace",
+                "replace")
+        T.eq(len(dpl.ctl("get", "n15")[1][0]["session"]["spec"]["outputs"]), 15,
+             "the refused replace changed nothing")
+        T.eq(dpl.ctl("del", "n15")[0], 0, "delete")
+        T.eq(dpl.add(nack_spec("n1", 5010, 1))[0], 0, "its buffers free at once for another")
+    T.eq(dpl.rc, 0, "NACK budget dataplane exited cleanly")
 
 
 if __name__ == "__main__":

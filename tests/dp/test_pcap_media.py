@@ -32,7 +32,7 @@ SRC, DST, RX = "10.99.1.1", "10.99.1.2", "10.99.1.5"
 KF = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "unit", "kf")
 SSRC_OUT = 0x0BADCAFE
 KF_PLIS = 3
-N_RX, PLI_EACH = 59, 10  # with the 5 media outputs: 64, the most a session has
+N_RX, PLI_EACH = 59, 10  # with the 5 media outputs: 64 (a session may have 128: fan128)
 
 
 def capture(name):

@@ -361,7 +361,8 @@ out:
 	return rc;
 }
 
-/* 65 outputs is one too many; 64 is fine. */
+/* MF_SESS_MAX_OUTPUTS (128) outputs are fine, one more is too many; the whole spec is
+ * what crosses the channel then. */
 static int
 test_output_limit(void)
 {

@@ -308,7 +308,7 @@ struct json_t *mf_sess_output_to_json(const struct mf_sess_output *o, unsigned i
  * zeroes it. */
 void mf_sess_wipe_keys(struct mf_sess_spec *spec);
 /** The same for the ingress and the first @p nb_outputs outputs (at most all of them):
- *  a spec as it crossed the channel, or one a decoder left half-written. */
+ *  a spec a decoder left half-written. */
 void mf_sess_wipe_keys_n(struct mf_sess_spec *spec, unsigned int nb_outputs);
 
 /** Base64 (RFC 4648, padded). @return bytes decoded, or -EINVAL. */
