@@ -86,7 +86,6 @@ static const void *
 spec_take(const void *pl, uint32_t len)
 {
 	static struct mf_sess_spec spec;
-	static size_t dirty = sizeof(spec);	/* past it, the copy is zero already */
 	const size_t head = offsetof(struct mf_sess_spec, outputs);
 	size_t n;
 
@@ -102,9 +101,7 @@ spec_take(const void *pl, uint32_t len)
 		return NULL;
 	}
 	memcpy(spec.outputs, (const uint8_t *)pl + head, n - head);
-	if (dirty > n)
-		memset((uint8_t *)&spec + n, 0, dirty - n);
-	dirty = n;
+	memset((uint8_t *)&spec + n, 0, sizeof(spec) - n);
 	spec.id[MF_SESS_ID_MAX - 1] = '\0';
 	ring_wipe(pl, len);
 	return &spec;
