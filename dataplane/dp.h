@@ -315,6 +315,30 @@ struct dp_ice_seen {
 
 struct dp_dtls;
 
+/*
+ * The counters every packet moves, kept beside the state the worker writes anyway (on
+ * hugepages, a line each) instead of in the stats area, whose blocks are shared memory on
+ * 4 KiB pages: a line and a TLB entry more for each packet and each copy sent. The control
+ * lcore copies them into the owner worker's block of the stats entry (dp_sess_ctr.c), so
+ * the stats area keeps its layout and readers see these fields up to one copy pass late.
+ * Written by the session's worker only, except synced (the control lcore's).
+ */
+struct dp_sess_hot {
+	alignas(64) uint64_t rx_pkts;
+	uint64_t rx_bytes;
+	uint64_t tx_pkts;
+	uint64_t tx_bytes;
+	uint64_t rtp_expected;		/* RFC 3550 figures, as the stats fields of that name */
+	uint64_t rtp_lost;
+	uint64_t jitter_us;
+	uint64_t synced;		/* control lcore: rx_pkts + tx_pkts + rtp_expected copied */
+};
+
+struct dp_out_hot {
+	alignas(64) uint64_t tx_pkts;
+	uint64_t tx_bytes;
+};
+
 struct dp_out_state {
 	uint32_t last_in_ssrc;
 	uint16_t seq_off;		/* added to the input's sequence numbers */
@@ -342,6 +366,7 @@ struct dp_out_state {
 	bool replay_psi;		/* MPEG-TS: the PAT and PMT go first */
 	uint32_t replay_gen;
 	uint32_t replay_pos;
+	struct dp_out_hot hot;		/* on its own line: what every copy sent moves */
 	struct dp_ice_seen ice;		/* control lcore only: its receiver's checks */
 	struct dp_dtls *dtls;		/* control lcore only: its receiver's handshake */
 };
@@ -459,7 +484,7 @@ struct dp_kf_req {
 };
 
 /* Per-session mutable state: written only by the owning worker (last_rx_tsc is read by
- * the control lcore for idle detection). It outlives entry replacement. */
+ * the control lcore for idle detection, hot by its copy). It outlives entry replacement. */
 struct dp_sess_state {
 	_Atomic uint64_t last_rx_tsc;
 	bool latched;
@@ -469,6 +494,7 @@ struct dp_sess_state {
 	uint64_t rate_tsc;
 	struct dp_kf_req kf;		/* its pending flags are read for every packet */
 	struct dp_rtp_rx rx;
+	struct dp_sess_hot hot;		/* the fourth hot line */
 	struct dp_ts_rx ts;
 	struct dp_ice_seen ice;		/* control lcore only: the ingress peer's checks */
 	struct dp_dtls *dtls;		/* control lcore only: the ingress peer's handshake */
@@ -533,13 +559,14 @@ struct dp_sess {
 	uint64_t created_tsc;
 	bool idle;			/* control lcore only */
 	uint32_t timed_idx;		/* control lcore: place in the timed list, or UINT32_MAX */
+	uint32_t all_idx;		/* control lcore: place in dp.sess.all */
 	int stats_idx;
 	struct dp_out out[];		/* nb_out */
 };
 
 /* Lines of an entry, and of its state, the pipeline reads for every packet. */
 #define DP_SESS_HOT_LINES	3
-#define DP_SESS_STATE_HOT_LINES	3
+#define DP_SESS_STATE_HOT_LINES	4
 
 /** Context: worker, QSBR online. The entry stays valid until the next quiescent state. */
 struct dp_sess *dp_sess_lookup(const struct dp_sess_key *key, bool *is_rtcp);
@@ -574,6 +601,9 @@ uint32_t dp_sess_count(void);
 int dp_sess_list(uint32_t offset, uint32_t limit, struct mf_msg_list *out);
 void dp_sess_info(const struct dp_sess *s, struct mf_msg_sess_info *info);
 void dp_sess_timer(uint64_t now_tsc);
+/** Copy the sessions' and outputs' hot counters into the stats area, a slice of the table
+ * a call; a call within a millisecond of the last does nothing. Context: control lcore. */
+void dp_sess_ctr_sync(uint64_t now_tsc);
 /** Control lcore: free @p fn(@p arg, @p idx) after the next grace period. */
 int dp_defer(void (*fn)(void *arg, int idx), void *arg, int idx);
 /** Wait one grace period and run every deferred free (once per control loop). */
@@ -657,6 +687,16 @@ struct dp_sess_db {
 	/* Sessions with an idle timeout or a lifetime: the timer looks at these only. */
 	struct dp_sess **timed;
 	uint32_t nb_timed, cap_timed;
+	/* Every session once, with its hot counters, dense (each entry knows its place,
+	 * all_idx; kept by the id index): what the counters' copy walks (dp_sess_ctr.c),
+	 * from ctr_pos, next at ctr_next_tsc. */
+	struct dp_sess_ref {
+		struct dp_sess *s;
+		struct dp_sess_hot *hot;
+	} *all;
+	uint32_t nb_all, cap_all;
+	uint32_t ctr_pos;
+	uint64_t ctr_next_tsc;
 	/* Frees an endpoint's DTLS state (dp_dtls.c registers it). */
 	void (*dtls_free)(struct dp_dtls *d);
 };

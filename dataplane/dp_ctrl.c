@@ -343,6 +343,7 @@ dp_ctrl_loop(void)
 		work = poll_commands() + poll_workers();
 		now = rte_rdtsc();
 		timers(now, &next, &next_ports);
+		dp_sess_ctr_sync(now);
 		dp_defer_reclaim();
 		lc->ctr[DP_CTR_iterations]++;
 		if (work > 0) {

@@ -451,7 +451,7 @@ protect(struct rte_mbuf *m, uint8_t *pl, uint16_t *plen, bool rtcp, const struct
  * (one name for a reason everywhere) and frees what was made. */
 static void
 send_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out *o,
-	 bool reuse, uint64_t now, uint64_t *sc)
+	 bool reuse, uint64_t now)
 {
 	uint64_t *oc = dp_ctr_of(o->ctr, dp.stride_out, lc->index);
 	uint16_t hdr_len = (uint16_t)(RTE_ETHER_HDR_LEN +
@@ -529,10 +529,10 @@ send_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out
 		oc[DP_OC_frag_tx] += (uint64_t)n;
 		lc->ctr[DP_CTR_frag_tx] += (uint64_t)n;
 	}
-	oc[DP_OC_tx_pkts]++;
-	oc[DP_OC_tx_bytes] += plen;
-	sc[DP_SC_tx_pkts]++;
-	sc[DP_SC_tx_bytes] += plen;
+	o->ost->hot.tx_pkts++;
+	o->ost->hot.tx_bytes += plen;
+	s->st->hot.tx_pkts++;
+	s->st->hot.tx_bytes += plen;
 	return;
 drop:
 	oc[why]++;
@@ -661,7 +661,7 @@ cached_pkt(const struct dp_sess *s, struct dp_pkt *q, const struct dp_gop_pkt *g
  * @return whether it was sent (not filtered). */
 static bool
 replay_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_out *o,
-	   const struct dp_gop_pkt *gp, bool psi, uint64_t now, uint64_t *sc)
+	   const struct dp_gop_pkt *gp, bool psi, uint64_t now)
 {
 	struct dp_pkt q;
 
@@ -677,7 +677,7 @@ replay_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_out *o,
 		seq_sent(o->ost, &q.rtp);
 	}
 	out_prepare(s, &q);
-	send_one(lc, s, &q, o, false, now, sc);
+	send_one(lc, s, &q, o, false, now);
 	return true;
 }
 
@@ -686,7 +686,7 @@ replay_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_out *o,
  * @return true when it reached the cache's end (which holds the current packet). */
 static bool
 gop_replay(struct dp_lcore *lc, struct dp_sess *s, struct dp_out *o, uint64_t now,
-	   uint64_t *sc, uint64_t *oc)
+	   uint64_t *oc)
 {
 	struct dp_out_state *os = o->ost;
 	const struct dp_gop *g = s->gop;
@@ -696,10 +696,10 @@ gop_replay(struct dp_lcore *lc, struct dp_sess *s, struct dp_out *o, uint64_t no
 		os->replay_psi = false;
 		for (i = 0; i < RTE_DIM(g->psi); i++)
 			if (i == 0 || g->psi[1].m != g->psi[0].m)
-				sent += replay_one(lc, s, o, &g->psi[i], true, now, sc);
+				sent += replay_one(lc, s, o, &g->psi[i], true, now);
 	}
 	while (os->replay_pos < g->n && sent < GOP_BURST)
-		sent += replay_one(lc, s, o, &g->pkt[os->replay_pos++], false, now, sc);
+		sent += replay_one(lc, s, o, &g->pkt[os->replay_pos++], false, now);
 	oc[DP_OC_gop_replayed] += sent;
 	return os->replay_pos == g->n;
 }
@@ -722,7 +722,7 @@ start_ok(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out
 		return START_SEND;
 	if (os->replaying) {
 		if (s->gop->gen == os->replay_gen) {
-			if (gop_replay(lc, s, o, now, sc, oc))
+			if (gop_replay(lc, s, o, now, oc))
 				os->replaying = false;
 			return START_REPLAYED;
 		}
@@ -830,7 +830,7 @@ dp_fanout(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now
 			int i = (int)w * 64 + __builtin_ctzll(mask[w]);
 
 			mask[w] &= mask[w] - 1;
-			send_one(lc, s, p, &s->out[i], reuse && i == last, now, sc);
+			send_one(lc, s, p, &s->out[i], reuse && i == last, now);
 		}
 	if (!reuse)
 		rte_pktmbuf_free(p->m);

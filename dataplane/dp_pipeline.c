@@ -244,7 +244,7 @@ rtp_rx_reset(struct dp_rtp_rx *rx, const struct mf_rtp *r)
 }
 
 static void rtp_jitter(const struct dp_sess *s, struct dp_rtp_rx *rx, const struct mf_rtp *r,
-		       uint64_t now, uint64_t *sc);
+		       uint64_t now);
 
 /* RFC 3550 A.1 and A.8: sequence tracking with duplicates and reordering, and jitter. */
 static void
@@ -293,17 +293,16 @@ jitter:
 		uint64_t expected = rx->prior_expected + rx->cycles + rx->max_seq - rx->base_seq + 1;
 		uint64_t received = rx->prior_received + rx->received;
 
-		sc[DP_SC_rtp_expected] = expected;
-		sc[DP_SC_rtp_lost] = expected > received ? expected - received : 0;
+		s->st->hot.rtp_expected = expected;
+		s->st->hot.rtp_lost = expected > received ? expected - received : 0;
 	}
-	rtp_jitter(s, rx, r, now, sc);
+	rtp_jitter(s, rx, r, now);
 }
 
 /* RFC 3550 A.8 from arrival deltas: D = (arrival delta) - (timestamp delta), in RTP units.
  * The clock rate and the factors that replace divisions change only with the payload type. */
 static void
-rtp_jitter(const struct dp_sess *s, struct dp_rtp_rx *rx, const struct mf_rtp *r, uint64_t now,
-	   uint64_t *sc)
+rtp_jitter(const struct dp_sess *s, struct dp_rtp_rx *rx, const struct mf_rtp *r, uint64_t now)
 {
 	int64_t d;
 
@@ -322,7 +321,7 @@ rtp_jitter(const struct dp_sess *s, struct dp_rtp_rx *rx, const struct mf_rtp *r
 		if (d < 0)
 			d = -d;
 		rx->jitter_q4 += (uint32_t)d - ((rx->jitter_q4 + 8) >> 4);
-		sc[DP_SC_jitter_us] = ((uint64_t)rx->jitter_q4 * rx->us_per_q4_q32) >> 32;
+		s->st->hot.jitter_us = ((uint64_t)rx->jitter_q4 * rx->us_per_q4_q32) >> 32;
 	}
 	rx->last_tsc = now;
 	rx->last_ts = r->ts;
@@ -584,9 +583,8 @@ session_packet(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_
 		count_drop(lc, p->m, node_drop(drop));
 		return;
 	}
-	sc[DP_SC_rx_pkts]++;
-	sc[DP_SC_rx_bytes] += p->l4.payload_len;
-	sc[DP_SC_last_rx_ms] = ((unsigned __int128)(now - dp.start_tsc) * dp.ms_per_tsc_q32) >> 32;
+	s->st->hot.rx_pkts++;
+	s->st->hot.rx_bytes += p->l4.payload_len;
 	p->kf = -1;
 	p->cached = false;
 	p->psi_only = NULL;
@@ -654,19 +652,18 @@ prefetch_entry(const struct dp_sess *s)
 }
 
 /* A few packets before acting on one of @p s, its entry in cache by now: what its pointers
- * lead to, the state's hot lines, this lcore's counters of it, its first output's state and
+ * lead to, the state's hot lines (its counters among them), its first output's state and
  * counters. */
 static inline void
-prefetch_state(const struct dp_lcore *lc, const struct dp_sess *s)
+prefetch_state(const struct dp_sess *s)
 {
 	unsigned int l;
 
 	for (l = 0; l < DP_SESS_STATE_HOT_LINES; l++)
 		rte_prefetch0((const uint8_t *)s->st + l * RTE_CACHE_LINE_SIZE);
-	rte_prefetch0(dp_ctr_of(s->ctr, dp.stride_sess, lc->index));
 	if (s->nb_out > 0) {
 		rte_prefetch0(s->out[0].ost);
-		rte_prefetch0(dp_ctr_of(s->out[0].ctr, dp.stride_out, lc->index));
+		rte_prefetch0(&s->out[0].ost->hot);
 	}
 }
 
@@ -737,15 +734,15 @@ find_sessions(struct dp_lcore *lc, struct rte_mbuf **pkts, uint16_t n, uint64_t 
 	}
 	for (i = 0; i < n && i < DP_PREFETCH_STATE; i++)
 		if (s[i] != NULL)
-			prefetch_state(lc, s[i]);
+			prefetch_state(s[i]);
 }
 
 /* Before acting on packet @p i of the burst: fetch the state of the one a few ahead. */
 static inline void
-prefetch_ahead(const struct dp_lcore *lc, struct dp_sess **s, uint16_t i, uint16_t n)
+prefetch_ahead(struct dp_sess **s, uint16_t i, uint16_t n)
 {
 	if (i + DP_PREFETCH_STATE < n && s[i + DP_PREFETCH_STATE] != NULL)
-		prefetch_state(lc, s[i + DP_PREFETCH_STATE]);
+		prefetch_state(s[i + DP_PREFETCH_STATE]);
 }
 
 void
@@ -764,7 +761,7 @@ dp_pipeline_rx(struct dp_lcore *lc, uint16_t port, struct rte_mbuf **pkts, uint1
 		pkts[i]->port = port;
 	find_sessions(lc, pkts, n, now, p, s);
 	for (i = 0; i < n; i++) {
-		prefetch_ahead(lc, s, i, n);
+		prefetch_ahead(s, i, n);
 		if (s[i] == NULL)
 			continue;
 		if (unlikely(s[i]->worker != lc->index)) {
@@ -788,7 +785,7 @@ dp_pipeline_handoff(struct dp_lcore *lc, struct rte_mbuf **pkts, uint16_t n)
 
 	find_sessions(lc, pkts, n, now, p, s);
 	for (i = 0; i < n; i++) {
-		prefetch_ahead(lc, s, i, n);
+		prefetch_ahead(s, i, n);
 		if (s[i] == NULL)
 			continue;
 		/* Owners never change, but a session deleted and created again may have a new

@@ -2,7 +2,9 @@
 /*
  * Between the session files of the control lcore: dp_sess_build.c (entries: check, build,
  * add, replace, remove) calls down into dp_sess_table.c (the lookup table and the id
- * index) and dp_sess_timer.c (the timed list); neither calls back.
+ * index) and dp_sess_timer.c (the timed list); neither calls back. dp_sess_ctr.c (the
+ * hot counters' copy into the stats area, called by the control loop) walks dp.sess.all,
+ * which the id index keeps.
  */
 #ifndef DP_SESS_H
 #define DP_SESS_H
@@ -18,7 +20,8 @@ int dp_sess_tab_publish(struct dp_sess *s);
 /** Swap @p s for @p old, which holds the same keys. */
 void dp_sess_tab_replace(struct dp_sess *old, struct dp_sess *s);
 void dp_sess_tab_unlink(struct dp_sess *s);
-/** Point the id index at @p s (add, or replace the entry of the same id). */
+/** Point the id index, and dp.sess.all, at @p s (add, or replace the entry of the same id).
+ * @return 0, -ENOSPC or rte_hash's error. */
 int dp_sess_tab_index(struct dp_sess *s);
 void dp_sess_tab_unindex(const struct dp_sess *s);
 struct dp_sess **dp_sess_tab_drain(uint32_t *n);

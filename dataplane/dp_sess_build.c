@@ -1082,9 +1082,10 @@ dp_sess_info(const struct dp_sess *s, struct mf_msg_sess_info *info)
 		for (f = 0; f < DP_SC_MAX; f++)
 			vals[f] += c[f];
 	}
-	info->live.rx_pkts = vals[DP_SC_rx_pkts];
-	info->live.rx_bytes = vals[DP_SC_rx_bytes];
-	info->live.tx_pkts = vals[DP_SC_tx_pkts];
+	/* The hot counters as the worker has them, not their last copy into the stats area. */
+	info->live.rx_pkts = st->hot.rx_pkts;
+	info->live.rx_bytes = st->hot.rx_bytes;
+	info->live.tx_pkts = st->hot.tx_pkts;
 	info->live.dropped = vals[DP_SC_drop_src] + vals[DP_SC_drop_media] + vals[DP_SC_drop_rate] +
 			     vals[DP_SC_drop_blocked] + vals[DP_SC_drop_srtp_auth] +
 			     vals[DP_SC_drop_srtp_replay];

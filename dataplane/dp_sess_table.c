@@ -155,6 +155,12 @@ dp_sess_table_init(void)
 		       rte_errno ? rte_strerror(rte_errno) : "out of memory");
 		goto fail;
 	}
+	dp.sess.all = calloc(max, sizeof(*dp.sess.all));
+	if (dp.sess.all == NULL) {
+		DP_LOG(ERR, "session list for %u sessions: out of memory\n", max);
+		goto fail;
+	}
+	dp.sess.cap_all = max;
 	dp.sess.fb_table = cds_lfht_new_flavor(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE,
 					       &urcu_qsbr_flavor, NULL);
 	if (dp.sess.fb_table == NULL) {
@@ -164,6 +170,8 @@ dp_sess_table_init(void)
 	return 0;
 
 fail:
+	free(dp.sess.all);
+	dp.sess.all = NULL;
 	rte_hash_free(dp.sess.by_id);
 	rte_hash_free(dp.sess.table);
 	dp.sess.by_id = dp.sess.table = NULL;
@@ -289,22 +297,43 @@ dp_sess_list(uint32_t offset, uint32_t limit, struct mf_msg_list *out)
 	return 0;
 }
 
+/* The id index and the dense list of every session move together: an entry of an id
+ * already indexed takes the place of the one it replaces. */
 int
 dp_sess_tab_index(struct dp_sess *s)
 {
 	char key[MF_SESS_ID_MAX];
+	bool added = false;
+	void *old;
+	int rc;
 
 	id_key(s->id, key);
-	return rte_hash_add_key_data(dp.sess.by_id, key, s);
+	if (rte_hash_lookup_data(dp.sess.by_id, key, &old) >= 0) {
+		s->all_idx = ((struct dp_sess *)old)->all_idx;
+	} else {
+		if (dp.sess.nb_all == dp.sess.cap_all)
+			return -ENOSPC;
+		s->all_idx = dp.sess.nb_all;
+		added = true;
+	}
+	rc = rte_hash_add_key_data(dp.sess.by_id, key, s);
+	if (rc != 0)
+		return rc;
+	dp.sess.nb_all += added;
+	dp.sess.all[s->all_idx] = (struct dp_sess_ref){ .s = s, .hot = &s->st->hot };
+	return 0;
 }
 
 void
 dp_sess_tab_unindex(const struct dp_sess *s)
 {
 	char key[MF_SESS_ID_MAX];
+	uint32_t i = s->all_idx;
 
 	id_key(s->id, key);
 	rte_hash_del_key(dp.sess.by_id, key);
+	dp.sess.all[i] = dp.sess.all[--dp.sess.nb_all];
+	dp.sess.all[i].s->all_idx = i;
 }
 
 void
@@ -444,5 +473,7 @@ dp_sess_tab_destroy(void)
 	dp.sess.fb_table = NULL;
 	rte_hash_free(dp.sess.by_id);
 	dp.sess.by_id = NULL;
-	dp.sess.nb = 0;
+	free(dp.sess.all);
+	dp.sess.all = NULL;
+	dp.sess.nb = dp.sess.nb_all = dp.sess.cap_all = 0;
 }
