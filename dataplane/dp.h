@@ -320,8 +320,9 @@ struct dp_dtls;
  * hugepages, a line each) instead of in the stats area, whose blocks are shared memory on
  * 4 KiB pages: a line and a TLB entry more for each packet and each copy sent. The control
  * lcore copies them into the owner worker's block of the stats entry (dp_sess_ctr.c), so
- * the stats area keeps its layout and readers see these fields up to one copy pass late.
- * Written by the session's worker only, except synced (the control lcore's).
+ * the stats area keeps its layout and readers see these fields a pass or two late.
+ * Written by the session's worker only; gen last, with release order, after a packet
+ * changed any of them or its outputs' (the copier reads it first, with acquire).
  */
 struct dp_sess_hot {
 	alignas(64) uint64_t rx_pkts;
@@ -330,8 +331,9 @@ struct dp_sess_hot {
 	uint64_t tx_bytes;
 	uint64_t rtp_expected;		/* RFC 3550 figures, as the stats fields of that name */
 	uint64_t rtp_lost;
-	uint64_t jitter_us;
-	uint64_t synced;		/* control lcore: rx_pkts + tx_pkts + rtp_expected copied */
+	uint64_t last_rx_tsc;		/* the last packet accepted: last_rx_ms */
+	uint32_t jitter_us;
+	_Atomic uint32_t gen;		/* bumped for each packet that changed the above */
 };
 
 struct dp_out_hot {
@@ -693,6 +695,7 @@ struct dp_sess_db {
 	struct dp_sess_ref {
 		struct dp_sess *s;
 		struct dp_sess_hot *hot;
+		uint32_t synced;	/* hot->gen as of its last copy */
 	} *all;
 	uint32_t nb_all, cap_all;
 	uint32_t ctr_pos;

@@ -321,7 +321,8 @@ rtp_jitter(const struct dp_sess *s, struct dp_rtp_rx *rx, const struct mf_rtp *r
 		if (d < 0)
 			d = -d;
 		rx->jitter_q4 += (uint32_t)d - ((rx->jitter_q4 + 8) >> 4);
-		s->st->hot.jitter_us = ((uint64_t)rx->jitter_q4 * rx->us_per_q4_q32) >> 32;
+		s->st->hot.jitter_us = (uint32_t)(((uint64_t)rx->jitter_q4 *
+						   rx->us_per_q4_q32) >> 32);
 	}
 	rx->last_tsc = now;
 	rx->last_ts = r->ts;
@@ -535,6 +536,15 @@ ice_demux(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, int what, ui
 	return true;
 }
 
+/* A packet changed the session's hot counters (or its outputs'): the copier's cue, stored
+ * after them (release), so a copy that sees it sees them. */
+static inline void
+hot_done(struct dp_sess_hot *h)
+{
+	atomic_store_explicit(&h->gen, atomic_load_explicit(&h->gen, memory_order_relaxed) + 1,
+			      memory_order_release);
+}
+
 static void
 session_packet(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now)
 {
@@ -581,10 +591,12 @@ session_packet(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_
 	if (unlikely(drop != 0)) {
 		sc[drop]++;
 		count_drop(lc, p->m, node_drop(drop));
+		hot_done(&s->st->hot);	/* inspect may have moved the RFC 3550 figures */
 		return;
 	}
 	s->st->hot.rx_pkts++;
 	s->st->hot.rx_bytes += p->l4.payload_len;
+	s->st->hot.last_rx_tsc = now;
 	p->kf = -1;
 	p->cached = false;
 	p->psi_only = NULL;
@@ -595,6 +607,7 @@ session_packet(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_
 	if (s->gop != NULL)
 		dp_gop_add(s, p, now, sc);
 	dp_fanout(lc, s, p, now, sc);
+	hot_done(&s->st->hot);
 }
 
 /* ---- the burst ---- */

@@ -6,11 +6,13 @@
  * state, on lines it writes anyway; a million sessions' blocks in the stats area (4 KiB
  * pages of shared memory) would cost each packet a line and a TLB miss more. Here they are
  * copied into the worker's block of each stats entry, the field names and layout as before,
- * so readers see no difference but the delay: every millisecond up to a thousand sessions,
- * a pass of under a second at a million (about 8 % of the control lcore's cpu then, with
- * every session idle).
+ * so readers see no difference but the delay: a call at most every millisecond (the
+ * control lcore wakes every --idle-sleep-us), every session each call up to a thousand, a
+ * pass of 800 calls at a million (about 8 % of the control lcore's cpu then, with every
+ * session idle). A session moved into a place already passed waits for the next pass.
  * The walk goes down dp.sess.all (every session and its counters' line, dense), fetching
- * the counters a few sessions ahead: a session whose counts did not move costs that line.
+ * the counters a few sessions ahead: a session whose counts did not move costs that line,
+ * read, never written (the generation copied is kept in the list, not on the worker's line).
  */
 
 #include <rte_common.h>
@@ -22,23 +24,15 @@
 #define DP_CTR_PASS_CALLS	800	/* calls a pass takes at most beyond that */
 #define DP_CTR_AHEAD		8	/* sessions whose counters are fetched ahead */
 
-/* What says the hot counters moved: each of these only grows (rtp_expected moves where a
- * packet counted by RFC 3550 is then dropped, as a bad TS payload is). */
-static inline uint64_t
-moved(const struct dp_sess_hot *h)
-{
-	return h->rx_pkts + h->tx_pkts + h->rtp_expected;
-}
-
+/* The counters of @p s, at least as new as the generation read before (the worker may be
+ * counting the next packet meanwhile: that one bumps gen again and is copied next time). */
 static void
 copy(struct dp_sess *s)
 {
-	struct dp_sess_hot *h = &s->st->hot;
+	const struct dp_sess_hot *h = &s->st->hot;
 	uint64_t *c = dp_ctr_of(s->ctr, dp.stride_sess, s->worker);
-	uint64_t last = atomic_load_explicit(&s->st->last_rx_tsc, memory_order_relaxed);
 	unsigned int i;
 
-	h->synced = moved(h);
 	c[DP_SC_rx_pkts] = h->rx_pkts;
 	c[DP_SC_rx_bytes] = h->rx_bytes;
 	c[DP_SC_tx_pkts] = h->tx_pkts;
@@ -46,10 +40,8 @@ copy(struct dp_sess *s)
 	c[DP_SC_rtp_expected] = h->rtp_expected;
 	c[DP_SC_rtp_lost] = h->rtp_lost;
 	c[DP_SC_jitter_us] = h->jitter_us;
-	/* The source's last packet, once one was accepted (last_rx_tsc starts at the
-	 * session's creation, which is no packet). */
-	if (h->rx_pkts != 0 && last > dp.start_tsc)
-		c[DP_SC_last_rx_ms] = ((unsigned __int128)(last - dp.start_tsc) *
+	if (h->last_rx_tsc != 0)
+		c[DP_SC_last_rx_ms] = ((unsigned __int128)(h->last_rx_tsc - dp.start_tsc) *
 				       dp.ms_per_tsc_q32) >> 32;
 	for (i = 0; i < s->nb_out; i++) {
 		const struct dp_out *o = &s->out[i];
@@ -71,12 +63,16 @@ dp_sess_ctr_sync(uint64_t now)
 	dp.sess.ctr_next_tsc = now + dp.tsc_hz / 1000;
 	end = RTE_MIN(n, i + slice);
 	for (; i < end; i++) {
-		const struct dp_sess_ref *r = &dp.sess.all[i];
+		struct dp_sess_ref *r = &dp.sess.all[i];
+		uint32_t gen;
 
 		if (i + DP_CTR_AHEAD < end)
 			rte_prefetch0(dp.sess.all[i + DP_CTR_AHEAD].hot);
-		if (moved(r->hot) != r->hot->synced)
+		gen = atomic_load_explicit(&r->hot->gen, memory_order_acquire);
+		if (gen != r->synced) {
 			copy(r->s);
+			r->synced = gen;
+		}
 	}
 	/* A session moved into a place already passed (a delete fills its place with the
 	 * last) waits for the next pass. */

@@ -320,7 +320,11 @@ dp_sess_tab_index(struct dp_sess *s)
 	if (rc != 0)
 		return rc;
 	dp.sess.nb_all += added;
-	dp.sess.all[s->all_idx] = (struct dp_sess_ref){ .s = s, .hot = &s->st->hot };
+	/* A replacement keeps its place's synced: the state, so the counters, are the same. */
+	dp.sess.all[s->all_idx].s = s;
+	dp.sess.all[s->all_idx].hot = &s->st->hot;
+	if (added)
+		dp.sess.all[s->all_idx].synced = 0;
 	return 0;
 }
 
