@@ -67,6 +67,7 @@ struct cp_config {
 	bool failover;			/* pool sessions kept cluster-wide (cp_failover.c) */
 	bool edge_pull;			/* streams announced, and pulled from other nodes */
 	uint32_t pipe_linger_s;		/* a pulled pipe without viewers this long closes */
+	uint32_t failover_forget_s;	/* a dead node's records unread after this long quiet */
 	char journal_dir[256];
 	uint32_t status_interval_s;
 	uint32_t stats_interval_ms;	/* <prefix>/<node>/stats every this often; 0: none */
@@ -518,7 +519,9 @@ struct cp_failover {
 	bool on;			/* "failover", a pool, MQTT 5 */
 	char dead[CP_FAILOVER_DEAD_MAX][CP_NODE_MAX];
 	char t_dead[CP_FAILOVER_DEAD_MAX][CP_TOPIC_MAX];	/* <prefix>/<dead>/sess/+ */
+	uint64_t dead_ms[CP_FAILOVER_DEAD_MAX];	/* its last record or refusal (monotonic) */
 	uint32_t nb_dead;
+	uint64_t forgotten;		/* dead nodes no longer read, failover_forget_s quiet */
 	char t_failed[CP_TOPIC_MAX];	/* <prefix>/+/event/session.move_failed */
 	uint64_t read_at;		/* the dead nodes' records read then (monotonic), once the
 					 * deaths settled; 0: none due */

@@ -45,6 +45,7 @@ cp_config_defaults(struct cp_config *c)
 	c->auth.max_nonces = 1u << 20;
 	c->linger_s = 30;
 	c->pipe_linger_s = 10;
+	c->failover_forget_s = 300;
 }
 
 static int
@@ -201,6 +202,8 @@ check(const struct cp_config *c, json_int_t ver, json_int_t pmin, json_int_t pma
 		bad = "failover needs a pool_group and mqtt_version 5";
 	else if (c->pipe_linger_s > 86400)
 		bad = "pipe_linger_s must be within 0..86400";
+	else if (c->failover_forget_s < 1 || c->failover_forget_s > 86400)
+		bad = "failover_forget_s must be within 1..86400";
 	else if (pmin < 1 || pmax > 65534 || pmin > pmax)
 		bad = "port_range must be [min, max] within 1..65534";
 	else if (c->status_interval_s == 0 || c->reply_timeout_ms == 0 || c->max_payload == 0)
@@ -223,6 +226,7 @@ cp_config_load(struct cp_config *c, const char *file)
 	const char *user = NULL, *pass = NULL, *pool = NULL, *journal = NULL, *lvl = NULL;
 	json_int_t ver = 5, expiry = -1, keepalive = -1, status = -1, pmin = -1, pmax = -1;
 	json_int_t rto = -1, maxp = -1, stats = LLONG_MIN, stats_max = LLONG_MIN, plinger = -1;
+	json_int_t forget = -1;
 	json_t *root, *tls = NULL, *limits = NULL, *auth = NULL, *streams = NULL, *devs = NULL;
 	int placement = 1, failover = 0, edge_pull = 0;
 	json_error_t e;
@@ -238,7 +242,8 @@ cp_config_load(struct cp_config *c, const char *file)
 	}
 	rc = json_unpack_ex(root, &e, JSON_STRICT,
 			    "{s?s, s?s, s?s, s?s, s?I, s?s, s?s, s?s, s?o, s?I, s?I, s?s, s?s, s?I,"
-			    " s?[II], s?o, s?I, s?I, s?s, s?o, s?o, s?o, s?I, s?I, s?b, s?b, s?b, s?I}",
+			    " s?[II], s?o, s?I, s?I, s?s, s?o, s?o, s?o, s?I, s?I, s?b, s?b, s?b, s?I,"
+			    " s?I}",
 			    "node", &node, "instance", &inst, "prefix", &prefix, "broker", &broker,
 			    "mqtt_version", &ver, "client_id", &cid, "username", &user,
 			    "password", &pass, "tls", &tls, "session_expiry_s", &expiry,
@@ -248,7 +253,7 @@ cp_config_load(struct cp_config *c, const char *file)
 			    &lvl, "auth", &auth, "streams", &streams, "devices", &devs,
 			    "stats_interval_ms", &stats, "stats_max_sessions", &stats_max,
 			    "placement", &placement, "failover", &failover, "edge_pull",
-			    &edge_pull, "pipe_linger_s", &plinger);
+			    &edge_pull, "pipe_linger_s", &plinger, "failover_forget_s", &forget);
 	if (rc != 0) {
 		fprintf(stderr, "mfwd-controlplane: %s: %s (%s)\n", file, e.text, e.source);
 		json_decref(root);
@@ -275,6 +280,8 @@ cp_config_load(struct cp_config *c, const char *file)
 	c->edge_pull = edge_pull != 0;
 	if (plinger >= 0)
 		c->pipe_linger_s = plinger > 86400 ? 86401 : (uint32_t)plinger;
+	if (forget >= 0)
+		c->failover_forget_s = forget > 86400 ? 0 : (uint32_t)forget;
 	if (expiry >= 0)
 		c->session_expiry_s = (uint32_t)expiry;
 	if (keepalive >= 0)

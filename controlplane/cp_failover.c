@@ -216,6 +216,62 @@ heir_is_me(struct cp *cp, const char *dead, const char *id)
 	return heir != NULL && strcmp(heir->node, cp->cfg.node) == 0;
 }
 
+/* Dead node @p i no longer read: back, or quiet for failover_forget_s. With no dead node
+ * left, what was taken and refused is forgotten too. */
+static void
+dead_forget(struct cp *cp, uint32_t i)
+{
+	struct cp_failover *f = &cp->failover;
+
+	cp_mqtt_follow(cp->mqtt, f->t_dead[i], false);
+	refusals_forget(cp, f->dead[i]);
+	f->nb_dead--;
+	memcpy(f->dead[i], f->dead[f->nb_dead], sizeof(f->dead[i]));
+	memcpy(f->t_dead[i], f->t_dead[f->nb_dead], sizeof(f->t_dead[i]));
+	f->dead_ms[i] = f->dead_ms[f->nb_dead];
+	if (f->nb_dead == 0) {
+		cp_mqtt_follow(cp->mqtt, f->t_failed, false);
+		cp_failover_fini(cp);
+		f->taken_n = f->taken_cap = 0;
+		f->read_at = 0;
+	}
+}
+
+/* Something of dead node @p node came (a record, a mark, a refusal): not quiet yet. */
+static void
+dead_stir(struct cp_failover *f, const char *node)
+{
+	int i = dead_find(f, node);
+
+	if (i >= 0)
+		f->dead_ms[i] = mono_ms();
+}
+
+/*
+ * A node that never comes back (replaced under another name) would be read for ever, and
+ * CP_FAILOVER_DEAD_MAX of them would leave no room for the next death: once nothing of a
+ * dead node has come for failover_forget_s (its records read and taken, marked or left by
+ * every heir), it is no longer read. Its records stay on the broker; a later status of it
+ * (a new will, or the registry read again) makes it read again.
+ */
+static void
+dead_expire(struct cp *cp, uint64_t now)
+{
+	struct cp_failover *f = &cp->failover;
+	uint32_t i = 0;
+
+	while (f->read_at == 0 && i < f->nb_dead) {
+		if (now - f->dead_ms[i] < cp->cfg.failover_forget_s * 1000ull) {
+			i++;
+			continue;
+		}
+		MF_LOG(NOTICE, cmd, "node %s: nothing of it for %u s: its records are no longer "
+		       "read", f->dead[i], cp->cfg.failover_forget_s);
+		f->forgotten++;
+		dead_forget(cp, i);
+	}
+}
+
 void
 cp_failover_status(struct cp *cp, const char *node)
 {
@@ -235,6 +291,7 @@ cp_failover_status(struct cp *cp, const char *node)
 			cp_mqtt_follow(cp->mqtt, f->t_failed, true);
 		i = (int)f->nb_dead++;
 		snprintf(f->dead[i], sizeof(f->dead[i]), "%s", node);
+		f->dead_ms[i] = mono_ms();
 		cp_store_record_topic(cp, node, "+", f->t_dead[i]);
 		/* Read once the deaths settle: nodes that die together are all passed over as
 		 * heirs, and their records read once, not again at each will. */
@@ -243,17 +300,7 @@ cp_failover_status(struct cp *cp, const char *node)
 		       st->reason[0] ? st->reason : "will");
 	} else if (i >= 0 && (st == NULL || st->online)) {
 		/* Back (or its status cleared): what it still holds is its own. */
-		cp_mqtt_follow(cp->mqtt, f->t_dead[i], false);
-		refusals_forget(cp, node);
-		f->nb_dead--;
-		memcpy(f->dead[i], f->dead[f->nb_dead], sizeof(f->dead[i]));
-		memcpy(f->t_dead[i], f->t_dead[f->nb_dead], sizeof(f->t_dead[i]));
-		if (f->nb_dead == 0) {
-			cp_mqtt_follow(cp->mqtt, f->t_failed, false);
-			cp_failover_fini(cp);
-			f->taken_n = f->taken_cap = 0;
-			f->read_at = 0;
-		}
+		dead_forget(cp, (uint32_t)i);
 	}
 }
 
@@ -474,6 +521,8 @@ move_failed(struct cp *cp, const struct cp_msg *m)
 	by[end - n] = '\0';
 	if (said != NULL && strcmp(said, by) != 0)
 		goto out;
+	if (dead != NULL)
+		dead_stir(f, dead);
 	if (id != NULL && dead != NULL &&
 	    strlen(id) < MF_SESS_ID_MAX && dead_find(f, dead) >= 0 &&
 	    refused_by(f, dead, id, by) && heir_is_me(cp, dead, id) &&
@@ -621,6 +670,20 @@ own_record(struct cp *cp, const char *id, const struct cp_msg *m)
 	}
 }
 
+/* A message on a dead node's records: into *@p t (made for @p n) when it is this node's
+ * to take. @return 1 if so. */
+static unsigned int
+dead_msg(struct cp *cp, const char *node, const char *id, const struct cp_msg *m,
+	 struct takeover **t, unsigned int n, unsigned int nb)
+{
+	dead_stir(&cp->failover, node);
+	if (*t == NULL && (*t = calloc(n, sizeof(**t))) == NULL) {
+		MF_LOG(ERR, cmd, "no memory to take session %s of node %s over", id, node);
+		return 0;
+	}
+	return (unsigned int)dead_record(cp, node, id, m, *t, nb);
+}
+
 unsigned int
 cp_failover_route(struct cp *cp, struct cp_msg **batch, unsigned int n)
 {
@@ -644,10 +707,8 @@ cp_failover_route(struct cp *cp, struct cp_msg **batch, unsigned int n)
 			;
 		else if (strcmp(node, cp->cfg.node) == 0)
 			own_record(cp, id, m);
-		else if (t != NULL || (t = calloc(n, sizeof(*t))) != NULL)
-			nb += (unsigned int)dead_record(cp, node, id, m, t, nb);
 		else
-			MF_LOG(ERR, cmd, "no memory to take session %s of node %s over", id, node);
+			nb += dead_msg(cp, node, id, m, &t, n, nb);
 		cp_msg_free(m);
 	}
 	if (nb > 0)
@@ -670,9 +731,12 @@ cp_failover_tick(struct cp *cp, bool again, uint64_t now)
 	 * since they were last; what was taken is cleared and does not come). */
 	if (f->read_at != 0 && now >= f->read_at) {
 		f->read_at = 0;
-		for (i = 0; i < f->nb_dead; i++)
+		for (i = 0; i < f->nb_dead; i++) {
 			cp_mqtt_follow(cp->mqtt, f->t_dead[i], true);
+			f->dead_ms[i] = now;
+		}
 	}
+	dead_expire(cp, now);
 	if (again) {
 		f->sync_at_ms = now + SYNC_DELAY_MS;
 		f->sync_until_ms = 0;

@@ -18,7 +18,9 @@ pcap ports) share the pool (docs/cluster.md, Failover).
   (session.gone; their marks cleared), keeps the one not pooled, and no session is on two
   nodes;
 - the broker restarted, its retained messages lost: no node deletes a session, each
-  publishes its records again.
+  publishes its records again;
+- n3 killed again and left dead: n1 and n2 read its records, and stop after
+  failover_forget_s with nothing of them (node.info's reading and forgotten).
 """
 import contextlib
 import os
@@ -36,6 +38,7 @@ NODES = ("n1", "n2", "n3")
 POOL = "mfwd/pool/cmd"
 KEY = os.urandom(32)
 N1_MAX = 30	# n1 has room for fewer than it is the heir of
+FORGET_S = 8	# failover_forget_s: long enough for the takeover, short for the test
 
 
 def spec(i, sid=None):
@@ -230,6 +233,46 @@ def lost(broker, cl, took):
     return cl
 
 
+def failover_info(cl, nodes):
+    fo = {}
+    for n in nodes:
+        r = cl.request("mfwd/%s/cmd" % n, "node.info")
+        fo[n] = r["result"]["failover"] if r and r["ok"] else {}
+    return fo
+
+
+def wait_failover(cl, pred, timeout):
+    deadline, fo = time.time() + timeout, {}
+    while time.time() < deadline:
+        fo = failover_info(cl, ("n1", "n2"))
+        if pred(fo):
+            return fo, True
+        time.sleep(0.5)
+    return fo, False
+
+
+def forgotten(cl, dps, cps):
+    """n3 dies again, for good: its records are read until failover_forget_s passes with
+    nothing of them, then no longer (64 dead nodes read at once would leave no room)."""
+    before = {n: f.get("forgotten") for n, f in failover_info(cl, ("n1", "n2")).items()}
+    cps[2].kill()
+    dps[2].proc.send_signal(signal.SIGKILL)
+    dps[2].proc.wait()
+    dps[2].logf.close()
+    dps[2].proc = None
+    t0 = time.time()
+    fo, ok = wait_failover(cl, lambda f: all(x.get("reading") == 1 for x in f.values()), 15)
+    T.check(ok, "n3 dead again: n1 and n2 read its records: %s" % fo)
+    fo, ok = wait_failover(cl, lambda f: all(x.get("reading") == 0 and
+                                             x.get("forgotten") == before[n] + 1
+                                             for n, x in f.items()), FORGET_S + 20)
+    t = time.time() - t0
+    T.check(ok and t >= FORGET_S - 1, "after failover_forget_s (%d s) with nothing of n3, "
+            "n1 and n2 no longer read its records (%.1f s): %s" % (FORGET_S, t, fo))
+    T.check(wait_status(cl, "n3", lambda s: not s["online"]) is not None,
+            "the registry still shows n3 offline")
+
+
 def main():
     keys = keys_file([("acme", KEY, False)])
     with contextlib.ExitStack() as stack:
@@ -240,6 +283,7 @@ def main():
                for i, t in enumerate(topos)]
         dps.append(stack.enter_context(pcap_dataplane("fo3", lcores="0@0,1@1")))
         cps = [ControlPlane(broker, n, d.instance, failover=True, reply_timeout_ms=2500,
+                            failover_forget_s=FORGET_S,
                             limits={"max_sessions": N1_MAX if n == "n1" else 300},
                             auth={"keys_file": keys, "required": False})
                for n, d in zip(NODES, dps)]
@@ -250,6 +294,7 @@ def main():
             moved = kill_n3(broker, cl, dps, cps, took, topos)
             back(broker, cl, dps, cps, moved, took)
             cl = lost(broker, cl, took)
+            forgotten(cl, dps, cps)
             cl.close()
             if T.failed:
                 for c in cps:
