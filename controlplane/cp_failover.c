@@ -37,6 +37,7 @@
  * over meanwhile have cleared them by then (their will came as the connection went). */
 #define SYNC_DELAY_MS	2000
 #define SYNC_WAIT_MS	10000	/* no end marker by then: looked up again */
+#define SYNC_RETRY_MS	5000	/* a session taken over elsewhere not deleted: looked up again */
 #define MARK		"!sync"	/* not a session id: the lookup's end */
 #define SETTLE_MS	200	/* wills this close together are one death for the heirs */
 /* How long a mark of a session taken over stays on the broker for its node to come back to:
@@ -612,8 +613,11 @@ sync_end(struct cp *cp)
 	cp_reg_each(&cp->reg, unkept, &w);
 	for (i = 0; i < w.n; i++) {
 		if (cp_delete_now(cp, w.ids[i], &err) != 0) {
+			/* Its mark stays: the lookup again, later, deletes it then. */
 			MF_LOG(ERR, cmd, "session %s, taken over by another node: not deleted "
-			       "here: %s", w.ids[i], err.message);
+			       "here: %s (tried again in %u ms)", w.ids[i], err.message,
+			       SYNC_RETRY_MS);
+			f->sync_at_ms = mono_ms() + SYNC_RETRY_MS;
 			continue;
 		}
 		MF_LOG(NOTICE, cmd, "session %s was taken over by another node: deleted here",
