@@ -8,8 +8,8 @@
  * copied into the worker's block of each stats entry, the field names and layout as before,
  * so readers see no difference but the delay: a call at most every millisecond (the
  * control lcore wakes every --idle-sleep-us), every session each call up to a thousand, a
- * pass of 800 calls at a million (about 8 % of the control lcore's cpu then, with every
- * session idle). A session moved into a place already passed waits for the next pass.
+ * pass of 800 calls at a million (about 3.5 % of the control lcore's cpu then, with
+ * every session idle: perf/ctrl-cpu). A session moved into a place already passed waits for the next pass.
  * The walk goes down dp.sess.all (every session and its counters' line, dense), fetching
  * the counters a few sessions ahead: a session whose counts did not move costs that line,
  * read, never written (the generation copied is kept in the list, not on the worker's line).
