@@ -497,6 +497,7 @@ struct cp_place {
 
 #define CP_FAILOVER_DEAD_MAX	64	/* dead nodes whose records are read at once */
 #define CP_FAILOVER_REFUSED_MAX	1024	/* sessions of dead nodes an heir could not take */
+#define CP_FAILOVER_FORGOT_MAX	256	/* dead nodes no longer read, not read again */
 #define CP_FAILOVER_REFUSERS	4	/* heirs that refused one: then it is left */
 
 /* Edge pull (cp_edge.c): the streams other nodes announce, as they said them. */
@@ -522,6 +523,10 @@ struct cp_failover {
 	uint64_t dead_ms[CP_FAILOVER_DEAD_MAX];	/* its last record or refusal (monotonic) */
 	uint32_t nb_dead;
 	uint64_t forgotten;		/* dead nodes no longer read, failover_forget_s quiet */
+	/* their names (the newest CP_FAILOVER_FORGOT_MAX, a ring): their wills again, when
+	 * the registry is read again on a reconnection, are no new deaths */
+	char forgot[CP_FAILOVER_FORGOT_MAX][CP_NODE_MAX];
+	uint32_t nb_forgot, forgot_next;
 	char t_failed[CP_TOPIC_MAX];	/* <prefix>/+/event/session.move_failed */
 	uint64_t read_at;		/* the dead nodes' records read then (monotonic), once the
 					 * deaths settled; 0: none due */
@@ -544,6 +549,7 @@ struct cp_failover {
 	uint64_t sync_at_ms;		/* a lookup due then (monotonic); 0: none */
 	uint64_t sync_until_ms;		/* a lookup under way until then; 0: none */
 	uint64_t sync_seq;		/* sessions made before it began are judged by it */
+	uint32_t sync_retry_ms;		/* a failed delete's lookup again after this; 0: none */
 	/* sessions taken over here, refused here, deleted here as taken over elsewhere */
 	uint64_t moved, failed, gone;
 	uint64_t republished;		/* own records the broker had lost, published again */

@@ -38,6 +38,7 @@
 #define SYNC_DELAY_MS	2000
 #define SYNC_WAIT_MS	10000	/* no end marker by then: looked up again */
 #define SYNC_RETRY_MS	5000	/* a session taken over elsewhere not deleted: looked up again */
+#define SYNC_RETRY_MAX_MS	300000
 #define MARK		"!sync"	/* not a session id: the lookup's end */
 #define SETTLE_MS	200	/* wills this close together are one death for the heirs */
 /* How long a mark of a session taken over stays on the broker for its node to come back to:
@@ -252,25 +253,70 @@ dead_stir(struct cp_failover *f, const char *node)
  * A node that never comes back (replaced under another name) would be read for ever, and
  * CP_FAILOVER_DEAD_MAX of them would leave no room for the next death: once nothing of a
  * dead node has come for failover_forget_s (its records read and taken, marked or left by
- * every heir), it is no longer read. Its records stay on the broker; a later status of it
- * (a new will, or the registry read again) makes it read again.
+ * every heir), it is no longer read, and its name is kept (the newest 256) so that its will,
+ * read again with the registry at a reconnection, is not taken for a new death; an online
+ * status of it clears that. A full list also makes room: the node quiet the longest goes.
+ * Its records stay on the broker.
  */
+static int
+forgot_find(const struct cp_failover *f, const char *node)
+{
+	uint32_t i;
+
+	for (i = 0; i < f->nb_forgot; i++)
+		if (strcmp(f->forgot[i], node) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Dead node @p i no longer read, its name kept so that its will read again is no death. */
+static void
+dead_retire(struct cp *cp, uint32_t i, const char *why)
+{
+	struct cp_failover *f = &cp->failover;
+
+	MF_LOG(NOTICE, cmd, "node %s: %s: its records are no longer read", f->dead[i], why);
+	snprintf(f->forgot[f->forgot_next], CP_NODE_MAX, "%s", f->dead[i]);
+	f->forgot_next = (f->forgot_next + 1) % CP_FAILOVER_FORGOT_MAX;
+	if (f->nb_forgot < CP_FAILOVER_FORGOT_MAX)
+		f->nb_forgot++;
+	f->forgotten++;
+	dead_forget(cp, i);
+}
+
 static void
 dead_expire(struct cp *cp, uint64_t now)
 {
 	struct cp_failover *f = &cp->failover;
 	uint32_t i = 0;
 
-	while (f->read_at == 0 && i < f->nb_dead) {
-		if (now - f->dead_ms[i] < cp->cfg.failover_forget_s * 1000ull) {
+	/* Not while away from the broker: nothing could come then. */
+	while (f->read_at == 0 && i < f->nb_dead && cp_mqtt_connected(cp->mqtt)) {
+		if (now < f->dead_ms[i] + cp->cfg.failover_forget_s * 1000ull) {
 			i++;
 			continue;
 		}
-		MF_LOG(NOTICE, cmd, "node %s: nothing of it for %u s: its records are no longer "
-		       "read", f->dead[i], cp->cfg.failover_forget_s);
-		f->forgotten++;
-		dead_forget(cp, i);
+		dead_retire(cp, i, "nothing of it for failover_forget_s");
 	}
+}
+
+/* The list full: the dead node quiet the longest (at least SETTLE_MS) makes room, or none
+ * can. @return whether there is room now. */
+static bool
+dead_room(struct cp *cp, uint64_t now)
+{
+	struct cp_failover *f = &cp->failover;
+	uint32_t i, q = 0;
+
+	if (f->nb_dead < CP_FAILOVER_DEAD_MAX)
+		return true;
+	for (i = 1; i < f->nb_dead; i++)
+		if (f->dead_ms[i] < f->dead_ms[q])
+			q = i;
+	if (now < f->dead_ms[q] + SETTLE_MS)
+		return false;
+	dead_retire(cp, q, "the quietest of the dead nodes read, making room for another");
+	return true;
 }
 
 void
@@ -278,12 +324,14 @@ cp_failover_status(struct cp *cp, const char *node)
 {
 	struct cp_failover *f = &cp->failover;
 	const struct mf_node_status *st = mf_cluster_find(&cp->place.reg, node);
-	int i = dead_find(f, node);
+	int i = dead_find(f, node), k;
 
 	if (!f->on)
 		return;
-	if (i < 0 && died(cp, st)) {
-		if (f->nb_dead == CP_FAILOVER_DEAD_MAX) {
+	if (i < 0 && (st == NULL || st->online) && (k = forgot_find(f, node)) >= 0)
+		f->forgot[k][0] = '\0';	/* back: its next death is one */
+	if (i < 0 && died(cp, st) && forgot_find(f, node) < 0) {
+		if (!dead_room(cp, mono_ms())) {
 			MF_LOG(ERR, cmd, "node %s is gone, and %u others are being taken over: "
 			       "its sessions are not", node, CP_FAILOVER_DEAD_MAX);
 			return;
@@ -613,12 +661,16 @@ sync_end(struct cp *cp)
 	cp_reg_each(&cp->reg, unkept, &w);
 	for (i = 0; i < w.n; i++) {
 		if (cp_delete_now(cp, w.ids[i], &err) != 0) {
-			/* Its mark stays: the lookup again, later, deletes it then. */
+			/* Its mark stays, and the rest's: a lookup again, later, deletes them
+			 * then (5 s, doubling up to 5 min while the dataplane refuses). */
+			f->sync_retry_ms = f->sync_retry_ms == 0 ? SYNC_RETRY_MS :
+					   2 * f->sync_retry_ms > SYNC_RETRY_MAX_MS ?
+					   SYNC_RETRY_MAX_MS : 2 * f->sync_retry_ms;
 			MF_LOG(ERR, cmd, "session %s, taken over by another node: not deleted "
-			       "here: %s (tried again in %u ms)", w.ids[i], err.message,
-			       SYNC_RETRY_MS);
-			f->sync_at_ms = mono_ms() + SYNC_RETRY_MS;
-			continue;
+			       "here: %s (looked up again in %u ms)", w.ids[i], err.message,
+			       f->sync_retry_ms);
+			f->sync_at_ms = mono_ms() + f->sync_retry_ms;
+			break;
 		}
 		MF_LOG(NOTICE, cmd, "session %s was taken over by another node: deleted here",
 		       w.ids[i]);
@@ -627,6 +679,8 @@ sync_end(struct cp *cp)
 		f->gone++;
 		cp->status_dirty = true;
 	}
+	if (i == w.n)
+		f->sync_retry_ms = 0;
 	if (w.ids == NULL)
 		MF_LOG(ERR, cmd, "no memory to look up this node's records");
 	free(w.ids);
@@ -717,8 +771,10 @@ cp_failover_route(struct cp *cp, struct cp_msg **batch, unsigned int n)
 	}
 	if (nb > 0)
 		take_over(cp, t, nb);
-	for (i = 0; i < nb; i++)
+	for (i = 0; i < nb; i++) {
+		dead_stir(&cp->failover, t[i].dead);	/* a long batch is no quiet */
 		json_decref(t[i].rec);
+	}
 	free(t);
 	return k;
 }

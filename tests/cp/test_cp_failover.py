@@ -38,7 +38,7 @@ NODES = ("n1", "n2", "n3")
 POOL = "mfwd/pool/cmd"
 KEY = os.urandom(32)
 N1_MAX = 30	# n1 has room for fewer than it is the heir of
-FORGET_S = 8	# failover_forget_s: long enough for the takeover, short for the test
+FORGET_S = 20	# failover_forget_s: long enough for the takeover, short for the test
 
 
 def spec(i, sid=None):
@@ -255,12 +255,12 @@ def forgotten(cl, dps, cps):
     """n3 dies again, for good: its records are read until failover_forget_s passes with
     nothing of them, then no longer (64 dead nodes read at once would leave no room)."""
     before = {n: f.get("forgotten") for n, f in failover_info(cl, ("n1", "n2")).items()}
+    t0 = time.time()
     cps[2].kill()
     dps[2].proc.send_signal(signal.SIGKILL)
     dps[2].proc.wait()
     dps[2].logf.close()
     dps[2].proc = None
-    t0 = time.time()
     fo, ok = wait_failover(cl, lambda f: all(x.get("reading") == 1 for x in f.values()), 15)
     T.check(ok, "n3 dead again: n1 and n2 read its records: %s" % fo)
     fo, ok = wait_failover(cl, lambda f: all(x.get("reading") == 0 and
