@@ -123,15 +123,22 @@ taken_add(struct cp_failover *f, const char *dead, const char *id)
 	*taken_slot(f, taken_hash(dead, id)) = taken_hash(dead, id);
 }
 
+/* @p node's place among @p n names, or -1. */
 static int
-dead_find(const struct cp_failover *f, const char *node)
+name_find(const char (*names)[CP_NODE_MAX], uint32_t n, const char *node)
 {
 	uint32_t i;
 
-	for (i = 0; i < f->nb_dead; i++)
-		if (strcmp(f->dead[i], node) == 0)
+	for (i = 0; i < n; i++)
+		if (strcmp(names[i], node) == 0)
 			return (int)i;
 	return -1;
+}
+
+static int
+dead_find(const struct cp_failover *f, const char *node)
+{
+	return name_find(f->dead, f->nb_dead, node);
 }
 
 /* Gone by its will (not stopped: a node stopped on purpose may come back with its
@@ -261,12 +268,7 @@ dead_stir(struct cp_failover *f, const char *node)
 static int
 forgot_find(const struct cp_failover *f, const char *node)
 {
-	uint32_t i;
-
-	for (i = 0; i < f->nb_forgot; i++)
-		if (strcmp(f->forgot[i], node) == 0)
-			return (int)i;
-	return -1;
+	return name_find(f->forgot, f->nb_forgot, node);
 }
 
 /* Dead node @p i no longer read, its name kept so that its will read again is no death. */
