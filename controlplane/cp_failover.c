@@ -256,15 +256,6 @@ dead_stir(struct cp_failover *f, const char *node)
 		f->dead_ms[i] = mono_ms();
 }
 
-/*
- * A node that never comes back (replaced under another name) would be read for ever, and
- * CP_FAILOVER_DEAD_MAX of them would leave no room for the next death: once nothing of a
- * dead node has come for failover_forget_s (its records read and taken, marked or left by
- * every heir), it is no longer read, and its name is kept (the newest 256) so that its will,
- * read again with the registry at a reconnection, is not taken for a new death; an online
- * status of it clears that. A full list also makes room: the node quiet the longest goes.
- * Its records stay on the broker.
- */
 static int
 forgot_find(const struct cp_failover *f, const char *node)
 {
@@ -286,6 +277,15 @@ dead_retire(struct cp *cp, uint32_t i, const char *why)
 	dead_forget(cp, i);
 }
 
+/*
+ * A node that never comes back (replaced under another name) would be read for ever, and
+ * CP_FAILOVER_DEAD_MAX of them would leave no room for the next death: once nothing of a
+ * dead node has come for failover_forget_s (its records read and taken, marked or left by
+ * every heir), it is no longer read, and its name is kept (the newest 256) so that its will,
+ * read again with the registry at a reconnection, is not taken for a new death; an online
+ * status of it clears that. A full list also makes room: the node quiet the longest goes.
+ * Its records stay on the broker.
+ */
 static void
 dead_expire(struct cp *cp, uint64_t now)
 {

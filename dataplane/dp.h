@@ -796,6 +796,13 @@ struct dp_main {
 extern struct dp_main dp;
 
 /* The block of lcore @p lcore_index in an entry whose lcore 0 block is @p base. */
+/* TSC cycles to milliseconds, with no division. */
+static inline uint64_t
+dp_tsc_ms(uint64_t tsc)
+{
+	return ((unsigned __int128)tsc * dp.ms_per_tsc_q32) >> 32;
+}
+
 static inline uint64_t *
 dp_ctr_of(uint64_t *base, uint32_t stride_words, uint16_t lcore_index)
 {

@@ -739,7 +739,7 @@ start_ok(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out
 	if (dp_pkt_kf(s, p, sc) != MF_KF_START)
 		return START_HOLD;
 	os->waiting = false;
-	oc[DP_OC_kf_wait_ms] = ((unsigned __int128)(now - os->wait_tsc) * dp.ms_per_tsc_q32) >> 32;
+	oc[DP_OC_kf_wait_ms] = dp_tsc_ms(now - os->wait_tsc);
 	return START_SEND;
 }
 

@@ -591,7 +591,8 @@ session_packet(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_
 	if (unlikely(drop != 0)) {
 		sc[drop]++;
 		count_drop(lc, p->m, node_drop(drop));
-		hot_done(&s->st->hot);	/* inspect may have moved the RFC 3550 figures */
+		if (p->what == DP_WHAT_RTP)	/* RFC 3550 counted it before the drop */
+			hot_done(&s->st->hot);
 		return;
 	}
 	s->st->hot.rx_pkts++;

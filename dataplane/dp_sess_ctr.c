@@ -9,7 +9,8 @@
  * so readers see no difference but the delay: a call at most every millisecond (the
  * control lcore wakes every --idle-sleep-us), every session each call up to a thousand, a
  * pass of 800 calls at a million (about 3.5 % of the control lcore's cpu then, with
- * every session idle: perf/ctrl-cpu). A session moved into a place already passed waits for the next pass.
+ * every session idle: perf/ctrl-cpu). A session moved into a place already passed waits
+ * for the next pass.
  * The walk goes down dp.sess.all (every session and its counters' line, dense), fetching
  * the counters a few sessions ahead: a session whose counts did not move costs that line,
  * read, never written (the generation copied is kept in the list, not on the worker's line).
@@ -41,8 +42,7 @@ copy(struct dp_sess *s)
 	c[DP_SC_rtp_lost] = h->rtp_lost;
 	c[DP_SC_jitter_us] = h->jitter_us;
 	if (h->last_rx_tsc != 0)
-		c[DP_SC_last_rx_ms] = ((unsigned __int128)(h->last_rx_tsc - dp.start_tsc) *
-				       dp.ms_per_tsc_q32) >> 32;
+		c[DP_SC_last_rx_ms] = dp_tsc_ms(h->last_rx_tsc - dp.start_tsc);
 	for (i = 0; i < s->nb_out; i++) {
 		const struct dp_out *o = &s->out[i];
 		uint64_t *oc = dp_ctr_of(o->ctr, dp.stride_out, s->worker);

@@ -110,6 +110,15 @@ def flows(topos, moved, dps_dir):
                 (e["session"], n, sent, got))
 
 
+def kill_node(dp, cp):
+    """SIGKILL a node's control plane, then its dataplane: its will comes."""
+    cp.kill()
+    dp.proc.send_signal(signal.SIGKILL)
+    dp.proc.wait()
+    dp.logf.close()
+    dp.proc = None
+
+
 def kill_n3(broker, cl, dps, cps, took, topos):
     """n3 dies; n1 and n2 take its sessions over, each once."""
     mine = sorted(k for k, v in took.items() if v == "n3")
@@ -117,11 +126,7 @@ def kill_n3(broker, cl, dps, cps, took, topos):
     watcher.subscribe("mfwd/+/event/session.moved")
     watcher.subscribe("mfwd/+/event/session.move_failed")
     t0 = time.time()
-    cps[2].kill()
-    dps[2].proc.send_signal(signal.SIGKILL)
-    dps[2].proc.wait()
-    dps[2].logf.close()
-    dps[2].proc = None
+    kill_node(dps[2], cps[2])
     evs = watcher.collect_until(
         "mfwd/", lambda m: sum(1 for _, e, _ in m if e["event"] == "session.moved") >= len(mine),
         timeout=15)
@@ -256,11 +261,7 @@ def forgotten(cl, dps, cps):
     nothing of them, then no longer (64 dead nodes read at once would leave no room)."""
     before = {n: f.get("forgotten") for n, f in failover_info(cl, ("n1", "n2")).items()}
     t0 = time.time()
-    cps[2].kill()
-    dps[2].proc.send_signal(signal.SIGKILL)
-    dps[2].proc.wait()
-    dps[2].logf.close()
-    dps[2].proc = None
+    kill_node(dps[2], cps[2])
     fo, ok = wait_failover(cl, lambda f: all(x.get("reading") == 1 for x in f.values()), 15)
     T.check(ok, "n3 dead again: n1 and n2 read its records: %s" % fo)
     fo, ok = wait_failover(cl, lambda f: all(x.get("reading") == 0 and
