@@ -166,6 +166,11 @@ port_init(struct dp_port *p)
 	if (p->conf->mtu != 0 && (rc = rte_eth_dev_set_mtu(p->port_id, p->conf->mtu)) != 0)
 		goto fail;
 	p->restartable = is_memif_client(p);
+	if (p->restartable && (strstr(p->conf->vdev, "zero-copy=yes") != NULL ||
+			       strstr(p->conf->devargs, "zero-copy=yes") != NULL))
+		DP_LOG(WARNING, "port %u (%s): memif zero-copy connects once and stops the heap "
+		       "growing (DPDK 22.11): for benchmarks only (docs/operations.md)\n",
+		       p->index, p->name);
 	rc = rte_eth_dev_start(p->port_id);
 	if (rc != 0 && p->restartable) {
 		DP_LOG(WARNING, "port %u (%s): its memif server is not there yet: retrying\n",

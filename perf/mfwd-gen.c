@@ -27,7 +27,11 @@
  *   mfwd-gen [EAL] -- [--flows N] [--size BYTES] [--rate PPS] [--duration S] [--kind rtp|ts]
  *            [--dst-ip A] [--dst-port-base P] [--search] [--expect-copies K]
  *            [--srtp SUITE:KEY --srtp-sink SUITE:KEY [--srtp-pool N] [--srtp-cache FILE]]
- *            [--queues N]
+ *            [--queues N] [--go-on-stdin]
+ * --go-on-stdin: once the links are up (and SRTP frames protected), wait for a line on stdin
+ * before the clock starts. The benchmark runs the generator as the memif server when the
+ * forwarder is the zero-copy client; a client's link is up before its sessions are loaded,
+ * so the link alone does not say the forwarder is ready.
  * One lcore sends and receives. --queues N (plain RTP or TS): N queue pairs on each port,
  * flow f sent on queue f % N (the forwarder's RX queues, one per worker) and every RX queue
  * polled. Prints one JSON object per trial.
@@ -81,6 +85,7 @@ struct opts {
 	struct mf_srtp_params srtp_tx, srtp_rx;	/* suite 0: plain RTP */
 	uint64_t srtp_pool;
 	const char *srtp_cache;
+	bool go_on_stdin;		/* wait for a line on stdin before the clock starts */
 };
 
 struct rx_flow {
@@ -498,6 +503,7 @@ parse(int argc, char **argv)
 		{ "srtp", 1, NULL, 'x' }, { "srtp-sink", 1, NULL, 'y' },
 		{ "srtp-pool", 1, NULL, 'P' }, { "srtp-cache", 1, NULL, 'C' },
 		{ "fragments", 0, NULL, 'g' }, { "queues", 1, NULL, 'q' },
+		{ "go-on-stdin", 0, NULL, 'G' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -520,6 +526,7 @@ parse(int argc, char **argv)
 		case 'C': o.srtp_cache = optarg; break;
 		case 'g': o.frag = true; break;
 		case 'q': o.queues = (uint16_t)strtoul(optarg, NULL, 0); break;
+		case 'G': o.go_on_stdin = true; break;
 		default: return -EINVAL;
 		}
 	}
@@ -590,7 +597,8 @@ main(int argc, char **argv)
 	if (parse(argc - n, argv + n) != 0 || rte_eth_dev_count_avail() < 2)
 		rte_exit(2, "usage: mfwd-gen [EAL with two ports] -- [--flows N] [--size B] "
 			    "[--rate PPS] [--duration S] [--kind rtp|ts] [--search] [--dst-ip A] "
-			    "[--dst-port-base P] [--expect-copies K] [--fragments] [--queues N]\n");
+			    "[--dst-port-base P] [--expect-copies K] [--fragments] [--queues N] "
+			    "[--go-on-stdin]\n");
 	hz = rte_get_tsc_hz();
 	pool = rte_pktmbuf_pool_create("gen", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 				       rte_socket_id());
@@ -611,6 +619,8 @@ main(int argc, char **argv)
 	n = srtp_start();
 	if (n != 0)
 		rte_exit(1, "SRTP set-up failed: %s\n", strerror(-n));
+	if (o.go_on_stdin && getchar() == EOF)
+		rte_exit(1, "stdin closed before the go\n");
 	rte_delay_ms(200);
 	if (o.search)
 		search(t);
