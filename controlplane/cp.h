@@ -443,6 +443,11 @@ struct cp_pipe {
 	uint16_t udp_port;		/* out: the edge's ingress */
 	char addr[48];			/* out: its address */
 	char out_id[MF_OUT_ID_MAX];	/* out: the origin's output toward it */
+	/* Our last pipe.key until the other node answers it: its id, when to send it again,
+	 * the wait before that (doubling; 0: nothing awaited). */
+	char key_token[17];
+	uint64_t key_due_ms;
+	uint32_t key_wait_ms;
 	/* out, while opening: our pipe.open's id, when to give up, the key for the output
 	 * and the session.pipe request to answer */
 	char token[17];

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "cp.h"
@@ -39,6 +40,7 @@
 #define PIPES_FILE	"pipes.json"
 #define PIPE_SUITE	MF_SRTP_AEAD_AES_256_GCM
 #define PIPE_KEY_LEN	(32 + 12)	/* AES-256 key and GCM salt */
+#define PIPE_KEY_WAIT_MAX_MS 300000	/* an unanswered key goes again, waits doubling to this */
 
 static const char *
 suite_name(uint8_t suite)
@@ -113,6 +115,8 @@ save(struct cp *cp)
 		json_object_set_new(e, "srtp", json_integer(p->srtp));
 		json_object_set_new(e, "epoch", json_integer(p->epoch));
 		json_object_set_new(e, "by_origin", json_boolean(p->by_origin));
+		if (p->key_wait_ms != 0)
+			json_object_set_new(e, "key_pending", json_true());
 		json_array_append_new(a, e);
 	}
 	cp_journal_save_json(cp->journal, PIPES_FILE, json_pack("{s:o}", "pipes", a));
@@ -133,13 +137,14 @@ cp_pipes_load(struct cp *cp)
 	json_array_foreach(json_object_get(root, "pipes"), i, e) {
 		const char *sid = NULL, *from = NULL, *to = NULL, *out = "", *addr = "";
 		json_int_t udp = 0, port = 0, srtp = 0, kind = 0, epoch = 0;
-		int by_origin = 0;
+		int by_origin = 0, key_pending = 0;
 		struct cp_pipe *p;
 
-		if (json_unpack(e, "{s:s, s?s, s?s, s?s, s?s, s?I, s?I, s?I, s?I, s?I, s?b}",
+		if (json_unpack(e, "{s:s, s?s, s?s, s?s, s?s, s?I, s?I, s?I, s?I, s?I, s?b, s?b}",
 				"session", &sid, "from", &from, "to", &to, "output", &out, "addr",
 				&addr, "udp_port", &udp, "port", &port, "srtp", &srtp, "kind", &kind,
-				"epoch", &epoch, "by_origin", &by_origin) != 0 ||
+				"epoch", &epoch, "by_origin", &by_origin, "key_pending",
+				&key_pending) != 0 ||
 		    (from == NULL) == (to == NULL) ||
 		    (p = add(cp, sid, from ? from : to, from != NULL)) == NULL) {
 			MF_LOG(WARNING, main, "%s: entry %zu unreadable: skipped", PIPES_FILE, i);
@@ -154,6 +159,11 @@ cp_pipes_load(struct cp *cp)
 		p->kind = (uint8_t)kind;
 		p->epoch = (uint32_t)epoch;
 		p->by_origin = by_origin;
+		/* Our key was not answered before the restart: it goes again when due. */
+		if (key_pending) {
+			p->key_wait_ms = cp->cfg.reply_timeout_ms;
+			p->key_due_ms = mf_time_ns(CLOCK_MONOTONIC) / 1000000 + p->key_wait_ms;
+		}
 	}
 	json_decref(root);
 	return 0;
@@ -652,6 +662,10 @@ pulled(struct cp *cp, struct cp_pipe *p, bool ok, json_t *root)
 	MF_LOG(NOTICE, cmd, "session %s pulled from node %s", p->session, p->node);
 }
 
+/* Re-keying, below with the keys. */
+static void key_answered(struct cp *cp, struct cp_pipe *p, json_t *root);
+static void resend_key(struct cp *cp, struct cp_pipe *p);
+
 void
 cp_pipes_reply(struct cp *cp, const struct cp_msg *msg)
 {
@@ -661,10 +675,17 @@ cp_pipes_reply(struct cp *cp, const struct cp_msg *msg)
 	struct cp_err err = { 0 };
 	uint32_t i;
 
-	for (i = 0; id != NULL && strncmp(id, "pipe-", 5) == 0 && i < cp->pipes.nb; i++)
-		if (cp->pipes.p[i].state == CP_PIPE_OPENING &&
-		    strcmp(cp->pipes.p[i].token, id + 5) == 0)
-			p = &cp->pipes.p[i];
+	for (i = 0; id != NULL && strncmp(id, "pipe-", 5) == 0 && i < cp->pipes.nb; i++) {
+		struct cp_pipe *q = &cp->pipes.p[i];
+
+		if (q->state == CP_PIPE_OPEN && q->key_wait_ms != 0 &&
+		    strcmp(q->key_token, id + 5) == 0) {
+			key_answered(cp, q, root);
+			goto out;
+		}
+		if (q->state == CP_PIPE_OPENING && strcmp(q->token, id + 5) == 0)
+			p = q;
+	}
 	if (p == NULL)
 		goto out;	/* a pipe.close's answer, or too late: nothing waits for it */
 	ok = json_object_get(root, "ok");
@@ -714,6 +735,11 @@ cp_pipes_tick(struct cp *cp, uint64_t now_ms)
 				send_close(cp, p);
 			event(cp, p, "pipe.closed", "session_gone");
 			changed = true;
+		} else if (p->state == CP_PIPE_OPEN && p->key_wait_ms != 0 &&
+			   now_ms >= p->key_due_ms) {
+			resend_key(cp, p);
+			i++;
+			continue;
 		} else {
 			i++;
 			continue;
@@ -1144,27 +1170,36 @@ cp_pipes_rekey(struct cp *cp)
 	}
 }
 
-/* Send the other end p->key (wiped then) as the pipe's key of p->epoch. */
+/* Send the other end p->key (wiped then) as the pipe's key of p->epoch, and again until
+ * it answers (cp_pipes_tick), the wait doubling each time: a key lost on the way, or
+ * refused (stale: the broker held it while that node was away), would otherwise leave the
+ * pipe's packets failing authentication for good. Its id is fresh each time: a node
+ * answers an id it has seen with its first reply. */
 static void
 send_key(struct cp *cp, struct cp_pipe *p)
 {
 	struct cp_err err;
-	char token[17];
 
-	if (random_hex(token, 8, &err) == 0)
-		send_to(cp, p->node, "pipe.key", token,
+	p->key_wait_ms = p->key_wait_ms == 0 ? cp->cfg.reply_timeout_ms :
+			 p->key_wait_ms >= PIPE_KEY_WAIT_MAX_MS / 2 ? PIPE_KEY_WAIT_MAX_MS :
+			 2 * p->key_wait_ms;
+	p->key_due_ms = mf_time_ns(CLOCK_MONOTONIC) / 1000000 + p->key_wait_ms;
+	if (random_hex(p->key_token, 8, &err) == 0)
+		send_to(cp, p->node, "pipe.key", p->key_token,
 			json_pack("{s:s, s:s, s:o, s:I}", "id", p->session, "node", cp->cfg.node,
 				  "srtp", srtp_json(p->key), "epoch", (json_int_t)p->epoch));
 	explicit_bzero(p->key, sizeof(p->key));
 }
 
-/* The key @p p's session uses now, into p->key. @return 0 or -ENOENT. */
+/* The key @p p's session uses now, into p->key. @return 0, or -ENOENT: no session, or no
+ * key of the pipe's suite in it. */
 static int
 current_key(struct cp *cp, struct cp_pipe *p)
 {
 	struct mf_sess_spec *spec = &cp->spec;
 	struct cp_sess *s = cp_reg_find(&cp->reg, p->session);
 	const struct mf_srtp_params *sp = NULL;
+	bool found = false;
 	unsigned int i;
 
 	if (s == NULL || cp_store_spec(cp, s, spec) != 0)
@@ -1177,9 +1212,55 @@ current_key(struct cp *cp, struct cp_pipe *p)
 	if (sp != NULL && sp->key_len == 32 && sp->salt_len == 12) {
 		memcpy(p->key, sp->key, 32);
 		memcpy(p->key + 32, sp->salt, 12);
+		found = true;
 	}
 	mf_sess_wipe_keys(spec);
-	return sp != NULL ? 0 : -ENOENT;
+	return found ? 0 : -ENOENT;
+}
+
+/* Whether @p sp is the key @p p's session uses now. */
+static bool
+same_key(struct cp *cp, struct cp_pipe *p, const struct mf_srtp_params *sp)
+{
+	bool same = current_key(cp, p) == 0 && CRYPTO_memcmp(p->key, sp->key, 32) == 0 &&
+		    CRYPTO_memcmp(p->key + 32, sp->salt, 12) == 0;
+
+	explicit_bzero(p->key, sizeof(p->key));
+	return same;
+}
+
+/* Our key unanswered when due: sent again, read from its session (the key is not kept
+ * beside the pipe); a session gone or without one leaves nothing to send. */
+static void
+resend_key(struct cp *cp, struct cp_pipe *p)
+{
+	if (current_key(cp, p) != 0) {
+		p->key_wait_ms = 0;
+		return;
+	}
+	MF_LOG(NOTICE, cmd, "pipe of %s %s %s: our key of epoch %u unanswered: sent again",
+	       p->session, p->in ? "from" : "to", p->node, p->epoch);
+	send_key(cp, p);
+}
+
+/* The other node's answer to our pipe.key: done, unless it could not take the key now (any
+ * refusal but not_found, which says the pipe is gone there): it goes again when due. */
+static void
+key_answered(struct cp *cp, struct cp_pipe *p, json_t *root)
+{
+	json_t *e = json_object_get(root, "error");
+	const char *code = json_string_value(json_object_get(e, "code"));
+	const char *why = json_string_value(json_object_get(e, "message"));
+
+	if (json_is_true(json_object_get(root, "ok")) ||
+	    (code != NULL && strcmp(code, "not_found") == 0)) {
+		p->key_wait_ms = 0;
+		save(cp);
+		return;
+	}
+	MF_LOG(WARNING, cmd, "pipe of %s %s %s: our key refused (%s: %.150s): sent again in %u "
+	       "ms", p->session, p->in ? "from" : "to", p->node, code ? code : "no code",
+	       why ? why : "", p->key_wait_ms);
 }
 
 void
@@ -1193,6 +1274,7 @@ cp_pipes_attached(struct cp *cp)
 
 		if (!p->rekeyed)
 			continue;
+		p->key_wait_ms = 0;	/* a new key: the first wait again */
 		send_key(cp, p);
 		MF_LOG(NOTICE, main, "pipe of %s %s %s: new key (a new dataplane)", p->session,
 		       p->in ? "from" : "to", p->node);
@@ -1236,11 +1318,20 @@ cp_pipe_key(struct cp *cp, json_t *args, struct cp_err *err)
 			   suite_name(PIPE_SUITE));
 		return NULL;
 	}
+	/* Ours sent again, or theirs again after we took it: both ends hold it already. */
+	if ((uint32_t)epoch == p->epoch && same_key(cp, p, &sp)) {
+		explicit_bzero(&sp, sizeof(sp));
+		p->key_wait_ms = 0;
+		save(cp);
+		return json_pack("{s:s, s:b}", "id", id, "rekeyed", 1);
+	}
 	if ((uint32_t)epoch < p->epoch ||
 	    ((uint32_t)epoch == p->epoch && (!p->in || p->by_origin))) {
 		explicit_bzero(&sp, sizeof(sp));
+		p->key_wait_ms = 0;
 		if (current_key(cp, p) == 0)
 			send_key(cp, p);
+		save(cp);
 		MF_LOG(NOTICE, cmd, "pipe of %s %s %s: its key of epoch %lld refused, ours "
 		       "(epoch %u) sent back", p->session, p->in ? "from" : "to", p->node,
 		       (long long)epoch, p->epoch);
@@ -1255,6 +1346,7 @@ cp_pipe_key(struct cp *cp, json_t *args, struct cp_err *err)
 		return NULL;
 	p->epoch = (uint32_t)epoch;
 	p->by_origin = p->in;
+	p->key_wait_ms = 0;	/* ours, if any was awaited, is no longer the pipe's */
 	save(cp);
 	MF_LOG(NOTICE, cmd, "pipe of %s %s %s: new key from it", p->session,
 	       p->in ? "from" : "to", p->node);

@@ -19,6 +19,9 @@ Two dataplanes on af_packet veths, two control planes ("origin", "edge"), one mo
    origin for what it never had and the origin resends it from the pipe output's buffer.
    Before that both dataplanes restart: the pipe gets a new key (its SRTP counters start
    again; the origin's key wins the tie), and that stream and its NACKs authenticate.
+   Then the origin's dataplane restarts again while the edge's control plane is away and
+   its MQTT session gone (session_expiry_s 1): the new key's pipe.key is lost, and the
+   origin sends it again until the edge answers; the repair runs under that key.
 3. A PLI storm from 8 viewers behind the edge (10 a second each, 3 s): the origin's source
    gets at most one a second.
 4. Refusals, nothing changed: a pipe to this node, to a node that does not answer (timeout),
@@ -282,6 +285,42 @@ def new_dataplane(dpo, dpe, cpo, cpe):
             "one end took the other's key")
 
 
+def log_count(cp, text):
+    with open(cp.log) as f:
+        return f.read().count(text)
+
+
+def lost_key(c, dpo, cpo, cpe):
+    """A pipe.key lost on the way: the edge's control plane is away, its MQTT session
+    expired (session_expiry_s 1: the broker keeps nothing for it), when the origin's
+    dataplane restarts and the origin mints the pipe a new key. The origin sends it again
+    (after its reply_timeout_ms, then doubling) until the edge answers; the repair's media
+    and NACKs below authenticate only under it."""
+    took = "pipe of cam from origin: new key from it"
+    minted = "pipe of cam to edge: new key (a new dataplane)"
+    before, minted_before = log_count(cpe, took), log_count(cpo, minted)
+    T.eq(cpe.stop(), 0, "edge's control plane stopped")
+    time.sleep(2.5)			# its session expired: what is sent to it now is lost
+    dpo.stop()
+    dpo.start()
+    deadline = time.time() + 20
+    while log_count(cpo, minted) == minted_before and time.time() < deadline:
+        time.sleep(0.1)
+    T.check(log_count(cpo, minted) > minted_before, "origin: a new key for its new dataplane")
+    time.sleep(0.5)			# sent into nothing
+    cpe.start()
+    T.check(wait_status(c, "edge", lambda s: s["online"]) is not None,
+            "edge's control plane back")
+    deadline = time.time() + 40
+    while log_count(cpe, took) == before and time.time() < deadline:
+        time.sleep(0.1)
+    T.check(log_count(cpe, took) > before and
+            logged(cpo, "pipe of cam to edge: our key of epoch", timeout=1),
+            "the lost key sent again, and the edge took it")
+    T.check(wait_status(c, "origin", lambda s: s["online"] and s["dataplane"]["up"])
+            is not None, "origin's dataplane up")
+
+
 def repair(topo, c, dpo, dpe, link, d, res):
     """3 % of the RTP lost on the pipe: a viewer behind the edge that asks for what it
     misses (GStreamer, NACK) gets every frame; the edge asked the origin for what it never
@@ -506,7 +545,8 @@ def main():
         with dpo, dpe:
             cpo = ControlPlane(broker, "origin", dpo.instance, reply_timeout_ms=3000,
                                edge_pull=True, pipe_linger_s=1)
-            cpe = ControlPlane(broker, "edge", dpe.instance, edge_pull=True, pipe_linger_s=1)
+            cpe = ControlPlane(broker, "edge", dpe.instance, edge_pull=True, pipe_linger_s=1,
+                               session_expiry_s=1)
             with cpo, cpe:
                 run(topo, broker, dpo, dpe, cpo, cpe, link, d, clip, ref, sdp)
                 for cp in (cpo, cpe):
@@ -537,6 +577,7 @@ def run(topo, broker, dpo, dpe, cpo, cpe, link, d, clip, ref, sdp):
     media(topo, c, dpo, dpe, d, clip, ref, sdp, res)
     edge_pull(topo, c, evs, dpo, dpe, clip)
     new_dataplane(dpo, dpe, cpo, cpe)
+    lost_key(c, dpo, cpo, cpe)
     repair(topo, c, dpo, dpe, link, d, res)
     refusals(c)
 
