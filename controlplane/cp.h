@@ -437,7 +437,6 @@ struct cp_pipe {
 	uint8_t srtp;			/* enum mf_srtp_suite of the pipe; 0: plain */
 	uint8_t kind;			/* out: the session's */
 	bool rekeyed;			/* a new key to tell the other node (cp_pipes_attached) */
-	bool by_origin;			/* the key in use was minted by the origin */
 	uint32_t epoch;			/* keys minted for it since it opened */
 	uint16_t port;			/* out: the origin's dataplane port toward the edge */
 	uint16_t udp_port;		/* out: the edge's ingress */
@@ -876,6 +875,8 @@ json_t *cp_stream_meta(const struct cp *cp, uint32_t idx);
 void cp_stream_label(struct cp *cp, json_t *ev);
 /** A stream from its session's record (@p meta may be NULL). @return its index + 1, or 0. */
 uint32_t cp_stream_restore(struct cp *cp, json_t *meta, const struct cp_sess *s);
+/** A record's "media" array into @p st's media. @return 0, or -EBADMSG. */
+int cp_stream_media(json_t *media, struct cp_stream *st);
 
 /* ---- tokens (cp_tokens.c) ---- */
 
@@ -977,6 +978,11 @@ void cp_edge_reannounce(struct cp *cp);
  *  announces it, if the caller may see it there. @return its index, or -1 with @p err as
  *  it was (no node announces it) or set. */
 int cp_edge_pull(struct cp *cp, const char *room, const char *name, struct cp_err *err);
+/** What the node cp_edge_pull() would pull @p room / @p name from announces it sends, into
+ *  @p st's media (@p node: that node). @return 0, -ENOENT (none that the caller may
+ *  see) or -EBADMSG. */
+int cp_edge_media(struct cp *cp, const char *room, const char *name, struct cp_stream *st,
+		  char node[CP_NODE_MAX]);
 void cp_edge_fini(struct cp *cp);
 
 /* ---- status and events (cp_status.c) ---- */

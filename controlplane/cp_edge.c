@@ -265,6 +265,19 @@ mirror(struct cp *cp, const struct cp_dir_entry *e, struct cp_sess *s)
 }
 
 int
+cp_edge_media(struct cp *cp, const char *room, const char *name, struct cp_stream *st,
+	      char node[CP_NODE_MAX])
+{
+	struct cp_dir_entry *e;
+	uint16_t tenant;
+
+	if (!cp->cfg.edge_pull || (e = origin_of(cp, room, name, &tenant)) == NULL)
+		return -ENOENT;
+	snprintf(node, CP_NODE_MAX, "%s", e->node);
+	return cp_stream_media(json_object_get(e->rec, "media"), st);
+}
+
+int
 cp_edge_pull(struct cp *cp, const char *room, const char *name, struct cp_err *err)
 {
 	const struct cp_grant *grant = cp->grant;

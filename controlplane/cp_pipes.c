@@ -114,7 +114,6 @@ save(struct cp *cp)
 
 		json_object_set_new(e, "srtp", json_integer(p->srtp));
 		json_object_set_new(e, "epoch", json_integer(p->epoch));
-		json_object_set_new(e, "by_origin", json_boolean(p->by_origin));
 		if (p->key_wait_ms != 0)
 			json_object_set_new(e, "key_pending", json_true());
 		json_array_append_new(a, e);
@@ -137,14 +136,13 @@ cp_pipes_load(struct cp *cp)
 	json_array_foreach(json_object_get(root, "pipes"), i, e) {
 		const char *sid = NULL, *from = NULL, *to = NULL, *out = "", *addr = "";
 		json_int_t udp = 0, port = 0, srtp = 0, kind = 0, epoch = 0;
-		int by_origin = 0, key_pending = 0;
+		int key_pending = 0;
 		struct cp_pipe *p;
 
-		if (json_unpack(e, "{s:s, s?s, s?s, s?s, s?s, s?I, s?I, s?I, s?I, s?I, s?b, s?b}",
+		if (json_unpack(e, "{s:s, s?s, s?s, s?s, s?s, s?I, s?I, s?I, s?I, s?I, s?b}",
 				"session", &sid, "from", &from, "to", &to, "output", &out, "addr",
 				&addr, "udp_port", &udp, "port", &port, "srtp", &srtp, "kind", &kind,
-				"epoch", &epoch, "by_origin", &by_origin, "key_pending",
-				&key_pending) != 0 ||
+				"epoch", &epoch, "key_pending", &key_pending) != 0 ||
 		    (from == NULL) == (to == NULL) ||
 		    (p = add(cp, sid, from ? from : to, from != NULL)) == NULL) {
 			MF_LOG(WARNING, main, "%s: entry %zu unreadable: skipped", PIPES_FILE, i);
@@ -158,7 +156,6 @@ cp_pipes_load(struct cp *cp)
 		p->srtp = (uint8_t)srtp;
 		p->kind = (uint8_t)kind;
 		p->epoch = (uint32_t)epoch;
-		p->by_origin = by_origin;
 		/* Our key was not answered before the restart: it goes again when due. */
 		if (key_pending) {
 			p->key_wait_ms = cp->cfg.reply_timeout_ms;
@@ -376,8 +373,12 @@ srtp_json(const uint8_t *key)
 {
 	char b64[128];
 
+	json_t *o;
+
 	mf_base64_encode(key, PIPE_KEY_LEN, b64, sizeof(b64));
-	return json_pack("{s:s, s:s}", "suite", suite_name(PIPE_SUITE), "key", b64);
+	o = json_pack("{s:s, s:s}", "suite", suite_name(PIPE_SUITE), "key", b64);
+	explicit_bzero(b64, sizeof(b64));
+	return o;
 }
 
 /* An edge that pulls (cp_pipe_pull) made its ingress first, under a key of its own: with
@@ -540,7 +541,6 @@ cp_session_pipe(struct cp *cp, json_t *args, struct cp_err *err)
 		goto out;
 	}
 	p->state = CP_PIPE_OPENING;
-	p->by_origin = true;
 	p->deadline_ms = mf_time_ns(CLOCK_MONOTONIC) / 1000000 + cp->cfg.reply_timeout_ms;
 	send_to(cp, p->node, "pipe.open", p->token, req);
 	cp->later = p->later;		/* answered by cp_pipes_reply() or the tick */
@@ -913,7 +913,6 @@ open_here(struct cp *cp, json_t *args, struct cp_pipe **pp, struct cp_err *err)
 	p->state = CP_PIPE_OPEN;
 	p->srtp = json_object_get(in, "srtp") != NULL ? PIPE_SUITE : MF_SRTP_NONE;
 	p->epoch = 0;
-	p->by_origin = true;
 	save(cp);
 	res = opened_result(s, oaddr, oport);
 	*pp = p;
@@ -1160,7 +1159,6 @@ cp_pipes_rekey(struct cp *cp)
 			     rekey_spec(cp, p, false, &err) == 0;
 		if (p->rekeyed) {
 			p->epoch++;
-			p->by_origin = !p->in;
 			continue;
 		}
 		explicit_bzero(p->key, sizeof(p->key));
@@ -1236,6 +1234,7 @@ resend_key(struct cp *cp, struct cp_pipe *p)
 {
 	if (current_key(cp, p) != 0) {
 		p->key_wait_ms = 0;
+		save(cp);
 		return;
 	}
 	MF_LOG(NOTICE, cmd, "pipe of %s %s %s: our key of epoch %u unanswered: sent again",
@@ -1243,17 +1242,39 @@ resend_key(struct cp *cp, struct cp_pipe *p)
 	send_key(cp, p);
 }
 
-/* The other node's answer to our pipe.key: done, unless it could not take the key now (any
- * refusal but not_found, which says the pipe is gone there): it goes again when due. */
+/* Refusals of a pipe.key that sending it again cannot change: the pipe is gone there, or
+ * that node will never take it from us as we send it (its keys, its version). */
+static bool
+final_refusal(const char *code)
+{
+	static const char *const final[] = {
+		"not_found", "bad_value", "bad_request", "bad_json", "unsigned", "bad_auth",
+		"bad_signature", "unknown_tenant", "unsupported_version", "forbidden",
+		"unknown_command",
+	};
+	size_t i;
+
+	for (i = 0; code != NULL && i < sizeof(final) / sizeof(final[0]); i++)
+		if (strcmp(code, final[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The other node's answer to our pipe.key: done when it took it (or sent its own back),
+ * or refused it for good; a refusal that may pass (stale, its dataplane down...) leaves
+ * the key to go again when due. */
 static void
 key_answered(struct cp *cp, struct cp_pipe *p, json_t *root)
 {
 	json_t *e = json_object_get(root, "error");
 	const char *code = json_string_value(json_object_get(e, "code"));
 	const char *why = json_string_value(json_object_get(e, "message"));
+	bool ok = json_is_true(json_object_get(root, "ok"));
 
-	if (json_is_true(json_object_get(root, "ok")) ||
-	    (code != NULL && strcmp(code, "not_found") == 0)) {
+	if (!ok && final_refusal(code))
+		MF_LOG(ERR, cmd, "pipe of %s %s %s: our key refused (%s: %.150s): not sent again",
+		       p->session, p->in ? "from" : "to", p->node, code, why ? why : "");
+	if (ok || final_refusal(code)) {
 		p->key_wait_ms = 0;
 		save(cp);
 		return;
@@ -1286,9 +1307,9 @@ cp_pipes_attached(struct cp *cp)
 }
 
 /* The other end of a pipe has a new key (its dataplane is new): ours takes it, unless
- * ours is newer (or as new and the origin's): then ours goes back to it, so both ends end
- * on one key whatever the order the restarts and messages came in. Without a dataplane
- * the key goes into the journal, for the replay. */
+ * ours is newer, or as new and this node the origin (the origin's wins a tie): then ours
+ * goes back to it, so both ends end on one key whatever the order the restarts and
+ * messages came in. Without a dataplane the key goes into the journal, for the replay. */
 json_t *
 cp_pipe_key(struct cp *cp, json_t *args, struct cp_err *err)
 {
@@ -1321,12 +1342,13 @@ cp_pipe_key(struct cp *cp, json_t *args, struct cp_err *err)
 	/* Ours sent again, or theirs again after we took it: both ends hold it already. */
 	if ((uint32_t)epoch == p->epoch && same_key(cp, p, &sp)) {
 		explicit_bzero(&sp, sizeof(sp));
-		p->key_wait_ms = 0;
-		save(cp);
+		if (p->key_wait_ms != 0) {
+			p->key_wait_ms = 0;
+			save(cp);
+		}
 		return json_pack("{s:s, s:b}", "id", id, "rekeyed", 1);
 	}
-	if ((uint32_t)epoch < p->epoch ||
-	    ((uint32_t)epoch == p->epoch && (!p->in || p->by_origin))) {
+	if ((uint32_t)epoch < p->epoch || ((uint32_t)epoch == p->epoch && !p->in)) {
 		explicit_bzero(&sp, sizeof(sp));
 		p->key_wait_ms = 0;
 		if (current_key(cp, p) == 0)
@@ -1345,7 +1367,6 @@ cp_pipe_key(struct cp *cp, json_t *args, struct cp_err *err)
 	if (rc != 0)
 		return NULL;
 	p->epoch = (uint32_t)epoch;
-	p->by_origin = p->in;
 	p->key_wait_ms = 0;	/* ours, if any was awaited, is no longer the pipe's */
 	save(cp);
 	MF_LOG(NOTICE, cmd, "pipe of %s %s %s: new key from it", p->session,

@@ -258,14 +258,28 @@ media_of(json_t *o, struct cp_media *m)
 	return 0;
 }
 
+int
+cp_stream_media(json_t *media, struct cp_stream *st)
+{
+	json_t *o;
+	size_t k;
+
+	if (!json_is_array(media) || json_array_size(media) > CP_STREAM_MEDIA)
+		return -EBADMSG;
+	st->nb_media = 0;
+	json_array_foreach(media, k, o)
+		if (media_of(o, &st->media[st->nb_media++]) != 0)
+			return -EBADMSG;
+	return 0;
+}
+
 uint32_t
 cp_stream_restore(struct cp *cp, json_t *meta, const struct cp_sess *s)
 {
 	const char *room = NULL, *name = NULL, *device = "", *tag = "", *origin = "";
 	struct cp_stream st = { .nb_media = 0 };
-	json_t *media = NULL, *o;
+	json_t *media = NULL;
 	int webrtc = 0, r, i;
-	size_t k;
 
 	if (meta == NULL)
 		return 0;
@@ -274,11 +288,8 @@ cp_stream_restore(struct cp *cp, json_t *meta, const struct cp_sess *s)
 			"origin", &origin) != 0 ||
 	    !cp_room_name_ok(room, false) || strlen(device) >= sizeof(st.device) ||
 	    strlen(tag) >= sizeof(st.tag) || strlen(origin) >= sizeof(st.origin) ||
-	    !cp_room_name_ok(name, true) || json_array_size(media) > CP_STREAM_MEDIA)
+	    !cp_room_name_ok(name, true) || cp_stream_media(media, &st) != 0)
 		goto bad;
-	json_array_foreach(media, k, o)
-		if (media_of(o, &st.media[st.nb_media++]) != 0)
-			goto bad;
 	r = cp_room_find(cp, room);
 	if (r < 0) {
 		r = cp_room_add(cp, room, s->tenant);

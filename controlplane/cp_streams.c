@@ -646,22 +646,82 @@ pull(struct cp *cp, const char *room, const char *name, struct cp_err *err)
 	return i;
 }
 
+/* The viewer's answer to w->offer, in w->answer, from what @p st sends (@p ssrc: ours for a
+ * medium whose SSRC nobody said, else 0) and the transport @p l says. @return 0, or -1 with
+ * @p err set: the offer takes nothing the stream sends. */
+static int
+answer_for(const struct cp_stream *st, uint32_t ssrc, struct mf_sdp_local *l,
+	   struct sdp_work *w, struct cp_err *err)
+{
+	struct mf_sdp_cap caps[CP_STREAM_MEDIA];
+	struct mf_sdp_err se;
+	unsigned int k;
+
+	for (k = 0; k < st->nb_media; k++)
+		caps[k] = (struct mf_sdp_cap){ .kind = st->media[k].kind,
+			.codec = st->media[k].codec, .pt = st->media[k].pt,
+			.h264_mode = st->media[k].h264_mode, .profile = st->media[k].profile,
+			.ssrc = ssrc ? ssrc : st->media[k].ssrc };
+	l->cap = caps;
+	l->nb_cap = st->nb_media;
+	if (mf_sdp_answer(&w->offer, l, w->answer, ANSWER_MAX, w->ag, &se) >= 0)
+		return 0;
+	sdp_error(err, "sdp", &se);
+	return -1;
+}
+
+/* Another node's stream: the viewer's offer is read and answered against the media that
+ * node announces before a pipe is opened, so a viewer that can take none of it costs the
+ * origin nothing (that trial answer is never sent: its ICE credentials and port are
+ * placeholders). @return the stream's index, or -1 with @p err as it was (no node
+ * announces it) or set. */
+static int
+edge_pull_for(struct cp *cp, const char *room, const char *name, const char *sdp,
+	      struct sdp_work *w, struct cp_err *err)
+{
+	struct mf_sdp_local l = { .role = MF_SDP_SUBSCRIBE, .ufrag = "trial", .cname = "mfwd",
+				  .pwd = "trialanswernotsent000000", .port = 9 };
+	char node[CP_NODE_MAX];
+	struct cp_stream st;
+	struct endpoint ep;
+	struct mf_sdp_err se;
+	int rc;
+
+	rc = cp_edge_media(cp, room, name, &st, node);
+	if (rc == -ENOENT)
+		return -1;
+	if (rc != 0) {
+		cp_err_set(err, "bad_announcement", "stream", "node %s announces stream %.64s with "
+			   "media this node cannot read", node, name);
+		return -1;
+	}
+	if (mf_sdp_parse(sdp, strlen(sdp), &w->offer, &se) != 0) {
+		sdp_error(err, "sdp", &se);
+		return -1;
+	}
+	if (endpoint_of(cp, &ep, err) != 0)
+		return -1;
+	l.fingerprint = ep.fingerprint;
+	l.addr = ep.addr;
+	if (answer_for(&st, 0, &l, w, err) != 0)
+		return -1;
+	return cp_edge_pull(cp, room, name, err);
+}
+
 static json_t *
 subscribe_one(struct cp *cp, const char *room, json_t *one, struct sdp_work *w,
 	      struct cp_err *err)
 {
-	struct mf_sdp_cap caps[CP_STREAM_MEDIA];
 	const char *name = NULL, *sdp = NULL, *viewer = NULL;
 	char ufrag[9], pwd[25], vid[VIEWER_ID_MAX];
 	struct mf_sdp_local l = { .role = MF_SDP_SUBSCRIBE, .ufrag = ufrag, .pwd = pwd,
-				  .cname = "mfwd", .cap = caps };
+				  .cname = "mfwd" };
 	json_t *args, *res = NULL;
 	const struct cp_stream *st;
 	struct endpoint ep;
 	struct mf_sdp_err se;
 	struct cp_sess *s;
 	uint32_t ssrc = 0;
-	unsigned int k;
 	int i;
 
 	if (cp_args_unpack(one, err, "{s:s, s:s, s?s}", "stream", &name, "sdp", &sdp, "viewer",
@@ -673,7 +733,7 @@ subscribe_one(struct cp *cp, const char *room, json_t *one, struct sdp_work *w,
 	/* Nobody here has it, no device of the room sends it: another node may. */
 	if (i < 0 && strcmp(err->code, "not_found") == 0 &&
 	    (strcmp(err->path, "stream") == 0 || strcmp(err->path, "room") == 0))
-		i = cp_edge_pull(cp, room, name, err);
+		i = edge_pull_for(cp, room, name, sdp, w, err);
 	if (i < 0)
 		return NULL;
 	if (cp->grant != NULL && viewer != NULL) {
@@ -709,18 +769,12 @@ subscribe_one(struct cp *cp, const char *room, json_t *one, struct sdp_work *w,
 		return sdp_error(err, "sdp", &se);
 	/* A stream of one medium whose SSRC nobody said: sent as one of ours. */
 	ssrc = st->nb_media == 1 && st->media[0].ssrc == 0 ? ssrc | 1 : 0;
-	for (k = 0; k < st->nb_media; k++)
-		caps[k] = (struct mf_sdp_cap){ .kind = st->media[k].kind,
-			.codec = st->media[k].codec, .pt = st->media[k].pt,
-			.h264_mode = st->media[k].h264_mode, .profile = st->media[k].profile,
-			.ssrc = ssrc ? ssrc : st->media[k].ssrc };
-	l.nb_cap = st->nb_media;
 	l.session_id >>= 2;
 	l.fingerprint = ep.fingerprint;
 	l.addr = ep.addr;
 	l.port = s->udp_port;
-	if (mf_sdp_answer(&w->offer, &l, w->answer, ANSWER_MAX, w->ag, &se) < 0)
-		return sdp_error(err, "sdp", &se);
+	if (answer_for(st, ssrc, &l, w, err) != 0)
+		return NULL;
 	args = json_pack("{s:s, s:[o]}", "id", st->session, "add_outputs",
 			 viewer_output(&w->offer, w->ag, &ep, viewer, ufrag, pwd, ssrc));
 	res = cp_session_update(cp, args, err);
