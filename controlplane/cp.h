@@ -159,6 +159,10 @@ bool cp_mqtt_connected(struct cp_mqtt *m);
 /** Subscribe to @p topic (QoS 1: retained messages come) or, @p on false, unsubscribe; on
  *  the node's own connection. @return 0 or -EIO. */
 int cp_mqtt_follow(struct cp_mqtt *m, const char *topic, bool on);
+/** Subscribe to @p topic for what others publish from now on (MQTT 5: No Local, no retained
+ *  messages), replacing a subscription of the same filter. @return 0, -ENOTSUP (MQTT
+ *  3.1.1) or -EIO. */
+int cp_mqtt_watch(struct cp_mqtt *m, const char *topic);
 /** Pass @p msg on to @p topic as it came (bytes, signature), asking for the answer on
  *  @p response with @p corr, and saying where its sender wanted it (mfwd-placed) and, when
  *  not NULL, this node's MAC of that (mfwd-placer): a request placed on another node of the

@@ -18,7 +18,9 @@
  * pooled session whose record is a mark was taken over elsewhere, and it is deleted here
  * (which clears the mark); one with neither record nor mark (a broker that lost its
  * retained messages) is kept and its record published again; a record of a session no
- * longer here is cleared.
+ * longer here is cleared. After the lookup it watches its records for others' publishing
+ * (MQTT 5): a mark that comes later, from a takeover slower than its return, deletes the
+ * session then.
  */
 
 #include <errno.h>
@@ -647,40 +649,49 @@ sync_begin(struct cp *cp, uint64_t now)
 	}
 }
 
+/* Session @p id, taken over by another node, deleted here (which clears its record topic,
+ * the mark). @return 0, or -1: the dataplane refused; its mark stays, and a lookup again
+ * later deletes it then (5 s, doubling up to 5 min while the dataplane refuses). */
+static int
+gone_here(struct cp *cp, const char *id)
+{
+	struct cp_failover *f = &cp->failover;
+	struct cp_err err;
+
+	if (cp_delete_now(cp, id, &err) != 0) {
+		f->sync_retry_ms = f->sync_retry_ms == 0 ? SYNC_RETRY_MS :
+				   2 * f->sync_retry_ms > SYNC_RETRY_MAX_MS ?
+				   SYNC_RETRY_MAX_MS : 2 * f->sync_retry_ms;
+		MF_LOG(ERR, cmd, "session %s, taken over by another node: not deleted here: %s "
+		       "(looked up again in %u ms)", id, err.message, f->sync_retry_ms);
+		f->sync_at_ms = mono_ms() + f->sync_retry_ms;
+		return -1;
+	}
+	MF_LOG(NOTICE, cmd, "session %s was taken over by another node: deleted here", id);
+	cp_event_publish(cp, json_pack("{s:s, s:s}", "event", "session.gone", "session", id));
+	f->gone++;
+	cp->status_dirty = true;
+	return 0;
+}
+
 /* The marker came: every record of ours has. A pooled session made before the lookup whose
- * record is an heir's mark was taken over by another node while we were away; deleted, its
- * record topic (the mark) is cleared. */
+ * record is an heir's mark was taken over by another node while we were away: deleted.
+ * From then on the records are watched (what other nodes publish there, MQTT 5): an heir
+ * that takes one over after this lookup, its takeover slower than this node's return,
+ * has it deleted here when its mark comes (own_record). */
 static void
 sync_end(struct cp *cp)
 {
 	struct cp_failover *f = &cp->failover;
 	struct sweep w = { .cp = cp, .ids = calloc(cp->reg.count + 1, MF_SESS_ID_MAX) };
-	struct cp_err err;
 	uint32_t i;
 
-	cp_mqtt_follow(cp->mqtt, f->t_own, false);
+	if (cp_mqtt_watch(cp->mqtt, f->t_own) != 0)
+		cp_mqtt_follow(cp->mqtt, f->t_own, false);
 	f->sync_until_ms = 0;
 	cp_reg_each(&cp->reg, unkept, &w);
-	for (i = 0; i < w.n; i++) {
-		if (cp_delete_now(cp, w.ids[i], &err) != 0) {
-			/* Its mark stays, and the rest's: a lookup again, later, deletes them
-			 * then (5 s, doubling up to 5 min while the dataplane refuses). */
-			f->sync_retry_ms = f->sync_retry_ms == 0 ? SYNC_RETRY_MS :
-					   2 * f->sync_retry_ms > SYNC_RETRY_MAX_MS ?
-					   SYNC_RETRY_MAX_MS : 2 * f->sync_retry_ms;
-			MF_LOG(ERR, cmd, "session %s, taken over by another node: not deleted "
-			       "here: %s (looked up again in %u ms)", w.ids[i], err.message,
-			       f->sync_retry_ms);
-			f->sync_at_ms = mono_ms() + f->sync_retry_ms;
-			break;
-		}
-		MF_LOG(NOTICE, cmd, "session %s was taken over by another node: deleted here",
-		       w.ids[i]);
-		cp_event_publish(cp, json_pack("{s:s, s:s}", "event", "session.gone",
-					       "session", w.ids[i]));
-		f->gone++;
-		cp->status_dirty = true;
-	}
+	for (i = 0; i < w.n && gone_here(cp, w.ids[i]) == 0; i++)
+		;
 	if (i == w.n)
 		f->sync_retry_ms = 0;
 	if (w.ids == NULL)
@@ -705,8 +716,17 @@ own_record(struct cp *cp, const char *id, const struct cp_msg *m)
 	struct cp_failover *f = &cp->failover;
 	struct cp_sess *s;
 
-	if (f->sync_until_ms == 0)
-		return;			/* our own publishing: nothing to look up */
+	if (f->sync_until_ms == 0) {
+		/* The watch after a lookup: an heir's mark for a pooled session here since
+		 * before it (a takeover that ended after this node's return). */
+		s = cp_reg_find(&cp->reg, id);
+		if (s != NULL && s->pooled && s->seq <= f->sync_seq && m->len > 0 &&
+		    moved_mark(m)) {
+			MF_LOG(NOTICE, cmd, "session %s: taken over after this node's lookup", id);
+			gone_here(cp, id);
+		}
+		return;
+	}
 	if (strcmp(id, MARK) == 0) {
 		if (m->len == strlen(f->nonce) && memcmp(m->payload, f->nonce, m->len) == 0)
 			sync_end(cp);

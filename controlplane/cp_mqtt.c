@@ -791,6 +791,27 @@ cp_mqtt_follow(struct cp_mqtt *mq, const char *topic, bool on)
 	return 0;
 }
 
+int
+cp_mqtt_watch(struct cp_mqtt *mq, const char *topic)
+{
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	int rc;
+
+	if (mq->cfg->mqtt_version != 5)
+		return -ENOTSUP;
+	ro.context = (void *)"a session records topic";
+	ro.onSuccess5 = on_suback5;
+	ro.onFailure5 = on_sub_failed5;
+	ro.subscribeOptions.noLocal = 1;	/* not this node's own records back */
+	ro.subscribeOptions.retainHandling = 2;
+	rc = MQTTAsync_subscribe(mq->client, topic, 1, &ro);
+	if (rc != MQTTASYNC_SUCCESS) {
+		MF_LOG(WARNING, mqtt, "subscribe %s: %s", topic, MQTTAsync_strerror(rc));
+		return -EIO;
+	}
+	return 0;
+}
+
 static void
 add_user(MQTTProperties *props, const char *name, const char *value)
 {

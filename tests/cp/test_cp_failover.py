@@ -19,6 +19,9 @@ pcap ports) share the pool (docs/cluster.md, Failover).
   nodes;
 - the broker restarted, its retained messages lost: no node deletes a session, each
   publishes its records again;
+- a takeover slower than a node's return: an heir's mark for one of n1's sessions
+  published after n1's lookup ended (by the test, as n2 would) has n1 delete it at once
+  (session.gone, the mark cleared), not at its next connection;
 - n3 killed again and left dead: n1 and n2 read its records, and stop after
   failover_forget_s with nothing of them (node.info's reading and forgotten).
 """
@@ -274,6 +277,27 @@ def forgotten(cl, dps, cps):
             "the registry still shows n3 offline")
 
 
+def late_mark(broker, cl, took):
+    """n1's lookup is over (lost() saw every node publish its records again); n2, say,
+    took one of n1's sessions over only now: its mark reaches n1, which deletes the
+    session then."""
+    sid = sorted(k for k, v in took.items() if v == "n1")[0]
+    watcher = Client(broker)
+    watcher.subscribe("mfwd/n1/event/session.gone")
+    time.sleep(1)		# n1's watch of its records, asked for as its lookup ended
+    before = cl.request("mfwd/n1/cmd", "node.info")["result"]["failover"]["gone"]
+    cl.c.publish("mfwd/n1/sess/%s" % sid, '{"v":1,"moved_to":"n2"}', qos=1, retain=True)
+    evs = watcher.collect_until("mfwd/", lambda m: len(m) >= 1, timeout=10)
+    T.eq([e["session"] for _, e, _ in evs if e], [sid],
+         "n1 deleted %s when an heir's mark came after its lookup" % sid)
+    T.check(sid not in holdings(cl, NODES)["n1"], "n1 no longer holds it")
+    r = cl.request("mfwd/n1/cmd", "node.info")
+    T.eq(r["result"]["failover"]["gone"], before + 1, "n1's node.info counts it")
+    T.eq(records(broker, "mfwd/n1/sess/%s" % sid), {}, "its mark cleared as n1 deleted it")
+    del took[sid]
+    watcher.close()
+
+
 def main():
     keys = keys_file([("acme", KEY, False)])
     with contextlib.ExitStack() as stack:
@@ -295,6 +319,7 @@ def main():
             moved = kill_n3(broker, cl, dps, cps, took, topos)
             back(broker, cl, dps, cps, moved, took)
             cl = lost(broker, cl, took)
+            late_mark(broker, cl, took)
             forgotten(cl, dps, cps)
             cl.close()
             if T.failed:
