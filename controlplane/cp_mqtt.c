@@ -25,13 +25,17 @@
 #include "mf/mf_time.h"
 
 #define QUEUE_MAX	4096
-/* What the node asked for (answers to its placed requests and pipes, the registry's
- * statuses) has room beyond a queue full of requests: dropped, a placed request would be
- * answered "timeout" when its node did answer. */
-#define QUEUE_OWN_MAX	(QUEUE_MAX + CP_PLACE_WAITING_MAX + MF_CLUSTER_MAX_NODES)
+/* What the node asked for (answers to its placed requests and pipes) has room beyond a
+ * queue full of requests: dropped, a placed request would be answered "timeout" when its
+ * node did answer. */
+#define QUEUE_OWN_MAX	(QUEUE_MAX + CP_PLACE_WAITING_MAX)
 /* A dead node's session records come at once (retained, on subscribing): one dropped is a
  * session not taken over, so they have room for a large node's. */
 #define QUEUE_RECORDS_MAX	(QUEUE_OWN_MAX + 262144)
+/* The registry's statuses and wills have room of their own, counted apart: a will lost
+ * behind a big takeover's records or a flood of requests would be a death not seen. Each
+ * node's status a few times over. */
+#define QUEUE_REGISTRY_MAX	(4 * MF_CLUSTER_MAX_NODES)
 
 struct cp_mqtt {
 	MQTTAsync client;
@@ -47,7 +51,7 @@ struct cp_mqtt {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct cp_msg *head, *tail;
-	unsigned int nq;
+	unsigned int nq, nq_registry;	/* queued; of them, the registry's */
 	_Atomic bool connected;
 	_Atomic bool reconnected;
 	_Atomic bool connecting;
@@ -268,12 +272,13 @@ on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
 	msg->payload[msg->len <= mq->cfg->max_payload ? msg->len : 0] = '\0';
 	take_props(mq, msg, &m->properties);
 	/* ...and a request it placed on itself (it would wait for it, taken for silent). */
-	own = msg->pipe_reply || msg->place_reply || msg->registry ||
+	own = msg->pipe_reply || msg->place_reply ||
 	      (msg->placed && strcmp(msg->response_topic, mq->t_place) == 0);
 	pthread_mutex_lock(&mq->lock);
 	msg->arrived_ms = mf_time_ns(CLOCK_MONOTONIC) / 1000000u;	/* in queue order */
 	/* The directory comes at once too (retained, on subscribing). */
-	if (mq->nq < (msg->record || msg->stream_dir ? QUEUE_RECORDS_MAX :
+	if (msg->registry ? mq->nq_registry < QUEUE_REGISTRY_MAX :
+	    mq->nq < (msg->record || msg->stream_dir ? QUEUE_RECORDS_MAX :
 		      own ? QUEUE_OWN_MAX : QUEUE_MAX)) {
 		if (mq->tail != NULL)
 			mq->tail->next = msg;
@@ -281,6 +286,7 @@ on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
 			mq->head = msg;
 		mq->tail = msg;
 		mq->nq++;
+		mq->nq_registry += msg->registry;
 		msg = NULL;
 		pthread_cond_signal(&mq->cond);
 	}
@@ -313,6 +319,7 @@ cp_mqtt_take(struct cp_mqtt *mq, struct cp_msg **out, unsigned int max, unsigned
 	while (n < max && mq->head != NULL) {
 		out[n] = mq->head;
 		mq->head = out[n]->next;
+		mq->nq_registry -= out[n]->registry;
 		out[n++]->next = NULL;
 		mq->nq--;
 	}
