@@ -153,15 +153,19 @@ int cp_mqtt_publish(struct cp_mqtt *m, const char *topic, const char *payload, i
  *  stays). @return 0 or -EIO. */
 int cp_mqtt_publish_expiring(struct cp_mqtt *m, const char *topic, const char *payload,
 			     uint32_t expiry_s);
+/** Publish retained at QoS 1 (gone after @p expiry_s when not 0, MQTT 5) with @p sig, when
+ *  not NULL, in the user property mfwd-sig (MQTT 5). @return 0 or -EIO. */
+int cp_mqtt_publish_signed(struct cp_mqtt *m, const char *topic, const char *payload,
+			   uint32_t expiry_s, const char *sig);
 /** true once after every (re)connection: status must be published again. */
 bool cp_mqtt_take_reconnected(struct cp_mqtt *m);
 bool cp_mqtt_connected(struct cp_mqtt *m);
 /** Subscribe to @p topic (QoS 1: retained messages come) or, @p on false, unsubscribe; on
  *  the node's own connection. @return 0 or -EIO. */
 int cp_mqtt_follow(struct cp_mqtt *m, const char *topic, bool on);
-/** Subscribe to @p topic for what others publish from now on (MQTT 5: No Local, no retained
- *  messages), replacing a subscription of the same filter. @return 0, -ENOTSUP (MQTT
- *  3.1.1) or -EIO. */
+/** Subscribe to @p topic for what is published from now on (MQTT 5 Retain Handling 2: no
+ *  retained messages), in place of a subscription of the same filter. @return 0, -ENOTSUP
+ *  (MQTT 3.1.1) or -EIO. */
 int cp_mqtt_watch(struct cp_mqtt *m, const char *topic);
 /** Pass @p msg on to @p topic as it came (bytes, signature), asking for the answer on
  *  @p response with @p corr, and saying where its sender wanted it (mfwd-placed) and, when
@@ -561,6 +565,7 @@ struct cp_failover {
 	/* sessions taken over here, refused here, deleted here as taken over elsewhere */
 	uint64_t moved, failed, gone;
 	uint64_t republished;		/* own records the broker had lost, published again */
+	uint64_t unsigned_records;	/* records and marks not signed as a node: not believed */
 };
 
 #define CP_LOAD_LCORES	128	/* lcores whose busy share the status reports */
@@ -677,6 +682,10 @@ void cp_store_record_topic(const struct cp *cp, const char *node, const char *id
 /** Publish a pooled session's record (retained; its spec with keys and its owner), once
  *  its journal record is synced. Nothing for a session not pooled. */
 void cp_store_record(struct cp *cp, struct cp_sess *s);
+/** Publish @p text retained on a record topic (a record, or an heir's mark gone after
+ *  @p expiry_s), signed as auth.node_tenant when this node has one. @return 0 or -EIO. */
+int cp_store_record_publish(struct cp *cp, const char *topic, const char *text,
+			    uint32_t expiry_s);
 /** Is the dataplane that came a new one (cp_store_attach will replay into it)? */
 bool cp_store_fresh(const struct cp *cp);
 /** A session the dataplane ended: out of the registry and the journal. */
@@ -822,6 +831,14 @@ int cp_auth_find(const struct cp *cp, const char *name);
 /** @p body (a request for @p topic) in a signed envelope as auth.node_tenant, into *@p out
  *  (freed by the caller). @return 0, -ENOENT (no node tenant: send it unsigned), -EIO. */
 int cp_auth_sign(struct cp *cp, const char *topic, const char *body, char **out);
+/** A session record's or mark's MAC as auth.node_tenant, in hex (docs/cluster.md).
+ *  @return 0, -ENOENT (no node tenant) or -EIO. */
+int cp_auth_record_mac(struct cp *cp, const char *topic, const void *payload, size_t len,
+		       char hex[CP_SIG_HEX + 1]);
+/** Whether a record or mark read on @p topic may be believed: with auth.node_tenant, only
+ *  one it signed (@p sig: its mfwd-sig); without, any. */
+bool cp_auth_record_ok(struct cp *cp, const char *topic, const void *payload, size_t len,
+		       const char *sig);
 /** The MAC, under auth.node_tenant's key, with which a placing node vouches that it sent
  *  @p body to @p topic for a sender who wanted the answer on @p placed, answered on
  *  @p response. @return 0, -ENOENT (no node tenant), -EIO. */
@@ -984,7 +1001,8 @@ void cp_edge_reannounce(struct cp *cp);
 int cp_edge_pull(struct cp *cp, const char *room, const char *name, struct cp_err *err);
 /** What the node cp_edge_pull() would pull @p room / @p name from announces it sends, into
  *  @p st's media (@p node: that node). @return 0, -ENOENT (none that the caller may
- *  see) or -EBADMSG. */
+ *  see), -EEXIST (a room of that name here is another tenant's: cp_edge_pull() refuses)
+ *  or -EBADMSG. */
 int cp_edge_media(struct cp *cp, const char *room, const char *name, struct cp_stream *st,
 		  char node[CP_NODE_MAX]);
 void cp_edge_fini(struct cp *cp);

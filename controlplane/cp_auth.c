@@ -699,6 +699,49 @@ cp_auth_sign(struct cp *cp, const char *topic, const char *body, char **out)
 	return *out != NULL ? 0 : -ENOMEM;
 }
 
+/* HMAC-SHA256 as auth.node_tenant of @p head then @p body, in hex. @return 0, -ENOENT (no
+ * node tenant) or -EIO. */
+static int
+node_mac(struct cp *cp, const char *head, int n, const void *body, size_t len,
+	 char hex[CP_SIG_HEX + 1])
+{
+	int i = cp->cfg.auth.node_tenant[0] != '\0' ? cp_auth_find(cp, cp->cfg.auth.node_tenant) :
+		-1;
+	uint8_t out[32];
+	size_t k;
+
+	if (i < 0)
+		return -ENOENT;
+	if (n <= 0 || cp_auth_hmac(&cp->auth.tenants[i], head, (size_t)n, body, len, out) != 0)
+		return -EIO;
+	for (k = 0; k < sizeof(out); k++)
+		snprintf(hex + 2 * k, 3, "%02x", out[k]);
+	return 0;
+}
+
+int
+cp_auth_record_mac(struct cp *cp, const char *topic, const void *payload, size_t len,
+		   char hex[CP_SIG_HEX + 1])
+{
+	char head[CP_TOPIC_MAX + 32];
+	int n = snprintf(head, sizeof(head), "mfwd-record-v1\n%s\n", topic);
+
+	return node_mac(cp, head, n > 0 && (size_t)n < sizeof(head) ? n : -1, payload, len, hex);
+}
+
+bool
+cp_auth_record_ok(struct cp *cp, const char *topic, const void *payload, size_t len,
+		  const char *sig)
+{
+	char want[CP_SIG_HEX + 1];
+
+	if (cp->cfg.auth.node_tenant[0] == '\0')
+		return true;
+	return strlen(sig) == CP_SIG_HEX &&
+	       cp_auth_record_mac(cp, topic, payload, len, want) == 0 &&
+	       CRYPTO_memcmp(want, sig, CP_SIG_HEX) == 0;
+}
+
 /* What a placing node vouches for (docs/cluster.md): where it sent the request, where its
  * sender wanted the answer, where the answer goes, and the bytes. */
 int
@@ -706,19 +749,8 @@ cp_auth_place_mac(struct cp *cp, const char *topic, const char *placed, const ch
 		  const char *body, size_t len, char hex[CP_SIG_HEX + 1])
 {
 	char head[3 * CP_TOPIC_MAX + 32];
-	int i = cp->cfg.auth.node_tenant[0] != '\0' ? cp_auth_find(cp, cp->cfg.auth.node_tenant) :
-		-1;
-	uint8_t out[32];
-	int n;
-	size_t k;
+	int n = snprintf(head, sizeof(head), "mfwd-place-v1\n%s\n%s\n%s\n", topic, placed,
+			 response);
 
-	if (i < 0)
-		return -ENOENT;
-	n = snprintf(head, sizeof(head), "mfwd-place-v1\n%s\n%s\n%s\n", topic, placed, response);
-	if (n <= 0 || (size_t)n >= sizeof(head) ||
-	    cp_auth_hmac(&cp->auth.tenants[i], head, (size_t)n, body, len, out) != 0)
-		return -EIO;
-	for (k = 0; k < sizeof(out); k++)
-		snprintf(hex + 2 * k, 3, "%02x", out[k]);
-	return 0;
+	return node_mac(cp, head, n > 0 && (size_t)n < sizeof(head) ? n : -1, body, len, hex);
 }

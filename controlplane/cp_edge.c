@@ -271,9 +271,15 @@ cp_edge_media(struct cp *cp, const char *room, const char *name, struct cp_strea
 	struct cp_dir_entry *e;
 	uint16_t tenant;
 
+	int r;
+
 	if (!cp->cfg.edge_pull || (e = origin_of(cp, room, name, &tenant)) == NULL)
 		return -ENOENT;
 	snprintf(node, CP_NODE_MAX, "%s", e->node);
+	/* Another tenant's room of that name here: cp_edge_pull() says what it says. */
+	r = cp_room_find(cp, room);
+	if (r >= 0 && cp->rooms.rooms[r].tenant != tenant)
+		return -EEXIST;
 	return cp_stream_media(json_object_get(e->rec, "media"), st);
 }
 

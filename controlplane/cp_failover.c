@@ -18,8 +18,8 @@
  * pooled session whose record is a mark was taken over elsewhere, and it is deleted here
  * (which clears the mark); one with neither record nor mark (a broker that lost its
  * retained messages) is kept and its record published again; a record of a session no
- * longer here is cleared. After the lookup it watches its records for others' publishing
- * (MQTT 5): a mark that comes later, from a takeover slower than its return, deletes the
+ * longer here is cleared. After the lookup it stays subscribed to its records (no retained
+ * messages): a mark that comes later, from a takeover slower than its return, deletes the
  * session then.
  */
 
@@ -419,7 +419,7 @@ moved(struct cp *cp, const struct takeover *t, struct cp_sess *s)
 	o = json_pack("{s:i, s:s}", "v", 1, "moved_to", cp->cfg.node);
 	mark = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
-	if (mark == NULL || cp_mqtt_publish_expiring(cp->mqtt, topic, mark, MOVED_MARK_S) != 0)
+	if (mark == NULL || cp_store_record_publish(cp, topic, mark, MOVED_MARK_S) != 0)
 		MF_LOG(ERR, cmd, "session %s: the mark that it was taken over not published: "
 		       "node %s may keep it too when it comes back", t->id, t->dead);
 	free(mark);
@@ -514,6 +514,20 @@ split(const struct cp *cp, const char *topic, char node[CP_NODE_MAX], const char
 	       0 : -EINVAL;
 }
 
+/* Whether record or mark @p m (of session @p id of @p node) may be believed: signed as a
+ * node when this node has auth.node_tenant (cp_auth_record_ok); one that is not is counted
+ * and logged, and read as if it were not there. */
+static bool
+signed_record(struct cp *cp, const struct cp_msg *m, const char *id, const char *node)
+{
+	if (cp_auth_record_ok(cp, m->topic, m->payload, m->len, m->sig.sig))
+		return true;
+	cp->failover.unsigned_records++;
+	MF_LOG(WARNING, cmd, "session %.48s of node %s: its record or mark is not signed as "
+	       "a node (auth.node_tenant): not believed", id, node);
+	return false;
+}
+
 /* A record of a dead node: into @p t when this node is its heir. @return 1 if so. */
 static int
 dead_record(struct cp *cp, const char *dead, const char *id, const struct cp_msg *m,
@@ -527,6 +541,10 @@ dead_record(struct cp *cp, const char *dead, const char *id, const struct cp_msg
 	    !died(cp, mf_cluster_find(&cp->place.reg, dead)) ||
 	    taken(&cp->failover, dead, id) || !heir_is_me(cp, dead, id))
 		return 0;	/* cleared, its node back, taken here, or another's to take */
+	if (!signed_record(cp, m, id, dead)) {
+		explicit_bzero(m->payload, m->len);
+		return 0;
+	}
 	memset(t, 0, sizeof(*t));
 	t->rec = json_loadb(m->payload, m->len, JSON_REJECT_DUPLICATES, &e);
 	explicit_bzero(m->payload, m->len);
@@ -676,7 +694,7 @@ gone_here(struct cp *cp, const char *id)
 
 /* The marker came: every record of ours has. A pooled session made before the lookup whose
  * record is an heir's mark was taken over by another node while we were away: deleted.
- * From then on the records are watched (what other nodes publish there, MQTT 5): an heir
+ * From then on the records are watched (what is published there from now on): an heir
  * that takes one over after this lookup, its takeover slower than this node's return,
  * has it deleted here when its mark comes (own_record). */
 static void
@@ -686,8 +704,11 @@ sync_end(struct cp *cp)
 	struct sweep w = { .cp = cp, .ids = calloc(cp->reg.count + 1, MF_SESS_ID_MAX) };
 	uint32_t i;
 
-	if (cp_mqtt_watch(cp->mqtt, f->t_own) != 0)
+	if (cp_mqtt_watch(cp->mqtt, f->t_own) != 0) {
+		MF_LOG(ERR, cmd, "this node's records not watched: a takeover that ends after "
+		       "now leaves its session here too until the next connection");
 		cp_mqtt_follow(cp->mqtt, f->t_own, false);
+	}
 	f->sync_until_ms = 0;
 	cp_reg_each(&cp->reg, unkept, &w);
 	for (i = 0; i < w.n && gone_here(cp, w.ids[i]) == 0; i++)
@@ -699,11 +720,16 @@ sync_end(struct cp *cp)
 	free(w.ids);
 }
 
-/* Is @p m an heir's mark, {"v": 1, "moved_to": NODE}, rather than a record? */
+/* Is @p m an heir's mark, {"v": 1, "moved_to": NODE}, rather than a record? (A record, with
+ * its keys, is not parsed for it.) */
 static bool
 moved_mark(const struct cp_msg *m)
 {
-	json_t *o = json_loadb(m->payload, m->len, 0, NULL);
+	json_t *o;
+
+	if (m->len == 0 || memmem(m->payload, m->len, "\"moved_to\"", 10) == NULL)
+		return false;
+	o = json_loadb(m->payload, m->len, 0, NULL);
 	bool mark = json_is_string(json_object_get(o, "moved_to"));
 
 	json_decref(o);
@@ -718,13 +744,20 @@ own_record(struct cp *cp, const char *id, const struct cp_msg *m)
 
 	if (f->sync_until_ms == 0) {
 		/* The watch after a lookup: an heir's mark for a pooled session here since
-		 * before it (a takeover that ended after this node's return). */
+		 * before it (a takeover that ended after this node's return). A mark not
+		 * signed: our record again over it. The rest (our own records back, with
+		 * their keys) is wiped unread. */
 		s = cp_reg_find(&cp->reg, id);
-		if (s != NULL && s->pooled && s->seq <= f->sync_seq && m->len > 0 &&
-		    moved_mark(m)) {
-			MF_LOG(NOTICE, cmd, "session %s: taken over after this node's lookup", id);
-			gone_here(cp, id);
+		if (s != NULL && s->pooled && moved_mark(m)) {
+			if (!signed_record(cp, m, id, cp->cfg.node))
+				cp_store_record(cp, s);
+			else if (s->seq <= f->sync_seq) {
+				MF_LOG(NOTICE, cmd, "session %s: taken over after this node's "
+				       "lookup", id);
+				gone_here(cp, id);
+			}
 		}
+		explicit_bzero(m->payload, m->len);
 		return;
 	}
 	if (strcmp(id, MARK) == 0) {
@@ -733,12 +766,9 @@ own_record(struct cp *cp, const char *id, const struct cp_msg *m)
 		return;
 	}
 	s = cp_reg_find(&cp->reg, id);
-	if (s != NULL && m->len > 0) {
-		if (moved_mark(m))
-			s->taken = true;
-		else
-			s->kept = true;
-	} else if (m->len > 0) {
+	if (m->len == 0)
+		return;
+	if (s == NULL) {
 		/* A record of a session no longer here (its clearing lost with a connection):
 		 * left, it would be taken over when this node dies. */
 		char topic[CP_TOPIC_MAX];
@@ -747,7 +777,15 @@ own_record(struct cp *cp, const char *id, const struct cp_msg *m)
 		cp_store_record_topic(cp, cp->cfg.node, id, topic);
 		cp_mqtt_publish(cp->mqtt, topic, "", 1, true, NULL, 0);
 		MF_LOG(NOTICE, cmd, "session %.48s: its record left over, cleared", id);
+		return;
 	}
+	/* One not signed is as if not there: the record is published again over it. */
+	if (!signed_record(cp, m, id, cp->cfg.node))
+		return;
+	if (moved_mark(m))
+		s->taken = true;
+	else
+		s->kept = true;
 }
 
 /* A message on a dead node's records: into *@p t (made for @p n) when it is this node's

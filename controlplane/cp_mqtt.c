@@ -727,9 +727,21 @@ cp_mqtt_start(const struct cp_config *c)
 	return mq;
 }
 
+static void
+add_user(MQTTProperties *props, const char *name, const char *value)
+{
+	MQTTProperty p = { .identifier = MQTTPROPERTY_CODE_USER_PROPERTY };
+
+	p.value.data.data = (char *)name;
+	p.value.data.len = (int)strlen(name);
+	p.value.value.data = (char *)value;
+	p.value.value.len = (int)strlen(value);
+	MQTTProperties_add(props, &p);
+}
+
 static int
 publish(struct cp_mqtt *mq, const char *topic, const char *payload, int qos, bool retain,
-	const uint8_t *corr, size_t corr_len, uint32_t expiry_s)
+	const uint8_t *corr, size_t corr_len, uint32_t expiry_s, const char *sig)
 {
 	MQTTAsync_message m = MQTTAsync_message_initializer;
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
@@ -750,6 +762,8 @@ publish(struct cp_mqtt *mq, const char *topic, const char *payload, int qos, boo
 		p.value.integer4 = expiry_s;
 		MQTTProperties_add(&m.properties, &p);
 	}
+	if (sig != NULL && mq->cfg->mqtt_version == 5)
+		add_user(&m.properties, "mfwd-sig", sig);
 	rc = MQTTAsync_sendMessage(mq->client, topic, &m, &ro);
 	MQTTProperties_free(&m.properties);
 	if (rc != MQTTASYNC_SUCCESS) {
@@ -763,14 +777,21 @@ int
 cp_mqtt_publish(struct cp_mqtt *mq, const char *topic, const char *payload, int qos,
 		bool retain, const uint8_t *corr, size_t corr_len)
 {
-	return publish(mq, topic, payload, qos, retain, corr, corr_len, 0);
+	return publish(mq, topic, payload, qos, retain, corr, corr_len, 0, NULL);
 }
 
 int
 cp_mqtt_publish_expiring(struct cp_mqtt *mq, const char *topic, const char *payload,
 			 uint32_t expiry_s)
 {
-	return publish(mq, topic, payload, 1, true, NULL, 0, expiry_s);
+	return publish(mq, topic, payload, 1, true, NULL, 0, expiry_s, NULL);
+}
+
+int
+cp_mqtt_publish_signed(struct cp_mqtt *mq, const char *topic, const char *payload,
+		       uint32_t expiry_s, const char *sig)
+{
+	return publish(mq, topic, payload, 1, true, NULL, 0, expiry_s, sig);
 }
 
 int
@@ -809,7 +830,9 @@ cp_mqtt_watch(struct cp_mqtt *mq, const char *topic)
 	ro.context = (void *)"a session records topic";
 	ro.onSuccess5 = on_suback5;
 	ro.onFailure5 = on_sub_failed5;
-	ro.subscribeOptions.noLocal = 1;	/* not this node's own records back */
+	/* No Local would spare the node its own publishing back, but mosquitto 2.0 keeps a
+	 * subscription's first options when the same filter is subscribed again: the caller
+	 * takes its own messages back and ignores them. */
 	ro.subscribeOptions.retainHandling = 2;
 	rc = MQTTAsync_subscribe(mq->client, topic, 1, &ro);
 	if (rc != MQTTASYNC_SUCCESS) {
@@ -817,18 +840,6 @@ cp_mqtt_watch(struct cp_mqtt *mq, const char *topic)
 		return -EIO;
 	}
 	return 0;
-}
-
-static void
-add_user(MQTTProperties *props, const char *name, const char *value)
-{
-	MQTTProperty p = { .identifier = MQTTPROPERTY_CODE_USER_PROPERTY };
-
-	p.value.data.data = (char *)name;
-	p.value.data.len = (int)strlen(name);
-	p.value.value.data = (char *)value;
-	p.value.value.len = (int)strlen(value);
-	MQTTProperties_add(props, &p);
 }
 
 int

@@ -264,7 +264,7 @@ cp_stream_media(json_t *media, struct cp_stream *st)
 	json_t *o;
 	size_t k;
 
-	if (!json_is_array(media) || json_array_size(media) > CP_STREAM_MEDIA)
+	if (json_array_size(media) > CP_STREAM_MEDIA)	/* not an array: none */
 		return -EBADMSG;
 	st->nb_media = 0;
 	json_array_foreach(media, k, o)

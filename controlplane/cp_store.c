@@ -95,6 +95,17 @@ cp_store_record_topic(const struct cp *cp, const char *node, const char *id,
 	snprintf(topic, CP_TOPIC_MAX, "%s/%s/sess/%s", cp->cfg.prefix, node, id);
 }
 
+int
+cp_store_record_publish(struct cp *cp, const char *topic, const char *text, uint32_t expiry_s)
+{
+	char sig[CP_SIG_HEX + 1];
+	int rc = cp_auth_record_mac(cp, topic, text, strlen(text), sig);
+
+	if (rc != 0 && rc != -ENOENT)
+		return -EIO;	/* with a node tenant, an unsigned record would not be believed */
+	return cp_mqtt_publish_signed(cp->mqtt, topic, text, expiry_s, rc == 0 ? sig : NULL);
+}
+
 void
 cp_store_record(struct cp *cp, struct cp_sess *s)
 {
@@ -112,7 +123,7 @@ cp_store_record(struct cp *cp, struct cp_sess *s)
 	if (rec != NULL)
 		text = json_dumps(rec, JSON_COMPACT);
 	cp_store_record_topic(cp, cp->cfg.node, s->id, topic);
-	if (text == NULL || cp_mqtt_publish(cp->mqtt, topic, text, 1, true, NULL, 0) != 0)
+	if (text == NULL || cp_store_record_publish(cp, topic, text, 0) != 0)
 		MF_LOG(ERR, cmd, "session %s: its record could not be kept on the broker: "
 		       "no other node can take it over", s->id);
 	if (text != NULL)

@@ -690,6 +690,8 @@ edge_pull_for(struct cp *cp, const char *room, const char *name, const char *sdp
 	rc = cp_edge_media(cp, room, name, &st, node);
 	if (rc == -ENOENT)
 		return -1;
+	if (rc == -EEXIST)		/* refused, as cp_edge_pull() says to this caller */
+		return cp_edge_pull(cp, room, name, err);
 	if (rc != 0) {
 		cp_err_set(err, "bad_announcement", "stream", "node %s announces stream %.64s with "
 			   "media this node cannot read", node, name);

@@ -22,10 +22,16 @@ pcap ports) share the pool (docs/cluster.md, Failover).
 - a takeover slower than a node's return: an heir's mark for one of n1's sessions
   published after n1's lookup ended (by the test, as n2 would) has n1 delete it at once
   (session.gone, the mark cleared), not at its next connection;
+- the nodes have auth.node_tenant: every record and mark is signed (the takeovers above
+  read only signed records); a mark the test publishes unsigned is not believed (n1 keeps
+  the session, node.info counts it, n1's record is published again over it), the same
+  mark signed with the node tenant's key is;
 - n3 killed again and left dead: n1 and n2 read its records, and stop after
   failover_forget_s with nothing of them (node.info's reading and forgotten).
 """
 import contextlib
+import hashlib
+import hmac
 import os
 import signal
 import sys
@@ -35,11 +41,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cpharness import (Broker, Checks, Client, ControlPlane, Dataplane,  # noqa: E402
                        in_flight, keys_file, pcap_dataplane, wait_online, wait_status)
 from netns import Topology  # noqa: E402
+from paho.mqtt.packettypes import PacketTypes  # noqa: E402
+from paho.mqtt.properties import Properties  # noqa: E402
 
 T = Checks("cp_failover")
 NODES = ("n1", "n2", "n3")
 POOL = "mfwd/pool/cmd"
 KEY = os.urandom(32)
+NODE_KEY = os.urandom(32)	# auth.node_tenant "nodes": records and marks signed with it
 N1_MAX = 30	# n1 has room for fewer than it is the heir of
 FORGET_S = 20	# failover_forget_s: long enough for the takeover, short for the test
 
@@ -282,11 +291,26 @@ def late_mark(broker, cl, took):
     took one of n1's sessions over only now: its mark reaches n1, which deletes the
     session then."""
     sid = sorted(k for k, v in took.items() if v == "n1")[0]
+    topic, mark = "mfwd/n1/sess/%s" % sid, '{"v":1,"moved_to":"n2"}'
     watcher = Client(broker)
     watcher.subscribe("mfwd/n1/event/session.gone")
     time.sleep(1)		# n1's watch of its records, asked for as its lookup ended
-    before = cl.request("mfwd/n1/cmd", "node.info")["result"]["failover"]["gone"]
-    cl.c.publish("mfwd/n1/sess/%s" % sid, '{"v":1,"moved_to":"n2"}', qos=1, retain=True)
+    fo = cl.request("mfwd/n1/cmd", "node.info")["result"]["failover"]
+    cl.c.publish(topic, mark, qos=1, retain=True)
+    evs = watcher.collect_until("mfwd/", lambda m: len(m) >= 1, timeout=3)
+    T.eq(evs, [], "an unsigned mark deletes nothing")
+    T.check(sid in holdings(cl, NODES)["n1"], "n1 still holds %s" % sid)
+    r = cl.request("mfwd/n1/cmd", "node.info")
+    T.eq(r["result"]["failover"]["unsigned"], fo["unsigned"] + 1,
+         "n1's node.info counts the mark it did not believe")
+    rec = records(broker, topic).get(("n1", sid), {})
+    T.check("spec" in rec, "n1 published its record again over it: %s" % str(rec)[:120])
+    props = Properties(PacketTypes.PUBLISH)
+    props.UserProperty = [("mfwd-sig", hmac.new(NODE_KEY, ("mfwd-record-v1\n%s\n" % topic)
+                                                .encode() + mark.encode(),
+                                                hashlib.sha256).hexdigest())]
+    before = fo["gone"]
+    cl.c.publish(topic, mark, qos=1, retain=True, properties=props)
     evs = watcher.collect_until("mfwd/", lambda m: len(m) >= 1, timeout=10)
     T.eq([e["session"] for _, e, _ in evs if e], [sid],
          "n1 deleted %s when an heir's mark came after its lookup" % sid)
@@ -299,7 +323,7 @@ def late_mark(broker, cl, took):
 
 
 def main():
-    keys = keys_file([("acme", KEY, False)])
+    keys = keys_file([("acme", KEY, False), ("nodes", NODE_KEY, True)])
     with contextlib.ExitStack() as stack:
         topos = tuple(stack.enter_context(Topology("fo%d" % i, index=i)) for i in (1, 2))
         broker = stack.enter_context(Broker())
@@ -310,7 +334,8 @@ def main():
         cps = [ControlPlane(broker, n, d.instance, failover=True, reply_timeout_ms=2500,
                             failover_forget_s=FORGET_S,
                             limits={"max_sessions": N1_MAX if n == "n1" else 300},
-                            auth={"keys_file": keys, "required": False})
+                            auth={"keys_file": keys, "required": False,
+                                  "node_tenant": "nodes"})
                for n, d in zip(NODES, dps)]
         with cps[0], cps[1], cps[2]:
             cl = Client(broker)
