@@ -149,10 +149,6 @@ void cp_msg_free(struct cp_msg *msg);
 int cp_mqtt_publish(struct cp_mqtt *m, const char *topic, const char *payload, int qos,
 		    bool retain,
 		    const uint8_t *corr, size_t corr_len);
-/** Publish retained at QoS 1, gone from the broker after @p expiry_s (MQTT 5; on 3.1.1 it
- *  stays). @return 0 or -EIO. */
-int cp_mqtt_publish_expiring(struct cp_mqtt *m, const char *topic, const char *payload,
-			     uint32_t expiry_s);
 /** Publish retained at QoS 1 (gone after @p expiry_s when not 0, MQTT 5) with @p sig, when
  *  not NULL, in the user property mfwd-sig (MQTT 5). @return 0 or -EIO. */
 int cp_mqtt_publish_signed(struct cp_mqtt *m, const char *topic, const char *payload,

@@ -726,6 +726,10 @@ cp_auth_record_mac(struct cp *cp, const char *topic, const void *payload, size_t
 	char head[CP_TOPIC_MAX + 32];
 	int n = snprintf(head, sizeof(head), "mfwd-record-v1\n%s\n", topic);
 
+	/* The topic ends at its newline: one with a newline of its own could pass another's
+	 * signature off as its own. */
+	if (strchr(topic, '\n') != NULL)
+		n = -1;
 	return node_mac(cp, head, n > 0 && (size_t)n < sizeof(head) ? n : -1, payload, len, hex);
 }
 

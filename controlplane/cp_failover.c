@@ -520,11 +520,16 @@ split(const struct cp *cp, const char *topic, char node[CP_NODE_MAX], const char
 static bool
 signed_record(struct cp *cp, const struct cp_msg *m, const char *id, const char *node)
 {
+	uint64_t n;
+
 	if (cp_auth_record_ok(cp, m->topic, m->payload, m->len, m->sig.sig))
 		return true;
-	cp->failover.unsigned_records++;
-	MF_LOG(WARNING, cmd, "session %.48s of node %s: its record or mark is not signed as "
-	       "a node (auth.node_tenant): not believed", id, node);
+	n = ++cp->failover.unsigned_records;
+	/* Anyone who may publish there could flood the log: the first ten, then sparser. */
+	if (n <= 10 || (n & (n - 1)) == 0)
+		MF_LOG(WARNING, cmd, "session %.48s of node %s: its record or mark is not signed "
+		       "as a node (auth.node_tenant): not believed (%llu so far)", id, node,
+		       (unsigned long long)n);
 	return false;
 }
 

@@ -781,13 +781,6 @@ cp_mqtt_publish(struct cp_mqtt *mq, const char *topic, const char *payload, int 
 }
 
 int
-cp_mqtt_publish_expiring(struct cp_mqtt *mq, const char *topic, const char *payload,
-			 uint32_t expiry_s)
-{
-	return publish(mq, topic, payload, 1, true, NULL, 0, expiry_s, NULL);
-}
-
-int
 cp_mqtt_publish_signed(struct cp_mqtt *mq, const char *topic, const char *payload,
 		       uint32_t expiry_s, const char *sig)
 {
