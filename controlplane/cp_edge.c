@@ -270,7 +270,6 @@ cp_edge_media(struct cp *cp, const char *room, const char *name, struct cp_strea
 {
 	struct cp_dir_entry *e;
 	uint16_t tenant;
-
 	int r;
 
 	if (!cp->cfg.edge_pull || (e = origin_of(cp, room, name, &tenant)) == NULL)

@@ -731,11 +731,12 @@ static bool
 moved_mark(const struct cp_msg *m)
 {
 	json_t *o;
+	bool mark;
 
 	if (m->len == 0 || memmem(m->payload, m->len, "\"moved_to\"", 10) == NULL)
 		return false;
 	o = json_loadb(m->payload, m->len, 0, NULL);
-	bool mark = json_is_string(json_object_get(o, "moved_to"));
+	mark = json_is_string(json_object_get(o, "moved_to"));
 
 	json_decref(o);
 	return mark;
