@@ -9,9 +9,11 @@
  * <prefix>/<node>/stream/<room>/<stream>, cleared when the stream ends (cp_rooms.c), and
  * reads every node's: the directory, kept here. An announcement says the stream as its
  * origin knows it (its media, for viewers' answers) and what a pipe from it needs
- * (cp_pipes_offer). It is untrusted (whoever the broker lets publish there): its shape is
- * checked when it comes, its fields strictly when it is used (cp_pipe_open's checks, the
- * stream's record's), and the directory is bounded.
+ * (cp_pipes_offer). It is untrusted (whoever the broker lets publish there): with
+ * auth.node_tenant it is signed as a node, as session records are (cp_store_record_publish),
+ * and one that is not is not kept; its shape is checked when it comes, its fields strictly
+ * when it is used (cp_pipe_open's checks, the stream's record's), and the directory is
+ * bounded. (A clearing cannot be signed: the broker's ACL guards it, as for records.)
  *
  * cp_streams.c -> cp_edge.c -> cp_pipes.c (the pipe), cp_rooms.c and cp_store.c (the
  * stream).
@@ -140,12 +142,16 @@ cp_edge_dir(struct cp *cp, const struct cp_msg *msg)
 		return;
 	}
 	old = find(cp, e.node, e.room, e.stream);
-	if (msg->len > 0)
+	if (msg->len > 0 && !cp_auth_record_ok(cp, msg->topic, msg->payload, msg->len,
+					       msg->sig.sig)) {
+		refuse(cp, msg->topic, "not signed as a node (auth.node_tenant)");
+	} else if (msg->len > 0) {
 		e.rec = json_loadb(msg->payload, msg->len, JSON_REJECT_DUPLICATES, NULL);
-	if (msg->len > 0 && (e.rec == NULL || checked(&e, e.rec) != 0)) {
-		refuse(cp, msg->topic, "unreadable");
-		json_decref(e.rec);
-		e.rec = NULL;
+		if (e.rec == NULL || checked(&e, e.rec) != 0) {
+			refuse(cp, msg->topic, "unreadable");
+			json_decref(e.rec);
+			e.rec = NULL;
+		}
 	}
 	if (old != NULL && e.rec != NULL) {
 		json_decref(old->rec);
@@ -153,7 +159,7 @@ cp_edge_dir(struct cp *cp, const struct cp_msg *msg)
 		return;
 	}
 	if (old != NULL)
-		forget(cp, old);	/* cleared, or replaced by something unreadable */
+		forget(cp, old);	/* cleared, or replaced: unreadable, unsigned */
 	if (e.rec == NULL)
 		return;
 	grown = cp->edge.nb < DIR_MAX ? mf_array_grow(cp->edge.e, &cp->edge.cap, cp->edge.nb,
@@ -196,7 +202,7 @@ cp_edge_announce(struct cp *cp, uint32_t idx)
 		json_object_set_new(rec, "tenant", json_string(cp->auth.tenants[s->tenant].name));
 	text = json_dumps(rec, JSON_COMPACT);
 	cp_stream_dir_topic(cp, cp->cfg.node, idx, topic);
-	if (text == NULL || cp_mqtt_publish(cp->mqtt, topic, text, 1, true, NULL, 0) != 0)
+	if (text == NULL || cp_store_record_publish(cp, topic, text, 0) != 0)
 		MF_LOG(WARNING, main, "stream %s: its announcement not sent", st->name);
 	free(text);
 	json_decref(rec);

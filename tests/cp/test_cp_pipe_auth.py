@@ -9,6 +9,9 @@ tenant "nodes", n3 has no node tenant:
 - session.pipe from n1 to n2 opens the pipe (n2 took the signed pipe.open), session.get
   on n2 shows the piped session; session.unpipe closes it on n2 (signed pipe.close);
 - session.pipe from n3 to n2 is refused with the edge's "unsigned", nothing left on n2;
+- stream announcements (edge_pull on every node) are signed as the node tenant too: n2
+  pulls n1's stream, and does not believe n3's unsigned announcement (not found, the
+  refusal logged);
 - a node tenant that is not in the keys file stops the control plane at start.
 """
 import base64
@@ -25,6 +28,9 @@ from cpharness import (CONTROLPLANE, Broker, Checks, Client, ControlPlane,  # no
 
 T = Checks("cp_pipe_auth")
 KEYS = {"nodes": os.urandom(32), "ops": os.urandom(32)}
+HERE = os.path.dirname(os.path.abspath(__file__))
+with open(os.path.join(HERE, "..", "unit", "sdp", "chromium-view.sdp")) as f:
+    OFFER = f.read()  # a browser's recvonly offer, recorded
 
 
 def keys_file():
@@ -57,6 +63,29 @@ def gone(c, node, sid, timeout=5):
     return False
 
 
+def pull_signed(c, cps):
+    """n1 (node tenant) and n3 (none) each publish a stream: n2 pulls n1's, and n3's
+    announcement, unsigned, is not in its directory."""
+    media = [{"kind": "video", "codec": "h264", "pt": 96, "profile": 66}]
+    for n in ("n1", "n3"):
+        r = ops(c, n, "room.create", {"room": "live"})
+        T.check(r is not None and r["ok"], "%s: room live: %s" % (n, r))
+        r = ops(c, n, "stream.publish", {"room": "live", "stream": "cam-" + n, "media": media})
+        T.check(r is not None and r["ok"], "%s: stream cam-%s published: %s" % (n, n, r))
+    time.sleep(1)                               # the announcements reach n2
+    r = ops(c, "n2", "stream.subscribe", {"room": "live", "stream": "cam-n3", "sdp": OFFER},
+            timeout=10)
+    T.check(r is not None and not r["ok"] and r["error"]["code"] == "not_found",
+            "n3's unsigned announcement is not believed on n2: %s" % r)
+    T.check("cam-n3 not kept (not signed as a node" in cps[1].tail(400),
+            "n2 logged the unsigned announcement")
+    r = ops(c, "n2", "stream.subscribe", {"room": "live", "stream": "cam-n1", "sdp": OFFER},
+            timeout=15)
+    T.check(r is not None and r["ok"] and r["result"].get("sdp"),
+            "n1's signed announcement is: n2 pulls cam-n1 for a viewer: %s" %
+            json.dumps(r)[:300])
+
+
 def check_bad_tenant(broker, dpl, keys):
     d = tempfile.mkdtemp(prefix="mfwd-pipe-bad-")
     cfg = os.path.join(d, "cp.json")
@@ -77,9 +106,11 @@ def main():
     with dps[0], dps[1], dps[2], Broker() as broker:
         check_bad_tenant(broker, dps[0], keys)
         auth = {"keys_file": keys, "required": True}
-        cps = [ControlPlane(broker, "n1", dps[0].instance, auth=dict(auth, node_tenant="nodes")),
-               ControlPlane(broker, "n2", dps[1].instance, auth=dict(auth, node_tenant="nodes")),
-               ControlPlane(broker, "n3", dps[2].instance, auth=auth)]
+        cps = [ControlPlane(broker, "n1", dps[0].instance, edge_pull=True,
+                            auth=dict(auth, node_tenant="nodes")),
+               ControlPlane(broker, "n2", dps[1].instance, edge_pull=True,
+                            auth=dict(auth, node_tenant="nodes")),
+               ControlPlane(broker, "n3", dps[2].instance, edge_pull=True, auth=auth)]
         with cps[0], cps[1], cps[2]:
             c = Client(broker)
             for n in ("n1", "n2", "n3"):
@@ -103,6 +134,7 @@ def main():
             r = ops(c, "n1", "session.unpipe", {"id": "cam", "to": "n2"})
             T.check(r is not None and r["ok"], "session.unpipe: %s" % r)
             T.check(gone(c, "n2", "cam"), "the signed pipe.close removed cam from n2")
+            pull_signed(c, cps)
             c.close()
     T.eq([d.rc for d in dps], [0, 0, 0], "dataplanes exited cleanly")
     T.done()
