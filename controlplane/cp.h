@@ -394,6 +394,7 @@ struct cp_stream {
 	char tag[10];		/* published with a token: its tag ("" otherwise) */
 	uint64_t idle_ms;	/* pulled, without viewers since (0: it has some) */
 	char origin[64];	/* pulled through a pipe from this node (cp_edge.c); "": not */
+	uint64_t resigned_ms;	/* its announcement last published again over an unsigned one */
 };
 
 /* A device that pushes on demand, as its retained status says (cp_devices.c). */

@@ -22,9 +22,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cp.h"
 #include "mf/mf_array.h"
+#include "mf/mf_time.h"
 
 #define DIR_MAX		65536	/* announcements kept */
 
@@ -112,6 +114,33 @@ refuse(struct cp *cp, const char *topic, const char *why)
 		       topic, why, (unsigned long)cp->edge.refused);
 }
 
+/* Whether announcement @p msg may be believed: signed as a node when this node has
+ * auth.node_tenant (cp_auth_record_ok). MQTT 3.1.1 carries no user property: there a node
+ * neither signs nor checks them. */
+static bool
+believed(struct cp *cp, const struct cp_msg *msg)
+{
+	return cp->cfg.mqtt_version != 5 ||
+	       cp_auth_record_ok(cp, msg->topic, msg->payload, msg->len, msg->sig.sig);
+}
+
+/* Ours, overwritten unsigned (by someone the ACL let write there; signed nodes now pass the
+ * stream over): published again, signed, at most once a second for each stream (a broker
+ * that dropped user properties would otherwise have it echo for ever). */
+static void
+resign(struct cp *cp, uint32_t idx)
+{
+	struct cp_stream *st = &cp->rooms.streams[idx];
+	uint64_t now = mf_time_ns(CLOCK_MONOTONIC) / 1000000u;
+
+	if (st->resigned_ms != 0 && now < st->resigned_ms + 1000)
+		return;
+	st->resigned_ms = now;
+	MF_LOG(WARNING, main, "stream %s: its announcement was overwritten, not signed as a node: "
+	       "published again", st->name);
+	cp_edge_announce(cp, idx);
+}
+
 /* Our own announcement, as the broker keeps it: one of a stream no longer published here
  * (its clearing lost with a connection, or this node restarted without it) is cleared, or
  * edges would pull from us what we do not have. */
@@ -121,8 +150,13 @@ own(struct cp *cp, const struct cp_msg *msg, const struct cp_dir_entry *e)
 	int r = cp_room_find(cp, e->room), i;
 
 	i = r >= 0 ? cp_stream_find(cp, (uint32_t)r, e->stream) : -1;
-	if (msg->len == 0 || (i >= 0 && cp->rooms.streams[i].origin[0] == '\0'))
+	if (msg->len == 0)
 		return;
+	if (i >= 0 && cp->rooms.streams[i].origin[0] == '\0') {
+		if (!believed(cp, msg))
+			resign(cp, (uint32_t)i);
+		return;
+	}
 	cp_mqtt_publish(cp->mqtt, msg->topic, "", 1, true, NULL, 0);
 	MF_LOG(NOTICE, main, "stream %s of room %s: its announcement left over, cleared",
 	       e->stream, e->room);
@@ -142,8 +176,7 @@ cp_edge_dir(struct cp *cp, const struct cp_msg *msg)
 		return;
 	}
 	old = find(cp, e.node, e.room, e.stream);
-	if (msg->len > 0 && !cp_auth_record_ok(cp, msg->topic, msg->payload, msg->len,
-					       msg->sig.sig)) {
+	if (msg->len > 0 && !believed(cp, msg)) {
 		refuse(cp, msg->topic, "not signed as a node (auth.node_tenant)");
 	} else if (msg->len > 0) {
 		e.rec = json_loadb(msg->payload, msg->len, JSON_REJECT_DUPLICATES, NULL);

@@ -11,7 +11,7 @@ tenant "nodes", n3 has no node tenant:
 - session.pipe from n3 to n2 is refused with the edge's "unsigned", nothing left on n2;
 - stream announcements (edge_pull on every node) are signed as the node tenant too: n2
   pulls n1's stream, and does not believe n3's unsigned announcement (not found, the
-  refusal logged);
+  refusal logged); n1's announcement overwritten unsigned is published again, signed;
 - a node tenant that is not in the keys file stops the control plane at start.
 """
 import base64
@@ -21,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import paho.mqtt.client as mqtt
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cpharness import (CONTROLPLANE, Broker, Checks, Client, ControlPlane,  # noqa: E402
@@ -63,27 +65,71 @@ def gone(c, node, sid, timeout=5):
     return False
 
 
-def pull_signed(c, cps):
+def until(what, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = what()
+        if v:
+            return v
+        time.sleep(0.2)
+    return what()
+
+
+def retained_sig(broker, topic):
+    """The mfwd-sig user property of the message the broker retains on @topic, or None."""
+    got = []
+    m = mqtt.Client(client_id="sigread-" + os.urandom(3).hex(), protocol=mqtt.MQTTv5)
+    m.on_message = lambda cl, u, msg: got.append(
+        dict(getattr(msg.properties, "UserProperty", []) or []).get("mfwd-sig"))
+    m.connect("127.0.0.1", broker.port)
+    m.subscribe(topic, 1)
+    m.loop_start()
+    until(lambda: got, 5)
+    m.loop_stop()
+    m.disconnect()
+    return got[0] if got else None
+
+
+def pull_signed(broker, c, cps):
     """n1 (node tenant) and n3 (none) each publish a stream: n2 pulls n1's, and n3's
-    announcement, unsigned, is not in its directory."""
+    announcement, unsigned, is not in its directory. n1's announcement overwritten unsigned
+    is published again by n1, signed."""
     media = [{"kind": "video", "codec": "h264", "pt": 96, "profile": 66}]
     for n in ("n1", "n3"):
         r = ops(c, n, "room.create", {"room": "live"})
         T.check(r is not None and r["ok"], "%s: room live: %s" % (n, r))
         r = ops(c, n, "stream.publish", {"room": "live", "stream": "cam-" + n, "media": media})
         T.check(r is not None and r["ok"], "%s: stream cam-%s published: %s" % (n, n, r))
-    time.sleep(1)                               # the announcements reach n2
+    # n2 has read n3's announcement (and refused it) before it is asked for the stream.
+    T.check(until(lambda: "cam-n3 not kept (not signed as a node" in cps[1].tail(400)),
+            "n2 refused n3's unsigned announcement, logged")
     r = ops(c, "n2", "stream.subscribe", {"room": "live", "stream": "cam-n3", "sdp": OFFER},
             timeout=10)
     T.check(r is not None and not r["ok"] and r["error"]["code"] == "not_found",
             "n3's unsigned announcement is not believed on n2: %s" % r)
-    T.check("cam-n3 not kept (not signed as a node" in cps[1].tail(400),
-            "n2 logged the unsigned announcement")
-    r = ops(c, "n2", "stream.subscribe", {"room": "live", "stream": "cam-n1", "sdp": OFFER},
-            timeout=15)
+    sub = {"room": "live", "stream": "cam-n1", "sdp": OFFER}
+    r = until(lambda: (lambda r: r if r is not None and r["ok"] else None)(
+        ops(c, "n2", "stream.subscribe", sub, timeout=15)))
     T.check(r is not None and r["ok"] and r["result"].get("sdp"),
             "n1's signed announcement is: n2 pulls cam-n1 for a viewer: %s" %
             json.dumps(r)[:300])
+    topic = "mfwd/n1/stream/live/cam-n1"
+    T.check(retained_sig(broker, topic) is not None, "n1's announcement is signed")
+    ann = []
+    m = mqtt.Client(client_id="annread-" + os.urandom(3).hex(), protocol=mqtt.MQTTv5)
+    m.on_message = lambda cl, u, msg: ann.append(msg.payload)
+    m.connect("127.0.0.1", broker.port)
+    m.subscribe(topic, 1)
+    m.loop_start()
+    until(lambda: ann, 5)
+    if ann:
+        m.publish(topic, ann[0], qos=1, retain=True).wait_for_publish()
+    m.loop_stop()
+    m.disconnect()
+    T.check(until(lambda: "cam-n1: its announcement was overwritten" in cps[0].tail(400)),
+            "n1 saw its announcement overwritten unsigned")
+    T.check(until(lambda: retained_sig(broker, topic) is not None),
+            "n1 published it again, signed")
 
 
 def check_bad_tenant(broker, dpl, keys):
@@ -134,7 +180,7 @@ def main():
             r = ops(c, "n1", "session.unpipe", {"id": "cam", "to": "n2"})
             T.check(r is not None and r["ok"], "session.unpipe: %s" % r)
             T.check(gone(c, "n2", "cam"), "the signed pipe.close removed cam from n2")
-            pull_signed(c, cps)
+            pull_signed(broker, c, cps)
             c.close()
     T.eq([d.rc for d in dps], [0, 0, 0], "dataplanes exited cleanly")
     T.done()
