@@ -395,6 +395,7 @@ struct cp_stream {
 	uint64_t idle_ms;	/* pulled, without viewers since (0: it has some) */
 	char origin[64];	/* pulled through a pipe from this node (cp_edge.c); "": not */
 	uint64_t resigned_ms;	/* its announcement last published again over an unsigned one */
+	uint64_t resign_at_ms;	/* and to be again then (0: not) */
 };
 
 /* A device that pushes on demand, as its retained status says (cp_devices.c). */
@@ -987,8 +988,12 @@ void cp_pipe_unpull(struct cp *cp, const char *id, const char *origin, const cha
 
 /** An announcement (msg->stream_dir): kept, replaced or (empty) forgotten. */
 void cp_edge_dir(struct cp *cp, const struct cp_msg *msg);
-/** Stream @p idx of this node announced to the others (edge_pull on, not itself pulled). */
-void cp_edge_announce(struct cp *cp, uint32_t idx);
+/** Stream @p idx of this node announced to the others (edge_pull on, not itself pulled).
+ *  @return 0 when published, or a negative errno (logged, or nothing to announce). */
+int cp_edge_announce(struct cp *cp, uint32_t idx);
+/** Stream @p idx's announcement, found overwritten unsigned, published again (now, or once
+ *  a second has passed since the last time: its resign_at_ms, for cp_streams_tick). */
+void cp_edge_resign(struct cp *cp, uint32_t idx, uint64_t now_ms);
 /** Every stream of this node announced again (a new connection: the broker may have
  *  lost what it kept). */
 void cp_edge_reannounce(struct cp *cp);

@@ -126,19 +126,23 @@ believed(struct cp *cp, const struct cp_msg *msg)
 
 /* Ours, overwritten unsigned (by someone the ACL let write there; signed nodes now pass the
  * stream over): published again, signed, at most once a second for each stream (a broker
- * that dropped user properties would otherwise have it echo for ever). */
-static void
-resign(struct cp *cp, uint32_t idx)
+ * that dropped user properties, or another node under our name, would otherwise have it
+ * echo for ever). One sooner, or with the dataplane down (no addresses to say), waits for
+ * that second (cp_streams_tick). */
+void
+cp_edge_resign(struct cp *cp, uint32_t idx, uint64_t now_ms)
 {
 	struct cp_stream *st = &cp->rooms.streams[idx];
-	uint64_t now = mf_time_ns(CLOCK_MONOTONIC) / 1000000u;
 
-	if (st->resigned_ms != 0 && now < st->resigned_ms + 1000)
+	if (!cp->dp_up || (st->resigned_ms != 0 && now_ms < st->resigned_ms + 1000)) {
+		st->resign_at_ms = cp->dp_up ? st->resigned_ms + 1000 : now_ms + 1000;
 		return;
-	st->resigned_ms = now;
-	MF_LOG(WARNING, main, "stream %s: its announcement was overwritten, not signed as a node: "
-	       "published again", st->name);
-	cp_edge_announce(cp, idx);
+	}
+	st->resign_at_ms = 0;
+	st->resigned_ms = now_ms;
+	if (cp_edge_announce(cp, idx) == 0)
+		MF_LOG(WARNING, main, "stream %s: its announcement was overwritten, not signed as "
+		       "a node: published again", st->name);
 }
 
 /* Our own announcement, as the broker keeps it: one of a stream no longer published here
@@ -154,7 +158,7 @@ own(struct cp *cp, const struct cp_msg *msg, const struct cp_dir_entry *e)
 		return;
 	if (i >= 0 && cp->rooms.streams[i].origin[0] == '\0') {
 		if (!believed(cp, msg))
-			resign(cp, (uint32_t)i);
+			cp_edge_resign(cp, (uint32_t)i, mf_time_ns(CLOCK_MONOTONIC) / 1000000u);
 		return;
 	}
 	cp_mqtt_publish(cp->mqtt, msg->topic, "", 1, true, NULL, 0);
@@ -206,7 +210,7 @@ cp_edge_dir(struct cp *cp, const struct cp_msg *msg)
 	cp->edge.e[cp->edge.nb++] = e;
 }
 
-void
+int
 cp_edge_announce(struct cp *cp, uint32_t idx)
 {
 	const struct cp_stream *st = &cp->rooms.streams[idx];
@@ -214,14 +218,15 @@ cp_edge_announce(struct cp *cp, uint32_t idx)
 	const struct cp_sess *s;
 	struct cp_err err = { 0 };
 	json_t *rec, *pipe;
+	int rc;
 
 	if (!cp->cfg.edge_pull || st->session[0] == '\0' || st->origin[0] != '\0' ||
 	    cp->mqtt == NULL || (s = cp_reg_find(&cp->reg, st->session)) == NULL)
-		return;
+		return -ENOENT;
 	pipe = cp_pipes_offer(cp, s, &err);
 	if (pipe == NULL) {
 		MF_LOG(WARNING, main, "stream %s not announced: %s", st->name, err.message);
-		return;
+		return -EIO;
 	}
 	rec = cp_stream_meta(cp, idx);
 	/* Who pulls it and with what token is this node's business. */
@@ -235,10 +240,12 @@ cp_edge_announce(struct cp *cp, uint32_t idx)
 		json_object_set_new(rec, "tenant", json_string(cp->auth.tenants[s->tenant].name));
 	text = json_dumps(rec, JSON_COMPACT);
 	cp_stream_dir_topic(cp, cp->cfg.node, idx, topic);
-	if (text == NULL || cp_store_record_publish(cp, topic, text, 0) != 0)
+	rc = text == NULL ? -ENOMEM : cp_store_record_publish(cp, topic, text, 0);
+	if (rc != 0)
 		MF_LOG(WARNING, main, "stream %s: its announcement not sent", st->name);
 	free(text);
 	json_decref(rec);
+	return rc;
 }
 
 void

@@ -916,6 +916,8 @@ cp_streams_tick(struct cp *cp, uint64_t now_ms)
 		struct cp_stream *st = &cp->rooms.streams[i];
 		const struct cp_sess *s;
 
+		if (st->resign_at_ms != 0 && now_ms >= st->resign_at_ms)
+			cp_edge_resign(cp, i, now_ms);
 		if (st->session[0] == '\0' || (st->device[0] == '\0' && st->origin[0] == '\0'))
 			continue;
 		s = cp_reg_find(&cp->reg, st->session);
