@@ -47,7 +47,15 @@ port_probe(const struct dp_port_conf *c, uint16_t *port_id, char *name, size_t l
 	}
 	/* -EEXIST: already probed by EAL (-a or --vdev on the command line): use it. */
 	if (rc != 0 && rc != -EEXIST) {
-		DP_LOG(ERR, "cannot probe %s: %s\n", name, rte_strerror(-rc));
+		/* Drivers' probes return -1 for any failure (not EPERM) and log why. */
+		DP_LOG(ERR, "cannot probe %s: %s\n", name,
+		       rc == -1 ? "the driver refused it (its reason is above)" : rte_strerror(-rc));
+		/* DPDK 22.11's af_packet joins fanout group (pid ^ ifindex) & 0xffff, and the
+		 * kernel refuses a group another socket of this namespace holds on another
+		 * interface: a collision of two processes' numbers, gone with a new pid. */
+		if (strncmp(name, "net_af_packet", 13) == 0)
+			DP_LOG(ERR, "%s: if it could not set PACKET_FANOUT, another af_packet "
+			       "process here holds the group its pid gives: start again\n", name);
 		return rc;
 	}
 	rc = rte_eth_dev_get_port_by_name(name, port_id);
