@@ -302,8 +302,16 @@ send_unpipe(struct cp *cp, const struct cp_pipe *p)
 }
 /* ---- the origin: session.pipe, session.unpipe ---- */
 
+/* Whether port @p pi has a gateway of @p a's family. */
+static bool
+routed(const struct mf_msg_port_info *pi, const struct mf_addr *a)
+{
+	return (pi->gw & (a->family == 4 ? MF_PORT_GW4 : MF_PORT_GW6)) != 0;
+}
+
 /* The addresses of this node's ports (or of port @p only, if >= 0): where the edge may
- * find one in a subnet of its own. */
+ * find one in a subnet of its own, or reach through its gateway ("gateway": the port has
+ * one of that family, so the origin can answer there too). */
 static json_t *
 our_addrs(struct cp *cp, json_int_t only, struct cp_err *err)
 {
@@ -321,8 +329,9 @@ our_addrs(struct cp *cp, json_int_t only, struct cp_err *err)
 		for (k = 0; (only < 0 || pi->port == only) && k < pi->nb_addrs &&
 		     k < MF_NODE_MAX_ADDRS; k++) {
 			mf_addr_str(&pi->addrs[k], s, sizeof(s));
-			json_array_append_new(a, json_pack("{s:i, s:s}", "port", pi->port,
-							   "addr", s));
+			json_array_append_new(a, json_pack("{s:i, s:s, s:b}", "port", pi->port,
+							   "addr", s, "gateway",
+							   routed(pi, &pi->addrs[k])));
 		}
 	}
 	if (json_array_size(a) > 0)
@@ -813,41 +822,63 @@ same_subnet(const struct mf_addr *a, const struct mf_addr *b, unsigned int plen)
 	return r == 0 || ((a->a[n] ^ b->a[n]) & (0xff << (8 - r))) == 0;
 }
 
-/* Our port and address in a subnet of one of the origin's addresses (@p from), and that
- * address and its port. @return 0 or -ENETUNREACH with @p err set. */
+/* Our port and address for origin address @p o: one in its subnet, or, if @p via_gw, one
+ * whose gateway reaches it. @return whether there is one (*@p pi, *@p k). */
+static bool
+find_way(const struct mf_msg_node_info *ni, const struct mf_addr *o, bool via_gw,
+	 const struct mf_msg_port_info **pi, unsigned int *k)
+{
+	unsigned int i;
+
+	for (i = 0; i < ni->nb_ports && i < MF_MAX_PORTS; i++) {
+		*pi = &ni->ports[i];
+		for (*k = 0; *k < (*pi)->nb_addrs && *k < MF_NODE_MAX_ADDRS; (*k)++) {
+			const struct mf_addr *a = &(*pi)->addrs[*k];
+
+			if (via_gw ? a->family == o->family && routed(*pi, a) :
+				     same_subnet(a, o, (*pi)->prefix[*k]))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Our port and address toward one of the origin's addresses (@p from), and that address
+ * and its port: a shared subnet first, else through our gateway to an origin address whose
+ * port has a gateway of its own (so the origin's output and our RTCP can be routed back).
+ * @return 0 or -ENETUNREACH with @p err set. */
 static int
 route(struct cp *cp, json_t *from, json_t *in, const char **origin_addr, json_int_t *oport,
       struct cp_err *err)
 {
 	const struct mf_msg_node_info *ni = (const struct mf_msg_node_info *)cp->res;
+	const struct mf_msg_port_info *pi;
 	struct mf_addr o;
+	unsigned int k, pass;
 	char s[64];
-	unsigned int i, k;
 	size_t j;
 	json_t *e;
 
 	if (cp_dp_call(cp, MF_MSG_NODE_INFO, NULL, 0, cp->res, sizeof(cp->res), err) < 0)
 		return -EIO;
-	json_array_foreach(from, j, e) {
-		const char *a = json_string_value(json_object_get(e, "addr"));
+	for (pass = 0; pass < 2; pass++)
+		json_array_foreach(from, j, e) {
+			const char *a = json_string_value(json_object_get(e, "addr"));
 
-		if (a == NULL || mf_addr_parse(a, &o) != 0)
-			continue;
-		for (i = 0; i < ni->nb_ports && i < MF_MAX_PORTS; i++)
-			for (k = 0; k < ni->ports[i].nb_addrs && k < MF_NODE_MAX_ADDRS; k++) {
-				if (!same_subnet(&ni->ports[i].addrs[k], &o,
-						 ni->ports[i].prefix[k]))
-					continue;
-				mf_addr_str(&ni->ports[i].addrs[k], s, sizeof(s));
-				json_object_set_new(in, "port", json_integer(ni->ports[i].port));
-				json_object_set_new(in, "addr", json_string(s));
-				*origin_addr = a;
-				*oport = json_integer_value(json_object_get(e, "port"));
-				return 0;
-			}
-	}
+			if (a == NULL || mf_addr_parse(a, &o) != 0 ||
+			    (pass == 1 && !json_is_true(json_object_get(e, "gateway"))) ||
+			    !find_way(ni, &o, pass == 1, &pi, &k))
+				continue;
+			mf_addr_str(&pi->addrs[k], s, sizeof(s));
+			json_object_set_new(in, "port", json_integer(pi->port));
+			json_object_set_new(in, "addr", json_string(s));
+			*origin_addr = a;
+			*oport = json_integer_value(json_object_get(e, "port"));
+			return 0;
+		}
 	cp_err_set(err, "no_route", "from", "no port of node %s shares a subnet with the "
-		   "origin's addresses", cp->cfg.node);
+		   "origin's addresses or has a gateway toward one the origin routes from",
+		   cp->cfg.node);
 	return -ENETUNREACH;
 }
 

@@ -46,6 +46,7 @@ node_info(struct mf_msg_node_info *ni)
 
 		pi->port = i;
 		pi->up = p->up;
+		pi->gw = (p->conf->has_gw4 ? MF_PORT_GW4 : 0) | (p->conf->has_gw6 ? MF_PORT_GW6 : 0);
 		memcpy(pi->mac, p->mac.addr_bytes, 6);
 		snprintf(pi->name, sizeof(pi->name), "%s", p->name);
 		for (k = 0; k < p->conf->nb_v4 && pi->nb_addrs < MF_NODE_MAX_ADDRS; k++) {

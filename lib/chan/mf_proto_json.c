@@ -26,7 +26,7 @@ mf_node_info_to_json(const struct mf_msg_node_info *ni)
 
 	for (i = 0; i < ni->nb_ports && i < MF_MAX_PORTS; i++) {
 		const struct mf_msg_port_info *p = &ni->ports[i];
-		json_t *addrs = json_array();
+		json_t *addrs = json_array(), *gw = json_array();
 		char buf[80];
 
 		for (k = 0; k < p->nb_addrs && k < MF_NODE_MAX_ADDRS; k++) {
@@ -38,9 +38,13 @@ mf_node_info_to_json(const struct mf_msg_node_info *ni)
 		}
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", p->mac[0], p->mac[1],
 			 p->mac[2], p->mac[3], p->mac[4], p->mac[5]);
-		json_array_append_new(ports, json_pack("{s:i, s:s, s:s, s:b, s:o}", "port", p->port,
-						       "name", p->name, "mac", mac, "up", p->up,
-						       "addrs", addrs));
+		if (p->gw & MF_PORT_GW4)
+			json_array_append_new(gw, json_string("ipv4"));
+		if (p->gw & MF_PORT_GW6)
+			json_array_append_new(gw, json_string("ipv6"));
+		json_array_append_new(ports, json_pack("{s:i, s:s, s:s, s:b, s:o, s:o}", "port",
+						       p->port, "name", p->name, "mac", mac, "up",
+						       p->up, "addrs", addrs, "gateways", gw));
 	}
 	return json_pack("{s:s, s:i, s:i, s:i, s:i, s:I, s:I, s:s%, s:o}", "version",
 			 ni->version, "ports_count", ni->nb_ports, "workers", ni->nb_workers,

@@ -113,13 +113,17 @@ struct mf_msg_list {
 
 #define MF_NODE_MAX_ADDRS 4
 
+#define MF_PORT_GW4	0x1
+#define MF_PORT_GW6	0x2
+
 struct mf_msg_port_info {
 	uint16_t port;
 	uint8_t nb_addrs;
 	uint8_t up;
 	uint8_t mac[6];
 	uint8_t prefix[MF_NODE_MAX_ADDRS];
-	uint8_t reserved[2];
+	uint8_t gw;		/* MF_PORT_GW4 | MF_PORT_GW6: has a gateway of that family */
+	uint8_t reserved;
 	struct mf_addr addrs[MF_NODE_MAX_ADDRS];
 	char name[64];		/* the ethdev's name (RTE_DEV_NAME_MAX_LEN) */
 };
