@@ -177,6 +177,8 @@ int cp_mqtt_forward(struct cp_mqtt *m, const char *topic, const struct cp_msg *m
 struct cp_sess {
 	struct cp_sess *hnext;		/* hash chain */
 	uint64_t seq;			/* creation order: session.list's cursor */
+	uint64_t inc;			/* a pooled session's incarnation: random, journaled,
+					 * in its record and in an heir's mark; 0: none */
 	uint64_t joff;			/* its latest record in the journal */
 	uint32_t jlen;
 	uint32_t oidx;			/* its place in the creation order */
@@ -564,6 +566,7 @@ struct cp_failover {
 	uint64_t moved, failed, gone;
 	uint64_t republished;		/* own records the broker had lost, published again */
 	uint64_t unsigned_records;	/* records and marks not signed as a node: not believed */
+	uint64_t stale;			/* own records and marks of another incarnation: replaced */
 };
 
 #define CP_LOAD_LCORES	128	/* lcores whose busy share the status reports */
@@ -680,6 +683,10 @@ void cp_store_record_topic(const struct cp *cp, const char *node, const char *id
 /** Publish a pooled session's record (retained; its spec with keys and its owner), once
  *  its journal record is synced. Nothing for a session not pooled. */
 void cp_store_record(struct cp *cp, struct cp_sess *s);
+/** A session's incarnation as records, marks and the journal carry it (16 hex digits). */
+json_t *cp_store_inc_json(uint64_t inc);
+/** The incarnation in @p v (cp_store_inc_json's form), or 0 if it is not one. */
+uint64_t cp_store_inc_parse(const json_t *v);
 /** Publish @p text retained on a record topic (a record, or an heir's mark gone after
  *  @p expiry_s), signed as auth.node_tenant when this node has one. @return 0 or -EIO. */
 int cp_store_record_publish(struct cp *cp, const char *topic, const char *text,

@@ -417,6 +417,9 @@ moved(struct cp *cp, const struct takeover *t, struct cp_sess *s)
 	 * record missing may be a broker's loss). */
 	cp_store_record_topic(cp, t->dead, t->id, topic);
 	o = json_pack("{s:i, s:s}", "v", 1, "moved_to", cp->cfg.node);
+	/* The incarnation it took: a mark replayed over a later session of the id is stale. */
+	if (o != NULL && json_is_string(json_object_get(t->rec, "inc")))
+		json_object_set(o, "inc", json_object_get(t->rec, "inc"));
 	mark = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	if (mark == NULL || cp_store_record_publish(cp, topic, mark, MOVED_MARK_S) != 0)
@@ -725,21 +728,60 @@ sync_end(struct cp *cp)
 	free(w.ids);
 }
 
-/* Is @p m an heir's mark, {"v": 1, "moved_to": NODE}, rather than a record? (A record, with
- * its keys, is not parsed for it.) */
-static bool
-moved_mark(const struct cp_msg *m)
+/* The incarnation a record names, {..., "inc": "<16 hex>"}, read without parsing the
+ * record (its keys); 0 if none. */
+static uint64_t
+record_inc(const struct cp_msg *m)
 {
+	const char *p = memmem(m->payload, m->len, "\"inc\":\"", 7);
+	char hex[17];
+	json_t *v;
+	uint64_t inc;
+
+	if (p == NULL || (size_t)(p - m->payload) + 7 + 17 > m->len || p[7 + 16] != '"')
+		return 0;
+	memcpy(hex, p + 7, 16);
+	hex[16] = '\0';
+	v = json_string(hex);
+	inc = cp_store_inc_parse(v);
+	json_decref(v);
+	return inc;
+}
+
+enum mark { NOT_MARK, MARK_OURS, MARK_STALE };
+
+/* Is @p m an heir's mark, {"v": 1, "moved_to": NODE, "inc": ...}, rather than a record (a
+ * record, with its keys, is not parsed for it), and of the incarnation @p inc of session
+ * (0: one journaled before incarnations, any mark)? One of another is a replay. */
+static enum mark
+mark_of(const struct cp_msg *m, uint64_t inc)
+{
+	enum mark k = NOT_MARK;
 	json_t *o;
-	bool mark;
 
 	if (m->len == 0 || memmem(m->payload, m->len, "\"moved_to\"", 10) == NULL)
-		return false;
+		return NOT_MARK;
 	o = json_loadb(m->payload, m->len, 0, NULL);
-	mark = json_is_string(json_object_get(o, "moved_to"));
-
+	if (json_is_string(json_object_get(o, "moved_to")))
+		k = inc == 0 || cp_store_inc_parse(json_object_get(o, "inc")) == inc ? MARK_OURS :
+		    MARK_STALE;
 	json_decref(o);
-	return mark;
+	return k;
+}
+
+/* Our record of @p s, or an heir's mark of it, replaced by one of another incarnation (a
+ * replay): our record again over it, counted, logged (sparsely: anyone who may publish
+ * there could flood the log). */
+static void
+stale(struct cp *cp, struct cp_sess *s, enum mark k)
+{
+	uint64_t n = ++cp->failover.stale;
+
+	if (n <= 10 || (n & (n - 1)) == 0)
+		MF_LOG(WARNING, cmd, "session %s: %s of an earlier session of this id came on its "
+		       "record (replayed?): its record published again (%llu so far)", s->id,
+		       k == MARK_STALE ? "a mark" : "a record", (unsigned long long)n);
+	cp_store_record(cp, s);
 }
 
 static void
@@ -747,6 +789,7 @@ own_record(struct cp *cp, const char *id, const struct cp_msg *m)
 {
 	struct cp_failover *f = &cp->failover;
 	struct cp_sess *s;
+	enum mark k;
 
 	if (f->sync_until_ms == 0) {
 		/* The watch after a lookup: an heir's mark for a pooled session here since
@@ -754,14 +797,15 @@ own_record(struct cp *cp, const char *id, const struct cp_msg *m)
 		 * signed: our record again over it. The rest (our own records back, with
 		 * their keys) is wiped unread. */
 		s = cp_reg_find(&cp->reg, id);
-		if (s != NULL && s->pooled && moved_mark(m)) {
-			if (!signed_record(cp, m, id, cp->cfg.node))
-				cp_store_record(cp, s);
-			else if (s->seq <= f->sync_seq) {
-				MF_LOG(NOTICE, cmd, "session %s: taken over after this node's "
-				       "lookup", id);
-				gone_here(cp, id);
-			}
+		k = s != NULL && s->pooled ? mark_of(m, s->inc) : NOT_MARK;
+		if (k != NOT_MARK && !signed_record(cp, m, id, cp->cfg.node)) {
+			cp_store_record(cp, s);
+		} else if (k == MARK_OURS && s->seq <= f->sync_seq) {
+			MF_LOG(NOTICE, cmd, "session %s: taken over after this node's lookup", id);
+			gone_here(cp, id);
+		} else if (k == MARK_STALE ||
+			   (k == NOT_MARK && s != NULL && s->pooled && record_inc(m) != s->inc)) {
+			stale(cp, s, k);
 		}
 		explicit_bzero(m->payload, m->len);
 		return;
@@ -785,13 +829,17 @@ own_record(struct cp *cp, const char *id, const struct cp_msg *m)
 		MF_LOG(NOTICE, cmd, "session %.48s: its record left over, cleared", id);
 		return;
 	}
-	/* One not signed is as if not there: the record is published again over it. */
+	/* One not signed, or of another incarnation, is as if not there: the record is
+	 * published again over it (unkept). */
 	if (!signed_record(cp, m, id, cp->cfg.node))
 		return;
-	if (moved_mark(m))
+	k = mark_of(m, s->inc);
+	if (k == MARK_OURS)
 		s->taken = true;
-	else
+	else if (k == NOT_MARK && record_inc(m) == s->inc)
 		s->kept = true;
+	else
+		cp->failover.stale++;
 }
 
 /* A message on a dead node's records: into *@p t (made for @p n) when it is this node's

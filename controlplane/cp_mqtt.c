@@ -66,6 +66,7 @@ struct cp_mqtt {
 	bool records;			/* failover: session records are read */
 	char t_dir[CP_TOPIC_MAX];	/* <prefix>/+/stream/#: edge pull's directory, or "" */
 	char will_payload[256];
+	_Atomic bool quiet;		/* stopping: the statuses' unsubscription answered */
 	MQTTAsync_willOptions will;
 	MQTTAsync_SSLOptions ssl;
 	MQTTProperties conn_props;
@@ -879,6 +880,72 @@ cp_mqtt_forward(struct cp_mqtt *mq, const char *topic, const struct cp_msg *msg,
 	return 0;
 }
 
+static void
+on_quiet(void *ctx, MQTTAsync_successData *r)
+{
+	(void)r;
+	atomic_store((_Atomic bool *)ctx, true);
+}
+
+static void
+on_quiet5(void *ctx, MQTTAsync_successData5 *r)
+{
+	(void)r;
+	atomic_store((_Atomic bool *)ctx, true);
+}
+
+/* Up to @p ms for @p done (set by a paho callback), or for the client to be disconnected. */
+static void
+wait_for(struct cp_mqtt *mq, _Atomic bool *done, unsigned int ms)
+{
+	struct timespec ts = { 0, 10000000 };
+	unsigned int i;
+
+	for (i = 0; i < ms / 10 && MQTTAsync_isConnected(mq->client) &&
+		    (done == NULL || !atomic_load(done)); i++)
+		nanosleep(&ts, NULL);
+}
+
+/*
+ * The statuses of every node (and devices, announcements) stop coming before the
+ * DISCONNECT, and it waits for our last publishes (the status "stopped") to be
+ * acknowledged. Why: paho closes the socket right after the DISCONNECT; a message the
+ * broker sends meanwhile (our own status coming back, another node's) meets a closed
+ * socket, which answers with a reset, and mosquitto, failing that write before it reads
+ * the DISCONNECT, publishes our will ("connection lost"): every node of the pool then took
+ * a node stopped on purpose for dead and its sessions over. The topics unsubscribed are
+ * subscribed again at every connection; commands stay (a persistent session keeps them
+ * for the next start).
+ */
+static void
+quiet_disconnect(struct cp_mqtt *mq)
+{
+	MQTTAsync_disconnectOptions d5 = MQTTAsync_disconnectOptions_initializer5;
+	MQTTAsync_disconnectOptions d4 = MQTTAsync_disconnectOptions_initializer;
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	char *topics[4];
+	int n = 0;
+
+	if (mq->t_registry[0] != '\0')
+		topics[n++] = mq->t_registry;
+	if (mq->t_registry[0] != '\0' && mq->cfg->placement)
+		topics[n++] = mq->t_place;
+	if (mq->t_devices[0] != '\0')
+		topics[n++] = mq->t_devices;
+	if (mq->t_dir[0] != '\0')
+		topics[n++] = mq->t_dir;
+	ro.context = (void *)&mq->quiet;	/* mq outlives paho's client: a late answer */
+	if (mq->cfg->mqtt_version == 5)
+		ro.onSuccess5 = on_quiet5;
+	else
+		ro.onSuccess = on_quiet;
+	if (n > 0 && MQTTAsync_unsubscribeMany(mq->client, n, topics, &ro) == MQTTASYNC_SUCCESS)
+		wait_for(mq, &mq->quiet, 1000);
+	d5.timeout = d4.timeout = 1000;		/* in-flight publishes acknowledged first */
+	MQTTAsync_disconnect(mq->client, mq->cfg->mqtt_version == 5 ? &d5 : &d4);
+	wait_for(mq, NULL, 2000);
+}
+
 void
 cp_mqtt_stop(struct cp_mqtt *mq)
 {
@@ -894,14 +961,8 @@ cp_mqtt_stop(struct cp_mqtt *mq)
 			MQTTAsync_disconnect(mq->pool, mq->cfg->mqtt_version == 5 ? &d5 : &d4);
 		MQTTAsync_destroy(&mq->pool);
 	}
-	if (MQTTAsync_isConnected(mq->client)) {
-		MQTTAsync_disconnect(mq->client, mq->cfg->mqtt_version == 5 ? &d5 : &d4);
-		for (int i = 0; i < 50 && MQTTAsync_isConnected(mq->client); i++) {
-			struct timespec ts = { 0, 10000000 };
-
-			nanosleep(&ts, NULL);
-		}
-	}
+	if (MQTTAsync_isConnected(mq->client))
+		quiet_disconnect(mq);
 	MQTTAsync_destroy(&mq->client);
 	MQTTProperties_free(&mq->conn_props);
 	while ((msg = mq->head) != NULL) {

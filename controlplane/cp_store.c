@@ -12,9 +12,12 @@
  */
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <openssl/rand.h>
 
 #include "cp.h"
 #include "mf/mf_time.h"
@@ -53,6 +56,8 @@ put(struct cp *cp, const struct mf_sess_spec *spec, const struct cp_sess *s, uin
 		json_object_set_new(meta, "stream", cp_stream_meta(cp, s->stream - 1));
 	if (s != NULL && s->pooled)
 		json_object_set_new(meta, "pooled", json_true());
+	if (s != NULL && s->pooled && s->inc != 0)
+		json_object_set_new(meta, "inc", cp_store_inc_json(s->inc));
 	rc = cp_journal_put(cp->journal, spec, meta, off, len);
 	json_decref(meta);
 	return rc;
@@ -76,6 +81,7 @@ remember(struct cp *cp, const struct mf_sess_spec *spec, json_t *meta, uint64_t 
 	s->jlen = len;
 	s->tenant = tenant;
 	s->pooled = json_is_true(json_object_get(meta, "pooled"));
+	s->inc = cp_store_inc_parse(json_object_get(meta, "inc"));
 	/* Each record says whether the session is a stream: a later one without it (a bind
 	 * that was not synced, then undone) ends the stream. */
 	if (s->stream != 0 && json_object_get(meta, "stream") == NULL) {
@@ -86,6 +92,28 @@ remember(struct cp *cp, const struct mf_sess_spec *spec, json_t *meta, uint64_t 
 	}
 	count(cp, s, 1);
 	return s;
+}
+
+json_t *
+cp_store_inc_json(uint64_t inc)
+{
+	char hex[17];
+
+	snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)inc);
+	return json_string(hex);
+}
+
+uint64_t
+cp_store_inc_parse(const json_t *v)
+{
+	const char *hex = json_string_value(v);
+	unsigned long long inc;
+	char *end;
+
+	if (hex == NULL || strlen(hex) != 16 || strspn(hex, "0123456789abcdef") != 16)
+		return 0;
+	inc = strtoull(hex, &end, 16);
+	return *end == '\0' ? (uint64_t)inc : 0;
 }
 
 void
@@ -120,6 +148,8 @@ cp_store_record(struct cp *cp, struct cp_sess *s)
 		rec = json_pack("{s:i, s:s, s:o}", "v", 1, "node", cp->cfg.node, "spec", spec);
 	if (rec != NULL && s->tenant != CP_OPERATOR)
 		json_object_set_new(rec, "tenant", json_string(cp->auth.tenants[s->tenant].name));
+	if (rec != NULL && s->inc != 0)
+		json_object_set_new(rec, "inc", cp_store_inc_json(s->inc));
 	if (rec != NULL)
 		text = json_dumps(rec, JSON_COMPACT);
 	cp_store_record_topic(cp, cp->cfg.node, s->id, topic);
@@ -283,6 +313,9 @@ cp_store_create(struct cp *cp, struct cp_item *it, const struct mf_sess_spec *sp
 	if (s != NULL) {
 		s->tenant = cp->caller;
 		s->pooled = cp->pooled && cp->failover.on;
+		/* A mark of an earlier session of this id (replayed) must not delete this one. */
+		if (s->pooled && RAND_bytes((unsigned char *)&s->inc, sizeof(s->inc)) != 1)
+			s->inc = 0;
 	}
 	if (s == NULL || put(cp, spec, s, &s->joff, &s->jlen) != 0) {
 		if (s != NULL)

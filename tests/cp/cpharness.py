@@ -377,6 +377,17 @@ def sign(key, topic, tenant, ts, nonce, body, response=""):
     return hmac.new(key, head + body, hashlib.sha256).hexdigest()
 
 
+def until(what, timeout=10):
+    """@what's value once true (polled every 0.2 s), else its last after @timeout s."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = what()
+        if v:
+            return v
+        time.sleep(0.2)
+    return what()
+
+
 def wait_status(client, node, pred, timeout=15, prefix="mfwd"):
     """Wait for a status of node for which pred(status) holds; subscribe first."""
     topic = "%s/%s/status" % (prefix, node)

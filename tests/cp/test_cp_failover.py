@@ -25,13 +25,16 @@ pcap ports) share the pool (docs/cluster.md, Failover).
 - the nodes have auth.node_tenant: every record and mark is signed (the takeovers above
   read only signed records); a mark the test publishes unsigned is not believed (n1 keeps
   the session, node.info counts it, n1's record is published again over it), the same
-  mark signed with the node tenant's key is;
+  mark signed with the node tenant's key is; a signed mark and a signed record of another
+  incarnation of the session (a replay) are not (n1 keeps the session, counts them as
+  stale, and publishes its record again over them);
 - n3 killed again and left dead: n1 and n2 read its records, and stop after
   failover_forget_s with nothing of them (node.info's reading and forgotten).
 """
 import contextlib
 import hashlib
 import hmac
+import json
 import os
 import signal
 import sys
@@ -39,7 +42,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cpharness import (Broker, Checks, Client, ControlPlane, Dataplane,  # noqa: E402
-                       in_flight, keys_file, pcap_dataplane, wait_online, wait_status)
+                       in_flight, keys_file, pcap_dataplane, until, wait_online,
+                       wait_status)
 from netns import Topology  # noqa: E402
 from paho.mqtt.packettypes import PacketTypes  # noqa: E402
 from paho.mqtt.properties import Properties  # noqa: E402
@@ -286,12 +290,62 @@ def forgotten(cl, dps, cps):
             "the registry still shows n3 offline")
 
 
-def late_mark(broker, cl, took):
+def signed(topic, text):
+    props = Properties(PacketTypes.PUBLISH)
+    props.UserProperty = [("mfwd-sig", hmac.new(NODE_KEY, ("mfwd-record-v1\n%s\n" % topic)
+                                                .encode() + text.encode(),
+                                                hashlib.sha256).hexdigest())]
+    return props
+
+
+def replayed(broker, cl, cp, sid, topic, rec):
+    """Signed as a node, but of an earlier session of the id (a replay of what a node once
+    published): a mark deletes nothing, a record is replaced; n1 counts both (stale). n1's
+    control plane restarts first: the incarnation comes back from its journal (with none,
+    the mark would delete the session). Stopped, it says so: its will is not published
+    (others took a node stopped on purpose for dead, when its socket closed under the
+    broker's last messages), and nobody takes its sessions."""
+    moved = [cl.request("mfwd/%s/cmd" % n, "node.info")["result"]["failover"]["moved"]
+             for n in ("n2", "n3")]
+    watcher = Client(broker)
+    watcher.subscribe("mfwd/n1/status")
+    watcher.collect_until("mfwd/", lambda m: False, timeout=1)	# the retained one
+    T.eq(cp.stop(), 0, "n1's control plane stops")
+    said = [r.get("reason") for _, r, _ in watcher.collect_until("mfwd/", lambda m: False,
+                                                                 timeout=2)
+            if isinstance(r, dict) and not r.get("online")]
+    watcher.close()
+    T.eq(said, ["stopped"], "n1's status says stopped, and no will follows")
+    cp.start()
+    T.eq(wait_online(cl, ("n1",)), [], "n1 back")
+    T.eq([cl.request("mfwd/%s/cmd" % n, "node.info")["result"]["failover"]["moved"]
+          for n in ("n2", "n3")], moved, "nobody took a session of n1, stopped")
+    fo = cl.request("mfwd/n1/cmd", "node.info")["result"]["failover"]
+    inc = rec.get("inc", "")
+    T.check(len(inc) == 16, "n1's record names its session's incarnation: %r" % inc)
+    other = "%016x" % (int(inc or "0", 16) ^ 1)
+    old = json.dumps(dict(rec, inc=other), separators=(",", ":"))
+    for i, text in enumerate(('{"v":1,"moved_to":"n2","inc":"%s"}' % other, old)):
+        cl.c.publish(topic, text, qos=1, retain=True, properties=signed(topic, text))
+        T.check(until(lambda: cl.request("mfwd/n1/cmd", "node.info")["result"]["failover"]
+                      ["stale"] == fo["stale"] + i + 1), "n1 counts the %s of another "
+                "incarnation (stale)" % ("mark", "record")[i])
+        now = until(lambda: records(broker, topic).get(("n1", sid), {}).get("inc") == inc)
+        T.check(now, "n1 published its own record again over the %s" % ("mark", "record")[i])
+    T.check(sid in holdings(cl, NODES)["n1"], "n1 still holds %s" % sid)
+    T.eq(cl.request("mfwd/n1/cmd", "node.info")["result"]["failover"]["gone"], fo["gone"],
+         "a replayed mark deleted nothing")
+
+
+def late_mark(broker, cl, cp, took):
     """n1's lookup is over (lost() saw every node publish its records again); n2, say,
     took one of n1's sessions over only now: its mark reaches n1, which deletes the
-    session then."""
+    session then. Before, what n1 must not believe: a mark not signed, and signed ones of
+    another incarnation (replayed())."""
     sid = sorted(k for k, v in took.items() if v == "n1")[0]
-    topic, mark = "mfwd/n1/sess/%s" % sid, '{"v":1,"moved_to":"n2"}'
+    topic = "mfwd/n1/sess/%s" % sid
+    rec = records(broker, topic).get(("n1", sid), {})
+    mark = '{"v":1,"moved_to":"n2","inc":"%s"}' % rec.get("inc", "")
     watcher = Client(broker)
     watcher.subscribe("mfwd/n1/event/session.gone")
     time.sleep(1)		# n1's watch of its records, asked for as its lookup ended
@@ -305,12 +359,9 @@ def late_mark(broker, cl, took):
          "n1's node.info counts the mark it did not believe")
     rec = records(broker, topic).get(("n1", sid), {})
     T.check("spec" in rec, "n1 published its record again over it: %s" % str(rec)[:120])
-    props = Properties(PacketTypes.PUBLISH)
-    props.UserProperty = [("mfwd-sig", hmac.new(NODE_KEY, ("mfwd-record-v1\n%s\n" % topic)
-                                                .encode() + mark.encode(),
-                                                hashlib.sha256).hexdigest())]
+    replayed(broker, cl, cp, sid, topic, rec)
     before = fo["gone"]
-    cl.c.publish(topic, mark, qos=1, retain=True, properties=props)
+    cl.c.publish(topic, mark, qos=1, retain=True, properties=signed(topic, mark))
     evs = watcher.collect_until("mfwd/", lambda m: len(m) >= 1, timeout=10)
     T.eq([e["session"] for _, e, _ in evs if e], [sid],
          "n1 deleted %s when an heir's mark came after its lookup" % sid)
@@ -344,7 +395,7 @@ def main():
             moved = kill_n3(broker, cl, dps, cps, took, topos)
             back(broker, cl, dps, cps, moved, took)
             cl = lost(broker, cl, took)
-            late_mark(broker, cl, took)
+            late_mark(broker, cl, cps[0], took)
             forgotten(cl, dps, cps)
             cl.close()
             if T.failed:

@@ -26,7 +26,7 @@ import paho.mqtt.client as mqtt
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cpharness import (CONTROLPLANE, Broker, Checks, Client, ControlPlane,  # noqa: E402
-                       pcap_dataplane, wait_status)
+                       pcap_dataplane, until, wait_status)
 
 T = Checks("cp_pipe_auth")
 KEYS = {"nodes": os.urandom(32), "ops": os.urandom(32)}
@@ -63,16 +63,6 @@ def gone(c, node, sid, timeout=5):
             return True
         time.sleep(0.2)
     return False
-
-
-def until(what, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = what()
-        if v:
-            return v
-        time.sleep(0.2)
-    return what()
 
 
 def retained_sig(broker, topic):
