@@ -800,6 +800,9 @@ uint32_t cp_place_awaited(const struct cp *cp);
 
 int cp_failover_init(struct cp *cp);
 void cp_failover_fini(struct cp *cp);
+/** Stopping: every records topic it follows unsubscribed (before the DISCONNECT, so that
+ *  nothing comes on them as the connection closes; cp_mqtt_stop). */
+void cp_failover_stop(struct cp *cp);
 /** A node's status was taken into the registry: its will starts reading its records, its
  *  coming back stops that. */
 void cp_failover_status(struct cp *cp, const char *node);

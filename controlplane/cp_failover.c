@@ -73,6 +73,27 @@ cp_failover_fini(struct cp *cp)
 	cp->failover.taken = NULL;
 }
 
+void
+cp_failover_stop(struct cp *cp)
+{
+	struct cp_failover *f = &cp->failover;
+	char topic[CP_TOPIC_MAX];
+	uint32_t i;
+
+	if (!f->on || !cp_mqtt_connected(cp->mqtt))
+		return;
+	for (i = 0; i < f->nb_refused; i++)
+		if (f->refused[i].followed) {
+			cp_store_record_topic(cp, f->refused[i].dead, f->refused[i].id, topic);
+			cp_mqtt_follow(cp->mqtt, topic, false);
+		}
+	for (i = 0; i < f->nb_dead; i++)
+		cp_mqtt_follow(cp->mqtt, f->t_dead[i], false);
+	if (f->nb_dead > 0)
+		cp_mqtt_follow(cp->mqtt, f->t_failed, false);
+	cp_mqtt_follow(cp->mqtt, f->t_own, false);	/* the next lookup subscribes again */
+}
+
 static uint64_t
 taken_hash(const char *dead, const char *id)
 {
@@ -778,10 +799,57 @@ stale(struct cp *cp, struct cp_sess *s, enum mark k)
 	uint64_t n = ++cp->failover.stale;
 
 	if (n <= 10 || (n & (n - 1)) == 0)
-		MF_LOG(WARNING, cmd, "session %s: %s of an earlier session of this id came on its "
-		       "record (replayed?): its record published again (%llu so far)", s->id,
-		       k == MARK_STALE ? "a mark" : "a record", (unsigned long long)n);
+		MF_LOG(WARNING, cmd, "session %s: %s of another session of this id came on its "
+		       "record (replayed, or our own of one just deleted): its record published "
+		       "again (%llu so far)", s->id, k == MARK_STALE ? "a mark" : "a record",
+		       (unsigned long long)n);
 	cp_store_record(cp, s);
+}
+
+/* Its record on the broker again, or clearing what is there when @p s is NULL. */
+static void
+record_again(struct cp *cp, const char *id, struct cp_sess *s)
+{
+	char topic[CP_TOPIC_MAX];
+
+	if (s != NULL) {
+		cp_store_record(cp, s);
+		return;
+	}
+	cp_store_record_topic(cp, cp->cfg.node, id, topic);
+	cp_mqtt_publish(cp->mqtt, topic, "", 1, true, NULL, 0);
+}
+
+/*
+ * The watch after a lookup: what is published on our records from now on. Our own records
+ * come back too (see sync_end) and change nothing. An heir's mark of a pooled session here
+ * since before the lookup deletes it (a takeover that ended after this node's return). A
+ * mark or record not signed, or of another incarnation, has our record published again
+ * over it; a record of a session not here (or not pooled) is cleared, or it would be taken
+ * over when this node dies. Clearings, which cannot be signed, are not read.
+ */
+static void
+watched(struct cp *cp, const char *id, const struct cp_msg *m)
+{
+	struct cp_sess *s = cp_reg_find(&cp->reg, id);
+	enum mark k;
+
+	if (m->len == 0 || strcmp(id, MARK) == 0)
+		return;
+	if (s == NULL || !s->pooled) {
+		if (mark_of(m, 0) == NOT_MARK)
+			record_again(cp, id, NULL);
+		return;
+	}
+	k = mark_of(m, s->inc);
+	if (!signed_record(cp, m, id, cp->cfg.node)) {
+		record_again(cp, id, s);
+	} else if (k == MARK_OURS && s->seq <= cp->failover.sync_seq) {
+		MF_LOG(NOTICE, cmd, "session %s: taken over after this node's lookup", id);
+		gone_here(cp, id);
+	} else if (k == MARK_STALE || (k == NOT_MARK && record_inc(m) != s->inc)) {
+		stale(cp, s, k);
+	}
 }
 
 static void
@@ -792,21 +860,7 @@ own_record(struct cp *cp, const char *id, const struct cp_msg *m)
 	enum mark k;
 
 	if (f->sync_until_ms == 0) {
-		/* The watch after a lookup: an heir's mark for a pooled session here since
-		 * before it (a takeover that ended after this node's return). A mark not
-		 * signed: our record again over it. The rest (our own records back, with
-		 * their keys) is wiped unread. */
-		s = cp_reg_find(&cp->reg, id);
-		k = s != NULL && s->pooled ? mark_of(m, s->inc) : NOT_MARK;
-		if (k != NOT_MARK && !signed_record(cp, m, id, cp->cfg.node)) {
-			cp_store_record(cp, s);
-		} else if (k == MARK_OURS && s->seq <= f->sync_seq) {
-			MF_LOG(NOTICE, cmd, "session %s: taken over after this node's lookup", id);
-			gone_here(cp, id);
-		} else if (k == MARK_STALE ||
-			   (k == NOT_MARK && s != NULL && s->pooled && record_inc(m) != s->inc)) {
-			stale(cp, s, k);
-		}
+		watched(cp, id, m);
 		explicit_bzero(m->payload, m->len);
 		return;
 	}
@@ -821,25 +875,28 @@ own_record(struct cp *cp, const char *id, const struct cp_msg *m)
 	if (s == NULL) {
 		/* A record of a session no longer here (its clearing lost with a connection):
 		 * left, it would be taken over when this node dies. */
-		char topic[CP_TOPIC_MAX];
-
 		explicit_bzero(m->payload, m->len);
-		cp_store_record_topic(cp, cp->cfg.node, id, topic);
-		cp_mqtt_publish(cp->mqtt, topic, "", 1, true, NULL, 0);
+		record_again(cp, id, NULL);
 		MF_LOG(NOTICE, cmd, "session %.48s: its record left over, cleared", id);
 		return;
 	}
-	/* One not signed, or of another incarnation, is as if not there: the record is
-	 * published again over it (unkept). */
-	if (!signed_record(cp, m, id, cp->cfg.node))
+	/* One not signed is as if not there, even after ours: the record is published again
+	 * over it at the lookup's end (unkept). */
+	if (!signed_record(cp, m, id, cp->cfg.node)) {
+		s->kept = false;
 		return;
+	}
 	k = mark_of(m, s->inc);
-	if (k == MARK_OURS)
+	if (k == MARK_OURS) {
 		s->taken = true;
-	else if (k == NOT_MARK && record_inc(m) == s->inc)
+	} else if (k == NOT_MARK && record_inc(m) == s->inc) {
 		s->kept = true;
-	else
-		cp->failover.stale++;
+	} else if (s->taken) {
+		cp->failover.stale++;	/* taken over: deleted at the end, its mark cleared */
+	} else {
+		stale(cp, s, k);	/* ours again over it now */
+		s->kept = true;
+	}
 }
 
 /* A message on a dead node's records: into *@p t (made for @p n) when it is this node's

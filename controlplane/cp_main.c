@@ -264,6 +264,7 @@ main(int argc, char **argv)
 	       cp.cfg.pool_group[0] ? "/pool/cmd" : "", cp.cfg.instance);
 	run(&cp);
 	MF_LOG(NOTICE, main, "stopping");
+	cp_failover_stop(&cp);
 	cp_status_publish(&cp, false);
 	cp_mqtt_stop(cp.mqtt);
 	if (cp.dp_up)

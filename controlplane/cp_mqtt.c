@@ -894,6 +894,20 @@ on_quiet5(void *ctx, MQTTAsync_successData5 *r)
 	atomic_store((_Atomic bool *)ctx, true);
 }
 
+static void
+on_quiet_failed(void *ctx, MQTTAsync_failureData *r)
+{
+	(void)r;
+	atomic_store((_Atomic bool *)ctx, true);
+}
+
+static void
+on_quiet_failed5(void *ctx, MQTTAsync_failureData5 *r)
+{
+	(void)r;
+	atomic_store((_Atomic bool *)ctx, true);
+}
+
 /* Up to @p ms for @p done (set by a paho callback), or for the client to be disconnected. */
 static void
 wait_for(struct cp_mqtt *mq, _Atomic bool *done, unsigned int ms)
@@ -907,15 +921,16 @@ wait_for(struct cp_mqtt *mq, _Atomic bool *done, unsigned int ms)
 }
 
 /*
- * The statuses of every node (and devices, announcements) stop coming before the
- * DISCONNECT, and it waits for our last publishes (the status "stopped") to be
- * acknowledged. Why: paho closes the socket right after the DISCONNECT; a message the
- * broker sends meanwhile (our own status coming back, another node's) meets a closed
- * socket, which answers with a reset, and mosquitto, failing that write before it reads
- * the DISCONNECT, publishes our will ("connection lost"): every node of the pool then took
- * a node stopped on purpose for dead and its sessions over. The topics unsubscribed are
- * subscribed again at every connection; commands stay (a persistent session keeps them
- * for the next start).
+ * The statuses of every node (and devices, announcements, pipe replies; the records topics
+ * went in cp_failover_stop) stop coming before the DISCONNECT, and it waits for our last
+ * publishes (the status "stopped") to be acknowledged. Why: paho closes the socket right
+ * after the DISCONNECT; a message the broker sends meanwhile (our own status coming back,
+ * another node's) meets a closed socket, which answers with a reset, and mosquitto,
+ * failing that write before it reads the DISCONNECT, publishes our will ("connection
+ * lost"): every node of the pool then took a node stopped on purpose for dead and its
+ * sessions over. The topics unsubscribed are subscribed again at every connection;
+ * commands stay (a persistent session keeps them for the next start), so a command that
+ * comes in the last milliseconds still can.
  */
 static void
 quiet_disconnect(struct cp_mqtt *mq)
@@ -923,7 +938,7 @@ quiet_disconnect(struct cp_mqtt *mq)
 	MQTTAsync_disconnectOptions d5 = MQTTAsync_disconnectOptions_initializer5;
 	MQTTAsync_disconnectOptions d4 = MQTTAsync_disconnectOptions_initializer;
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-	char *topics[4];
+	char *topics[5];
 	int n = 0;
 
 	if (mq->t_registry[0] != '\0')
@@ -934,12 +949,16 @@ quiet_disconnect(struct cp_mqtt *mq)
 		topics[n++] = mq->t_devices;
 	if (mq->t_dir[0] != '\0')
 		topics[n++] = mq->t_dir;
+	topics[n++] = mq->t_pipe;
 	ro.context = (void *)&mq->quiet;	/* mq outlives paho's client: a late answer */
-	if (mq->cfg->mqtt_version == 5)
+	if (mq->cfg->mqtt_version == 5) {
 		ro.onSuccess5 = on_quiet5;
-	else
+		ro.onFailure5 = on_quiet_failed5;
+	} else {
 		ro.onSuccess = on_quiet;
-	if (n > 0 && MQTTAsync_unsubscribeMany(mq->client, n, topics, &ro) == MQTTASYNC_SUCCESS)
+		ro.onFailure = on_quiet_failed;
+	}
+	if (MQTTAsync_unsubscribeMany(mq->client, n, topics, &ro) == MQTTASYNC_SUCCESS)
 		wait_for(mq, &mq->quiet, 1000);
 	d5.timeout = d4.timeout = 1000;		/* in-flight publishes acknowledged first */
 	MQTTAsync_disconnect(mq->client, mq->cfg->mqtt_version == 5 ? &d5 : &d4);

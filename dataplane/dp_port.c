@@ -53,7 +53,8 @@ port_probe(const struct dp_port_conf *c, uint16_t *port_id, char *name, size_t l
 		/* DPDK 22.11's af_packet joins fanout group (pid ^ ifindex) & 0xffff, and the
 		 * kernel refuses a group another socket of this namespace holds on another
 		 * interface: a collision of two processes' numbers, gone with a new pid. */
-		if (strncmp(name, "net_af_packet", 13) == 0)
+		if (strncmp(name, "net_af_packet", 13) == 0 ||
+		    strncmp(name, "eth_af_packet", 13) == 0)
 			DP_LOG(ERR, "%s: if it could not set PACKET_FANOUT, another af_packet "
 			       "process here holds the group its pid gives: start again\n", name);
 		return rc;

@@ -335,6 +335,12 @@ def replayed(broker, cl, cp, sid, topic, rec):
     T.check(sid in holdings(cl, NODES)["n1"], "n1 still holds %s" % sid)
     T.eq(cl.request("mfwd/n1/cmd", "node.info")["result"]["failover"]["gone"], fo["gone"],
          "a replayed mark deleted nothing")
+    ghost = "mfwd/n1/sess/ghost"
+    text = json.dumps(dict(rec, spec=dict(rec.get("spec", {}), id="ghost")),
+                      separators=(",", ":"))
+    cl.c.publish(ghost, text, qos=1, retain=True, properties=signed(ghost, text))
+    T.check(until(lambda: records(broker, ghost) == {}), "a signed record of a session n1 "
+            "does not hold, published on its records, cleared (else taken over at its death)")
 
 
 def late_mark(broker, cl, cp, took):

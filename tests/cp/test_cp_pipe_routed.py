@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -132,6 +133,7 @@ def run(topo, c, d):
         if code(c.request("mfwd/edge/cmd", "session.get", {"id": "cam"})) == "not_found":
             gone = True
             break
+        time.sleep(0.1)
     T.check(gone, "unpiped: the edge's session is gone")
 
 
