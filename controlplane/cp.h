@@ -533,6 +533,9 @@ struct cp_failover {
 	char dead[CP_FAILOVER_DEAD_MAX][CP_NODE_MAX];
 	char t_dead[CP_FAILOVER_DEAD_MAX][CP_TOPIC_MAX];	/* <prefix>/<dead>/sess/+ */
 	uint64_t dead_ms[CP_FAILOVER_DEAD_MAX];	/* its last record or refusal (monotonic) */
+	bool orphans[CP_FAILOVER_DEAD_MAX];	/* it has records no node could take when read */
+	bool orphans_seen;		/* in this batch: orphans_sig is taken after it */
+	uint64_t orphans_sig;		/* mf_cluster_heirs_sig() when records had no heir */
 	uint32_t nb_dead;
 	uint64_t forgotten;		/* dead nodes no longer read, failover_forget_s quiet */
 	/* their names (the newest CP_FAILOVER_FORGOT_MAX, a ring): their wills again, when

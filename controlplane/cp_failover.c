@@ -230,8 +230,11 @@ refused_by(struct cp_failover *f, const char *dead, const char *id, const char *
 	return true;
 }
 
-/* Session @p id of @p dead goes to this node? Its heir, passing over those that refused. */
-static bool
+/* Session @p id of @p dead goes to this node? Its heir, passing over those that refused.
+ * @return 1 if so, 0 if to another (or to none: refused enough), -1 if no node can take it
+ * now (every one draining, its dataplane down, or refused it): an orphan, read again when
+ * the nodes that could be heirs change (orphans_adopted). */
+static int
 heir_is_me(struct cp *cp, const char *dead, const char *id)
 {
 	struct cp_failover *f = &cp->failover;
@@ -243,9 +246,11 @@ heir_is_me(struct cp *cp, const char *dead, const char *id)
 	for (k = 0; k < n; k++)
 		skip[k] = f->refused[r].by[k];
 	if (n == CP_FAILOVER_REFUSERS)
-		return false;		/* refused enough: its record stays */
+		return 0;		/* refused enough: its record stays */
 	heir = mf_cluster_heir(&cp->place.reg, cp->cfg.pool_group, dead, id, skip, n);
-	return heir != NULL && strcmp(heir->node, cp->cfg.node) == 0;
+	if (heir == NULL)
+		return -1;	/* no node, or every one refused: perhaps one that comes */
+	return strcmp(heir->node, cp->cfg.node) == 0;
 }
 
 /* Dead node @p i no longer read: back, or quiet for failover_forget_s. With no dead node
@@ -261,6 +266,7 @@ dead_forget(struct cp *cp, uint32_t i)
 	memcpy(f->dead[i], f->dead[f->nb_dead], sizeof(f->dead[i]));
 	memcpy(f->t_dead[i], f->t_dead[f->nb_dead], sizeof(f->t_dead[i]));
 	f->dead_ms[i] = f->dead_ms[f->nb_dead];
+	f->orphans[i] = f->orphans[f->nb_dead];
 	if (f->nb_dead == 0) {
 		cp_mqtt_follow(cp->mqtt, f->t_failed, false);
 		cp_failover_fini(cp);
@@ -315,9 +321,10 @@ dead_expire(struct cp *cp, uint64_t now)
 	struct cp_failover *f = &cp->failover;
 	uint32_t i = 0;
 
-	/* Not while away from the broker: nothing could come then. */
+	/* Not while away from the broker: nothing could come then. Nor while records of it
+	 * wait for a node that can take them. */
 	while (f->read_at == 0 && i < f->nb_dead && cp_mqtt_connected(cp->mqtt)) {
-		if (now < f->dead_ms[i] + cp->cfg.failover_forget_s * 1000ull) {
+		if (f->orphans[i] || now < f->dead_ms[i] + cp->cfg.failover_forget_s * 1000ull) {
 			i++;
 			continue;
 		}
@@ -344,6 +351,31 @@ dead_room(struct cp *cp, uint64_t now)
 	return true;
 }
 
+/* A status came: if the nodes that could be heirs are not those there were when records
+ * had none (every node draining, its dataplane down, or refused them), those records are
+ * read again, as after a death. Not at every status of the same nodes: that would read
+ * them again and again. */
+static void
+orphans_adopted(struct cp *cp, const struct mf_node_status *st)
+{
+	struct cp_failover *f = &cp->failover;
+	bool any = false;
+	uint32_t i;
+
+	for (i = 0; i < f->nb_dead; i++)
+		any |= f->orphans[i];
+	if (!any || st == NULL ||
+	    mf_cluster_heirs_sig(&cp->place.reg, cp->cfg.pool_group) == f->orphans_sig)
+		return;
+	for (i = 0; i < f->nb_dead; i++)
+		f->orphans[i] = false;
+	if (f->read_at == 0) {
+		f->read_at = mono_ms() + SETTLE_MS;
+		MF_LOG(NOTICE, cmd, "node %s can take sessions: the records nobody could take are "
+		       "read again", st->node);
+	}
+}
+
 void
 cp_failover_status(struct cp *cp, const char *node)
 {
@@ -366,6 +398,7 @@ cp_failover_status(struct cp *cp, const char *node)
 		i = (int)f->nb_dead++;
 		snprintf(f->dead[i], sizeof(f->dead[i]), "%s", node);
 		f->dead_ms[i] = mono_ms();
+		f->orphans[i] = false;
 		cp_store_record_topic(cp, node, "+", f->t_dead[i]);
 		/* Read once the deaths settle: nodes that die together are all passed over as
 		 * heirs, and their records read once, not again at each will. */
@@ -376,6 +409,7 @@ cp_failover_status(struct cp *cp, const char *node)
 		/* Back (or its status cleared): what it still holds is its own. */
 		dead_forget(cp, (uint32_t)i);
 	}
+	orphans_adopted(cp, st);
 }
 
 /* ---- taking a dead node's sessions over, a batch of records at once ---- */
@@ -563,13 +597,20 @@ dead_record(struct cp *cp, const char *dead, const char *id, const struct cp_msg
 	    struct takeover *batch, unsigned int nb)
 {
 	struct takeover *t = &batch[nb];
+	int i = dead_find(&cp->failover, dead), heir;
 	json_error_t e;
 	unsigned int k;
 
-	if (m->len == 0 || dead_find(&cp->failover, dead) < 0 ||
-	    !died(cp, mf_cluster_find(&cp->place.reg, dead)) ||
-	    taken(&cp->failover, dead, id) || !heir_is_me(cp, dead, id))
-		return 0;	/* cleared, its node back, taken here, or another's to take */
+	if (m->len == 0 || i < 0 || !died(cp, mf_cluster_find(&cp->place.reg, dead)) ||
+	    taken(&cp->failover, dead, id))
+		return 0;	/* cleared, its node back, or taken here */
+	heir = heir_is_me(cp, dead, id);
+	if (heir < 0) {
+		cp->failover.orphans[i] = true;
+		cp->failover.orphans_seen = true;
+	}
+	if (heir <= 0)
+		return 0;	/* another's to take, or nobody's yet */
 	if (!signed_record(cp, m, id, dead)) {
 		explicit_bzero(m->payload, m->len);
 		return 0;
@@ -611,7 +652,7 @@ move_failed(struct cp *cp, const struct cp_msg *m)
 	const char *said = json_string_value(json_object_get(ev, "node"));
 	char topic[CP_TOPIC_MAX], by[CP_NODE_MAX];
 	const char *n = m->topic + strlen(cp->cfg.prefix) + 1, *end = strchr(n, '/');
-	int r;
+	int r, i, heir;
 
 	/* The refuser is the node whose topic it came on (cp_mqtt.c checked its form), as
 	 * the ACL lets each node publish only under its own: not whatever the payload says. */
@@ -623,10 +664,15 @@ move_failed(struct cp *cp, const struct cp_msg *m)
 		goto out;
 	if (dead != NULL)
 		dead_stir(f, dead);
-	if (id != NULL && dead != NULL &&
-	    strlen(id) < MF_SESS_ID_MAX && dead_find(f, dead) >= 0 &&
-	    refused_by(f, dead, id, by) && heir_is_me(cp, dead, id) &&
-	    (r = refusal(f, dead, id, false)) >= 0 && !f->refused[r].followed) {
+	if (id == NULL || dead == NULL || strlen(id) >= MF_SESS_ID_MAX ||
+	    (i = dead_find(f, dead)) < 0 || !refused_by(f, dead, id, by))
+		goto out;
+	heir = heir_is_me(cp, dead, id);
+	if (heir < 0) {			/* nobody left to take it now */
+		f->orphans[i] = true;
+		f->orphans_seen = true;
+	}
+	if (heir == 1 && (r = refusal(f, dead, id, false)) >= 0 && !f->refused[r].followed) {
 		/* Its own topic: the broker sends this record alone, not all of the node's. */
 		cp_store_record_topic(cp, dead, id, topic);
 		f->refused[r].followed = cp_mqtt_follow(cp->mqtt, topic, true) == 0;
@@ -942,6 +988,11 @@ cp_failover_route(struct cp *cp, struct cp_msg **batch, unsigned int n)
 	}
 	if (nb > 0)
 		take_over(cp, t, nb);
+	if (cp->failover.orphans_seen) {	/* after: take_over's refusals count */
+		cp->failover.orphans_seen = false;
+		cp->failover.orphans_sig = mf_cluster_heirs_sig(&cp->place.reg,
+								cp->cfg.pool_group);
+	}
 	for (i = 0; i < nb; i++) {
 		dead_stir(&cp->failover, t[i].dead);	/* a long batch is no quiet */
 		json_decref(t[i].rec);

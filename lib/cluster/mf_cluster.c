@@ -446,6 +446,24 @@ heir_weight(const char *node, const char *id)
 	return h ^ (h >> 31);
 }
 
+static bool
+may_inherit(const struct mf_node_status *s, const char *pool)
+{
+	return s->valid && s->online && s->dp_up && !s->draining && strcmp(s->pool, pool) == 0;
+}
+
+uint64_t
+mf_cluster_heirs_sig(const struct mf_cluster *c, const char *pool)
+{
+	uint64_t sig = 0;
+	uint32_t i;
+
+	for (i = 0; i < c->n; i++)
+		if (may_inherit(&c->nodes[i], pool))
+			sig ^= heir_weight(c->nodes[i].node, "");
+	return sig;
+}
+
 const struct mf_node_status *
 mf_cluster_heir(const struct mf_cluster *c, const char *pool, const char *dead, const char *id,
 		const char *const *skip, uint32_t nb_skip)
@@ -457,8 +475,7 @@ mf_cluster_heir(const struct mf_cluster *c, const char *pool, const char *dead, 
 	for (i = 0; i < c->n; i++) {
 		const struct mf_node_status *s = &c->nodes[i];
 
-		if (!s->valid || !s->online || !s->dp_up || s->draining ||
-		    strcmp(s->pool, pool) != 0 || strcmp(s->node, dead) == 0)
+		if (!may_inherit(s, pool) || strcmp(s->node, dead) == 0)
 			continue;
 		for (k = 0; k < nb_skip && strcmp(s->node, skip[k]) != 0; k++)
 			;

@@ -28,8 +28,10 @@ pcap ports) share the pool (docs/cluster.md, Failover).
   mark signed with the node tenant's key is; a signed mark and a signed record of another
   incarnation of the session (a replay) are not (n1 keeps the session, counts them as
   stale, and publishes its record again over them);
-- n3 killed again and left dead: n1 and n2 read its records, and stop after
-  failover_forget_s with nothing of them (node.info's reading and forgotten).
+- n1 and n2 drain, two pool creates go to n3, n3 is killed again: no node can take its
+  sessions (nothing moves), and n1, undrained, takes both; then n3 is left dead: n1 and
+  n2 read its records, and stop after failover_forget_s with nothing of them (node.info's
+  reading and forgotten).
 """
 import contextlib
 import hashlib
@@ -272,14 +274,52 @@ def wait_failover(cl, pred, timeout):
     return fo, False
 
 
-def forgotten(cl, dps, cps):
-    """n3 dies again, for good: its records are read until failover_forget_s passes with
-    nothing of them, then no longer (64 dead nodes read at once would leave no room)."""
-    before = {n: f.get("forgotten") for n, f in failover_info(cl, ("n1", "n2")).items()}
-    t0 = time.time()
+def drain(cl, node, on):
+    r = cl.request("mfwd/%s/cmd" % node, "node.drain", {"drain": on})
+    T.check(r is not None and r["ok"], "%s: node.drain %s: %s" % (node, on, r))
+    T.check(wait_status(cl, node, lambda s: s.get("draining") == on) is not None,
+            "%s's status says draining %s" % (node, on))
+
+
+def orphans(broker, cl, dps, cps):
+    """n1 and n2 drain, so two pool creates go to n3; n3 dies: no node can take its
+    sessions then (nothing moves, its records wait, not forgotten); n1 undrained takes
+    them, or those it has room for (it is small), and n2 undrained the others: each once.
+    (They stayed untaken until another death before.)"""
+    for n in ("n1", "n2"):
+        drain(cl, n, True)
+    got = in_flight(cl, POOL, [spec(200 + i, "o%d" % i) for i in range(2)])
+    T.eq(sorted((k, v.get("node")) for k, v in got.items()), [("o0", "n3"), ("o1", "n3")],
+         "placed on n3, the only node not draining")
+    watcher = Client(broker)
+    watcher.subscribe("mfwd/+/event/session.moved")
     kill_node(dps[2], cps[2])
     fo, ok = wait_failover(cl, lambda f: all(x.get("reading") == 1 for x in f.values()), 15)
     T.check(ok, "n3 dead again: n1 and n2 read its records: %s" % fo)
+    T.eq([e for _, e, _ in watcher.collect("mfwd/", 2)], [],
+         "every other node draining: nothing moved")
+    drain(cl, "n1", False)
+    evs = watcher.collect_until("mfwd/", lambda m: len(m) >= 1, timeout=10)
+    T.check([e["to"] for _, e, _ in evs if e][:1] == ["n1"], "n1, undrained, took one over "
+            "at least: %s" % [e for _, e, _ in evs])
+    evs += watcher.collect("mfwd/", 2)
+    drain(cl, "n2", False)
+    evs += watcher.collect_until("mfwd/", lambda m: len(evs) + len(m) >= 2, timeout=10)
+    evs += watcher.collect("mfwd/", 1)		# nothing more may come
+    moved = sorted((e["session"], e["to"]) for _, e, _ in evs if e)
+    print("orphans moved: %s" % moved)
+    T.check([s for s, _ in moved] == ["o0", "o1"] and all(n in ("n1", "n2") for _, n in moved),
+            "both taken over once they could be, each once: %s" % moved)
+    watcher.close()
+
+
+def forgotten(broker, cl, dps, cps):
+    """n3 dies again, for good (orphans()): its records are read until failover_forget_s
+    passes with nothing of them, then no longer (64 dead nodes read at once would leave no
+    room)."""
+    before = {n: f.get("forgotten") for n, f in failover_info(cl, ("n1", "n2")).items()}
+    t0 = time.time()
+    orphans(broker, cl, dps, cps)
     fo, ok = wait_failover(cl, lambda f: all(x.get("reading") == 0 and
                                              x.get("forgotten") == before[n] + 1
                                              for n, x in f.items()), FORGET_S + 20)
@@ -402,7 +442,7 @@ def main():
             back(broker, cl, dps, cps, moved, took)
             cl = lost(broker, cl, took)
             late_mark(broker, cl, cps[0], took)
-            forgotten(cl, dps, cps)
+            forgotten(broker, cl, dps, cps)
             cl.close()
             if T.failed:
                 for c in cps:

@@ -365,6 +365,7 @@ test_heir(void)
 	char id[16], first[64][2];
 	int rc = 0, on[4] = { 0 }, moved = 0;
 	unsigned int i;
+	uint64_t sig;
 
 	MF_TEST_EQ(mf_cluster_init(&c, "mfwd"), 0);
 	MF_TEST_EQ(mf_cluster_init(&r, "mfwd"), 0);
@@ -386,8 +387,12 @@ test_heir(void)
 	}
 	MF_TEST_ASSERT(on[1] > 90 && on[2] > 90 && on[3] > 90, "spread: %d %d %d", on[1], on[2],
 		       on[3]);
+	sig = mf_cluster_heirs_sig(&c, "g");
+	MF_TEST_ASSERT(sig != 0 && sig == mf_cluster_heirs_sig(&r, "g"),
+		       "who could be heirs: one number whatever the order");
 	/* d dies too: only the sessions whose heir was d move. */
 	MF_TEST_EQ(update(&c, "mfwd/d/status", "{\"online\":false,\"node\":\"d\"}"), 1);
+	MF_TEST_ASSERT(mf_cluster_heirs_sig(&c, "g") != sig, "d gone: another number");
 	for (i = 0; i < 64; i++) {
 		snprintf(id, sizeof(id), "s%u", i);
 		h = mf_cluster_heir(&c, "g", "a", id, NULL, 0);
@@ -398,6 +403,13 @@ test_heir(void)
 	MF_TEST_ASSERT(moved > 0, "some had d");
 	/* Its heir refused one: the next in rank, the same for every reader. */
 	MF_TEST_EQ(update(&r, "mfwd/d/status", "{\"online\":false,\"node\":\"d\"}"), 1);
+	MF_TEST_ASSERT(mf_cluster_heirs_sig(&r, "g") == mf_cluster_heirs_sig(&c, "g"),
+		       "the same set again, the same number");
+	sig = mf_cluster_heirs_sig(&r, "g");
+	MF_TEST_EQ(update(&r, "mfwd/x/status", POOLED("x", "")), 1);
+	MF_TEST_ASSERT(mf_cluster_heirs_sig(&r, "g") != sig, "x undrained: another number");
+	MF_TEST_EQ(update(&r, "mfwd/x/status", POOLED("x", ",\"draining\":true")), 1);
+	MF_TEST_ASSERT(mf_cluster_heirs_sig(&r, "g") == sig, "x draining again: the number before");
 	for (i = 0; i < 64; i++) {
 		const struct mf_node_status *h3;
 		const char *no[1];

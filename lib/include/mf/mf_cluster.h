@@ -171,4 +171,11 @@ const struct mf_node_status *mf_cluster_heir(const struct mf_cluster *c, const c
 					     const char *dead, const char *id,
 					     const char *const *skip, uint32_t nb_skip);
 
+/**
+ * Which nodes could be heirs (mf_cluster_heir's test, no node skipped), as one number:
+ * the same for the same set whatever the order, another (but for a 2^-64 chance) when a
+ * node joins or leaves it. Failover reads records again when it changes.
+ */
+uint64_t mf_cluster_heirs_sig(const struct mf_cluster *c, const char *pool);
+
 #endif /* MF_CLUSTER_H */
