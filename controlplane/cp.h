@@ -533,7 +533,8 @@ struct cp_failover {
 	char dead[CP_FAILOVER_DEAD_MAX][CP_NODE_MAX];
 	char t_dead[CP_FAILOVER_DEAD_MAX][CP_TOPIC_MAX];	/* <prefix>/<dead>/sess/+ */
 	uint64_t dead_ms[CP_FAILOVER_DEAD_MAX];	/* its last record or refusal (monotonic) */
-	bool orphans[CP_FAILOVER_DEAD_MAX];	/* it has records no node could take when read */
+	/* it has records no node could take when read, more than refused[] could hold */
+	bool orphans[CP_FAILOVER_DEAD_MAX];
 	bool orphans_seen;		/* in this batch: orphans_sig is taken after it */
 	uint64_t orphans_sig;		/* mf_cluster_heirs_sig() when records had no heir */
 	uint32_t nb_dead;
@@ -552,6 +553,7 @@ struct cp_failover {
 		char by[CP_FAILOVER_REFUSERS][CP_NODE_MAX];
 		uint8_t n;
 		bool followed;		/* its record's own topic subscribed to */
+		bool orphan;		/* no node could take it when last read */
 	} refused[CP_FAILOVER_REFUSED_MAX];
 	uint32_t nb_refused;
 	/* the dead nodes' sessions taken over here, by a hash of node and id (open addressing,

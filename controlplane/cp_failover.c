@@ -306,6 +306,32 @@ dead_retire(struct cp *cp, uint32_t i, const char *why)
 	dead_forget(cp, i);
 }
 
+/* Record @p id of dead node @p i had no heir: remembered with the refusals (its own
+ * topic read again later), or, that table full, the whole dead node marked. */
+static void
+orphan_add(struct cp_failover *f, uint32_t i, const char *id)
+{
+	int r = refusal(f, f->dead[i], id, true);
+
+	if (r >= 0)
+		f->refused[r].orphan = true;
+	else
+		f->orphans[i] = true;
+	f->orphans_seen = true;
+}
+
+/* Dead node @p i has records that wait for an heir. */
+static bool
+orphaned(const struct cp_failover *f, uint32_t i)
+{
+	uint32_t r;
+
+	for (r = 0; !f->orphans[i] && r < f->nb_refused; r++)
+		if (f->refused[r].orphan && strcmp(f->refused[r].dead, f->dead[i]) == 0)
+			return true;
+	return f->orphans[i];
+}
+
 /*
  * A node that never comes back (replaced under another name) would be read for ever, and
  * CP_FAILOVER_DEAD_MAX of them would leave no room for the next death: once nothing of a
@@ -324,7 +350,7 @@ dead_expire(struct cp *cp, uint64_t now)
 	/* Not while away from the broker: nothing could come then. Nor while records of it
 	 * wait for a node that can take them. */
 	while (f->read_at == 0 && i < f->nb_dead && cp_mqtt_connected(cp->mqtt)) {
-		if (f->orphans[i] || now < f->dead_ms[i] + cp->cfg.failover_forget_s * 1000ull) {
+		if (orphaned(f, i) || now < f->dead_ms[i] + cp->cfg.failover_forget_s * 1000ull) {
 			i++;
 			continue;
 		}
@@ -353,27 +379,38 @@ dead_room(struct cp *cp, uint64_t now)
 
 /* A status came: if the nodes that could be heirs are not those there were when records
  * had none (every node draining, its dataplane down, or refused them), those records are
- * read again, as after a death. Not at every status of the same nodes: that would read
- * them again and again. */
+ * read again: each on its own topic (the others are being taken by their heirs; read
+ * with a grown set of heirs, some would be taken twice), a dead node whose orphans did not
+ * fit in the table all of it, as after a death. Not at every status of the same nodes. */
 static void
 orphans_adopted(struct cp *cp, const struct mf_node_status *st)
 {
 	struct cp_failover *f = &cp->failover;
+	char topic[CP_TOPIC_MAX];
 	bool any = false;
 	uint32_t i;
 
 	for (i = 0; i < f->nb_dead; i++)
 		any |= f->orphans[i];
+	for (i = 0; i < f->nb_refused; i++)
+		any |= f->refused[i].orphan;
 	if (!any || st == NULL ||
 	    mf_cluster_heirs_sig(&cp->place.reg, cp->cfg.pool_group) == f->orphans_sig)
 		return;
+	MF_LOG(NOTICE, cmd, "the nodes that could take sessions changed (%s): the records "
+	       "nobody could take are read again", st->node);
+	for (i = 0; i < f->nb_refused; i++)
+		if (f->refused[i].orphan) {
+			f->refused[i].orphan = false;
+			cp_store_record_topic(cp, f->refused[i].dead, f->refused[i].id, topic);
+			/* Subscribed again, it is sent again (retained). */
+			f->refused[i].followed = cp_mqtt_follow(cp->mqtt, topic, true) == 0;
+		}
 	for (i = 0; i < f->nb_dead; i++)
-		f->orphans[i] = false;
-	if (f->read_at == 0) {
-		f->read_at = mono_ms() + SETTLE_MS;
-		MF_LOG(NOTICE, cmd, "node %s can take sessions: the records nobody could take are "
-		       "read again", st->node);
-	}
+		if (f->orphans[i]) {
+			f->orphans[i] = false;
+			cp_mqtt_follow(cp->mqtt, f->t_dead[i], true);
+		}
 }
 
 void
@@ -605,13 +642,15 @@ dead_record(struct cp *cp, const char *dead, const char *id, const struct cp_msg
 	    taken(&cp->failover, dead, id))
 		return 0;	/* cleared, its node back, or taken here */
 	heir = heir_is_me(cp, dead, id);
-	if (heir < 0) {
-		cp->failover.orphans[i] = true;
-		cp->failover.orphans_seen = true;
-	}
-	if (heir <= 0)
-		return 0;	/* another's to take, or nobody's yet */
+	if (heir == 0)
+		return 0;	/* another's to take */
 	if (!signed_record(cp, m, id, dead)) {
+		explicit_bzero(m->payload, m->len);
+		return 0;
+	}
+	if (heir < 0) {		/* nobody's yet; a mark is no record */
+		if (memmem(m->payload, m->len, "\"moved_to\"", 10) == NULL)
+			orphan_add(&cp->failover, (uint32_t)i, id);
 		explicit_bzero(m->payload, m->len);
 		return 0;
 	}
@@ -668,10 +707,8 @@ move_failed(struct cp *cp, const struct cp_msg *m)
 	    (i = dead_find(f, dead)) < 0 || !refused_by(f, dead, id, by))
 		goto out;
 	heir = heir_is_me(cp, dead, id);
-	if (heir < 0) {			/* nobody left to take it now */
-		f->orphans[i] = true;
-		f->orphans_seen = true;
-	}
+	if (heir < 0)			/* nobody left to take it now */
+		orphan_add(f, (uint32_t)i, id);
 	if (heir == 1 && (r = refusal(f, dead, id, false)) >= 0 && !f->refused[r].followed) {
 		/* Its own topic: the broker sends this record alone, not all of the node's. */
 		cp_store_record_topic(cp, dead, id, topic);

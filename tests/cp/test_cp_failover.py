@@ -29,7 +29,8 @@ pcap ports) share the pool (docs/cluster.md, Failover).
   incarnation of the session (a replay) are not (n1 keeps the session, counts them as
   stale, and publishes its record again over them);
 - n1 and n2 drain, two pool creates go to n3, n3 is killed again: no node can take its
-  sessions (nothing moves), and n1, undrained, takes both; then n3 is left dead: n1 and
+  sessions (nothing moves); n1, undrained, takes what it has room for, n2 undrained the
+  rest, none on both; then n3 is left dead: n1 and
   n2 read its records, and stop after failover_forget_s with nothing of them (node.info's
   reading and forgotten).
 """
@@ -310,6 +311,9 @@ def orphans(broker, cl, dps, cps):
     print("orphans moved: %s" % moved)
     T.check([s for s, _ in moved] == ["o0", "o1"] and all(n in ("n1", "n2") for _, n in moved),
             "both taken over once they could be, each once: %s" % moved)
+    held = holdings(cl, ("n1", "n2"))
+    T.eq(sorted(s for s in ("o0", "o1") for n in ("n1", "n2") if s in held[n]), ["o0", "o1"],
+         "each held by one node")
     watcher.close()
 
 
