@@ -307,11 +307,15 @@ dead_retire(struct cp *cp, uint32_t i, const char *why)
 }
 
 /* Record @p id of dead node @p i had no heir: remembered with the refusals (its own
- * topic read again later), or, that table full, the whole dead node marked. */
+ * topic read again later) while they fill at most half of that table (the rest is for
+ * refusals, which have no other way), else the whole dead node marked. */
 static void
 orphan_add(struct cp_failover *f, uint32_t i, const char *id)
 {
-	int r = refusal(f, f->dead[i], id, true);
+	int r = refusal(f, f->dead[i], id, false);
+
+	if (r < 0 && f->nb_refused < CP_FAILOVER_REFUSED_MAX / 2)
+		r = refusal(f, f->dead[i], id, true);
 
 	if (r >= 0)
 		f->refused[r].orphan = true;
@@ -399,18 +403,19 @@ orphans_adopted(struct cp *cp, const struct mf_node_status *st)
 		return;
 	MF_LOG(NOTICE, cmd, "the nodes that could take sessions changed (%s): the records "
 	       "nobody could take are read again", st->node);
-	for (i = 0; i < f->nb_refused; i++)
-		if (f->refused[i].orphan) {
+	for (i = 0; i < f->nb_refused; i++) {
+		if (!f->refused[i].orphan)
+			continue;
+		cp_store_record_topic(cp, f->refused[i].dead, f->refused[i].id, topic);
+		/* Subscribed again, it is sent again (retained). */
+		if (cp_mqtt_follow(cp->mqtt, topic, true) == 0) {
 			f->refused[i].orphan = false;
-			cp_store_record_topic(cp, f->refused[i].dead, f->refused[i].id, topic);
-			/* Subscribed again, it is sent again (retained). */
-			f->refused[i].followed = cp_mqtt_follow(cp->mqtt, topic, true) == 0;
+			f->refused[i].followed = true;
 		}
+	}
 	for (i = 0; i < f->nb_dead; i++)
-		if (f->orphans[i]) {
+		if (f->orphans[i] && cp_mqtt_follow(cp->mqtt, f->t_dead[i], true) == 0)
 			f->orphans[i] = false;
-			cp_mqtt_follow(cp->mqtt, f->t_dead[i], true);
-		}
 }
 
 void
@@ -709,10 +714,13 @@ move_failed(struct cp *cp, const struct cp_msg *m)
 	heir = heir_is_me(cp, dead, id);
 	if (heir < 0)			/* nobody left to take it now */
 		orphan_add(f, (uint32_t)i, id);
-	if (heir == 1 && (r = refusal(f, dead, id, false)) >= 0 && !f->refused[r].followed) {
-		/* Its own topic: the broker sends this record alone, not all of the node's. */
+	if (heir == 1 && (r = refusal(f, dead, id, false)) >= 0) {
+		/* Its own topic: the broker sends this record alone, not all of the node's.
+		 * Subscribed again even if it was (an orphan's, read again): then it is sent
+		 * again. */
 		cp_store_record_topic(cp, dead, id, topic);
-		f->refused[r].followed = cp_mqtt_follow(cp->mqtt, topic, true) == 0;
+		if (cp_mqtt_follow(cp->mqtt, topic, true) == 0)
+			f->refused[r].followed = true;
 	}
 out:
 	json_decref(ev);
