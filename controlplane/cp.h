@@ -690,8 +690,8 @@ void cp_store_record_topic(const struct cp *cp, const char *node, const char *id
 void cp_store_record(struct cp *cp, struct cp_sess *s);
 /** A session's incarnation as records, marks and the journal carry it (16 hex digits). */
 json_t *cp_store_inc_json(uint64_t inc);
-/** The incarnation in @p v (cp_store_inc_json's form), or 0 if it is not one. */
-uint64_t cp_store_inc_parse(const json_t *v);
+/** The incarnation @p hex says (cp_store_inc_json's form), or 0 if NULL or not one. */
+uint64_t cp_store_inc_parse(const char *hex);
 /** Publish @p text retained on a record topic (a record, or an heir's mark gone after
  *  @p expiry_s), signed as auth.node_tenant when this node has one. @return 0 or -EIO. */
 int cp_store_record_publish(struct cp *cp, const char *topic, const char *text,

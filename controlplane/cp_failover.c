@@ -330,10 +330,12 @@ orphaned(const struct cp_failover *f, uint32_t i)
 {
 	uint32_t r;
 
-	for (r = 0; !f->orphans[i] && r < f->nb_refused; r++)
+	if (f->orphans[i])
+		return true;
+	for (r = 0; r < f->nb_refused; r++)
 		if (f->refused[r].orphan && strcmp(f->refused[r].dead, f->dead[i]) == 0)
 			return true;
-	return f->orphans[i];
+	return false;
 }
 
 /*
@@ -847,17 +849,12 @@ record_inc(const struct cp_msg *m)
 {
 	const char *p = memmem(m->payload, m->len, "\"inc\":\"", 7);
 	char hex[17];
-	json_t *v;
-	uint64_t inc;
 
 	if (p == NULL || (size_t)(p - m->payload) + 7 + 17 > m->len || p[7 + 16] != '"')
 		return 0;
 	memcpy(hex, p + 7, 16);
 	hex[16] = '\0';
-	v = json_string(hex);
-	inc = cp_store_inc_parse(v);
-	json_decref(v);
-	return inc;
+	return cp_store_inc_parse(hex);
 }
 
 enum mark { NOT_MARK, MARK_OURS, MARK_STALE };
@@ -875,8 +872,9 @@ mark_of(const struct cp_msg *m, uint64_t inc)
 		return NOT_MARK;
 	o = json_loadb(m->payload, m->len, 0, NULL);
 	if (json_is_string(json_object_get(o, "moved_to")))
-		k = inc == 0 || cp_store_inc_parse(json_object_get(o, "inc")) == inc ? MARK_OURS :
-		    MARK_STALE;
+		k = inc == 0 ||
+		    cp_store_inc_parse(json_string_value(json_object_get(o, "inc"))) == inc ?
+		    MARK_OURS : MARK_STALE;
 	json_decref(o);
 	return k;
 }

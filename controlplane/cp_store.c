@@ -81,7 +81,7 @@ remember(struct cp *cp, const struct mf_sess_spec *spec, json_t *meta, uint64_t 
 	s->jlen = len;
 	s->tenant = tenant;
 	s->pooled = json_is_true(json_object_get(meta, "pooled"));
-	s->inc = cp_store_inc_parse(json_object_get(meta, "inc"));
+	s->inc = cp_store_inc_parse(json_string_value(json_object_get(meta, "inc")));
 	/* Each record says whether the session is a stream: a later one without it (a bind
 	 * that was not synced, then undone) ends the stream. */
 	if (s->stream != 0 && json_object_get(meta, "stream") == NULL) {
@@ -104,9 +104,8 @@ cp_store_inc_json(uint64_t inc)
 }
 
 uint64_t
-cp_store_inc_parse(const json_t *v)
+cp_store_inc_parse(const char *hex)
 {
-	const char *hex = json_string_value(v);
 	unsigned long long inc;
 	char *end;
 
