@@ -118,7 +118,7 @@ struct cp_msg {
 	bool device;			/* a device's status, not a request */
 	bool pipe_reply;		/* another node's answer to our pipe.open (cp_pipes.c) */
 	bool pool;			/* came on the pool topic */
-	bool record;			/* a session's record, <prefix>/+/sess/+, or another node's
+	bool record;			/* a session's record, <prefix>/+/sess/#, or another node's
 					 * session.move_failed (cp_failover.c) */
 	bool registry;			/* a node's status, <prefix>/+/status (cp_place.c) */
 	bool stream_dir;		/* a stream's announcement, <prefix>/+/stream/# */
@@ -159,6 +159,10 @@ bool cp_mqtt_connected(struct cp_mqtt *m);
 /** Subscribe to @p topic (QoS 1: retained messages come) or, @p on false, unsubscribe; on
  *  the node's own connection. @return 0 or -EIO. */
 int cp_mqtt_follow(struct cp_mqtt *m, const char *topic, bool on);
+/** cp_mqtt_follow() for @p n topics (1 to CP_FOLLOW_MAX) in one SUBSCRIBE or UNSUBSCRIBE.
+ *  The strings live until the call returns (paho copies them). */
+#define CP_FOLLOW_MAX	256
+int cp_mqtt_follow_many(struct cp_mqtt *m, char *const *topics, int n, bool on);
 /** Subscribe to @p topic for what is published from now on (MQTT 5 Retain Handling 2: no
  *  retained messages), in place of a subscription of the same filter. @return 0, -ENOTSUP
  *  (MQTT 3.1.1) or -EIO. */
@@ -531,7 +535,9 @@ struct cp_edge {
 struct cp_failover {
 	bool on;			/* "failover", a pool, MQTT 5 */
 	char dead[CP_FAILOVER_DEAD_MAX][CP_NODE_MAX];
-	char t_dead[CP_FAILOVER_DEAD_MAX][CP_TOPIC_MAX];	/* <prefix>/<dead>/sess/+ */
+	/* the buckets of its records subscribed to (<prefix>/<dead>/sess/<bb>/+): those this
+	 * node is the heir of */
+	uint64_t followed[CP_FAILOVER_DEAD_MAX][MF_CLUSTER_BUCKETS / 64];
 	uint64_t dead_ms[CP_FAILOVER_DEAD_MAX];	/* its last record or refusal (monotonic) */
 	/* it has records no node could take when read, more than refused[] could hold */
 	bool orphans[CP_FAILOVER_DEAD_MAX];
@@ -560,7 +566,7 @@ struct cp_failover {
 	 * 0 empty): a record read again (another death, a refusal) is not taken twice */
 	uint64_t *taken;
 	uint32_t taken_n, taken_cap;
-	char t_own[CP_TOPIC_MAX];	/* <prefix>/<node>/sess/+ */
+	char t_own[CP_TOPIC_MAX];	/* <prefix>/<node>/sess/# */
 	char t_mark[CP_TOPIC_MAX];	/* <prefix>/<node>/sess/!sync: the lookup's end */
 	char nonce[33];
 	uint64_t sync_at_ms;		/* a lookup due then (monotonic); 0: none */
@@ -572,6 +578,8 @@ struct cp_failover {
 	uint64_t republished;		/* own records the broker had lost, published again */
 	uint64_t unsigned_records;	/* records and marks not signed as a node: not believed */
 	uint64_t stale;			/* own records and marks of another incarnation: replaced */
+	uint64_t others;		/* dead nodes' records read that another node was the heir
+					 * of (read again after a death, or a bucket no longer ours) */
 };
 
 #define CP_LOAD_LCORES	128	/* lcores whose busy share the status reports */
@@ -682,7 +690,8 @@ int cp_store_bind(struct cp *cp, struct cp_sess *s, uint32_t stream);
 /** Replace a session's record with @p spec (same ports, outputs and totals), for a
  *  dataplane that has not got it yet: journal only, synced. */
 int cp_store_rewrite(struct cp *cp, struct cp_sess *s, const struct mf_sess_spec *spec);
-/** <prefix>/<node>/sess/<id>: where a pooled session's record is kept (failover). */
+/** <prefix>/<node>/sess/<bb>/<id>, <bb> the id's bucket (mf_cluster_bucket, "%02x"): where
+ *  a pooled session's record is kept (failover). */
 void cp_store_record_topic(const struct cp *cp, const char *node, const char *id,
 			   char topic[CP_TOPIC_MAX]);
 /** Publish a pooled session's record (retained; its spec with keys and its owner), once

@@ -778,13 +778,14 @@ cp_node_info(struct cp *cp, json_t *args, struct cp_err *err)
 		(json_int_t)cp->place.forwarded, "relayed", (json_int_t)cp->place.relayed,
 		"again", (json_int_t)cp->place.again, "timeouts", (json_int_t)cp->place.timeouts,
 		"waiting", cp->place.nb));
-	json_object_set_new(o, "failover", json_pack("{s:b, s:I, s:I, s:I, s:I, s:i, s:I, s:I, s:I}",
+	json_object_set_new(o, "failover", json_pack("{s:b, s:I, s:I, s:I, s:I, s:i, s:I, s:I, s:I, "
+						     "s:I}",
 		"on", cp->failover.on, "moved", (json_int_t)cp->failover.moved, "failed",
 		(json_int_t)cp->failover.failed, "gone", (json_int_t)cp->failover.gone,
 		"republished", (json_int_t)cp->failover.republished, "reading",
 		cp->failover.nb_dead, "forgotten", (json_int_t)cp->failover.forgotten,
 		"unsigned", (json_int_t)cp->failover.unsigned_records, "stale",
-		(json_int_t)cp->failover.stale));
+		(json_int_t)cp->failover.stale, "others", (json_int_t)cp->failover.others));
 	return o;
 }
 

@@ -1,19 +1,22 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Failover (docs/cluster.md): a session created through the pool is kept cluster-wide as a
- * retained record, <prefix>/<node>/sess/<id> = {"v": 1, "node", "tenant", "spec"} (the spec
- * with its keys: a broker with TLS, and an ACL that lets only nodes near these topics),
- * published once it is journaled and cleared when it ends (cp_store.c).
+ * retained record, <prefix>/<node>/sess/<bb>/<id> = {"v": 1, "node", "tenant", "spec",
+ * "inc"} (<bb> the id's bucket; the spec with its keys: a broker with TLS, and an ACL that
+ * lets only nodes near these topics), published once it is journaled and cleared when it
+ * ends (cp_store.c).
  *
- * When a node's will says its connection is gone, every node of its pool subscribes to its
- * records (only then: no node holds the cluster's records before it needs them) and
- * re-creates those it is the heir of (mf_cluster_heir(): one node for each, the same on
- * every node that reads the same online nodes), on its own address of the same dataplane
- * port; then it keeps its own record, replaces the dead node's with a mark naming itself
- * ({"v": 1, "moved_to": NODE}, retained for MOVED_MARK_S) and says session.moved. An
- * heir that cannot says session.move_failed, and the next in rank takes it (every node
- * reading the dead node's records reads these too). Another death while records are read
- * makes every node read them again: an heir that died with them is passed over now. A node
+ * When a node's will says its connection is gone, every node of its pool subscribes to the
+ * buckets of its records it is the heir of (mf_cluster_heir(): one node for each bucket,
+ * the same on every node that reads the same online nodes; only then: no node holds the
+ * cluster's records before it needs them), so that each record is read by its heir alone,
+ * and re-creates them on its own address of the same dataplane port; then it keeps its own
+ * record, replaces the dead node's with a mark naming itself ({"v": 1, "moved_to": NODE,
+ * "inc"}, retained for MOVED_MARK_S) and says session.moved. An heir that cannot says
+ * session.move_failed, and the next in rank takes it (every node reading a dead node reads
+ * these), on the record's own topic. Another death while records are read has every node
+ * work the heirs out again and subscribe again to its buckets: an heir that died with them
+ * is passed over now, its buckets read by their new heirs. A node
  * that is connected again (restarted, or back after its will) looks its own records up: a
  * pooled session whose record is a mark was taken over elsewhere, and it is deleted here
  * (which clears the mark); one with neither record nor mark (a broker that lost its
@@ -59,8 +62,9 @@ cp_failover_init(struct cp *cp)
 	struct cp_failover *f = &cp->failover;
 
 	f->on = cp->cfg.failover && cp->cfg.pool_group[0] != '\0' && cp->cfg.mqtt_version == 5;
-	cp_store_record_topic(cp, cp->cfg.node, "+", f->t_own);
-	cp_store_record_topic(cp, cp->cfg.node, MARK, f->t_mark);
+	snprintf(f->t_own, sizeof(f->t_own), "%s/%s/sess/#", cp->cfg.prefix, cp->cfg.node);
+	snprintf(f->t_mark, sizeof(f->t_mark), "%s/%s/sess/" MARK, cp->cfg.prefix,
+		 cp->cfg.node);
 	snprintf(f->t_failed, sizeof(f->t_failed), "%s/+/event/session.move_failed",
 		 cp->cfg.prefix);
 	return 0;
@@ -71,6 +75,76 @@ cp_failover_fini(struct cp *cp)
 {
 	free(cp->failover.taken);
 	cp->failover.taken = NULL;
+}
+
+/* Subscribe to (@p on) or leave the buckets of dead node @p dead set in @p bits, in one
+ * request. @return 0 or -EIO (-ENOMEM). */
+static int
+buckets_send(struct cp *cp, const char *dead, const uint64_t *bits, bool on)
+{
+	char (*t)[CP_TOPIC_MAX] = NULL, *p[MF_CLUSTER_BUCKETS];
+	int n = 0, rc = 0;
+	uint32_t b;
+
+	for (b = 0; b < MF_CLUSTER_BUCKETS; b++) {
+		if (!(bits[b / 64] & (1ull << (b % 64))))
+			continue;
+		if (t == NULL && (t = malloc(MF_CLUSTER_BUCKETS * sizeof(*t))) == NULL)
+			return -ENOMEM;
+		snprintf(t[n], CP_TOPIC_MAX, "%s/%s/sess/%02x/+", cp->cfg.prefix, dead, b);
+		p[n] = t[n];
+		n++;
+	}
+	if (n > 0)
+		rc = cp_mqtt_follow_many(cp->mqtt, p, n, on);
+	free(t);
+	return rc;
+}
+
+/* Dead node @p i's buckets left, as it is no longer read. */
+static void
+buckets_leave(struct cp *cp, uint32_t i)
+{
+	struct cp_failover *f = &cp->failover;
+
+	buckets_send(cp, f->dead[i], f->followed[i], false);
+	memset(f->followed[i], 0, sizeof(f->followed[i]));
+}
+
+/* Dead node @p i's records read: the buckets this node is the heir of now subscribed to
+ * (again for those it was: the broker sends their retained records again, and what was
+ * taken is a mark by then), those it no longer is left. When no node of the pool can take
+ * any (every one draining or its dataplane down), none: they wait (orphans_adopted). */
+static void
+buckets_follow(struct cp *cp, uint32_t i)
+{
+	struct cp_failover *f = &cp->failover;
+	uint64_t mine[MF_CLUSTER_BUCKETS / 64] = { 0 }, left[MF_CLUSTER_BUCKETS / 64];
+	const struct mf_node_status *h;
+	uint32_t b;
+
+	for (b = 0; b < MF_CLUSTER_BUCKETS; b++) {
+		h = mf_cluster_heir(&cp->place.reg, cp->cfg.pool_group, f->dead[i], b, NULL, 0);
+		if (h == NULL) {	/* none can, whatever the bucket */
+			f->orphans[i] = true;
+			f->orphans_sig = mf_cluster_heirs_sig(&cp->place.reg,
+							      cp->cfg.pool_group);
+			return;
+		}
+		if (strcmp(h->node, cp->cfg.node) == 0)
+			mine[b / 64] |= 1ull << (b % 64);
+	}
+	for (b = 0; b < MF_CLUSTER_BUCKETS / 64; b++)
+		left[b] = f->followed[i][b] & ~mine[b];
+	buckets_send(cp, f->dead[i], left, false);
+	if (buckets_send(cp, f->dead[i], mine, true) != 0) {
+		MF_LOG(ERR, cmd, "node %s's records not subscribed to: its sessions wait for "
+		       "the next death or status that reads them again", f->dead[i]);
+		f->orphans[i] = true;
+		f->orphans_sig = 0;	/* read again at the next status */
+		memset(mine, 0, sizeof(mine));
+	}
+	memcpy(f->followed[i], mine, sizeof(mine));
 }
 
 void
@@ -88,7 +162,7 @@ cp_failover_stop(struct cp *cp)
 			cp_mqtt_follow(cp->mqtt, topic, false);
 		}
 	for (i = 0; i < f->nb_dead; i++)
-		cp_mqtt_follow(cp->mqtt, f->t_dead[i], false);
+		buckets_leave(cp, i);
 	if (f->nb_dead > 0)
 		cp_mqtt_follow(cp->mqtt, f->t_failed, false);
 	cp_mqtt_follow(cp->mqtt, f->t_own, false);	/* the next lookup subscribes again */
@@ -247,7 +321,8 @@ heir_is_me(struct cp *cp, const char *dead, const char *id)
 		skip[k] = f->refused[r].by[k];
 	if (n == CP_FAILOVER_REFUSERS)
 		return 0;		/* refused enough: its record stays */
-	heir = mf_cluster_heir(&cp->place.reg, cp->cfg.pool_group, dead, id, skip, n);
+	heir = mf_cluster_heir(&cp->place.reg, cp->cfg.pool_group, dead, mf_cluster_bucket(id),
+			       skip, n);
 	if (heir == NULL)
 		return -1;	/* no node, or every one refused: perhaps one that comes */
 	return strcmp(heir->node, cp->cfg.node) == 0;
@@ -260,11 +335,11 @@ dead_forget(struct cp *cp, uint32_t i)
 {
 	struct cp_failover *f = &cp->failover;
 
-	cp_mqtt_follow(cp->mqtt, f->t_dead[i], false);
+	buckets_leave(cp, i);
 	refusals_forget(cp, f->dead[i]);
 	f->nb_dead--;
 	memcpy(f->dead[i], f->dead[f->nb_dead], sizeof(f->dead[i]));
-	memcpy(f->t_dead[i], f->t_dead[f->nb_dead], sizeof(f->t_dead[i]));
+	memcpy(f->followed[i], f->followed[f->nb_dead], sizeof(f->followed[i]));
 	f->dead_ms[i] = f->dead_ms[f->nb_dead];
 	f->orphans[i] = f->orphans[f->nb_dead];
 	if (f->nb_dead == 0) {
@@ -416,8 +491,10 @@ orphans_adopted(struct cp *cp, const struct mf_node_status *st)
 		}
 	}
 	for (i = 0; i < f->nb_dead; i++)
-		if (f->orphans[i] && cp_mqtt_follow(cp->mqtt, f->t_dead[i], true) == 0)
+		if (f->orphans[i]) {
 			f->orphans[i] = false;
+			buckets_follow(cp, i);
+		}
 }
 
 void
@@ -443,7 +520,7 @@ cp_failover_status(struct cp *cp, const char *node)
 		snprintf(f->dead[i], sizeof(f->dead[i]), "%s", node);
 		f->dead_ms[i] = mono_ms();
 		f->orphans[i] = false;
-		cp_store_record_topic(cp, node, "+", f->t_dead[i]);
+		memset(f->followed[i], 0, sizeof(f->followed[i]));
 		/* Read once the deaths settle: nodes that die together are all passed over as
 		 * heirs, and their records read once, not again at each will. */
 		f->read_at = mono_ms() + SETTLE_MS;
@@ -599,21 +676,31 @@ take_over(struct cp *cp, struct takeover *t, unsigned int n)
 	cp->caller = caller;
 }
 
-/* <prefix>/<node>/sess/<id>: its node and id, neither empty (cp_mqtt.c checked up to
- * "<prefix>/"). */
+/* <prefix>/<node>/sess/<bb>/<id> (<bb> the id's bucket), or <prefix>/<node>/sess/!sync, the
+ * lookup's marker: its node and id, neither empty (cp_mqtt.c checked up to "<prefix>/").
+ * Records kept before buckets, <prefix>/<node>/sess/<id>, are not read. */
 static int
 split(const struct cp *cp, const char *topic, char node[CP_NODE_MAX], const char **id)
 {
-	const char *n = topic + strlen(cp->cfg.prefix) + 1, *end = strchr(n, '/');
+	const char *n = topic + strlen(cp->cfg.prefix) + 1, *end = strchr(n, '/'), *b;
+	char bb[3];
 
 	if (end == NULL || end == n || (size_t)(end - n) >= CP_NODE_MAX ||
 	    strncmp(end, "/sess/", 6) != 0)
 		return -EINVAL;
 	memcpy(node, n, (size_t)(end - n));
 	node[end - n] = '\0';
-	*id = end + 6;
-	return **id != '\0' && strchr(*id, '/') == NULL && strlen(*id) < MF_SESS_ID_MAX ?
-	       0 : -EINVAL;
+	b = end + 6;
+	if (strcmp(b, MARK) == 0) {
+		*id = b;
+		return 0;
+	}
+	*id = b + 3;
+	if (strlen(b) < 4 || b[2] != '/' || strchr(*id, '/') != NULL ||
+	    strlen(*id) >= MF_SESS_ID_MAX)
+		return -EINVAL;
+	snprintf(bb, sizeof(bb), "%02x", mf_cluster_bucket(*id));
+	return memcmp(b, bb, 2) == 0 ? 0 : -EINVAL;
 }
 
 /* Whether record or mark @p m (of session @p id of @p node) may be believed: signed as a
@@ -649,8 +736,12 @@ dead_record(struct cp *cp, const char *dead, const char *id, const struct cp_msg
 	    taken(&cp->failover, dead, id))
 		return 0;	/* cleared, its node back, or taken here */
 	heir = heir_is_me(cp, dead, id);
-	if (heir == 0)
-		return 0;	/* another's to take */
+	if (heir == 0) {	/* another's to take */
+		if (memmem(m->payload, m->len, "\"moved_to\"", 10) == NULL)
+			cp->failover.others++;
+		explicit_bzero(m->payload, m->len);
+		return 0;
+	}
 	if (!signed_record(cp, m, id, dead)) {
 		explicit_bzero(m->payload, m->len);
 		return 0;
@@ -1057,7 +1148,7 @@ cp_failover_tick(struct cp *cp, bool again, uint64_t now)
 	if (f->read_at != 0 && now >= f->read_at) {
 		f->read_at = 0;
 		for (i = 0; i < f->nb_dead; i++) {
-			cp_mqtt_follow(cp->mqtt, f->t_dead[i], true);
+			buckets_follow(cp, i);
 			f->dead_ms[i] = now;
 		}
 	}

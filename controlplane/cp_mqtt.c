@@ -199,7 +199,7 @@ take_props(struct cp_mqtt *mq, struct cp_msg *msg, MQTTProperties *props)
 }
 
 /* <prefix>/<one level><mid>, then nothing or "/" and more: every topic that the filters
- * <prefix>/+/sess/+ (records) and <prefix>/+/stream/# (announcements) match, those with an
+ * <prefix>/+/sess/# (records) and <prefix>/+/stream/# (announcements) match, those with an
  * empty level too (their readers refuse them), so that none is taken for a command. */
 static bool
 in_tree(const char *prefix, const char *t, const char *mid)
@@ -337,9 +337,20 @@ cp_mqtt_take(struct cp_mqtt *mq, struct cp_msg **out, unsigned int max, unsigned
 static void
 on_suback5(void *ctx, MQTTAsync_successData5 *r)
 {
+	/* paho sets the count to 1 for one filter and leaves the array unset then. */
+	int i, n = r != NULL && r->alt.sub.reasonCodeCount > 1 ? r->alt.sub.reasonCodeCount : 0;
+
 	if (r != NULL && r->reasonCode >= MQTTREASONCODE_UNSPECIFIED_ERROR)
 		MF_LOG(ERR, mqtt, "subscribe %s refused: %s", (const char *)ctx,
 		       MQTTReasonCode_toString(r->reasonCode));
+	/* Several filters at once: a code each (their first refusal said). */
+	for (i = 0; i < n && r->alt.sub.reasonCodes != NULL; i++)
+		if (r->alt.sub.reasonCodes[i] >= MQTTREASONCODE_UNSPECIFIED_ERROR) {
+			MF_LOG(ERR, mqtt, "subscribe %s refused (%d of %d): %s",
+			       (const char *)ctx, i + 1, n,
+			       MQTTReasonCode_toString(r->alt.sub.reasonCodes[i]));
+			break;
+		}
 }
 
 /* paho gives a SUBACK's refusal here, with its reason code (and code 0). */
@@ -789,11 +800,15 @@ cp_mqtt_publish_signed(struct cp_mqtt *mq, const char *topic, const char *payloa
 }
 
 int
-cp_mqtt_follow(struct cp_mqtt *mq, const char *topic, bool on)
+cp_mqtt_follow_many(struct cp_mqtt *mq, char *const *topics, int n, bool on)
 {
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-	int rc;
+	int rc, i, qos[CP_FOLLOW_MAX];
 
+	if (n < 1 || n > CP_FOLLOW_MAX)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		qos[i] = 1;
 	/* The callbacks say what failed by a name that outlives the call. */
 	ro.context = (void *)"a session records topic";
 	if (mq->cfg->mqtt_version == 5) {
@@ -802,15 +817,23 @@ cp_mqtt_follow(struct cp_mqtt *mq, const char *topic, bool on)
 	} else {
 		ro.onFailure = on_sub_failed;
 	}
-	rc = on ? MQTTAsync_subscribe(mq->client, topic, 1, &ro) :
-		  MQTTAsync_unsubscribe(mq->client, topic, &(MQTTAsync_responseOptions)
-					MQTTAsync_responseOptions_initializer);
+	rc = on ? MQTTAsync_subscribeMany(mq->client, n, topics, qos, &ro) :
+		  MQTTAsync_unsubscribeMany(mq->client, n, topics, &(MQTTAsync_responseOptions)
+					    MQTTAsync_responseOptions_initializer);
 	if (rc != MQTTASYNC_SUCCESS) {
-		MF_LOG(WARNING, mqtt, "%s %s: %s", on ? "subscribe" : "unsubscribe", topic,
-		       MQTTAsync_strerror(rc));
+		MF_LOG(WARNING, mqtt, "%s %s%s: %s", on ? "subscribe" : "unsubscribe", topics[0],
+		       n > 1 ? " and more" : "", MQTTAsync_strerror(rc));
 		return -EIO;
 	}
 	return 0;
+}
+
+int
+cp_mqtt_follow(struct cp_mqtt *mq, const char *topic, bool on)
+{
+	char *t = (char *)topic;	/* paho's prototype is not const; it copies */
+
+	return cp_mqtt_follow_many(mq, &t, 1, on);
 }
 
 int

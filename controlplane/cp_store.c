@@ -119,7 +119,8 @@ void
 cp_store_record_topic(const struct cp *cp, const char *node, const char *id,
 		      char topic[CP_TOPIC_MAX])
 {
-	snprintf(topic, CP_TOPIC_MAX, "%s/%s/sess/%s", cp->cfg.prefix, node, id);
+	snprintf(topic, CP_TOPIC_MAX, "%s/%s/sess/%02x/%s", cp->cfg.prefix, node,
+		 mf_cluster_bucket(id), id);
 }
 
 int

@@ -429,21 +429,37 @@ mf_cluster_pick(const struct mf_cluster *c, uint64_t now_ms, uint64_t max_age_ms
 	return better(two[1], two[0], k - 1) ? two[1] : two[0];
 }
 
-/* FNV-1a over "node\0id", finished with splitmix64's mixer: the weights of one id on
- * nodes named alike differ in every bit. */
 static uint64_t
-heir_weight(const char *node, const char *id)
+fnv(uint64_t h, const char *s)
 {
-	uint64_t h = 14695981039346656037ull;
+	for (; *s != '\0'; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ull;
+	return h;
+}
 
-	for (; *node != '\0'; node++)
-		h = (h ^ (uint8_t)*node) * 1099511628211ull;
-	h *= 1099511628211ull;
-	for (; *id != '\0'; id++)
-		h = (h ^ (uint8_t)*id) * 1099511628211ull;
+/* splitmix64's finisher: hashes of names alike differ in every bit. */
+static uint64_t
+mix(uint64_t h)
+{
 	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
 	h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
 	return h ^ (h >> 31);
+}
+
+uint32_t
+mf_cluster_bucket(const char *id)
+{
+	return (uint32_t)(mix(fnv(14695981039346656037ull, id)) & (MF_CLUSTER_BUCKETS - 1));
+}
+
+/* FNV-1a over "node\0dead\0" and the bucket's byte, mixed. */
+static uint64_t
+heir_weight(const char *node, const char *dead, uint32_t bucket)
+{
+	uint64_t h = fnv(14695981039346656037ull, node) * 1099511628211ull;
+
+	h = fnv(h, dead) * 1099511628211ull;
+	return mix((h ^ (uint8_t)bucket) * 1099511628211ull);
 }
 
 static bool
@@ -460,12 +476,12 @@ mf_cluster_heirs_sig(const struct mf_cluster *c, const char *pool)
 
 	for (i = 0; i < c->n; i++)
 		if (may_inherit(&c->nodes[i], pool))
-			sig ^= heir_weight(c->nodes[i].node, "");
+			sig ^= heir_weight(c->nodes[i].node, "", 0);
 	return sig;
 }
 
 const struct mf_node_status *
-mf_cluster_heir(const struct mf_cluster *c, const char *pool, const char *dead, const char *id,
+mf_cluster_heir(const struct mf_cluster *c, const char *pool, const char *dead, uint32_t bucket,
 		const char *const *skip, uint32_t nb_skip)
 {
 	const struct mf_node_status *heir = NULL;
@@ -481,7 +497,7 @@ mf_cluster_heir(const struct mf_cluster *c, const char *pool, const char *dead, 
 			;
 		if (k < nb_skip)
 			continue;
-		w = heir_weight(s->node, id);
+		w = heir_weight(s->node, dead, bucket);
 		/* Equal weights: the smaller name, so the order held in does not count. */
 		if (heir == NULL || w > best || (w == best && strcmp(s->node, heir->node) < 0)) {
 			heir = s;

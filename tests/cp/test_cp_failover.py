@@ -5,12 +5,15 @@ n1's and n2's dataplanes on af_packet veths to hosts in namespaces of their own,
 pcap ports) share the pool (docs/cluster.md, Failover).
 
 - 150 creates through the pool, and 3 signed by tenant acme: each session's record is
-  retained on mfwd/<node>/sess/<id>, on the node its reply named, with its spec; a session
+  retained on mfwd/<node>/sess/<bucket>/<id>, on the node its reply named, with its spec
+  (<bucket>: mf_cluster_bucket(), computed here too); a session
   deleted has its record cleared; a session created on a node's own topic has none;
 - n3 killed (dataplane and control plane, SIGKILL): its will comes; every session of its
   records is taken over by exactly one of n1 and n2 (session.moved from each, with the new
   ingress), within 3 s of the kill; n1 has room for 30 sessions, fewer than it is the heir
-  of: it refuses the rest (session.move_failed, capacity) and n2, next in rank, takes them; each is then on the node its event named and nowhere
+  of: it refuses the rest (session.move_failed, capacity) and n2, next in rank, takes them;
+  each survivor read only the records of the buckets it is the heir of (node.info's
+  others: 0); each is then on the node its event named and nowhere
   else, acme's still acme's; n3's records are marks naming the takers; the one deleted
   before and the one not pooled are not taken over; a numbered flow re-pointed at a moved
   session's new ingress (one on n1, one on n2) arrives whole at its output;
@@ -66,15 +69,37 @@ def spec(i, sid=None):
             "outputs": [{"port": 1, "addr": "10.99.2.1", "udp_port": 6000}]}
 
 
-def records(broker, topic="mfwd/+/sess/+", want=None, timeout=10):
-    """The retained records a new subscriber gets: {(node, id): record}."""
+def bucket(sid):
+    """mf_cluster_bucket(): the low byte of FNV-1a 64 of the id, mixed by splitmix64's
+    finisher (tests/unit/test_cluster.c checks the same values)."""
+    m = (1 << 64) - 1
+    h = 14695981039346656037
+    for c in sid.encode():
+        h = ((h ^ c) * 1099511628211) & m
+    h = ((h ^ (h >> 30)) * 0xbf58476d1ce4e5b9) & m
+    h = ((h ^ (h >> 27)) * 0x94d049bb133111eb) & m
+    return (h ^ (h >> 31)) & 0xff
+
+
+def rtopic(node, sid):
+    return "mfwd/%s/sess/%02x/%s" % (node, bucket(sid), sid)
+
+
+def records(broker, topic="mfwd/+/sess/#", want=None, timeout=10):
+    """The retained records a new subscriber gets: {(node, id): record}; one not on its
+    bucket's topic as (node, "misfiled: " + topic)."""
     cl = Client(broker)
     cl.subscribe(topic)
     got = cl.collect_until("mfwd/", lambda m: want is not None and len(m) >= want,
                            timeout=timeout if want is not None else 2)
     cl.close()
-    return {tuple(t.split("/")[1:4:2]): r for t, r, retained in got
-            if retained and isinstance(r, dict)}
+    out = {}
+    for t, r, retained in got:
+        p = t.split("/")
+        if retained and isinstance(r, dict):
+            ok = len(p) == 5 and t == rtopic(p[1], p[4])
+            out[(p[1], p[-1] if ok else "misfiled: " + t)] = r
+    return out
 
 
 def holdings(cl, nodes):
@@ -178,6 +203,8 @@ def kill_n3(broker, cl, dps, cps, took, topos):
             fo["n1"].get("failed") == len(failed) and fo["n2"].get("failed") == 0 and
             sum(f.get("moved", 0) for f in fo.values()) == len(moved),
             "node.info counts the sessions taken over: %s" % fo)
+    T.eq([fo[n].get("others") for n in ("n1", "n2")], [0, 0], "each survivor read only the "
+         "records of the buckets it is the heir of (none of the other's)")
     for e in moved:
         took[e["session"]] = e["to"]
     held = holdings(cl, ("n1", "n2"))
@@ -224,7 +251,7 @@ def back(broker, cl, dps, cps, moved, took):
     r = cl.request("mfwd/n1/cmd", "node.info")
     T.check(r is not None and r["ok"] and r["result"]["failover"]["reading"] == 0,
             "n1 stopped reading n3's records once it came back")
-    T.eq(records(broker, "mfwd/n3/sess/+"), {}, "n3's marks cleared as it deleted them")
+    T.eq(records(broker, "mfwd/n3/sess/#"), {}, "n3's marks cleared as it deleted them")
     watcher.close()
 
 
@@ -379,7 +406,7 @@ def replayed(broker, cl, cp, sid, topic, rec):
     T.check(sid in holdings(cl, NODES)["n1"], "n1 still holds %s" % sid)
     T.eq(cl.request("mfwd/n1/cmd", "node.info")["result"]["failover"]["gone"], fo["gone"],
          "a replayed mark deleted nothing")
-    ghost = "mfwd/n1/sess/ghost"
+    ghost = rtopic("n1", "ghost")
     text = json.dumps(dict(rec, spec=dict(rec.get("spec", {}), id="ghost")),
                       separators=(",", ":"))
     cl.c.publish(ghost, text, qos=1, retain=True, properties=signed(ghost, text))
@@ -393,7 +420,7 @@ def late_mark(broker, cl, cp, took):
     session then. Before, what n1 must not believe: a mark not signed, and signed ones of
     another incarnation (replayed())."""
     sid = sorted(k for k, v in took.items() if v == "n1")[0]
-    topic = "mfwd/n1/sess/%s" % sid
+    topic = rtopic("n1", sid)
     rec = records(broker, topic).get(("n1", sid), {})
     mark = '{"v":1,"moved_to":"n2","inc":"%s"}' % rec.get("inc", "")
     watcher = Client(broker)
@@ -418,7 +445,7 @@ def late_mark(broker, cl, cp, took):
     T.check(sid not in holdings(cl, NODES)["n1"], "n1 no longer holds it")
     r = cl.request("mfwd/n1/cmd", "node.info")
     T.eq(r["result"]["failover"]["gone"], before + 1, "n1's node.info counts it")
-    T.eq(records(broker, "mfwd/n1/sess/%s" % sid), {}, "its mark cleared as n1 deleted it")
+    T.eq(records(broker, topic), {}, "its mark cleared as n1 deleted it")
     del took[sid]
     watcher.close()
 

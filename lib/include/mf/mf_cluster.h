@@ -157,18 +157,29 @@ int mf_cluster_full(struct mf_cluster *c, const char *node);
  */
 int mf_cluster_shun(struct mf_cluster *c, const char *node, uint64_t until_ms);
 
+/** Failover: a dead node's records are filed in this many buckets by their id. */
+#define MF_CLUSTER_BUCKETS	256
+
 /**
- * Failover: the node that takes over session @p id of the dead node @p dead. Among the
- * nodes of pool group @p pool that are valid, online, with their dataplane up and not
- * draining (not @p dead), the one of highest rendezvous weight for (node, id): every node
- * that reads the same online nodes names the same heir, whatever order it holds them in,
- * and a node's death moves only the sessions it had. Load, fullness and age are not looked
- * at: they differ between readers by the moment a status came, and the heir must not. The
- * @p nb_skip nodes named in @p skip (those that said they could not take it) are passed
- * over: the next in rank takes it. @return the entry, or NULL when no node can take it.
+ * The bucket of session @p id's record, 0 to MF_CLUSTER_BUCKETS - 1 (its topic's level,
+ * "%02x"): the low byte of FNV-1a 64 of the id, mixed by splitmix64's finisher.
+ */
+uint32_t mf_cluster_bucket(const char *id);
+
+/**
+ * Failover: the node that takes over the sessions of @p bucket of the dead node @p dead.
+ * Among the nodes of pool group @p pool that are valid, online, with their dataplane up
+ * and not draining (not @p dead), the one of highest rendezvous weight for (node, dead,
+ * bucket): every node that reads the same online nodes names the same heir, whatever order
+ * it holds them in, and a node's death moves only the buckets it had. Per bucket, not per
+ * session, so that each heir subscribes to its buckets alone and every record is read once
+ * (docs/cluster.md). Load, fullness and age are not looked at: they differ between readers
+ * by the moment a status came, and the heir must not. The @p nb_skip nodes named in
+ * @p skip (those that said they could not take a session) are passed over: the next in
+ * rank takes it. @return the entry, or NULL when no node can take it.
  */
 const struct mf_node_status *mf_cluster_heir(const struct mf_cluster *c, const char *pool,
-					     const char *dead, const char *id,
+					     const char *dead, uint32_t bucket,
 					     const char *const *skip, uint32_t nb_skip);
 
 /**
