@@ -541,8 +541,9 @@ struct cp_failover {
 	uint64_t dead_ms[CP_FAILOVER_DEAD_MAX];	/* its last record or refusal (monotonic) */
 	/* it has records no node could take when read, more than refused[] could hold */
 	bool orphans[CP_FAILOVER_DEAD_MAX];
-	bool orphans_seen;		/* in this batch: orphans_sig is taken after it */
-	uint64_t orphans_sig;		/* mf_cluster_heirs_sig() when records had no heir */
+	/* mf_cluster_heirs_sig() when the heirs were last worked out (0: again at the next
+	 * status) */
+	uint64_t heirs_sig;
 	uint32_t nb_dead;
 	uint64_t forgotten;		/* dead nodes no longer read, failover_forget_s quiet */
 	/* their names (the newest CP_FAILOVER_FORGOT_MAX, a ring): their wills again, when

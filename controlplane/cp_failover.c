@@ -101,7 +101,8 @@ buckets_send(struct cp *cp, const char *dead, const uint64_t *bits, bool on)
 	return rc;
 }
 
-/* Dead node @p i's buckets left, as it is no longer read. */
+/* Dead node @p i's buckets left, as it is no longer read. Should the broker not be told
+ * (away from it), their records still come, and are not read (dead_record). */
 static void
 buckets_leave(struct cp *cp, uint32_t i)
 {
@@ -111,15 +112,20 @@ buckets_leave(struct cp *cp, uint32_t i)
 	memset(f->followed[i], 0, sizeof(f->followed[i]));
 }
 
-/* Dead node @p i's records read: the buckets this node is the heir of now subscribed to
- * (again for those it was: the broker sends their retained records again, and what was
- * taken is a mark by then), those it no longer is left. When no node of the pool can take
- * any (every one draining or its dataplane down), none: they wait (orphans_adopted). */
+/*
+ * Dead node @p i's buckets worked out for the nodes that could be heirs now: those this
+ * node is the heir of subscribed to (@p again: also those it followed already, whose
+ * retained records the broker sends again; else only those it gains), those it no longer
+ * is left. When no node of the pool can take any (every one draining or its dataplane
+ * down), nothing changes: the dead node waits (orphans[]) until the heirs change
+ * (heirs_changed). followed[] keeps what the broker was told.
+ */
 static void
-buckets_follow(struct cp *cp, uint32_t i)
+buckets_follow(struct cp *cp, uint32_t i, bool again)
 {
 	struct cp_failover *f = &cp->failover;
 	uint64_t mine[MF_CLUSTER_BUCKETS / 64] = { 0 }, left[MF_CLUSTER_BUCKETS / 64];
+	uint64_t *had = f->followed[i];
 	const struct mf_node_status *h;
 	uint32_t b;
 
@@ -127,24 +133,28 @@ buckets_follow(struct cp *cp, uint32_t i)
 		h = mf_cluster_heir(&cp->place.reg, cp->cfg.pool_group, f->dead[i], b, NULL, 0);
 		if (h == NULL) {	/* none can, whatever the bucket */
 			f->orphans[i] = true;
-			f->orphans_sig = mf_cluster_heirs_sig(&cp->place.reg,
-							      cp->cfg.pool_group);
 			return;
 		}
 		if (strcmp(h->node, cp->cfg.node) == 0)
 			mine[b / 64] |= 1ull << (b % 64);
 	}
-	for (b = 0; b < MF_CLUSTER_BUCKETS / 64; b++)
-		left[b] = f->followed[i][b] & ~mine[b];
-	buckets_send(cp, f->dead[i], left, false);
-	if (buckets_send(cp, f->dead[i], mine, true) != 0) {
-		MF_LOG(ERR, cmd, "node %s's records not subscribed to: its sessions wait for "
-		       "the next death or status that reads them again", f->dead[i]);
-		f->orphans[i] = true;
-		f->orphans_sig = 0;	/* read again at the next status */
-		memset(mine, 0, sizeof(mine));
+	f->orphans[i] = false;
+	for (b = 0; b < MF_CLUSTER_BUCKETS / 64; b++) {
+		left[b] = had[b] & ~mine[b];
+		if (!again)
+			mine[b] &= ~had[b];
 	}
-	memcpy(f->followed[i], mine, sizeof(mine));
+	if (buckets_send(cp, f->dead[i], left, false) == 0)
+		for (b = 0; b < MF_CLUSTER_BUCKETS / 64; b++)
+			had[b] &= ~left[b];
+	if (buckets_send(cp, f->dead[i], mine, true) == 0) {
+		for (b = 0; b < MF_CLUSTER_BUCKETS / 64; b++)
+			had[b] |= mine[b];
+	} else {
+		MF_LOG(ERR, cmd, "node %s's records not subscribed to: worked out again at the "
+		       "next status", f->dead[i]);
+		f->heirs_sig = 0;
+	}
 }
 
 void
@@ -307,7 +317,7 @@ refused_by(struct cp_failover *f, const char *dead, const char *id, const char *
 /* Session @p id of @p dead goes to this node? Its heir, passing over those that refused.
  * @return 1 if so, 0 if to another (or to none: refused enough), -1 if no node can take it
  * now (every one draining, its dataplane down, or refused it): an orphan, read again when
- * the nodes that could be heirs change (orphans_adopted). */
+ * the nodes that could be heirs change (heirs_changed). */
 static int
 heir_is_me(struct cp *cp, const char *dead, const char *id)
 {
@@ -396,7 +406,6 @@ orphan_add(struct cp_failover *f, uint32_t i, const char *id)
 		f->refused[r].orphan = true;
 	else
 		f->orphans[i] = true;
-	f->orphans_seen = true;
 }
 
 /* Dead node @p i has records that wait for an heir. */
@@ -458,43 +467,70 @@ dead_room(struct cp *cp, uint64_t now)
 	return true;
 }
 
-/* A status came: if the nodes that could be heirs are not those there were when records
- * had none (every node draining, its dataplane down, or refused them), those records are
- * read again: each on its own topic (the others are being taken by their heirs; read
- * with a grown set of heirs, some would be taken twice), a dead node whose orphans did not
- * fit in the table all of it, as after a death. Not at every status of the same nodes. */
+/* The records heirs refused, once the heirs are worked out again (a death, a change of the
+ * nodes that could be heirs): each whose next in rank is this node now is read on its own
+ * topic (again for one no node could take: the broker sends it again), one that no node
+ * can take now waits (an orphan). Its next in rank may have died, or drained, since the
+ * refusal; only the nodes that saw the refusal know of it. */
 static void
-orphans_adopted(struct cp *cp, const struct mf_node_status *st)
+refusals_reread(struct cp *cp)
 {
 	struct cp_failover *f = &cp->failover;
 	char topic[CP_TOPIC_MAX];
-	bool any = false;
-	uint32_t i;
+	uint32_t r;
+	int heir;
 
-	for (i = 0; i < f->nb_dead; i++)
-		any |= f->orphans[i];
-	for (i = 0; i < f->nb_refused; i++)
-		any |= f->refused[i].orphan;
-	if (!any || st == NULL ||
-	    mf_cluster_heirs_sig(&cp->place.reg, cp->cfg.pool_group) == f->orphans_sig)
-		return;
-	MF_LOG(NOTICE, cmd, "the nodes that could take sessions changed (%s): the records "
-	       "nobody could take are read again", st->node);
-	for (i = 0; i < f->nb_refused; i++) {
-		if (!f->refused[i].orphan)
+	for (r = 0; r < f->nb_refused; r++) {
+		if (dead_find(f, f->refused[r].dead) < 0)
 			continue;
-		cp_store_record_topic(cp, f->refused[i].dead, f->refused[i].id, topic);
-		/* Subscribed again, it is sent again (retained). */
+		heir = heir_is_me(cp, f->refused[r].dead, f->refused[r].id);
+		if (heir <= 0) {
+			f->refused[r].orphan = heir < 0;
+			continue;
+		}
+		if (f->refused[r].followed && !f->refused[r].orphan)
+			continue;	/* being read here already */
+		cp_store_record_topic(cp, f->refused[r].dead, f->refused[r].id, topic);
 		if (cp_mqtt_follow(cp->mqtt, topic, true) == 0) {
-			f->refused[i].orphan = false;
-			f->refused[i].followed = true;
+			f->refused[r].followed = true;
+			f->refused[r].orphan = false;
 		}
 	}
+}
+
+/* Every dead node's buckets and refusals worked out again for the nodes that could be heirs
+ * now (@p again: the buckets kept read again too, as after a death). */
+static void
+heirs_again(struct cp *cp, bool again)
+{
+	struct cp_failover *f = &cp->failover;
+	uint32_t i;
+
+	f->heirs_sig = mf_cluster_heirs_sig(&cp->place.reg, cp->cfg.pool_group);
 	for (i = 0; i < f->nb_dead; i++)
-		if (f->orphans[i]) {
-			f->orphans[i] = false;
-			buckets_follow(cp, i);
-		}
+		buckets_follow(cp, i, again || f->orphans[i]);
+	refusals_reread(cp);
+}
+
+/*
+ * A status came: if the nodes that could be heirs changed (one drained or undrained, its
+ * dataplane down or up, one new or back) while dead nodes are read, each bucket a node
+ * gains is read there (else a record a new heir never subscribed to would stay untaken),
+ * and the dead nodes with records nobody could take are read again whole. Those it keeps
+ * are not: their records are being taken here; read with another set of heirs some would be
+ * taken twice. Not at every status of the same nodes.
+ */
+static void
+heirs_changed(struct cp *cp, const char *node)
+{
+	struct cp_failover *f = &cp->failover;
+
+	if (f->nb_dead == 0 || f->read_at != 0 ||
+	    mf_cluster_heirs_sig(&cp->place.reg, cp->cfg.pool_group) == f->heirs_sig)
+		return;
+	MF_LOG(NOTICE, cmd, "the nodes that could take sessions changed (%s): the dead nodes' "
+	       "heirs worked out again", node);
+	heirs_again(cp, false);
 }
 
 void
@@ -530,7 +566,7 @@ cp_failover_status(struct cp *cp, const char *node)
 		/* Back (or its status cleared): what it still holds is its own. */
 		dead_forget(cp, (uint32_t)i);
 	}
-	orphans_adopted(cp, st);
+	heirs_changed(cp, node);
 }
 
 /* ---- taking a dead node's sessions over, a batch of records at once ---- */
@@ -736,20 +772,17 @@ dead_record(struct cp *cp, const char *dead, const char *id, const struct cp_msg
 	    taken(&cp->failover, dead, id))
 		return 0;	/* cleared, its node back, or taken here */
 	heir = heir_is_me(cp, dead, id);
+	/* (The caller wipes every record once read: they hold keys.) */
 	if (heir == 0) {	/* another's to take */
 		if (memmem(m->payload, m->len, "\"moved_to\"", 10) == NULL)
 			cp->failover.others++;
-		explicit_bzero(m->payload, m->len);
 		return 0;
 	}
-	if (!signed_record(cp, m, id, dead)) {
-		explicit_bzero(m->payload, m->len);
+	if (!signed_record(cp, m, id, dead))
 		return 0;
-	}
 	if (heir < 0) {		/* nobody's yet; a mark is no record */
 		if (memmem(m->payload, m->len, "\"moved_to\"", 10) == NULL)
 			orphan_add(&cp->failover, (uint32_t)i, id);
-		explicit_bzero(m->payload, m->len);
 		return 0;
 	}
 	memset(t, 0, sizeof(*t));
@@ -1041,7 +1074,6 @@ own_record(struct cp *cp, const char *id, const struct cp_msg *m)
 
 	if (f->sync_until_ms == 0) {
 		watched(cp, id, m);
-		explicit_bzero(m->payload, m->len);
 		return;
 	}
 	if (strcmp(id, MARK) == 0) {
@@ -1055,7 +1087,6 @@ own_record(struct cp *cp, const char *id, const struct cp_msg *m)
 	if (s == NULL) {
 		/* A record of a session no longer here (its clearing lost with a connection):
 		 * left, it would be taken over when this node dies. */
-		explicit_bzero(m->payload, m->len);
 		record_again(cp, id, NULL);
 		MF_LOG(NOTICE, cmd, "session %.48s: its record left over, cleared", id);
 		return;
@@ -1118,15 +1149,11 @@ cp_failover_route(struct cp *cp, struct cp_msg **batch, unsigned int n)
 			own_record(cp, id, m);
 		else
 			nb += dead_msg(cp, node, id, m, &t, n, nb);
+		explicit_bzero(m->payload, m->len);	/* a record holds keys */
 		cp_msg_free(m);
 	}
 	if (nb > 0)
 		take_over(cp, t, nb);
-	if (cp->failover.orphans_seen) {	/* after: take_over's refusals count */
-		cp->failover.orphans_seen = false;
-		cp->failover.orphans_sig = mf_cluster_heirs_sig(&cp->place.reg,
-								cp->cfg.pool_group);
-	}
 	for (i = 0; i < nb; i++) {
 		dead_stir(&cp->failover, t[i].dead);	/* a long batch is no quiet */
 		json_decref(t[i].rec);
@@ -1147,10 +1174,9 @@ cp_failover_tick(struct cp *cp, bool again, uint64_t now)
 	 * since they were last; what was taken is cleared and does not come). */
 	if (f->read_at != 0 && now >= f->read_at) {
 		f->read_at = 0;
-		for (i = 0; i < f->nb_dead; i++) {
-			buckets_follow(cp, i);
+		for (i = 0; i < f->nb_dead; i++)
 			f->dead_ms[i] = now;
-		}
+		heirs_again(cp, true);
 	}
 	dead_expire(cp, now);
 	if (again) {

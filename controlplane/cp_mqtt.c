@@ -340,7 +340,7 @@ on_suback5(void *ctx, MQTTAsync_successData5 *r)
 	/* paho sets the count to 1 for one filter and leaves the array unset then. */
 	int i, n = r != NULL && r->alt.sub.reasonCodeCount > 1 ? r->alt.sub.reasonCodeCount : 0;
 
-	if (r != NULL && r->reasonCode >= MQTTREASONCODE_UNSPECIFIED_ERROR)
+	if (n == 0 && r != NULL && r->reasonCode >= MQTTREASONCODE_UNSPECIFIED_ERROR)
 		MF_LOG(ERR, mqtt, "subscribe %s refused: %s", (const char *)ctx,
 		       MQTTReasonCode_toString(r->reasonCode));
 	/* Several filters at once: a code each (their first refusal said). */

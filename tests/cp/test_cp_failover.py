@@ -31,6 +31,8 @@ pcap ports) share the pool (docs/cluster.md, Failover).
   mark signed with the node tenant's key is; a signed mark and a signed record of another
   incarnation of the session (a replay) are not (n1 keeps the session, counts them as
   stale, and publishes its record again over them);
+- heirs that change while a death is read (gained()): with n1 stopped (SIGSTOP) and n2
+  draining as n3 dies, n2 undrained takes the sessions of the buckets it gains at once;
 - n1 and n2 drain, two pool creates go to n3, n3 is killed again: no node can take its
   sessions (nothing moves); n1, undrained, takes what it has room for, n2 undrained the
   rest, none on both; then n3 is left dead: n1 and
@@ -228,8 +230,8 @@ def kill_n3(broker, cl, dps, cps, took, topos):
     return mine
 
 
-def back(broker, cl, dps, cps, moved, took):
-    """n3 again, with its journal: what was taken over goes, what was its own stays."""
+def n3_back(broker, cl, dps, cps, moved):
+    """n3 started again with its journal: the sessions of @moved that it deletes."""
     watcher = Client(broker)
     watcher.subscribe("mfwd/n3/event/session.gone")
     dps[2].start()
@@ -238,7 +240,13 @@ def back(broker, cl, dps, cps, moved, took):
             is not None, "n3 back")
     evs = watcher.collect_until("mfwd/", lambda m: len(m) >= len(moved), timeout=20)
     watcher.collect("mfwd/", 1)
-    gone = sorted(e["session"] for _, e, _ in evs if e)
+    watcher.close()
+    return sorted(e["session"] for _, e, _ in evs if e)
+
+
+def back(broker, cl, dps, cps, moved, took):
+    """n3 again, with its journal: what was taken over goes, what was its own stays."""
+    gone = n3_back(broker, cl, dps, cps, moved)
     T.eq(gone, moved, "n3 deleted each session taken over while it was away")
     held = holdings(cl, NODES)
     T.eq(sorted(held["n3"]), ["mine"], "n3 keeps only its session not pooled")
@@ -252,7 +260,6 @@ def back(broker, cl, dps, cps, moved, took):
     T.check(r is not None and r["ok"] and r["result"]["failover"]["reading"] == 0,
             "n1 stopped reading n3's records once it came back")
     T.eq(records(broker, "mfwd/n3/sess/#"), {}, "n3's marks cleared as it deleted them")
-    watcher.close()
 
 
 def lost(broker, cl, took):
@@ -342,6 +349,53 @@ def orphans(broker, cl, dps, cps):
     T.eq(sorted(s for s in ("o0", "o1") for n in ("n1", "n2") if s in held[n]), ["o0", "o1"],
          "each held by one node")
     watcher.close()
+
+
+def gained(broker, cl, dps, cps):
+    """Heirs that change while a death is read: n1 and n2 drain, eight pool creates go to
+    n3, n1 undrains; n1's control plane is stopped (SIGSTOP: online still, reading
+    nothing) and n3 dies. n2, draining, is the heir of no bucket then; undrained, it gains
+    the buckets where it outranks n1 and takes their sessions while n1 is still stopped
+    (before, it took nothing: a bucket's records reached only the node that was its heir
+    when the death was read). n1 let go takes the rest (one: it has room for one; the next
+    in rank, n2, what it refuses): each of the eight once. Then the eight are deleted and
+    n3 started again, as before this phase."""
+    ids = ["g%d" % i for i in range(8)]
+    for n in ("n1", "n2"):
+        drain(cl, n, True)
+    got = in_flight(cl, POOL, [spec(400 + i, sid) for i, sid in enumerate(ids)])
+    T.eq(sorted(v.get("node") for v in got.values()), ["n3"] * 8, "eight placed on n3")
+    drain(cl, "n1", False)
+    watcher = Client(broker)
+    watcher.subscribe("mfwd/+/event/session.moved")
+    cps[0].proc.send_signal(signal.SIGSTOP)
+    try:
+        kill_node(dps[2], cps[2])
+        T.check(until(lambda: failover_info(cl, ("n2",))["n2"].get("reading") == 1),
+                "n2 reads n3's records")
+        T.eq([e for _, e, _ in watcher.collect("mfwd/", 1)], [],
+             "n1 stopped, n2 draining: nothing moved")
+        drain(cl, "n2", False)
+        evs = watcher.collect_until("mfwd/", lambda m: len(m) >= 1, timeout=10)
+        evs += watcher.collect("mfwd/", 1)
+        early = sorted(e["session"] for _, e, _ in evs if e and e["to"] == "n2")
+        T.check(early and len(early) == len(evs), "n2, undrained, took the sessions of the "
+                "buckets it gained while n1 was stopped: %s" % [e for _, e, _ in evs])
+    finally:
+        cps[0].proc.send_signal(signal.SIGCONT)
+    evs += watcher.collect_until("mfwd/", lambda m: len(evs) + len(m) >= 8, timeout=15)
+    evs += watcher.collect("mfwd/", 1)		# nothing more may come
+    moved = sorted((e["session"], e["to"]) for _, e, _ in evs if e)
+    print("gained: n2 took %s while n1 was stopped; all: %s" % (early, moved))
+    T.eq([sid for sid, _ in moved], ids, "each of the eight taken over once")
+    held = holdings(cl, ("n1", "n2"))
+    T.eq(sorted(sid for sid in ids for n in ("n1", "n2") if sid in held[n]), ids,
+         "each held by one node")
+    for sid, n in moved:
+        r = cl.request("mfwd/%s/cmd" % n, "session.delete", {"id": sid})
+        T.check(r is not None and r["ok"], "%s deleted on %s: %s" % (sid, n, r))
+    watcher.close()
+    T.eq(n3_back(broker, cl, dps, cps, ids), ids, "n3 back deletes the eight it lost")
 
 
 def forgotten(broker, cl, dps, cps):
@@ -473,6 +527,7 @@ def main():
             back(broker, cl, dps, cps, moved, took)
             cl = lost(broker, cl, took)
             late_mark(broker, cl, cps[0], took)
+            gained(broker, cl, dps, cps)
             forgotten(broker, cl, dps, cps)
             cl.close()
             if T.failed:
