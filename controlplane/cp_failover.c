@@ -577,6 +577,7 @@ struct takeover {
 	char id[MF_SESS_ID_MAX];
 	json_t *rec;
 	uint16_t tenant;
+	bool again;		/* its UDP port taken here: created again on one of the range */
 	struct cp_item it;
 };
 
@@ -664,7 +665,45 @@ not_moved(struct cp *cp, const struct takeover *t)
 	cp->failover.failed++;
 }
 
-/* The batch's creates, pipelined, then one sync of the journal (as a create_many). */
+/* The creates of @p t that are ok, of the first round or (@p again) of the second,
+ * pipelined, then one sync of the journal (as a create_many). @return whether it synced. */
+static bool
+create_round(struct cp *cp, struct takeover *t, unsigned int n, bool again)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (!t[i].it.ok || t[i].again != again)
+			continue;
+		cp->caller = t[i].tenant;
+		if (cp_create_pipelined(cp, json_object_get(t[i].rec, "spec"), &t[i].it) != 0)
+			t[i].it.ok = false;
+	}
+	return cp_store_flush(cp) == 0;
+}
+
+/* Those whose UDP port is taken here are created again on one from the range, all in a
+ * second round: one at a time, a sync each, a node taking over hundreds of sessions from
+ * a port range like its own (most of their ports in use here) took seconds. */
+static bool
+port_taken_again(struct cp *cp, struct takeover *t, unsigned int n)
+{
+	unsigned int i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (t[i].it.ok || strcmp(t[i].it.err.code, "address_in_use") != 0)
+			continue;
+		json_object_del(json_object_get(json_object_get(t[i].rec, "spec"), "ingress"),
+				"udp_port");
+		memset(&t[i].it, 0, sizeof(t[i].it));
+		t[i].it.ok = t[i].again = true;
+		k++;
+	}
+	return k == 0 || create_round(cp, t, n, true);
+}
+
+/* The batch's records re-created here: a first round on their own UDP ports, a second for
+ * those whose port is taken here; each moved, or refused for the next in rank. */
 static void
 take_over(struct cp *cp, struct takeover *t, unsigned int n)
 {
@@ -673,35 +712,22 @@ take_over(struct cp *cp, struct takeover *t, unsigned int n)
 	struct cp_sess *s;
 	struct cp_err err;
 	unsigned int i;
-	bool synced;
+	bool synced[2];
 
 	if (cp_dp_call(cp, MF_MSG_NODE_INFO, NULL, 0, cp->res, sizeof(cp->res), &err) < 0)
 		ni = NULL;
 	for (i = 0; i < n; i++)
 		t[i].it.ok = readdress(cp, ni, &t[i]) == 0;	/* before cp->res is reused */
 	cp->pooled = true;
-	for (i = 0; i < n; i++) {
-		cp->caller = t[i].tenant;
-		if (t[i].it.ok && cp_create_pipelined(cp, json_object_get(t[i].rec, "spec"),
-						      &t[i].it) != 0)
-			t[i].it.ok = false;
-	}
-	synced = cp_store_flush(cp) == 0;
+	synced[0] = create_round(cp, t, n, false);
+	synced[1] = port_taken_again(cp, t, n);
 	for (i = 0; i < n; i++) {
 		s = t[i].it.ok ? cp_reg_find(&cp->reg, t[i].id) : NULL;
-		if (s != NULL && !synced) {
+		if (s != NULL && !synced[t[i].again]) {
 			cp_delete_now(cp, t[i].id, &err);
 			cp_err_set(&t[i].it.err, "internal", NULL, "the journal could not be "
 				   "written");
 			s = NULL;
-		} else if (s == NULL && strcmp(t[i].it.err.code, "address_in_use") == 0) {
-			/* Its port is taken here: one from the range. */
-			cp->caller = t[i].tenant;
-			json_object_del(json_object_get(json_object_get(t[i].rec, "spec"),
-							"ingress"), "udp_port");
-			if (cp_create_now(cp, json_object_get(t[i].rec, "spec"), &s,
-					  &t[i].it.err) != 0)
-				s = NULL;
 		}
 		if (s != NULL)
 			moved(cp, &t[i], s);

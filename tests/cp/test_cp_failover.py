@@ -358,9 +358,14 @@ def gained(broker, cl, dps, cps):
     the buckets where it outranks n1 and takes their sessions while n1 is still stopped
     (before, it took nothing: a bucket's records reached only the node that was its heir
     when the death was read). n1 let go takes the rest (one: it has room for one; the next
-    in rank, n2, what it refuses): each of the eight once. Then the eight are deleted and
-    n3 started again, as before this phase."""
+    in rank, n2, what it refuses): each of the eight once. n2 holds sessions of its own on
+    the eight's UDP ports: it takes them on ports of its range (a second round of creates).
+    Then the eight are deleted and n3 started again, as before this phase."""
     ids = ["g%d" % i for i in range(8)]
+    mine = ["p%d" % i for i in range(8)]
+    for i, sid in enumerate(mine):
+        r = cl.request("mfwd/n2/cmd", "session.create", spec(400 + i, sid))
+        T.check(r is not None and r["ok"], "%s on n2's own topic: %s" % (sid, r))
     for n in ("n1", "n2"):
         drain(cl, n, True)
     got = in_flight(cl, POOL, [spec(400 + i, sid) for i, sid in enumerate(ids)])
@@ -388,10 +393,14 @@ def gained(broker, cl, dps, cps):
     moved = sorted((e["session"], e["to"]) for _, e, _ in evs if e)
     print("gained: n2 took %s while n1 was stopped; all: %s" % (early, moved))
     T.eq([sid for sid, _ in moved], ids, "each of the eight taken over once")
+    ports = [e["ingress"]["udp_port"] for _, e, _ in evs if e and e["to"] == "n2"]
+    T.check(ports and not set(ports) & set(range(5400, 5408)) and
+            len(set(ports)) == len(ports), "n2 took its share on UDP ports of its range, "
+            "its own sessions holding theirs: %s" % ports)
     held = holdings(cl, ("n1", "n2"))
     T.eq(sorted(sid for sid in ids for n in ("n1", "n2") if sid in held[n]), ids,
          "each held by one node")
-    for sid, n in moved:
+    for sid, n in moved + [(sid, "n2") for sid in mine]:
         r = cl.request("mfwd/%s/cmd" % n, "session.delete", {"id": sid})
         T.check(r is not None and r["ok"], "%s deleted on %s: %s" % (sid, n, r))
     watcher.close()
