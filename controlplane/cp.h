@@ -226,6 +226,10 @@ void cp_reg_del(struct cp_reg *r, struct cp_sess *s);
 void cp_reg_clear(struct cp_reg *r);
 int cp_reg_alloc_port(struct cp_reg *r, uint16_t port, const struct mf_addr *local,
 		      uint32_t min, uint32_t max, bool pair);
+/** Whether UDP port @p udp (and the next one for a @p pair) of dataplane port @p port and
+ *  address @p local is a session's here. */
+bool cp_reg_port_used(struct cp_reg *r, uint16_t port, const struct mf_addr *local,
+		      uint32_t udp, bool pair);
 /** Up to @p limit sessions created after @p after, of @p tenant only unless it is -1. */
 uint32_t cp_reg_page(const struct cp_reg *r, uint64_t after, uint32_t limit, int tenant,
 		     struct cp_sess **out, bool *more);

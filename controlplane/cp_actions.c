@@ -158,6 +158,22 @@ rate_of_tenant(struct cp *cp, struct mf_sess_spec *spec, struct cp_err *err)
 	return 0;
 }
 
+/* A UDP port given in the spec that a session here holds: refused before the registry
+ * marks it (as the dataplane would refuse it): marked and then dropped, it was freed in
+ * the registry while the other session held it, and allocated again to a third. */
+static bool
+port_used(struct cp *cp, const struct mf_sess_spec *spec, struct cp_err *err)
+{
+	const struct mf_sess_ingress *in = &spec->ingress;
+
+	if (!cp_reg_port_used(&cp->reg, in->port, &in->local, in->udp_port,
+			      spec->kind == MF_SESS_RTP))
+		return false;
+	cp_err_set(err, "address_in_use", "ingress.udp_port", "ingress: port %u address and "
+		   "UDP port %u already used by a session", in->port, in->udp_port);
+	return true;
+}
+
 /* One spec of a create: validated, a port allocated, sent. */
 static int
 create_one(struct cp *cp, json_t *args, struct cp_item *it, json_t **result)
@@ -173,6 +189,8 @@ create_one(struct cp *cp, json_t *args, struct cp_item *it, json_t **result)
 		if (cp_reg_find(&cp->reg, cp->spec.id) != NULL) {
 			cp_err_set(&it->err, "exists", "id", "session \"%s\" exists", cp->spec.id);
 			rc = -EEXIST;
+		} else if (port_used(cp, &cp->spec, &it->err)) {
+			rc = -EADDRINUSE;
 		} else if ((rc = rate_of_tenant(cp, &cp->spec, &it->err)) == 0 &&
 			   (rc = admit(cp, &cp->spec, NULL, &it->err)) == 0 &&
 			   (rc = cp_store_create(cp, it, &cp->spec)) == 0) {

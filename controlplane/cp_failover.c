@@ -147,6 +147,8 @@ buckets_follow(struct cp *cp, uint32_t i, bool again)
 	if (buckets_send(cp, f->dead[i], left, false) == 0)
 		for (b = 0; b < MF_CLUSTER_BUCKETS / 64; b++)
 			had[b] &= ~left[b];
+	else
+		f->heirs_sig = 0;	/* left at the next status: gained again, sent again */
 	if (buckets_send(cp, f->dead[i], mine, true) == 0) {
 		for (b = 0; b < MF_CLUSTER_BUCKETS / 64; b++)
 			had[b] |= mine[b];
@@ -484,13 +486,17 @@ refusals_reread(struct cp *cp)
 		if (dead_find(f, f->refused[r].dead) < 0)
 			continue;
 		heir = heir_is_me(cp, f->refused[r].dead, f->refused[r].id);
+		cp_store_record_topic(cp, f->refused[r].dead, f->refused[r].id, topic);
 		if (heir <= 0) {
 			f->refused[r].orphan = heir < 0;
+			/* Left: if it is this node's again, subscribing sends it again. */
+			if (f->refused[r].followed &&
+			    cp_mqtt_follow(cp->mqtt, topic, false) == 0)
+				f->refused[r].followed = false;
 			continue;
 		}
 		if (f->refused[r].followed && !f->refused[r].orphan)
 			continue;	/* being read here already */
-		cp_store_record_topic(cp, f->refused[r].dead, f->refused[r].id, topic);
 		if (cp_mqtt_follow(cp->mqtt, topic, true) == 0) {
 			f->refused[r].followed = true;
 			f->refused[r].orphan = false;

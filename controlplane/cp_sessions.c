@@ -113,6 +113,15 @@ set_bits(struct cp_space *sp, uint32_t p, bool pair, bool on)
 	}
 }
 
+bool
+cp_reg_port_used(struct cp_reg *r, uint16_t port, const struct mf_addr *local, uint32_t udp,
+		 bool pair)
+{
+	struct cp_space *sp = space_of(r, port, local, false);
+
+	return sp != NULL && (bit(sp, udp) || (pair && bit(sp, udp + 1)));
+}
+
 /* A free UDP port (and the next one for a pair) in [min, max], searched from where the last
  * search ended, whole words of used ports skipped. @return the port or -ENOSPC. */
 int

@@ -44,6 +44,7 @@ def commands(c):
     T.eq(r.get("node"), "n1", "reply says which node")
     r = ok(c.request(CMD, "session.create", spec("s2")), "create, port allocated")
     T.eq(r.get("ingress", {}).get("udp_port"), 20000, "first even port of the range")
+    err(c.request(CMD, "session.create", spec("sx", 20000)), "address_in_use", "s2's port")
     err(c.request(CMD, "session.create", spec("s1", 5100)), "exists", "duplicate id")
     err(c.request(CMD, "session.create", spec("sx", 5000)), "address_in_use", "same port")
     err(c.request(CMD, "session.create", spec("sx", 5200, colour=1)), "unknown_key",
@@ -122,6 +123,15 @@ def commands(c):
     err(c.request(CMD, "session.create", spec("s5")), "draining", "create while draining")
     ok(c.request(CMD, "node.drain", {"drain": False}), "undrain")
 
+    # The refused create on s2's port did not free it in the registry (marked, then dropped
+    # when the dataplane refused it, it was): allocations go on from the last (s4's, refused
+    # for capacity, took 20004) and wrap in the range (20000-20005), to 20002, not to s2's
+    # 20000 (freed, it was given to s5, which the dataplane refused).
+    for sid, want in (("s5", 20002), ("s6", 20004), ("s7", 20002)):
+        r = ok(c.request(CMD, "session.create", spec(sid)), "create %s" % sid)
+        T.eq(r.get("ingress", {}).get("udp_port"), want, "%s's port" % sid)
+        ok(c.request(CMD, "session.delete", {"id": sid}), "delete %s" % sid)
+
 
 def most_outputs(c):
     """128 outputs (MF_SESS_MAX_OUTPUTS) cross to the dataplane and back; one more is
@@ -157,7 +167,8 @@ def mqtt311(broker):
 def main():
     dpl = pcap_dataplane("cpcmd")
     with dpl, Broker() as broker:
-        cp = ControlPlane(broker, "n1", dpl.instance, limits={"max_sessions": 3})
+        cp = ControlPlane(broker, "n1", dpl.instance, limits={"max_sessions": 3},
+                          port_range=[20000, 20005])
         watcher = Client(broker)
         watcher.subscribe("mfwd/n1/event/#")
         with cp:
