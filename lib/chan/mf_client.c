@@ -25,7 +25,11 @@ mf_client_open(struct mf_client *c, const char *instance)
 	rc = mf_shm_open(&c->shm, instance, true);
 	if (rc != 0)
 		return rc;
-	if ((rc = attach_ring(c, MF_SHM_REGION_CMD, &c->cmd)) != 0 ||
+	/* The rings have one producer and one consumer each: a second client would interleave
+	 * its commands with ours and take our replies for its own (each side reads a reply
+	 * with another seq as lost). */
+	if ((rc = mf_shm_claim(&c->shm)) != 0 ||
+	    (rc = attach_ring(c, MF_SHM_REGION_CMD, &c->cmd)) != 0 ||
 	    (rc = attach_ring(c, MF_SHM_REGION_REPLY, &c->reply)) != 0 ||
 	    (rc = attach_ring(c, MF_SHM_REGION_EVENT, &c->event)) != 0) {
 		mf_shm_close(&c->shm);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -287,18 +288,34 @@ mf_shm_open(struct mf_shm *shm, const char *instance, bool writable)
 	map = mmap(NULL, (size_t)st.st_size, writable ? PROT_READ | PROT_WRITE : PROT_READ,
 		   MAP_SHARED, fd, 0);
 	rc = map == MAP_FAILED ? -errno : 0;
-	close(fd);
-	if (rc != 0)
-		return rc;
-	rc = validate(map, (size_t)st.st_size);
+	if (rc == 0)
+		rc = validate(map, (size_t)st.st_size);
 	if (rc != 0) {
-		munmap(map, (size_t)st.st_size);
+		if (map != MAP_FAILED)
+			munmap(map, (size_t)st.st_size);
+		close(fd);
 		return rc;
 	}
+	/* A writer keeps the file open: mf_shm_claim() locks this very segment, not a newer
+	 * one renamed over its name meanwhile. */
+	if (writable)
+		shm->fd = fd;
+	else
+		close(fd);
 	shm->hdr = map;
 	shm->size = (size_t)st.st_size;
 	shm->writable = writable;
 	snprintf(shm->path, sizeof(shm->path), "mfwd.%s", instance);
+	return 0;
+}
+
+int
+mf_shm_claim(struct mf_shm *shm)
+{
+	if (shm->hdr == NULL || !shm->writable)
+		return -EBADF;
+	if (flock(shm->fd, LOCK_EX | LOCK_NB) != 0)
+		return errno == EWOULDBLOCK ? -EBUSY : -errno;
 	return 0;
 }
 
@@ -307,6 +324,8 @@ mf_shm_close(struct mf_shm *shm)
 {
 	if (shm->hdr != NULL)
 		munmap(shm->hdr, shm->size);
+	if (shm->hdr != NULL && shm->writable)
+		close(shm->fd);		/* and with it the claim */
 	memset(shm, 0, sizeof(*shm));
 }
 
@@ -343,6 +362,9 @@ mf_shm_strerror(int rc)
 		return "the dataplane that created the segment is gone";
 	case -ESHUTDOWN:
 		return "the dataplane shut down";
+	case -EBUSY:
+		return "another client holds the dataplane's command channel (its control plane, "
+		       "or another mfwd-ctl): send commands through that";
 	case -EEXIST:
 		return "a running dataplane already uses that instance name";
 	case -EINVAL:

@@ -6,11 +6,12 @@ retained status; a repeated request id; a QoS 1 command sent while the control p
 stopped, delivered when it returns (persistent session).
 """
 import os
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cpharness import Broker, Checks, Client, ControlPlane, pcap_dataplane, wait_status  # noqa
+from cpharness import BUILD, Broker, Checks, Client, ControlPlane, pcap_dataplane, wait_status  # noqa
 
 T = Checks("cp_commands")
 CMD = "mfwd/n1/cmd"
@@ -176,6 +177,13 @@ def main():
             T.check(wait_status(c, "n1", lambda s: s["online"] and s["dataplane"]["up"]),
                     "retained status online with the dataplane up")
             commands(c)
+            # One client on the channel (mf_client.h): mfwd-ctl is refused, saying why, while
+            # the control plane holds it (before, the two took each other's replies).
+            r = subprocess.run([os.path.join(BUILD, "tools", "mfwd-ctl"), "-i", dpl.instance,
+                                "info"], capture_output=True, text=True)
+            T.check(r.returncode == 2 and "another client" in r.stderr,
+                    "mfwd-ctl refused while the control plane holds the channel: %s"
+                    % r.stderr.strip())
             mqtt311(broker)
             evs = watcher.collect("mfwd/n1/event/", 1)
             T.check(any(t.endswith("session.removed") and e.get("session") == "s3"
@@ -184,6 +192,7 @@ def main():
             cp.stop()
             st = wait_status(c, "n1", lambda s: not s["online"], timeout=5)
             T.check(st is not None, "status offline after a clean stop")
+            T.eq(dpl.ctl("info")[0], 0, "mfwd-ctl served once the control plane let go")
             corr = b"while-away"
             c.publish(CMD, {"v": 1, "id": "away", "cmd": "session.list"}, corr=corr)
             time.sleep(0.5)

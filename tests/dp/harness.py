@@ -105,13 +105,20 @@ class Dataplane:
                     return self.start(timeout, tries - 1)
                 raise RuntimeError("dataplane exited (%s): %s" % (rc, self.tail()))
             # The stats area comes first; the control loop (which answers commands) starts
-            # once the workers run and dataplane.up is sent: ready means both.
+            # once the workers run and dataplane.up is sent: ready means it has gone round.
+            # Read in the stats, not asked over the channel: a control plane may have
+            # claimed the channel already (a second client is refused).
             r = subprocess.run([STAT, "-i", self.instance, "--json"], capture_output=True)
-            if r.returncode == 0 and self.ctl("info")[0] == 0:
+            if r.returncode == 0 and self.control_ran(json.loads(r.stdout)):
                 return self
             time.sleep(0.1)
         self.stop()
         raise RuntimeError("dataplane did not come up: %s" % self.tail())
+
+    @staticmethod
+    def control_ran(stats):
+        return any(l.get("role") == "control" and l.get("iterations", 0) > 0
+                   for l in stats.get("lcores", []))
 
     # EAL's start-up lines, the same in every run: left out of tail() so that what went
     # wrong comes first in a shortened CI log.

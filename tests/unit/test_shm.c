@@ -2,7 +2,7 @@
 /*
  * The shared-memory segment: creation, validation, and every refusal an opener can meet
  * (no segment, foreign or truncated file, other ABI version, still starting, creator dead,
- * shut down, name taken), each with its code and message, never a crash.
+ * shut down, name taken), each with its code and message, never a crash; one client's claim.
  */
 
 #include <errno.h>
@@ -173,6 +173,44 @@ out:
 	return rc;
 }
 
+/* One client at a time: a second claim is refused while the first holds, readers are not
+ * affected, and the claim ends with its handle or its process (a killed client). */
+static int
+test_claim(void)
+{
+	struct mf_shm a = { 0 }, b = { 0 }, c = { 0 }, r = { 0 };
+	int rc = 0, st;
+	pid_t pid;
+
+	set_name("claim");
+	MF_TEST_EQ(mf_shm_create(&a, name, &layout), 0);
+	mf_shm_publish(&a);
+	MF_TEST_EQ(mf_shm_open(&b, name, true), 0);
+	MF_TEST_EQ(mf_shm_open(&c, name, true), 0);
+	MF_TEST_EQ(mf_shm_open(&r, name, false), 0);
+	MF_TEST_EQ(mf_shm_claim(&r), -EBADF);
+	MF_TEST_EQ(mf_shm_claim(&b), 0);
+	MF_TEST_EQ(mf_shm_claim(&c), -EBUSY);
+	MF_TEST_ASSERT(strstr(mf_shm_strerror(-EBUSY), "another client") != NULL, "message");
+	mf_shm_close(&b);
+	MF_TEST_EQ(mf_shm_claim(&c), 0);
+	mf_shm_close(&c);
+	pid = fork();
+	if (pid == 0)
+		_exit(mf_shm_open(&b, name, true) == 0 && mf_shm_claim(&b) == 0 ? 0 : 1);
+	MF_TEST_ASSERT(pid > 0, "fork");
+	waitpid(pid, &st, 0);
+	MF_TEST_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the child claimed, no close");
+	MF_TEST_EQ(mf_shm_open(&c, name, true), 0);
+	MF_TEST_EQ(mf_shm_claim(&c), 0);
+out:
+	mf_shm_close(&b);
+	mf_shm_close(&c);
+	mf_shm_close(&r);
+	mf_shm_destroy(&a);
+	return rc;
+}
+
 static int
 test_proc_start(void)
 {
@@ -188,6 +226,7 @@ static const struct mf_test_case cases[] = {
 	{ "create_open", test_create_open },
 	{ "dead_creator", test_dead_creator },
 	{ "refusals", test_refusals },
+	{ "claim", test_claim },
 	{ "proc_start", test_proc_start },
 };
 

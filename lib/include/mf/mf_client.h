@@ -3,9 +3,10 @@
  * The client end of the channel, for the control plane and mfwd-ctl: open a dataplane's
  * segment, send a command, wait (bounded) for its reply, read events.
  *
- * Context: one thread per client handle; the command ring has one producer, so only one
- * client may run against a dataplane at a time (the control plane, or mfwd-ctl when no
- * control plane runs).
+ * Context: one thread per client handle; the rings have one producer and one consumer, so
+ * only one client may run against a dataplane at a time (the control plane, or mfwd-ctl when
+ * no control plane runs): mf_client_open() claims the segment, and a second open is refused
+ * -EBUSY until the first closes or its process ends.
  */
 #ifndef MF_CLIENT_H
 #define MF_CLIENT_H
@@ -27,8 +28,8 @@ struct mf_client {
 
 /**
  * Open the segment of @p instance read-write and attach its three rings.
- * @return 0 or a negative code of mf_shm_open() (see mf_shm_strerror()), or -EBADMSG when
- *   a ring is missing.
+ * @return 0 or a negative code of mf_shm_open() (see mf_shm_strerror()), -EBUSY (another
+ *   client holds the segment), or -EBADMSG when a ring is missing.
  */
 int mf_client_open(struct mf_client *c, const char *instance);
 void mf_client_close(struct mf_client *c);

@@ -75,6 +75,7 @@ struct mf_shm {
 	struct mf_shm_hdr *hdr;
 	size_t size;
 	bool writable;
+	int fd;				/* writable opens: the segment's file, kept for the claim */
 	bool owner;			/* this process created it and unlinks it on destroy */
 	char path[MF_SHM_NAME_MAX + 8];	/* file name under /dev/shm */
 };
@@ -102,7 +103,8 @@ void mf_shm_destroy(struct mf_shm *shm);
 /**
  * Open and validate the segment of @p instance.
  *
- * @param writable false maps read-only (tools); true read-write (control plane).
+ * @param writable false maps read-only (tools); true read-write, keeping the file open for
+ *   mf_shm_claim() (channel clients).
  * @return 0, or -ENOENT (no dataplane of that name), -EBADMSG (not an mfwd segment, or
  *   truncated), -EPROTO (another ABI version), -EAGAIN (still being built),
  *   -EOWNERDEAD (its dataplane is gone), -ESHUTDOWN (its dataplane shut down),
@@ -110,7 +112,14 @@ void mf_shm_destroy(struct mf_shm *shm);
  */
 int mf_shm_open(struct mf_shm *shm, const char *instance, bool writable);
 
-/** Unmap a segment opened with mf_shm_open(). Accepts a zeroed handle. */
+/**
+ * Claim a segment opened writable as its one client (an exclusive, non-blocking flock held
+ * until mf_shm_close() or the process's end, so a killed client never leaves it held).
+ * @return 0, -EBUSY (another handle holds it), or -EBADF (not opened writable).
+ */
+int mf_shm_claim(struct mf_shm *shm);
+
+/** Unmap a segment opened with mf_shm_open(), ending its claim. Accepts a zeroed handle. */
 void mf_shm_close(struct mf_shm *shm);
 
 /** Address of region @p id, or NULL when the segment has none. */
@@ -119,7 +128,7 @@ void *mf_shm_region(const struct mf_shm *shm, enum mf_shm_region_id id, uint64_t
 /** true while the segment's creator runs (same pid and same process start time). */
 bool mf_shm_creator_alive(const struct mf_shm *shm);
 
-/** A sentence for a code returned by mf_shm_open() or mf_shm_create(). */
+/** A sentence for a code returned by mf_shm_open(), mf_shm_claim() or mf_shm_create(). */
 const char *mf_shm_strerror(int rc);
 
 /** Start time of process @p pid in clock ticks since boot, or 0 when it does not exist. */
