@@ -39,7 +39,7 @@ def err(r, code, what, path=None):
     T.check(good, "%s: want %s%s, got %s" % (what, code, " at " + path if path else "", r))
 
 
-def commands(c):
+def commands(c, cp):
     r = ok(c.request(CMD, "session.create", spec("s1", 5000)), "create with a port")
     T.eq(r.get("ingress", {}).get("udp_port"), 5000, "the port asked for")
     T.eq(r.get("node"), "n1", "reply says which node")
@@ -60,6 +60,7 @@ def commands(c):
     err(c.request(CMD, "session.create", spec("sx", 5202, ingress={
         "port": 0, "addr": "10.99.1.99", "udp_port": 5202})), "address_not_available",
         "address not on the port")
+    journal_after_refusal(cp)
     r = ok(c.request(CMD, "session.create", spec("s3")), "create another")
     T.eq(r.get("ingress", {}).get("udp_port"), 20002, "next even port (RTCP on 20001)")
     err(c.request(CMD, "session.create", spec("s4")), "capacity", "admission: max_sessions")
@@ -165,6 +166,19 @@ def mqtt311(broker):
     c.close()
 
 
+def journal_after_refusal(cp):
+    """The dataplane has just refused sx (address_not_available): its reply left only once
+    the journal said so on disk. The batch's "+" is synced while the dataplane works; the
+    "-" that undoes it must be synced before the refusal goes out."""
+    with open(os.path.join(cp.cfg["journal_dir"], "sessions.log"), "rb") as f:
+        lines = f.read().split(b"\n")
+    sx = [ln[:1] for ln in lines
+          if ln.startswith(b'-"sx"') or ln.startswith(b'+{"id":"sx"')]
+    T.check(sx == [] or sx[-1] == b"-", "a refused create is undone in the journal on disk: %s"
+            % sx)
+    T.check(any(ln.startswith(b'+{"id":"s2"') for ln in lines), "s2's record on disk")
+
+
 def main():
     dpl = pcap_dataplane("cpcmd")
     with dpl, Broker() as broker:
@@ -176,7 +190,7 @@ def main():
             c = Client(broker)
             T.check(wait_status(c, "n1", lambda s: s["online"] and s["dataplane"]["up"]),
                     "retained status online with the dataplane up")
-            commands(c)
+            commands(c, cp)
             # One client on the channel (mf_client.h): mfwd-ctl is refused, saying why, while
             # the control plane holds it (before, the two took each other's replies).
             r = subprocess.run([os.path.join(BUILD, "tools", "mfwd-ctl"), "-i", dpl.instance,
