@@ -402,17 +402,9 @@ cp_store_flush(struct cp *cp)
 {
 	int rc;
 
-	/* The batch's records go to disk while the dataplane applies it (one at a time, 7 %
-	 * more creates a second on this VM's disk); the records its refusals add ("-" of a
-	 * refused create, "+" again of a session whose delete failed) are synced after, still
-	 * before any reply. A crash in between leaves a refused create's "+": a session never
-	 * acknowledged, which a restart finds missing from the dataplane (reconcile) or may
-	 * install again (replay), as the durability promise allows. */
-	rc = cp_journal_sync(cp->journal);
 	while (cp->nb_inflight > 0)
 		collect_one(cp);
-	if (rc == 0)
-		rc = cp_journal_sync(cp->journal);
+	rc = cp_journal_sync(cp->journal);
 	if (rc == 0 && cp_journal_size(cp->journal) > 2 * cp->journal_live + COMPACT_SLACK)
 		compact(cp);
 	return rc;

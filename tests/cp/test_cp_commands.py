@@ -168,8 +168,8 @@ def mqtt311(broker):
 
 def journal_after_refusal(cp):
     """The dataplane has just refused sx (address_not_available): its reply left only once
-    the journal said so on disk. The batch's "+" is synced while the dataplane works; the
-    "-" that undoes it must be synced before the refusal goes out."""
+    the journal said so on disk (a "+" written before the refusal came back is undone by a
+    "-" synced before the reply, not at the next batch)."""
     with open(os.path.join(cp.cfg["journal_dir"], "sessions.log"), "rb") as f:
         lines = f.read().split(b"\n")
     sx = [ln[:1] for ln in lines
