@@ -136,6 +136,10 @@ cp_status_json(struct cp *cp)
 		      (json_int_t)cp->cfg.limits.max_kbps, "sessions_free",
 		      max_sessions > cp->reg.count ? max_sessions - cp->reg.count : 0,
 		      "load", load_json(cp));
+	/* Why not: no dataplane of that instance, one still starting, another client on it. */
+	if (!cp->dp_up && cp->last_dp_rc != 0)
+		json_object_set_new(json_object_get(o, "dataplane"), "waiting",
+				    json_string(mf_shm_strerror(cp->last_dp_rc)));
 	/* Placed pool requests come with MQTT 5 properties: a 3.1.1 node cannot take them. */
 	if (cp->cfg.pool_group[0] != '\0' && cp->cfg.mqtt_version == 5)
 		json_object_set_new(o, "pool", json_string(cp->cfg.pool_group));

@@ -14,6 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cpharness import BUILD, Broker, Checks, Client, ControlPlane, pcap_dataplane, wait_status  # noqa
 
 T = Checks("cp_commands")
+CTL = os.path.join(BUILD, "tools", "mfwd-ctl")
 CMD = "mfwd/n1/cmd"
 
 
@@ -179,6 +180,32 @@ def journal_after_refusal(cp):
     T.check(any(ln.startswith(b'+{"id":"s2"') for ln in lines), "s2's record on disk")
 
 
+def holds_flock(pid):
+    with open("/proc/locks") as f:
+        return any(ln.split()[1:5] == ["FLOCK", "ADVISORY", "WRITE", str(pid)] for ln in f)
+
+
+def held_channel(c, cp, dpl):
+    """A control plane started while an mfwd-ctl holds the channel waits, says why in its
+    status, and attaches once the channel is free."""
+    cp.stop()
+    ctl = subprocess.Popen([CTL, "-i", dpl.instance, "events", "4"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 10
+    while time.time() < deadline and not holds_flock(ctl.pid):  # its claim, read quietly
+        time.sleep(0.02)
+    T.check(holds_flock(ctl.pid), "mfwd-ctl events claimed the channel")
+    cp.start()
+    st = wait_status(c, "n1", lambda s: s["online"] and not s["dataplane"]["up"], timeout=10)
+    T.check(st is not None and "another client" in st["dataplane"].get("waiting", ""),
+            "status: the dataplane not attached, and why: %s" % (st or {}).get("dataplane"))
+    ctl.wait(timeout=20)
+    st = wait_status(c, "n1", lambda s: s["online"] and s["dataplane"]["up"], timeout=10)
+    T.check(st is not None and st["sessions"] == 2 and "waiting" not in st["dataplane"],
+            "attached once mfwd-ctl let go, its 2 sessions kept: %s"
+            % (st or {}).get("dataplane"))
+
+
 def main():
     dpl = pcap_dataplane("cpcmd")
     with dpl, Broker() as broker:
@@ -216,6 +243,7 @@ def main():
                     "a command sent while stopped is answered after the restart: %s" % r)
             T.check(wait_status(c, "n1", lambda s: s["online"] and s["sessions"] == 2),
                     "status online again with its 2 sessions")
+            held_channel(c, cp, dpl)
             c.close()
         watcher.close()
         if T.failed:
