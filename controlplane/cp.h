@@ -115,6 +115,7 @@ struct cp_msg {
 	size_t corr_len;
 	struct cp_sig sig;
 	uint64_t arrived_ms;		/* monotonic: when the MQTT thread queued it */
+	uint8_t qos;			/* as delivered (0 or 1): its reply's */
 	bool device;			/* a device's status, not a request */
 	bool pipe_reply;		/* another node's answer to our pipe.open (cp_pipes.c) */
 	bool pool;			/* came on the pool topic */
@@ -296,6 +297,7 @@ struct cp_later {
 	char cmd[32];
 	json_t *seqid;
 	uint16_t tenant;
+	uint8_t qos;		/* the request's: its reply's */
 };
 
 /* ---- tenants and signed commands (cp_auth.c) ---- */

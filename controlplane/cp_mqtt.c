@@ -265,6 +265,7 @@ on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
 			  in_tree(mq->cfg->prefix, msg->topic, "/stream");
 	/* Oversized payloads are kept only as a length: the command layer refuses them. */
 	msg->len = (size_t)m->payloadlen;
+	msg->qos = m->qos > 0;	/* our subscriptions are QoS 1 at most */
 	msg->payload = malloc(msg->len > mq->cfg->max_payload ? 1 : msg->len + 1);
 	if (msg->payload == NULL)
 		goto drop;

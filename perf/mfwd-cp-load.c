@@ -5,7 +5,9 @@
  * N session.create (or session.delete) requests, at most W in flight, each with a response
  * topic and its number as correlation data, and counts the replies.
  *
- *   mfwd-cp-load BROKER TOPIC create|delete PREFIX N W
+ *   mfwd-cp-load BROKER TOPIC create|delete PREFIX N W [QOS]
+ *
+ * QOS (1, or 0) is the requests' (the control plane answers each at its request's QoS).
  *
  * Prints one JSON line: {"n", "seconds", "per_s", "refused", "lost", "late"}: requests
  * answered, by their first answer, refused; never answered; and answers after a request's
@@ -35,6 +37,7 @@ struct load {
 	uint32_t replies, refused, late;	/* requests answered, refused; answers again */
 	uint32_t n;
 	uint8_t *answered;			/* per request: it has had its answer */
+	int qos;				/* the requests' */
 	bool ready, failed;
 	char reply_topic[64];
 };
@@ -149,7 +152,7 @@ send_one(struct load *l, const char *topic, const char *cmd, const char *prefix,
 			     "\"args\":{\"id\":\"%s-%u\"}}", prefix, i, prefix, i);
 	m.payload = body;
 	m.payloadlen = n;
-	m.qos = 1;
+	m.qos = l->qos;
 	p.value.data.data = l->reply_topic;
 	p.value.data.len = (int)strlen(l->reply_topic);
 	MQTTProperties_add(&m.properties, &p);
@@ -207,14 +210,16 @@ main(int argc, char **argv)
 	static struct load l = { .lock = PTHREAD_MUTEX_INITIALIZER,
 				 .cond = PTHREAD_COND_INITIALIZER };
 	char cid[64];
-	uint32_t n, w;
+	uint32_t n, w, qos = 1;
 	int rc;
 
-	if (argc != 7 || mf_parse_u32(argv[5], 1, 10000000, &n) != 0 ||
-	    mf_parse_u32(argv[6], 1, 65535, &w) != 0) {
-		fprintf(stderr, "usage: mfwd-cp-load BROKER TOPIC create|delete PREFIX N W\n");
+	if ((argc != 7 && argc != 8) || mf_parse_u32(argv[5], 1, 10000000, &n) != 0 ||
+	    mf_parse_u32(argv[6], 1, 65535, &w) != 0 ||
+	    (argc == 8 && mf_parse_u32(argv[7], 0, 1, &qos) != 0)) {
+		fprintf(stderr, "usage: mfwd-cp-load BROKER TOPIC create|delete PREFIX N W [QOS]\n");
 		return 2;
 	}
+	l.qos = (int)qos;
 	l.n = n;
 	l.answered = calloc(n, 1);
 	if (l.answered == NULL)

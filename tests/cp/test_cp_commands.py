@@ -6,9 +6,11 @@ retained status; a repeated request id; a QoS 1 command sent while the control p
 stopped, delivered when it returns (persistent session).
 """
 import os
+import queue
 import subprocess
 import sys
 import time
+import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cpharness import BUILD, Broker, Checks, Client, ControlPlane, pcap_dataplane, wait_status  # noqa
@@ -180,6 +182,26 @@ def journal_after_refusal(cp):
     T.check(any(ln.startswith(b'+{"id":"s2"') for ln in lines), "s2's record on disk")
 
 
+def reply_qos(c):
+    """A reply goes at its request's QoS (we subscribed at QoS 1: a message comes at the
+    QoS it was published at)."""
+    got = {}
+    for qos in (0, 1, 0):
+        corr = uuid.uuid4().bytes
+        c.publish(CMD, {"v": 1, "id": uuid.uuid4().hex, "cmd": "node.info"}, corr=corr,
+                  qos=qos)
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            try:
+                m = c.msgs.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if getattr(m.properties, "CorrelationData", None) == corr:
+                got.setdefault(qos, []).append(m.qos)
+                break
+    T.eq(got, {0: [0, 0], 1: [1]}, "each reply at its request's QoS")
+
+
 def holds_flock(pid):
     with open("/proc/locks") as f:
         return any(ln.split()[1:5] == ["FLOCK", "ADVISORY", "WRITE", str(pid)] for ln in f)
@@ -218,6 +240,7 @@ def main():
             T.check(wait_status(c, "n1", lambda s: s["online"] and s["dataplane"]["up"]),
                     "retained status online with the dataplane up")
             commands(c, cp)
+            reply_qos(c)
             # One client on the channel (mf_client.h): mfwd-ctl is refused, saying why, while
             # the control plane holds it (before, the two took each other's replies).
             r = subprocess.run([os.path.join(BUILD, "tools", "mfwd-ctl"), "-i", dpl.instance,
