@@ -13,9 +13,10 @@
 #include "mf/mf_proto_json.h"
 
 static int
-down(struct cp_err *err)
+down(const struct cp *cp, struct cp_err *err)
 {
-	cp_err_set(err, "dataplane_down", NULL, "the dataplane is not running");
+	cp_err_set(err, "dataplane_down", NULL, "the dataplane is not attached: %s",
+		   cp->last_dp_rc != 0 ? mf_shm_strerror(cp->last_dp_rc) : "it is not running");
 	return -ENOTCONN;
 }
 
@@ -26,7 +27,7 @@ cp_dp_send(struct cp *cp, uint16_t type, const void *payload, uint32_t len, uint
 	int rc;
 
 	if (!cp->dp_up)
-		return down(err);
+		return down(cp, err);
 	rc = mf_client_send(&cp->dp, type, payload, len, seq);
 	if (rc != 0)
 		cp_err_set(err, mf_status_code(rc), NULL, "dataplane: %s", strerror(-rc));
@@ -75,13 +76,16 @@ cp_dp_poll(struct cp *cp)
 		MF_LOG(ERR, main, "dataplane \"%s\" is gone", cp->cfg.instance);
 		mf_client_close(&cp->dp);
 		cp->dp_up = false;
+		cp->last_dp_rc = -EOWNERDEAD;
 		return CP_DP_DOWN;
 	}
 	rc = mf_client_open(&cp->dp, cp->cfg.instance);
 	if (rc != 0) {
-		if (rc != cp->last_dp_rc)
+		if (rc != cp->last_dp_rc) {
 			MF_LOG(WARNING, main, "waiting for dataplane \"%s\": %s", cp->cfg.instance,
 			       mf_shm_strerror(rc));
+			cp->status_dirty = true;	/* the status says why */
+		}
 		cp->last_dp_rc = rc;
 		return CP_DP_SAME;
 	}

@@ -197,6 +197,7 @@ mf_shm_create(struct mf_shm *shm, const char *instance, const struct mf_shm_layo
 	shm->hdr = map;
 	shm->size = total;
 	shm->writable = true;
+	shm->fd = -1;		/* the creator claims nothing */
 	shm->owner = true;
 	snprintf(shm->path, sizeof(shm->path), "mfwd.%s", instance);
 	return 0;
@@ -298,10 +299,11 @@ mf_shm_open(struct mf_shm *shm, const char *instance, bool writable)
 	}
 	/* A writer keeps the file open: mf_shm_claim() locks this very segment, not a newer
 	 * one renamed over its name meanwhile. */
-	if (writable)
-		shm->fd = fd;
-	else
+	if (!writable) {
 		close(fd);
+		fd = -1;
+	}
+	shm->fd = fd;
 	shm->hdr = map;
 	shm->size = (size_t)st.st_size;
 	shm->writable = writable;
@@ -312,7 +314,7 @@ mf_shm_open(struct mf_shm *shm, const char *instance, bool writable)
 int
 mf_shm_claim(struct mf_shm *shm)
 {
-	if (shm->hdr == NULL || !shm->writable)
+	if (shm->hdr == NULL || shm->fd < 0)
 		return -EBADF;
 	if (flock(shm->fd, LOCK_EX | LOCK_NB) != 0)
 		return errno == EWOULDBLOCK ? -EBUSY : -errno;
@@ -324,7 +326,7 @@ mf_shm_close(struct mf_shm *shm)
 {
 	if (shm->hdr != NULL)
 		munmap(shm->hdr, shm->size);
-	if (shm->hdr != NULL && shm->writable)
+	if (shm->hdr != NULL && shm->fd >= 0)
 		close(shm->fd);		/* and with it the claim */
 	memset(shm, 0, sizeof(*shm));
 }
@@ -363,8 +365,8 @@ mf_shm_strerror(int rc)
 	case -ESHUTDOWN:
 		return "the dataplane shut down";
 	case -EBUSY:
-		return "another client holds the dataplane's command channel (its control plane, "
-		       "or another mfwd-ctl): send commands through that";
+		return "another client (a control plane or an mfwd-ctl) holds the dataplane's "
+		       "command channel";
 	case -EEXIST:
 		return "a running dataplane already uses that instance name";
 	case -EINVAL:

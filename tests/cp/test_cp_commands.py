@@ -171,8 +171,8 @@ def mqtt311(broker):
 
 def journal_after_refusal(cp):
     """The dataplane has just refused sx (address_not_available): its reply left only once
-    the journal said so on disk (a "+" written before the refusal came back is undone by a
-    "-" synced before the reply, not at the next batch)."""
+    the journal on disk holds no live record of it (none, or a "+" undone by a "-"), not at
+    the next batch's sync."""
     with open(os.path.join(cp.cfg["journal_dir"], "sessions.log"), "rb") as f:
         lines = f.read().split(b"\n")
     sx = [ln[:1] for ln in lines
@@ -211,7 +211,7 @@ def held_channel(c, cp, dpl):
     """A control plane started while an mfwd-ctl holds the channel waits, says why in its
     status, and attaches once the channel is free."""
     cp.stop()
-    ctl = subprocess.Popen([CTL, "-i", dpl.instance, "events", "4"],
+    ctl = subprocess.Popen([CTL, "-i", dpl.instance, "events", "60"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 10
     while time.time() < deadline and not holds_flock(ctl.pid):  # its claim, read quietly
@@ -221,6 +221,11 @@ def held_channel(c, cp, dpl):
     st = wait_status(c, "n1", lambda s: s["online"] and not s["dataplane"]["up"], timeout=10)
     T.check(st is not None and "another client" in st["dataplane"].get("waiting", ""),
             "status: the dataplane not attached, and why: %s" % (st or {}).get("dataplane"))
+    r = c.request(CMD, "session.create", spec("held"))
+    T.check(r is not None and not r["ok"] and r["error"]["code"] == "dataplane_down" and
+            "another client" in r["error"]["message"],
+            "a create meanwhile refused, saying why: %s" % r)
+    ctl.terminate()     # its claim ends with it
     ctl.wait(timeout=20)
     st = wait_status(c, "n1", lambda s: s["online"] and s["dataplane"]["up"], timeout=10)
     T.check(st is not None and st["sessions"] == 2 and "waiting" not in st["dataplane"],

@@ -75,7 +75,8 @@ struct mf_shm {
 	struct mf_shm_hdr *hdr;
 	size_t size;
 	bool writable;
-	int fd;				/* writable opens: the segment's file, kept for the claim */
+	int fd;				/* writable opens: the segment's file, kept for the claim;
+					 * -1 otherwise (0 in a zeroed handle, never closed) */
 	bool owner;			/* this process created it and unlinks it on destroy */
 	char path[MF_SHM_NAME_MAX + 8];	/* file name under /dev/shm */
 };
