@@ -815,7 +815,7 @@ cp_node_stats(struct cp *cp, json_t *args, struct cp_err *err)
 	if (cp_args_unpack(args, err, "{}") != 0)
 		return NULL;
 	if (!cp->dp_up) {
-		cp_err_set(err, "dataplane_down", NULL, "the dataplane is not running");
+		cp_dp_down(cp, err);
 		return NULL;
 	}
 	o = cp_stats_json(cp, NULL);

@@ -212,13 +212,24 @@ reply_topic(struct cp *cp, const struct cp_msg *msg, const struct cp_req *rq, ch
 	return buf;
 }
 
+/* Nodes answer each other (placements, pipes) on topics under the prefix: those go at QoS 1
+ * whatever QoS a bridge or a subscription's grant delivered the request at. */
+static int
+reply_qos(const struct cp *cp, const struct cp_msg *msg, const char *topic)
+{
+	size_t n = strlen(cp->cfg.prefix);
+
+	return msg->qos || (strncmp(topic, cp->cfg.prefix, n) == 0 && topic[n] == '/');
+}
+
 static void
 send_reply(struct cp *cp, const struct cp_msg *msg, const struct cp_req *rq, const char *text)
 {
 	char buf[CP_TOPIC_MAX];
+	const char *topic = reply_topic(cp, msg, rq, buf);
 
-	cp_mqtt_publish(cp->mqtt, reply_topic(cp, msg, rq, buf), text, msg->qos, false,
-			msg->corr, msg->corr_len);
+	cp_mqtt_publish(cp->mqtt, topic, text, reply_qos(cp, msg, topic), false, msg->corr,
+			msg->corr_len);
 }
 
 /* The action answers later (cp_cmd_answer): what the reply needs is kept in rq->later. */
@@ -237,7 +248,7 @@ keep_routing(struct cp *cp, const struct cp_msg *msg, const struct cp_req *rq)
 	snprintf(l->cmd, sizeof(l->cmd), "%s", rq->cmd);
 	l->seqid = json_incref(rq->seqid);
 	l->tenant = rq->tenant;
-	l->qos = msg->qos;
+	l->qos = (uint8_t)reply_qos(cp, msg, l->topic);
 }
 
 void

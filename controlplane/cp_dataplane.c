@@ -12,8 +12,8 @@
 #include "cp.h"
 #include "mf/mf_proto_json.h"
 
-static int
-down(const struct cp *cp, struct cp_err *err)
+int
+cp_dp_down(const struct cp *cp, struct cp_err *err)
 {
 	cp_err_set(err, "dataplane_down", NULL, "the dataplane is not attached: %s",
 		   cp->last_dp_rc != 0 ? mf_shm_strerror(cp->last_dp_rc) : "it is not running");
@@ -27,7 +27,7 @@ cp_dp_send(struct cp *cp, uint16_t type, const void *payload, uint32_t len, uint
 	int rc;
 
 	if (!cp->dp_up)
-		return down(cp, err);
+		return cp_dp_down(cp, err);
 	rc = mf_client_send(&cp->dp, type, payload, len, seq);
 	if (rc != 0)
 		cp_err_set(err, mf_status_code(rc), NULL, "dataplane: %s", strerror(-rc));

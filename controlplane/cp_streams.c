@@ -163,7 +163,7 @@ cp_room_delete(struct cp *cp, json_t *args, struct cp_err *err)
 	if (cp_args_unpack(args, err, "{s:s}", "room", &name) != 0 || (r = room_of(cp, name, err)) < 0)
 		return NULL;
 	if (!cp->dp_up) {
-		cp_err_set(err, "dataplane_down", NULL, "the dataplane is not running");
+		cp_dp_down(cp, err);
 		return NULL;
 	}
 	for (i = 0; i < cp->rooms.nb_streams; i++) {

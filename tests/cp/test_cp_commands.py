@@ -5,12 +5,16 @@ MQTT 5 request/response and with an MQTT 3.1.1 client (reply_to and seqid); even
 retained status; a repeated request id; a QoS 1 command sent while the control plane was
 stopped, delivered when it returns (persistent session).
 """
+import json
 import os
 import queue
 import subprocess
 import sys
 import time
 import uuid
+
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cpharness import BUILD, Broker, Checks, Client, ControlPlane, pcap_dataplane, wait_status  # noqa
@@ -184,12 +188,18 @@ def journal_after_refusal(cp):
 
 def reply_qos(c):
     """A reply goes at its request's QoS (we subscribed at QoS 1: a message comes at the
-    QoS it was published at)."""
+    QoS it was published at); one to a topic under the prefix, as nodes answer each other,
+    at QoS 1 always."""
+    node_topic = "mfwd/t-node/pipe/reply"
+    c.subscribe(node_topic)
     got = {}
-    for qos in (0, 1, 0):
+    for qos, topic in ((0, None), (1, None), (0, None), (0, node_topic)):
         corr = uuid.uuid4().bytes
-        c.publish(CMD, {"v": 1, "id": uuid.uuid4().hex, "cmd": "node.info"}, corr=corr,
-                  qos=qos)
+        props = Properties(PacketTypes.PUBLISH)
+        props.ResponseTopic = topic or c.reply_topic
+        props.CorrelationData = corr
+        c.c.publish(CMD, json.dumps({"v": 1, "id": uuid.uuid4().hex, "cmd": "node.info"}),
+                    qos=qos, properties=props)
         deadline = time.time() + 5
         while time.time() < deadline:
             try:
@@ -197,9 +207,9 @@ def reply_qos(c):
             except queue.Empty:
                 continue
             if getattr(m.properties, "CorrelationData", None) == corr:
-                got.setdefault(qos, []).append(m.qos)
+                got.setdefault("node" if topic else qos, []).append(m.qos)
                 break
-    T.eq(got, {0: [0, 0], 1: [1]}, "each reply at its request's QoS")
+    T.eq(got, {0: [0, 0], 1: [1], "node": [1]}, "each reply at its request's QoS, a node's at 1")
 
 
 def holds_flock(pid):
