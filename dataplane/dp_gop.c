@@ -85,7 +85,12 @@ dp_gop_add(struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc)
 		psi_note(g, s, p);
 	else if (p->what != DP_WHAT_RTP)
 		return;
-	if (dp_pkt_kf(s, p, sc) == MF_KF_START) {
+	/* A key frame's parameter sets may come in packets of their own before its slices
+	 * (H.264: SPS, PPS, then the IDR; each of SPS and IDR starts a key frame): packets of
+	 * the frame the cache starts with continue it, or it would lose the parameter sets a
+	 * decoder starting from it needs. */
+	if (dp_pkt_kf(s, p, sc) == MF_KF_START &&
+	    !(g->valid && g->frames == 1 && p->what == DP_WHAT_RTP && p->rtp.ts == g->last_ts)) {
 		if (g->valid)
 			sc[DP_SC_gop_restarts]++;
 		gop_clear(g);

@@ -164,9 +164,10 @@ def check_stream(topo, broker, c, name, codec, viewers):
         frames = done[0]["frames"] if done else 0
         T.check(frames >= 60, "%s viewer %d decoded %d frames" % (codec, i, frames))
         digests.append(done[0]["digests"] if done else [])
-        alien = [d for d in digests[-1] if d not in local]
+        alien = [k for k, d in enumerate(digests[-1]) if d not in local]
         T.check(frames and not alien, "every frame %s viewer %d decoded is one of the "
-                "sender's local decode (%d of %d are not)" % (codec, i, len(alien), frames))
+                "sender's local decode (%d of %d are not, frames %s)" %
+                (codec, i, len(alien), frames, alien[:3] + alien[-2:]))
     if viewers > 1:
         common = set(digests[0]) & set(digests[1])
         T.check(len(common) >= 30, "the two viewers decoded the same pictures (%d in "

@@ -10,7 +10,8 @@
    Meanwhile output "base" is paused and resumed: tshark at its receiver counts 0 lost.
 2. GOP cache: 1.5 s into a 2 s GOP an output is added with "start": "gop"; its receiver's
    first frame is the GOP's key frame, every frame bit-exact, no decode error: the cache
-   was sent first, then the live stream, with no gap between them.
+   was sent first, then the live stream, with no gap between them. A key frame whose SPS,
+   PPS and IDR come in packets of their own is cached whole, from its SPS.
 3. MPEG-TS over UDP, the same clip: outputs added mid-GOP with "start": "keyframe" (the key
    frame found from the PMT's video PID and the random-access indicator) and "gop" (the
    cache, after the last PAT and PMT); each receiver decodes from a key frame, bit-exact.
@@ -214,6 +215,27 @@ print(json.dumps(got))
 """
 
 
+def feed(topo, dpl, sid, receiver, port, sender, kf_pkts):
+    """@receiver on RECEIVERS[1]:@port and @sender of session @sid's input, driven a line
+    at a time ("kf N" or "delta N"; a key frame line sends @kf_pkts packets per N):
+    @return (receiver, sender, send(what, n)), send returning once mfwd has them all."""
+    rx = topo.popen(topo.dst, sys.executable, "-c", receiver, RECEIVERS[1], str(port),
+                    stdout=subprocess.PIPE)
+    topo.wait_udp(topo.dst, port)
+    tx = topo.popen(topo.src, sys.executable, "-c", sender, stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE, text=True)
+    sent = [0]
+
+    def send(what, n):
+        tx.stdin.write("%s %d\n" % (what, n))
+        tx.stdin.flush()
+        tx.stdout.readline()
+        sent[0] += n * (kf_pkts if what == "kf" else 1)
+        dpl.wait_for(lambda st: st["sessions"][sid]["rx_pkts"] >= sent[0], timeout=10,
+                     what="%d packets received" % sent[0])
+    return rx, tx, send
+
+
 def gop_cut(topo, dpl):
     """A viewer joins with "start": "gop" while the cache holds more than one live packet
     replays, and the next key frame comes before the replay ends: what was not replayed
@@ -226,21 +248,7 @@ def gop_cut(topo, dpl):
             "outputs": [{"id": "base", "port": 1, "addr": RECEIVERS[0], "udp_port": 6300}]}
     rc, out = dpl.add(spec)
     T.eq(rc, 0, "cut session: %s" % out)
-    rx = topo.popen(topo.dst, sys.executable, "-c", SEQ_RECEIVER, RECEIVERS[1], "6310",
-                    stdout=subprocess.PIPE)
-    topo.wait_udp(topo.dst, 6310)
-    tx = topo.popen(topo.src, sys.executable, "-c", VP8_SENDER, stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE, text=True)
-    sent = [0]
-
-    def send(what, n):
-        tx.stdin.write("%s %d\n" % (what, n))
-        tx.stdin.flush()
-        tx.stdout.readline()
-        sent[0] += n
-        dpl.wait_for(lambda st: st["sessions"]["cut"]["rx_pkts"] >= sent[0], timeout=10,
-                     what="%d packets received" % sent[0])
-
+    rx, tx, send = feed(topo, dpl, "cut", SEQ_RECEIVER, 6310, VP8_SENDER, 1)
     send("kf", 4)
     for _ in range(20):
         send("delta", 4)		# the cache: 84 packets, 32 replayed per live packet
@@ -263,6 +271,68 @@ def gop_cut(topo, dpl):
     T.check(sum(1 for g in got if g[1]) == 2 and got[-1][0] == (seqs[0] + len(got) - 1) & 0xffff,
             "gop cut: the viewer's numbers run on without a hole into the next key frame "
             "(%d missing)" % holes)
+
+
+# H.264 as webrtcbin's and ffmpeg's payloaders send a key frame: SPS, PPS and the IDR in
+# packets of their own, one timestamp; a delta frame is one P slice.
+H264_SENDER = """
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.99.1.1", 4021))
+seq, ts = 500, 0
+for line in sys.stdin:
+    what, n = line.split()
+    for k in range(int(n)):
+        nals = [0x67, 0x68, 0x65] if what == "kf" else [0x41]
+        for i, nal in enumerate(nals):
+            m = 0x80 if i == len(nals) - 1 else 0
+            s.sendto(struct.pack("!BBHII", 0x80, m | 96, seq, ts, 0x7789) + bytes([nal]) +
+                     bytes(100), ("10.99.1.2", 5306))
+            seq += 1
+        ts += 3000
+    print("ok", flush=True)
+"""
+
+# The NAL unit types received on a port of the dst host, in order, once 2 s pass quiet.
+NAL_RECEIVER = """
+import json, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.settimeout(30)
+got = []
+while True:
+    try:
+        d = s.recv(2048)
+    except socket.timeout:
+        break
+    got.append(d[12] & 0x1f)
+    s.settimeout(2)
+print(json.dumps(got))
+"""
+
+
+def gop_params(topo, dpl):
+    """H.264's SPS and IDR each start a key frame: the cache keeps a key frame's packets
+    whole, its parameter sets first, or a viewer starting from it could not decode the
+    IDR with the stream's own (a webrtcbin viewer decoded the first GOP with others)."""
+    spec = {"id": "par", "kind": "rtp",
+            "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5306, "source": "latch",
+                        "clock_rates": {"96": 90000}, "codecs": {"96": "h264"},
+                        "gop_cache": {"max_ms": 60000}},
+            "outputs": [{"id": "base", "port": 1, "addr": RECEIVERS[0], "udp_port": 6400}]}
+    rc, out = dpl.add(spec)
+    T.eq(rc, 0, "par session: %s" % out)
+    rx, tx, send = feed(topo, dpl, "par", NAL_RECEIVER, 6410, H264_SENDER, 3)
+    send("kf", 1)
+    send("delta", 3)
+    spec["outputs"].append({"id": "v", "port": 1, "addr": RECEIVERS[1], "udp_port": 6410,
+                            "start": "gop"})
+    update(dpl, spec)
+    send("delta", 2)
+    tx.stdin.close()
+    got = json.loads(rx.communicate(timeout=60)[0] or "[]")
+    T.eq(got, [7, 8, 5, 1, 1, 1, 1, 1],
+         "gop params: the viewer gets the cached key frame from its SPS, then the GOP")
 
 
 def ts_receiver(topo, d, addr, port, name):
@@ -397,6 +467,7 @@ def main():
             mid_stream_join(topo, dpl, d, clip, ref, sdp)
             gop_join(topo, dpl, d, clip, ref, sdp)
             gop_cut(topo, dpl)
+            gop_params(topo, dpl)
             ts_join(topo, dpl, d, clip, ref)
             pli_to_encoder(topo, dpl, d)
             if T.failed:
