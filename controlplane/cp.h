@@ -651,11 +651,11 @@ enum cp_dp_change { CP_DP_SAME, CP_DP_UP, CP_DP_DOWN };
 enum cp_dp_change cp_dp_poll(struct cp *cp);
 /** The next event from the dataplane, or -EAGAIN. */
 int cp_dp_event(struct cp *cp, struct mf_msg_event *ev);
+/** Refused "dataplane_down", saying why it is not attached. @return -ENOTCONN */
+int cp_dp_down(const struct cp *cp, struct cp_err *err);
 /** Pipelined: send a command (@p seq says which), collect its reply later with cp_dp_reply()
  *  in the order of sending; the result goes to @p res. On failure fill @p err and return a
  *  negative code. */
-/* Refused "dataplane_down", saying why it is not attached. @return -ENOTCONN */
-int cp_dp_down(const struct cp *cp, struct cp_err *err);
 int cp_dp_send(struct cp *cp, uint16_t type, const void *payload, uint32_t len, uint64_t *seq,
 	       struct cp_err *err);
 int cp_dp_reply(struct cp *cp, uint64_t seq, void *res, uint32_t cap, struct cp_err *err);
