@@ -39,6 +39,8 @@
 #include "mf/mf_srtp.h"
 #include "mf/mf_stats.h"
 
+#include "dp_hdr.h"
+
 #define DP_MAX_WORKERS		16
 #define DP_MAX_LCORES		(DP_MAX_WORKERS + 1)
 #define DP_BURST		32
@@ -426,6 +428,8 @@ struct dp_out {
 	uint16_t rtcp_dst_port;
 	uint8_t family;
 	uint8_t src_ip[16];
+	struct dp_hdr_sums sums;	/* of the headers to cfg.dst from src_ip, ports as RTP's */
+	uint32_t rtcp_ports_sum;	/* the UDP ports' sum as RTCP's */
 	struct dp_out_state *ost;	/* owned by the session's worker */
 	uint32_t wait_gen;		/* bumped when the output must start again (keyframe, gop) */
 	struct dp_nack_ring *nack;	/* NACK repair, or NULL */

@@ -17,7 +17,8 @@
  * header), the output's checksum is the input's updated for what changed (RFC 1624:
  * addresses, ports, rewritten bytes), without reading the payload; a wrong input checksum
  * stays wrong, as through any NAT. Otherwise the shared bytes are summed once per input
- * packet and each output adds its own headers and private bytes.
+ * packet and each output adds its own headers and private bytes. The headers' part of each
+ * sum was made when the output was built (dp_hdr_sums): a frame adds only its lengths.
  */
 
 #include <rte_byteorder.h>
@@ -268,15 +269,18 @@ static void
 incr_prepare(struct dp_pkt *p, bool payload_intact)
 {
 	const uint8_t *l3 = p->data + p->l4.l3_off, *udp = p->data + p->l4.l4_off;
-	uint16_t in_csum;
+	bool v4 = p->l4.ip.version == 4;
+	uint16_t in_csum, udp_len;
 	uint32_t ph;
 
 	memcpy(&in_csum, udp + 6, 2);
 	p->incr = payload_intact && in_csum != 0;
 	if (!p->incr)
 		return;
-	ph = p->l4.ip.version == 4 ? rte_ipv4_phdr_cksum((const struct rte_ipv4_hdr *)l3, 0) :
-				     rte_ipv6_phdr_cksum((const struct rte_ipv6_hdr *)l3, 0);
+	/* The pseudo-header (RFC 768): the addresses, the protocol, the UDP length. */
+	memcpy(&udp_len, udp + 4, 2);
+	ph = mf_csum_host(l3 + (v4 ? 12 : 8), v4 ? 8 : 32) + rte_cpu_to_be_16(IPPROTO_UDP) +
+	     udp_len;
 	p->incr_base = fold((uint32_t)(uint16_t)~in_csum + negate(ph) +
 			    negate(mf_csum_host(udp, 6)));
 }
@@ -318,9 +322,9 @@ write_headers(struct rte_mbuf *m, uint8_t *h, const struct dp_out *o, bool rtcp,
 	      uint16_t udp_len, uint32_t tail_sum, bool csum_offload)
 {
 	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)h;
+	struct dp_hdr_sums sums;
 	struct rte_udp_hdr *udp;
 	bool resolved;
-	uint32_t sum;
 
 	resolved = dp_neigh_mac(o->neigh, &eth->dst_addr);
 	rte_ether_addr_copy(&o->port->mac, &eth->src_addr);
@@ -340,23 +344,21 @@ write_headers(struct rte_mbuf *m, uint8_t *h, const struct dp_out *o, bool rtcp,
 		if (o->port->tx_ip_csum)
 			m->ol_flags |= RTE_MBUF_F_TX_IP_CKSUM;
 		else
-			ip->hdr_checksum = rte_ipv4_cksum(ip);
+			ip->hdr_checksum = dp_hdr_ip4_csum(&o->sums, udp_len);
 	} else {
 		eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);
 		m->ol_flags |= RTE_MBUF_F_TX_IPV6;
 	}
+	/* The headers' sums are the output's, made when it was built: no header is read. */
+	sums = o->sums;
+	if (rtcp)
+		sums.ports = o->rtcp_ports_sum;
 	if (csum_offload) {
 		m->ol_flags |= RTE_MBUF_F_TX_UDP_CKSUM;
-		udp->dgram_cksum = o->family == 4 ?
-			rte_ipv4_phdr_cksum((struct rte_ipv4_hdr *)(eth + 1), m->ol_flags) :
-			rte_ipv6_phdr_cksum((struct rte_ipv6_hdr *)(eth + 1), m->ol_flags);
-		return resolved;
+		udp->dgram_cksum = dp_hdr_ph_sum(&sums, udp_len);
+	} else {
+		udp->dgram_cksum = dp_hdr_udp_csum(&sums, udp_len, tail_sum);
 	}
-	sum = o->family == 4 ? rte_ipv4_phdr_cksum((struct rte_ipv4_hdr *)(eth + 1), 0) :
-			       rte_ipv6_phdr_cksum((struct rte_ipv6_hdr *)(eth + 1), 0);
-	/* The header with its checksum field still 0: its first 6 bytes are what count. */
-	sum = fold(sum + mf_csum_host(udp, 6) + tail_sum);
-	udp->dgram_cksum = (uint16_t)~sum == 0 ? 0xffff : (uint16_t)~sum;
 	return resolved;
 }
 

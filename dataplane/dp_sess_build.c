@@ -415,6 +415,10 @@ out_route(const struct dp_sess *s, struct dp_out *o)
 		memcpy(o->src_ip, src, fam == 4 ? 4 : 16);
 	o->rtcp_dst_port = s->kind == MF_SESS_RTP ? (uint16_t)(o->cfg.dst_port + 1) :
 						     o->cfg.dst_port;
+	dp_hdr_sums(&o->sums, o->family, o->src_ip, o->cfg.dst.a, o->rtcp_src_port,
+		    o->rtcp_dst_port);
+	o->rtcp_ports_sum = o->sums.ports;
+	dp_hdr_sums(&o->sums, o->family, o->src_ip, o->cfg.dst.a, o->src_port, o->cfg.dst_port);
 }
 
 /* The output's next hop: @p prev's reference when it has the same one (same port and next
