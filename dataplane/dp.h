@@ -419,27 +419,38 @@ struct dp_gop {
 #define DP_OUT_F_NO_DST		0x80
 #define DP_OUT_F_NO_KEYS	0x40	/* DTLS: no keys until its handshake */
 
+/* An output in its entry, line-aligned: what sending a packet reads comes first, cfg's own
+ * first fields (flags, destination, payload types, start) included, in DP_OUT_HOT_LINES
+ * lines the pipeline fetches at lookup; what the control lcore and media features read
+ * comes last. */
 struct dp_out {
-	struct mf_sess_output cfg;
-	struct dp_port *port;
+	alignas(RTE_CACHE_LINE_SIZE) struct dp_port *port;
+	struct dp_out_state *ost;	/* owned by the session's worker */
+	uint64_t *ctr;			/* lcore 0's block; lcore l at ctr + l * ctr_stride */
+	struct dp_nack_ring *nack;	/* NACK repair, or NULL */
+	struct mf_srtp *srtp;		/* SRTP/SRTCP protect, or NULL; used by the worker only */
 	uint32_t neigh;
+	uint32_t wait_gen;		/* bumped when the output must start again (keyframe, gop) */
+	struct dp_hdr_sums sums;	/* of the headers to cfg.dst from src_ip, ports as RTP's */
+	uint32_t rtcp_ports_sum;	/* the UDP ports' sum as RTCP's */
 	uint16_t src_port;		/* UDP source port, resolved */
 	uint16_t rtcp_src_port;
 	uint16_t rtcp_dst_port;
 	uint8_t family;
 	uint8_t src_ip[16];
-	struct dp_hdr_sums sums;	/* of the headers to cfg.dst from src_ip, ports as RTP's */
-	uint32_t rtcp_ports_sum;	/* the UDP ports' sum as RTCP's */
-	struct dp_out_state *ost;	/* owned by the session's worker */
-	uint32_t wait_gen;		/* bumped when the output must start again (keyframe, gop) */
-	struct dp_nack_ring *nack;	/* NACK repair, or NULL */
+	struct mf_sess_output cfg;
 	uint64_t nack_age_tsc;		/* nack_buffer_ms, and nack_rtt_ms, in TSC cycles */
 	uint64_t nack_rtt_tsc;
-	struct mf_srtp *srtp;		/* SRTP/SRTCP protect, or NULL; used by the worker only */
 	struct mf_srtp *srtp_rx;	/* the receiver's SRTCP, to read its feedback, or NULL */
 	int stats_idx;
-	uint64_t *ctr;			/* lcore 0's block; lcore l at ctr + l * ctr_stride */
 };
+
+/* The lines of an output the pipeline reads for every packet it sends (cfg's fields up to
+ * its start and PID count: the checks and rewrites of RTP; the PIDs a TS filter keeps come
+ * after them). */
+#define DP_OUT_HOT_LINES	3
+_Static_assert(offsetof(struct dp_out, cfg) + offsetof(struct mf_sess_output, nb_pids) <
+	       DP_OUT_HOT_LINES * RTE_CACHE_LINE_SIZE, "an output's hot fields in its hot lines");
 
 struct dp_rtp_rx {
 	bool init;

@@ -662,7 +662,8 @@ prefetch_entry(const struct dp_sess *s)
 
 	for (l = 0; l < DP_SESS_HOT_LINES; l++)
 		rte_prefetch0((const uint8_t *)s + l * RTE_CACHE_LINE_SIZE);
-	rte_prefetch0(&s->out[0]);
+	for (l = 0; l < DP_OUT_HOT_LINES; l++)
+		rte_prefetch0((const uint8_t *)&s->out[0] + l * RTE_CACHE_LINE_SIZE);
 }
 
 /* A few packets before acting on one of @p s, its entry in cache by now: what its pointers
