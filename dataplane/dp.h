@@ -397,6 +397,9 @@ struct dp_nack_ring {
 struct dp_gop_pkt {
 	struct rte_mbuf *m;
 	uint16_t payload_len;		/* UDP payload, any SRTP trailer removed */
+	/* Decrypted in place (SRTP): its UDP checksum no longer covers it. The session may
+	 * have lost its SRTP since: a replay asks this, not the session. */
+	bool opened;
 };
 
 struct dp_gop {
@@ -421,8 +424,8 @@ struct dp_gop {
 
 /* An output in its entry, line-aligned: what sending a packet reads comes first, cfg's own
  * first fields (flags, destination, payload types, start) included, in DP_OUT_HOT_LINES
- * lines the pipeline fetches at lookup; what the control lcore and media features read
- * comes last. */
+ * lines (the first output's the pipeline fetches at lookup); what the control lcore and
+ * media features read comes last. */
 struct dp_out {
 	alignas(RTE_CACHE_LINE_SIZE) struct dp_port *port;
 	struct dp_out_state *ost;	/* owned by the session's worker */
@@ -449,8 +452,9 @@ struct dp_out {
  * its start and PID count: the checks and rewrites of RTP; the PIDs a TS filter keeps come
  * after them). */
 #define DP_OUT_HOT_LINES	3
-_Static_assert(offsetof(struct dp_out, cfg) + offsetof(struct mf_sess_output, nb_pids) <
-	       DP_OUT_HOT_LINES * RTE_CACHE_LINE_SIZE, "an output's hot fields in its hot lines");
+_Static_assert(offsetof(struct dp_out, cfg) + offsetof(struct mf_sess_output, start) +
+	       sizeof(((struct mf_sess_output *)0)->start) <= DP_OUT_HOT_LINES * RTE_CACHE_LINE_SIZE,
+	       "an output's hot fields in its hot lines");
 
 struct dp_rtp_rx {
 	bool init;

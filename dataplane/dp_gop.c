@@ -46,7 +46,7 @@ gop_full(const struct dp_gop *g, const struct dp_pkt *p, uint64_t now)
 }
 
 static void
-psi_keep(struct dp_gop_pkt *k, struct dp_pkt *p)
+psi_keep(struct dp_gop_pkt *k, const struct dp_sess *s, struct dp_pkt *p)
 {
 	if (k->m == p->m)
 		return;
@@ -54,6 +54,7 @@ psi_keep(struct dp_gop_pkt *k, struct dp_pkt *p)
 	rte_mbuf_refcnt_update(p->m, 1);
 	k->m = p->m;
 	k->payload_len = p->l4.payload_len;
+	k->opened = s->srtp_in != NULL;
 }
 
 /* MPEG-TS over UDP: keep the last datagrams with a PAT and a PMT section start. */
@@ -69,10 +70,10 @@ psi_note(struct dp_gop *g, const struct dp_sess *s, struct dp_pkt *p)
 			continue;
 		pid = (uint16_t)((d[i + 1] & 0x1f) << 8 | d[i + 2]);
 		if (pid == MF_TS_PID_PAT)
-			psi_keep(&g->psi[0], p);
+			psi_keep(&g->psi[0], s, p);
 		for (j = 0; j < ts->nb_pmt; j++)
 			if (ts->pmt_pid[j] == pid)
-				psi_keep(&g->psi[1], p);
+				psi_keep(&g->psi[1], s, p);
 	}
 }
 
@@ -112,6 +113,7 @@ dp_gop_add(struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc)
 	rte_mbuf_refcnt_update(p->m, 1);
 	g->pkt[g->n].m = p->m;
 	g->pkt[g->n].payload_len = p->l4.payload_len;
+	g->pkt[g->n].opened = s->srtp_in != NULL;
 	g->n++;
 	g->bytes += p->l4.payload_len;
 	p->cached = true;

@@ -55,8 +55,8 @@ dp_hdr_ip_udp(uint8_t *l3, uint8_t family, const uint8_t *src, const uint8_t *ds
 }
 
 /* The checksum sums of what the headers of one sender to one receiver keep from frame to
- * frame, so that each frame's checksums cost a few additions (16-bit words as loaded, not
- * folded; a frame adds its lengths). */
+ * frame, so that each frame's checksums cost a few additions (sums of 16-bit words as
+ * loaded, folded to 16 bits, not complemented; a frame adds its lengths). */
 struct dp_hdr_sums {
 	uint32_t ip4;			/* the IPv4 header but its length and checksum */
 	uint32_t ph;			/* the pseudo-header but its length */

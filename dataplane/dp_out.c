@@ -628,13 +628,14 @@ start_again(struct dp_sess *s, struct dp_out *o, uint64_t now, uint64_t *sc, uin
 	wait_keyframe(s, os, now, sc, oc);
 }
 
-/* The per-packet scratch every output's copy builds on. */
+/* The per-packet scratch every output's copy builds on; @p opened: the payload was
+ * decrypted in place. */
 static void
-out_prepare(const struct dp_sess *s, struct dp_pkt *p)
+out_prepare(struct dp_pkt *p, bool opened)
 {
 	p->sum_len = 0;
 	p->sum_off = 0;
-	incr_prepare(p, s->srtp_in == NULL);
+	incr_prepare(p, !opened);
 }
 
 /* A GOP cache packet as a packet to send: parsed again, as it was when it came. */
@@ -678,7 +679,7 @@ replay_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_out *o,
 		}
 		seq_sent(o->ost, &q.rtp);
 	}
-	out_prepare(s, &q);
+	out_prepare(&q, gp->opened);
 	send_one(lc, s, &q, o, false, now);
 	return true;
 }
@@ -818,7 +819,7 @@ dp_fanout(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now
 	bool reuse;
 	int last;
 
-	out_prepare(s, p);
+	out_prepare(p, s->srtp_in != NULL);
 	last = eligible(lc, s, p, now, sc, mask, &last_off, &min_off);
 	if (last < 0) {
 		rte_pktmbuf_free(p->m);

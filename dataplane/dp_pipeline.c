@@ -662,7 +662,7 @@ prefetch_entry(const struct dp_sess *s)
 
 	for (l = 0; l < DP_SESS_HOT_LINES; l++)
 		rte_prefetch0((const uint8_t *)s + l * RTE_CACHE_LINE_SIZE);
-	for (l = 0; l < DP_OUT_HOT_LINES; l++)
+	for (l = 0; l < DP_OUT_HOT_LINES && s->nb_out > 0; l++)
 		rte_prefetch0((const uint8_t *)&s->out[0] + l * RTE_CACHE_LINE_SIZE);
 }
 

@@ -20,6 +20,8 @@
    send a key frame (rtpbin turns it into a force-key-unit event). Then 64 receivers, 62 of
    them sending 10 PLIs a second for 4 s: the encoder's side sees at most one a second.
 """
+import base64
+import importlib.util
 import json
 import os
 import subprocess
@@ -324,6 +326,67 @@ def gop_params(topo, dpl):
          "gop params: the viewer gets the cached key frame from its SPS, then the GOP")
 
 
+# VP8_SENDER's packets under SRTP (pylibsrtp, Debian's libsrtp2) until told "plain 0".
+SRTP_SENDER = """
+import base64, socket, struct, sys
+from pylibsrtp import Policy, Session
+key = base64.b64decode("KEY")
+tx = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_OUTBOUND,
+                    srtp_profile=Policy.SRTP_PROFILE_AES128_CM_SHA1_80))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.99.1.1", 4022))
+seq, ts, srtp = 700, 0, True
+for line in sys.stdin:
+    what, n = line.split()
+    srtp = srtp and what != "plain"
+    for i in range(int(n)):
+        first = bytes([0x10, 0x00 if what == "kf" else 0x01, 0, 0, 0x9d, 0x01, 0x2a])
+        pl = first if i == 0 else bytes([0x00])
+        m = 0x80 if i == int(n) - 1 else 0
+        p = struct.pack("!BBHII", 0x80, m | 96, seq, ts, 0x778a) + pl + bytes(200)
+        s.sendto(tx.protect(p) if srtp else p, ("10.99.1.2", 5308))
+        seq += 1
+    ts += 3000
+    print("ok", flush=True)
+"""
+
+
+def gop_srtp_dropped(topo, dpl):
+    """The GOP cache holds an SRTP camera's packets decrypted; the session is replaced
+    without SRTP (the cache stays: its limits are the same), and a viewer joins with
+    "start": "gop". The cached packets still carry the ciphertext's UDP checksum: they must
+    leave with checksums their receiver's kernel accepts (it drops the others unseen)."""
+    if importlib.util.find_spec("pylibsrtp") is None:
+        print("gop srtp: skipped, python3-pylibsrtp not installed")
+        return
+    key = base64.b64encode(os.urandom(30)).decode()
+    spec = {"id": "sec", "kind": "rtp",
+            "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5308, "source": "latch",
+                        "clock_rates": {"96": 90000}, "codecs": {"96": "vp8"},
+                        "srtp": {"suite": "AES_CM_128_HMAC_SHA1_80", "key": key},
+                        "gop_cache": {"max_ms": 60000}},
+            "outputs": [{"id": "base", "port": 1, "addr": RECEIVERS[0], "udp_port": 6500}]}
+    rc, out = dpl.add(spec)
+    T.eq(rc, 0, "sec session: %s" % out)
+    rx, tx, send = feed(topo, dpl, "sec", SEQ_RECEIVER, 6510,
+                        SRTP_SENDER.replace("KEY", key), 1)
+    send("kf", 4)
+    send("delta", 2)
+    send("delta", 2)
+    del spec["ingress"]["srtp"]
+    update(dpl, spec)
+    send("plain", 0)
+    spec["outputs"].append({"id": "v", "port": 1, "addr": RECEIVERS[1], "udp_port": 6510,
+                            "start": "gop"})
+    update(dpl, spec)
+    send("delta", 2)
+    tx.stdin.close()
+    got = json.loads(rx.communicate(timeout=60)[0] or "[]")
+    T.check(got and vp8_kf(got[0]) and [g[0] for g in got] == list(range(700, 710)),
+            "gop srtp: the viewer gets the cached key frame and GOP, decrypted, then the "
+            "live packets: %s" % [g[0] for g in got])
+
+
 def ts_receiver(topo, d, addr, port, name):
     out = os.path.join(d, name + ".md5")
     return out, topo.popen(
@@ -457,6 +520,7 @@ def main():
             gop_join(topo, dpl, d, clip, ref, sdp)
             gop_cut(topo, dpl)
             gop_params(topo, dpl)
+            gop_srtp_dropped(topo, dpl)
             ts_join(topo, dpl, d, clip, ref)
             pli_to_encoder(topo, dpl, d)
             if T.failed:
