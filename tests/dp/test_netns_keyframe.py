@@ -244,6 +244,19 @@ def feed(topo, dpl, sid, receiver, port, sender, kf_pkts):
     return rx, tx, send
 
 
+def gop_viewer(dpl, spec, port):
+    """Output "v" added to @spec's session, to RECEIVERS[1]:@port, starting from the cache."""
+    spec["outputs"].append({"id": "v", "port": 1, "addr": RECEIVERS[1], "udp_port": port,
+                            "start": "gop"})
+    update(dpl, spec)
+
+
+def received(rx, tx):
+    """The sender told to end, what the receiver got (SEQ_RECEIVER's list)."""
+    tx.stdin.close()
+    return json.loads(rx.communicate(timeout=60)[0] or "[]")
+
+
 def gop_cut(topo, dpl):
     """A viewer joins with "start": "gop" while the cache holds more than one live packet
     replays, and the next key frame comes before the replay ends: what was not replayed
@@ -260,15 +273,12 @@ def gop_cut(topo, dpl):
     send("kf", 4)
     for _ in range(20):
         send("delta", 4)		# the cache: 84 packets, 32 replayed per live packet
-    spec["outputs"].append({"id": "v", "port": 1, "addr": RECEIVERS[1], "udp_port": 6310,
-                            "start": "gop"})
-    update(dpl, spec)
+    gop_viewer(dpl, spec, 6310)
     send("delta", 1)			# 32 of 85 replayed
     send("kf", 4)			# the cache starts again: the rest of the old GOP is gone
     for _ in range(5):
         send("delta", 4)
-    tx.stdin.close()
-    got = json.loads(rx.communicate(timeout=60)[0] or "[]")
+    got = received(rx, tx)
     o = dpl.stats()["sessions"]["cut"]["outputs"]["v"]
     seqs = [g[0] for g in got]
     holes = sum((b - a - 1) & 0xffff for a, b in zip(seqs, seqs[1:]))
@@ -316,12 +326,9 @@ def gop_params(topo, dpl):
     rx, tx, send = feed(topo, dpl, "par", SEQ_RECEIVER, 6410, H264_SENDER, 3)
     send("kf", 1)
     send("delta", 3)
-    spec["outputs"].append({"id": "v", "port": 1, "addr": RECEIVERS[1], "udp_port": 6410,
-                            "start": "gop"})
-    update(dpl, spec)
+    gop_viewer(dpl, spec, 6410)
     send("delta", 2)
-    tx.stdin.close()
-    got = json.loads(rx.communicate(timeout=60)[0] or "[]")
+    got = received(rx, tx)
     T.eq([g[1] & 0x1f for g in got], [7, 8, 5, 1, 1, 1, 1, 1],
          "gop params: the viewer gets the cached key frame from its SPS, then the GOP")
 
@@ -376,12 +383,9 @@ def gop_srtp_dropped(topo, dpl):
     del spec["ingress"]["srtp"]
     update(dpl, spec)
     send("plain", 0)
-    spec["outputs"].append({"id": "v", "port": 1, "addr": RECEIVERS[1], "udp_port": 6510,
-                            "start": "gop"})
-    update(dpl, spec)
+    gop_viewer(dpl, spec, 6510)
     send("delta", 2)
-    tx.stdin.close()
-    got = json.loads(rx.communicate(timeout=60)[0] or "[]")
+    got = received(rx, tx)
     T.check(got and vp8_kf(got[0]) and [g[0] for g in got] == list(range(700, 710)),
             "gop srtp: the viewer gets the cached key frame and GOP, decrypted, then the "
             "live packets: %s" % [g[0] for g in got])
