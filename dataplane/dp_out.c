@@ -270,19 +270,22 @@ incr_prepare(struct dp_pkt *p, bool payload_intact)
 {
 	const uint8_t *l3 = p->data + p->l4.l3_off, *udp = p->data + p->l4.l4_off;
 	bool v4 = p->l4.ip.version == 4;
-	uint16_t in_csum, udp_len;
-	uint32_t ph;
+	uint16_t in_csum, udp_len, sport, dport;
+	uint32_t hdrs;
 
 	memcpy(&in_csum, udp + 6, 2);
 	p->incr = payload_intact && in_csum != 0;
 	if (!p->incr)
 		return;
-	/* The pseudo-header (RFC 768): the addresses, the protocol, the UDP length. */
+	/* What the checksum covered besides the payload, summed once and taken away once: the
+	 * pseudo-header (RFC 768: the addresses, the protocol, the UDP length) and the UDP
+	 * header but its checksum (the ports, the length again). */
+	memcpy(&sport, udp, 2);
+	memcpy(&dport, udp + 2, 2);
 	memcpy(&udp_len, udp + 4, 2);
-	ph = mf_csum_host(l3 + (v4 ? 12 : 8), v4 ? 8 : 32) + rte_cpu_to_be_16(IPPROTO_UDP) +
-	     udp_len;
-	p->incr_base = fold((uint32_t)(uint16_t)~in_csum + negate(ph) +
-			    negate(mf_csum_host(udp, 6)));
+	hdrs = mf_csum_host(l3 + (v4 ? 12 : 8), v4 ? 8 : 32) + rte_cpu_to_be_16(IPPROTO_UDP) +
+	       2u * udp_len + sport + dport;
+	p->incr_base = fold((uint32_t)(uint16_t)~in_csum + negate(hdrs));
 }
 
 static uint32_t
