@@ -55,6 +55,8 @@ psi_keep(struct dp_gop_pkt *k, const struct dp_sess *s, struct dp_pkt *p)
 	k->m = p->m;
 	k->payload_len = p->l4.payload_len;
 	k->opened = s->srtp_in != NULL;
+	/* Held now, whether or not the cache holds a GOP yet: no output may write into it. */
+	p->cached = true;
 }
 
 /* MPEG-TS over UDP: keep the last datagrams with a PAT and a PMT section start. */

@@ -11,10 +11,14 @@
 2. GOP cache: 1.5 s into a 2 s GOP an output is added with "start": "gop"; its receiver's
    first frame is the GOP's key frame, every frame bit-exact, no decode error: the cache
    was sent first, then the live stream, with no gap between them. A key frame whose SPS,
-   PPS and IDR come in packets of their own is cached whole, from its SPS.
+   PPS and IDR come in packets of their own is cached whole, from its SPS. An SRTP
+   camera's cache, kept when its session is replaced without SRTP, reaches a viewer with
+   checksums its kernel accepts.
 3. MPEG-TS over UDP, the same clip: outputs added mid-GOP with "start": "keyframe" (the key
    frame found from the PMT's video PID and the random-access indicator) and "gop" (the
    cache, after the last PAT and PMT); each receiver decodes from a key frame, bit-exact.
+   A PAT and PMT datagram kept before the first key frame reaches a viewer from the cache
+   as it came, though a PID-filtered output sent the same datagram.
 4. PLI reaches a real encoder: GStreamer x264enc behind rtpbin with a 10 s GOP; an output
    added in keyframe mode waits far less than the GOP, because mfwd's PLI made the encoder
    send a key frame (rtpbin turns it into a force-key-unit event). Then 64 receivers, 62 of
@@ -33,6 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Checks, Dataplane  # noqa: E402
 from media import frame_hashes, make_clip, rtp_receiver  # noqa: E402
 from netns import Topology  # noqa: E402
+from tsbuild import es, pat, pmt, video_kf  # noqa: E402
 
 T = Checks("netns_keyframe")
 RECEIVERS = ("10.99.2.1", "10.99.2.3", "10.99.2.4")
@@ -200,9 +205,10 @@ for line in sys.stdin:
 """
 
 # RTP packets received on a port of the dst host, in order, once 2 s pass quiet: each its
-# sequence number and its payload's first two bytes.
+# sequence number and its payload's first two bytes (RAW_RECEIVER: each datagram, in hex).
 SEQ_RECEIVER = """
 import json, socket, struct, sys
+RAW = False
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind((sys.argv[1], int(sys.argv[2])))
 s.settimeout(30)
@@ -212,9 +218,20 @@ while True:
         d = s.recv(2048)
     except socket.timeout:
         break
-    got.append([struct.unpack("!H", d[2:4])[0], d[12], d[13]])
+    got.append(d.hex() if RAW else [struct.unpack("!H", d[2:4])[0], d[12], d[13]])
     s.settimeout(2)
 print(json.dumps(got))
+"""
+RAW_RECEIVER = SEQ_RECEIVER.replace("RAW = False", "RAW = True")
+
+# Each line a datagram in hex to send ("<hex> 1", as feed's send writes it).
+HEX_SENDER = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.99.1.1", 4023))
+for line in sys.stdin:
+    s.sendto(bytes.fromhex(line.split()[0]), ("10.99.1.2", 5310))
+    print("ok", flush=True)
 """
 
 
@@ -391,6 +408,32 @@ def gop_srtp_dropped(topo, dpl):
             "live packets: %s" % [g[0] for g in got])
 
 
+def ts_psi_kept(topo, dpl):
+    """The GOP cache keeps an MPEG-TS stream's last PAT and PMT datagram, before the first
+    key frame too. An output that PID-filters the same datagram must not write its own
+    frame into the kept one, or a viewer starting from the cache is sent that output's
+    bytes for its PAT and PMT."""
+    spec = {"id": "tspsi", "kind": "mpegts",
+            "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5310, "source": "latch",
+                        "gop_cache": {"max_ms": 60000}},
+            "outputs": [{"id": "aud", "port": 1, "addr": RECEIVERS[0], "udp_port": 6600,
+                         "pids": [0x200]}]}
+    rc, out = dpl.add(spec)
+    T.eq(rc, 0, "tspsi session: %s" % out)
+    psi = pat(0) + pmt(0)
+    dgrams = [psi + es(0x200, 0, 0xA0) + es(0x200, 1, 0xA1),
+              video_kf(0) + es(0x101, 1, 1), es(0x101, 2, 2) + es(0x101, 3, 3),
+              es(0x101, 4, 4)]
+    rx, tx, send = feed(topo, dpl, "tspsi", RAW_RECEIVER, 6610, HEX_SENDER, 1)
+    for g in dgrams[:3]:
+        send(g.hex(), 1)
+    gop_viewer(dpl, spec, 6610)
+    send(dgrams[3].hex(), 1)
+    got = received(rx, tx)
+    T.eq(got, [psi.hex()] + [g.hex() for g in dgrams[1:]],
+         "ts psi: the viewer gets the PAT and PMT as they came, then the GOP and live")
+
+
 def ts_receiver(topo, d, addr, port, name):
     out = os.path.join(d, name + ".md5")
     return out, topo.popen(
@@ -525,6 +568,7 @@ def main():
             gop_cut(topo, dpl)
             gop_params(topo, dpl)
             gop_srtp_dropped(topo, dpl)
+            ts_psi_kept(topo, dpl)
             ts_join(topo, dpl, d, clip, ref)
             pli_to_encoder(topo, dpl, d)
             if T.failed:

@@ -13,49 +13,12 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Checks, Dataplane  # noqa: E402
+from tsbuild import es, null, pat, pmt  # noqa: E402
 from scapy.all import IP, UDP, Ether, Raw, rdpcap, wrpcap  # noqa: E402
 from scapy.layers.rtp import RTP  # noqa: E402
 
 T = Checks("pcap_ts")
 NULL = 0x1FFF
-
-
-def crc32_mpeg(data):
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc ^= b << 24
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else crc << 1
-            crc &= 0xFFFFFFFF
-    return crc
-
-
-def psi(pid, cc, table):
-    sec = table + crc32_mpeg(table).to_bytes(4, "big")
-    body = b"\x00" + sec
-    return bytes([0x47, 0x40 | pid >> 8, pid & 0xFF, 0x10 | cc]) + body + b"\xff" * (184 - len(body))
-
-
-def pat(cc):
-    # table_id 0, section_length 13, tsid 1, version 0 current, program 1 -> PMT PID 0x100
-    return psi(0, cc, bytes([0x00, 0xB0, 13, 0, 1, 0xC1, 0, 0, 0, 1, 0xE1, 0x00]))
-
-
-def pmt(cc):
-    # program 1, PCR PID 0x101, stream type 0x1b on 0x101
-    return psi(0x100, cc, bytes([0x02, 0xB0, 18, 0, 1, 0xC1, 0, 0, 0xE1, 0x01, 0xF0, 0,
-                                 0x1B, 0xE1, 0x01, 0xF0, 0]))
-
-
-def es(pid, cc, fill, disc=False):
-    if disc:
-        af = bytes([1, 0x80])
-        return bytes([0x47, pid >> 8, pid & 0xFF, 0x30 | cc]) + af + bytes([fill]) * (184 - len(af))
-    return bytes([0x47, pid >> 8, pid & 0xFF, 0x10 | cc]) + bytes([fill]) * 184
-
-
-def null():
-    return bytes([0x47, 0x1F, 0xFF, 0x10]) + b"\xff" * 184
 
 
 def pid_of(p):

@@ -1,0 +1,49 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""MPEG-TS packets made by hand for the tests: a PAT naming program 1's PMT on PID 0x100, a
+PMT with H.264 video on 0x101, elementary-stream and null packets, a video packet that
+starts a key frame (PUSI and the random-access indicator)."""
+
+
+def crc32_mpeg(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else crc << 1
+            crc &= 0xFFFFFFFF
+    return crc
+
+
+def psi(pid, cc, table):
+    sec = table + crc32_mpeg(table).to_bytes(4, "big")
+    body = b"\x00" + sec
+    return (bytes([0x47, 0x40 | pid >> 8, pid & 0xFF, 0x10 | cc]) + body +
+            b"\xff" * (184 - len(body)))
+
+
+def pat(cc):
+    # table_id 0, section_length 13, tsid 1, version 0 current, program 1 -> PMT PID 0x100
+    return psi(0, cc, bytes([0x00, 0xB0, 13, 0, 1, 0xC1, 0, 0, 0, 1, 0xE1, 0x00]))
+
+
+def pmt(cc):
+    # program 1, PCR PID 0x101, stream type 0x1b on 0x101
+    return psi(0x100, cc, bytes([0x02, 0xB0, 18, 0, 1, 0xC1, 0, 0, 0xE1, 0x01, 0xF0, 0,
+                                 0x1B, 0xE1, 0x01, 0xF0, 0]))
+
+
+def es(pid, cc, fill, disc=False):
+    if disc:
+        af = bytes([1, 0x80])
+        return bytes([0x47, pid >> 8, pid & 0xFF, 0x30 | cc]) + af + bytes([fill]) * (184 - len(af))
+    return bytes([0x47, pid >> 8, pid & 0xFF, 0x10 | cc]) + bytes([fill]) * 184
+
+
+def null():
+    return bytes([0x47, 0x1F, 0xFF, 0x10]) + b"\xff" * 184
+
+
+def video_kf(cc):
+    """A PES start on the video PID with the adaptation field's random_access_indicator."""
+    body = bytes([1, 0x40]) + b"\x00\x00\x01\xe0"
+    return bytes([0x47, 0x41, 0x01, 0x30 | cc]) + body + bytes(184 - len(body))
