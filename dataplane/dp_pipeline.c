@@ -330,6 +330,19 @@ rtp_jitter(const struct dp_sess *s, struct dp_rtp_rx *rx, const struct mf_rtp *r
 
 /* ---- inspect: MPEG-TS ---- */
 
+static bool
+ts_is_pmt(const struct dp_ts_rx *ts, uint16_t pid)
+{
+	unsigned int j;
+
+	for (j = 0; j < ts->nb_pmt; j++)
+		if (ts->pmt_pid[j] == pid)
+			return true;
+	return false;
+}
+
+/* The PMT PIDs a PAT names, each once: a PAT comes again every few hundred milliseconds,
+ * and a list it filled with the same PID would leave no room for one that moves. */
 static void
 ts_note_pat(struct dp_ts_rx *ts, const uint8_t *pkt, const struct mf_ts_pkt *k)
 {
@@ -349,7 +362,7 @@ ts_note_pat(struct dp_ts_rx *ts, const uint8_t *pkt, const struct mf_ts_pkt *k)
 		uint16_t prog = (uint16_t)(pkt[i] << 8 | pkt[i + 1]);
 		uint16_t pid = (uint16_t)((pkt[i + 2] & 0x1f) << 8 | pkt[i + 3]);
 
-		if (prog != 0)
+		if (prog != 0 && !ts_is_pmt(ts, pid))
 			ts->pmt_pid[ts->nb_pmt++] = pid;
 	}
 }
@@ -381,7 +394,7 @@ ts_rx(struct dp_sess *s, const uint8_t *d, uint16_t len, uint64_t *sc)
 {
 	struct dp_ts_rx *ts = &s->st->ts;
 	struct mf_ts t;
-	unsigned int i, j;
+	unsigned int i;
 	int rc = mf_ts_parse(d, len, &t);
 
 	if (rc == -MF_PKT_E_TS_SYNC)
@@ -399,14 +412,12 @@ ts_rx(struct dp_sess *s, const uint8_t *d, uint16_t len, uint64_t *sc)
 			ts->pat_seen = true;
 			ts_note_pat(ts, d + i * MF_TS_PKT_LEN, k);
 		}
-		for (j = 0; j < ts->nb_pmt; j++) {
-			if (ts->pmt_pid[j] != k->pid)
-				continue;
-			ts->pmt_seen = true;
-			if (k->pusi && mf_ts_pmt_video(d + i * MF_TS_PKT_LEN, MF_TS_PKT_LEN,
-						       &ts->video_pid, &ts->video_type) == 0)
-				ts->has_video = true;
-		}
+		if (!ts_is_pmt(ts, k->pid))
+			continue;
+		ts->pmt_seen = true;
+		if (k->pusi && mf_ts_pmt_video(d + i * MF_TS_PKT_LEN, MF_TS_PKT_LEN,
+					       &ts->video_pid, &ts->video_type) == 0)
+			ts->has_video = true;
 	}
 	sc[DP_SC_ts_pat_seen] = ts->pat_seen;
 	sc[DP_SC_ts_pmt_seen] = ts->pmt_seen;

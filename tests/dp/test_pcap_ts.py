@@ -7,13 +7,15 @@ PMT (PID 0x100), video 0x101, audio 0x200 and null packets, with two continuity 
 the video PID, a discontinuity-flagged jump that is no error, and one datagram whose sync
 byte is lost. Outputs: t1 unfiltered, t2 PIDs 0/0x100/0x101 without nulls, t3 PID 0x300
 only (never present). Session "rts" (RTP/MP2T on 1236) drops nulls and rewrites SSRC.
+Session "move" (1238): after ten PATs, the PMT moves to another PID and names another video
+PID; an output that starts on a key frame starts at the first one on the new video PID.
 """
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Checks, Dataplane  # noqa: E402
-from tsbuild import es, null, pat, pmt  # noqa: E402
+from tsbuild import es, null, pat, pmt, video_kf  # noqa: E402
 from scapy.all import IP, UDP, Ether, Raw, rdpcap, wrpcap  # noqa: E402
 from scapy.layers.rtp import RTP  # noqa: E402
 
@@ -45,6 +47,15 @@ def datagrams():
     return out
 
 
+def pmt_moves():
+    """Session "move": ten PATs naming PMT 0x100 (video 0x101), then one naming 0x110, whose
+    PMT puts the video on 0x111; a key frame on 0x111, then more video. Its output waits
+    for a key frame: it starts at that one only if the moved PMT was read."""
+    first = [pat(i) + pmt(i) + es(0x101, i, i) for i in range(10)]
+    moved = pat(10, 0x110) + pmt(0, 0x110, 0x111)
+    return first + [moved, video_kf(0, 0x111) + es(0x111, 1, 1), es(0x111, 2, 2)]
+
+
 def frame(dport, payload):
     return (Ether(src="02:00:00:00:01:01", dst="02:00:00:00:00:aa") /
             IP(src="10.99.1.1", dst="10.99.1.2") / UDP(sport=4000, dport=dport) / Raw(payload))
@@ -63,6 +74,10 @@ def main():
          "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 1236},
          "outputs": [{"id": "r1", "port": 1, "addr": "10.99.2.1", "udp_port": 2010,
                       "ssrc": 77, "drop_null": True}]},
+        {"id": "move", "kind": "mpegts",
+         "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 1238},
+         "outputs": [{"id": "m1", "port": 1, "addr": "10.99.2.1", "udp_port": 2020,
+                      "start": "keyframe"}]},
     ]
     dpl = Dataplane("pcapts", "", sessions=sessions)
     pkts = [frame(1234, d) for d in dgs]
@@ -72,6 +87,8 @@ def main():
     rtp_in = [frame(1236, bytes(RTP(version=2, payload_type=33, sequence=10 + i,
                                     timestamp=i * 3600, sourcesync=5)) + dgs[i]) for i in range(4)]
     pkts += rtp_in
+    moves = pmt_moves()
+    pkts += [frame(1238, d) for d in moves]
     wrpcap(dpl.path("in0.pcap"), pkts)
     wrpcap(dpl.path("in1.pcap"), [])
     # One TX queue per worker, and net_pcap makes one TX queue per tx_pcap file.
@@ -99,6 +116,7 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
                     ts["outputs"]["t1"]["tx_pkts"] >= 20 and
                     ts["outputs"]["t3"]["drop_ts_filtered"] >= 20 and
                     rts["outputs"]["r1"]["tx_pkts"] >= 4 and
+                    s["sessions"]["move"]["rx_pkts"] >= len(moves) and
                     sum(l["handoff_in"] for l in lc) >= sum(l["handoff_out"] for l in lc))
         st = dpl.wait_for(done, what="every packet handled")
     T.eq(dpl.rc, 0, "dataplane exited cleanly")
@@ -130,6 +148,9 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
                      if pid_of(d[i:i + 188]) in (0, 0x100, 0x101)) for d in dgs]
     T.eq(t2, want, "t2 keeps PAT, PMT and video, drops audio and nulls")
     T.eq(len([p for p in out if UDP in p and p[UDP].dport == 2004]), 0, "t3 sends nothing")
+    m1 = [bytes(p[UDP].payload) for p in out if UDP in p and p[UDP].dport == 2020]
+    T.eq(m1, moves[-2:], "move: the output starts at the key frame on the video PID the "
+         "moved PMT names")
     r1 = [p for p in out if UDP in p and p[UDP].dport == 2010]
     T.eq(len(r1), 4, "r1 sent")
     for i, p in enumerate(r1):

@@ -21,15 +21,17 @@ def psi(pid, cc, table):
             b"\xff" * (184 - len(body)))
 
 
-def pat(cc):
-    # table_id 0, section_length 13, tsid 1, version 0 current, program 1 -> PMT PID 0x100
-    return psi(0, cc, bytes([0x00, 0xB0, 13, 0, 1, 0xC1, 0, 0, 0, 1, 0xE1, 0x00]))
+def pat(cc, pmt_pid=0x100):
+    # table_id 0, section_length 13, tsid 1, version 0 current, program 1 -> its PMT
+    return psi(0, cc, bytes([0x00, 0xB0, 13, 0, 1, 0xC1, 0, 0, 0, 1,
+                             0xE0 | pmt_pid >> 8, pmt_pid & 0xFF]))
 
 
-def pmt(cc):
-    # program 1, PCR PID 0x101, stream type 0x1b on 0x101
-    return psi(0x100, cc, bytes([0x02, 0xB0, 18, 0, 1, 0xC1, 0, 0, 0xE1, 0x01, 0xF0, 0,
-                                 0x1B, 0xE1, 0x01, 0xF0, 0]))
+def pmt(cc, pid=0x100, video=0x101):
+    # program 1, PCR PID and stream type 0x1b (H.264) on the video PID
+    v = [0xE0 | video >> 8, video & 0xFF]
+    return psi(pid, cc, bytes([0x02, 0xB0, 18, 0, 1, 0xC1, 0, 0] + v + [0xF0, 0, 0x1B] + v +
+                              [0xF0, 0]))
 
 
 def es(pid, cc, fill, disc=False):
@@ -43,7 +45,7 @@ def null():
     return bytes([0x47, 0x1F, 0xFF, 0x10]) + b"\xff" * 184
 
 
-def video_kf(cc):
+def video_kf(cc, pid=0x101):
     """A PES start on the video PID with the adaptation field's random_access_indicator."""
     body = bytes([1, 0x40]) + b"\x00\x00\x01\xe0"
-    return bytes([0x47, 0x41, 0x01, 0x30 | cc]) + body + bytes(184 - len(body))
+    return bytes([0x47, 0x40 | pid >> 8, pid & 0xFF, 0x30 | cc]) + body + bytes(184 - len(body))
