@@ -490,6 +490,18 @@ struct dp_ts_rx {
 	uint16_t video_pid;
 };
 
+/* Whether @p pid carries a PMT a PAT named. */
+static inline bool
+dp_ts_is_pmt(const struct dp_ts_rx *ts, uint16_t pid)
+{
+	unsigned int j;
+
+	for (j = 0; j < ts->nb_pmt; j++)
+		if (ts->pmt_pid[j] == pid)
+			return true;
+	return false;
+}
+
 /* Feedback to the media source (dp_kfreq.c): a key-frame request, one pending at a time,
  * coalesced, at most one sent per interval, retried once; a REMB. Each goes with the
  * source's next RTP packet, back to where that came from. */

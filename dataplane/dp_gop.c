@@ -65,7 +65,7 @@ psi_note(struct dp_gop *g, const struct dp_sess *s, struct dp_pkt *p)
 {
 	const struct dp_ts_rx *ts = &s->st->ts;
 	const uint8_t *d = p->data + p->l4.payload_off;
-	uint16_t i, pid, j;
+	uint16_t i, pid;
 
 	for (i = 0; i + MF_TS_PKT_LEN <= p->l4.payload_len; i += MF_TS_PKT_LEN) {
 		if (!(d[i + 1] & 0x40))
@@ -73,9 +73,8 @@ psi_note(struct dp_gop *g, const struct dp_sess *s, struct dp_pkt *p)
 		pid = (uint16_t)((d[i + 1] & 0x1f) << 8 | d[i + 2]);
 		if (pid == MF_TS_PID_PAT)
 			psi_keep(&g->psi[0], s, p);
-		for (j = 0; j < ts->nb_pmt; j++)
-			if (ts->pmt_pid[j] == pid)
-				psi_keep(&g->psi[1], s, p);
+		if (dp_ts_is_pmt(ts, pid))
+			psi_keep(&g->psi[1], s, p);
 	}
 }
 

@@ -195,11 +195,8 @@ ts_filter(uint8_t *out, const uint8_t *ts, uint16_t len, const struct dp_out *o,
 			continue;
 		for (j = 0; j < o->cfg.nb_pids && !keep; j++)
 			keep = o->cfg.pids[j] == pid;
-		if (psi != NULL) {
-			keep = pid == MF_TS_PID_PAT;
-			for (j = 0; j < psi->nb_pmt && !keep; j++)
-				keep = psi->pmt_pid[j] == pid;
-		}
+		if (psi != NULL)
+			keep = pid == MF_TS_PID_PAT || dp_ts_is_pmt(psi, pid);
 		if (!keep)
 			continue;
 		memcpy(out + n, ts + i, MF_TS_PKT_LEN);
@@ -250,16 +247,9 @@ build_priv(uint8_t *priv, const struct dp_pkt *p, const struct dp_sess *s, struc
 /* ---- headers and checksums ---- */
 
 static inline uint32_t
-fold(uint32_t s)
-{
-	s = (s & 0xffff) + (s >> 16);
-	return (s & 0xffff) + (s >> 16);
-}
-
-static inline uint32_t
 negate(uint32_t s)
 {
-	return ~fold(s) & 0xffff;
+	return ~dp_hdr_fold(s) & 0xffff;
 }
 
 /* The input's checksum less its pseudo-header and UDP header: the sum of its payload, which
@@ -285,7 +275,7 @@ incr_prepare(struct dp_pkt *p, bool payload_intact)
 	memcpy(&udp_len, udp + 4, 2);
 	hdrs = mf_csum_host(l3 + (v4 ? 12 : 8), v4 ? 8 : 32) + rte_cpu_to_be_16(IPPROTO_UDP) +
 	       2u * udp_len + sport + dport;
-	p->incr_base = fold((uint32_t)(uint16_t)~in_csum + negate(hdrs));
+	p->incr_base = dp_hdr_fold((uint32_t)(uint16_t)~in_csum + negate(hdrs));
 }
 
 static uint32_t
@@ -310,8 +300,8 @@ shared_part(struct dp_pkt *p, uint16_t off, uint16_t len, uint16_t priv_len)
 
 	if (p->incr && off - p->l4.payload_off == priv_len &&
 	    off + len == p->l4.payload_off + p->l4.payload_len)
-		return fold(p->incr_base +
-			    negate(mf_csum_host(p->data + p->l4.payload_off, priv_len)));
+		return dp_hdr_fold(p->incr_base +
+				   negate(mf_csum_host(p->data + p->l4.payload_off, priv_len)));
 	ss = shared_sum(p, off, len);
 	/* Behind an odd number of bytes the shared sum's bytes swap places. */
 	return (priv_len & 1) ? ((ss & 0xff) << 8 | (ss >> 8 & 0xff)) : ss;

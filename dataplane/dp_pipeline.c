@@ -330,17 +330,6 @@ rtp_jitter(const struct dp_sess *s, struct dp_rtp_rx *rx, const struct mf_rtp *r
 
 /* ---- inspect: MPEG-TS ---- */
 
-static bool
-ts_is_pmt(const struct dp_ts_rx *ts, uint16_t pid)
-{
-	unsigned int j;
-
-	for (j = 0; j < ts->nb_pmt; j++)
-		if (ts->pmt_pid[j] == pid)
-			return true;
-	return false;
-}
-
 /* The PMT PIDs a PAT names, each once: a PAT comes again every few hundred milliseconds,
  * and a list it filled with the same PID would leave no room for one that moves. */
 static void
@@ -362,7 +351,7 @@ ts_note_pat(struct dp_ts_rx *ts, const uint8_t *pkt, const struct mf_ts_pkt *k)
 		uint16_t prog = (uint16_t)(pkt[i] << 8 | pkt[i + 1]);
 		uint16_t pid = (uint16_t)((pkt[i + 2] & 0x1f) << 8 | pkt[i + 3]);
 
-		if (prog != 0 && !ts_is_pmt(ts, pid))
+		if (prog != 0 && !dp_ts_is_pmt(ts, pid))
 			ts->pmt_pid[ts->nb_pmt++] = pid;
 	}
 }
@@ -412,7 +401,7 @@ ts_rx(struct dp_sess *s, const uint8_t *d, uint16_t len, uint64_t *sc)
 			ts->pat_seen = true;
 			ts_note_pat(ts, d + i * MF_TS_PKT_LEN, k);
 		}
-		if (!ts_is_pmt(ts, k->pid))
+		if (!dp_ts_is_pmt(ts, k->pid))
 			continue;
 		ts->pmt_seen = true;
 		if (k->pusi && mf_ts_pmt_video(d + i * MF_TS_PKT_LEN, MF_TS_PKT_LEN,
