@@ -149,17 +149,37 @@ free_gop(void *arg, int idx)
 	dp_gop_free(arg);
 }
 
-/* The GOP cache: @p old's when the limits stay (what it holds stays good), else new. */
+/* Whether what a cache holds under @p a stays good under @p b: the same limits, and its
+ * packets' key frames and durations read the same way (codecs, clock rates). A source
+ * that changed codec sends a new key frame; a viewer sent the old GOP could not decode it. */
+static bool
+gop_same(const struct mf_sess_ingress *a, const struct mf_sess_ingress *b)
+{
+	unsigned int i;
+
+	if (a->gop_max_frames != b->gop_max_frames || a->gop_max_bytes != b->gop_max_bytes ||
+	    a->gop_max_ms != b->gop_max_ms || a->nb_codecs != b->nb_codecs ||
+	    a->nb_clock != b->nb_clock)
+		return false;
+	for (i = 0; i < a->nb_codecs && i < RTE_DIM(a->codecs); i++)
+		if (a->codecs[i].pt != b->codecs[i].pt || a->codecs[i].codec != b->codecs[i].codec)
+			return false;
+	for (i = 0; i < a->nb_clock && i < RTE_DIM(a->clock); i++)
+		if (a->clock[i].pt != b->clock[i].pt || a->clock[i].rate != b->clock[i].rate)
+			return false;
+	return true;
+}
+
+/* The GOP cache: @p old's when what it holds stays good (gop_same), else new. */
 static int
 gop_take(struct dp_sess *s, const struct dp_sess *old)
 {
-	const struct mf_sess_ingress *in = &s->ingress, *oin = old != NULL ? &old->ingress : NULL;
+	const struct mf_sess_ingress *in = &s->ingress;
 
 	s->gop = NULL;
 	if (in->gop_max_frames == 0)
 		return 0;
-	if (old != NULL && old->gop != NULL && oin->gop_max_frames == in->gop_max_frames &&
-	    oin->gop_max_bytes == in->gop_max_bytes && oin->gop_max_ms == in->gop_max_ms) {
+	if (old != NULL && old->gop != NULL && gop_same(&old->ingress, in)) {
 		s->gop = old->gop;
 		return 0;
 	}

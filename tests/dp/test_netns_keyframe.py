@@ -408,6 +408,40 @@ def gop_srtp_dropped(topo, dpl):
             "live packets: %s" % [g[0] for g in got])
 
 
+# VP8_SENDER's packets from another port, and on "idr N" N H.264 IDR frames of a packet.
+SWITCH_SENDER = VP8_SENDER.replace("4020", "4024").replace("5304", "5312").replace(
+    "        first = bytes(", """        if what == "idr":
+            first = bytes([0x65])
+        else:
+            first = bytes(""")
+
+
+def gop_codec_changed(topo, dpl):
+    """A camera's VP8 GOP is cached; the session is replaced with H.264 on the same payload
+    type (the source renegotiated) and the cache's limits the same; a viewer joins with
+    "start": "gop". It must start at the first H.264 key frame: VP8 frames sent as H.264
+    cannot be decoded, and the cache's key frames were found under the old codec."""
+    spec = {"id": "cc", "kind": "rtp",
+            "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5312, "source": "latch",
+                        "clock_rates": {"96": 90000}, "codecs": {"96": "vp8"},
+                        "gop_cache": {"max_ms": 60000}},
+            "outputs": [{"id": "base", "port": 1, "addr": RECEIVERS[0], "udp_port": 6700}]}
+    rc, out = dpl.add(spec)
+    T.eq(rc, 0, "cc session: %s" % out)
+    rx, tx, send = feed(topo, dpl, "cc", SEQ_RECEIVER, 6710, SWITCH_SENDER, 1)
+    send("kf", 4)
+    send("delta", 2)
+    spec["ingress"]["codecs"] = {"96": "h264"}
+    update(dpl, spec)
+    gop_viewer(dpl, spec, 6710)
+    send("delta", 1)			# what the viewer starts on: not a key frame
+    send("idr", 1)
+    send("delta", 1)
+    got = received(rx, tx)
+    T.eq([g[0] for g in got], [107, 108],
+         "gop codec: the viewer starts at the first key frame of the new codec")
+
+
 def ts_psi_kept(topo, dpl):
     """The GOP cache keeps an MPEG-TS stream's last PAT and PMT datagram, before the first
     key frame too. An output that PID-filters the same datagram must not write its own
@@ -568,6 +602,7 @@ def main():
             gop_cut(topo, dpl)
             gop_params(topo, dpl)
             gop_srtp_dropped(topo, dpl)
+            gop_codec_changed(topo, dpl)
             ts_psi_kept(topo, dpl)
             ts_join(topo, dpl, d, clip, ref)
             pli_to_encoder(topo, dpl, d)
