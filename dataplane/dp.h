@@ -339,17 +339,21 @@ struct dp_sess_hot {
 };
 
 struct dp_out_hot {
-	alignas(64) uint64_t tx_pkts;
+	uint64_t tx_pkts;
 	uint64_t tx_bytes;
 };
 
+/* An output's state: what each packet it sends reads and moves in the first line (its
+ * rewrite, its start and its counters, written only by the session's worker), what only
+ * a start or the control lcore needs after it. */
 struct dp_out_state {
+	uint64_t last_tsc;
 	uint32_t last_in_ssrc;
-	uint16_t seq_off;		/* added to the input's sequence numbers */
-	uint16_t last_seq;
 	uint32_t ts_off;
 	uint32_t last_ts;
-	uint64_t last_tsc;
+	uint32_t wait_gen;		/* start: the entry's wait_gen this start answered */
+	uint16_t seq_off;		/* added to the input's sequence numbers */
+	uint16_t last_seq;
 	bool started;
 	/* Gapless: an RTP packet the output does not send moves seq_off back by one, so its
 	 * receiver sees no hole. Packets older than the run of skipped ones (reordered) keep
@@ -360,20 +364,22 @@ struct dp_out_state {
 	uint16_t max_in_seq;		/* newest input sequence number seen */
 	uint16_t run_start;		/* first input sequence number of the last skipped run */
 	uint16_t prev_seq_off;		/* the offset before that run */
-	/* start: keyframe or gop: waiting since wait_tsc; wait_gen is the entry's value this
-	 * start answered (a new value from the control lcore means start again). */
+	/* start: keyframe or gop: waiting since wait_tsc (a new wait_gen in the entry from
+	 * the control lcore means start again); gop: sending the cache (of generation
+	 * replay_gen) from replay_pos */
 	bool waiting;
-	uint32_t wait_gen;
-	uint64_t wait_tsc;
-	/* start: gop: sending the cache (of generation replay_gen) from replay_pos */
 	bool replaying;
-	bool replay_psi;		/* MPEG-TS: the PAT and PMT go first */
+	struct dp_out_hot hot;		/* what every copy sent moves */
+	alignas(64) uint64_t wait_tsc;
 	uint32_t replay_gen;
 	uint32_t replay_pos;
-	struct dp_out_hot hot;		/* on its own line: what every copy sent moves */
+	bool replay_psi;		/* MPEG-TS: the PAT and PMT go first */
 	struct dp_ice_seen ice;		/* control lcore only: its receiver's checks */
 	struct dp_dtls *dtls;		/* control lcore only: its receiver's handshake */
 };
+
+_Static_assert(offsetof(struct dp_out_state, hot) + sizeof(struct dp_out_hot) <= 64,
+	       "an output's per-packet state in its first line");
 
 #define DP_NACK_UP_MAX	8	/* NACK entries waiting for the source, per session */
 
@@ -456,23 +462,24 @@ _Static_assert(offsetof(struct dp_out, cfg) + offsetof(struct mf_sess_output, st
 	       sizeof(((struct mf_sess_output *)0)->start) <= DP_OUT_HOT_LINES * RTE_CACHE_LINE_SIZE,
 	       "an output's hot fields in its hot lines");
 
+/* Wide fields first: no holes (every packet reads all of it). */
 struct dp_rtp_rx {
-	bool init;
 	uint64_t prior_expected;	/* of the SSRCs before this one: figures stay cumulative */
 	uint64_t prior_received;
-	uint32_t ssrc;
-	uint16_t max_seq;
-	uint32_t cycles;
-	uint32_t base_seq;
 	uint64_t received;
 	uint64_t window;		/* bit i: max_seq - i received */
 	uint64_t last_tsc;		/* arrival of the previous packet */
-	uint32_t last_ts;		/* its RTP timestamp */
-	uint32_t jitter_q4;		/* RTP units, times 16 */
-	uint32_t rate;			/* Hz of the last packet's payload type */
-	uint8_t pt;			/* that payload type (rate is looked up on a change) */
 	uint64_t rtp_per_tsc_q32;	/* rate / tsc_hz, times 2^32: no division per packet */
 	uint64_t us_per_q4_q32;		/* 1e6 / (16 rate), times 2^32 */
+	uint32_t ssrc;
+	uint32_t cycles;
+	uint32_t base_seq;
+	uint32_t last_ts;		/* the previous packet's RTP timestamp */
+	uint32_t jitter_q4;		/* RTP units, times 16 */
+	uint32_t rate;			/* Hz of the last packet's payload type */
+	uint16_t max_seq;
+	uint8_t pt;			/* that payload type (rate is looked up on a change) */
+	bool init;
 };
 
 #define DP_TS_TRACK	32
@@ -506,28 +513,33 @@ dp_ts_is_pmt(const struct dp_ts_rx *ts, uint16_t pid)
  * coalesced, at most one sent per interval, retried once; a REMB. Each goes with the
  * source's next RTP packet, back to where that came from. */
 struct dp_kf_req {
+	/* Read for every packet (the first three) or RTCP packet (the port): first. */
 	bool pending;			/* someone waits for a key frame, none came yet */
 	bool remb_pending;		/* a receiver's REMB to pass on, at remb_bps */
 	uint8_t nack_nb;		/* NACK entries in the state's nack_up to pass on */
-	uint64_t remb_bps;
 	uint8_t tries;			/* requests sent for this pending one */
 	uint8_t fir_seq;		/* RFC 5104 command sequence number */
-	uint64_t sent_tsc;		/* the last request sent; 0 never */
 	uint16_t src_rtcp_port;		/* where the source's reports come from; 0 none seen */
+	uint64_t remb_bps;
+	uint64_t sent_tsc;		/* the last request sent; 0 never */
 };
 
 /* Per-session mutable state: written only by the owning worker (last_rx_tsc is read by
  * the control lcore for idle detection, hot by its copy). It outlives entry replacement. */
 struct dp_sess_state {
+	/* Lines 0 and 1 (DP_SESS_STATE_PKT_LINES): what every packet reads or moves but
+	 * its counters. */
 	_Atomic uint64_t last_rx_tsc;
-	bool latched;
-	uint16_t src_port;
 	struct mf_addr src;
+	uint16_t src_port;
+	bool latched;
+	struct dp_rtp_rx rx;
+	struct dp_kf_req kf;		/* its flags, first, are read for every packet */
+	/* Line 2: a rate limit's bucket (prefetched for the sessions that have one); the
+	 * key-frame requests' times (kf, above) */
 	uint64_t rate_tokens;		/* bytes allowed now (token bucket) */
 	uint64_t rate_tsc;
-	struct dp_kf_req kf;		/* its pending flags are read for every packet */
-	struct dp_rtp_rx rx;
-	struct dp_sess_hot hot;		/* the fourth hot line */
+	struct dp_sess_hot hot;		/* line 3 */
 	struct dp_ts_rx ts;
 	struct dp_ice_seen ice;		/* control lcore only: the ingress peer's checks */
 	struct dp_dtls *dtls;		/* control lcore only: the ingress peer's handshake */
@@ -599,7 +611,12 @@ struct dp_sess {
 
 /* Lines of an entry, and of its state, the pipeline reads for every packet. */
 #define DP_SESS_HOT_LINES	3
-#define DP_SESS_STATE_HOT_LINES	4
+#define DP_SESS_STATE_PKT_LINES	2
+_Static_assert(offsetof(struct dp_sess_state, kf) + offsetof(struct dp_kf_req, remb_bps) <=
+	       DP_SESS_STATE_PKT_LINES * RTE_CACHE_LINE_SIZE &&
+	       offsetof(struct dp_sess_state, rate_tokens) / RTE_CACHE_LINE_SIZE ==
+	       offsetof(struct dp_sess_state, rate_tsc) / RTE_CACHE_LINE_SIZE,
+	       "a session's per-packet state in its first lines, its rate limit's in one");
 
 /** Context: worker, QSBR online. The entry stays valid until the next quiescent state. */
 struct dp_sess *dp_sess_lookup(const struct dp_sess_key *key, bool *is_rtcp);

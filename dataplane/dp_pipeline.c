@@ -667,19 +667,20 @@ prefetch_entry(const struct dp_sess *s)
 }
 
 /* A few packets before acting on one of @p s, its entry in cache by now: what its pointers
- * lead to, the state's hot lines (its counters among them), its first output's state and
- * counters. */
+ * lead to, the state's lines a packet reads (its counters' line, its rate limit's when it
+ * has one), its first output's state line (its counters in it). */
 static inline void
 prefetch_state(const struct dp_sess *s)
 {
 	unsigned int l;
 
-	for (l = 0; l < DP_SESS_STATE_HOT_LINES; l++)
+	for (l = 0; l < DP_SESS_STATE_PKT_LINES; l++)
 		rte_prefetch0((const uint8_t *)s->st + l * RTE_CACHE_LINE_SIZE);
-	if (s->nb_out > 0) {
+	rte_prefetch0(&s->st->hot);
+	if (s->limits.max_kbps != 0)
+		rte_prefetch0(&s->st->rate_tokens);
+	if (s->nb_out > 0)
 		rte_prefetch0(s->out[0].ost);
-		rte_prefetch0(&s->out[0].ost->hot);
-	}
 }
 
 /* A packet no ingress wants: a receiver's RTCP, or a drop. */
