@@ -838,6 +838,10 @@ struct dp_main {
 	/* Slots of every output's NACK ring (control lcore): each may hold a frame, so all of
 	 * them together stay within half of a pool's mbufs (dp_nack_ring_new). */
 	uint32_t nack_slots;
+	/* The generation each new GOP cache starts from (control lcore), 2^16 apart: an
+	 * output replaying a cache a session.replace swapped out does not take the new one,
+	 * restarted as often, for the same (dp_gop_new). */
+	uint32_t gop_gen_next;
 	_Atomic bool quit;
 };
 

@@ -132,6 +132,8 @@ dp_gop_new(const struct mf_sess_ingress *in)
 	if (g == NULL)
 		return NULL;
 	g->cap = cap;
+	g->gen = dp.gop_gen_next;
+	dp.gop_gen_next += UINT32_C(1) << 16;
 	g->max_frames = in->gop_max_frames;
 	g->max_bytes = in->gop_max_bytes;
 	g->max_tsc = (uint64_t)in->gop_max_ms * dp.tsc_hz / 1000;

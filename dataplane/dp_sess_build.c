@@ -150,22 +150,19 @@ free_gop(void *arg, int idx)
 }
 
 /* Whether what a cache holds under @p a stays good under @p b: the same limits, and its
- * packets' key frames and durations read the same way (codecs, clock rates). A source
- * that changed codec sends a new key frame; a viewer sent the old GOP could not decode it. */
+ * key frames found the same way (each payload type the same codec, in any order). A
+ * source that changed codec sends a new key frame; a viewer sent the old GOP could not
+ * decode it. */
 static bool
 gop_same(const struct mf_sess_ingress *a, const struct mf_sess_ingress *b)
 {
 	unsigned int i;
 
 	if (a->gop_max_frames != b->gop_max_frames || a->gop_max_bytes != b->gop_max_bytes ||
-	    a->gop_max_ms != b->gop_max_ms || a->nb_codecs != b->nb_codecs ||
-	    a->nb_clock != b->nb_clock)
+	    a->gop_max_ms != b->gop_max_ms || a->nb_codecs != b->nb_codecs)
 		return false;
 	for (i = 0; i < a->nb_codecs && i < RTE_DIM(a->codecs); i++)
-		if (a->codecs[i].pt != b->codecs[i].pt || a->codecs[i].codec != b->codecs[i].codec)
-			return false;
-	for (i = 0; i < a->nb_clock && i < RTE_DIM(a->clock); i++)
-		if (a->clock[i].pt != b->clock[i].pt || a->clock[i].rate != b->clock[i].rate)
+		if (mf_sess_codec_of(b, a->codecs[i].pt) != a->codecs[i].codec)
 			return false;
 	return true;
 }

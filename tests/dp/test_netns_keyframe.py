@@ -408,31 +408,47 @@ def gop_srtp_dropped(topo, dpl):
             "live packets: %s" % [g[0] for g in got])
 
 
-# VP8_SENDER's packets from another port, and on "idr N" N H.264 IDR frames of a packet.
-SWITCH_SENDER = VP8_SENDER.replace("4020", "4024").replace("5304", "5312").replace(
-    "        first = bytes(", """        if what == "idr":
+# VP8_SENDER's packets from port @sport to @dport, and on "idr N" a frame of N packets
+# whose first is an H.264 IDR.
+def switch_sender(sport, dport):
+    return VP8_SENDER.replace("4020", str(sport)).replace("5304", str(dport)).replace(
+        "        first = bytes(", """        if what == "idr":
             first = bytes([0x65])
         else:
             first = bytes(""")
 
 
-def gop_codec_changed(topo, dpl):
-    """A camera's VP8 GOP is cached; the session is replaced with H.264 on the same payload
-    type (the source renegotiated) and the cache's limits the same; a viewer joins with
-    "start": "gop". It must start at the first H.264 key frame: VP8 frames sent as H.264
-    cannot be decoded, and the cache's key frames were found under the old codec."""
-    spec = {"id": "cc", "kind": "rtp",
-            "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5312, "source": "latch",
-                        "clock_rates": {"96": 90000}, "codecs": {"96": "vp8"},
-                        "gop_cache": {"max_ms": 60000}},
-            "outputs": [{"id": "base", "port": 1, "addr": RECEIVERS[0], "udp_port": 6700}]}
+def vp8_camera(topo, dpl, sid, n):
+    """Session @sid of a VP8 camera with a GOP cache, sending from port 4024 + n to
+    5312 + 2n, its viewer's receiver on port 6710 + 100n: @return (spec, rx, tx, send) as
+    feed's, and the spec, which switch_codec changes to H.264."""
+    spec = {"id": sid, "kind": "rtp",
+            "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5312 + 2 * n,
+                        "source": "latch", "clock_rates": {"96": 90000},
+                        "codecs": {"96": "vp8"}, "gop_cache": {"max_ms": 60000}},
+            "outputs": [{"id": "base", "port": 1, "addr": RECEIVERS[0],
+                         "udp_port": 6700 + 100 * n}]}
     rc, out = dpl.add(spec)
-    T.eq(rc, 0, "cc session: %s" % out)
-    rx, tx, send = feed(topo, dpl, "cc", SEQ_RECEIVER, 6710, SWITCH_SENDER, 1)
-    send("kf", 4)
-    send("delta", 2)
+    T.eq(rc, 0, "%s session: %s" % (sid, out))
+    return (spec,) + feed(topo, dpl, sid, SEQ_RECEIVER, 6710 + 100 * n,
+                          switch_sender(4024 + n, 5312 + 2 * n), 1)
+
+
+def switch_codec(dpl, spec):
+    """The session replaced with H.264 on the same payload type, the cache's limits the
+    same (the source renegotiated)."""
     spec["ingress"]["codecs"] = {"96": "h264"}
     update(dpl, spec)
+
+
+def gop_codec_changed(topo, dpl):
+    """A camera's VP8 GOP is cached; the session is replaced with H.264; a viewer joins
+    with "start": "gop". It must start at the first H.264 key frame: VP8 frames sent as
+    H.264 cannot be decoded, and the cache's key frames were found under the old codec."""
+    spec, rx, tx, send = vp8_camera(topo, dpl, "cc", 0)
+    send("kf", 4)
+    send("delta", 2)
+    switch_codec(dpl, spec)
     gop_viewer(dpl, spec, 6710)
     send("delta", 1)			# what the viewer starts on: not a key frame
     send("idr", 1)
@@ -440,6 +456,27 @@ def gop_codec_changed(topo, dpl):
     got = received(rx, tx)
     T.eq([g[0] for g in got], [107, 108],
          "gop codec: the viewer starts at the first key frame of the new codec")
+
+
+def gop_swapped_mid_replay(topo, dpl):
+    """A viewer is partway through a replay of a session's first GOP when the session is
+    replaced with another codec, and the new codec's key frame comes next: its new cache
+    holds that key frame alone. The viewer must go on live from it (the old GOP's rest is
+    gone), not take the new cache for the one it was replaying (both first GOPs)."""
+    spec, rx, tx, send = vp8_camera(topo, dpl, "sw", 1)
+    send("kf", 4)
+    for _ in range(20):
+        send("delta", 2)		# the cache: 44 packets, 32 replayed per live packet
+    gop_viewer(dpl, spec, 6810)
+    send("delta", 1)			# 32 of 45 replayed
+    switch_codec(dpl, spec)
+    send("idr", 1)
+    send("delta", 1)
+    got = received(rx, tx)
+    seqs = [g[0] for g in got]
+    T.check(len(got) == 34 and got[32][1] == 0x65 and seqs == list(range(100, 134)),
+            "gop swapped: the viewer gets 32 replayed, then the new codec's key frame and "
+            "what follows, numbered on: %s" % [(g[0], g[1]) for g in got[30:]])
 
 
 def ts_psi_kept(topo, dpl):
@@ -603,6 +640,7 @@ def main():
             gop_params(topo, dpl)
             gop_srtp_dropped(topo, dpl)
             gop_codec_changed(topo, dpl)
+            gop_swapped_mid_replay(topo, dpl)
             ts_psi_kept(topo, dpl)
             ts_join(topo, dpl, d, clip, ref)
             pli_to_encoder(topo, dpl, d)
