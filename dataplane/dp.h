@@ -371,7 +371,7 @@ struct dp_out_state {
 	bool replaying;
 	struct dp_out_hot hot;		/* what every copy sent moves */
 	alignas(64) uint64_t wait_tsc;
-	uint32_t replay_gen;
+	uint64_t replay_gen;
 	uint32_t replay_pos;
 	bool replay_psi;		/* MPEG-TS: the PAT and PMT go first */
 	struct dp_ice_seen ice;		/* control lcore only: its receiver's checks */
@@ -410,7 +410,7 @@ struct dp_gop_pkt {
 
 struct dp_gop {
 	bool valid;			/* holds a key frame and what followed it */
-	uint32_t gen;			/* bumped each time it restarts or is dropped */
+	uint64_t gen;			/* bumped each time it restarts or is dropped */
 	uint32_t n, cap;		/* packets held, most */
 	uint32_t frames;		/* RTP timestamps seen */
 	uint32_t last_ts;
@@ -838,10 +838,10 @@ struct dp_main {
 	/* Slots of every output's NACK ring (control lcore): each may hold a frame, so all of
 	 * them together stay within half of a pool's mbufs (dp_nack_ring_new). */
 	uint32_t nack_slots;
-	/* The generation each new GOP cache starts from (control lcore), 2^16 apart: an
-	 * output replaying a cache a session.replace swapped out does not take the new one,
-	 * restarted as often, for the same (dp_gop_new). */
-	uint32_t gop_gen_next;
+	/* The generation each new GOP cache starts from (control lcore), 2^32 apart: an
+	 * output replaying a cache a session.replace swapped out does not take the new one
+	 * for the same (dp_gop_new; a cache restarts fewer than 2^32 times). */
+	uint64_t gop_gen_next;
 	_Atomic bool quit;
 };
 

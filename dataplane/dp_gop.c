@@ -133,7 +133,7 @@ dp_gop_new(const struct mf_sess_ingress *in)
 		return NULL;
 	g->cap = cap;
 	g->gen = dp.gop_gen_next;
-	dp.gop_gen_next += UINT32_C(1) << 16;
+	dp.gop_gen_next += UINT64_C(1) << 32;
 	g->max_frames = in->gop_max_frames;
 	g->max_bytes = in->gop_max_bytes;
 	g->max_tsc = (uint64_t)in->gop_max_ms * dp.tsc_hz / 1000;

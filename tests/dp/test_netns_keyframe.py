@@ -204,8 +204,9 @@ for line in sys.stdin:
     print("ok", flush=True)
 """
 
-# RTP packets received on a port of the dst host, in order, once 2 s pass quiet: each its
-# sequence number and its payload's first two bytes (RAW_RECEIVER: each datagram, in hex).
+# RTP packets received on a port of the dst host, in order, once 2 s (or argv[3]) pass
+# quiet: each its sequence number and its payload's first two bytes (RAW_RECEIVER: each
+# datagram, in hex).
 SEQ_RECEIVER = """
 import json, socket, struct, sys
 RAW = False
@@ -219,7 +220,7 @@ while True:
     except socket.timeout:
         break
     got.append(d.hex() if RAW else [struct.unpack("!H", d[2:4])[0], d[12], d[13]])
-    s.settimeout(2)
+    s.settimeout(float(sys.argv[3]) if len(sys.argv) > 3 else 2)
 print(json.dumps(got))
 """
 RAW_RECEIVER = SEQ_RECEIVER.replace("RAW = False", "RAW = True")
@@ -240,12 +241,13 @@ def vp8_kf(g):
     return g[1] == 0x10 and g[2] == 0
 
 
-def feed(topo, dpl, sid, receiver, port, sender, kf_pkts):
-    """@receiver on RECEIVERS[1]:@port and @sender of session @sid's input, driven a line
-    at a time ("kf N" or "delta N"; a key frame line sends @kf_pkts packets per N):
-    @return (receiver, sender, send(what, n)), send returning once mfwd has them all."""
+def feed(topo, dpl, sid, receiver, port, sender, kf_pkts, quiet=2):
+    """@receiver on RECEIVERS[1]:@port (ending @quiet s after its last packet) and @sender
+    of session @sid's input, driven a line at a time ("kf N" or "delta N"; a key frame line
+    sends @kf_pkts packets per N): @return (receiver, sender, send(what, n)), send
+    returning once mfwd has them all."""
     rx = topo.popen(topo.dst, sys.executable, "-c", receiver, RECEIVERS[1], str(port),
-                    stdout=subprocess.PIPE)
+                    str(quiet), stdout=subprocess.PIPE)
     topo.wait_udp(topo.dst, port)
     tx = topo.popen(topo.src, sys.executable, "-c", sender, stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE, text=True)
@@ -418,10 +420,10 @@ def switch_sender(sport, dport):
             first = bytes(""")
 
 
-def vp8_camera(topo, dpl, sid, n):
+def vp8_camera(topo, dpl, sid, n, quiet=2):
     """Session @sid of a VP8 camera with a GOP cache, sending from port 4024 + n to
-    5312 + 2n, its viewer's receiver on port 6710 + 100n: @return (spec, rx, tx, send) as
-    feed's, and the spec, which switch_codec changes to H.264."""
+    5312 + 2n, its viewer's receiver on port 6710 + 100n (as feed's, @quiet): @return
+    (spec, rx, tx, send), the spec for switch_codec to change to H.264."""
     spec = {"id": sid, "kind": "rtp",
             "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5312 + 2 * n,
                         "source": "latch", "clock_rates": {"96": 90000},
@@ -431,7 +433,7 @@ def vp8_camera(topo, dpl, sid, n):
     rc, out = dpl.add(spec)
     T.eq(rc, 0, "%s session: %s" % (sid, out))
     return (spec,) + feed(topo, dpl, sid, SEQ_RECEIVER, 6710 + 100 * n,
-                          switch_sender(4024 + n, 5312 + 2 * n), 1)
+                          switch_sender(4024 + n, 5312 + 2 * n), 1, quiet)
 
 
 def switch_codec(dpl, spec):
@@ -463,7 +465,8 @@ def gop_swapped_mid_replay(topo, dpl):
     replaced with another codec, and the new codec's key frame comes next: its new cache
     holds that key frame alone. The viewer must go on live from it (the old GOP's rest is
     gone), not take the new cache for the one it was replaying (both first GOPs)."""
-    spec, rx, tx, send = vp8_camera(topo, dpl, "sw", 1)
+    # The replace comes between two packets the viewer receives: time for it on a slow host.
+    spec, rx, tx, send = vp8_camera(topo, dpl, "sw", 1, quiet=8)
     send("kf", 4)
     for _ in range(20):
         send("delta", 2)		# the cache: 44 packets, 32 replayed per live packet
