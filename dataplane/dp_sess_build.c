@@ -775,24 +775,32 @@ sess_unbuild_ingress(struct dp_sess *s, const struct dp_sess *old)
 }
 
 /* A new ingress key: the one it replaces stays as the previous key (packets already on
- * their way under it still pass). @return the key before that, which no entry will use once
- * @p s is published, or NULL. */
-static struct mf_srtp *
-sess_rekey_ingress(const struct dp_sess *old, struct dp_sess *s)
+ * their way under it still pass). No key: plaintext never tries one, so both old keys go
+ * rather than stay in memory for the session's life. @p retired gets the keys no entry will
+ * use once @p s is published (or NULLs). */
+static void
+sess_rekey_ingress(const struct dp_sess *old, struct dp_sess *s, struct mf_srtp *retired[2])
 {
+	retired[0] = NULL;
+	retired[1] = NULL;
 	if (s->srtp_in == old->srtp_in) {
 		s->srtp_in_prev = old->srtp_in_prev;
-		return NULL;
+	} else if (s->srtp_in == NULL) {
+		s->srtp_in_prev = NULL;
+		retired[0] = old->srtp_in;
+		retired[1] = old->srtp_in_prev;
+	} else {
+		s->srtp_in_prev = old->srtp_in;
+		retired[0] = old->srtp_in_prev;
 	}
-	s->srtp_in_prev = old->srtp_in;
-	return old->srtp_in_prev;
 }
 
 int
 dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 {
+	struct mf_srtp *retired[2];
 	struct dp_sess *old, *s;
-	struct mf_srtp *retired;
+	unsigned int i;
 	int rc;
 
 	old = dp_sess_find(spec->id);
@@ -855,13 +863,14 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 		lines_free(s);
 		return dp_refuse(rc, detail, len, "out of memory");
 	}
-	retired = sess_rekey_ingress(old, s);
+	sess_rekey_ingress(old, s, retired);
 	dp_sess_tab_replace(old, s);
 	dp_sess_fb_link(old, s);
 	/* The id's index entry now points at the new entry (same key: no allocation). */
 	dp_sess_tab_index(s);
-	if (retired != NULL)
-		dp_defer(free_srtp, retired, 0);
+	for (i = 0; i < RTE_DIM(retired); i++)
+		if (retired[i] != NULL)
+			dp_defer(free_srtp, retired[i], 0);
 	if (old->srtp_src_tx != NULL && old->srtp_src_tx != s->srtp_src_tx)
 		dp_defer(free_srtp, old->srtp_src_tx, 0);
 	dtls_forget_changed(old, s);

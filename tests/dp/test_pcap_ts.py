@@ -9,6 +9,8 @@ byte is lost. Outputs: t1 unfiltered, t2 PIDs 0/0x100/0x101 without nulls, t3 PI
 only (never present). Session "rts" (RTP/MP2T on 1236) drops nulls and rewrites SSRC.
 Session "move" (1238): after ten PATs, the PMT moves to another PID and names another video
 PID; an output that starts on a key frame starts at the first one on the new video PID.
+Session "wander" (1240): the PMT moves eight times before that move; each PAT replaces the
+PMT PIDs the session knows, so the ninth is learnt too.
 """
 import os
 import sys
@@ -56,6 +58,15 @@ def pmt_moves():
     return first + [moved, video_kf(0, 0x111) + es(0x111, 1, 1), es(0x111, 2, 2)]
 
 
+def pmt_wanders():
+    """Session "wander": PATs naming PMT 0x100, 0x101, ... 0x107 in turn (video 0x120), then
+    the move of pmt_moves(). Were the PMT PIDs a list that only grew, it would be full and
+    the ninth never read: the output would wait for a key frame on 0x120 forever."""
+    first = [pat(i, 0x100 + i) + pmt(i, 0x100 + i, 0x120) + es(0x120, i, i) for i in range(8)]
+    moved = pat(8, 0x110) + pmt(0, 0x110, 0x111)
+    return first + [moved, video_kf(0, 0x111) + es(0x111, 1, 1), es(0x111, 2, 2)]
+
+
 def frame(dport, payload):
     return (Ether(src="02:00:00:00:01:01", dst="02:00:00:00:00:aa") /
             IP(src="10.99.1.1", dst="10.99.1.2") / UDP(sport=4000, dport=dport) / Raw(payload))
@@ -78,6 +89,10 @@ def main():
          "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 1238},
          "outputs": [{"id": "m1", "port": 1, "addr": "10.99.2.1", "udp_port": 2020,
                       "start": "keyframe"}]},
+        {"id": "wander", "kind": "mpegts",
+         "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 1240},
+         "outputs": [{"id": "w1", "port": 1, "addr": "10.99.2.1", "udp_port": 2030,
+                      "start": "keyframe"}]},
     ]
     dpl = Dataplane("pcapts", "", sessions=sessions)
     pkts = [frame(1234, d) for d in dgs]
@@ -89,6 +104,8 @@ def main():
     pkts += rtp_in
     moves = pmt_moves()
     pkts += [frame(1238, d) for d in moves]
+    wanders = pmt_wanders()
+    pkts += [frame(1240, d) for d in wanders]
     wrpcap(dpl.path("in0.pcap"), pkts)
     wrpcap(dpl.path("in1.pcap"), [])
     # One TX queue per worker, and net_pcap makes one TX queue per tx_pcap file.
@@ -117,6 +134,7 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
                     ts["outputs"]["t3"]["drop_ts_filtered"] >= 20 and
                     rts["outputs"]["r1"]["tx_pkts"] >= 4 and
                     s["sessions"]["move"]["rx_pkts"] >= len(moves) and
+                    s["sessions"]["wander"]["rx_pkts"] >= len(wanders) and
                     sum(l["handoff_in"] for l in lc) >= sum(l["handoff_out"] for l in lc))
         st = dpl.wait_for(done, what="every packet handled")
     T.eq(dpl.rc, 0, "dataplane exited cleanly")
@@ -136,8 +154,12 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
     T.eq((r["rx_pkts"], r["ts_pkts"], r["ts_cc_err"]), (4, 28, 0), "rts figures")
     if os.environ.get("MFWD_LCORES"):
         lc = st["lcores"]
-        T.check(len(lc) == 3 and sum(l["handoff_out"] for l in lc) == 4 and
-                sum(l["handoff_in"] for l in lc) == 4, "rts packets handed to their worker")
+        # Sessions go to the least loaded worker in turn (ts and move to worker 1, which
+        # receives port 0; rts and wander to worker 2): the packets of rts and wander.
+        moved = 4 + len(wanders)
+        T.check(len(lc) == 3 and sum(l["handoff_out"] for l in lc) == moved and
+                sum(l["handoff_in"] for l in lc) == moved,
+                "rts and wander packets handed to their worker")
 
     # A session's packets all leave from its worker's queue: one file, in order.
     out = [p for w in range(workers) for p in rdpcap(dpl.path("out1-%d.pcap" % w))]
@@ -151,6 +173,9 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
     m1 = [bytes(p[UDP].payload) for p in out if UDP in p and p[UDP].dport == 2020]
     T.eq(m1, moves[-2:], "move: the output starts at the key frame on the video PID the "
          "moved PMT names")
+    w1 = [bytes(p[UDP].payload) for p in out if UDP in p and p[UDP].dport == 2030]
+    T.eq(w1, wanders[-2:], "wander: the ninth PMT PID is learnt; the output starts at the "
+         "key frame on the video PID it names")
     r1 = [p for p in out if UDP in p and p[UDP].dport == 2010]
     T.eq(len(r1), 4, "r1 sent")
     for i, p in enumerate(r1):
