@@ -332,8 +332,9 @@ rtp_jitter(const struct dp_sess *s, struct dp_rtp_rx *rx, const struct mf_rtp *r
 
 /* The PMT PIDs the latest PAT names, each once. Each PAT replaces the list: a PID it no
  * longer names may carry anything next (a GOP cache would keep that as the PMT), and a list
- * that only grew would be full after eight moves and learn no more. A PAT that does not
- * apply yet (current_next_indicator 0) changes nothing. */
+ * that only grew would be full after eight moves and learn no more. A PAT of several
+ * sections replaces it at its first and adds the others; one that does not apply yet
+ * (current_next_indicator 0) changes nothing. */
 static void
 ts_note_pat(struct dp_ts_rx *ts, const uint8_t *pkt, const struct mf_ts_pkt *k)
 {
@@ -349,7 +350,8 @@ ts_note_pat(struct dp_ts_rx *ts, const uint8_t *pkt, const struct mf_ts_pkt *k)
 	if (section_len < 9 || !(pkt[off + 5] & 0x01))
 		return;
 	end = RTE_MIN(off + 3u + section_len - 4u, (unsigned int)MF_TS_PKT_LEN);
-	ts->nb_pmt = 0;
+	if (pkt[off + 6] == 0)		/* section_number */
+		ts->nb_pmt = 0;
 	for (i = off + 8; i + 4 <= end && ts->nb_pmt < RTE_DIM(ts->pmt_pid); i += 4) {
 		uint16_t prog = (uint16_t)(pkt[i] << 8 | pkt[i + 1]);
 		uint16_t pid = (uint16_t)((pkt[i + 2] & 0x1f) << 8 | pkt[i + 3]);

@@ -9,8 +9,9 @@ byte is lost. Outputs: t1 unfiltered, t2 PIDs 0/0x100/0x101 without nulls, t3 PI
 only (never present). Session "rts" (RTP/MP2T on 1236) drops nulls and rewrites SSRC.
 Session "move" (1238): after ten PATs, the PMT moves to another PID and names another video
 PID; an output that starts on a key frame starts at the first one on the new video PID.
-Session "wander" (1240): the PMT moves eight times before that move; each PAT replaces the
-PMT PIDs the session knows, so the ninth is learnt too.
+Session "wander" (1240): the PMT moves eight times before that move, which comes in a PAT
+of two sections; each PAT replaces the PMT PIDs the session knows (at its first section), so
+the ninth is learnt too and kept past the second section.
 """
 import os
 import sys
@@ -60,10 +61,13 @@ def pmt_moves():
 
 def pmt_wanders():
     """Session "wander": PATs naming PMT 0x100, 0x101, ... 0x107 in turn (video 0x120), then
-    the move of pmt_moves(). Were the PMT PIDs a list that only grew, it would be full and
-    the ninth never read: the output would wait for a key frame on 0x120 forever."""
+    the move of pmt_moves() in the first section of a PAT whose second names program 2's PMT
+    on 0x140. Were the PMT PIDs a list that only grew, it would be full and the ninth never
+    read; were it replaced at each section, the second would drop the ninth. Either way the
+    output would wait for a key frame on 0x120 forever."""
     first = [pat(i, 0x100 + i) + pmt(i, 0x100 + i, 0x120) + es(0x120, i, i) for i in range(8)]
-    moved = pat(8, 0x110) + pmt(0, 0x110, 0x111)
+    moved = (pat(8, 0x110, section=0, last=1) + pat(9, 0x140, section=1, last=1, program=2) +
+             pmt(0, 0x110, 0x111))
     return first + [moved, video_kf(0, 0x111) + es(0x111, 1, 1), es(0x111, 2, 2)]
 
 

@@ -21,9 +21,10 @@ def psi(pid, cc, table):
             b"\xff" * (184 - len(body)))
 
 
-def pat(cc, pmt_pid=0x100):
-    # table_id 0, section_length 13, tsid 1, version 0 current, program 1 -> its PMT
-    return psi(0, cc, bytes([0x00, 0xB0, 13, 0, 1, 0xC1, 0, 0, 0, 1,
+def pat(cc, pmt_pid=0x100, section=0, last=0, program=1):
+    # table_id 0, section_length 13, tsid 1, version 0 current, section @section of
+    # 0..@last, @program -> its PMT
+    return psi(0, cc, bytes([0x00, 0xB0, 13, 0, 1, 0xC1, section, last, 0, program,
                              0xE0 | pmt_pid >> 8, pmt_pid & 0xFF]))
 
 
