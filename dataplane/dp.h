@@ -427,11 +427,13 @@ struct dp_gop {
 /* In an entry's copy of an output's flags: ICE has nominated no destination yet. */
 #define DP_OUT_F_NO_DST		0x80
 #define DP_OUT_F_NO_KEYS	0x40	/* DTLS: no keys until its handshake */
+#define DP_OUT_F_PT_FILTER	0x20	/* pt_allow passes some payload types, not all */
+#define DP_OUT_F_OURS		(DP_OUT_F_NO_DST | DP_OUT_F_NO_KEYS | DP_OUT_F_PT_FILTER)
 
 /* An output in its entry, line-aligned: what sending a packet reads comes first, cfg's own
- * first fields (flags, destination, payload types, start) included, in DP_OUT_HOT_LINES
- * lines (the first output's the pipeline fetches at lookup); what the control lcore and
- * media features read comes last. */
+ * first fields (ports, flags, start, destination) included, in DP_OUT_HOT_LINES lines (the
+ * first output's the pipeline fetches at lookup); what the control lcore and media
+ * features read comes last. */
 struct dp_out {
 	alignas(RTE_CACHE_LINE_SIZE) struct dp_port *port;
 	struct dp_out_state *ost;	/* owned by the session's worker */
@@ -455,11 +457,13 @@ struct dp_out {
 };
 
 /* The lines of an output the pipeline reads for every packet it sends (cfg's fields up to
- * its start and PID count: the checks and rewrites of RTP; the PIDs a TS filter keeps come
- * after them). */
-#define DP_OUT_HOT_LINES	3
-_Static_assert(offsetof(struct dp_out, cfg) + offsetof(struct mf_sess_output, start) +
-	       sizeof(((struct mf_sess_output *)0)->start) <= DP_OUT_HOT_LINES * RTE_CACHE_LINE_SIZE,
+ * its destination: the checks and rewrites of RTP; the payload types an output filters on,
+ * its payload-type map and the PIDs a TS filter keeps come after them). */
+#define DP_OUT_HOT_LINES	2
+_Static_assert(offsetof(struct dp_out, cfg) + offsetof(struct mf_sess_output, dst) +
+	       sizeof(struct mf_addr) <= DP_OUT_HOT_LINES * RTE_CACHE_LINE_SIZE &&
+	       offsetof(struct mf_sess_output, start) < offsetof(struct mf_sess_output, dst) &&
+	       offsetof(struct mf_sess_output, ssrc) < offsetof(struct mf_sess_output, dst),
 	       "an output's hot fields in its hot lines");
 
 /* Wide fields first: no holes (every packet reads all of it). */

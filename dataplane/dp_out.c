@@ -71,10 +71,12 @@ ts_filters(const struct dp_out *o)
 	return o->cfg.nb_pids > 0 || (o->cfg.flags & MF_OUT_F_DROP_NULL);
 }
 
+/* The bitmap is read only where it filters: it lies past an output's hot lines. */
 static inline bool
 pt_allowed(const struct dp_out *o, uint8_t pt)
 {
-	return (o->cfg.pt_allow[pt >> 3] & (1u << (pt & 7))) != 0;
+	return !(o->cfg.flags & DP_OUT_F_PT_FILTER) ||
+	       (o->cfg.pt_allow[pt >> 3] & (1u << (pt & 7))) != 0;
 }
 
 /* Where the bytes this output shares with the input begin. */

@@ -466,6 +466,7 @@ static int
 out_build(struct dp_sess *s, struct dp_out *o, const struct mf_sess_output *cfg,
 	  const struct dp_out *prev)
 {
+	unsigned int i;
 	int rc;
 
 	o->cfg = *cfg;
@@ -475,6 +476,10 @@ out_build(struct dp_sess *s, struct dp_out *o, const struct mf_sess_output *cfg,
 		o->cfg.dst = prev->cfg.dst;
 		o->cfg.dst_port = prev->cfg.dst_port;
 	}
+	o->cfg.flags &= (uint8_t)~DP_OUT_F_PT_FILTER;
+	for (i = 0; i < sizeof(cfg->pt_allow); i++)
+		if (cfg->pt_allow[i] != 0xff)
+			o->cfg.flags |= DP_OUT_F_PT_FILTER;
 	o->port = dp_port_by_index(cfg->port);
 	o->src_port = cfg->src_port ? cfg->src_port : s->ingress.udp_port;
 	o->rtcp_src_port = s->kind == MF_SESS_RTP ? (uint16_t)(o->src_port + 1) : o->src_port;
@@ -1089,7 +1094,7 @@ dp_sess_info(const struct dp_sess *s, struct mf_msg_sess_info *info)
 	info->spec.nb_outputs = s->nb_out;
 	for (i = 0; i < s->nb_out; i++) {
 		info->spec.outputs[i] = s->out[i].cfg;
-		info->spec.outputs[i].flags &= (uint8_t)~(DP_OUT_F_NO_DST | DP_OUT_F_NO_KEYS);
+		info->spec.outputs[i].flags &= (uint8_t)~DP_OUT_F_OURS;
 	}
 	mf_sess_wipe_keys(&info->spec);
 	info->live.worker = s->worker;

@@ -16,8 +16,8 @@
 #include "mf/mf_shm.h"
 
 /* 2: ICE in the session spec, output ids in events; 3: DTLS; 4: capture; 5: 128 outputs,
- * a spec sent up to its last output */
-#define MF_PROTO_VERSION	5
+ * a spec sent up to its last output; 6: an output's fields in a new order */
+#define MF_PROTO_VERSION	6
 #define MF_CHAN_SLOT_SIZE	65536	/* command and reply slots: a whole spec fits */
 #define MF_CHAN_CMD_SLOTS	64
 #define MF_CHAN_REPLY_SLOTS	64

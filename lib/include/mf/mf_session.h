@@ -155,25 +155,28 @@ struct mf_pt_map {
 	uint8_t to;
 };
 
+/* What sending a packet reads comes first, up to dst (the dataplane keeps it in an
+ * output's first two cache lines); the payload-type bitmap, read only by an output that
+ * filters, follows. */
 struct mf_sess_output {
-	char id[MF_OUT_ID_MAX];
 	uint16_t port;		/* dataplane port index */
 	uint16_t src_port;	/* UDP source port; 0 = the ingress udp_port */
 	uint16_t dst_port;
-	uint8_t flags;		/* MF_OUT_F_* */
-	uint8_t nb_pt_map;
-	struct mf_addr dst;
-	uint32_t ssrc;
-	uint8_t pt_allow[16];	/* bitmap of the payload types forwarded */
-	struct mf_pt_map pt_map[MF_SESS_MAX_PT_MAP];
-	uint8_t nb_pids;	/* 0 = every PID */
-	uint8_t start;		/* enum mf_out_start */
-	uint16_t pids[MF_SESS_MAX_PIDS];
 	/* NACK repair: the last nack_pkts packets sent, resent on a receiver's Generic NACK
 	 * while younger than nack_buffer_ms, a packet at most once per nack_rtt_ms; 0 = off. */
 	uint16_t nack_pkts;
+	uint8_t flags;		/* MF_OUT_F_* */
+	uint8_t nb_pt_map;
+	uint8_t nb_pids;	/* 0 = every PID */
+	uint8_t start;		/* enum mf_out_start */
+	uint32_t ssrc;
+	struct mf_addr dst;
+	uint8_t pt_allow[16];	/* bitmap of the payload types forwarded */
 	uint16_t nack_buffer_ms;
 	uint16_t nack_rtt_ms;
+	char id[MF_OUT_ID_MAX];
+	struct mf_pt_map pt_map[MF_SESS_MAX_PT_MAP];
+	uint16_t pids[MF_SESS_MAX_PIDS];
 	struct mf_srtp_params srtp;
 	/* What the receiver protects its RTCP with (its own SDES key): to read its feedback. */
 	struct mf_srtp_params receiver_srtp;
