@@ -499,6 +499,7 @@ struct dp_ts_rx {
 	bool has_video;			/* a PMT named a video stream: */
 	uint8_t video_type;		/* its stream_type */
 	uint16_t video_pid;
+	uint16_t video_pmt;		/* the PID of the PMT that named it */
 };
 
 /* Whether @p pid carries a PMT a PAT named. */

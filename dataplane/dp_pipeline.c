@@ -330,24 +330,32 @@ rtp_jitter(const struct dp_sess *s, struct dp_rtp_rx *rx, const struct mf_rtp *r
 
 /* ---- inspect: MPEG-TS ---- */
 
+/* The PIDs a PMT may have (ISO/IEC 13818-1 table 2-3), below the null packets'. */
+#define TS_PID_MIN	0x0010
+
 /* The PMT PIDs the latest PAT names, each once. Each PAT replaces the list: a PID it no
  * longer names may carry anything next (a GOP cache would keep that as the PMT), and a list
  * that only grew would be full after eight moves and learn no more. A PAT of several
- * sections replaces it at its first and adds the others; one that does not apply yet
- * (current_next_indicator 0) changes nothing. */
+ * sections replaces it at its first and adds the others; after its last, a video stream
+ * whose PMT it no longer names is forgotten until a PMT names one again. A PAT that does
+ * not apply yet (current_next_indicator 0), one flagged damaged (transport_error_indicator)
+ * or one whose section length no PAT has changes nothing. Its CRC is not checked: a PID
+ * with a bit flipped stands until the next PAT, a few hundred milliseconds later. */
 static void
 ts_note_pat(struct dp_ts_rx *ts, const uint8_t *pkt, const struct mf_ts_pkt *k)
 {
 	unsigned int off = k->payload_off, end, i;
 	uint16_t section_len;
 
-	if (!k->pusi || off >= MF_TS_PKT_LEN)
+	if (!k->pusi || k->tei || off >= MF_TS_PKT_LEN)
 		return;
 	off += 1u + pkt[off];		/* pointer_field */
 	if (off + 8 > MF_TS_PKT_LEN || pkt[off] != 0)	/* table_id 0: PAT */
 		return;
+	/* 5 bytes after the length, 4 a program, the CRC's 4; at most 1,021 in all. */
 	section_len = (uint16_t)((pkt[off + 1] & 0x0f) << 8 | pkt[off + 2]);
-	if (section_len < 9 || !(pkt[off + 5] & 0x01))
+	if (section_len < 9 || section_len > 1021 || (section_len - 9) % 4 != 0 ||
+	    !(pkt[off + 5] & 0x01) || pkt[off + 6] > pkt[off + 7])
 		return;
 	end = RTE_MIN(off + 3u + section_len - 4u, (unsigned int)MF_TS_PKT_LEN);
 	if (pkt[off + 6] == 0)		/* section_number */
@@ -356,9 +364,12 @@ ts_note_pat(struct dp_ts_rx *ts, const uint8_t *pkt, const struct mf_ts_pkt *k)
 		uint16_t prog = (uint16_t)(pkt[i] << 8 | pkt[i + 1]);
 		uint16_t pid = (uint16_t)((pkt[i + 2] & 0x1f) << 8 | pkt[i + 3]);
 
-		if (prog != 0 && !dp_ts_is_pmt(ts, pid))
+		if (prog != 0 && pid >= TS_PID_MIN && pid != MF_TS_PID_NULL &&
+		    !dp_ts_is_pmt(ts, pid))
 			ts->pmt_pid[ts->nb_pmt++] = pid;
 	}
+	if (pkt[off + 6] == pkt[off + 7] && ts->has_video && !dp_ts_is_pmt(ts, ts->video_pmt))
+		ts->has_video = false;	/* last_section_number: the list is whole */
 }
 
 static void
@@ -410,8 +421,10 @@ ts_rx(struct dp_sess *s, const uint8_t *d, uint16_t len, uint64_t *sc)
 			continue;
 		ts->pmt_seen = true;
 		if (k->pusi && mf_ts_pmt_video(d + i * MF_TS_PKT_LEN, MF_TS_PKT_LEN,
-					       &ts->video_pid, &ts->video_type) == 0)
+					       &ts->video_pid, &ts->video_type) == 0) {
 			ts->has_video = true;
+			ts->video_pmt = k->pid;
+		}
 	}
 	sc[DP_SC_ts_pat_seen] = ts->pat_seen;
 	sc[DP_SC_ts_pmt_seen] = ts->pmt_seen;

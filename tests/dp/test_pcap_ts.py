@@ -11,7 +11,9 @@ Session "move" (1238): after ten PATs, the PMT moves to another PID and names an
 PID; an output that starts on a key frame starts at the first one on the new video PID.
 Session "wander" (1240): the PMT moves eight times before that move, which comes in a PAT
 of two sections; each PAT replaces the PMT PIDs the session knows (at its first section), so
-the ninth is learnt too and kept past the second section.
+the ninth is learnt too and kept past the second section. Two damaged PATs before the key
+frame (one flagged with transport_error_indicator, one with a section length no PAT has)
+change nothing.
 """
 import os
 import sys
@@ -68,7 +70,12 @@ def pmt_wanders():
     first = [pat(i, 0x100 + i) + pmt(i, 0x100 + i, 0x120) + es(0x120, i, i) for i in range(8)]
     moved = (pat(8, 0x110, section=0, last=1) + pat(9, 0x140, section=1, last=1, program=2) +
              pmt(0, 0x110, 0x111))
-    return first + [moved, video_kf(0, 0x111) + es(0x111, 1, 1), es(0x111, 2, 2)]
+    # Taken, either would leave PMT 0x110 unnamed, and the video it names forgotten.
+    tei, bad_len = bytearray(pat(10, 0x150)), bytearray(pat(11, 0x150))
+    tei[1] |= 0x80
+    bad_len[6:8] = b"\xbf\xff"
+    return first + [moved, bytes(tei) + bytes(bad_len) + video_kf(0, 0x111) + es(0x111, 1, 1),
+                    es(0x111, 2, 2)]
 
 
 def frame(dport, payload):
