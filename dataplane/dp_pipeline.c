@@ -337,10 +337,12 @@ rtp_jitter(const struct dp_sess *s, struct dp_rtp_rx *rx, const struct mf_rtp *r
  * longer names may carry anything next (a GOP cache would keep that as the PMT), and a list
  * that only grew would be full after eight moves and learn no more. A PAT of several
  * sections replaces it at its first and adds the others; after its last, a video stream
- * whose PMT it no longer names is forgotten until a PMT names one again. A PAT that does
- * not apply yet (current_next_indicator 0), one flagged damaged (transport_error_indicator)
- * or one whose section length no PAT has changes nothing. Its CRC is not checked: a PID
- * with a bit flipped stands until the next PAT, a few hundred milliseconds later. */
+ * whose PMT it no longer names is forgotten until a PMT names one again (unless the list
+ * was cut short: a ninth PMT PID, or a section going on in the next packet, not read).
+ * A PAT that does not apply yet (current_next_indicator 0), one flagged damaged
+ * (transport_error_indicator) or one whose section length no PAT has changes nothing. Its
+ * CRC is not checked: a PID with a bit flipped stands until the next PAT, a few hundred
+ * milliseconds later, and key frames of the video whose PMT it hid are missed until then. */
 static void
 ts_note_pat(struct dp_ts_rx *ts, const uint8_t *pkt, const struct mf_ts_pkt *k)
 {
@@ -357,19 +359,29 @@ ts_note_pat(struct dp_ts_rx *ts, const uint8_t *pkt, const struct mf_ts_pkt *k)
 	if (section_len < 9 || section_len > 1021 || (section_len - 9) % 4 != 0 ||
 	    !(pkt[off + 5] & 0x01) || pkt[off + 6] > pkt[off + 7])
 		return;
-	end = RTE_MIN(off + 3u + section_len - 4u, (unsigned int)MF_TS_PKT_LEN);
-	if (pkt[off + 6] == 0)		/* section_number */
+	if (pkt[off + 6] == 0) {	/* section_number */
 		ts->nb_pmt = 0;
-	for (i = off + 8; i + 4 <= end && ts->nb_pmt < RTE_DIM(ts->pmt_pid); i += 4) {
+		ts->pat_cut = false;
+	}
+	if (off + 3u + section_len > MF_TS_PKT_LEN)
+		ts->pat_cut = true;
+	end = RTE_MIN(off + 3u + section_len - 4u, (unsigned int)MF_TS_PKT_LEN);
+	for (i = off + 8; i + 4 <= end; i += 4) {
 		uint16_t prog = (uint16_t)(pkt[i] << 8 | pkt[i + 1]);
 		uint16_t pid = (uint16_t)((pkt[i + 2] & 0x1f) << 8 | pkt[i + 3]);
 
-		if (prog != 0 && pid >= TS_PID_MIN && pid != MF_TS_PID_NULL &&
-		    !dp_ts_is_pmt(ts, pid))
-			ts->pmt_pid[ts->nb_pmt++] = pid;
+		if (prog == 0 || pid < TS_PID_MIN || pid == MF_TS_PID_NULL || dp_ts_is_pmt(ts, pid))
+			continue;
+		if (ts->nb_pmt == RTE_DIM(ts->pmt_pid)) {
+			ts->pat_cut = true;
+			break;
+		}
+		ts->pmt_pid[ts->nb_pmt++] = pid;
 	}
-	if (pkt[off + 6] == pkt[off + 7] && ts->has_video && !dp_ts_is_pmt(ts, ts->video_pmt))
-		ts->has_video = false;	/* last_section_number: the list is whole */
+	/* last_section_number: the list is whole. */
+	if (pkt[off + 6] == pkt[off + 7] && !ts->pat_cut && ts->has_video &&
+	    !dp_ts_is_pmt(ts, ts->video_pmt))
+		ts->has_video = false;
 }
 
 static void

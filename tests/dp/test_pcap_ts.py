@@ -11,16 +11,19 @@ Session "move" (1238): after ten PATs, the PMT moves to another PID and names an
 PID; an output that starts on a key frame starts at the first one on the new video PID.
 Session "wander" (1240): the PMT moves eight times before that move, which comes in a PAT
 of two sections; each PAT replaces the PMT PIDs the session knows (at its first section), so
-the ninth is learnt too and kept past the second section. Two damaged PATs before the key
-frame (one flagged with transport_error_indicator, one with a section length no PAT has)
-change nothing.
+the ninth is learnt too and kept past the second section. Three damaged PATs before the key
+frame (one flagged with transport_error_indicator, two with section lengths no PAT has)
+change nothing. Session "drop" (1242): a PAT moves the program to a PMT not seen yet; a key
+frame on the old video PID does not start the output, the one the new PMT names does.
+Session "crowd" (1244): a PAT with nine programs puts the video's PMT ninth, beyond the
+eight PMT PIDs a session keeps; the video it named before stays known.
 """
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Checks, Dataplane  # noqa: E402
-from tsbuild import es, null, pat, pmt, video_kf  # noqa: E402
+from tsbuild import es, null, pat, pat_programs, pmt, video_kf  # noqa: E402
 from scapy.all import IP, UDP, Ether, Raw, rdpcap, wrpcap  # noqa: E402
 from scapy.layers.rtp import RTP  # noqa: E402
 
@@ -70,12 +73,39 @@ def pmt_wanders():
     first = [pat(i, 0x100 + i) + pmt(i, 0x100 + i, 0x120) + es(0x120, i, i) for i in range(8)]
     moved = (pat(8, 0x110, section=0, last=1) + pat(9, 0x140, section=1, last=1, program=2) +
              pmt(0, 0x110, 0x111))
-    # Taken, either would leave PMT 0x110 unnamed, and the video it names forgotten.
-    tei, bad_len = bytearray(pat(10, 0x150)), bytearray(pat(11, 0x150))
+    # Taken, any would leave PMT 0x110 unnamed: its update, which moves the video to 0x112,
+    # would go unread, and the key frame on 0x112 unseen.
+    tei, len14, len1025 = (bytearray(pat(10 + i, 0x150)) for i in range(3))
     tei[1] |= 0x80
-    bad_len[6:8] = b"\xbf\xff"
-    return first + [moved, bytes(tei) + bytes(bad_len) + video_kf(0, 0x111) + es(0x111, 1, 1),
-                    es(0x111, 2, 2)]
+    len14[6:8] = b"\xb0\x0e"          # not 9 + 4 per program
+    len1025[6:8] = b"\xb4\x01"        # 9 + 4 * 254, above the 1,021 a PAT may have
+    damaged = bytes(tei) + bytes(len14) + bytes(len1025) + pmt(1, 0x110, 0x112)
+    return first + [moved, damaged + video_kf(0, 0x112) + es(0x112, 1, 1), es(0x112, 2, 2)]
+
+
+def pmt_dropped():
+    """Session "drop": the program moves to PMT 0x110 a datagram before that PMT comes; a
+    key frame on the old video PID 0x101 in between must not start the output."""
+    return [pat(0) + pmt(0) + es(0x101, 0, 0), pat(1, 0x110), video_kf(1) + es(0x101, 2, 2),
+            pmt(0, 0x110, 0x111), video_kf(0, 0x111) + es(0x111, 1, 1), es(0x111, 2, 2)]
+
+
+def pmt_crowded():
+    """Session "crowd": PMT 0x100 names video 0x101; then a PAT of nine programs, 0x100 the
+    ninth PMT; the key frame on 0x101 starts the output (the list was cut short: nothing
+    is known to have dropped the video)."""
+    crowd = pat_programs(1, [0x200 + i for i in range(8)] + [0x100])
+    return [pat(0) + pmt(0) + es(0x101, 0, 0), crowd, video_kf(1) + es(0x101, 2, 2),
+            es(0x101, 3, 3)]
+
+
+def keyframe_session(sid, port, out_port):
+    """A session of kind mpegts on @port whose output (its id @sid's first letter and 1)
+    starts on a key frame."""
+    return {"id": sid, "kind": "mpegts",
+            "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": port},
+            "outputs": [{"id": sid[0] + "1", "port": 1, "addr": "10.99.2.1",
+                         "udp_port": out_port, "start": "keyframe"}]}
 
 
 def frame(dport, payload):
@@ -96,15 +126,8 @@ def main():
          "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 1236},
          "outputs": [{"id": "r1", "port": 1, "addr": "10.99.2.1", "udp_port": 2010,
                       "ssrc": 77, "drop_null": True}]},
-        {"id": "move", "kind": "mpegts",
-         "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 1238},
-         "outputs": [{"id": "m1", "port": 1, "addr": "10.99.2.1", "udp_port": 2020,
-                      "start": "keyframe"}]},
-        {"id": "wander", "kind": "mpegts",
-         "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 1240},
-         "outputs": [{"id": "w1", "port": 1, "addr": "10.99.2.1", "udp_port": 2030,
-                      "start": "keyframe"}]},
-    ]
+    ] + [keyframe_session(sid, 1238 + 2 * i, 2020 + 10 * i)
+         for i, sid in enumerate(("move", "wander", "drop", "crowd"))]
     dpl = Dataplane("pcapts", "", sessions=sessions)
     pkts = [frame(1234, d) for d in dgs]
     bad = bytearray(dgs[0])
@@ -117,6 +140,8 @@ def main():
     pkts += [frame(1238, d) for d in moves]
     wanders = pmt_wanders()
     pkts += [frame(1240, d) for d in wanders]
+    dropped, crowded = pmt_dropped(), pmt_crowded()
+    pkts += [frame(1242, d) for d in dropped] + [frame(1244, d) for d in crowded]
     wrpcap(dpl.path("in0.pcap"), pkts)
     wrpcap(dpl.path("in1.pcap"), [])
     # One TX queue per worker, and net_pcap makes one TX queue per tx_pcap file.
@@ -146,6 +171,8 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
                     rts["outputs"]["r1"]["tx_pkts"] >= 4 and
                     s["sessions"]["move"]["rx_pkts"] >= len(moves) and
                     s["sessions"]["wander"]["rx_pkts"] >= len(wanders) and
+                    s["sessions"]["drop"]["rx_pkts"] >= len(dropped) and
+                    s["sessions"]["crowd"]["rx_pkts"] >= len(crowded) and
                     sum(l["handoff_in"] for l in lc) >= sum(l["handoff_out"] for l in lc))
         st = dpl.wait_for(done, what="every packet handled")
     T.eq(dpl.rc, 0, "dataplane exited cleanly")
@@ -165,12 +192,12 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
     T.eq((r["rx_pkts"], r["ts_pkts"], r["ts_cc_err"]), (4, 28, 0), "rts figures")
     if os.environ.get("MFWD_LCORES"):
         lc = st["lcores"]
-        # Sessions go to the least loaded worker in turn (ts and move to worker 1, which
-        # receives port 0; rts and wander to worker 2): the packets of rts and wander.
-        moved = 4 + len(wanders)
+        # Sessions go to the least loaded worker in turn, in file order (ts, move and drop
+        # to worker 1, which receives port 0; rts, wander and crowd to worker 2).
+        moved = 4 + len(wanders) + len(crowded)
         T.check(len(lc) == 3 and sum(l["handoff_out"] for l in lc) == moved and
                 sum(l["handoff_in"] for l in lc) == moved,
-                "rts and wander packets handed to their worker")
+                "rts, wander and crowd packets handed to their worker")
 
     # A session's packets all leave from its worker's queue: one file, in order.
     out = [p for w in range(workers) for p in rdpcap(dpl.path("out1-%d.pcap" % w))]
@@ -181,12 +208,17 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
                      if pid_of(d[i:i + 188]) in (0, 0x100, 0x101)) for d in dgs]
     T.eq(t2, want, "t2 keeps PAT, PMT and video, drops audio and nulls")
     T.eq(len([p for p in out if UDP in p and p[UDP].dport == 2004]), 0, "t3 sends nothing")
-    m1 = [bytes(p[UDP].payload) for p in out if UDP in p and p[UDP].dport == 2020]
-    T.eq(m1, moves[-2:], "move: the output starts at the key frame on the video PID the "
-         "moved PMT names")
-    w1 = [bytes(p[UDP].payload) for p in out if UDP in p and p[UDP].dport == 2030]
-    T.eq(w1, wanders[-2:], "wander: the ninth PMT PID is learnt; the output starts at the "
-         "key frame on the video PID it names")
+    to = lambda port: [bytes(p[UDP].payload) for p in out if UDP in p and p[UDP].dport == port]
+    # Each output starts at the key frame of its stream's next to last datagram.
+    for port, flow, what in (
+            (2020, moves, "move: at the key frame on the video PID the moved PMT names"),
+            (2030, wanders, "wander: the ninth PMT PID is learnt; at the key frame on the "
+             "video PID it names"),
+            (2040, dropped, "drop: no start on the video PID the PAT's program left; at the "
+             "key frame the new PMT names"),
+            (2050, crowded, "crowd: the video stays known when its PMT is beyond the eight "
+             "kept; at its key frame")):
+        T.eq(to(port), flow[-2:], what)
     r1 = [p for p in out if UDP in p and p[UDP].dport == 2010]
     T.eq(len(r1), 4, "r1 sent")
     for i, p in enumerate(r1):

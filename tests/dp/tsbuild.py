@@ -28,6 +28,13 @@ def pat(cc, pmt_pid=0x100, section=0, last=0, program=1):
                              0xE0 | pmt_pid >> 8, pmt_pid & 0xFF]))
 
 
+def pat_programs(cc, pmt_pids):
+    """One section naming programs 1, 2, ... with the PMTs on @pmt_pids in turn."""
+    progs = b"".join(bytes([0, n + 1, 0xE0 | p >> 8, p & 0xFF]) for n, p in enumerate(pmt_pids))
+    n = 9 + len(progs)
+    return psi(0, cc, bytes([0x00, 0xB0 | n >> 8, n & 0xFF, 0, 1, 0xC1, 0, 0]) + progs)
+
+
 def pmt(cc, pid=0x100, video=0x101):
     # program 1, PCR PID and stream type 0x1b (H.264) on the video PID
     v = [0xE0 | video >> 8, video & 0xFF]
