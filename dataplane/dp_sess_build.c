@@ -466,7 +466,6 @@ static int
 out_build(struct dp_sess *s, struct dp_out *o, const struct mf_sess_output *cfg,
 	  const struct dp_out *prev)
 {
-	unsigned int i;
 	int rc;
 
 	o->cfg = *cfg;
@@ -477,9 +476,8 @@ out_build(struct dp_sess *s, struct dp_out *o, const struct mf_sess_output *cfg,
 		o->cfg.dst_port = prev->cfg.dst_port;
 	}
 	o->cfg.flags &= (uint8_t)~DP_OUT_F_PT_FILTER;
-	for (i = 0; i < sizeof(cfg->pt_allow); i++)
-		if (cfg->pt_allow[i] != 0xff)
-			o->cfg.flags |= DP_OUT_F_PT_FILTER;
+	if (!mf_sess_output_pt_all(cfg))
+		o->cfg.flags |= DP_OUT_F_PT_FILTER;
 	o->port = dp_port_by_index(cfg->port);
 	o->src_port = cfg->src_port ? cfg->src_port : s->ingress.udp_port;
 	o->rtcp_src_port = s->kind == MF_SESS_RTP ? (uint16_t)(o->src_port + 1) : o->src_port;

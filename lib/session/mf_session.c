@@ -62,6 +62,17 @@ mf_sess_codec_of(const struct mf_sess_ingress *in, uint8_t pt)
 	return 0;
 }
 
+bool
+mf_sess_output_pt_all(const struct mf_sess_output *o)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(o->pt_allow); i++)
+		if (o->pt_allow[i] != 0xff)
+			return false;
+	return true;
+}
+
 const char *
 mf_srtp_suite_str(unsigned int suite)
 {

@@ -1325,17 +1325,6 @@ ingress_json(const struct mf_sess_spec *s, unsigned int flags)
 	return o;
 }
 
-static bool
-pt_allow_all(const struct mf_sess_output *o)
-{
-	unsigned int i;
-
-	for (i = 0; i < sizeof(o->pt_allow); i++)
-		if (o->pt_allow[i] != 0xff)
-			return false;
-	return true;
-}
-
 static void
 output_rtp_json(json_t *o, const struct mf_sess_output *out)
 {
@@ -1353,7 +1342,7 @@ output_rtp_json(json_t *o, const struct mf_sess_output *out)
 		}
 		json_object_set_new(o, "pt_map", a);
 	}
-	if (!pt_allow_all(out)) {
+	if (!mf_sess_output_pt_all(out)) {
 		a = json_array();
 		for (i = 0; i < 128; i++)
 			if (out->pt_allow[i >> 3] & (1u << (i & 7)))

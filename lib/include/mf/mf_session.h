@@ -255,6 +255,8 @@ const char *mf_sess_errcode_str(int code);
 const char *mf_sess_kind_str(unsigned int kind);
 /** The codec of payload type @p pt in the ingress (enum mf_codec; 0 none). */
 unsigned int mf_sess_codec_of(const struct mf_sess_ingress *in, uint8_t pt);
+/** Whether output @p o forwards every payload type (its pt_allow bitmap all ones). */
+bool mf_sess_output_pt_all(const struct mf_sess_output *o);
 const char *mf_srtp_suite_str(unsigned int suite);
 /** Key and salt lengths of a suite. @return false for an unknown suite. */
 bool mf_srtp_suite_lens(unsigned int suite, uint8_t *key_len, uint8_t *salt_len);
