@@ -68,7 +68,8 @@ psi_note(struct dp_gop *g, const struct dp_sess *s, struct dp_pkt *p)
 	uint16_t i, pid;
 
 	for (i = 0; i + MF_TS_PKT_LEN <= p->l4.payload_len; i += MF_TS_PKT_LEN) {
-		if (!(d[i + 1] & 0x40))
+		/* A section's start, not flagged damaged (transport_error_indicator). */
+		if ((d[i + 1] & 0xc0) != 0x40)
 			continue;
 		pid = (uint16_t)((d[i + 1] & 0x1f) << 8 | d[i + 2]);
 		if (pid == MF_TS_PID_PAT)

@@ -639,7 +639,10 @@ cached_pkt(const struct dp_sess *s, struct dp_pkt *q, const struct dp_gop_pkt *g
 {
 	q->m = gp->m;
 	q->data = rte_pktmbuf_mtod(gp->m, uint8_t *);
-	if (mf_pkt_parse_udp(q->data, gp->m->data_len, &q->l4) != 0)
+	/* The length kept is the payload's after SRTP's trailer went: never more than the
+	 * datagram's, but bound it all the same, as any length read back. */
+	if (mf_pkt_parse_udp(q->data, gp->m->data_len, &q->l4) != 0 ||
+	    gp->payload_len > q->l4.payload_len)
 		return -EINVAL;
 	q->l4.payload_len = gp->payload_len;
 	q->rtcp = false;

@@ -359,6 +359,7 @@ ts_note_pat(struct dp_ts_rx *ts, const uint8_t *pkt, const struct mf_ts_pkt *k)
 	if (section_len < 9 || section_len > 1021 || (section_len - 9) % 4 != 0 ||
 	    !(pkt[off + 5] & 0x01) || pkt[off + 6] > pkt[off + 7])
 		return;
+	ts->pat_seen = true;
 	if (pkt[off + 6] == 0) {	/* section_number */
 		ts->nb_pmt = 0;
 		ts->pat_cut = false;
@@ -382,6 +383,22 @@ ts_note_pat(struct dp_ts_rx *ts, const uint8_t *pkt, const struct mf_ts_pkt *k)
 	if (pkt[off + 6] == pkt[off + 7] && !ts->pat_cut && ts->has_video &&
 	    !dp_ts_is_pmt(ts, ts->video_pmt))
 		ts->has_video = false;
+}
+
+/* The video a PMT names. One that names none drops the video it named before: a key
+ * frame on a PID no longer video is none. A PMT flagged damaged or not current, or one
+ * whose section goes on in the next packet, changes nothing. */
+static void
+ts_note_pmt(struct dp_ts_rx *ts, const uint8_t *pkt, uint16_t pid)
+{
+	int rc = mf_ts_pmt_video(pkt, MF_TS_PKT_LEN, &ts->video_pid, &ts->video_type);
+
+	if (rc == 0) {
+		ts->has_video = true;
+		ts->video_pmt = pid;
+	} else if (rc == -ENOENT && ts->video_pmt == pid) {
+		ts->has_video = false;
+	}
 }
 
 static void
@@ -425,18 +442,13 @@ ts_rx(struct dp_sess *s, const uint8_t *d, uint16_t len, uint64_t *sc)
 		if (k->pid == MF_TS_PID_NULL)
 			continue;
 		ts_cc(ts, k, sc);
-		if (k->pid == MF_TS_PID_PAT) {
-			ts->pat_seen = true;
+		if (k->pid == MF_TS_PID_PAT)
 			ts_note_pat(ts, d + i * MF_TS_PKT_LEN, k);
-		}
 		if (!dp_ts_is_pmt(ts, k->pid))
 			continue;
 		ts->pmt_seen = true;
-		if (k->pusi && mf_ts_pmt_video(d + i * MF_TS_PKT_LEN, MF_TS_PKT_LEN,
-					       &ts->video_pid, &ts->video_type) == 0) {
-			ts->has_video = true;
-			ts->video_pmt = k->pid;
-		}
+		if (k->pusi)
+			ts_note_pmt(ts, d + i * MF_TS_PKT_LEN, k->pid);
 	}
 	sc[DP_SC_ts_pat_seen] = ts->pat_seen;
 	sc[DP_SC_ts_pmt_seen] = ts->pmt_seen;

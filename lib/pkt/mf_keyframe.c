@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Key-frame classifier over untrusted bytes (see mf_keyframe.h). */
 
+#include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -505,22 +506,26 @@ mf_ts_pmt_video(const uint8_t *pkt, size_t len, uint16_t *pid, uint8_t *stream_t
 {
 	size_t off, end, i;
 	uint16_t section_len, info_len;
+	bool cut;
 
-	if (len < MF_TS_PKT_LEN || pkt[0] != MF_TS_SYNC || !(pkt[1] & 0x40))
-		return -1;
+	/* A section start (PUSI), not flagged damaged (transport_error_indicator). */
+	if (len < MF_TS_PKT_LEN || pkt[0] != MF_TS_SYNC || (pkt[1] & 0xc0) != 0x40)
+		return -EINVAL;
 	off = 4;
 	if ((pkt[3] >> 4) & 2)
 		off = 5 + (size_t)pkt[4];
 	if (off >= MF_TS_PKT_LEN)
-		return -1;
+		return -EINVAL;
 	off += 1 + (size_t)pkt[off];		/* pointer_field */
-	if (off + 12 > MF_TS_PKT_LEN || pkt[off] != 2)	/* table_id 2: PMT */
-		return -1;
+	/* table_id 2: a PMT; current_next_indicator 1: it applies now. */
+	if (off + 12 > MF_TS_PKT_LEN || pkt[off] != 2 || !(pkt[off + 5] & 0x01))
+		return -EINVAL;
 	section_len = (uint16_t)((pkt[off + 1] & 0x0f) << 8 | pkt[off + 2]);
 	if (section_len < 13)
-		return -1;
+		return -EINVAL;
 	end = off + 3 + section_len - 4;	/* the CRC excluded */
-	if (end > MF_TS_PKT_LEN)
+	cut = end > MF_TS_PKT_LEN;
+	if (cut)
 		end = MF_TS_PKT_LEN;
 	info_len = (uint16_t)((pkt[off + 10] & 0x0f) << 8 | pkt[off + 11]);
 	for (i = off + 12 + info_len; i + 5 <= end;
@@ -531,5 +536,6 @@ mf_ts_pmt_video(const uint8_t *pkt, size_t len, uint16_t *pid, uint8_t *stream_t
 			return 0;
 		}
 	}
-	return -1;
+	/* Only a section read whole, whose streams end where it does, says there is none. */
+	return !cut && i == end ? -ENOENT : -EINVAL;
 }

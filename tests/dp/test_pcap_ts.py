@@ -16,7 +16,12 @@ frame (one flagged with transport_error_indicator, two with section lengths no P
 change nothing. Session "drop" (1242): a PAT moves the program to a PMT not seen yet; a key
 frame on the old video PID does not start the output, the one the new PMT names does.
 Session "crowd" (1244): a PAT with nine programs puts the video's PMT ninth, beyond the
-eight PMT PIDs a session keeps; the video it named before stays known.
+eight PMT PIDs a session keeps; the video it named before stays known. Session "novideo"
+(1246): what must not change the video, each followed by a key frame that would start the
+output if it did: a PAT naming a PMT on the reserved PID 0x0005, a PAT section numbered
+past its last, a PMT flagged damaged; then a PMT that names no video, after which a key
+frame on the old video PID is none; the next PMT naming a video starts it. Session
+"damaged" (1248) receives only a PAT flagged with transport_error_indicator: no PAT seen.
 """
 import os
 import sys
@@ -99,6 +104,21 @@ def pmt_crowded():
             es(0x101, 3, 3)]
 
 
+def pmt_no_video():
+    """Session "novideo": PMT 0x100 names video 0x101. None of a PMT on PID 5 (a PAT names
+    it with 0x100), one on 0x150 (named in section 2 of 0..1), one on 0x100 flagged damaged
+    may name a video, nor may 0x101 stay video once the PMT calls it AAC; each key frame
+    after them is no start. The PMT then names video 0x106, whose key frame starts."""
+    tei = bytearray(pmt(2, 0x100, 0x105))
+    tei[1] |= 0x80
+    return [pat(0) + pmt(0) + es(0x101, 0, 0),
+            pat_programs(1, [0x0005, 0x100]) + pmt(0, 0x0005, 0x104) + video_kf(0, 0x104),
+            pat(2, 0x150, section=2, last=1) + pmt(0, 0x150, 0x151) + video_kf(0, 0x151),
+            bytes(tei) + video_kf(0, 0x105),
+            pmt(3, 0x100, 0x101, stream_type=0x0F) + video_kf(1, 0x101),
+            pmt(4, 0x100, 0x106) + video_kf(0, 0x106) + es(0x106, 1, 1), es(0x106, 2, 2)]
+
+
 def keyframe_session(sid, port, out_port):
     """A session of kind mpegts on @port whose output (its id @sid's first letter and 1)
     starts on a key frame."""
@@ -127,7 +147,7 @@ def main():
          "outputs": [{"id": "r1", "port": 1, "addr": "10.99.2.1", "udp_port": 2010,
                       "ssrc": 77, "drop_null": True}]},
     ] + [keyframe_session(sid, 1238 + 2 * i, 2020 + 10 * i)
-         for i, sid in enumerate(("move", "wander", "drop", "crowd"))]
+         for i, sid in enumerate(("move", "wander", "drop", "crowd", "novideo", "damaged"))]
     dpl = Dataplane("pcapts", "", sessions=sessions)
     pkts = [frame(1234, d) for d in dgs]
     bad = bytearray(dgs[0])
@@ -142,6 +162,11 @@ def main():
     pkts += [frame(1240, d) for d in wanders]
     dropped, crowded = pmt_dropped(), pmt_crowded()
     pkts += [frame(1242, d) for d in dropped] + [frame(1244, d) for d in crowded]
+    novideo = pmt_no_video()
+    pkts += [frame(1246, d) for d in novideo]
+    damaged = bytearray(pat(0) + pmt(0))
+    damaged[1] |= 0x80
+    pkts.append(frame(1248, bytes(damaged)))
     wrpcap(dpl.path("in0.pcap"), pkts)
     wrpcap(dpl.path("in1.pcap"), [])
     # One TX queue per worker, and net_pcap makes one TX queue per tx_pcap file.
@@ -173,6 +198,8 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
                     s["sessions"]["wander"]["rx_pkts"] >= len(wanders) and
                     s["sessions"]["drop"]["rx_pkts"] >= len(dropped) and
                     s["sessions"]["crowd"]["rx_pkts"] >= len(crowded) and
+                    s["sessions"]["novideo"]["rx_pkts"] >= len(novideo) and
+                    s["sessions"]["damaged"]["rx_pkts"] >= 1 and
                     sum(l["handoff_in"] for l in lc) >= sum(l["handoff_out"] for l in lc))
         st = dpl.wait_for(done, what="every packet handled")
     T.eq(dpl.rc, 0, "dataplane exited cleanly")
@@ -184,6 +211,8 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
     T.eq(s["drop_media"], 1, "datagram with a lost sync byte dropped")
     T.eq(st["node"]["drop_media"], 1, "node counts it too")
     T.eq((s["ts_pat_seen"], s["ts_pmt_seen"]), (1, 1), "PAT and PMT seen")
+    T.eq((st["sessions"]["damaged"]["ts_pat_seen"], st["sessions"]["damaged"]["ts_pmt_seen"]),
+         (0, 0), "damaged: a PAT flagged damaged is no PAT seen, nor its PMT")
     o = s["outputs"]
     T.eq(o["t1"]["tx_pkts"], 20, "t1 sent")
     T.eq(o["t3"]["drop_ts_filtered"], 20, "t3 had nothing to send")
@@ -192,12 +221,13 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
     T.eq((r["rx_pkts"], r["ts_pkts"], r["ts_cc_err"]), (4, 28, 0), "rts figures")
     if os.environ.get("MFWD_LCORES"):
         lc = st["lcores"]
-        # Sessions go to the least loaded worker in turn, in file order (ts, move and drop
-        # to worker 1, which receives port 0; rts, wander and crowd to worker 2).
-        moved = 4 + len(wanders) + len(crowded)
+        # Sessions go to the least loaded worker in turn, in file order (ts, move, drop and
+        # novideo to worker 1, which receives port 0; rts, wander, crowd and damaged to
+        # worker 2).
+        moved = 4 + len(wanders) + len(crowded) + 1
         T.check(len(lc) == 3 and sum(l["handoff_out"] for l in lc) == moved and
                 sum(l["handoff_in"] for l in lc) == moved,
-                "rts, wander and crowd packets handed to their worker")
+                "rts, wander, crowd and damaged packets handed to their worker")
 
     # A session's packets all leave from its worker's queue: one file, in order.
     out = [p for w in range(workers) for p in rdpcap(dpl.path("out1-%d.pcap" % w))]
@@ -217,7 +247,10 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
             (2040, dropped, "drop: no start on the video PID the PAT's program left; at the "
              "key frame the new PMT names"),
             (2050, crowded, "crowd: the video stays known when its PMT is beyond the eight "
-             "kept; at its key frame")):
+             "kept; at its key frame"),
+            (2060, novideo, "novideo: no video from a reserved PID's PMT, a section past the "
+             "last, a damaged PMT, nor the PID the PMT took it from; at the key frame the "
+             "next PMT names")):
         T.eq(to(port), flow[-2:], what)
     r1 = [p for p in out if UDP in p and p[UDP].dport == 2010]
     T.eq(len(r1), 4, "r1 sent")

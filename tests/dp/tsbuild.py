@@ -35,11 +35,11 @@ def pat_programs(cc, pmt_pids):
     return psi(0, cc, bytes([0x00, 0xB0 | n >> 8, n & 0xFF, 0, 1, 0xC1, 0, 0]) + progs)
 
 
-def pmt(cc, pid=0x100, video=0x101):
-    # program 1, PCR PID and stream type 0x1b (H.264) on the video PID
+def pmt(cc, pid=0x100, video=0x101, stream_type=0x1B):
+    # program 1, PCR PID and @stream_type (0x1b: H.264, 0x0f: AAC) on the video PID
     v = [0xE0 | video >> 8, video & 0xFF]
-    return psi(pid, cc, bytes([0x02, 0xB0, 18, 0, 1, 0xC1, 0, 0] + v + [0xF0, 0, 0x1B] + v +
-                              [0xF0, 0]))
+    return psi(pid, cc, bytes([0x02, 0xB0, 18, 0, 1, 0xC1, 0, 0] + v + [0xF0, 0, stream_type] +
+                              v + [0xF0, 0]))
 
 
 def es(pid, cc, fill, disc=False):

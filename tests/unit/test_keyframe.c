@@ -5,6 +5,7 @@
  * them (no read past the end, no crash), and hand-made forms the encoders do not make.
  */
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -349,11 +350,26 @@ test_pmt(void)
 	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &pid, &st), 0);
 	MF_TEST_EQ(pid, 0x100);
 	MF_TEST_EQ(st, MF_TS_STREAM_H264);
+	p[1] |= 0x80;					/* transport_error_indicator */
+	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &pid, &st), -EINVAL);
+	p[1] = 0x50;
+	p[4 + 6] = 0xc0;				/* current_next_indicator 0 */
+	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &pid, &st), -EINVAL);
+	p[4 + 6] = 0xc1;
+	p[4 + 18] = 0x0f;				/* AAC: no video named */
+	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &pid, &st), -ENOENT);
+	p[4 + 3] = 0x1c;				/* length 28: an entry overruns it */
+	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &pid, &st), -EINVAL);
+	p[4 + 3] = 0x17;
+	p[1] = 0x10;					/* no PUSI: no section starts */
+	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &pid, &st), -EINVAL);
+	p[1] = 0x50;
+	p[4 + 18] = 0x1b;
 	p[4 + 1] = 0x00;				/* table_id 0: a PAT */
-	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &pid, &st), -1);
+	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &pid, &st), -EINVAL);
 	p[4 + 1] = 0x02;
 	p[4 + 12] = 0xff;				/* program_info_length past the packet */
-	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &pid, &st), -1);
+	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &pid, &st), -EINVAL);
 out:
 	return rc;
 }

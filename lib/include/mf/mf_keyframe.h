@@ -61,7 +61,10 @@ int mf_kf_ts(const uint8_t *pkt, size_t len, uint8_t stream_type);
 
 /**
  * The first video stream of a PMT section carried in one TS packet (PUSI set; sections
- * spanning packets are not read). @return 0 with *pid and *stream_type set, or -1.
+ * spanning packets are not read). @return 0 with *pid and *stream_type set; -ENOENT when
+ * the section, whole in the packet and well formed, names no video stream; -EINVAL when
+ * it tells nothing: not a PMT's start, flagged damaged (transport_error_indicator), not
+ * applying yet (current_next_indicator 0), malformed, or going on in the next packet.
  */
 int mf_ts_pmt_video(const uint8_t *pkt, size_t len, uint16_t *pid, uint8_t *stream_type);
 
