@@ -624,6 +624,11 @@ struct cp {
 	alignas(64) uint8_t res[MF_CHAN_SLOT_SIZE];	/* replies are structs */
 	int last_dp_rc;
 	struct cp_replay *replay;	/* the last replies, by request id (cp_cmd.c) */
+	/* A batch's requests (cp_cmd.c), kept from batch to batch: a thousand are most of a
+	 * megabyte, which malloc would take, zero and give back (consolidating) each time. */
+	struct cp_req *batch_rqs;
+	char **batch_again;		/* a repeat's reply text, per request */
+	unsigned int batch_cap;
 	struct cp_load load;
 	char t_status[CP_TOPIC_MAX];
 	char t_stats[CP_TOPIC_MAX];

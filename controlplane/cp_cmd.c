@@ -525,18 +525,43 @@ settle(struct cp *cp, struct cp_msg **msgs, struct cp_req *rqs, char **again,
 		answer(cp, msgs[i], &rqs[i], again[i]);
 }
 
+/* Room for a batch of @p n requests, zeroed. @return 0 or -ENOMEM. */
+static int
+batch_room(struct cp *cp, unsigned int n)
+{
+	struct cp_req *rqs;
+	char **again;
+
+	if (n > cp->batch_cap) {
+		rqs = realloc(cp->batch_rqs, n * sizeof(*rqs));
+		if (rqs == NULL)
+			return -ENOMEM;
+		cp->batch_rqs = rqs;
+		again = realloc(cp->batch_again, n * sizeof(*again));
+		if (again == NULL)
+			return -ENOMEM;
+		cp->batch_again = again;
+		cp->batch_cap = n;
+	}
+	memset(cp->batch_rqs, 0, n * sizeof(*cp->batch_rqs));
+	memset(cp->batch_again, 0, n * sizeof(*cp->batch_again));
+	return 0;
+}
+
 void
 cp_cmd_batch(struct cp *cp, struct cp_msg **msgs, unsigned int n)
 {
-	struct cp_req *rqs = calloc(n, sizeof(*rqs));
-	char **again = calloc(n, sizeof(*again));
+	struct cp_req *rqs;
+	char **again;
 	const struct cmd *c;
 	unsigned int i, from = 0;
 
-	if (rqs == NULL || again == NULL) {
+	if (batch_room(cp, n) != 0) {
 		MF_LOG(ERR, cmd, "no memory for a batch of %u requests: dropped", n);
-		goto out;
+		return;
 	}
+	rqs = cp->batch_rqs;
+	again = cp->batch_again;
 	for (i = 0; i < n; i++) {
 		c = take(cp, msgs[i], &rqs[i], &again[i]);
 		if (c == NULL)
@@ -559,7 +584,4 @@ cp_cmd_batch(struct cp *cp, struct cp_msg **msgs, unsigned int n)
 		cp->grant = NULL;
 	}
 	settle(cp, msgs, rqs, again, from, n);
-out:
-	free(rqs);
-	free(again);
 }
