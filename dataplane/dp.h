@@ -501,6 +501,7 @@ struct dp_ts_rx {
 	uint8_t video_type;		/* its stream_type */
 	uint16_t video_pid;
 	uint16_t video_pmt;		/* the PID of the PMT that named it */
+	uint16_t video_prog;		/* and its program_number */
 };
 
 /* Whether @p pid carries a PMT a PAT named. */

@@ -385,18 +385,22 @@ ts_note_pat(struct dp_ts_rx *ts, const uint8_t *pkt, const struct mf_ts_pkt *k)
 		ts->has_video = false;
 }
 
-/* The video a PMT names. One that names none drops the video it named before: a key
- * frame on a PID no longer video is none. A PMT flagged damaged or not current, or one
- * whose section goes on in the next packet, changes nothing. */
+/* The video a PMT names. One that names none drops the video its program named before (a
+ * key frame on a PID no longer video is none); programs may share a PMT PID, told apart
+ * by program_number. A PMT flagged damaged or not current, or one going on in the next
+ * packet with no video in this one, cannot drop it. The CRC is not checked: a bit flipped
+ * in a stream_type drops the video until the next PMT, a few hundred milliseconds later. */
 static void
 ts_note_pmt(struct dp_ts_rx *ts, const uint8_t *pkt, uint16_t pid)
 {
-	int rc = mf_ts_pmt_video(pkt, MF_TS_PKT_LEN, &ts->video_pid, &ts->video_type);
+	uint16_t prog = 0;
+	int rc = mf_ts_pmt_video(pkt, MF_TS_PKT_LEN, &prog, &ts->video_pid, &ts->video_type);
 
 	if (rc == 0) {
 		ts->has_video = true;
 		ts->video_pmt = pid;
-	} else if (rc == -ENOENT && ts->video_pmt == pid) {
+		ts->video_prog = prog;
+	} else if (rc == -ENOENT && ts->video_pmt == pid && ts->video_prog == prog) {
 		ts->has_video = false;
 	}
 }

@@ -502,14 +502,16 @@ is_video(uint8_t st)
 }
 
 int
-mf_ts_pmt_video(const uint8_t *pkt, size_t len, uint16_t *pid, uint8_t *stream_type)
+mf_ts_pmt_video(const uint8_t *pkt, size_t len, uint16_t *program, uint16_t *pid,
+		uint8_t *stream_type)
 {
 	size_t off, end, i;
 	uint16_t section_len, info_len;
 	bool cut;
 
-	/* A section start (PUSI), not flagged damaged (transport_error_indicator). */
-	if (len < MF_TS_PKT_LEN || pkt[0] != MF_TS_SYNC || (pkt[1] & 0xc0) != 0x40)
+	/* A section start (PUSI) with a payload, not flagged damaged (TEI). */
+	if (len < MF_TS_PKT_LEN || pkt[0] != MF_TS_SYNC || (pkt[1] & 0xc0) != 0x40 ||
+	    !(pkt[3] & 0x10))
 		return -EINVAL;
 	off = 4;
 	if ((pkt[3] >> 4) & 2)
@@ -517,8 +519,10 @@ mf_ts_pmt_video(const uint8_t *pkt, size_t len, uint16_t *pid, uint8_t *stream_t
 	if (off >= MF_TS_PKT_LEN)
 		return -EINVAL;
 	off += 1 + (size_t)pkt[off];		/* pointer_field */
-	/* table_id 2: a PMT; current_next_indicator 1: it applies now. */
-	if (off + 12 > MF_TS_PKT_LEN || pkt[off] != 2 || !(pkt[off + 5] & 0x01))
+	/* table_id 2: a PMT, in long form (section_syntax_indicator), applying now
+	 * (current_next_indicator), in its one section (section_number 0 of 0). */
+	if (off + 12 > MF_TS_PKT_LEN || pkt[off] != 2 || !(pkt[off + 1] & 0x80) ||
+	    !(pkt[off + 5] & 0x01) || pkt[off + 6] != 0 || pkt[off + 7] != 0)
 		return -EINVAL;
 	section_len = (uint16_t)((pkt[off + 1] & 0x0f) << 8 | pkt[off + 2]);
 	if (section_len < 13)
@@ -531,11 +535,15 @@ mf_ts_pmt_video(const uint8_t *pkt, size_t len, uint16_t *pid, uint8_t *stream_t
 	for (i = off + 12 + info_len; i + 5 <= end;
 	     i += 5 + (size_t)((pkt[i + 3] & 0x0f) << 8 | pkt[i + 4])) {
 		if (is_video(pkt[i])) {
+			*program = (uint16_t)(pkt[off + 3] << 8 | pkt[off + 4]);
 			*stream_type = pkt[i];
 			*pid = (uint16_t)((pkt[i + 1] & 0x1f) << 8 | pkt[i + 2]);
 			return 0;
 		}
 	}
 	/* Only a section read whole, whose streams end where it does, says there is none. */
-	return !cut && i == end ? -ENOENT : -EINVAL;
+	if (cut || i != end)
+		return -EINVAL;
+	*program = (uint16_t)(pkt[off + 3] << 8 | pkt[off + 4]);
+	return -ENOENT;
 }

@@ -22,13 +22,17 @@ output if it did: a PAT naming a PMT on the reserved PID 0x0005, a PAT section n
 past its last, a PMT flagged damaged; then a PMT that names no video, after which a key
 frame on the old video PID is none; the next PMT naming a video starts it. Session
 "damaged" (1248) receives only a PAT flagged with transport_error_indicator: no PAT seen.
+Session "keep" (1250): programs 1 and 2 share PMT PID 0x100; program 1's names video 0x101.
+What tells nothing of it must not drop it: a PMT flagged damaged, one not yet current, one
+going on in the next packet, none of them naming video, and program 2's PMT, which names
+none; the key frame on 0x101 after them starts the output.
 """
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Checks, Dataplane  # noqa: E402
-from tsbuild import es, null, pat, pat_programs, pmt, video_kf  # noqa: E402
+from tsbuild import es, null, pat, pat_programs, pmt, pmt_cut, video_kf  # noqa: E402
 from scapy.all import IP, UDP, Ether, Raw, rdpcap, wrpcap  # noqa: E402
 from scapy.layers.rtp import RTP  # noqa: E402
 
@@ -119,12 +123,23 @@ def pmt_no_video():
             pmt(4, 0x100, 0x106) + video_kf(0, 0x106) + es(0x106, 1, 1), es(0x106, 2, 2)]
 
 
+def pmt_kept():
+    """Session "keep": each datagram after the first would drop video 0x101 if taken for a
+    PMT that names no video of program 1; the output starts at the key frame after them."""
+    tei, later = bytearray(pmt(1, 0x100, 0x101, 0x0F)), bytearray(pmt(2, 0x100, 0x101, 0x0F))
+    tei[1] |= 0x80
+    later[10] = 0xC0                   # current_next_indicator 0
+    return [pat_programs(0, [0x100, 0x100]) + pmt(0) + es(0x101, 0, 0), bytes(tei),
+            bytes(later), pmt_cut(3), pmt(4, 0x100, 0x201, 0x0F, program=2),
+            video_kf(1) + es(0x101, 2, 2), es(0x101, 3, 3)]
+
+
 def keyframe_session(sid, port, out_port):
-    """A session of kind mpegts on @port whose output (its id @sid's first letter and 1)
-    starts on a key frame."""
+    """A session of kind mpegts on @port whose output (its id @sid and 1) starts on a key
+    frame."""
     return {"id": sid, "kind": "mpegts",
             "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": port},
-            "outputs": [{"id": sid[0] + "1", "port": 1, "addr": "10.99.2.1",
+            "outputs": [{"id": sid + "1", "port": 1, "addr": "10.99.2.1",
                          "udp_port": out_port, "start": "keyframe"}]}
 
 
@@ -147,7 +162,8 @@ def main():
          "outputs": [{"id": "r1", "port": 1, "addr": "10.99.2.1", "udp_port": 2010,
                       "ssrc": 77, "drop_null": True}]},
     ] + [keyframe_session(sid, 1238 + 2 * i, 2020 + 10 * i)
-         for i, sid in enumerate(("move", "wander", "drop", "crowd", "novideo", "damaged"))]
+         for i, sid in enumerate(("move", "wander", "drop", "crowd", "novideo", "damaged",
+                                  "keep"))]
     dpl = Dataplane("pcapts", "", sessions=sessions)
     pkts = [frame(1234, d) for d in dgs]
     bad = bytearray(dgs[0])
@@ -167,6 +183,8 @@ def main():
     damaged = bytearray(pat(0) + pmt(0))
     damaged[1] |= 0x80
     pkts.append(frame(1248, bytes(damaged)))
+    kept = pmt_kept()
+    pkts += [frame(1250, d) for d in kept]
     wrpcap(dpl.path("in0.pcap"), pkts)
     wrpcap(dpl.path("in1.pcap"), [])
     # One TX queue per worker, and net_pcap makes one TX queue per tx_pcap file.
@@ -200,6 +218,7 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
                     s["sessions"]["crowd"]["rx_pkts"] >= len(crowded) and
                     s["sessions"]["novideo"]["rx_pkts"] >= len(novideo) and
                     s["sessions"]["damaged"]["rx_pkts"] >= 1 and
+                    s["sessions"]["keep"]["rx_pkts"] >= len(kept) and
                     sum(l["handoff_in"] for l in lc) >= sum(l["handoff_out"] for l in lc))
         st = dpl.wait_for(done, what="every packet handled")
     T.eq(dpl.rc, 0, "dataplane exited cleanly")
@@ -221,9 +240,9 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
     T.eq((r["rx_pkts"], r["ts_pkts"], r["ts_cc_err"]), (4, 28, 0), "rts figures")
     if os.environ.get("MFWD_LCORES"):
         lc = st["lcores"]
-        # Sessions go to the least loaded worker in turn, in file order (ts, move, drop and
-        # novideo to worker 1, which receives port 0; rts, wander, crowd and damaged to
-        # worker 2).
+        # Sessions go to the least loaded worker in turn, in file order (ts, move, drop,
+        # novideo and keep to worker 1, which receives port 0; rts, wander, crowd and
+        # damaged to worker 2).
         moved = 4 + len(wanders) + len(crowded) + 1
         T.check(len(lc) == 3 and sum(l["handoff_out"] for l in lc) == moved and
                 sum(l["handoff_in"] for l in lc) == moved,
@@ -250,7 +269,9 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
              "kept; at its key frame"),
             (2060, novideo, "novideo: no video from a reserved PID's PMT, a section past the "
              "last, a damaged PMT, nor the PID the PMT took it from; at the key frame the "
-             "next PMT names")):
+             "next PMT names"),
+            (2080, kept, "keep: no PMT that tells nothing of program 1's video drops it, nor "
+             "program 2's on the same PID; at its key frame")):
         T.eq(to(port), flow[-2:], what)
     r1 = [p for p in out if UDP in p and p[UDP].dport == 2010]
     T.eq(len(r1), 4, "r1 sent")

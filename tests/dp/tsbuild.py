@@ -35,11 +35,19 @@ def pat_programs(cc, pmt_pids):
     return psi(0, cc, bytes([0x00, 0xB0 | n >> 8, n & 0xFF, 0, 1, 0xC1, 0, 0]) + progs)
 
 
-def pmt(cc, pid=0x100, video=0x101, stream_type=0x1B):
-    # program 1, PCR PID and @stream_type (0x1b: H.264, 0x0f: AAC) on the video PID
+def pmt(cc, pid=0x100, video=0x101, stream_type=0x1B, program=1):
+    # @program, PCR PID and @stream_type (0x1b: H.264, 0x0f: AAC) on the video PID
     v = [0xE0 | video >> 8, video & 0xFF]
-    return psi(pid, cc, bytes([0x02, 0xB0, 18, 0, 1, 0xC1, 0, 0] + v + [0xF0, 0, stream_type] +
-                              v + [0xF0, 0]))
+    return psi(pid, cc, bytes([0x02, 0xB0, 18, program >> 8, program & 0xFF, 0xC1, 0, 0] + v +
+                              [0xF0, 0, stream_type] + v + [0xF0, 0]))
+
+
+def pmt_cut(cc, pid=0x100, audio=0x200):
+    """A PMT section of 200 bytes, so going on in the next TS packet, whose first stream is
+    AAC on @audio with descriptors to this packet's end: no video in this packet."""
+    sec = bytes([0x02, 0xB0, 200, 0, 1, 0xC1, 0, 0, 0xE0 | audio >> 8, audio & 0xFF, 0xF0, 0,
+                 0x0F, 0xE0 | audio >> 8, audio & 0xFF, 0xF0, 166]) + b"\xff" * 166
+    return bytes([0x47, 0x40 | pid >> 8, pid & 0xFF, 0x10 | cc, 0]) + sec
 
 
 def es(pid, cc, fill, disc=False):

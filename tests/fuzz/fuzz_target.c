@@ -5,6 +5,7 @@
  * parser and, when the parser accepts, checks that what it reports stays inside the input.
  */
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -243,8 +244,8 @@ fuzz_srtp(const uint8_t *d, size_t n)
 static void
 fuzz_keyframe(const uint8_t *d, size_t n)
 {
-	uint16_t pid;
-	uint8_t st;
+	uint16_t prog = 0xdead, pid = 0xbeef;
+	uint8_t st = 0xee;
 	int k;
 
 	if (n < 1)
@@ -254,8 +255,16 @@ fuzz_keyframe(const uint8_t *d, size_t n)
 		k = mf_kf_ts(d + 1, n - 1, d[0] & 0x80 ? MF_TS_STREAM_H265 : MF_TS_STREAM_H264);
 		break;
 	case 0:
-		if (mf_ts_pmt_video(d + 1, n - 1, &pid, &st) == 0)
-			CHECK(pid < 0x2000);
+		/* Video found, none in a whole section, or nothing known: the dataplane
+		 * writes into its state through these pointers and relies on each result's
+		 * promise of what is written. */
+		k = mf_ts_pmt_video(d + 1, n - 1, &prog, &pid, &st);
+		CHECK(k == 0 || k == -ENOENT || k == -EINVAL);
+		if (k == 0)
+			CHECK(pid < 0x2000 && st != 0xee);
+		else
+			CHECK(pid == 0xbeef && st == 0xee);
+		CHECK(k == -EINVAL ? prog == 0xdead : (d[2] & 0xc0) == 0x40);
 		return;
 	default:
 		k = mf_kf_rtp(d[0] % 8, d + 1, n - 1);

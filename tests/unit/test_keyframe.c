@@ -337,7 +337,7 @@ test_pmt(void)
 				0xf0, 0x00, 0x03, 0xe1, 0x01, 0xf0, 0x00, 0x1b, 0xe1, 0x00, 0xf0,
 				0x00, 0xde, 0xad, 0xbe, 0xef };
 	uint8_t p[MF_TS_PKT_LEN];
-	uint16_t pid = 0;
+	uint16_t prog = 0, pid = 0;
 	uint8_t st = 0;
 	int rc = 0;
 
@@ -347,29 +347,53 @@ test_pmt(void)
 	p[2] = 0x00;
 	p[3] = 0x10;
 	memcpy(p + 4, sec, sizeof(sec));
-	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &pid, &st), 0);
+	p[4 + 5] = 0x07;				/* program 7 */
+	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), 0);
+	MF_TEST_EQ(prog, 7);
 	MF_TEST_EQ(pid, 0x100);
 	MF_TEST_EQ(st, MF_TS_STREAM_H264);
+	/* Each of these tells nothing, whatever its streams. */
 	p[1] |= 0x80;					/* transport_error_indicator */
-	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &pid, &st), -EINVAL);
-	p[1] = 0x50;
-	p[4 + 6] = 0xc0;				/* current_next_indicator 0 */
-	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &pid, &st), -EINVAL);
-	p[4 + 6] = 0xc1;
-	p[4 + 18] = 0x0f;				/* AAC: no video named */
-	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &pid, &st), -ENOENT);
-	p[4 + 3] = 0x1c;				/* length 28: an entry overruns it */
-	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &pid, &st), -EINVAL);
-	p[4 + 3] = 0x17;
+	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), -EINVAL);
 	p[1] = 0x10;					/* no PUSI: no section starts */
-	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &pid, &st), -EINVAL);
+	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), -EINVAL);
 	p[1] = 0x50;
-	p[4 + 18] = 0x1b;
+	p[3] = 0x20;					/* an adaptation field, no payload */
+	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), -EINVAL);
+	p[3] = 0x10;
+	p[4 + 6] = 0xc0;				/* current_next_indicator 0 */
+	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), -EINVAL);
+	p[4 + 6] = 0xc1;
+	p[4 + 7] = 0x01;				/* section_number 1 */
+	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), -EINVAL);
+	p[4 + 7] = 0x00;
+	p[4 + 2] = 0x30;				/* section_syntax_indicator 0 */
+	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), -EINVAL);
+	p[4 + 2] = 0xb0;
 	p[4 + 1] = 0x00;				/* table_id 0: a PAT */
-	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &pid, &st), -EINVAL);
+	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), -EINVAL);
 	p[4 + 1] = 0x02;
 	p[4 + 12] = 0xff;				/* program_info_length past the packet */
-	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &pid, &st), -EINVAL);
+	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), -EINVAL);
+	p[4 + 12] = 0x00;
+	/* No video: said only of a section read whole whose streams end where it does. */
+	p[4 + 18] = 0x0f;				/* AAC */
+	prog = 0;
+	pid = 0;
+	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), -ENOENT);
+	MF_TEST_EQ(prog, 7);
+	MF_TEST_EQ(pid, 0);				/* nothing else written */
+	p[4 + 3] = 0x1c;				/* length 28: an entry overruns it */
+	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), -EINVAL);
+	/* One AAC stream whose descriptors end at the packet's end: the section ends there
+	 * (length 184) or goes on into the next packet (length 200), which may name a video. */
+	p[4 + 13] = 0x0f;
+	p[4 + 16] = 0xf0;
+	p[4 + 17] = 166;
+	p[4 + 3] = 184;
+	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), -ENOENT);
+	p[4 + 3] = 200;
+	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), -EINVAL);
 out:
 	return rc;
 }

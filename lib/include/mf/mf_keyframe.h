@@ -60,12 +60,15 @@ int mf_kf_rtp(unsigned int codec, const uint8_t *pl, size_t len);
 int mf_kf_ts(const uint8_t *pkt, size_t len, uint8_t stream_type);
 
 /**
- * The first video stream of a PMT section carried in one TS packet (PUSI set; sections
- * spanning packets are not read). @return 0 with *pid and *stream_type set; -ENOENT when
- * the section, whole in the packet and well formed, names no video stream; -EINVAL when
- * it tells nothing: not a PMT's start, flagged damaged (transport_error_indicator), not
- * applying yet (current_next_indicator 0), malformed, or going on in the next packet.
+ * The first video stream of the PMT section that starts in one TS packet (after its
+ * pointer_field; PUSI set), read up to the packet's end. @return 0 with *program (its
+ * program_number), *pid and *stream_type set; -ENOENT with *program set when the section,
+ * whole in the packet and well formed, names no video stream; -EINVAL when it tells
+ * nothing: not a PMT's start, flagged damaged (transport_error_indicator), not applying
+ * yet (current_next_indicator 0), malformed, or going on in the next packet with no video
+ * in this one. Nothing is written unless it says so. The CRC is not checked.
  */
-int mf_ts_pmt_video(const uint8_t *pkt, size_t len, uint16_t *pid, uint8_t *stream_type);
+int mf_ts_pmt_video(const uint8_t *pkt, size_t len, uint16_t *program, uint16_t *pid,
+		    uint8_t *stream_type);
 
 #endif /* MF_KEYFRAME_H */
