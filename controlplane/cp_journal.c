@@ -6,7 +6,11 @@
  * string>" when it is removed. Records are buffered and written with one fdatasync per batch
  * (group commit) before any reply of the batch goes out: an acknowledged session is on disk,
  * an unacknowledged one may or may not be. A torn last line (a power cut in a write) is cut
- * off on load. When the log holds more than twice what is live it is rewritten (compaction)
+ * off on load. The file is written ahead in zeros, a MiB at a time (LOG_AHEAD), and records
+ * overwrite them: a sync that does not grow the file flushes the data alone, where one that
+ * grows it also commits the filesystem's journal, which made a one-at-a-time create wait
+ * twice as long (1,466/s against 2,657/s on tmpfs). A line that starts with a zero byte is
+ * where the log ends; a clean close cuts the zeros off. When the log holds more than twice what is live it is rewritten (compaction)
  * into a temporary file, synced and renamed over the old one.
  *
  * <dir>/dataplane holds the start time of the dataplane the journal matches (a dataplane's
@@ -29,12 +33,14 @@
 #define LOG_NAME	"sessions.log"
 #define LOG_TMP		".sessions.log.tmp"
 #define READ_CHUNK	(1u << 20)
+#define LOG_AHEAD	(1u << 20)	/* zeros written ahead of the log's end */
 
 struct cp_journal {
 	char dir[256];
 	int dirfd;
 	int fd;			/* the log, opened for appending */
 	uint64_t synced;	/* bytes of the log on disk */
+	uint64_t ahead;		/* bytes of the file: the log, then zeros */
 	char *buf;		/* records not yet written */
 	size_t len, cap;
 };
@@ -143,14 +149,15 @@ cp_journal_del(struct cp_journal *j, const char *id)
 	return rc;
 }
 
-int
-cp_journal_sync(struct cp_journal *j)
+/* @p len bytes of @p data at @p off, all of them. @return 0 or -EIO, logged. */
+static int
+write_at(struct cp_journal *j, const char *data, size_t len, uint64_t off)
 {
 	size_t done = 0;
 	ssize_t w;
 
-	while (done < j->len) {
-		w = pwrite(j->fd, j->buf + done, j->len - done, (off_t)(j->synced + done));
+	while (done < len) {
+		w = pwrite(j->fd, data + done, len - done, (off_t)(off + done));
 		if (w <= 0) {
 			MF_LOG(ERR, main, "journal %s/%s: %s", j->dir, LOG_NAME,
 			       w < 0 ? strerror(errno) : "short write");
@@ -158,6 +165,32 @@ cp_journal_sync(struct cp_journal *j)
 		}
 		done += (size_t)w;
 	}
+	return 0;
+}
+
+/* Zeros from @p end to the next LOG_AHEAD boundary past it, synced with the records. */
+static int
+write_ahead(struct cp_journal *j, uint64_t end)
+{
+	static const char zeros[65536];
+	uint64_t to = (end / LOG_AHEAD + 1) * LOG_AHEAD, off;
+	int rc = 0;
+
+	for (off = end; off < to && rc == 0; off += sizeof(zeros))
+		rc = write_at(j, zeros, to - off < sizeof(zeros) ? to - off : sizeof(zeros), off);
+	if (rc == 0)
+		j->ahead = to;
+	return rc;
+}
+
+int
+cp_journal_sync(struct cp_journal *j)
+{
+	uint64_t end = j->synced + j->len;
+
+	if (write_at(j, j->buf, j->len, j->synced) != 0 ||
+	    (end > j->ahead && write_ahead(j, end) != 0))
+		return -EIO;
 	if (j->len > 0 && fdatasync(j->fd) != 0) {
 		MF_LOG(ERR, main, "journal %s/%s: %s", j->dir, LOG_NAME, strerror(errno));
 		return -EIO;
@@ -230,7 +263,8 @@ load_line(char *line, size_t n, uint64_t off, struct mf_sess_spec *spec, cp_jour
 }
 
 /* Every record in order: @p fn gets each "+" with its spec and where it is, each "-" with
- * spec NULL. A last line without its newline, or unreadable, is a torn write: cut off. */
+ * spec NULL, up to the zeros written ahead. A last line without its newline is a torn
+ * write: cut off, with the zeros (written ahead again when the log grows). */
 int
 cp_journal_load(struct cp_journal *j, cp_journal_fn fn, void *ctx)
 {
@@ -238,6 +272,7 @@ cp_journal_load(struct cp_journal *j, cp_journal_fn fn, void *ctx)
 	size_t have = 0, cap = READ_CHUNK, start;
 	char *buf = malloc(cap), *nl;
 	uint64_t base = 0;
+	bool end = false;
 	ssize_t r;
 	int n = 0;
 
@@ -251,8 +286,11 @@ cp_journal_load(struct cp_journal *j, cp_journal_fn fn, void *ctx)
 		if (r <= 0)
 			break;
 		have += (size_t)r;
-		for (start = 0; (nl = memchr(buf + start, '\n', have - start)) != NULL;
-		     start = (size_t)(nl - buf) + 1) {
+		for (start = 0; start < have; start = (size_t)(nl - buf) + 1) {
+			end = buf[start] == '\0';
+			nl = end ? NULL : memchr(buf + start, '\n', have - start);
+			if (nl == NULL)
+				break;
 			if (load_line(buf + start, (size_t)(nl - buf) - start, base + start, spec,
 				      fn, ctx) == 0)
 				n++;
@@ -263,6 +301,8 @@ cp_journal_load(struct cp_journal *j, cp_journal_fn fn, void *ctx)
 		memmove(buf, buf + start, have - start);
 		base += start;
 		have -= start;
+		if (end)
+			break;
 		if (have == cap) {	/* a line longer than the buffer */
 			char *b = realloc(buf, cap * 2);
 
@@ -272,10 +312,11 @@ cp_journal_load(struct cp_journal *j, cp_journal_fn fn, void *ctx)
 			cap *= 2;
 		}
 	}
-	if (have > 0)
+	if (have > 0 && !end)
 		MF_LOG(WARNING, main, "journal %s/%s: %zu bytes of a torn last record cut off",
 		       j->dir, LOG_NAME, have);
 	j->synced = base;
+	j->ahead = base;
 	if (ftruncate(j->fd, (off_t)base) != 0)
 		n = -errno;
 	explicit_bzero(buf, cap);
@@ -340,6 +381,7 @@ cp_journal_compact(struct cp_journal *j, uint64_t *offs, const uint32_t *lens, u
 	close(j->fd);
 	j->fd = fd;
 	j->synced = pos;
+	j->ahead = pos;
 	return 0;
 }
 
@@ -408,6 +450,7 @@ cp_journal_open(const char *dir)
 		return NULL;
 	}
 	j->synced = (uint64_t)st.st_size;
+	j->ahead = j->synced;
 	migrate(j);
 	return j;
 }
@@ -417,7 +460,11 @@ cp_journal_close(struct cp_journal *j)
 {
 	if (j == NULL)
 		return;
-	cp_journal_sync(j);
+	/* What a stopped node leaves is the log alone, for whoever reads it. */
+	if (cp_journal_sync(j) == 0 && j->ahead > j->synced &&
+	    (ftruncate(j->fd, (off_t)j->synced) != 0 || fdatasync(j->fd) != 0))
+		MF_LOG(WARNING, main, "journal %s/%s: zeros after the log left: %s", j->dir,
+		       LOG_NAME, strerror(errno));
 	close(j->fd);
 	close(j->dirfd);
 	free(j->buf);

@@ -6,7 +6,8 @@ exactly those acknowledged, in the control plane and in the dataplane); create_m
 partial and atomic modes; cursor paging over 10,000 sessions while sessions come and go
 (each session that exists throughout is listed exactly once); a control plane SIGKILLed in
 the middle of a batch (every acknowledged session comes back from the journal, none that
-was refused).
+was refused); the journal written ahead in zeros, a record torn in them or at the end of a
+log a clean stop left without them cut off on load.
 """
 import json
 import os
@@ -229,9 +230,35 @@ def killed(b, dpl, cp):
     ids = set(list_all(c, 1000))
     same(set(acked) - ids, (), "every acknowledged session came back")
     same(ids, dp_ids(dpl), "control plane and dataplane agree")
-    # A power cut in the middle of a write leaves a torn last record: cut off on load.
-    cp.stop()
+    with open(cp.log) as f:
+        T.check("torn last record" not in f.read(),
+                "the zeros after the log a kill left are its end, not a torn record")
+    # The log is written ahead in zeros, a MiB at a time, so a sync need not grow the file:
+    # after a create, the file ends in them.
     log = os.path.join(cp.cfg["journal_dir"], "sessions.log")
+    r = c.request(CMD, "session.create", spec("ahead"))
+    T.check(r and r["ok"], "a create after the restart: %s" % r)
+    ids.add("ahead")
+    with open(log, "rb") as f:
+        data = f.read()
+    T.check(len(data) % (1 << 20) == 0 and data.endswith(b"\0") and b"\n\0" in data,
+            "the log is followed by zeros to a MiB boundary (%d bytes)" % len(data))
+    # A power cut in a record written over those zeros: it is cut off with them on load.
+    cp.kill()
+    with open(log, "r+b") as f:
+        f.seek(data.find(b"\n\0") + 1 or len(data))
+        f.write(b'+{"id":"torn0","kind":"udp","ingr')
+    cp.start()
+    T.check(wait_status(c, "n1", lambda s: s.get("dataplane", {}).get("up"), timeout=60),
+            "the control plane is back after a record torn in the zeros")
+    same(list_all(c, 1000), ids, "the record torn in the zeros ignored, the rest kept")
+    # A clean stop leaves the log alone. A power cut in the middle of a write leaves a torn
+    # last record: cut off on load.
+    cp.stop()
+    with open(log, "rb") as f:
+        data = f.read()
+    T.check(data.endswith(b"\n") and b"\0" not in data,
+            "a clean stop cuts the zeros written ahead off the log")
     with open(log, "a") as f:
         f.write('+{"id":"torn","kind":"udp","ingr')
     cp.start()
