@@ -136,7 +136,8 @@ class Broker:
 
 
 class ControlPlane:
-    def __init__(self, mqtt_broker, node, instance, **cfg):
+    def __init__(self, mqtt_broker, node, instance, binary=CONTROLPLANE, **cfg):
+        self.binary = binary
         self.dir = tempfile.mkdtemp(prefix="mfwd-cp-%s-" % node)
         self.node = node
         self.cfg = {"node": node, "instance": instance,
@@ -152,7 +153,7 @@ class ControlPlane:
 
     def start(self):
         self.logf = open(self.log, "a")
-        self.proc = subprocess.Popen([CONTROLPLANE, "--config", self.cfg_file],
+        self.proc = subprocess.Popen([self.binary, "--config", self.cfg_file],
                                      stdout=self.logf, stderr=subprocess.STDOUT)
         return self
 
