@@ -6,13 +6,13 @@
  * string>" when it is removed. Records are buffered and written with one fdatasync per batch
  * (group commit) before any reply of the batch goes out: an acknowledged session is on disk,
  * an unacknowledged one may or may not be. A torn last line (a power cut in a write) is cut
- * off on load. The file is written ahead in zeros, a MiB at a time (LOG_AHEAD), and records
- * overwrite them: a sync that does not grow the file flushes the data alone, where one that
- * grows it also commits the filesystem's journal (on ext4 here, 104 against 137 us a sync;
- * a one-at-a-time create waits for one). A line that starts with a zero byte is where the
- * log ends; a clean close cuts the zeros off. When the log holds more than twice what is
- * live it is rewritten (compaction) into a temporary file, synced and renamed over the old
- * one.
+ * off on load. The file is written ahead in zeros to the next MiB boundary (LOG_AHEAD), and
+ * records overwrite them: a sync that does not grow the file flushes the data alone, where
+ * one that grows it also commits the filesystem's journal (on ext4 here, 104 against 137 us
+ * a sync; a one-at-a-time create waits for one). Opening cuts the zeros a kill or crash
+ * left, with a last line they cut short; a clean close cuts them off. When the log holds
+ * more than twice what is live it is rewritten (compaction) into a temporary file, synced
+ * and renamed over the old one.
  *
  * <dir>/dataplane holds the start time of the dataplane the journal matches (a dataplane's
  * generation restarts at 1 after a clean exit; its start time never repeats). Journals of
@@ -39,9 +39,9 @@
 struct cp_journal {
 	char dir[256];
 	int dirfd;
-	int fd;			/* the log, opened for appending */
+	int fd;			/* the log, written at its end (pwrite) */
 	uint64_t synced;	/* bytes of the log on disk */
-	uint64_t ahead;		/* bytes of the file: the log, then zeros */
+	uint64_t ahead;		/* up to here the file holds the log, then zeros */
 	char *buf;		/* records not yet written */
 	size_t len, cap;
 };
@@ -169,8 +169,10 @@ write_at(struct cp_journal *j, const char *data, size_t len, uint64_t off)
 	return 0;
 }
 
-/* Zeros from @p end to the next LOG_AHEAD boundary past it, synced with the records. */
-static int
+/* Zeros from @p end to the next LOG_AHEAD boundary past it, synced with the records. Only
+ * a saving: when they cannot be written (the disk full), the log grows as it goes, and they
+ * are tried again past that boundary. */
+static void
 write_ahead(struct cp_journal *j, uint64_t end)
 {
 	static const char zeros[65536];
@@ -179,9 +181,10 @@ write_ahead(struct cp_journal *j, uint64_t end)
 
 	for (off = end; off < to && rc == 0; off += sizeof(zeros))
 		rc = write_at(j, zeros, to - off < sizeof(zeros) ? to - off : sizeof(zeros), off);
-	if (rc == 0)
-		j->ahead = to;
-	return rc;
+	if (rc != 0)
+		MF_LOG(WARNING, main, "journal %s/%s: no zeros written ahead; syncs grow the file",
+		       j->dir, LOG_NAME);
+	j->ahead = to;
 }
 
 int
@@ -189,9 +192,10 @@ cp_journal_sync(struct cp_journal *j)
 {
 	uint64_t end = j->synced + j->len;
 
-	if (write_at(j, j->buf, j->len, j->synced) != 0 ||
-	    (end > j->ahead && write_ahead(j, end) != 0))
+	if (write_at(j, j->buf, j->len, j->synced) != 0)
 		return -EIO;
+	if (end > j->ahead)
+		write_ahead(j, end);
 	if (j->len > 0 && fdatasync(j->fd) != 0) {
 		MF_LOG(ERR, main, "journal %s/%s: %s", j->dir, LOG_NAME, strerror(errno));
 		return -EIO;
@@ -264,8 +268,7 @@ load_line(char *line, size_t n, uint64_t off, struct mf_sess_spec *spec, cp_jour
 }
 
 /* Every record in order: @p fn gets each "+" with its spec and where it is, each "-" with
- * spec NULL, up to the zeros written ahead. A last line without its newline is a torn
- * write: cut off, with the zeros (written ahead again when the log grows). */
+ * spec NULL. A last line without its newline, or unreadable, is a torn write: cut off. */
 int
 cp_journal_load(struct cp_journal *j, cp_journal_fn fn, void *ctx)
 {
@@ -273,7 +276,6 @@ cp_journal_load(struct cp_journal *j, cp_journal_fn fn, void *ctx)
 	size_t have = 0, cap = READ_CHUNK, start;
 	char *buf = malloc(cap), *nl;
 	uint64_t base = 0;
-	bool end = false;
 	ssize_t r;
 	int n = 0;
 
@@ -284,14 +286,15 @@ cp_journal_load(struct cp_journal *j, cp_journal_fn fn, void *ctx)
 	}
 	for (;;) {
 		r = pread(j->fd, buf + have, cap - have, (off_t)(base + have));
-		if (r <= 0)
+		if (r < 0) {
+			n = -errno;
+			goto out;
+		}
+		if (r == 0)
 			break;
 		have += (size_t)r;
-		for (start = 0; start < have; start = (size_t)(nl - buf) + 1) {
-			end = buf[start] == '\0';
-			nl = end ? NULL : memchr(buf + start, '\n', have - start);
-			if (nl == NULL)
-				break;
+		for (start = 0; (nl = memchr(buf + start, '\n', have - start)) != NULL;
+		     start = (size_t)(nl - buf) + 1) {
 			if (load_line(buf + start, (size_t)(nl - buf) - start, base + start, spec,
 				      fn, ctx) == 0)
 				n++;
@@ -302,24 +305,30 @@ cp_journal_load(struct cp_journal *j, cp_journal_fn fn, void *ctx)
 		memmove(buf, buf + start, have - start);
 		base += start;
 		have -= start;
-		if (end)
-			break;
 		if (have == cap) {	/* a line longer than the buffer */
 			char *b = realloc(buf, cap * 2);
 
-			if (b == NULL)
-				break;
+			if (b == NULL) {
+				n = -ENOMEM;
+				goto out;
+			}
 			buf = b;
 			cap *= 2;
 		}
 	}
-	if (have > 0 && !end)
+	if (have > 0)
 		MF_LOG(WARNING, main, "journal %s/%s: %zu bytes of a torn last record cut off",
 		       j->dir, LOG_NAME, have);
 	j->synced = base;
 	j->ahead = base;
 	if (ftruncate(j->fd, (off_t)base) != 0)
 		n = -errno;
+out:
+	/* Unread, the rest stays: a control plane that cannot read its journal does not
+	 * start, and cuts nothing off it. */
+	if (n < 0)
+		MF_LOG(ERR, main, "journal %s/%s: not loaded past %llu: %s", j->dir, LOG_NAME,
+		       (unsigned long long)base, strerror(-n));
 	explicit_bzero(buf, cap);
 	free(buf);
 	free(spec);
@@ -388,6 +397,57 @@ cp_journal_compact(struct cp_journal *j, uint64_t *offs, const uint32_t *lens, u
 
 /* ---- open ---- */
 
+/* Where the log in a file of @p size ends: before the zeros written ahead, and before a last
+ * line without its newline (a torn write), whose length goes to @p torn. */
+static int
+log_end(int fd, uint64_t size, uint64_t *end, uint64_t *torn)
+{
+	char buf[65536];
+	uint64_t pos = size, last = 0;	/* last: just after the last byte not zero */
+	size_t n, i;
+
+	for (; pos > 0; pos -= n) {
+		n = pos < sizeof(buf) ? (size_t)pos : sizeof(buf);
+		if (pread(fd, buf, n, (off_t)(pos - n)) != (ssize_t)n)
+			return -EIO;
+		for (i = n; i > 0; i--) {
+			if (last == 0 && buf[i - 1] == '\0')
+				continue;
+			if (last == 0)
+				last = pos - n + i;
+			if (buf[i - 1] == '\n')
+				break;
+		}
+		if (i > 0) {
+			pos = pos - n + i;
+			break;
+		}
+	}
+	*end = pos;
+	*torn = last > pos ? last - pos : 0;
+	return 0;
+}
+
+/* The log as a kill or crash may have left it: the zeros written ahead and a torn last line
+ * cut off, so what is added (migrate) follows the last record. */
+static int
+cut_tail(struct cp_journal *j, uint64_t size)
+{
+	uint64_t end, torn;
+	int rc = log_end(j->fd, size, &end, &torn);
+
+	if (rc == 0 && end < size && ftruncate(j->fd, (off_t)end) != 0)
+		rc = -errno;
+	if (rc != 0)
+		return rc;
+	if (torn > 0)
+		MF_LOG(WARNING, main, "journal %s/%s: %llu bytes of a torn last record cut off",
+		       j->dir, LOG_NAME, (unsigned long long)torn);
+	j->synced = end;
+	j->ahead = end;
+	return 0;
+}
+
 /* A journal of the earlier layout (a file per session): into the log, then removed. */
 static void
 migrate(struct cp_journal *j)
@@ -443,15 +503,16 @@ cp_journal_open(const char *dir)
 	j->dirfd = rc == 0 ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	j->fd = j->dirfd >= 0 ? openat(j->dirfd, LOG_NAME, O_RDWR | O_CREAT | O_CLOEXEC, 0600) :
 				-1;
-	if (j->fd < 0 || fstat(j->fd, &st) != 0 || fsync(j->dirfd) != 0) {
+	if (j->fd < 0 || fstat(j->fd, &st) != 0 || fsync(j->dirfd) != 0 ||
+	    (rc = cut_tail(j, (uint64_t)st.st_size)) != 0) {
 		MF_LOG(ERR, main, "journal %s: %s", dir, strerror(rc ? -rc : errno));
+		if (j->fd >= 0)
+			close(j->fd);
 		if (j->dirfd >= 0)
 			close(j->dirfd);
 		free(j);
 		return NULL;
 	}
-	j->synced = (uint64_t)st.st_size;
-	j->ahead = j->synced;
 	migrate(j);
 	return j;
 }

@@ -230,30 +230,52 @@ def killed(b, dpl, cp):
     ids = set(list_all(c, 1000))
     same(set(acked) - ids, (), "every acknowledged session came back")
     same(ids, dp_ids(dpl), "control plane and dataplane agree")
-    with open(cp.log) as f:
-        T.check("torn last record" not in f.read(),
-                "the zeros after the log a kill left are its end, not a torn record")
-    # The log is written ahead in zeros, a MiB at a time, so a sync need not grow the file:
+    # The log is written ahead in zeros to a MiB boundary, so a sync need not grow the file:
     # after a create, the file ends in them.
     log = os.path.join(cp.cfg["journal_dir"], "sessions.log")
-    r = c.request(CMD, "session.create", spec("ahead"))
-    T.check(r and r["ok"], "a create after the restart: %s" % r)
-    ids.add("ahead")
-    with open(log, "rb") as f:
-        data = f.read()
-    T.check(len(data) % (1 << 20) == 0 and data.endswith(b"\0") and b"\n\0" in data,
-            "the log is followed by zeros to a MiB boundary (%d bytes)" % len(data))
-    # A power cut in a record written over those zeros: it is cut off with them on load.
+
+    def create_and_look(sid):
+        # A create that compacts the log (a new file, which nothing was written after)
+        # is followed by another.
+        for k in range(2):
+            ino = os.stat(log).st_ino
+            r = c.request(CMD, "session.create", spec(sid + "x" * k))
+            T.check(r and r["ok"], "create %s: %s" % (sid, r))
+            ids.add(sid + "x" * k)
+            if os.stat(log).st_ino == ino:
+                break
+        with open(log, "rb") as f:
+            data = f.read()
+        T.check(len(data) % (1 << 20) == 0 and data.endswith(b"\0") and b"\n\0" in data,
+                "after %s, the log is followed by zeros to a MiB boundary (%d bytes)" %
+                (sid, len(data)))
+        return data
+    data = create_and_look("ahead")
+    # A power cut in a record written over those zeros: on start it is cut off with them,
+    # and only its own bytes are reported torn. A session in a file of its own (the
+    # journal's former layout) is moved into the log then, after its last record (the
+    # dataplane, which never had it, then has the control plane drop it again).
     cp.kill()
+    torn = b'+{"id":"torn0","kind":"udp","ingr'
     with open(log, "r+b") as f:
         f.seek(data.find(b"\n\0") + 1 or len(data))
-        f.write(b'+{"id":"torn0","kind":"udp","ingr')
+        f.write(torn)
+    old = os.path.join(cp.cfg["journal_dir"], "mig.json")
+    with open(old, "w") as f:
+        json.dump(spec("mig", 59998), f)
     cp.start()
     T.check(wait_status(c, "n1", lambda s: s.get("dataplane", {}).get("up"), timeout=60),
             "the control plane is back after a record torn in the zeros")
     same(list_all(c, 1000), ids, "the record torn in the zeros ignored, the rest kept")
-    # A clean stop leaves the log alone. A power cut in the middle of a write leaves a torn
-    # last record: cut off on load.
+    with open(log, "rb") as f:
+        T.check(not os.path.exists(old) and b'\n+{"id":"mig",' in f.read(),
+                "the session of the former layout moved into the log, after its last record")
+    with open(cp.log) as f:
+        T.check("%d bytes of a torn last record cut off" % len(torn) in f.read(),
+                "the torn record's %d bytes reported, not the zeros after it" % len(torn))
+    # A clean stop leaves the log alone, the zeros cut off. A power cut in the middle of a
+    # write leaves a torn last record: cut off on start.
+    create_and_look("ahead2")
     cp.stop()
     with open(log, "rb") as f:
         data = f.read()
