@@ -35,6 +35,7 @@
 #define LOG_TMP		".sessions.log.tmp"
 #define READ_CHUNK	(1u << 20)
 #define LOG_AHEAD	(1u << 20)	/* zeros written ahead of the log's end */
+#define MIN_LEN(a, b)	((a) < (b) ? (size_t)(a) : (size_t)(b))
 
 struct cp_journal {
 	char dir[256];
@@ -177,13 +178,20 @@ write_ahead(struct cp_journal *j, uint64_t end)
 {
 	static const char zeros[65536];
 	uint64_t to = (end / LOG_AHEAD + 1) * LOG_AHEAD, off;
-	int rc = 0;
+	ssize_t w;
+	size_t n;
 
-	for (off = end; off < to && rc == 0; off += sizeof(zeros))
-		rc = write_at(j, zeros, to - off < sizeof(zeros) ? to - off : sizeof(zeros), off);
-	if (rc != 0)
-		MF_LOG(WARNING, main, "journal %s/%s: no zeros written ahead; syncs grow the file",
-		       j->dir, LOG_NAME);
+	for (off = end; off < to; off += n) {
+		n = MIN_LEN(sizeof(zeros), to - off);
+		w = pwrite(j->fd, zeros, n, (off_t)off);
+		if (w != (ssize_t)n) {
+			MF_LOG(WARNING, main, "journal %s/%s: zeros ahead of the log to %llu "
+			       "not written (%s): syncs up to there grow the file", j->dir,
+			       LOG_NAME, (unsigned long long)to, w < 0 ? strerror(errno) :
+			       "short write");
+			break;
+		}
+	}
 	j->ahead = to;
 }
 
@@ -268,7 +276,8 @@ load_line(char *line, size_t n, uint64_t off, struct mf_sess_spec *spec, cp_jour
 }
 
 /* Every record in order: @p fn gets each "+" with its spec and where it is, each "-" with
- * spec NULL. A last line without its newline, or unreadable, is a torn write: cut off. */
+ * spec NULL. Only the log is read, not the zeros after it (open found where it ends, and
+ * cut a torn last line off); a line that is still without its newline is cut off too. */
 int
 cp_journal_load(struct cp_journal *j, cp_journal_fn fn, void *ctx)
 {
@@ -284,8 +293,9 @@ cp_journal_load(struct cp_journal *j, cp_journal_fn fn, void *ctx)
 		free(buf);
 		return -ENOMEM;
 	}
-	for (;;) {
-		r = pread(j->fd, buf + have, cap - have, (off_t)(base + have));
+	while (base + have < j->synced) {
+		r = pread(j->fd, buf + have, MIN_LEN(cap - have, j->synced - base - have),
+			  (off_t)(base + have));
 		if (r < 0) {
 			n = -errno;
 			goto out;
@@ -316,13 +326,15 @@ cp_journal_load(struct cp_journal *j, cp_journal_fn fn, void *ctx)
 			cap *= 2;
 		}
 	}
-	if (have > 0)
+	if (have > 0) {
 		MF_LOG(WARNING, main, "journal %s/%s: %zu bytes of a torn last record cut off",
 		       j->dir, LOG_NAME, have);
-	j->synced = base;
-	j->ahead = base;
-	if (ftruncate(j->fd, (off_t)base) != 0)
-		n = -errno;
+		j->synced = base;
+		j->ahead = base;
+		if (ftruncate(j->fd, (off_t)base) != 0)
+			MF_LOG(ERR, main, "journal %s/%s: not cut at %llu: %s", j->dir, LOG_NAME,
+			       (unsigned long long)base, strerror(errno));
+	}
 out:
 	/* Unread, the rest stays: a control plane that cannot read its journal does not
 	 * start, and cuts nothing off it. */
