@@ -5,14 +5,18 @@
  * per change: "+<spec as JSON>" when a session is created or updated, "-<id as a JSON
  * string>" when it is removed. Records are buffered and written with one fdatasync per batch
  * (group commit) before any reply of the batch goes out: an acknowledged session is on disk,
- * an unacknowledged one may or may not be. A torn last line (a power cut in a write) is cut
- * off on load. The file is written ahead in zeros to the next MiB boundary (LOG_AHEAD), and
- * records overwrite them: a sync that does not grow the file flushes the data alone, where
- * one that grows it also commits the filesystem's journal (on ext4 here, 104 against 137 us
- * a sync; a one-at-a-time create waits for one). Opening cuts the zeros a kill or crash
- * left, with a last line they cut short; a clean close cuts them off. When the log holds
- * more than twice what is live it is rewritten (compaction) into a temporary file, synced
- * and renamed over the old one.
+ * an unacknowledged one may or may not be.
+ *
+ * The file is written ahead in zeros to the next MiB boundary (LOG_AHEAD), and records
+ * overwrite them: a sync that does not grow the file flushes the data alone, where one that
+ * grows it also commits the filesystem's journal (on ext4 here, 104 against 137 us a sync;
+ * a one-at-a-time create waits for one). The batch that crosses a boundary writes the
+ * zeros, and is slower. Opening cuts off the zeros a kill or crash left, with a last line
+ * they cut short (a torn write); a clean close cuts them off. A power cut in a sync may keep
+ * a batch's later page without an earlier one: that line, zeros within, was not
+ * acknowledged, and is skipped as unreadable (logged) at each start until a compaction.
+ * When the log holds more than twice what is live it is rewritten (compaction) into a
+ * temporary file, synced and renamed over the old one.
  *
  * <dir>/dataplane holds the start time of the dataplane the journal matches (a dataplane's
  * generation restarts at 1 after a clean exit; its start time never repeats). Journals of

@@ -497,6 +497,7 @@ struct dp_ts_rx {
 	uint8_t cc[DP_TS_TRACK];
 	uint16_t pmt_pid[8];
 	bool pat_cut;			/* the PAT named PMT PIDs pmt_pid does not hold */
+	bool pat_video;			/* it named the video's program and PMT PID */
 	bool has_video;			/* a PMT named a video stream: */
 	uint8_t video_type;		/* its stream_type */
 	uint16_t video_pid;

@@ -337,8 +337,10 @@ rtp_jitter(const struct dp_sess *s, struct dp_rtp_rx *rx, const struct mf_rtp *r
  * longer names may carry anything next (a GOP cache would keep that as the PMT), and a list
  * that only grew would be full after eight moves and learn no more. A PAT of several
  * sections replaces it at its first and adds the others; after its last, a video stream
- * whose PMT it no longer names is forgotten until a PMT names one again (unless the list
- * was cut short: a ninth PMT PID, or a section going on in the next packet, not read).
+ * whose program it no longer names with that PMT PID is forgotten until a PMT names one
+ * again (unless the list was cut short: a ninth PMT PID, or a section going on in the next
+ * packet, not read). Programs may share a PMT PID: the PID alone would keep a video whose
+ * program left.
  * A PAT that does not apply yet (current_next_indicator 0), one flagged damaged
  * (transport_error_indicator) or one whose section length no PAT has changes nothing. Its
  * CRC is not checked: a PID with a bit flipped stands until the next PAT, a few hundred
@@ -363,6 +365,7 @@ ts_note_pat(struct dp_ts_rx *ts, const uint8_t *pkt, const struct mf_ts_pkt *k)
 	if (pkt[off + 6] == 0) {	/* section_number */
 		ts->nb_pmt = 0;
 		ts->pat_cut = false;
+		ts->pat_video = false;
 	}
 	if (off + 3u + section_len > MF_TS_PKT_LEN)
 		ts->pat_cut = true;
@@ -371,6 +374,8 @@ ts_note_pat(struct dp_ts_rx *ts, const uint8_t *pkt, const struct mf_ts_pkt *k)
 		uint16_t prog = (uint16_t)(pkt[i] << 8 | pkt[i + 1]);
 		uint16_t pid = (uint16_t)((pkt[i + 2] & 0x1f) << 8 | pkt[i + 3]);
 
+		if (prog == ts->video_prog && pid == ts->video_pmt)
+			ts->pat_video = true;
 		if (prog == 0 || pid < TS_PID_MIN || pid == MF_TS_PID_NULL || dp_ts_is_pmt(ts, pid))
 			continue;
 		if (ts->nb_pmt == RTE_DIM(ts->pmt_pid)) {
@@ -380,8 +385,7 @@ ts_note_pat(struct dp_ts_rx *ts, const uint8_t *pkt, const struct mf_ts_pkt *k)
 		ts->pmt_pid[ts->nb_pmt++] = pid;
 	}
 	/* last_section_number: the list is whole. */
-	if (pkt[off + 6] == pkt[off + 7] && !ts->pat_cut && ts->has_video &&
-	    !dp_ts_is_pmt(ts, ts->video_pmt))
+	if (pkt[off + 6] == pkt[off + 7] && !ts->pat_cut && ts->has_video && !ts->pat_video)
 		ts->has_video = false;
 }
 

@@ -21,11 +21,15 @@ eight PMT PIDs a session keeps; the video it named before stays known. Session "
 output if it did: a PAT naming a PMT on the reserved PID 0x0005, a PAT section numbered
 past its last, a PMT flagged damaged; then a PMT that names no video, after which a key
 frame on the old video PID is none; the next PMT naming a video starts it. Session
-"damaged" (1248) receives only a PAT flagged with transport_error_indicator: no PAT seen.
+"damaged" (1248) receives only a PAT flagged with transport_error_indicator, and a PMT:
+neither PAT nor PMT seen.
 Session "keep" (1250): programs 1 and 2 share PMT PID 0x100; program 1's names video 0x101.
 What tells nothing of it must not drop it: a PMT flagged damaged, one not yet current, one
 going on in the next packet, none of them naming video, and program 2's PMT, which names
-none; the key frame on 0x101 after them starts the output.
+none; the key frame on 0x101 after them starts the output. Session "leave" (1252):
+programs 1 and 2 share PMT PID 0x100, program 1's PMT names video 0x101; then a PAT names
+program 2 alone, on the same PID: program 1's video is gone, a key frame on 0x101 is none,
+and the output starts at the key frame of the video program 2's PMT names.
 """
 import os
 import sys
@@ -134,6 +138,14 @@ def pmt_kept():
             video_kf(1) + es(0x101, 2, 2), es(0x101, 3, 3)]
 
 
+def program_left():
+    """Session "leave": program 1 leaves the PAT, program 2 keeps PMT PID 0x100."""
+    return [pat_programs(0, [0x100, 0x100]) + pmt(0) + es(0x101, 0, 0),
+            pat(1, 0x100, program=2) + video_kf(1) + es(0x101, 2, 2),
+            pmt(1, 0x100, 0x102, program=2) + video_kf(0, 0x102) + es(0x102, 1, 1),
+            es(0x102, 2, 2)]
+
+
 def keyframe_session(sid, port, out_port):
     """A session of kind mpegts on @port whose output (its id @sid and 1) starts on a key
     frame."""
@@ -163,7 +175,7 @@ def main():
                       "ssrc": 77, "drop_null": True}]},
     ] + [keyframe_session(sid, 1238 + 2 * i, 2020 + 10 * i)
          for i, sid in enumerate(("move", "wander", "drop", "crowd", "novideo", "damaged",
-                                  "keep"))]
+                                  "keep", "leave"))]
     dpl = Dataplane("pcapts", "", sessions=sessions)
     pkts = [frame(1234, d) for d in dgs]
     bad = bytearray(dgs[0])
@@ -183,8 +195,8 @@ def main():
     damaged = bytearray(pat(0) + pmt(0))
     damaged[1] |= 0x80
     pkts.append(frame(1248, bytes(damaged)))
-    kept = pmt_kept()
-    pkts += [frame(1250, d) for d in kept]
+    kept, left = pmt_kept(), program_left()
+    pkts += [frame(1250, d) for d in kept] + [frame(1252, d) for d in left]
     wrpcap(dpl.path("in0.pcap"), pkts)
     wrpcap(dpl.path("in1.pcap"), [])
     # One TX queue per worker, and net_pcap makes one TX queue per tx_pcap file.
@@ -219,6 +231,7 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
                     s["sessions"]["novideo"]["rx_pkts"] >= len(novideo) and
                     s["sessions"]["damaged"]["rx_pkts"] >= 1 and
                     s["sessions"]["keep"]["rx_pkts"] >= len(kept) and
+                    s["sessions"]["leave"]["rx_pkts"] >= len(left) and
                     sum(l["handoff_in"] for l in lc) >= sum(l["handoff_out"] for l in lc))
         st = dpl.wait_for(done, what="every packet handled")
     T.eq(dpl.rc, 0, "dataplane exited cleanly")
@@ -241,12 +254,12 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
     if os.environ.get("MFWD_LCORES"):
         lc = st["lcores"]
         # Sessions go to the least loaded worker in turn, in file order (ts, move, drop,
-        # novideo and keep to worker 1, which receives port 0; rts, wander, crowd and
-        # damaged to worker 2).
-        moved = 4 + len(wanders) + len(crowded) + 1
+        # novideo and keep to worker 1, which receives port 0; rts, wander, crowd, damaged
+        # and leave to worker 2).
+        moved = 4 + len(wanders) + len(crowded) + 1 + len(left)
         T.check(len(lc) == 3 and sum(l["handoff_out"] for l in lc) == moved and
                 sum(l["handoff_in"] for l in lc) == moved,
-                "rts, wander, crowd and damaged packets handed to their worker")
+                "rts, wander, crowd, damaged and leave packets handed to their worker")
 
     # A session's packets all leave from its worker's queue: one file, in order.
     out = [p for w in range(workers) for p in rdpcap(dpl.path("out1-%d.pcap" % w))]
@@ -271,7 +284,9 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
              "last, a damaged PMT, nor the PID the PMT took it from; at the key frame the "
              "next PMT names"),
             (2080, kept, "keep: no PMT that tells nothing of program 1's video drops it, nor "
-             "program 2's on the same PID; at its key frame")):
+             "program 2's on the same PID; at its key frame"),
+            (2090, left, "leave: program 1's video goes with it though its PMT PID stays; "
+             "at the key frame program 2's PMT names")):
         T.eq(to(port), flow[-2:], what)
     r1 = [p for p in out if UDP in p and p[UDP].dport == 2010]
     T.eq(len(r1), 4, "r1 sent")

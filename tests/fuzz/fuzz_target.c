@@ -244,8 +244,8 @@ fuzz_srtp(const uint8_t *d, size_t n)
 static void
 fuzz_keyframe(const uint8_t *d, size_t n)
 {
-	uint16_t prog = 0xdead, pid = 0xbeef;
-	uint8_t st = 0xee;
+	uint16_t prog = 0xdead, pid = 0xbeef, prog2, pid2;
+	uint8_t st = 0xee, st2;
 	int k;
 
 	if (n < 1)
@@ -265,6 +265,13 @@ fuzz_keyframe(const uint8_t *d, size_t n)
 		else
 			CHECK(pid == 0xbeef && st == 0xee);
 		CHECK(k == -EINVAL ? prog == 0xdead : (d[2] & 0xc0) == 0x40);
+		/* Again from other values: the same answer, each promised value written. */
+		prog2 = 0x1234;
+		pid2 = 0x4321;
+		st2 = 0x11;
+		CHECK(mf_ts_pmt_video(d + 1, n - 1, &prog2, &pid2, &st2) == k);
+		CHECK(k == -EINVAL ? prog2 == 0x1234 : prog2 == prog);
+		CHECK(k == 0 ? pid2 == pid && st2 == st : pid2 == 0x4321 && st2 == 0x11);
 		return;
 	default:
 		k = mf_kf_rtp(d[0] % 8, d + 1, n - 1);

@@ -358,9 +358,6 @@ test_pmt(void)
 	p[1] = 0x10;					/* no PUSI: no section starts */
 	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), -EINVAL);
 	p[1] = 0x50;
-	p[3] = 0x20;					/* an adaptation field, no payload */
-	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), -EINVAL);
-	p[3] = 0x10;
 	p[4 + 6] = 0xc0;				/* current_next_indicator 0 */
 	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), -EINVAL);
 	p[4 + 6] = 0xc1;
@@ -385,14 +382,26 @@ test_pmt(void)
 	MF_TEST_EQ(pid, 0);				/* nothing else written */
 	p[4 + 3] = 0x1c;				/* length 28: an entry overruns it */
 	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), -EINVAL);
-	/* One AAC stream whose descriptors end at the packet's end: the section ends there
-	 * (length 184) or goes on into the next packet (length 200), which may name a video. */
+	/* One AAC stream whose descriptors end at the packet's end: the streams end there
+	 * (length 184: only the CRC is in the next packet) or go on into the next packet
+	 * (length 200), which may name a video. */
 	p[4 + 13] = 0x0f;
 	p[4 + 16] = 0xf0;
 	p[4 + 17] = 166;
 	p[4 + 3] = 184;
 	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), -ENOENT);
 	p[4 + 3] = 200;
+	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), -EINVAL);
+	/* After an empty adaptation field the section is read; with no payload, nothing is. */
+	memset(p, 0xff, sizeof(p));
+	p[0] = MF_TS_SYNC;
+	p[1] = 0x50;
+	p[2] = 0x00;
+	p[3] = 0x30;
+	p[4] = 0x00;
+	memcpy(p + 5, sec, sizeof(sec));
+	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), 0);
+	p[3] = 0x20;
 	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), -EINVAL);
 out:
 	return rc;

@@ -62,11 +62,13 @@ int mf_kf_ts(const uint8_t *pkt, size_t len, uint8_t stream_type);
 /**
  * The first video stream of the PMT section that starts in one TS packet (after its
  * pointer_field; PUSI set), read up to the packet's end. @return 0 with *program (its
- * program_number), *pid and *stream_type set; -ENOENT with *program set when the section,
- * whole in the packet and well formed, names no video stream; -EINVAL when it tells
- * nothing: not a PMT's start, flagged damaged (transport_error_indicator), not applying
- * yet (current_next_indicator 0), malformed, or going on in the next packet with no video
- * in this one. Nothing is written unless it says so. The CRC is not checked.
+ * program_number), *pid and *stream_type set; -ENOENT with *program set when the section
+ * names no video stream: its streams all in the packet, ending where the section says;
+ * -EINVAL when it tells nothing: not a PMT's start, flagged damaged
+ * (transport_error_indicator), not in long form (section_syntax_indicator), not applying
+ * yet (current_next_indicator 0), not section 0 of 0, malformed, or its streams going on
+ * in the next packet with no video in this one. Nothing is written unless it says so. The
+ * CRC is not checked.
  */
 int mf_ts_pmt_video(const uint8_t *pkt, size_t len, uint16_t *program, uint16_t *pid,
 		    uint8_t *stream_type);
