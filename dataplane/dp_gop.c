@@ -17,7 +17,6 @@
 
 #include "dp.h"
 #include "dp_pkt.h"
-#include "mf/mf_ts.h"
 
 /* Packets a cache has room for: a generous number per frame, bounded. */
 #define GOP_PKTS_PER_FRAME	64
@@ -59,24 +58,17 @@ psi_keep(struct dp_gop_pkt *k, const struct dp_sess *s, struct dp_pkt *p)
 	p->cached = true;
 }
 
-/* MPEG-TS over UDP: keep the last datagrams with a PAT and a PMT section start. */
+/* MPEG-TS over UDP: keep the last datagrams with a PAT and a PMT the session read (the TS
+ * stage, dp_pipeline.c): whole, not flagged damaged, applying now. One announcing the next
+ * version (current_next_indicator 0) would give a viewer starting from the cache a table
+ * that does not apply yet, and no other until the next one comes live. */
 static void
 psi_note(struct dp_gop *g, const struct dp_sess *s, struct dp_pkt *p)
 {
-	const struct dp_ts_rx *ts = &s->st->ts;
-	const uint8_t *d = p->data + p->l4.payload_off;
-	uint16_t i, pid;
-
-	for (i = 0; i + MF_TS_PKT_LEN <= p->l4.payload_len; i += MF_TS_PKT_LEN) {
-		/* A section's start, not flagged damaged (transport_error_indicator). */
-		if ((d[i + 1] & 0xc0) != 0x40)
-			continue;
-		pid = (uint16_t)((d[i + 1] & 0x1f) << 8 | d[i + 2]);
-		if (pid == MF_TS_PID_PAT)
-			psi_keep(&g->psi[0], s, p);
-		if (dp_ts_is_pmt(ts, pid))
-			psi_keep(&g->psi[1], s, p);
-	}
+	if (p->psi & DP_PSI_PAT)
+		psi_keep(&g->psi[0], s, p);
+	if (p->psi & DP_PSI_PMT)
+		psi_keep(&g->psi[1], s, p);
 }
 
 void

@@ -345,22 +345,22 @@ rtp_jitter(const struct dp_sess *s, struct dp_rtp_rx *rx, const struct mf_rtp *r
  * (transport_error_indicator) or one whose section length no PAT has changes nothing. Its
  * CRC is not checked: a PID with a bit flipped stands until the next PAT, a few hundred
  * milliseconds later, and key frames of the video whose PMT it hid are missed until then. */
-static void
+static bool
 ts_note_pat(struct dp_ts_rx *ts, const uint8_t *pkt, const struct mf_ts_pkt *k)
 {
 	unsigned int off = k->payload_off, end, i;
 	uint16_t section_len;
 
 	if (!k->pusi || k->tei || off >= MF_TS_PKT_LEN)
-		return;
+		return false;
 	off += 1u + pkt[off];		/* pointer_field */
 	if (off + 8 > MF_TS_PKT_LEN || pkt[off] != 0)	/* table_id 0: PAT */
-		return;
+		return false;
 	/* 5 bytes after the length, 4 a program, the CRC's 4; at most 1,021 in all. */
 	section_len = (uint16_t)((pkt[off + 1] & 0x0f) << 8 | pkt[off + 2]);
 	if (section_len < 9 || section_len > 1021 || (section_len - 9) % 4 != 0 ||
 	    !(pkt[off + 5] & 0x01) || pkt[off + 6] > pkt[off + 7])
-		return;
+		return false;
 	ts->pat_seen = true;
 	if (pkt[off + 6] == 0) {	/* section_number */
 		ts->nb_pmt = 0;
@@ -387,6 +387,7 @@ ts_note_pat(struct dp_ts_rx *ts, const uint8_t *pkt, const struct mf_ts_pkt *k)
 	/* last_section_number: the list is whole. */
 	if (pkt[off + 6] == pkt[off + 7] && !ts->pat_cut && ts->has_video && !ts->pat_video)
 		ts->has_video = false;
+	return true;
 }
 
 /* The video a PMT names. One that names none drops the video its program named before (a
@@ -394,7 +395,7 @@ ts_note_pat(struct dp_ts_rx *ts, const uint8_t *pkt, const struct mf_ts_pkt *k)
  * by program_number. A PMT flagged damaged or not current, or one going on in the next
  * packet with no video in this one, cannot drop it. The CRC is not checked: a bit flipped
  * in a stream_type drops the video until the next PMT, a few hundred milliseconds later. */
-static void
+static bool
 ts_note_pmt(struct dp_ts_rx *ts, const uint8_t *pkt, uint16_t pid)
 {
 	uint16_t prog = 0;
@@ -407,6 +408,7 @@ ts_note_pmt(struct dp_ts_rx *ts, const uint8_t *pkt, uint16_t pid)
 	} else if (rc == -ENOENT && ts->video_pmt == pid && ts->video_prog == prog) {
 		ts->has_video = false;
 	}
+	return rc == 0 || rc == -ENOENT;
 }
 
 static void
@@ -431,8 +433,10 @@ ts_cc(struct dp_ts_rx *ts, const struct mf_ts_pkt *k, uint64_t *sc)
 	ts->cc[i] = k->cc;
 }
 
+/* The TS packets of one datagram (or RTP payload); @p psi: the tables read (enum dp_psi).
+ * @return false when it is not MPEG-TS. */
 static bool
-ts_rx(struct dp_sess *s, const uint8_t *d, uint16_t len, uint64_t *sc)
+ts_rx(struct dp_sess *s, const uint8_t *d, uint16_t len, uint8_t *psi, uint64_t *sc)
 {
 	struct dp_ts_rx *ts = &s->st->ts;
 	struct mf_ts t;
@@ -450,13 +454,13 @@ ts_rx(struct dp_sess *s, const uint8_t *d, uint16_t len, uint64_t *sc)
 		if (k->pid == MF_TS_PID_NULL)
 			continue;
 		ts_cc(ts, k, sc);
-		if (k->pid == MF_TS_PID_PAT)
-			ts_note_pat(ts, d + i * MF_TS_PKT_LEN, k);
+		if (k->pid == MF_TS_PID_PAT && ts_note_pat(ts, d + i * MF_TS_PKT_LEN, k))
+			*psi |= DP_PSI_PAT;
 		if (!dp_ts_is_pmt(ts, k->pid))
 			continue;
 		ts->pmt_seen = true;
-		if (k->pusi)
-			ts_note_pmt(ts, d + i * MF_TS_PKT_LEN, k->pid);
+		if (k->pusi && ts_note_pmt(ts, d + i * MF_TS_PKT_LEN, k->pid))
+			*psi |= DP_PSI_PMT;
 	}
 	sc[DP_SC_ts_pat_seen] = ts->pat_seen;
 	sc[DP_SC_ts_pmt_seen] = ts->pmt_seen;
@@ -500,11 +504,12 @@ inspect(struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc)
 	int drop;
 
 	p->what = DP_WHAT_UDP;
+	p->psi = 0;
 	if (s->kind == MF_SESS_UDP)
 		return 0;
 	if (s->kind == MF_SESS_MPEGTS) {
 		p->what = DP_WHAT_TS;
-		return ts_rx(s, pl, p->l4.payload_len, sc) ? 0 : DP_SC_drop_media;
+		return ts_rx(s, pl, p->l4.payload_len, &p->psi, sc) ? 0 : DP_SC_drop_media;
 	}
 	if (unlikely(s->dtls_wait))
 		return DP_SC_drop_dtls_wait;
@@ -519,7 +524,8 @@ inspect(struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc)
 	if (mf_rtp_parse(pl, p->l4.payload_len, &p->rtp) != 0)
 		return DP_SC_drop_media;
 	rtp_rx(s, &p->rtp, now, sc);
-	if (s->kind == MF_SESS_RTP_MPEGTS && !ts_rx(s, pl + p->rtp.hdr_len, p->rtp.payload_len, sc))
+	if (s->kind == MF_SESS_RTP_MPEGTS &&
+	    !ts_rx(s, pl + p->rtp.hdr_len, p->rtp.payload_len, &p->psi, sc))
 		return DP_SC_drop_media;
 	return 0;
 }

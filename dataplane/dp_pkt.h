@@ -19,6 +19,13 @@ enum dp_what {
 	DP_WHAT_TS,
 };
 
+/* MPEG-TS tables in a datagram that the session read, whole and applying now: what the GOP
+ * cache may keep for a viewer to start from (dp_pkt.psi). */
+enum dp_psi {
+	DP_PSI_PAT = 1,
+	DP_PSI_PMT = 2,
+};
+
 struct dp_pkt {
 	/* inputs */
 	struct rte_mbuf *m;
@@ -33,6 +40,7 @@ struct dp_pkt {
 	int8_t kf;			/* enum mf_kf once asked (dp_pkt_kf), -1 before */
 	bool cached;			/* the GOP cache holds it: no output may write into it */
 	const struct dp_ts_rx *psi_only; /* send only the PAT and these PMTs (GOP cache start) */
+	uint8_t psi;			/* enum dp_psi bits, set by the TS stage */
 	/* scratch: the one's-complement sum of the shared bytes, once per packet */
 	uint16_t sum_off;
 	uint16_t sum_len;

@@ -486,7 +486,10 @@ def ts_psi_kept(topo, dpl):
     """The GOP cache keeps an MPEG-TS stream's last PAT and PMT datagram, before the first
     key frame too. An output that PID-filters the same datagram must not write its own
     frame into the kept one, or a viewer starting from the cache is sent that output's
-    bytes for its PAT and PMT."""
+    bytes for its PAT and PMT. Tables that do not apply yet (current_next_indicator 0) or
+    that the dataplane could not read (a PMT section too short) come after it: the cache
+    must keep the one that applies, or the viewer starts with a table its decoder sets
+    aside."""
     spec = {"id": "tspsi", "kind": "mpegts",
             "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5310, "source": "latch",
                         "gop_cache": {"max_ms": 60000}},
@@ -495,17 +498,23 @@ def ts_psi_kept(topo, dpl):
     rc, out = dpl.add(spec)
     T.eq(rc, 0, "tspsi session: %s" % out)
     psi = pat(0) + pmt(0)
+    short = bytearray(pmt(1))
+    short[7] = 12                       # section_length 12: no PMT is that short
+    unread = [pat(1, current=False) + es(0x200, 2, 0xA2),
+              bytes(short) + es(0x200, 3, 0xA3),
+              pmt(2, video=0x111, current=False) + es(0x200, 4, 0xA4)]
     dgrams = [psi + es(0x200, 0, 0xA0) + es(0x200, 1, 0xA1),
               video_kf(0) + es(0x101, 1, 1), es(0x101, 2, 2) + es(0x101, 3, 3),
               es(0x101, 4, 4)]
     rx, tx, send = feed(topo, dpl, "tspsi", RAW_RECEIVER, 6610, HEX_SENDER, 1)
-    for g in dgrams[:3]:
+    for g in dgrams[:1] + unread + dgrams[1:3]:
         send(g.hex(), 1)
     gop_viewer(dpl, spec, 6610)
     send(dgrams[3].hex(), 1)
     got = received(rx, tx)
     T.eq(got, [psi.hex()] + [g.hex() for g in dgrams[1:]],
-         "ts psi: the viewer gets the PAT and PMT as they came, then the GOP and live")
+         "ts psi: the viewer gets the PAT and PMT that apply as they came, then the GOP "
+         "and live")
 
 
 def ts_receiver(topo, d, addr, port, name):

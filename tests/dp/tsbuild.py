@@ -21,11 +21,11 @@ def psi(pid, cc, table):
             b"\xff" * (184 - len(body)))
 
 
-def pat(cc, pmt_pid=0x100, section=0, last=0, program=1):
-    # table_id 0, section_length 13, tsid 1, version 0 current, section @section of
-    # 0..@last, @program -> its PMT
-    return psi(0, cc, bytes([0x00, 0xB0, 13, 0, 1, 0xC1, section, last, 0, program,
-                             0xE0 | pmt_pid >> 8, pmt_pid & 0xFF]))
+def pat(cc, pmt_pid=0x100, section=0, last=0, program=1, current=True):
+    # table_id 0, section_length 13, tsid 1, version 0 current (or the next, not yet
+    # current: version 1), section @section of 0..@last, @program -> its PMT
+    return psi(0, cc, bytes([0x00, 0xB0, 13, 0, 1, 0xC1 if current else 0xC2, section, last,
+                             0, program, 0xE0 | pmt_pid >> 8, pmt_pid & 0xFF]))
 
 
 def pat_programs(cc, pmt_pids):
@@ -35,10 +35,12 @@ def pat_programs(cc, pmt_pids):
     return psi(0, cc, bytes([0x00, 0xB0 | n >> 8, n & 0xFF, 0, 1, 0xC1, 0, 0]) + progs)
 
 
-def pmt(cc, pid=0x100, video=0x101, stream_type=0x1B, program=1):
-    # @program, PCR PID and @stream_type (0x1b: H.264, 0x0f: AAC) on the video PID
+def pmt(cc, pid=0x100, video=0x101, stream_type=0x1B, program=1, current=True):
+    # @program, PCR PID and @stream_type (0x1b: H.264, 0x0f: AAC) on the video PID; version
+    # 0 current, or the next (version 1) not yet current
     v = [0xE0 | video >> 8, video & 0xFF]
-    return psi(pid, cc, bytes([0x02, 0xB0, 18, program >> 8, program & 0xFF, 0xC1, 0, 0] + v +
+    return psi(pid, cc, bytes([0x02, 0xB0, 18, program >> 8, program & 0xFF,
+                               0xC1 if current else 0xC2, 0, 0] + v +
                               [0xF0, 0, stream_type] + v + [0xF0, 0]))
 
 
