@@ -342,11 +342,10 @@ rtp_jitter(const struct dp_sess *s, struct dp_rtp_rx *rx, const struct mf_rtp *r
  * packet, not read). Programs may share a PMT PID: the PID alone would keep a video whose
  * program left.
  * A PAT that does not apply yet (current_next_indicator 0), one flagged damaged
- * (transport_error_indicator) or one whose section length no PAT has changes nothing. Its
- * CRC is not checked: a PID with a bit flipped stands until the next PAT, a few hundred
- * milliseconds later, and key frames of the video whose PMT it hid are missed until then. */
+ * (transport_error_indicator), one whose section length no PAT has, or one whole in the
+ * packet with the wrong CRC_32 (counted) changes nothing. @return whether it was read. */
 static bool
-ts_note_pat(struct dp_ts_rx *ts, const uint8_t *pkt, const struct mf_ts_pkt *k)
+ts_note_pat(struct dp_ts_rx *ts, const uint8_t *pkt, const struct mf_ts_pkt *k, uint64_t *sc)
 {
 	unsigned int off = k->payload_off, end, i;
 	uint16_t section_len;
@@ -361,6 +360,11 @@ ts_note_pat(struct dp_ts_rx *ts, const uint8_t *pkt, const struct mf_ts_pkt *k)
 	if (section_len < 9 || section_len > 1021 || (section_len - 9) % 4 != 0 ||
 	    !(pkt[off + 5] & 0x01) || pkt[off + 6] > pkt[off + 7])
 		return false;
+	if (off + 3u + section_len <= MF_TS_PKT_LEN &&
+	    !mf_ts_section_crc_ok(pkt + off, 3u + section_len)) {
+		sc[DP_SC_ts_crc_err]++;
+		return false;
+	}
 	ts->pat_seen = true;
 	if (pkt[off + 6] == 0) {	/* section_number */
 		ts->nb_pmt = 0;
@@ -392,15 +396,17 @@ ts_note_pat(struct dp_ts_rx *ts, const uint8_t *pkt, const struct mf_ts_pkt *k)
 
 /* The video a PMT names. One that names none drops the video its program named before (a
  * key frame on a PID no longer video is none); programs may share a PMT PID, told apart
- * by program_number. A PMT flagged damaged or not current, or one going on in the next
- * packet with no video in this one, cannot drop it. The CRC is not checked: a bit flipped
- * in a stream_type drops the video until the next PMT, a few hundred milliseconds later. */
+ * by program_number. A PMT flagged damaged or not current, one with the wrong CRC_32
+ * (counted), or one going on in the next packet with no video in this one, cannot drop
+ * it. @return whether it was read. */
 static bool
-ts_note_pmt(struct dp_ts_rx *ts, const uint8_t *pkt, uint16_t pid)
+ts_note_pmt(struct dp_ts_rx *ts, const uint8_t *pkt, uint16_t pid, uint64_t *sc)
 {
 	uint16_t prog = 0;
 	int rc = mf_ts_pmt_video(pkt, MF_TS_PKT_LEN, &prog, &ts->video_pid, &ts->video_type);
 
+	if (rc == -EBADMSG)
+		sc[DP_SC_ts_crc_err]++;
 	if (rc == 0) {
 		ts->has_video = true;
 		ts->video_pmt = pid;
@@ -454,12 +460,12 @@ ts_rx(struct dp_sess *s, const uint8_t *d, uint16_t len, uint8_t *psi, uint64_t 
 		if (k->pid == MF_TS_PID_NULL)
 			continue;
 		ts_cc(ts, k, sc);
-		if (k->pid == MF_TS_PID_PAT && ts_note_pat(ts, d + i * MF_TS_PKT_LEN, k))
+		if (k->pid == MF_TS_PID_PAT && ts_note_pat(ts, d + i * MF_TS_PKT_LEN, k, sc))
 			*psi |= DP_PSI_PAT;
 		if (!dp_ts_is_pmt(ts, k->pid))
 			continue;
 		ts->pmt_seen = true;
-		if (k->pusi && ts_note_pmt(ts, d + i * MF_TS_PKT_LEN, k->pid))
+		if (k->pusi && ts_note_pmt(ts, d + i * MF_TS_PKT_LEN, k->pid, sc))
 			*psi |= DP_PSI_PMT;
 	}
 	sc[DP_SC_ts_pat_seen] = ts->pat_seen;

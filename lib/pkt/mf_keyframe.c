@@ -531,6 +531,9 @@ mf_ts_pmt_video(const uint8_t *pkt, size_t len, uint16_t *program, uint16_t *pid
 	cut = end > MF_TS_PKT_LEN;
 	if (cut)
 		end = MF_TS_PKT_LEN;
+	/* Damage the TEI does not flag: a section whole in the packet is checked. */
+	if (end + 4 <= MF_TS_PKT_LEN && !mf_ts_section_crc_ok(pkt + off, 3u + section_len))
+		return -EBADMSG;
 	info_len = (uint16_t)((pkt[off + 10] & 0x0f) << 8 | pkt[off + 11]);
 	for (i = off + 12 + info_len; i + 5 <= end;
 	     i += 5 + (size_t)((pkt[i + 3] & 0x0f) << 8 | pkt[i + 4])) {

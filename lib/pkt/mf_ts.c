@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* MPEG-TS parser over untrusted bytes (see mf_ts.h). */
 
+#include <zlib.h>
+
 #include "mf/mf_ts.h"
 
 static int
@@ -66,4 +68,31 @@ mf_ts_parse(const uint8_t *p, size_t len, struct mf_ts *t)
 		t->nb++;
 	}
 	return 0;
+}
+
+static inline uint8_t
+bit_reversed(uint8_t b)
+{
+	b = (uint8_t)((b & 0xf0) >> 4 | (b & 0x0f) << 4);
+	b = (uint8_t)((b & 0xcc) >> 2 | (b & 0x33) << 2);
+	return (uint8_t)((b & 0xaa) >> 1 | (b & 0x55) << 1);
+}
+
+/* CRC-32/MPEG-2 is zlib's CRC-32 (the same polynomial and initial value) with the bit
+ * order reversed: it takes each byte's most significant bit first and leaves the result
+ * uncomplemented. So zlib's CRC of the bytes each bit-reversed is the MPEG-2 CRC reversed
+ * and complemented; over a section with its CRC_32 that CRC is 0, and zlib's all ones. A
+ * library's CRC, not one of our own, at the price of a copy: sections checked here fit a
+ * TS packet, and PSI comes a few times a second. */
+bool
+mf_ts_section_crc_ok(const uint8_t *sec, size_t len)
+{
+	uint8_t rev[MF_TS_PKT_LEN];
+	size_t i;
+
+	if (len < 4 || len > sizeof(rev))
+		return false;
+	for (i = 0; i < len; i++)
+		rev[i] = bit_reversed(sec[i]);
+	return crc32(0L, rev, (uInt)len) == 0xffffffffUL;
 }

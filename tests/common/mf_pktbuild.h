@@ -81,4 +81,32 @@ pb_ts(uint8_t *p, uint16_t pid, uint8_t cc, int pusi)
 		p[i] = (uint8_t)i;
 }
 
+/* CRC-32/MPEG-2 a bit at a time, as annex A of ISO/IEC 13818-1 draws it: a reference for
+ * the library's (zlib's, bit-reversed). */
+static inline uint32_t
+pb_crc_mpeg2(const uint8_t *d, size_t n)
+{
+	uint32_t crc = 0xffffffff;
+	size_t i;
+	int b;
+
+	for (i = 0; i < n; i++) {
+		crc ^= (uint32_t)d[i] << 24;
+		for (b = 0; b < 8; b++)
+			crc = crc & 0x80000000 ? crc << 1 ^ 0x04c11db7 : crc << 1;
+	}
+	return crc;
+}
+
+/* The right CRC_32 at the end of the PSI section at @p sec (its table_id), as long as its
+ * section_length says (at least the CRC's 4 bytes). */
+static inline void
+pb_section_crc(uint8_t *sec)
+{
+	size_t len = (size_t)((sec[1] & 0x0f) << 8 | sec[2]);
+
+	if (len >= 4)
+		pb_w32(sec + 3 + len - 4, pb_crc_mpeg2(sec, 3 + len - 4));
+}
+
 #endif /* MF_PKTBUILD_H */

@@ -37,7 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Checks, Dataplane  # noqa: E402
 from media import frame_hashes, make_clip, rtp_receiver  # noqa: E402
 from netns import Topology  # noqa: E402
-from tsbuild import es, pat, pmt, video_kf  # noqa: E402
+from tsbuild import es, fix_crc, pat, pmt, video_kf  # noqa: E402
 
 T = Checks("netns_keyframe")
 RECEIVERS = ("10.99.2.1", "10.99.2.3", "10.99.2.4")
@@ -501,7 +501,7 @@ def ts_psi_kept(topo, dpl):
     short = bytearray(pmt(1))
     short[7] = 12                       # section_length 12: no PMT is that short
     unread = [pat(1, current=False) + es(0x200, 2, 0xA2),
-              bytes(short) + es(0x200, 3, 0xA3),
+              fix_crc(short) + es(0x200, 3, 0xA3),
               pmt(2, video=0x111, current=False) + es(0x200, 4, 0xA4)]
     dgrams = [psi + es(0x200, 0, 0xA0) + es(0x200, 1, 0xA1),
               video_kf(0) + es(0x101, 1, 1), es(0x101, 2, 2) + es(0x101, 3, 3),

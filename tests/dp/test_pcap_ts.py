@@ -25,8 +25,9 @@ frame on the old video PID is none; the next PMT naming a video starts it. Sessi
 neither PAT nor PMT seen.
 Session "keep" (1250): programs 1 and 2 share PMT PID 0x100; program 1's names video 0x101.
 What tells nothing of it must not drop it: a PMT flagged damaged, one not yet current, one
-going on in the next packet, none of them naming video, and program 2's PMT, which names
-none; the key frame on 0x101 after them starts the output. Session "leave" (1252):
+going on in the next packet, none of them naming video, program 2's PMT, which names none,
+and a PMT and a PAT with a wrong CRC_32 (counted: ts_crc_err); the key frame on 0x101 after
+them starts the output. Session "leave" (1252):
 programs 1 and 2 share PMT PID 0x100, program 1's PMT names video 0x101; then a PAT names
 program 2 alone, on the same PID: program 1's video is gone, a key frame on 0x101 is none,
 and the output starts at the key frame of the video program 2's PMT names.
@@ -36,7 +37,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Checks, Dataplane  # noqa: E402
-from tsbuild import es, null, pat, pat_programs, pmt, pmt_cut, video_kf  # noqa: E402
+from tsbuild import (bad_crc, es, fix_crc, null, pat, pat_programs, pmt, pmt_cut,  # noqa: E402
+                     video_kf)
 from scapy.all import IP, UDP, Ether, Raw, rdpcap, wrpcap  # noqa: E402
 from scapy.layers.rtp import RTP  # noqa: E402
 
@@ -92,7 +94,7 @@ def pmt_wanders():
     tei[1] |= 0x80
     len14[6:8] = b"\xb0\x0e"          # not 9 + 4 per program
     len1025[6:8] = b"\xb4\x01"        # 9 + 4 * 254, above the 1,021 a PAT may have
-    damaged = bytes(tei) + bytes(len14) + bytes(len1025) + pmt(1, 0x110, 0x112)
+    damaged = bytes(tei) + fix_crc(len14) + bytes(len1025) + pmt(1, 0x110, 0x112)
     return first + [moved, damaged + video_kf(0, 0x112) + es(0x112, 1, 1), es(0x112, 2, 2)]
 
 
@@ -129,12 +131,14 @@ def pmt_no_video():
 
 def pmt_kept():
     """Session "keep": each datagram after the first would drop video 0x101 if taken for a
-    PMT that names no video of program 1; the output starts at the key frame after them."""
+    PMT that names no video of program 1, or for a PAT that no longer names program 1 on
+    0x100; the output starts at the key frame after them. Two have a wrong CRC_32."""
     tei, later = bytearray(pmt(1, 0x100, 0x101, 0x0F)), bytearray(pmt(2, 0x100, 0x101, 0x0F))
     tei[1] |= 0x80
     later[10] = 0xC0                   # current_next_indicator 0
     return [pat_programs(0, [0x100, 0x100]) + pmt(0) + es(0x101, 0, 0), bytes(tei),
-            bytes(later), pmt_cut(3), pmt(4, 0x100, 0x201, 0x0F, program=2),
+            fix_crc(later), pmt_cut(3), pmt(4, 0x100, 0x201, 0x0F, program=2),
+            bad_crc(pmt(5, 0x100, 0x101, 0x0F)), bad_crc(pat(1, 0x160)),
             video_kf(1) + es(0x101, 2, 2), es(0x101, 3, 3)]
 
 
@@ -245,6 +249,8 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
     T.eq((s["ts_pat_seen"], s["ts_pmt_seen"]), (1, 1), "PAT and PMT seen")
     T.eq((st["sessions"]["damaged"]["ts_pat_seen"], st["sessions"]["damaged"]["ts_pmt_seen"]),
          (0, 0), "damaged: a PAT flagged damaged is no PAT seen, nor its PMT")
+    T.eq([st["sessions"][n]["ts_crc_err"] for n in ("ts", "wander", "novideo", "keep")],
+         [0, 0, 0, 2], "keep: a PAT and a PMT with a wrong CRC_32 counted (none elsewhere)")
     o = s["outputs"]
     T.eq(o["t1"]["tx_pkts"], 20, "t1 sent")
     T.eq(o["t3"]["drop_ts_filtered"], 20, "t3 had nothing to send")

@@ -21,6 +21,24 @@ def psi(pid, cc, table):
             b"\xff" * (184 - len(body)))
 
 
+def fix_crc(pkt):
+    """@pkt (a TS packet whose section starts after a pointer_field of 0) with its section's
+    CRC_32 made right again after a test changed the section, when it ends in the packet."""
+    b = bytearray(pkt)
+    n = 3 + ((b[6] & 0x0F) << 8 | b[7]) - 4
+    if 5 + n + 4 <= len(b):
+        b[5 + n:5 + n + 4] = crc32_mpeg(bytes(b[5:5 + n])).to_bytes(4, "big")
+    return bytes(b)
+
+
+def bad_crc(pkt):
+    """@pkt with its section's CRC_32 wrong by one bit."""
+    b = bytearray(pkt)
+    n = 3 + ((b[6] & 0x0F) << 8 | b[7]) - 4
+    b[5 + n + 3] ^= 1
+    return bytes(b)
+
+
 def pat(cc, pmt_pid=0x100, section=0, last=0, program=1, current=True):
     # table_id 0, section_length 13, tsid 1, version 0 current (or the next, not yet
     # current: version 1), section @section of 0..@last, @program -> its PMT

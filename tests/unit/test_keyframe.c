@@ -12,6 +12,7 @@
 #include "mf/mf_keyframe.h"
 #include "mf/mf_rtp.h"
 #include "mf/mf_ts.h"
+#include "mf_pktbuild.h"
 #include "mf_test.h"
 
 #ifndef MF_KF_DIR
@@ -330,6 +331,30 @@ out:
 }
 
 static int
+test_section_crc(void)
+{
+	uint8_t check[13] = "123456789";
+	uint8_t sec[MF_TS_PKT_LEN + 1];
+	unsigned int i;
+	int rc = 0;
+
+	/* The catalogue's check value of CRC-32/MPEG-2: 0x0376e6e7 over "123456789". */
+	MF_TEST_EQ(pb_crc_mpeg2(check, 9), 0x0376e6e7);
+	pb_w32(check + 9, 0x0376e6e7);
+	MF_TEST_ASSERT(mf_ts_section_crc_ok(check, sizeof(check)), "check value");
+	check[3] ^= 0x10;
+	MF_TEST_ASSERT(!mf_ts_section_crc_ok(check, sizeof(check)), "a bit flipped");
+	for (i = 0; i < sizeof(sec); i++)
+		sec[i] = (uint8_t)(i * 37 + 11);
+	pb_w32(sec + MF_TS_PKT_LEN - 4, pb_crc_mpeg2(sec, MF_TS_PKT_LEN - 4));
+	MF_TEST_ASSERT(mf_ts_section_crc_ok(sec, MF_TS_PKT_LEN), "a packet's length");
+	MF_TEST_ASSERT(!mf_ts_section_crc_ok(sec, MF_TS_PKT_LEN + 1), "longer than a packet");
+	MF_TEST_ASSERT(!mf_ts_section_crc_ok(sec, 3), "no room for a CRC");
+out:
+	return rc;
+}
+
+static int
 test_pmt(void)
 {
 	/* PMT: program 1, PCR PID 0x100, no program info; audio 0x101 (mp2), video 0x100 (H.264). */
@@ -348,10 +373,17 @@ test_pmt(void)
 	p[3] = 0x10;
 	memcpy(p + 4, sec, sizeof(sec));
 	p[4 + 5] = 0x07;				/* program 7 */
+	/* The CRC_32 checked: wrong, nothing read or written. */
+	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), -EBADMSG);
+	MF_TEST_EQ(prog + pid + st, 0);
+	pb_section_crc(p + 5);
 	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), 0);
 	MF_TEST_EQ(prog, 7);
 	MF_TEST_EQ(pid, 0x100);
 	MF_TEST_EQ(st, MF_TS_STREAM_H264);
+	p[4 + 19] ^= 0x01;				/* the video's PID, damaged */
+	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), -EBADMSG);
+	p[4 + 19] ^= 0x01;
 	/* Each of these tells nothing, whatever its streams. */
 	p[1] |= 0x80;					/* transport_error_indicator */
 	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), -EINVAL);
@@ -371,16 +403,20 @@ test_pmt(void)
 	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), -EINVAL);
 	p[4 + 1] = 0x02;
 	p[4 + 12] = 0xff;				/* program_info_length past the packet */
+	pb_section_crc(p + 5);
 	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), -EINVAL);
 	p[4 + 12] = 0x00;
 	/* No video: said only of a section read whole whose streams end where it does. */
 	p[4 + 18] = 0x0f;				/* AAC */
+	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), -EBADMSG);
+	pb_section_crc(p + 5);
 	prog = 0;
 	pid = 0;
 	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), -ENOENT);
 	MF_TEST_EQ(prog, 7);
 	MF_TEST_EQ(pid, 0);				/* nothing else written */
 	p[4 + 3] = 0x1c;				/* length 28: an entry overruns it */
+	pb_section_crc(p + 5);
 	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), -EINVAL);
 	/* One AAC stream whose descriptors end at the packet's end: the streams end there
 	 * (length 184: only the CRC is in the next packet) or go on into the next packet
@@ -400,6 +436,7 @@ test_pmt(void)
 	p[3] = 0x30;
 	p[4] = 0x00;
 	memcpy(p + 5, sec, sizeof(sec));
+	pb_section_crc(p + 6);
 	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), 0);
 	p[3] = 0x20;
 	MF_TEST_EQ(mf_ts_pmt_video(p, sizeof(p), &prog, &pid, &st), -EINVAL);
@@ -440,6 +477,7 @@ main(int argc, char **argv)
 		{ "vp9_forms", test_vp9_forms },
 		{ "av1_forms", test_av1_forms },
 		{ "ts_forms", test_ts_forms },
+		{ "section_crc", test_section_crc },
 		{ "pmt", test_pmt },
 		{ "codec_names", test_codec_names },
 	};

@@ -67,8 +67,9 @@ int mf_kf_ts(const uint8_t *pkt, size_t len, uint8_t stream_type);
  * -EINVAL when it tells nothing: not a PMT's start, flagged damaged
  * (transport_error_indicator), not in long form (section_syntax_indicator), not applying
  * yet (current_next_indicator 0), not section 0 of 0, malformed, or its streams going on
- * in the next packet with no video in this one. Nothing is written unless it says so. The
- * CRC is not checked.
+ * in the next packet with no video in this one; -EBADMSG when the section, whole in the
+ * packet, has the wrong CRC_32 (one going on in the next packet is not checked). Nothing is
+ * written unless it says so.
  */
 int mf_ts_pmt_video(const uint8_t *pkt, size_t len, uint16_t *program, uint16_t *pid,
 		    uint8_t *stream_type);

@@ -41,6 +41,13 @@ struct mf_ts {
  */
 int mf_ts_parse(const uint8_t *p, size_t len, struct mf_ts *t);
 
+/**
+ * Does the PSI section of @p len bytes at @p sec (table_id to CRC_32 inclusive) carry the
+ * right CRC_32 (ISO/IEC 13818-1 annex A: CRC-32/MPEG-2)? A section of fewer than 4 bytes or
+ * more than MF_TS_PKT_LEN carries none.
+ */
+bool mf_ts_section_crc_ok(const uint8_t *sec, size_t len);
+
 /** true when @p pkt carries a payload, so its continuity counter advances. */
 static inline bool
 mf_ts_has_payload(const struct mf_ts_pkt *pkt)
