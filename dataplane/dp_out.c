@@ -34,6 +34,9 @@
 #include "mf/mf_bytes.h"
 #include "mf/mf_ts.h"
 
+/* Room for what an output rewrites: the most TS packets a datagram carries and an RTP
+ * header of up to 64 bytes. Reassembled datagrams (and large receive buffers) can bring
+ * more: such a copy is dropped and counted (drop_rewrite_size), never written past it. */
 #define PRIV_MAX	(MF_TS_MAX_PKTS * MF_TS_PKT_LEN + 64)
 #define IP4_HDR_LEN	((uint16_t)sizeof(struct rte_ipv4_hdr))
 #define IP6_HDR_LEN	((uint16_t)sizeof(struct rte_ipv6_hdr))
@@ -54,6 +57,7 @@ static const uint16_t dp_out_node_ctr[DP_OC_MAX] = {
 	[DP_OC_drop_no_mbuf] = DP_CTR_drop_no_mbuf,
 	[DP_OC_drop_srtp_protect] = DP_CTR_drop_srtp_protect,
 	[DP_OC_drop_mtu] = DP_CTR_drop_mtu,
+	[DP_OC_drop_rewrite_size] = DP_CTR_drop_rewrite_size,
 };
 _Static_assert(DP_CTR_rx_pkts == 0, "0 marks an output drop the node does not count");
 
@@ -207,9 +211,9 @@ ts_filter(uint8_t *out, const uint8_t *ts, uint16_t len, const struct dp_out *o,
 	return n;
 }
 
-/* The private part of output @p o into @p priv. @return its length; 0 with *empty set when a
- * filter left nothing to send. */
-static uint16_t
+/* The private part of output @p o into @p priv (PRIV_MAX bytes). @return its length, 0 with
+ * *empty set when a filter left nothing to send, or -E2BIG when it would not fit. */
+static int
 build_priv(uint8_t *priv, const struct dp_pkt *p, const struct dp_sess *s, struct dp_out *o,
 	   uint64_t now, bool *empty)
 {
@@ -220,6 +224,9 @@ build_priv(uint8_t *priv, const struct dp_pkt *p, const struct dp_sess *s, struc
 	switch (p->what) {
 	case DP_WHAT_RTP:
 		if (s->kind == MF_SESS_RTP_MPEGTS && ts_filters(o)) {
+			/* The header and every TS packet, the most a filter keeps. */
+			if (p->rtp.hdr_len + p->rtp.payload_len > PRIV_MAX)
+				return -E2BIG;
 			memcpy(priv, pl, p->rtp.hdr_len);
 			priv[0] &= (uint8_t)~0x20;	/* padding is not carried over */
 			rtp_rewrite(priv, &p->rtp, s, o, now);
@@ -234,10 +241,14 @@ build_priv(uint8_t *priv, const struct dp_pkt *p, const struct dp_sess *s, struc
 		rtp_rewrite(priv, &p->rtp, s, o, now);
 		return MF_RTP_HDR_LEN;
 	case DP_WHAT_RTCP:
-		return (o->cfg.flags & MF_OUT_F_SSRC) ? rtcp_rewrite(priv, p, o) : 0;
+		if (!(o->cfg.flags & MF_OUT_F_SSRC))
+			return 0;
+		return p->l4.payload_len > PRIV_MAX ? -E2BIG : rtcp_rewrite(priv, p, o);
 	case DP_WHAT_TS:
 		if (!ts_filters(o) && p->psi_only == NULL)
 			return 0;
+		if (p->l4.payload_len > PRIV_MAX)	/* the parser allows no more; kept sure */
+			return -E2BIG;
 		n = ts_filter(priv, pl, p->l4.payload_len, o, p->psi_only);
 		*empty = n == 0;
 		return n;
@@ -462,11 +473,16 @@ send_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out
 	uint32_t tail = 0;
 	int n;
 
-	priv_len = build_priv(priv, p, s, o, now, &empty);
+	n = build_priv(priv, p, s, o, now, &empty);
+	if (unlikely(n < 0)) {
+		why = DP_OC_drop_rewrite_size;
+		goto drop;
+	}
 	if (empty) {
 		why = DP_OC_drop_ts_filtered;
 		goto drop;
 	}
+	priv_len = (uint16_t)n;
 	/* A frame that may be sent in fragments has its UDP checksum summed here: no NIC can
 	 * checksum a datagram it sends in pieces. */
 	sw_csum = !o->port->tx_udp_csum ||

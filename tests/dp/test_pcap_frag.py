@@ -13,6 +13,11 @@ timeout, 2 s here: the whole input is read by then, even on a loaded machine, so
 frees its place in the table early), and a flood of 1,000 first fragments that never
 complete (the table holds 256 datagrams) beside a numbered flow of 200 unfragmented
 packets: every one of those arrives, in order, and no mbuf runs out.
+Reassembled datagrams larger than what an output rewrites in (9,088 bytes): an RTCP compound
+of 9,148 bytes to an output that rewrites its SSRC (session "rtcp"), and RTP with a 68-byte
+header carrying 48 TS packets to a PID-filtered output (session "rts"): each dropped and
+counted (drop_rewrite_size), nothing written past the room (the ASan suite runs this too);
+a small one of each beside them is sent, rewritten.
 """
 import os
 import sys
@@ -22,6 +27,7 @@ from harness import Checks, Dataplane  # noqa: E402
 from scapy.all import (IP, UDP, Ether, IPv6, IPv6ExtHdrFragment, Raw,  # noqa: E402
                        defragment, fragment, fragment6, rdpcap, wrpcap)
 from scapy.layers.rtp import RTP  # noqa: E402
+from tsbuild import es  # noqa: E402
 
 T = Checks("pcap_frag")
 SRC_MAC, DP_MAC = "02:00:00:00:01:01", "02:00:00:00:00:aa"
@@ -57,6 +63,37 @@ def raw_frag(ident, off, mf, payload):
                       flags="MF" if mf else 0) / Raw(payload)
 
 
+def rtcp_rr(extra=b""):
+    """An RR of no report block from SSRC 0x1234, then @extra (more RTCP)."""
+    return bytes([0x80, 201, 0, 1]) + (0x1234).to_bytes(4, "big") + extra
+
+
+def rtcp_app(size):
+    """An APP packet of @size bytes (a multiple of 4)."""
+    return (bytes([0x80, 204]) + (size // 4 - 1).to_bytes(2, "big") +
+            (0x1234).to_bytes(4, "big") + b"mfwd" + bytes(size - 12))
+
+
+def rtp_ts(seq, ext_words, nb_ts):
+    """RTP (payload type 33) with a header extension of @ext_words words, then @nb_ts TS
+    packets on PID 0x100."""
+    ext = bytes([0xBE, 0xDE]) + ext_words.to_bytes(2, "big") + bytes(4 * ext_words)
+    hdr = bytes([0x90 if ext_words else 0x80, 33]) + seq.to_bytes(2, "big") + \
+        (seq * 3600).to_bytes(4, "big") + (0x5678).to_bytes(4, "big")
+    return hdr + (ext if ext_words else b"") + b"".join(es(0x100, i & 15, i) for i in range(nb_ts))
+
+
+def too_big():
+    """The small and the large of each, the large in fragments: (frames, fragments)."""
+    small = [eth() / IP(src=SRC, dst=DST) / UDP(sport=4010, dport=5011) / Raw(rtcp_rr()),
+             eth() / IP(src=SRC, dst=DST) / UDP(sport=4012, dport=5012) / Raw(rtp_ts(1, 0, 1))]
+    big = [IP(src=SRC, dst=DST, id=120) / UDP(sport=4010, dport=5011) /
+           Raw(rtcp_rr(rtcp_app(9140))),
+           IP(src=SRC, dst=DST, id=121) / UDP(sport=4012, dport=5012) / Raw(rtp_ts(2, 13, 48))]
+    frags = [eth() / f for b in big for f in fragment(b, fragsize=1480)]
+    return small + frags, len(frags)
+
+
 def build_inputs(d):
     pkts, want = [], []
     pkts += frags4(1, 101)                                   # in order
@@ -67,6 +104,8 @@ def build_inputs(d):
     pkts += [x for pair in zip(a, b) for x in pair]
     want += [3, 4]
     pkts += frags6(5, 105)                                   # IPv6
+    big, nb_big = too_big()                                  # too big to rewrite
+    pkts += big
     whole = bytes(v4(6, 106)[UDP])                           # overlap: 0-1479, 1000-2479, rest
     pkts += [raw_frag(106, 0, True, whole[:1480]), raw_frag(106, 1000, True, whole[1000:2480]),
              raw_frag(106, 1480, False, whole[1480:])]
@@ -82,7 +121,7 @@ def build_inputs(d):
             pkts.append(eth() / IP(src=SRC, dst=DST) / rtp(1000 + i // 5, size=200, dport=5008))
     wrpcap(os.path.join(d, "in0.pcap"), pkts)
     wrpcap(os.path.join(d, "in1.pcap"), [])
-    return len(pkts), want
+    return len(pkts), want, nb_big
 
 
 def sessions():
@@ -90,8 +129,12 @@ def sessions():
         return {"id": sid, "kind": "rtp",
                 "ingress": {"port": 0, "addr": DST6 if ":" in addr else DST, "udp_port": port},
                 "outputs": [{"port": 1, "addr": addr, "udp_port": dport}]}
+    rtcp, rts = s("rtcp", 5010, "10.99.2.1", 6010), s("rts", 5012, "10.99.2.1", 6012)
+    rtcp["outputs"][0]["ssrc"] = 0x77
+    rts["kind"] = "rtp-mpegts"
+    rts["outputs"][0]["pids"] = [0x100]
     return [s("v4", 5004, "10.99.2.1", 6000), s("v6", 5006, "fd00:2::1", 6006),
-            s("num", 5008, "10.99.2.1", 6008)]
+            s("num", 5008, "10.99.2.1", 6008), rtcp, rts]
 
 
 def check_outputs(out, want):
@@ -123,7 +166,7 @@ def check_outputs(out, want):
 def main():
     dpl = Dataplane("pcapfrag", "", sessions=sessions(),
                     extra_args=("--frag-timeout-ms", "2000", "--frag-max-datagrams", "256"))
-    n0, want = build_inputs(dpl.dir)
+    n0, want, nb_big = build_inputs(dpl.dir)
     with open(dpl.ports_file, "w") as f:
         f.write("""
 [port 0]
@@ -142,11 +185,14 @@ neighbour = fd00:2::1 02:00:00:00:02:06
         # Held fragments go at the timeout: the gap's two, the flood's 256 held.
         st = dpl.wait_for(lambda s: s["ports"]["0"]["rx_pkts"] == n0 and
                           s["node"]["drop_frag_timeout"] >= 2 + 256 and
-                          s["sessions"]["num"]["tx_pkts"] >= 200, timeout=30,
+                          s["sessions"]["num"]["tx_pkts"] >= 200 and
+                          s["sessions"]["rts"]["rx_pkts"] >= 2 and
+                          s["sessions"]["rtcp"]["rx_pkts"] >= 2, timeout=30,
                           what="input read, held fragments timed out")
     T.eq(dpl.rc, 0, "dataplane exited cleanly")
     n = st["node"]
-    T.eq(n["frag_reassembled"], 5, "datagrams reassembled (4 IPv4 + 1 IPv6)")
+    T.eq(n["frag_reassembled"], 7, "datagrams reassembled (4 IPv4 + 1 IPv6 + 2 too big to "
+         "rewrite)")
     T.eq(n["drop_frag_tiny"], 1, "tiny first fragment")
     T.eq(n["drop_frag_size"], 1, "fragment past 65,535")
     # The table holds 256 datagrams: the gap's and the duplicate's second entry (its last two
@@ -156,8 +202,8 @@ neighbour = fd00:2::1 02:00:00:00:02:06
     T.eq(n["drop_frag_timeout"], 2 + 2 + 254, "timed out: the gap's 2, the duplicate's other "
          "2, the flood's 254")
     T.eq(n["drop_no_mbuf"], 0, "no mbuf ran out")
-    T.eq(n["frag_rx"], n0 - 200, "every fragment counted in")
-    T.eq(15 + n["drop_frag_invalid"] + n["drop_frag_timeout"] + n["drop_frag_tiny"] +
+    T.eq(n["frag_rx"], n0 - 200 - 2, "every fragment counted in")
+    T.eq(15 + nb_big + n["drop_frag_invalid"] + n["drop_frag_timeout"] + n["drop_frag_tiny"] +
          n["drop_frag_size"], n["frag_rx"], "every fragment reassembled or dropped by reason")
     s = st["sessions"]
     T.eq((s["v4"]["rx_pkts"], s["v6"]["rx_pkts"], s["num"]["rx_pkts"]), (4, 1, 200),
@@ -165,7 +211,18 @@ neighbour = fd00:2::1 02:00:00:00:02:06
     outs = list(s["v4"]["outputs"].values())
     T.eq([o["frag_tx"] for o in outs], [12], "v4 output: 4 datagrams in 3 fragments each")
     T.eq(n["frag_tx"], 12 + 3, "node: fragments sent (and the IPv6 datagram's 3)")
-    check_outputs(rdpcap(dpl.path("out1.pcap")), want)
+    T.eq(n["drop_rewrite_size"], 2, "node: the two copies too big to rewrite")
+    for sid in ("rtcp", "rts"):
+        o = list(s[sid]["outputs"].values())[0]
+        T.eq((s[sid]["rx_pkts"], o["tx_pkts"], o["drop_rewrite_size"]), (2, 1, 1),
+             "%s: the small one sent, the big one dropped and counted" % sid)
+    out = rdpcap(dpl.path("out1.pcap"))
+    check_outputs(out, want)
+    sent = {p[UDP].dport: bytes(p[UDP].payload) for p in out if UDP in p and
+            p[UDP].dport in (6011, 6012)}
+    T.eq(sent.get(6011), rtcp_rr()[:4] + (0x77).to_bytes(4, "big"),
+         "rtcp: the small compound sent, its SSRC rewritten")
+    T.eq(sent.get(6012), rtp_ts(1, 0, 1), "rts: the small packet sent, its TS packet kept")
     T.done()
 
 
