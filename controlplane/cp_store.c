@@ -350,10 +350,16 @@ cp_store_delete(struct cp *cp, struct cp_item *it, const char *id)
 		return -ENOENT;
 	}
 	memcpy(ref.id, s->id, sizeof(ref.id));
-	rc = send_item(cp, it, MF_MSG_SESSION_DEL, &ref, sizeof(ref));
-	if (rc != 0)
-		return rc;
+	/* Marked first: sending may collect the answer to this session's own create, still in
+	 * flight, and a refused create drops a session no delete is after (complete()). */
 	s->deleting = true;
+	rc = send_item(cp, it, MF_MSG_SESSION_DEL, &ref, sizeof(ref));
+	if (rc != 0) {
+		s->deleting = false;
+		if (s->never)		/* its create was refused meanwhile */
+			drop(cp, s);
+		return rc;
+	}
 	it->s = s;
 	cp_journal_del(cp->journal, s->id);
 	return 0;

@@ -7,11 +7,13 @@ partial and atomic modes; cursor paging over 10,000 sessions while sessions come
 (each session that exists throughout is listed exactly once); a control plane SIGKILLed in
 the middle of a batch (every acknowledged session comes back from the journal, none that
 was refused); the journal written ahead in zeros, a record torn in them or at the end of a
-log a clean stop left without them cut off on load.
+log a clean stop left without them cut off on load; a delete that finds the channel full
+behind its own session's refused create.
 """
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -205,6 +207,53 @@ def paging(b, base):
     c.close()
 
 
+def refused_in_full_channel(b, dpl):
+    """A delete sent when the channel's 64 slots are full collects the oldest answer first:
+    here its own session's create, refused (an address the port does not have: the
+    dataplane's answer, not the control plane's). The session must be gone, the
+    delete answered, the control plane alive (under ASan: no use of the freed session).
+    The 65 requests are taken as one batch: they arrive while the control plane's main
+    thread waits for the dataplane, stopped, to answer a session.update."""
+    c, p = Client(b), Pipelined(b, 1000)
+    r = c.request(CMD, "session.create", spec("holdA"))
+    T.check(r and r["ok"], "holdA created: %s" % r)
+    elsewhere = spec("holdB")
+    elsewhere["ingress"]["addr"] = "10.99.1.99"
+    bodies = ([req("session.create", elsewhere)] +
+              [req("session.create", spec("full%d" % i)) for i in range(63)] +
+              [req("session.delete", {"id": "holdB"})])
+    got, upd = [], []
+    os.kill(dpl.proc.pid, signal.SIGSTOP)
+    try:
+        t_upd = threading.Thread(target=lambda: upd.append(c.request(
+            CMD, "session.update", {"id": "holdA", "add_outputs": [
+                {"id": "v2", "port": 1, "addr": "10.99.2.1", "udp_port": 6002}]}, timeout=30)))
+        t_upd.start()
+        time.sleep(0.5)
+        t_run = threading.Thread(target=lambda: got.extend(p.run(bodies)))
+        t_run.start()
+        time.sleep(1.5)
+    finally:
+        os.kill(dpl.proc.pid, signal.SIGCONT)
+    t_upd.join(40)
+    t_run.join(60)
+    T.check(upd and upd[0] and upd[0]["ok"], "the update answered: %s" % upd)
+    codes = [r["error"]["code"] if r and not r["ok"] else (r and "ok") for _, r in got] or [None]
+    T.eq((codes[0], codes[-1], codes[1:-1].count("ok")),
+         ("address_not_available", "not_found", 63),
+         "holdB refused, its delete not_found, the 63 between created")
+    r = c.request(CMD, "session.get", {"id": "holdB"})
+    T.check(r and not r["ok"] and r["error"]["code"] == "not_found",
+            "the control plane answers, holdB unknown: %s" % r)
+    ids = dp_ids(dpl)
+    T.check(ids is not None and "holdB" not in ids and "holdA" in ids and
+            all("full%d" % i in ids for i in range(63)), "the dataplane holds holdA and the 63")
+    r = c.request(CMD, "session.delete_many", {"ids": ["holdA"] + ["full%d" % i
+                                                                   for i in range(63)]})
+    T.check(r and r["ok"] and r["result"]["deleted"] == 64, "cleaned up: %s" % r)
+    c.close()
+
+
 def killed(b, dpl, cp):
     """SIGKILL in the middle of a stream of creates: what was acknowledged comes back."""
     c = Client(b)
@@ -311,6 +360,7 @@ def main():
                         "the control plane is up")
                 c.close()
                 acked = pipelined(b, dpl, cp)
+                refused_in_full_channel(b, dpl)
                 many(b)
                 paging(b, acked)
                 killed(b, dpl, cp)
