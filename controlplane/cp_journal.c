@@ -49,6 +49,7 @@ struct cp_journal {
 	uint64_t ahead;		/* up to here the file holds the log, then zeros */
 	char *buf;		/* records not yet written */
 	size_t len, cap;
+	bool dir_unsynced;	/* a compaction's rename not yet made durable */
 };
 
 /* Replace @p name with @p data durably. */
@@ -113,7 +114,8 @@ cp_journal_put(struct cp_journal *j, const struct mf_sess_spec *spec, json_t *me
 	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	n = text ? strlen(text) : 0;
 	rc = text ? append(j, '+', text, n, off) : -ENOMEM;
-	*len = (uint32_t)n;
+	if (rc == 0)		/* else the session keeps its record, offset and length */
+		*len = (uint32_t)n;
 	json_decref(o);
 	if (text != NULL) {
 		explicit_bzero(text, n);
@@ -211,6 +213,14 @@ cp_journal_sync(struct cp_journal *j)
 	if (j->len > 0 && fdatasync(j->fd) != 0) {
 		MF_LOG(ERR, main, "journal %s/%s: %s", j->dir, LOG_NAME, strerror(errno));
 		return -EIO;
+	}
+	/* Records in a compacted log are only as durable as the name that leads to it. */
+	if (j->dir_unsynced && j->len > 0) {
+		if (fsync(j->dirfd) != 0) {
+			MF_LOG(ERR, main, "journal %s: %s", j->dir, strerror(errno));
+			return -EIO;
+		}
+		j->dir_unsynced = false;
 	}
 	if (j->len > 0)
 		explicit_bzero(j->buf, j->len);
@@ -395,8 +405,13 @@ cp_journal_compact(struct cp_journal *j, uint64_t *offs, const uint32_t *lens, u
 		rc = -errno;
 	if (rc == 0 && renameat(j->dirfd, LOG_TMP, j->dirfd, LOG_NAME) != 0)
 		rc = -errno;
-	if (rc == 0 && fsync(j->dirfd) != 0)
-		rc = -errno;
+	/* Renamed, the new file is the log whatever comes next: records go on there, and the
+	 * next sync makes the name durable first if this cannot. */
+	if (rc == 0 && fsync(j->dirfd) != 0) {
+		MF_LOG(ERR, main, "journal %s: the compacted log's name not synced (%s): the next "
+		       "sync tries again", j->dir, strerror(errno));
+		j->dir_unsynced = true;
+	}
 	if (rc != 0) {
 		MF_LOG(ERR, main, "journal %s: compaction failed (%s); the log stays as it was",
 		       j->dir, strerror(-rc));

@@ -485,8 +485,20 @@ void
 cp_store_forget(struct cp *cp, const char *id)
 {
 	struct cp_sess *s = cp_reg_find(&cp->reg, id);
+	struct mf_msg_sess_ref ref = { { 0 } };
+	struct cp_err err;
+	int rc;
 
 	if (s == NULL || s->pending)
+		return;
+	/* Events are read between batches: since this one, a delete may have ended that
+	 * session and a create made another of its id, which the dataplane has. */
+	memcpy(ref.id, s->id, sizeof(ref.id));
+	rc = cp_dp_call(cp, MF_MSG_SESSION_GET, &ref, sizeof(ref), cp->res, sizeof(cp->res),
+			&err);
+	if (rc >= 0)
+		mf_sess_wipe_keys(&((struct mf_msg_sess_info *)cp->res)->spec);
+	if (rc != -ENOENT)
 		return;
 	drop(cp, s);
 	cp_journal_del(cp->journal, id);

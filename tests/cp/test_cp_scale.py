@@ -254,6 +254,32 @@ def refused_in_full_channel(b, dpl):
     c.close()
 
 
+def timed_out(b):
+    """A session the dataplane ends at its timeout_s is forgotten: not listed, its journal
+    record gone (killed() below restarts the control plane and compares what comes back
+    with what was acknowledged). The control plane asks the dataplane first, so an event
+    read late cannot end a new session of the same id."""
+    c, w = Client(b), Client(b)
+    w.subscribe("mfwd/n1/event/#")
+    s = spec("tmo")
+    s["limits"] = {"timeout_s": 1}
+    r = c.request(CMD, "session.create", s)
+    T.check(r and r["ok"], "tmo created: %s" % r)
+    evs = w.collect_until("mfwd/n1/event/session.timeout",
+                          lambda evs: any(e.get("session") == "tmo" for _, e, _ in evs))
+    T.check(evs, "session.timeout published for tmo")
+    deadline, r = time.time() + 10, None
+    while time.time() < deadline:
+        r = c.request(CMD, "session.get", {"id": "tmo"})
+        if r and not r["ok"]:
+            break
+        time.sleep(0.1)
+    T.check(r and not r["ok"] and r["error"]["code"] == "not_found",
+            "tmo forgotten after its timeout: %s" % r)
+    c.close()
+    w.close()
+
+
 def killed(b, dpl, cp):
     """SIGKILL in the middle of a stream of creates: what was acknowledged comes back."""
     c = Client(b)
@@ -361,6 +387,7 @@ def main():
                 c.close()
                 acked = pipelined(b, dpl, cp)
                 refused_in_full_channel(b, dpl)
+                timed_out(b)
                 many(b)
                 paging(b, acked)
                 killed(b, dpl, cp)
