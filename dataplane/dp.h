@@ -356,19 +356,17 @@ struct dp_out_state {
 	uint16_t last_seq;
 	bool started;
 	/* Gapless: an RTP packet the output does not send moves seq_off back by one, so its
-	 * receiver sees no hole. Packets older than the run of skipped ones (reordered) keep
-	 * the offset from before it. */
+	 * receiver sees no hole. A packet older than the newest (reordered) takes back the
+	 * skips of the input numbers after it, as far as DP_SEQ_SKIPS_SEEN back. */
 	bool renumber;			/* a packet was skipped: seq_off applies from now on */
 	bool sent;			/* an RTP packet went out: there is a sequence to keep */
-	bool in_run;			/* the last packet seen was skipped */
 	uint16_t max_in_seq;		/* newest input sequence number seen */
-	uint16_t run_start;		/* first input sequence number of the last skipped run */
-	uint16_t prev_seq_off;		/* the offset before that run */
 	/* start: keyframe or gop: waiting since wait_tsc (a new wait_gen in the entry from
 	 * the control lcore means start again); gop: sending the cache (of generation
 	 * replay_gen) from replay_pos */
 	bool waiting;
 	bool replaying;
+	uint64_t skips;			/* bit i: input max_in_seq - i was skipped */
 	struct dp_out_hot hot;		/* what every copy sent moves */
 	alignas(64) uint64_t wait_tsc;
 	uint64_t replay_gen;
@@ -382,6 +380,7 @@ _Static_assert(offsetof(struct dp_out_state, hot) + sizeof(struct dp_out_hot) <=
 	       "an output's per-packet state in its first line");
 
 #define DP_NACK_UP_MAX	8	/* NACK entries waiting for the source, per session */
+#define DP_SEQ_SKIPS_SEEN	64	/* input numbers an output's skips are known for */
 
 /* The frames an output sent, by its own RTP sequence number, for NACK repair (dp_nack.c).
  * Allocated and freed by the control lcore; its slots are the session's worker's. */

@@ -103,15 +103,20 @@ shared_off(const struct dp_pkt *p, const struct dp_sess *s, const struct dp_out 
 	}
 }
 
-/* The offset of input sequence number @p seq: packets older than the last run of skipped
- * ones (reordered past it) keep the offset from before the run. */
+/* The offset of input sequence number @p seq: seq_off, which counts every skip up to the
+ * newest input, less the skips of the numbers after @p seq (a packet reordered past them
+ * takes its own place, not a place a newer one took). Older than the skips known for: all
+ * of those are after it. */
 static inline uint16_t
 seq_off_of(const struct dp_out_state *os, uint16_t seq)
 {
-	if ((int16_t)(seq - os->run_start) < 0 &&
-	    (uint16_t)(os->max_in_seq - os->run_start) < 0x4000)
-		return os->prev_seq_off;
-	return os->seq_off;
+	uint16_t back = (uint16_t)(os->max_in_seq - seq);
+	uint64_t after;
+
+	if (back == 0 || back > 0x8000)
+		return os->seq_off;
+	after = back >= DP_SEQ_SKIPS_SEEN ? os->skips : os->skips & ((UINT64_C(1) << back) - 1);
+	return (uint16_t)(os->seq_off + __builtin_popcountll(after));
 }
 
 /* SimpleConsumer-style continuity: when the input SSRC changes, new offsets make the
@@ -131,8 +136,7 @@ ssrc_continuity(const struct mf_rtp *r, const struct dp_sess *s, struct dp_out_s
 	os->last_in_ssrc = r->ssrc;
 	os->started = true;
 	os->last_seq = (uint16_t)(r->seq + os->seq_off - 1);
-	os->prev_seq_off = os->seq_off;	/* nothing from before is renumbered apart */
-	os->run_start = r->seq;
+	os->skips = 0;			/* nothing from before is renumbered apart */
 	os->max_in_seq = r->seq;
 }
 
@@ -558,14 +562,27 @@ drop:
 
 /* ---- which outputs send: filters, start on a key frame, gapless numbering ---- */
 
+/* The newest input becomes @p seq, @p n numbers on (the last @p skipped of them skipped). */
+static inline void
+seq_move(struct dp_out_state *os, uint16_t seq, uint16_t n, uint16_t skipped)
+{
+	os->skips = n >= DP_SEQ_SKIPS_SEEN ? 0 : os->skips << n;
+	os->skips |= skipped >= DP_SEQ_SKIPS_SEEN ? ~UINT64_C(0) :
+		     (UINT64_C(1) << skipped) - 1;
+	os->max_in_seq = seq;
+}
+
 /* An RTP packet this output sends: the newest input it has seen moves on. */
 static inline void
 seq_sent(struct dp_out_state *os, const struct mf_rtp *r)
 {
-	if (!os->sent || (int16_t)(r->seq - os->max_in_seq) > 0)
+	if (!os->sent) {
+		os->skips = 0;
 		os->max_in_seq = r->seq;
+	} else if ((int16_t)(r->seq - os->max_in_seq) > 0) {
+		seq_move(os, r->seq, (uint16_t)(r->seq - os->max_in_seq), 0);
+	}
 	os->sent = true;
-	os->in_run = false;
 }
 
 /* An RTP packet this output does not send takes no number of its own: later ones move down
@@ -576,19 +593,14 @@ seq_skip(struct dp_out_state *os, const struct mf_rtp *r)
 {
 	if (!os->sent || (int16_t)(r->seq - os->max_in_seq) <= 0)
 		return;
-	if (!os->in_run) {
-		os->prev_seq_off = os->seq_off;
-		os->run_start = r->seq;
-		os->in_run = true;
-	}
+	seq_move(os, r->seq, (uint16_t)(r->seq - os->max_in_seq), 1);
 	os->seq_off--;
-	os->max_in_seq = r->seq;
 	os->renumber = true;
 }
 
 /* A replay that ended before the cache's end (the cache started again on a key frame, or
  * was dropped at a limit) never sends the rest of the GOP: its input numbers, up to @p r's,
- * take no numbers either (seq_skip for each), or the receiver would count them lost and ask
+ * take no numbers either (skipped each), or the receiver would count them lost and ask
  * for packets no ring holds. */
 static inline void
 seq_cut(struct dp_out_state *os, const struct mf_rtp *r)
@@ -597,13 +609,8 @@ seq_cut(struct dp_out_state *os, const struct mf_rtp *r)
 
 	if (!os->sent || (int16_t)(r->seq - os->max_in_seq) <= 1)
 		return;
-	if (!os->in_run) {
-		os->prev_seq_off = os->seq_off;
-		os->run_start = (uint16_t)(os->max_in_seq + 1);
-		os->in_run = true;
-	}
+	seq_move(os, (uint16_t)(r->seq - 1), gap, gap);
 	os->seq_off = (uint16_t)(os->seq_off - gap);
-	os->max_in_seq = (uint16_t)(r->seq - 1);
 	os->renumber = true;
 }
 

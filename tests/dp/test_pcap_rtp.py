@@ -10,6 +10,9 @@ Input on port 0 (10.99.1.2/24), session "cam" (kind rtp, source latch) on 5004/5
 Input on port 1 (IPv4 10.99.2.2/24, IPv6 fd00:2::2/64): UDP over IPv6 for session "v6".
 Outputs of "cam": o1 rewrites SSRC and maps PT 96 to 97; o2 forwards PT 0 only; o3 is
 paused; o4 goes out over IPv6.
+Session "reo" (5020): PT 96 and 97 reordered, 1, 2 (97), 4 (97), 3, 5, 7, 6; its output
+allows PT 96 only: a late packet takes back the skips after it, so the output numbers are
+1, 2, 3, 5, 4, each once, none missing.
 """
 import os
 import sys
@@ -27,8 +30,11 @@ SRC, DST = "10.99.1.1", "10.99.1.2"
 SSRC_A, SSRC_B, SSRC_OUT = 0x11111111, 0x22222222, 0xABCDEF
 
 
-def rtp(seq, ts, ssrc, src=SRC, pt=96, payload=None):
-    return (Ether(src=SRC_MAC, dst=DP_MAC) / IP(src=src, dst=DST) / UDP(sport=4000, dport=5004)
+REORDERED = [(1, 96), (2, 97), (4, 97), (3, 96), (5, 96), (7, 96), (6, 96)]
+
+
+def rtp(seq, ts, ssrc, src=SRC, pt=96, payload=None, dport=5004):
+    return (Ether(src=SRC_MAC, dst=DP_MAC) / IP(src=src, dst=DST) / UDP(sport=4000, dport=dport)
             / RTP(version=2, payload_type=pt, sequence=seq, timestamp=ts, sourcesync=ssrc)
             / Raw(payload if payload is not None else bytes([seq & 0xff]) * 160))
 
@@ -61,6 +67,7 @@ def build_inputs(d):
     pkts.append(Ether(src=SRC_MAC, dst=DP_MAC) / IP(src=SRC, dst=DST) / ICMP(type=8, id=7, seq=3) / Raw(b"ping"))
     pkts += [Ether(src=SRC_MAC, dst=DP_MAC) / IP(src=SRC, dst=DST) / UDP(sport=4000, dport=8000)
              / Raw(b"fan-%d" % i * 20) for i in range(3)]
+    pkts += [rtp(q, q * 3000, 0x44444444, pt=pt, dport=5020) for q, pt in REORDERED]
     wrpcap(os.path.join(d, "in0.pcap"), pkts)
     v6 = [Ether(src="02:00:00:00:02:01", dst=DP_MAC) / IPv6(src="fd00:2::1", dst="fd00:2::2")
           / UDP(sport=9000, dport=7000) / Raw(b"v6-%d" % i) for i in range(3)]
@@ -93,6 +100,10 @@ def sessions():
         {"id": "v6", "kind": "udp",
          "ingress": {"port": 1, "addr": "fd00:2::2", "udp_port": 7000},
          "outputs": [{"port": 0, "addr": SRC, "udp_port": 7001}]},
+        {"id": "reo", "kind": "rtp",
+         "ingress": {"port": 0, "addr": DST, "udp_port": 5020},
+         "outputs": [{"id": "r", "port": 1, "addr": "10.99.2.1", "udp_port": 6020,
+                      "pt_allow": [96]}]},
     ]
 
 
@@ -181,6 +192,10 @@ def check_outputs(out0, out1):
             e6[0][IPv6].dst == "fd00:2::1", "ICMPv6 echo reply")
     if e6:
         T.check(csum_ok(e6[0], (ICMPv6EchoReply, "cksum")), "ICMPv6 echo checksum")
+    reo = [RTP(bytes(p[UDP].payload)) for p in out1 if UDP in p and p[UDP].dport == 6020]
+    T.eq([(r.sequence, bytes(r.payload)[0]) for r in reo],
+         [(1, 1), (2, 3), (3, 5), (5, 7), (4, 6)],
+         "reo: a late packet numbered before the skips after it, every number once")
     garp = [p for p in out0 if ARP in p and p[ARP].op == 1 and p[ARP].psrc == p[ARP].pdst == DST]
     T.eq(len(garp), 1, "gratuitous ARP at start")
 
