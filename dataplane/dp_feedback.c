@@ -56,6 +56,20 @@ fir_for_output(const struct dp_sess *s, const struct dp_out *o, const uint8_t *p
 	return false;
 }
 
+/* REMB: one of the SSRCs it lists (after its 20 bytes; the parser bounded them) names the
+ * output's stream; Chrome lists every stream the estimate covers. */
+static bool
+remb_for_output(const struct dp_sess *s, const struct dp_out *o, const uint8_t *pkt,
+		const struct mf_rtcp_fb *fb)
+{
+	unsigned int i;
+
+	for (i = 0; i < fb->nb; i++)
+		if (for_output(s, o, mf_rd32(pkt + 20 + 4 * i)))
+			return true;
+	return false;
+}
+
 static void
 read_feedback(struct dp_lcore *lc, struct dp_sess *s, struct dp_out *o, const uint8_t *pl,
 	      const struct mf_rtcp *c, uint64_t now, uint64_t *sc, uint64_t *oc)
@@ -68,7 +82,7 @@ read_feedback(struct dp_lcore *lc, struct dp_sess *s, struct dp_out *o, const ui
 
 		if (mf_rtcp_fb_parse(pl, &c->pkts[i], &fb) != 0)
 			continue;
-		if (fb.kind == MF_RTCP_FB_REMB && fb.nb > 0 && for_output(s, o, mf_rd32(k + 20))) {
+		if (fb.kind == MF_RTCP_FB_REMB && remb_for_output(s, o, k, &fb)) {
 			sc[DP_SC_remb_received]++;
 			dp_remb_want(s, fb.remb_bps);
 			continue;

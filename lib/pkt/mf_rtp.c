@@ -191,6 +191,8 @@ static int
 fb_remb(const uint8_t *h, size_t len, struct mf_rtcp_fb *fb)
 {
 	const uint8_t *f = h + 12;
+	unsigned int exp;
+	uint64_t mant;
 
 	if (len < 20 || memcmp(f, "REMB", 4) != 0)
 		return 0;		/* another application-layer message: not ours to read */
@@ -198,7 +200,10 @@ fb_remb(const uint8_t *h, size_t len, struct mf_rtcp_fb *fb)
 		return -MF_PKT_E_RTCP_BODY;
 	fb->kind = MF_RTCP_FB_REMB;
 	fb->nb = f[4];
-	fb->remb_bps = (uint64_t)((f[5] & 0x03) << 16 | f[6] << 8 | f[7]) << (f[5] >> 2);
+	mant = (uint64_t)((f[5] & 0x03) << 16 | f[6] << 8 | f[7]);
+	exp = f[5] >> 2;
+	/* Up to 2^81 bit/s: what does not fit 64 bits is no limit, not a wrapped small one. */
+	fb->remb_bps = exp > 46 && (mant >> (64 - exp)) != 0 ? UINT64_MAX : mant << exp;
 	return 0;
 }
 

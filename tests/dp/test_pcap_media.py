@@ -99,16 +99,17 @@ def build_inputs(d):
                 / UDP(sport=6301, dport=5005) / Raw(bytes([0x81, 205, 0, 3]) +
                                                     struct.pack("!IIHH", 0x99, ssrc, pid, blp)))
     # rn's receiver estimates 500 and then 300 kbit/s (REMB): the lower goes to the source.
-    def remb(bps):
+    # The second lists another stream's SSRC first, as Chrome lists every stream it covers.
+    def remb(bps, ssrcs):
         exp = 0
         while bps >= 1 << 18:
             bps, exp = bps >> 1, exp + 1
-        body = (bytes([0x8f, 206, 0, 5]) + struct.pack("!II", 0x99, 0) + b"REMB" +
-                bytes([1, exp << 2 | bps >> 16, bps >> 8 & 0xff, bps & 0xff]) +
-                struct.pack("!I", ssrc))
+        body = (bytes([0x8f, 206, 0, 4 + len(ssrcs)]) + struct.pack("!II", 0x99, 0) + b"REMB" +
+                bytes([len(ssrcs), exp << 2 | bps >> 16, bps >> 8 & 0xff, bps & 0xff]) +
+                b"".join(struct.pack("!I", x) for x in ssrcs))
         return (Ether(src="02:00:00:00:01:05", dst=DP_MAC) / IP(src=RX, dst=DST)
                 / UDP(sport=6301, dport=5005) / Raw(body))
-    allp = frames[:6] + plis + [remb(500000), remb(300000)] + frames[6:] + fir_in + \
+    allp = frames[:6] + plis + [remb(500000, [ssrc]), remb(300000, [0x5555, ssrc])] + frames[6:] + fir_in + \
         [nack(1003, 0b101), nack(1003, 0b101), nack(900, 0)]
     wrpcap(os.path.join(d, "in0.pcap"), allp)
     # Port 1: kf's receiver sends its PLIs where kf sends from (10.99.2.2:5005), and a

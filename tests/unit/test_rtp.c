@@ -327,6 +327,16 @@ test_rtcp_fb(void)
 	MF_TEST_EQ(mf_rtcp_fb_parse(c, &r.pkts[3], &fb), 0);
 	MF_TEST_EQ(fb.kind, MF_RTCP_FB_REMB);
 	MF_TEST_EQ(fb.remb_bps, (uint64_t)((0x0a & 3) << 16 | 1) << (0x0a >> 2));
+	/* Exponents past 64 bits: no limit, not the low bits of a wrapped number. */
+	c[65] = 47 << 2 | 2;				/* 2^17 + 1 << 47: 2^64 + 2^47 */
+	MF_TEST_EQ(mf_rtcp_fb_parse(c, &r.pkts[3], &fb), 0);
+	MF_TEST_EQ(fb.remb_bps, UINT64_MAX);
+	c[65] = 46 << 2 | 3;				/* 0x30001 << 46: fits */
+	MF_TEST_EQ(mf_rtcp_fb_parse(c, &r.pkts[3], &fb), 0);
+	MF_TEST_EQ(fb.remb_bps, UINT64_C(0x30001) << 46);
+	c[65] = 63 << 2;				/* 1 << 63 */
+	MF_TEST_EQ(mf_rtcp_fb_parse(c, &r.pkts[3], &fb), 0);
+	MF_TEST_EQ(fb.remb_bps, UINT64_C(1) << 63);
 	/* A FIR whose FCI is 4 bytes, not 8: its length says one word too few. */
 	c[15] = 3;
 	r.pkts[1].len = 16;

@@ -92,7 +92,7 @@ struct mf_rtcp_fb {
 	uint32_t media_ssrc;
 	uint16_t fci_off;	/* the FCI, from the start of this packet */
 	uint16_t nb;		/* NACK: PID/BLP words; FIR: 8-byte entries; REMB: SSRCs */
-	uint64_t remb_bps;	/* REMB: the bitrate (mantissa << exponent) */
+	uint64_t remb_bps;	/* REMB: the bitrate (mantissa << exponent; UINT64_MAX past it) */
 };
 
 /**
