@@ -754,6 +754,11 @@ struct cp_req {
 	json_t *result;			/* the reply's result, or NULL with err set */
 	struct cp_err err;
 	struct cp_later *later;		/* the action answers later, here */
+	/* The same request twice in one batch (a quick retry): the second waits for the
+	 * first's reply (twin: the first's index + 1), which keeps its text (kept). */
+	uint32_t twin;
+	bool keep;
+	char *kept;
 };
 
 /* Synchronous actions: each returns a result object (new reference) or NULL with @p err. */

@@ -366,17 +366,34 @@ from_pool(struct cp *cp, const struct cp_msg *msg, const struct cp_req *rq)
 				 strlen(msg->placer_mac) == CP_SIG_HEX);
 }
 
-/* Parse @p msg into @p rq; a request that needs no work has its reply ready (rq->result or
- * rq->err set, or @p again). @return the command to run, or NULL. */
-static const struct cmd *
-take(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, char **again)
+/* An earlier request of this batch, [0, @p n), from the same sender with @p rq's id: one
+ * the replay ring does not hold yet. @return its index, or -1. */
+static int
+batch_twin(const struct cp_req *rqs, unsigned int n, const struct cp_req *rq)
 {
+	unsigned int j;
+
+	for (j = 0; rq->id != NULL && j < n; j++)
+		if (rqs[j].verified && rqs[j].tenant == rq->tenant && rqs[j].id != NULL &&
+		    rqs[j].twin == 0 && strcmp(rqs[j].id, rq->id) == 0)
+			return (int)j;
+	return -1;
+}
+
+/* Parse @p msg into @p rq, the @p i th request of the batch @p rqs; a request that needs no
+ * work has its reply ready (rq->result or rq->err set, @p again, or a twin earlier in the
+ * batch). @return the command to run, or NULL. */
+static const struct cmd *
+take(struct cp *cp, struct cp_msg *msg, struct cp_req *rqs, unsigned int i, char **again)
+{
+	struct cp_req *rq = &rqs[i];
 	const struct cp_sig *sig = NULL;
 	const struct cmd *c;
 	const char *first, *body = NULL;
 	char idbuf[72];
 	size_t len = 0;
 	bool placed;
+	int twin;
 
 	*again = NULL;
 	if (msg->len > cp->cfg.max_payload) {
@@ -412,6 +429,14 @@ take(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, char **again)
 	if (*again != NULL) {
 		MF_LOG(INFO, cmd, "request %s repeated: the first reply again",
 		       printable(rq->id, idbuf, sizeof(idbuf)));
+		return NULL;
+	}
+	twin = batch_twin(rqs, i, rq);
+	if (twin >= 0) {
+		MF_LOG(INFO, cmd, "request %s repeated in its batch: the first's reply again",
+		       printable(rq->id, idbuf, sizeof(idbuf)));
+		rq->twin = (uint32_t)twin + 1;
+		rqs[twin].keep = true;
 		return NULL;
 	}
 	if (cp_auth_spend(cp, sig, rq->tenant, &rq->err) != 0)
@@ -466,11 +491,18 @@ cp_cmd_refuse(struct cp *cp, struct cp_msg *msg, const struct cp_err *err)
 }
 
 static void
-answer(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, char *again)
+answer(struct cp *cp, struct cp_msg *msg, struct cp_req *rqs, unsigned int k, char *again)
 {
 	char *text, who[CP_TENANT_MAX + 40], id[72], cmd[40];
+	struct cp_req *rq = &rqs[k];
 	uint32_t i;
 
+	/* Its twin was answered before it: the same bytes; unless that answer comes later
+	 * (or could not be made): then this one is refused, not run again. */
+	if (rq->twin != 0 && rqs[rq->twin - 1].kept != NULL)
+		again = strdup(rqs[rq->twin - 1].kept);
+	else if (rq->twin != 0)
+		cp_err_set(&rq->err, "busy", "id", "the same request, earlier, is not answered yet");
 	if (again != NULL) {
 		send_reply(cp, msg, rq, again);
 		goto out;
@@ -491,12 +523,18 @@ answer(struct cp *cp, struct cp_msg *msg, struct cp_req *rq, char *again)
 	if (text != NULL) {
 		/* Kept to answer a repeat: what a verified sender got, unless the refusal
 		 * passes (the dataplane away, the nonces full) or the reply is large. */
-		if (rq->verified && rq->cmd != NULL && strlen(text) <= REPLAY_TEXT_MAX &&
+		if (rq->verified && rq->twin == 0 && rq->cmd != NULL &&
+		    strlen(text) <= REPLAY_TEXT_MAX &&
 		    strcmp(rq->err.code, "dataplane_down") != 0 &&
 		    strcmp(rq->err.code, "replay_cache_full") != 0)
 			replay_add(cp, rq->tenant, rq->id, text);
 		send_reply(cp, msg, rq, text);
-		explicit_bzero(text, strlen(text));
+		if (rq->keep) {
+			rq->kept = text;	/* for its twin; freed with the batch */
+			text = NULL;
+		}
+		if (text != NULL)
+			explicit_bzero(text, strlen(text));
 		free(text);
 	}
 out:
@@ -522,7 +560,7 @@ settle(struct cp *cp, struct cp_msg **msgs, struct cp_req *rqs, char **again,
 		if (rqs[i].pipelined)
 			cp_pipelined_finish(cp, &rqs[i], journal_ok);
 	for (i = from; i < to; i++)
-		answer(cp, msgs[i], &rqs[i], again[i]);
+		answer(cp, msgs[i], rqs, i, again[i]);
 }
 
 /* Room for a batch of @p n requests, zeroed. @return 0 or -ENOMEM. */
@@ -563,7 +601,7 @@ cp_cmd_batch(struct cp *cp, struct cp_msg **msgs, unsigned int n)
 	rqs = cp->batch_rqs;
 	again = cp->batch_again;
 	for (i = 0; i < n; i++) {
-		c = take(cp, msgs[i], &rqs[i], &again[i]);
+		c = take(cp, msgs[i], rqs, i, &again[i]);
 		if (c == NULL)
 			continue;
 		if (c->start != NULL) {
@@ -584,4 +622,9 @@ cp_cmd_batch(struct cp *cp, struct cp_msg **msgs, unsigned int n)
 		cp->grant = NULL;
 	}
 	settle(cp, msgs, rqs, again, from, n);
+	for (i = 0; i < n; i++)
+		if (rqs[i].kept != NULL) {
+			explicit_bzero(rqs[i].kept, strlen(rqs[i].kept));
+			free(rqs[i].kept);
+		}
 }
