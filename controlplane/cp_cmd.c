@@ -502,7 +502,7 @@ answer(struct cp *cp, struct cp_msg *msg, struct cp_req *rqs, unsigned int k, ch
 	if (rq->twin != 0 && rqs[rq->twin - 1].kept != NULL)
 		again = strdup(rqs[rq->twin - 1].kept);
 	else if (rq->twin != 0)
-		cp_err_set(&rq->err, "busy", "id", "the same request, earlier, is not answered yet");
+		cp_err_set(&rq->err, "busy", "id", "the same request, earlier, not answered yet");
 	if (again != NULL) {
 		send_reply(cp, msg, rq, again);
 		goto out;
