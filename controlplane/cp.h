@@ -616,6 +616,7 @@ struct cp {
 	uint32_t nb_outputs;
 	uint64_t kbps;
 	uint64_t journal_live;		/* bytes of the journal's live records */
+	bool load_lost;			/* a record read at load found no memory */
 	/* channel commands in flight, oldest first (at most MF_CHAN_CMD_SLOTS) */
 	struct cp_item *inflight[MF_CHAN_CMD_SLOTS];
 	uint32_t nb_inflight;

@@ -277,6 +277,11 @@ items_alloc(struct cp_req *rq, size_t n)
 	rq->items = calloc(n ? n : 1, sizeof(*rq->items));
 	rq->results = calloc(n ? n : 1, sizeof(*rq->results));
 	if (rq->items == NULL || rq->results == NULL) {
+		/* Neither kept: finish reads the items only of a request that has them. */
+		free(rq->items);
+		free(rq->results);
+		rq->items = NULL;
+		rq->results = NULL;
 		cp_err_set(&rq->err, "internal", NULL, "no memory for %zu items", n);
 		return -ENOMEM;
 	}

@@ -192,8 +192,12 @@ on_record(void *ctx, const char *id, const struct mf_sess_spec *spec, json_t *me
 	struct cp_sess *s;
 
 	if (spec != NULL) {
-		if (remember(cp, spec, meta, off, len) == NULL)
+		/* Not in the registry, the next compaction would drop its record: the load
+		 * fails instead. */
+		if (remember(cp, spec, meta, off, len) == NULL) {
 			MF_LOG(ERR, main, "session %s: no memory for it", id);
+			cp->load_lost = true;
+		}
 	} else if ((s = cp_reg_find(&cp->reg, id)) != NULL) {
 		drop(cp, s);
 	}
@@ -204,6 +208,8 @@ cp_store_load(struct cp *cp)
 {
 	int rc = cp_journal_load(cp->journal, on_record, cp);
 
+	if (rc >= 0 && cp->load_lost)
+		rc = -ENOMEM;
 	if (rc >= 0)
 		MF_LOG(NOTICE, main, "journal: %u sessions (%d records)", cp->reg.count, rc);
 	return rc < 0 ? rc : (int)cp->reg.count;
