@@ -17,6 +17,8 @@ PLIs (640) to the session's RTCP port. Session "v" (codecs {"96": "h264"}):
          REMBs (500, then 300 kbit/s) go on to the source as one, the lower
 Session "f" asks with FIR (keyframe_request "fir") and sees no key frame: the request and
 its one retry only come with time (limits.keyframe_interval_ms), so exactly one FIR here.
+Session "late": 1..20 then 3 again, late, to an output keeping 16 frames for NACK; its
+receiver then NACKs 19, which shares a slot with 3: 19 is resent, not pushed out by 3.
 """
 import os
 import struct
@@ -109,7 +111,12 @@ def build_inputs(d):
                 b"".join(struct.pack("!I", x) for x in ssrcs))
         return (Ether(src="02:00:00:00:01:05", dst=DP_MAC) / IP(src=RX, dst=DST)
                 / UDP(sport=6301, dport=5005) / Raw(body))
-    allp = frames[:6] + plis + [remb(500000, [ssrc]), remb(300000, [0x5555, ssrc])] + frames[6:] + fir_in + \
+    late = [udp(struct.pack("!BBHII", 0x80, 96, q, q * 3000, 0x7777) + bytes([q]) * 100,
+                4200, 5204) for q in list(range(1, 21)) + [3]]
+    late.append(Ether(src="02:00:00:00:01:05", dst=DP_MAC) / IP(src=RX, dst=DST) /
+                UDP(sport=6401, dport=5205) /
+                Raw(bytes([0x81, 205, 0, 3]) + struct.pack("!IIHH", 0x98, 0x7777, 19, 0)))
+    allp = late + frames[:6] + plis + [remb(500000, [ssrc]), remb(300000, [0x5555, ssrc])] + frames[6:] + fir_in + \
         [nack(1003, 0b101), nack(1003, 0b101), nack(900, 0)]
     wrpcap(os.path.join(d, "in0.pcap"), allp)
     # Port 1: kf's receiver sends its PLIs where kf sends from (10.99.2.2:5005), and a
@@ -138,6 +145,10 @@ def sessions():
              {"id": "kf2", "port": 1, "addr": "10.99.2.1", "udp_port": 6006, "start": "keyframe",
               "pt_allow": [96], "ssrc": SSRC_OUT}] + rx +
             [{"id": "rn", "port": 0, "addr": RX, "udp_port": 6300, "nack": {"rtt_ms": 5000}}]},
+        {"id": "late", "kind": "rtp",
+         "ingress": {"port": 0, "addr": DST, "udp_port": 5204},
+         "outputs": [{"id": "n", "port": 0, "addr": RX, "udp_port": 6400,
+                      "nack": {"packets": 16, "rtt_ms": 5000}}]},
         {"id": "f", "kind": "rtp",
          "ingress": {"port": 0, "addr": DST, "udp_port": 5104, "source": "latch",
                      "codecs": {"96": "h264"}, "keyframe_request": "fir"},
@@ -245,7 +256,9 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
                           s["ports"]["1"]["rx_pkts"] == n1, what="all input read")
         st = dpl.wait_for(lambda s: s["sessions"]["v"]["outputs"]["all"]["tx_pkts"] == n_video
                           and s["sessions"]["f"]["rx_pkts"] == 12 and
-                          s["node"]["fb_rx"] == N_RX * PLI_EACH + KF_PLIS + 5, what="all handled")
+                          s["node"]["fb_rx"] == N_RX * PLI_EACH + KF_PLIS + 6 and
+                          s["sessions"]["late"]["outputs"]["n"]["nack_rx"] == 1,
+                          what="all handled")
         v, f = st["sessions"]["v"], st["sessions"]["f"]
         T.eq(v["kf_req_received"], N_RX * PLI_EACH + KF_PLIS, "v: receivers' PLIs counted")
         # Port 1's PLIs race port 0's key frame: each is coalesced, or one starts a new
@@ -269,7 +282,10 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
         T.eq(v["outputs"]["video"]["drop_pt"], sum(1 for x in table.values() if x[0] == 97),
              "video: PT 97 counted as filtered")
         T.eq(f["kf_req_sent"], 1, "f: one FIR")
-        T.eq(st["node"]["fb_rx"], N_RX * PLI_EACH + KF_PLIS + 5, "node: feedback read")
+        T.eq(st["node"]["fb_rx"], N_RX * PLI_EACH + KF_PLIS + 6, "node: feedback read")
+        n = st["sessions"]["late"]["outputs"]["n"]
+        T.eq((n["tx_pkts"], n["nack_resent"], n["nack_miss"]), (21, 1, 0),
+             "late: 21 sent, 19 resent on its NACK though 3 came late to its slot")
         T.eq((v["remb_received"], v["remb_sent"]), (2, 1), "v: REMBs received, passed on")
         T.eq(st["node"]["kf_req_tx"], 2, "node: requests sent")
         lost = [l for l in dpl.once().splitlines() if l.strip().startswith("lost:")]
@@ -279,6 +295,10 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
     check_outputs(rdpcap(dpl.path("out1.pcap")), table)
     check_requests(rdpcap(dpl.path("out0.pcap")), ssrc)
     check_nack(rdpcap(dpl.path("out0.pcap")), v)
+    late = [bytes(p[UDP].payload) for p in rdpcap(dpl.path("out0.pcap"))
+            if UDP in p and p[UDP].dport == 6400]
+    T.eq([struct.unpack("!H", b[2:4])[0] for b in late], list(range(1, 21)) + [3, 19],
+         "late: the output sends 1..20, the late 3, then 19 again")
     T.done()
 
 
