@@ -388,6 +388,7 @@ struct dp_nack_slot {
 	struct rte_mbuf *m;		/* the frame as sent (headers, SRTP), or NULL */
 	uint64_t sent_tsc;
 	uint64_t resent_tsc;		/* 0: never resent */
+	uint32_t wire_gen;		/* the output's when it was kept */
 	uint16_t seq;
 };
 
@@ -451,6 +452,9 @@ struct dp_out {
 	struct mf_sess_output cfg;
 	uint64_t nack_age_tsc;		/* nack_buffer_ms, and nack_rtt_ms, in TSC cycles */
 	uint64_t nack_rtt_tsc;
+	/* Bumped when what its frames are built with changes (destination, ports, keys, SSRC,
+	 * payload-type map): frames its NACK ring kept before are not resent. */
+	uint32_t wire_gen;
 	struct mf_srtp *srtp_rx;	/* the receiver's SRTCP, to read its feedback, or NULL */
 	int stats_idx;
 };

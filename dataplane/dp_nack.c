@@ -40,6 +40,7 @@ dp_nack_keep(struct dp_out *o, struct rte_mbuf *m, uint16_t seq, uint64_t now)
 		rte_pktmbuf_free(sl->m);
 	hold(m);
 	sl->m = m;
+	sl->wire_gen = o->wire_gen;
 	sl->seq = seq;
 	sl->sent_tsc = now;
 	sl->resent_tsc = 0;
@@ -56,7 +57,8 @@ resend(struct dp_lcore *lc, struct dp_out *o, uint16_t seq, uint64_t now, uint64
 	struct rte_mbuf *c;
 	int n;
 
-	if (sl->m == NULL || sl->seq != seq || now - sl->sent_tsc > o->nack_age_tsc) {
+	if (sl->m == NULL || sl->seq != seq || now - sl->sent_tsc > o->nack_age_tsc ||
+	    sl->wire_gen != o->wire_gen) {
 		oc[DP_OC_nack_miss]++;
 		return sl->m == NULL || (int16_t)(seq - sl->seq) > 0;
 	}

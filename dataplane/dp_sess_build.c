@@ -373,8 +373,22 @@ out_stats(const char *sess_id, struct dp_out *o)
 	return o->stats_idx < 0 ? o->stats_idx : 0;
 }
 
-/* The NACK ring: @p prev's when it has one of the same size (what it holds stays useful),
- * else a new one. */
+/* Do @p a and @p b build the same frames: the same port, addresses, UDP ports, SSRC,
+ * payload-type map and keys? (A NACK ring carried over resends only frames of this.) */
+static bool
+same_wire(const struct dp_out *a, const struct dp_out *b)
+{
+	return a->port == b->port && a->family == b->family && a->src_port == b->src_port &&
+	       a->cfg.dst_port == b->cfg.dst_port &&
+	       memcmp(&a->cfg.dst, &b->cfg.dst, sizeof(a->cfg.dst)) == 0 &&
+	       (a->cfg.flags & MF_OUT_F_SSRC) == (b->cfg.flags & MF_OUT_F_SSRC) &&
+	       a->cfg.ssrc == b->cfg.ssrc && a->cfg.nb_pt_map == b->cfg.nb_pt_map &&
+	       memcmp(a->cfg.pt_map, b->cfg.pt_map,
+		      a->cfg.nb_pt_map * sizeof(a->cfg.pt_map[0])) == 0 && a->srtp == b->srtp;
+}
+
+/* The NACK ring: @p prev's when it has one of the same size (what it holds stays useful,
+ * unless the frames are built otherwise now: wire_gen), else a new one. */
 static int
 nack_take(struct dp_out *o, const struct dp_out *prev)
 {
@@ -519,6 +533,7 @@ out_build(struct dp_sess *s, struct dp_out *o, const struct mf_sess_output *cfg,
 		o->srtp_rx = prev->srtp_rx;
 	}
 	out_keys_flag(o);
+	o->wire_gen = prev == NULL ? 0 : prev->wire_gen + !same_wire(prev, o);
 	return rc;
 }
 
@@ -937,6 +952,7 @@ dp_sess_ice_select(struct dp_sess *old, int out, const struct mf_addr *addr, uin
 
 		o->cfg.dst = *addr;
 		o->cfg.dst_port = port;
+		o->wire_gen++;		/* frames kept were for the pair before */
 		out_route(s, o);
 		rc = out_neigh(o, &old->out[out]);
 		if (rc != 0)
@@ -1013,6 +1029,7 @@ dp_sess_dtls_keys(struct dp_sess *old, int out, struct mf_srtp_params *local,
 		gone[1] = o->srtp_rx;
 		o->srtp = tx;
 		o->srtp_rx = rx;
+		o->wire_gen++;		/* frames kept were under the keys before */
 		out_keys_flag(o);
 		o->wait_gen++;	/* its receiver can read from now: it starts as its start says */
 	}

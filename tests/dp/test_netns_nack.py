@@ -11,7 +11,11 @@ Without NACK repair (the same run's second output, through a second relay with t
 loss) frames are lost or damaged: the contrast that shows the link really loses. A third
 output does the same under SRTP: the receiver decrypts with srtpdec and protects its RTCP
 with srtpenc under its own key, which the output knows as receiver_srtp.
+Then "moved": an output keeps 5 frames for NACK repair and is moved to another receiver (a
+replace with the same NACK buffer); that receiver's NACK for one of them must not resend
+the frame addressed to the first (counted nack_miss, nothing sent to either).
 """
+import json
 import base64
 import os
 import subprocess
@@ -55,6 +59,71 @@ def relay(topo, d, port, rx_port, back, seed):
                    stop, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     T.check(p.stderr.readline().decode().strip() == "ready", "relay on %d ready" % port)
     return p
+
+
+SENDER = """
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("", 4008))
+for q in range(1, 6):
+    s.sendto(struct.pack("!BBHII", 0x80, 96, q, q * 3000, 0x4242) + bytes([q]) * 100,
+             ("10.99.1.2", 5008))
+"""
+COUNTER = """
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.settimeout(float(sys.argv[3]))
+print("ready", flush=True)
+seqs = []
+try:
+    while True:
+        b = s.recv(2048)
+        if b == b"end":
+            break
+        seqs.append(int.from_bytes(b[2:4], "big"))
+except socket.timeout:
+    pass
+print(seqs, flush=True)
+"""
+END = """
+import socket, sys
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"end", (sys.argv[1], 7300))
+"""
+NACKER = """
+import socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.99.2.1", 7311))
+s.sendto(bytes([0x81, 205, 0, 3]) + struct.pack("!IIHH", 0x77, 0x4242, 3, 0),
+         ("10.99.2.2", 5009))
+"""
+
+
+def moved(topo, dpl):
+    spec = {"id": "move", "kind": "rtp",
+            "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5008},
+            "outputs": [{"id": "n", "port": 1, "addr": RX, "udp_port": 7300,
+                         "nack": {"packets": 16, "buffer_ms": 10000, "rtt_ms": 1}}]}
+    rc, out = dpl.add(spec)
+    T.eq(rc, 0, "move session: %s" % out)
+    first = topo.popen(topo.dst, sys.executable, "-c", COUNTER, RX, "7300", "30",
+                       stdout=subprocess.PIPE, text=True)
+    T.eq(first.stdout.readline().strip(), "ready", "the first receiver listens")
+    topo.run(topo.src, sys.executable, "-c", SENDER, timeout=20)
+    dpl.wait_for(lambda st: st["sessions"]["move"]["outputs"]["n"]["tx_pkts"] >= 5,
+                 what="5 frames sent to the first receiver")
+    spec["outputs"][0]["udp_port"] = 7310
+    rc, out = dpl.ctl("replace", "-", stdin=json.dumps(spec))
+    T.eq(rc, 0, "the output moved: %s" % out)
+    topo.run(topo.dst, sys.executable, "-c", NACKER, timeout=20)
+    o = dpl.wait_for(lambda st: st["sessions"]["move"]["outputs"]["n"]["nack_rx"] >= 1,
+                     what="the NACK read")["sessions"]["move"]["outputs"]["n"]
+    T.eq((o["nack_resent"], o["nack_miss"]), (0, 1),
+         "moved: a frame kept for the first receiver not resent on the second's NACK")
+    dpl.wait_for(lambda st: st["ports"]["1"]["tx_pkts"] >= 0, what="a stats round")
+    topo.run(topo.dst, sys.executable, "-c", END, RX, timeout=20)
+    T.eq(json.loads(first.communicate(timeout=20)[0].strip().replace("'", '"')),
+         [1, 2, 3, 4, 5], "moved: the first receiver got its 5 frames, nothing after")
 
 
 def first_bad(got, ref):
@@ -111,6 +180,7 @@ def main():
             T.check(plain[:judged] != ref[:judged], "plain (no NACK), same loss: %d of %d "
                     "frames, not all bit-exact" % (len(plain), len(ref)))
             T.eq(st["plain"]["nack_rx"], 0, "plain: its NACKs are not acted on")
+            moved(topo, dpl)
             if T.failed:
                 print(dpl.tail())
     T.eq(dpl.rc, 0, "dataplane exited cleanly")
