@@ -366,25 +366,28 @@ from_pool(struct cp *cp, const struct cp_msg *msg, const struct cp_req *rq)
 				 strlen(msg->placer_mac) == CP_SIG_HEX);
 }
 
-/* An earlier request of this batch, [0, @p n), from the same sender with @p rq's id: one
- * the replay ring does not hold yet. @return its index, or -1. */
+/* An earlier request of this batch not answered yet, [@p from, @p n), from the same sender
+ * with @p rq's id (one answered is in the replay ring, or was not kept there: its requests
+ * are freed). @return its index, or -1. */
 static int
-batch_twin(const struct cp_req *rqs, unsigned int n, const struct cp_req *rq)
+batch_twin(const struct cp_req *rqs, unsigned int from, unsigned int n, const struct cp_req *rq)
 {
 	unsigned int j;
 
-	for (j = 0; rq->id != NULL && j < n; j++)
+	for (j = from; rq->id != NULL && j < n; j++)
 		if (rqs[j].verified && rqs[j].tenant == rq->tenant && rqs[j].id != NULL &&
 		    rqs[j].twin == 0 && strcmp(rqs[j].id, rq->id) == 0)
 			return (int)j;
 	return -1;
 }
 
-/* Parse @p msg into @p rq, the @p i th request of the batch @p rqs; a request that needs no
- * work has its reply ready (rq->result or rq->err set, @p again, or a twin earlier in the
- * batch). @return the command to run, or NULL. */
+/* Parse @p msg into @p rq, the @p i th request of the batch @p rqs, whose requests from
+ * @p from on are not answered yet; a request that needs no work has its reply ready
+ * (rq->result or rq->err set, @p again, or a twin earlier in the batch). @return the
+ * command to run, or NULL. */
 static const struct cmd *
-take(struct cp *cp, struct cp_msg *msg, struct cp_req *rqs, unsigned int i, char **again)
+take(struct cp *cp, struct cp_msg *msg, struct cp_req *rqs, unsigned int from, unsigned int i,
+     char **again)
 {
 	struct cp_req *rq = &rqs[i];
 	const struct cp_sig *sig = NULL;
@@ -431,7 +434,7 @@ take(struct cp *cp, struct cp_msg *msg, struct cp_req *rqs, unsigned int i, char
 		       printable(rq->id, idbuf, sizeof(idbuf)));
 		return NULL;
 	}
-	twin = batch_twin(rqs, i, rq);
+	twin = batch_twin(rqs, from, i, rq);
 	if (twin >= 0) {
 		MF_LOG(INFO, cmd, "request %s repeated in its batch: the first's reply again",
 		       printable(rq->id, idbuf, sizeof(idbuf)));
@@ -499,9 +502,10 @@ answer(struct cp *cp, struct cp_msg *msg, struct cp_req *rqs, unsigned int k, ch
 
 	/* Its twin was answered before it: the same bytes; unless that answer comes later
 	 * (or could not be made): then this one is refused, not run again. */
-	if (rq->twin != 0 && rqs[rq->twin - 1].kept != NULL)
-		again = strdup(rqs[rq->twin - 1].kept);
-	else if (rq->twin != 0)
+	if (rq->twin != 0 && rqs[rq->twin - 1].kept != NULL &&
+	    (again = strdup(rqs[rq->twin - 1].kept)) == NULL)
+		cp_err_set(&rq->err, "internal", NULL, "no memory for the reply");
+	else if (rq->twin != 0 && again == NULL)
 		cp_err_set(&rq->err, "busy", "id", "the same request, earlier, not answered yet");
 	if (again != NULL) {
 		send_reply(cp, msg, rq, again);
@@ -546,6 +550,8 @@ out:
 	json_decref(rq->result);
 	json_decref(rq->root);
 	json_decref(rq->outer);
+	rq->id = NULL;			/* it pointed into root */
+	rq->verified = false;
 }
 
 /* Everything pipelined in [@p from, @p to) is answered: flush, finish, reply. */
@@ -601,7 +607,7 @@ cp_cmd_batch(struct cp *cp, struct cp_msg **msgs, unsigned int n)
 	rqs = cp->batch_rqs;
 	again = cp->batch_again;
 	for (i = 0; i < n; i++) {
-		c = take(cp, msgs[i], rqs, i, &again[i]);
+		c = take(cp, msgs[i], rqs, from, i, &again[i]);
 		if (c == NULL)
 			continue;
 		if (c->start != NULL) {

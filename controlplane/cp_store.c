@@ -502,10 +502,10 @@ cp_store_forget(struct cp *cp, const char *id)
 	memcpy(ref.id, s->id, sizeof(ref.id));
 	rc = cp_dp_call(cp, MF_MSG_SESSION_GET, &ref, sizeof(ref), cp->res, sizeof(cp->res),
 			&err);
-	if (rc >= 0)
+	if (rc >= 0) {		/* one of that id runs: not the one that ended */
 		mf_sess_wipe_keys(&((struct mf_msg_sess_info *)cp->res)->spec);
-	if (rc != -ENOENT)
 		return;
+	}
 	drop(cp, s);
 	cp_journal_del(cp->journal, id);
 	cp_journal_sync(cp->journal);

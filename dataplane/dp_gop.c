@@ -59,7 +59,9 @@ psi_keep(struct dp_gop_pkt *k, const struct dp_sess *s, struct dp_pkt *p)
 }
 
 /* MPEG-TS over UDP: keep the last datagrams with a PAT and a PMT the session read (the TS
- * stage, dp_pipeline.c): whole, not flagged damaged, applying now. One announcing the next
+ * stage, dp_pipeline.c): not flagged damaged, applying now, the CRC_32 right where the
+ * section ends in its packet (one going on in the next is kept as its first packet reads:
+ * the datagram alone, not the next). One announcing the next
  * version (current_next_indicator 0) would give a viewer starting from the cache a table
  * that does not apply yet, and no other until the next one comes live. */
 static void

@@ -32,9 +32,11 @@ dp_nack_keep(struct dp_out *o, struct rte_mbuf *m, uint16_t seq, uint64_t now)
 {
 	struct dp_nack_slot *sl = &o->nack->slot[seq & o->nack->mask];
 
-	/* A late packet (the source's resend, say) does not push out a newer one its receiver
-	 * may still ask for; a slot past buffer_ms is anyone's. */
-	if (sl->m != NULL && (int16_t)(seq - sl->seq) < 0 && now - sl->sent_tsc <= o->nack_age_tsc)
+	/* A late packet, a lap of the ring behind (the source's resend, say), does not push
+	 * out the newer one its receiver may still ask for; a slot past buffer_ms is anyone's,
+	 * and so is one after a jump back (a source that restarted its numbers). */
+	if (sl->m != NULL && (uint16_t)(sl->seq - seq) == o->nack->mask + 1 &&
+	    now - sl->sent_tsc <= o->nack_age_tsc)
 		return;
 	if (sl->m != NULL)
 		rte_pktmbuf_free(sl->m);

@@ -572,17 +572,43 @@ seq_move(struct dp_out_state *os, uint16_t seq, uint16_t n, uint16_t skipped)
 	os->max_in_seq = seq;
 }
 
-/* An RTP packet this output sends: the newest input it has seen moves on. */
+/* An RTP packet output @p o sends: the newest input it has seen moves on. */
 static inline void
-seq_sent(struct dp_out_state *os, const struct mf_rtp *r)
+seq_sent(struct dp_out *o, const struct mf_rtp *r)
 {
+	struct dp_out_state *os = o->ost;
+
+	/* Sent as it came (nothing renumbered, no SSRC of its own): its number is the
+	 * input's. rtp_rewrite keeps last_seq otherwise. */
+	if (!os->renumber && !(o->cfg.flags & MF_OUT_F_SSRC) &&
+	    (!os->sent || (int16_t)(r->seq - os->last_seq) > 0))
+		os->last_seq = r->seq;
 	if (!os->sent) {
 		os->skips = 0;
 		os->max_in_seq = r->seq;
 	} else if ((int16_t)(r->seq - os->max_in_seq) > 0) {
 		seq_move(os, r->seq, (uint16_t)(r->seq - os->max_in_seq), 0);
 	}
+	if (!os->sent || (int16_t)(r->seq - os->last_sent_in) > 0)
+		os->last_sent_in = r->seq;
 	os->sent = true;
+}
+
+/* A replay's first packet not sent before: the numbers go on from the last sent, as if the
+ * input went on from it (what was skipped meanwhile is behind it). @return false for one
+ * sent before the replay began: not again. */
+static inline bool
+seq_rebase(struct dp_out_state *os, const struct mf_rtp *r)
+{
+	if (!os->rebase)
+		return true;
+	if ((int16_t)(r->seq - os->last_sent_in) <= 0)
+		return false;
+	os->seq_off = (uint16_t)(os->last_seq + 1 - r->seq);
+	os->skips = 0;
+	os->max_in_seq = (uint16_t)(r->seq - 1);
+	os->rebase = false;
+	return true;
 }
 
 /* An RTP packet this output does not send takes no number of its own: later ones move down
@@ -637,6 +663,7 @@ start_again(struct dp_sess *s, struct dp_out *o, uint64_t now, uint64_t *sc, uin
 	os->waiting = false;
 	if (o->cfg.start == MF_OUT_START_GOP && s->gop != NULL && s->gop->valid) {
 		os->replaying = true;
+		os->rebase = os->sent;
 		os->replay_psi = s->kind == MF_SESS_MPEGTS;
 		os->replay_gen = s->gop->gen;
 		os->replay_pos = 0;
@@ -698,7 +725,9 @@ replay_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_out *o,
 			seq_skip(o->ost, &q.rtp);
 			return false;
 		}
-		seq_sent(o->ost, &q.rtp);
+		if (!seq_rebase(o->ost, &q.rtp))
+			return false;
+		seq_sent(o, &q.rtp);
 	}
 	out_prepare(&q, gp->opened);
 	send_one(lc, s, &q, o, false, now);
@@ -754,6 +783,7 @@ start_ok(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp_out
 		 * a limit: wait for the next key frame. Either way the rest of the old GOP is
 		 * gone. */
 		os->replaying = false;
+		os->rebase = false;	/* nothing replayed: the skips' numbering holds */
 		if (p->what == DP_WHAT_RTP)
 			seq_cut(os, &p->rtp);
 		if (s->gop->valid)
@@ -791,7 +821,7 @@ output_sends(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, struct dp
 	if (!rtp)
 		return why == 0 ? true : (oc[why]++, false);
 	if (why == 0) {
-		seq_sent(o->ost, &p->rtp);
+		seq_sent(o, &p->rtp);
 		return true;
 	}
 	oc[why]++;

@@ -222,9 +222,13 @@ def refused_in_full_channel(b, dpl):
     # A request sent twice in the batch (a quick retry, the same id) is done once, and
     # both copies get its reply; its first copy is the 64th command sent.
     twin = req("session.create", spec("twin"))
+    # After them, a command that runs alone answers them, and a create after it must not
+    # be taken for a repeat of any of theirs (their ids are freed then).
     bodies = ([req("session.create", elsewhere)] +
               [req("session.create", spec("full%d" % i)) for i in range(62)] +
-              [twin, dict(twin)] + [req("session.delete", {"id": "holdB"})])
+              [twin, dict(twin)] + [req("session.delete", {"id": "holdB"}),
+                                    req("session.get", {"id": "holdA"}),
+                                    req("session.create", spec("after"))])
     got, upd = [], []
     os.kill(dpl.proc.pid, signal.SIGSTOP)
     try:
@@ -242,21 +246,22 @@ def refused_in_full_channel(b, dpl):
     t_run.join(60)
     T.check(upd and upd[0] and upd[0]["ok"], "the update answered: %s" % upd)
     codes = [r["error"]["code"] if r and not r["ok"] else (r and "ok") for _, r in got] or [None]
-    T.eq((codes[0], codes[-1], codes[1:-1].count("ok")),
-         ("address_not_available", "not_found", 64),
-         "holdB refused, its delete not_found, the 62 and the twice sent between created")
-    T.check(len(got) == 66 and got[63][1] == got[64][1],
+    T.eq((codes[0], codes[-3], codes[1:-3].count("ok"), codes[-2:]),
+         ("address_not_available", "not_found", 64, ["ok", "ok"]),
+         "holdB refused, its delete not_found, the 62 and the twice sent between created; "
+         "the get and the create after them done")
+    T.check(len(got) == 68 and got[63][1] == got[64][1],
             "the request sent twice: one reply, twice: %s" % [r for _, r in got[63:65]])
     r = c.request(CMD, "session.get", {"id": "holdB"})
     T.check(r and not r["ok"] and r["error"]["code"] == "not_found",
             "the control plane answers, holdB unknown: %s" % r)
     ids = dp_ids(dpl)
     T.check(ids is not None and "holdB" not in ids and "holdA" in ids and "twin" in ids and
-            all("full%d" % i in ids for i in range(62)),
-            "the dataplane holds holdA, the 62 and the twice sent")
-    r = c.request(CMD, "session.delete_many", {"ids": ["holdA", "twin"] +
+            "after" in ids and all("full%d" % i in ids for i in range(62)),
+            "the dataplane holds holdA, the 62, the twice sent and the one after")
+    r = c.request(CMD, "session.delete_many", {"ids": ["holdA", "twin", "after"] +
                                                ["full%d" % i for i in range(62)]})
-    T.check(r and r["ok"] and r["result"]["deleted"] == 64, "cleaned up: %s" % r)
+    T.check(r and r["ok"] and r["result"]["deleted"] == 65, "cleaned up: %s" % r)
     c.close()
 
 

@@ -310,6 +310,45 @@ def gop_cut(topo, dpl):
             "(%d missing)" % holes)
 
 
+def gop_resumed(topo, dpl):
+    """An output with "start": "gop" paused and resumed: the replay sends what the cache
+    holds that it was not sent before the pause, numbered on from its last packet; paused
+    again while a new GOP starts, the whole new GOP. Its receiver's numbers run on, each
+    once (they were the same number for every packet replayed)."""
+    spec = {"id": "res", "kind": "rtp",
+            "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5320, "source": "latch",
+                        "clock_rates": {"96": 90000}, "codecs": {"96": "vp8"},
+                        "gop_cache": {"max_ms": 60000}},
+            "outputs": [{"id": "v", "port": 1, "addr": RECEIVERS[1], "udp_port": 6320,
+                         "start": "gop"}]}
+    rc, out = dpl.add(spec)
+    T.eq(rc, 0, "res session: %s" % out)
+    sender = VP8_SENDER.replace("4020", "4024").replace("5304", "5320")
+    rx, tx, send = feed(topo, dpl, "res", SEQ_RECEIVER, 6320, sender, 1)
+
+    def paused(on):
+        spec["outputs"][0]["paused"] = on
+        update(dpl, spec)
+    send("kf", 2)
+    send("delta", 2)			# 4 sent
+    paused(True)
+    send("delta", 2)			# cached, not sent
+    paused(False)
+    send("delta", 1)			# the 2 cached since the pause, then this one
+    paused(True)
+    send("kf", 2)			# a new GOP while paused
+    send("delta", 1)
+    paused(False)
+    send("delta", 1)			# the new GOP's 3, then this one
+    got = received(rx, tx)
+    seqs = [g[0] for g in got]
+    T.eq([(s - seqs[0]) & 0xffff for s in seqs] if seqs else None, list(range(11)),
+         "gop resumed: 11 packets, numbered on, each once")
+    T.check(len(got) == 11 and vp8_kf(got[0]) and vp8_kf(got[7]) and
+            sum(1 for g in got if vp8_kf(g)) == 2,
+            "gop resumed: the key frames first and eighth: %s" % got[:12])
+
+
 # H.264 as webrtcbin's and ffmpeg's payloaders send a key frame: SPS, PPS and the IDR in
 # packets of their own, one timestamp; a delta frame is one P slice.
 H264_SENDER = """
@@ -649,6 +688,7 @@ def main():
             mid_stream_join(topo, dpl, d, clip, ref, sdp)
             gop_join(topo, dpl, d, clip, ref, sdp)
             gop_cut(topo, dpl)
+            gop_resumed(topo, dpl)
             gop_params(topo, dpl)
             gop_srtp_dropped(topo, dpl)
             gop_codec_changed(topo, dpl)
