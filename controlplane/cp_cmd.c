@@ -366,28 +366,25 @@ from_pool(struct cp *cp, const struct cp_msg *msg, const struct cp_req *rq)
 				 strlen(msg->placer_mac) == CP_SIG_HEX);
 }
 
-/* An earlier request of this batch not answered yet, [@p from, @p n), from the same sender
- * with @p rq's id (one answered is in the replay ring, or was not kept there: its requests
- * are freed). @return its index, or -1. */
+/* An earlier request of this batch, [0, @p n), from the same sender with @p rq's id, and
+ * not itself a repeat. @return its index, or -1. */
 static int
-batch_twin(const struct cp_req *rqs, unsigned int from, unsigned int n, const struct cp_req *rq)
+batch_twin(const struct cp_req *rqs, unsigned int n, const struct cp_req *rq)
 {
 	unsigned int j;
 
-	for (j = from; rq->id != NULL && j < n; j++)
+	for (j = 0; rq->id != NULL && j < n; j++)
 		if (rqs[j].verified && rqs[j].tenant == rq->tenant && rqs[j].id != NULL &&
 		    rqs[j].twin == 0 && strcmp(rqs[j].id, rq->id) == 0)
 			return (int)j;
 	return -1;
 }
 
-/* Parse @p msg into @p rq, the @p i th request of the batch @p rqs, whose requests from
- * @p from on are not answered yet; a request that needs no work has its reply ready
- * (rq->result or rq->err set, @p again, or a twin earlier in the batch). @return the
- * command to run, or NULL. */
+/* Parse @p msg into @p rq, the @p i th request of the batch @p rqs; a request that needs no
+ * work has its reply ready (rq->result or rq->err set, @p again, or a twin earlier in the
+ * batch). @return the command to run, or NULL. */
 static const struct cmd *
-take(struct cp *cp, struct cp_msg *msg, struct cp_req *rqs, unsigned int from, unsigned int i,
-     char **again)
+take(struct cp *cp, struct cp_msg *msg, struct cp_req *rqs, unsigned int i, char **again)
 {
 	struct cp_req *rq = &rqs[i];
 	const struct cp_sig *sig = NULL;
@@ -434,7 +431,7 @@ take(struct cp *cp, struct cp_msg *msg, struct cp_req *rqs, unsigned int from, u
 		       printable(rq->id, idbuf, sizeof(idbuf)));
 		return NULL;
 	}
-	twin = batch_twin(rqs, from, i, rq);
+	twin = batch_twin(rqs, i, rq);
 	if (twin >= 0) {
 		MF_LOG(INFO, cmd, "request %s repeated in its batch: the first's reply again",
 		       printable(rq->id, idbuf, sizeof(idbuf)));
@@ -500,8 +497,9 @@ answer(struct cp *cp, struct cp_msg *msg, struct cp_req *rqs, unsigned int k, ch
 	struct cp_req *rq = &rqs[k];
 	uint32_t i;
 
-	/* Its twin was answered before it: the same bytes; unless that answer comes later
-	 * (or could not be made): then this one is refused, not run again. */
+	/* Its twin was answered before it: the same bytes; unless that answer comes later,
+	 * was made before the repeat came (and the replay ring had no room for it) or could
+	 * not be made: then this one is refused, not run again. */
 	if (rq->twin != 0 && rqs[rq->twin - 1].kept != NULL &&
 	    (again = strdup(rqs[rq->twin - 1].kept)) == NULL)
 		cp_err_set(&rq->err, "internal", NULL, "no memory for the reply");
@@ -548,10 +546,11 @@ out:
 	free(rq->results);
 	free(rq->items);
 	json_decref(rq->result);
-	json_decref(rq->root);
-	json_decref(rq->outer);
-	rq->id = NULL;			/* it pointed into root */
-	rq->verified = false;
+	rq->results = NULL;
+	rq->items = NULL;
+	rq->result = NULL;
+	/* root (which rq->id points into) and outer stay with the batch: a repeat later in
+	 * it is told apart by its id. */
 }
 
 /* Everything pipelined in [@p from, @p to) is answered: flush, finish, reply. */
@@ -607,7 +606,7 @@ cp_cmd_batch(struct cp *cp, struct cp_msg **msgs, unsigned int n)
 	rqs = cp->batch_rqs;
 	again = cp->batch_again;
 	for (i = 0; i < n; i++) {
-		c = take(cp, msgs[i], rqs, from, i, &again[i]);
+		c = take(cp, msgs[i], rqs, i, &again[i]);
 		if (c == NULL)
 			continue;
 		if (c->start != NULL) {
@@ -628,9 +627,12 @@ cp_cmd_batch(struct cp *cp, struct cp_msg **msgs, unsigned int n)
 		cp->grant = NULL;
 	}
 	settle(cp, msgs, rqs, again, from, n);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		if (rqs[i].kept != NULL) {
 			explicit_bzero(rqs[i].kept, strlen(rqs[i].kept));
 			free(rqs[i].kept);
 		}
+		json_decref(rqs[i].root);
+		json_decref(rqs[i].outer);
+	}
 }

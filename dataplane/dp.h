@@ -360,8 +360,8 @@ struct dp_out_state {
 	 * skips of the input numbers after it, as far as DP_SEQ_SKIPS_SEEN back. */
 	bool renumber;			/* a packet was skipped: seq_off applies from now on */
 	bool sent;			/* an RTP packet went out: there is a sequence to keep */
-	/* A replay after packets went out (resumed, switched): what the cache holds that was
-	 * sent is not sent again, the rest is numbered on from last_seq. */
+	/* A replay after packets went out (resumed, switched, a new receiver): the cache is
+	 * numbered on from last_seq. */
 	bool rebase;
 	uint16_t max_in_seq;		/* newest input sequence number seen */
 	/* start: keyframe or gop: waiting since wait_tsc (a new wait_gen in the entry from
@@ -369,7 +369,6 @@ struct dp_out_state {
 	 * replay_gen) from replay_pos */
 	bool waiting;
 	bool replaying;
-	uint16_t last_sent_in;		/* the newest input sequence number sent */
 	uint64_t skips;			/* bit i: input max_in_seq - i was skipped */
 	struct dp_out_hot hot;		/* what every copy sent moves */
 	alignas(64) uint64_t wait_tsc;

@@ -589,26 +589,22 @@ seq_sent(struct dp_out *o, const struct mf_rtp *r)
 	} else if ((int16_t)(r->seq - os->max_in_seq) > 0) {
 		seq_move(os, r->seq, (uint16_t)(r->seq - os->max_in_seq), 0);
 	}
-	if (!os->sent || (int16_t)(r->seq - os->last_sent_in) > 0)
-		os->last_sent_in = r->seq;
 	os->sent = true;
 }
 
-/* A replay's first packet not sent before: the numbers go on from the last sent, as if the
- * input went on from it (what was skipped meanwhile is behind it). @return false for one
- * sent before the replay began: not again. */
-static inline bool
+/* A replay's first packet, for an output that sent before: the numbers go on from the last
+ * it sent, as if the input went on from this one (the cache's packets are older than what
+ * was skipped meanwhile: as they came they would take numbers used already). */
+static inline void
 seq_rebase(struct dp_out_state *os, const struct mf_rtp *r)
 {
 	if (!os->rebase)
-		return true;
-	if ((int16_t)(r->seq - os->last_sent_in) <= 0)
-		return false;
+		return;
 	os->seq_off = (uint16_t)(os->last_seq + 1 - r->seq);
 	os->skips = 0;
 	os->max_in_seq = (uint16_t)(r->seq - 1);
+	os->renumber = true;
 	os->rebase = false;
-	return true;
 }
 
 /* An RTP packet this output does not send takes no number of its own: later ones move down
@@ -725,8 +721,7 @@ replay_one(struct dp_lcore *lc, struct dp_sess *s, struct dp_out *o,
 			seq_skip(o->ost, &q.rtp);
 			return false;
 		}
-		if (!seq_rebase(o->ost, &q.rtp))
-			return false;
+		seq_rebase(o->ost, &q.rtp);
 		seq_sent(o, &q.rtp);
 	}
 	out_prepare(&q, gp->opened);
