@@ -19,8 +19,9 @@ enum dp_what {
 	DP_WHAT_TS,
 };
 
-/* MPEG-TS tables in a datagram that the session read, whole and applying now: what the GOP
- * cache may keep for a viewer to start from (dp_pkt.psi). */
+/* MPEG-TS tables in a datagram that the session read (not flagged damaged, applying now,
+ * the CRC_32 right where the section ends in its packet): what the GOP cache may keep for
+ * a viewer to start from (dp_pkt.psi). */
 enum dp_psi {
 	DP_PSI_PAT = 1,
 	DP_PSI_PMT = 2,
