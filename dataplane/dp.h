@@ -397,6 +397,9 @@ struct dp_nack_slot {
 
 struct dp_nack_ring {
 	uint32_t mask;			/* slots - 1, a power of two */
+	/* Resends earned: one per frame kept, at most a ring's worth saved up. A receiver,
+	 * or anyone who forges its address, cannot make the output send more than it sent. */
+	uint32_t credit;
 	bool counted;			/* in dp.nack_slots (until retired) */
 	struct dp_nack_slot slot[];
 };

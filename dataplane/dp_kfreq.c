@@ -57,7 +57,7 @@ kf_payload(struct dp_sess *s, uint32_t media_ssrc, uint8_t *b)
 		mf_wr32(b + 4, s->fb_ssrc);
 		mf_wr32(b + 8, 0);		/* media source: unused by FIR */
 		mf_wr32(b + 12, media_ssrc);
-		b[16] = s->st->kf.fir_seq++;
+		b[16] = s->st->kf.fir_seq;	/* the same in the retry (RFC 5104 4.3.1.2) */
 		memset(b + 17, 0, 3);
 		return 20;
 	}
@@ -218,6 +218,16 @@ remb_poll(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t *sc
 		sc[DP_SC_remb_sent]++;
 }
 
+/* The pending request ends (a key frame came, or it was given up): a FIR after it is a
+ * new command, with the next sequence number. */
+static void
+kf_done(struct dp_kf_req *kr)
+{
+	if (kr->tries > 0)
+		kr->fir_seq++;
+	kr->pending = false;
+}
+
 void
 dp_kf_poll(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc)
 {
@@ -234,14 +244,14 @@ dp_kf_poll(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t no
 	if (!kr->pending)
 		return;
 	if (dp_pkt_kf(s, p, sc) == MF_KF_START) {
-		kr->pending = false;
+		kf_done(kr);
 		return;
 	}
 	if (kr->sent_tsc != 0 && now - kr->sent_tsc < s->kf_interval_tsc)
 		return;
 	/* Without a codec no key frame can be seen: one request answers every want. */
 	if (kr->tries >= KF_TRIES || (kr->tries > 0 && s->ingress.nb_codecs == 0)) {
-		kr->pending = false;
+		kf_done(kr);
 		return;
 	}
 	kr->tries++;

@@ -32,6 +32,8 @@ dp_nack_keep(struct dp_out *o, struct rte_mbuf *m, uint16_t seq, uint64_t now)
 {
 	struct dp_nack_slot *sl = &o->nack->slot[seq & o->nack->mask];
 
+	if (o->nack->credit <= o->nack->mask)
+		o->nack->credit++;
 	/* A late packet, a lap of the ring behind (the source's resend, say), does not push
 	 * out the newer one its receiver may still ask for; a slot past buffer_ms is anyone's,
 	 * and so is one after a jump back (a source that restarted its numbers). */
@@ -68,6 +70,10 @@ resend(struct dp_lcore *lc, struct dp_out *o, uint16_t seq, uint64_t now, uint64
 		oc[DP_OC_nack_rtt_skip]++;
 		return false;
 	}
+	if (o->nack->credit == 0) {
+		oc[DP_OC_nack_rate_skip]++;
+		return false;
+	}
 	c = rte_pktmbuf_clone(sl->m, dp.clone_pool);
 	if (c == NULL) {
 		oc[DP_OC_drop_no_mbuf]++;
@@ -78,11 +84,13 @@ resend(struct dp_lcore *lc, struct dp_out *o, uint16_t seq, uint64_t now, uint64
 	 * bytes are shared with the kept frame; the same next hop writes the same MAC. */
 	if (!dp_neigh_mac(o->neigh, &mac)) {
 		rte_pktmbuf_free(c);
-		oc[DP_OC_nack_miss]++;
+		oc[DP_OC_drop_neigh]++;
+		lc->ctr[DP_CTR_drop_neigh]++;
 		return false;
 	}
 	rte_ether_addr_copy(&mac, &rte_pktmbuf_mtod(c, struct rte_ether_hdr *)->dst_addr);
 	sl->resent_tsc = now;
+	o->nack->credit--;
 	if (unlikely(capture))
 		dp_capture_copy(lc, c, o->port->index, true);
 	/* A frame kept whole goes in fragments again, as it did the first time. */
@@ -92,6 +100,7 @@ resend(struct dp_lcore *lc, struct dp_out *o, uint16_t seq, uint64_t now, uint64
 		n = dp_frag_out(lc, o->port, c, o->family);	/* consumes c */
 		if (n < 0) {
 			oc[n == -ENOMEM ? DP_OC_drop_no_mbuf : DP_OC_drop_mtu]++;
+			lc->ctr[n == -ENOMEM ? DP_CTR_drop_no_mbuf : DP_CTR_drop_mtu]++;
 			return false;
 		}
 		oc[DP_OC_frag_tx] += (uint64_t)n;

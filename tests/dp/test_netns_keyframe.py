@@ -23,6 +23,8 @@
    added in keyframe mode waits far less than the GOP, because mfwd's PLI made the encoder
    send a key frame (rtpbin turns it into a force-key-unit event). Then 64 receivers, 62 of
    them sending 10 PLIs a second for 4 s: the encoder's side sees at most one a second.
+5. FIR to a camera that never sends a key frame: each request and its retry carry the same
+   command sequence number, the next request the next number.
 """
 import base64
 import importlib.util
@@ -603,6 +605,81 @@ def ts_join(topo, dpl, d, clip, ref):
             st["outputs"]["gop"]["gop_replayed"] > 0, "ts gop: started from the cache")
 
 
+# A camera that sends no key frame: an H.264 non-IDR slice every 10 ms from 4030, until it
+# has as many FIRs on 4031 as a line on its stdin says (or 30 s more pass); then, as JSON,
+# their command sequence numbers in order.
+FIR_CAMERA = """
+import json, select, socket, struct, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.99.1.1", 4030))
+r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+r.bind(("10.99.1.1", 4031))
+print("ready", flush=True)
+seq, firs, want, end = 0, [], None, None
+while want is None or (len(firs) < want and time.time() < end):
+    rd, _, _ = select.select([sys.stdin, r], [], [], 0.01)
+    if sys.stdin in rd:
+        want, end = int(sys.stdin.readline()), time.time() + 30
+    if r in rd:
+        b = r.recv(2048)
+        if len(b) >= 20 and b[0] == 0x84 and b[1] == 206:
+            firs.append(b[16])
+    s.sendto(struct.pack("!BBHII", 0x80, 0x80 | 96, seq, seq * 3600, 0x3030) + bytes([0x41]) +
+             bytes(100), ("10.99.1.2", 5330))
+    seq = (seq + 1) & 0xffff
+print(json.dumps(firs), flush=True)
+"""
+# PLIs for the camera's SSRC from a receiver's RTCP port, every 150 ms until stdin closes;
+# then how many it sent.
+PLIER = """
+import select, socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.99.2.3", 6331))
+n = 0
+while not select.select([sys.stdin], [], [], 0.15)[0]:
+    s.sendto(bytes([0x81, 206, 0, 2]) + struct.pack("!II", 0x99, 0x3030), ("10.99.2.2", 5331))
+    n += 1
+print(n, flush=True)
+"""
+
+
+def fir_retry(topo, dpl):
+    """A source that answers no FIR: each request goes twice (the retry after
+    keyframe_interval_ms) with the same command sequence number, and the next request, on a
+    later PLI, with the next one (RFC 5104 4.3.1.2: a repetition shall not increase it)."""
+    spec = {"id": "fir", "kind": "rtp",
+            "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5330, "source": "latch",
+                        "clock_rates": {"96": 90000}, "codecs": {"96": "h264"},
+                        "keyframe_request": "fir"},
+            "limits": {"keyframe_interval_ms": 100},
+            "outputs": [{"id": "v", "port": 1, "addr": RECEIVERS[1], "udp_port": 6330}]}
+    rc, out = dpl.add(spec)
+    T.eq(rc, 0, "fir session: %s" % out)
+    cam = topo.popen(topo.src, sys.executable, "-c", FIR_CAMERA, stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE, text=True)
+    T.eq(cam.stdout.readline().strip(), "ready", "fir: the camera listens")
+    dpl.wait_for(lambda st: st["sessions"]["fir"]["rx_pkts"] >= 5, what="the camera's stream")
+    plier = topo.popen(topo.dst, sys.executable, "-c", PLIER, stdin=subprocess.PIPE,
+                       stdout=subprocess.PIPE, text=True)
+    try:
+        dpl.wait_for(lambda st: st["sessions"]["fir"]["kf_req_sent"] >= 5, timeout=30,
+                     what="three requests begun")
+    finally:
+        plis = int(plier.communicate(input="", timeout=10)[0].strip() or 0)
+    # Every PLI read, so no request starts after; the last one retried.
+    st = dpl.wait_for(lambda st: st["sessions"]["fir"]["kf_req_received"] == plis and
+                      st["sessions"]["fir"]["kf_req_sent"] % 2 == 0, timeout=10,
+                      what="every PLI read, the last request retried")["sessions"]["fir"]
+    firs = json.loads(cam.communicate(input="%d\n" % st["kf_req_sent"], timeout=60)[0])
+    print("fir: %d PLIs, %d FIRs sent; the camera got sequence numbers %s" %
+          (plis, st["kf_req_sent"], firs))
+    T.check(len(firs) == st["kf_req_sent"] and
+            firs == [(i // 2) & 0xff for i in range(len(firs))],
+            "fir: each request and its retry with the same number, the next request the next")
+    rc, out = dpl.ctl("del", "fir")
+    T.eq(rc, 0, "fir session deleted: %s" % out)
+
+
 def pli_storm(topo, dpl, d, spec):
     """62 more receivers (64 outputs) each send 10 PLIs a second for 4 s; the sender, where
     tshark counts them, gets at most one a second."""
@@ -693,6 +770,7 @@ def main():
             gop_codec_changed(topo, dpl)
             gop_swapped_mid_replay(topo, dpl)
             ts_psi_kept(topo, dpl)
+            fir_retry(topo, dpl)
             ts_join(topo, dpl, d, clip, ref)
             pli_to_encoder(topo, dpl, d)
             if T.failed:

@@ -14,6 +14,8 @@ with srtpenc under its own key, which the output knows as receiver_srtp.
 Then "moved": an output keeps 5 frames for NACK repair and is moved to another receiver (a
 replace with the same NACK buffer); that receiver's NACK for one of them must not resend
 the frame addressed to the first (counted nack_miss, nothing sent to either).
+Then "flood": NACKs asking 4 times for the 5 frames sent get them resent once: resends never
+outnumber the frames sent (nack_rate_skip).
 """
 import json
 import base64
@@ -64,10 +66,10 @@ def relay(topo, d, port, rx_port, back, seed):
 SENDER = """
 import socket, struct, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("", 4008))
+s.bind(("", int(sys.argv[1])))
 for q in range(1, 6):
     s.sendto(struct.pack("!BBHII", 0x80, 96, q, q * 3000, 0x4242) + bytes([q]) * 100,
-             ("10.99.1.2", 5008))
+             ("10.99.1.2", int(sys.argv[2])))
 """
 COUNTER = """
 import socket, sys, time
@@ -88,14 +90,20 @@ print(seqs, flush=True)
 """
 END = """
 import socket, sys
-socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"end", (sys.argv[1], 7300))
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"end", (sys.argv[1], int(sys.argv[2])))
 """
+# From the receiver's RTCP port argv[1] to the session's, argv[2]: a Generic NACK for
+# argv[3] and the bitmask argv[4] after it, argv[5] times, 50 ms apart.
 NACKER = """
-import socket, struct
+import socket, struct, sys, time
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("10.99.2.1", 7311))
-s.sendto(bytes([0x81, 205, 0, 3]) + struct.pack("!IIHH", 0x77, 0x4242, 3, 0),
-         ("10.99.2.2", 5009))
+s.bind(("10.99.2.1", int(sys.argv[1])))
+for i in range(int(sys.argv[5])):
+    if i:
+        time.sleep(0.05)
+    s.sendto(bytes([0x81, 205, 0, 3]) + struct.pack("!IIHH", 0x77, 0x4242, int(sys.argv[3]),
+                                                      int(sys.argv[4], 0)),
+             ("10.99.2.2", int(sys.argv[2])))
 """
 
 
@@ -109,21 +117,48 @@ def moved(topo, dpl):
     first = topo.popen(topo.dst, sys.executable, "-c", COUNTER, RX, "7300", "30",
                        stdout=subprocess.PIPE, text=True)
     T.eq(first.stdout.readline().strip(), "ready", "the first receiver listens")
-    topo.run(topo.src, sys.executable, "-c", SENDER, timeout=20)
+    topo.run(topo.src, sys.executable, "-c", SENDER, "4008", "5008", timeout=20)
     dpl.wait_for(lambda st: st["sessions"]["move"]["outputs"]["n"]["tx_pkts"] >= 5,
                  what="5 frames sent to the first receiver")
     spec["outputs"][0]["udp_port"] = 7310
     rc, out = dpl.ctl("replace", "-", stdin=json.dumps(spec))
     T.eq(rc, 0, "the output moved: %s" % out)
-    topo.run(topo.dst, sys.executable, "-c", NACKER, timeout=20)
+    topo.run(topo.dst, sys.executable, "-c", NACKER, "7311", "5009", "3", "0", "1", timeout=20)
     o = dpl.wait_for(lambda st: st["sessions"]["move"]["outputs"]["n"]["nack_rx"] >= 1,
                      what="the NACK read")["sessions"]["move"]["outputs"]["n"]
     T.eq((o["nack_resent"], o["nack_miss"]), (0, 1),
          "moved: a frame kept for the first receiver not resent on the second's NACK")
     dpl.wait_for(lambda st: st["ports"]["1"]["tx_pkts"] >= 0, what="a stats round")
-    topo.run(topo.dst, sys.executable, "-c", END, RX, timeout=20)
+    topo.run(topo.dst, sys.executable, "-c", END, RX, "7300", timeout=20)
     T.eq(json.loads(first.communicate(timeout=20)[0].strip().replace("'", '"')),
          [1, 2, 3, 4, 5], "moved: the first receiver got its 5 frames, nothing after")
+
+
+def flood(topo, dpl):
+    """An output's receiver (or anyone forging its address) NACKs the same 5 frames 4 times,
+    each time after rtt_ms has passed: only as many resends as frames sent go out."""
+    spec = {"id": "flood", "kind": "rtp",
+            "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5012},
+            "outputs": [{"id": "n", "port": 1, "addr": RX, "udp_port": 7320,
+                         "nack": {"packets": 16, "buffer_ms": 10000, "rtt_ms": 1}}]}
+    rc, out = dpl.add(spec)
+    T.eq(rc, 0, "flood session: %s" % out)
+    rx = topo.popen(topo.dst, sys.executable, "-c", COUNTER, RX, "7320", "30",
+                    stdout=subprocess.PIPE, text=True)
+    T.eq(rx.stdout.readline().strip(), "ready", "the flood receiver listens")
+    topo.run(topo.src, sys.executable, "-c", SENDER, "4012", "5012", timeout=20)
+    dpl.wait_for(lambda st: st["sessions"]["flood"]["outputs"]["n"]["tx_pkts"] >= 5,
+                 what="5 frames sent")
+    topo.run(topo.dst, sys.executable, "-c", NACKER, "7321", "5013", "1", "0xf", "4",
+             timeout=20)
+    o = dpl.wait_for(lambda st: st["sessions"]["flood"]["outputs"]["n"]["nack_rx"] >= 4,
+                     what="the NACKs read")["sessions"]["flood"]["outputs"]["n"]
+    T.eq((o["nack_resent"], o["nack_rate_skip"], o["nack_rtt_skip"], o["nack_miss"]),
+         (5, 15, 0, 0), "flood: 5 resent on the first NACK, the 15 asked for after not")
+    dpl.wait_for(lambda st: st["ports"]["1"]["tx_pkts"] >= 0, what="a stats round")
+    topo.run(topo.dst, sys.executable, "-c", END, RX, "7320", timeout=20)
+    T.eq(json.loads(rx.communicate(timeout=20)[0].strip().replace("'", '"')),
+         [1, 2, 3, 4, 5] * 2, "flood: the receiver got the 5 frames and one resend of each")
 
 
 def first_bad(got, ref):
@@ -181,6 +216,7 @@ def main():
                     "frames, not all bit-exact" % (len(plain), len(ref)))
             T.eq(st["plain"]["nack_rx"], 0, "plain: its NACKs are not acted on")
             moved(topo, dpl)
+            flood(topo, dpl)
             if T.failed:
                 print(dpl.tail())
     T.eq(dpl.rc, 0, "dataplane exited cleanly")
