@@ -107,58 +107,63 @@ for i in range(int(sys.argv[5])):
 """
 
 
-def moved(topo, dpl):
-    spec = {"id": "move", "kind": "rtp",
-            "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5008},
-            "outputs": [{"id": "n", "port": 1, "addr": RX, "udp_port": 7300,
+def five_sent(topo, dpl, sid, in_port, out_port):
+    """Session @sid from 10.99.1.2:@in_port to RX:@out_port, its output keeping 16 frames for
+    NACK (rtt_ms 1), and its receiver once the source's 5 frames went out: @return (spec,
+    receiver, its stats)."""
+    spec = {"id": sid, "kind": "rtp",
+            "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": in_port},
+            "outputs": [{"id": "n", "port": 1, "addr": RX, "udp_port": out_port,
                          "nack": {"packets": 16, "buffer_ms": 10000, "rtt_ms": 1}}]}
     rc, out = dpl.add(spec)
-    T.eq(rc, 0, "move session: %s" % out)
-    first = topo.popen(topo.dst, sys.executable, "-c", COUNTER, RX, "7300", "30",
-                       stdout=subprocess.PIPE, text=True)
-    T.eq(first.stdout.readline().strip(), "ready", "the first receiver listens")
-    topo.run(topo.src, sys.executable, "-c", SENDER, "4008", "5008", timeout=20)
-    dpl.wait_for(lambda st: st["sessions"]["move"]["outputs"]["n"]["tx_pkts"] >= 5,
-                 what="5 frames sent to the first receiver")
+    T.eq(rc, 0, "%s session: %s" % (sid, out))
+    rx = topo.popen(topo.dst, sys.executable, "-c", COUNTER, RX, str(out_port), "30",
+                    stdout=subprocess.PIPE, text=True)
+    T.eq(rx.stdout.readline().strip(), "ready", "%s: the receiver listens" % sid)
+    topo.run(topo.src, sys.executable, "-c", SENDER, str(in_port - 1000), str(in_port),
+             timeout=20)
+    dpl.wait_for(lambda st: st["sessions"][sid]["outputs"]["n"]["tx_pkts"] >= 5,
+                 what="%s: 5 frames sent" % sid)
+    return spec, rx
+
+
+def nacked(topo, dpl, sid, rtcp_port, dst_port, pid, blp, times):
+    """@return @sid's output's stats once it has read the NACKs NACKER sends."""
+    topo.run(topo.dst, sys.executable, "-c", NACKER, str(rtcp_port), str(dst_port), str(pid),
+             blp, str(times), timeout=20)
+    return dpl.wait_for(lambda st: st["sessions"][sid]["outputs"]["n"]["nack_rx"] >= times,
+                        what="%s: the NACKs read" % sid)["sessions"][sid]["outputs"]["n"]
+
+
+def received(topo, dpl, rx, port):
+    """What receiver @rx on @port got, its sequence numbers, once a stats round has passed
+    (mfwd's resends have left)."""
+    dpl.wait_for(lambda st: st["ports"]["1"]["tx_pkts"] >= 0, what="a stats round")
+    topo.run(topo.dst, sys.executable, "-c", END, RX, str(port), timeout=20)
+    return json.loads(rx.communicate(timeout=20)[0].strip().replace("'", '"'))
+
+
+def moved(topo, dpl):
+    spec, first = five_sent(topo, dpl, "move", 5008, 7300)
     spec["outputs"][0]["udp_port"] = 7310
     rc, out = dpl.ctl("replace", "-", stdin=json.dumps(spec))
     T.eq(rc, 0, "the output moved: %s" % out)
-    topo.run(topo.dst, sys.executable, "-c", NACKER, "7311", "5009", "3", "0", "1", timeout=20)
-    o = dpl.wait_for(lambda st: st["sessions"]["move"]["outputs"]["n"]["nack_rx"] >= 1,
-                     what="the NACK read")["sessions"]["move"]["outputs"]["n"]
+    o = nacked(topo, dpl, "move", 7311, 5009, 3, "0", 1)
     T.eq((o["nack_resent"], o["nack_miss"]), (0, 1),
          "moved: a frame kept for the first receiver not resent on the second's NACK")
-    dpl.wait_for(lambda st: st["ports"]["1"]["tx_pkts"] >= 0, what="a stats round")
-    topo.run(topo.dst, sys.executable, "-c", END, RX, "7300", timeout=20)
-    T.eq(json.loads(first.communicate(timeout=20)[0].strip().replace("'", '"')),
-         [1, 2, 3, 4, 5], "moved: the first receiver got its 5 frames, nothing after")
+    T.eq(received(topo, dpl, first, 7300), [1, 2, 3, 4, 5],
+         "moved: the first receiver got its 5 frames, nothing after")
 
 
 def flood(topo, dpl):
     """An output's receiver (or anyone forging its address) NACKs the same 5 frames 4 times,
     each time after rtt_ms has passed: only as many resends as frames sent go out."""
-    spec = {"id": "flood", "kind": "rtp",
-            "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5012},
-            "outputs": [{"id": "n", "port": 1, "addr": RX, "udp_port": 7320,
-                         "nack": {"packets": 16, "buffer_ms": 10000, "rtt_ms": 1}}]}
-    rc, out = dpl.add(spec)
-    T.eq(rc, 0, "flood session: %s" % out)
-    rx = topo.popen(topo.dst, sys.executable, "-c", COUNTER, RX, "7320", "30",
-                    stdout=subprocess.PIPE, text=True)
-    T.eq(rx.stdout.readline().strip(), "ready", "the flood receiver listens")
-    topo.run(topo.src, sys.executable, "-c", SENDER, "4012", "5012", timeout=20)
-    dpl.wait_for(lambda st: st["sessions"]["flood"]["outputs"]["n"]["tx_pkts"] >= 5,
-                 what="5 frames sent")
-    topo.run(topo.dst, sys.executable, "-c", NACKER, "7321", "5013", "1", "0xf", "4",
-             timeout=20)
-    o = dpl.wait_for(lambda st: st["sessions"]["flood"]["outputs"]["n"]["nack_rx"] >= 4,
-                     what="the NACKs read")["sessions"]["flood"]["outputs"]["n"]
+    _, rx = five_sent(topo, dpl, "flood", 5012, 7320)
+    o = nacked(topo, dpl, "flood", 7321, 5013, 1, "0xf", 4)
     T.eq((o["nack_resent"], o["nack_rate_skip"], o["nack_rtt_skip"], o["nack_miss"]),
          (5, 15, 0, 0), "flood: 5 resent on the first NACK, the 15 asked for after not")
-    dpl.wait_for(lambda st: st["ports"]["1"]["tx_pkts"] >= 0, what="a stats round")
-    topo.run(topo.dst, sys.executable, "-c", END, RX, "7320", timeout=20)
-    T.eq(json.loads(rx.communicate(timeout=20)[0].strip().replace("'", '"')),
-         [1, 2, 3, 4, 5] * 2, "flood: the receiver got the 5 frames and one resend of each")
+    T.eq(received(topo, dpl, rx, 7320), [1, 2, 3, 4, 5] * 2,
+         "flood: the receiver got the 5 frames and one resend of each")
 
 
 def first_bad(got, ref):
