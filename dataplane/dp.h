@@ -610,7 +610,7 @@ struct dp_sess {
 	uint64_t rate_bytes_per_tsc_q32;	/* and its refill per TSC cycle, times 2^32 */
 	struct mf_sess_limits limits;
 	struct mf_sess_ingress ingress;
-	uint32_t fb_ssrc;		/* our SSRC in the feedback we send the source */
+	uint32_t fb_ssrc;		/* our SSRC in feedback to the source: new per context */
 	uint64_t kf_interval_tsc;	/* limits.keyframe_interval_ms in TSC cycles */
 	struct dp_port *port;
 	struct dp_fb_node *fb;		/* distinct feedback keys of the outputs, or NULL */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/random.h>
 
 #include <rte_cycles.h>
 #include <rte_malloc.h>
@@ -548,15 +549,26 @@ prev_out(const struct dp_sess *old, const char *id)
 	return NULL;
 }
 
-/* Our SSRC in feedback to the source: stable for the session (FNV-1a of its id), never 0. */
+/* Our SSRC in feedback to the source, new with each context that protects it: a context
+ * starts its SRTCP index again (RFC 3711 3.4), so under an SDES key the session had before
+ * (the same id created again, the dataplane restarted from the journal) the same SSRC
+ * would repeat a keystream, and the source's replay window would refuse the feedback as
+ * old. A new SSRC is a new stream to it. Never 0. */
 static uint32_t
-fb_ssrc_of(const char *id)
+fb_ssrc_new(void)
 {
-	uint32_t h = 2166136261u;
+	uint32_t v;
 
-	while (*id != '\0')
-		h = (h ^ (uint8_t)*id++) * 16777619u;
-	return h != 0 ? h : 1;
+	if (getrandom(&v, sizeof(v), 0) != (ssize_t)sizeof(v))
+		v = (uint32_t)(rte_rdtsc() * 0x9e3779b97f4a7c15ull >> 32);
+	return v != 0 ? v : 1;
+}
+
+/* The context feedback to the source is protected with (dp_kfreq.c). */
+static const struct mf_srtp *
+fb_srtp(const struct dp_sess *s)
+{
+	return s->srtp_src_tx != NULL ? s->srtp_src_tx : s->srtp_in;
 }
 
 static struct dp_sess *
@@ -580,7 +592,7 @@ sess_alloc(const struct mf_sess_spec *spec)
 	s->port = dp_port_by_index(spec->ingress.port);
 	s->kf_interval_tsc = (uint64_t)(spec->limits.keyframe_interval_ms ?
 		spec->limits.keyframe_interval_ms : MF_SESS_KF_INTERVAL_MS) * dp.tsc_hz / 1000;
-	s->fb_ssrc = fb_ssrc_of(spec->id);
+	s->fb_ssrc = fb_ssrc_new();
 	s->stats_idx = -1;
 	s->timed_idx = UINT32_MAX;
 	dp_sess_make_key(&spec->ingress, spec->ingress.udp_port, &s->n[0].key);
@@ -860,6 +872,8 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 		s->srtp_src_tx = old->srtp_src_tx;
 	}
 	s->dtls_wait = s->ingress.dtls.on && s->srtp_in == NULL;
+	if (fb_srtp(s) == fb_srtp(old))
+		s->fb_ssrc = old->fb_ssrc;
 	if (gop_take(s, old) != 0) {
 		sess_unbuild_ingress(s, old);
 		lines_free(s);

@@ -48,13 +48,6 @@ def capture(name):
     return out
 
 
-def fnv1a(s):
-    h = 2166136261
-    for c in s.encode():
-        h = ((h ^ c) * 16777619) & 0xffffffff
-    return h or 1
-
-
 def udp(payload, sport, dport, src=SRC):
     return Ether(src=SRC_MAC, dst=DP_MAC) / IP(src=src, dst=DST) / UDP(sport=sport, dport=dport) \
         / Raw(payload)
@@ -208,7 +201,10 @@ def check_requests(out0, ssrc):
     pli = [p for p in fb if p[UDP].sport == 5005 and bytes(p[UDP].payload)[0] == 0x81]
     remb = [bytes(p[UDP].payload) for p in fb if p[UDP].sport == 5005 and
             bytes(p[UDP].payload)[0] == 0x8f]
-    T.eq(remb, [bytes([0x8f, 206, 0, 5]) + struct.pack("!II", fnv1a("v"), 0) + b"REMB" +
+    # Our SSRC, new with each feedback context (random): the same in all v sends.
+    ours = struct.unpack("!I", remb[0][4:8])[0] if remb else 0
+    T.check(ours != 0, "v: our SSRC in feedback is not 0")
+    T.eq(remb, [bytes([0x8f, 206, 0, 5]) + struct.pack("!II", ours, 0) + b"REMB" +
                 bytes([1, 1 << 2 | (150000 >> 16), 150000 >> 8 & 0xff, 150000 & 0xff]) +
                 struct.pack("!I", ssrc)],
          "one REMB to the source: the lower of the two, 300 kbit/s, for its SSRC")
@@ -216,7 +212,7 @@ def check_requests(out0, ssrc):
     if pli:
         p = pli[0]
         T.eq(bytes(p[UDP].payload), bytes([0x81, 206, 0, 2]) +
-             struct.pack("!II", fnv1a("v"), ssrc), "PLI bytes (RFC 4585 6.3.1)")
+             struct.pack("!II", ours, ssrc), "PLI bytes (RFC 4585 6.3.1), our SSRC as the REMB's")
         T.eq((p[UDP].dport, p[Ether].dst, p[Ether].src), (4001, SRC_MAC, DP_MAC),
              "PLI to the source's RTP port + 1, back through its MAC")
         q = Ether(bytes(p))
@@ -229,7 +225,9 @@ def check_requests(out0, ssrc):
     if fir:
         b = bytes(fir[0][UDP].payload)
         T.eq(b[:4], bytes([0x84, 206, 0, 4]), "FIR header (RFC 5104 4.3.1)")
-        T.eq(struct.unpack("!III", b[4:16])[::2], (fnv1a("f"), ssrc), "FIR sender and FCI SSRC")
+        fir_ssrcs = struct.unpack("!III", b[4:16])
+        T.check(fir_ssrcs[0] not in (0, ours) and fir_ssrcs[2] == ssrc,
+                "FIR sender (ours for session f) and FCI SSRC: %s" % (fir_ssrcs,))
         T.eq(b[16:20], bytes(4), "FIR command sequence number 0")
         T.eq(fir[0][UDP].dport, 4101, "FIR to RTP port + 1")
 

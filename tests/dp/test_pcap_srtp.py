@@ -13,7 +13,9 @@ Port 0 (10.99.1.2) reads in0.pcap; port 1 writes out1.pcap towards 10.99.2.1.
   "relay" SRTP (AEAD_AES_256_GCM) -> r1 SRTP AES_CM_128_HMAC_SHA1_32 with an SSRC rewrite,
           r2 SRTP AES_CM_128_HMAC_SHA1_80 (byte-identical to libsrtp2), r3 plain RTP.
   "kf"    SRTP H.264 P slices to an output waiting for a key frame: the PLI mfwd sends the
-          source is SRTCP under the ingress key, which libsrtp2 opens.
+          source is SRTCP under the ingress key, which libsrtp2 opens; after a restart
+          with the same key, the source's libsrtp2 session opens the new PLI too (a new
+          SSRC of ours: no index used before under the key).
 Counters: auth and replay failures per session and node; keys never in replies, stats or
 the log; SRTP on a non-RTP kind is refused.
 """
@@ -48,6 +50,19 @@ KEYS = {name: os.urandom(PROFILES[suite][1]) for name, suite in (
 SUITE = {"A": "AES_CM_128_HMAC_SHA1_80", "B": "AEAD_AES_128_GCM", "C": "AEAD_AES_256_GCM",
          "D": "AES_CM_128_HMAC_SHA1_32", "E": "AES_CM_128_HMAC_SHA1_80",
          "W": "AES_CM_128_HMAC_SHA1_80", "K": "AES_CM_128_HMAC_SHA1_80"}
+
+PORTS = """
+[port 0]
+vdev = net_pcap_s0,rx_pcap={d}/in0.pcap,tx_pcap={d}/out0.pcap
+ipv4 = 10.99.1.2/24
+neighbour = 10.99.1.1 02:00:00:00:01:01
+[port 1]
+vdev = net_pcap_s1,rx_pcap={d}/in1.pcap,tx_pcap={d}/out1.pcap
+ipv4 = 10.99.2.2/24
+neighbour = 10.99.2.1 02:00:00:00:02:01
+# A network that must never see fragments: over the MTU is dropped (drop_mtu).
+fragment = no
+"""
 
 
 def srtp_json(k):
@@ -118,25 +133,51 @@ def build_inputs(d):
     return len(pkts), want
 
 
-def fnv1a(s):
-    h = 2166136261
-    for c in s.encode():
-        h = ((h ^ c) * 16777619) & 0xffffffff
-    return h or 1
-
-
-def check_pli(out0):
-    """The PLI to the kf source: SRTCP under the ingress key, from 5041 to 4001."""
+def the_pli(out0):
+    """The one packet to the kf source (from 5041), checked as its PLI: @return its bytes."""
     got = [p for p in out0 if UDP in p and p[UDP].sport == 5041]
     T.eq(len(got), 1, "kf: one PLI to the source")
-    if got:
-        T.eq((got[0][IP].dst, got[0][UDP].dport), (SRC, 4001), "kf: to its RTP port + 1")
-        try:
-            plain = session("K", False).unprotect_rtcp(bytes(got[0][UDP].payload))
-        except SrtpError as e:
-            plain = repr(e)
-        T.eq(plain, bytes([0x81, 206, 0, 2]) + fnv1a("kf").to_bytes(4, "big") +
-             (0x4444).to_bytes(4, "big"), "kf: libsrtp2 opens the PLI (SRTCP, ingress key)")
+    if not got:
+        return b""
+    T.eq((got[0][IP].dst, got[0][UDP].dport), (SRC, 4001), "kf: to its RTP port + 1")
+    return bytes(got[0][UDP].payload)
+
+
+def check_pli(rx, pli, what):
+    """The PLI opens with the source's libsrtp2 session @rx (ingress key): @return our SSRC."""
+    try:
+        plain = rx.unprotect_rtcp(pli)
+    except SrtpError as e:
+        plain = repr(e)
+    T.eq((plain[:4], plain[8:]), (bytes([0x81, 206, 0, 2]), (0x4444).to_bytes(4, "big")),
+         "kf: libsrtp2 opens the PLI %s (SRTCP, ingress key): %r" % (what, plain))
+    return plain[4:8]
+
+
+def restarted(first):
+    """The dataplane restarted with the kf session as its journal gives it back, the same
+    key: its PLI is new to the source's SRTCP session that opened the first (@first): a
+    new SSRC of ours, so neither a keystream used before nor an index its replay window
+    refuses."""
+    dpl = Dataplane("pcapsrtp2", "", sessions=[x for x in sessions() if x["id"] == "kf"])
+    tx = session("K", True)
+    pkts = []
+    for i in range(5, 10):
+        p = bytearray(rtp(300 + i, 0x4444))
+        p[12] = 0x41
+        pkts.append(frame(5040, tx.protect(bytes(p))))
+    wrpcap(os.path.join(dpl.dir, "in0.pcap"), pkts)
+    wrpcap(os.path.join(dpl.dir, "in1.pcap"), [])
+    with open(dpl.ports_file, "w") as f:
+        f.write(PORTS.format(d=dpl.dir))
+    with dpl:
+        dpl.wait_for(lambda s: s["sessions"]["kf"]["rx_pkts"] == 5 and
+                     s["sessions"]["kf"]["kf_req_sent"] == 1, what="kf read again")
+    T.eq(dpl.rc, 0, "restarted dataplane exited cleanly")
+    rx = session("K", False)
+    ours = check_pli(rx, first, "before the restart")
+    T.check(check_pli(rx, the_pli(rdpcap(dpl.path("out0.pcap"))), "after it") != ours,
+            "kf: our SSRC is new after the restart")
 
 
 def sessions():
@@ -235,22 +276,10 @@ def check_secrets(dpl, st):
 
 
 def main():
-    ports = """
-[port 0]
-vdev = net_pcap_s0,rx_pcap={d}/in0.pcap,tx_pcap={d}/out0.pcap
-ipv4 = 10.99.1.2/24
-neighbour = 10.99.1.1 02:00:00:00:01:01
-[port 1]
-vdev = net_pcap_s1,rx_pcap={d}/in1.pcap,tx_pcap={d}/out1.pcap
-ipv4 = 10.99.2.2/24
-neighbour = 10.99.2.1 02:00:00:00:02:01
-# A network that must never see fragments: over the MTU is dropped (drop_mtu).
-fragment = no
-"""
     dpl = Dataplane("pcapsrtp", "", sessions=sessions())
     n0, want = build_inputs(dpl.dir)
     with open(dpl.ports_file, "w") as f:
-        f.write(ports.format(d=dpl.dir))
+        f.write(PORTS.format(d=dpl.dir))
     with dpl:
         st = dpl.wait_for(lambda s: s["ports"]["0"]["rx_pkts"] == n0, what="all input read")
         st = dpl.wait_for(lambda s: s["sessions"]["relay"]["tx_pkts"] == 33 and
@@ -259,7 +288,7 @@ fragment = no
         check_secrets(dpl, st)
     T.eq(dpl.rc, 0, "dataplane exited cleanly")
     check_outputs(rdpcap(dpl.path("out1.pcap")), want)
-    check_pli(rdpcap(dpl.path("out0.pcap")))
+    restarted(the_pli(rdpcap(dpl.path("out0.pcap"))))
     T.done()
 
 
