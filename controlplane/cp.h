@@ -694,6 +694,8 @@ void cp_store_attach(struct cp *cp);
  *  channel command. @return 0 or a negative code with it->err set. */
 int cp_store_create(struct cp *cp, struct cp_item *it, const struct mf_sess_spec *spec);
 int cp_store_delete(struct cp *cp, struct cp_item *it, const char *id);
+/** Every command in flight answered (the items they write may go). */
+void cp_store_collect(struct cp *cp);
 /** Every command in flight answered, the journal synced: then replies may go out. */
 int cp_store_flush(struct cp *cp);
 /** Replace a session's spec (nothing in flight): channel, registry, journal, sync. */

@@ -253,6 +253,16 @@ cp_create_now(struct cp *cp, json_t *spec, struct cp_sess **out, struct cp_err *
 	return 0;
 }
 
+/* A delete the dataplane made whose journal record could not be written: not a success
+ * (that promises the change on disk), and the client is told what holds. */
+static void
+delete_unjournaled(struct cp_err *err)
+{
+	cp_err_set(err, "internal", NULL, "deleted from the dataplane, but the journal could not "
+		   "be written: until a later change writes it, a restart of the control plane "
+		   "brings the session back");
+}
+
 int
 cp_delete_now(struct cp *cp, const char *id, struct cp_err *err)
 {
@@ -264,6 +274,8 @@ cp_delete_now(struct cp *cp, const char *id, struct cp_err *err)
 		if (!it.ok) {
 			*err = it.err;
 			rc = -EIO;
+		} else if (rc != 0) {
+			delete_unjournaled(err);
 		}
 	} else {
 		*err = it.err;
@@ -377,12 +389,14 @@ cp_delete_start(struct cp *cp, struct cp_req *rq)
 }
 
 /* An atomic create_many with a refusal, or a journal that could not be written: the
- * sessions this request created are deleted again. */
-static void
+ * sessions this request created are deleted again. @return 0, or the journal's error
+ * when their deletion could not be written (a restart would bring them back). */
+static int
 undo(struct cp *cp, struct cp_req *rq, const struct cp_err *why)
 {
 	struct cp_item del;
 	struct cp_sess *s;
+	bool sent = false;
 	uint32_t i;
 
 	for (i = 0; i < rq->nb_items; i++) {
@@ -394,14 +408,46 @@ undo(struct cp *cp, struct cp_req *rq, const struct cp_err *why)
 		 * deleted it and made another of the same name: only this one goes. */
 		s = cp_reg_find(&cp->reg, it->id);
 		memset(&del, 0, sizeof(del));
-		if (s != NULL && s->seq == it->made && cp_store_delete(cp, &del, it->id) == 0)
-			cp_store_flush(cp);
+		if (s != NULL && s->seq == it->made && cp_store_delete(cp, &del, it->id) == 0) {
+			cp_store_collect(cp);	/* the answer goes to del */
+			sent = true;
+		}
 		it->ok = false;
 		it->s = NULL;
 		it->err = *why;
 		json_decref(rq->results[i]);
 		rq->results[i] = NULL;
 	}
+	return sent ? cp_store_flush(cp) : 0;
+}
+
+/* Deletes made whose journal could not be written (the dataplane's sessions are gone; the
+ * records stay buffered for the next sync): each is told so. */
+static void
+unjournaled(struct cp_req *rq)
+{
+	uint32_t i;
+
+	for (i = 0; i < rq->nb_items; i++) {
+		if (!rq->items[i].ok)
+			continue;
+		rq->items[i].ok = false;
+		delete_unjournaled(&rq->items[i].err);
+		json_decref(rq->results[i]);
+		rq->results[i] = NULL;
+	}
+}
+
+/* An atomic batch's refusal @p e, when the undoing of the rest could not be journaled:
+ * the answer says so (the refusal's code kept in the message, its path as the path). */
+static void
+rollback_unjournaled(struct cp_err *e)
+{
+	struct cp_err was = *e;
+
+	cp_err_set(e, "internal", was.path[0] ? was.path : NULL, "refused (%s); the batch was "
+		   "undone in the dataplane but not in the journal: until a later change is "
+		   "written, a restart brings it back", was.code);
 }
 
 /* The error of item @p i, its path inside the request. */
@@ -441,10 +487,15 @@ cp_pipelined_finish(struct cp *cp, struct cp_req *rq, bool journal_ok)
 		undo(cp, rq, &why);
 		good = 0;
 		first_bad = 0;
+	} else if (!journal_ok && good > 0) {
+		unjournaled(rq);
+		good = 0;
+		first_bad = 0;
 	} else if (rq->atomic && first_bad != UINT32_MAX && good > 0) {
 		cp_err_set(&why, "rolled_back", NULL, "undone: session %u of this atomic batch "
 			   "was refused", first_bad);
-		undo(cp, rq, &why);
+		if (undo(cp, rq, &why) != 0)
+			rollback_unjournaled(&rq->items[first_bad].err);
 		good = 0;
 	}
 	/* Journaled: the pooled ones kept on the broker too (failover); one a later request

@@ -409,13 +409,19 @@ compact(struct cp *cp)
 	free(c.who);
 }
 
+void
+cp_store_collect(struct cp *cp)
+{
+	while (cp->nb_inflight > 0)
+		collect_one(cp);
+}
+
 int
 cp_store_flush(struct cp *cp)
 {
 	int rc;
 
-	while (cp->nb_inflight > 0)
-		collect_one(cp);
+	cp_store_collect(cp);
 	rc = cp_journal_sync(cp->journal);
 	if (rc == 0 && cp_journal_size(cp->journal) > 2 * cp->journal_live + COMPACT_SLACK)
 		compact(cp);

@@ -150,11 +150,13 @@ class ControlPlane:
             json.dump(self.cfg, f)
         self.proc = None
         self.log = os.path.join(self.dir, "cp.log")
+        self.preexec = None	# run in the child before exec (limits)
 
     def start(self):
         self.logf = open(self.log, "a")
         self.proc = subprocess.Popen([self.binary, "--config", self.cfg_file],
-                                     stdout=self.logf, stderr=subprocess.STDOUT)
+                                     stdout=self.logf, stderr=subprocess.STDOUT,
+                                     preexec_fn=self.preexec)
         return self
 
     def kill(self, sig=signal.SIGKILL):
