@@ -397,9 +397,12 @@ struct dp_nack_slot {
 
 struct dp_nack_ring {
 	uint32_t mask;			/* slots - 1, a power of two */
-	/* Resends earned: one per frame kept, at most a ring's worth saved up. A receiver,
-	 * or anyone who forges its address, cannot make the output send more than it sent. */
+	/* Resends earned: one per frame kept, at most a ring's worth saved up, on the path
+	 * of credit_gen (the output's wire_gen: the frames of an old path earn a new one
+	 * nothing). A receiver, or anyone who forges its address, cannot make the output send
+	 * more than it sent. */
 	uint32_t credit;
+	uint32_t credit_gen;
 	bool counted;			/* in dp.nack_slots (until retired) */
 	struct dp_nack_slot slot[];
 };
@@ -610,7 +613,7 @@ struct dp_sess {
 	uint64_t rate_bytes_per_tsc_q32;	/* and its refill per TSC cycle, times 2^32 */
 	struct mf_sess_limits limits;
 	struct mf_sess_ingress ingress;
-	uint32_t fb_ssrc;		/* our SSRC in feedback to the source: new per context */
+	uint32_t fb_ssrc;		/* our SSRC in feedback to the source (dp_sess_build.c) */
 	uint64_t kf_interval_tsc;	/* limits.keyframe_interval_ms in TSC cycles */
 	struct dp_port *port;
 	struct dp_fb_node *fb;		/* distinct feedback keys of the outputs, or NULL */

@@ -32,6 +32,10 @@ dp_nack_keep(struct dp_out *o, struct rte_mbuf *m, uint16_t seq, uint64_t now)
 {
 	struct dp_nack_slot *sl = &o->nack->slot[seq & o->nack->mask];
 
+	if (o->nack->credit_gen != o->wire_gen) {
+		o->nack->credit_gen = o->wire_gen;
+		o->nack->credit = 0;
+	}
 	if (o->nack->credit <= o->nack->mask)
 		o->nack->credit++;
 	/* A late packet, a lap of the ring behind (the source's resend, say), does not push
@@ -70,7 +74,7 @@ resend(struct dp_lcore *lc, struct dp_out *o, uint16_t seq, uint64_t now, uint64
 		oc[DP_OC_nack_rtt_skip]++;
 		return false;
 	}
-	if (o->nack->credit == 0) {
+	if (o->nack->credit == 0 || o->nack->credit_gen != o->wire_gen) {
 		oc[DP_OC_nack_rate_skip]++;
 		return false;
 	}

@@ -46,6 +46,7 @@ struct replay {
 
 struct stream {
 	bool used;
+	bool sent;		/* we protected for it: its indexes must never start again */
 	uint32_t ssrc;
 	uint64_t last_use;
 	struct replay rtp;	/* packet index: ROC << 16 | SEQ */
@@ -290,27 +291,42 @@ stream_find(struct mf_srtp *c, uint32_t ssrc)
 	return NULL;
 }
 
-/* The stream of @p ssrc; a new one takes a free slot or the least recently used. Called
- * only once a packet is authentic (or is ours to send). */
+/* The slot a new stream takes: a free one, else the least recently used of those we only
+ * received on, else the least recently used. A stream we sent on is kept while it can be:
+ * started again, its index would repeat under the same key and SSRC (a keystream used
+ * before, and a replay to its receiver). An SDES ingress context sends our feedback on one
+ * stream among the source's; a source whose SSRC changed 8 times would push it out. */
 static struct stream *
-stream_get(struct mf_srtp *c, uint32_t ssrc)
+stream_slot(struct mf_srtp *c)
 {
-	struct stream *s = stream_find(c, ssrc), *lru = &c->streams[0];
+	struct stream *v = NULL, *s;
 	unsigned int i;
 
+	for (i = 0; i < MF_SRTP_MAX_STREAMS; i++) {
+		s = &c->streams[i];
+		if (!s->used)
+			return s;
+		if (v == NULL || s->sent < v->sent ||
+		    (s->sent == v->sent && s->last_use < v->last_use))
+			v = s;
+	}
+	return v;
+}
+
+/* The stream of @p ssrc, made when new (@p sent: for a packet we protect). Called only once
+ * a packet is authentic (or is ours to send). */
+static struct stream *
+stream_get(struct mf_srtp *c, uint32_t ssrc, bool sent)
+{
+	struct stream *s = stream_find(c, ssrc);
+
 	if (s == NULL) {
-		for (i = 0; i < MF_SRTP_MAX_STREAMS; i++) {
-			s = &c->streams[i];
-			if (!s->used || s->last_use < lru->last_use)
-				lru = s;
-			if (!s->used)
-				break;
-		}
-		s = lru;
+		s = stream_slot(c);
 		memset(s, 0, sizeof(*s));
 		s->used = true;
 		s->ssrc = ssrc;
 	}
+	s->sent |= sent;
 	s->last_use = ++c->uses;
 	return s;
 }
@@ -541,7 +557,7 @@ mf_srtp_protect(struct mf_srtp *c, uint8_t *pkt, size_t *len, size_t cap)
 		memcpy(pkt + *len, mac, c->tag_len);
 	}
 	*len += c->tag_len;
-	replay_commit(&stream_get(c, ssrc)->rtp, idx, delta);
+	replay_commit(&stream_get(c, ssrc, true)->rtp, idx, delta);
 	return 0;
 }
 
@@ -576,7 +592,7 @@ mf_srtp_unprotect(struct mf_srtp *c, uint8_t *pkt, size_t *len)
 	if (rc != 0)
 		return rc;
 	*len = body;
-	replay_commit(&stream_get(c, ssrc)->rtp, idx, delta);
+	replay_commit(&stream_get(c, ssrc, false)->rtp, idx, delta);
 	return 0;
 }
 
@@ -643,7 +659,7 @@ mf_srtcp_protect(struct mf_srtp *c, uint8_t *pkt, size_t *len, size_t cap)
 		memcpy(pkt + body + 4, mac, c->rtcp_tag_len);
 	}
 	*len = body + mf_srtp_overhead(c, true);
-	replay_commit(&stream_get(c, ssrc)->rtcp, index, 1);
+	replay_commit(&stream_get(c, ssrc, true)->rtcp, index, 1);
 	return 0;
 }
 
@@ -680,6 +696,6 @@ mf_srtcp_unprotect(struct mf_srtp *c, uint8_t *pkt, size_t *len)
 	if (rc != 0)
 		return rc;
 	*len = body;
-	replay_commit(&stream_get(c, ssrc)->rtcp, index, delta);
+	replay_commit(&stream_get(c, ssrc, false)->rtcp, index, delta);
 	return 0;
 }

@@ -615,11 +615,11 @@ s.bind(("10.99.1.1", 4030))
 r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 r.bind(("10.99.1.1", 4031))
 print("ready", flush=True)
-seq, firs, want, end = 0, [], None, None
+seq, firs, want, end, ins = 0, [], None, None, [sys.stdin, r]
 while want is None or (len(firs) < want and time.time() < end):
-    rd, _, _ = select.select([sys.stdin, r], [], [], 0.01)
+    rd, _, _ = select.select(ins, [], [], 0.01)
     if sys.stdin in rd:
-        want, end = int(sys.stdin.readline()), time.time() + 30
+        want, end, ins = int(sys.stdin.readline()), time.time() + 30, [r]
     if r in rd:
         b = r.recv(2048)
         if len(b) >= 20 and b[0] == 0x84 and b[1] == 206:
@@ -666,10 +666,12 @@ def fir_retry(topo, dpl):
                      what="three requests begun")
     finally:
         plis = int(plier.communicate(input="", timeout=10)[0].strip() or 0)
-    # Every PLI read, so no request starts after; the last one retried.
+    # Every PLI read, so no request starts after; each one begun (a PLI not coalesced)
+    # sent and retried.
     st = dpl.wait_for(lambda st: st["sessions"]["fir"]["kf_req_received"] == plis and
-                      st["sessions"]["fir"]["kf_req_sent"] % 2 == 0, timeout=10,
-                      what="every PLI read, the last request retried")["sessions"]["fir"]
+                      st["sessions"]["fir"]["kf_req_sent"] ==
+                      2 * (plis - st["sessions"]["fir"]["kf_req_coalesced"]), timeout=10,
+                      what="every PLI read, every request retried")["sessions"]["fir"]
     firs = json.loads(cam.communicate(input="%d\n" % st["kf_req_sent"], timeout=60)[0])
     print("fir: %d PLIs, %d FIRs sent; the camera got sequence numbers %s" %
           (plis, st["kf_req_sent"], firs))

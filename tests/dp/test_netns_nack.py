@@ -13,7 +13,8 @@ output does the same under SRTP: the receiver decrypts with srtpdec and protects
 with srtpenc under its own key, which the output knows as receiver_srtp.
 Then "moved": an output keeps 5 frames for NACK repair and is moved to another receiver (a
 replace with the same NACK buffer); that receiver's NACK for one of them must not resend
-the frame addressed to the first (counted nack_miss, nothing sent to either).
+the frame addressed to the first (counted nack_miss, nothing sent to either), and the frames
+sent to the first earn it no resend.
 Then "flood": NACKs asking 4 times for the 5 frames sent get them resent once: resends never
 outnumber the frames sent (nack_rate_skip).
 """
@@ -67,7 +68,8 @@ SENDER = """
 import socket, struct, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("", int(sys.argv[1])))
-for q in range(1, 6):
+first = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+for q in range(first, first + (int(sys.argv[4]) if len(sys.argv) > 4 else 5)):
     s.sendto(struct.pack("!BBHII", 0x80, 96, q, q * 3000, 0x4242) + bytes([q]) * 100,
              ("10.99.1.2", int(sys.argv[2])))
 """
@@ -93,17 +95,14 @@ import socket, sys
 socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"end", (sys.argv[1], int(sys.argv[2])))
 """
 # From the receiver's RTCP port argv[1] to the session's, argv[2]: a Generic NACK for
-# argv[3] and the bitmask argv[4] after it, argv[5] times, 50 ms apart.
+# argv[3] and the bitmask argv[4] after it.
 NACKER = """
-import socket, struct, sys, time
+import socket, struct, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("10.99.2.1", int(sys.argv[1])))
-for i in range(int(sys.argv[5])):
-    if i:
-        time.sleep(0.05)
-    s.sendto(bytes([0x81, 205, 0, 3]) + struct.pack("!IIHH", 0x77, 0x4242, int(sys.argv[3]),
-                                                      int(sys.argv[4], 0)),
-             ("10.99.2.2", int(sys.argv[2])))
+s.sendto(bytes([0x81, 205, 0, 3]) + struct.pack("!IIHH", 0x77, 0x4242, int(sys.argv[3]),
+                                                  int(sys.argv[4], 0)),
+         ("10.99.2.2", int(sys.argv[2])))
 """
 
 
@@ -128,11 +127,15 @@ def five_sent(topo, dpl, sid, in_port, out_port):
 
 
 def nacked(topo, dpl, sid, rtcp_port, dst_port, pid, blp, times):
-    """@return @sid's output's stats once it has read the NACKs NACKER sends."""
-    topo.run(topo.dst, sys.executable, "-c", NACKER, str(rtcp_port), str(dst_port), str(pid),
-             blp, str(times), timeout=20)
-    return dpl.wait_for(lambda st: st["sessions"][sid]["outputs"]["n"]["nack_rx"] >= times,
-                        what="%s: the NACKs read" % sid)["sessions"][sid]["outputs"]["n"]
+    """NACKER's NACK @times, each once mfwd has read the one before (after rtt_ms, 1 ms,
+    so none is skipped for it): @return @sid's output's stats once it has read them."""
+    base = dpl.stats()["sessions"][sid]["outputs"]["n"]["nack_rx"]
+    for i in range(times):
+        topo.run(topo.dst, sys.executable, "-c", NACKER, str(rtcp_port), str(dst_port),
+                 str(pid), blp, timeout=20)
+        st = dpl.wait_for(lambda st: st["sessions"][sid]["outputs"]["n"]["nack_rx"] > base + i,
+                          what="%s: NACK %d read" % (sid, i + 1))
+    return st["sessions"][sid]["outputs"]["n"]
 
 
 def received(topo, dpl, rx, port):
@@ -151,6 +154,13 @@ def moved(topo, dpl):
     o = nacked(topo, dpl, "move", 7311, 5009, 3, "0", 1)
     T.eq((o["nack_resent"], o["nack_miss"]), (0, 1),
          "moved: a frame kept for the first receiver not resent on the second's NACK")
+    # The 5 frames sent to the first earn the second nothing: one frame, one resend.
+    topo.run(topo.src, sys.executable, "-c", SENDER, "4008", "5008", "6", "1", timeout=20)
+    dpl.wait_for(lambda st: st["sessions"]["move"]["outputs"]["n"]["tx_pkts"] >= 6,
+                 what="a frame sent to the second receiver")
+    o = nacked(topo, dpl, "move", 7311, 5009, 6, "0", 3)
+    T.eq((o["nack_resent"], o["nack_rate_skip"]), (1, 2),
+         "moved: the second receiver's 3 NACKs for its one frame: 1 resend")
     T.eq(received(topo, dpl, first, 7300), [1, 2, 3, 4, 5],
          "moved: the first receiver got its 5 frames, nothing after")
 

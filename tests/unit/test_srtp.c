@@ -166,7 +166,7 @@ rfc7714_case(const char *key, const char *srtp, const char *srtcp)
 	memcpy(p, plain, pn);
 	n = pn;
 	en = unhex(srtcp, exp);
-	s = stream_get(c, 0x4d617273);
+	s = stream_get(c, 0x4d617273, true);
 	replay_commit(&s->rtcp, 0x5d3, 1);
 	MF_TEST_EQ(mf_srtcp_protect(c, p, &n, sizeof(p)), 0);
 	MF_TEST_EQ(n, en);
@@ -523,6 +523,50 @@ out:
 	return rc;
 }
 
+/* The SRTCP index of a packet @p rx protected for @p ssrc (the word before the tag). */
+static uint32_t
+srtcp_index_sent(struct mf_srtp *rx, uint32_t ssrc)
+{
+	uint8_t pkt[BUF];
+	size_t n = random_rtcp(pkt, ssrc);
+
+	if (mf_srtcp_protect(rx, pkt, &n, sizeof(pkt)) != 0)
+		return 0;
+	return mf_rd32(pkt + n - mf_srtp_overhead(rx, true)) & 0x7fffffffu;
+}
+
+/* An ingress context also protects our feedback (SDES): the stream we send on is not
+ * pushed out by the source's SSRCs, however many, so its SRTCP index never starts again. */
+static int
+test_sent_stream_kept(void)
+{
+	uint8_t pkt[BUF];
+	struct mf_srtp_params p;
+	struct mf_srtp *src = NULL, *rx = NULL;
+	uint32_t idx;
+	unsigned int i;
+	int rc = 0;
+
+	random_params(MF_SRTP_AES_CM_128_HMAC_SHA1_80, 0, &p);
+	MF_TEST_EQ(mf_srtp_create(&p, &src), 0);
+	MF_TEST_EQ(mf_srtp_create(&p, &rx), 0);
+	idx = srtcp_index_sent(rx, 0xfeed);
+	MF_TEST_EQ(idx, 1);
+	for (i = 0; i < 2 * MF_SRTP_MAX_STREAMS; i++) {
+		size_t n = random_rtp(pkt, 5, 0x100 + i);
+
+		MF_TEST_EQ(mf_srtp_protect(src, pkt, &n, sizeof(pkt)), 0);
+		MF_TEST_EQ(mf_srtp_unprotect(rx, pkt, &n), 0);
+	}
+	idx = srtcp_index_sent(rx, 0xfeed);	/* (the macro reads its arguments twice) */
+	MF_TEST_EQ(idx, 2);
+	MF_TEST_ASSERT(stream_find(rx, 0x100) == NULL, "received streams evicted first");
+out:
+	mf_srtp_destroy(src);
+	mf_srtp_destroy(rx);
+	return rc;
+}
+
 static const struct mf_test_case cases[] = {
 	{ "rfc3711_b2_keystream", test_rfc3711_b2_keystream },
 	{ "rfc3711_b3_kdf", test_rfc3711_b3_kdf },
@@ -532,6 +576,7 @@ static const struct mf_test_case cases[] = {
 	{ "replay_window", test_replay_window },
 	{ "refusals", test_refusals },
 	{ "streams", test_streams },
+	{ "sent_stream_kept", test_sent_stream_kept },
 };
 
 int
