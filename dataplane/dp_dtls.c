@@ -408,9 +408,14 @@ dp_dtls_input(struct dp_port *p, struct rte_mbuf *m, const struct mf_pkt_l4 *l4,
 	if (dp.dtls.ctx == NULL || !find_endpoint(l4, p->index, &ep))
 		goto drop;
 	d = *ep.slot;
-	/* A new ClientHello, whatever the state (OpenSSL would ignore it mid-handshake and
-	 * after): the peer starts again. The keys of the old stay until the new is done. */
+	/* A new ClientHello after a handshake ended (done or failed): the peer starts again.
+	 * The keys of the old stay until the new is done. During one it is dropped (OpenSSL
+	 * would ignore it too): one datagram spoofed from the pair's address must not end a
+	 * handshake under way, whose peer would never send another hello. A peer that did
+	 * restart meanwhile is answered once ours gives up (OpenSSL's 12 tries). */
 	if (d != NULL && is_new_hello(d, pl, l4->payload_len)) {
+		if (!d->done && !d->failed)
+			goto drop;
 		conn_free(d);
 		*ep.slot = d = NULL;
 	}
@@ -450,6 +455,9 @@ retransmit(struct dp_sess *s, int out)
 	int rc;
 
 	if (d == NULL || d->done || d->failed)
+		return;
+	/* Its ICE pair ended (consent lost): no consent to send to it (RFC 7675). */
+	if ((out < 0 ? s->ingress.src.family : s->out[out].family) == 0)
 		return;
 	ERR_clear_error();
 	rc = DTLSv1_handle_timeout(d->ssl);

@@ -522,8 +522,11 @@ out_build(struct dp_sess *s, struct dp_out *o, const struct mf_sess_output *cfg,
 	rc = out_neigh(o, prev);
 	if (rc != 0)
 		return rc;
-	/* A destination from the spec counts as a check just made: consent runs from now. */
-	if (o->cfg.ice.ufrag[0] != '\0' && o->family != 0 && o->ost->ice.check_tsc == 0)
+	/* A destination from the spec counts as a check just made: consent runs from now
+	 * (not from a check of a pair it had before, lost or under other credentials). */
+	if (o->cfg.ice.ufrag[0] != '\0' && o->family != 0 &&
+	    (o->ost->ice.check_tsc == 0 || prev == NULL || prev->family == 0 ||
+	     !ice_same(&cfg->ice, &prev->cfg.ice)))
 		o->ost->ice.check_tsc = rte_rdtsc();
 	rc = srtp_take(&o->cfg.srtp, prev != NULL ? prev->srtp : NULL, &o->srtp);
 	if (rc == 0)
@@ -1029,11 +1032,12 @@ dp_sess_dtls_keys(struct dp_sess *old, int out, struct mf_srtp_params *local,
 	if (rc != 0)
 		goto err;
 	if (out < 0) {
-		gone[0] = old->srtp_in;
-		gone[1] = old->srtp_in_prev;
-		gone[2] = old->srtp_src_tx;
+		/* As an SDES re-key: the publisher sends under the old keys until our last
+		 * flight reaches it, so the old stays as the previous key. */
+		gone[0] = old->srtp_in_prev;
+		gone[1] = old->srtp_src_tx;
 		s->srtp_in = rx;
-		s->srtp_in_prev = NULL;
+		s->srtp_in_prev = old->srtp_in;
 		s->srtp_src_tx = tx;
 		s->dtls_wait = false;
 	} else {
@@ -1099,10 +1103,11 @@ dp_sess_del(const char *id, enum mf_event_kind why, char *detail, size_t len)
 	dp_defer(free_mem, s->fb, 0);
 	if (s->gop != NULL)
 		dp_defer(free_gop, s->gop, 0);
-	dp_defer(free_lines, s, 0);
 	dp.sess.per_worker[s->worker]--;
 	dp.sess.nb--;
 	dp_event(why, s->id, NULL, 0, 0);
+	/* Last: with no memory to defer, the entry is freed at once (after a grace period). */
+	dp_defer(free_lines, s, 0);
 	return 0;
 }
 

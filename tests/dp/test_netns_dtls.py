@@ -12,13 +12,16 @@ the spec names; s_client prints the keying material it exported. Then:
 - before a handshake the ingress drops media (drop_dtls_wait) and the viewer gets nothing;
 - mfwd's certificate, as s_client saw it, is the one configured (--dtls-cert), whose
   fingerprint node.info gives;
-- a second handshake from the publisher (a peer that restarted) replaces its keys;
+- a second handshake from the publisher (a peer that restarted) replaces its keys; media
+  under the old keys still passes (they stay as the previous ones);
 - SRTP sent under the client's exported key reaches "plain" decrypted, byte for byte, and
   reaches the viewer protected under the server's key of the viewer's handshake;
 - the viewer's ICE restart (an update with new credentials) keeps its DTLS keys;
 - a peer whose certificate is not the fingerprint's (session "bad") gets no keys
   (dtls.failed, drop_dtls_fingerprint) and its media still drops;
-- DTLS from an address that nominated nothing is dropped unread (drop_dtls_peer);
+- DTLS from an address that nominated nothing is dropped unread (drop_dtls_peer), and so is
+  a ClientHello with another random during a handshake (one spoofed from the pair's
+  address must not end it);
 - meanwhile another session forwards a numbered flow without a loss;
 - deleting the session closes its associations: the viewer gets a close_notify alert.
 """
@@ -29,6 +32,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import SKIP, Checks, Dataplane  # noqa: E402
@@ -118,6 +122,72 @@ def sessions(fp):
              "outputs": [{"port": 1, "addr": "10.99.2.1", "udp_port": 7100}]}]
 
 
+MID = {"ufrag": "mfmd", "pwd": "midpeerpassword0123456", "remote_ufrag": "midp"}
+# The first datagram to 10.99.1.1:5999 (an s_client's ClientHello), as hex.
+CATCH = """
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.99.1.1", 5999))
+print("ready", flush=True)
+s.settimeout(20)
+print(s.recv(4096).hex(), flush=True)
+"""
+# Each argument a datagram in hex, from 10.99.1.1:4012 to mfwd's 5012.
+SEND = """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("10.99.1.1", 4012))
+for h in sys.argv[1:]:
+    s.sendto(bytes.fromhex(h), ("10.99.1.2", 5012))
+"""
+
+
+def hello_mid_handshake(topo, dpl, fp, key, crt):
+    """A handshake under way, and a ClientHello with another random from the pair's address
+    (spoofed): dropped unread, not a restart that would end the handshake (the peer, which
+    has our ServerHello, would never send another hello)."""
+    rc, out = dpl.add({"id": "mid", "kind": "rtp-mux",
+                       "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5012,
+                                   "ice": MID, "dtls": {"fingerprint": fp}}})
+    T.eq(rc, 0, "session mid: %s" % out)
+    T.check(nominate(topo, topo.src, "10.99.1.2", 5012, "mfmd:midp", MID["pwd"], 4012),
+            "mid's peer nominated 10.99.1.1:4012")
+    catch = topo.popen(topo.src, PY, "-c", CATCH, stdout=subprocess.PIPE, text=True)
+    T.eq(catch.stdout.readline().strip(), "ready", "a catcher for s_client's ClientHello")
+    client = topo.popen(topo.src, "openssl", "s_client", "-dtls1_2", "-connect",
+                        "10.99.1.1:5999", "-use_srtp", "SRTP_AES128_CM_SHA1_80", "-cert", crt,
+                        "-key", key, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL)
+    hello = catch.communicate(timeout=30)[0].strip()
+    client.kill()
+    client.wait(timeout=10)
+    T.check(len(hello) > 120 and hello[:2] == "16", "s_client's ClientHello caught")
+    # The node's DTLS counters reach the stats area within a second: from here on they
+    # move only for what this sends.
+    n0 = dpl.stats()["node"]
+    for _ in range(20):
+        time.sleep(1.2)
+        n = dpl.stats()["node"]
+        if all(n[k] == n0[k] for k in ("dtls_handled", "drop_dtls_peer")):
+            break
+        n0 = n
+    topo.run(topo.src, PY, "-c", SEND, hello, timeout=20)
+    n1 = dpl.wait_for(lambda s: s["node"]["dtls_handled"] > n0["dtls_handled"],
+                      what="mid's handshake begun")["node"]
+    T.eq((n1["dtls_handled"] - n0["dtls_handled"], n1["drop_dtls_peer"] - n0["drop_dtls_peer"]),
+         (1, 0), "its ClientHello read")
+    other = bytearray(bytes.fromhex(hello))
+    other[13 + 12 + 2 + 5] ^= 0xff		# a byte of its random
+    topo.run(topo.src, PY, "-c", SEND, other.hex(), timeout=20)
+    n2 = dpl.wait_for(lambda s: s["node"]["drop_dtls_peer"] > n1["drop_dtls_peer"] or
+                      s["node"]["dtls_handled"] > n1["dtls_handled"],
+                      what="the second ClientHello read")["node"]
+    T.eq((n2["dtls_handled"] - n1["dtls_handled"], n2["drop_dtls_peer"] - n1["drop_dtls_peer"]),
+         (0, 1), "a new ClientHello during a handshake dropped, not a restart")
+    rc, _ = dpl.ctl("del", "mid")
+    T.eq(rc, 0, "session mid deleted")
+
+
 def nominate(topo, ns, dst, port, user, pwd, bind):
     r = topo.run(ns, PY, os.path.join(HERE, "stunprobe.py"), dst, str(port), "--user", user,
                  "--pwd", pwd, "--use-candidate", "--bind", str(bind), capture_output=True,
@@ -197,6 +267,17 @@ def main():
             # The peer starts again (a new ClientHello): the new keys replace the old.
             km_in, _ = handshake(topo, topo.src, "10.99.1.1", 4000, "10.99.1.2", 5004, key, crt)
             T.check(km_in is not None and km_in != km_old, "a second handshake, new keys")
+            # Media still under the old keys (sent before the peer had our last flight)
+            # passes: the old keys stay as the previous ones, as after an SDES re-key.
+            if km_old is not None:
+                topo.run(topo.src, PY, "-c", SRTP, "send", "10.99.1.1", "4000", "10.99.1.2",
+                         "5004", client_key(km_old).hex(), "3", timeout=20)
+                st = dpl.wait_for(lambda s: s["sessions"]["pub"]["outputs"]["plain"]["tx_pkts"]
+                                  >= 3 or s["sessions"]["pub"]["drop_srtp_auth"] > 0,
+                                  what="media under the old keys read")
+                T.eq((st["sessions"]["pub"]["outputs"]["plain"]["tx_pkts"],
+                      st["sessions"]["pub"]["drop_srtp_auth"]), (3, 0),
+                     "media under the first handshake's keys still passes after the second")
             T.eq(fingerprint_of(pem) if pem else None, ours,
                  "the certificate s_client saw is node.info's")
             T.check(nominate(topo, topo.dst, "10.99.2.2", 5006, "mfvw:view", VW["pwd"], 7006),
@@ -214,6 +295,7 @@ def main():
                     "bad peer nominated 10.99.1.1:4008")
             handshake(topo, topo.src, "10.99.1.1", 4008, "10.99.1.2", 5008, bkey, bcrt)
             topo.run(topo.src, PY, "-c", STRAY, timeout=20)
+            hello_mid_handshake(topo, dpl, fp, key, crt)
             st = dpl.wait_for(lambda s: s["node"]["drop_dtls_fingerprint"] >= 1,
                               what="the wrong certificate refused")
             T.eq(st["node"]["drop_dtls_fingerprint"], 1, "the wrong certificate is refused")

@@ -13,7 +13,8 @@ FINGERPRINT, its pair taken while none was nominated, and DTLS and other first b
 counted; meanwhile a second session forwards a numbered flow without a loss. Then a libnice
 publisher nominates its pair and sends RTP: mfwd forwards it to "plain"; a libnice viewer
 nominates its pair and receives the stream through the viewer output. When the viewer
-stops checking, its consent ends: ice.consent_lost, and the output stops sending.
+stops checking, its consent ends: ice.consent_lost, and the output stops sending; given an
+address by an update, it sends to it (consent runs from the update).
 """
 import json
 import os
@@ -166,6 +167,22 @@ def finish(p, timeout=40):
     return p.returncode, (done[-1] if done else {}), err.decode()[-500:]
 
 
+def given_address(dpl, sent_then):
+    """The viewer output, its pair ended, is given an address by an update (the same
+    credentials): consent runs from the update, not from the check of the pair it lost, so
+    it sends. Then it goes (its consent must not end later in the run)."""
+    spec = sessions()[0]
+    spec["outputs"][0].update(addr="10.99.2.1", udp_port=7004)
+    rc, out = dpl.ctl("replace", "-", stdin=json.dumps(spec))
+    T.eq(rc, 0, "the viewer output given an address (%s)" % out)
+    st = dpl.wait_for(lambda s: s["sessions"]["pub"]["outputs"]["viewer"]["tx_pkts"] >=
+                      sent_then + 20, what="the viewer output sending to its given address")
+    T.eq(st["node"]["ice_consent_lost"], 1, "its consent runs from the update")
+    spec["outputs"] = spec["outputs"][1:]
+    rc, out = dpl.ctl("replace", "-", stdin=json.dumps(spec))
+    T.eq(rc, 0, "the viewer output removed (%s)" % out)
+
+
 def main():
     with Topology("ic", ("10.99.2.1",), ipv6=True) as topo:
         dpl = Dataplane("netnsice", topo.ports_conf(), sessions=sessions())
@@ -235,6 +252,7 @@ def main():
                       for e in dpl.ctl("events")[1]]
             T.check(("ice.consent_lost", "output", "viewer") in events,
                     "ice.consent_lost for the viewer (%s)" % events)
+            given_address(dpl, sent_then)
 
             rc, done, err = finish(pub, timeout=60)
             T.check(rc == 0 and done.get("sent", 0) >= 1000, "publisher done (%s %s)" %
