@@ -6,9 +6,10 @@
  *
  * mfwd is always the DTLS server (SDP a=setup:passive, as an ICE-lite answerer is): it
  * answers the ClientHello of the peer that nominated the endpoint's ICE pair, and only that
- * peer's datagrams are read. The peer must show a certificate (any; self-signed is the
- * WebRTC way) whose SHA-256 is the spec's fingerprint: that, checked after the handshake,
- * is what authenticates it. The keys exported under "EXTRACTOR-dtls_srtp" become the
+ * peer's datagrams are read. The peer must show a certificate (any issuer; self-signed is
+ * the WebRTC way) whose SHA-256 is the spec's fingerprint: that, checked as the certificate
+ * arrives (a wrong one ends the handshake with an alert) and again before keys are
+ * installed, is what authenticates it. The keys exported under "EXTRACTOR-dtls_srtp" become the
  * endpoint's SRTP through an entry copy (dp_sess_dtls_keys()): the workers read keys as
  * they read SDES ones and never see DTLS. A new ClientHello after a finished handshake
  * starts another (a peer that restarted): its keys replace the old.
@@ -50,7 +51,9 @@ struct dp_dtls {
 	SSL *ssl;
 	bool done;			/* keys installed */
 	bool failed;			/* refused: only a new ClientHello starts again */
+	bool fp_bad;			/* the peer's certificate is not the fingerprint's */
 	uint8_t hello_random[32];	/* of the ClientHello that began it */
+	uint8_t fp[MF_DTLS_FP_LEN];	/* the spec's fingerprint of the peer's certificate */
 	uint16_t port;
 	uint8_t family;
 	uint16_t peer_port, our_port;
@@ -81,13 +84,27 @@ conn_free(struct dp_dtls *d)
 	free(d);
 }
 
-/* The fingerprint is checked once the handshake is done: any certificate goes now. */
+/* The peer's own certificate must be the spec's fingerprint, whoever issued it (self-signed
+ * is the WebRTC way). Checked as it arrives: a wrong one ends the handshake with an alert
+ * the peer sees (bad_certificate), not one it takes for done. */
 static int
-accept_any(int ok, X509_STORE_CTX *x)
+verify_fingerprint(int ok, X509_STORE_CTX *x)
 {
+	SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct dp_dtls *d = ssl != NULL ? SSL_get_app_data(ssl) : NULL;
+	X509 *cert = X509_STORE_CTX_get_current_cert(x);
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
 	(void)ok;
-	(void)x;
-	return 1;
+	if (X509_STORE_CTX_get_error_depth(x) > 0)
+		return 1;		/* its issuers: only its own counts */
+	if (d != NULL && cert != NULL && X509_digest(cert, EVP_sha256(), md, &n) == 1 &&
+	    n == MF_DTLS_FP_LEN && CRYPTO_memcmp(md, d->fp, n) == 0)
+		return 1;
+	if (d != NULL)
+		d->fp_bad = true;
+	return 0;
 }
 
 /* ---- where a datagram belongs ---- */
@@ -393,7 +410,7 @@ step(struct dp_dtls *d, const struct dtls_ep *ep)
 	rc = SSL_get_error(d->ssl, rc);
 	ERR_clear_error();
 	if (rc != SSL_ERROR_WANT_READ && rc != SSL_ERROR_WANT_WRITE)
-		fail(d, ep, DP_CTR_drop_dtls_handshake);
+		fail(d, ep, d->fp_bad ? DP_CTR_drop_dtls_fingerprint : DP_CTR_drop_dtls_handshake);
 }
 
 void
@@ -427,6 +444,8 @@ dp_dtls_input(struct dp_port *p, struct rte_mbuf *m, const struct mf_pkt_l4 *l4,
 		if (d == NULL)
 			goto drop;
 		memcpy(d->hello_random, pl + HELLO_RANDOM, sizeof(d->hello_random));
+		memcpy(d->fp, ep.cfg->fingerprint, sizeof(d->fp));
+		SSL_set_app_data(d->ssl, d);
 		*ep.slot = d;
 	}
 	if (d->failed)
@@ -524,7 +543,8 @@ ctx_setup(SSL_CTX *ctx, X509 *x, EVP_PKEY *key)
 					"SRTP_AEAD_AES_256_GCM:SRTP_AES128_CM_SHA1_32") != 0 ||
 	    X509_digest(x, EVP_sha256(), md, &n) != 1 || n != MF_DTLS_FP_LEN)
 		return -EIO;
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, accept_any);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+			   verify_fingerprint);
 	SSL_CTX_set_read_ahead(ctx, 1);
 	mf_dtls_fingerprint_str(md, dp.dtls.fingerprint);
 	return 0;

@@ -18,7 +18,8 @@ the spec names; s_client prints the keying material it exported. Then:
   reaches the viewer protected under the server's key of the viewer's handshake;
 - the viewer's ICE restart (an update with new credentials) keeps its DTLS keys;
 - a peer whose certificate is not the fingerprint's (session "bad") gets no keys
-  (dtls.failed, drop_dtls_fingerprint) and its media still drops;
+  (dtls.failed, drop_dtls_fingerprint), its handshake fails on its side too, and its media
+  still drops;
 - DTLS from an address that nominated nothing is dropped unread (drop_dtls_peer), and so is
   a ClientHello with another random during a handshake (one spoofed from the pair's
   address must not end it);
@@ -198,7 +199,8 @@ def nominate(topo, ns, dst, port, user, pwd, bind):
 
 def handshake(topo, ns, me, bind, dst, port, key, crt):
     """s_client from @me:@bind: @return (the exported keying material, mfwd's certificate
-    as PEM), either None if the handshake did not finish."""
+    as PEM), either None if the handshake did not finish; and what s_client said on stderr
+    (it prints keying material when our side refused too: an alert shows there)."""
     r = topo.run(ns, "openssl", "s_client", "-dtls1_2", "-bind", "%s:%d" % (me, bind),
                  "-connect", "%s:%d" % (dst, port), "-use_srtp", "SRTP_AES128_CM_SHA1_80",
                  "-keymatexport", "EXTRACTOR-dtls_srtp", "-keymatexportlen", "60",
@@ -209,7 +211,8 @@ def handshake(topo, ns, me, bind, dst, port, key, crt):
     pem = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----", out, re.S)
     if km is None:
         print("s_client said: %s\n%s" % (out[-1500:], r.stderr.decode()[-800:]))
-    return (bytes.fromhex(km.group(1)) if km else None), (pem.group(0) if pem else None)
+    return ((bytes.fromhex(km.group(1)) if km else None), (pem.group(0) if pem else None),
+            r.stderr.decode(errors="replace"))
 
 
 def client_key(km):
@@ -261,11 +264,11 @@ def main():
             T.eq(st["sessions"]["pub"]["drop_dtls_wait"], 5,
                  "before its handshake the ingress drops media")
 
-            km_old, pem = handshake(topo, topo.src, "10.99.1.1", 4000, "10.99.1.2", 5004, key,
+            km_old, pem, _ = handshake(topo, topo.src, "10.99.1.1", 4000, "10.99.1.2", 5004, key,
                                     crt)
             T.check(km_old is not None and len(km_old) == 60, "publisher's handshake done")
             # The peer starts again (a new ClientHello): the new keys replace the old.
-            km_in, _ = handshake(topo, topo.src, "10.99.1.1", 4000, "10.99.1.2", 5004, key, crt)
+            km_in, _, _ = handshake(topo, topo.src, "10.99.1.1", 4000, "10.99.1.2", 5004, key, crt)
             T.check(km_in is not None and km_in != km_old, "a second handshake, new keys")
             # Media still under the old keys (sent before the peer had our last flight)
             # passes: the old keys stay as the previous ones, as after an SDES re-key.
@@ -282,7 +285,7 @@ def main():
                  "the certificate s_client saw is node.info's")
             T.check(nominate(topo, topo.dst, "10.99.2.2", 5006, "mfvw:view", VW["pwd"], 7006),
                     "viewer nominated 10.99.2.1:7006")
-            km_vw, _ = handshake(topo, topo.dst, "10.99.2.1", 7006, "10.99.2.2", 5006, key,
+            km_vw, _, _ = handshake(topo, topo.dst, "10.99.2.1", 7006, "10.99.2.2", 5006, key,
                                  crt)
             T.check(km_vw is not None, "viewer's handshake done")
             st = dpl.wait_for(lambda s: s["node"]["dtls_connected"] >= 3,
@@ -293,7 +296,9 @@ def main():
             flow = topo.flow_start(os.path.join(d, "stop"))
             T.check(nominate(topo, topo.src, "10.99.1.2", 5008, "mfbd:badp", BAD["pwd"], 4008),
                     "bad peer nominated 10.99.1.1:4008")
-            handshake(topo, topo.src, "10.99.1.1", 4008, "10.99.1.2", 5008, bkey, bcrt)
+            said = handshake(topo, topo.src, "10.99.1.1", 4008, "10.99.1.2", 5008, bkey, bcrt)[2]
+            T.check("SSL alert number" in said, "the peer with the wrong certificate is told: "
+                    "an alert, not a handshake it takes for done (%s)" % said[-300:])
             topo.run(topo.src, PY, "-c", STRAY, timeout=20)
             hello_mid_handshake(topo, dpl, fp, key, crt)
             st = dpl.wait_for(lambda s: s["node"]["drop_dtls_fingerprint"] >= 1,
