@@ -869,6 +869,9 @@ int cp_auth_check(struct cp *cp, const struct cp_sig *sig, const char *topic,
 /** A verified request that is not a repeat of one answered: its nonce spent (refused if it
  *  was, within the window). @return 0 or a negative code with @p err set. */
 int cp_auth_spend(struct cp *cp, const struct cp_sig *sig, uint16_t tenant, struct cp_err *err);
+/** A verified repeat answered with the first's reply: its nonce kept too (if new, and if
+ *  there is room), so its bytes cannot run once the first's reply is forgotten. */
+void cp_auth_note(struct cp *cp, const struct cp_sig *sig, uint16_t tenant);
 bool cp_auth_admin(const struct cp *cp, uint16_t tenant);
 /** The index of a tenant holding a key, or -1. */
 int cp_auth_find(const struct cp *cp, const char *name);

@@ -571,18 +571,32 @@ cp_auth_check(struct cp *cp, const struct cp_sig *sig, const char *topic,
 	return 0;
 }
 
-int
-cp_auth_spend(struct cp *cp, const struct cp_sig *sig, uint16_t tenant, struct cp_err *err)
+/* Keep @p sig's nonce (a verified request's: no one else can burn a tenant's). @return 0,
+ * -EEXIST when kept already, or -ENOSPC. */
+static int
+spend(struct cp *cp, const struct cp_sig *sig, uint16_t tenant)
 {
 	int64_t now = (int64_t)time(NULL), w = cp->cfg.auth.window_s;
 	uint8_t key[16];
-	int rc;
 
 	if (sig == NULL || !sig->present || tenant == CP_OPERATOR)
 		return 0;
-	/* Only a verified request spends a nonce: no one else can burn a tenant's. */
 	nonce_key(cp->auth.nonces, tenant, sig->nonce, key);
-	rc = nonces_add(&cp->auth, tenant, key, now, 2 * w + 1);
+	return nonces_add(&cp->auth, tenant, key, now, 2 * w + 1);
+}
+
+void
+cp_auth_note(struct cp *cp, const struct cp_sig *sig, uint16_t tenant)
+{
+	(void)spend(cp, sig, tenant);
+}
+
+int
+cp_auth_spend(struct cp *cp, const struct cp_sig *sig, uint16_t tenant, struct cp_err *err)
+{
+	int64_t w = cp->cfg.auth.window_s;
+	int rc = spend(cp, sig, tenant);
+
 	if (rc == -EEXIST) {
 		cp_err_set(err, "replayed", NULL, "nonce already used within the last %llds",
 			   (long long)(2 * w));

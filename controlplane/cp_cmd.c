@@ -429,12 +429,14 @@ take(struct cp *cp, struct cp_msg *msg, struct cp_req *rqs, unsigned int i, char
 	if (*again != NULL) {
 		MF_LOG(INFO, cmd, "request %s repeated: the first reply again",
 		       printable(rq->id, idbuf, sizeof(idbuf)));
+		cp_auth_note(cp, sig, rq->tenant);	/* a retry signed again */
 		return NULL;
 	}
 	twin = batch_twin(rqs, i, rq);
 	if (twin >= 0) {
 		MF_LOG(INFO, cmd, "request %s repeated in its batch: the first's reply again",
 		       printable(rq->id, idbuf, sizeof(idbuf)));
+		cp_auth_note(cp, sig, rq->tenant);
 		rq->twin = (uint32_t)twin + 1;
 		rqs[twin].keep = true;
 		return NULL;
@@ -524,11 +526,14 @@ answer(struct cp *cp, struct cp_msg *msg, struct cp_req *rqs, unsigned int k, ch
 	text = reply_text(cp, rq->id, rq->cmd, rq->seqid, json_incref(rq->result), &rq->err);
 	if (text != NULL) {
 		/* Kept to answer a repeat: what a verified sender got, unless the refusal
-		 * passes (the dataplane away, the nonces full) or the reply is large. */
+		 * passes (the dataplane away, the nonces full), says nothing of the request
+		 * under that id (a replay: the one that ran is answered by its own) or the
+		 * reply is large. */
 		if (rq->verified && rq->twin == 0 && rq->cmd != NULL &&
 		    strlen(text) <= REPLAY_TEXT_MAX &&
 		    strcmp(rq->err.code, "dataplane_down") != 0 &&
-		    strcmp(rq->err.code, "replay_cache_full") != 0)
+		    strcmp(rq->err.code, "replay_cache_full") != 0 &&
+		    strcmp(rq->err.code, "replayed") != 0)
 			replay_add(cp, rq->tenant, rq->id, text);
 		send_reply(cp, msg, rq, text);
 		if (rq->keep) {

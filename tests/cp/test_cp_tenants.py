@@ -16,7 +16,9 @@ sessions staying as they were (the admin's list):
 - node.info: the caller's use and quotas, and for the admin the refusals counted by code;
 - after a restart the journal keeps each session's owner and the quotas hold;
 - a signed request sent again is answered with its first reply; once 1,100 others have
-  pushed its id out of the replies kept, its nonce refuses it (replayed);
+  pushed its id out of the replies kept, its nonce refuses it (replayed); so is a retry
+  signed again (a new nonce) that was answered with the first's reply; that refusal is not
+  kept as the id's reply;
 - replies asked for on another topic than the signed one, a timestamp from before a
   restart: refused;
 - a tenant with a bit-rate quota: a session declaring none is limited to the default;
@@ -147,6 +149,18 @@ def check_signatures(t, c, counts):
     refused(c.resend(CMD), "replayed", "the same signed create after them")
     counts["replayed"] += 1
     T.eq(t.sessions(), sorted(before + ["a1"]), "still a1 once")
+    # A retry signed again (the same id, a new nonce) gets the first's reply, and its nonce
+    # is spent too: its bytes, replayed once the id has moved on, do not run. Nor is that
+    # refusal kept as the id's reply: a request under the id runs.
+    first = t.run("acme", "session.get", {"id": "a1"}, rid="rt1")
+    T.check(first is not None and first.get("ok"), "acme gets a1 (rt1): %s" % first)
+    T.eq(t.run("acme", "session.get", {"id": "a1"}, rid="rt1"), first,
+         "rt1 signed again: the first's reply")
+    T.eq(burst(c, 1100, "ops"), {"ok": 1100}, "1,100 other requests")
+    refused(c.resend(CMD), "replayed", "the retry's bytes after them")
+    counts["replayed"] += 1
+    r = t.run("acme", "session.get", {"id": "a1"}, rid="rt1")
+    T.check(r is not None and r.get("ok"), "rt1 signed anew after the replay runs: %s" % r)
     r = t.run("acme", "session.get", {"id": "a1"})
     T.check(r is not None and r.get("ok") and
             r["result"]["spec"].get("limits", {}).get("max_kbps") == 2000,
