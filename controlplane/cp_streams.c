@@ -670,6 +670,28 @@ answer_for(const struct cp_stream *st, uint32_t ssrc, struct mf_sdp_local *l,
 	return -1;
 }
 
+/* What refuses a subscribe, checked before a stream is pulled for it (a device asked to
+ * push, a pipe from another node), so that a refusal changes nothing: the token's scope
+ * and uses, the offer. @return 0, or -1 with @p err set. */
+static int
+before_pull(struct cp *cp, const char *sdp, const char *viewer, struct sdp_work *w,
+	    struct cp_err *err)
+{
+	struct mf_sdp_err se;
+
+	if (cp->grant != NULL && viewer != NULL) {
+		cp_err_set(err, "token_scope", "viewer", "with a token, mfwd names the viewer");
+		return -1;
+	}
+	if (cp_token_use(cp, cp->grant, err) != 0)
+		return -1;
+	if (mf_sdp_parse(sdp, strlen(sdp), &w->offer, &se) != 0) {
+		sdp_error(err, "sdp", &se);
+		return -1;
+	}
+	return 0;
+}
+
 /* Another node's stream: the viewer's offer is read and answered against the media that
  * node announces before a pipe is opened, so a viewer that can take none of it costs the
  * origin nothing (that trial answer is never sent: its ICE credentials and port are
@@ -677,7 +699,7 @@ answer_for(const struct cp_stream *st, uint32_t ssrc, struct mf_sdp_local *l,
  * announces it) or set. */
 static int
 edge_pull_for(struct cp *cp, const char *room, const char *name, const char *sdp,
-	      struct sdp_work *w, struct cp_err *err)
+	      const char *viewer, struct sdp_work *w, struct cp_err *err)
 {
 	struct mf_sdp_local l = { .role = MF_SDP_SUBSCRIBE, .ufrag = "trial", .cname = "mfwd",
 				  .pwd = "trialanswernotsent000000", .port = 9 };
@@ -705,7 +727,7 @@ edge_pull_for(struct cp *cp, const char *room, const char *name, const char *sdp
 		return -1;
 	l.fingerprint = ep.fingerprint;
 	l.addr = ep.addr;
-	if (answer_for(&st, 0, &l, w, err) != 0)
+	if (answer_for(&st, 0, &l, w, err) != 0 || before_pull(cp, sdp, viewer, w, err) != 0)
 		return -1;
 	return cp_edge_pull(cp, room, name, err);
 }
@@ -715,7 +737,7 @@ subscribe_one(struct cp *cp, const char *room, json_t *one, struct sdp_work *w,
 	      struct cp_err *err)
 {
 	const char *name = NULL, *sdp = NULL, *viewer = NULL;
-	char ufrag[9], pwd[25], vid[VIEWER_ID_MAX];
+	char ufrag[9], pwd[25], vid[VIEWER_ID_MAX], device[33];
 	struct mf_sdp_local l = { .role = MF_SDP_SUBSCRIBE, .ufrag = ufrag, .pwd = pwd,
 				  .cname = "mfwd" };
 	json_t *args, *res = NULL;
@@ -730,12 +752,16 @@ subscribe_one(struct cp *cp, const char *room, json_t *one, struct sdp_work *w,
 		   &viewer) != 0 || cp_token_allows(cp, room, name, err) != 0)
 		return NULL;
 	i = stream_of(cp, room, name, err);
-	if (i < 0 && strcmp(err->path, "stream") == 0)
+	if (i < 0 && strcmp(err->path, "stream") == 0 &&
+	    cp_device_media(cp, room, name, device, sizeof(device)) != NULL) {
+		if (before_pull(cp, sdp, viewer, w, err) != 0)
+			return NULL;
 		i = pull(cp, room, name, err);
+	}
 	/* Nobody here has it, no device of the room sends it: another node may. */
 	if (i < 0 && strcmp(err->code, "not_found") == 0 &&
 	    (strcmp(err->path, "stream") == 0 || strcmp(err->path, "room") == 0))
-		i = edge_pull_for(cp, room, name, sdp, w, err);
+		i = edge_pull_for(cp, room, name, sdp, viewer, w, err);
 	if (i < 0)
 		return NULL;
 	if (cp->grant != NULL && viewer != NULL) {

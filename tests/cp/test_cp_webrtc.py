@@ -19,7 +19,8 @@ stream.subscribe), its media in a network namespace behind the dataplane (net_af
 - a plain RTP publish gets an address and a port, and an H.264 webrtcbin viewer of an
   H.264 webrtcbin publisher decodes too;
 - a device that pushes on demand (device_sim.py: a retained status, ffmpeg started and
-  stopped on command): device.list shows it; nothing is pulled before a viewer; a viewer
+  stopped on command): device.list shows it; nothing is pulled before a viewer, nor for a
+  subscribe refused (an offer that is not SDP); a viewer
   of cam-9/main gets the device asked to push and decodes; once it left and linger_s has
   passed the device is asked to stop and the stream ends; a second viewer pulls again, and
   when the device goes offline the stream ends;
@@ -194,6 +195,12 @@ def check_device(topo, broker, c):
     T.check(known and known[0]["streams"] == ["main"] and known[0]["room"] == "lobby",
             "device.list: cam-9 online in lobby with its stream main (%s)" % known)
     T.check(published(c, "cam-9/main", wait=0) is None, "nothing pulled before a viewer")
+    r = c.request(CMD, "stream.subscribe", {"room": "lobby", "stream": "cam-9/main",
+                                            "sdp": "junk"})
+    T.check(r and not r["ok"] and r["error"]["code"] == "bad_sdp",
+            "a subscribe with an offer that is not SDP: refused (%s)" % r)
+    T.check(published(c, "cam-9/main", wait=0) is None,
+            "and nothing pulled for it (the device not asked to push)")
     view = peer(topo, broker, "lobby", "cam-9/main", "--view", "--frames", "60", "--seconds",
                 "25")
     if os.environ.get("MFWD_DEBUG"):
