@@ -269,12 +269,16 @@ held(const struct cp *cp, uint16_t tenant)
 int
 cp_token_use(struct cp *cp, const struct cp_grant *g, struct cp_err *err)
 {
-	const struct cp_token_use *u;
+	struct cp_token_use *u;
 	int64_t now = (int64_t)time(NULL);
 
 	if (g == NULL || !g->on || !g->spends)
 		return 0;
 	u = use_of(cp, g->tenant, g->id);
+	/* An id issued again with a later expiry: the uses spent under it are kept until that
+	 * one expires too, or forgetting them with the first would give the second's back. */
+	if (u != NULL && u->exp < g->exp)
+		u->exp = g->exp;
 	if (u != NULL && u->used >= g->uses)
 		return bad(cp, g->tenant, CP_AUTH_TOKEN_USED, err, "the token's uses are spent");
 	if (u == NULL) {
@@ -299,6 +303,8 @@ cp_token_spend(struct cp *cp, const struct cp_grant *g)
 	u = use_of(cp, g->tenant, g->id);
 	if (u == NULL && (u = use_add(cp, g->tenant, g->id, g->exp)) == NULL)
 		return -ENOMEM;
+	if (u->exp < g->exp)
+		u->exp = g->exp;	/* as in cp_token_use() */
 	u->used++;
 	forget_expired(cp, (int64_t)time(NULL));
 	rc = save(cp);

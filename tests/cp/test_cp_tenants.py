@@ -31,7 +31,8 @@ sessions staying as they were (the admin's list):
 - tokens: a device publishes and a browser views with a token (token.create, or made by
   the tenant as documented), holding no key; refused when its uses are spent (also after a
   restart), expired, for another room or stream, for another role or command, altered, or
-  signed with another tenant's key; a token ends only the viewers it made;
+  signed with another tenant's key; a token ends only the viewers it made; a token id issued
+  again with a later expiry keeps the uses spent under it after the first expires;
 - a tenant taken out of the keys file cannot sign; its sessions stay, the admin's;
 - the log names the tenant of a refusal and never holds a key.
 """
@@ -343,7 +344,29 @@ def check_tokens(t, c):
     r = t.run("globex", "room.get", {"room": "live"})
     T.eq(sorted(r["result"]["streams"][0]["viewers"]) if r and r.get("ok") else None,
          sorted(viewers[1:]), "its viewer gone, the others left")
+    reissued(c, sub)
     return view
+
+
+def reissued(c, sub):
+    """A token id issued again with a later expiry: the use spent under the first stays
+    spent for the second once the first has expired (and the node forgot what expired)."""
+    now = int(time.time())
+    first = mint("globex", {"tenant": "globex", "id": "re-1", "room": "live",
+                            "role": "viewer", "exp": now + 2, "uses": 1})
+    again = mint("globex", {"tenant": "globex", "id": "re-1", "room": "live",
+                            "role": "viewer", "exp": now + 600, "uses": 1})
+    r = bearer(c, "stream.subscribe", sub, first)
+    T.check(r is not None and r.get("ok"), "re-1 views once: %s" % (r and r.get("error")))
+    refused(bearer(c, "stream.subscribe", sub, again), "token_used_up", "re-1 issued again")
+    time.sleep(max(0, now + 3 - time.time()))
+    # Another token's first use makes the node forget what has expired.
+    r = bearer(c, "stream.subscribe", sub, mint("globex", {
+        "tenant": "globex", "id": "re-2", "room": "live", "role": "viewer",
+        "exp": now + 600, "uses": 1}))
+    T.check(r is not None and r.get("ok"), "re-2 views: %s" % (r and r.get("error")))
+    refused(bearer(c, "stream.subscribe", sub, again), "token_used_up",
+            "re-1 issued again, once the first re-1 expired")
 
 
 def burst(c, n, who="globex"):
