@@ -201,12 +201,40 @@ reply_text(struct cp *cp, const char *id, const char *cmd, json_t *seqid, json_t
  * sends at QoS 0 takes the risk of a lost message both ways (and repeats the request with
  * the same id), and spares the broker and both ends an acknowledgement each way: with 256
  * requests in flight, 45 to 60 % more creates a second (perf/RESULTS.md). */
+/* Does @p t start with @p prefix and a slash? @return what follows, or NULL. */
+static const char *
+under(const char *t, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return n > 0 && strncmp(t, prefix, n) == 0 && t[n] == '/' ? t + n + 1 : NULL;
+}
+
+/* May a reply go to @p t? The node publishes it with its own rights, so whoever may send a
+ * command must not choose a topic of the nodes' or the devices' own (a status, an event,
+ * a device's commands): under the prefix only <prefix>/<node>/reply, .../pipe/reply and
+ * .../place/reply, where nodes answer each other; under the devices' prefix nothing. */
+static bool
+reply_allowed(const struct cp *cp, const char *t)
+{
+	const char *rest = under(t, cp->cfg.prefix), *slash;
+
+	if (under(t, cp->cfg.devices_prefix) != NULL)
+		return false;
+	if (rest == NULL)
+		return true;
+	slash = strchr(rest, '/');
+	return slash != NULL && slash > rest &&
+	       (strcmp(slash, "/reply") == 0 || strcmp(slash, "/pipe/reply") == 0 ||
+		strcmp(slash, "/place/reply") == 0);
+}
+
 static const char *
 reply_topic(struct cp *cp, const struct cp_msg *msg, const struct cp_req *rq, char *buf)
 {
 	const char *topic = msg->response_topic[0] ? msg->response_topic : rq->reply_to;
 
-	if (topic != NULL && topic_ok(topic))
+	if (topic != NULL && topic_ok(topic) && reply_allowed(cp, topic))
 		return topic;
 	snprintf(buf, CP_TOPIC_MAX, "%s/%s/reply", cp->cfg.prefix, cp->cfg.node);
 	return buf;

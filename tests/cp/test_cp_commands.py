@@ -3,7 +3,8 @@
 """Every command of the control plane and every error path, over a real mosquitto, with
 MQTT 5 request/response and with an MQTT 3.1.1 client (reply_to and seqid); events; the
 retained status; a repeated request id; a QoS 1 command sent while the control plane was
-stopped, delivered when it returns (persistent session).
+stopped, delivered when it returns (persistent session); a reply asked on one of the node's
+own topics (its status, an event) sent to its reply topic instead.
 """
 import json
 import os
@@ -212,6 +213,29 @@ def reply_qos(c):
     T.eq(got, {0: [0, 0], 1: [1], "node": [1]}, "each reply at its request's QoS, a node's at 1")
 
 
+def reply_elsewhere(c):
+    """Whoever may send a command does not choose a node's own topic for its reply (the
+    node publishes with its rights): one asked on mfwd/n1/status goes to mfwd/n1/reply."""
+    c.subscribe("mfwd/n1/reply")
+    c.subscribe("mfwd/n1/status")
+    for topic in ("mfwd/n1/status", "mfwd/n1/event/session.removed"):
+        corr = uuid.uuid4().bytes
+        props = Properties(PacketTypes.PUBLISH)
+        props.ResponseTopic = topic
+        props.CorrelationData = corr
+        c.c.publish(CMD, json.dumps({"v": 1, "id": uuid.uuid4().hex, "cmd": "node.info"}),
+                    qos=1, properties=props)
+        deadline, where = time.time() + 10, None
+        while time.time() < deadline and where is None:
+            try:
+                m = c.msgs.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if getattr(m.properties, "CorrelationData", None) == corr:
+                where = m.topic
+        T.eq(where, "mfwd/n1/reply", "a reply asked on %s: on the node's reply topic" % topic)
+
+
 def holds_flock(pid):
     with open("/proc/locks") as f:
         return any(ln.split()[1:5] == ["FLOCK", "ADVISORY", "WRITE", str(pid)] for ln in f)
@@ -256,6 +280,7 @@ def main():
                     "retained status online with the dataplane up")
             commands(c, cp)
             reply_qos(c)
+            reply_elsewhere(c)
             # One client on the channel (mf_client.h): mfwd-ctl is refused, saying why, while
             # the control plane holds it (before, the two took each other's replies).
             r = subprocess.run([os.path.join(BUILD, "tools", "mfwd-ctl"), "-i", dpl.instance,
