@@ -449,6 +449,9 @@ enum cp_pipe_state { CP_PIPE_OPENING = 1, CP_PIPE_OPEN };
  * toward the edge's session of the same id) or received from one (this node the edge). */
 struct cp_pipe {
 	char session[MF_SESS_ID_MAX];
+	/* out: the session's incarnation (cp_sess.seq) it was made for: one created since
+	 * under the name (another tenant's, perhaps) is not piped */
+	uint64_t sess_seq;
 	char node[CP_NODE_MAX];		/* the other node */
 	bool in;			/* received: this node is the edge */
 	uint8_t state;			/* enum cp_pipe_state */

@@ -65,6 +65,16 @@ find(const struct cp *cp, const char *session, const char *node, bool in)
 	return NULL;
 }
 
+/* The session @p p pipes: for an out pipe, the one it was made for, not another created
+ * since under its name. */
+static struct cp_sess *
+piped(const struct cp *cp, const struct cp_pipe *p)
+{
+	struct cp_sess *s = cp_reg_find(&cp->reg, p->session);
+
+	return s != NULL && (p->in || s->seq == p->sess_seq) ? s : NULL;
+}
+
 static struct cp_pipe *
 add(struct cp *cp, const char *session, const char *node, bool in)
 {
@@ -149,6 +159,9 @@ cp_pipes_load(struct cp *cp)
 			continue;
 		}
 		p->state = CP_PIPE_OPEN;
+		/* Sessions are numbered again at each load: the one of its name now. */
+		if (cp_reg_find(&cp->reg, sid) != NULL)
+			p->sess_seq = cp_reg_find(&cp->reg, sid)->seq;
 		snprintf(p->out_id, sizeof(p->out_id), "%s", out);
 		snprintf(p->addr, sizeof(p->addr), "%s", addr);
 		p->udp_port = (uint16_t)udp;
@@ -462,6 +475,7 @@ open_args(struct cp *cp, json_t *args, struct cp_pipe *p, struct cp_err *err)
 		return NULL;
 	}
 	snprintf(p->session, sizeof(p->session), "%s", id);
+	p->sess_seq = s->seq;
 	snprintf(p->node, sizeof(p->node), "%s", to);
 	snprintf(p->out_id, sizeof(p->out_id), "pipe:%08x", cp_id_hash(to));
 	for (i = 0; i < spec->nb_outputs; i++)
@@ -585,6 +599,11 @@ pipe_output(struct cp *cp, struct cp_pipe *p, json_t *res, struct cp_err *err)
 	json_int_t udp = 0, port = 0;
 	json_t *upd, *r;
 
+	if (piped(cp, p) == NULL) {
+		cp_err_set(err, "not_found", "id", "session \"%.60s\" was deleted while its pipe "
+			   "opened", p->session);
+		return -ENOENT;
+	}
 	if (json_unpack(res, "{s:s, s:I, s:I}", "addr", &addr, "udp_port", &udp,
 			"origin_port", &port) != 0 || udp <= 0 || udp > 65535 || port < 0 ||
 	    port > 65535) {
@@ -735,7 +754,7 @@ cp_pipes_tick(struct cp *cp, uint64_t now_ms)
 				   p->node, cp->cfg.reply_timeout_ms);
 			send_close(cp, p);	/* in case it answers after all */
 			answer(cp, p, NULL, &err);
-		} else if (p->state == CP_PIPE_OPEN && cp_reg_find(&cp->reg, p->session) == NULL) {
+		} else if (p->state == CP_PIPE_OPEN && piped(cp, p) == NULL) {
 			/* The session gone on either side: the other stops too (an edge's
 			 * deleted by hand would be sent to until the origin's ended). */
 			if (p->in)
@@ -1101,6 +1120,7 @@ cp_pipe_close(struct cp *cp, json_t *args, struct cp_err *err)
 json_t *
 cp_pipes_of(const struct cp *cp, const char *session)
 {
+	const struct cp_sess *s = cp_reg_find(&cp->reg, session);
 	json_t *a = NULL;
 	uint32_t i;
 
@@ -1108,7 +1128,7 @@ cp_pipes_of(const struct cp *cp, const char *session)
 		const struct cp_pipe *p = &cp->pipes.p[i];
 		json_t *o;
 
-		if (strcmp(p->session, session) != 0)
+		if (strcmp(p->session, session) != 0 || piped(cp, p) != s)
 			continue;
 		o = p->in ? json_pack("{s:s}", "from", p->node) :
 			    json_pack("{s:s, s:s, s:s}", "to", p->node, "state",
@@ -1147,7 +1167,7 @@ static int
 rekey_spec(struct cp *cp, struct cp_pipe *p, bool live, struct cp_err *err)
 {
 	struct mf_sess_spec *spec = &cp->spec;
-	struct cp_sess *s = cp_reg_find(&cp->reg, p->session);
+	struct cp_sess *s = piped(cp, p);
 	unsigned int i;
 	int rc = -ENOENT;
 
@@ -1226,7 +1246,7 @@ static int
 current_key(struct cp *cp, struct cp_pipe *p)
 {
 	struct mf_sess_spec *spec = &cp->spec;
-	struct cp_sess *s = cp_reg_find(&cp->reg, p->session);
+	struct cp_sess *s = piped(cp, p);
 	const struct mf_srtp_params *sp = NULL;
 	bool found = false;
 	unsigned int i;

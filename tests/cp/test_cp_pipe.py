@@ -29,7 +29,8 @@ Two dataplanes on af_packet veths, two control planes ("origin", "edge"), one mo
    with (the edge's error, relayed).
 5. The origin's control plane restarts: the pipe is still listed (pipes.json).
 6. session.unpipe: the output goes, the edge's session goes, pipe.closed events. Piped
-   again, then the origin's session deleted: the edge's session goes with it.
+   again, then the origin's session deleted: the edge's session goes with it. A session
+   deleted and made again while its pipe opens: the pipe is refused, the new one has none.
 7. Edge pull, run after 2 while the link relays (both nodes "edge_pull": true,
    "pipe_linger_s": 1): a stream published on the origin is announced; a viewer's
    stream.subscribe on the edge, which does not have it, opens a pipe from the origin (SRTP under the edge's key) and is answered with the pipe's
@@ -42,9 +43,11 @@ Two dataplanes on af_packet veths, two control planes ("origin", "edge"), one mo
 """
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -620,8 +623,40 @@ def run(topo, broker, dpo, dpe, cpo, cpe, link, d, clip, ref, sdp):
     T.check(session_gone(c, "edge", "cam"), "the origin's session gone: the edge's goes too")
     ev = evs.wait("origin", "pipe.closed", lambda e: e.get("reason") == "session_gone")
     T.check(len(ev) == 1, "origin: pipe.closed, its session gone: %s" % ev)
+    asker = Client(broker)	# its own: a client's replies are taken one waiter at a time
+    made_again(c, asker, cpo, cpe)
+    asker.close()
     c.close()
     evs.c.close()
+
+
+def made_again(c, other, cpo, cpe):
+    """A session deleted while its pipe opens (the edge slow to answer: stopped), and one
+    of its name made at once (by anyone): the edge's answer does not put the pipe on it."""
+    spec = {"id": "cam2", "kind": "udp", "ingress": {"port": 0, "addr": "10.99.1.2"}}
+    T.check(ok(c.request("mfwd/origin/cmd", "session.create", spec)), "origin: cam2")
+    got = []
+    os.kill(cpe.proc.pid, signal.SIGSTOP)
+    try:
+        asker = threading.Thread(target=lambda: got.append(other.request(
+            "mfwd/origin/cmd", "session.pipe", {"id": "cam2", "to": "edge"}, timeout=30)))
+        asker.start()
+        T.check(logged(cpo, "session cam2: asking node edge for a pipe"),
+                "the origin asked the edge for cam2's pipe")
+        T.check(ok(c.request("mfwd/origin/cmd", "session.delete", {"id": "cam2"})) and
+                ok(c.request("mfwd/origin/cmd", "session.create", spec)),
+                "cam2 deleted and made again while its pipe opens")
+    finally:
+        os.kill(cpe.proc.pid, signal.SIGCONT)
+    asker.join(40)
+    T.check(got and code(got[0]) == "not_found",
+            "the pipe refused: its session was deleted meanwhile (%s)" % got)
+    pipes, outs = origin_pipes(c, "cam2")
+    T.check(pipes == [] and outs == [], "the new cam2 has no pipe and no output (%s, %s)" %
+            (pipes, outs))
+    T.check(session_gone(c, "edge", "cam2"), "the edge's cam2 goes too")
+    T.check(ok(c.request("mfwd/origin/cmd", "session.delete", {"id": "cam2"})),
+            "origin: cam2 deleted")
 
 
 if __name__ == "__main__":
