@@ -394,8 +394,17 @@ from_pool(struct cp *cp, const struct cp_msg *msg, const struct cp_req *rq)
 				 strlen(msg->placer_mac) == CP_SIG_HEX);
 }
 
-/* An earlier request of this batch, [0, @p n), from the same sender with @p rq's id, and
- * not itself a repeat. @return its index, or -1. */
+/* Refused for its nonce (a replay, or none could be kept): that says nothing of the
+ * request under its id, so it answers no repeat. */
+static bool
+nonce_refused(const struct cp_req *rq)
+{
+	return strcmp(rq->err.code, "replayed") == 0 ||
+	       strcmp(rq->err.code, "replay_cache_full") == 0;
+}
+
+/* An earlier request of this batch, [0, @p n), from the same sender with @p rq's id, not
+ * itself a repeat nor refused for its nonce. @return its index, or -1. */
 static int
 batch_twin(const struct cp_req *rqs, unsigned int n, const struct cp_req *rq)
 {
@@ -403,7 +412,8 @@ batch_twin(const struct cp_req *rqs, unsigned int n, const struct cp_req *rq)
 
 	for (j = 0; rq->id != NULL && j < n; j++)
 		if (rqs[j].verified && rqs[j].tenant == rq->tenant && rqs[j].id != NULL &&
-		    rqs[j].twin == 0 && strcmp(rqs[j].id, rq->id) == 0)
+		    rqs[j].twin == 0 && strcmp(rqs[j].id, rq->id) == 0 &&
+		    !nonce_refused(&rqs[j]))
 			return (int)j;
 	return -1;
 }
@@ -559,9 +569,7 @@ answer(struct cp *cp, struct cp_msg *msg, struct cp_req *rqs, unsigned int k, ch
 		 * reply is large. */
 		if (rq->verified && rq->twin == 0 && rq->cmd != NULL &&
 		    strlen(text) <= REPLAY_TEXT_MAX &&
-		    strcmp(rq->err.code, "dataplane_down") != 0 &&
-		    strcmp(rq->err.code, "replay_cache_full") != 0 &&
-		    strcmp(rq->err.code, "replayed") != 0)
+		    strcmp(rq->err.code, "dataplane_down") != 0 && !nonce_refused(rq))
 			replay_add(cp, rq->tenant, rq->id, text);
 		send_reply(cp, msg, rq, text);
 		if (rq->keep) {

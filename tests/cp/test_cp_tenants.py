@@ -18,7 +18,7 @@ sessions staying as they were (the admin's list):
 - a signed request sent again is answered with its first reply; once 1,100 others have
   pushed its id out of the replies kept, its nonce refuses it (replayed); so is a retry
   signed again (a new nonce) that was answered with the first's reply; that refusal is not
-  kept as the id's reply;
+  kept as the id's reply, nor taken for the reply of a retry in the same batch;
 - replies asked for on another topic than the signed one, a timestamp from before a
   restart: refused;
 - a tenant with a bit-rate quota: a session declaring none is limited to the default;
@@ -41,8 +41,11 @@ import hashlib
 import hmac
 import json
 import os
+import queue
+import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -162,6 +165,48 @@ def check_signatures(t, c, counts):
     counts["replayed"] += 1
     r = t.run("acme", "session.get", {"id": "a1"}, rid="rt1")
     T.check(r is not None and r.get("ok"), "rt1 signed anew after the replay runs: %s" % r)
+
+
+def replay_and_retry_in_a_batch(t, c, dpl, broker, counts):
+    """A request's first bytes again (their id forgotten, their nonce spent: replayed) and
+    its retry signed anew, in one batch (they queue while the control plane waits on a
+    stopped dataplane): the retry is no repeat of that refusal, and runs."""
+    r = t.run("acme", "session.get", {"id": "a1"}, rid="rt2")
+    T.check(r is not None and r.get("ok"), "acme gets a1 (rt2): %s" % r)
+    first = c.last
+    T.eq(burst(c, 1100, "ops"), {"ok": 1100}, "1,100 other requests")
+    again = signed_bytes(c, "acme", "session.get", {"id": "a1"}, "rt2")
+    other, upd = Client(broker), []
+    os.kill(dpl.proc.pid, signal.SIGSTOP)
+    try:
+        waiter = threading.Thread(target=lambda: upd.append(other.signed(
+            CMD, "ops", KEYS["ops"], "session.update", {"id": "a1", "resume": ["0"]},
+            timeout=30)))
+        waiter.start()
+        time.sleep(0.5)		# the update reaches the control plane, which waits
+        corrs = [uuid.uuid4().bytes, uuid.uuid4().bytes]
+        for corr, (payload, user) in zip(corrs, (first, again)):
+            c.publish(CMD, payload, corr=corr, user=user)
+        time.sleep(1)
+    finally:
+        os.kill(dpl.proc.pid, signal.SIGCONT)
+    waiter.join(40)
+    got, deadline = {}, time.time() + 20
+    while len(got) < 2 and time.time() < deadline:
+        try:
+            m = c.msgs.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        corr = getattr(m.properties, "CorrelationData", None)
+        if m.topic == c.reply_topic and corr in corrs:
+            got[corrs.index(corr)] = json.loads(m.payload)
+    codes = [got.get(i, {}).get("error", {}).get("code", "ok" if got.get(i) else None)
+             for i in range(2)]
+    T.eq(codes, ["replayed", "ok"], "in one batch: the old bytes replayed, the retry run "
+         "(%s)" % [got.get(i) for i in range(2)])
+    counts["replayed"] += 1
+    T.check(upd and upd[0] and upd[0].get("ok"), "the update answered: %s" % upd)
+    other.close()
     r = t.run("acme", "session.get", {"id": "a1"})
     T.check(r is not None and r.get("ok") and
             r["result"]["spec"].get("limits", {}).get("max_kbps") == 2000,
@@ -369,15 +414,19 @@ def reissued(c, sub):
             "re-1 issued again, once the first re-1 expired")
 
 
+def signed_bytes(c, who, cmd, args, rid):
+    """A request signed by @who, not sent: (payload, user properties) for c.publish."""
+    body = json.dumps({"v": 1, "id": rid, "cmd": cmd, "args": args}).encode()
+    ts, nonce = int(time.time()), uuid.uuid4().hex
+    return body, [("mfwd-tenant", who), ("mfwd-ts", str(ts)), ("mfwd-nonce", nonce),
+                  ("mfwd-sig", sign(KEYS[who], CMD, who, ts, nonce, body, c.reply_topic))]
+
+
 def burst(c, n, who="globex"):
     """n signed session.list in flight at once: the codes of the replies."""
     corrs = []
     for i in range(n):
-        body = json.dumps({"v": 1, "id": uuid.uuid4().hex, "cmd": "session.list",
-                           "args": {"limit": 1}}).encode()
-        ts, nonce = int(time.time()), uuid.uuid4().hex
-        user = [("mfwd-tenant", who), ("mfwd-ts", str(ts)), ("mfwd-nonce", nonce),
-                ("mfwd-sig", sign(KEYS[who], CMD, who, ts, nonce, body, c.reply_topic))]
+        body, user = signed_bytes(c, who, "session.list", {"limit": 1}, uuid.uuid4().hex)
         corrs.append(uuid.uuid4().bytes)
         c.publish(CMD, body, corr=corrs[-1], user=user)
     codes = {}
@@ -429,6 +478,7 @@ def main():
                 T.done()
             t = Tenants(c)
             check_signatures(t, c, counts)
+            replay_and_retry_in_a_batch(t, c, dpl, broker, counts)
             check_isolation(t, counts)
             check_quotas(t, counts)
             check_envelope(broker, t, counts)
