@@ -360,16 +360,22 @@ def in_flight(cl, topic, bodies, timeout=60):
         want[corr] = b["id"]
         cl.publish(topic, {"v": 1, "cmd": "session.create", "id": b["id"], "args": b},
                    corr=corr)
+    return {want[corr]: r for corr, r in replies(cl, want, timeout).items()}
+
+
+def replies(cl, corrs, timeout=60):
+    """The replies to @cl's requests of correlation data @corrs (any container), by it,
+    once all came or @timeout s passed."""
     got = {}
     deadline = time.time() + timeout
-    while len(got) < len(want) and time.time() < deadline:
+    while len(got) < len(corrs) and time.time() < deadline:
         try:
             m = cl.msgs.get(timeout=0.2)
         except queue.Empty:
             continue
         corr = getattr(m.properties, "CorrelationData", None)
-        if m.topic == cl.reply_topic and corr in want:
-            got[want[corr]] = json.loads(m.payload)
+        if m.topic == cl.reply_topic and corr in corrs:
+            got[corr] = json.loads(m.payload)
     return got
 
 

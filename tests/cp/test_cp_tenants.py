@@ -41,7 +41,6 @@ import hashlib
 import hmac
 import json
 import os
-import queue
 import signal
 import subprocess
 import sys
@@ -51,7 +50,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cpharness import (CONTROLPLANE, Broker, Checks, Client, ControlPlane,  # noqa: E402
-                       pcap_dataplane, sign, wait_status)
+                       pcap_dataplane, replies, sign, wait_status)
 
 T = Checks("cp_tenants")
 CMD = "mfwd/n1/cmd"
@@ -191,15 +190,7 @@ def replay_and_retry_in_a_batch(t, c, dpl, broker, counts):
     finally:
         os.kill(dpl.proc.pid, signal.SIGCONT)
     waiter.join(40)
-    got, deadline = {}, time.time() + 20
-    while len(got) < 2 and time.time() < deadline:
-        try:
-            m = c.msgs.get(timeout=0.2)
-        except queue.Empty:
-            continue
-        corr = getattr(m.properties, "CorrelationData", None)
-        if m.topic == c.reply_topic and corr in corrs:
-            got[corrs.index(corr)] = json.loads(m.payload)
+    got = {corrs.index(k): r for k, r in replies(c, corrs, 20).items()}
     codes = [got.get(i, {}).get("error", {}).get("code", "ok" if got.get(i) else None)
              for i in range(2)]
     T.eq(codes, ["replayed", "ok"], "in one batch: the old bytes replayed, the retry run "
