@@ -210,12 +210,14 @@ under(const char *t, const char *prefix)
 	return n > 0 && strncmp(t, prefix, n) == 0 && t[n] == '/' ? t + n + 1 : NULL;
 }
 
-/* May a reply go to @p t? The node publishes it with its own rights, so whoever may send a
- * command must not choose a topic of the nodes' or the devices' own (a status, an event,
- * a device's commands): under the prefix only <prefix>/<node>/reply, .../pipe/reply and
- * .../place/reply, where nodes answer each other; under the devices' prefix nothing. */
+/* May the reply to @p rq go to @p t? The node publishes it with its own rights, so whoever
+ * may send a command must not choose a topic of the nodes' or the devices' own (a status,
+ * an event, a device's commands). Under the prefix only this node's reply topic, and where
+ * nodes answer each other: a node's pipe/reply for its pipe commands ("pipe-" ids), a
+ * node's place/reply for a request it placed here. Under the devices' prefix nothing. */
 static bool
-reply_allowed(const struct cp *cp, const char *t)
+reply_allowed(const struct cp *cp, const struct cp_msg *msg, const struct cp_req *rq,
+	      const char *t)
 {
 	const char *rest = under(t, cp->cfg.prefix), *slash;
 
@@ -224,9 +226,14 @@ reply_allowed(const struct cp *cp, const char *t)
 	if (rest == NULL)
 		return true;
 	slash = strchr(rest, '/');
-	return slash != NULL && slash > rest &&
-	       (strcmp(slash, "/reply") == 0 || strcmp(slash, "/pipe/reply") == 0 ||
-		strcmp(slash, "/place/reply") == 0);
+	if (slash == NULL || slash == rest)
+		return false;
+	if (strcmp(slash, "/reply") == 0)
+		return (size_t)(slash - rest) == strlen(cp->cfg.node) &&
+		       strncmp(rest, cp->cfg.node, (size_t)(slash - rest)) == 0;
+	if (strcmp(slash, "/pipe/reply") == 0)
+		return rq->id != NULL && strncmp(rq->id, "pipe-", 5) == 0;
+	return strcmp(slash, "/place/reply") == 0 && msg->placed;
 }
 
 static const char *
@@ -234,7 +241,7 @@ reply_topic(struct cp *cp, const struct cp_msg *msg, const struct cp_req *rq, ch
 {
 	const char *topic = msg->response_topic[0] ? msg->response_topic : rq->reply_to;
 
-	if (topic != NULL && topic_ok(topic) && reply_allowed(cp, topic))
+	if (topic != NULL && topic_ok(topic) && reply_allowed(cp, msg, rq, topic))
 		return topic;
 	snprintf(buf, CP_TOPIC_MAX, "%s/%s/reply", cp->cfg.prefix, cp->cfg.node);
 	return buf;

@@ -65,14 +65,14 @@ find(const struct cp *cp, const char *session, const char *node, bool in)
 	return NULL;
 }
 
-/* The session @p p pipes: for an out pipe, the one it was made for, not another created
- * since under its name. */
+/* The session @p p pipes: the one it was made for (the origin's, or the edge's made by
+ * pipe.open), not another created since under its name. */
 static struct cp_sess *
 piped(const struct cp *cp, const struct cp_pipe *p)
 {
 	struct cp_sess *s = cp_reg_find(&cp->reg, p->session);
 
-	return s != NULL && (p->in || s->seq == p->sess_seq) ? s : NULL;
+	return s != NULL && s->seq == p->sess_seq ? s : NULL;
 }
 
 static struct cp_pipe *
@@ -131,6 +131,29 @@ save(struct cp *cp)
 	cp_journal_save_json(cp->journal, PIPES_FILE, json_pack("{s:o}", "pipes", a));
 }
 
+/* Sessions are numbered again at each load: a pipe read from the file is bound to the
+ * session of its name now, an out pipe only if that session has its output (else it was
+ * made again before the file was written, and the tick closes the pipe). */
+static void
+loaded_session(struct cp *cp, struct cp_pipe *p)
+{
+	struct cp_sess *s = cp_reg_find(&cp->reg, p->session);
+	unsigned int i;
+
+	if (s == NULL)
+		return;
+	if (p->in) {
+		p->sess_seq = s->seq;
+		return;
+	}
+	if (cp_store_spec(cp, s, &cp->spec) != 0)
+		return;
+	for (i = 0; i < cp->spec.nb_outputs; i++)
+		if (strcmp(cp->spec.outputs[i].id, p->out_id) == 0)
+			p->sess_seq = s->seq;
+	mf_sess_wipe_keys(&cp->spec);
+}
+
 int
 cp_pipes_load(struct cp *cp)
 {
@@ -159,10 +182,8 @@ cp_pipes_load(struct cp *cp)
 			continue;
 		}
 		p->state = CP_PIPE_OPEN;
-		/* Sessions are numbered again at each load: the one of its name now. */
-		if (cp_reg_find(&cp->reg, sid) != NULL)
-			p->sess_seq = cp_reg_find(&cp->reg, sid)->seq;
 		snprintf(p->out_id, sizeof(p->out_id), "%s", out);
+		loaded_session(cp, p);
 		snprintf(p->addr, sizeof(p->addr), "%s", addr);
 		p->udp_port = (uint16_t)udp;
 		p->port = (uint16_t)port;
@@ -663,8 +684,8 @@ unpull_here(struct cp *cp, struct cp_pipe *p, const char *reason)
 {
 	struct cp_err err = { 0 };
 
-	if (cp_reg_find(&cp->reg, p->session) != NULL && cp_delete_now(cp, p->session, &err) != 0)
-		MF_LOG(ERR, cmd, "session %s pulled from %s: not removed: %s", p->session, p->node,
+	if (piped(cp, p) != NULL && cp_delete_now(cp, p->session, &err) != 0)
+		MF_LOG(ERR, cmd, "session %s pulled from %s: %s", p->session, p->node,
 		       err.message);
 	event(cp, p, "pipe.closed", reason);
 	drop(cp, p);
@@ -936,7 +957,7 @@ open_here(struct cp *cp, json_t *args, struct cp_pipe **pp, struct cp_err *err)
 	}
 	s = cp_reg_find(&cp->reg, id);
 	p = find(cp, id, origin, true);
-	if (s != NULL && p == NULL) {
+	if (s != NULL && (p == NULL || piped(cp, p) != s)) {
 		cp_err_set(err, "exists", "id", "node %s has a session \"%.60s\" of its own",
 			   cp->cfg.node, id);
 		return NULL;
@@ -961,6 +982,7 @@ open_here(struct cp *cp, json_t *args, struct cp_pipe **pp, struct cp_err *err)
 		goto out;
 	}
 	p->state = CP_PIPE_OPEN;
+	p->sess_seq = s->seq;
 	p->srtp = json_object_get(in, "srtp") != NULL ? PIPE_SUITE : MF_SRTP_NONE;
 	p->epoch = 0;
 	save(cp);
@@ -1109,7 +1131,7 @@ cp_pipe_close(struct cp *cp, json_t *args, struct cp_err *err)
 			   origin);
 		return NULL;
 	}
-	if (cp_reg_find(&cp->reg, id) != NULL && cp_delete_now(cp, id, err) != 0)
+	if (piped(cp, p) != NULL && cp_delete_now(cp, id, err) != 0)
 		return NULL;
 	event(cp, p, "pipe.closed", "origin");
 	drop(cp, p);

@@ -276,9 +276,14 @@ cp_token_use(struct cp *cp, const struct cp_grant *g, struct cp_err *err)
 		return 0;
 	u = use_of(cp, g->tenant, g->id);
 	/* An id issued again with a later expiry: the uses spent under it are kept until that
-	 * one expires too, or forgetting them with the first would give the second's back. */
-	if (u != NULL && u->exp < g->exp)
+	 * one expires too, or forgetting them with the first would give the second's back
+	 * (also after a restart: written now, though nothing may be spent). */
+	if (u != NULL && u->exp < g->exp) {
 		u->exp = g->exp;
+		if (save(cp) != 0)
+			MF_LOG(ERR, main, "journal: %s could not be written: a restart would give "
+			       "back the uses of token %.64s", TOKENS_FILE, g->id);
+	}
 	if (u != NULL && u->used >= g->uses)
 		return bad(cp, g->tenant, CP_AUTH_TOKEN_USED, err, "the token's uses are spent");
 	if (u == NULL) {

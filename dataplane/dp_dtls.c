@@ -9,10 +9,11 @@
  * peer's datagrams are read. The peer must show a certificate (any issuer; self-signed is
  * the WebRTC way) whose SHA-256 is the spec's fingerprint: that, checked as the certificate
  * arrives (a wrong one ends the handshake with an alert) and again before keys are
- * installed, is what authenticates it. The keys exported under "EXTRACTOR-dtls_srtp" become the
- * endpoint's SRTP through an entry copy (dp_sess_dtls_keys()): the workers read keys as
- * they read SDES ones and never see DTLS. A new ClientHello after a finished handshake
- * starts another (a peer that restarted): its keys replace the old.
+ * installed, is what authenticates it. The keys exported under "EXTRACTOR-dtls_srtp"
+ * become the endpoint's SRTP through an entry copy (dp_sess_dtls_keys()): the workers read
+ * keys as they read SDES ones and never see DTLS. A new ClientHello starts another
+ * handshake (a peer that restarted), whose keys replace the old (see dp_dtls_input() for
+ * when one under way holds it off).
  *
  * Our certificate is the one configured (--dtls-cert, --dtls-key: its fingerprint outlives
  * restarts) or one made at start (ECDSA P-256, self-signed, a year); its fingerprint is in
@@ -44,6 +45,7 @@
 #define DTLS_REC_HDR		13	/* type, version, epoch, sequence number, length */
 #define DTLS_CERT_DAYS		365
 #define DTLS_LABEL		"EXTRACTOR-dtls_srtp"
+#define DTLS_HELLO_HOLD_S	5	/* a handshake's peer answers our first flight in this */
 
 /* One endpoint's handshake; where its records go is the peer's last datagram turned
  * around (no VLAN tag is carried). */
@@ -52,6 +54,8 @@ struct dp_dtls {
 	bool done;			/* keys installed */
 	bool failed;			/* refused: only a new ClientHello starts again */
 	bool fp_bad;			/* the peer's certificate is not the fingerprint's */
+	bool heard;			/* a record after its ClientHello came */
+	uint64_t begun_tsc;		/* when its ClientHello came */
 	uint8_t hello_random[32];	/* of the ClientHello that began it */
 	uint8_t fp[MF_DTLS_FP_LEN];	/* the spec's fingerprint of the peer's certificate */
 	uint16_t port;
@@ -421,17 +425,19 @@ dp_dtls_input(struct dp_port *p, struct rte_mbuf *m, const struct mf_pkt_l4 *l4,
 	struct dtls_ep ep;
 	struct dp_dtls *d;
 
-	(void)now;
 	if (dp.dtls.ctx == NULL || !find_endpoint(l4, p->index, &ep))
 		goto drop;
 	d = *ep.slot;
-	/* A new ClientHello after a handshake ended (done or failed): the peer starts again.
-	 * The keys of the old stay until the new is done. During one it is dropped (OpenSSL
-	 * would ignore it too): one datagram spoofed from the pair's address must not end a
-	 * handshake under way, whose peer would never send another hello. A peer that did
-	 * restart meanwhile is answered once ours gives up (OpenSSL's 12 tries). */
+	/* A new ClientHello: the peer starts again (the keys of the old stay until the new is
+	 * done), unless a handshake is under way that its peer answered beyond its hello, or
+	 * that began less than DTLS_HELLO_HOLD_S ago (its peer's next flight may be on the
+	 * way). That one is dropped (OpenSSL would ignore it too): a datagram spoofed from
+	 * the pair's address must not end a handshake whose peer has our ServerHello and would
+	 * never send another hello. One that heard nothing for longer (perhaps begun by a
+	 * spoofed hello) gives way, so no spoof holds a real peer off for long. */
 	if (d != NULL && is_new_hello(d, pl, l4->payload_len)) {
-		if (!d->done && !d->failed)
+		if (!d->done && !d->failed &&
+		    (d->heard || now - d->begun_tsc < DTLS_HELLO_HOLD_S * dp.tsc_hz))
 			goto drop;
 		conn_free(d);
 		*ep.slot = d = NULL;
@@ -444,12 +450,15 @@ dp_dtls_input(struct dp_port *p, struct rte_mbuf *m, const struct mf_pkt_l4 *l4,
 		if (d == NULL)
 			goto drop;
 		memcpy(d->hello_random, pl + HELLO_RANDOM, sizeof(d->hello_random));
+		d->begun_tsc = now;
 		memcpy(d->fp, ep.cfg->fingerprint, sizeof(d->fp));
 		SSL_set_app_data(d->ssl, d);
 		*ep.slot = d;
 	}
 	if (d->failed)
 		goto drop;
+	if (!is_client_hello(pl, l4->payload_len))
+		d->heard = true;
 	remember_peer(d, p, m, l4);
 	drop = DP_CTR_drop_dtls_handshake;
 	if (BIO_write(SSL_get_rbio(d->ssl), pl, l4->payload_len) != (int)l4->payload_len)

@@ -199,7 +199,9 @@ def reply_qos(c):
         props = Properties(PacketTypes.PUBLISH)
         props.ResponseTopic = topic or c.reply_topic
         props.CorrelationData = corr
-        c.c.publish(CMD, json.dumps({"v": 1, "id": uuid.uuid4().hex, "cmd": "node.info"}),
+        # Another node's pipe command: its id says so (a node's pipe/reply takes only those).
+        rid = ("pipe-" if topic else "") + uuid.uuid4().hex
+        c.c.publish(CMD, json.dumps({"v": 1, "id": rid, "cmd": "node.info"}),
                     qos=qos, properties=props)
         deadline = time.time() + 5
         while time.time() < deadline:
@@ -215,10 +217,13 @@ def reply_qos(c):
 
 def reply_elsewhere(c):
     """Whoever may send a command does not choose a node's own topic for its reply (the
-    node publishes with its rights): one asked on mfwd/n1/status goes to mfwd/n1/reply."""
+    node publishes with its rights): one asked on mfwd/n1/status goes to mfwd/n1/reply, and
+    so does one asked on another node's reply topics by a request that is no pipe command
+    nor placed here."""
     c.subscribe("mfwd/n1/reply")
     c.subscribe("mfwd/n1/status")
-    for topic in ("mfwd/n1/status", "mfwd/n1/event/session.removed"):
+    for topic in ("mfwd/n1/status", "mfwd/n1/event/session.removed", "mfwd/n2/pipe/reply",
+                  "mfwd/n2/place/reply", "mfwd/n2/reply"):
         corr = uuid.uuid4().bytes
         props = Properties(PacketTypes.PUBLISH)
         props.ResponseTopic = topic

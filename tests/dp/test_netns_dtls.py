@@ -22,7 +22,7 @@ the spec names; s_client prints the keying material it exported. Then:
   still drops;
 - DTLS from an address that nominated nothing is dropped unread (drop_dtls_peer), and so is
   a ClientHello with another random during a handshake (one spoofed from the pair's
-  address must not end it);
+  address must not end it), unless that handshake heard nothing for 5 s;
 - meanwhile another session forwards a numbered flow without a loss;
 - deleting the session closes its associations: the viewer gets a close_notify alert.
 """
@@ -145,8 +145,9 @@ for h in sys.argv[1:]:
 
 def hello_mid_handshake(topo, dpl, fp, key, crt):
     """A handshake under way, and a ClientHello with another random from the pair's address
-    (spoofed): dropped unread, not a restart that would end the handshake (the peer, which
-    has our ServerHello, would never send another hello)."""
+    (spoofed) right after: dropped unread, not a restart that would end the handshake (the
+    peer, which has our ServerHello, would never send another hello). One that heard
+    nothing for 5 s gives way (a spoof cannot hold a real peer off)."""
     rc, out = dpl.add({"id": "mid", "kind": "rtp-mux",
                        "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5012,
                                    "ice": MID, "dtls": {"fingerprint": fp}}})
@@ -172,19 +173,24 @@ def hello_mid_handshake(topo, dpl, fp, key, crt):
         if all(n[k] == n0[k] for k in ("dtls_handled", "drop_dtls_peer")):
             break
         n0 = n
-    topo.run(topo.src, PY, "-c", SEND, hello, timeout=20)
-    n1 = dpl.wait_for(lambda s: s["node"]["dtls_handled"] > n0["dtls_handled"],
-                      what="mid's handshake begun")["node"]
-    T.eq((n1["dtls_handled"] - n0["dtls_handled"], n1["drop_dtls_peer"] - n0["drop_dtls_peer"]),
-         (1, 0), "its ClientHello read")
     other = bytearray(bytes.fromhex(hello))
     other[13 + 12 + 2 + 5] ^= 0xff		# a byte of its random
+    topo.run(topo.src, PY, "-c", SEND, hello, other.hex(), timeout=20)
+    n1 = dpl.wait_for(lambda s: s["node"]["dtls_handled"] > n0["dtls_handled"] and
+                      s["node"]["drop_dtls_peer"] > n0["drop_dtls_peer"],
+                      what="both ClientHellos read")["node"]
+    T.eq((n1["dtls_handled"] - n0["dtls_handled"], n1["drop_dtls_peer"] - n0["drop_dtls_peer"]),
+         (1, 1), "a ClientHello read, a new one right after it dropped, not a restart")
+    # A handshake that heard nothing since its hello for 5 s (begun by a spoofed one,
+    # perhaps) gives way to a new ClientHello.
+    time.sleep(5.5)
+    other[13 + 12 + 2 + 6] ^= 0xff
     topo.run(topo.src, PY, "-c", SEND, other.hex(), timeout=20)
-    n2 = dpl.wait_for(lambda s: s["node"]["drop_dtls_peer"] > n1["drop_dtls_peer"] or
-                      s["node"]["dtls_handled"] > n1["dtls_handled"],
-                      what="the second ClientHello read")["node"]
+    n2 = dpl.wait_for(lambda s: s["node"]["dtls_handled"] > n1["dtls_handled"] or
+                      s["node"]["drop_dtls_peer"] > n1["drop_dtls_peer"],
+                      what="the third ClientHello read")["node"]
     T.eq((n2["dtls_handled"] - n1["dtls_handled"], n2["drop_dtls_peer"] - n1["drop_dtls_peer"]),
-         (0, 1), "a new ClientHello during a handshake dropped, not a restart")
+         (1, 0), "a handshake that heard nothing for 5 s gives way to a new ClientHello")
     rc, _ = dpl.ctl("del", "mid")
     T.eq(rc, 0, "session mid deleted")
 
