@@ -158,6 +158,7 @@ cp_room_delete(struct cp *cp, json_t *args, struct cp_err *err)
 {
 	const char *name = NULL;
 	uint32_t i, n = 0;
+	bool unjournaled = false;
 	int r;
 
 	if (cp_args_unpack(args, err, "{s:s}", "room", &name) != 0 || (r = room_of(cp, name, err)) < 0)
@@ -173,13 +174,18 @@ cp_room_delete(struct cp *cp, json_t *args, struct cp_err *err)
 		if (st->session[0] == '\0' || st->room != (uint32_t)r)
 			continue;
 		memcpy(id, st->session, sizeof(id));
-		if (cp_delete_now(cp, id, err) != 0 && cp_reg_find(&cp->reg, id) != NULL)
-			return NULL;	/* still there: the room stays */
+		if (cp_delete_now(cp, id, err) != 0) {
+			if (cp_reg_find(&cp->reg, id) != NULL)
+				return NULL;	/* still there: the room stays */
+			unjournaled = true;	/* gone, its deletion not yet on disk */
+		}
 		n++;
 	}
 	cp_room_del(cp, (uint32_t)r);
-	if (cp_rooms_save(cp) != 0) {
-		cp_err_set(err, "internal", NULL, "the rooms could not be written");
+	if (cp_rooms_save(cp) != 0 || unjournaled) {
+		cp_err_set(err, "internal", NULL, "room deleted, but %s could not be written: a "
+			   "restart of the control plane may bring %s back", unjournaled ?
+			   "the journal" : "the rooms", unjournaled ? "its sessions" : "it");
 		return NULL;
 	}
 	return json_pack("{s:s, s:i}", "room", name, "streams", n);
