@@ -197,10 +197,6 @@ reply_text(struct cp *cp, const char *id, const char *cmd, json_t *seqid, json_t
 	return text;
 }
 
-/* Where the reply to @p msg goes, into @p buf. It goes at the request's QoS: a client that
- * sends at QoS 0 takes the risk of a lost message both ways (and repeats the request with
- * the same id), and spares the broker and both ends an acknowledgement each way: with 256
- * requests in flight, 45 to 60 % more creates a second (perf/RESULTS.md). */
 /* Does @p t start with @p prefix and a slash? @return what follows, or NULL. */
 static const char *
 under(const char *t, const char *prefix)
@@ -236,6 +232,10 @@ reply_allowed(const struct cp *cp, const struct cp_msg *msg, const struct cp_req
 	return strcmp(slash, "/place/reply") == 0 && msg->placed;
 }
 
+/* Where the reply to @p msg goes, into @p buf. It goes at the request's QoS: a client that
+ * sends at QoS 0 takes the risk of a lost message both ways (and repeats the request with
+ * the same id), and spares the broker and both ends an acknowledgement each way: with 256
+ * requests in flight, 45 to 60 % more creates a second (perf/RESULTS.md). */
 static const char *
 reply_topic(struct cp *cp, const struct cp_msg *msg, const struct cp_req *rq, char *buf)
 {
