@@ -177,7 +177,9 @@ cp_room_delete(struct cp *cp, json_t *args, struct cp_err *err)
 		if (cp_delete_now(cp, id, err) != 0) {
 			if (cp_reg_find(&cp->reg, id) != NULL)
 				return NULL;	/* still there: the room stays */
-			unjournaled = true;	/* gone, its deletion not yet on disk */
+			/* Gone: ended by the dataplane already (not_found), or its deletion
+			 * not yet on disk (internal, cp_delete_now()). */
+			unjournaled |= strcmp(err->code, "internal") == 0;
 		}
 		n++;
 	}

@@ -54,7 +54,6 @@ struct dp_dtls {
 	bool done;			/* keys installed */
 	bool failed;			/* refused: only a new ClientHello starts again */
 	bool fp_bad;			/* the peer's certificate is not the fingerprint's */
-	bool heard;			/* a record after its ClientHello came */
 	uint64_t begun_tsc;		/* when its ClientHello came */
 	uint8_t hello_random[32];	/* of the ClientHello that began it */
 	uint8_t fp[MF_DTLS_FP_LEN];	/* the spec's fingerprint of the peer's certificate */
@@ -429,15 +428,15 @@ dp_dtls_input(struct dp_port *p, struct rte_mbuf *m, const struct mf_pkt_l4 *l4,
 		goto drop;
 	d = *ep.slot;
 	/* A new ClientHello: the peer starts again (the keys of the old stay until the new is
-	 * done), unless a handshake is under way that its peer answered beyond its hello, or
-	 * that began less than DTLS_HELLO_HOLD_S ago (its peer's next flight may be on the
-	 * way). That one is dropped (OpenSSL would ignore it too): a datagram spoofed from
-	 * the pair's address must not end a handshake whose peer has our ServerHello and would
-	 * never send another hello. One that heard nothing for longer (perhaps begun by a
-	 * spoofed hello) gives way, so no spoof holds a real peer off for long. */
+	 * done), unless a handshake is under way that began less than DTLS_HELLO_HOLD_S ago
+	 * (its peer's next flight may be on the way). That hello is dropped (OpenSSL would
+	 * ignore it too): a datagram spoofed from the pair's address must not end a handshake
+	 * whose peer has our ServerHello and would never send another hello. One older gives
+	 * way, so a spoofed hello holds a restarted peer off for 5 s, not for OpenSSL's 12
+	 * tries (only a spoofer that sends one every 5 s keeps it off: DTLS 1.2 over a path
+	 * anyone can send on has no better answer here). */
 	if (d != NULL && is_new_hello(d, pl, l4->payload_len)) {
-		if (!d->done && !d->failed &&
-		    (d->heard || now - d->begun_tsc < DTLS_HELLO_HOLD_S * dp.tsc_hz))
+		if (!d->done && !d->failed && now - d->begun_tsc < DTLS_HELLO_HOLD_S * dp.tsc_hz)
 			goto drop;
 		conn_free(d);
 		*ep.slot = d = NULL;
@@ -457,8 +456,6 @@ dp_dtls_input(struct dp_port *p, struct rte_mbuf *m, const struct mf_pkt_l4 *l4,
 	}
 	if (d->failed)
 		goto drop;
-	if (!is_client_hello(pl, l4->payload_len))
-		d->heard = true;
 	remember_peer(d, p, m, l4);
 	drop = DP_CTR_drop_dtls_handshake;
 	if (BIO_write(SSL_get_rbio(d->ssl), pl, l4->payload_len) != (int)l4->payload_len)
