@@ -714,7 +714,6 @@ edge_pull_for(struct cp *cp, const char *room, const char *name, const char *sdp
 	char node[CP_NODE_MAX];
 	struct cp_stream st;
 	struct endpoint ep;
-	struct mf_sdp_err se;
 	int rc;
 
 	rc = cp_edge_media(cp, room, name, &st, node);
@@ -727,15 +726,11 @@ edge_pull_for(struct cp *cp, const char *room, const char *name, const char *sdp
 			   "media this node cannot read", node, name);
 		return -1;
 	}
-	if (mf_sdp_parse(sdp, strlen(sdp), &w->offer, &se) != 0) {
-		sdp_error(err, "sdp", &se);
-		return -1;
-	}
-	if (endpoint_of(cp, &ep, err) != 0)
+	if (before_pull(cp, sdp, viewer, w, err) != 0 || endpoint_of(cp, &ep, err) != 0)
 		return -1;
 	l.fingerprint = ep.fingerprint;
 	l.addr = ep.addr;
-	if (answer_for(&st, 0, &l, w, err) != 0 || before_pull(cp, sdp, viewer, w, err) != 0)
+	if (answer_for(&st, 0, &l, w, err) != 0)
 		return -1;
 	return cp_edge_pull(cp, room, name, err);
 }
@@ -751,7 +746,6 @@ subscribe_one(struct cp *cp, const char *room, json_t *one, struct sdp_work *w,
 	json_t *args, *res = NULL;
 	const struct cp_stream *st;
 	struct endpoint ep;
-	struct mf_sdp_err se;
 	struct cp_sess *s;
 	uint32_t ssrc = 0;
 	int i;
@@ -760,23 +754,20 @@ subscribe_one(struct cp *cp, const char *room, json_t *one, struct sdp_work *w,
 		   &viewer) != 0 || cp_token_allows(cp, room, name, err) != 0)
 		return NULL;
 	i = stream_of(cp, room, name, err);
-	if (i < 0 && strcmp(err->path, "stream") == 0 &&
-	    cp_device_media(cp, room, name, device, sizeof(device)) != NULL) {
+	if (i >= 0) {
+		if (before_pull(cp, sdp, viewer, w, err) != 0)
+			return NULL;
+	} else if (strcmp(err->path, "stream") == 0 &&
+		   cp_device_media(cp, room, name, device, sizeof(device)) != NULL) {
 		if (before_pull(cp, sdp, viewer, w, err) != 0)
 			return NULL;
 		i = pull(cp, room, name, err);
-	}
-	/* Nobody here has it, no device of the room sends it: another node may. */
-	if (i < 0 && strcmp(err->code, "not_found") == 0 &&
-	    (strcmp(err->path, "stream") == 0 || strcmp(err->path, "room") == 0))
+	} else if (strcmp(err->code, "not_found") == 0 &&
+		   (strcmp(err->path, "stream") == 0 || strcmp(err->path, "room") == 0)) {
+		/* Nobody here has it, no device of the room sends it: another node may. */
 		i = edge_pull_for(cp, room, name, sdp, viewer, w, err);
-	if (i < 0)
-		return NULL;
-	if (cp->grant != NULL && viewer != NULL) {
-		cp_err_set(err, "token_scope", "viewer", "with a token, mfwd names the viewer");
-		return NULL;
 	}
-	if (cp_token_use(cp, cp->grant, err) != 0)
+	if (i < 0)
 		return NULL;
 	st = &cp->rooms.streams[i];
 	s = cp_reg_find(&cp->reg, st->session);
@@ -801,8 +792,6 @@ subscribe_one(struct cp *cp, const char *room, json_t *one, struct sdp_work *w,
 			snprintf(vid, sizeof(vid), "v%08x", ssrc);
 		viewer = vid;
 	}
-	if (mf_sdp_parse(sdp, strlen(sdp), &w->offer, &se) != 0)
-		return sdp_error(err, "sdp", &se);
 	/* A stream of one medium whose SSRC nobody said: sent as one of ours. */
 	ssrc = st->nb_media == 1 && st->media[0].ssrc == 0 ? ssrc | 1 : 0;
 	l.session_id >>= 2;

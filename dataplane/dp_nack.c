@@ -74,7 +74,8 @@ resend(struct dp_lcore *lc, struct dp_out *o, uint16_t seq, uint64_t now, uint64
 		oc[DP_OC_nack_rtt_skip]++;
 		return false;
 	}
-	if (o->nack->credit == 0 || o->nack->credit_gen != o->wire_gen) {
+	/* The slot is of this path, so its keep made the credit this path's too. */
+	if (o->nack->credit == 0) {
 		oc[DP_OC_nack_rate_skip]++;
 		return false;
 	}
