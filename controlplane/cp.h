@@ -623,6 +623,10 @@ struct cp {
 	/* channel commands in flight, oldest first (at most MF_CHAN_CMD_SLOTS) */
 	struct cp_item *inflight[MF_CHAN_CMD_SLOTS];
 	uint32_t nb_inflight;
+	/* creates the dataplane did not answer in time, which it may still make: each held
+	 * in the registry (its id and port taken) until a delete behind it is in the channel */
+	char orphans[2 * MF_CHAN_CMD_SLOTS][MF_SESS_ID_MAX];
+	uint32_t nb_orphans;
 	/* scratch */
 	struct mf_sess_spec spec;
 	alignas(64) uint8_t res[MF_CHAN_SLOT_SIZE];	/* replies are structs */

@@ -571,11 +571,11 @@ answer(struct cp *cp, struct cp_msg *msg, struct cp_req *rqs, unsigned int k, ch
 	text = reply_text(cp, rq->id, rq->cmd, rq->seqid, json_incref(rq->result), &rq->err);
 	if (text != NULL) {
 		/* Kept to answer a repeat: what a verified sender got, unless the refusal
-		 * passes (the dataplane away, the nonces full), says nothing of the request
-		 * under that id (a replay: the one that ran is answered by its own) or the
-		 * reply is large. */
+		 * passes (the dataplane away or slow, the nonces full), says nothing of the
+		 * request under that id (a replay: the one that ran is answered by its own) or
+		 * the reply is large. */
 		if (rq->verified && rq->twin == 0 && rq->cmd != NULL &&
-		    strlen(text) <= REPLAY_TEXT_MAX &&
+		    strlen(text) <= REPLAY_TEXT_MAX && strcmp(rq->err.code, "timeout") != 0 &&
 		    strcmp(rq->err.code, "dataplane_down") != 0 && !nonce_refused(rq))
 			replay_add(cp, rq->tenant, rq->id, text);
 		send_reply(cp, msg, rq, text);

@@ -223,6 +223,52 @@ cp_store_spec(struct cp *cp, const struct cp_sess *s, struct mf_sess_spec *spec)
 
 /* ---- the pipeline ---- */
 
+/* A create the dataplane did not answer in time is still in the channel and may yet be
+ * made: undone by a delete sent behind it (sweep_orphans()), the session held in the
+ * registry until then, so that its id and port are not given to another before. */
+static void
+orphan(struct cp *cp, struct cp_sess *s)
+{
+	if (cp->nb_orphans == sizeof(cp->orphans) / sizeof(cp->orphans[0])) {
+		MF_LOG(ERR, cmd, "session %s: unanswered, and too many before it to undo: the "
+		       "dataplane may make it unknown to the control plane", s->id);
+		drop(cp, s);
+		return;
+	}
+	s->deleting = true;
+	s->never = true;
+	memcpy(cp->orphans[cp->nb_orphans++], s->id, MF_SESS_ID_MAX);
+}
+
+/* The unanswered creates' deletes, sent (their answers are not waited for: a later
+ * collection passes over them) and their sessions dropped. A full channel keeps the rest
+ * for the next flush; a dataplane gone takes them with it. */
+static void
+sweep_orphans(struct cp *cp)
+{
+	struct mf_msg_sess_ref ref = { { 0 } };
+	struct cp_sess *s;
+	uint64_t seq;
+	int rc;
+
+	while (cp->nb_orphans > 0) {
+		s = cp_reg_find(&cp->reg, cp->orphans[cp->nb_orphans - 1]);
+		if (s != NULL && cp->dp_up) {
+			memcpy(ref.id, s->id, sizeof(ref.id));
+			rc = mf_client_send(&cp->dp, MF_MSG_SESSION_DEL, &ref, sizeof(ref), &seq);
+			if (rc == -ENOSPC)
+				return;
+			if (rc != 0)
+				MF_LOG(ERR, cmd, "session %s: unanswered, its undoing not sent "
+				       "(%s): the dataplane may make it unknown to the control "
+				       "plane", s->id, strerror(-rc));
+		}
+		if (s != NULL)
+			drop(cp, s);
+		cp->nb_orphans--;
+	}
+}
+
 /* The dataplane answered @p it (@p rc 0, or its error in @p it->err). */
 static void
 complete(struct cp *cp, struct cp_item *it, int rc)
@@ -245,8 +291,18 @@ complete(struct cp *cp, struct cp_item *it, int rc)
 		cp_journal_del(cp->journal, s->id);	/* its "+" is in the same batch */
 		if (s->deleting)
 			s->never = true;	/* the delete in flight behind it drops it */
+		else if (rc == -ETIMEDOUT)
+			orphan(cp, s);
 		else
 			drop(cp, s);
+	} else if (rc == -ETIMEDOUT) {
+		/* Still in the channel: the dataplane takes commands in order and answers
+		 * each, so it carries the delete out (or dies, and a new one is given only the
+		 * registry's sessions). */
+		it->ok = true;
+		memset(&it->err, 0, sizeof(it->err));
+		drop(cp, s);
+		it->s = NULL;
 	} else if (it->ok || rc == -ENOENT || s->never) {
 		/* Gone either way: a session the dataplane ended meanwhile is not ours. */
 		drop(cp, s);
@@ -422,10 +478,31 @@ cp_store_flush(struct cp *cp)
 	int rc;
 
 	cp_store_collect(cp);
+	sweep_orphans(cp);
 	rc = cp_journal_sync(cp->journal);
 	if (rc == 0 && cp_journal_size(cp->journal) > 2 * cp->journal_live + COMPACT_SLACK)
 		compact(cp);
 	return rc;
+}
+
+/* An update the dataplane did not answer in time is still in the channel and may yet be
+ * made: the spec the registry keeps is sent behind it, so the dataplane ends with that. */
+static void
+unreplace(struct cp *cp, const struct cp_sess *s)
+{
+	struct mf_sess_spec *was = malloc(sizeof(*was));
+	uint64_t seq;
+	int rc = was == NULL ? -ENOMEM : cp_store_spec(cp, s, was);
+
+	if (rc == 0)
+		rc = mf_client_send(&cp->dp, MF_MSG_SESSION_REPLACE, was,
+				    (uint32_t)mf_sess_spec_size(was), &seq);
+	if (rc != 0)
+		MF_LOG(ERR, cmd, "session %s: an update unanswered, its undoing not sent (%s): "
+		       "the dataplane may apply it", s->id, strerror(-rc));
+	if (was != NULL)
+		mf_sess_wipe_keys(was);
+	free(was);
 }
 
 int
@@ -435,6 +512,8 @@ cp_store_update(struct cp *cp, struct cp_sess *s, const struct mf_sess_spec *spe
 	int rc = cp_dp_call(cp, MF_MSG_SESSION_REPLACE, spec, (uint32_t)mf_sess_spec_size(spec),
 			    cp->res, sizeof(cp->res), err);
 
+	if (rc == -ETIMEDOUT)
+		unreplace(cp, s);
 	if (rc < 0)
 		return rc;
 	count(cp, s, -1);
