@@ -197,6 +197,7 @@ struct cp_sess {
 	bool pending;			/* sent to the dataplane, not yet answered */
 	bool deleting;			/* a delete is in flight */
 	bool never;			/* its create was refused; the delete behind it ends it */
+	bool unanswered;		/* ...or not answered: the dataplane may make it yet */
 	bool seen;			/* reconciliation's mark */
 	bool pooled;			/* created through the pool: kept cluster-wide (failover) */
 	bool kept;			/* failover's own lookup: its record is still ours */
@@ -625,7 +626,10 @@ struct cp {
 	uint32_t nb_inflight;
 	/* creates the dataplane did not answer in time, which it may still make: each held
 	 * in the registry (its id and port taken) until a delete behind it is in the channel */
-	char orphans[2 * MF_CHAN_CMD_SLOTS][MF_SESS_ID_MAX];
+	struct cp_orphan {
+		char id[MF_SESS_ID_MAX];
+		uint64_t seq;		/* the session's creation number: not a later one's */
+	} orphans[2 * MF_CHAN_CMD_SLOTS];
 	uint32_t nb_orphans;
 	/* scratch */
 	struct mf_sess_spec spec;

@@ -692,7 +692,7 @@ cp_session_update(struct cp *cp, json_t *args, struct cp_err *err)
 			&resume, "block", &block, "srtp", &srtp, "output_srtp", &out_srtp) != 0)
 		return NULL;
 	s = cp_reg_find(&cp->reg, id);
-	if (s == NULL) {
+	if (s == NULL || s->deleting) {		/* or an unanswered create being undone */
 		cp_err_set(err, "not_found", "id", "no session \"%s\"", id);
 		return NULL;
 	}

@@ -229,6 +229,8 @@ cp_store_spec(struct cp *cp, const struct cp_sess *s, struct mf_sess_spec *spec)
 static void
 orphan(struct cp *cp, struct cp_sess *s)
 {
+	struct cp_orphan *o = &cp->orphans[cp->nb_orphans];
+
 	if (cp->nb_orphans == sizeof(cp->orphans) / sizeof(cp->orphans[0])) {
 		MF_LOG(ERR, cmd, "session %s: unanswered, and too many before it to undo: the "
 		       "dataplane may make it unknown to the control plane", s->id);
@@ -237,23 +239,41 @@ orphan(struct cp *cp, struct cp_sess *s)
 	}
 	s->deleting = true;
 	s->never = true;
-	memcpy(cp->orphans[cp->nb_orphans++], s->id, MF_SESS_ID_MAX);
+	memcpy(o->id, s->id, sizeof(o->id));
+	o->seq = s->seq;
+	cp->nb_orphans++;
+}
+
+/* With nothing in flight, the replies in the ring are nobody's (commands that timed out,
+ * or undoing them): passed, or the dataplane, which takes a command only once its reply
+ * has room, would take no more. */
+static void
+pass_replies(struct cp *cp)
+{
+	if (cp->dp_up && cp->nb_inflight == 0)
+		mf_client_pass(&cp->dp, cp->dp.next_seq);
 }
 
 /* The unanswered creates' deletes, sent (their answers are not waited for: a later
- * collection passes over them) and their sessions dropped. A full channel keeps the rest
- * for the next flush; a dataplane gone takes them with it. */
+ * collection passes over them) and their sessions dropped. A channel still full keeps
+ * the rest for the next flush; a dataplane gone, or new (@p send false), never makes
+ * them. */
 static void
-sweep_orphans(struct cp *cp)
+sweep_orphans(struct cp *cp, bool send)
 {
 	struct mf_msg_sess_ref ref = { { 0 } };
+	struct cp_orphan *o;
 	struct cp_sess *s;
 	uint64_t seq;
 	int rc;
 
+	pass_replies(cp);
 	while (cp->nb_orphans > 0) {
-		s = cp_reg_find(&cp->reg, cp->orphans[cp->nb_orphans - 1]);
-		if (s != NULL && cp->dp_up) {
+		o = &cp->orphans[cp->nb_orphans - 1];
+		s = cp_reg_find(&cp->reg, o->id);
+		if (s != NULL && s->seq != o->seq)
+			s = NULL;	/* it ended meanwhile (cp_store_forget): not this one */
+		if (s != NULL && send && cp->dp_up) {
 			memcpy(ref.id, s->id, sizeof(ref.id));
 			rc = mf_client_send(&cp->dp, MF_MSG_SESSION_DEL, &ref, sizeof(ref), &seq);
 			if (rc == -ENOSPC)
@@ -289,6 +309,7 @@ complete(struct cp *cp, struct cp_item *it, int rc)
 			return;
 		s->pooled = false;			/* no record was published */
 		cp_journal_del(cp->journal, s->id);	/* its "+" is in the same batch */
+		s->unanswered = rc == -ETIMEDOUT;
 		if (s->deleting)
 			s->never = true;	/* the delete in flight behind it drops it */
 		else if (rc == -ETIMEDOUT)
@@ -351,6 +372,7 @@ send_item(struct cp *cp, struct cp_item *it, uint16_t type, const void *payload,
 			collect_one(cp);
 			continue;
 		}
+		pass_replies(cp);
 		if (deadline == 0)
 			deadline = mf_time_ns(CLOCK_MONOTONIC) +
 				   cp->cfg.reply_timeout_ms * 1000000ull;
@@ -418,7 +440,9 @@ cp_store_delete(struct cp *cp, struct cp_item *it, const char *id)
 	rc = send_item(cp, it, MF_MSG_SESSION_DEL, &ref, sizeof(ref));
 	if (rc != 0) {
 		s->deleting = false;
-		if (s->never)		/* its create was refused meanwhile */
+		if (s->never && s->unanswered)	/* its create timed out meanwhile */
+			orphan(cp, s);
+		else if (s->never)		/* ...or was refused */
 			drop(cp, s);
 		return rc;
 	}
@@ -439,6 +463,8 @@ gather(void *ctx, struct cp_sess *s)
 {
 	struct compaction *c = ctx;
 
+	if (s->never)
+		return;		/* an unanswered create, its "-" written: not kept */
 	c->offs[c->n] = s->joff;
 	c->lens[c->n] = s->jlen;
 	c->who[c->n++] = s;
@@ -475,34 +501,18 @@ cp_store_collect(struct cp *cp)
 int
 cp_store_flush(struct cp *cp)
 {
-	int rc;
+	/* Synced while the dataplane takes the batch's commands (a create sent alone waits
+	 * for both); what its answers change then (a refusal's "-") is synced after them,
+	 * before any reply: a crash between the two has answered nothing. */
+	int rc = cp_journal_sync(cp->journal);
 
 	cp_store_collect(cp);
-	sweep_orphans(cp);
-	rc = cp_journal_sync(cp->journal);
+	sweep_orphans(cp, true);
+	if (rc == 0)
+		rc = cp_journal_sync(cp->journal);
 	if (rc == 0 && cp_journal_size(cp->journal) > 2 * cp->journal_live + COMPACT_SLACK)
 		compact(cp);
 	return rc;
-}
-
-/* An update the dataplane did not answer in time is still in the channel and may yet be
- * made: the spec the registry keeps is sent behind it, so the dataplane ends with that. */
-static void
-unreplace(struct cp *cp, const struct cp_sess *s)
-{
-	struct mf_sess_spec *was = malloc(sizeof(*was));
-	uint64_t seq;
-	int rc = was == NULL ? -ENOMEM : cp_store_spec(cp, s, was);
-
-	if (rc == 0)
-		rc = mf_client_send(&cp->dp, MF_MSG_SESSION_REPLACE, was,
-				    (uint32_t)mf_sess_spec_size(was), &seq);
-	if (rc != 0)
-		MF_LOG(ERR, cmd, "session %s: an update unanswered, its undoing not sent (%s): "
-		       "the dataplane may apply it", s->id, strerror(-rc));
-	if (was != NULL)
-		mf_sess_wipe_keys(was);
-	free(was);
 }
 
 int
@@ -512,10 +522,17 @@ cp_store_update(struct cp *cp, struct cp_sess *s, const struct mf_sess_spec *spe
 	int rc = cp_dp_call(cp, MF_MSG_SESSION_REPLACE, spec, (uint32_t)mf_sess_spec_size(spec),
 			    cp->res, sizeof(cp->res), err);
 
-	if (rc == -ETIMEDOUT)
-		unreplace(cp, s);
-	if (rc < 0)
+	/* Not answered in time, it is still in the channel: the dataplane applies it later (it
+	 * takes commands in order), so the registry and journal take it now. Sending the spec
+	 * before it behind it instead would give the dataplane back keys it may have left,
+	 * their packet counters started again. Answered "timeout" all the same. */
+	bool late = rc == -ETIMEDOUT;
+
+	if (rc < 0 && !late)
 		return rc;
+	if (late)
+		MF_LOG(WARNING, cmd, "session %s: an update unanswered in %u ms, applied later",
+		       s->id, cp->cfg.reply_timeout_ms);
 	count(cp, s, -1);
 	cp_reg_set(&cp->reg, s, spec);
 	rc = put(cp, spec, s, &s->joff, &s->jlen);
@@ -526,7 +543,7 @@ cp_store_update(struct cp *cp, struct cp_sess *s, const struct mf_sess_spec *spe
 		cp_err_set(err, "internal", NULL, "the journal could not be written");
 	else
 		cp_store_record(cp, s);
-	return rc;
+	return rc != 0 ? rc : late ? -ETIMEDOUT : 0;
 }
 
 int
@@ -739,6 +756,7 @@ reconcile(struct cp *cp)
 void
 cp_store_attach(struct cp *cp)
 {
+	sweep_orphans(cp, false);	/* a new dataplane never had them */
 	if (cp_journal_dataplane(cp->journal) != cp->dp_start_ns) {
 		replay(cp);
 		cp_journal_set_dataplane(cp->journal, cp->dp_start_ns);

@@ -59,6 +59,16 @@ mf_client_send(struct mf_client *c, uint16_t type, const void *payload, uint32_t
 	return rc;
 }
 
+void
+mf_client_pass(struct mf_client *c, uint64_t seq)
+{
+	const struct mf_chan_msg_hdr *h;
+	uint32_t rlen;
+
+	while ((h = mf_chan_peek(&c->reply, &rlen)) != NULL && h->seq < seq)
+		mf_chan_consume(&c->reply);
+}
+
 int
 mf_client_reply(struct mf_client *c, uint64_t seq, struct mf_msg_reply *reply, void *buf,
 		uint32_t cap, unsigned int timeout_ms)
@@ -68,11 +78,8 @@ mf_client_reply(struct mf_client *c, uint64_t seq, struct mf_msg_reply *reply, v
 	uint32_t rlen;
 
 	for (;;) {
+		mf_client_pass(c, seq);		/* replies to older commands */
 		h = mf_chan_peek(&c->reply, &rlen);
-		if (h != NULL && h->seq < seq) {
-			mf_chan_consume(&c->reply);	/* a reply to an older command */
-			continue;
-		}
 		if (h != NULL)
 			break;
 		now = mf_time_ns(CLOCK_MONOTONIC);

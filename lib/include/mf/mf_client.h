@@ -54,6 +54,11 @@ int mf_client_call(struct mf_client *c, uint16_t type, const void *payload, uint
 int mf_client_send(struct mf_client *c, uint16_t type, const void *payload, uint32_t len,
 		   uint64_t *seq);
 /**
+ * Discard the replies to commands sent before @p seq (ones nobody waits for: timed out, or
+ * sent without waiting). The dataplane takes a command only once its reply has room.
+ */
+void mf_client_pass(struct mf_client *c, uint64_t seq);
+/**
  * The reply to the command sent as @p seq, waiting up to @p timeout_ms (asleep, woken by the
  * dataplane). Replies to older commands are discarded on the way. Returns as
  * mf_client_call().
