@@ -624,6 +624,8 @@ struct cp {
 	/* channel commands in flight, oldest first (at most MF_CHAN_CMD_SLOTS) */
 	struct cp_item *inflight[MF_CHAN_CMD_SLOTS];
 	uint32_t nb_inflight;
+	bool dp_behind;			/* the oldest in flight went unanswered: the rest are
+					 * not waited for again */
 	/* creates the dataplane did not answer in time, which it may still make: each held
 	 * in the registry (its id and port taken) until a delete behind it is in the channel */
 	struct cp_orphan {
@@ -675,7 +677,8 @@ int cp_dp_down(const struct cp *cp, struct cp_err *err);
  *  negative code. */
 int cp_dp_send(struct cp *cp, uint16_t type, const void *payload, uint32_t len, uint64_t *seq,
 	       struct cp_err *err);
-int cp_dp_reply(struct cp *cp, uint64_t seq, void *res, uint32_t cap, struct cp_err *err);
+int cp_dp_reply(struct cp *cp, uint64_t seq, void *res, uint32_t cap, unsigned int wait_ms,
+		struct cp_err *err);
 /** Send and wait: only with nothing in flight. */
 int cp_dp_call(struct cp *cp, uint16_t type, const void *payload, uint32_t len, void *res,
 	       uint32_t cap, struct cp_err *err);
@@ -709,6 +712,8 @@ int cp_store_delete(struct cp *cp, struct cp_item *it, const char *id);
 void cp_store_collect(struct cp *cp);
 /** Every command in flight answered, the journal synced: then replies may go out. */
 int cp_store_flush(struct cp *cp);
+/** Between batches: unanswered creates that could not be undone yet (a full channel). */
+void cp_store_tick(struct cp *cp);
 /** Replace a session's spec (nothing in flight): channel, registry, journal, sync. */
 int cp_store_update(struct cp *cp, struct cp_sess *s, const struct mf_sess_spec *spec,
 		    struct cp_err *err);

@@ -35,10 +35,11 @@ cp_dp_send(struct cp *cp, uint16_t type, const void *payload, uint32_t len, uint
 }
 
 int
-cp_dp_reply(struct cp *cp, uint64_t seq, void *res, uint32_t cap, struct cp_err *err)
+cp_dp_reply(struct cp *cp, uint64_t seq, void *res, uint32_t cap, unsigned int wait_ms,
+	    struct cp_err *err)
 {
 	struct mf_msg_reply r;
-	int n = mf_client_reply(&cp->dp, seq, &r, res, cap, cp->cfg.reply_timeout_ms);
+	int n = mf_client_reply(&cp->dp, seq, &r, res, cap, wait_ms);
 
 	if (n < 0) {
 		cp_err_set(err, n == -EOWNERDEAD ? "dataplane_down" : mf_status_code(n), NULL,
@@ -60,7 +61,7 @@ cp_dp_call(struct cp *cp, uint16_t type, const void *payload, uint32_t len, void
 	uint64_t seq;
 	int rc = cp_dp_send(cp, type, payload, len, &seq, err);
 
-	return rc != 0 ? rc : cp_dp_reply(cp, seq, res, cap, err);
+	return rc != 0 ? rc : cp_dp_reply(cp, seq, res, cap, cp->cfg.reply_timeout_ms, err);
 }
 
 enum cp_dp_change

@@ -175,6 +175,7 @@ run(struct cp *cp)
 		if (t >= next_dp) {
 			next_dp = t + DP_POLL_MS;
 			dataplane(cp);
+			cp_store_tick(cp);
 		}
 		/* Status: on (re)connection, every status_interval_s, and while sessions
 		 * change at most every churn_ms(). */

@@ -344,12 +344,19 @@ static void
 collect_one(struct cp *cp)
 {
 	struct cp_item *it = cp->inflight[0];
-	int rc = cp_dp_reply(cp, it->seq, cp->res, sizeof(cp->res), &it->err);
+	bool behind = cp->dp_behind;
+	int rc = cp_dp_reply(cp, it->seq, cp->res, sizeof(cp->res),
+			     behind ? 0 : cp->cfg.reply_timeout_ms, &it->err);
 
 	memmove(cp->inflight, cp->inflight + 1, sizeof(cp->inflight[0]) * --cp->nb_inflight);
-	if (rc == -ETIMEDOUT)
-		MF_LOG(WARNING, cmd, "session %s: no answer from the dataplane in %u ms",
-		       it->s ? it->s->id : "?", cp->cfg.reply_timeout_ms);
+	/* Answered in order: behind a command unanswered in reply_timeout_ms, what is in
+	 * flight is taken as answered or not, not waited for again (a stalled dataplane would
+	 * hold the control plane for a timeout each). */
+	cp->dp_behind = rc == -ETIMEDOUT && cp->nb_inflight > 0;
+	if (rc == -ETIMEDOUT && !behind)
+		MF_LOG(WARNING, cmd, "session %s: no answer from the dataplane in %u ms%s",
+		       it->s ? it->s->id : "?", cp->cfg.reply_timeout_ms,
+		       cp->nb_inflight > 0 ? " (those behind it are not waited for)" : "");
 	complete(cp, it, rc);
 }
 
@@ -463,8 +470,10 @@ gather(void *ctx, struct cp_sess *s)
 {
 	struct compaction *c = ctx;
 
-	if (s->never)
-		return;		/* an unanswered create, its "-" written: not kept */
+	if (s->never) {
+		s->jlen = 0;	/* an unanswered create, its "-" written: not kept */
+		return;
+	}
 	c->offs[c->n] = s->joff;
 	c->lens[c->n] = s->jlen;
 	c->who[c->n++] = s;
@@ -501,15 +510,11 @@ cp_store_collect(struct cp *cp)
 int
 cp_store_flush(struct cp *cp)
 {
-	/* Synced while the dataplane takes the batch's commands (a create sent alone waits
-	 * for both); what its answers change then (a refusal's "-") is synced after them,
-	 * before any reply: a crash between the two has answered nothing. */
-	int rc = cp_journal_sync(cp->journal);
+	int rc;
 
 	cp_store_collect(cp);
 	sweep_orphans(cp, true);
-	if (rc == 0)
-		rc = cp_journal_sync(cp->journal);
+	rc = cp_journal_sync(cp->journal);
 	if (rc == 0 && cp_journal_size(cp->journal) > 2 * cp->journal_live + COMPACT_SLACK)
 		compact(cp);
 	return rc;
@@ -523,16 +528,18 @@ cp_store_update(struct cp *cp, struct cp_sess *s, const struct mf_sess_spec *spe
 			    cp->res, sizeof(cp->res), err);
 
 	/* Not answered in time, it is still in the channel: the dataplane applies it later (it
-	 * takes commands in order), so the registry and journal take it now. Sending the spec
-	 * before it behind it instead would give the dataplane back keys it may have left,
-	 * their packet counters started again. Answered "timeout" all the same. */
-	bool late = rc == -ETIMEDOUT;
-
-	if (rc < 0 && !late)
-		return rc;
-	if (late)
+	 * takes commands in order), so it is taken as done, and what follows from it too (a
+	 * pipe opened, a viewer added, a key's epoch). Sending the spec before it behind it
+	 * instead would give the dataplane back keys it may have left, their packet counters
+	 * started again. */
+	if (rc == -ETIMEDOUT) {
 		MF_LOG(WARNING, cmd, "session %s: an update unanswered in %u ms, applied later",
 		       s->id, cp->cfg.reply_timeout_ms);
+		memset(err, 0, sizeof(*err));
+		rc = 0;
+	}
+	if (rc < 0)
+		return rc;
 	count(cp, s, -1);
 	cp_reg_set(&cp->reg, s, spec);
 	rc = put(cp, spec, s, &s->joff, &s->jlen);
@@ -543,7 +550,7 @@ cp_store_update(struct cp *cp, struct cp_sess *s, const struct mf_sess_spec *spe
 		cp_err_set(err, "internal", NULL, "the journal could not be written");
 	else
 		cp_store_record(cp, s);
-	return rc != 0 ? rc : late ? -ETIMEDOUT : 0;
+	return rc;
 }
 
 int
@@ -590,6 +597,13 @@ cp_store_fresh(const struct cp *cp)
 }
 
 void
+cp_store_tick(struct cp *cp)
+{
+	if (cp->nb_orphans > 0 && cp->nb_inflight == 0)
+		sweep_orphans(cp, true);
+}
+
+void
 cp_store_forget(struct cp *cp, const char *id)
 {
 	struct cp_sess *s = cp_reg_find(&cp->reg, id);
@@ -597,7 +611,8 @@ cp_store_forget(struct cp *cp, const char *id)
 	struct cp_err err;
 	int rc;
 
-	if (s == NULL || s->pending)
+	/* Not one being undone either: its undoing ends it (sweep_orphans()). */
+	if (s == NULL || s->pending || s->deleting)
 		return;
 	/* Events are read between batches: since this one, a delete may have ended that
 	 * session and a create made another of its id, which the dataplane has. */
@@ -608,6 +623,8 @@ cp_store_forget(struct cp *cp, const char *id)
 		mf_sess_wipe_keys(&((struct mf_msg_sess_info *)cp->res)->spec);
 		return;
 	}
+	if (rc == -ETIMEDOUT)
+		return;		/* not known: kept (reconciliation after a restart tells) */
 	drop(cp, s);
 	cp_journal_del(cp->journal, id);
 	cp_journal_sync(cp->journal);
