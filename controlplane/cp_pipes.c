@@ -462,7 +462,7 @@ open_args(struct cp *cp, json_t *args, struct cp_pipe *p, struct cp_err *err)
 			   &srtp, "port", &port, "edge", &edge) != 0)
 		return NULL;
 	s = cp_reg_find(&cp->reg, id);
-	if (s == NULL || !cp_sees(cp, id)) {
+	if (s == NULL || s->deleting || !cp_sees(cp, id)) {
 		cp_err_set(err, "not_found", "id", "no session \"%.60s\"", id);
 		return NULL;
 	}

@@ -297,8 +297,10 @@ complete(struct cp *cp, struct cp_item *it, int rc)
 
 	it->ok = rc >= 0;
 	if (it->op == CP_OP_REPLAY) {
-		if (rc == -EEXIST)
-			s->seen = true;		/* loaded from the dataplane's own file */
+		/* Loaded from the dataplane's own file, or not answered in time (the command
+		 * still in the channel, answered either way): replaced by ours behind it. */
+		if (rc == -EEXIST || rc == -ETIMEDOUT)
+			s->seen = true;
 		else if (rc < 0)
 			MF_LOG(ERR, cmd, "replay of session %s refused: %s", s->id,
 			       it->err.message);
@@ -344,7 +346,8 @@ static void
 collect_one(struct cp *cp)
 {
 	struct cp_item *it = cp->inflight[0];
-	bool behind = cp->dp_behind;
+	/* A new dataplane, still starting, gets a wait for each session replayed. */
+	bool behind = cp->dp_behind && it->op != CP_OP_REPLAY;
 	int rc = cp_dp_reply(cp, it->seq, cp->res, sizeof(cp->res),
 			     behind ? 0 : cp->cfg.reply_timeout_ms, &it->err);
 
@@ -459,6 +462,7 @@ cp_store_delete(struct cp *cp, struct cp_item *it, const char *id)
 }
 
 struct compaction {
+	struct cp *cp;
 	uint64_t *offs;
 	uint32_t *lens;
 	struct cp_sess **who;
@@ -471,7 +475,10 @@ gather(void *ctx, struct cp_sess *s)
 	struct compaction *c = ctx;
 
 	if (s->never) {
-		s->jlen = 0;	/* an unanswered create, its "-" written: not kept */
+		/* An unanswered create being undone, its "-" written: not kept, its record
+		 * not read again. */
+		c->cp->journal_live -= s->jlen;
+		s->jlen = 0;
 		return;
 	}
 	c->offs[c->n] = s->joff;
@@ -483,7 +490,7 @@ gather(void *ctx, struct cp_sess *s)
 static void
 compact(struct cp *cp)
 {
-	struct compaction c = { .n = 0 };
+	struct compaction c = { .cp = cp, .n = 0 };
 	uint32_t i;
 
 	c.offs = malloc(sizeof(*c.offs) * (cp->reg.count + 1));
@@ -623,8 +630,6 @@ cp_store_forget(struct cp *cp, const char *id)
 		mf_sess_wipe_keys(&((struct mf_msg_sess_info *)cp->res)->spec);
 		return;
 	}
-	if (rc == -ETIMEDOUT)
-		return;		/* not known: kept (reconciliation after a restart tells) */
 	drop(cp, s);
 	cp_journal_del(cp->journal, id);
 	cp_journal_sync(cp->journal);
@@ -635,7 +640,8 @@ cp_store_forget(struct cp *cp, const char *id)
 struct replay {
 	struct cp *cp;
 	struct cp_item ring[MF_CHAN_CMD_SLOTS];
-	uint32_t k;
+	uint32_t k;			/* items sent */
+	uint32_t unsent;
 };
 
 /* A new dataplane gets every session of the journal, pipelined; one it already has (from
@@ -645,18 +651,25 @@ replay_one(void *ctx, struct cp_sess *s)
 {
 	struct replay *rp = ctx;
 	struct cp *cp = rp->cp;
-	struct cp_item *it = &rp->ring[rp->k++ % MF_CHAN_CMD_SLOTS];
+	/* The slots of the items sent, in order: the oldest in flight is the one taken. */
+	struct cp_item *it = &rp->ring[rp->k % MF_CHAN_CMD_SLOTS];
+	int rc = -EIO;
 
 	if (cp->nb_inflight == MF_CHAN_CMD_SLOTS)
-		collect_one(cp);	/* the oldest: the slot we take */
+		collect_one(cp);
 	memset(it, 0, sizeof(*it));
 	it->op = CP_OP_REPLAY;
 	it->s = s;
 	s->seen = false;
 	if (cp_store_spec(cp, s, &cp->spec) == 0)
-		send_item(cp, it, MF_MSG_SESSION_ADD, &cp->spec,
-			  (uint32_t)mf_sess_spec_size(&cp->spec));
+		rc = send_item(cp, it, MF_MSG_SESSION_ADD, &cp->spec,
+			       (uint32_t)mf_sess_spec_size(&cp->spec));
 	mf_sess_wipe_keys(&cp->spec);
+	if (rc == 0)
+		rp->k++;
+	else if (rp->unsent++ == 0)	/* the first only: a dataplane gone fails them all */
+		MF_LOG(ERR, cmd, "replay of session %s not sent: %s", s->id,
+		       rc == -EIO ? "its journal record is unreadable" : it->err.message);
 }
 
 static void
@@ -687,9 +700,10 @@ replay(struct cp *cp)
 	while (cp->nb_inflight > 0)
 		collect_one(cp);
 	cp_reg_each(&cp->reg, replace_marked, cp);
+	MF_LOG(NOTICE, cmd, "dataplane generation %llu: %u sessions replayed from the journal "
+	       "(%u not sent)", (unsigned long long)cp->dp_generation, cp->reg.count - rp->unsent,
+	       rp->unsent);
 	free(rp);
-	MF_LOG(NOTICE, cmd, "dataplane generation %llu: %u sessions replayed from the journal",
-	       (unsigned long long)cp->dp_generation, cp->reg.count);
 }
 
 static void
