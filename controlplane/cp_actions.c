@@ -394,23 +394,27 @@ cp_delete_start(struct cp *cp, struct cp_req *rq)
 static int
 undo(struct cp *cp, struct cp_req *rq, const struct cp_err *why)
 {
-	struct cp_item del;
+	/* The deletes all sent, then answered: behind one the dataplane does not answer in
+	 * time, the rest are not waited for a timeout each. Each goes in an item of its own
+	 * (the request's still say what was created). */
+	struct cp_item *del = calloc(rq->nb_items, sizeof(*del)), one;
 	struct cp_sess *s;
 	bool sent = false;
 	uint32_t i;
 
 	for (i = 0; i < rq->nb_items; i++) {
-		struct cp_item *it = &rq->items[i];
+		struct cp_item *it = &rq->items[i], *d = del != NULL ? &del[i] : &one;
 
 		if (!it->ok || it->s == NULL)
 			continue;
 		/* A later request of the batch may have deleted it (and freed it->s), or
 		 * deleted it and made another of the same name: only this one goes. */
 		s = cp_reg_find(&cp->reg, it->id);
-		memset(&del, 0, sizeof(del));
-		if (s != NULL && s->seq == it->made && cp_store_delete(cp, &del, it->id) == 0) {
-			cp_store_collect(cp);	/* the answer goes to del */
+		memset(d, 0, sizeof(*d));
+		if (s != NULL && s->seq == it->made && cp_store_delete(cp, d, it->id) == 0) {
 			sent = true;
+			if (del == NULL)
+				cp_store_collect(cp);	/* no memory: one at a time */
 		}
 		it->ok = false;
 		it->s = NULL;
@@ -418,6 +422,8 @@ undo(struct cp *cp, struct cp_req *rq, const struct cp_err *why)
 		json_decref(rq->results[i]);
 		rq->results[i] = NULL;
 	}
+	cp_store_collect(cp);		/* the answers go to del */
+	free(del);
 	return sent ? cp_store_flush(cp) : 0;
 }
 
