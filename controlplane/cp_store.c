@@ -676,7 +676,7 @@ static void
 replace_marked(void *ctx, struct cp_sess *s)
 {
 	struct cp *cp = ctx;
-	struct cp_err err;
+	struct cp_err err = { .message = "its journal record is unreadable" };
 
 	if (!s->seen)
 		return;
