@@ -229,7 +229,7 @@ cp_store_spec(struct cp *cp, const struct cp_sess *s, struct mf_sess_spec *spec)
 static void
 orphan(struct cp *cp, struct cp_sess *s)
 {
-	struct cp_orphan *o = &cp->orphans[cp->nb_orphans];
+	struct cp_orphan *o;
 
 	if (cp->nb_orphans == sizeof(cp->orphans) / sizeof(cp->orphans[0])) {
 		MF_LOG(ERR, cmd, "session %s: unanswered, and too many before it to undo: the "
@@ -237,6 +237,7 @@ orphan(struct cp *cp, struct cp_sess *s)
 		drop(cp, s);
 		return;
 	}
+	o = &cp->orphans[cp->nb_orphans];
 	s->deleting = true;
 	s->never = true;
 	memcpy(o->id, s->id, sizeof(o->id));

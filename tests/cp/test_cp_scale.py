@@ -8,7 +8,8 @@ partial and atomic modes; cursor paging over 10,000 sessions while sessions come
 the middle of a batch (every acknowledged session comes back from the journal, none that
 was refused); the journal written ahead in zeros, a record torn in them or at the end of a
 log a clean stop left without them cut off on load; a delete that finds the channel full
-behind its own session's refused create.
+behind its own session's refused create; commands a stopped dataplane does not answer in
+time (a create undone behind it, an update and a delete carried out).
 """
 import json
 import os
