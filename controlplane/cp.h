@@ -199,6 +199,7 @@ struct cp_sess {
 	bool never;			/* its create was refused; the delete behind it ends it */
 	bool unanswered;		/* ...or not answered: the dataplane may make it yet */
 	bool seen;			/* reconciliation's mark */
+	bool unreplayed;		/* not yet given to a new dataplane (cp_store_tick()) */
 	bool pooled;			/* created through the pool: kept cluster-wide (failover) */
 	bool kept;			/* failover's own lookup: its record is still ours */
 	bool taken;			/* ...or an heir's mark says another node took it */
@@ -624,8 +625,10 @@ struct cp {
 	/* channel commands in flight, oldest first (at most MF_CHAN_CMD_SLOTS) */
 	struct cp_item *inflight[MF_CHAN_CMD_SLOTS];
 	uint32_t nb_inflight;
-	bool dp_behind;			/* the oldest in flight went unanswered: the rest are
-					 * not waited for again */
+	/* a wait for the dataplane ran out: until it answers again, none is repeated */
+	bool dp_quiet;
+	uint64_t dp_quiet_at;		/* its replies taken then (mf_client.answered) */
+	bool replay_due;		/* sessions are not yet given to this dataplane */
 	/* creates the dataplane did not answer in time, which it may still make: each held
 	 * in the registry (its id and port taken) until a delete behind it is in the channel */
 	struct cp_orphan {
@@ -677,8 +680,16 @@ int cp_dp_down(const struct cp *cp, struct cp_err *err);
  *  negative code. */
 int cp_dp_send(struct cp *cp, uint16_t type, const void *payload, uint32_t len, uint64_t *seq,
 	       struct cp_err *err);
-int cp_dp_reply(struct cp *cp, uint64_t seq, void *res, uint32_t cap, unsigned int wait_ms,
-		struct cp_err *err);
+int cp_dp_reply(struct cp *cp, uint64_t seq, void *res, uint32_t cap, struct cp_err *err);
+/**
+ * Whether a wait for the dataplane ran out (a reply, or room in its channel: see
+ * cp_dp_stall()) and it has answered nothing since. A stalled dataplane would otherwise
+ * hold the control plane a timeout for each command in flight, each session replayed, each
+ * send into its full channel; cp_dp_reply() does not wait for it.
+ */
+bool cp_dp_stalled(struct cp *cp);
+/** No room in the channel within reply_timeout_ms: the dataplane is taken as stalled. */
+void cp_dp_stall(struct cp *cp);
 /** Send and wait: only with nothing in flight. */
 int cp_dp_call(struct cp *cp, uint16_t type, const void *payload, uint32_t len, void *res,
 	       uint32_t cap, struct cp_err *err);

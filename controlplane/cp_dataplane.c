@@ -34,13 +34,38 @@ cp_dp_send(struct cp *cp, uint16_t type, const void *payload, uint32_t len, uint
 	return rc;
 }
 
+bool
+cp_dp_stalled(struct cp *cp)
+{
+	uint32_t rlen;
+
+	/* The ring was empty when the wait ran out (older replies are passed first): a reply
+	 * in it, or one taken since, is the dataplane moving again. */
+	if (cp->dp_quiet && (cp->dp.answered != cp->dp_quiet_at ||
+			     mf_chan_peek(&cp->dp.reply, &rlen) != NULL))
+		cp->dp_quiet = false;
+	return cp->dp_quiet;
+}
+
+void
+cp_dp_stall(struct cp *cp)
+{
+	cp->dp_quiet = true;
+	cp->dp_quiet_at = cp->dp.answered;
+}
+
 int
-cp_dp_reply(struct cp *cp, uint64_t seq, void *res, uint32_t cap, unsigned int wait_ms,
-	    struct cp_err *err)
+cp_dp_reply(struct cp *cp, uint64_t seq, void *res, uint32_t cap, struct cp_err *err)
 {
 	struct mf_msg_reply r;
-	int n = mf_client_reply(&cp->dp, seq, &r, res, cap, wait_ms);
+	int n = mf_client_reply(&cp->dp, seq, &r, res, cap,
+				cp_dp_stalled(cp) ? 0 : cp->cfg.reply_timeout_ms);
 
+	/* Not waited for, but the dataplane took older commands meanwhile: waited for. */
+	if (n == -ETIMEDOUT && cp->dp_quiet && !cp_dp_stalled(cp))
+		n = mf_client_reply(&cp->dp, seq, &r, res, cap, cp->cfg.reply_timeout_ms);
+	if (n == -ETIMEDOUT && !cp->dp_quiet)
+		cp_dp_stall(cp);
 	if (n < 0) {
 		cp_err_set(err, n == -EOWNERDEAD ? "dataplane_down" : mf_status_code(n), NULL,
 			   "dataplane: %s", strerror(-n));
@@ -61,7 +86,7 @@ cp_dp_call(struct cp *cp, uint16_t type, const void *payload, uint32_t len, void
 	uint64_t seq;
 	int rc = cp_dp_send(cp, type, payload, len, &seq, err);
 
-	return rc != 0 ? rc : cp_dp_reply(cp, seq, res, cap, cp->cfg.reply_timeout_ms, err);
+	return rc != 0 ? rc : cp_dp_reply(cp, seq, res, cap, err);
 }
 
 enum cp_dp_change
@@ -92,6 +117,7 @@ cp_dp_poll(struct cp *cp)
 	}
 	cp->last_dp_rc = 0;
 	cp->dp_up = true;
+	cp->dp_quiet = false;
 	cp->dp_generation = cp->dp.shm.hdr->generation;
 	cp->dp_start_ns = cp->dp.shm.hdr->start_time_ns;
 	if (cp_dp_call(cp, MF_MSG_NODE_INFO, NULL, 0, cp->res, sizeof(cp->res), &err) >= 0)

@@ -113,8 +113,9 @@ cp_status_json(struct cp *cp)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	if (cp->dp_up && cp_dp_call(cp, MF_MSG_NODE_INFO, NULL, 0, cp->res, sizeof(cp->res),
-				    &err) >= 0) {
+	/* Not asked while it does not answer: each status would leave it a command. */
+	if (cp->dp_up && !cp_dp_stalled(cp) &&
+	    cp_dp_call(cp, MF_MSG_NODE_INFO, NULL, 0, cp->res, sizeof(cp->res), &err) >= 0) {
 		json_t *ni = mf_node_info_to_json((struct mf_msg_node_info *)cp->res);
 
 		json_decref(ports);
@@ -136,6 +137,8 @@ cp_status_json(struct cp *cp)
 		      (json_int_t)cp->cfg.limits.max_kbps, "sessions_free",
 		      max_sessions > cp->reg.count ? max_sessions - cp->reg.count : 0,
 		      "load", load_json(cp));
+	if (cp->dp_up && cp_dp_stalled(cp))
+		json_object_set_new(json_object_get(o, "dataplane"), "stalled", json_true());
 	/* Why not: no dataplane of that instance, one still starting, another client on it. */
 	if (!cp->dp_up && cp->last_dp_rc != 0)
 		json_object_set_new(json_object_get(o, "dataplane"), "waiting",

@@ -347,20 +347,16 @@ static void
 collect_one(struct cp *cp)
 {
 	struct cp_item *it = cp->inflight[0];
-	/* A new dataplane, still starting, gets a wait for each session replayed. */
-	bool behind = cp->dp_behind && it->op != CP_OP_REPLAY;
-	int rc = cp_dp_reply(cp, it->seq, cp->res, sizeof(cp->res),
-			     behind ? 0 : cp->cfg.reply_timeout_ms, &it->err);
+	bool stalled = cp_dp_stalled(cp);
+	/* Answered in order: behind a command unanswered in reply_timeout_ms, what is in
+	 * flight is taken as answered or not, not waited for again (cp_dp_stalled()). */
+	int rc = cp_dp_reply(cp, it->seq, cp->res, sizeof(cp->res), &it->err);
 
 	memmove(cp->inflight, cp->inflight + 1, sizeof(cp->inflight[0]) * --cp->nb_inflight);
-	/* Answered in order: behind a command unanswered in reply_timeout_ms, what is in
-	 * flight is taken as answered or not, not waited for again (a stalled dataplane would
-	 * hold the control plane for a timeout each). */
-	cp->dp_behind = rc == -ETIMEDOUT && cp->nb_inflight > 0;
-	if (rc == -ETIMEDOUT && !behind)
-		MF_LOG(WARNING, cmd, "session %s: no answer from the dataplane in %u ms%s",
-		       it->s ? it->s->id : "?", cp->cfg.reply_timeout_ms,
-		       cp->nb_inflight > 0 ? " (those behind it are not waited for)" : "");
+	if (rc == -ETIMEDOUT && !stalled)
+		MF_LOG(WARNING, cmd, "session %s: no answer from the dataplane in %u ms: it is "
+		       "not waited for until it answers again", it->s ? it->s->id : "?",
+		       cp->cfg.reply_timeout_ms);
 	complete(cp, it, rc);
 }
 
@@ -384,13 +380,20 @@ send_item(struct cp *cp, struct cp_item *it, uint16_t type, const void *payload,
 			continue;
 		}
 		pass_replies(cp);
+		if (cp_dp_stalled(cp))
+			break;
 		if (deadline == 0)
 			deadline = mf_time_ns(CLOCK_MONOTONIC) +
 				   cp->cfg.reply_timeout_ms * 1000000ull;
-		if (mf_time_ns(CLOCK_MONOTONIC) > deadline)
+		if (mf_time_ns(CLOCK_MONOTONIC) > deadline) {
+			cp_dp_stall(cp);
 			break;
+		}
 		nanosleep(&(struct timespec){ .tv_nsec = 100000 }, NULL);
 	}
+	if (rc == -ENOSPC)	/* not "capacity": a placer would take the node for full */
+		cp_err_set(&it->err, "timeout", NULL, "the dataplane has taken no command in "
+			   "%u ms", cp->cfg.reply_timeout_ms);
 	if (rc != 0)
 		return rc;
 	it->sent = true;
@@ -532,7 +535,9 @@ int
 cp_store_update(struct cp *cp, struct cp_sess *s, const struct mf_sess_spec *spec,
 		struct cp_err *err)
 {
-	int rc = cp_dp_call(cp, MF_MSG_SESSION_REPLACE, spec, (uint32_t)mf_sess_spec_size(spec),
+	/* One the dataplane has not been given yet is given this spec (replay_more()). */
+	int rc = s->unreplayed ? 0 :
+		 cp_dp_call(cp, MF_MSG_SESSION_REPLACE, spec, (uint32_t)mf_sess_spec_size(spec),
 			    cp->res, sizeof(cp->res), err);
 
 	/* Not answered in time, it is still in the channel: the dataplane applies it later (it
@@ -605,13 +610,6 @@ cp_store_fresh(const struct cp *cp)
 }
 
 void
-cp_store_tick(struct cp *cp)
-{
-	if (cp->nb_orphans > 0 && cp->nb_inflight == 0)
-		sweep_orphans(cp, true);
-}
-
-void
 cp_store_forget(struct cp *cp, const char *id)
 {
 	struct cp_sess *s = cp_reg_find(&cp->reg, id);
@@ -642,11 +640,24 @@ struct replay {
 	struct cp *cp;
 	struct cp_item ring[MF_CHAN_CMD_SLOTS];
 	uint32_t k;			/* items sent */
-	uint32_t unsent;
+	uint32_t left;			/* sessions not sent: the dataplane stalled */
 };
 
+/* Held for later: the dataplane stalled, or gone (a new one is given all), before the
+ * command (@p rc 0) or by it (not sent, or its answer lost). */
+static bool
+replay_held(struct replay *rp, int rc)
+{
+	bool held = rc == 0 ? !rp->cp->dp_up || cp_dp_stalled(rp->cp) :
+			      rc == -ENOSPC || rc == -ENOTCONN || rc == -EOWNERDEAD;
+
+	rp->left += held;
+	return held;
+}
+
 /* A new dataplane gets every session of the journal, pipelined; one it already has (from
- * its own --sessions file) is marked and replaced by ours afterwards. */
+ * its own --sessions file), or that it did not answer in time, is marked and replaced by
+ * ours afterwards. One it does not answer: the rest wait (cp_store_tick()). */
 static void
 replay_one(void *ctx, struct cp_sess *s)
 {
@@ -656,8 +667,12 @@ replay_one(void *ctx, struct cp_sess *s)
 	struct cp_item *it = &rp->ring[rp->k % MF_CHAN_CMD_SLOTS];
 	int rc = -EIO;
 
+	if (!s->unreplayed)
+		return;
 	if (cp->nb_inflight == MF_CHAN_CMD_SLOTS)
 		collect_one(cp);
+	if (replay_held(rp, 0))
+		return;
 	memset(it, 0, sizeof(*it));
 	it->op = CP_OP_REPLAY;
 	it->s = s;
@@ -666,9 +681,12 @@ replay_one(void *ctx, struct cp_sess *s)
 		rc = send_item(cp, it, MF_MSG_SESSION_ADD, &cp->spec,
 			       (uint32_t)mf_sess_spec_size(&cp->spec));
 	mf_sess_wipe_keys(&cp->spec);
+	if (rc < 0 && replay_held(rp, rc))
+		return;
+	s->unreplayed = false;
 	if (rc == 0)
 		rp->k++;
-	else if (rp->unsent++ == 0)	/* the first only: a dataplane gone fails them all */
+	else
 		MF_LOG(ERR, cmd, "replay of session %s not sent: %s", s->id,
 		       rc == -EIO ? "its journal record is unreadable" : it->err.message);
 }
@@ -676,35 +694,67 @@ replay_one(void *ctx, struct cp_sess *s)
 static void
 replace_marked(void *ctx, struct cp_sess *s)
 {
-	struct cp *cp = ctx;
+	struct replay *rp = ctx;
+	struct cp *cp = rp->cp;
 	struct cp_err err = { .message = "its journal record is unreadable" };
+	int rc = -EIO;
 
 	if (!s->seen)
 		return;
-	s->seen = false;
-	if (cp_store_spec(cp, s, &cp->spec) != 0 ||
-	    cp_dp_call(cp, MF_MSG_SESSION_REPLACE, &cp->spec,
-		       (uint32_t)mf_sess_spec_size(&cp->spec), cp->res, sizeof(cp->res), &err) < 0)
-		MF_LOG(ERR, cmd, "replay of session %s refused: %s", s->id, err.message);
+	if (replay_held(rp, 0))
+		return;
+	if (cp_store_spec(cp, s, &cp->spec) == 0)
+		rc = cp_dp_call(cp, MF_MSG_SESSION_REPLACE, &cp->spec,
+				(uint32_t)mf_sess_spec_size(&cp->spec), cp->res, sizeof(cp->res),
+				&err);
 	mf_sess_wipe_keys(&cp->spec);
+	if (rc < 0 && replay_held(rp, rc))
+		return;
+	s->seen = false;
+	/* Not answered in time, it is still in the channel: carried out later. */
+	if (rc < 0 && rc != -ETIMEDOUT)
+		MF_LOG(ERR, cmd, "replay of session %s refused: %s", s->id, err.message);
+}
+
+/* What is left of the replay, while the dataplane answers. Only once all is given does the
+ * journal name this dataplane: a control plane restarted before then replays again, rather
+ * than take this dataplane's sessions for the truth (reconcile()). */
+static void
+replay_more(struct cp *cp)
+{
+	struct replay *rp = calloc(1, sizeof(*rp));
+
+	if (rp == NULL)
+		return;		/* cp_store_tick() tries again */
+	rp->cp = cp;
+	cp_reg_each(&cp->reg, replay_one, rp);
+	while (cp->nb_inflight > 0)
+		collect_one(cp);
+	cp_reg_each(&cp->reg, replace_marked, rp);
+	cp->replay_due = rp->left > 0;
+	if (cp->replay_due)
+		MF_LOG(WARNING, cmd, "dataplane generation %llu: %u sessions not replayed yet, "
+		       "given once it answers", (unsigned long long)cp->dp_generation, rp->left);
+	else if (cp_journal_set_dataplane(cp->journal, cp->dp_start_ns) == 0)
+		MF_LOG(NOTICE, cmd, "dataplane generation %llu: %u sessions replayed from the "
+		       "journal", (unsigned long long)cp->dp_generation, cp->reg.count);
+	free(rp);
+}
+
+static void
+mark(void *ctx, struct cp_sess *s)
+{
+	(void)ctx;
+	s->unreplayed = true;
+	s->seen = false;
 }
 
 static void
 replay(struct cp *cp)
 {
-	struct replay *rp = calloc(1, sizeof(*rp));
-
-	if (rp == NULL)
-		return;
-	rp->cp = cp;
-	cp_reg_each(&cp->reg, replay_one, rp);
-	while (cp->nb_inflight > 0)
-		collect_one(cp);
-	cp_reg_each(&cp->reg, replace_marked, cp);
-	MF_LOG(NOTICE, cmd, "dataplane generation %llu: %u sessions replayed from the journal "
-	       "(%u not sent)", (unsigned long long)cp->dp_generation, cp->reg.count - rp->unsent,
-	       rp->unsent);
-	free(rp);
+	cp_reg_each(&cp->reg, mark, NULL);
+	cp->replay_due = true;
+	replay_more(cp);
 }
 
 static void
@@ -786,15 +836,24 @@ reconcile(struct cp *cp)
 }
 
 void
+cp_store_tick(struct cp *cp)
+{
+	if (cp->nb_inflight != 0)
+		return;
+	if (cp->nb_orphans > 0)
+		sweep_orphans(cp, true);
+	if (cp->replay_due && cp->dp_up && !cp_dp_stalled(cp))
+		replay_more(cp);
+}
+
+void
 cp_store_attach(struct cp *cp)
 {
 	sweep_orphans(cp, false);	/* a new dataplane never had them */
-	if (cp_journal_dataplane(cp->journal) != cp->dp_start_ns) {
+	if (cp_journal_dataplane(cp->journal) != cp->dp_start_ns)
 		replay(cp);
-		cp_journal_set_dataplane(cp->journal, cp->dp_start_ns);
-	} else {
+	else
 		reconcile(cp);
-	}
 	MF_LOG(NOTICE, main, "dataplane \"%s\" generation %llu: %u sessions", cp->cfg.instance,
 	       (unsigned long long)cp->dp_generation, cp->reg.count);
 }

@@ -59,6 +59,13 @@ mf_client_send(struct mf_client *c, uint16_t type, const void *payload, uint32_t
 	return rc;
 }
 
+static void
+take(struct mf_client *c)
+{
+	mf_chan_consume(&c->reply);
+	c->answered++;
+}
+
 void
 mf_client_pass(struct mf_client *c, uint64_t seq)
 {
@@ -66,7 +73,7 @@ mf_client_pass(struct mf_client *c, uint64_t seq)
 	uint32_t rlen;
 
 	while ((h = mf_chan_peek(&c->reply, &rlen)) != NULL && h->seq < seq)
-		mf_chan_consume(&c->reply);
+		take(c);
 }
 
 int
@@ -93,19 +100,19 @@ mf_client_reply(struct mf_client *c, uint64_t seq, struct mf_msg_reply *reply, v
 	if (h->seq != seq)
 		return -EBADMSG;	/* ours was lost: the dataplane answers every command */
 	if (rlen < sizeof(*reply) || h->type != MF_MSG_REPLY) {
-		mf_chan_consume(&c->reply);
+		take(c);
 		return -EBADMSG;
 	}
 	memcpy(reply, h + 1, sizeof(*reply));
 	reply->detail[sizeof(reply->detail) - 1] = '\0';
 	rlen -= (uint32_t)sizeof(*reply);
 	if (rlen > cap) {
-		mf_chan_consume(&c->reply);
+		take(c);
 		return -EMSGSIZE;
 	}
 	if (rlen > 0)
 		memcpy(buf, (const uint8_t *)(h + 1) + sizeof(*reply), rlen);
-	mf_chan_consume(&c->reply);
+	take(c);
 	return (int)rlen;
 }
 

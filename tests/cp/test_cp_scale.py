@@ -383,6 +383,18 @@ def killed(b, dpl, cp):
     return ids
 
 
+def dp_sessions(dpl, want, timeout=5):
+    """The dataplane's sessions once @want (a test of them) holds, or after @timeout s."""
+    sessions, deadline = {}, time.time() + timeout
+    while True:
+        st = subprocess.run([STAT, "-i", dpl.instance, "--json"], capture_output=True,
+                            text=True)
+        sessions = json.loads(st.stdout).get("sessions", {}) if st.returncode == 0 else {}
+        if want(sessions) or time.time() > deadline:
+            return sessions
+        time.sleep(0.1)
+
+
 def unanswered(b, dpl, cp):
     """Commands the dataplane, stopped, does not answer within reply_timeout_ms: still in
     its channel, it carries them out once it runs again. A create answered "timeout" is
@@ -407,16 +419,7 @@ def unanswered(b, dpl, cp):
             os.kill(dpl.proc.pid, signal.SIGCONT)
 
     def dp_has(want):
-        """The dataplane's sessions once @want (a test of them) holds, or after 5 s."""
-        sessions = {}
-        for _ in range(50):
-            st = subprocess.run([STAT, "-i", dpl.instance, "--json"], capture_output=True,
-                                text=True)
-            sessions = json.loads(st.stdout).get("sessions", {}) if st.returncode == 0 else {}
-            if want(sessions):
-                break
-            time.sleep(0.1)
-        return sessions
+        return dp_sessions(dpl, want)
 
     rid = uuid.uuid4().hex
     r = stopped("session.create", spec("slow"), rid)
@@ -470,6 +473,63 @@ def unanswered(b, dpl, cp):
     w.close()
 
 
+def stalled_replay(b, dpl, cp):
+    """A new dataplane that does not answer while the control plane replays the journal
+    into it (started while the control plane was stopped, then stopped itself). The control
+    plane must not wait a timeout (here 2 s) for each session: it takes the dataplane in
+    hand, answers requests, and once the dataplane runs again gives it the rest. The new
+    dataplane then has exactly the sessions the old one had, with an update made meanwhile
+    to one it had not been given yet."""
+    c, w = Client(b), Client(b)
+    r = c.request(CMD, "session.create_many",
+                  {"sessions": [spec("rp%d" % i) for i in range(100)]}, timeout=30)
+    T.check(r and r["ok"] and r["result"]["created"] == 100, "100 more sessions: %s"
+            % (r and r.get("error")))
+    before = set(dp_sessions(dpl, lambda d: True))
+    T.check(len(before) > 64, "more sessions (%d) than the channel has slots" % len(before))
+    w.subscribe("mfwd/n1/event/#")
+    os.kill(cp.proc.pid, signal.SIGSTOP)
+    try:
+        dpl.stop()
+        dpl.start()
+        os.kill(dpl.proc.pid, signal.SIGSTOP)
+    finally:
+        os.kill(cp.proc.pid, signal.SIGCONT)
+    try:
+        up = w.collect_until("mfwd/n1/event/dataplane", lambda evs: any(
+            e.get("event") == "dataplane.up" for _, e, _ in evs), timeout=20)
+        T.check(any(e.get("event") == "dataplane.up" for _, e, _ in up),
+                "the new dataplane, stopped, taken in hand within 20 s (a wait for each of "
+                "its %d sessions would take %d s)" % (len(before), 2 * len(before)))
+        r = c.request(CMD, "session.create", spec("during"), timeout=10)
+        T.check(r and not r["ok"] and r["error"]["code"] == "timeout",
+                "a create meanwhile: answered timeout within 10 s: %s" % r)
+        r = c.request(CMD, "session.update", {"id": "rp7", "add_outputs": [
+            {"id": "late7", "port": 1, "addr": "10.99.2.1", "udp_port": 6070}]}, timeout=10)
+        T.check(r and r["ok"], "an update of a session not yet given to it: done: %s" % r)
+        st = wait_status(c, "n1", lambda s: s["dataplane"].get("stalled"), timeout=10)
+        T.check(st and st["dataplane"]["up"], "the status says it is stalled: %s" %
+                (st and st["dataplane"]))
+    finally:
+        os.kill(dpl.proc.pid, signal.SIGCONT)
+    after = dp_sessions(dpl, lambda d: set(d) == before and
+                        "late7" in d.get("rp7", {}).get("outputs", {}), timeout=30)
+    T.eq(sorted(set(after) ^ before), [],
+         "running again, the new dataplane has every session of the old one, and no other")
+    T.check("late7" in after.get("rp7", {}).get("outputs", {}),
+            "...the update made meanwhile with them: %s" %
+            sorted(after.get("rp7", {}).get("outputs", {})))
+    st = wait_status(c, "n1", lambda s: "stalled" not in s["dataplane"] and s["ports"],
+                     timeout=10)
+    T.check(st, "...and the status no longer says it is stalled")
+    r = c.request(CMD, "session.delete_many", {"ids": ["rp%d" % i for i in range(100)]},
+                  timeout=30)
+    T.check(r and r["ok"] and r["result"]["deleted"] == 100, "cleaned up: %s" %
+            (r and r.get("error")))
+    c.close()
+    w.close()
+
+
 def main():
     with Broker() as b:
         with open(b.conf, "a") as f:
@@ -491,6 +551,7 @@ def main():
                 paging(b, acked)
                 killed(b, dpl, cp)
                 unanswered(b, dpl, cp)
+                stalled_replay(b, dpl, cp)
     T.done()
 
 

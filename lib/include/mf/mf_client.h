@@ -24,6 +24,7 @@ struct mf_client {
 	struct mf_chan event;
 	uint64_t next_seq;
 	uint64_t generation;	/* of the segment we hold */
+	uint64_t answered;	/* replies taken: a caller sees the dataplane move on */
 };
 
 /**
