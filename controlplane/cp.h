@@ -629,6 +629,7 @@ struct cp {
 	bool dp_quiet;
 	uint64_t dp_quiet_at;		/* its replies taken then (mf_client.answered) */
 	bool replay_due;		/* sessions are not yet given to this dataplane */
+	uint32_t replay_left;		/* ...how many, as last logged */
 	/* creates the dataplane did not answer in time, which it may still make: each held
 	 * in the registry (its id and port taken) until a delete behind it is in the channel */
 	struct cp_orphan {
@@ -723,8 +724,12 @@ int cp_store_delete(struct cp *cp, struct cp_item *it, const char *id);
 void cp_store_collect(struct cp *cp);
 /** Every command in flight answered, the journal synced: then replies may go out. */
 int cp_store_flush(struct cp *cp);
-/** Between batches: unanswered creates that could not be undone yet (a full channel). */
+/** Between batches: unanswered creates that could not be undone yet (a full channel), and
+ *  the rest of a replay into a dataplane that stalled (once it answers again). */
 void cp_store_tick(struct cp *cp);
+/** Refuse "busy" (-EAGAIN) a request to the dataplane about session @p id while the new
+ *  dataplane has not been given it (the rest of a replay is held); 0 otherwise. */
+int cp_store_given(struct cp *cp, const char *id, struct cp_err *err);
 /** Replace a session's spec (nothing in flight): channel, registry, journal, sync. */
 int cp_store_update(struct cp *cp, struct cp_sess *s, const struct mf_sess_spec *spec,
 		    struct cp_err *err);

@@ -770,7 +770,7 @@ cp_session_get(struct cp *cp, json_t *args, struct cp_err *err)
 	struct mf_msg_sess_ref ref;
 	json_t *o, *st, *pipes;
 
-	if (ref_of(args, &ref, err) != 0 ||
+	if (ref_of(args, &ref, err) != 0 || cp_store_given(cp, ref.id, err) != 0 ||
 	    cp_dp_call(cp, MF_MSG_SESSION_GET, &ref, sizeof(ref), cp->res, sizeof(cp->res),
 		       err) < 0)
 		return NULL;
@@ -922,7 +922,7 @@ cp_session_capture(struct cp *cp, json_t *args, struct cp_err *err)
 	strcpy(c.file, file);
 	if (u32_arg(secs, "seconds", &c.seconds, err) != 0 ||
 	    u32_arg(max, "max_packets", &c.max_packets, err) != 0 ||
-	    u32_arg(snap, "snaplen", &c.snaplen, err) != 0 ||
+	    u32_arg(snap, "snaplen", &c.snaplen, err) != 0 || cp_store_given(cp, c.id, err) != 0 ||
 	    cp_dp_call(cp, MF_MSG_SESSION_CAPTURE, &c, sizeof(c), cp->res, sizeof(cp->res),
 		       err) < 0)
 		return NULL;

@@ -29,7 +29,12 @@ cp_dp_send(struct cp *cp, uint16_t type, const void *payload, uint32_t len, uint
 	if (!cp->dp_up)
 		return cp_dp_down(cp, err);
 	rc = mf_client_send(&cp->dp, type, payload, len, seq);
-	if (rc != 0)
+	/* Full of commands it has not taken: not "capacity", which a placer takes for a full
+	 * node. */
+	if (rc == -ENOSPC)
+		cp_err_set(err, "timeout", NULL, "dataplane: its channel is full (commands it has "
+			   "not taken yet)");
+	else if (rc != 0)
 		cp_err_set(err, mf_status_code(rc), NULL, "dataplane: %s", strerror(-rc));
 	return rc;
 }
@@ -41,9 +46,12 @@ cp_dp_stalled(struct cp *cp)
 
 	/* The ring was empty when the wait ran out (older replies are passed first): a reply
 	 * in it, or one taken since, is the dataplane moving again. */
-	if (cp->dp_quiet && (cp->dp.answered != cp->dp_quiet_at ||
-			     mf_chan_peek(&cp->dp.reply, &rlen) != NULL))
+	if (cp->dp_quiet && cp->dp_up && (cp->dp.answered != cp->dp_quiet_at ||
+					  mf_chan_peek(&cp->dp.reply, &rlen) != NULL)) {
 		cp->dp_quiet = false;
+		cp->status_dirty = true;	/* the status says it */
+		MF_LOG(NOTICE, main, "the dataplane answers again");
+	}
 	return cp->dp_quiet;
 }
 
@@ -52,6 +60,9 @@ cp_dp_stall(struct cp *cp)
 {
 	cp->dp_quiet = true;
 	cp->dp_quiet_at = cp->dp.answered;
+	cp->status_dirty = true;
+	MF_LOG(WARNING, main, "no answer from the dataplane in %u ms: it is not waited for "
+	       "until it answers again", cp->cfg.reply_timeout_ms);
 }
 
 int
@@ -64,7 +75,9 @@ cp_dp_reply(struct cp *cp, uint64_t seq, void *res, uint32_t cap, struct cp_err 
 	/* Not waited for, but the dataplane took older commands meanwhile: waited for. */
 	if (n == -ETIMEDOUT && cp->dp_quiet && !cp_dp_stalled(cp))
 		n = mf_client_reply(&cp->dp, seq, &r, res, cap, cp->cfg.reply_timeout_ms);
-	if (n == -ETIMEDOUT && !cp->dp_quiet)
+	/* Gone (noticed within 100 ms): nothing more is waited for until cp_dp_poll() sees
+	 * it and a new one comes. */
+	if ((n == -ETIMEDOUT || n == -EOWNERDEAD) && !cp->dp_quiet)
 		cp_dp_stall(cp);
 	if (n < 0) {
 		cp_err_set(err, n == -EOWNERDEAD ? "dataplane_down" : mf_status_code(n), NULL,
@@ -102,6 +115,7 @@ cp_dp_poll(struct cp *cp)
 		MF_LOG(ERR, main, "dataplane \"%s\" is gone", cp->cfg.instance);
 		mf_client_close(&cp->dp);
 		cp->dp_up = false;
+		cp->dp_quiet = false;
 		cp->last_dp_rc = -EOWNERDEAD;
 		return CP_DP_DOWN;
 	}

@@ -302,7 +302,7 @@ complete(struct cp *cp, struct cp_item *it, int rc)
 		 * still in the channel, answered either way): replaced by ours behind it. */
 		if (rc == -EEXIST || rc == -ETIMEDOUT)
 			s->seen = true;
-		else if (rc < 0)
+		else if (rc < 0 && rc != -EOWNERDEAD)	/* gone: a new one is given all */
 			MF_LOG(ERR, cmd, "replay of session %s refused: %s", s->id,
 			       it->err.message);
 	} else if (it->op == CP_OP_CREATE) {
@@ -347,16 +347,11 @@ static void
 collect_one(struct cp *cp)
 {
 	struct cp_item *it = cp->inflight[0];
-	bool stalled = cp_dp_stalled(cp);
 	/* Answered in order: behind a command unanswered in reply_timeout_ms, what is in
 	 * flight is taken as answered or not, not waited for again (cp_dp_stalled()). */
 	int rc = cp_dp_reply(cp, it->seq, cp->res, sizeof(cp->res), &it->err);
 
 	memmove(cp->inflight, cp->inflight + 1, sizeof(cp->inflight[0]) * --cp->nb_inflight);
-	if (rc == -ETIMEDOUT && !stalled)
-		MF_LOG(WARNING, cmd, "session %s: no answer from the dataplane in %u ms: it is "
-		       "not waited for until it answers again", it->s ? it->s->id : "?",
-		       cp->cfg.reply_timeout_ms);
 	complete(cp, it, rc);
 }
 
@@ -391,9 +386,6 @@ send_item(struct cp *cp, struct cp_item *it, uint16_t type, const void *payload,
 		}
 		nanosleep(&(struct timespec){ .tv_nsec = 100000 }, NULL);
 	}
-	if (rc == -ENOSPC)	/* not "capacity": a placer would take the node for full */
-		cp_err_set(&it->err, "timeout", NULL, "the dataplane has taken no command in "
-			   "%u ms", cp->cfg.reply_timeout_ms);
 	if (rc != 0)
 		return rc;
 	it->sent = true;
@@ -446,6 +438,12 @@ cp_store_delete(struct cp *cp, struct cp_item *it, const char *id)
 	if (s == NULL || s->deleting) {
 		cp_err_set(&it->err, "not_found", "id", "no session \"%s\"", id);
 		return -ENOENT;
+	}
+	if (s->unreplayed) {	/* the dataplane was never given it (replay_more()) */
+		cp_journal_del(cp->journal, s->id);
+		drop(cp, s);
+		it->ok = true;
+		return 0;
 	}
 	memcpy(ref.id, s->id, sizeof(ref.id));
 	/* Marked first: sending may collect the answer to this session's own create, still in
@@ -629,6 +627,13 @@ cp_store_forget(struct cp *cp, const char *id)
 		mf_sess_wipe_keys(&((struct mf_msg_sess_info *)cp->res)->spec);
 		return;
 	}
+	/* Kept when the dataplane did not say: were it the one that ended, a new dataplane
+	 * given it ends it again at its timeout. */
+	if (rc != -ENOENT) {
+		MF_LOG(WARNING, cmd, "session %s: its timeout not confirmed by the dataplane "
+		       "(%s): kept", id, err.message);
+		return;
+	}
 	drop(cp, s);
 	cp_journal_del(cp->journal, id);
 	cp_journal_sync(cp->journal);
@@ -732,10 +737,18 @@ replay_more(struct cp *cp)
 		collect_one(cp);
 	cp_reg_each(&cp->reg, replace_marked, rp);
 	cp->replay_due = rp->left > 0;
-	if (cp->replay_due)
+	/* Said when it changes: a channel full of commands the dataplane takes slowly holds
+	 * the rest for the next main loop pass, five a second. */
+	if (cp->replay_due && rp->left != cp->replay_left)
 		MF_LOG(WARNING, cmd, "dataplane generation %llu: %u sessions not replayed yet, "
-		       "given once it answers", (unsigned long long)cp->dp_generation, rp->left);
-	else if (cp_journal_set_dataplane(cp->journal, cp->dp_start_ns) == 0)
+		       "given once it takes them", (unsigned long long)cp->dp_generation,
+		       rp->left);
+	cp->replay_left = rp->left;
+	if (!cp->replay_due && cp_journal_set_dataplane(cp->journal, cp->dp_start_ns) != 0)
+		MF_LOG(ERR, cmd, "dataplane generation %llu: %u sessions replayed, but the "
+		       "journal could not say so: a restart of the control plane replays them "
+		       "again", (unsigned long long)cp->dp_generation, cp->reg.count);
+	else if (!cp->replay_due)
 		MF_LOG(NOTICE, cmd, "dataplane generation %llu: %u sessions replayed from the "
 		       "journal", (unsigned long long)cp->dp_generation, cp->reg.count);
 	free(rp);
@@ -754,6 +767,7 @@ replay(struct cp *cp)
 {
 	cp_reg_each(&cp->reg, mark, NULL);
 	cp->replay_due = true;
+	cp->replay_left = 0;
 	replay_more(cp);
 }
 
@@ -835,6 +849,18 @@ reconcile(struct cp *cp)
 	cp_journal_sync(cp->journal);
 }
 
+int
+cp_store_given(struct cp *cp, const char *id, struct cp_err *err)
+{
+	const struct cp_sess *s = cp_reg_find(&cp->reg, id);
+
+	if (s == NULL || !s->unreplayed)
+		return 0;
+	cp_err_set(err, "busy", "id", "session \"%s\" is not given to the new dataplane yet: it "
+		   "has not answered since it came", id);
+	return -EAGAIN;
+}
+
 void
 cp_store_tick(struct cp *cp)
 {
@@ -850,6 +876,7 @@ void
 cp_store_attach(struct cp *cp)
 {
 	sweep_orphans(cp, false);	/* a new dataplane never had them */
+	cp->replay_due = false;		/* a dataplane before this one's */
 	if (cp_journal_dataplane(cp->journal) != cp->dp_start_ns)
 		replay(cp);
 	else

@@ -383,7 +383,7 @@ def killed(b, dpl, cp):
     return ids
 
 
-def dp_sessions(dpl, want, timeout=5):
+def dp_sessions(dpl, want, timeout=5, every=0.1):
     """The dataplane's sessions once @want (a test of them) holds, or after @timeout s."""
     sessions, deadline = {}, time.time() + timeout
     while True:
@@ -392,7 +392,7 @@ def dp_sessions(dpl, want, timeout=5):
         sessions = json.loads(st.stdout).get("sessions", {}) if st.returncode == 0 else {}
         if want(sessions) or time.time() > deadline:
             return sessions
-        time.sleep(0.1)
+        time.sleep(every)
 
 
 def unanswered(b, dpl, cp):
@@ -507,24 +507,32 @@ def stalled_replay(b, dpl, cp):
         r = c.request(CMD, "session.update", {"id": "rp7", "add_outputs": [
             {"id": "late7", "port": 1, "addr": "10.99.2.1", "udp_port": 6070}]}, timeout=10)
         T.check(r and r["ok"], "an update of a session not yet given to it: done: %s" % r)
+        r = c.request(CMD, "session.delete", {"id": "rp9"}, timeout=10)
+        T.check(r and r["ok"], "...a delete of one: done: %s" % r)
+        r = c.request(CMD, "session.get", {"id": "rp8"}, timeout=10)
+        T.check(r and not r["ok"] and r["error"]["code"] == "busy",
+                "...a get of one: busy: %s" % r)
         st = wait_status(c, "n1", lambda s: s["dataplane"].get("stalled"), timeout=10)
         T.check(st and st["dataplane"]["up"], "the status says it is stalled: %s" %
                 (st and st["dataplane"]))
     finally:
         os.kill(dpl.proc.pid, signal.SIGCONT)
+    before.discard("rp9")
     after = dp_sessions(dpl, lambda d: set(d) == before and
-                        "late7" in d.get("rp7", {}).get("outputs", {}), timeout=30)
-    T.eq(sorted(set(after) ^ before), [],
-         "running again, the new dataplane has every session of the old one, and no other")
+                        "late7" in d.get("rp7", {}).get("outputs", {}), timeout=90, every=0.5)
+    T.eq(sorted(set(after) ^ before), [], "running again, the new dataplane has every "
+         "session of the old one but the one deleted meanwhile, and no other")
     T.check("late7" in after.get("rp7", {}).get("outputs", {}),
             "...the update made meanwhile with them: %s" %
             sorted(after.get("rp7", {}).get("outputs", {})))
     st = wait_status(c, "n1", lambda s: "stalled" not in s["dataplane"] and s["ports"],
                      timeout=10)
     T.check(st, "...and the status no longer says it is stalled")
-    r = c.request(CMD, "session.delete_many", {"ids": ["rp%d" % i for i in range(100)]},
-                  timeout=30)
-    T.check(r and r["ok"] and r["result"]["deleted"] == 100, "cleaned up: %s" %
+    r = c.request(CMD, "session.get", {"id": "rp8"})
+    T.check(r and r["ok"], "a get of it once given: %s" % (r and r.get("error")))
+    r = c.request(CMD, "session.delete_many", {"ids": ["rp%d" % i for i in range(100)
+                                                       if i != 9]}, timeout=30)
+    T.check(r and r["ok"] and r["result"]["deleted"] == 99, "cleaned up: %s" %
             (r and r.get("error")))
     c.close()
     w.close()
