@@ -82,7 +82,7 @@ mf_client_reply(struct mf_client *c, uint64_t seq, struct mf_msg_reply *reply, v
 {
 	uint64_t deadline = mf_time_ns(CLOCK_MONOTONIC) + (uint64_t)timeout_ms * 1000000u, now;
 	const struct mf_chan_msg_hdr *h;
-	bool waited = false;
+	uint64_t alive_by = 0;
 	uint32_t rlen;
 
 	for (;;) {
@@ -93,9 +93,12 @@ mf_client_reply(struct mf_client *c, uint64_t seq, struct mf_msg_reply *reply, v
 		now = mf_time_ns(CLOCK_MONOTONIC);
 		if (now > deadline)
 			return mf_shm_creator_alive(&c->shm) ? -ETIMEDOUT : -EOWNERDEAD;
-		if (waited && !mf_shm_creator_alive(&c->shm))
-			return -EOWNERDEAD;
-		waited = true;
+		/* Its liveness read from /proc: once per 100 ms of waiting, not per wake. */
+		if (now >= alive_by) {
+			if (alive_by != 0 && !mf_shm_creator_alive(&c->shm))
+				return -EOWNERDEAD;
+			alive_by = now + 100000000u;
+		}
 		/* Asleep until the dataplane commits a reply; awake every 100 ms to notice a
 		 * dataplane that died. */
 		mf_chan_wait(&c->reply, (deadline - now) / 1000 < 100000 ?
