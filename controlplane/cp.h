@@ -637,6 +637,9 @@ struct cp {
 		uint64_t seq;		/* the session's creation number: not a later one's */
 	} orphans[2 * MF_CHAN_CMD_SLOTS];
 	uint32_t nb_orphans;
+	/* sessions whose timeout the dataplane did not confirm (stalled): asked again */
+	struct cp_orphan unconfirmed[MF_CHAN_CMD_SLOTS];
+	uint32_t nb_unconfirmed;
 	/* scratch */
 	struct mf_sess_spec spec;
 	alignas(64) uint8_t res[MF_CHAN_SLOT_SIZE];	/* replies are structs */

@@ -61,8 +61,8 @@ cp_dp_stall(struct cp *cp)
 	cp->dp_quiet = true;
 	cp->dp_quiet_at = cp->dp.answered;
 	cp->status_dirty = true;
-	MF_LOG(WARNING, main, "no answer from the dataplane in %u ms: it is not waited for "
-	       "until it answers again", cp->cfg.reply_timeout_ms);
+	MF_LOG(WARNING, main, "no answer from the dataplane in %u ms, or it is gone: it is not "
+	       "waited for until it answers again", cp->cfg.reply_timeout_ms);
 }
 
 int

@@ -118,6 +118,8 @@ cp_status_json(struct cp *cp)
 	    cp_dp_call(cp, MF_MSG_NODE_INFO, NULL, 0, cp->res, sizeof(cp->res), &err) >= 0) {
 		json_t *ni = mf_node_info_to_json((struct mf_msg_node_info *)cp->res);
 
+		/* Not asked at attach if the dataplane did not answer then. */
+		cp->dp_max_sessions = ((struct mf_msg_node_info *)cp->res)->max_sessions;
 		json_decref(ports);
 		ports = json_incref(json_object_get(ni, "ports"));
 		json_decref(ni);

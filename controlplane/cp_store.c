@@ -361,7 +361,7 @@ collect_one(struct cp *cp)
 static int
 send_item(struct cp *cp, struct cp_item *it, uint16_t type, const void *payload, uint32_t len)
 {
-	uint64_t deadline = 0;
+	uint64_t deadline = 0, alive_by = 0, now;
 	int rc;
 
 	for (;;) {
@@ -377,13 +377,20 @@ send_item(struct cp *cp, struct cp_item *it, uint16_t type, const void *payload,
 		pass_replies(cp);
 		if (cp_dp_stalled(cp))
 			break;
-		if (deadline == 0)
-			deadline = mf_time_ns(CLOCK_MONOTONIC) +
-				   cp->cfg.reply_timeout_ms * 1000000ull;
-		if (mf_time_ns(CLOCK_MONOTONIC) > deadline) {
+		now = mf_time_ns(CLOCK_MONOTONIC);
+		if (deadline == 0) {
+			deadline = now + cp->cfg.reply_timeout_ms * 1000000ull;
+			alive_by = now + 100000000u;
+		}
+		/* Gone: noticed within 100 ms (cp_dp_poll() then says so), as in a reply's
+		 * wait. */
+		if (now > deadline ||
+		    (now >= alive_by && !mf_shm_creator_alive(&cp->dp.shm))) {
 			cp_dp_stall(cp);
 			break;
 		}
+		if (now >= alive_by)
+			alive_by = now + 100000000u;
 		nanosleep(&(struct timespec){ .tv_nsec = 100000 }, NULL);
 	}
 	if (rc != 0)
@@ -439,7 +446,7 @@ cp_store_delete(struct cp *cp, struct cp_item *it, const char *id)
 		cp_err_set(&it->err, "not_found", "id", "no session \"%s\"", id);
 		return -ENOENT;
 	}
-	if (s->unreplayed) {	/* the dataplane was never given it (replay_more()) */
+	if (s->unreplayed && cp->dp_up) {	/* never given it (replay_more()) */
 		cp_journal_del(cp->journal, s->id);
 		drop(cp, s);
 		it->ok = true;
@@ -534,7 +541,7 @@ cp_store_update(struct cp *cp, struct cp_sess *s, const struct mf_sess_spec *spe
 		struct cp_err *err)
 {
 	/* One the dataplane has not been given yet is given this spec (replay_more()). */
-	int rc = s->unreplayed ? 0 :
+	int rc = s->unreplayed && cp->dp_up ? 0 :
 		 cp_dp_call(cp, MF_MSG_SESSION_REPLACE, spec, (uint32_t)mf_sess_spec_size(spec),
 			    cp->res, sizeof(cp->res), err);
 
@@ -607,17 +614,15 @@ cp_store_fresh(const struct cp *cp)
 	return cp_journal_dataplane(cp->journal) != cp->dp_start_ns;
 }
 
-void
-cp_store_forget(struct cp *cp, const char *id)
+/* Whether the dataplane ended @p s (a session.timeout event): then it is dropped. @return
+ * false when the dataplane did not say (cp_store_tick() asks again). */
+static bool
+forget(struct cp *cp, struct cp_sess *s)
 {
-	struct cp_sess *s = cp_reg_find(&cp->reg, id);
 	struct mf_msg_sess_ref ref = { { 0 } };
 	struct cp_err err;
 	int rc;
 
-	/* Not one being undone either: its undoing ends it (sweep_orphans()). */
-	if (s == NULL || s->pending || s->deleting)
-		return;
 	/* Events are read between batches: since this one, a delete may have ended that
 	 * session and a create made another of its id, which the dataplane has. */
 	memcpy(ref.id, s->id, sizeof(ref.id));
@@ -625,18 +630,53 @@ cp_store_forget(struct cp *cp, const char *id)
 			&err);
 	if (rc >= 0) {		/* one of that id runs: not the one that ended */
 		mf_sess_wipe_keys(&((struct mf_msg_sess_info *)cp->res)->spec);
-		return;
+		return true;
 	}
-	/* Kept when the dataplane did not say: were it the one that ended, a new dataplane
-	 * given it ends it again at its timeout. */
-	if (rc != -ENOENT) {
-		MF_LOG(WARNING, cmd, "session %s: its timeout not confirmed by the dataplane "
-		       "(%s): kept", id, err.message);
-		return;
-	}
+	if (rc != -ENOENT)
+		return false;
+	cp_journal_del(cp->journal, s->id);
 	drop(cp, s);
-	cp_journal_del(cp->journal, id);
 	cp_journal_sync(cp->journal);
+	return true;
+}
+
+void
+cp_store_forget(struct cp *cp, const char *id)
+{
+	struct cp_sess *s = cp_reg_find(&cp->reg, id);
+	struct cp_orphan *u;
+
+	/* Not one being undone either: its undoing ends it (sweep_orphans()); nor one a new
+	 * dataplane was not given yet: the one that ended came from its own file. */
+	if (s == NULL || s->pending || s->deleting || s->unreplayed || forget(cp, s))
+		return;
+	if (cp->nb_unconfirmed == MF_CHAN_CMD_SLOTS) {
+		MF_LOG(WARNING, cmd, "session %s: its timeout not confirmed by the dataplane: "
+		       "kept (a new dataplane given it ends it again)", id);
+		return;
+	}
+	u = &cp->unconfirmed[cp->nb_unconfirmed++];
+	memcpy(u->id, s->id, sizeof(u->id));
+	u->seq = s->seq;
+}
+
+/* The timeouts not confirmed, asked again: of the same sessions only. */
+static void
+confirm(struct cp *cp)
+{
+	struct cp_orphan *u;
+	struct cp_sess *s;
+	uint32_t i = 0;
+
+	while (i < cp->nb_unconfirmed && !cp_dp_stalled(cp)) {
+		u = &cp->unconfirmed[i];
+		s = cp_reg_find(&cp->reg, u->id);
+		if (s != NULL && s->seq == u->seq && !s->deleting && !forget(cp, s)) {
+			i++;
+			continue;
+		}
+		*u = cp->unconfirmed[--cp->nb_unconfirmed];
+	}
 }
 
 /* ---- a dataplane came ---- */
@@ -736,7 +776,8 @@ replay_more(struct cp *cp)
 	while (cp->nb_inflight > 0)
 		collect_one(cp);
 	cp_reg_each(&cp->reg, replace_marked, rp);
-	cp->replay_due = rp->left > 0;
+	/* One that died meanwhile answered nothing (complete()): the next is given all. */
+	cp->replay_due = rp->left > 0 || !mf_shm_creator_alive(&cp->dp.shm);
 	/* Said when it changes: a channel full of commands the dataplane takes slowly holds
 	 * the rest for the next main loop pass, five a second. */
 	if (cp->replay_due && rp->left != cp->replay_left)
@@ -854,7 +895,7 @@ cp_store_given(struct cp *cp, const char *id, struct cp_err *err)
 {
 	const struct cp_sess *s = cp_reg_find(&cp->reg, id);
 
-	if (s == NULL || !s->unreplayed)
+	if (s == NULL || !s->unreplayed || !cp->dp_up)
 		return 0;
 	cp_err_set(err, "busy", "id", "session \"%s\" is not given to the new dataplane yet: it "
 		   "has not answered since it came", id);
@@ -870,6 +911,8 @@ cp_store_tick(struct cp *cp)
 		sweep_orphans(cp, true);
 	if (cp->replay_due && cp->dp_up && !cp_dp_stalled(cp))
 		replay_more(cp);
+	if (cp->nb_unconfirmed > 0 && cp->dp_up)
+		confirm(cp);
 }
 
 void

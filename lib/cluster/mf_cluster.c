@@ -132,6 +132,7 @@ parse_online(struct pctx *p, json_t *root)
 	st->ports = (uint32_t)json_array_size(ports);
 	if (dp != NULL) {
 		get_bool(p, dp, "up", true, &st->dp_up);
+		get_bool(p, dp, "stalled", false, &st->dp_stalled);
 		get_u64(p, dp, "generation", false, UINT64_MAX >> 1, &st->generation);
 	}
 	if (cap != NULL) {
@@ -374,7 +375,8 @@ static bool
 eligible(const struct mf_node_status *s, uint64_t now_ms, uint64_t max_age_ms,
 	 const char *pool, const char *const *skip, uint32_t nb_skip)
 {
-	if (!s->valid || !s->online || !s->dp_up || s->draining || s->full ||
+	/* Stalled: what is placed there would be answered timeout, and not placed again. */
+	if (!s->valid || !s->online || !s->dp_up || s->dp_stalled || s->draining || s->full ||
 	    s->sessions_free == 0 || skipped(s, now_ms, pool, skip, nb_skip))
 		return false;
 	/* Either way: a node whose clock is ahead is as suspect as a silent one. */

@@ -32,6 +32,7 @@ struct mf_node_status {
 	char version[16];
 	uint64_t time_ms;		/* when the node published it (its clock) */
 	bool dp_up;
+	bool dp_stalled;		/* it has not answered its control plane of late */
 	uint64_t generation;
 	uint32_t sessions, outputs;
 	uint64_t kbps;
