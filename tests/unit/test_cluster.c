@@ -148,6 +148,16 @@ test_registry(void)
 			  "\"dataplane\":{\"up\":false},\"sessions\":0,"
 			  "\"capacity\":{\"max_sessions\":10}}"), 1);
 	MF_TEST_ASSERT(mf_cluster_best(&c, 10000, 30000) == NULL, "no node can take one");
+	/* Nor one whose dataplane does not answer its control plane. */
+#define E(stalled) "{\"online\":true,\"node\":\"e\",\"time_ms\":10000,\"dataplane\":" \
+	"{\"up\":true,\"stalled\":" stalled "},\"sessions\":0,\"capacity\":{\"max_sessions\":10}}"
+	MF_TEST_EQ(update(&c, "mfwd/e/status", E("false")), 1);
+	b = mf_cluster_best(&c, 10000, 30000);
+	MF_TEST_ASSERT(b != NULL && strcmp(b->node, "e") == 0, "e: %s", b ? b->node : "none");
+	MF_TEST_EQ(update(&c, "mfwd/e/status", E("true")), 1);
+	MF_TEST_ASSERT(mf_cluster_best(&c, 10000, 30000) == NULL, "e stalled");
+#undef E
+	MF_TEST_EQ(mf_cluster_update(&c, "mfwd/e/status", "", 0, 10000), 1);
 	/* A cleared retained status removes the node. */
 	MF_TEST_EQ(mf_cluster_update(&c, "mfwd/c/status", "", 0, 10000), 1);
 	MF_TEST_ASSERT(mf_cluster_find(&c, "c") == NULL && c.n == 3, "removed");
