@@ -605,6 +605,12 @@ struct cp_load {
 	json_t *last;			/* the figures published last, kept when too close */
 };
 
+/* A session by its id and creation number (not a later one of the same id). */
+struct cp_orphan {
+	char id[MF_SESS_ID_MAX];
+	uint64_t seq;
+};
+
 struct cp {
 	struct cp_config cfg;
 	struct cp_mqtt *mqtt;
@@ -630,13 +636,11 @@ struct cp {
 	uint64_t dp_quiet_at;		/* its replies taken then (mf_client.answered) */
 	bool replay_due;		/* sessions are not yet given to this dataplane */
 	uint32_t replay_left;		/* ...how many, as last logged */
-	/* creates the dataplane did not answer in time, which it may still make: each held
-	 * in the registry (its id and port taken) until a delete behind it is in the channel */
-	struct cp_orphan {
-		char id[MF_SESS_ID_MAX];
-		uint64_t seq;		/* the session's creation number: not a later one's */
-	} orphans[2 * MF_CHAN_CMD_SLOTS];
-	uint32_t nb_orphans;
+	/* creates the dataplane did not answer in time, which it may still make, and creates
+	 * undone whose delete it did not take: each held in the registry (its id and port
+	 * taken) until a delete is in the channel */
+	struct cp_orphan *orphans;	/* grown as needed */
+	uint32_t nb_orphans, orphans_cap;
 	/* sessions whose timeout the dataplane did not confirm (stalled): asked again */
 	struct cp_orphan unconfirmed[MF_CHAN_CMD_SLOTS];
 	uint32_t nb_unconfirmed;
@@ -723,6 +727,10 @@ void cp_store_attach(struct cp *cp);
  *  channel command. @return 0 or a negative code with it->err set. */
 int cp_store_create(struct cp *cp, struct cp_item *it, const struct mf_sess_spec *spec);
 int cp_store_delete(struct cp *cp, struct cp_item *it, const char *id);
+/** Undo a create of this request (@p made its creation number): cp_store_delete(), or, the
+ *  channel not taking the delete (a stalled dataplane), out of the journal now and deleted
+ *  in the dataplane once it takes it. @return whether anything was done. */
+bool cp_store_undo(struct cp *cp, struct cp_item *it, const char *id, uint64_t made);
 /** Every command in flight answered (the items they write may go). */
 void cp_store_collect(struct cp *cp);
 /** Every command in flight answered, the journal synced: then replies may go out. */

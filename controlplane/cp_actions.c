@@ -398,7 +398,6 @@ undo(struct cp *cp, struct cp_req *rq, const struct cp_err *why)
 	 * time, the rest are not waited for a timeout each. Each goes in an item of its own
 	 * (the request's still say what was created). */
 	struct cp_item *del = calloc(rq->nb_items, sizeof(*del)), one;
-	struct cp_sess *s;
 	bool sent = false;
 	uint32_t i;
 
@@ -407,11 +406,8 @@ undo(struct cp *cp, struct cp_req *rq, const struct cp_err *why)
 
 		if (!it->ok || it->s == NULL)
 			continue;
-		/* A later request of the batch may have deleted it (and freed it->s), or
-		 * deleted it and made another of the same name: only this one goes. */
-		s = cp_reg_find(&cp->reg, it->id);
 		memset(d, 0, sizeof(*d));
-		if (s != NULL && s->seq == it->made && cp_store_delete(cp, d, it->id) == 0) {
+		if (cp_store_undo(cp, d, it->id, it->made)) {
 			sent = true;
 			if (del == NULL)
 				cp_store_collect(cp);	/* no memory: one at a time */

@@ -272,6 +272,7 @@ main(int argc, char **argv)
 		mf_client_close(&cp.dp);
 	cp_journal_close(cp.journal);
 	cp_reg_clear(&cp.reg);
+	free(cp.orphans);
 	cp_devices_fini(&cp);
 	cp_pipes_fini(&cp);
 	cp_place_fini(&cp);

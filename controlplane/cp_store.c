@@ -229,11 +229,17 @@ cp_store_spec(struct cp *cp, const struct cp_sess *s, struct mf_sess_spec *spec)
 static void
 orphan(struct cp *cp, struct cp_sess *s)
 {
-	struct cp_orphan *o;
+	uint32_t cap = cp->orphans_cap ? 2 * cp->orphans_cap : 2 * MF_CHAN_CMD_SLOTS;
+	struct cp_orphan *o = cp->orphans;
 
-	if (cp->nb_orphans == sizeof(cp->orphans) / sizeof(cp->orphans[0])) {
-		MF_LOG(ERR, cmd, "session %s: unanswered, and too many before it to undo: the "
-		       "dataplane may make it unknown to the control plane", s->id);
+	if (cp->nb_orphans == cp->orphans_cap &&
+	    (o = realloc(cp->orphans, cap * sizeof(*o))) != NULL) {
+		cp->orphans = o;
+		cp->orphans_cap = cap;
+	}
+	if (o == NULL || cp->nb_orphans == cp->orphans_cap) {
+		MF_LOG(ERR, cmd, "session %s: not undone (no memory): the dataplane may have it, "
+		       "unknown to the control plane", s->id);
 		drop(cp, s);
 		return;
 	}
@@ -468,6 +474,22 @@ cp_store_delete(struct cp *cp, struct cp_item *it, const char *id)
 	it->s = s;
 	cp_journal_del(cp->journal, s->id);
 	return 0;
+}
+
+bool
+cp_store_undo(struct cp *cp, struct cp_item *it, const char *id, uint64_t made)
+{
+	struct cp_sess *s = cp_reg_find(&cp->reg, id);
+
+	/* A later request of the batch may have deleted it, or deleted it and made another
+	 * of the same name: only this one goes. */
+	if (s == NULL || s->seq != made || s->deleting)
+		return false;
+	if (cp_store_delete(cp, it, id) == 0)
+		return true;
+	cp_journal_del(cp->journal, s->id);
+	orphan(cp, s);
+	return true;
 }
 
 struct compaction {
