@@ -611,6 +611,12 @@ struct cp_orphan {
 	uint64_t seq;
 };
 
+/* A list of them, grown as needed (cp_store.c). */
+struct cp_ids {
+	struct cp_orphan *v;
+	uint32_t n, cap;
+};
+
 struct cp {
 	struct cp_config cfg;
 	struct cp_mqtt *mqtt;
@@ -639,11 +645,9 @@ struct cp {
 	/* creates the dataplane did not answer in time, which it may still make, and creates
 	 * undone whose delete it did not take: each held in the registry (its id and port
 	 * taken) until a delete is in the channel */
-	struct cp_orphan *orphans;	/* grown as needed */
-	uint32_t nb_orphans, orphans_cap;
+	struct cp_ids orphans;
 	/* sessions whose timeout the dataplane did not confirm (stalled): asked again */
-	struct cp_orphan unconfirmed[MF_CHAN_CMD_SLOTS];
-	uint32_t nb_unconfirmed;
+	struct cp_ids unconfirmed;
 	/* scratch */
 	struct mf_sess_spec spec;
 	alignas(64) uint8_t res[MF_CHAN_SLOT_SIZE];	/* replies are structs */

@@ -272,7 +272,8 @@ main(int argc, char **argv)
 		mf_client_close(&cp.dp);
 	cp_journal_close(cp.journal);
 	cp_reg_clear(&cp.reg);
-	free(cp.orphans);
+	free(cp.orphans.v);
+	free(cp.unconfirmed.v);
 	cp_devices_fini(&cp);
 	cp_pipes_fini(&cp);
 	cp_place_fini(&cp);

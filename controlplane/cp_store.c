@@ -226,29 +226,35 @@ cp_store_spec(struct cp *cp, const struct cp_sess *s, struct mf_sess_spec *spec)
 /* A create the dataplane did not answer in time is still in the channel and may yet be
  * made: undone by a delete sent behind it (sweep_orphans()), the session held in the
  * registry until then, so that its id and port are not given to another before. */
+static int
+ids_add(struct cp_ids *l, const struct cp_sess *s)
+{
+	uint32_t cap = l->cap ? 2 * l->cap : 2 * MF_CHAN_CMD_SLOTS;
+	struct cp_orphan *v = l->v;
+
+	if (l->n == l->cap) {
+		v = realloc(l->v, cap * sizeof(*v));
+		if (v == NULL)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	memcpy(l->v[l->n].id, s->id, sizeof(s->id));
+	l->v[l->n++].seq = s->seq;
+	return 0;
+}
+
 static void
 orphan(struct cp *cp, struct cp_sess *s)
 {
-	uint32_t cap = cp->orphans_cap ? 2 * cp->orphans_cap : 2 * MF_CHAN_CMD_SLOTS;
-	struct cp_orphan *o = cp->orphans;
-
-	if (cp->nb_orphans == cp->orphans_cap &&
-	    (o = realloc(cp->orphans, cap * sizeof(*o))) != NULL) {
-		cp->orphans = o;
-		cp->orphans_cap = cap;
-	}
-	if (o == NULL || cp->nb_orphans == cp->orphans_cap) {
+	if (ids_add(&cp->orphans, s) != 0) {
 		MF_LOG(ERR, cmd, "session %s: not undone (no memory): the dataplane may have it, "
 		       "unknown to the control plane", s->id);
 		drop(cp, s);
 		return;
 	}
-	o = &cp->orphans[cp->nb_orphans];
 	s->deleting = true;
 	s->never = true;
-	memcpy(o->id, s->id, sizeof(o->id));
-	o->seq = s->seq;
-	cp->nb_orphans++;
 }
 
 /* With nothing in flight, the replies in the ring are nobody's (commands that timed out,
@@ -275,8 +281,8 @@ sweep_orphans(struct cp *cp, bool send)
 	int rc;
 
 	pass_replies(cp);
-	while (cp->nb_orphans > 0) {
-		o = &cp->orphans[cp->nb_orphans - 1];
+	while (cp->orphans.n > 0) {
+		o = &cp->orphans.v[cp->orphans.n - 1];
 		s = cp_reg_find(&cp->reg, o->id);
 		if (s != NULL && s->seq != o->seq)
 			s = NULL;	/* it ended meanwhile (cp_store_forget): not this one */
@@ -292,7 +298,7 @@ sweep_orphans(struct cp *cp, bool send)
 		}
 		if (s != NULL)
 			drop(cp, s);
-		cp->nb_orphans--;
+		cp->orphans.n--;
 	}
 }
 
@@ -485,10 +491,15 @@ cp_store_undo(struct cp *cp, struct cp_item *it, const char *id, uint64_t made)
 	 * of the same name: only this one goes. */
 	if (s == NULL || s->seq != made || s->deleting)
 		return false;
-	if (cp_store_delete(cp, it, id) == 0)
+	if (cp_store_delete(cp, it, id) == 0) {
+		s->never = true;	/* gone whatever the dataplane answers (complete()) */
 		return true;
-	cp_journal_del(cp->journal, s->id);
-	orphan(cp, s);
+	}
+	s = cp_reg_find(&cp->reg, id);
+	if (s != NULL && s->seq == made) {
+		cp_journal_del(cp->journal, s->id);
+		orphan(cp, s);
+	}
 	return true;
 }
 
@@ -666,20 +677,16 @@ void
 cp_store_forget(struct cp *cp, const char *id)
 {
 	struct cp_sess *s = cp_reg_find(&cp->reg, id);
-	struct cp_orphan *u;
 
 	/* Not one being undone either: its undoing ends it (sweep_orphans()); nor one a new
-	 * dataplane was not given yet: the one that ended came from its own file. */
-	if (s == NULL || s->pending || s->deleting || s->unreplayed || forget(cp, s))
+	 * dataplane was not given yet: the one that ended came from its own file. A stalled
+	 * dataplane is not asked: each question would leave it a command. */
+	if (s == NULL || s->pending || s->deleting || s->unreplayed ||
+	    (!cp_dp_stalled(cp) && forget(cp, s)))
 		return;
-	if (cp->nb_unconfirmed == MF_CHAN_CMD_SLOTS) {
+	if (ids_add(&cp->unconfirmed, s) != 0)
 		MF_LOG(WARNING, cmd, "session %s: its timeout not confirmed by the dataplane: "
-		       "kept (a new dataplane given it ends it again)", id);
-		return;
-	}
-	u = &cp->unconfirmed[cp->nb_unconfirmed++];
-	memcpy(u->id, s->id, sizeof(u->id));
-	u->seq = s->seq;
+		       "kept (no memory to ask again)", id);
 }
 
 /* The timeouts not confirmed, asked again: of the same sessions only. */
@@ -690,14 +697,14 @@ confirm(struct cp *cp)
 	struct cp_sess *s;
 	uint32_t i = 0;
 
-	while (i < cp->nb_unconfirmed && !cp_dp_stalled(cp)) {
-		u = &cp->unconfirmed[i];
+	while (i < cp->unconfirmed.n && !cp_dp_stalled(cp)) {
+		u = &cp->unconfirmed.v[i];
 		s = cp_reg_find(&cp->reg, u->id);
 		if (s != NULL && s->seq == u->seq && !s->deleting && !forget(cp, s)) {
 			i++;
 			continue;
 		}
-		*u = cp->unconfirmed[--cp->nb_unconfirmed];
+		*u = cp->unconfirmed.v[--cp->unconfirmed.n];
 	}
 }
 
@@ -929,11 +936,11 @@ cp_store_tick(struct cp *cp)
 {
 	if (cp->nb_inflight != 0)
 		return;
-	if (cp->nb_orphans > 0)
+	if (cp->orphans.n > 0)
 		sweep_orphans(cp, true);
 	if (cp->replay_due && cp->dp_up && !cp_dp_stalled(cp))
 		replay_more(cp);
-	if (cp->nb_unconfirmed > 0 && cp->dp_up)
+	if (cp->unconfirmed.n > 0 && cp->dp_up)
 		confirm(cp);
 }
 

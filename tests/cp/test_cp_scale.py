@@ -406,6 +406,7 @@ def dp_count(dpl, least, timeout=60):
         n = int(m.group(1)) if m else 0
         if n >= least:
             break
+        time.sleep(0.02)
     return n
 
 
@@ -514,8 +515,9 @@ def stalled_replay(b, dpl, cp, mid=False):
     if mid:
         given = dp_count(dpl, len(before) // 10)
         os.kill(dpl.proc.pid, signal.SIGSTOP)
-        print("note: the dataplane stopped with %d of %d sessions given" %
-              (given, len(before)), flush=True)
+        print("note: the dataplane stopped with %d of %d sessions given%s" %
+              (given, len(before), "" if given < len(before) else
+               " (all: the middle of the replay was missed this time)"), flush=True)
     try:
         up = w.collect_until("mfwd/n1/event/dataplane", lambda evs: any(
             e.get("event") == "dataplane.up" for _, e, _ in evs), timeout=20)
@@ -525,11 +527,16 @@ def stalled_replay(b, dpl, cp, mid=False):
         r = c.request(CMD, "session.create", spec("during"), timeout=10)
         T.check(r and not r["ok"] and r["error"]["code"] == "timeout",
                 "a create meanwhile: answered timeout within 10 s: %s" % r)
+        # Mid-replay, the rp* sessions (the last made, the last replayed) are most likely
+        # not given yet; one given is sent the change, which its full channel may refuse.
         r = c.request(CMD, "session.update", {"id": "rp7", "add_outputs": [
             {"id": "late7", "port": 1, "addr": "10.99.2.1", "udp_port": 6070}]}, timeout=10)
-        T.check(r and r["ok"], "an update of a session not yet given to it: done: %s" % r)
+        late = bool(r and r["ok"])
+        T.check(late or (mid and r and r["error"]["code"] == "timeout"),
+                "an update of a session not yet given to it: done: %s" % r)
         r = c.request(CMD, "session.delete", {"id": "rp9"}, timeout=10)
-        T.check(r and r["ok"], "...a delete of one: done: %s" % r)
+        not_made = bool(mid and r and not r["ok"] and r["error"]["code"] == "timeout")
+        T.check(r and (r["ok"] or not_made), "...a delete of one: done: %s" % r)
         r = c.request(CMD, "session.get", {"id": "rp8"}, timeout=10)
         T.check(r and not r["ok"] and r["error"]["code"] in (("busy", "timeout") if mid
                                                               else ("busy",)),
@@ -539,12 +546,14 @@ def stalled_replay(b, dpl, cp, mid=False):
                 (st and st["dataplane"]))
     finally:
         os.kill(dpl.proc.pid, signal.SIGCONT)
-    before.discard("rp9")
+    if not not_made:
+        before.discard("rp9")
     after = dp_sessions(dpl, lambda d: set(d) == before and
-                        "late7" in d.get("rp7", {}).get("outputs", {}), timeout=90, every=0.5)
+                        late == ("late7" in d.get("rp7", {}).get("outputs", {})), timeout=90,
+                        every=0.5)
     T.eq(sorted(set(after) ^ before), [], "running again, the new dataplane has every "
          "session of the old one but the one deleted meanwhile, and no other")
-    T.check("late7" in after.get("rp7", {}).get("outputs", {}),
+    T.check(late == ("late7" in after.get("rp7", {}).get("outputs", {})),
             "...the update made meanwhile with them: %s" %
             sorted(after.get("rp7", {}).get("outputs", {})))
     st = wait_status(c, "n1", lambda s: "stalled" not in s["dataplane"] and s["ports"],
@@ -553,11 +562,11 @@ def stalled_replay(b, dpl, cp, mid=False):
     r = c.request(CMD, "session.get", {"id": "rp8"})
     T.check(r and r["ok"], "a get of it once given: %s" % (r and r.get("error")))
     r = c.request(CMD, "session.delete_many", {"ids": ["rp%d" % i for i in range(100)
-                                                       if i != 9]}, timeout=30)
+                                                       if i != 9 or not_made]}, timeout=30)
     r2 = c.request(CMD, "session.get", {"id": "during"})
     T.check(r2 and not r2["ok"] and r2["error"]["code"] == "not_found",
             "...and no session of the create that timed out: %s" % r2)
-    T.check(r and r["ok"] and r["result"]["deleted"] == 99, "cleaned up: %s" %
+    T.check(r and r["ok"] and r["result"]["deleted"] == 99 + not_made, "cleaned up: %s" %
             (r and r.get("error")))
     c.close()
     w.close()
