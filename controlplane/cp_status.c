@@ -88,6 +88,9 @@ load_json(struct cp *cp)
 		uint64_t tot = n.total[l] - p->total[l];
 
 		busy = tot ? (double)(n.busy[l] - p->busy[l]) / (double)tot : 0;
+		/* The worker adds an iteration to its total, then to its busy cycles: a sample
+		 * read between the two puts those cycles in the next interval's busy only. */
+		busy = busy > 1 ? 1 : busy;
 		max = busy > max ? busy : max;
 		sum += busy;
 		workers++;
