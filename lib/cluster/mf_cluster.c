@@ -464,10 +464,14 @@ heir_weight(const char *node, const char *dead, uint32_t bucket)
 	return mix((h ^ (uint8_t)bucket) * 1099511628211ull);
 }
 
+/* A stalled dataplane would refuse its takeovers (`timeout`), each refusal one of the few a
+ * record allows (CP_FAILOVER_REFUSERS) and a round trip before the next in rank takes it:
+ * passed over while its status says so, like a draining node. */
 static bool
 may_inherit(const struct mf_node_status *s, const char *pool)
 {
-	return s->valid && s->online && s->dp_up && !s->draining && strcmp(s->pool, pool) == 0;
+	return s->valid && s->online && s->dp_up && !s->dp_stalled && !s->draining &&
+	       strcmp(s->pool, pool) == 0;
 }
 
 uint64_t
