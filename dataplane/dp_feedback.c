@@ -11,7 +11,9 @@
  *
  * An SRTP output's receiver protects its RTCP with its own key: with the output's
  * receiver_srtp it is authenticated and decrypted here, without it counted and consumed
- * unread.
+ * unread. So is a DTLS output's before its handshake gives it keys: plain RTCP from its
+ * pair's address is anyone's who can spoof that address (a REMB would throttle the source
+ * for every viewer).
  */
 
 #include "dp.h"
@@ -120,7 +122,7 @@ dp_fb_input(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t n
 	/* Consumed here, so decrypted in place. */
 	if (o->srtp_rx != NULL)
 		rc = mf_srtcp_unprotect(o->srtp_rx, pl, &n);
-	if (o->srtp != NULL && o->srtp_rx == NULL) {
+	if ((o->srtp != NULL || (o->cfg.flags & DP_OUT_F_NO_KEYS)) && o->srtp_rx == NULL) {
 		lc->ctr[DP_CTR_fb_rx]++;
 	} else if (rc != 0) {
 		sc[rc == -MF_SRTP_E_REPLAY ? DP_SC_drop_srtp_replay : DP_SC_drop_srtp_auth]++;

@@ -10,6 +10,7 @@ runs s_client from that same address and port with its own certificate, whose fi
 the spec names; s_client prints the keying material it exported. Then:
 
 - before a handshake the ingress drops media (drop_dtls_wait) and the viewer gets nothing;
+  plain RTCP from the viewer's pair (a PLI) is consumed unread, not a key-frame request;
 - mfwd's certificate, as s_client saw it, is the one configured (--dtls-cert), whose
   fingerprint node.info gives;
 - a second handshake from the publisher (a peer that restarted) replaces its keys; media
@@ -142,6 +143,15 @@ for h in sys.argv[1:]:
     s.sendto(bytes.fromhex(h), ("10.99.1.2", 5012))
 """
 
+# A plain PLI (RFC 4585) for the publisher's SSRC, from the viewer's pair 10.99.2.1:7006.
+PLI = """
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.99.2.1", 7006))
+s.sendto(bytes.fromhex("81ce0002" "0000beef" "00005eed"), ("10.99.2.2", 5006))
+"""
+
 
 def hello_mid_handshake(topo, dpl, fp, key, crt):
     """A handshake under way, and a ClientHello with another random from the pair's address
@@ -250,6 +260,19 @@ def receiver(topo, addr, port):
     return p
 
 
+def plain_feedback(topo, dpl):
+    """Plain RTCP from the viewer's pair before its handshake: anyone's who can spoof that
+    address. A PLI for the source's SSRC must not become a key-frame request."""
+    before = dpl.stats()["sessions"]["pub"]
+    topo.run(topo.dst, PY, "-c", PLI, timeout=20)
+    st = dpl.wait_for(lambda s: s["sessions"]["pub"]["outputs"]["viewer"]["fb_rtcp"] >
+                      before["outputs"]["viewer"]["fb_rtcp"], what="the plain PLI")
+    now = st["sessions"]["pub"]
+    T.eq((now["kf_req_received"] - before["kf_req_received"],
+          now["outputs"]["viewer"]["fb_pli"] - before["outputs"]["viewer"]["fb_pli"]), (0, 0),
+         "plain RTCP to a DTLS output before its handshake is consumed unread")
+
+
 def main():
     d = tempfile.mkdtemp(prefix="mfwd-dtls-")
     key, crt, fp = make_cert(d, "peer")
@@ -290,6 +313,7 @@ def main():
                  "the certificate s_client saw is node.info's")
             T.check(nominate(topo, topo.dst, "10.99.2.2", 5006, "mfvw:view", VW["pwd"], 7006),
                     "viewer nominated 10.99.2.1:7006")
+            plain_feedback(topo, dpl)
             km_vw, _, _ = handshake(topo, topo.dst, "10.99.2.1", 7006, "10.99.2.2", 5006, key,
                                  crt)
             T.check(km_vw is not None, "viewer's handshake done")
