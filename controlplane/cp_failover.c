@@ -842,6 +842,8 @@ dead_record(struct cp *cp, const char *dead, const char *id, const struct cp_msg
 	return 1;
 }
 
+#define ID_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:"
+
 /* Another node (or this one) could not take session "session" of "from" over: the next in
  * rank, when that is this node, reads its record again to take it. */
 static void
@@ -864,10 +866,13 @@ move_failed(struct cp *cp, const struct cp_msg *m)
 	by[end - n] = '\0';
 	if (said != NULL && strcmp(said, by) != 0)
 		goto out;
-	if (dead != NULL)
-		dead_stir(f, dead);
-	if (id == NULL || dead == NULL || strlen(id) >= MF_SESS_ID_MAX ||
-	    (i = dead_find(f, dead)) < 0 || !refused_by(f, dead, id, by))
+	/* A session id's characters alone (mf_session_json.c): it becomes a topic to follow,
+	 * where "+" or "#" would be a wildcard. */
+	if (id == NULL || dead == NULL || id[0] == '\0' || strlen(id) >= MF_SESS_ID_MAX ||
+	    strspn(id, ID_CHARS) != strlen(id) || (i = dead_find(f, dead)) < 0)
+		goto out;
+	dead_stir(f, dead);
+	if (!refused_by(f, dead, id, by))
 		goto out;
 	heir = heir_is_me(cp, dead, id);
 	if (heir < 0)			/* nobody left to take it now */
@@ -1171,7 +1176,13 @@ cp_failover_route(struct cp *cp, struct cp_msg **batch, unsigned int n)
 			batch[k++] = m;
 			continue;
 		}
-		if (!cp->failover.on || m->len > cp->cfg.max_payload)
+		/* One over max_payload is kept as its length alone (cp_mqtt.c): nothing to read,
+		 * nor to wipe. */
+		if (m->len > cp->cfg.max_payload) {
+			cp_msg_free(m);
+			continue;
+		}
+		if (!cp->failover.on)
 			;		/* not ours to read */
 		else if (strstr(m->topic, "/event/") != NULL)
 			move_failed(cp, m);

@@ -513,6 +513,16 @@ def late_mark(broker, cl, cp, took):
     watcher.close()
 
 
+def oversized(cl, topic, nodes):
+    """A message over max_payload (1 MiB) where failover reads refusals while a dead node is
+    read: kept as its length alone, ignored, and nothing written past it (the wipe of a
+    record's keys overran it: every reader crashed)."""
+    cl.publish(topic, b"x" * ((1 << 20) + 4096), qos=1).wait_for_publish(10)
+    for n in nodes:
+        r = cl.request("mfwd/%s/cmd" % n, "node.info")
+        T.check(r is not None and r["ok"], "%s answers after %s over max_payload" % (n, topic))
+
+
 def main():
     keys = keys_file([("acme", KEY, False), ("nodes", NODE_KEY, True)])
     with contextlib.ExitStack() as stack:
@@ -533,6 +543,7 @@ def main():
             T.eq(wait_online(cl, NODES), [], "every node online")
             took, _ = populate(cl, broker)
             moved = kill_n3(broker, cl, dps, cps, took, topos)
+            oversized(cl, "mfwd/n1/event/session.move_failed", ("n1", "n2"))
             back(broker, cl, dps, cps, moved, took)
             cl = lost(broker, cl, took)
             late_mark(broker, cl, cps[0], took)
