@@ -375,6 +375,8 @@ struct dp_out_state {
 	uint64_t replay_gen;
 	uint32_t replay_pos;
 	bool replay_psi;		/* MPEG-TS: the PAT and PMT go first */
+	uint64_t remb_bps;		/* its receiver's last REMB (dp_kfreq.c) */
+	uint64_t remb_tsc;		/* and when it came; 0 none */
 	struct dp_ice_seen ice;		/* control lcore only: its receiver's checks */
 	struct dp_dtls *dtls;		/* control lcore only: its receiver's handshake */
 };
@@ -383,6 +385,10 @@ _Static_assert(offsetof(struct dp_out_state, hot) + sizeof(struct dp_out_hot) <=
 	       "an output's per-packet state in its first line");
 
 #define DP_NACK_UP_MAX	8	/* NACK entries waiting for the source, per session */
+/* Receivers' REMBs: the source is told the lowest of their last estimates no older than
+ * FRESH, again at most once per INTERVAL unless it is lower than the last it was told. */
+#define DP_REMB_FRESH_MS	3000
+#define DP_REMB_INTERVAL_MS	1000
 #define DP_SEQ_SKIPS_SEEN	64	/* input numbers an output's skips are known for */
 
 /* The frames an output sent, by its own RTP sequence number, for NACK repair (dp_nack.c).
@@ -559,6 +565,8 @@ struct dp_sess_state {
 	 * key-frame requests' times (kf, above) */
 	uint64_t rate_tokens;		/* bytes allowed now (token bucket) */
 	uint64_t rate_tsc;
+	uint64_t remb_sent_bps;		/* the last REMB passed on to the source */
+	uint64_t remb_sent_tsc;		/* and when; 0 never */
 	struct dp_sess_hot hot;		/* line 3 */
 	struct dp_ts_rx ts;
 	struct dp_ice_seen ice;		/* control lcore only: the ingress peer's checks */
@@ -637,6 +645,8 @@ _Static_assert(offsetof(struct dp_sess_state, kf) + offsetof(struct dp_kf_req, r
 	       offsetof(struct dp_sess_state, rate_tokens) / RTE_CACHE_LINE_SIZE ==
 	       offsetof(struct dp_sess_state, rate_tsc) / RTE_CACHE_LINE_SIZE,
 	       "a session's per-packet state in its first lines, its rate limit's in one");
+_Static_assert(offsetof(struct dp_sess_state, hot) == 3 * RTE_CACHE_LINE_SIZE,
+	       "a session's counters in its line 3, which the pipeline prefetches");
 
 /** Context: worker, QSBR online. The entry stays valid until the next quiescent state. */
 struct dp_sess *dp_sess_lookup(const struct dp_sess_key *key, bool *is_rtcp);

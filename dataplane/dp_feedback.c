@@ -4,7 +4,8 @@
  * the session's RTCP port (its ingress UDP port + 1, or the port itself with rtcp-mux), from
  * an output's destination address and RTCP port. It is read, not forwarded: a PLI or FIR for
  * the output's SSRC (or the source's, when the output keeps it) becomes a key-frame request
- * to the source (dp_kfreq.c), a REMB naming it a REMB to the source (the lowest asked for),
+ * to the source (dp_kfreq.c), a REMB naming it a REMB to the source (the lowest of the
+ * receivers' last ones),
  * a Generic NACK a resend from the output's buffer (dp_nack.c), or of what never reached
  * us a NACK to the source (dp_kfreq.c); reports and other feedback
  * are counted and consumed.
@@ -86,7 +87,7 @@ read_feedback(struct dp_lcore *lc, struct dp_sess *s, struct dp_out *o, const ui
 			continue;
 		if (fb.kind == MF_RTCP_FB_REMB && remb_for_output(s, o, k, &fb)) {
 			sc[DP_SC_remb_received]++;
-			dp_remb_want(s, fb.remb_bps);
+			dp_remb_want(s, o, fb.remb_bps, now);
 			continue;
 		}
 		if (fb.kind == MF_RTCP_FB_NACK && o->nack != NULL &&

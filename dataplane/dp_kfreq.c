@@ -2,8 +2,9 @@
 /*
  * Feedback to a session's media source, made by the worker that owns the session
  * (ARCHITECTURE.md §6: only it knows the source it latched and holds the SRTCP context):
- * key-frame requests, and the receivers' REMB (the lowest bitrate asked for since the last
- * one sent, with the source's SSRC), each sent with the next RTP packet from the source.
+ * key-frame requests, and the receivers' REMB (the lowest of their last estimates, with the
+ * source's SSRC: a lower one at once, else at most once per DP_REMB_INTERVAL_MS), each sent
+ * with the next RTP packet from the source.
  *
  * One request is pending at a time per session, however many outputs and receivers want
  * one (the rest are counted as coalesced). It is sent with the next RTP packet from the
@@ -69,8 +70,8 @@ kf_payload(struct dp_sess *s, uint32_t media_ssrc, uint8_t *b)
 	return 12;
 }
 
-/* REMB (draft-alvestrand-rmcat-remb) for the source's SSRC: the lowest bitrate the
- * receivers asked for since the last one, as an 18-bit mantissa and a 6-bit exponent. */
+/* REMB (draft-alvestrand-rmcat-remb) for the source's SSRC: @p bps as an 18-bit mantissa
+ * and a 6-bit exponent. */
 static size_t
 remb_payload(struct dp_sess *s, uint32_t media_ssrc, uint64_t bps, uint8_t *b)
 {
@@ -139,14 +140,39 @@ fb_send(struct dp_lcore *lc, struct dp_sess *s, const struct dp_pkt *p, uint8_t 
 	return 0;
 }
 
-void
-dp_remb_want(struct dp_sess *s, uint64_t bps)
+/* The lowest of the receivers' estimates that are fresh: each receiver's last REMB,
+ * DP_REMB_FRESH_MS at most old (one that stopped sending, or left, holds no one back). */
+static uint64_t
+remb_lowest(const struct dp_sess *s, uint64_t now)
 {
-	struct dp_kf_req *kr = &s->st->kf;
+	uint64_t fresh = dp.tsc_hz / 1000 * DP_REMB_FRESH_MS, low = UINT64_MAX;
+	unsigned int i;
 
-	if (!kr->remb_pending || bps < kr->remb_bps)
-		kr->remb_bps = bps;
-	kr->remb_pending = true;
+	for (i = 0; i < s->nb_out; i++) {
+		const struct dp_out_state *os = s->out[i].ost;
+
+		if (os->remb_tsc != 0 && now - os->remb_tsc <= fresh && os->remb_bps < low)
+			low = os->remb_bps;
+	}
+	return low;
+}
+
+void
+dp_remb_want(struct dp_sess *s, struct dp_out *o, uint64_t bps, uint64_t now)
+{
+	struct dp_sess_state *st = s->st;
+	uint64_t low;
+
+	o->ost->remb_bps = bps;
+	o->ost->remb_tsc = now;
+	low = remb_lowest(s, now);
+	/* Lower than the source was last told: at once. Otherwise once per interval, so that
+	 * N receivers' estimates are not N a second, the last of them obeyed. */
+	if (low < st->remb_sent_bps ||
+	    now - st->remb_sent_tsc >= dp.tsc_hz / 1000 * DP_REMB_INTERVAL_MS) {
+		st->kf.remb_bps = low;
+		st->kf.remb_pending = true;
+	}
 }
 
 void
@@ -204,7 +230,8 @@ nack_poll(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t *sc
 
 /* A REMB waiting: to the source with this packet. */
 static void
-remb_poll(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t *sc)
+remb_poll(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now,
+	  uint64_t *sc)
 {
 	struct dp_kf_req *kr = &s->st->kf;
 	uint8_t fb[FB_PAYLOAD_MAX];
@@ -212,10 +239,13 @@ remb_poll(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t *sc
 
 	kr->remb_pending = false;
 	why = fb_send(lc, s, p, fb, remb_payload(s, p->rtp.ssrc, kr->remb_bps, fb));
-	if (why != 0)
+	if (why != 0) {
 		lc->ctr[why]++;
-	else
-		sc[DP_SC_remb_sent]++;
+		return;
+	}
+	sc[DP_SC_remb_sent]++;
+	s->st->remb_sent_bps = kr->remb_bps;
+	s->st->remb_sent_tsc = now;
 }
 
 /* The pending request ends (a key frame came, or it was given up): a FIR after it is a
@@ -240,7 +270,7 @@ dp_kf_poll(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t no
 	if (kr->nack_nb)
 		nack_poll(lc, s, p, sc);
 	if (kr->remb_pending)
-		remb_poll(lc, s, p, sc);
+		remb_poll(lc, s, p, now, sc);
 	if (!kr->pending)
 		return;
 	if (dp_pkt_kf(s, p, sc) == MF_KF_START) {

@@ -99,8 +99,9 @@ dp_pkt_kf(const struct dp_sess *s, struct dp_pkt *p, uint64_t *sc)
 /* Key-frame requests to the media source (dp_kfreq.c), on the session's worker. */
 /** An output or a receiver wants a key frame: one request pending at a time. */
 void dp_kf_want(struct dp_sess *s, uint64_t *sc);
-/** A receiver's REMB for the source, passed on with its next packet. */
-void dp_remb_want(struct dp_sess *s, uint64_t bps);
+/** @p o's receiver's REMB: the lowest of the receivers' last ones is passed on to the
+ *  source with its next packet, a lower one at once, else once per DP_REMB_INTERVAL_MS. */
+void dp_remb_want(struct dp_sess *s, struct dp_out *o, uint64_t bps, uint64_t now);
 /** Packets @p pid and those of @p blp's bits after it, which never reached this session:
  *  asked again from the source in a Generic NACK with its next packet. */
 void dp_nack_up_want(struct dp_sess *s, uint16_t pid, uint16_t blp, uint64_t *sc);

@@ -95,7 +95,7 @@ def build_inputs(d):
                                                     struct.pack("!IIHH", 0x99, ssrc, pid, blp)))
     # rn's receiver estimates 500 and then 300 kbit/s (REMB): the lower goes to the source.
     # The second lists another stream's SSRC first, as Chrome lists every stream it covers.
-    def remb(bps, ssrcs):
+    def remb(bps, ssrcs, sport=6301):
         exp = 0
         while bps >= 1 << 18:
             bps, exp = bps >> 1, exp + 1
@@ -103,13 +103,17 @@ def build_inputs(d):
                 bytes([len(ssrcs), exp << 2 | bps >> 16, bps >> 8 & 0xff, bps & 0xff]) +
                 b"".join(struct.pack("!I", x) for x in ssrcs))
         return (Ether(src="02:00:00:00:01:05", dst=DP_MAC) / IP(src=RX, dst=DST)
-                / UDP(sport=6301, dport=5005) / Raw(body))
+                / UDP(sport=sport, dport=5005) / Raw(body))
+    # Then r0's receiver estimates 3 Mbit/s: rn's 300 kbit/s still holds (not the latest,
+    # the lowest); then 200 kbit/s, lower than the source was told: passed on at once.
     late = [udp(struct.pack("!BBHII", 0x80, 96, q, q * 3000, 0x7777) + bytes([q]) * 100,
                 4200, 5204) for q in list(range(1, 21)) + [3]]
     late.append(Ether(src="02:00:00:00:01:05", dst=DP_MAC) / IP(src=RX, dst=DST) /
                 UDP(sport=6401, dport=5205) /
                 Raw(bytes([0x81, 205, 0, 3]) + struct.pack("!IIHH", 0x98, 0x7777, 19, 0)))
-    allp = late + frames[:6] + plis + [remb(500000, [ssrc]), remb(300000, [0x5555, ssrc])] + frames[6:] + fir_in + \
+    allp = late + frames[:6] + plis + [remb(500000, [ssrc]), remb(300000, [0x5555, ssrc])] + \
+        frames[6:10] + [remb(3000000, [ssrc], 6101)] + frames[10:14] + \
+        [remb(200000, [ssrc], 6101)] + frames[14:] + fir_in + \
         [nack(1003, 0b101), nack(1003, 0b101), nack(900, 0)]
     wrpcap(os.path.join(d, "in0.pcap"), allp)
     # Port 1: kf's receiver sends its PLIs where kf sends from (10.99.2.2:5005), and a
@@ -196,6 +200,10 @@ def check_nack(out0, v):
          "rn: NACKs received, resent, skipped within rtt_ms, missed")
 
 
+def remb_bps(b):
+    return (((b[17] & 3) << 16) | b[18] << 8 | b[19]) << (b[17] >> 2)
+
+
 def check_requests(out0, ssrc):
     fb = [p for p in out0 if UDP in p and p[IP].dst == SRC]
     pli = [p for p in fb if p[UDP].sport == 5005 and bytes(p[UDP].payload)[0] == 0x81]
@@ -204,10 +212,15 @@ def check_requests(out0, ssrc):
     # Our SSRC, new with each feedback context (random): the same in all v sends.
     ours = struct.unpack("!I", remb[0][4:8])[0] if remb else 0
     T.check(ours != 0, "v: our SSRC in feedback is not 0")
-    T.eq(remb, [bytes([0x8f, 206, 0, 5]) + struct.pack("!II", ours, 0) + b"REMB" +
-                bytes([1, 1 << 2 | (150000 >> 16), 150000 >> 8 & 0xff, 150000 & 0xff]) +
-                struct.pack("!I", ssrc)],
-         "one REMB to the source: the lower of the two, 300 kbit/s, for its SSRC")
+    T.eq(remb[:1], [bytes([0x8f, 206, 0, 5]) + struct.pack("!II", ours, 0) + b"REMB" +
+                    bytes([1, 1 << 2 | (150000 >> 16), 150000 >> 8 & 0xff, 150000 & 0xff]) +
+                    struct.pack("!I", ssrc)],
+         "the first REMB to the source: the lower of rn's two, 300 kbit/s, for its SSRC")
+    # (300 kbit/s again only if a second passed between r0's two: the host stalled.)
+    T.eq(sorted(set(remb_bps(r) for r in remb)), [200000, 300000],
+         "r0's 3 Mbit/s not passed on while rn's 300 kbit/s is fresh")
+    T.eq(remb_bps(remb[-1]) if remb else None, 200000, "r0's 200 kbit/s passed on at once")
+    return len(remb)
     T.eq(len(pli), 1, "one PLI for 2 waiting outputs and 640 receivers' PLIs")
     if pli:
         p = pli[0]
@@ -254,7 +267,7 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
                           s["ports"]["1"]["rx_pkts"] == n1, what="all input read")
         st = dpl.wait_for(lambda s: s["sessions"]["v"]["outputs"]["all"]["tx_pkts"] == n_video
                           and s["sessions"]["f"]["rx_pkts"] == 12 and
-                          s["node"]["fb_rx"] == N_RX * PLI_EACH + KF_PLIS + 6 and
+                          s["node"]["fb_rx"] == N_RX * PLI_EACH + KF_PLIS + 8 and
                           s["sessions"]["late"]["outputs"]["n"]["nack_rx"] == 1,
                           what="all handled")
         v, f = st["sessions"]["v"], st["sessions"]["f"]
@@ -280,18 +293,19 @@ neighbour = 10.99.2.1 02:00:00:00:02:01
         T.eq(v["outputs"]["video"]["drop_pt"], sum(1 for x in table.values() if x[0] == 97),
              "video: PT 97 counted as filtered")
         T.eq(f["kf_req_sent"], 1, "f: one FIR")
-        T.eq(st["node"]["fb_rx"], N_RX * PLI_EACH + KF_PLIS + 6, "node: feedback read")
+        T.eq(st["node"]["fb_rx"], N_RX * PLI_EACH + KF_PLIS + 8, "node: feedback read")
         n = st["sessions"]["late"]["outputs"]["n"]
         T.eq((n["tx_pkts"], n["nack_resent"], n["nack_miss"]), (21, 1, 0),
              "late: 21 sent, 19 resent on its NACK though 3 came late to its slot")
-        T.eq((v["remb_received"], v["remb_sent"]), (2, 1), "v: REMBs received, passed on")
+        T.eq(v["remb_received"], 4, "v: REMBs received")
         T.eq(st["node"]["kf_req_tx"], 2, "node: requests sent")
         lost = [l for l in dpl.once().splitlines() if l.strip().startswith("lost:")]
         T.check(not lost or "kf_wait" not in lost[0], "waiting is not a loss: %s" % lost)
         if T.failed:
             print(dpl.tail())
     check_outputs(rdpcap(dpl.path("out1.pcap")), table)
-    check_requests(rdpcap(dpl.path("out0.pcap")), ssrc)
+    T.eq(check_requests(rdpcap(dpl.path("out0.pcap")), ssrc), v["remb_sent"],
+         "v: each REMB to the source counted (remb_sent)")
     check_nack(rdpcap(dpl.path("out0.pcap")), v)
     late = [bytes(p[UDP].payload) for p in rdpcap(dpl.path("out0.pcap"))
             if UDP in p and p[UDP].dport == 6400]
