@@ -126,6 +126,7 @@ parse_online(struct pctx *p, json_t *root)
 	get_u32(p, root, "outputs", false, &st->outputs);
 	get_u64(p, root, "kbps", false, UINT64_MAX >> 1, &st->kbps);
 	get_bool(p, root, "draining", false, &st->draining);
+	get_bool(p, root, "failover", false, &st->failover);
 	get_str(p, root, "pool", false, st->pool, sizeof(st->pool));
 	if (ports != NULL && !json_is_array(ports))
 		bad(p, "ports: not a list");
@@ -466,12 +467,13 @@ heir_weight(const char *node, const char *dead, uint32_t bucket)
 
 /* A stalled dataplane would refuse its takeovers (`timeout`), each refusal one of the few a
  * record allows (CP_FAILOVER_REFUSERS) and a round trip before the next in rank takes it:
- * passed over while its status says so, like a draining node. */
+ * passed over while its status says so, like a draining node. A node of the pool with
+ * failover off reads no dead node's records: as its heir, it would lose its buckets. */
 static bool
 may_inherit(const struct mf_node_status *s, const char *pool)
 {
-	return s->valid && s->online && s->dp_up && !s->dp_stalled && !s->draining &&
-	       strcmp(s->pool, pool) == 0;
+	return s->valid && s->online && s->failover && s->dp_up && !s->dp_stalled &&
+	       !s->draining && strcmp(s->pool, pool) == 0;
 }
 
 uint64_t

@@ -351,11 +351,12 @@ out:
 }
 
 /* A dead node's heirs: one per bucket whatever order the registry holds the nodes in;
- * never the dead, an offline, a draining, a stalled or another pool's node; spread over
- * the rest; a node's death moves only its own buckets' heirs; another dead node's buckets
+ * never the dead, an offline, a draining, a stalled, a failover-less or another pool's
+ * node; spread over the rest; a node's death moves only its own buckets' heirs; another dead node's buckets
  * have other heirs. Buckets: the values tests/cp/test_cp_failover.py computes too. */
 #define POOLED(node, extra) \
 	"{\"online\":true,\"node\":\"" node "\",\"time_ms\":10000,\"pool\":\"g\"," \
+	"\"failover\":true," \
 	"\"dataplane\":{\"up\":true},\"sessions\":1,\"capacity\":{\"max_sessions\":100," \
 	"\"sessions_free\":99}" extra "}"
 
@@ -368,7 +369,7 @@ test_heir(void)
 		{ "mfwd/x/status", POOLED("x", ",\"draining\":true") },
 		{ "mfwd/y/status", "{\"online\":false,\"node\":\"y\",\"reason\":\"gone\"}" },
 		{ "mfwd/z/status", "{\"online\":true,\"node\":\"z\",\"time_ms\":1,\"pool\":\"h\","
-				   "\"dataplane\":{\"up\":true},\"sessions\":0,\"capacity\":"
+				   "\"failover\":true,\"dataplane\":{\"up\":true},\"sessions\":0,\"capacity\":"
 				   "{\"max_sessions\":9,\"sessions_free\":9}}" },
 	};
 	const struct mf_node_status *h, *h2;
@@ -428,8 +429,8 @@ test_heir(void)
 	MF_TEST_ASSERT(mf_cluster_heirs_sig(&r, "g") == sig, "x draining again: the number before");
 	/* b's dataplane stalled: no heir while it says so, and the same set again after. */
 	MF_TEST_EQ(update(&r, "mfwd/b/status", "{\"online\":true,\"node\":\"b\",\"time_ms\":"
-			  "10000,\"pool\":\"g\",\"dataplane\":{\"up\":true,\"stalled\":true},"
-			  "\"sessions\":1,\"capacity\":{\"max_sessions\":100}}"), 1);
+			  "10000,\"pool\":\"g\",\"failover\":true,\"dataplane\":{\"up\":true,"
+			  "\"stalled\":true},\"sessions\":1,\"capacity\":{\"max_sessions\":100}}"), 1);
 	MF_TEST_ASSERT(mf_cluster_heirs_sig(&r, "g") != sig, "b stalled: another number");
 	for (i = 0; i < MF_CLUSTER_BUCKETS; i++) {
 		h = mf_cluster_heir(&r, "g", "a", i, NULL, 0);
@@ -437,6 +438,16 @@ test_heir(void)
 	}
 	MF_TEST_EQ(update(&r, "mfwd/b/status", POOLED("b", "")), 1);
 	MF_TEST_ASSERT(mf_cluster_heirs_sig(&r, "g") == sig, "b answers again: the number before");
+	/* c with failover off (its status says no "failover"): never an heir. */
+	MF_TEST_EQ(update(&r, "mfwd/c/status", "{\"online\":true,\"node\":\"c\",\"time_ms\":"
+			  "10000,\"pool\":\"g\",\"dataplane\":{\"up\":true},\"sessions\":1,"
+			  "\"capacity\":{\"max_sessions\":100}}"), 1);
+	MF_TEST_ASSERT(mf_cluster_heirs_sig(&r, "g") != sig, "c without failover: another number");
+	for (i = 0; i < MF_CLUSTER_BUCKETS; i++) {
+		h = mf_cluster_heir(&r, "g", "a", i, NULL, 0);
+		MF_TEST_ASSERT(h != NULL && strcmp(h->node, "c") != 0, "c no heir of %u", i);
+	}
+	MF_TEST_EQ(update(&r, "mfwd/c/status", POOLED("c", "")), 1);
 	for (i = 0; i < 64; i++) {
 		const struct mf_node_status *h3;
 		const char *no[1];
