@@ -352,8 +352,9 @@ out:
 
 /* A dead node's heirs: one per bucket whatever order the registry holds the nodes in;
  * never the dead, an offline, a draining, a stalled, a failover-less or another pool's
- * node; spread over the rest; a node's death moves only its own buckets' heirs; another dead node's buckets
- * have other heirs. Buckets: the values tests/cp/test_cp_failover.py computes too. */
+ * node; spread over the rest; a node's death moves only its own buckets' heirs; another
+ * dead node's buckets have other heirs. Buckets: the values tests/cp/test_cp_failover.py
+ * computes too. */
 #define POOLED(node, extra) \
 	"{\"online\":true,\"node\":\"" node "\",\"time_ms\":10000,\"pool\":\"g\"," \
 	"\"failover\":true," \
@@ -369,8 +370,8 @@ test_heir(void)
 		{ "mfwd/x/status", POOLED("x", ",\"draining\":true") },
 		{ "mfwd/y/status", "{\"online\":false,\"node\":\"y\",\"reason\":\"gone\"}" },
 		{ "mfwd/z/status", "{\"online\":true,\"node\":\"z\",\"time_ms\":1,\"pool\":\"h\","
-				   "\"failover\":true,\"dataplane\":{\"up\":true},\"sessions\":0,\"capacity\":"
-				   "{\"max_sessions\":9,\"sessions_free\":9}}" },
+				   "\"failover\":true,\"dataplane\":{\"up\":true},\"sessions\":0,"
+				   "\"capacity\":{\"max_sessions\":9,\"sessions_free\":9}}" },
 	};
 	const struct mf_node_status *h, *h2;
 	struct mf_cluster c, r;
@@ -430,7 +431,8 @@ test_heir(void)
 	/* b's dataplane stalled: no heir while it says so, and the same set again after. */
 	MF_TEST_EQ(update(&r, "mfwd/b/status", "{\"online\":true,\"node\":\"b\",\"time_ms\":"
 			  "10000,\"pool\":\"g\",\"failover\":true,\"dataplane\":{\"up\":true,"
-			  "\"stalled\":true},\"sessions\":1,\"capacity\":{\"max_sessions\":100}}"), 1);
+			  "\"stalled\":true},\"sessions\":1,\"capacity\":{\"max_sessions\":100}}"),
+		   1);
 	MF_TEST_ASSERT(mf_cluster_heirs_sig(&r, "g") != sig, "b stalled: another number");
 	for (i = 0; i < MF_CLUSTER_BUCKETS; i++) {
 		h = mf_cluster_heir(&r, "g", "a", i, NULL, 0);

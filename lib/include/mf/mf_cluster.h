@@ -37,7 +37,7 @@ struct mf_node_status {
 	uint32_t sessions, outputs;
 	uint64_t kbps;
 	bool draining;
-	bool failover;			/* it takes dead nodes' sessions over (may be an heir) */
+	bool failover;			/* takes dead nodes' sessions over: may be an heir */
 	uint32_t max_sessions, sessions_free, max_outputs;
 	uint64_t max_kbps;
 	double rx_pps, rx_kbps, tx_pps, tx_kbps, busy_max, busy_mean;
