@@ -273,6 +273,11 @@ dp_kf_poll(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t no
 		remb_poll(lc, s, p, now, sc);
 	if (!kr->pending)
 		return;
+	/* An update turned requests off while one was pending: it ends unsent. */
+	if (unlikely(s->ingress.kf_request == MF_KF_REQ_NONE)) {
+		kr->pending = false;
+		return;
+	}
 	if (dp_pkt_kf(s, p, sc) == MF_KF_START) {
 		kf_done(kr);
 		return;
