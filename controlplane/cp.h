@@ -223,6 +223,8 @@ struct cp_reg {
 /** FNV-1a of a NUL-terminated id. */
 uint32_t cp_id_hash(const char *id);
 struct cp_sess *cp_reg_find(const struct cp_reg *r, const char *id);
+/** Free the port spaces no session uses (after a batch of commands). */
+void cp_reg_trim(struct cp_reg *r);
 struct cp_sess *cp_reg_add(struct cp_reg *r, const struct mf_sess_spec *spec);
 void cp_reg_set(struct cp_reg *r, struct cp_sess *s, const struct mf_sess_spec *spec);
 void cp_reg_del(struct cp_reg *r, struct cp_sess *s);

@@ -844,6 +844,7 @@ cp_node_info(struct cp *cp, json_t *args, struct cp_err *err)
 	o = mf_node_info_to_json((struct mf_msg_node_info *)cp->res);
 	json_object_set_new(o, "node", json_string(cp->cfg.node));
 	json_object_set_new(o, "draining", json_boolean(cp->draining));
+	json_object_set_new(o, "port_spaces", json_integer(cp->reg.nb_spaces));
 	json_object_set_new(o, "limits", json_pack("{s:i, s:i, s:I}", "max_sessions",
 		cp->cfg.limits.max_sessions ? cp->cfg.limits.max_sessions : cp->dp_max_sessions,
 		"max_outputs", cp->cfg.limits.max_outputs, "max_kbps",

@@ -168,6 +168,7 @@ run(struct cp *cp)
 			cp_cmd_batch(cp, batch, n);
 		for (i = 0; i < n; i++)
 			cp_msg_free(batch[i]);
+		cp_reg_trim(&cp->reg);
 		t = now_ms();
 		cp_streams_tick(cp, t);
 		cp_pipes_tick(cp, t);

@@ -21,6 +21,7 @@ struct cp_space {
 	uint16_t port;
 	struct mf_addr local;
 	uint32_t hint;		/* where the last allocation ended: the next search starts there */
+	uint32_t used;		/* ports set: an empty space is freed (cp_reg_trim()) */
 	uint64_t bits[SPACE_WORDS];
 };
 
@@ -106,10 +107,33 @@ set_bits(struct cp_space *sp, uint32_t p, bool pair, bool on)
 	uint32_t k;
 
 	for (k = p; k <= p + pair && k < 65536; k++) {
-		if (on)
+		if (bit(sp, k) == on)
+			continue;
+		if (on) {
 			sp->bits[k / 64] |= 1ull << (k % 64);
-		else
+			sp->used++;
+		} else {
 			sp->bits[k / 64] &= ~(1ull << (k % 64));
+			sp->used--;
+		}
+	}
+}
+
+/* Spaces with no port in use freed: an allocation makes one before its create is judged,
+ * and a refused create (any address a client names) would leave it for good. Between
+ * batches, so that the allocations of one batch keep their hints. */
+void
+cp_reg_trim(struct cp_reg *r)
+{
+	uint32_t i = 0;
+
+	while (i < r->nb_spaces) {
+		if (r->spaces[i]->used != 0) {
+			i++;
+			continue;
+		}
+		free(r->spaces[i]);
+		r->spaces[i] = r->spaces[--r->nb_spaces];
 	}
 }
 

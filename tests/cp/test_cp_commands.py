@@ -272,6 +272,21 @@ def held_channel(c, cp, dpl):
             % (st or {}).get("dataplane"))
 
 
+def refused_spaces(c):
+    """A create refused after its port was allocated (a bad output here) leaves no port
+    space behind: each (port, address) a client names held 8 KiB for good."""
+    before = ok(c.request(CMD, "node.info"), "node.info").get("port_spaces")
+    for i in range(20):
+        bad = spec("sp%d" % i, outputs=[{"id": "a", "port": 1, "addr": "10.99.2.1",
+                                         "udp_port": 6000, "colour": 1}])
+        bad["ingress"]["addr"] = "2001:db8::%x" % (i + 1)
+        err(c.request(CMD, "session.create", bad), "unknown_key", "a bad output, addr %d" % i)
+    after = ok(c.request(CMD, "node.info"), "node.info").get("port_spaces")
+    T.check(before is not None and before >= 1 and after == before,
+            "20 refused creates on 20 addresses leave no port space (%s, then %s)" %
+            (before, after))
+
+
 def main():
     dpl = pcap_dataplane("cpcmd")
     with dpl, Broker() as broker:
@@ -284,6 +299,7 @@ def main():
             T.check(wait_status(c, "n1", lambda s: s["online"] and s["dataplane"]["up"]),
                     "retained status online with the dataplane up")
             commands(c, cp)
+            refused_spaces(c)
             reply_qos(c)
             reply_elsewhere(c)
             # One client on the channel (mf_client.h): mfwd-ctl is refused, saying why, while
