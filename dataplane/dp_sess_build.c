@@ -483,6 +483,9 @@ out_build(struct dp_sess *s, struct dp_out *o, const struct mf_sess_output *cfg,
 {
 	int rc;
 
+	/* Before anything can fail: sess_unbuild() gives back this output's next hop, and 0
+	 * (the zeroed entry's) is another output's. */
+	o->neigh = DP_NEIGH_NONE;
 	o->cfg = *cfg;
 	/* ICE: the pair its receiver nominated stays while the credentials do. */
 	if (cfg->ice.ufrag[0] != '\0' && prev != NULL && prev->family != 0 &&

@@ -93,6 +93,20 @@ def main():
             T.eq((out["nack_rx"], out["nack_resent"], out.get("nack_miss", 0)), (1, 1, 0),
                  "the output counts the NACK and its resend")
 
+            # A create refused for its NACK buffers (past half of --mbufs, at its second
+            # output or later) gives back only the next hops it took: not one reference of
+            # entry 0, 10.99.2.1's, which a's output uses (it was freed: a's frames waited
+            # for a MAC no one would ask for, and were dropped).
+            many = session("big", 5010, "10.99.2.3", 6010, nack={"packets": 4096})
+            many["outputs"] = [dict(many["outputs"][0], id="o%d" % i) for i in range(8)]
+            rc, _ = dpl.ctl("add", "-", stdin=json.dumps(many))
+            T.check(rc != 0, "a create whose NACK buffers pass half of --mbufs is refused")
+            before = drops(dpl.stats())
+            peer.cmd("send 5000 200 220 1000")
+            T.eq(peer.cmd("recv 6000")["seqs"], list(range(200, 220)),
+                 "a's output still sends to 10.99.2.1 after that refusal")
+            T.eq(drops(dpl.stats()), before, "and drops nothing for want of a MAC")
+
             peer.cmd("race 5002 10.99.2.3 0 2000")
             got = peer.cmd("recv 6002")["seqs"]
             peer.close()
