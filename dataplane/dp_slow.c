@@ -209,14 +209,22 @@ nd_learn(struct dp_port *p, const uint8_t *ip, const uint8_t *mac)
 	dp_neigh_learn(p->index, &a, mac);
 }
 
-/* Reply in place to a solicitation for one of our addresses: a solicited advertisement. */
+/* Reply in place to a solicitation for one of our addresses: a solicited advertisement,
+ * 32 bytes of ICMPv6, longer than a solicitation without options (a unicast probe). */
 static void
 nd_advertise(struct dp_port *p, struct rte_mbuf *m, struct rte_ipv6_hdr *ip, uint8_t *icmp,
 	     const uint8_t *target)
 {
 	const uint8_t *eth = rte_pktmbuf_mtod(m, const uint8_t *);
-	uint16_t len = 32;
+	uint16_t len = 32, want = (uint16_t)(icmp - eth + len);
 
+	if (m->nb_segs != 1 ||
+	    (m->data_len < want ? rte_pktmbuf_append(m, want - m->data_len) == NULL :
+	     rte_pktmbuf_trim(m, m->data_len - want) != 0)) {
+		count(DP_CTR_slow_other);
+		rte_pktmbuf_free(m);
+		return;
+	}
 	memcpy(ip->dst_addr, ip->src_addr, 16);
 	memcpy(ip->src_addr, target, 16);
 	ip->hop_limits = 255;
@@ -229,7 +237,6 @@ nd_advertise(struct dp_port *p, struct rte_mbuf *m, struct rte_ipv6_hdr *ip, uin
 	icmp[24] = ND_OPT_TLL;
 	icmp[25] = 1;
 	memcpy(icmp + 26, p->mac.addr_bytes, 6);
-	rte_pktmbuf_trim(m, (uint16_t)(m->data_len - (icmp - eth) - len));
 	icmp6_csum(ip, icmp);
 	reply(p, m, DP_CTR_nd_tx);
 }
@@ -249,6 +256,11 @@ icmp6_input(struct dp_port *p, struct rte_mbuf *m, const struct mf_eth *e)
 	icmp = l3 + 40;
 	ilen = (uint16_t)(info.total_len - 40);
 	if (ilen < 8)
+		goto ignore;
+	/* RFC 4861 7.1: neighbour discovery is link-local; one routed here from elsewhere
+	 * (its hop limit spent) must not teach us a MAC. */
+	if ((icmp[0] == MF_ICMP6_NS || icmp[0] == MF_ICMP6_NA) &&
+	    (info.ttl != 255 || icmp[1] != 0))
 		goto ignore;
 	if (icmp[0] == MF_ICMP6_NS && ilen >= 24) {
 		count(DP_CTR_nd_rx);

@@ -74,6 +74,13 @@ def build_inputs(d):
     v6.append(Ether(src="02:00:00:00:02:06", dst="33:33:ff:00:00:02") /
               IPv6(src="fd00:2::1", dst="ff02::1:ff00:2", hlim=255) / ICMPv6ND_NS(tgt="fd00:2::2") /
               ICMPv6NDOptSrcLLAddr(lladdr="02:00:00:00:02:06"))
+    # A unicast probe without a source link-layer option (24 bytes: the NA is longer), and
+    # a solicitation routed here (hop limit 64: RFC 4861 says ignore it, and learn nothing).
+    v6.append(Ether(src="02:00:00:00:02:09", dst=DP_MAC) /
+              IPv6(src="fd00:2::9", dst="fd00:2::2", hlim=255) / ICMPv6ND_NS(tgt="fd00:2::2"))
+    v6.append(Ether(src="02:00:00:00:02:07", dst="33:33:ff:00:00:02") /
+              IPv6(src="fd00:2::7", dst="ff02::1:ff00:2", hlim=64) / ICMPv6ND_NS(tgt="fd00:2::2") /
+              ICMPv6NDOptSrcLLAddr(lladdr="02:00:00:00:02:07"))
     v6.append(Ether(src="02:00:00:00:02:06", dst=DP_MAC) / IPv6(src="fd00:2::1", dst="fd00:2::2") /
               ICMPv6EchoRequest(id=9, seq=1, data=b"ping6"))
     wrpcap(os.path.join(d, "in1.pcap"), v6)
@@ -187,6 +194,15 @@ def check_outputs(out0, out1):
                 na[0][ICMPv6NDOptDstLLAddr].lladdr == na[0][Ether].src and
                 csum_ok(na[0], (ICMPv6ND_NA, "cksum")) and na[0][IPv6].hlim == 255,
                 "NA target, flags, link-layer option, checksum")
+    probe = [p for p in out1 if ICMPv6ND_NA in p and p[IPv6].dst == "fd00:2::9"]
+    T.check(len(probe) == 1 and probe[0][IPv6].plen == 32 and
+            len(bytes(probe[0][IPv6].payload)) == 32 and
+            probe[0][ICMPv6NDOptDstLLAddr].lladdr == probe[0][Ether].src and
+            csum_ok(probe[0], (ICMPv6ND_NA, "cksum")),
+            "NA to a probe without options: 32 bytes, as its length says (%s)" %
+            [bytes(p).hex() for p in probe])
+    T.eq([p[IPv6].dst for p in out1 if ICMPv6ND_NA in p and p[IPv6].dst == "fd00:2::7"], [],
+         "no NA to a solicitation with hop limit 64")
     e6 = [p for p in out1 if ICMPv6EchoReply in p]
     T.check(len(e6) == 1 and e6[0][ICMPv6EchoReply].data == b"ping6" and
             e6[0][IPv6].dst == "fd00:2::1", "ICMPv6 echo reply")
@@ -227,7 +243,7 @@ def check_stats(st):
     T.eq(n["drop_media"], 1, "node: malformed RTP")
     T.eq(n["arp_reply_tx"], 1, "node: ARP replies")
     T.eq(n["icmp_echo_tx"], 2, "node: echo replies (ICMP and ICMPv6)")
-    T.eq(n["nd_rx"], 1, "node: neighbour solicitations handled")
+    T.eq(n["nd_rx"], 2, "node: neighbour solicitations handled (not the routed one)")
     T.eq(st["sessions"]["v6"]["rx_pkts"], 3, "v6 rx")
     T.eq(st["sessions"]["fan128"]["tx_pkts"], 384, "fan128 tx")
 
@@ -275,7 +291,7 @@ neighbour = fd00:2::1 02:00:00:00:02:06
         # Ports count a burst before its packets are handled, and the control lcore answers
         # echoes while the worker still fans out: wait for the last of each.
         st = dpl.wait_for(lambda s: s["node"]["arp_reply_tx"] >= 1 and
-                          s["node"]["icmp_echo_tx"] >= 2 and s["node"]["nd_rx"] >= 1 and
+                          s["node"]["icmp_echo_tx"] >= 2 and s["node"]["nd_rx"] >= 2 and
                           s["sessions"]["fan128"]["tx_pkts"] >= 384 and
                           s["sessions"]["v6"]["rx_pkts"] >= 3, what="slow path and fan-out done")
         check_stats(st)
