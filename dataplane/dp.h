@@ -493,8 +493,8 @@ struct dp_rtp_rx {
 	uint64_t last_tsc;		/* arrival of the previous packet */
 	uint64_t rtp_per_tsc_q32;	/* rate / tsc_hz, times 2^32: no division per packet */
 	uint64_t us_per_q4_q32;		/* 1e6 / (16 rate), times 2^32 */
+	uint64_t cycles;		/* sequence wraps, times 65536: 2^32 packets is days */
 	uint32_t ssrc;
-	uint32_t cycles;
 	uint32_t base_seq;
 	uint32_t last_ts;		/* the previous packet's RTP timestamp */
 	uint32_t jitter_q4;		/* RTP units, times 16 */
