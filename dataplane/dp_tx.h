@@ -23,11 +23,15 @@ dp_tx_flush_port(struct dp_lcore *lc, uint16_t port)
 	uint64_t *pc, bytes = 0;
 	uint16_t sent = 0, i;
 
+	/* Summed before the burst: a driver that copies (af_packet, memif) frees what it
+	 * sent inside it, and another lcore may have the mbuf by the time we read it. */
+	for (i = 0; i < b->n; i++)
+		bytes += b->pkts[i]->pkt_len;
 	/* A port being restarted takes nothing: what was for it is counted below. */
 	if (likely(atomic_load_explicit(&dp.ports[port].active, memory_order_acquire)))
 		sent = rte_eth_tx_burst(dp.ports[port].port_id, lc->txq, b->pkts, b->n);
-	for (i = 0; i < sent; i++)
-		bytes += b->pkts[i]->pkt_len;
+	for (i = sent; i < b->n; i++)
+		bytes -= b->pkts[i]->pkt_len;
 	pc = dp_ctr_of(dp.ports[port].ctr, dp.stride_port, lc->index);
 	pc[DP_PC_tx_pkts] += sent;
 	pc[DP_PC_tx_bytes] += bytes;

@@ -9,7 +9,7 @@
 int
 mf_rtp_parse_hdr(const uint8_t *p, size_t len, struct mf_rtp *r)
 {
-	size_t off;
+	size_t off, ext;
 
 	if (len < MF_RTP_HDR_LEN)
 		return -MF_PKT_E_RTP_TRUNC;
@@ -32,11 +32,13 @@ mf_rtp_parse_hdr(const uint8_t *p, size_t len, struct mf_rtp *r)
 	if (r->has_ext) {
 		if (off + 4 > len)
 			return -MF_PKT_E_RTP_EXT;
-		r->ext_profile = mf_rd16(p + off);
-		r->ext_len = (uint16_t)(mf_rd16(p + off + 2) * 4u);
-		if (off + 4 + r->ext_len > len)
+		/* In size_t: 4 * 0x4000 words would wrap to 0 in 16 bits. */
+		ext = (size_t)mf_rd16(p + off + 2) * 4;
+		if (off + 4 + ext > len)
 			return -MF_PKT_E_RTP_EXT;
-		off += 4 + (size_t)r->ext_len;
+		r->ext_profile = mf_rd16(p + off);
+		r->ext_len = (uint16_t)ext;
+		off += 4 + ext;
 	}
 	r->hdr_len = (uint16_t)off;
 	r->payload_len = (uint16_t)(len - off);

@@ -103,6 +103,9 @@ test_rtp_malformed(void)
 	p[len - 1] = 24;
 	MF_TEST_EQ(mf_rtp_parse(p, len, &r), 0);
 	MF_TEST_EQ(r.payload_len, 0);
+	/* An extension length of 4 * (0x4000 + n) bytes is no length of 4n (16-bit wrap). */
+	pb_w16(p + 22, (uint16_t)(0x4000 + (p[22] << 8 | p[23])));
+	MF_TEST_EQ(mf_rtp_parse(p, len, &r), -MF_PKT_E_RTP_EXT);
 	pb_w16(p + 22, 100);	/* extension length lies */
 	MF_TEST_EQ(mf_rtp_parse(p, len, &r), -MF_PKT_E_RTP_EXT);
 	p[0] = (p[0] & 0x3f) | 0x40;	/* version 1 */
