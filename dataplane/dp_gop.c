@@ -3,16 +3,17 @@
  * The GOP cache (seed 001: a viewer starts at once): the session's worker keeps references
  * to the RTP packets (or MPEG-TS datagrams) since the last key frame, as received and
  * decrypted, no copies; for MPEG-TS over UDP also the last datagrams with the PAT and the
- * PMT, which a decoder needs first. A new
- * key frame restarts it; going over max_frames, max_bytes, max_ms or the packets it has
- * room for drops it until the next key frame, so it never holds a partial GOP that a
- * decoder could not start from. Outputs that start with it (dp_out.c) send it from the
+ * PMT, which a decoder needs first. A new key frame restarts it; going over max_frames,
+ * max_bytes, max_ms or the packets it has room for, or a pool of mbufs under an eighth
+ * free, drops it until the next key frame, so it never holds a partial GOP that a decoder
+ * could not start from. Outputs that start with it (dp_out.c) send it from the
  * first packet, then go live.
  *
  * A held packet is read by later outputs, so no output may write into it: the fan-out
  * never gives a cached input to its last output (dp_pkt.cached).
  */
 
+#include <rte_lcore.h>
 #include <rte_mbuf.h>
 
 #include "dp.h"
@@ -21,6 +22,33 @@
 /* Packets a cache has room for: a generous number per frame, bounded. */
 #define GOP_PKTS_PER_FRAME	64
 #define GOP_MAX_PKTS		65536
+/* A cache's own limits do not bound what all of them hold: one of the defaults holds 4 MiB,
+ * some 3,500 packets of 1,200 bytes, and a few fill the packet pool (a reassembled
+ * datagram's pool of 511 at once). Past a share of free mbufs a cache lets go, as at a
+ * limit, rather than hold what the ports receive into: with the pool empty no packet
+ * arrives that would make a cache let go. Looked at every GOP_POOL_EVERY packets a cache
+ * takes, and for each from a pool other than the packets' (the reassembled datagrams',
+ * small). */
+#define GOP_POOL_EVERY		32
+#define GOP_POOL_LOW_SHARE	8	/* an eighth free */
+
+static bool
+pool_low(const struct dp_gop *g, const struct rte_mbuf *m)
+{
+	const struct rte_mempool *mp = m->pool;
+	unsigned int left, i, self = rte_lcore_id();
+
+	if ((g->n % GOP_POOL_EVERY) != 0 && mp == dp.pool)
+		return false;
+	/* What this worker can take: the pool's common store and its own cache; another
+	 * lcore's cache (up to 384 of a small pool) is that lcore's alone. */
+	left = rte_mempool_avail_count(mp);
+	if (mp->cache_size != 0)
+		RTE_LCORE_FOREACH(i)
+			if (i != self)
+				left -= RTE_MIN(left, mp->local_cache[i].len);
+	return left < mp->size / GOP_POOL_LOW_SHARE;
+}
 
 static void
 gop_clear(struct dp_gop *g)
@@ -42,6 +70,16 @@ gop_full(const struct dp_gop *g, const struct dp_pkt *p, uint64_t now)
 	return g->n == g->cap || g->bytes + p->l4.payload_len > g->max_bytes ||
 	       now - g->start_tsc > g->max_tsc ||
 	       (p->what == DP_WHAT_RTP && g->frames >= g->max_frames && p->rtp.ts != g->last_ts);
+}
+
+/* Over a limit: nothing until the next key frame. */
+static void
+gop_drop(struct dp_gop *g, uint64_t *sc)
+{
+	gop_clear(g);
+	sc[DP_SC_gop_dropped]++;
+	sc[DP_SC_gop_pkts] = 0;
+	sc[DP_SC_gop_bytes] = 0;
 }
 
 static void
@@ -74,7 +112,8 @@ psi_note(struct dp_gop *g, const struct dp_sess *s, struct dp_pkt *p)
 }
 
 void
-dp_gop_add(struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc)
+dp_gop_add(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now,
+	   uint64_t *sc)
 {
 	struct dp_gop *g = s->gop;
 
@@ -96,10 +135,12 @@ dp_gop_add(struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc)
 	} else if (!g->valid) {
 		return;
 	} else if (gop_full(g, p, now)) {
-		gop_clear(g);
-		sc[DP_SC_gop_dropped]++;
-		sc[DP_SC_gop_pkts] = 0;
-		sc[DP_SC_gop_bytes] = 0;
+		gop_drop(g, sc);
+		return;
+	}
+	if (unlikely(pool_low(g, p->m))) {
+		gop_drop(g, sc);
+		lc->ctr[DP_CTR_gop_pool_low]++;
 		return;
 	}
 	if (p->what == DP_WHAT_RTP && (g->n == 0 || p->rtp.ts != g->last_ts)) {

@@ -668,7 +668,7 @@ session_packet(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_
 	else if (unlikely(s->st->kf.pending || s->st->kf.remb_pending || s->st->kf.nack_nb))
 		dp_kf_poll(lc, s, p, now, sc);
 	if (s->gop != NULL)
-		dp_gop_add(s, p, now, sc);
+		dp_gop_add(lc, s, p, now, sc);
 	dp_fanout(lc, s, p, now, sc);
 	hot_done(&s->st->hot);
 }

@@ -138,7 +138,8 @@ void dp_nack_ring_free(struct dp_nack_ring *r);
 
 /* GOP cache (dp_gop.c). On the session's worker: */
 /** Restart the cache on a key frame, add to it after one, drop it at a limit. */
-void dp_gop_add(struct dp_sess *s, struct dp_pkt *p, uint64_t now, uint64_t *sc);
+void dp_gop_add(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t now,
+		uint64_t *sc);
 /* Control lcore. */
 struct dp_gop *dp_gop_new(const struct mf_sess_ingress *in);
 /** Free the cache and drop its references (after a grace period). */
