@@ -116,10 +116,11 @@ fb_send(struct dp_lcore *lc, struct dp_sess *s, const struct dp_pkt *p, uint8_t 
 		rte_pktmbuf_free(m);
 		return DP_CTR_drop_no_mbuf;
 	}
-	/* The arrival frame's link header, VLAN tags included, with its MACs swapped. */
+	/* The arrival frame's link header, VLAN tags included: to the MAC it came from, from
+	 * the port's own (the frame's destination may have been a broadcast one). */
 	memcpy(h, p->data, l2);
 	memcpy(h, p->data + 6, 6);
-	memcpy(h + 6, p->data, 6);
+	memcpy(h + 6, dp_port_by_index(s->ingress.port)->mac.addr_bytes, 6);
 	/* Back to the source, from the address and RTCP port it sends to. */
 	udp = dp_hdr_ip_udp(h + l2, p->l4.ip.version, p->l4.ip.dst, p->l4.ip.src,
 			    s->kind == MF_SESS_RTP_MUX ? s->ingress.udp_port :

@@ -48,8 +48,8 @@ def capture(name):
     return out
 
 
-def udp(payload, sport, dport, src=SRC):
-    return Ether(src=SRC_MAC, dst=DP_MAC) / IP(src=src, dst=DST) / UDP(sport=sport, dport=dport) \
+def udp(payload, sport, dport, src=SRC, dst_mac=DP_MAC):
+    return Ether(src=SRC_MAC, dst=dst_mac) / IP(src=src, dst=DST) / UDP(sport=sport, dport=dport) \
         / Raw(payload)
 
 
@@ -86,7 +86,8 @@ def build_inputs(d):
             plis.append(Ether(src="02:00:00:00:01:05", dst=DP_MAC) / IP(src=RX, dst=DST)
                         / UDP(sport=6101 + 2 * r, dport=5005) / Raw(pli))
     # Session "f": P frames only (no key frame in them), to 5104.
-    fir_in = [udp(p, 4100, 5104) for e, p in pkts if e == 0][:12]
+    # (Sent to the broadcast MAC: the FIR still leaves from the port's own.)
+    fir_in = [udp(p, 4100, 5104, dst_mac="ff:ff:ff:ff:ff:ff") for e, p in pkts if e == 0][:12]
     # Output rn's receiver NACKs 1003 with 1004 and 1006 (BLP bits 0 and 2), the same again
     # (within rtt_ms: not resent twice), and 900 (never sent).
     def nack(pid, blp):
@@ -209,6 +210,8 @@ def check_requests(out0, ssrc):
     pli = [p for p in fb if p[UDP].sport == 5005 and bytes(p[UDP].payload)[0] == 0x81]
     remb = [bytes(p[UDP].payload) for p in fb if p[UDP].sport == 5005 and
             bytes(p[UDP].payload)[0] == 0x8f]
+    # Port 0's own MAC: what its outputs' frames (rn's) leave from.
+    port_mac = next((p[Ether].src for p in out0 if UDP in p and p[UDP].dport == 6300), None)
     # Our SSRC, new with each feedback context (random): the same in all v sends.
     ours = struct.unpack("!I", remb[0][4:8])[0] if remb else 0
     T.check(ours != 0, "v: our SSRC in feedback is not 0")
@@ -220,14 +223,13 @@ def check_requests(out0, ssrc):
     T.eq(sorted(set(remb_bps(r) for r in remb)), [200000, 300000],
          "r0's 3 Mbit/s not passed on while rn's 300 kbit/s is fresh")
     T.eq(remb_bps(remb[-1]) if remb else None, 200000, "r0's 200 kbit/s passed on at once")
-    return len(remb)
     T.eq(len(pli), 1, "one PLI for 2 waiting outputs and 640 receivers' PLIs")
     if pli:
         p = pli[0]
         T.eq(bytes(p[UDP].payload), bytes([0x81, 206, 0, 2]) +
              struct.pack("!II", ours, ssrc), "PLI bytes (RFC 4585 6.3.1), our SSRC as the REMB's")
-        T.eq((p[UDP].dport, p[Ether].dst, p[Ether].src), (4001, SRC_MAC, DP_MAC),
-             "PLI to the source's RTP port + 1, back through its MAC")
+        T.eq((p[UDP].dport, p[Ether].dst, p[Ether].src), (4001, SRC_MAC, port_mac),
+             "PLI to the source's RTP port + 1, back through its MAC, from the port's")
         q = Ether(bytes(p))
         del q[IP].chksum
         del q[UDP].chksum
@@ -243,6 +245,9 @@ def check_requests(out0, ssrc):
                 "FIR sender (ours for session f) and FCI SSRC: %s" % (fir_ssrcs,))
         T.eq(b[16:20], bytes(4), "FIR command sequence number 0")
         T.eq(fir[0][UDP].dport, 4101, "FIR to RTP port + 1")
+        T.eq(fir[0][Ether].src, port_mac, "FIR from the port's MAC, though its source sent to "
+             "the broadcast one")
+    return len(remb)
 
 
 def main():
