@@ -410,6 +410,22 @@ nonce_refused(const struct cp_req *rq)
 	       strcmp(rq->err.code, "replay_cache_full") == 0;
 }
 
+/* A refusal that passes (the dataplane away or slow): not kept for a repeat, which may
+ * find it back. For a batch, any of its items refused so. */
+static bool
+passing(const struct cp_req *rq)
+{
+	uint32_t i;
+
+	if (strcmp(rq->err.code, "timeout") == 0 || strcmp(rq->err.code, "dataplane_down") == 0)
+		return true;
+	for (i = 0; rq->items != NULL && i < rq->nb_items; i++)
+		if (!rq->items[i].ok && (strcmp(rq->items[i].err.code, "timeout") == 0 ||
+					 strcmp(rq->items[i].err.code, "dataplane_down") == 0))
+			return true;
+	return false;
+}
+
 /* An earlier request of this batch, [0, @p n), from the same sender with @p rq's id, not
  * itself a repeat nor refused for its nonce. @return its index, or -1. */
 static int
@@ -571,12 +587,11 @@ answer(struct cp *cp, struct cp_msg *msg, struct cp_req *rqs, unsigned int k, ch
 	text = reply_text(cp, rq->id, rq->cmd, rq->seqid, json_incref(rq->result), &rq->err);
 	if (text != NULL) {
 		/* Kept to answer a repeat: what a verified sender got, unless the refusal
-		 * passes (the dataplane away or slow, the nonces full), says nothing of the
-		 * request under that id (a replay: the one that ran is answered by its own) or
-		 * the reply is large. */
+		 * passes (the dataplane away or slow, for the request or one of its items;
+		 * the nonces full), says nothing of the request under that id (a replay: the
+		 * one that ran is answered by its own) or the reply is large. */
 		if (rq->verified && rq->twin == 0 && rq->cmd != NULL &&
-		    strlen(text) <= REPLAY_TEXT_MAX && strcmp(rq->err.code, "timeout") != 0 &&
-		    strcmp(rq->err.code, "dataplane_down") != 0 && !nonce_refused(rq))
+		    strlen(text) <= REPLAY_TEXT_MAX && !passing(rq) && !nonce_refused(rq))
 			replay_add(cp, rq->tenant, rq->id, text);
 		send_reply(cp, msg, rq, text);
 		if (rq->keep) {

@@ -264,12 +264,22 @@ def held_channel(c, cp, dpl):
     T.check(r is not None and not r["ok"] and r["error"]["code"] == "dataplane_down" and
             "another client" in r["error"]["message"],
             "a create meanwhile refused, saying why: %s" % r)
+    # A batch whose items the dataplane's absence refused: the reply is not kept for a
+    # repeat (it would answer that repeat "created 0" for good).
+    many = {"sessions": [spec("many-held")]}
+    r = c.request(CMD, "session.create_many", many, rid="many-held")
+    T.check(r is not None and r.get("ok") is not None and
+            "dataplane_down" in json.dumps(r), "a create_many meanwhile: %s" % r)
     ctl.terminate()     # its claim ends with it
     ctl.wait(timeout=20)
     st = wait_status(c, "n1", lambda s: s["online"] and s["dataplane"]["up"], timeout=10)
     T.check(st is not None and st["sessions"] == 2 and "waiting" not in st["dataplane"],
             "attached once mfwd-ctl let go, its 2 sessions kept: %s"
             % (st or {}).get("dataplane"))
+    r = c.request(CMD, "session.create_many", many, rid="many-held")
+    T.check(r is not None and r.get("ok") and r["result"]["created"] == 1,
+            "the same create_many again, the dataplane back: run, not answered from the "
+            "first: %s" % r)
 
 
 def refused_spaces(c):
