@@ -220,19 +220,21 @@ get_addr(const json_t *v, struct mf_addr *a, struct dctx *c)
 	return 0;
 }
 
-/* A JSON object key that must be a payload type number, "0".."127". */
+/* A JSON object key that must be a payload type number, "0".."127": digits alone, no
+ * leading zero, sign or space (strtol's " 96", "+96" and "-0" would name a type twice). */
 static int
 pt_key(const char *key, struct dctx *c)
 {
-	char *end;
-	long pt;
+	size_t n = strspn(key, "0123456789");
+	int pt = 0;
 
-	errno = 0;
-	pt = strtol(key, &end, 10);
-	if (errno != 0 || end == key || *end != '\0' || pt < 0 || pt > 127 ||
-	    (key[0] == '0' && key[1] != '\0'))
+	if (n == 0 || n > 3 || key[n] != '\0' || (key[0] == '0' && n > 1))
 		return fail(c, MF_SESS_E_BAD_VALUE, "key must be a payload type 0..127");
-	return (int)pt;
+	while (*key != '\0')
+		pt = pt * 10 + (*key++ - '0');
+	if (pt > 127)
+		return fail(c, MF_SESS_E_BAD_VALUE, "key must be a payload type 0..127");
+	return pt;
 }
 
 static int need_rtp(struct dctx *c);
