@@ -557,6 +557,7 @@ static void
 answer(struct cp *cp, struct cp_msg *msg, struct cp_req *rqs, unsigned int k, char *again)
 {
 	char *text, who[CP_TENANT_MAX + 40], id[72], cmd[40];
+	char message[sizeof(rqs->err.message)], path[sizeof(rqs->err.path)];
 	struct cp_req *rq = &rqs[k];
 	uint32_t i;
 
@@ -578,12 +579,15 @@ answer(struct cp *cp, struct cp_msg *msg, struct cp_req *rqs, unsigned int k, ch
 	}
 	if (rq->result != NULL && rq->cmd != NULL && find_cmd(rq->cmd)->changes)
 		cp->status_dirty = true;
+	/* A message or path may quote what the client sent (a command's name, an id, a key):
+	 * printable, so that no client writes a line of the log of its own. */
 	if (rq->result == NULL)
 		MF_LOG(INFO, cmd, "%s%s%s of %s refused: %s%s%s: %s",
 		       rq->cmd ? printable(rq->cmd, cmd, sizeof(cmd)) : "request", rq->id ? " " : "",
 		       rq->id ? printable(rq->id, id, sizeof(id)) : "",
 		       cp_auth_who(cp, rq->tenant, rq->sig, who, sizeof(who)), rq->err.code,
-		       rq->err.path[0] ? " at " : "", rq->err.path, rq->err.message);
+		       rq->err.path[0] ? " at " : "", printable(rq->err.path, path, sizeof(path)),
+		       printable(rq->err.message, message, sizeof(message)));
 	text = reply_text(cp, rq->id, rq->cmd, rq->seqid, json_incref(rq->result), &rq->err);
 	if (text != NULL) {
 		/* Kept to answer a repeat: what a verified sender got, unless the refusal

@@ -74,6 +74,11 @@ def commands(c, cp):
     err(c.request(CMD, "session.create", spec("s4")), "capacity", "admission: max_sessions")
     err(c.request(CMD, "session.create", [1, 2]), "bad_args", "args not an object")
     err(c.request(CMD, "session.frobnicate", {}), "unknown_command", "unknown command", "cmd")
+    # A name with a newline: refused, and logged on one line (no line of the client's own).
+    err(c.request(CMD, "x\nFAKE LOG LINE", {}), "unknown_command", "a name with a newline",
+        "cmd")
+    T.check(not any(ln.startswith("FAKE LOG LINE") for ln in cp.tail(400).splitlines()),
+            "no log line of the client's own")
     err(c.request(CMD, "session.get", {"id": "nope"}), "not_found", "unknown session")
     err(c.request(CMD, "session.get", {"id": "s1", "x": 1}), "bad_args", "unknown arg")
     err(c.request(CMD, "session.delete", {}), "bad_args", "missing id")
