@@ -104,6 +104,15 @@ replay_find(struct cp *cp, uint16_t tenant, const char *id)
 	return NULL;
 }
 
+/* A reply may carry a secret (token.create's token, a stream's key): wiped before it goes. */
+static void
+wipe_free(char *text)
+{
+	if (text != NULL)
+		explicit_bzero(text, strlen(text));
+	free(text);
+}
+
 static void
 replay_add(struct cp *cp, uint16_t tenant, const char *id, const char *reply)
 {
@@ -113,7 +122,7 @@ replay_add(struct cp *cp, uint16_t tenant, const char *id, const char *reply)
 		r = cp->replay = calloc(1, sizeof(*r));
 	if (r == NULL || id == NULL || strlen(id) >= sizeof(r->ring[0].id))
 		return;
-	free(r->ring[r->next].reply);
+	wipe_free(r->ring[r->next].reply);
 	r->ring[r->next].hash = cp_id_hash(id);
 	r->ring[r->next].tenant = tenant;
 	snprintf(r->ring[r->next].id, sizeof(r->ring[0].id), "%s", id);
@@ -289,18 +298,19 @@ keep_routing(struct cp *cp, const struct cp_msg *msg, const struct cp_req *rq)
 void
 cp_cmd_answer(struct cp *cp, struct cp_later *l, json_t *result, const struct cp_err *err)
 {
-	char *text, id[72];
+	char *text, id[72], message[sizeof(err->message)], path[sizeof(err->path)];
 
 	if (result != NULL)
 		cp->status_dirty = true;
 	else
 		MF_LOG(INFO, cmd, "%s%s%s refused: %s%s%s: %s", l->cmd, l->id ? " " : "",
 		       l->id ? printable(l->id, id, sizeof(id)) : "", err->code,
-		       err->path[0] ? " at " : "", err->path, err->message);
+		       err->path[0] ? " at " : "", printable(err->path, path, sizeof(path)),
+		       printable(err->message, message, sizeof(message)));
 	text = reply_text(cp, l->id, l->cmd, l->seqid, result, err);
 	if (text != NULL)
 		cp_mqtt_publish(cp->mqtt, l->topic, text, l->qos, false, l->corr, l->corr_len);
-	free(text);
+	wipe_free(text);
 	cp_cmd_answer_free(l);
 }
 
@@ -602,12 +612,10 @@ answer(struct cp *cp, struct cp_msg *msg, struct cp_req *rqs, unsigned int k, ch
 			rq->kept = text;	/* for its twin; freed with the batch */
 			text = NULL;
 		}
-		if (text != NULL)
-			explicit_bzero(text, strlen(text));
-		free(text);
+		wipe_free(text);
 	}
 out:
-	free(again);
+	wipe_free(again);
 	for (i = 0; rq->results != NULL && i < rq->nb_items; i++)
 		json_decref(rq->results[i]);
 	free(rq->results);
@@ -696,8 +704,7 @@ cp_cmd_batch(struct cp *cp, struct cp_msg **msgs, unsigned int n)
 	settle(cp, msgs, rqs, again, from, n);
 	for (i = 0; i < n; i++) {
 		if (rqs[i].kept != NULL) {
-			explicit_bzero(rqs[i].kept, strlen(rqs[i].kept));
-			free(rqs[i].kept);
+			wipe_free(rqs[i].kept);
 		}
 		json_decref(rqs[i].root);
 		json_decref(rqs[i].outer);
