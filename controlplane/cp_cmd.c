@@ -563,6 +563,27 @@ cp_cmd_refuse(struct cp *cp, struct cp_msg *msg, const struct cp_err *err)
 	json_decref(rq.outer);
 }
 
+/* A reply kept for repeats carries the first request's seqid (MQTT 3.1.1 clients match
+ * replies by it): the repeat's own instead, if it has one. Takes @p text. */
+static char *
+with_seqid(char *text, json_t *seqid)
+{
+	json_t *o;
+	char *t;
+
+	if (seqid == NULL)
+		return text;
+	o = json_loads(text, 0, NULL);
+	if (json_object_set(o, "seqid", seqid) != 0 ||
+	    (t = json_dumps(o, JSON_COMPACT)) == NULL) {
+		json_decref(o);
+		return text;
+	}
+	json_decref(o);
+	wipe_free(text);
+	return t;
+}
+
 static void
 answer(struct cp *cp, struct cp_msg *msg, struct cp_req *rqs, unsigned int k, char *again)
 {
@@ -580,6 +601,7 @@ answer(struct cp *cp, struct cp_msg *msg, struct cp_req *rqs, unsigned int k, ch
 	else if (rq->twin != 0 && again == NULL)
 		cp_err_set(&rq->err, "busy", "id", "the same request, earlier, not answered yet");
 	if (again != NULL) {
+		again = with_seqid(again, rq->seqid);
 		send_reply(cp, msg, rq, again);
 		goto out;
 	}

@@ -176,6 +176,14 @@ def mqtt311(broker):
     r = c.request(CMD, "node.info")
     T.check(r is not None and r.get("ok") and r.get("seqid") == 77,
             "MQTT 3.1.1: reply_to and seqid: %s" % r)
+    # A repeat (the same id) with its own seqid gets the first reply with that seqid.
+    args = {"limit": 1}
+    first = c.request(CMD, "session.list", args, rid="rep311")
+    again = c.request(CMD, "session.list", args, rid="rep311", extra={"seqid": 78})
+    T.check(first is not None and again is not None and first.get("seqid") == 77 and
+            again.get("seqid") == 78 and again.get("result") == first.get("result"),
+            "MQTT 3.1.1: a repeat answered with the first's reply and its own seqid: %s, %s"
+            % (first, again))
     c.close()
 
 
