@@ -591,6 +591,7 @@ struct cp_failover {
 	uint64_t moved, failed, gone;
 	uint64_t republished;		/* own records the broker had lost, published again */
 	uint64_t unsigned_records;	/* records and marks not signed as a node: not believed */
+	uint64_t oversized;		/* records and refusals over max_payload: not read */
 	uint64_t stale;			/* own records and marks of another incarnation: replaced */
 	uint64_t others;		/* dead nodes' records read that another node was the heir
 					 * of (read again after a death, or a bucket no longer ours) */

@@ -563,23 +563,40 @@ cp_cmd_refuse(struct cp *cp, struct cp_msg *msg, const struct cp_err *err)
 	json_decref(rq.outer);
 }
 
+/* The strings of @p v wiped (a reply's token, a key), then @p v released. */
+static void
+wipe_json(json_t *v)
+{
+	const char *k;
+	json_t *e;
+	size_t i;
+
+	if (json_is_string(v))
+		explicit_bzero((char *)json_string_value(v), json_string_length(v));
+	json_object_foreach(v, k, e)
+		wipe_json(e);
+	json_array_foreach(v, i, e)
+		wipe_json(e);
+}
+
 /* A reply kept for repeats carries the first request's seqid (MQTT 3.1.1 clients match
- * replies by it): the repeat's own instead, if it has one. Takes @p text. */
+ * replies by it): the repeat's own instead, or none if it has none. Takes @p text. */
 static char *
 with_seqid(char *text, json_t *seqid)
 {
 	json_t *o;
-	char *t;
+	char *t = NULL;
 
-	if (seqid == NULL)
+	if (seqid == NULL && strstr(text, "\"seqid\"") == NULL)
 		return text;
 	o = json_loads(text, 0, NULL);
-	if (json_object_set(o, "seqid", seqid) != 0 ||
-	    (t = json_dumps(o, JSON_COMPACT)) == NULL) {
-		json_decref(o);
-		return text;
-	}
+	if (json_is_object(o) &&
+	    (seqid != NULL ? json_object_set(o, "seqid", seqid) : json_object_del(o, "seqid")) == 0)
+		t = json_dumps(o, JSON_COMPACT);
+	wipe_json(o);
 	json_decref(o);
+	if (t == NULL)
+		return text;
 	wipe_free(text);
 	return t;
 }

@@ -1177,8 +1177,14 @@ cp_failover_route(struct cp *cp, struct cp_msg **batch, unsigned int n)
 			continue;
 		}
 		/* One over max_payload is kept as its length alone (cp_mqtt.c): nothing to read,
-		 * nor to wipe. */
+		 * nor to wipe. Said, sparser after the first ten (anyone who may publish there
+		 * could flood the log): a dead node's record lost so is a session lost. */
 		if (m->len > cp->cfg.max_payload) {
+			uint64_t big = ++cp->failover.oversized;
+
+			if (big <= 10 || (big & (big - 1)) == 0)
+				MF_LOG(WARNING, cmd, "%zu bytes on %.100s: over max_payload, not read "
+				       "(%llu so far)", m->len, m->topic, (unsigned long long)big);
 			cp_msg_free(m);
 			continue;
 		}

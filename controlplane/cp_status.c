@@ -151,9 +151,9 @@ cp_status_json(struct cp *cp)
 	/* Placed pool requests come with MQTT 5 properties: a 3.1.1 node cannot take them. */
 	if (cp->cfg.pool_group[0] != '\0' && cp->cfg.mqtt_version == 5)
 		json_object_set_new(o, "pool", json_string(cp->cfg.pool_group));
-	/* Only a node that reads dead nodes' records may be named their heir. */
-	if (cp->failover.on)
-		json_object_set_new(o, "failover", json_true());
+	/* Only a node that reads dead nodes' records may be named their heir (said either way:
+	 * a status without it is taken for one of an older version, an heir). */
+	json_object_set_new(o, "failover", json_boolean(cp->failover.on));
 	return o;
 }
 

@@ -747,6 +747,11 @@ struct __rte_cache_aligned dp_lcore {
 	struct rte_ring *punt;		/* to the control lcore */
 	uint64_t stun_tokens;		/* STUN and DTLS punts allowed now (--punt-pps) */
 	uint64_t stun_tsc;		/* their last refill */
+	/* GOP caches (dp_gop.c): whether the pool of the packets they take was short when
+	 * last looked at, which pool, and the packets taken since. */
+	const struct rte_mempool *gop_pool;
+	uint32_t gop_seen;
+	bool gop_low;
 	struct rte_ring *ctrl_tx;	/* frames from the control lcore to send */
 	struct rte_ring *events;	/* struct mf_msg_event * to the control lcore */
 	struct dp_hold hold;		/* built frames waiting for a next hop's MAC */

@@ -26,28 +26,34 @@
  * some 3,500 packets of 1,200 bytes, and a few fill the packet pool (a reassembled
  * datagram's pool of 511 at once). Past a share of free mbufs a cache lets go, as at a
  * limit, rather than hold what the ports receive into: with the pool empty no packet
- * arrives that would make a cache let go. Looked at every GOP_POOL_EVERY packets a cache
- * takes, and for each from a pool other than the packets' (the reassembled datagrams',
- * small). */
+ * arrives that would make a cache let go. The worker looks once every GOP_POOL_EVERY
+ * packets its caches take, whichever cache (so together they take at most that many past
+ * the mark), and at once for a packet of another pool than the last one looked at. */
 #define GOP_POOL_EVERY		32
 #define GOP_POOL_LOW_SHARE	8	/* an eighth free */
 
+/* What this worker can take of @p mp: its common store and the worker's own cache (another
+ * lcore's cache, up to 384 of a small pool, is that lcore's alone). The store's count
+ * through the pool's ops: one read, not rte_mempool_avail_count()'s 128 lcores. */
 static bool
-pool_low(const struct dp_gop *g, const struct rte_mbuf *m)
+pool_short(const struct rte_mempool *mp)
 {
-	const struct rte_mempool *mp = m->pool;
-	unsigned int left, i, self = rte_lcore_id();
+	unsigned int left = rte_mempool_get_ops(mp->ops_index)->get_count(mp);
 
-	if ((g->n % GOP_POOL_EVERY) != 0 && mp == dp.pool)
-		return false;
-	/* What this worker can take: the pool's common store and its own cache; another
-	 * lcore's cache (up to 384 of a small pool) is that lcore's alone. */
-	left = rte_mempool_avail_count(mp);
-	if (mp->cache_size != 0)
-		RTE_LCORE_FOREACH(i)
-			if (i != self)
-				left -= RTE_MIN(left, mp->local_cache[i].len);
+	if (mp->cache_size != 0 && rte_lcore_id() < RTE_MAX_LCORE)
+		left += mp->local_cache[rte_lcore_id()].len;
 	return left < mp->size / GOP_POOL_LOW_SHARE;
+}
+
+static bool
+pool_low(struct dp_lcore *lc, const struct rte_mbuf *m)
+{
+	if (m->pool != lc->gop_pool || lc->gop_seen++ % GOP_POOL_EVERY == 0) {
+		lc->gop_pool = m->pool;
+		lc->gop_seen = 1;
+		lc->gop_low = pool_short(m->pool);
+	}
+	return lc->gop_low;
 }
 
 static void
@@ -138,7 +144,7 @@ dp_gop_add(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t no
 		gop_drop(g, sc);
 		return;
 	}
-	if (unlikely(pool_low(g, p->m))) {
+	if (unlikely(pool_low(lc, p->m))) {
 		gop_drop(g, sc);
 		lc->ctr[DP_CTR_gop_pool_low]++;
 		return;

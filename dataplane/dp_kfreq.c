@@ -166,14 +166,21 @@ dp_remb_want(struct dp_sess *s, struct dp_out *o, uint64_t bps, uint64_t now)
 
 	o->ost->remb_bps = bps;
 	o->ost->remb_tsc = now;
-	low = remb_lowest(s, now);
-	/* Lower than the source was last told: at once. Otherwise once per interval, so that
-	 * N receivers' estimates are not N a second, the last of them obeyed. */
-	if (low < st->remb_sent_bps ||
-	    now - st->remb_sent_tsc >= dp.tsc_hz / 1000 * DP_REMB_INTERVAL_MS) {
-		st->kf.remb_bps = low;
+	/* Lower than the source was last told: at once (no fresh one is lower: it would have
+	 * been passed on, or be pending). Otherwise the lowest once per interval, so that N
+	 * receivers' estimates are not N a second, the last of them obeyed; and the outputs
+	 * are looked through only then, not for each of the N. */
+	if (bps < st->remb_sent_bps) {
+		if (!st->kf.remb_pending || bps < st->kf.remb_bps)
+			st->kf.remb_bps = bps;
 		st->kf.remb_pending = true;
+		return;
 	}
+	if (now - st->remb_sent_tsc < dp.tsc_hz / 1000 * DP_REMB_INTERVAL_MS)
+		return;
+	low = remb_lowest(s, now);
+	st->kf.remb_bps = low;
+	st->kf.remb_pending = true;
 }
 
 void
@@ -274,9 +281,10 @@ dp_kf_poll(struct dp_lcore *lc, struct dp_sess *s, struct dp_pkt *p, uint64_t no
 		remb_poll(lc, s, p, now, sc);
 	if (!kr->pending)
 		return;
-	/* An update turned requests off while one was pending: it ends unsent. */
+	/* An update turned requests off while one was pending: it ends (a FIR after it, once
+	 * they are on again, is a new command). */
 	if (unlikely(s->ingress.kf_request == MF_KF_REQ_NONE)) {
-		kr->pending = false;
+		kf_done(kr);
 		return;
 	}
 	if (dp_pkt_kf(s, p, sc) == MF_KF_START) {

@@ -126,6 +126,8 @@ parse_online(struct pctx *p, json_t *root)
 	get_u32(p, root, "outputs", false, &st->outputs);
 	get_u64(p, root, "kbps", false, UINT64_MAX >> 1, &st->kbps);
 	get_bool(p, root, "draining", false, &st->draining);
+	/* Absent: a node of a version before the flag, which took part as an heir. */
+	st->failover = true;
 	get_bool(p, root, "failover", false, &st->failover);
 	get_str(p, root, "pool", false, st->pool, sizeof(st->pool));
 	if (ports != NULL && !json_is_array(ports))

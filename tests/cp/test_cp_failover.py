@@ -513,7 +513,7 @@ def late_mark(broker, cl, cp, took):
     watcher.close()
 
 
-def oversized(cl, topic, nodes):
+def oversized(cl, topic, nodes, cps):
     """A message over max_payload (1 MiB) where failover reads refusals while a dead node is
     read: kept as its length alone, ignored, and nothing written past it (the wipe of a
     record's keys overran it: every reader crashed)."""
@@ -521,6 +521,8 @@ def oversized(cl, topic, nodes):
     for n in nodes:
         r = cl.request("mfwd/%s/cmd" % n, "node.info")
         T.check(r is not None and r["ok"], "%s answers after %s over max_payload" % (n, topic))
+    T.check(all("over max_payload, not read" in c.tail(400) for c in cps),
+            "and each says it did not read it")
 
 
 def main():
@@ -543,7 +545,7 @@ def main():
             T.eq(wait_online(cl, NODES), [], "every node online")
             took, _ = populate(cl, broker)
             moved = kill_n3(broker, cl, dps, cps, took, topos)
-            oversized(cl, "mfwd/n1/event/session.move_failed", ("n1", "n2"))
+            oversized(cl, "mfwd/n1/event/session.move_failed", ("n1", "n2"), cps[:2])
             back(broker, cl, dps, cps, moved, took)
             cl = lost(broker, cl, took)
             late_mark(broker, cl, cps[0], took)
