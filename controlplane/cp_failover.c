@@ -1183,8 +1183,9 @@ cp_failover_route(struct cp *cp, struct cp_msg **batch, unsigned int n)
 			uint64_t big = ++cp->failover.oversized;
 
 			if (big <= 10 || (big & (big - 1)) == 0)
-				MF_LOG(WARNING, cmd, "%zu bytes on %.100s: over max_payload, not read "
-				       "(%llu so far)", m->len, m->topic, (unsigned long long)big);
+				MF_LOG(WARNING, cmd, "%zu bytes on %.100s: over max_payload, not "
+				       "read (%llu so far)", m->len, m->topic,
+				       (unsigned long long)big);
 			cp_msg_free(m);
 			continue;
 		}
