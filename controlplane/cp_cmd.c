@@ -423,15 +423,20 @@ nonce_refused(const struct cp_req *rq)
 /* A refusal that passes (the dataplane away or slow): not kept for a repeat, which may
  * find it back. For a batch, any of its items refused so. */
 static bool
+passing_code(const char *code)
+{
+	return strcmp(code, "timeout") == 0 || strcmp(code, "dataplane_down") == 0;
+}
+
+static bool
 passing(const struct cp_req *rq)
 {
 	uint32_t i;
 
-	if (strcmp(rq->err.code, "timeout") == 0 || strcmp(rq->err.code, "dataplane_down") == 0)
+	if (passing_code(rq->err.code))
 		return true;
 	for (i = 0; rq->items != NULL && i < rq->nb_items; i++)
-		if (!rq->items[i].ok && (strcmp(rq->items[i].err.code, "timeout") == 0 ||
-					 strcmp(rq->items[i].err.code, "dataplane_down") == 0))
+		if (!rq->items[i].ok && passing_code(rq->items[i].err.code))
 			return true;
 	return false;
 }

@@ -158,7 +158,7 @@ own(struct cp *cp, const struct cp_msg *msg, const struct cp_dir_entry *e)
 		return;
 	if (i >= 0 && cp->rooms.streams[i].origin[0] == '\0') {
 		if (!believed(cp, msg))
-			cp_edge_resign(cp, (uint32_t)i, mf_time_ns(CLOCK_MONOTONIC) / 1000000u);
+			cp_edge_resign(cp, (uint32_t)i, mf_mono_ms());
 		return;
 	}
 	cp_mqtt_publish(cp->mqtt, msg->topic, "", 1, true, NULL, 0);

@@ -50,12 +50,6 @@
  * one back later finds no mark, keeps the session and publishes its record again. */
 #define MOVED_MARK_S	(7u * 86400u)
 
-static uint64_t
-mono_ms(void)
-{
-	return mf_time_ns(CLOCK_MONOTONIC) / 1000000u;
-}
-
 int
 cp_failover_init(struct cp *cp)
 {
@@ -369,7 +363,7 @@ dead_stir(struct cp_failover *f, const char *node)
 	int i = dead_find(f, node);
 
 	if (i >= 0)
-		f->dead_ms[i] = mono_ms();
+		f->dead_ms[i] = mf_mono_ms();
 }
 
 static int
@@ -471,11 +465,11 @@ dead_room(struct cp *cp, uint64_t now)
 
 /* The records heirs refused, once the heirs are worked out again (a death, a change of the
  * nodes that could be heirs): each whose next in rank is this node now is read on its own
- * topic (again for one no node could take: the broker sends it again), one that no node
- * can take now waits (an orphan). Its next in rank may have died, or drained, since the
- * refusal; only the nodes that saw the refusal know of it. */
+ * topic (again for one no node could take, or @p again for every one: the broker sends it
+ * again), one that no node can take now waits (an orphan). Its next in rank may have died,
+ * or drained, since the refusal; only the nodes that saw the refusal know of it. */
 static void
-refusals_reread(struct cp *cp)
+refusals_reread(struct cp *cp, bool again)
 {
 	struct cp_failover *f = &cp->failover;
 	char topic[CP_TOPIC_MAX];
@@ -495,7 +489,7 @@ refusals_reread(struct cp *cp)
 				f->refused[r].followed = false;
 			continue;
 		}
-		if (f->refused[r].followed && !f->refused[r].orphan)
+		if (f->refused[r].followed && !f->refused[r].orphan && !again)
 			continue;	/* being read here already */
 		if (cp_mqtt_follow(cp->mqtt, topic, true) == 0) {
 			f->refused[r].followed = true;
@@ -505,7 +499,7 @@ refusals_reread(struct cp *cp)
 }
 
 /* Every dead node's buckets and refusals worked out again for the nodes that could be heirs
- * now (@p again: the buckets kept read again too, as after a death). */
+ * now (@p again: those kept read again too, as after a death or a reconnection). */
 static void
 heirs_again(struct cp *cp, bool again)
 {
@@ -515,7 +509,7 @@ heirs_again(struct cp *cp, bool again)
 	f->heirs_sig = mf_cluster_heirs_sig(&cp->place.reg, cp->cfg.pool_group);
 	for (i = 0; i < f->nb_dead; i++)
 		buckets_follow(cp, i, again || f->orphans[i]);
-	refusals_reread(cp);
+	refusals_reread(cp, again);
 }
 
 /*
@@ -551,7 +545,7 @@ cp_failover_status(struct cp *cp, const char *node)
 	if (i < 0 && (st == NULL || st->online) && (k = forgot_find(f, node)) >= 0)
 		f->forgot[k][0] = '\0';	/* back: its next death is one */
 	if (i < 0 && died(cp, st) && forgot_find(f, node) < 0) {
-		if (!dead_room(cp, mono_ms())) {
+		if (!dead_room(cp, mf_mono_ms())) {
 			MF_LOG(ERR, cmd, "node %s is gone, and %u others are being taken over: "
 			       "its sessions are not", node, CP_FAILOVER_DEAD_MAX);
 			return;
@@ -560,12 +554,12 @@ cp_failover_status(struct cp *cp, const char *node)
 			cp_mqtt_follow(cp->mqtt, f->t_failed, true);
 		i = (int)f->nb_dead++;
 		snprintf(f->dead[i], sizeof(f->dead[i]), "%s", node);
-		f->dead_ms[i] = mono_ms();
+		f->dead_ms[i] = mf_mono_ms();
 		f->orphans[i] = false;
 		memset(f->followed[i], 0, sizeof(f->followed[i]));
 		/* Read once the deaths settle: nodes that die together are all passed over as
 		 * heirs, and their records read once, not again at each will. */
-		f->read_at = mono_ms() + SETTLE_MS;
+		f->read_at = mf_mono_ms() + SETTLE_MS;
 		MF_LOG(NOTICE, cmd, "node %s is gone (%s): its sessions are taken over", node,
 		       st->reason[0] ? st->reason : "will");
 	} else if (i >= 0 && (st == NULL || st->online)) {
@@ -842,8 +836,6 @@ dead_record(struct cp *cp, const char *dead, const char *id, const struct cp_msg
 	return 1;
 }
 
-#define ID_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:"
-
 /* Another node (or this one) could not take session "session" of "from" over: the next in
  * rank, when that is this node, reads its record again to take it. */
 static void
@@ -866,10 +858,9 @@ move_failed(struct cp *cp, const struct cp_msg *m)
 	by[end - n] = '\0';
 	if (said != NULL && strcmp(said, by) != 0)
 		goto out;
-	/* A session id's characters alone (mf_session_json.c): it becomes a topic to follow,
-	 * where "+" or "#" would be a wildcard. */
-	if (id == NULL || dead == NULL || id[0] == '\0' || strlen(id) >= MF_SESS_ID_MAX ||
-	    strspn(id, ID_CHARS) != strlen(id) || (i = dead_find(f, dead)) < 0)
+	/* A session id's characters alone: it becomes a topic to follow, where "+" or "#"
+	 * would be a wildcard. */
+	if (id == NULL || dead == NULL || !mf_sess_id_ok(id) || (i = dead_find(f, dead)) < 0)
 		goto out;
 	dead_stir(f, dead);
 	if (!refused_by(f, dead, id, by))
@@ -965,7 +956,7 @@ gone_here(struct cp *cp, const char *id)
 				   SYNC_RETRY_MAX_MS : 2 * f->sync_retry_ms;
 		MF_LOG(ERR, cmd, "session %s, taken over by another node: not deleted here: %s "
 		       "(looked up again in %u ms)", id, err.message, f->sync_retry_ms);
-		f->sync_at_ms = mono_ms() + f->sync_retry_ms;
+		f->sync_at_ms = mf_mono_ms() + f->sync_retry_ms;
 		return -1;
 	}
 	MF_LOG(NOTICE, cmd, "session %s was taken over by another node: deleted here", id);
@@ -1212,6 +1203,24 @@ cp_failover_route(struct cp *cp, struct cp_msg **batch, unsigned int n)
 	return k;
 }
 
+/*
+ * Connected again while dead nodes are read: the broker may have lost this node's session
+ * (restarted without it, expired, taken over by the same client id), and with it every
+ * subscription failover made: the refusals' topic, the buckets, the refused records.
+ * Without them a refusal never reached this node, the next in rank, and that session was
+ * lost. The refusals' topic is followed again now, the rest once the registry's statuses
+ * settle, as after a death (heirs_again()); with the session kept, the records that come
+ * again are read again, and what was taken is not taken twice.
+ */
+static void
+follow_again(struct cp *cp, uint64_t now)
+{
+	struct cp_failover *f = &cp->failover;
+
+	cp_mqtt_follow(cp->mqtt, f->t_failed, true);
+	f->read_at = now + SETTLE_MS;
+}
+
 void
 cp_failover_tick(struct cp *cp, bool again, uint64_t now)
 {
@@ -1228,6 +1237,8 @@ cp_failover_tick(struct cp *cp, bool again, uint64_t now)
 			f->dead_ms[i] = now;
 		heirs_again(cp, true);
 	}
+	if (again && f->nb_dead > 0)
+		follow_again(cp, now);
 	dead_expire(cp, now);
 	if (again) {
 		f->sync_at_ms = now + SYNC_DELAY_MS;

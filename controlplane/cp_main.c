@@ -33,12 +33,6 @@ on_signal(int sig)
 	quit = 1;
 }
 
-static uint64_t
-now_ms(void)
-{
-	return mf_time_ns(CLOCK_MONOTONIC) / 1000000u;
-}
-
 static void
 topics(struct cp *cp)
 {
@@ -123,9 +117,9 @@ stopped(struct cp *cp, uint64_t *by)
 		cp_mqtt_leave_pool(cp->mqtt);
 		cp->draining = true;
 		cp_status_publish(cp, true);
-		*by = now_ms() + STOP_DRAIN_MS;
+		*by = mf_mono_ms() + STOP_DRAIN_MS;
 	}
-	if ((cp_mqtt_queued(cp->mqtt) != 0 || cp_place_awaited(cp) != 0) && now_ms() < *by)
+	if ((cp_mqtt_queued(cp->mqtt) != 0 || cp_place_awaited(cp) != 0) && mf_mono_ms() < *by)
 		return false;
 	cp_place_stop(cp);
 	return true;
@@ -169,7 +163,7 @@ run(struct cp *cp)
 		for (i = 0; i < n; i++)
 			cp_msg_free(batch[i]);
 		cp_reg_trim(&cp->reg);
-		t = now_ms();
+		t = mf_mono_ms();
 		cp_streams_tick(cp, t);
 		cp_pipes_tick(cp, t);
 		cp_place_tick(cp, judged);

@@ -277,7 +277,7 @@ on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *m)
 	own = msg->pipe_reply || msg->place_reply ||
 	      (msg->placed && strcmp(msg->response_topic, mq->t_place) == 0);
 	pthread_mutex_lock(&mq->lock);
-	msg->arrived_ms = mf_time_ns(CLOCK_MONOTONIC) / 1000000u;	/* in queue order */
+	msg->arrived_ms = mf_mono_ms();	/* in queue order */
 	/* The directory comes at once too (retained, on subscribing). */
 	if (msg->registry ? mq->nq_registry < QUEUE_REGISTRY_MAX :
 	    mq->nq < (msg->record || msg->stream_dir ? QUEUE_RECORDS_MAX :
@@ -329,7 +329,7 @@ cp_mqtt_take(struct cp_mqtt *mq, struct cp_msg **out, unsigned int max, unsigned
 		mq->tail = NULL;
 	/* Under the lock: nothing queued meanwhile is taken for earlier than it came. */
 	*as_of_ms = mq->head != NULL ? out[n - 1]->arrived_ms :
-		    mf_time_ns(CLOCK_MONOTONIC) / 1000000u;
+		    mf_mono_ms();
 	pthread_mutex_unlock(&mq->lock);
 	return n;
 }

@@ -193,7 +193,7 @@ cp_pipes_load(struct cp *cp)
 		/* Our key was not answered before the restart: it goes again when due. */
 		if (key_pending) {
 			p->key_wait_ms = cp->cfg.reply_timeout_ms;
-			p->key_due_ms = mf_time_ns(CLOCK_MONOTONIC) / 1000000 + p->key_wait_ms;
+			p->key_due_ms = mf_mono_ms() + p->key_wait_ms;
 		}
 	}
 	json_decref(root);
@@ -585,7 +585,7 @@ cp_session_pipe(struct cp *cp, json_t *args, struct cp_err *err)
 		goto out;
 	}
 	p->state = CP_PIPE_OPENING;
-	p->deadline_ms = mf_time_ns(CLOCK_MONOTONIC) / 1000000 + cp->cfg.reply_timeout_ms;
+	p->deadline_ms = mf_mono_ms() + cp->cfg.reply_timeout_ms;
 	send_to(cp, p->node, "pipe.open", p->token, req);
 	cp->later = p->later;		/* answered by cp_pipes_reply() or the tick */
 	MF_LOG(INFO, cmd, "session %s: asking node %s for a pipe", p->session, p->node);
@@ -1075,7 +1075,7 @@ cp_pipe_pull(struct cp *cp, const char *origin, const char *id, json_t *offer,
 	p->state = CP_PIPE_OPENING;
 	save(cp);		/* open_here saved it open: not before the origin says so */
 	memcpy(p->token, token, sizeof(p->token));
-	p->deadline_ms = mf_time_ns(CLOCK_MONOTONIC) / 1000000 + cp->cfg.reply_timeout_ms;
+	p->deadline_ms = mf_mono_ms() + cp->cfg.reply_timeout_ms;
 	mf_base64_encode(key, PIPE_KEY_LEN, b64, sizeof(b64));
 	edge = json_pack("{s:O, s:O, s:O, s:s}", "addr", json_object_get(res, "addr"),
 			 "udp_port", json_object_get(res, "udp_port"), "origin_port",
@@ -1254,7 +1254,7 @@ send_key(struct cp *cp, struct cp_pipe *p)
 	p->key_wait_ms = p->key_wait_ms == 0 ? cp->cfg.reply_timeout_ms :
 			 p->key_wait_ms >= PIPE_KEY_WAIT_MAX_MS / 2 ? PIPE_KEY_WAIT_MAX_MS :
 			 2 * p->key_wait_ms;
-	p->key_due_ms = mf_time_ns(CLOCK_MONOTONIC) / 1000000 + p->key_wait_ms;
+	p->key_due_ms = mf_mono_ms() + p->key_wait_ms;
 	if (random_hex(p->key_token, 8, &err) == 0)
 		send_to(cp, p->node, "pipe.key", p->key_token,
 			json_pack("{s:s, s:s, s:o, s:I}", "id", p->session, "node", cp->cfg.node,

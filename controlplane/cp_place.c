@@ -42,12 +42,6 @@ wall_ms(void)
 	return mf_time_ns(CLOCK_REALTIME) / 1000000u;
 }
 
-static uint64_t
-mono_ms(void)
-{
-	return mf_time_ns(CLOCK_MONOTONIC) / 1000000u;
-}
-
 /* How long a placed request waits for its node: longer than the node's own wait for its
  * dataplane (reply_timeout_ms), so a slow node that answers is not taken for a silent one. */
 static uint64_t
@@ -229,7 +223,7 @@ forward(struct cp *cp, struct cp_placing *pl, const char *node)
 
 	/* Random, so an answer cannot be forged by guessing (the ACL is the first guard). */
 	if (RAND_bytes((unsigned char *)&pl->token, sizeof(pl->token)) != 1)
-		pl->token = ++cp->place.next_token ^ mono_ms() << 20;
+		pl->token = ++cp->place.next_token ^ mf_mono_ms() << 20;
 	snprintf(corr, sizeof(corr), "%016llx", (unsigned long long)pl->token);
 	snprintf(topic, sizeof(topic), "%s/%s/cmd", cp->cfg.prefix, node);
 	if (pl->nb_tried < CP_PLACE_TRIES)
@@ -243,7 +237,7 @@ forward(struct cp *cp, struct cp_placing *pl, const char *node)
 	if (rc != 0)
 		return rc;
 	snprintf(pl->node, sizeof(pl->node), "%s", node);
-	pl->deadline_ms = mono_ms() + wait_ms(cp);
+	pl->deadline_ms = mf_mono_ms() + wait_ms(cp);
 	recent_set(&cp->place, pl->hash, node);
 	mf_cluster_count(&cp->place.reg, node, pl->count, wall_ms());
 	cp->place.forwarded++;
@@ -276,7 +270,7 @@ place(struct cp *cp, struct cp_placing *pl)
 	for (i = 0; i < pl->nb_tried; i++)
 		skip[i + 1] = pl->tried[i];
 	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
-		r = mono_ms() * 0x9e3779b97f4a7c15ull;
+		r = mf_mono_ms() * 0x9e3779b97f4a7c15ull;
 	best = pl->nb_tried < CP_PLACE_TRIES ?
 	       mf_cluster_pick(&cp->place.reg, wall_ms(), max_age_ms(cp), cp->cfg.pool_group,
 			       skip, pl->nb_tried + 1, r) : NULL;

@@ -2,6 +2,7 @@
 /* Session model helpers: names, addresses, base64, key wiping (see mf_session.h). */
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -107,6 +108,19 @@ bool
 mf_sess_kind_is_ts(unsigned int kind)
 {
 	return kind == MF_SESS_MPEGTS || kind == MF_SESS_RTP_MPEGTS;
+}
+
+bool
+mf_sess_id_ok(const char *id)
+{
+	size_t i, n = strnlen(id, MF_SESS_ID_MAX);
+
+	if (n == 0 || n == MF_SESS_ID_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)id[i]) && strchr(MF_SESS_ID_PUNCT, id[i]) == NULL)
+			return false;
+	return true;
 }
 
 const char *

@@ -204,7 +204,7 @@ get_word(const json_t *v, char *dst, size_t min, size_t cap, const char *extra,
 static int
 get_ident(const json_t *v, char *dst, size_t cap, struct dctx *c)
 {
-	return get_word(v, dst, 1, cap, "-_.:", "- _ . :", c);
+	return get_word(v, dst, 1, cap, MF_SESS_ID_PUNCT, "- _ . :", c);
 }
 
 static int
@@ -226,12 +226,10 @@ static int
 pt_key(const char *key, struct dctx *c)
 {
 	size_t n = strspn(key, "0123456789");
-	int pt = 0;
+	int pt = 128;
 
-	if (n == 0 || n > 3 || key[n] != '\0' || (key[0] == '0' && n > 1))
-		return fail(c, MF_SESS_E_BAD_VALUE, "key must be a payload type 0..127");
-	while (*key != '\0')
-		pt = pt * 10 + (*key++ - '0');
+	if (n > 0 && n <= 3 && key[n] == '\0' && (key[0] != '0' || n == 1))
+		pt = (int)strtol(key, NULL, 10);	/* 1..3 digits alone by now */
 	if (pt > 127)
 		return fail(c, MF_SESS_E_BAD_VALUE, "key must be a payload type 0..127");
 	return pt;

@@ -35,7 +35,8 @@ pcap ports) share the pool (docs/cluster.md, Failover).
   draining as n3 dies, n2 undrained takes the sessions of the buckets it gains at once;
 - n1 and n2 drain, two pool creates go to n3, n3 is killed again: no node can take its
   sessions (nothing moves); n1, undrained, takes what it has room for, n2 undrained the
-  rest, none on both; then n3 is left dead: n1 and
+  rest (n2 hears of n1's refusal after a new broker session), none on both; then n3 is
+  left dead: n1 and
   n2 read its records, and stop after failover_forget_s with nothing of them (node.info's
   reading and forgotten).
 """
@@ -81,6 +82,24 @@ def bucket(sid):
     h = ((h ^ (h >> 30)) * 0xbf58476d1ce4e5b9) & m
     h = ((h ^ (h >> 27)) * 0x94d049bb133111eb) & m
     return (h ^ (h >> 31)) & 0xff
+
+
+def outranks(a, b, sid, dead="n3"):
+    """Whether node @a comes before @b as the heir of @dead's session @sid: mf_cluster.c's
+    heir_weight(), FNV-1a 64 over "node\\0dead\\0" and the bucket's byte, mixed."""
+    m, prime = (1 << 64) - 1, 1099511628211
+
+    def weight(node):
+        h = 14695981039346656037
+        for part in (node, dead):
+            for c in part.encode():
+                h = ((h ^ c) * prime) & m
+            h = (h * prime) & m
+        h = ((h ^ bucket(sid)) * prime) & m
+        h = ((h ^ (h >> 30)) * 0xbf58476d1ce4e5b9) & m
+        h = ((h ^ (h >> 27)) * 0x94d049bb133111eb) & m
+        return h ^ (h >> 31)
+    return (weight(a), b) > (weight(b), a)
 
 
 def rtopic(node, sid):
@@ -316,15 +335,37 @@ def drain(cl, node, on):
             "%s's status says draining %s" % (node, on))
 
 
+def session_lost(broker, cp):
+    """The broker forgets @cp's node's MQTT session, and its subscriptions with it (as a
+    broker restarted without its sessions, or a session expired): a client of the node's id
+    connects with a clean start and leaves. The node connects again, to a new session."""
+    def connections():
+        with open(cp.log) as f:
+            return f.read().count("connected to ")
+    before = connections()
+    impostor = Client(broker, client_id="mfwd-cp-%s" % cp.node)
+    T.check(impostor.connected(), "%s's session taken over" % cp.node)
+    impostor.close()
+    T.check(until(lambda: connections() > before, timeout=30),
+            "%s connected again to a new session" % cp.node)
+
+
 def orphans(broker, cl, dps, cps):
     """n1 and n2 drain, so two pool creates go to n3; n3 dies: no node can take its
-    sessions then (nothing moves, its records wait, not forgotten); n1 undrained takes
+    sessions then (nothing moves, its records wait, not forgotten); the broker loses n2's
+    session (session_lost()), n2 connects again; n1 undrained takes
     them, or those it has room for (it is small), and n2 undrained the others: each once.
-    (They stayed untaken until another death before.)"""
+    (They stayed untaken until another death before.) n1 is the heir of both and has room
+    for one: n2 can learn of the other only from n1's refusal."""
+    ids = [sid for sid in ("o%d" % i for i in range(64)) if outranks("n1", "n2", sid)][:2]
+    fill = ["fill%d" % i for i in range(N1_MAX - 1 - len(holdings(cl, ("n1",))["n1"]))]
+    for i, sid in enumerate(fill):
+        r = cl.request("mfwd/n1/cmd", "session.create", spec(500 + i, sid))
+        T.check(r is not None and r["ok"], "%s on n1's own topic: %s" % (sid, r))
     for n in ("n1", "n2"):
         drain(cl, n, True)
-    got = in_flight(cl, POOL, [spec(200 + i, "o%d" % i) for i in range(2)])
-    T.eq(sorted((k, v.get("node")) for k, v in got.items()), [("o0", "n3"), ("o1", "n3")],
+    got = in_flight(cl, POOL, [spec(200 + i, sid) for i, sid in enumerate(ids)])
+    T.eq(sorted((k, v.get("node")) for k, v in got.items()), [(sid, "n3") for sid in ids],
          "placed on n3, the only node not draining")
     watcher = Client(broker)
     watcher.subscribe("mfwd/+/event/session.moved")
@@ -333,6 +374,10 @@ def orphans(broker, cl, dps, cps):
     T.check(ok, "n3 dead again: n1 and n2 read its records: %s" % fo)
     T.eq([e for _, e, _ in watcher.collect("mfwd/", 2)], [],
          "every other node draining: nothing moved")
+    # n2 must still hear of what n1 refuses (before, its subscriptions were gone).
+    session_lost(broker, cps[1])
+    fo, ok = wait_failover(cl, lambda f: all(x.get("reading") == 1 for x in f.values()), 15)
+    T.check(ok, "n2 back, both still read n3's records: %s" % fo)
     drain(cl, "n1", False)
     evs = watcher.collect_until("mfwd/", lambda m: len(m) >= 1, timeout=10)
     T.check([e["to"] for _, e, _ in evs if e][:1] == ["n1"], "n1, undrained, took one over "
@@ -343,11 +388,15 @@ def orphans(broker, cl, dps, cps):
     evs += watcher.collect("mfwd/", 1)		# nothing more may come
     moved = sorted((e["session"], e["to"]) for _, e, _ in evs if e)
     print("orphans moved: %s" % moved)
-    T.check([s for s, _ in moved] == ["o0", "o1"] and all(n in ("n1", "n2") for _, n in moved),
-            "both taken over once they could be, each once: %s" % moved)
+    T.check([s for s, _ in moved] == sorted(ids) and
+            sorted(n for _, n in moved) == ["n1", "n2"], "both taken over once they could "
+            "be, each once, n2 the one n1 had no room for: %s" % moved)
     held = holdings(cl, ("n1", "n2"))
-    T.eq(sorted(s for s in ("o0", "o1") for n in ("n1", "n2") if s in held[n]), ["o0", "o1"],
+    T.eq(sorted(s for s in ids for n in ("n1", "n2") if s in held[n]), sorted(ids),
          "each held by one node")
+    for sid in fill:
+        r = cl.request("mfwd/n1/cmd", "session.delete", {"id": sid})
+        T.check(r is not None and r["ok"], "%s deleted: %s" % (sid, r))
     watcher.close()
 
 

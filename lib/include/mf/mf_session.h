@@ -17,6 +17,9 @@
 
 #define MF_SESS_ID_MAX		48	/* with its NUL */
 #define MF_OUT_ID_MAX		16	/* with its NUL */
+/* Besides letters and digits, what an identifier may hold: printable, and safe in MQTT
+ * topics (no wildcard) and file names. */
+#define MF_SESS_ID_PUNCT	"-_.:"
 #define MF_SESS_MAX_OUTPUTS	128
 #define MF_SESS_MAX_CLOCKS	16
 #define MF_SESS_MAX_PT_MAP	8
@@ -265,6 +268,9 @@ unsigned int mf_srtp_suite_tag_len(unsigned int suite);
 /** RTP-based kinds (RTP, RTP-mux, RTP/MPEG-TS). */
 bool mf_sess_kind_is_rtp(unsigned int kind);
 bool mf_sess_kind_is_ts(unsigned int kind);
+/** A session id as a spec's "id" must be: 1..MF_SESS_ID_MAX-1 letters, digits and
+ *  MF_SESS_ID_PUNCT. */
+bool mf_sess_id_ok(const char *id);
 
 /** Address to text. @return @p buf. */
 const char *mf_addr_str(const struct mf_addr *a, char *buf, size_t len);

@@ -16,4 +16,11 @@ mf_time_ns(clockid_t clk)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Milliseconds of CLOCK_MONOTONIC: the control plane's deadlines and ticks, one clock. */
+static inline uint64_t
+mf_mono_ms(void)
+{
+	return mf_time_ns(CLOCK_MONOTONIC) / 1000000u;
+}
+
 #endif /* MF_TIME_H */
