@@ -848,20 +848,35 @@ unmark(void *ctx, struct cp_sess *s)
 	s->seen = false;
 }
 
+/* One of ours that no listing showed: ended while we were away, or missed (one that ended
+ * between two pages moved the next ones back a place): asked for by name before it is
+ * dropped, and kept unless the dataplane says it has none of that name. */
 static void
 sweep(void *ctx, struct cp_sess *s)
 {
 	struct cp *cp = ctx;
+	struct mf_msg_sess_ref ref = { { 0 } };
+	struct cp_err err;
 
 	if (s->seen)
+		return;
+	memcpy(ref.id, s->id, sizeof(ref.id));
+	if (cp_dp_call(cp, MF_MSG_SESSION_GET, &ref, sizeof(ref), cp->res, sizeof(cp->res),
+		       &err) != -ENOENT)
 		return;
 	MF_LOG(NOTICE, cmd, "session %s ended while the control plane was away", s->id);
 	cp_journal_del(cp->journal, s->id);
 	drop(cp, s);
 }
 
-/* A session the dataplane has that we do not: ours from now on. */
-static void
+/*
+ * A session the dataplane has that we do not (its create was never answered: a crash
+ * between installing it and syncing the journal; or made with mfwd-ctl): ours from now on.
+ * Unless it has keys (SDES SRTP, ICE): the dataplane gives none back (an SRTP context is
+ * their only holder there), and a record with zeros would have an update or a replay send
+ * them. Such a one is deleted. @return 1 deleted, 0 otherwise.
+ */
+static int
 adopt(struct cp *cp, const char *id)
 {
 	struct mf_msg_sess_ref ref = { { 0 } };
@@ -874,46 +889,74 @@ adopt(struct cp *cp, const char *id)
 	memcpy(ref.id, id, sizeof(ref.id));
 	ref.id[MF_SESS_ID_MAX - 1] = '\0';
 	if (cp_dp_call(cp, MF_MSG_SESSION_GET, &ref, sizeof(ref), cp->res, sizeof(cp->res),
-		       &err) < 0 ||
-	    put(cp, &si->spec, NULL, &off, &len) != 0)
-		return;
+		       &err) != (int)sizeof(*si))
+		return 0;
+	if (mf_sess_has_keys(&si->spec)) {
+		MF_LOG(NOTICE, cmd, "session %s, in the dataplane without a journal record, has "
+		       "keys the dataplane does not give back: deleted", ref.id);
+		return cp_dp_call(cp, MF_MSG_SESSION_DEL, &ref, sizeof(ref), cp->res,
+				  sizeof(cp->res), &err) >= 0;
+	}
+	if (put(cp, &si->spec, NULL, &off, &len) != 0)
+		return 0;
 	s = remember(cp, &si->spec, NULL, off, len);
 	if (s != NULL)
 		s->seen = true;
-	mf_sess_wipe_keys(&si->spec);
+	return 0;
+}
+
+/* Every session of the dataplane listed once, page by page: each of ours marked seen, each
+ * else adopted. @return how many it has now by this listing, against @p total, its count at
+ * the end (they differ when one ended meanwhile), or -1 when it did not answer. */
+static int64_t
+reconcile_pass(struct cp *cp, struct mf_msg_list *page, uint32_t *total)
+{
+	struct mf_msg_list_req req = { .offset = 0, .limit = MF_LIST_MAX };
+	struct cp_err err;
+	struct cp_sess *s;
+	int64_t listed = 0;
+	uint32_t i, n, gone;
+
+	for (;;) {
+		if (cp_dp_call(cp, MF_MSG_SESSION_LIST, &req, sizeof(req), page, sizeof(*page),
+			       &err) != (int)sizeof(*page))
+			return -1;
+		n = page->count < MF_LIST_MAX ? page->count : MF_LIST_MAX;
+		gone = 0;
+		for (i = 0; i < n; i++) {
+			page->ids[i][MF_SESS_ID_MAX - 1] = '\0';
+			s = cp_reg_find(&cp->reg, page->ids[i]);
+			if (s != NULL)
+				s->seen = true;
+			else
+				gone += (uint32_t)adopt(cp, page->ids[i]);
+		}
+		listed += n - gone;
+		*total = page->total - gone;
+		if (n < MF_LIST_MAX)
+			return listed;
+		req.offset += n - gone;	/* the next moved back over those deleted */
+	}
 }
 
 /* The dataplane we had before our restart: it is right; registry and journal follow it. */
 static void
 reconcile(struct cp *cp)
 {
-	struct mf_msg_list_req req = { .offset = 0, .limit = MF_LIST_MAX };
 	struct mf_msg_list *page = malloc(sizeof(*page));
-	struct cp_sess *s;
-	struct cp_err err;
-	uint32_t i;
+	uint32_t total = 0;
+	int64_t listed = 0;
+	int pass;
 
 	if (page == NULL)
 		return;
 	cp_reg_each(&cp->reg, unmark, NULL);
-	for (;;) {
-		if (cp_dp_call(cp, MF_MSG_SESSION_LIST, &req, sizeof(req), page, sizeof(*page),
-			       &err) < 0) {
+	/* Listed again while sessions ending meanwhile could have hidden one (a few times). */
+	for (pass = 0; pass < 3 && (pass == 0 || listed != total); pass++)
+		if ((listed = reconcile_pass(cp, page, &total)) < 0) {
 			free(page);
 			return;		/* keep everything: we know nothing better */
 		}
-		for (i = 0; i < page->count; i++) {
-			page->ids[i][MF_SESS_ID_MAX - 1] = '\0';
-			s = cp_reg_find(&cp->reg, page->ids[i]);
-			if (s != NULL)
-				s->seen = true;
-			else
-				adopt(cp, page->ids[i]);
-		}
-		if (page->count < MF_LIST_MAX)
-			break;
-		req.offset += page->count;
-	}
 	free(page);
 	cp_reg_each(&cp->reg, sweep, cp);
 	cp_journal_sync(cp->journal);

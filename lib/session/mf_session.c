@@ -181,6 +181,21 @@ mf_sess_wipe_keys_n(struct mf_sess_spec *spec, unsigned int nb_outputs)
 	}
 }
 
+bool
+mf_sess_has_keys(const struct mf_sess_spec *spec)
+{
+	unsigned int i;
+
+	if (spec->ingress.srtp.suite != MF_SRTP_NONE || spec->ingress.ice.ufrag[0] != '\0')
+		return true;
+	for (i = 0; i < spec->nb_outputs && i < MF_SESS_MAX_OUTPUTS; i++)
+		if (spec->outputs[i].srtp.suite != MF_SRTP_NONE ||
+		    spec->outputs[i].receiver_srtp.suite != MF_SRTP_NONE ||
+		    spec->outputs[i].ice.ufrag[0] != '\0')
+			return true;
+	return false;
+}
+
 /* Outputs past nb_outputs hold nothing (the codec, the channel and the control plane keep
  * them zero), so a spec's wipe is its own outputs', not the whole 55 KiB. */
 void

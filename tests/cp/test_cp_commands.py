@@ -6,6 +6,7 @@ retained status; a repeated request id; a QoS 1 command sent while the control p
 stopped, delivered when it returns (persistent session); a reply asked on one of the node's
 own topics (its status, an event) sent to its reply topic instead.
 """
+import base64
 import json
 import os
 import queue
@@ -295,6 +296,30 @@ def held_channel(c, cp, dpl):
             "first: %s" % r)
 
 
+def adopted(c, cp, dpl):
+    """Sessions made with mfwd-ctl while the control plane was away (as one installed just
+    before a crash, its create never answered): a plain one is adopted; one with an SRTP key,
+    which the dataplane does not give back, is deleted (before, it was journaled with a key
+    of zeros, which an update or a replay would have sent)."""
+    cp.stop()
+    keyed = dict(spec("adopt-keyed", 21002))
+    keyed["ingress"] = dict(keyed["ingress"], srtp={
+        "suite": "AES_CM_128_HMAC_SHA1_80", "key": base64.b64encode(os.urandom(30)).decode()})
+    for sp in (spec("adopt-plain", 21000), keyed):
+        T.eq(dpl.add(sp)[0], 0, "%s added with mfwd-ctl" % sp["id"])
+    cp.start()
+    T.check(wait_status(c, "n1", lambda s: s["online"] and s["dataplane"]["up"]),
+            "attached again")
+    got = ok(c.request(CMD, "session.list"), "session.list").get("sessions", [])
+    T.check("adopt-plain" in got and "adopt-keyed" not in got,
+            "the plain one adopted, the keyed one not: %s" % got)
+    err(c.request(CMD, "session.get", {"id": "adopt-keyed"}), "not_found",
+        "the keyed one is gone from the dataplane")
+    T.check("adopt-keyed, in the dataplane without a journal record, has keys" in cp.tail(60),
+            "and the log says why")
+    ok(c.request(CMD, "session.delete", {"id": "adopt-plain"}), "the adopted one deleted")
+
+
 def refused_spaces(c):
     """A create refused after its port was allocated (a bad output here) leaves no port
     space behind: each (port, address) a client names held 8 KiB for good."""
@@ -350,6 +375,7 @@ def main():
                     "a command sent while stopped is answered after the restart: %s" % r)
             T.check(wait_status(c, "n1", lambda s: s["online"] and s["sessions"] == 2),
                     "status online again with its 2 sessions")
+            adopted(c, cp, dpl)
             held_channel(c, cp, dpl)
             c.close()
         watcher.close()

@@ -318,6 +318,9 @@ struct json_t *mf_sess_output_to_json(const struct mf_sess_output *o, unsigned i
  * must hold no key: whatever writes one there (a decoder that fails, an output removed)
  * zeroes it. */
 void mf_sess_wipe_keys(struct mf_sess_spec *spec);
+/** Whether @p spec has a secret mf_sess_wipe_keys() wipes: an SRTP key (SDES) or an ICE
+ *  password, on the ingress or an output. */
+bool mf_sess_has_keys(const struct mf_sess_spec *spec);
 /** The same for the ingress and the first @p nb_outputs outputs (at most all of them):
  *  a spec a decoder left half-written. */
 void mf_sess_wipe_keys_n(struct mf_sess_spec *spec, unsigned int nb_outputs);
