@@ -72,7 +72,8 @@ dataplane(struct cp *cp)
 		if (ev.kind == MF_EV_SESSION_TIMEOUT)
 			cp_store_forget(cp, ev.id);
 		cp_event_publish(cp, o);
-		if (ev.kind == MF_EV_ICE_CONSENT_LOST && ev.output[0] != '\0')
+		if ((ev.kind == MF_EV_ICE_CONSENT_LOST || ev.kind == MF_EV_ICE_TIMEOUT) &&
+		    ev.output[0] != '\0')
 			cp_streams_viewer_lost(cp, ev.id, ev.output);
 	}
 }

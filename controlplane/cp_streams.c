@@ -987,7 +987,8 @@ cp_streams_viewer_lost(struct cp *cp, const char *session, const char *viewer)
 		MF_LOG(INFO, main, "viewer %.20s of %s not removed: %s", viewer, session,
 		       err.message);
 	else
-		MF_LOG(INFO, main, "viewer %.20s of %s left (ICE consent lost)", viewer, session);
+		MF_LOG(INFO, main, "viewer %.20s of %s left (no ICE check for its consent "
+		       "timeout)", viewer, session);
 	json_decref(res);
 	cp->status_dirty = true;
 }

@@ -311,6 +311,7 @@ dp_l4_src_is(const struct mf_addr *a, uint16_t port, const struct mf_pkt_l4 *l4)
 #define DP_ICE_TXIDS	8
 struct dp_ice_seen {
 	uint64_t check_tsc;
+	uint64_t told_tsc;	/* the check_tsc its silence was told at (once each) */
 	uint8_t txid[DP_ICE_TXIDS][12];
 	uint8_t next;
 };

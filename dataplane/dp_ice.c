@@ -282,24 +282,34 @@ drop:
 	rte_pktmbuf_free(m);
 }
 
-/* An endpoint's pair, if it has one, whose consent ran out. @return true when it ended
- * (the entry was replaced: @p s is gone). */
+/* An endpoint's pair, if it has one, whose consent ran out; an output without one whose
+ * peer has been silent as long: told once (ice.timeout), for a viewer that went before its
+ * first check would otherwise hold its output, and the control plane its place, for good.
+ * @return true when a pair ended (the entry was replaced: @p s is gone). */
 static bool
 consent_expired(struct dp_sess *s, int out, uint64_t now)
 {
 	const struct mf_ice_cred *c = out < 0 ? &s->ingress.ice : &s->out[out].cfg.ice;
-	uint64_t last = out < 0 ? s->st->ice.check_tsc : s->out[out].ost->ice.check_tsc;
+	struct dp_ice_seen *seen = out < 0 ? &s->st->ice : &s->out[out].ost->ice;
+	uint64_t last = seen->check_tsc;
 	uint8_t fam = out < 0 ? s->ingress.src.family : s->out[out].family;
 	char id[MF_SESS_ID_MAX], oid[MF_OUT_ID_MAX] = "";
 
-	if (c->ufrag[0] == '\0' || fam == 0 ||
+	if (c->ufrag[0] == '\0' || (fam == 0 && (out < 0 || seen->told_tsc == last)) ||
 	    now - last <= (uint64_t)c->consent_timeout_ms * dp.tsc_hz / 1000)
 		return false;
+	if (fam == 0) {
+		seen->told_tsc = last;
+		count(DP_CTR_ice_timeout);
+		dp_event_output(MF_EV_ICE_TIMEOUT, s->id, s->out[out].cfg.id, NULL, 0);
+		return false;
+	}
 	snprintf(id, sizeof(id), "%s", s->id);
 	if (out >= 0)
 		snprintf(oid, sizeof(oid), "%s", s->out[out].cfg.id);
 	if (dp_sess_ice_select(s, out, NULL, 0) != 0)
 		return false;
+	seen->told_tsc = last;		/* its silence told: not again as a timeout */
 	count(DP_CTR_ice_consent_lost);
 	dp_event_output(MF_EV_ICE_CONSENT_LOST, id, out >= 0 ? oid : NULL, NULL, 0);
 	return true;

@@ -526,10 +526,11 @@ out_build(struct dp_sess *s, struct dp_out *o, const struct mf_sess_output *cfg,
 	if (rc != 0)
 		return rc;
 	/* A destination from the spec counts as a check just made: consent runs from now
-	 * (not from a check of a pair it had before, lost or under other credentials). */
-	if (o->cfg.ice.ufrag[0] != '\0' && o->family != 0 &&
-	    (o->ost->ice.check_tsc == 0 || prev == NULL || prev->family == 0 ||
-	     !ice_same(&cfg->ice, &prev->cfg.ice)))
+	 * (not from a check of a pair it had before, lost or under other credentials). So
+	 * does an output's making, or new credentials: a peer that never checks times out. */
+	if (o->cfg.ice.ufrag[0] != '\0' &&
+	    (o->ost->ice.check_tsc == 0 || prev == NULL || !ice_same(&cfg->ice, &prev->cfg.ice) ||
+	     (o->family != 0 && prev->family == 0)))
 		o->ost->ice.check_tsc = rte_rdtsc();
 	rc = srtp_take(&o->cfg.srtp, prev != NULL ? prev->srtp : NULL, &o->srtp);
 	if (rc == 0)

@@ -20,6 +20,7 @@ mf_event_kind_str(unsigned int kind)
 		[MF_EV_DTLS_CONNECTED] = "dtls.connected",
 		[MF_EV_DTLS_FAILED] = "dtls.failed",
 		[MF_EV_CAPTURE_DONE] = "capture.done",
+		[MF_EV_ICE_TIMEOUT] = "ice.timeout",
 	};
 
 	if (kind >= sizeof(names) / sizeof(names[0]) || names[kind] == NULL)

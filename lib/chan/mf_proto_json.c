@@ -99,7 +99,8 @@ mf_event_to_json(const struct mf_msg_event *ev)
 							   addr_json(&ev->src), "port",
 							   ev->src_port));
 	if (ev->kind == MF_EV_ICE_CONNECTED || ev->kind == MF_EV_ICE_CONSENT_LOST ||
-	    ev->kind == MF_EV_DTLS_CONNECTED || ev->kind == MF_EV_DTLS_FAILED)
+	    ev->kind == MF_EV_ICE_TIMEOUT || ev->kind == MF_EV_DTLS_CONNECTED ||
+	    ev->kind == MF_EV_DTLS_FAILED)
 		json_object_set_new(o, "endpoint", json_string(ev->output[0] ? "output" : "ingress"));
 	if (ev->output[0] != '\0')
 		json_object_set_new(o, "output", json_stringn(ev->output,

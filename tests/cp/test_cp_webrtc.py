@@ -26,6 +26,9 @@ stream.subscribe), its media in a network namespace behind the dataplane (net_af
   when the device goes offline the stream ends;
 - headless Chromium (DevTools over a pipe, in the namespace) views a camera's ffmpeg H.264
   pulled on demand and a webrtcbin VP8 device: 100 frames decoded (freezes printed);
+- a viewer that subscribes and never connects (a page closed at once) is removed once its
+  consent timeout (30 s) passes without a check (ice.timeout, naming it); before, it held
+  its output for good;
 - stream.unpublish, room.delete remove the sessions; the control plane's restart keeps the
   rooms and streams (room.list, room.get).
 """
@@ -128,6 +131,32 @@ def published(c, name, wait=20):
         if time.time() >= deadline:
             return None
         time.sleep(0.2)
+
+
+def ghost_subscribe(broker, c):
+    """A viewer that subscribes and never connects. @return it and a watcher of events."""
+    with open(os.path.join(HERE, "..", "unit", "sdp", "chromium-view.sdp")) as f:
+        offer = f.read()  # a browser's recvonly offer, recorded
+    evc = Client(broker)
+    evc.subscribe("mfwd/n1/event/ice.timeout")
+    r = c.request(CMD, "stream.subscribe", {"room": "lobby", "stream": "cam-1/main",
+                                            "sdp": offer, "viewer": "ghost"})
+    T.check(ok(r), "a viewer that will never connect subscribes: %s" % r)
+    return evc
+
+
+def ghost_gone(c, evc):
+    """Its consent timeout passed without a check: removed, and told."""
+    deadline = time.time() + 45
+    while time.time() < deadline and "ghost" in (published(c, "cam-1/main") or {}).get(
+            "viewers", ["ghost"]):
+        time.sleep(0.5)
+    T.check("ghost" not in (published(c, "cam-1/main") or {}).get("viewers", ["ghost"]),
+            "the viewer that never connected removed after its consent timeout")
+    evs = [e for _, e, _ in evc.collect("mfwd/n1/event/", 0.5)]
+    T.check(any(e.get("viewer") == "ghost" and e.get("stream") == "cam-1/main" for e in evs),
+            "ice.timeout names it: %s" % evs)
+    evc.close()
 
 
 def check_stream(topo, broker, c, name, codec, viewers):
@@ -352,6 +381,7 @@ def main():
                             any(e.get("endpoint") == "ingress" for e in got),
                             "%s events name the room, stream and each viewer: %s" % (kind, got))
                 evc.close()
+                ghost = ghost_subscribe(broker, c)
                 check_refusals(topo, broker, c)
                 r = c.request(CMD, "stream.unsubscribe", {"room": "lobby",
                                                           "stream": "cam-1/main",
@@ -371,6 +401,7 @@ def main():
                 T.check(ok(r) and r["result"]["ingress"]["addr"] == "10.99.1.2" and
                         r["result"]["ingress"]["udp_port"] > 0,
                         "a plain RTP camera gets an address and port: %s" % r)
+                ghost_gone(c, ghost)
                 c.close()
             with cp:
                 c = Client(broker)

@@ -14,7 +14,8 @@ counted; meanwhile a second session forwards a numbered flow without a loss. The
 publisher nominates its pair and sends RTP: mfwd forwards it to "plain"; a libnice viewer
 nominates its pair and receives the stream through the viewer output. When the viewer
 stops checking, its consent ends: ice.consent_lost, and the output stops sending; given an
-address by an update, it sends to it (consent runs from the update).
+address by an update, it sends to it (consent runs from the update). An ICE output no peer
+ever checks: ice.timeout, once.
 """
 import json
 import os
@@ -183,6 +184,29 @@ def given_address(dpl, sent_then):
     T.eq(rc, 0, "the viewer output removed (%s)" % out)
 
 
+def never_checked(dpl, at_loss):
+    """An ICE output whose peer never checks (a viewer gone before its first check; the
+    control plane removes a stream's viewer on it): ice.timeout once, consent_timeout_ms
+    after its making, and not again; nor for the viewer whose consent ended before (before,
+    neither was told, and a stream kept such a viewer for good)."""
+    before = dpl.stats()["node"]["ice_timeout"]
+    T.eq(before, at_loss, "the viewer whose consent ended not told again as a timeout")
+    spec = {"id": "lone", "kind": "rtp-mux",
+            "ingress": {"port": 0, "addr": "10.99.1.2", "udp_port": 5012},
+            "outputs": [{"id": "never", "port": 1, "src_port": 5014,
+                         "ice": dict(VW, ufrag="mfnv", remote_ufrag="nevr",
+                                     consent_timeout_ms=1000)}]}
+    rc, out = dpl.add(spec)
+    T.eq(rc, 0, "an ICE output no peer checks (%s)" % out)
+    dpl.wait_for(lambda s: s["node"]["ice_timeout"] >= before + 1, timeout=10,
+                 what="ice.timeout")
+    time.sleep(2.5)
+    T.eq(dpl.stats()["node"]["ice_timeout"], before + 1, "told once in 3.5 timeouts")
+    told = [(e.get("session"), e.get("endpoint"), e.get("output"))
+            for e in dpl.ctl("events")[1] if e["event"] == "ice.timeout"]
+    T.eq(told, [("lone", "output", "never")], "ice.timeout names it, once")
+
+
 def main():
     with Topology("ic", ("10.99.2.1",), ipv6=True) as topo:
         dpl = Dataplane("netnsice", topo.ports_conf(), sessions=sessions())
@@ -242,8 +266,8 @@ def main():
 
             # The viewer is gone: no checks (libnice checks every 5 s or so); consent ends
             # 8 s after its last.
-            dpl.wait_for(lambda s: s["node"]["ice_consent_lost"] >= 1, timeout=20,
-                         what="consent lost")
+            st = dpl.wait_for(lambda s: s["node"]["ice_consent_lost"] >= 1, timeout=20,
+                              what="consent lost")
             sent_then = dpl.stats()["sessions"]["pub"]["outputs"]["viewer"]["tx_pkts"]
             time.sleep(1)
             o = dpl.stats()["sessions"]["pub"]["outputs"]["viewer"]
@@ -253,6 +277,7 @@ def main():
             T.check(("ice.consent_lost", "output", "viewer") in events,
                     "ice.consent_lost for the viewer (%s)" % events)
             given_address(dpl, sent_then)
+            never_checked(dpl, st["node"]["ice_timeout"])
 
             rc, done, err = finish(pub, timeout=60)
             T.check(rc == 0 and done.get("sent", 0) >= 1000, "publisher done (%s %s)" %
