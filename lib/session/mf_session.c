@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -179,6 +180,49 @@ mf_sess_wipe_keys_n(struct mf_sess_spec *spec, unsigned int nb_outputs)
 		wipe(spec->outputs[i].receiver_srtp.salt,
 		     sizeof(spec->outputs[i].receiver_srtp.salt));
 	}
+}
+
+static int __attribute__((format(printf, 3, 4)))
+refuse(char *detail, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, len, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* A field of @p n chars holding a string of 1..n-1 and its NUL. */
+static bool
+field_str(const char *f, size_t n)
+{
+	return f[0] != '\0' && memchr(f, '\0', n) != NULL;
+}
+
+int
+mf_sess_spec_bounds(const struct mf_sess_spec *spec, char *detail, size_t len)
+{
+	const struct mf_sess_output *o;
+	unsigned int i, j;
+
+	if (!field_str(spec->id, sizeof(spec->id)))
+		return refuse(detail, len, "id: missing");
+	if (spec->nb_outputs > MF_SESS_MAX_OUTPUTS || spec->ingress.nb_clock > MF_SESS_MAX_CLOCKS ||
+	    spec->ingress.nb_codecs > MF_SESS_MAX_CODECS)
+		return refuse(detail, len, "outputs, clock_rates or codecs: too many");
+	for (i = 0; i < spec->nb_outputs; i++) {
+		o = &spec->outputs[i];
+		if (!field_str(o->id, sizeof(o->id)) || o->nb_pt_map > MF_SESS_MAX_PT_MAP ||
+		    o->nb_pids > MF_SESS_MAX_PIDS)
+			return refuse(detail, len, "outputs[%u]: no id, or too many pt_map or pids",
+				      i);
+		for (j = 0; j < i; j++)
+			if (strcmp(spec->outputs[j].id, o->id) == 0)
+				return refuse(detail, len, "outputs[%u].id: \"%s\" used twice", i,
+					      o->id);
+	}
+	return 0;
 }
 
 bool

@@ -401,6 +401,46 @@ out:
 	return rc;
 }
 
+/* A binary spec (as a channel writer could make it) the decoder would never make: each
+ * count past its array, an output id without its NUL or named twice, is refused. */
+static int
+test_spec_bounds(void)
+{
+	static struct mf_sess_spec s, odd;
+	struct mf_sess_err err;
+	char why[128];
+	int rc = 0;
+
+	MF_TEST_EQ(mf_sess_from_text(full_doc, sizeof(full_doc) - 1, &s, &err), 0);
+	MF_TEST_EQ(mf_sess_spec_bounds(&s, why, sizeof(why)), 0);
+#define BAD(change, what) do { \
+		odd = s; \
+		change; \
+		MF_TEST_EQ(mf_sess_spec_bounds(&odd, why, sizeof(why)), -EINVAL); \
+		MF_TEST_ASSERT(strstr(why, what) != NULL, "%s: %s", #change, why); \
+	} while (0)
+	BAD(odd.nb_outputs = MF_SESS_MAX_OUTPUTS + 1, "too many");
+	BAD(odd.ingress.nb_clock = MF_SESS_MAX_CLOCKS + 1, "too many");
+	BAD(odd.ingress.nb_codecs = MF_SESS_MAX_CODECS + 1, "too many");
+	BAD(odd.outputs[1].nb_pt_map = MF_SESS_MAX_PT_MAP + 1, "outputs[1]");
+	BAD(odd.outputs[0].nb_pids = MF_SESS_MAX_PIDS + 1, "outputs[0]");
+	BAD(memset(odd.outputs[1].id, 'x', sizeof(odd.outputs[1].id)), "outputs[1]: no id");
+	BAD(odd.outputs[0].id[0] = '\0', "outputs[0]: no id");
+	BAD(memcpy(odd.outputs[1].id, "v1", 3), "outputs[1].id: \"v1\" used twice");
+	BAD(memset(odd.id, 'a', sizeof(odd.id)), "id: missing");
+#undef BAD
+	/* At the limits: taken. */
+	odd = s;
+	odd.ingress.nb_clock = MF_SESS_MAX_CLOCKS;
+	odd.outputs[0].nb_pt_map = MF_SESS_MAX_PT_MAP;
+	odd.outputs[0].nb_pids = MF_SESS_MAX_PIDS;
+	MF_TEST_EQ(mf_sess_spec_bounds(&odd, why, sizeof(why)), 0);
+out:
+	mf_sess_wipe_keys(&s);
+	mf_sess_wipe_keys(&odd);
+	return rc;
+}
+
 static int
 test_base64(void)
 {
@@ -563,6 +603,7 @@ static const struct mf_test_case cases[] = {
 	{ "minimal_kinds", test_minimal_kinds },
 	{ "malformed", test_malformed },
 	{ "output_limit", test_output_limit },
+	{ "spec_bounds", test_spec_bounds },
 	{ "base64", test_base64 },
 	{ "output_decode", test_output_decode },
 	{ "media_fields", test_media_fields },

@@ -318,6 +318,10 @@ struct json_t *mf_sess_output_to_json(const struct mf_sess_output *o, unsigned i
  * must hold no key: whatever writes one there (a decoder that fails, an output removed)
  * zeroes it. */
 void mf_sess_wipe_keys(struct mf_sess_spec *spec);
+/** The counts and strings of a binary @p spec within their arrays, its output ids distinct:
+ *  what the JSON decoder makes sure of, checked again where a spec arrives in binary (the
+ *  dataplane's channel). @return 0, or -EINVAL with why in @p detail. */
+int mf_sess_spec_bounds(const struct mf_sess_spec *spec, char *detail, size_t len);
 /** Whether @p spec has a secret mf_sess_wipe_keys() wipes: an SRTP key (SDES) or an ICE
  *  password, on the ingress or an output. */
 bool mf_sess_has_keys(const struct mf_sess_spec *spec);
