@@ -993,6 +993,9 @@ json_t *cp_stream_meta(const struct cp *cp, uint32_t idx);
 void cp_stream_label(struct cp *cp, json_t *ev);
 /** A stream from its session's record (@p meta may be NULL). @return its index + 1, or 0. */
 uint32_t cp_stream_restore(struct cp *cp, json_t *meta, const struct cp_sess *s);
+/** A later record of stream @p idx's session (@p meta its "stream"): what a bind after the
+ *  first changed (the device a pull names, the origin, the tag). */
+void cp_stream_refresh(struct cp *cp, uint32_t idx, const json_t *meta);
 /** A record's "media" array into @p st's media. @return 0, or -EBADMSG. */
 int cp_stream_media(json_t *media, struct cp_stream *st);
 

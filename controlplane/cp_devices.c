@@ -72,7 +72,6 @@ cp_device_status(struct cp *cp, const struct cp_msg *msg, char *gone, size_t cap
 	json_t *o, *streams = NULL;
 	struct cp_device *d;
 	int online = 0;
-	bool was;
 
 	if (end == NULL || (size_t)(end - msg->topic) <= p || (size_t)(end - msg->topic) - p >=
 	    sizeof(name))
@@ -93,14 +92,15 @@ cp_device_status(struct cp *cp, const struct cp_msg *msg, char *gone, size_t cap
 		json_decref(o);
 		return 0;
 	}
-	was = d->online;
 	d->online = online;
 	snprintf(d->room, sizeof(d->room), "%s", online ? room : "");
 	json_decref(d->streams);
 	d->streams = online ? streams_of(name, streams) : NULL;
 	json_decref(o);
 	MF_LOG(INFO, main, "device %s %s", name, online ? "online" : "offline");
-	if (!was || online)
+	/* Offline, even the first status seen of it (a control plane restarted as it went):
+	 * its streams end. */
+	if (online)
 		return 0;
 	snprintf(gone, cap, "%s", name);
 	return 1;

@@ -316,6 +316,21 @@ bad:
 }
 
 void
+cp_stream_refresh(struct cp *cp, uint32_t idx, const json_t *meta)
+{
+	struct cp_stream *st = &cp->rooms.streams[idx];
+	const char *device = "", *tag = "", *origin = "";
+
+	if (json_unpack((json_t *)meta, "{s?s, s?s, s?s}", "device", &device, "tag", &tag,
+			"origin", &origin) != 0 || strlen(device) >= sizeof(st->device) ||
+	    strlen(tag) >= sizeof(st->tag) || strlen(origin) >= sizeof(st->origin))
+		return;
+	snprintf(st->device, sizeof(st->device), "%s", device);
+	snprintf(st->tag, sizeof(st->tag), "%s", tag);
+	snprintf(st->origin, sizeof(st->origin), "%s", origin);
+}
+
+void
 cp_rooms_fini(struct cp *cp)
 {
 	free(cp->rooms.rooms);

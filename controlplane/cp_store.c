@@ -89,6 +89,8 @@ remember(struct cp *cp, const struct mf_sess_spec *spec, json_t *meta, uint64_t 
 		s->stream = 0;
 	} else if (s->stream == 0) {
 		s->stream = cp_stream_restore(cp, json_object_get(meta, "stream"), s);
+	} else {	/* a later bind's (a pull binds again with its device) */
+		cp_stream_refresh(cp, s->stream - 1, json_object_get(meta, "stream"));
 	}
 	count(cp, s, 1);
 	return s;

@@ -469,6 +469,7 @@ publish(struct cp *cp, json_t *args, struct cp_stream *st, struct cp_sess **out,
 	const char *room = NULL, *name = NULL, *sdp = NULL;
 	json_t *media = NULL, *srtp = NULL, *spec, *in, *res = NULL;
 	struct endpoint ep;
+	uint16_t caller;
 	uint32_t rnd;
 	int r, rc;
 
@@ -508,7 +509,14 @@ publish(struct cp *cp, json_t *args, struct cp_stream *st, struct cp_sess **out,
 	rc = sdp ? publish_webrtc(sdp, in, &ep, (uint16_t)json_integer_value(
 				  json_object_get(in, "udp_port")), st, w, err) :
 		   publish_plain(media, in, st, err);
-	if (rc != 0 || cp_create_now(cp, spec, out, err) != 0)
+	/* The session is the room owner's, whoever publishes (an admin into a tenant's room):
+	 * its quota, and a restart keeps a stream only in its session's owner's room. */
+	caller = cp->caller;
+	cp->caller = cp->rooms.rooms[r].tenant;
+	if (rc == 0)
+		rc = cp_create_now(cp, spec, out, err);
+	cp->caller = caller;
+	if (rc != 0)
 		goto out;
 	res = json_pack("{s:s, s:s, s:s}", "room", room, "stream", name, "session", st->session);
 	if (sdp != NULL)

@@ -27,7 +27,8 @@ sessions staying as they were (the admin's list):
   other half, and once the window has passed twice over (the nonces forgotten, the ring
   wrapped) 512 more are answered;
 - rooms: another tenant's room is not found for room.get, room.delete, stream.publish,
-  subscribe and unpublish, and not listed; the admin lists it;
+  subscribe and unpublish, and not listed; the admin lists it, and a stream it publishes
+  there is globex's;
 - tokens: a device publishes and a browser views with a token (token.create, or made by
   the tenant as documented), holding no key; refused when its uses are spent (also after a
   restart), expired, for another room or stream, for another role or command, altered, or
@@ -299,9 +300,17 @@ def check_rooms(t):
     r = t.run("ops", "room.list")
     T.check(r is not None and [x["room"] for x in r["result"]["rooms"]] == ["gx"],
             "the admin lists gx: %s" % r)
+    # The admin publishes into globex's room: the session is globex's (before, the admin's:
+    # its quota, and a restart dropped the stream from the room, the session kept).
+    r = t.run("ops", "stream.publish", {"room": "gx", "stream": "cam/2", "media": [
+        {"kind": "video", "codec": "h264", "pt": 96, "profile": 66}]})
+    T.check(r is not None and r.get("ok"), "the admin publishes cam/2 in gx: %s" % r)
+    sid = (r or {}).get("result", {}).get("session")
+    r = t.run("globex", "session.get", {"id": sid})
+    T.check(r is not None and r.get("ok"), "its session is globex's: %s" % r)
     r = t.run("globex", "room.delete", {"room": "gx"})
-    T.check(r is not None and r.get("ok") and r["result"]["streams"] == 1,
-            "globex deletes gx and its stream: %s" % r)
+    T.check(r is not None and r.get("ok") and r["result"]["streams"] == 2,
+            "globex deletes gx and its streams: %s" % r)
 
 
 def mint(who, payload):

@@ -22,8 +22,8 @@ stream.subscribe), its media in a network namespace behind the dataplane (net_af
   stopped on command): device.list shows it; nothing is pulled before a viewer, nor for a
   subscribe refused (an offer that is not SDP); a viewer
   of cam-9/main gets the device asked to push and decodes; once it left and linger_s has
-  passed the device is asked to stop and the stream ends; a second viewer pulls again, and
-  when the device goes offline the stream ends;
+  passed the device is asked to stop and the stream ends; a second viewer pulls again, the
+  control plane restarts, and when the device goes offline the stream ends;
 - headless Chromium (DevTools over a pipe, in the namespace) views a camera's ffmpeg H.264
   pulled on demand and a webrtcbin VP8 device: 100 frames decoded (freezes printed);
 - a viewer that subscribes and never connects (a page closed at once) is removed once its
@@ -212,7 +212,7 @@ def device(topo, broker, name):
                             text=True)
 
 
-def check_device(topo, broker, c):
+def check_device(topo, broker, c, cp):
     """A camera that pushes only while watched."""
     dev = device(topo, broker, "cam-9")
     deadline, known = time.time() + 20, []
@@ -249,6 +249,12 @@ def check_device(topo, broker, c):
                 "25", "--linger", "30")
     T.check(wait_event(view, "frames", 30), "the second viewer decodes")
     T.check(published(c, "cam-9/main", wait=0) is not None, "pulled again for a new viewer")
+    # The stream's device is known again after a restart (before, only its first record's,
+    # made before the device was named, was read: the stream outlived the device).
+    cp.stop()
+    cp.start()
+    T.check(wait_status(c, "n1", lambda s: s["online"] and s["dataplane"]["up"]) is not None,
+            "the control plane restarted while the device pushes")
     dev.terminate()
     out, err = dev.communicate(timeout=20)
     deadline = time.time() + 20
@@ -389,7 +395,7 @@ def main():
                 T.check(not ok(r) and r["error"]["code"] == "not_found",
                         "a viewer gone is not found: %s" % r)
                 check_stream(topo, broker, c, "cam-2/h264", "h264", 1)
-                check_device(topo, broker, c)
+                check_device(topo, broker, c, cp)
                 if shutil.which("chromium"):
                     check_chromium(topo, broker, c)
                 else:
