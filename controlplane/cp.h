@@ -1026,6 +1026,8 @@ int cp_device_status(struct cp *cp, const struct cp_msg *msg, char *gone, size_t
  *  (borrowed), the device's name into @p device; else NULL. */
 json_t *cp_device_media(struct cp *cp, const char *room, const char *stream, char *device,
 			size_t cap);
+/** Whether @p device's last status said online. */
+bool cp_device_online(struct cp *cp, const char *device);
 /** Send @p cmd (consumed) to the device's command topic. */
 void cp_device_command(struct cp *cp, const char *device, json_t *cmd);
 void cp_devices_fini(struct cp *cp);

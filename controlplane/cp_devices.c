@@ -137,6 +137,14 @@ cp_device_command(struct cp *cp, const char *device, json_t *cmd)
 	json_decref(cmd);
 }
 
+bool
+cp_device_online(struct cp *cp, const char *device)
+{
+	const struct cp_device *d = find(cp, device);
+
+	return d != NULL && d->online;
+}
+
 void
 cp_devices_fini(struct cp *cp)
 {

@@ -205,6 +205,15 @@ cp_stream_gone(struct cp *cp, uint32_t idx)
 		cp_stream_dir_topic(cp, cp->cfg.node, idx, topic);
 		cp_mqtt_publish(cp->mqtt, topic, "", 1, true, NULL, 0);
 	}
+	/* However it goes (unpublished, its room deleted, its session deleted or timed out,
+	 * no viewer for linger_s), a pulled stream's device stops pushing to its port, which
+	 * another session may get. "session" says which push: a device pulled by several
+	 * nodes stops only this one's. */
+	if (st->device[0] != '\0' && strchr(st->name, '/') != NULL && cp->mqtt != NULL &&
+	    cp_device_online(cp, st->device))
+		cp_device_command(cp, st->device, json_pack("{s:s, s:s, s:s, s:s}", "cmd", "stop",
+			"room", cp->rooms.rooms[st->room].name, "stream", strchr(st->name, '/') + 1,
+			"session", st->session));
 	cp->rooms.rooms[st->room].nb_streams--;
 	st->session[0] = '\0';
 }

@@ -908,9 +908,10 @@ cp_stream_unsubscribe(struct cp *cp, json_t *args, struct cp_err *err)
 
 /* ---- streams pulled from devices ---- */
 
-/* Stop a pulled stream: the device told (when it can still hear), the session gone. */
+/* Stop a pulled stream: its session gone (and with it the stream: cp_stream_gone() tells
+ * the device, when it can still hear). */
 static void
-stop(struct cp *cp, uint32_t i, bool tell)
+stop(struct cp *cp, uint32_t i)
 {
 	struct cp_stream *st = &cp->rooms.streams[i];
 	char id[MF_SESS_ID_MAX], device[33];
@@ -918,9 +919,6 @@ stop(struct cp *cp, uint32_t i, bool tell)
 
 	memcpy(id, st->session, sizeof(id));
 	memcpy(device, st->device, sizeof(device));
-	if (tell)
-		cp_device_command(cp, device, json_pack("{s:s, s:s, s:s}", "cmd", "stop", "room",
-			cp->rooms.rooms[st->room].name, "stream", strchr(st->name, '/') + 1));
 	if (cp_delete_now(cp, id, &err) != 0 && cp_reg_find(&cp->reg, id) != NULL)
 		MF_LOG(ERR, main, "stream of device %s: session %s not removed: %s", device, id,
 		       err.message);
@@ -962,7 +960,7 @@ cp_streams_tick(struct cp *cp, uint64_t now_ms)
 			 now_ms - st->idle_ms >= cp->cfg.pipe_linger_s * 1000ull)
 			unpull(cp, i);
 		else if (st->origin[0] == '\0' && now_ms - st->idle_ms >= cp->cfg.linger_s * 1000ull)
-			stop(cp, i, true);
+			stop(cp, i);
 	}
 }
 
@@ -974,7 +972,7 @@ cp_streams_device_gone(struct cp *cp, const char *device)
 	for (i = 0; i < cp->rooms.nb_streams; i++)
 		if (cp->rooms.streams[i].session[0] != '\0' &&
 		    strcmp(cp->rooms.streams[i].device, device) == 0)
-			stop(cp, i, false);
+			stop(cp, i);
 }
 
 void

@@ -9,7 +9,8 @@ ffmpeg's H.264 test pattern over RTP, sent from a network namespace.
                 [--seconds S]
 
 Prints JSON lines: {"event": "online"}, then {"event": "push", "to": ...} and {"event":
-"stop"} as commands come, each with "t" (seconds since start). SIGTERM: a clean exit
+"stop"} as commands come, each with "t" (seconds since start); a "stop" naming another
+session than its push's is ignored (another node's pull). SIGTERM: a clean exit
 (status offline); SIGKILL leaves it to the will.
 """
 import argparse
@@ -54,6 +55,7 @@ def main():
         cmd = json.loads(m.payload)
         if cmd.get("cmd") == "push" and state["ffmpeg"] is None:
             to = cmd["to"]
+            state["session"] = cmd.get("session")
             out(event="push", to=to, stream=cmd.get("stream"))
             state["ffmpeg"] = subprocess.Popen(
                 ["ip", "netns", "exec", a.netns, "ffmpeg", "-hide_banner", "-loglevel",
@@ -65,7 +67,7 @@ def main():
                  "-bsf:v", "dump_extra=freq=keyframe", "-f", "rtp", "-payload_type", "96",
                  "rtp://%s:%d" % (to["addr"], to["udp_port"])],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-        elif cmd.get("cmd") == "stop":
+        elif cmd.get("cmd") == "stop" and cmd.get("session") in (None, state.get("session")):
             out(event="stop", stream=cmd.get("stream"))
             stop_ffmpeg()
 

@@ -22,7 +22,8 @@ stream.subscribe), its media in a network namespace behind the dataplane (net_af
   stopped on command): device.list shows it; nothing is pulled before a viewer, nor for a
   subscribe refused (an offer that is not SDP); a viewer
   of cam-9/main gets the device asked to push and decodes; once it left and linger_s has
-  passed the device is asked to stop and the stream ends; a second viewer pulls again, the
+  passed the device is asked to stop and the stream ends; a second viewer pulls again; the
+  stream unpublished, the device is asked to stop, and a third viewer pulls again; the
   control plane restarts, and when the device goes offline the stream ends;
 - headless Chromium (DevTools over a pipe, in the namespace) views a camera's ffmpeg H.264
   pulled on demand and a webrtcbin VP8 device: 100 frames decoded (freezes printed);
@@ -249,6 +250,15 @@ def check_device(topo, broker, c, cp):
                 "25", "--linger", "30")
     T.check(wait_event(view, "frames", 30), "the second viewer decodes")
     T.check(published(c, "cam-9/main", wait=0) is not None, "pulled again for a new viewer")
+    # Unpublished while it pushes: the device is told to stop (before, it went on pushing to
+    # the old port and ignored the next push: the next viewer got nothing).
+    r = c.request(CMD, "stream.unpublish", {"room": "lobby", "stream": "cam-9/main"})
+    T.check(ok(r), "cam-9/main unpublished while the device pushes: %s" % r)
+    view.terminate()
+    lines(view)
+    view = peer(topo, broker, "lobby", "cam-9/main", "--view", "--frames", "30", "--seconds",
+                "25", "--linger", "30")
+    T.check(wait_event(view, "frames", 30), "a viewer after the unpublish decodes")
     # The stream's device is known again after a restart (before, only its first record's,
     # made before the device was named, was read: the stream outlived the device).
     cp.stop()
@@ -265,7 +275,7 @@ def check_device(topo, broker, c, cp):
     lines(view)
     evs = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
     kinds = [e["event"] for e in evs]
-    T.eq(kinds, ["online", "push", "stop", "push", "offline"],
+    T.eq(kinds, ["online", "push", "stop", "push", "stop", "push", "offline"],
          "the device pushed only while watched")
     push = [e for e in evs if e["event"] == "push"]
     T.check(push and push[0]["to"]["addr"] == "10.99.1.2" and push[0]["stream"] == "main",
