@@ -88,6 +88,12 @@ mf_client_reply(struct mf_client *c, uint64_t seq, struct mf_msg_reply *reply, v
 	for (;;) {
 		mf_client_pass(c, seq);		/* replies to older commands */
 		h = mf_chan_peek(&c->reply, &rlen);
+		/* Above every seq we sent: a predecessor's (its seqs from a wall clock since
+		 * stepped back), not a sign that ours was lost; left, it would block the ring. */
+		if (h != NULL && h->seq >= c->next_seq) {
+			take(c);
+			continue;
+		}
 		if (h != NULL)
 			break;
 		now = mf_time_ns(CLOCK_MONOTONIC);
@@ -139,8 +145,13 @@ mf_client_event(struct mf_client *c, struct mf_msg_event *ev)
 	struct mf_chan_msg_hdr h;
 	int n;
 
+	/* What is not an event of our size (a newer dataplane's, larger) is passed over: left
+	 * at the head, it would hold every event after it back. */
 	do {
 		n = mf_chan_recv(&c->event, &h, ev, sizeof(*ev));
-	} while (n >= 0 && (h.type != MF_MSG_EVENT || n != (int)sizeof(*ev)));
+		if (n == -EMSGSIZE)
+			mf_chan_consume(&c->event);
+	} while (n == -EMSGSIZE ||
+		 (n >= 0 && (h.type != MF_MSG_EVENT || n != (int)sizeof(*ev))));
 	return n < 0 ? n : 0;
 }

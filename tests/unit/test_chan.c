@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "mf/mf_chan.h"
+#include "mf/mf_client.h"
 #include "mf/mf_shm.h"
 #include "mf_test.h"
 
@@ -286,11 +287,70 @@ out:
 	return rc;
 }
 
+static int
+ring(struct mf_shm *shm, enum mf_shm_region_id id, uint32_t slots, uint32_t size,
+     struct mf_chan *ch)
+{
+	uint64_t sz;
+	void *mem = mf_shm_region(shm, id, &sz);
+	int rc = mf_chan_init(mem, sz, slots, size);
+
+	return rc != 0 ? rc : mf_chan_attach(ch, mem, sz);
+}
+
+/* A client, and the dataplane's ends of its rings played here: what a predecessor left in
+ * them does not block it. Before, a reply above every seq it sent (a predecessor's, its
+ * seqs from a wall clock since stepped back) and an event larger than it knows each held
+ * their ring for good. */
+static int
+test_client_leftovers(void)
+{
+	struct mf_shm shm = { 0 };
+	struct mf_shm_layout l = { 0 };
+	struct mf_chan cmd, reply, event;
+	struct mf_client cl;
+	struct mf_msg_reply r = { 0 }, got;
+	struct mf_msg_event ev = { .kind = MF_EV_SESSION_IDLE }, evg;
+	uint8_t big[240] = { 0 }, buf[16];
+	uint64_t seq;
+	int rc = 0, opened = 0;
+
+	snprintf(inst, sizeof(inst), "t-chanc-%d", (int)getpid());
+	l.region_size[MF_SHM_REGION_CMD] = mf_chan_mem_size(8, 1024);
+	l.region_size[MF_SHM_REGION_REPLY] = mf_chan_mem_size(8, 1024);
+	l.region_size[MF_SHM_REGION_EVENT] = mf_chan_mem_size(16, MF_CHAN_EVENT_SLOT_SIZE);
+	MF_TEST_EQ(mf_shm_create(&shm, inst, &l), 0);
+	MF_TEST_EQ(ring(&shm, MF_SHM_REGION_CMD, 8, 1024, &cmd), 0);
+	MF_TEST_EQ(ring(&shm, MF_SHM_REGION_REPLY, 8, 1024, &reply), 0);
+	MF_TEST_EQ(ring(&shm, MF_SHM_REGION_EVENT, 16, MF_CHAN_EVENT_SLOT_SIZE, &event), 0);
+	mf_shm_publish(&shm);
+	MF_TEST_EQ(mf_client_open(&cl, inst), 0);
+	opened = 1;
+	MF_TEST_EQ(mf_client_send(&cl, MF_MSG_NODE_INFO, NULL, 0, &seq), 0);
+	MF_TEST_EQ(mf_chan_send(&reply, MF_MSG_REPLY, MF_PROTO_VERSION, seq + 1000000000ull, &r,
+				sizeof(r)), 0);
+	MF_TEST_EQ(mf_chan_send(&reply, MF_MSG_REPLY, MF_PROTO_VERSION, seq, &r, sizeof(r)), 0);
+	MF_TEST_EQ(mf_client_reply(&cl, seq, &got, buf, sizeof(buf), 100), 0);
+	MF_TEST_EQ(mf_chan_count(&reply), 0);
+	MF_TEST_ASSERT(sizeof(big) > sizeof(ev), "the event is smaller than %zu", sizeof(big));
+	MF_TEST_EQ(mf_chan_send(&event, MF_MSG_EVENT, MF_PROTO_VERSION, 1, big, sizeof(big)), 0);
+	MF_TEST_EQ(mf_chan_send(&event, MF_MSG_EVENT, MF_PROTO_VERSION, 2, &ev, sizeof(ev)), 0);
+	MF_TEST_EQ(mf_client_event(&cl, &evg), 0);
+	MF_TEST_EQ(evg.kind, MF_EV_SESSION_IDLE);
+	MF_TEST_EQ(mf_client_event(&cl, &evg), -EAGAIN);
+out:
+	if (opened)
+		mf_client_close(&cl);
+	mf_shm_destroy(&shm);
+	return rc;
+}
+
 static const struct mf_test_case cases[] = {
 	{ "geometry", test_geometry },
 	{ "send_recv", test_send_recv },
 	{ "two_process", test_two_process },
 	{ "consumer_restart", test_consumer_restart },
+	{ "client_leftovers", test_client_leftovers },
 };
 
 MF_TEST_MAIN("chan", cases)
