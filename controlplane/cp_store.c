@@ -606,22 +606,48 @@ cp_store_update(struct cp *cp, struct cp_sess *s, const struct mf_sess_spec *spe
 	return rc;
 }
 
+/*
+ * A record that could not be synced stays in the journal's buffer, and the next sync that
+ * succeeds writes it: where the change it records is then undone, the record before is
+ * put again after it, so that the last one is the session as it is (a reload takes the
+ * last). @p s's own record is put again (its stream as it is now).
+ */
+static void
+put_again(struct cp *cp, struct cp_sess *s)
+{
+	struct mf_sess_spec *spec = malloc(sizeof(*spec));
+
+	if (spec != NULL && cp_store_spec(cp, s, spec) == 0) {
+		count(cp, s, -1);
+		put(cp, spec, s, &s->joff, &s->jlen);
+		count(cp, s, 1);
+	}
+	if (spec != NULL)
+		mf_sess_wipe_keys(spec);
+	free(spec);
+}
+
 int
 cp_store_bind(struct cp *cp, struct cp_sess *s, uint32_t stream)
 {
 	int rc = cp_store_spec(cp, s, &cp->spec);
+	bool put_ok = false;
 
 	if (rc == 0) {
 		count(cp, s, -1);
 		s->stream = stream;
 		rc = put(cp, &cp->spec, s, &s->joff, &s->jlen);
+		put_ok = rc == 0;
 		count(cp, s, 1);
 		mf_sess_wipe_keys(&cp->spec);
 	}
 	if (rc == 0)
 		rc = cp_journal_sync(cp->journal);
-	if (rc != 0)
+	if (rc != 0) {
 		s->stream = 0;
+		if (put_ok)
+			put_again(cp, s);
+	}
 	return rc;
 }
 
@@ -632,10 +658,10 @@ cp_store_rewrite(struct cp *cp, struct cp_sess *s, const struct mf_sess_spec *sp
 	uint32_t len;
 	int rc = put(cp, spec, s, &off, &len);
 
-	if (rc == 0)
-		rc = cp_journal_sync(cp->journal);
+	if (rc == 0 && (rc = cp_journal_sync(cp->journal)) != 0)
+		put_again(cp, s);	/* the record before stays the session's */
 	if (rc != 0)
-		return rc;	/* the record before stays the session's */
+		return rc;
 	count(cp, s, -1);
 	s->joff = off;
 	s->jlen = len;
