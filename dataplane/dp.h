@@ -883,7 +883,6 @@ struct dp_main {
 
 extern struct dp_main dp;
 
-/* The block of lcore @p lcore_index in an entry whose lcore 0 block is @p base. */
 /* TSC cycles to milliseconds, with no division. */
 static inline uint64_t
 dp_tsc_ms(uint64_t tsc)
@@ -891,6 +890,7 @@ dp_tsc_ms(uint64_t tsc)
 	return ((unsigned __int128)tsc * dp.ms_per_tsc_q32) >> 32;
 }
 
+/* The block of lcore @p lcore_index in an entry whose lcore 0 block is @p base. */
 static inline uint64_t *
 dp_ctr_of(uint64_t *base, uint32_t stride_words, uint16_t lcore_index)
 {

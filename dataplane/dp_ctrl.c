@@ -203,7 +203,8 @@ cmd_clock(const void *pl, struct mf_msg_reply *r, void *out)
 		snprintf(r->detail, sizeof(r->detail), "advance_ms: at most a year");
 		return 0;
 	}
-	dp_sess_clock_advance(c.advance_ms * dp.tsc_hz / 1000);
+	/* In 128 bits: a year of ms times a TSC's Hz passes 64. */
+	dp_sess_clock_advance((uint64_t)((unsigned __int128)c.advance_ms * dp.tsc_hz / 1000));
 	dp_sess_timer(rte_rdtsc());
 	return 0;
 }

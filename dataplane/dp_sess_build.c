@@ -526,12 +526,10 @@ out_build(struct dp_sess *s, struct dp_out *o, const struct mf_sess_output *cfg,
 	rc = out_neigh(o, prev);
 	if (rc != 0)
 		return rc;
-	/* A destination from the spec counts as a check just made: consent runs from now
-	 * (not from a check of a pair it had before, lost or under other credentials). So
-	 * does an output's making, or new credentials: a peer that never checks times out. */
-	if (o->cfg.ice.ufrag[0] != '\0' &&
-	    (o->ost->ice.check_tsc == 0 || prev == NULL || !ice_same(&cfg->ice, &prev->cfg.ice) ||
-	     (o->family != 0 && prev->family == 0)))
+	/* A new output's consent runs from its making (a peer that never checks times out);
+	 * one that replaces another shares its state with the live entry: ice_restart(),
+	 * once the replace cannot fail. */
+	if (o->cfg.ice.ufrag[0] != '\0' && prev == NULL)
 		o->ost->ice.check_tsc = rte_rdtsc();
 	rc = srtp_take(&o->cfg.srtp, prev != NULL ? prev->srtp : NULL, &o->srtp);
 	if (rc == 0)
@@ -833,6 +831,26 @@ sess_rekey_ingress(const struct dp_sess *old, struct dp_sess *s, struct mf_srtp 
 	}
 }
 
+/* Outputs whose consent runs again from now, @p s having replaced @p old: a destination
+ * from the spec counts as a check just made (not a check of a pair it had before, lost or
+ * under other credentials), and so do new credentials. Not before the replace is done: the
+ * state is the live entry's too, and a refused update must renew no consent. */
+static void
+ice_restart(const struct dp_sess *old, struct dp_sess *s)
+{
+	uint64_t now = rte_rdtsc();
+	unsigned int i;
+
+	for (i = 0; i < s->nb_out; i++) {
+		struct dp_out *o = &s->out[i];
+		const struct dp_out *p = prev_out(old, o->cfg.id);
+
+		if (o->cfg.ice.ufrag[0] != '\0' && p != NULL &&
+		    (!ice_same(&o->cfg.ice, &p->cfg.ice) || (o->family != 0 && p->family == 0)))
+			o->ost->ice.check_tsc = now;
+	}
+}
+
 int
 dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 {
@@ -914,6 +932,7 @@ dp_sess_replace(const struct mf_sess_spec *spec, char *detail, size_t len)
 	if (old->srtp_src_tx != NULL && old->srtp_src_tx != s->srtp_src_tx)
 		dp_defer(free_srtp, old->srtp_src_tx, 0);
 	dtls_forget_changed(old, s);
+	ice_restart(old, s);
 	defer_dropped_outputs(old, s);
 	if (old->gop != NULL && old->gop != s->gop)
 		dp_defer(free_gop, old->gop, 0);
@@ -1120,7 +1139,7 @@ void
 dp_sess_info(const struct dp_sess *s, struct mf_msg_sess_info *info)
 {
 	const struct dp_sess_state *st = s->st;
-	uint64_t vals[DP_SC_MAX] = { 0 }, last;
+	uint64_t vals[DP_SC_MAX] = { 0 }, last, now;
 	uint16_t l, f;
 	unsigned int i;
 
@@ -1149,7 +1168,9 @@ dp_sess_info(const struct dp_sess *s, struct mf_msg_sess_info *info)
 	info->live.last_ssrc = st->rx.ssrc;
 	info->live.created_ns = s->created_ns;
 	last = atomic_load_explicit(&st->last_rx_tsc, memory_order_relaxed);
-	info->live.idle_ms = (rte_rdtsc() - last) * 1000 / dp.tsc_hz;
+	now = rte_rdtsc();
+	/* A worker's TSC a little ahead of this lcore's reads as 0, not as 2^64. */
+	info->live.idle_ms = dp_tsc_ms(now > last ? now - last : 0);
 	for (l = 0; l <= dp.nb_workers; l++) {
 		const uint64_t *c = dp_ctr_of(s->ctr, dp.stride_sess, l);
 
