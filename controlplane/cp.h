@@ -26,6 +26,7 @@
 #define CP_LIST_MAX	1000	/* ids in one session.list page */
 #define CP_ROOM_MAX	33	/* a room's name: 1-32 of A-Z a-z 0-9 - _ . */
 #define CP_STREAM_MAX	65	/* a stream's: 1-64 of those and / : */
+#define CP_LOST_MAX	64	/* viewers left whose removal is tried again */
 
 struct cp_tls {
 	char ca_file[256];
@@ -425,6 +426,8 @@ struct cp_device {
 struct cp_devices {
 	struct cp_device *d;
 	uint32_t nb, cap;
+	json_t *index;		/* {name: its place in d}: a fleet's 50,000 statuses at a
+				 * reconnection, each found without a scan */
 };
 
 struct cp_rooms {
@@ -433,6 +436,11 @@ struct cp_rooms {
 	struct cp_stream *streams;
 	uint32_t nb_streams, cap_streams;
 	bool dirty;		/* rooms.json is behind (a room brought back on load) */
+	/* viewers the dataplane said left (ICE) whose removal failed (the dataplane away or
+	 * slow, the journal): tried again at each tick; the dataplane says it once */
+	struct { char session[MF_SESS_ID_MAX]; char viewer[MF_OUT_ID_MAX]; } lost[CP_LOST_MAX];
+	uint32_t nb_lost;
+	uint64_t lost_at_ms;	/* tried again then */
 };
 
 struct cp_auth {
@@ -566,6 +574,8 @@ struct cp_failover {
 	char t_failed[CP_TOPIC_MAX];	/* <prefix>/+/event/session.move_failed */
 	uint64_t read_at;		/* the dead nodes' records read then (monotonic), once the
 					 * deaths settled; 0: none due */
+	uint64_t refollow_at;		/* connected again: followed again then, once the
+					 * statuses came again (the quiet times kept); 0: no */
 	/* a dead node's session that heirs refused: the next in rank takes it */
 	struct {
 		char dead[CP_NODE_MAX];
@@ -752,7 +762,7 @@ int cp_store_given(struct cp *cp, const char *id, struct cp_err *err);
 int cp_store_update(struct cp *cp, struct cp_sess *s, const struct mf_sess_spec *spec,
 		    struct cp_err *err);
 /** Make @p s stream @p stream (an index of cp_rooms.c, + 1): its record again, with the
- *  stream, synced. */
+ *  stream, synced. On failure @p s streams what it did before, its record too. */
 int cp_store_bind(struct cp *cp, struct cp_sess *s, uint32_t stream);
 /** Replace a session's record with @p spec (same ports, outputs and totals), for a
  *  dataplane that has not got it yet: journal only, synced. */

@@ -24,12 +24,9 @@
 static struct cp_device *
 find(struct cp *cp, const char *name)
 {
-	uint32_t i;
+	json_t *at = json_object_get(cp->devices.index, name);
 
-	for (i = 0; i < cp->devices.nb; i++)
-		if (strcmp(cp->devices.d[i].name, name) == 0)
-			return &cp->devices.d[i];
-	return NULL;
+	return at != NULL ? &cp->devices.d[json_integer_value(at)] : NULL;
 }
 
 static struct cp_device *
@@ -38,13 +35,30 @@ add(struct cp *cp, const char *name)
 	struct cp_devices *ds = &cp->devices;
 	struct cp_device *d;
 
+	if (ds->index == NULL && (ds->index = json_object()) == NULL)
+		return NULL;
 	if ((d = mf_array_grow(ds->d, &ds->cap, ds->nb, sizeof(*d), 16, 0)) == NULL)
 		return NULL;
 	ds->d = d;
+	if (json_object_set_new(ds->index, name, json_integer(ds->nb)) != 0)
+		return NULL;
 	d = &ds->d[ds->nb++];
 	memset(d, 0, sizeof(*d));
 	snprintf(d->name, sizeof(d->name), "%s", name);
 	return d;
+}
+
+/* Device @p d forgotten: the last takes its place. */
+static void
+forget(struct cp *cp, struct cp_device *d)
+{
+	struct cp_devices *ds = &cp->devices;
+
+	json_decref(d->streams);
+	json_object_del(ds->index, d->name);
+	*d = ds->d[--ds->nb];
+	if (d != &ds->d[ds->nb])
+		json_object_set_new(ds->index, d->name, json_integer(d - ds->d));
 }
 
 /* Its streams as announced: names that fit "<device>/<name>", each with a media array. */
@@ -78,6 +92,14 @@ cp_device_status(struct cp *cp, const struct cp_msg *msg, char *gone, size_t cap
 		return 0;
 	memcpy(name, msg->topic + p, (size_t)(end - msg->topic) - p);
 	name[(size_t)(end - msg->topic) - p] = '\0';
+	/* An empty retained message clears a status: a device taken out of the fleet is
+	 * forgotten (kept, every name ever seen would stay), its streams ended. */
+	if (msg->len == 0 && cp_room_name_ok(name, false) && (d = find(cp, name)) != NULL) {
+		forget(cp, d);
+		MF_LOG(INFO, main, "device %s cleared", name);
+		snprintf(gone, cap, "%s", name);
+		return 1;
+	}
 	o = json_loadb(msg->payload, msg->len, JSON_REJECT_DUPLICATES, NULL);
 	if (!cp_room_name_ok(name, false) || strchr(name, '/') != NULL ||
 	    json_unpack(o, "{s:b, s?s, s?o}", "online", &online, "room", &room, "streams",
@@ -152,6 +174,7 @@ cp_devices_fini(struct cp *cp)
 
 	for (i = 0; i < cp->devices.nb; i++)
 		json_decref(cp->devices.d[i].streams);
+	json_decref(cp->devices.index);
 	free(cp->devices.d);
 	memset(&cp->devices, 0, sizeof(cp->devices));
 }

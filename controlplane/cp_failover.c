@@ -352,7 +352,7 @@ dead_forget(struct cp *cp, uint32_t i)
 		cp_mqtt_follow(cp->mqtt, f->t_failed, false);
 		cp_failover_fini(cp);
 		f->taken_n = f->taken_cap = 0;
-		f->read_at = 0;
+		f->read_at = f->refollow_at = 0;
 	}
 }
 
@@ -1218,7 +1218,7 @@ follow_again(struct cp *cp, uint64_t now)
 	struct cp_failover *f = &cp->failover;
 
 	cp_mqtt_follow(cp->mqtt, f->t_failed, true);
-	f->read_at = now + SETTLE_MS;
+	f->refollow_at = now + SETTLE_MS;
 }
 
 void
@@ -1232,9 +1232,15 @@ cp_failover_tick(struct cp *cp, bool again, uint64_t now)
 	/* The deaths settled: every dead node's records read (again: an heir may have died
 	 * since they were last; what was taken is cleared and does not come). */
 	if (f->read_at != 0 && now >= f->read_at) {
-		f->read_at = 0;
+		f->read_at = f->refollow_at = 0;
 		for (i = 0; i < f->nb_dead; i++)
 			f->dead_ms[i] = now;
+		heirs_again(cp, true);
+	}
+	/* Connected again: followed again without a death's new quiet times (a broker that
+	 * comes and goes would keep every dead node read for good). */
+	if (f->refollow_at != 0 && now >= f->refollow_at && f->read_at == 0) {
+		f->refollow_at = 0;
 		heirs_again(cp, true);
 	}
 	if (again && f->nb_dead > 0)

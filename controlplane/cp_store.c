@@ -631,6 +631,7 @@ int
 cp_store_bind(struct cp *cp, struct cp_sess *s, uint32_t stream)
 {
 	int rc = cp_store_spec(cp, s, &cp->spec);
+	uint32_t was = s->stream;	/* a pull binds again: it stays bound */
 	bool put_ok = false;
 
 	if (rc == 0) {
@@ -644,7 +645,7 @@ cp_store_bind(struct cp *cp, struct cp_sess *s, uint32_t stream)
 	if (rc == 0)
 		rc = cp_journal_sync(cp->journal);
 	if (rc != 0) {
-		s->stream = 0;
+		s->stream = was;
 		if (put_ok)
 			put_again(cp, s);
 	}
@@ -934,21 +935,24 @@ adopt(struct cp *cp, const char *id)
 }
 
 /* Every session of the dataplane listed once, page by page: each of ours marked seen, each
- * else adopted. @return how many it has now by this listing, against @p total, its count at
- * the end (they differ when one ended meanwhile), or -1 when it did not answer. */
-static int64_t
-reconcile_pass(struct cp *cp, struct mf_msg_list *page, uint32_t *total)
+ * else adopted. @return 0 when the table held still meanwhile (its count the same on every
+ * page, nothing deleted here), 1 when one could have been passed over (a session ended or
+ * deleted between two pages moves those after it), -1 when the dataplane did not answer. */
+static int
+reconcile_pass(struct cp *cp, struct mf_msg_list *page)
 {
 	struct mf_msg_list_req req = { .offset = 0, .limit = MF_LIST_MAX };
+	uint32_t i, n, gone, total = 0;
 	struct cp_err err;
 	struct cp_sess *s;
-	int64_t listed = 0;
-	uint32_t i, n, gone;
+	int moved = 0;
 
 	for (;;) {
 		if (cp_dp_call(cp, MF_MSG_SESSION_LIST, &req, sizeof(req), page, sizeof(*page),
 			       &err) != (int)sizeof(*page))
 			return -1;
+		if (req.offset > 0 && page->total != total)
+			moved = 1;
 		n = page->count < MF_LIST_MAX ? page->count : MF_LIST_MAX;
 		gone = 0;
 		for (i = 0; i < n; i++) {
@@ -959,10 +963,10 @@ reconcile_pass(struct cp *cp, struct mf_msg_list *page, uint32_t *total)
 			else
 				gone += (uint32_t)adopt(cp, page->ids[i]);
 		}
-		listed += n - gone;
-		*total = page->total - gone;
+		moved |= gone > 0;
+		total = page->total - gone;
 		if (n < MF_LIST_MAX)
-			return listed;
+			return moved;
 		req.offset += n - gone;	/* the next moved back over those deleted */
 	}
 }
@@ -972,16 +976,14 @@ static void
 reconcile(struct cp *cp)
 {
 	struct mf_msg_list *page = malloc(sizeof(*page));
-	uint32_t total = 0;
-	int64_t listed = 0;
-	int pass;
+	int pass, rc = 1;
 
 	if (page == NULL)
 		return;
 	cp_reg_each(&cp->reg, unmark, NULL);
-	/* Listed again while sessions ending meanwhile could have hidden one (a few times). */
-	for (pass = 0; pass < 3 && (pass == 0 || listed != total); pass++)
-		if ((listed = reconcile_pass(cp, page, &total)) < 0) {
+	/* Listed again while the table moved under the listing (a few times at most). */
+	for (pass = 0; pass < 3 && rc == 1; pass++)
+		if ((rc = reconcile_pass(cp, page)) < 0) {
 			free(page);
 			return;		/* keep everything: we know nothing better */
 		}

@@ -743,6 +743,35 @@ edge_pull_for(struct cp *cp, const char *room, const char *name, const char *sdp
 	return cp_edge_pull(cp, room, name, err);
 }
 
+/* A device's stream: the viewer's offer answered against the media the device announces
+ * before it is asked to push, as edge_pull_for() does (a viewer that can take none of it
+ * had the device push, and a session made, for linger_s). @return the stream's index, or
+ * -1 with @p err set. */
+static int
+device_pull_for(struct cp *cp, const char *room, const char *name, json_t *media,
+		const char *sdp, const char *viewer, struct sdp_work *w, struct cp_err *err)
+{
+	struct mf_sdp_local l = { .role = MF_SDP_SUBSCRIBE, .ufrag = "trial", .cname = "mfwd",
+				  .pwd = "trialanswernotsent000000", .port = 9 };
+	struct cp_stream st = { .nb_media = 0 };
+	json_t *in = json_object();
+	struct endpoint ep;
+	int rc;
+
+	rc = before_pull(cp, sdp, viewer, w, err);
+	if (rc == 0)
+		rc = publish_plain(media, in, &st, err);
+	if (rc == 0)
+		rc = endpoint_of(cp, &ep, err);
+	if (rc == 0) {
+		l.fingerprint = ep.fingerprint;
+		l.addr = ep.addr;
+		rc = answer_for(&st, 0, &l, w, err);
+	}
+	json_decref(in);
+	return rc != 0 ? -1 : pull(cp, room, name, err);
+}
+
 static json_t *
 subscribe_one(struct cp *cp, const char *room, json_t *one, struct sdp_work *w,
 	      struct cp_err *err)
@@ -751,7 +780,7 @@ subscribe_one(struct cp *cp, const char *room, json_t *one, struct sdp_work *w,
 	char ufrag[9], pwd[25], vid[VIEWER_ID_MAX], device[33];
 	struct mf_sdp_local l = { .role = MF_SDP_SUBSCRIBE, .ufrag = ufrag, .pwd = pwd,
 				  .cname = "mfwd" };
-	json_t *args, *res = NULL;
+	json_t *args, *res = NULL, *media;
 	const struct cp_stream *st;
 	struct endpoint ep;
 	struct cp_sess *s;
@@ -766,10 +795,8 @@ subscribe_one(struct cp *cp, const char *room, json_t *one, struct sdp_work *w,
 		if (before_pull(cp, sdp, viewer, w, err) != 0)
 			return NULL;
 	} else if (strcmp(err->path, "stream") == 0 &&
-		   cp_device_media(cp, room, name, device, sizeof(device)) != NULL) {
-		if (before_pull(cp, sdp, viewer, w, err) != 0)
-			return NULL;
-		i = pull(cp, room, name, err);
+		   (media = cp_device_media(cp, room, name, device, sizeof(device))) != NULL) {
+		i = device_pull_for(cp, room, name, media, sdp, viewer, w, err);
 	} else if (strcmp(err->code, "not_found") == 0 &&
 		   (strcmp(err->path, "stream") == 0 || strcmp(err->path, "room") == 0)) {
 		/* Nobody here has it, no device of the room sends it: another node may. */
@@ -936,11 +963,81 @@ unpull(struct cp *cp, uint32_t i)
 	cp_pipe_unpull(cp, id, origin, "linger");
 }
 
+/* Viewer @p viewer of stream session @p session removed. @return 0 (removed, or nothing
+ * to remove), or -EAGAIN with why in @p err (the dataplane away or slow, the journal). */
+static int
+viewer_remove(struct cp *cp, const char *session, const char *viewer, struct cp_err *err)
+{
+	const struct cp_sess *s = cp_reg_find(&cp->reg, session);
+	json_t *up, *res;
+
+	if (s == NULL || s->stream == 0)
+		return 0;
+	up = json_pack("{s:s, s:[s]}", "id", session, "remove_outputs", viewer);
+	memset(err, 0, sizeof(*err));
+	cp->grant = NULL;
+	res = cp_session_update(cp, up, err);
+	json_decref(up);
+	json_decref(res);
+	cp->status_dirty = true;
+	if (res != NULL || strcmp(err->code, "not_found") == 0)
+		return 0;
+	return -EAGAIN;
+}
+
+void
+cp_streams_viewer_lost(struct cp *cp, const char *session, const char *viewer)
+{
+	struct cp_rooms *rs = &cp->rooms;
+	struct cp_err err;
+
+	if (viewer_remove(cp, session, viewer, &err) == 0) {
+		MF_LOG(INFO, main, "viewer %.20s of %s left (no ICE check for its consent "
+		       "timeout)", viewer, session);
+		return;
+	}
+	/* The dataplane says it once: kept, and tried again (cp_streams_tick). */
+	if (rs->nb_lost == CP_LOST_MAX) {
+		MF_LOG(ERR, main, "viewer %.20s of %s not removed (%s), and %u others wait: it "
+		       "stays until unsubscribed", viewer, session, err.message, rs->nb_lost);
+		return;
+	}
+	MF_LOG(WARNING, main, "viewer %.20s of %s not removed yet: %s", viewer, session,
+	       err.message);
+	snprintf(rs->lost[rs->nb_lost].session, sizeof(rs->lost[0].session), "%s", session);
+	snprintf(rs->lost[rs->nb_lost].viewer, sizeof(rs->lost[0].viewer), "%s", viewer);
+	rs->nb_lost++;
+}
+
+/* The viewers whose removal failed, tried again once a second while the dataplane
+ * answers. */
+static void
+lost_again(struct cp *cp, uint64_t now_ms)
+{
+	struct cp_rooms *rs = &cp->rooms;
+	struct cp_err err;
+	uint32_t k = 0;
+
+	if (rs->nb_lost == 0 || now_ms < rs->lost_at_ms || !cp->dp_up || cp_dp_stalled(cp))
+		return;
+	rs->lost_at_ms = now_ms + 1000;
+	while (k < rs->nb_lost) {
+		if (viewer_remove(cp, rs->lost[k].session, rs->lost[k].viewer, &err) != 0) {
+			k++;
+			continue;
+		}
+		MF_LOG(INFO, main, "viewer %.20s of %s removed at last", rs->lost[k].viewer,
+		       rs->lost[k].session);
+		rs->lost[k] = rs->lost[--rs->nb_lost];
+	}
+}
+
 void
 cp_streams_tick(struct cp *cp, uint64_t now_ms)
 {
 	uint32_t i;
 
+	lost_again(cp, now_ms);
 	for (i = 0; i < cp->rooms.nb_streams; i++) {
 		struct cp_stream *st = &cp->rooms.streams[i];
 		const struct cp_sess *s;
@@ -973,28 +1070,4 @@ cp_streams_device_gone(struct cp *cp, const char *device)
 		if (cp->rooms.streams[i].session[0] != '\0' &&
 		    strcmp(cp->rooms.streams[i].device, device) == 0)
 			stop(cp, i);
-}
-
-void
-cp_streams_viewer_lost(struct cp *cp, const char *session, const char *viewer)
-{
-	const struct cp_sess *s = cp_reg_find(&cp->reg, session);
-	struct cp_err err;
-	json_t *up, *res;
-
-	if (s == NULL || s->stream == 0)
-		return;
-	up = json_pack("{s:s, s:[s]}", "id", session, "remove_outputs", viewer);
-	memset(&err, 0, sizeof(err));
-	cp->grant = NULL;
-	res = cp_session_update(cp, up, &err);
-	json_decref(up);
-	if (res == NULL)
-		MF_LOG(INFO, main, "viewer %.20s of %s not removed: %s", viewer, session,
-		       err.message);
-	else
-		MF_LOG(INFO, main, "viewer %.20s of %s left (no ICE check for its consent "
-		       "timeout)", viewer, session);
-	json_decref(res);
-	cp->status_dirty = true;
 }

@@ -20,11 +20,12 @@ stream.subscribe), its media in a network namespace behind the dataplane (net_af
   H.264 webrtcbin publisher decodes too;
 - a device that pushes on demand (device_sim.py: a retained status, ffmpeg started and
   stopped on command): device.list shows it; nothing is pulled before a viewer, nor for a
-  subscribe refused (an offer that is not SDP); a viewer
+  subscribe refused (an offer that is not SDP, or takes none of its media); a viewer
   of cam-9/main gets the device asked to push and decodes; once it left and linger_s has
   passed the device is asked to stop and the stream ends; a second viewer pulls again; the
   stream unpublished, the device is asked to stop, and a third viewer pulls again; the
-  control plane restarts, and when the device goes offline the stream ends;
+  control plane restarts, and when the device goes offline the stream ends; its status
+  cleared, device.list forgets it;
 - headless Chromium (DevTools over a pipe, in the namespace) views a camera's ffmpeg H.264
   pulled on demand and a webrtcbin VP8 device: 100 frames decoded (freezes printed);
 - a viewer that subscribes and never connects (a page closed at once) is removed once its
@@ -231,6 +232,15 @@ def check_device(topo, broker, c, cp):
             "a subscribe with an offer that is not SDP: refused (%s)" % r)
     T.check(published(c, "cam-9/main", wait=0) is None,
             "and nothing pulled for it (the device not asked to push)")
+    with open(os.path.join(HERE, "..", "unit", "sdp", "chromium-view.sdp")) as f:
+        offer = f.read()
+    audio = offer[:offer.index("m=video")].replace("a=group:BUNDLE 0 1", "a=group:BUNDLE 0")
+    r = c.request(CMD, "stream.subscribe", {"room": "lobby", "stream": "cam-9/main",
+                                            "sdp": audio})
+    T.check(r and not r["ok"] and r["error"]["code"] == "bad_sdp",
+            "a subscribe whose offer takes none of the device's media: refused (%s)" % r)
+    T.check(published(c, "cam-9/main", wait=0) is None,
+            "and nothing pulled for it (before, the device pushed for linger_s)")
     view = peer(topo, broker, "lobby", "cam-9/main", "--view", "--frames", "60", "--seconds",
                 "25")
     if os.environ.get("MFWD_DEBUG"):
@@ -271,6 +281,14 @@ def check_device(topo, broker, c, cp):
     while time.time() < deadline and published(c, "cam-9/main", wait=0) is not None:
         time.sleep(0.2)
     T.check(published(c, "cam-9/main", wait=0) is None, "a device gone offline: its stream ends")
+    # Its retained status cleared (taken out of the fleet): forgotten.
+    c.c.publish("devices/cam-9/status", b"", qos=1, retain=True).wait_for_publish()
+    deadline, known = time.time() + 10, ["cam-9"]
+    while time.time() < deadline and "cam-9" in known:
+        r = c.request(CMD, "device.list")
+        known = [d["device"] for d in r["result"]["devices"]] if ok(r) else known
+        time.sleep(0.1)
+    T.check("cam-9" not in known, "a device whose status is cleared is forgotten: %s" % known)
     view.terminate()
     lines(view)
     evs = [json.loads(x) for x in out.splitlines() if x.startswith("{")]

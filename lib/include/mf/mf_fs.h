@@ -25,8 +25,8 @@ mf_sync_parent(const char *path)
 	else
 		slash[slash == buf] = '\0';	/* "/x": "/" */
 	fd = open(buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0)	/* a parent we may not read (0711) cannot be synced: not an error */
+		return errno == EACCES || errno == EPERM ? 0 : -errno;
 	rc = fsync(fd) != 0 ? -errno : 0;
 	close(fd);
 	return rc;

@@ -154,9 +154,9 @@ enum mf_event_kind {
 	MF_EV_DTLS_CONNECTED,		/* DTLS-SRTP handshake done: the endpoint has keys */
 	MF_EV_DTLS_FAILED,		/* handshake failed or the certificate did not match */
 	MF_EV_CAPTURE_DONE,		/* a capture ended (count: packets written) */
-	MF_EV_ICE_TIMEOUT,		/* an output with no pair had no valid check for
-					 * consent_timeout_ms since it was made (or since its
-					 * last): its peer never came, or went before a pair */
+	MF_EV_ICE_TIMEOUT,		/* an output with no pair got none for
+					 * consent_timeout_ms since it was made (or given new
+					 * credentials): its peer never came, or went before */
 };
 
 struct mf_msg_event {
