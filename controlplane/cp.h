@@ -438,7 +438,11 @@ struct cp_rooms {
 	bool dirty;		/* rooms.json is behind (a room brought back on load) */
 	/* viewers the dataplane said left (ICE) whose removal failed (the dataplane away or
 	 * slow, the journal): tried again at each tick; the dataplane says it once */
-	struct { char session[MF_SESS_ID_MAX]; char viewer[MF_OUT_ID_MAX]; } lost[CP_LOST_MAX];
+	struct {
+		char session[MF_SESS_ID_MAX];
+		char viewer[MF_OUT_ID_MAX];
+		uint32_t tries;
+	} lost[CP_LOST_MAX];
 	uint32_t nb_lost;
 	uint64_t lost_at_ms;	/* tried again then */
 };
@@ -1030,8 +1034,11 @@ json_t *cp_token_create(struct cp *cp, json_t *args, struct cp_err *err);
 
 /* ---- devices that push on demand (cp_devices.c) ---- */
 
-/** A device's status message. @return 1 when it went offline (its name in @p gone). */
+/** A device's status message. @return 1 when it went offline, 2 when its status was
+ *  cleared (its streams end, then cp_device_forget()), its name in @p gone; else 0. */
 int cp_device_status(struct cp *cp, const struct cp_msg *msg, char *gone, size_t cap);
+/** Device @p name no longer known (its status cleared). */
+void cp_device_forget(struct cp *cp, const char *name);
 /** The media of stream "<device>/<name>" of @p room if its device is online and has it
  *  (borrowed), the device's name into @p device; else NULL. */
 json_t *cp_device_media(struct cp *cp, const char *room, const char *stream, char *device,

@@ -48,12 +48,15 @@ add(struct cp *cp, const char *name)
 	return d;
 }
 
-/* Device @p d forgotten: the last takes its place. */
-static void
-forget(struct cp *cp, struct cp_device *d)
+/* Device @p name forgotten: the last takes its place. */
+void
+cp_device_forget(struct cp *cp, const char *name)
 {
 	struct cp_devices *ds = &cp->devices;
+	struct cp_device *d = find(cp, name);
 
+	if (d == NULL)
+		return;
 	json_decref(d->streams);
 	json_object_del(ds->index, d->name);
 	*d = ds->d[--ds->nb];
@@ -94,11 +97,10 @@ cp_device_status(struct cp *cp, const struct cp_msg *msg, char *gone, size_t cap
 	name[(size_t)(end - msg->topic) - p] = '\0';
 	/* An empty retained message clears a status: a device taken out of the fleet is
 	 * forgotten (kept, every name ever seen would stay), its streams ended. */
-	if (msg->len == 0 && cp_room_name_ok(name, false) && (d = find(cp, name)) != NULL) {
-		forget(cp, d);
+	if (msg->len == 0 && cp_room_name_ok(name, false) && find(cp, name) != NULL) {
 		MF_LOG(INFO, main, "device %s cleared", name);
 		snprintf(gone, cap, "%s", name);
-		return 1;
+		return 2;
 	}
 	o = json_loadb(msg->payload, msg->len, JSON_REJECT_DUPLICATES, NULL);
 	if (!cp_room_name_ok(name, false) || strchr(name, '/') != NULL ||

@@ -433,9 +433,11 @@ dead_expire(struct cp *cp, uint64_t now)
 	struct cp_failover *f = &cp->failover;
 	uint32_t i = 0;
 
-	/* Not while away from the broker: nothing could come then. Nor while records of it
-	 * wait for a node that can take them. */
-	while (f->read_at == 0 && i < f->nb_dead && cp_mqtt_connected(cp->mqtt)) {
+	/* Not while away from the broker: nothing could come then, nor before what it follows
+	 * is followed again after a reconnection. Nor while records of it wait for a node that
+	 * can take them. */
+	while (f->read_at == 0 && f->refollow_at == 0 && i < f->nb_dead &&
+	       cp_mqtt_connected(cp->mqtt)) {
 		if (orphaned(f, i) || now < f->dead_ms[i] + cp->cfg.failover_forget_s * 1000ull) {
 			i++;
 			continue;
@@ -525,7 +527,7 @@ heirs_changed(struct cp *cp, const char *node)
 {
 	struct cp_failover *f = &cp->failover;
 
-	if (f->nb_dead == 0 || f->read_at != 0 ||
+	if (f->nb_dead == 0 || f->read_at != 0 || f->refollow_at != 0 ||
 	    mf_cluster_heirs_sig(&cp->place.reg, cp->cfg.pool_group) == f->heirs_sig)
 		return;
 	MF_LOG(NOTICE, cmd, "the nodes that could take sessions changed (%s): the dead nodes' "

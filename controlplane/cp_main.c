@@ -85,6 +85,7 @@ devices(struct cp *cp, struct cp_msg **batch, unsigned int n)
 {
 	unsigned int i, k = 0;
 	char gone[64];
+	int rc;
 
 	for (i = 0; i < n; i++) {
 		if (!batch[i]->pipe_reply && !batch[i]->device && !batch[i]->stream_dir) {
@@ -99,8 +100,11 @@ devices(struct cp *cp, struct cp_msg **batch, unsigned int n)
 			cp_pipes_reply(cp, batch[i]);
 		else if (batch[i]->stream_dir)
 			cp_edge_dir(cp, batch[i]);
-		else if (cp_device_status(cp, batch[i], gone, sizeof(gone)) == 1)
-			cp_streams_device_gone(cp, gone);
+		else if ((rc = cp_device_status(cp, batch[i], gone, sizeof(gone))) > 0) {
+			cp_streams_device_gone(cp, gone);	/* told, if it hears */
+			if (rc == 2)
+				cp_device_forget(cp, gone);
+		}
 		cp_msg_free(batch[i]);
 	}
 	return k;

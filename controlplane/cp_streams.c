@@ -979,7 +979,8 @@ viewer_remove(struct cp *cp, const char *session, const char *viewer, struct cp_
 	res = cp_session_update(cp, up, err);
 	json_decref(up);
 	json_decref(res);
-	cp->status_dirty = true;
+	if (res != NULL)
+		cp->status_dirty = true;
 	if (res != NULL || strcmp(err->code, "not_found") == 0)
 		return 0;
 	return -EAGAIN;
@@ -1006,11 +1007,13 @@ cp_streams_viewer_lost(struct cp *cp, const char *session, const char *viewer)
 	       err.message);
 	snprintf(rs->lost[rs->nb_lost].session, sizeof(rs->lost[0].session), "%s", session);
 	snprintf(rs->lost[rs->nb_lost].viewer, sizeof(rs->lost[0].viewer), "%s", viewer);
+	rs->lost[rs->nb_lost].tries = 0;
 	rs->nb_lost++;
 }
 
 /* The viewers whose removal failed, tried again once a second while the dataplane
- * answers. */
+ * answers, for a minute of tries at most (a refusal that does not pass would take a place
+ * for good). */
 static void
 lost_again(struct cp *cp, uint64_t now_ms)
 {
@@ -1022,12 +1025,18 @@ lost_again(struct cp *cp, uint64_t now_ms)
 		return;
 	rs->lost_at_ms = now_ms + 1000;
 	while (k < rs->nb_lost) {
-		if (viewer_remove(cp, rs->lost[k].session, rs->lost[k].viewer, &err) != 0) {
+		if (viewer_remove(cp, rs->lost[k].session, rs->lost[k].viewer, &err) != 0 &&
+		    ++rs->lost[k].tries < 60) {
 			k++;
 			continue;
 		}
-		MF_LOG(INFO, main, "viewer %.20s of %s removed at last", rs->lost[k].viewer,
-		       rs->lost[k].session);
+		if (rs->lost[k].tries < 60)
+			MF_LOG(INFO, main, "viewer %.20s of %s removed at last", rs->lost[k].viewer,
+			       rs->lost[k].session);
+		else
+			MF_LOG(ERR, main, "viewer %.20s of %s not removed after a minute (%s): it "
+			       "stays until unsubscribed", rs->lost[k].viewer, rs->lost[k].session,
+			       err.message);
 		rs->lost[k] = rs->lost[--rs->nb_lost];
 	}
 }
